@@ -1,0 +1,50 @@
+/* latflow/base.h: base (prior) distributions r(z) of a flow, in double.
+ *
+ * normal:     z = eps, log r(z) = -|z|^2/2 - (n/2) log 2 pi, n = C*V. No parameters.
+ * free_field: the Gaussian of the free lattice action with a learned mass m:
+ *             r(z) ∝ exp(-z^T K z),  K = m^2 + (-Laplacian),  covariance (2K)^-1;
+ *             in momentum space k_p = m^2 + sum_mu 4 sin^2(p_mu/2), p_mu = 2 pi n_mu/L_mu.
+ *             z = A eps with A = F^dagger diag((2 k_p)^-1/2) F (F the unitary DFT), so z
+ *             is exact and real; log r(z) = -z^T K z + (1/2) sum_p log(2 k_p)
+ *             - (n/2) log 2 pi. One parameter theta = log m (m = exp theta > 0), so the
+ *             mass stays positive under any optimizer step. Each of the C components
+ *             is an independent copy.
+ * Shapes: eps, z, dz are (B, C*V); logr, dlogr (B); theta, dtheta (nparams).
+ * Functions take a non-const lf_base because they use its FFT scratch (not
+ * thread-safe). Backward functions ACCUMULATE (+=) into dtheta and dz. Local; only
+ * _init can fail (LF_ERR_INVALID, LF_ERR_NOMEM). */
+#ifndef LATFLOW_BASE_H
+#define LATFLOW_BASE_H
+
+#include "latflow/config.h"
+#include "latflow/status.h"
+
+typedef struct lf_base {
+  lf_base_kind kind;
+  int C, L0, L1, V;
+  void *impl; /* owned: FFT plans and scratch for free_field */
+} lf_base;
+
+lf_status lf_base_init(lf_base *b, lf_base_kind kind, int C, int L0, int L1);
+void lf_base_free(lf_base *b);
+int lf_base_nparams(const lf_base *b);
+/* theta for an initial mass (free_field: log mass); nothing for normal. */
+void lf_base_param_init(const lf_base *b, double mass, double *theta);
+/* z = A(theta) eps and logr(z). */
+void lf_base_sample(lf_base *b, const double *theta, int B, const double *eps, double *z,
+                    double *logr);
+/* Given dL/dz and dL/dlogr of the last sample at the same eps: dtheta += dL/dtheta
+ * through z = A(theta) eps and logr(z(theta), theta). dz or dlogr may be NULL (zero). */
+void lf_base_sample_backward(lf_base *b, const double *theta, int B, const double *eps,
+                             const double *dz, const double *dlogr, double *dtheta);
+/* log r(z) at given z. */
+void lf_base_logr(lf_base *b, const double *theta, int B, const double *z, double *logr);
+/* dtheta += dL/dtheta and dz += dL/dz of L = sum_b dlogr[b] * logr(z_b; theta).
+ * dtheta or dz may be NULL. */
+void lf_base_logr_backward(lf_base *b, const double *theta, int B, const double *z,
+                           const double *dlogr, double *dtheta, double *dz);
+/* Exact free-field two-point function G(x0,x1) = <z(0,0) z(x0,x1)> at mass m:
+ * (1/V) sum_p cos(p.x) / (2 k_p). For tests and docs. */
+double lf_base_free_propagator(int L0, int L1, double m, int x0, int x1);
+
+#endif

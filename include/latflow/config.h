@@ -1,0 +1,150 @@
+/* latflow/config.h: the run card (YAML, libyaml) as typed, validated structs.
+ *
+ * Sections and keys follow DESIGN.md section 3; docs/CONFIG.md is the full reference
+ * (every key, its type, default and range). Parsing walks libyaml events (never keeps
+ * pointers into them), fills an lf_config that starts from lf_config_defaults(), and
+ * validates every key. Errors are LF_ERR_CONFIG with a message that names the file, the
+ * line and the dotted key: "run.yaml:7: train.batch: must be > 0, got -3"; an unknown
+ * key says "unknown key 'train.bach' (did you mean 'train.batch'?)". Strings are copied
+ * into fixed buffers; an lf_config owns no heap memory except yaml_text (lf_config_free).
+ * Local; never does MPI. */
+#ifndef LATFLOW_CONFIG_H
+#define LATFLOW_CONFIG_H
+
+#include "latflow/status.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define LF_PATH_MAX 1024
+#define LF_MAX_HIDDEN 8
+#define LF_MAX_OBS 16
+#define LF_NAME_MAX 32
+
+typedef enum lf_theory_kind { LF_THEORY_PHI4 = 0, LF_THEORY_U1 = 1, LF_THEORY_SCHWINGER = 2 } lf_theory_kind;
+typedef enum lf_base_kind { LF_BASE_NORMAL = 0, LF_BASE_FREE_FIELD = 1, LF_BASE_HAAR = 2 } lf_base_kind;
+typedef enum lf_act_kind { LF_ACT_LEAKY_RELU = 0, LF_ACT_TANH = 1 } lf_act_kind;
+typedef enum lf_coupling_kind { LF_COUPLING_AFFINE = 0, LF_COUPLING_SPLINE = 1 } lf_coupling_kind;
+typedef enum lf_init_kind { LF_INIT_KAIMING = 0, LF_INIT_XAVIER = 1 } lf_init_kind;
+typedef enum lf_precision { LF_PREC_F32 = 0, LF_PREC_F64 = 1 } lf_precision;
+typedef enum lf_estimator { LF_EST_RT = 0, LF_EST_RE = 1 } lf_estimator;
+typedef enum lf_optim_kind { LF_OPT_ADAM = 0, LF_OPT_SGD = 1, LF_OPT_ADADELTA = 2 } lf_optim_kind;
+typedef enum lf_sample_mode { LF_SAMPLE_IMH = 0, LF_SAMPLE_REWEIGHT = 1 } lf_sample_mode;
+typedef enum lf_save_kind { LF_SAVE_ACCEPTED = 0, LF_SAVE_ALL = 1, LF_SAVE_NONE = 2 } lf_save_kind;
+typedef enum lf_integrator { LF_INT_LEAPFROG = 0, LF_INT_OMELYAN = 1 } lf_integrator;
+
+typedef struct lf_theory_cfg {
+  lf_theory_kind name;     /* theory.name: phi4 | u1 | schwinger            */
+  int shape[2];            /* theory.shape: [L0, L1], each >= 2 and even      */
+  double m2, lambda;       /* phi4: theory.m2 (any real), theory.lambda >= 0  */
+  double beta, kappa;      /* u1/schwinger: theory.beta > 0, theory.kappa > 0 */
+  char fermion_bc[LF_NAME_MAX]; /* schwinger: periodic | antiperiodic       */
+} lf_theory_cfg;
+
+typedef struct lf_optim_cfg {
+  lf_optim_kind name;   /* train.optimizer.name: adam | sgd | adadelta                  */
+  double lr;            /* > 0; default 1e-3 (adam), 1e-2 (sgd), 1.0 (adadelta)          */
+  double beta1, beta2;  /* adam: in [0,1); default 0.9, 0.999                             */
+  double eps;           /* > 0; default 1e-8 (adam), 1e-6 (adadelta)                      */
+  double momentum;      /* sgd: in [0,1); default 0                                       */
+  double rho;           /* adadelta: in [0,1); default 0.9                                */
+  double weight_decay;  /* >= 0; default 0                                                */
+} lf_optim_cfg;
+
+typedef struct lf_model_cfg {
+  lf_base_kind base;         /* model.base: normal | free_field | haar                 */
+  double base_mass;          /* model.base_mass: initial mass of free_field, > 0; 1.0 */
+  int layers;                /* model.layers >= 1; default 16                          */
+  int hidden[LF_MAX_HIDDEN]; /* model.hidden: 1..8 entries, each >= 1; default [8, 8]  */
+  int nhidden;
+  int kernel;                /* model.kernel: odd, >= 1; default 3                     */
+  lf_act_kind activation;    /* model.activation: leaky_relu | tanh                    */
+  lf_coupling_kind coupling; /* model.coupling: affine | spline                        */
+  lf_init_kind init;         /* model.init.scheme: kaiming | xavier                    */
+  double init_scale;         /* model.init.scale (kaiming width scale / xavier gain) > 0 */
+  lf_precision precision;    /* model.precision: single | double                       */
+} lf_model_cfg;
+
+typedef struct lf_train_cfg {
+  lf_estimator estimator;   /* train.estimator: rt | re                                 */
+  lf_optim_cfg optimizer;   /* train.optimizer                                          */
+  int batch;                /* train.batch > 0; default 64                              */
+  long lr_halve_every;      /* train.schedule.lr_halve_every >= 0 (0 = never)           */
+  long batch_double_every;  /* train.schedule.batch_double_every >= 0 (0 = never)       */
+  int batch_max;            /* train.schedule.batch_max >= batch (0 = batch)            */
+  long steps;               /* train.stop.steps > 0; default 3000                       */
+  double target_ess;        /* train.stop.target_ess in [0,1] (0 = off)                 */
+  int ess_window;           /* train.stop.ess_window > 0; default 100                   */
+  double wall_time;         /* train.stop.wall_time seconds >= 0 (0 = off); YAML accepts
+                               a number of seconds or "90s", "30m", "2h", "1h30m"       */
+  char init_from[LF_PATH_MAX]; /* train.init_from: model file ("" = fresh init)         */
+  long checkpoint_every;    /* train.checkpoint_every >= 0 (0 = never)                  */
+  long eval_samples;        /* train.eval_samples >= 0; default 10000                   */
+  long log_every;           /* train.log_every > 0; default 100                         */
+  int max_bad_steps;        /* train.max_bad_steps > 0: consecutive NaN steps; default 10 */
+  double grad_clip;         /* train.grad_clip >= 0 (0 = off): max global grad norm     */
+} lf_train_cfg;
+
+typedef struct lf_sample_cfg {
+  lf_sample_mode mode; /* sample.mode: imh | reweight            */
+  long proposals;      /* sample.proposals > 0; default 100000    */
+  int block;           /* sample.block > 0; default 256           */
+  lf_save_kind save;   /* sample.save: accepted | all | none      */
+} lf_sample_cfg;
+
+typedef struct lf_hmc_cfg {
+  long trajectories;       /* hmc.trajectories > 0; default 10000 */
+  double tau;              /* hmc.tau > 0; default 1.0            */
+  int steps;               /* hmc.steps > 0; default 10           */
+  lf_integrator integrator;/* hmc.integrator: leapfrog | omelyan  */
+  long therm;              /* hmc.therm >= 0; default 200         */
+} lf_hmc_cfg;
+
+typedef struct lf_config {
+  char source[LF_PATH_MAX];  /* file the card came from, or "<default>"           */
+  uint64_t seed;             /* seed: >= 0; default 1234                           */
+  char output[LF_PATH_MAX];  /* output: directory; default "runs/quickstart"       */
+  int nobs;                  /* observables: names valid for the theory             */
+  char observables[LF_MAX_OBS][LF_NAME_MAX];
+  lf_theory_cfg theory;
+  lf_model_cfg model;
+  lf_train_cfg train;
+  lf_sample_cfg sample;
+  lf_hmc_cfg hmc;
+} lf_config;
+
+/* The built-in quickstart card as YAML text (phi^4, L=8, m2=-4, lambda=8, 16 affine
+ * layers, hidden [8,8], kernel 3, batch 64, Adam 1e-3, 3000 steps). */
+const char *lf_config_default_yaml(void);
+
+/* Fills cfg with every default (the same values as the quickstart card). */
+void lf_config_defaults(lf_config *cfg);
+
+/* Parses YAML text over the current contents of cfg (keys not given keep their value),
+ * then validates. `source` names the text in messages (a path or "<default>"). */
+lf_status lf_config_parse_string(lf_config *cfg, const char *text, const char *source);
+
+/* lf_config_defaults + parse of the file at path. I/O errors are LF_ERR_IO. */
+lf_status lf_config_load(lf_config *cfg, const char *path);
+
+/* Applies one override "key=value" (dotted key, YAML scalar or flow value such as
+ * "[16,16]"), as given on the command line by --set; messages name "--set". Validates
+ * the whole config afterwards. */
+lf_status lf_config_set(lf_config *cfg, const char *assignment);
+
+/* Checks cross-key consistency (even shape for checkerboards, batch_max >= batch, ...).
+ * Called by the functions above; exposed for code that edits a config. */
+lf_status lf_config_validate(const lf_config *cfg);
+
+/* Writes the effective config as YAML that lf_config_parse_string reads back to an
+ * equal config (round trip). Returns LF_ERR_IO on a write error. */
+lf_status lf_config_write_yaml(const lf_config *cfg, FILE *out);
+
+/* The same YAML into a heap string (caller frees with free()); NULL on no memory. */
+char *lf_config_to_yaml(const lf_config *cfg);
+
+/* Names, for logs and files. */
+const char *lf_theory_name(lf_theory_kind k);
+const char *lf_estimator_name(lf_estimator e);
+
+#endif

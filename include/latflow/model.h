@@ -1,0 +1,79 @@
+/* latflow/model.h: a flow model = base distribution + stack of coupling layers + the
+ * parameter, gradient and optimizer-moment arenas; double in and out, network
+ * arithmetic in the precision of cfg->precision (float or double).
+ *
+ *   z = A(theta_base) eps,  phi = f(z),
+ *   log q(phi) = log r(z) - log|det dphi/dz|
+ * Arena layout (all four arenas identical, network precision, nparams entries):
+ *   [0, nbase)            base parameters (free_field: log m)
+ *   [nbase, nparams)      the flow's layers, in order (lf_flow_*), each conv w then bias
+ * So all-reduce, the optimizer, checkpoints and gradchecks each work on one block.
+ * Shapes: eps, phi, dphi (B, C*V) double; logq, dlogq (B) double. B <= Bmax, grown
+ * by lf_model_reserve (the batch schedule). Backward functions accumulate into the
+ * grad arena; the caller zeroes it once per step (lf_model_zero_grad).
+ * Local; only _init/_reserve/_load-like calls can fail. */
+#ifndef LATFLOW_MODEL_H
+#define LATFLOW_MODEL_H
+
+#include "latflow/base.h"
+#include "latflow/config.h"
+#include "latflow/flow.h"
+#include "latflow/lattice.h"
+#include "latflow/status.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct lf_model {
+  lf_model_cfg cfg;     /* architecture (copy) */
+  int C, L0, L1, V, Bmax;
+  lf_lattice lat;       /* owned: parity for the checkerboards */
+  lf_base base;         /* owned */
+  size_t nbase;         /* base parameters */
+  size_t nparams;       /* all parameters */
+  size_t real_size;     /* sizeof(float) or sizeof(double) */
+  void *params, *grads, *m, *v; /* owned arenas (nparams, network precision) */
+  lf_flow_f ff;         /* used when cfg.precision == LF_PREC_F32 */
+  lf_flow_d fd;         /* used when cfg.precision == LF_PREC_F64 */
+  double *theta, *dtheta;       /* owned (nbase): base params in double */
+  double *zd, *logr, *dzd;      /* owned (Bmax*C*V), (Bmax), (Bmax*C*V) */
+  void *zr, *phir, *dr;         /* owned (Bmax*C*V) network precision buffers */
+  double *logdet, *dlogdet;     /* owned (Bmax) */
+  double *eps_saved;            /* owned (Bmax*C*V): eps of the last sample */
+  uint64_t step;                /* optimizer steps taken (Adam's t) */
+} lf_model;
+
+lf_status lf_model_init(lf_model *m, const lf_model_cfg *cfg, int C, int L0, int L1, int Bmax);
+void lf_model_free(lf_model *m);
+/* Grows the workspaces to hold batch Bmax (no-op if large enough). */
+lf_status lf_model_reserve(lf_model *m, int Bmax);
+/* Fresh parameters: layers by cfg.init (stream LF_STREAM_INIT of seed, index = arena
+ * offset), base by cfg.base_mass. Zeroes grads, moments and step. */
+void lf_model_init_params(lf_model *m, uint64_t seed);
+
+/* phi = f(A eps) and log q(phi) for B samples; saves what sample_backward needs. */
+void lf_model_sample(lf_model *m, int B, const double *eps, double *phi, double *logq);
+/* After lf_model_sample: grads += dL/dparams for dL/dphi (may be NULL) and dL/dlogq. */
+void lf_model_sample_backward(lf_model *m, int B, const double *dphi, const double *dlogq);
+/* log q(phi) through the inverse flow: z = f^-1(phi), log q = log r(z) + log|det dz/dphi|.
+ * Saves what logq_backward needs. */
+void lf_model_logq(lf_model *m, int B, const double *phi, double *logq);
+/* After lf_model_logq: grads += dL/dparams for L = sum_b dlogq[b] log q(phi_b). */
+void lf_model_logq_backward(lf_model *m, int B, const double *dlogq);
+
+void lf_model_zero_grad(lf_model *m);
+/* Copies between the arenas and double arrays of nparams entries. */
+void lf_model_get_params(const lf_model *m, double *out);
+void lf_model_set_params(lf_model *m, const double *in);
+void lf_model_get_grads(const lf_model *m, double *out);
+/* sqrt(sum g^2) over the grad arena; NaN/Inf propagate (so callers can test isfinite). */
+double lf_model_grad_norm(const lf_model *m);
+void lf_model_scale_grads(lf_model *m, double factor);
+/* One optimizer step (step counter incremented first) at learning rate lr. */
+void lf_model_optim_step(lf_model *m, const lf_optim_cfg *opt, double lr);
+/* FNV-1a 64-bit hash of the parameter arena bytes and architecture; for files. */
+uint64_t lf_model_hash(const lf_model *m);
+/* Total conv multiply-adds of one forward pass per sample (for FLOP rates). */
+double lf_model_forward_madds(const lf_model *m);
+
+#endif

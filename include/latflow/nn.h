@@ -1,0 +1,31 @@
+/* latflow/nn.h: network building blocks in float (suffix _f) and double (suffix _d).
+ *
+ * The declarations are written once in latflow/nn_t.h over LF_R (the real type) and
+ * LF_T(name) (the suffixed name); this header instantiates them for both precisions,
+ * as FFTW does for fftwf_/fftw_ (STYLE.md section 11). Sources: src/nn/*_t.c.
+ * Not precision-dependent: the activation enum and optimizer config (latflow/config.h). */
+#ifndef LATFLOW_NN_H
+#define LATFLOW_NN_H
+
+#include "latflow/config.h"
+#include "latflow/rng.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LF_R float
+#define LF_T(name) name##_f
+#include "latflow/nn_t.h"
+#undef LF_R
+#undef LF_T
+
+#define LF_R double
+#define LF_T(name) name##_d
+#include "latflow/nn_t.h"
+#undef LF_R
+#undef LF_T
+
+/* LeakyReLU negative slope (PyTorch's default). */
+#define LF_LEAKY_SLOPE 0.01
+
+#endif

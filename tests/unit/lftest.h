@@ -1,0 +1,56 @@
+/* tests/unit/lftest.h: a minimal test harness and the finite-difference gradient check.
+ *
+ * CHECK(cond, fmt, ...) records a failure (and prints it) without stopping; the test's
+ * main returns lf_test_result(), i.e. 1 if any check failed. Every check prints what
+ * it compared, so a log shows the numbers behind a pass as well as a fail. */
+#ifndef LATFLOW_TESTS_LFTEST_H
+#define LATFLOW_TESTS_LFTEST_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stddef.h>
+
+static int lf_test_failures = 0;
+static int lf_test_checks = 0;
+
+#define CHECK(cond, ...)                                                                           \
+  do {                                                                                             \
+    lf_test_checks++;                                                                              \
+    if (!(cond)) {                                                                                 \
+      lf_test_failures++;                                                                          \
+      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                         \
+      fprintf(stderr, __VA_ARGS__);                                                                \
+      fputc('\n', stderr);                                                                         \
+    } else {                                                                                       \
+      fprintf(stderr, "ok   ");                                                                    \
+      fprintf(stderr, __VA_ARGS__);                                                                \
+      fputc('\n', stderr);                                                                         \
+    }                                                                                              \
+  } while (0)
+
+static inline int lf_test_result(void) {
+  fprintf(stderr, "%d checks, %d failed\n", lf_test_checks, lf_test_failures);
+  return lf_test_failures ? 1 : 0;
+}
+
+/* gradcheck: worst relative error between grad[] and central differences of loss(ctx)
+ * in each theta[i]; err = |g - fd| / max(1e-8, |g| + |fd|). theta is restored exactly. */
+typedef double (*lf_loss_fn)(void *ctx);
+static inline double lf_gradcheck(lf_loss_fn loss, void *ctx, double *theta, const double *grad,
+                                  size_t n, double h) {
+  double worst = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    const double t0 = theta[i];
+    theta[i] = t0 + h;
+    const double lp = loss(ctx);
+    theta[i] = t0 - h;
+    const double lm = loss(ctx);
+    theta[i] = t0;
+    const double fd = (lp - lm) / (2.0 * h);
+    const double err = fabs(grad[i] - fd) / fmax(1e-8, fabs(grad[i]) + fabs(fd));
+    if (err > worst) worst = err;
+  }
+  return worst;
+}
+
+#endif
