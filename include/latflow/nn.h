@@ -2,7 +2,8 @@
  *
  * The declarations are written once in latflow/nn_t.h over LF_R (the real type) and
  * LF_T(name) (the suffixed name); this header instantiates them for both precisions,
- * as FFTW does for fftwf_/fftw_ (STYLE.md section 11). Sources: src/nn/*_t.c.
+ * as FFTW does for fftwf_/fftw_ (STYLE.md section 11). Sources: the src/nn/ files named
+ * <x>_t.c.
  * Not precision-dependent: the activation enum and optimizer config (latflow/config.h). */
 #ifndef LATFLOW_NN_H
 #define LATFLOW_NN_H
@@ -12,6 +13,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* Convolution algorithm (lf_conv2d_forward_algo / _backward_algo): AUTO picks the faster
+ * path for the shape (what lf_conv2d_forward / _backward use); the others force one, for
+ * tests and benchmarks. All give the same result up to rounding. */
+typedef enum lf_conv_algo { LF_CONV_AUTO = 0, LF_CONV_IM2COL = 1, LF_CONV_DIRECT = 2 } lf_conv_algo;
 
 #define LF_R float
 #define LF_T(name) name##_f

@@ -30,6 +30,11 @@ void LF_T(lf_conv2d_forward)(const LF_T(lf_conv2d) *c, int B, const LF_R *x, LF_
 /* dw, dbias += ...; dx (B,cin,V) += ... unless dx is NULL. */
 void LF_T(lf_conv2d_backward)(LF_T(lf_conv2d) *c, int B, const LF_R *x, const LF_R *dy, LF_R *dx,
                               LF_R *ws);
+/* The same with the algorithm forced (LF_CONV_AUTO = the two above). ws as above. */
+void LF_T(lf_conv2d_forward_algo)(const LF_T(lf_conv2d) *c, int B, const LF_R *x, LF_R *y,
+                                  LF_R *ws, lf_conv_algo algo);
+void LF_T(lf_conv2d_backward_algo)(LF_T(lf_conv2d) *c, int B, const LF_R *x, const LF_R *dy,
+                                   LF_R *dx, LF_R *ws, lf_conv_algo algo);
 /* Initializes w and bias: kaiming: U(-b, b), b = scale / sqrt(fan_in) for w and bias
  * (PyTorch's default Conv2d init is scale = 1); xavier: w ~ U(-b, b),
  * b = gain * sqrt(6 / (fan_in + fan_out)), bias = 0. fan_in = cin*k*k,
