@@ -1,5 +1,6 @@
 /* latflow/flow.h: affine coupling layers and the stack of layers, in float (_f) and
- * double (_d); declarations in latflow/flow_t.h, sources src/flow/*_t.c.
+ * double (_d); declarations in latflow/flow_t.h, sources src/flow/coupling_t.c and
+ * src/flow/flowstack_t.c.
  * The precision-independent model (base + stack + arenas + optimizer state, double
  * in and out) is latflow/model.h. */
 #ifndef LATFLOW_FLOW_H

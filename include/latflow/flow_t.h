@@ -45,7 +45,10 @@ void LF_T(lf_coupling_backward)(LF_T(lf_coupling) *c, int B, const LF_R *x, cons
 void LF_T(lf_coupling_inverse)(const LF_T(lf_coupling) *c, int B, const LF_R *y, LF_R *x,
                                double *logdet, LF_R *ws, LF_R *scratch);
 /* Gradient of the inverse: given dL/dx and dL/dlogdet of the last inverse call on y,
- * accumulates parameter gradients and dy += dL/dy. */
+ * accumulates parameter gradients and dy += dL/dy.
+ * In both backward functions dlogdet may be NULL (zero) and the input gradient (dx of
+ * _backward, dy of _inverse_backward) may be NULL when it is not wanted (this skips the
+ * first conv's input gradient). Output and input gradients must not alias. */
 void LF_T(lf_coupling_inverse_backward)(LF_T(lf_coupling) *c, int B, const LF_R *y,
                                         const LF_R *dx, const double *dlogdet, LF_R *dy,
                                         const LF_R *ws, LF_R *scratch);

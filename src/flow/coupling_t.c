@@ -1,0 +1,294 @@
+/* src/flow/coupling_t.c: affine checkerboard coupling (contract: latflow/flow_t.h).
+ *
+ * Real NVP (Dinh et al., arXiv 1605.08803) with checkerboard masks, as in Albergo et al.,
+ * arXiv 2101.08176, section III: (s, t) = tanh(net(m * x)), y_act = x_act exp(s) + t.
+ *
+ * Saved workspace of one call at batch B (LF_R elements, in this order):
+ *   netin  (B, C, V)        m * x (forward) or m * y (inverse): the net's input
+ *   post_k (B, h_k, V)      output of hidden activation k, k = 0 .. nhidden-1
+ *   st     (B, 2C, V)       tanh of the last conv: s = channels [0,C), t = [C,2C)
+ * The hidden pre-activations are not kept: both activations have a derivative that is a
+ * function of the output alone (tanh: 1 - y^2; leaky_relu: 1 or slope by the sign, and
+ * sign(f(x)) = sign(x) since the slope is > 0), so backward passes the post-activation
+ * as the "input" of lf_act_backward. This halves the saved memory (it dominates the
+ * memory of training at large batch) and is exact.
+ * Scratch at batch B: two gradient buffers of (B, hmax, V), hmax = max(2C, h_k), and
+ * the conv scratch. */
+#include "latflow/flow.h"
+#include "latflow/nn.h"
+
+#include "core/prec.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Views of a saved workspace at batch B. */
+typedef struct ws_view {
+  LF_R *netin;               /* (B,C,V) */
+  LF_R *post[LF_MAX_HIDDEN]; /* (B,h_k,V) */
+  LF_R *st;                  /* (B,2C,V) */
+} ws_view;
+
+static ws_view ws_layout(const LF_T(lf_coupling) * c, int B, LF_R *ws) {
+  ws_view w;
+  const size_t BV = (size_t)B * (size_t)c->V;
+  size_t off = BV * (size_t)c->C;
+  w.netin = ws;
+  for (int k = 0; k < c->nconv - 1; k++) {
+    w.post[k] = ws + off;
+    off += BV * (size_t)c->conv[k].cout;
+  }
+  w.st = ws + off;
+  return w;
+}
+
+static int hmax_of(const LF_T(lf_coupling) * c) {
+  int h = 2 * c->C;
+  for (int k = 0; k < c->nconv; k++) {
+    if (c->conv[k].cout > h) h = c->conv[k].cout;
+    if (c->conv[k].cin > h) h = c->conv[k].cin;
+  }
+  return h;
+}
+
+size_t LF_T(lf_coupling_nparams)(int C, int nhidden, const int *hidden, int kernel) {
+  size_t n = 0;
+  int cin = C;
+  for (int k = 0; k < nhidden; k++) {
+    n += LF_T(lf_conv2d_nparams)(cin, hidden[k], kernel);
+    cin = hidden[k];
+  }
+  n += LF_T(lf_conv2d_nparams)(cin, 2 * C, kernel);
+  return n;
+}
+
+void LF_T(lf_coupling_bind)(LF_T(lf_coupling) * c, int C, int L0, int L1, int parity, int nhidden,
+                            const int *hidden, int kernel, lf_act_kind act,
+                            const unsigned char *site_parity, LF_R *params, LF_R *grads) {
+  memset(c, 0, sizeof *c);
+  c->C = C;
+  c->L0 = L0;
+  c->L1 = L1;
+  c->V = L0 * L1;
+  c->parity = parity;
+  c->nconv = nhidden + 1;
+  c->act = act;
+  c->site_parity = site_parity;
+  size_t off = 0;
+  int cin = C;
+  for (int k = 0; k <= nhidden; k++) {
+    const int cout = k < nhidden ? hidden[k] : 2 * C;
+    LF_T(lf_conv2d_bind)
+    (&c->conv[k], cin, cout, kernel, L0, L1, params + off, grads ? grads + off : NULL);
+    off += LF_T(lf_conv2d_nparams)(cin, cout, kernel);
+    cin = cout;
+  }
+}
+
+size_t LF_T(lf_coupling_ws_size)(const LF_T(lf_coupling) * c, int B) {
+  const size_t BV = (size_t)B * (size_t)c->V;
+  size_t n = BV * (size_t)c->C + BV * (size_t)(2 * c->C);
+  for (int k = 0; k < c->nconv - 1; k++) n += BV * (size_t)c->conv[k].cout;
+  return n;
+}
+
+size_t LF_T(lf_coupling_scratch_size)(const LF_T(lf_coupling) * c, int B) {
+  size_t conv = 0;
+  for (int k = 0; k < c->nconv; k++) {
+    const size_t s = LF_T(lf_conv2d_ws_size)(&c->conv[k], B);
+    if (s > conv) conv = s;
+  }
+  return 2 * (size_t)B * (size_t)c->V * (size_t)hmax_of(c) + conv;
+}
+
+void LF_T(lf_coupling_init)(LF_T(lf_coupling) * c, lf_init_kind kind, double scale, lf_rng_key key,
+                            uint64_t offset) {
+  uint64_t off = offset;
+  for (int k = 0; k < c->nconv; k++) {
+    LF_T(lf_conv2d_init)(&c->conv[k], kind, scale, key, off);
+    off += LF_T(lf_conv2d_nparams)(c->conv[k].cin, c->conv[k].cout, c->conv[k].k);
+  }
+}
+
+/* The conv net on ws.netin: fills ws.post[k] and ws.st. */
+static void net_forward(const LF_T(lf_coupling) * c, int B, const ws_view *w, LF_R *convws) {
+  const size_t BV = (size_t)B * (size_t)c->V;
+  const LF_R *a = w->netin;
+  for (int k = 0; k < c->nconv; k++) {
+    const int last = k == c->nconv - 1;
+    LF_R *out = last ? w->st : w->post[k];
+    LF_T(lf_conv2d_forward)(&c->conv[k], B, a, out, convws);
+    /* activation in place: the pre-activation is not needed later (see top) */
+    LF_T(lf_act_forward)(last ? LF_ACT_TANH : c->act, BV * (size_t)c->conv[k].cout, out, out);
+    a = out;
+  }
+}
+
+/* Back through the net. On entry dout (B,2C,V) holds dL/d(last conv output), i.e. after
+ * the tanh derivative. Accumulates parameter gradients; if dnetin is wanted, writes
+ * dL/dnetin (B,C,V) into dbuf and returns it, else returns NULL. dout and dbuf are
+ * (B,hmax,V) scratch buffers and are both clobbered. */
+static LF_R *net_backward(LF_T(lf_coupling) * c, int B, const ws_view *w, LF_R *dout, LF_R *dbuf,
+                          LF_R *convws, int want_dnetin) {
+  const size_t BV = (size_t)B * (size_t)c->V;
+  for (int k = c->nconv - 1; k >= 0; k--) {
+    const LF_R *a = k == 0 ? w->netin : w->post[k - 1];
+    if (k == 0 && !want_dnetin) {
+      LF_T(lf_conv2d_backward)(&c->conv[0], B, a, dout, NULL, convws);
+      return NULL;
+    }
+    memset(dbuf, 0, BV * (size_t)c->conv[k].cin * sizeof *dbuf);
+    LF_T(lf_conv2d_backward)(&c->conv[k], B, a, dout, dbuf, convws);
+    if (k == 0) break;
+    /* dL/d(pre-activation k-1) into dout; the derivative reads the output (see top) */
+    memset(dout, 0, BV * (size_t)c->conv[k].cin * sizeof *dout);
+    LF_T(lf_act_backward)
+    (c->act, BV * (size_t)c->conv[k].cin, w->post[k - 1], w->post[k - 1], dbuf, dout);
+  }
+  return dbuf;
+}
+
+/* netin = m * x: frozen sites copied, active sites zeroed. */
+static void mask_input(const LF_T(lf_coupling) * c, int B, const LF_R *x, LF_R *netin) {
+  const int V = c->V;
+  const size_t rows = (size_t)B * (size_t)c->C;
+  for (size_t r = 0; r < rows; r++) {
+    const LF_R *xr = x + r * (size_t)V;
+    LF_R *nr = netin + r * (size_t)V;
+    for (int v = 0; v < V; v++) nr[v] = c->site_parity[v] == c->parity ? (LF_R)0 : xr[v];
+  }
+}
+
+void LF_T(lf_coupling_forward)(const LF_T(lf_coupling) * c, int B, const LF_R *x, LF_R *y,
+                               double *logdet, LF_R *ws, LF_R *scratch) {
+  const int C = c->C, V = c->V;
+  const size_t BH = (size_t)B * (size_t)V * (size_t)hmax_of(c);
+  const ws_view w = ws_layout(c, B, ws);
+  mask_input(c, B, x, w.netin);
+  net_forward(c, B, &w, scratch + 2 * BH);
+  for (int b = 0; b < B; b++) {
+    double acc = 0.0;
+    for (int ch = 0; ch < C; ch++) {
+      const size_t i0 = ((size_t)b * (size_t)C + (size_t)ch) * (size_t)V;
+      const LF_R *s = w.st + ((size_t)b * (size_t)(2 * C) + (size_t)ch) * (size_t)V;
+      const LF_R *t = s + (size_t)C * (size_t)V;
+      for (int v = 0; v < V; v++) {
+        if (c->site_parity[v] == c->parity) {
+          y[i0 + v] = x[i0 + v] * LF_EXP(s[v]) + t[v];
+          acc += (double)s[v];
+        } else {
+          y[i0 + v] = x[i0 + v];
+        }
+      }
+    }
+    logdet[b] += acc;
+  }
+}
+
+/* Forward: y_a = x_a e^s + t (active), y_f = x_f (frozen), logdet += sum_a s, with
+ * (s,t) = tanh(net(m x)). Hence, for dL/dy = g and dL/dlogdet = l:
+ *   dL/ds = g x_a e^s + l,  dL/dt = g          (active sites; zero on frozen sites)
+ *   dL/dx_a = g e^s,        dL/dx_f = g + [net path: d netin]_f */
+void LF_T(lf_coupling_backward)(LF_T(lf_coupling) * c, int B, const LF_R *x, const LF_R *dy,
+                                const double *dlogdet, LF_R *dx, const LF_R *ws, LF_R *scratch) {
+  const int C = c->C, V = c->V;
+  const size_t BH = (size_t)B * (size_t)V * (size_t)hmax_of(c);
+  const ws_view w = ws_layout(c, B, (LF_R *)ws);
+  LF_R *dout = scratch, *dbuf = scratch + BH;
+  for (int b = 0; b < B; b++) {
+    const LF_R l = dlogdet ? (LF_R)dlogdet[b] : (LF_R)0;
+    for (int ch = 0; ch < C; ch++) {
+      const size_t i0 = ((size_t)b * (size_t)C + (size_t)ch) * (size_t)V;
+      const size_t s0 = ((size_t)b * (size_t)(2 * C) + (size_t)ch) * (size_t)V;
+      const size_t t0 = s0 + (size_t)C * (size_t)V;
+      for (int v = 0; v < V; v++) {
+        if (c->site_parity[v] == c->parity) {
+          const LF_R s = w.st[s0 + v], t = w.st[t0 + v];
+          const LF_R e = LF_EXP(s), g = dy[i0 + v];
+          dout[s0 + v] = (g * x[i0 + v] * e + l) * ((LF_R)1 - s * s);
+          dout[t0 + v] = g * ((LF_R)1 - t * t);
+          if (dx) dx[i0 + v] += g * e;
+        } else {
+          dout[s0 + v] = 0;
+          dout[t0 + v] = 0;
+        }
+      }
+    }
+  }
+  const LF_R *dn = net_backward(c, B, &w, dout, dbuf, scratch + 2 * BH, dx != NULL);
+  if (!dx) return;
+  const size_t rows = (size_t)B * (size_t)C;
+  for (size_t r = 0; r < rows; r++) {
+    const size_t i0 = r * (size_t)V;
+    for (int v = 0; v < V; v++)
+      if (c->site_parity[v] != c->parity) dx[i0 + v] += dy[i0 + v] + dn[i0 + v];
+  }
+}
+
+void LF_T(lf_coupling_inverse)(const LF_T(lf_coupling) * c, int B, const LF_R *y, LF_R *x,
+                               double *logdet, LF_R *ws, LF_R *scratch) {
+  const int C = c->C, V = c->V;
+  const size_t BH = (size_t)B * (size_t)V * (size_t)hmax_of(c);
+  const ws_view w = ws_layout(c, B, ws);
+  mask_input(c, B, y, w.netin);
+  net_forward(c, B, &w, scratch + 2 * BH);
+  for (int b = 0; b < B; b++) {
+    double acc = 0.0;
+    for (int ch = 0; ch < C; ch++) {
+      const size_t i0 = ((size_t)b * (size_t)C + (size_t)ch) * (size_t)V;
+      const LF_R *s = w.st + ((size_t)b * (size_t)(2 * C) + (size_t)ch) * (size_t)V;
+      const LF_R *t = s + (size_t)C * (size_t)V;
+      for (int v = 0; v < V; v++) {
+        if (c->site_parity[v] == c->parity) {
+          x[i0 + v] = (y[i0 + v] - t[v]) * LF_EXP(-s[v]);
+          acc -= (double)s[v];
+        } else {
+          x[i0 + v] = y[i0 + v];
+        }
+      }
+    }
+    logdet[b] += acc;
+  }
+}
+
+/* Inverse: x_a = (y_a - t) e^-s, x_f = y_f, logdet += -sum_a s, (s,t) = tanh(net(m y)).
+ * For dL/dx = g and dL/dlogdet = l:
+ *   dL/ds = -g x_a - l,  dL/dt = -g e^-s        (active sites)
+ *   dL/dy_a = g e^-s,    dL/dy_f = g + [net path: d netin]_f */
+void LF_T(lf_coupling_inverse_backward)(LF_T(lf_coupling) * c, int B, const LF_R *y, const LF_R *dx,
+                                        const double *dlogdet, LF_R *dy, const LF_R *ws,
+                                        LF_R *scratch) {
+  const int C = c->C, V = c->V;
+  const size_t BH = (size_t)B * (size_t)V * (size_t)hmax_of(c);
+  const ws_view w = ws_layout(c, B, (LF_R *)ws);
+  LF_R *dout = scratch, *dbuf = scratch + BH;
+  for (int b = 0; b < B; b++) {
+    const LF_R l = dlogdet ? (LF_R)dlogdet[b] : (LF_R)0;
+    for (int ch = 0; ch < C; ch++) {
+      const size_t i0 = ((size_t)b * (size_t)C + (size_t)ch) * (size_t)V;
+      const size_t s0 = ((size_t)b * (size_t)(2 * C) + (size_t)ch) * (size_t)V;
+      const size_t t0 = s0 + (size_t)C * (size_t)V;
+      for (int v = 0; v < V; v++) {
+        if (c->site_parity[v] == c->parity) {
+          const LF_R s = w.st[s0 + v], t = w.st[t0 + v];
+          const LF_R e = LF_EXP(-s), g = dx[i0 + v];
+          const LF_R xa = (y[i0 + v] - t) * e;
+          dout[s0 + v] = (-g * xa - l) * ((LF_R)1 - s * s);
+          dout[t0 + v] = -g * e * ((LF_R)1 - t * t);
+          if (dy) dy[i0 + v] += g * e;
+        } else {
+          dout[s0 + v] = 0;
+          dout[t0 + v] = 0;
+        }
+      }
+    }
+  }
+  const LF_R *dn = net_backward(c, B, &w, dout, dbuf, scratch + 2 * BH, dy != NULL);
+  if (!dy) return;
+  const size_t rows = (size_t)B * (size_t)C;
+  for (size_t r = 0; r < rows; r++) {
+    const size_t i0 = r * (size_t)V;
+    for (int v = 0; v < V; v++)
+      if (c->site_parity[v] != c->parity) dy[i0 + v] += dx[i0 + v] + dn[i0 + v];
+  }
+}
