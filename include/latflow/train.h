@@ -1,0 +1,98 @@
+/* latflow/train.h: reverse-KL self-training of a flow model (DESIGN.md section 6).
+ *
+ * One step at batch B and training step t (t = 0, 1, ...):
+ *   eps_i = N(0,1)^(C V) from stream LF_STREAM_TRAIN at (step t, index i)
+ *   phi_i = f(A eps_i),  log q_i,  S_i,  log w_i = -S_i - log q_i,  s_i = log q_i + S_i
+ *   rt: loss = mean_i s_i, back-propagated through S, the flow and the base
+ *       (dL/dphi = dS/dphi / B, dL/dlogq = 1/B);
+ *   re: REINFORCE (Bialas, Korcyl, Stebel, CPC 2024, arXiv 2308.13294): phi and s_i
+ *       are fixed; the inverse flow recomputes log q_theta(phi_i) and
+ *       loss = 1/(B-1) sum_i log q_theta(phi_i) (s_i - mean s) is back-propagated (the
+ *       leave-one-out baseline, which keeps the estimator unbiased at any B >= 2). The
+ *       action's gradient is never evaluated.
+ * The reported loss is mean_i s_i (= KL(q||p) - log Z) for both estimators. ESS of the
+ * batch is (sum w)^2 / (B sum w^2); ess_smoothed is its mean over the last ess_window
+ * steps. Schedules: lr = lr0 / 2^floor(t / lr_halve_every); B = min(batch_max,
+ * batch * 2^floor(t / batch_double_every)). Stops at train.stop.steps, when the smoothed
+ * ESS reaches target_ess (after a full window), or at wall_time, whichever is first.
+ * A step whose loss, gradient or updated parameters are not finite is skipped (the
+ * parameters and optimizer moments are restored) and reported; max_bad_steps
+ * consecutive skips stop training with LF_ERR_NUMERIC, the model holding the last good
+ * parameters. Local (one process) in this version. */
+#ifndef LATFLOW_TRAIN_H
+#define LATFLOW_TRAIN_H
+
+#include "latflow/config.h"
+#include "latflow/model.h"
+#include "latflow/status.h"
+#include "latflow/theory.h"
+
+#include <stdint.h>
+
+typedef struct lf_train_step_info {
+  long step;           /* 0-based step just finished */
+  double loss;         /* mean s (NaN if skipped) */
+  double ess;          /* batch ESS */
+  double ess_smoothed; /* window mean */
+  double lr;
+  int batch;
+  double seconds;      /* wall seconds since training started */
+  double grad_norm;
+  int skipped;         /* 1 if the step was skipped (NaN/Inf) */
+} lf_train_step_info;
+
+/* Called after every step; a non-OK return stops training with that status. */
+typedef lf_status (*lf_train_callback)(void *ctx, const lf_train_step_info *info);
+
+typedef struct lf_train_result {
+  long steps;            /* steps taken */
+  long skipped;          /* steps skipped for NaN/Inf */
+  double loss;           /* last loss */
+  double ess_smoothed;   /* at the end */
+  double wall_seconds;
+  const char *stop_reason; /* static: "steps", "target_ess", "wall_time" */
+} lf_train_result;
+
+typedef struct lf_trainer {
+  const lf_config *cfg; /* borrowed */
+  lf_model *model;      /* borrowed */
+  const lf_theory *theory; /* borrowed */
+  int Bmax, C, V;
+  double *eps, *phi, *logq, *logq2, *S, *dphi, *dlogq, *logw; /* owned (Bmax...) */
+  void *backup;         /* owned: params, m, v copy for a skipped step */
+  double *ess_ring;     /* owned (ess_window) */
+  int ess_n, ess_pos;
+  double ess_sum;
+} lf_trainer;
+
+lf_status lf_trainer_init(lf_trainer *tr, const lf_config *cfg, lf_model *m, const lf_theory *t);
+void lf_trainer_free(lf_trainer *tr);
+/* Learning rate and batch at step t from the schedules. */
+double lf_train_lr(const lf_config *cfg, long t);
+int lf_train_batch(const lf_config *cfg, long t);
+/* The gradient of step t at batch B with estimator est, into the model's grad arena
+ * (zeroed first); fills info (loss, ess, grad_norm; lr, seconds 0). A non-finite loss
+ * leaves the grads zero and grad_norm NaN. No parameter changes. */
+lf_status lf_trainer_gradient(lf_trainer *tr, long t, int B, lf_estimator est,
+                              lf_train_step_info *info);
+/* One training step t at batch B (B <= tr->Bmax): gradient, clipping, optimizer step,
+ * with the NaN/Inf skip described above; fills info (seconds left 0). */
+lf_status lf_trainer_step(lf_trainer *tr, long t, int B, double lr, lf_train_step_info *info);
+/* The whole loop from step `first` (0 for a fresh run): schedules, stopping, progress
+ * lines (lf_log_progress every cfg->train.log_every steps), callback per step. */
+lf_status lf_train_run(lf_trainer *tr, long first, lf_train_callback cb, void *ctx,
+                       lf_train_result *res);
+
+/* Evaluation on n fresh samples (stream LF_STREAM_EVAL, step 0: noise; step 1: the
+ * IMH uniforms), in batches of at most tr->Bmax: ESS and IMH acceptance. */
+typedef struct lf_eval_result {
+  long n;
+  double ess;
+  double acceptance;
+  double log_mean_weight; /* log <w>: estimate of log Z (+ the constant of p~) */
+  double mean_loss;       /* <log q + S> = KL(q||p) - log Z estimate */
+  double seconds;
+} lf_eval_result;
+lf_status lf_train_eval(lf_trainer *tr, long n, lf_eval_result *res);
+
+#endif

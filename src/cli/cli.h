@@ -1,0 +1,44 @@
+/* src/cli/cli.h: shared pieces of the subcommands (option parsing, config loading,
+ * output directories, JSON output). Internal to the latflow binary. */
+#ifndef LATFLOW_CLI_H
+#define LATFLOW_CLI_H
+
+#include "latflow/config.h"
+#include "latflow/status.h"
+
+#include <mpi.h>
+
+#define LF_CLI_MAX_SETS 64
+
+typedef struct lf_cli_opts {
+  const char *config;                  /* CONFIG positional, NULL = built-in default */
+  const char *sets[LF_CLI_MAX_SETS];   /* --set key=value, in order */
+  int nsets;
+  int json, force, resume, help, use_default;
+  const char *model;                   /* --model M */
+  const char *output;                  /* --output DIR (same as --set output=DIR) */
+  double seconds;                      /* bench: --seconds */
+} lf_cli_opts;
+
+/* Parses argv[first..] into opts; unknown options are LF_ERR_USAGE. */
+lf_status lf_cli_parse(int argc, char **argv, int first, const char *cmd, lf_cli_opts *opts);
+/* Default card, then CONFIG, then --output and --set overrides. */
+lf_status lf_cli_load_config(const lf_cli_opts *opts, lf_config *cfg);
+/* mkdir -p of a directory. */
+lf_status lf_cli_mkdirs(const char *dir);
+/* Joins dir and name into out (LF_ERR_INVALID if too long). */
+lf_status lf_cli_path(char *out, size_t n, const char *dir, const char *name);
+int lf_cli_file_exists(const char *path);
+/* Logs the startup banner: version, git revision, compiler, MPI/HDF5/OpenBLAS, ranks. */
+void lf_cli_banner(MPI_Comm comm, const char *cmd);
+
+int lf_cmd_config(int argc, char **argv, MPI_Comm comm);
+int lf_cmd_train(int argc, char **argv, MPI_Comm comm);
+int lf_cmd_run(int argc, char **argv, MPI_Comm comm);
+int lf_cmd_bench(int argc, char **argv, MPI_Comm comm);
+
+/* Exit code for a status: 2 for usage/config errors, 1 otherwise, 0 for LF_OK.
+ * Prints "latflow: <message>" to stderr for failures. */
+int lf_cli_report(lf_status rc);
+
+#endif

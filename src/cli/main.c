@@ -1,0 +1,55 @@
+/* latflow: one binary with subcommands (DESIGN.md section 2). The only place that
+ * decides to exit or MPI_Abort. */
+#include "cli.h"
+
+#include "latflow/log.h"
+#include "latflow/version.h"
+
+#include <mpi.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: latflow <command> [CONFIG] [options]\n"
+    "\n"
+    "commands:\n"
+    "  run [CONFIG]         the whole pipeline (no CONFIG: the built-in quickstart card)\n"
+    "  train CONFIG         train a flow; writes <output>/model.h5 and <output>/train.h5\n"
+    "  bench CONFIG         throughput: train steps/s, proposals/s, memory, FLOP efficiency\n"
+    "  config [--default] [CONFIG]   print the effective config\n"
+    "\n"
+    "common options: --set key=value (repeatable), --output DIR, --json, --force, --help\n"
+    "  --version            print the version and exit\n"
+    "Exit codes: 0 success, 1 run failure, 2 bad usage or bad config.\n";
+
+static int dispatch(int argc, char **argv, MPI_Comm comm) {
+  if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+    fputs(usage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+    printf("latflow %s (git %s%s)\n", LATFLOW_VERSION, LATFLOW_GIT_REV,
+           LATFLOW_GIT_DIRTY ? ", dirty" : "");
+    return 0;
+  }
+  if (!strcmp(cmd, "config")) return lf_cmd_config(argc, argv, comm);
+  if (!strcmp(cmd, "train")) return lf_cmd_train(argc, argv, comm);
+  if (!strcmp(cmd, "run")) return lf_cmd_run(argc, argv, comm);
+  if (!strcmp(cmd, "bench")) return lf_cmd_bench(argc, argv, comm);
+  fprintf(stderr, "latflow: unknown command '%s'\n\n%s", cmd, usage);
+  return 2;
+}
+
+int main(int argc, char **argv) {
+  MPI_Init(&argc, &argv);
+  int rank = 0, size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  lf_log_init();
+  lf_log_set_rank(rank);
+  const int code = dispatch(argc, argv, MPI_COMM_WORLD);
+  if (code != 0 && size > 1) MPI_Abort(MPI_COMM_WORLD, code); /* the only MPI_Abort */
+  MPI_Finalize();
+  return code;
+}

@@ -1,0 +1,62 @@
+/* ESS and IMH acceptance: exact cases and a statistical check against the known
+ * acceptance of a log-normal weight distribution. */
+#include "latflow/analysis.h"
+#include "latflow/rng.h"
+#include "lftest.h"
+
+#include <stdlib.h>
+
+int main(void) {
+  /* equal weights: ESS = 1 and every proposal is accepted */
+  double lw[100], u[100];
+  lf_rng_key k = lf_rng_key_make(7, LF_STREAM_TEST);
+  for (int i = 0; i < 100; i++) {
+    lw[i] = 3.5;
+    u[i] = lf_rng_uniform(k, 0, (uint64_t)i);
+  }
+  CHECK(fabs(lf_ess(100, lw) - 1.0) < 1e-14, "equal weights: ESS %.15f", lf_ess(100, lw));
+  CHECK(lf_imh_run(100, lw, u, NULL, NULL) == 1.0, "exact flow accepts everything");
+
+  /* one dominant weight: ESS = 1/n */
+  for (int i = 0; i < 100; i++) lw[i] = (i == 17) ? 0.0 : -1e4;
+  CHECK(fabs(lf_ess(100, lw) - 0.01) < 1e-12, "one weight: ESS %.6f (expect 0.01)", lf_ess(100, lw));
+  /* two weights 1 and 3: ESS = 16 / (2 * 10) = 0.8 */
+  double two[2] = {0.0, log(3.0)};
+  CHECK(fabs(lf_ess(2, two) - 0.8) < 1e-14, "ESS of weights {1,3} = %.15f (expect 0.8)",
+        lf_ess(2, two));
+  /* shift invariance and non-finite entries */
+  double sh[3] = {1000.0, 1000.0 + log(3.0), NAN};
+  CHECK(fabs(lf_ess(3, sh) - 16.0 / 30.0) < 1e-12, "ESS with NaN counted as w=0: %.12f",
+        lf_ess(3, sh));
+
+  /* chain bookkeeping on a hand-made case: u = 0.5 everywhere */
+  double lw5[5] = {0.0, -1.0, 0.5, 0.4, -10.0}, u5[5] = {0.5, 0.5, 0.5, 0.5, 0.5};
+  size_t chain[5], run;
+  /* 1: log.5=-.69 < -1? no. 2: < .5? yes. 3: < -.1? yes. 4: < -10.4? no */
+  double acc = lf_imh_run(5, lw5, u5, chain, &run);
+  CHECK(acc == 0.5 && chain[1] == 0 && chain[2] == 2 && chain[3] == 3 && chain[4] == 3 && run == 1,
+        "hand-made chain: acc %.2f chain %zu %zu %zu %zu run %zu", acc, chain[1], chain[2],
+        chain[3], chain[4], run);
+
+  /* log w ~ N(0, s^2): ESS -> exp(-s^2); IMH acceptance -> 2 Phi(-s/sqrt2) (the
+   * acceptance of independent log-normal weights: E min(1, w'/w) = 2 Phi(-s/sqrt 2)). */
+  const size_t n = 200000;
+  const double s = 0.8;
+  double *big = malloc(n * sizeof *big), *uu = malloc(n * sizeof *uu);
+  for (size_t i = 0; i < n; i++) {
+    lf_rng_normal(k, 1, i, 1, big + i);
+    big[i] *= s;
+    uu[i] = lf_rng_uniform(k, 2, i);
+  }
+  const double ess = lf_ess(n, big), ess_exact = exp(-s * s);
+  CHECK(fabs(ess - ess_exact) < 0.02, "log-normal ESS %.4f vs exp(-s^2) = %.4f", ess, ess_exact);
+  const double a = lf_imh_run(n, big, uu, NULL, NULL);
+  const double a_exact = erfc(s / 2.0); /* 2 Phi(-s/sqrt2) = erfc(s/2) */
+  /* IMH decisions are correlated; allow 5 sigma with a generous tau_int of 3 */
+  const double sig = sqrt(a_exact * (1 - a_exact) * 2.0 * 3.0 / (double)n);
+  CHECK(fabs(a - a_exact) < 5 * sig, "log-normal IMH acceptance %.4f vs %.4f (z=%.2f)", a, a_exact,
+        (a - a_exact) / sig);
+  free(big);
+  free(uu);
+  return lf_test_result();
+}
