@@ -1,0 +1,169 @@
+/* src/flow/flowstack_t.c: the stack of affine coupling layers (contract: latflow/flow_t.h).
+ *
+ * Layer i has parity i % 2 and its parameters follow those of layer i-1 in the arena
+ * (each layer: its convs in order, each conv w then bias). Forward keeps every field
+ * between layers in xs (xs[0] = z, xs[n] = phi) and every layer's saved workspace, so
+ * backward needs nothing from the caller but the output gradients; inverse fills the
+ * same buffers (xs[n] = phi, xs[0] = z), so a backward must follow the call it belongs
+ * to. Gradients flow through two ping-pong buffers of (Bmax, C*V). */
+#include "latflow/flow.h"
+#include "latflow/timer.h"
+
+#include "core/prec.h"
+
+#include <string.h>
+
+size_t LF_T(lf_flow_nparams)(const lf_model_cfg *cfg, int C) {
+  return (size_t)cfg->layers * LF_T(lf_coupling_nparams)(C, cfg->nhidden, cfg->hidden, cfg->kernel);
+}
+
+void LF_T(lf_flow_free)(LF_T(lf_flow) * f) {
+  lf_free(f->layers);
+  lf_free(f->ws);
+  lf_free(f->xs);
+  lf_free(f->dxs);
+  lf_free(f->scratch);
+  memset(f, 0, sizeof *f);
+}
+
+lf_status LF_T(lf_flow_init)(LF_T(lf_flow) * f, const lf_model_cfg *cfg, int C, int L0, int L1,
+                             const unsigned char *site_parity, LF_R *params, LF_R *grads,
+                             int Bmax) {
+  memset(f, 0, sizeof *f);
+  if (cfg->layers < 1)
+    return LF_FAIL(LF_ERR_INVALID, "flow: layers must be >= 1, got %d", cfg->layers);
+  if (cfg->nhidden < 0 || cfg->nhidden > LF_MAX_HIDDEN)
+    return LF_FAIL(LF_ERR_INVALID, "flow: nhidden must be in [0, %d], got %d", LF_MAX_HIDDEN,
+                   cfg->nhidden);
+  for (int k = 0; k < cfg->nhidden; k++)
+    if (cfg->hidden[k] < 1)
+      return LF_FAIL(LF_ERR_INVALID, "flow: hidden[%d] must be >= 1, got %d", k, cfg->hidden[k]);
+  if (cfg->kernel < 1 || cfg->kernel % 2 == 0)
+    return LF_FAIL(LF_ERR_INVALID, "flow: kernel must be odd and >= 1, got %d", cfg->kernel);
+  if (cfg->coupling != LF_COUPLING_AFFINE)
+    return LF_FAIL(LF_ERR_INVALID, "flow: only the affine coupling is implemented, got kind %d",
+                   (int)cfg->coupling);
+  if (C < 1) return LF_FAIL(LF_ERR_INVALID, "flow: components C must be >= 1, got %d", C);
+  if (L0 < 2 || L1 < 2 || L0 % 2 || L1 % 2)
+    return LF_FAIL(LF_ERR_INVALID,
+                   "flow: checkerboard couplings need even L0, L1 >= 2, got %d x %d", L0, L1);
+  if (Bmax < 1) return LF_FAIL(LF_ERR_INVALID, "flow: Bmax must be >= 1, got %d", Bmax);
+  if (!site_parity || !params || !grads)
+    return LF_FAIL(LF_ERR_INVALID, "flow: site_parity, params and grads must not be NULL");
+
+  f->nlayers = cfg->layers;
+  f->C = C;
+  f->L0 = L0;
+  f->L1 = L1;
+  f->V = L0 * L1;
+  f->Bmax = Bmax;
+  const size_t npl = LF_T(lf_coupling_nparams)(C, cfg->nhidden, cfg->hidden, cfg->kernel);
+  f->layers = lf_alloc((size_t)f->nlayers * sizeof *f->layers);
+  if (!f->layers) goto nomem;
+  size_t scratch = 0;
+  for (int i = 0; i < f->nlayers; i++) {
+    LF_T(lf_coupling) *c = &f->layers[i];
+    LF_T(lf_coupling_bind)
+    (c, C, L0, L1, i % 2, cfg->nhidden, cfg->hidden, cfg->kernel, cfg->activation, site_parity,
+     params + (size_t)i * npl, grads + (size_t)i * npl);
+    const size_t s = LF_T(lf_coupling_scratch_size)(c, Bmax);
+    if (s > scratch) scratch = s;
+  }
+  f->ws_per_layer = LF_T(lf_coupling_ws_size)(&f->layers[0], Bmax);
+  const size_t field = (size_t)Bmax * (size_t)C * (size_t)f->V;
+  f->ws = lf_alloc((size_t)f->nlayers * f->ws_per_layer * sizeof(LF_R));
+  f->xs = lf_alloc((size_t)(f->nlayers + 1) * field * sizeof(LF_R));
+  f->dxs = lf_alloc(2 * field * sizeof(LF_R));
+  f->scratch = lf_alloc(scratch * sizeof(LF_R));
+  if (!f->ws || !f->xs || !f->dxs || !f->scratch) goto nomem;
+  return LF_OK;
+nomem : {
+  const double mib = (double)((size_t)f->nlayers * f->ws_per_layer +
+                              (size_t)(f->nlayers + 3) * (size_t)Bmax * (size_t)C * (size_t)f->V) *
+                     (double)sizeof(LF_R) / 1048576.0;
+  const int nl = f->nlayers;
+  LF_T(lf_flow_free)(f);
+  return LF_FAIL(LF_ERR_NOMEM, "flow: workspaces for %d layers, %dx%d, C=%d, Bmax=%d (%.1f MiB)",
+                 nl, L0, L1, C, Bmax, mib);
+}
+}
+
+void LF_T(lf_flow_init_params)(LF_T(lf_flow) * f, lf_init_kind kind, double scale, lf_rng_key key,
+                               uint64_t offset) {
+  uint64_t off = offset;
+  for (int i = 0; i < f->nlayers; i++) {
+    LF_T(lf_coupling) *c = &f->layers[i];
+    LF_T(lf_coupling_init)(c, kind, scale, key, off);
+    for (int k = 0; k < c->nconv; k++)
+      off += LF_T(lf_conv2d_nparams)(c->conv[k].cin, c->conv[k].cout, c->conv[k].k);
+  }
+}
+
+/* xs[i] of batch rows (Bmax, C*V) */
+static LF_R *field_at(const LF_T(lf_flow) * f, int i) {
+  return f->xs + (size_t)i * (size_t)f->Bmax * (size_t)f->C * (size_t)f->V;
+}
+
+void LF_T(lf_flow_forward)(LF_T(lf_flow) * f, int B, const LF_R *z, LF_R *phi, double *logdet) {
+  const size_t n = (size_t)B * (size_t)f->C * (size_t)f->V;
+  memcpy(field_at(f, 0), z, n * sizeof *z);
+  for (int b = 0; b < B; b++) logdet[b] = 0.0;
+  for (int i = 0; i < f->nlayers; i++)
+    LF_T(lf_coupling_forward)
+    (&f->layers[i], B, field_at(f, i), field_at(f, i + 1), logdet,
+     f->ws + (size_t)i * f->ws_per_layer, f->scratch);
+  memcpy(phi, field_at(f, f->nlayers), n * sizeof *phi);
+}
+
+void LF_T(lf_flow_backward)(LF_T(lf_flow) * f, int B, const LF_R *dphi, const double *dlogdet,
+                            LF_R *dz) {
+  const size_t n = (size_t)B * (size_t)f->C * (size_t)f->V;
+  const size_t stride = (size_t)f->Bmax * (size_t)f->C * (size_t)f->V;
+  LF_R *dcur = f->dxs, *dnext = f->dxs + stride;
+  if (dphi)
+    memcpy(dcur, dphi, n * sizeof *dcur);
+  else
+    memset(dcur, 0, n * sizeof *dcur);
+  for (int i = f->nlayers - 1; i >= 0; i--) {
+    LF_R *dst = i > 0 ? dnext : dz; /* layer 0 writes dz, or skips dz when NULL */
+    if (dst) memset(dst, 0, n * sizeof *dst);
+    LF_T(lf_coupling_backward)
+    (&f->layers[i], B, field_at(f, i), dcur, dlogdet, dst, f->ws + (size_t)i * f->ws_per_layer,
+     f->scratch);
+    LF_R *tmp = dcur;
+    dcur = dnext;
+    dnext = tmp;
+  }
+}
+
+void LF_T(lf_flow_inverse)(LF_T(lf_flow) * f, int B, const LF_R *phi, LF_R *z, double *logdet) {
+  const size_t n = (size_t)B * (size_t)f->C * (size_t)f->V;
+  memcpy(field_at(f, f->nlayers), phi, n * sizeof *phi);
+  for (int b = 0; b < B; b++) logdet[b] = 0.0;
+  for (int i = f->nlayers - 1; i >= 0; i--)
+    LF_T(lf_coupling_inverse)
+    (&f->layers[i], B, field_at(f, i + 1), field_at(f, i), logdet,
+     f->ws + (size_t)i * f->ws_per_layer, f->scratch);
+  memcpy(z, field_at(f, 0), n * sizeof *z);
+}
+
+void LF_T(lf_flow_inverse_backward)(LF_T(lf_flow) * f, int B, const LF_R *dz, const double *dlogdet,
+                                    LF_R *dphi) {
+  const size_t n = (size_t)B * (size_t)f->C * (size_t)f->V;
+  const size_t stride = (size_t)f->Bmax * (size_t)f->C * (size_t)f->V;
+  LF_R *dcur = f->dxs, *dnext = f->dxs + stride;
+  if (dz)
+    memcpy(dcur, dz, n * sizeof *dcur);
+  else
+    memset(dcur, 0, n * sizeof *dcur);
+  for (int i = 0; i < f->nlayers; i++) {
+    LF_R *dst = i < f->nlayers - 1 ? dnext : dphi; /* last: dphi, or skipped when NULL */
+    if (dst) memset(dst, 0, n * sizeof *dst);
+    LF_T(lf_coupling_inverse_backward)
+    (&f->layers[i], B, field_at(f, i + 1), dcur, dlogdet, dst, f->ws + (size_t)i * f->ws_per_layer,
+     f->scratch);
+    LF_R *tmp = dcur;
+    dcur = dnext;
+    dnext = tmp;
+  }
+}
