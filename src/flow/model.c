@@ -1,0 +1,395 @@
+/* src/flow/model.c: base distribution + flow stack + arenas (contract: latflow/model.h).
+ *
+ * Precision: the arenas and the stack are float (cfg.precision == LF_PREC_F32, stack ff)
+ * or double (LF_PREC_F64, stack fd); the model's inputs and outputs, the base
+ * distribution and every log density are double. Conversions happen only at the
+ * boundary of the stack (and for the nbase base parameters, which are converted to the
+ * double theta before each lf_base_* call and whose double gradient dtheta is added back
+ * into the grad arena).
+ *
+ * Gradients of the sampling path (lf_model_sample_backward). With eps fixed,
+ *   z = A(theta) eps,  phi = f_w(z),  logq = logr(z, theta) - logdet_f(z, w),
+ * so for a loss L(phi, logq):
+ *   dL/dw      = through phi and through logdet (lf_flow_backward, dlogdet = -dL/dlogq)
+ *   dL/dz|flow = the same stack backward (the flow's dependence on z only)
+ *   dL/dtheta  = lf_base_sample_backward(dz = dL/dz|flow, dlogr = dL/dlogq), which adds
+ *                the path theta -> z -> flow (via dz), theta -> z -> logr and the
+ *                explicit theta -> logr (via dlogr).
+ * Each path is counted once: dz passed to the base holds only the flow's part; the
+ * dependence of logr on z is the base's business.
+ * Gradients of the density path (lf_model_logq_backward), with phi fixed,
+ *   z = f_w^-1(phi),  logq = logr(z, theta) + logdet_inv(phi, w):
+ *   lf_base_logr_backward gives dtheta (explicit) and dz = dlogq dlogr/dz; the inverse
+ *   stack backward takes that dz and dlogdet = dlogq and gives dw. */
+#include "latflow/model.h"
+#include "latflow/nn.h"
+#include "latflow/rng.h"
+#include "latflow/timer.h"
+
+#include <math.h>
+#include <string.h>
+
+static int is_f32(const lf_model *m) {
+  return m->cfg.precision == LF_PREC_F32;
+}
+
+/* Batch-sized buffers (all sized for Bmax). */
+typedef struct batch_bufs {
+  double *zd, *logr, *dzd, *logdet, *dlogdet, *eps_saved;
+  void *zr, *phir, *dr;
+} batch_bufs;
+
+static void bufs_free(batch_bufs *b) {
+  lf_free(b->zd);
+  lf_free(b->logr);
+  lf_free(b->dzd);
+  lf_free(b->logdet);
+  lf_free(b->dlogdet);
+  lf_free(b->eps_saved);
+  lf_free(b->zr);
+  lf_free(b->phir);
+  lf_free(b->dr);
+  memset(b, 0, sizeof *b);
+}
+
+static int bufs_alloc(batch_bufs *b, size_t nfield, size_t nbatch, size_t real_size) {
+  memset(b, 0, sizeof *b);
+  b->zd = lf_alloc(nfield * sizeof(double));
+  b->dzd = lf_alloc(nfield * sizeof(double));
+  b->eps_saved = lf_alloc(nfield * sizeof(double));
+  b->logr = lf_alloc(nbatch * sizeof(double));
+  b->logdet = lf_alloc(nbatch * sizeof(double));
+  b->dlogdet = lf_alloc(nbatch * sizeof(double));
+  b->zr = lf_alloc(nfield * real_size);
+  b->phir = lf_alloc(nfield * real_size);
+  b->dr = lf_alloc(nfield * real_size);
+  if (b->zd && b->dzd && b->eps_saved && b->logr && b->logdet && b->dlogdet && b->zr && b->phir &&
+      b->dr)
+    return 1;
+  bufs_free(b);
+  return 0;
+}
+
+static void bufs_take(lf_model *m, const batch_bufs *b) {
+  m->zd = b->zd;
+  m->logr = b->logr;
+  m->dzd = b->dzd;
+  m->logdet = b->logdet;
+  m->dlogdet = b->dlogdet;
+  m->eps_saved = b->eps_saved;
+  m->zr = b->zr;
+  m->phir = b->phir;
+  m->dr = b->dr;
+}
+
+static batch_bufs bufs_of(const lf_model *m) {
+  batch_bufs b = {m->zd,        m->logr, m->dzd,  m->logdet, m->dlogdet,
+                  m->eps_saved, m->zr,   m->phir, m->dr};
+  return b;
+}
+
+/* Builds the stack and buffers for Bmax into fresh objects; on success replaces the old
+ * ones, on failure leaves the model as it was. */
+static lf_status build_batch(lf_model *m, int Bmax) {
+  lf_status rc;
+  lf_flow_f ff;
+  lf_flow_d fd;
+  memset(&ff, 0, sizeof ff);
+  memset(&fd, 0, sizeof fd);
+  if (is_f32(m))
+    rc = lf_flow_init_f(&ff, &m->cfg, m->C, m->L0, m->L1, m->lat.parity,
+                        (float *)m->params + m->nbase, (float *)m->grads + m->nbase, Bmax);
+  else
+    rc = lf_flow_init_d(&fd, &m->cfg, m->C, m->L0, m->L1, m->lat.parity,
+                        (double *)m->params + m->nbase, (double *)m->grads + m->nbase, Bmax);
+  if (rc != LF_OK) return rc;
+  batch_bufs nb;
+  const size_t nfield = (size_t)Bmax * (size_t)m->C * (size_t)m->V;
+  if (!bufs_alloc(&nb, nfield, (size_t)Bmax, m->real_size)) {
+    lf_flow_free_f(&ff);
+    lf_flow_free_d(&fd);
+    return LF_FAIL(LF_ERR_NOMEM, "model: batch buffers for Bmax=%d, C*V=%d", Bmax, m->C * m->V);
+  }
+  batch_bufs old = bufs_of(m);
+  bufs_free(&old);
+  lf_flow_free_f(&m->ff);
+  lf_flow_free_d(&m->fd);
+  m->ff = ff;
+  m->fd = fd;
+  bufs_take(m, &nb);
+  m->Bmax = Bmax;
+  return LF_OK;
+}
+
+void lf_model_free(lf_model *m) {
+  lf_flow_free_f(&m->ff);
+  lf_flow_free_d(&m->fd);
+  batch_bufs b = bufs_of(m);
+  bufs_free(&b);
+  lf_free(m->params);
+  lf_free(m->grads);
+  lf_free(m->m);
+  lf_free(m->v);
+  lf_free(m->theta);
+  lf_free(m->dtheta);
+  lf_base_free(&m->base);
+  lf_lattice_free(&m->lat);
+  memset(m, 0, sizeof *m);
+}
+
+lf_status lf_model_init(lf_model *m, const lf_model_cfg *cfg, int C, int L0, int L1, int Bmax) {
+  lf_status rc = LF_OK;
+  memset(m, 0, sizeof *m);
+  if (cfg->precision != LF_PREC_F32 && cfg->precision != LF_PREC_F64)
+    return LF_FAIL(LF_ERR_INVALID, "model: unknown precision %d", (int)cfg->precision);
+  if (cfg->base == LF_BASE_FREE_FIELD && !(cfg->base_mass > 0.0))
+    return LF_FAIL(LF_ERR_INVALID, "model: free_field base_mass must be > 0, got %g",
+                   cfg->base_mass);
+  if (Bmax < 1) return LF_FAIL(LF_ERR_INVALID, "model: Bmax must be >= 1, got %d", Bmax);
+  if (C < 1) return LF_FAIL(LF_ERR_INVALID, "model: components C must be >= 1, got %d", C);
+  m->cfg = *cfg;
+  m->C = C;
+  m->L0 = L0;
+  m->L1 = L1;
+  m->V = L0 * L1;
+  m->real_size = is_f32(m) ? sizeof(float) : sizeof(double);
+  LF_CHECK(lf_lattice_init(&m->lat, L0, L1, 0));
+  LF_CHECK(lf_base_init(&m->base, cfg->base, C, L0, L1));
+  m->nbase = (size_t)lf_base_nparams(&m->base);
+  m->nparams = m->nbase + (is_f32(m) ? lf_flow_nparams_f(cfg, C) : lf_flow_nparams_d(cfg, C));
+  m->params = lf_alloc(m->nparams * m->real_size);
+  m->grads = lf_alloc(m->nparams * m->real_size);
+  m->m = lf_alloc(m->nparams * m->real_size);
+  m->v = lf_alloc(m->nparams * m->real_size);
+  m->theta = lf_alloc(m->nbase * sizeof(double));
+  m->dtheta = lf_alloc(m->nbase * sizeof(double));
+  if (!m->params || !m->grads || !m->m || !m->v || !m->theta || !m->dtheta) {
+    rc = LF_FAIL(LF_ERR_NOMEM, "model: 4 arenas of %zu parameters", m->nparams);
+    goto fail;
+  }
+  LF_CHECK(build_batch(m, Bmax));
+  return LF_OK;
+fail:
+  lf_model_free(m);
+  return rc;
+}
+
+lf_status lf_model_reserve(lf_model *m, int Bmax) {
+  if (Bmax <= m->Bmax) return LF_OK;
+  return build_batch(m, Bmax);
+}
+
+/* ---- conversions at the precision boundary ---------------------------------------------- */
+
+static void to_net(const lf_model *m, size_t n, const double *in, void *out) {
+  if (is_f32(m)) {
+    float *o = out;
+    for (size_t i = 0; i < n; i++) o[i] = (float)in[i];
+  } else {
+    memcpy(out, in, n * sizeof(double));
+  }
+}
+
+static void from_net(const lf_model *m, size_t n, const void *in, double *out) {
+  if (is_f32(m)) {
+    const float *p = in;
+    for (size_t i = 0; i < n; i++) out[i] = (double)p[i];
+  } else {
+    memcpy(out, in, n * sizeof(double));
+  }
+}
+
+/* theta (double) = the first nbase entries of the param arena */
+static void load_theta(lf_model *m) {
+  from_net(m, m->nbase, m->params, m->theta);
+}
+
+/* grads[0, nbase) += dtheta */
+static void add_dtheta(lf_model *m) {
+  if (is_f32(m)) {
+    float *g = m->grads;
+    for (size_t i = 0; i < m->nbase; i++) g[i] += (float)m->dtheta[i];
+  } else {
+    double *g = m->grads;
+    for (size_t i = 0; i < m->nbase; i++) g[i] += m->dtheta[i];
+  }
+}
+
+void lf_model_init_params(lf_model *m, uint64_t seed) {
+  const lf_rng_key key = lf_rng_key_make(seed, LF_STREAM_INIT);
+  if (is_f32(m))
+    lf_flow_init_params_f(&m->ff, m->cfg.init, m->cfg.init_scale, key, (uint64_t)m->nbase);
+  else
+    lf_flow_init_params_d(&m->fd, m->cfg.init, m->cfg.init_scale, key, (uint64_t)m->nbase);
+  if (m->nbase) {
+    lf_base_param_init(&m->base, m->cfg.base_mass, m->theta);
+    to_net(m, m->nbase, m->theta, m->params);
+  }
+  memset(m->grads, 0, m->nparams * m->real_size);
+  memset(m->m, 0, m->nparams * m->real_size);
+  memset(m->v, 0, m->nparams * m->real_size);
+  m->step = 0;
+}
+
+/* ---- sampling and density ---------------------------------------------------------------- */
+
+void lf_model_sample(lf_model *m, int B, const double *eps, double *phi, double *logq) {
+  const size_t n = (size_t)B * (size_t)m->C * (size_t)m->V;
+  load_theta(m);
+  memcpy(m->eps_saved, eps, n * sizeof *eps);
+  lf_base_sample(&m->base, m->theta, B, eps, m->zd, m->logr);
+  if (is_f32(m)) {
+    to_net(m, n, m->zd, m->zr);
+    lf_flow_forward_f(&m->ff, B, m->zr, m->phir, m->logdet);
+    from_net(m, n, m->phir, phi);
+  } else {
+    lf_flow_forward_d(&m->fd, B, m->zd, phi, m->logdet);
+  }
+  for (int b = 0; b < B; b++) logq[b] = m->logr[b] - m->logdet[b];
+}
+
+void lf_model_sample_backward(lf_model *m, int B, const double *dphi, const double *dlogq) {
+  const size_t n = (size_t)B * (size_t)m->C * (size_t)m->V;
+  /* logq = logr - logdet: dL/dlogdet = -dL/dlogq */
+  if (dlogq)
+    for (int b = 0; b < B; b++) m->dlogdet[b] = -dlogq[b];
+  const double *dld = dlogq ? m->dlogdet : NULL;
+  const int want_dz = m->nbase > 0; /* dL/dz is needed only for the base parameters */
+  if (is_f32(m)) {
+    if (dphi) to_net(m, n, dphi, m->dr);
+    /* zr (z in float) is dead after the forward (the stack keeps its own copy): dz */
+    lf_flow_backward_f(&m->ff, B, dphi ? m->dr : NULL, dld, want_dz ? m->zr : NULL);
+    if (want_dz) from_net(m, n, m->zr, m->dzd);
+  } else {
+    lf_flow_backward_d(&m->fd, B, dphi, dld, want_dz ? m->dzd : NULL);
+  }
+  if (!want_dz) return;
+  memset(m->dtheta, 0, m->nbase * sizeof *m->dtheta);
+  lf_base_sample_backward(&m->base, m->theta, B, m->eps_saved, m->dzd, dlogq, m->dtheta);
+  add_dtheta(m);
+}
+
+void lf_model_logq(lf_model *m, int B, const double *phi, double *logq) {
+  const size_t n = (size_t)B * (size_t)m->C * (size_t)m->V;
+  load_theta(m);
+  if (is_f32(m)) {
+    to_net(m, n, phi, m->phir);
+    lf_flow_inverse_f(&m->ff, B, m->phir, m->zr, m->logdet);
+    from_net(m, n, m->zr, m->zd);
+  } else {
+    lf_flow_inverse_d(&m->fd, B, phi, m->zd, m->logdet);
+  }
+  lf_base_logr(&m->base, m->theta, B, m->zd, m->logr);
+  for (int b = 0; b < B; b++) logq[b] = m->logr[b] + m->logdet[b];
+}
+
+void lf_model_logq_backward(lf_model *m, int B, const double *dlogq) {
+  const size_t n = (size_t)B * (size_t)m->C * (size_t)m->V;
+  memset(m->dzd, 0, n * sizeof *m->dzd);
+  if (m->nbase) memset(m->dtheta, 0, m->nbase * sizeof *m->dtheta);
+  lf_base_logr_backward(&m->base, m->theta, B, m->zd, dlogq, m->nbase ? m->dtheta : NULL, m->dzd);
+  /* logq = logr(z) + logdet_inv: dL/dlogdet_inv = dL/dlogq; dphi is not wanted */
+  if (is_f32(m)) {
+    to_net(m, n, m->dzd, m->dr);
+    lf_flow_inverse_backward_f(&m->ff, B, m->dr, dlogq, NULL);
+  } else {
+    lf_flow_inverse_backward_d(&m->fd, B, m->dzd, dlogq, NULL);
+  }
+  if (m->nbase) add_dtheta(m);
+}
+
+/* ---- arenas ------------------------------------------------------------------------------ */
+
+void lf_model_zero_grad(lf_model *m) {
+  memset(m->grads, 0, m->nparams * m->real_size);
+}
+
+void lf_model_get_params(const lf_model *m, double *out) {
+  from_net(m, m->nparams, m->params, out);
+}
+
+void lf_model_set_params(lf_model *m, const double *in) {
+  to_net(m, m->nparams, in, m->params);
+}
+
+void lf_model_get_grads(const lf_model *m, double *out) {
+  from_net(m, m->nparams, m->grads, out);
+}
+
+double lf_model_grad_norm(const lf_model *m) {
+  double s = 0.0;
+  if (is_f32(m)) {
+    const float *g = m->grads;
+    for (size_t i = 0; i < m->nparams; i++) s += (double)g[i] * (double)g[i];
+  } else {
+    const double *g = m->grads;
+    for (size_t i = 0; i < m->nparams; i++) s += g[i] * g[i];
+  }
+  return sqrt(s);
+}
+
+void lf_model_scale_grads(lf_model *m, double factor) {
+  if (is_f32(m)) {
+    float *g = m->grads;
+    const float f = (float)factor;
+    for (size_t i = 0; i < m->nparams; i++) g[i] *= f;
+  } else {
+    double *g = m->grads;
+    for (size_t i = 0; i < m->nparams; i++) g[i] *= factor;
+  }
+}
+
+void lf_model_optim_step(lf_model *m, const lf_optim_cfg *opt, double lr) {
+  m->step++;
+  if (is_f32(m))
+    lf_optim_step_f(opt, lr, m->step, m->nparams, m->params, m->grads, m->m, m->v);
+  else
+    lf_optim_step_d(opt, lr, m->step, m->nparams, m->params, m->grads, m->m, m->v);
+}
+
+/* FNV-1a, 64 bit */
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
+  const unsigned char *p = data;
+  for (size_t i = 0; i < n; i++) {
+    h ^= (uint64_t)p[i];
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+/* An int as 4 little-endian bytes, so the hash does not depend on the host's int. */
+static uint64_t fnv1a_int(uint64_t h, int x) {
+  const uint32_t u = (uint32_t)x;
+  const unsigned char b[4] = {(unsigned char)(u & 0xffu), (unsigned char)((u >> 8) & 0xffu),
+                              (unsigned char)((u >> 16) & 0xffu), (unsigned char)(u >> 24)};
+  return fnv1a(h, b, 4);
+}
+
+uint64_t lf_model_hash(const lf_model *m) {
+  uint64_t h = 14695981039346656037ULL;
+  const int arch[] = {m->C,
+                      m->L0,
+                      m->L1,
+                      (int)m->cfg.base,
+                      m->cfg.layers,
+                      m->cfg.nhidden,
+                      m->cfg.kernel,
+                      (int)m->cfg.activation,
+                      (int)m->cfg.coupling,
+                      (int)m->cfg.precision,
+                      (int)m->nparams};
+  for (size_t i = 0; i < sizeof arch / sizeof arch[0]; i++) h = fnv1a_int(h, arch[i]);
+  for (int k = 0; k < m->cfg.nhidden; k++) h = fnv1a_int(h, m->cfg.hidden[k]);
+  return fnv1a(h, m->params, m->nparams * m->real_size);
+}
+
+double lf_model_forward_madds(const lf_model *m) {
+  double s = 0.0;
+  int cin = m->C;
+  for (int k = 0; k <= m->cfg.nhidden; k++) {
+    const int cout = k < m->cfg.nhidden ? m->cfg.hidden[k] : 2 * m->C;
+    s += (double)cin * (double)cout * (double)m->cfg.kernel * (double)m->cfg.kernel;
+    cin = cout;
+  }
+  return s * (double)m->V * (double)m->cfg.layers;
+}
