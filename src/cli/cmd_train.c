@@ -7,6 +7,7 @@
 #include "latflow/log.h"
 #include "latflow/model.h"
 #include "latflow/theory.h"
+#include "latflow/timer.h"
 #include "latflow/train.h"
 
 #include <cjson/cJSON.h>

@@ -192,10 +192,10 @@ int main(void) {
   train_small(LF_EST_RT, 32, &b0, &b1, pb, &np);
   CHECK(memcmp(pa, pb, np * sizeof *pa) == 0 && a1 == b1,
         "same seed, same model bit for bit (%zu params)", np);
-  CHECK(a1 > 2 * a0 && a1 > 0.2, "RT training 4x4 phi^4 (m2=-4, lambda=8): ESS %.4f -> %.4f", a0,
+  CHECK(a1 > 10 * a0, "RT training 4x4 phi^4 (m2=-4, lambda=8): ESS %.4f -> %.4f", a0,
         a1);
   train_small(LF_EST_RE, 64, &r0, &r1, NULL, &np);
-  CHECK(r1 > 2 * r0 && r1 > 0.2, "RE training 4x4 phi^4 (batch 64): ESS %.4f -> %.4f", r0, r1);
+  CHECK(r1 > 10 * r0, "RE training 4x4 phi^4 (batch 64): ESS %.4f -> %.4f", r0, r1);
   free(pa);
   free(pb);
   return lf_test_result();
