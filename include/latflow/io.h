@@ -1,0 +1,137 @@
+/* latflow/io.h: HDF5 files: model files and training-metrics files (docs/FORMAT.md).
+ *
+ * Every latflow file carries root attributes latflow_format ("model", "train"; later
+ * "ensemble", "checkpoint"), format_version (int, per kind, raised on every layout
+ * change of that kind), latflow_version, git_rev, git_dirty, compiler, cflags and
+ * created_utc (ISO 8601; the only nondeterministic value, fixed by the environment
+ * variable SOURCE_DATE_EPOCH when set), and a group /meta with config_yaml (the full
+ * effective config, lf_config_to_yaml), seed, ranks and the HDF5, MPI and OpenBLAS
+ * library versions.
+ *
+ * Writes are atomic: a file is written as "<path>.tmp", closed, fsync'ed and renamed to
+ * <path>. An existing <path> is never replaced unless overwrite != 0 (LF_ERR_IO
+ * "'<path>' exists; refusing to overwrite (use --force or another output)").
+ *
+ * Readers refuse, naming the file: a missing file (LF_ERR_IO); an empty file, a file
+ * that is not HDF5, a truncated or corrupted file, an HDF5 file without latflow_format
+ * ("not a latflow file"), a file of another kind ("'x.h5' is a latflow train file,
+ * expected a model file") and a format_version newer than this build reads (all
+ * LF_ERR_FORMAT). Failures of HDF5 calls are LF_ERR_HDF5 with the path, the object
+ * and HDF5's own message; HDF5's automatic error printing is switched off.
+ *
+ * All functions here are local (serial HDF5, one process; they may be called on one
+ * rank of an MPI job) and never print. */
+#ifndef LATFLOW_IO_H
+#define LATFLOW_IO_H
+
+#include "latflow/config.h"
+#include "latflow/model.h"
+#include "latflow/status.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Layout versions this build writes and the newest it reads (docs/FORMAT.md). */
+#define LF_IO_MODEL_FORMAT_VERSION 1
+#define LF_IO_TRAIN_FORMAT_VERSION 1
+
+/* Records buffered by the metrics writer between two writes to the file. */
+#define LF_IO_METRICS_FLUSH 256
+
+/* ---- any latflow file ------------------------------------------------------------------- */
+
+/* Copies the file's latflow_format ("model", "train", ...) into kind[n]. Refuses as
+ * described above; a kind this build knows is also checked for its format_version.
+ * LF_ERR_INVALID if n is too small for the kind. */
+lf_status lf_io_file_kind(const char *path, char *kind, size_t n);
+
+/* ---- model files ------------------------------------------------------------------------ */
+
+/* Writes m and the effective config cfg to the model file at path (atomic, see above).
+ * The config written is cfg with its model section replaced by m->cfg (the architecture
+ * the parameters belong to); cfg->theory.shape must equal (m->L0, m->L1), else
+ * LF_ERR_INVALID. /model/params holds the m->nparams parameters in the network
+ * precision, bitwise; /model carries the architecture, m->step and lf_model_hash(m).
+ * Errors: LF_ERR_INVALID, LF_ERR_IO (exists, create, sync, rename), LF_ERR_HDF5,
+ * LF_ERR_NOMEM. */
+lf_status lf_io_model_save(const char *path, const lf_model *m, const lf_config *cfg,
+                           int overwrite);
+
+/* Reads a model file: cfg_out = lf_config_defaults + the stored config YAML (cfg_out may
+ * be NULL); m_out is initialized with lf_model_init(m_out, &cfg.model, C, L0, L1, Bmax)
+ * (C, L0, L1 from the file), its parameter arena is filled bitwise from /model/params,
+ * m_out->step is restored, and nparams and lf_model_hash are verified (a mismatch is
+ * LF_ERR_FORMAT "<path>: parameter hash mismatch: file says ..., data gives ...
+ * (corrupted file?)"). Gradients and optimizer moments are zero. On failure m_out is
+ * left zeroed (nothing to free). Errors: the refusals above, LF_ERR_FORMAT (missing or
+ * inconsistent objects), LF_ERR_CONFIG (stored YAML does not parse), LF_ERR_HDF5,
+ * LF_ERR_NOMEM and whatever lf_model_init returns. */
+lf_status lf_io_model_load(const char *path, lf_config *cfg_out, lf_model *m_out, int Bmax);
+
+/* Reads only the stored config of a model file (for parameter and volume transfer):
+ * cfg_out = lf_config_defaults + the stored YAML. Same refusals as lf_io_model_load. */
+lf_status lf_io_model_peek(const char *path, lf_config *cfg_out);
+
+/* ---- training metrics ------------------------------------------------------------------- */
+
+/* One training step as recorded in train.h5. */
+typedef struct lf_train_record {
+  int64_t step;        /* optimizer step                                          */
+  double loss;         /* loss of the step (NaN allowed)                          */
+  double ess;          /* ESS fraction of the step's batch, in [0,1]              */
+  double ess_smoothed; /* ESS smoothed over train.stop.ess_window                 */
+  double lr;           /* learning rate used                                      */
+  int32_t batch;       /* global batch size                                       */
+  double seconds;      /* wall seconds since the start of training                */
+  double grad_norm;    /* global gradient norm before clipping (NaN allowed)      */
+  int8_t skipped;      /* 1 if the update was skipped (non-finite loss/gradient)  */
+} lf_train_record;
+
+/* An open metrics writer (opaque; owns the HDF5 handles and the record buffer). */
+typedef struct lf_io_metrics lf_io_metrics;
+
+/* Creates the metrics file for the final path `path` (the trainer passes
+ * "<out>/train.h5"). While the run lasts the file is "<path>.tmp"; lf_io_metrics_close
+ * renames it to <path>. Refuses an existing <path> unless overwrite != 0 (LF_ERR_IO);
+ * a stale <path>.tmp is replaced. Writes the header and /meta at once. On success *w
+ * is a new writer; on failure *w is NULL and nothing is left on disk.
+ * Errors: LF_ERR_INVALID, LF_ERR_IO, LF_ERR_HDF5, LF_ERR_NOMEM. */
+lf_status lf_io_metrics_open(lf_io_metrics **w, const char *path, const lf_config *cfg,
+                             int overwrite);
+
+/* Appends one record. Records are buffered and written every LF_IO_METRICS_FLUSH records
+ * (and by _flush and _close), so an append is a copy into memory. LF_ERR_HDF5 when a
+ * buffered write fails. */
+lf_status lf_io_metrics_append(lf_io_metrics *w, const lf_train_record *rec);
+
+/* Writes the buffered records and flushes the HDF5 file (the .tmp stays readable by
+ * HDF5 tools after a crash). */
+lf_status lf_io_metrics_flush(lf_io_metrics *w);
+
+/* Number of records appended so far (written or buffered). */
+int64_t lf_io_metrics_count(const lf_io_metrics *w);
+
+/* Writes the buffered records, closes, fsyncs and renames <path>.tmp to <path>, and
+ * frees w (also on failure; w may be NULL). Returns the first error. */
+lf_status lf_io_metrics_close(lf_io_metrics *w);
+
+/* The columns of a metrics file, one array of n values each (owned; free with
+ * lf_io_series_free). */
+typedef struct lf_train_series {
+  size_t n;
+  int64_t *step;
+  double *loss, *ess, *ess_smoothed, *lr;
+  int32_t *batch;
+  double *seconds, *grad_norm;
+  int8_t *skipped;
+} lf_train_series;
+
+/* Reads all columns of the metrics file at path into out (zeroed first) and, if cfg_out
+ * is not NULL, its stored config. Same refusals as above (expects kind "train"); columns
+ * of unequal length are LF_ERR_FORMAT. */
+lf_status lf_io_metrics_read(const char *path, lf_train_series *out, lf_config *cfg_out);
+
+/* Frees the arrays of s and zeroes it (accepts a zeroed s). */
+void lf_io_series_free(lf_train_series *s);
+
+#endif

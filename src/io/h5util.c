@@ -1,0 +1,763 @@
+/* HDF5 helpers of the io module: error mapping, attributes, 1-D datasets, the latflow
+ * header and /meta, checked opening and atomic writes (contract: src/io/h5util.h).
+ * Provenance follows SWIFT's /Code and /Parameters groups: every file says which code,
+ * build and config made it. */
+#include "io/h5util.h"
+
+#include "latflow/io.h"
+#include "latflow/version.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <mpi.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- errors ----------------------------------------------------------------------------- */
+
+void lf_h5_quiet(void) {
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+typedef struct walk_ctx {
+  char desc[400];
+  char func[96];
+  int found;
+} walk_ctx;
+
+/* H5E_WALK_UPWARD starts at the most specific error (n == 0): keep that one. */
+static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
+  walk_ctx *c = data;
+  if (n == 0 && e) {
+    snprintf(c->desc, sizeof c->desc, "%s", e->desc ? e->desc : "");
+    snprintf(c->func, sizeof c->func, "%s", e->func_name ? e->func_name : "");
+    c->found = 1;
+  }
+  return 0;
+}
+
+void lf_h5_error_text(char *buf, size_t n) {
+  walk_ctx c;
+  memset(&c, 0, sizeof c);
+  if (n == 0) return;
+  if (H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb, &c) < 0 || !c.found) {
+    snprintf(buf, n, "no details");
+    return;
+  }
+  if (c.func[0])
+    snprintf(buf, n, "%s (in %s)", c.desc[0] ? c.desc : "no description", c.func);
+  else
+    snprintf(buf, n, "%s", c.desc[0] ? c.desc : "no description");
+}
+
+lf_status lf_h5_fail(lf_status s, const char *file, int line, const char *fmt, ...) {
+  char what[1536], h5[512];
+  lf_h5_error_text(h5, sizeof h5);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  return lf_fail(s, file, line, "%s: HDF5: %s", what, h5);
+}
+
+/* ---- attributes ------------------------------------------------------------------------- */
+
+/* Creates (replacing an existing one) attribute name of file type ftype and dataspace
+ * space on obj and writes buf of memory type mtype. */
+static lf_status attr_write(hid_t obj, const char *name, hid_t ftype, hid_t mtype, hid_t space,
+                            const void *buf, const char *path, const char *objname) {
+  lf_status rc = LF_OK;
+  hid_t a = -1;
+  htri_t ex = H5Aexists(obj, name);
+  if (ex < 0)
+    return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot query attribute %s of %s", path, name, objname);
+  if (ex > 0 && H5Adelete(obj, name) < 0)
+    return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot replace attribute %s of %s", path, name, objname);
+  a = H5Acreate2(obj, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT);
+  if (a < 0)
+    return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot create attribute %s of %s", path, name, objname);
+  if (H5Awrite(a, mtype, buf) < 0)
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot write attribute %s of %s", path, name, objname);
+  if (H5Aclose(a) < 0 && rc == LF_OK)
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close attribute %s of %s", path, name, objname);
+  return rc;
+}
+
+static lf_status attr_write_scalar(hid_t obj, const char *name, hid_t ftype, hid_t mtype,
+                                   const void *buf, const char *path, const char *objname) {
+  hid_t s = H5Screate(H5S_SCALAR);
+  if (s < 0) return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot create a scalar dataspace", path);
+  lf_status rc = attr_write(obj, name, ftype, mtype, s, buf, path, objname);
+  H5Sclose(s);
+  return rc;
+}
+
+lf_status lf_h5_attr_write_str(hid_t obj, const char *name, const char *val, const char *path,
+                               const char *objname) {
+  lf_status rc = LF_OK;
+  hid_t t = H5Tcopy(H5T_C_S1);
+  if (t < 0) return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot make a string type", path);
+  if (H5Tset_size(t, strlen(val) + 1) < 0 || H5Tset_strpad(t, H5T_STR_NULLTERM) < 0 ||
+      H5Tset_cset(t, H5T_CSET_UTF8) < 0) {
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot make a string type of %zu bytes for %s", path,
+                    strlen(val) + 1, name);
+  } else {
+    rc = attr_write_scalar(obj, name, t, t, val, path, objname);
+  }
+  H5Tclose(t);
+  return rc;
+}
+
+lf_status lf_h5_attr_write_i32(hid_t obj, const char *name, int val, const char *path,
+                               const char *objname) {
+  return attr_write_scalar(obj, name, H5T_STD_I32LE, H5T_NATIVE_INT, &val, path, objname);
+}
+
+lf_status lf_h5_attr_write_i64(hid_t obj, const char *name, int64_t val, const char *path,
+                               const char *objname) {
+  return attr_write_scalar(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &val, path, objname);
+}
+
+lf_status lf_h5_attr_write_u64(hid_t obj, const char *name, uint64_t val, const char *path,
+                               const char *objname) {
+  return attr_write_scalar(obj, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, &val, path, objname);
+}
+
+lf_status lf_h5_attr_write_f64(hid_t obj, const char *name, double val, const char *path,
+                               const char *objname) {
+  return attr_write_scalar(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &val, path, objname);
+}
+
+lf_status lf_h5_attr_write_i32v(hid_t obj, const char *name, const int *val, size_t n,
+                                const char *path, const char *objname) {
+  if (n == 0)
+    return LF_FAIL(LF_ERR_INVALID, "'%s': attribute %s of %s needs at least one value", path, name,
+                   objname);
+  hsize_t dims[1] = {(hsize_t)n};
+  hid_t s = H5Screate_simple(1, dims, NULL);
+  if (s < 0) return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot create a dataspace of %zu", path, n);
+  lf_status rc = attr_write(obj, name, H5T_STD_I32LE, H5T_NATIVE_INT, s, val, path, objname);
+  H5Sclose(s);
+  return rc;
+}
+
+lf_status lf_h5_attr_exists(hid_t obj, const char *name, int *exists, const char *path,
+                            const char *objname) {
+  htri_t ex = H5Aexists(obj, name);
+  if (ex < 0)
+    return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot query attribute %s of %s", path, name, objname);
+  *exists = ex > 0;
+  return LF_OK;
+}
+
+/* Opens attribute name of obj and checks its type class and element count (npoints
+ * elements if nmax == 0 means exactly one; else 1..nmax). */
+static lf_status attr_open(hid_t obj, const char *name, H5T_class_t cls1, H5T_class_t cls2,
+                           size_t nmax, hid_t *attr, size_t *npoints, const char *path,
+                           const char *objname) {
+  lf_status rc = LF_OK;
+  hid_t a = -1, t = -1, s = -1;
+  *attr = -1;
+  htri_t ex = H5Aexists(obj, name);
+  if (ex < 0)
+    return LF_H5_FAIL(LF_ERR_FORMAT,
+                      "'%s' is truncated or corrupted: cannot query attribute %s of %s", path, name,
+                      objname);
+  if (ex == 0)
+    return LF_FAIL(LF_ERR_FORMAT, "'%s': attribute %s of %s is missing", path, name, objname);
+  a = H5Aopen(obj, name, H5P_DEFAULT);
+  if (a < 0) {
+    rc = LF_H5_FAIL(LF_ERR_FORMAT, "'%s' is truncated or corrupted: cannot open attribute %s of %s",
+                    path, name, objname);
+    goto fail;
+  }
+  t = H5Aget_type(a);
+  s = H5Aget_space(a);
+  if (t < 0 || s < 0) {
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot read the type of attribute %s of %s", path, name,
+                    objname);
+    goto fail;
+  }
+  H5T_class_t c = H5Tget_class(t);
+  if (c != cls1 && c != cls2) {
+    rc = LF_FAIL(LF_ERR_FORMAT, "'%s': attribute %s of %s has the wrong type class %d", path, name,
+                 objname, (int)c);
+    goto fail;
+  }
+  hssize_t np = H5Sget_simple_extent_npoints(s);
+  int nd = H5Sget_simple_extent_ndims(s);
+  if (np < 1 || nd > 1 || (nmax == 0 && np != 1) || (nmax > 0 && (size_t)np > nmax)) {
+    rc = LF_FAIL(LF_ERR_FORMAT,
+                 "'%s': attribute %s of %s has %lld values in %d dimensions, "
+                 "expected %s%zu",
+                 path, name, objname, (long long)np, nd, nmax ? "1 to " : "", nmax ? nmax : 1);
+    goto fail;
+  }
+  *npoints = (size_t)np;
+  H5Tclose(t);
+  H5Sclose(s);
+  *attr = a;
+  return LF_OK;
+fail:
+  if (t >= 0) H5Tclose(t);
+  if (s >= 0) H5Sclose(s);
+  if (a >= 0) H5Aclose(a);
+  return rc;
+}
+
+lf_status lf_h5_attr_read_str(hid_t obj, const char *name, char **out, const char *path,
+                              const char *objname) {
+  lf_status rc = LF_OK;
+  hid_t a = -1, ft = -1, mt = -1;
+  size_t np = 0;
+  char *buf = NULL;
+  *out = NULL;
+  if ((rc = attr_open(obj, name, H5T_STRING, H5T_STRING, 0, &a, &np, path, objname)) != LF_OK)
+    return rc;
+  ft = H5Aget_type(a);
+  mt = H5Tcopy(H5T_C_S1);
+  if (ft < 0 || mt < 0) {
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot read the type of attribute %s", path, name);
+    goto done;
+  }
+  htri_t var = H5Tis_variable_str(ft);
+  if (var < 0) {
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot read the type of attribute %s", path, name);
+    goto done;
+  }
+  if (var) { /* variable-length strings, as written by h5py */
+    char *p = NULL;
+    if (H5Tset_size(mt, H5T_VARIABLE) < 0 || H5Tset_cset(mt, H5Tget_cset(ft)) < 0 ||
+        H5Aread(a, mt, &p) < 0) {
+      rc = LF_H5_FAIL(LF_ERR_FORMAT, "'%s': cannot read string attribute %s of %s", path, name,
+                      objname);
+      goto done;
+    }
+    size_t len = p ? strlen(p) : 0;
+    buf = malloc(len + 1);
+    if (buf) {
+      if (len) memcpy(buf, p, len);
+      buf[len] = '\0';
+    }
+    H5free_memory(p);
+    if (!buf) {
+      rc = LF_FAIL(LF_ERR_NOMEM, "'%s': attribute %s of %s (%zu bytes)", path, name, objname,
+                   len + 1);
+      goto done;
+    }
+  } else { /* fixed length: read into size + 1 bytes, NUL-terminated whatever the padding */
+    size_t size = H5Tget_size(ft);
+    if (size == 0) {
+      rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot read the size of attribute %s", path, name);
+      goto done;
+    }
+    buf = calloc(size + 1, 1);
+    if (!buf) {
+      rc = LF_FAIL(LF_ERR_NOMEM, "'%s': attribute %s of %s (%zu bytes)", path, name, objname,
+                   size + 1);
+      goto done;
+    }
+    if (H5Tset_size(mt, size + 1) < 0 || H5Tset_strpad(mt, H5T_STR_NULLTERM) < 0 ||
+        H5Tset_cset(mt, H5Tget_cset(ft)) < 0 || H5Aread(a, mt, buf) < 0) {
+      rc = LF_H5_FAIL(LF_ERR_FORMAT, "'%s': cannot read string attribute %s of %s", path, name,
+                      objname);
+      goto done;
+    }
+    buf[size] = '\0';
+  }
+  *out = buf;
+  buf = NULL;
+done:
+  free(buf);
+  if (mt >= 0) H5Tclose(mt);
+  if (ft >= 0) H5Tclose(ft);
+  H5Aclose(a);
+  return rc;
+}
+
+static lf_status attr_read_num(hid_t obj, const char *name, H5T_class_t cls1, H5T_class_t cls2,
+                               hid_t mtype, void *out, const char *path, const char *objname) {
+  hid_t a = -1;
+  size_t np = 0;
+  lf_status rc = attr_open(obj, name, cls1, cls2, 0, &a, &np, path, objname);
+  if (rc != LF_OK) return rc;
+  if (H5Aread(a, mtype, out) < 0)
+    rc = LF_H5_FAIL(LF_ERR_FORMAT, "'%s': cannot read attribute %s of %s", path, name, objname);
+  H5Aclose(a);
+  return rc;
+}
+
+lf_status lf_h5_attr_read_i64(hid_t obj, const char *name, int64_t *out, const char *path,
+                              const char *objname) {
+  return attr_read_num(obj, name, H5T_INTEGER, H5T_INTEGER, H5T_NATIVE_INT64, out, path, objname);
+}
+
+lf_status lf_h5_attr_read_u64(hid_t obj, const char *name, uint64_t *out, const char *path,
+                              const char *objname) {
+  return attr_read_num(obj, name, H5T_INTEGER, H5T_INTEGER, H5T_NATIVE_UINT64, out, path, objname);
+}
+
+lf_status lf_h5_attr_read_f64(hid_t obj, const char *name, double *out, const char *path,
+                              const char *objname) {
+  return attr_read_num(obj, name, H5T_FLOAT, H5T_INTEGER, H5T_NATIVE_DOUBLE, out, path, objname);
+}
+
+lf_status lf_h5_attr_read_i32v(hid_t obj, const char *name, int *val, size_t nmax, size_t *n,
+                               const char *path, const char *objname) {
+  hid_t a = -1;
+  size_t np = 0;
+  if (nmax == 0) return LF_FAIL(LF_ERR_INVALID, "attribute %s: nmax must be >= 1", name);
+  lf_status rc = attr_open(obj, name, H5T_INTEGER, H5T_INTEGER, nmax, &a, &np, path, objname);
+  if (rc != LF_OK) return rc;
+  if (H5Aread(a, H5T_NATIVE_INT, val) < 0)
+    rc = LF_H5_FAIL(LF_ERR_FORMAT, "'%s': cannot read attribute %s of %s", path, name, objname);
+  H5Aclose(a);
+  if (rc == LF_OK) *n = np;
+  return rc;
+}
+
+/* ---- groups and datasets ---------------------------------------------------------------- */
+
+/* Object modification times would make two otherwise identical files differ. */
+static hid_t untimed_plist(hid_t cls) {
+  hid_t p = H5Pcreate(cls);
+  if (p < 0) return -1;
+  if (H5Pset_obj_track_times(p, 0) < 0) {
+    H5Pclose(p);
+    return -1;
+  }
+  return p;
+}
+
+lf_status lf_h5_group_create(hid_t loc, const char *name, hid_t *group, const char *path) {
+  hid_t gcpl = untimed_plist(H5P_GROUP_CREATE);
+  if (gcpl < 0) return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot make a group property list", path);
+  *group = H5Gcreate2(loc, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+  lf_status rc = LF_OK;
+  if (*group < 0) rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot create group %s", path, name);
+  H5Pclose(gcpl);
+  return rc;
+}
+
+static lf_status link_check(hid_t loc, const char *name, const char *what, const char *path) {
+  htri_t ex = H5Lexists(loc, name, H5P_DEFAULT);
+  if (ex < 0)
+    return LF_H5_FAIL(LF_ERR_FORMAT, "'%s' is truncated or corrupted: cannot look up %s %s", path,
+                      what, name);
+  if (ex == 0) return LF_FAIL(LF_ERR_FORMAT, "'%s': %s %s is missing", path, what, name);
+  return LF_OK;
+}
+
+lf_status lf_h5_group_open(hid_t loc, const char *name, hid_t *group, const char *path) {
+  lf_status rc = link_check(loc, name, "group", path);
+  *group = -1;
+  if (rc != LF_OK) return rc;
+  *group = H5Gopen2(loc, name, H5P_DEFAULT);
+  if (*group < 0)
+    return LF_H5_FAIL(LF_ERR_FORMAT, "'%s': cannot open group %s (truncated or corrupted?)", path,
+                      name);
+  return LF_OK;
+}
+
+lf_status lf_h5_dset_write_1d(hid_t loc, const char *name, hid_t mtype, hid_t ftype, size_t n,
+                              const void *buf, const char *path) {
+  lf_status rc = LF_OK;
+  hid_t s = -1, d = -1, dcpl = -1;
+  hsize_t dims[1] = {(hsize_t)n};
+  s = H5Screate_simple(1, dims, NULL);
+  dcpl = untimed_plist(H5P_DATASET_CREATE);
+  if (s < 0 || dcpl < 0) {
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot make the dataspace of %s (%zu values)", path, name,
+                    n);
+    goto done;
+  }
+  d = H5Dcreate2(loc, name, ftype, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  if (d < 0) {
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot create dataset %s (%zu values)", path, name, n);
+    goto done;
+  }
+  if (n > 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot write dataset %s (%zu values)", path, name, n);
+done:
+  if (d >= 0 && H5Dclose(d) < 0 && rc == LF_OK)
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close dataset %s", path, name);
+  if (dcpl >= 0) H5Pclose(dcpl);
+  if (s >= 0) H5Sclose(s);
+  return rc;
+}
+
+lf_status lf_h5_dset_create_ext(hid_t loc, const char *name, hid_t ftype, size_t chunk, hid_t *dset,
+                                const char *path) {
+  lf_status rc = LF_OK;
+  hid_t s = -1, dcpl = -1;
+  hsize_t dims[1] = {0}, maxdims[1] = {H5S_UNLIMITED}, cdims[1] = {(hsize_t)chunk};
+  *dset = -1;
+  if (chunk == 0)
+    return LF_FAIL(LF_ERR_INVALID, "'%s': dataset %s: chunk must be >= 1", path, name);
+  s = H5Screate_simple(1, dims, maxdims);
+  dcpl = untimed_plist(H5P_DATASET_CREATE);
+  if (s < 0 || dcpl < 0 || H5Pset_chunk(dcpl, 1, cdims) < 0) {
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot set up extendible dataset %s (chunk %zu)", path,
+                    name, chunk);
+    goto done;
+  }
+  *dset = H5Dcreate2(loc, name, ftype, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  if (*dset < 0) rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot create dataset %s", path, name);
+done:
+  if (dcpl >= 0) H5Pclose(dcpl);
+  if (s >= 0) H5Sclose(s);
+  return rc;
+}
+
+lf_status lf_h5_dset_append(hid_t dset, hid_t mtype, size_t off, size_t n, const void *buf,
+                            const char *path, const char *name) {
+  lf_status rc = LF_OK;
+  hid_t fs = -1, ms = -1;
+  hsize_t size[1] = {(hsize_t)(off + n)}, start[1] = {(hsize_t)off}, count[1] = {(hsize_t)n};
+  if (n == 0) return LF_OK;
+  if (H5Dset_extent(dset, size) < 0) {
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot extend dataset %s to %zu values", path, name,
+                    off + n);
+    goto done;
+  }
+  fs = H5Dget_space(dset);
+  ms = H5Screate_simple(1, count, NULL);
+  if (fs < 0 || ms < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0) {
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot select values [%zu, %zu) of dataset %s", path, off,
+                    off + n, name);
+    goto done;
+  }
+  if (H5Dwrite(dset, mtype, ms, fs, H5P_DEFAULT, buf) < 0)
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot write values [%zu, %zu) of dataset %s", path, off,
+                    off + n, name);
+done:
+  if (ms >= 0) H5Sclose(ms);
+  if (fs >= 0) H5Sclose(fs);
+  return rc;
+}
+
+/* Opens dataset name of loc and returns its length; it must be 1-D. */
+static lf_status dset_open_1d(hid_t loc, const char *name, hid_t *dset, size_t *n,
+                              const char *path) {
+  lf_status rc = link_check(loc, name, "dataset", path);
+  hid_t s = -1;
+  *dset = -1;
+  if (rc != LF_OK) return rc;
+  *dset = H5Dopen2(loc, name, H5P_DEFAULT);
+  if (*dset < 0)
+    return LF_H5_FAIL(LF_ERR_FORMAT, "'%s': cannot open dataset %s (truncated or corrupted?)", path,
+                      name);
+  s = H5Dget_space(*dset);
+  if (s < 0) {
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot read the shape of dataset %s", path, name);
+    goto fail;
+  }
+  int nd = H5Sget_simple_extent_ndims(s);
+  hsize_t dims[1] = {0};
+  if (nd != 1 || H5Sget_simple_extent_dims(s, dims, NULL) != 1) {
+    rc = LF_FAIL(LF_ERR_FORMAT, "'%s': dataset %s has %d dimensions, expected 1", path, name, nd);
+    goto fail;
+  }
+  *n = (size_t)dims[0];
+  H5Sclose(s);
+  return LF_OK;
+fail:
+  if (s >= 0) H5Sclose(s);
+  H5Dclose(*dset);
+  *dset = -1;
+  return rc;
+}
+
+lf_status lf_h5_dset_len(hid_t loc, const char *name, size_t *n, const char *path) {
+  hid_t d = -1;
+  lf_status rc = dset_open_1d(loc, name, &d, n, path);
+  if (rc == LF_OK) H5Dclose(d);
+  return rc;
+}
+
+lf_status lf_h5_dset_read_1d(hid_t loc, const char *name, hid_t mtype, size_t n, void *buf,
+                             const char *path) {
+  hid_t d = -1;
+  size_t len = 0;
+  lf_status rc = dset_open_1d(loc, name, &d, &len, path);
+  if (rc != LF_OK) return rc;
+  if (len != n)
+    rc =
+        LF_FAIL(LF_ERR_FORMAT, "'%s': dataset %s has %zu values, expected %zu", path, name, len, n);
+  else if (n > 0 && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+    rc = LF_H5_FAIL(LF_ERR_FORMAT,
+                    "'%s': cannot read dataset %s (%zu values; truncated or "
+                    "corrupted?)",
+                    path, name, n);
+  H5Dclose(d);
+  return rc;
+}
+
+/* ---- header and /meta ------------------------------------------------------------------- */
+
+void lf_io_utc_now(char buf[32]) {
+  time_t t = time(NULL);
+  const char *sde = getenv("SOURCE_DATE_EPOCH"); /* reproducible-builds.org convention */
+  if (sde && *sde) {
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(sde, &end, 10);
+    if (errno == 0 && end && *end == '\0' && v >= 0) t = (time_t)v;
+  }
+  struct tm tm;
+  if (!gmtime_r(&t, &tm) || strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    snprintf(buf, 32, "1970-01-01T00:00:00Z");
+}
+
+lf_status lf_h5_write_header(hid_t file, const char *kind, int version, const char *created_utc,
+                             const char *path) {
+  lf_status rc = LF_OK;
+  char now[32];
+  if (!created_utc) {
+    lf_io_utc_now(now);
+    created_utc = now;
+  }
+  LF_CHECK(lf_h5_attr_write_str(file, "latflow_format", kind, path, "/"));
+  LF_CHECK(lf_h5_attr_write_i32(file, "format_version", version, path, "/"));
+  LF_CHECK(lf_h5_attr_write_str(file, "latflow_version", LATFLOW_VERSION, path, "/"));
+  LF_CHECK(lf_h5_attr_write_str(file, "git_rev", LATFLOW_GIT_REV, path, "/"));
+  LF_CHECK(lf_h5_attr_write_i32(file, "git_dirty", LATFLOW_GIT_DIRTY, path, "/"));
+  LF_CHECK(lf_h5_attr_write_str(file, "compiler", LATFLOW_COMPILER, path, "/"));
+  LF_CHECK(lf_h5_attr_write_str(file, "cflags", LATFLOW_CFLAGS, path, "/"));
+  LF_CHECK(lf_h5_attr_write_str(file, "build_type", LATFLOW_BUILD_TYPE, path, "/"));
+  LF_CHECK(lf_h5_attr_write_str(file, "created_utc", created_utc, path, "/"));
+fail:
+  return rc;
+}
+
+lf_status lf_h5_write_meta(hid_t file, const lf_config *cfg, int ranks, const char *path) {
+  lf_status rc = LF_OK;
+  hid_t g = -1;
+  char *yaml = lf_config_to_yaml(cfg);
+  if (!yaml) return LF_FAIL(LF_ERR_NOMEM, "'%s': config as YAML for /meta/config_yaml", path);
+  unsigned maj = 0, min = 0, rel = 0;
+  char h5v[64], mpiv[MPI_MAX_LIBRARY_VERSION_STRING + 1];
+  int mlen = 0;
+  if (H5get_libversion(&maj, &min, &rel) < 0) {
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot query the HDF5 library version", path);
+    goto fail;
+  }
+  snprintf(h5v, sizeof h5v, "%u.%u.%u", maj, min, rel);
+  /* MPI_Get_library_version may be called before MPI_Init (MPI-3.0, section 8.1.1). */
+  if (MPI_Get_library_version(mpiv, &mlen) != MPI_SUCCESS) mlen = 0;
+  if (mlen < 0) mlen = 0;
+  if (mlen > MPI_MAX_LIBRARY_VERSION_STRING) mlen = MPI_MAX_LIBRARY_VERSION_STRING;
+  mpiv[mlen] = '\0';
+  while (mlen > 0 && (mpiv[mlen - 1] == '\n' || mpiv[mlen - 1] == ' ' || mpiv[mlen - 1] == '\0'))
+    mpiv[--mlen] = '\0';
+  const char *blas = openblas_get_config();
+
+  LF_CHECK(lf_h5_group_create(file, "meta", &g, path));
+  LF_CHECK(lf_h5_attr_write_str(g, "config_yaml", yaml, path, "/meta"));
+  LF_CHECK(lf_h5_attr_write_u64(g, "seed", cfg->seed, path, "/meta"));
+  LF_CHECK(lf_h5_attr_write_i32(g, "ranks", ranks, path, "/meta"));
+  LF_CHECK(lf_h5_attr_write_str(g, "hdf5_version", h5v, path, "/meta"));
+  LF_CHECK(lf_h5_attr_write_str(g, "mpi_version", mlen ? mpiv : "unknown", path, "/meta"));
+  LF_CHECK(lf_h5_attr_write_str(g, "openblas_config", blas ? blas : "unknown", path, "/meta"));
+fail:
+  if (g >= 0 && H5Gclose(g) < 0 && rc == LF_OK)
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close group /meta", path);
+  free(yaml);
+  return rc;
+}
+
+lf_status lf_h5_read_config(hid_t file, lf_config *cfg, const char *path) {
+  lf_status rc = LF_OK;
+  hid_t g = -1;
+  char *yaml = NULL;
+  char source[LF_PATH_MAX]; /* truncated if need be: the parser limits its length */
+  LF_CHECK(lf_h5_group_open(file, "meta", &g, path));
+  LF_CHECK(lf_h5_attr_read_str(g, "config_yaml", &yaml, path, "/meta"));
+  snprintf(source, sizeof source, "%s:/meta/config_yaml", path);
+  lf_config_defaults(cfg);
+  LF_CHECK(lf_config_parse_string(cfg, yaml, source));
+fail:
+  free(yaml);
+  if (g >= 0) H5Gclose(g);
+  return rc;
+}
+
+int lf_io_kind_version(const char *kind) {
+  if (strcmp(kind, "model") == 0) return LF_IO_MODEL_FORMAT_VERSION;
+  if (strcmp(kind, "train") == 0) return LF_IO_TRAIN_FORMAT_VERSION;
+  return 0;
+}
+
+/* ---- checked open ----------------------------------------------------------------------- */
+
+lf_status lf_h5_open_latflow(const char *path, const char *expect, hid_t fapl, hid_t *file,
+                             char *kind_out, size_t kind_n, int *version_out) {
+  lf_status rc = LF_OK;
+  hid_t f = -1;
+  char *kind = NULL;
+  struct stat st;
+  *file = -1;
+  if (!path || !*path) return LF_FAIL(LF_ERR_INVALID, "empty file name");
+  lf_h5_quiet();
+  if (stat(path, &st) != 0) {
+    int e = errno;
+    if (e == ENOENT) return LF_FAIL(LF_ERR_IO, "'%s': no such file", path);
+    return LF_FAIL(LF_ERR_IO, "cannot stat '%s': %s", path, strerror(e));
+  }
+  if (S_ISDIR(st.st_mode))
+    return LF_FAIL(LF_ERR_IO, "'%s' is a directory, not a latflow file", path);
+  if (access(path, R_OK) != 0)
+    return LF_FAIL(LF_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+  if (st.st_size == 0)
+    return LF_FAIL(LF_ERR_FORMAT, "'%s' is empty (0 bytes): not an HDF5 file, not a latflow file",
+                   path);
+#if H5_VERSION_GE(1, 12, 0)
+  htri_t is = H5Fis_accessible(path, fapl);
+#else
+  htri_t is = H5Fis_hdf5(path);
+#endif
+  if (is < 0)
+    return LF_H5_FAIL(LF_ERR_FORMAT, "'%s' is not a readable HDF5 file (truncated or corrupted?)",
+                      path);
+  if (is == 0)
+    return LF_FAIL(LF_ERR_FORMAT, "'%s' is not an HDF5 file (so not a latflow file; %lld bytes)",
+                   path, (long long)st.st_size);
+  f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+  if (f < 0) {
+    char h5[512];
+    lf_h5_error_text(h5, sizeof h5);
+    if (strstr(h5, "unable to lock") || strstr(h5, "lock file"))
+      return LF_FAIL(LF_ERR_IO, "'%s' is locked (is a run still writing it?): HDF5: %s", path, h5);
+    return LF_FAIL(LF_ERR_FORMAT, "'%s' is truncated or corrupted (HDF5 cannot open it): HDF5: %s",
+                   path, h5);
+  }
+  htri_t has = H5Aexists(f, "latflow_format");
+  if (has < 0) {
+    rc = LF_H5_FAIL(LF_ERR_FORMAT, "'%s' is truncated or corrupted (root group unreadable)", path);
+    goto fail;
+  }
+  if (has == 0) {
+    rc = LF_FAIL(LF_ERR_FORMAT,
+                 "'%s' is an HDF5 file but not a latflow file (no root attribute "
+                 "latflow_format)",
+                 path);
+    goto fail;
+  }
+  LF_CHECK(lf_h5_attr_read_str(f, "latflow_format", &kind, path, "/"));
+  if (expect && strcmp(kind, expect) != 0) {
+    rc =
+        LF_FAIL(LF_ERR_FORMAT, "'%s' is a latflow %s file, expected a %s file", path, kind, expect);
+    goto fail;
+  }
+  int64_t version = 0;
+  LF_CHECK(lf_h5_attr_read_i64(f, "format_version", &version, path, "/"));
+  int newest = lf_io_kind_version(kind);
+  if (version < 1) {
+    rc = LF_FAIL(LF_ERR_FORMAT, "'%s': invalid format_version %lld (corrupted file?)", path,
+                 (long long)version);
+    goto fail;
+  }
+  if (newest > 0 && version > newest) {
+    rc = LF_FAIL(LF_ERR_FORMAT,
+                 "'%s' has %s format_version %lld, newer than %d, the newest this "
+                 "latflow %s reads (upgrade latflow)",
+                 path, kind, (long long)version, newest, LATFLOW_VERSION);
+    goto fail;
+  }
+  if (kind_out) {
+    if (strlen(kind) >= kind_n) {
+      rc = LF_FAIL(LF_ERR_INVALID, "'%s': kind '%s' does not fit in %zu bytes", path, kind, kind_n);
+      goto fail;
+    }
+    memcpy(kind_out, kind, strlen(kind) + 1);
+  }
+  if (version_out) *version_out = (int)version;
+  free(kind);
+  *file = f;
+  return LF_OK;
+fail:
+  free(kind);
+  if (f >= 0) H5Fclose(f);
+  return rc;
+}
+
+/* ---- atomic writes ---------------------------------------------------------------------- */
+
+lf_status lf_h5_fapl_serial(hid_t *fapl) {
+  *fapl = H5Pcreate(H5P_FILE_ACCESS);
+  if (*fapl < 0) return LF_H5_FAIL(LF_ERR_HDF5, "cannot create a file-access property list");
+  if (H5Pset_fclose_degree(*fapl, H5F_CLOSE_STRONG) < 0) {
+    lf_status rc = LF_H5_FAIL(LF_ERR_HDF5, "cannot set the file close degree");
+    H5Pclose(*fapl);
+    *fapl = -1;
+    return rc;
+  }
+  return LF_OK;
+}
+
+lf_status lf_h5_create_tmp(const char *path, int overwrite, hid_t fapl, char *tmp, size_t tmp_n,
+                           hid_t *file) {
+  struct stat st;
+  *file = -1;
+  if (!path || !*path) return LF_FAIL(LF_ERR_INVALID, "empty output file name");
+  if (strlen(path) + 5 > tmp_n)
+    return LF_FAIL(LF_ERR_INVALID, "output file name too long (%zu bytes, at most %zu): '%s'",
+                   strlen(path), tmp_n - 5, path);
+  if (stat(path, &st) == 0) {
+    if (S_ISDIR(st.st_mode))
+      return LF_FAIL(LF_ERR_IO, "'%s' is a directory; cannot write a file there", path);
+    if (!overwrite)
+      return LF_FAIL(LF_ERR_IO,
+                     "'%s' exists; refusing to overwrite (use --force or another "
+                     "output)",
+                     path);
+  } else if (errno != ENOENT) {
+    return LF_FAIL(LF_ERR_IO, "cannot stat '%s': %s", path, strerror(errno));
+  }
+  snprintf(tmp, tmp_n, "%s.tmp", path);
+  lf_h5_quiet();
+  *file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  if (*file < 0) return LF_H5_FAIL(LF_ERR_IO, "cannot create '%s'", tmp);
+  return LF_OK;
+}
+
+lf_status lf_io_commit_tmp(const char *tmp, const char *path) {
+  int fd = open(tmp, O_RDONLY);
+  if (fd < 0) return LF_FAIL(LF_ERR_IO, "cannot open '%s' to sync it: %s", tmp, strerror(errno));
+  if (fsync(fd) != 0) {
+    int e = errno;
+    close(fd);
+    return LF_FAIL(LF_ERR_IO, "cannot sync '%s': %s", tmp, strerror(e));
+  }
+  if (close(fd) != 0) return LF_FAIL(LF_ERR_IO, "cannot close '%s': %s", tmp, strerror(errno));
+  if (rename(tmp, path) != 0)
+    return LF_FAIL(LF_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+  /* Make the rename itself durable: sync the directory entry (EINVAL: not supported). */
+  char dir[LF_PATH_MAX + 8];
+  const char *slash = strrchr(path, '/');
+  if (!slash) {
+    snprintf(dir, sizeof dir, ".");
+  } else if (slash == path) {
+    snprintf(dir, sizeof dir, "/");
+  } else {
+    size_t len = (size_t)(slash - path);
+    if (len >= sizeof dir) len = sizeof dir - 1;
+    memcpy(dir, path, len);
+    dir[len] = '\0';
+  }
+  int dfd = open(dir, O_RDONLY);
+  if (dfd < 0) return LF_FAIL(LF_ERR_IO, "cannot open directory '%s': %s", dir, strerror(errno));
+  if (fsync(dfd) != 0 && errno != EINVAL) {
+    int e = errno;
+    close(dfd);
+    return LF_FAIL(LF_ERR_IO, "cannot sync directory '%s': %s", dir, strerror(e));
+  }
+  close(dfd);
+  return LF_OK;
+}

@@ -1,0 +1,128 @@
+/* src/io/h5util.h: internal HDF5 helpers of the io module (not installed).
+ *
+ * Every helper checks every HDF5 call and maps a failure to an lf_status with a message
+ * that names the file (`path`, as shown to the user), the object and HDF5's innermost
+ * error text (the automatic error printing is off: lf_h5_quiet). Strings are stored as
+ * fixed-length, NUL-terminated ASCII; integers little-endian; doubles IEEE LE.
+ *
+ * The helpers take object ids and a fapl so that the parallel writers (ensembles,
+ * checkpoints) reuse them with an MPI-IO fapl: attribute and dataset creation are then
+ * collective and every rank must pass identical arguments (including created_utc, which
+ * rank 0 makes and broadcasts). The atomic-write helpers (lf_h5_create_tmp,
+ * lf_io_commit_tmp) do file-system work and run on one rank. */
+#ifndef LATFLOW_IO_H5UTIL_H
+#define LATFLOW_IO_H5UTIL_H
+
+#include "latflow/config.h"
+#include "latflow/status.h"
+
+#include <hdf5.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Switches off HDF5's automatic error-stack printing (idempotent, cheap). */
+void lf_h5_quiet(void);
+
+/* Records "<fmt...>: HDF5: <innermost error description>" as the last error and returns
+ * s. Call it right after the failing HDF5 call (the next HDF5 call clears the stack). */
+lf_status lf_h5_fail(lf_status s, const char *file, int line, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+#define LF_H5_FAIL(s, ...) lf_h5_fail((s), __FILE__, __LINE__, __VA_ARGS__)
+
+/* The innermost description on HDF5's current error stack ("no details" if empty). */
+void lf_h5_error_text(char *buf, size_t n);
+
+/* ---- attributes on obj (a file id means the root group); objname names obj ------------- */
+/* Writers replace an existing attribute of the same name. */
+lf_status lf_h5_attr_write_str(hid_t obj, const char *name, const char *val, const char *path,
+                               const char *objname);
+lf_status lf_h5_attr_write_i32(hid_t obj, const char *name, int val, const char *path,
+                               const char *objname);
+lf_status lf_h5_attr_write_i64(hid_t obj, const char *name, int64_t val, const char *path,
+                               const char *objname);
+lf_status lf_h5_attr_write_u64(hid_t obj, const char *name, uint64_t val, const char *path,
+                               const char *objname);
+lf_status lf_h5_attr_write_f64(hid_t obj, const char *name, double val, const char *path,
+                               const char *objname);
+/* A 1-D int32 attribute of n >= 1 values. */
+lf_status lf_h5_attr_write_i32v(hid_t obj, const char *name, const int *val, size_t n,
+                                const char *path, const char *objname);
+
+/* 1 if obj has the attribute, 0 if not; LF_ERR_HDF5 on failure. */
+lf_status lf_h5_attr_exists(hid_t obj, const char *name, int *exists, const char *path,
+                            const char *objname);
+/* Readers: a missing attribute or a wrong shape/class is LF_ERR_FORMAT. Integer reads
+ * convert any stored integer type (range-checked by HDF5). */
+lf_status lf_h5_attr_read_str(hid_t obj, const char *name, char **out, const char *path,
+                              const char *objname); /* *out: malloc'ed, caller frees */
+lf_status lf_h5_attr_read_i64(hid_t obj, const char *name, int64_t *out, const char *path,
+                              const char *objname);
+lf_status lf_h5_attr_read_u64(hid_t obj, const char *name, uint64_t *out, const char *path,
+                              const char *objname);
+lf_status lf_h5_attr_read_f64(hid_t obj, const char *name, double *out, const char *path,
+                              const char *objname);
+/* Reads a 1-D integer attribute of at most nmax values into val; *n = its length. */
+lf_status lf_h5_attr_read_i32v(hid_t obj, const char *name, int *val, size_t nmax, size_t *n,
+                               const char *path, const char *objname);
+
+/* ---- groups and 1-D datasets ------------------------------------------------------------ */
+/* Creates a group (object modification times are not recorded: files stay deterministic). */
+lf_status lf_h5_group_create(hid_t loc, const char *name, hid_t *group, const char *path);
+/* Opens a group; a missing group is LF_ERR_FORMAT. */
+lf_status lf_h5_group_open(hid_t loc, const char *name, hid_t *group, const char *path);
+
+/* Writes a contiguous 1-D dataset of n values: memory type mtype, file type ftype. */
+lf_status lf_h5_dset_write_1d(hid_t loc, const char *name, hid_t mtype, hid_t ftype, size_t n,
+                              const void *buf, const char *path);
+/* Creates an empty chunked 1-D dataset, extendible without limit. */
+lf_status lf_h5_dset_create_ext(hid_t loc, const char *name, hid_t ftype, size_t chunk, hid_t *dset,
+                                const char *path);
+/* Appends n values at offset off of an extendible 1-D dataset (extends it to off + n). */
+lf_status lf_h5_dset_append(hid_t dset, hid_t mtype, size_t off, size_t n, const void *buf,
+                            const char *path, const char *name);
+/* Length of a 1-D dataset (LF_ERR_FORMAT if missing or not 1-D). */
+lf_status lf_h5_dset_len(hid_t loc, const char *name, size_t *n, const char *path);
+/* Reads a whole 1-D dataset of exactly n values (LF_ERR_FORMAT on another length). */
+lf_status lf_h5_dset_read_1d(hid_t loc, const char *name, hid_t mtype, size_t n, void *buf,
+                             const char *path);
+
+/* ---- latflow header --------------------------------------------------------------------- */
+/* Current UTC time as "YYYY-MM-DDTHH:MM:SSZ" (or SOURCE_DATE_EPOCH when set). */
+void lf_io_utc_now(char buf[32]);
+
+/* Root attributes latflow_format, format_version, latflow_version, git_rev, git_dirty,
+ * compiler, cflags, created_utc (NULL: now). */
+lf_status lf_h5_write_header(hid_t file, const char *kind, int version, const char *created_utc,
+                             const char *path);
+/* Group /meta: config_yaml (lf_config_to_yaml(cfg)), seed, ranks, hdf5_version,
+ * mpi_version, openblas_config. */
+lf_status lf_h5_write_meta(hid_t file, const lf_config *cfg, int ranks, const char *path);
+/* Reads /meta/config_yaml into cfg (lf_config_defaults + lf_config_parse_string). */
+lf_status lf_h5_read_config(hid_t file, lf_config *cfg, const char *path);
+
+/* The newest format_version this build reads for a kind, or 0 for a kind it does not
+ * know. */
+int lf_io_kind_version(const char *kind);
+
+/* Opens an existing latflow file read-only, with every refusal of latflow/io.h. If
+ * expect is not NULL the kind must equal it. kind_out (may be NULL, size kind_n) gets the
+ * kind, version_out (may be NULL) the format_version. */
+lf_status lf_h5_open_latflow(const char *path, const char *expect, hid_t fapl, hid_t *file,
+                             char *kind_out, size_t kind_n, int *version_out);
+
+/* ---- atomic writes ---------------------------------------------------------------------- */
+/* Refuses an existing path unless overwrite (LF_ERR_IO) and a path that is a directory;
+ * sets tmp = "<path>.tmp" and creates it (truncating a stale one) with fapl (H5P_DEFAULT
+ * allowed). */
+lf_status lf_h5_create_tmp(const char *path, int overwrite, hid_t fapl, char *tmp, size_t tmp_n,
+                           hid_t *file);
+/* After the tmp file is closed: fsync it, rename it to path and fsync the directory. */
+lf_status lf_io_commit_tmp(const char *tmp, const char *path);
+/* A file-access property list for serial writes: default driver, strong close degree
+ * (closing the file closes every object left open on an error path). */
+lf_status lf_h5_fapl_serial(hid_t *fapl);
+
+#endif

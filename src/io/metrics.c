@@ -1,0 +1,282 @@
+/* Training-metrics files (train.h5): an appendable writer and a reader (contract:
+ * latflow/io.h; layout: docs/FORMAT.md).
+ *
+ * The writer keeps LF_IO_METRICS_FLUSH records in fixed buffers (allocated once, in
+ * _open) and writes them to nine chunked, extendible 1-D datasets in one go, so an
+ * append during training is a copy into memory and never touches the file. The file
+ * lives as <path>.tmp until _close renames it: a reader never sees a half-written
+ * train.h5, and after a crash the .tmp still holds every flushed record. */
+#include "latflow/io.h"
+
+#include "io/h5util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NB LF_IO_METRICS_FLUSH
+#define CHUNK 1024 /* values per chunk on disk: 8 KiB for the 8-byte columns */
+
+enum { C_STEP, C_LOSS, C_ESS, C_ESS_S, C_LR, C_BATCH, C_SEC, C_GNORM, C_SKIP, NCOL };
+
+static const char *const col_name[NCOL] = {"step",  "loss",    "ess",       "ess_smoothed", "lr",
+                                           "batch", "seconds", "grad_norm", "skipped"};
+
+static hid_t col_ftype(int c) {
+  switch (c) {
+  case C_STEP:
+    return H5T_STD_I64LE;
+  case C_BATCH:
+    return H5T_STD_I32LE;
+  case C_SKIP:
+    return H5T_STD_I8LE;
+  default:
+    return H5T_IEEE_F64LE;
+  }
+}
+
+static hid_t col_mtype(int c) {
+  switch (c) {
+  case C_STEP:
+    return H5T_NATIVE_INT64;
+  case C_BATCH:
+    return H5T_NATIVE_INT32;
+  case C_SKIP:
+    return H5T_NATIVE_INT8;
+  default:
+    return H5T_NATIVE_DOUBLE;
+  }
+}
+
+static size_t col_size(int c) {
+  switch (c) {
+  case C_STEP:
+    return sizeof(int64_t);
+  case C_BATCH:
+    return sizeof(int32_t);
+  case C_SKIP:
+    return sizeof(int8_t);
+  default:
+    return sizeof(double);
+  }
+}
+
+struct lf_io_metrics {
+  char path[LF_PATH_MAX + 8]; /* final name */
+  char tmp[LF_PATH_MAX + 8];  /* name while writing */
+  hid_t fapl, file;
+  hid_t dset[NCOL];
+  size_t written; /* records in the file */
+  size_t nbuf;    /* records in the buffers */
+  lf_status failed;
+  int64_t step[NB];
+  double loss[NB], ess[NB], ess_s[NB], lr[NB];
+  int32_t batch[NB];
+  double sec[NB], gnorm[NB];
+  int8_t skip[NB];
+};
+
+static const void *col_buf(const lf_io_metrics *w, int c) {
+  switch (c) {
+  case C_STEP:
+    return w->step;
+  case C_LOSS:
+    return w->loss;
+  case C_ESS:
+    return w->ess;
+  case C_ESS_S:
+    return w->ess_s;
+  case C_LR:
+    return w->lr;
+  case C_BATCH:
+    return w->batch;
+  case C_SEC:
+    return w->sec;
+  case C_GNORM:
+    return w->gnorm;
+  default:
+    return w->skip;
+  }
+}
+
+static void **series_col(lf_train_series *s, int c) {
+  switch (c) {
+  case C_STEP:
+    return (void **)&s->step;
+  case C_LOSS:
+    return (void **)&s->loss;
+  case C_ESS:
+    return (void **)&s->ess;
+  case C_ESS_S:
+    return (void **)&s->ess_smoothed;
+  case C_LR:
+    return (void **)&s->lr;
+  case C_BATCH:
+    return (void **)&s->batch;
+  case C_SEC:
+    return (void **)&s->seconds;
+  case C_GNORM:
+    return (void **)&s->grad_norm;
+  default:
+    return (void **)&s->skipped;
+  }
+}
+
+/* Closes every handle (errors ignored: used on failure paths and after a failed close). */
+static void release(lf_io_metrics *w) {
+  for (int c = 0; c < NCOL; c++)
+    if (w->dset[c] >= 0) H5Dclose(w->dset[c]);
+  if (w->file >= 0) H5Fclose(w->file);
+  if (w->fapl >= 0) H5Pclose(w->fapl);
+  for (int c = 0; c < NCOL; c++) w->dset[c] = -1;
+  w->file = w->fapl = -1;
+}
+
+lf_status lf_io_metrics_open(lf_io_metrics **out, const char *path, const lf_config *cfg,
+                             int overwrite) {
+  lf_status rc = LF_OK;
+  if (!out) return LF_FAIL(LF_ERR_INVALID, "lf_io_metrics_open: no writer pointer");
+  *out = NULL;
+  if (!path || !cfg) return LF_FAIL(LF_ERR_INVALID, "lf_io_metrics_open: path and config");
+  if (strlen(path) >= LF_PATH_MAX)
+    return LF_FAIL(LF_ERR_INVALID, "metrics file name too long (%zu bytes, at most %d): '%s'",
+                   strlen(path), LF_PATH_MAX - 1, path);
+  lf_io_metrics *w = calloc(1, sizeof *w);
+  if (!w) return LF_FAIL(LF_ERR_NOMEM, "metrics writer for '%s' (%zu bytes)", path, sizeof *w);
+  w->fapl = w->file = -1;
+  for (int c = 0; c < NCOL; c++) w->dset[c] = -1;
+  snprintf(w->path, sizeof w->path, "%s", path);
+
+  LF_CHECK(lf_h5_fapl_serial(&w->fapl));
+  LF_CHECK(lf_h5_create_tmp(path, overwrite, w->fapl, w->tmp, sizeof w->tmp, &w->file));
+  LF_CHECK(lf_h5_write_header(w->file, "train", LF_IO_TRAIN_FORMAT_VERSION, NULL, w->tmp));
+  LF_CHECK(lf_h5_write_meta(w->file, cfg, 1, w->tmp));
+  for (int c = 0; c < NCOL; c++)
+    LF_CHECK(lf_h5_dset_create_ext(w->file, col_name[c], col_ftype(c), CHUNK, &w->dset[c], w->tmp));
+  if (H5Fflush(w->file, H5F_SCOPE_LOCAL) < 0) {
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot flush the file", w->tmp);
+    goto fail;
+  }
+  *out = w;
+  return LF_OK;
+fail : {
+  const int made = w->file >= 0;
+  release(w);
+  if (made) unlink(w->tmp);
+}
+  free(w);
+  return rc;
+}
+
+lf_status lf_io_metrics_flush(lf_io_metrics *w) {
+  if (!w) return LF_FAIL(LF_ERR_INVALID, "lf_io_metrics_flush: no writer");
+  if (w->failed != LF_OK)
+    return LF_FAIL(w->failed, "'%s': the metrics writer failed earlier", w->tmp);
+  if (w->nbuf == 0) return LF_OK;
+  for (int c = 0; c < NCOL; c++) {
+    lf_status rc = lf_h5_dset_append(w->dset[c], col_mtype(c), w->written, w->nbuf, col_buf(w, c),
+                                     w->tmp, col_name[c]);
+    if (rc != LF_OK) { /* the columns may now differ in length: refuse further writes */
+      w->failed = rc;
+      return rc;
+    }
+  }
+  w->written += w->nbuf;
+  w->nbuf = 0;
+  if (H5Fflush(w->file, H5F_SCOPE_LOCAL) < 0) {
+    w->failed = LF_ERR_HDF5;
+    return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot flush the file after %zu records", w->tmp,
+                      w->written);
+  }
+  return LF_OK;
+}
+
+lf_status lf_io_metrics_append(lf_io_metrics *w, const lf_train_record *r) {
+  if (!w || !r) return LF_FAIL(LF_ERR_INVALID, "lf_io_metrics_append: writer and record");
+  if (w->failed != LF_OK)
+    return LF_FAIL(w->failed, "'%s': the metrics writer failed earlier", w->tmp);
+  const size_t i = w->nbuf;
+  w->step[i] = r->step;
+  w->loss[i] = r->loss;
+  w->ess[i] = r->ess;
+  w->ess_s[i] = r->ess_smoothed;
+  w->lr[i] = r->lr;
+  w->batch[i] = r->batch;
+  w->sec[i] = r->seconds;
+  w->gnorm[i] = r->grad_norm;
+  w->skip[i] = r->skipped;
+  w->nbuf++;
+  if (w->nbuf == NB) return lf_io_metrics_flush(w);
+  return LF_OK;
+}
+
+int64_t lf_io_metrics_count(const lf_io_metrics *w) {
+  return w ? (int64_t)(w->written + w->nbuf) : 0;
+}
+
+lf_status lf_io_metrics_close(lf_io_metrics *w) {
+  if (!w) return LF_OK;
+  lf_status rc = lf_io_metrics_flush(w);
+  for (int c = 0; c < NCOL; c++) {
+    if (w->dset[c] >= 0 && H5Dclose(w->dset[c]) < 0 && rc == LF_OK)
+      rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close dataset %s", w->tmp, col_name[c]);
+    w->dset[c] = -1;
+  }
+  if (w->file >= 0 && H5Fclose(w->file) < 0 && rc == LF_OK)
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close the file", w->tmp);
+  w->file = -1;
+  /* A failed writer leaves its .tmp for inspection rather than a train.h5 with holes. */
+  if (rc == LF_OK) rc = lf_io_commit_tmp(w->tmp, w->path);
+  release(w);
+  free(w);
+  return rc;
+}
+
+void lf_io_series_free(lf_train_series *s) {
+  if (!s) return;
+  for (int c = 0; c < NCOL; c++) {
+    void **p = series_col(s, c);
+    free(*p);
+    *p = NULL;
+  }
+  s->n = 0;
+}
+
+lf_status lf_io_metrics_read(const char *path, lf_train_series *out, lf_config *cfg_out) {
+  lf_status rc = LF_OK;
+  hid_t file = -1;
+  if (!path || !out) return LF_FAIL(LF_ERR_INVALID, "lf_io_metrics_read: path and output");
+  memset(out, 0, sizeof *out);
+  LF_CHECK(lf_h5_open_latflow(path, "train", H5P_DEFAULT, &file, NULL, 0, NULL));
+  if (cfg_out) LF_CHECK(lf_h5_read_config(file, cfg_out, path));
+  size_t n = 0;
+  for (int c = 0; c < NCOL; c++) {
+    size_t len = 0;
+    LF_CHECK(lf_h5_dset_len(file, col_name[c], &len, path));
+    if (c == 0) {
+      n = len;
+    } else if (len != n) {
+      rc = LF_FAIL(LF_ERR_FORMAT,
+                   "'%s': column %s has %zu records but %s has %zu (corrupted "
+                   "file?)",
+                   path, col_name[c], len, col_name[0], n);
+      goto fail;
+    }
+  }
+  for (int c = 0; c < NCOL; c++) {
+    void **p = series_col(out, c);
+    *p = malloc((n ? n : 1) * col_size(c));
+    if (!*p) {
+      rc = LF_FAIL(LF_ERR_NOMEM, "'%s': column %s of %zu records", path, col_name[c], n);
+      goto fail;
+    }
+    LF_CHECK(lf_h5_dset_read_1d(file, col_name[c], col_mtype(c), n, *p, path));
+  }
+  out->n = n;
+  H5Fclose(file);
+  return LF_OK;
+fail:
+  lf_io_series_free(out);
+  if (file >= 0) H5Fclose(file);
+  return rc;
+}

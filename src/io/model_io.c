@@ -1,0 +1,268 @@
+/* Model files: save, load and peek (contract: latflow/io.h; layout: docs/FORMAT.md).
+ *
+ * The stored config YAML is the authority for the architecture: load rebuilds the model
+ * from it with lf_model_init and then fills the parameter arena bitwise from
+ * /model/params. The attributes of /model repeat the architecture for people and tools
+ * (h5dump, plots); load cross-checks the ones that decide the arena layout (C, shape,
+ * precision, nparams, nbase) and the content hash, so a file whose YAML, attributes and
+ * parameters disagree is refused instead of producing a different model. */
+#include "latflow/io.h"
+
+#include "io/h5util.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *base_name(lf_base_kind k) {
+  switch (k) {
+  case LF_BASE_NORMAL:
+    return "normal";
+  case LF_BASE_FREE_FIELD:
+    return "free_field";
+  case LF_BASE_HAAR:
+    return "haar";
+  }
+  return "unknown";
+}
+
+static const char *act_name(lf_act_kind k) {
+  switch (k) {
+  case LF_ACT_LEAKY_RELU:
+    return "leaky_relu";
+  case LF_ACT_TANH:
+    return "tanh";
+  }
+  return "unknown";
+}
+
+static const char *coupling_name(lf_coupling_kind k) {
+  switch (k) {
+  case LF_COUPLING_AFFINE:
+    return "affine";
+  case LF_COUPLING_SPLINE:
+    return "spline";
+  }
+  return "unknown";
+}
+
+static const char *init_name(lf_init_kind k) {
+  switch (k) {
+  case LF_INIT_KAIMING:
+    return "kaiming";
+  case LF_INIT_XAVIER:
+    return "xavier";
+  }
+  return "unknown";
+}
+
+static const char *prec_name(lf_precision p) {
+  return p == LF_PREC_F64 ? "double" : "single";
+}
+
+/* The /model group: architecture attributes, the params dataset, step and hash. */
+static lf_status write_model_group(hid_t file, const lf_model *m, const lf_config *c,
+                                   const char *tmp) {
+  lf_status rc = LF_OK;
+  hid_t g = -1;
+  const char *o = "/model";
+  const lf_model_cfg *mc = &m->cfg;
+  const int shape[2] = {m->L0, m->L1};
+  const hid_t mtype = m->real_size == sizeof(float) ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
+  const hid_t ftype = m->real_size == sizeof(float) ? H5T_IEEE_F32LE : H5T_IEEE_F64LE;
+
+  LF_CHECK(lf_h5_group_create(file, "model", &g, tmp));
+  LF_CHECK(lf_h5_attr_write_str(g, "theory", lf_theory_name(c->theory.name), tmp, o));
+  LF_CHECK(lf_h5_attr_write_i32v(g, "shape", shape, 2, tmp, o));
+  LF_CHECK(lf_h5_attr_write_i32(g, "C", m->C, tmp, o));
+  LF_CHECK(lf_h5_attr_write_str(g, "base", base_name(mc->base), tmp, o));
+  LF_CHECK(lf_h5_attr_write_f64(g, "base_mass", mc->base_mass, tmp, o));
+  LF_CHECK(lf_h5_attr_write_i32(g, "layers", mc->layers, tmp, o));
+  LF_CHECK(lf_h5_attr_write_i32v(g, "hidden", mc->hidden, (size_t)mc->nhidden, tmp, o));
+  LF_CHECK(lf_h5_attr_write_i32(g, "kernel", mc->kernel, tmp, o));
+  LF_CHECK(lf_h5_attr_write_str(g, "activation", act_name(mc->activation), tmp, o));
+  LF_CHECK(lf_h5_attr_write_str(g, "coupling", coupling_name(mc->coupling), tmp, o));
+  LF_CHECK(lf_h5_attr_write_str(g, "init", init_name(mc->init), tmp, o));
+  LF_CHECK(lf_h5_attr_write_f64(g, "init_scale", mc->init_scale, tmp, o));
+  LF_CHECK(lf_h5_attr_write_str(g, "precision", prec_name(mc->precision), tmp, o));
+  LF_CHECK(lf_h5_attr_write_u64(g, "nparams", (uint64_t)m->nparams, tmp, o));
+  LF_CHECK(lf_h5_attr_write_u64(g, "nbase", (uint64_t)m->nbase, tmp, o));
+  LF_CHECK(lf_h5_attr_write_u64(g, "optimizer_step", m->step, tmp, o));
+  LF_CHECK(lf_h5_attr_write_u64(g, "hash", lf_model_hash(m), tmp, o));
+  LF_CHECK(lf_h5_dset_write_1d(g, "params", mtype, ftype, m->nparams, m->params, tmp));
+fail:
+  if (g >= 0 && H5Gclose(g) < 0 && rc == LF_OK)
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close group /model", tmp);
+  return rc;
+}
+
+lf_status lf_io_model_save(const char *path, const lf_model *m, const lf_config *cfg,
+                           int overwrite) {
+  lf_status rc = LF_OK;
+  hid_t fapl = -1, file = -1;
+  char tmp[LF_PATH_MAX + 8];
+  int created = 0;
+  if (!path || !m || !cfg)
+    return LF_FAIL(LF_ERR_INVALID, "lf_io_model_save: path, model and config are required");
+  if (m->nparams > 0 && !m->params)
+    return LF_FAIL(LF_ERR_INVALID, "'%s': model has %zu parameters but no parameter arena", path,
+                   m->nparams);
+  const size_t want = m->cfg.precision == LF_PREC_F64 ? sizeof(double) : sizeof(float);
+  if (m->real_size != want)
+    return LF_FAIL(LF_ERR_INVALID, "'%s': model real_size %zu does not match precision %s", path,
+                   m->real_size, prec_name(m->cfg.precision));
+  if (cfg->theory.shape[0] != m->L0 || cfg->theory.shape[1] != m->L1)
+    return LF_FAIL(LF_ERR_INVALID,
+                   "'%s': config theory.shape [%d, %d] differs from the model's "
+                   "lattice [%d, %d]",
+                   path, cfg->theory.shape[0], cfg->theory.shape[1], m->L0, m->L1);
+  if (m->cfg.nhidden < 1 || m->cfg.nhidden > LF_MAX_HIDDEN)
+    return LF_FAIL(LF_ERR_INVALID, "'%s': model has %d hidden widths, expected 1..%d", path,
+                   m->cfg.nhidden, LF_MAX_HIDDEN);
+
+  /* The stored YAML must rebuild exactly this model: take the architecture from m. */
+  lf_config *c = malloc(sizeof *c);
+  if (!c) return LF_FAIL(LF_ERR_NOMEM, "'%s': config copy", path);
+  *c = *cfg;
+  c->model = m->cfg;
+
+  LF_CHECK(lf_h5_fapl_serial(&fapl));
+  LF_CHECK(lf_h5_create_tmp(path, overwrite, fapl, tmp, sizeof tmp, &file));
+  created = 1;
+  LF_CHECK(lf_h5_write_header(file, "model", LF_IO_MODEL_FORMAT_VERSION, NULL, tmp));
+  LF_CHECK(lf_h5_write_meta(file, c, 1, tmp));
+  LF_CHECK(write_model_group(file, m, c, tmp));
+  if (H5Fclose(file) < 0) {
+    file = -1;
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close (flush) the file", tmp);
+    goto fail;
+  }
+  file = -1;
+  LF_CHECK(lf_io_commit_tmp(tmp, path));
+  created = 0;
+fail:
+  if (file >= 0) H5Fclose(file);
+  if (fapl >= 0) H5Pclose(fapl);
+  if (created) unlink(tmp);
+  free(c);
+  return rc;
+}
+
+lf_status lf_io_model_peek(const char *path, lf_config *cfg_out) {
+  lf_status rc = LF_OK;
+  hid_t file = -1;
+  if (!path || !cfg_out) return LF_FAIL(LF_ERR_INVALID, "lf_io_model_peek: path and cfg_out");
+  LF_CHECK(lf_h5_open_latflow(path, "model", H5P_DEFAULT, &file, NULL, 0, NULL));
+  LF_CHECK(lf_h5_read_config(file, cfg_out, path));
+fail:
+  if (file >= 0) H5Fclose(file);
+  return rc;
+}
+
+/* Checks that /model/params is stored as IEEE floats of the model's size, so the read is
+ * a bitwise copy and not a conversion. */
+static lf_status check_params_type(hid_t g, size_t real_size, const char *path) {
+  hid_t d = H5Dopen2(g, "params", H5P_DEFAULT);
+  if (d < 0) return LF_H5_FAIL(LF_ERR_FORMAT, "'%s': cannot open dataset /model/params", path);
+  hid_t t = H5Dget_type(d);
+  lf_status rc = LF_OK;
+  if (t < 0) {
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot read the type of /model/params", path);
+  } else if (H5Tget_class(t) != H5T_FLOAT || H5Tget_size(t) != real_size) {
+    rc = LF_FAIL(LF_ERR_FORMAT,
+                 "'%s': /model/params holds %zu-byte values of class %d, expected "
+                 "%zu-byte floats",
+                 path, H5Tget_size(t), (int)H5Tget_class(t), real_size);
+  }
+  if (t >= 0) H5Tclose(t);
+  H5Dclose(d);
+  return rc;
+}
+
+lf_status lf_io_model_load(const char *path, lf_config *cfg_out, lf_model *m_out, int Bmax) {
+  lf_status rc = LF_OK;
+  hid_t file = -1, g = -1;
+  lf_config *own = NULL, *cfg = cfg_out;
+  char *prec = NULL;
+  const char *o = "/model";
+  if (!path || !m_out) return LF_FAIL(LF_ERR_INVALID, "lf_io_model_load: path and model");
+  memset(m_out, 0, sizeof *m_out);
+  if (Bmax < 1) return LF_FAIL(LF_ERR_INVALID, "'%s': Bmax must be >= 1, got %d", path, Bmax);
+  if (!cfg) {
+    own = malloc(sizeof *own);
+    if (!own) return LF_FAIL(LF_ERR_NOMEM, "'%s': config", path);
+    cfg = own;
+  }
+  LF_CHECK(lf_h5_open_latflow(path, "model", H5P_DEFAULT, &file, NULL, 0, NULL));
+  LF_CHECK(lf_h5_read_config(file, cfg, path));
+  LF_CHECK(lf_h5_group_open(file, "model", &g, path));
+
+  int64_t C = 0;
+  int shape[2] = {0, 0};
+  size_t nshape = 0;
+  uint64_t nparams = 0, nbase = 0, hash = 0, step = 0;
+  LF_CHECK(lf_h5_attr_read_i64(g, "C", &C, path, o));
+  LF_CHECK(lf_h5_attr_read_i32v(g, "shape", shape, 2, &nshape, path, o));
+  LF_CHECK(lf_h5_attr_read_u64(g, "nparams", &nparams, path, o));
+  LF_CHECK(lf_h5_attr_read_u64(g, "nbase", &nbase, path, o));
+  LF_CHECK(lf_h5_attr_read_u64(g, "hash", &hash, path, o));
+  LF_CHECK(lf_h5_attr_read_u64(g, "optimizer_step", &step, path, o));
+  LF_CHECK(lf_h5_attr_read_str(g, "precision", &prec, path, o));
+  if (nshape != 2 || shape[0] != cfg->theory.shape[0] || shape[1] != cfg->theory.shape[1]) {
+    rc = LF_FAIL(LF_ERR_FORMAT,
+                 "'%s': /model shape [%d, %d] disagrees with the stored config's "
+                 "theory.shape [%d, %d] (corrupted file?)",
+                 path, shape[0], nshape == 2 ? shape[1] : -1, cfg->theory.shape[0],
+                 cfg->theory.shape[1]);
+    goto fail;
+  }
+  if (strcmp(prec, prec_name(cfg->model.precision)) != 0) {
+    rc = LF_FAIL(LF_ERR_FORMAT,
+                 "'%s': /model precision '%s' disagrees with the stored config's "
+                 "model.precision '%s' (corrupted file?)",
+                 path, prec, prec_name(cfg->model.precision));
+    goto fail;
+  }
+  if (C < 1 || C > 64) {
+    rc = LF_FAIL(LF_ERR_FORMAT, "'%s': /model C = %lld components per site is out of range 1..64",
+                 path, (long long)C);
+    goto fail;
+  }
+
+  LF_CHECK(lf_model_init(m_out, &cfg->model, (int)C, shape[0], shape[1], Bmax));
+  if ((uint64_t)m_out->nparams != nparams || (uint64_t)m_out->nbase != nbase) {
+    rc = LF_FAIL(LF_ERR_FORMAT,
+                 "'%s': file has nparams %" PRIu64 " (nbase %" PRIu64 "), the "
+                 "model built from its config has %zu (nbase %zu)",
+                 path, nparams, nbase, m_out->nparams, m_out->nbase);
+    goto fail;
+  }
+  LF_CHECK(check_params_type(g, m_out->real_size, path));
+  LF_CHECK(lf_h5_dset_read_1d(
+      g, "params", m_out->real_size == sizeof(float) ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE,
+      m_out->nparams, m_out->params, path));
+  m_out->step = step;
+
+  const uint64_t have = lf_model_hash(m_out);
+  if (have != hash) {
+    rc = LF_FAIL(LF_ERR_FORMAT,
+                 "%s: parameter hash mismatch: file says %016" PRIx64 ", data gives %016" PRIx64
+                 " (corrupted file?)",
+                 path, hash, have);
+    goto fail;
+  }
+  free(prec);
+  free(own);
+  H5Gclose(g);
+  H5Fclose(file);
+  return LF_OK;
+fail:
+  lf_model_free(m_out);
+  memset(m_out, 0, sizeof *m_out);
+  free(prec);
+  free(own);
+  if (g >= 0) H5Gclose(g);
+  if (file >= 0) H5Fclose(file);
+  return rc;
+}

@@ -1,0 +1,441 @@
+/* io: model files round trip bitwise in both precisions (parameter bytes, config, hash,
+ * step, and the loaded model samples identically); saves refuse to overwrite; a saved
+ * file with SOURCE_DATE_EPOCH set is byte-for-byte reproducible; readers refuse a
+ * missing file, a text file, an empty file, a truncated copy, a train file given as a
+ * model, a plain HDF5 file, a newer format_version and a corrupted parameter, each with
+ * its message; the metrics writer appends 1000 records that read back exactly.
+ * Files go to the current directory (CTest: the build's tests dir), named by pid. */
+#include "latflow/config.h"
+#include "latflow/io.h"
+#include "latflow/model.h"
+#include "latflow/rng.h"
+#include "lftest.h"
+
+#include <hdf5.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char names[32][128];
+static int nnames = 0;
+
+/* A unique file name in the current directory; removed (with its .tmp) at the end. */
+static const char *tname(const char *tag) {
+  char *p = names[nnames++];
+  snprintf(p, sizeof names[0], "test_io_%ld_%s", (long)getpid(), tag);
+  return p;
+}
+
+static void cleanup(void) {
+  for (int i = 0; i < nnames; i++) {
+    char tmp[sizeof names + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", names[i]);
+    unlink(names[i]);
+    unlink(tmp);
+  }
+}
+
+static int exists(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0;
+}
+
+/* Reads a whole file; *n its size. NULL on failure. */
+static unsigned char *slurp(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long len = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  unsigned char *buf = malloc(len > 0 ? (size_t)len : 1);
+  if (buf && fread(buf, 1, (size_t)len, f) != (size_t)len) {
+    free(buf);
+    buf = NULL;
+  }
+  fclose(f);
+  *n = (size_t)len;
+  return buf;
+}
+
+static int spew(const char *path, const void *buf, size_t n) {
+  FILE *f = fopen(path, "wb");
+  if (!f) return 0;
+  int ok = fwrite(buf, 1, n, f) == n;
+  return fclose(f) == 0 && ok;
+}
+
+/* buf[n] contains the bytes of s. */
+static int contains(const unsigned char *buf, size_t n, const char *s) {
+  const size_t k = strlen(s);
+  for (size_t i = 0; i + k <= n; i++)
+    if (memcmp(buf + i, s, k) == 0) return 1;
+  return 0;
+}
+
+static int copy_file(const char *from, const char *to) {
+  size_t n = 0;
+  unsigned char *b = slurp(from, &n);
+  int ok = b && spew(to, b, n);
+  free(b);
+  return ok;
+}
+
+/* The call returned `want` and its message contains `sub`. */
+static void expect_fail(lf_status got, lf_status want, const char *sub, const char *what) {
+  const char *msg = lf_last_error();
+  CHECK(got == want && strstr(msg, sub) != NULL,
+        "%s: status %d (want %d), message \"%s\" (want "
+        "\"...%s...\")",
+        what, (int)got, (int)want, msg, sub);
+  lf_clear_error(); /* so later passing checks do not print this message again */
+}
+
+static void small_config(lf_config *cfg, lf_precision prec, lf_base_kind base) {
+  lf_config_defaults(cfg);
+  cfg->seed = 4242;
+  cfg->theory.shape[0] = 4;
+  cfg->theory.shape[1] = 6;
+  cfg->theory.m2 = -3.25;
+  cfg->theory.lambda = 6.5;
+  cfg->model.base = base;
+  cfg->model.layers = 2;
+  cfg->model.nhidden = 2;
+  cfg->model.hidden[0] = 5;
+  cfg->model.hidden[1] = 3;
+  cfg->model.precision = prec;
+  cfg->train.batch = 32;
+  snprintf(cfg->output, sizeof cfg->output, "runs/io-test");
+}
+
+/* Fills the arena with awkward bit patterns: -0, a denormal, full mantissas. */
+static void scramble(lf_model *m) {
+  double r[7];
+  for (size_t i = 0; i < m->nparams; i++) {
+    lf_rng_normal(lf_rng_key_make(9, LF_STREAM_TEST), 0, i, 7, r);
+    double v = r[0] * (i % 3 == 0 ? 1e-3 : 1.0);
+    if (m->real_size == sizeof(float)) {
+      float *p = m->params;
+      p[i] = (float)v;
+      if (i == 1) p[i] = -0.0f;
+      if (i == 2) p[i] = 1e-40f; /* float denormal */
+      if (i == 3) p[i] = nextafterf(0.1f, 1.0f);
+    } else {
+      double *p = m->params;
+      p[i] = v;
+      if (i == 1) p[i] = -0.0;
+      if (i == 2) p[i] = 4e-320; /* double denormal */
+      if (i == 3) p[i] = nextafter(0.1, 1.0);
+    }
+  }
+}
+
+/* Writes a model file for cfg and returns its hash; the model stays initialized in *m. */
+static int make_model(lf_model *m, const lf_config *cfg) {
+  if (lf_model_init(m, &cfg->model, 1, cfg->theory.shape[0], cfg->theory.shape[1], 3) != LF_OK)
+    return 0;
+  lf_model_init_params(m, cfg->seed);
+  scramble(m);
+  m->step = 123;
+  return 1;
+}
+
+static void test_roundtrip(lf_precision prec, lf_base_kind base, const char *tag) {
+  lf_config cfg, cfg2, cfg3;
+  lf_model m, m2;
+  memset(&m2, 0, sizeof m2);
+  small_config(&cfg, prec, base);
+  CHECK(make_model(&m, &cfg), "%s: lf_model_init: %s", tag, lf_last_error());
+  const char *path = tname(tag);
+  char tmp[160];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  lf_status rc = lf_io_model_save(path, &m, &cfg, 0);
+  CHECK(rc == LF_OK, "%s: save: %s", tag, lf_last_error());
+  CHECK(exists(path) && !exists(tmp), "%s: file renamed into place, no .tmp left", tag);
+
+  char kind[16];
+  rc = lf_io_file_kind(path, kind, sizeof kind);
+  CHECK(rc == LF_OK && strcmp(kind, "model") == 0, "%s: kind '%s' (%s)", tag, kind,
+        lf_last_error());
+
+  rc = lf_io_model_load(path, &cfg2, &m2, 5);
+  CHECK(rc == LF_OK, "%s: load: %s", tag, lf_last_error());
+  if (rc == LF_OK) {
+    CHECK(m2.nparams == m.nparams && m2.nbase == m.nbase && m2.real_size == m.real_size,
+          "%s: nparams %zu/%zu nbase %zu/%zu real_size %zu/%zu", tag, m2.nparams, m.nparams,
+          m2.nbase, m.nbase, m2.real_size, m.real_size);
+    CHECK(memcmp(m2.params, m.params, m.nparams * m.real_size) == 0,
+          "%s: %zu parameters bitwise equal (%zu bytes)", tag, m.nparams, m.nparams * m.real_size);
+    CHECK(lf_model_hash(&m2) == lf_model_hash(&m), "%s: hash %016llx == %016llx", tag,
+          (unsigned long long)lf_model_hash(&m2), (unsigned long long)lf_model_hash(&m));
+    CHECK(m2.step == 123 && m2.C == 1 && m2.L0 == 4 && m2.L1 == 6 && m2.Bmax >= 5,
+          "%s: step %llu C %d L %dx%d Bmax %d", tag, (unsigned long long)m2.step, m2.C, m2.L0,
+          m2.L1, m2.Bmax);
+    char key[128] = "";
+    int d = lf_config_diff(&cfg, &cfg2, key, sizeof key);
+    CHECK(d == 0, "%s: loaded config equals the saved one (first difference: '%s')", tag, key);
+    CHECK(cfg2.model.precision == prec && cfg2.model.hidden[1] == 3 && cfg2.theory.m2 == -3.25,
+          "%s: precision %d hidden[1] %d m2 %g", tag, (int)cfg2.model.precision,
+          cfg2.model.hidden[1], cfg2.theory.m2);
+    /* the loaded model is the same function: identical samples for identical noise */
+    enum { B = 3 };
+    const size_t n = (size_t)B * (size_t)m.V;
+    double *eps = malloc(n * sizeof *eps), *phi1 = malloc(n * sizeof *phi1),
+           *phi2 = malloc(n * sizeof *phi2), lq1[B], lq2[B];
+    lf_rng_normal(lf_rng_key_make(3, LF_STREAM_TEST), 1, 0, n, eps);
+    lf_model_sample(&m, B, eps, phi1, lq1);
+    lf_model_sample(&m2, B, eps, phi2, lq2);
+    CHECK(memcmp(phi1, phi2, n * sizeof *phi1) == 0 && memcmp(lq1, lq2, sizeof lq1) == 0,
+          "%s: loaded model samples bitwise like the saved one (logq %.6g)", tag, lq1[0]);
+    free(eps);
+    free(phi1);
+    free(phi2);
+    lf_model_free(&m2);
+  }
+
+  /* cfg_out may be NULL; peek gives the config alone */
+  rc = lf_io_model_load(path, NULL, &m2, 1);
+  CHECK(rc == LF_OK && m2.nparams == m.nparams, "%s: load without cfg_out: %s", tag,
+        lf_last_error());
+  lf_model_free(&m2);
+  rc = lf_io_model_peek(path, &cfg3);
+  CHECK(rc == LF_OK && lf_config_diff(&cfg, &cfg3, NULL, 0) == 0, "%s: peek: %s", tag,
+        lf_last_error());
+
+  /* never overwrite unless asked */
+  size_t n0 = 0, n1 = 0;
+  unsigned char *before = slurp(path, &n0);
+  m.step = 124;
+  rc = lf_io_model_save(path, &m, &cfg, 0);
+  expect_fail(rc, LF_ERR_IO, "exists; refusing to overwrite", "save over an existing file");
+  unsigned char *after = slurp(path, &n1);
+  CHECK(before && after && n0 == n1 && memcmp(before, after, n0) == 0 && !exists(tmp),
+        "%s: refused save left the file untouched (%zu bytes)", tag, n1);
+  free(before);
+  free(after);
+  rc = lf_io_model_save(path, &m, &cfg, 1);
+  CHECK(rc == LF_OK, "%s: save with overwrite: %s", tag, lf_last_error());
+  rc = lf_io_model_load(path, NULL, &m2, 1);
+  CHECK(rc == LF_OK && m2.step == 124, "%s: overwritten file holds the new step (%llu)", tag,
+        (unsigned long long)m2.step);
+  lf_model_free(&m2);
+  lf_model_free(&m);
+}
+
+/* With SOURCE_DATE_EPOCH fixed, two saves of the same model are identical files. */
+static void test_reproducible(void) {
+  lf_config cfg;
+  lf_model m;
+  small_config(&cfg, LF_PREC_F32, LF_BASE_NORMAL);
+  CHECK(make_model(&m, &cfg), "reproducible: lf_model_init: %s", lf_last_error());
+  const char *a = tname("repro_a.h5"), *b = tname("repro_b.h5");
+  setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
+  lf_status ra = lf_io_model_save(a, &m, &cfg, 0);
+  lf_status rb = lf_io_model_save(b, &m, &cfg, 0);
+  unsetenv("SOURCE_DATE_EPOCH");
+  CHECK(ra == LF_OK && rb == LF_OK, "reproducible: two saves (%s)", lf_last_error());
+  size_t na = 0, nb = 0;
+  unsigned char *ba = slurp(a, &na), *bb = slurp(b, &nb);
+  CHECK(ba && bb && na == nb && memcmp(ba, bb, na) == 0,
+        "same model, same SOURCE_DATE_EPOCH: byte-identical files (%zu and %zu bytes)", na, nb);
+  CHECK(ba && contains(ba, na, "2023-11-14T22:13:20Z"), "created_utc comes from SOURCE_DATE_EPOCH");
+  free(ba);
+  free(bb);
+  lf_model_free(&m);
+}
+
+/* Rewrites one root attribute or one parameter of a copy with the plain HDF5 API. */
+static int set_format_version(const char *path, int v) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  if (f < 0) return 0;
+  hid_t a = H5Aopen(f, "format_version", H5P_DEFAULT);
+  int ok = a >= 0 && H5Awrite(a, H5T_NATIVE_INT, &v) >= 0;
+  if (a >= 0) H5Aclose(a);
+  return H5Fclose(f) >= 0 && ok;
+}
+
+static int bump_param(const char *path) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  if (f < 0) return 0;
+  hid_t d = H5Dopen2(f, "/model/params", H5P_DEFAULT);
+  int ok = 0;
+  if (d >= 0) {
+    hsize_t one = 1, start = 5;
+    hid_t fs = H5Dget_space(d), ms = H5Screate_simple(1, &one, NULL);
+    double v = 0.0;
+    H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &one, NULL);
+    ok = H5Dread(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, &v) >= 0;
+    v = v * 1.5 + 0.25;
+    ok = ok && H5Dwrite(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, &v) >= 0;
+    H5Sclose(ms);
+    H5Sclose(fs);
+    H5Dclose(d);
+  }
+  return H5Fclose(f) >= 0 && ok;
+}
+
+static void test_metrics_and_refusals(void) {
+  lf_config cfg, cfg2;
+  small_config(&cfg, LF_PREC_F64, LF_BASE_NORMAL);
+  const char *tpath = tname("train.h5");
+  char ttmp[160];
+  snprintf(ttmp, sizeof ttmp, "%s.tmp", tpath);
+
+  /* ---- metrics: 1000 records, including NaN losses and skipped steps ---- */
+  enum { N = 1000 };
+  static lf_train_record rec[N];
+  for (int i = 0; i < N; i++) {
+    double r[4];
+    lf_rng_normal(lf_rng_key_make(11, LF_STREAM_TEST), 0, (uint64_t)i, 4, r);
+    rec[i].step = (int64_t)i + 1 + (i >= 500 ? ((int64_t)1 << 40) : 0);
+    rec[i].loss = i % 97 == 13 ? NAN : -12.5 + r[0];
+    rec[i].ess = 0.5 + 0.1 * r[1];
+    rec[i].ess_smoothed = 0.5 + 0.01 * r[2];
+    rec[i].lr = 1e-3 / (double)(1 + i / 300);
+    rec[i].batch = 64 << (i / 300);
+    rec[i].seconds = 0.0125 * i + 1e-9 * r[3];
+    rec[i].grad_norm = i % 97 == 13 ? INFINITY : fabs(r[3]);
+    rec[i].skipped = (int8_t)(i % 97 == 13);
+  }
+  lf_io_metrics *w = NULL;
+  lf_status rc = lf_io_metrics_open(&w, tpath, &cfg, 0);
+  CHECK(rc == LF_OK && w, "metrics open: %s", lf_last_error());
+  CHECK(exists(ttmp) && !exists(tpath), "during the run the file is %s.tmp", tpath);
+  for (int i = 0; i < N && rc == LF_OK; i++) rc = lf_io_metrics_append(w, &rec[i]);
+  CHECK(rc == LF_OK && lf_io_metrics_count(w) == N, "appended %lld records (%s)",
+        (long long)lf_io_metrics_count(w), lf_last_error());
+  rc = lf_io_metrics_close(w);
+  CHECK(rc == LF_OK && exists(tpath) && !exists(ttmp), "metrics close renames .tmp: %s",
+        lf_last_error());
+
+  lf_train_series s;
+  rc = lf_io_metrics_read(tpath, &s, &cfg2);
+  CHECK(rc == LF_OK && s.n == N, "metrics read: n = %zu (%s)", s.n, lf_last_error());
+  if (rc == LF_OK && s.n == N) {
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+      bad +=
+          s.step[i] != rec[i].step || s.batch[i] != rec[i].batch || s.skipped[i] != rec[i].skipped;
+      bad += memcmp(&s.loss[i], &rec[i].loss, 8) != 0 || memcmp(&s.ess[i], &rec[i].ess, 8) != 0;
+      bad += memcmp(&s.ess_smoothed[i], &rec[i].ess_smoothed, 8) != 0;
+      bad += memcmp(&s.lr[i], &rec[i].lr, 8) != 0 || memcmp(&s.seconds[i], &rec[i].seconds, 8);
+      bad += memcmp(&s.grad_norm[i], &rec[i].grad_norm, 8) != 0;
+    }
+    CHECK(bad == 0, "all 9 columns of %d records read back bitwise (%d mismatches)", N, bad);
+    CHECK(s.step[999] == ((int64_t)1 << 40) + 1000, "int64 step survives: %lld",
+          (long long)s.step[999]);
+    CHECK(lf_config_diff(&cfg, &cfg2, NULL, 0) == 0, "metrics file carries the config");
+  }
+  lf_io_series_free(&s);
+  CHECK(s.n == 0 && s.loss == NULL, "series_free zeroes");
+
+  char kind[16];
+  rc = lf_io_file_kind(tpath, kind, sizeof kind);
+  CHECK(rc == LF_OK && strcmp(kind, "train") == 0, "train file kind '%s'", kind);
+  rc = lf_io_metrics_open(&w, tpath, &cfg, 0);
+  expect_fail(rc, LF_ERR_IO, "exists; refusing to overwrite", "metrics over an existing file");
+  CHECK(w == NULL && !exists(ttmp), "refused metrics open leaves no writer and no .tmp");
+
+  /* an empty run (zero records) is a valid file */
+  const char *epath = tname("train_empty.h5");
+  rc = lf_io_metrics_open(&w, epath, &cfg, 0);
+  if (rc == LF_OK) rc = lf_io_metrics_close(w);
+  if (rc == LF_OK) rc = lf_io_metrics_read(epath, &s, NULL);
+  CHECK(rc == LF_OK && s.n == 0, "zero-record metrics file: n = %zu (%s)", s.n, lf_last_error());
+  lf_io_series_free(&s);
+
+  /* ---- refusals ---- */
+  lf_model m;
+  lf_model mm;
+  memset(&mm, 0xff, sizeof mm);
+  CHECK(make_model(&m, &cfg), "refusals: model init: %s", lf_last_error());
+  const char *mpath = tname("ref_model.h5");
+  rc = lf_io_model_save(mpath, &m, &cfg, 0);
+  CHECK(rc == LF_OK, "refusals: model save: %s", lf_last_error());
+
+  const char *missing = tname("missing.h5");
+  rc = lf_io_model_load(missing, &cfg2, &mm, 1);
+  expect_fail(rc, LF_ERR_IO, "no such file", "missing file");
+  CHECK(mm.params == NULL && mm.nparams == 0, "failed load leaves the model zeroed");
+  rc = lf_io_file_kind(missing, kind, sizeof kind);
+  expect_fail(rc, LF_ERR_IO, "no such file", "file_kind of a missing file");
+
+  const char *text = tname("text.h5");
+  const char *hello = "theory: {name: phi4}\nthis is not HDF5\n";
+  CHECK(spew(text, hello, strlen(hello)), "wrote a text file");
+  rc = lf_io_model_load(text, &cfg2, &mm, 1);
+  expect_fail(rc, LF_ERR_FORMAT, "is not an HDF5 file", "text file");
+  rc = lf_io_metrics_read(text, &s, NULL);
+  expect_fail(rc, LF_ERR_FORMAT, "is not an HDF5 file", "text file as metrics");
+
+  const char *empty = tname("empty.h5");
+  CHECK(spew(empty, "", 0), "wrote an empty file");
+  rc = lf_io_model_peek(empty, &cfg2);
+  expect_fail(rc, LF_ERR_FORMAT, "is empty", "empty file");
+
+  const char *trunc = tname("trunc.h5");
+  size_t nfull = 0;
+  unsigned char *full = slurp(mpath, &nfull);
+  CHECK(full && spew(trunc, full, nfull / 2), "wrote the first %zu of %zu bytes", nfull / 2, nfull);
+  free(full);
+  rc = lf_io_model_load(trunc, &cfg2, &mm, 1);
+  expect_fail(rc, LF_ERR_FORMAT, "truncated or corrupted", "truncated model file");
+  rc = lf_io_file_kind(trunc, kind, sizeof kind);
+  expect_fail(rc, LF_ERR_FORMAT, "truncated or corrupted", "file_kind of a truncated file");
+
+  rc = lf_io_model_load(tpath, &cfg2, &mm, 1);
+  expect_fail(rc, LF_ERR_FORMAT, "is a latflow train file, expected a model file",
+              "train file as a model");
+  rc = lf_io_metrics_read(mpath, &s, NULL);
+  expect_fail(rc, LF_ERR_FORMAT, "is a latflow model file, expected a train file",
+              "model file as metrics");
+
+  const char *plain = tname("plain.h5");
+  hid_t f = H5Fcreate(plain, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hsize_t three = 3;
+  hid_t sp = H5Screate_simple(1, &three, NULL);
+  hid_t d = H5Dcreate2(f, "x", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  const double xs[3] = {1, 2, 3};
+  CHECK(f >= 0 && d >= 0 && H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, xs) >= 0,
+        "wrote a plain HDF5 file");
+  H5Dclose(d);
+  H5Sclose(sp);
+  H5Fclose(f);
+  rc = lf_io_model_load(plain, &cfg2, &mm, 1);
+  expect_fail(rc, LF_ERR_FORMAT, "not a latflow file", "HDF5 file without latflow attributes");
+  rc = lf_io_file_kind(plain, kind, sizeof kind);
+  expect_fail(rc, LF_ERR_FORMAT, "not a latflow file", "file_kind of a plain HDF5 file");
+
+  const char *newer = tname("newer.h5");
+  CHECK(copy_file(mpath, newer) && set_format_version(newer, LF_IO_MODEL_FORMAT_VERSION + 1),
+        "made a copy with format_version %d", LF_IO_MODEL_FORMAT_VERSION + 1);
+  rc = lf_io_model_load(newer, &cfg2, &mm, 1);
+  expect_fail(rc, LF_ERR_FORMAT, "newer than", "newer format_version");
+
+  const char *corrupt = tname("corrupt.h5");
+  CHECK(copy_file(mpath, corrupt) && bump_param(corrupt), "changed parameter 5 of a copy");
+  rc = lf_io_model_load(corrupt, &cfg2, &mm, 1);
+  expect_fail(rc, LF_ERR_FORMAT, "parameter hash mismatch", "corrupted parameter");
+  CHECK(mm.params == NULL, "hash-mismatch load frees the model");
+  rc = lf_io_model_load(mpath, &cfg2, &mm, 1);
+  CHECK(rc == LF_OK, "the original still loads: %s", lf_last_error());
+  lf_model_free(&mm);
+
+  /* a save whose config disagrees with the model's lattice is a caller bug */
+  lf_config bad = cfg;
+  bad.theory.shape[0] = 8;
+  rc = lf_io_model_save(tname("bad.h5"), &m, &bad, 0);
+  expect_fail(rc, LF_ERR_INVALID, "theory.shape [8, 6]", "save with a mismatched shape");
+  lf_model_free(&m);
+}
+
+int main(void) {
+  test_roundtrip(LF_PREC_F32, LF_BASE_FREE_FIELD, "model_f32.h5");
+  test_roundtrip(LF_PREC_F64, LF_BASE_NORMAL, "model_f64.h5");
+  test_reproducible();
+  test_metrics_and_refusals();
+  cleanup();
+  return lf_test_result();
+}
