@@ -9,9 +9,10 @@
  *             - (n/2) log 2 pi. One parameter theta = log m (m = exp theta > 0), so the
  *             mass stays positive under any optimizer step. Each of the C components
  *             is an independent copy.
- * Shapes: eps, z, dz are (B, C*V); logr, dlogr (B); theta, dtheta (nparams).
- * Functions take a non-const lf_base because they use its FFT scratch (not
- * thread-safe). Backward functions ACCUMULATE (+=) into dtheta and dz. Local; only
+ * Shapes: eps, z, dz are (B, C*V); logr, dlogr (B); theta, dtheta (nparams);
+ * eps and z may be the same array. Any L0, L1 >= 1 (odd too).
+ * Functions take a non-const lf_base because they use its FFT scratch and a cache of
+ * the momentum-space factors for the last theta (not thread-safe). Backward functions ACCUMULATE (+=) into dtheta and dz. Local; only
  * _init can fail (LF_ERR_INVALID, LF_ERR_NOMEM). */
 #ifndef LATFLOW_BASE_H
 #define LATFLOW_BASE_H
@@ -44,7 +45,7 @@ void lf_base_logr(lf_base *b, const double *theta, int B, const double *z, doubl
 void lf_base_logr_backward(lf_base *b, const double *theta, int B, const double *z,
                            const double *dlogr, double *dtheta, double *dz);
 /* Exact free-field two-point function G(x0,x1) = <z(0,0) z(x0,x1)> at mass m:
- * (1/V) sum_p cos(p.x) / (2 k_p). For tests and docs. */
+ * (1/V) sum_p cos(p.x) / (2 k_p), m > 0, any integers x0, x1. For tests and docs. */
 double lf_base_free_propagator(int L0, int L1, double m, int x0, int x1);
 
 #endif
