@@ -12,8 +12,9 @@
  * Shapes: eps, z, dz are (B, C*V); logr, dlogr (B); theta, dtheta (nparams);
  * eps and z may be the same array. Any L0, L1 >= 1 (odd too).
  * Functions take a non-const lf_base because they use its FFT scratch and a cache of
- * the momentum-space factors for the last theta (not thread-safe). Backward functions ACCUMULATE (+=) into dtheta and dz. Local; only
- * _init can fail (LF_ERR_INVALID, LF_ERR_NOMEM). */
+ * the momentum-space factors for the last theta (not thread-safe). Backward functions
+ * ACCUMULATE (+=) into dtheta and dz. Local; only _init can fail (LF_ERR_INVALID,
+ * LF_ERR_NOMEM). */
 #ifndef LATFLOW_BASE_H
 #define LATFLOW_BASE_H
 
