@@ -1,13 +1,29 @@
 /* latflow/config.h: the run card (YAML, libyaml) as typed, validated structs.
  *
  * Sections and keys follow DESIGN.md section 3; docs/CONFIG.md is the full reference
- * (every key, its type, default and range). Parsing walks libyaml events (never keeps
- * pointers into them), fills an lf_config that starts from lf_config_defaults(), and
- * validates every key. Errors are LF_ERR_CONFIG with a message that names the file, the
- * line and the dotted key: "run.yaml:7: train.batch: must be > 0, got -3"; an unknown
- * key says "unknown key 'train.bach' (did you mean 'train.batch'?)". Strings are copied
- * into fixed buffers; an lf_config owns no heap memory except yaml_text (lf_config_free).
- * Local; never does MPI. */
+ * (every key, its type, default and range). Parsing loads the text with libyaml's document
+ * API (never keeps pointers into it), applies every key found over the current contents of
+ * an lf_config (normally lf_config_defaults()), and validates each key as it is read, then
+ * the cross-key rules. Unknown keys, duplicate keys, wrong types and out-of-range values
+ * are errors. Block and flow style both work.
+ *
+ * Errors are LF_ERR_CONFIG (LF_ERR_IO for an unreadable file, LF_ERR_NOMEM) and the
+ * message, read with lf_last_error(), always has the form
+ *     <source>:<line>: <dotted.key>: <what>   ("run.yaml:7: train.batch: must be > 0, got -3")
+ *     <source>:<line>: unknown key '<dotted.key>' (did you mean '<key>'?)
+ *     <source>:<line>:<column>: YAML syntax error: <libyaml's problem> (<context> at line N)
+ * where <line> is the 1-based line of the offending key (or list entry / value). Overrides
+ * use "--set" as the source and print no line ("--set: train.batch: must be > 0, got -3").
+ * A cross-key error about a key that the parsed text did not give names the source the
+ * config came from before, without a line ("<default>: observables: ...").
+ *
+ * Defaults that depend on another key: train.optimizer.lr and .eps depend on the optimizer
+ * name (adam 1e-3 / 1e-8, sgd 1e-2 / 1e-8, adadelta 1.0 / 1e-6) and observables on the
+ * theory, unless the key was given explicitly in some parsed text or override; the `given`
+ * mask (LF_CONFIG_GIVEN_*) remembers which were.
+ *
+ * Strings are copied into fixed buffers; an lf_config owns no heap memory (copy it by
+ * assignment; nothing to free). Every function is local and never does MPI. */
 #ifndef LATFLOW_CONFIG_H
 #define LATFLOW_CONFIG_H
 
@@ -21,8 +37,16 @@
 #define LF_MAX_OBS 16
 #define LF_NAME_MAX 32
 
-typedef enum lf_theory_kind { LF_THEORY_PHI4 = 0, LF_THEORY_U1 = 1, LF_THEORY_SCHWINGER = 2 } lf_theory_kind;
-typedef enum lf_base_kind { LF_BASE_NORMAL = 0, LF_BASE_FREE_FIELD = 1, LF_BASE_HAAR = 2 } lf_base_kind;
+typedef enum lf_theory_kind {
+  LF_THEORY_PHI4 = 0,
+  LF_THEORY_U1 = 1,
+  LF_THEORY_SCHWINGER = 2
+} lf_theory_kind;
+typedef enum lf_base_kind {
+  LF_BASE_NORMAL = 0,
+  LF_BASE_FREE_FIELD = 1,
+  LF_BASE_HAAR = 2
+} lf_base_kind;
 typedef enum lf_act_kind { LF_ACT_LEAKY_RELU = 0, LF_ACT_TANH = 1 } lf_act_kind;
 typedef enum lf_coupling_kind { LF_COUPLING_AFFINE = 0, LF_COUPLING_SPLINE = 1 } lf_coupling_kind;
 typedef enum lf_init_kind { LF_INIT_KAIMING = 0, LF_INIT_XAVIER = 1 } lf_init_kind;
@@ -34,21 +58,21 @@ typedef enum lf_save_kind { LF_SAVE_ACCEPTED = 0, LF_SAVE_ALL = 1, LF_SAVE_NONE 
 typedef enum lf_integrator { LF_INT_LEAPFROG = 0, LF_INT_OMELYAN = 1 } lf_integrator;
 
 typedef struct lf_theory_cfg {
-  lf_theory_kind name;     /* theory.name: phi4 | u1 | schwinger            */
-  int shape[2];            /* theory.shape: [L0, L1], each >= 2 and even      */
-  double m2, lambda;       /* phi4: theory.m2 (any real), theory.lambda >= 0  */
-  double beta, kappa;      /* u1/schwinger: theory.beta > 0, theory.kappa > 0 */
-  char fermion_bc[LF_NAME_MAX]; /* schwinger: periodic | antiperiodic       */
+  lf_theory_kind name;          /* theory.name: phi4 | u1 | schwinger            */
+  int shape[2];                 /* theory.shape: [L0, L1], each >= 2 and even      */
+  double m2, lambda;            /* phi4: theory.m2 (any real), theory.lambda >= 0  */
+  double beta, kappa;           /* u1/schwinger: beta > 0 (default 2.0), kappa > 0 (0.263) */
+  char fermion_bc[LF_NAME_MAX]; /* schwinger: periodic | antiperiodic (default antiperiodic) */
 } lf_theory_cfg;
 
 typedef struct lf_optim_cfg {
-  lf_optim_kind name;   /* train.optimizer.name: adam | sgd | adadelta                  */
-  double lr;            /* > 0; default 1e-3 (adam), 1e-2 (sgd), 1.0 (adadelta)          */
-  double beta1, beta2;  /* adam: in [0,1); default 0.9, 0.999                             */
-  double eps;           /* > 0; default 1e-8 (adam), 1e-6 (adadelta)                      */
-  double momentum;      /* sgd: in [0,1); default 0                                       */
-  double rho;           /* adadelta: in [0,1); default 0.9                                */
-  double weight_decay;  /* >= 0; default 0                                                */
+  lf_optim_kind name;  /* train.optimizer.name: adam | sgd | adadelta                  */
+  double lr;           /* > 0; default 1e-3 (adam), 1e-2 (sgd), 1.0 (adadelta)          */
+  double beta1, beta2; /* adam: in [0,1); default 0.9, 0.999                             */
+  double eps;          /* > 0; default 1e-8 (adam), 1e-6 (adadelta)                      */
+  double momentum;     /* sgd: in [0,1); default 0                                       */
+  double rho;          /* adadelta: in [0,1); default 0.9                                */
+  double weight_decay; /* >= 0; default 0                                                */
 } lf_optim_cfg;
 
 typedef struct lf_model_cfg {
@@ -66,23 +90,23 @@ typedef struct lf_model_cfg {
 } lf_model_cfg;
 
 typedef struct lf_train_cfg {
-  lf_estimator estimator;   /* train.estimator: rt | re                                 */
-  lf_optim_cfg optimizer;   /* train.optimizer                                          */
-  int batch;                /* train.batch > 0; default 64                              */
-  long lr_halve_every;      /* train.schedule.lr_halve_every >= 0 (0 = never)           */
-  long batch_double_every;  /* train.schedule.batch_double_every >= 0 (0 = never)       */
-  int batch_max;            /* train.schedule.batch_max >= batch (0 = batch)            */
-  long steps;               /* train.stop.steps > 0; default 3000                       */
-  double target_ess;        /* train.stop.target_ess in [0,1] (0 = off)                 */
-  int ess_window;           /* train.stop.ess_window > 0; default 100                   */
-  double wall_time;         /* train.stop.wall_time seconds >= 0 (0 = off); YAML accepts
-                               a number of seconds or "90s", "30m", "2h", "1h30m"       */
+  lf_estimator estimator;      /* train.estimator: rt | re                                 */
+  lf_optim_cfg optimizer;      /* train.optimizer                                          */
+  int batch;                   /* train.batch > 0; default 64                              */
+  long lr_halve_every;         /* train.schedule.lr_halve_every >= 0 (0 = never)           */
+  long batch_double_every;     /* train.schedule.batch_double_every >= 0 (0 = never)       */
+  int batch_max;               /* train.schedule.batch_max >= batch (0 = batch)            */
+  long steps;                  /* train.stop.steps > 0; default 3000                       */
+  double target_ess;           /* train.stop.target_ess in [0,1] (0 = off)                 */
+  int ess_window;              /* train.stop.ess_window > 0; default 100                   */
+  double wall_time;            /* train.stop.wall_time seconds >= 0 (0 = off); YAML accepts
+                                  a number of seconds or "90s", "30m", "2h", "1h30m", "1d" */
   char init_from[LF_PATH_MAX]; /* train.init_from: model file ("" = fresh init)         */
-  long checkpoint_every;    /* train.checkpoint_every >= 0 (0 = never)                  */
-  long eval_samples;        /* train.eval_samples >= 0; default 10000                   */
-  long log_every;           /* train.log_every > 0; default 100                         */
-  int max_bad_steps;        /* train.max_bad_steps > 0: consecutive NaN steps; default 10 */
-  double grad_clip;         /* train.grad_clip >= 0 (0 = off): max global grad norm     */
+  long checkpoint_every;       /* train.checkpoint_every >= 0 (0 = never)                  */
+  long eval_samples;           /* train.eval_samples >= 0; default 10000                   */
+  long log_every;              /* train.log_every > 0; default 100                         */
+  int max_bad_steps;           /* train.max_bad_steps > 0: consecutive NaN steps; default 10 */
+  double grad_clip;            /* train.grad_clip >= 0 (0 = off): max global grad norm     */
 } lf_train_cfg;
 
 typedef struct lf_sample_cfg {
@@ -93,18 +117,24 @@ typedef struct lf_sample_cfg {
 } lf_sample_cfg;
 
 typedef struct lf_hmc_cfg {
-  long trajectories;       /* hmc.trajectories > 0; default 10000 */
-  double tau;              /* hmc.tau > 0; default 1.0            */
-  int steps;               /* hmc.steps > 0; default 10           */
-  lf_integrator integrator;/* hmc.integrator: leapfrog | omelyan  */
-  long therm;              /* hmc.therm >= 0; default 200         */
+  long trajectories;        /* hmc.trajectories > 0; default 10000 */
+  double tau;               /* hmc.tau > 0; default 1.0            */
+  int steps;                /* hmc.steps > 0; default 10           */
+  lf_integrator integrator; /* hmc.integrator: leapfrog | omelyan  */
+  long therm;               /* hmc.therm >= 0; default 200         */
 } lf_hmc_cfg;
 
+/* Bits of lf_config.given: keys with a name-dependent default that were set explicitly. */
+#define LF_CONFIG_GIVEN_LR 0x1u          /* train.optimizer.lr  */
+#define LF_CONFIG_GIVEN_EPS 0x2u         /* train.optimizer.eps */
+#define LF_CONFIG_GIVEN_OBSERVABLES 0x4u /* observables         */
+
 typedef struct lf_config {
-  char source[LF_PATH_MAX];  /* file the card came from, or "<default>"           */
-  uint64_t seed;             /* seed: >= 0; default 1234                           */
-  char output[LF_PATH_MAX];  /* output: directory; default "runs/quickstart"       */
-  int nobs;                  /* observables: names valid for the theory             */
+  char source[LF_PATH_MAX]; /* file the card came from, or "<default>"           */
+  unsigned given;           /* LF_CONFIG_GIVEN_* (not a key; not compared)        */
+  uint64_t seed;            /* seed: >= 0; default 1234                           */
+  char output[LF_PATH_MAX]; /* output: directory; default "runs/quickstart"       */
+  int nobs;                 /* observables: names valid for the theory             */
   char observables[LF_MAX_OBS][LF_NAME_MAX];
   lf_theory_cfg theory;
   lf_model_cfg model;
@@ -121,15 +151,19 @@ const char *lf_config_default_yaml(void);
 void lf_config_defaults(lf_config *cfg);
 
 /* Parses YAML text over the current contents of cfg (keys not given keep their value),
- * then validates. `source` names the text in messages (a path or "<default>"). */
+ * then validates; on success cfg->source = source. `source` names the text in messages (a
+ * path or "<default>"; NULL means "<string>"). On any error cfg is left unchanged. */
 lf_status lf_config_parse_string(lf_config *cfg, const char *text, const char *source);
 
-/* lf_config_defaults + parse of the file at path. I/O errors are LF_ERR_IO. */
+/* lf_config_defaults + parse of the file at path (cfg holds the defaults after a failure).
+ * I/O errors are LF_ERR_IO ("<path>: cannot open config: <strerror>"). */
 lf_status lf_config_load(lf_config *cfg, const char *path);
 
 /* Applies one override "key=value" (dotted key, YAML scalar or flow value such as
- * "[16,16]"), as given on the command line by --set; messages name "--set". Validates
- * the whole config afterwards. */
+ * "[16,16]" or "{name: sgd}"; the key may name a whole section), as given on the command
+ * line by --set; messages name "--set" and carry no line. "key=" sets null (an error for
+ * most keys; clears train.init_from). Validates the whole config afterwards; on any error
+ * cfg is left unchanged. */
 lf_status lf_config_set(lf_config *cfg, const char *assignment);
 
 /* Checks cross-key consistency (even shape for checkerboards, batch_max >= batch, ...).
@@ -137,11 +171,18 @@ lf_status lf_config_set(lf_config *cfg, const char *assignment);
 lf_status lf_config_validate(const lf_config *cfg);
 
 /* Writes the effective config as YAML that lf_config_parse_string reads back to an
- * equal config (round trip). Returns LF_ERR_IO on a write error. */
+ * equal config (round trip): every key, block style, in a fixed order (that of
+ * docs/CONFIG.md), strings double-quoted, doubles in the shortest form that reads back
+ * exactly (at most %.17g). Returns LF_ERR_IO on a write error. */
 lf_status lf_config_write_yaml(const lf_config *cfg, FILE *out);
 
 /* The same YAML into a heap string (caller frees with free()); NULL on no memory. */
 char *lf_config_to_yaml(const lf_config *cfg);
+
+/* Compares every key's value (not source, not given). Returns 0 when equal; otherwise 1
+ * and, if key != NULL, writes the dotted name of the first differing key (in the order
+ * lf_config_write_yaml uses) into key[n]. For tests and for resume checks. */
+int lf_config_diff(const lf_config *a, const lf_config *b, char *key, size_t n);
 
 /* Names, for logs and files. */
 const char *lf_theory_name(lf_theory_kind k);
