@@ -1,0 +1,575 @@
+/* test_config: YAML run cards (src/config, latflow/config.h).
+ *
+ * - defaults == parse(lf_config_default_yaml()) == load(configs/quickstart.yaml), and the
+ *   file's bytes equal the built-in text; the defaults hold the quickstart values;
+ * - a config with every key changed survives write -> parse (field by field) and writes the
+ *   same text again; tricky strings and doubles are exact;
+ * - --set overrides: scalars, lists, nested keys, whole sections, optimizer and observable
+ *   defaults that follow the name, and a failed override leaves the config unchanged;
+ * - each bad card in tests/data/config/bad_*.yaml fails with LF_ERR_CONFIG and a message that
+ *   contains the exact expected text (file, line, key, what), plus bad --set overrides;
+ * - good edge cases: flow style, comments and directives, anchors, CRLF, empty cards, u1,
+ *   and every wall_time form.
+ * Data: $LATFLOW_DATA (= tests/data, set by CTest); the source tree is $LATFLOW_DATA/../.. */
+#include "latflow/config.h"
+#include "lftest.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char g_data[1024];
+
+static const char *data_path(char *buf, size_t n, const char *rel) {
+  snprintf(buf, n, "%s/%s", g_data, rel);
+  return buf;
+}
+
+static char *read_all(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  char *s = malloc(1 << 20);
+  size_t n = s ? fread(s, 1, (1 << 20) - 1, f) : 0;
+  fclose(f);
+  if (s) s[n] = '\0';
+  return s;
+}
+
+/* ---- defaults and the quickstart card ------------------------------------------------------ */
+
+static void test_defaults(void) {
+  lf_config d, p, f;
+  lf_config_defaults(&d);
+  CHECK(d.theory.name == LF_THEORY_PHI4 && d.theory.shape[0] == 8 && d.theory.shape[1] == 8 &&
+            d.theory.m2 == -4.0 && d.theory.lambda == 8.0,
+        "defaults: phi4 [%d, %d] m2=%g lambda=%g", d.theory.shape[0], d.theory.shape[1],
+        d.theory.m2, d.theory.lambda);
+  CHECK(d.model.base == LF_BASE_NORMAL && d.model.base_mass == 1.0 && d.model.layers == 16 &&
+            d.model.nhidden == 2 && d.model.hidden[0] == 8 && d.model.hidden[1] == 8 &&
+            d.model.kernel == 3 && d.model.activation == LF_ACT_LEAKY_RELU &&
+            d.model.coupling == LF_COUPLING_AFFINE && d.model.init == LF_INIT_KAIMING &&
+            d.model.init_scale == 1.0 && d.model.precision == LF_PREC_F32,
+        "defaults: model normal, 16 layers, hidden [8,8], kernel 3, leaky_relu, affine, kaiming "
+        "1.0, single");
+  const lf_train_cfg *t = &d.train;
+  CHECK(t->estimator == LF_EST_RT && t->optimizer.name == LF_OPT_ADAM && t->optimizer.lr == 1e-3 &&
+            t->optimizer.beta1 == 0.9 && t->optimizer.beta2 == 0.999 && t->optimizer.eps == 1e-8 &&
+            t->batch == 64 && t->lr_halve_every == 0 && t->batch_double_every == 0 &&
+            t->steps == 3000 && t->target_ess == 0 && t->ess_window == 100 && t->wall_time == 0 &&
+            t->checkpoint_every == 0 && t->eval_samples == 10000 && t->log_every == 100 &&
+            t->max_bad_steps == 10 && t->grad_clip == 0 && t->init_from[0] == '\0',
+        "defaults: train rt, adam 1e-3 (.9, .999, 1e-8), batch 64, 3000 steps, ess_window 100");
+  CHECK(d.sample.mode == LF_SAMPLE_IMH && d.sample.proposals == 100000 && d.sample.block == 256 &&
+            d.sample.save == LF_SAVE_ACCEPTED && d.hmc.trajectories == 10000 && d.hmc.tau == 1.0 &&
+            d.hmc.steps == 10 && d.hmc.integrator == LF_INT_LEAPFROG && d.hmc.therm == 200,
+        "defaults: sample imh 100000/256/accepted, hmc 10000 tau 1 steps 10 leapfrog therm 200");
+  CHECK(d.seed == 1234 && strcmp(d.output, "runs/quickstart") == 0 && d.nobs == 5 &&
+            strcmp(d.observables[0], "phi2") == 0 && strcmp(d.observables[4], "energy") == 0,
+        "defaults: seed %llu output %s, %d observables", (unsigned long long)d.seed, d.output,
+        d.nobs);
+  CHECK(lf_config_validate(&d) == LF_OK, "defaults validate: '%s'", lf_last_error());
+
+  char key[128];
+  lf_config_defaults(&p);
+  lf_status rc = lf_config_parse_string(&p, lf_config_default_yaml(), "<default>");
+  CHECK(rc == LF_OK, "parse built-in yaml: rc=%d '%s'", rc, lf_last_error());
+  int diff = lf_config_diff(&d, &p, key, sizeof key);
+  CHECK(!diff, "defaults == parse(lf_config_default_yaml()) (first difference: '%s')", key);
+
+  char path[1200];
+  snprintf(path, sizeof path, "%s/../../configs/quickstart.yaml", g_data);
+  rc = lf_config_load(&f, path);
+  CHECK(rc == LF_OK, "load configs/quickstart.yaml: rc=%d '%s'", rc, lf_last_error());
+  diff = lf_config_diff(&d, &f, key, sizeof key);
+  CHECK(!diff, "defaults == load(configs/quickstart.yaml) (first difference: '%s')", key);
+  CHECK(strcmp(f.source, path) == 0, "source recorded: '%s'", f.source);
+  char *text = read_all(path);
+  CHECK(text && strcmp(text, lf_config_default_yaml()) == 0,
+        "configs/quickstart.yaml is byte-identical to lf_config_default_yaml() (%zu vs %zu bytes)",
+        text ? strlen(text) : 0, strlen(lf_config_default_yaml()));
+  free(text);
+
+  CHECK(strcmp(lf_theory_name(LF_THEORY_PHI4), "phi4") == 0 &&
+            strcmp(lf_theory_name(LF_THEORY_U1), "u1") == 0 &&
+            strcmp(lf_theory_name(LF_THEORY_SCHWINGER), "schwinger") == 0 &&
+            strcmp(lf_estimator_name(LF_EST_RT), "rt") == 0 &&
+            strcmp(lf_estimator_name(LF_EST_RE), "re") == 0,
+        "lf_theory_name / lf_estimator_name");
+}
+
+/* ---- round trip ---------------------------------------------------------------------------- */
+
+/* Every key away from its default (and valid). */
+static void nondefault(lf_config *c) {
+  lf_config_defaults(c);
+  c->seed = UINT64_MAX;
+  snprintf(c->output, sizeof c->output, "runs/a \"b\" \\ c: #d\te, [x] {y} 'z' %%s");
+  c->nobs = 3;
+  snprintf(c->observables[0], LF_NAME_MAX, "topo");
+  snprintf(c->observables[1], LF_NAME_MAX, "plaq");
+  snprintf(c->observables[2], LF_NAME_MAX, "condensate");
+  c->given |= LF_CONFIG_GIVEN_OBSERVABLES;
+  c->theory.name = LF_THEORY_SCHWINGER;
+  c->theory.shape[0] = 16;
+  c->theory.shape[1] = 6;
+  c->theory.m2 = 0.1;
+  c->theory.lambda = 1.0 / 3.0;
+  c->theory.beta = 1e-300;
+  c->theory.kappa = 0.27600000000000002;
+  snprintf(c->theory.fermion_bc, LF_NAME_MAX, "periodic");
+  c->model.base = LF_BASE_HAAR;
+  c->model.base_mass = 2.0 / 3.0;
+  c->model.layers = 24;
+  c->model.nhidden = 3;
+  c->model.hidden[0] = 5;
+  c->model.hidden[1] = 7;
+  c->model.hidden[2] = 11;
+  c->model.kernel = 5;
+  c->model.activation = LF_ACT_TANH;
+  c->model.coupling = LF_COUPLING_SPLINE;
+  c->model.init = LF_INIT_XAVIER;
+  c->model.init_scale = 0.7071067811865476;
+  c->model.precision = LF_PREC_F64;
+  lf_train_cfg *t = &c->train;
+  t->estimator = LF_EST_RE;
+  t->optimizer.name = LF_OPT_ADADELTA;
+  t->optimizer.lr = 3e-4;
+  t->optimizer.beta1 = 0.8;
+  t->optimizer.beta2 = 0.9999;
+  t->optimizer.eps = 1e-7;
+  t->optimizer.momentum = 0.5;
+  t->optimizer.rho = 0.95;
+  t->optimizer.weight_decay = 1e-5;
+  c->given |= LF_CONFIG_GIVEN_LR | LF_CONFIG_GIVEN_EPS;
+  t->batch = 48;
+  t->lr_halve_every = 5000;
+  t->batch_double_every = 2500;
+  t->batch_max = 16384;
+  t->steps = 10000000000L;
+  t->target_ess = 0.6;
+  t->ess_window = 250;
+  t->wall_time = 1234.5678901234567;
+  snprintf(t->init_from, sizeof t->init_from, "runs/mod\xc3\xa8le/model.h5");
+  t->checkpoint_every = 500;
+  t->eval_samples = 0;
+  t->log_every = 7;
+  t->max_bad_steps = 3;
+  t->grad_clip = 1.5;
+  c->sample.mode = LF_SAMPLE_REWEIGHT;
+  c->sample.proposals = 123456789;
+  c->sample.block = 64;
+  c->sample.save = LF_SAVE_NONE;
+  c->hmc.trajectories = 42;
+  c->hmc.tau = 0.5;
+  c->hmc.steps = 7;
+  c->hmc.integrator = LF_INT_OMELYAN;
+  c->hmc.therm = 0;
+}
+
+static int count_value_lines(const char *s) {
+  int n = 0;
+  for (const char *l = s; l && *l;) {
+    const char *e = strchr(l, '\n');
+    const size_t len = e ? (size_t)(e - l) : strlen(l);
+    if (l[0] != '#' && len > 0 && l[len - 1] != ':') n++;
+    l = e ? e + 1 : NULL;
+  }
+  return n;
+}
+/* Lines of a that differ from the same line of b (after the header line). */
+static int count_changed_lines(const char *a, const char *b) {
+  int n = 0;
+  while (*a && *b) {
+    const char *ea = strchr(a, '\n'), *eb = strchr(b, '\n');
+    if (!ea || !eb) break;
+    if (a[0] != '#' && ((ea - a) != (eb - b) || strncmp(a, b, (size_t)(ea - a)) != 0)) n++;
+    a = ea + 1;
+    b = eb + 1;
+  }
+  return n;
+}
+
+static void test_round_trip(void) {
+  lf_config c, d, back;
+  nondefault(&c);
+  lf_config_defaults(&d);
+  CHECK(lf_config_validate(&c) == LF_OK, "non-default config validates: '%s'", lf_last_error());
+  char *yc = lf_config_to_yaml(&c), *yd = lf_config_to_yaml(&d);
+  CHECK(yc && yd, "lf_config_to_yaml returns text");
+  if (!yc || !yd) return;
+  const int nkeys = count_value_lines(yd), changed = count_changed_lines(yc, yd);
+  CHECK(nkeys >= 50 && changed == nkeys,
+        "the test config changes every key: %d of %d value lines differ", changed, nkeys);
+
+  lf_config_defaults(&back);
+  lf_status rc = lf_config_parse_string(&back, yc, "<roundtrip>");
+  CHECK(rc == LF_OK, "parse(write(c)): rc=%d '%s'", rc, lf_last_error());
+  char key[128];
+  int diff = lf_config_diff(&c, &back, key, sizeof key);
+  CHECK(!diff, "parse(write(c)) == c field by field (first difference: '%s')", key);
+  CHECK(back.seed == UINT64_MAX && back.theory.m2 == 0.1 && back.theory.lambda == 1.0 / 3.0 &&
+            back.theory.beta == 1e-300 && back.train.wall_time == 1234.5678901234567 &&
+            back.train.steps == 10000000000L,
+        "exact: seed %llu m2 %.17g lambda %.17g beta %.17g wall %.17g",
+        (unsigned long long)back.seed, back.theory.m2, back.theory.lambda, back.theory.beta,
+        back.train.wall_time);
+  CHECK(strcmp(back.output, c.output) == 0 && strcmp(back.train.init_from, c.train.init_from) == 0,
+        "strings exact: output '%s' init_from '%s'", back.output, back.train.init_from);
+  char *y2 = lf_config_to_yaml(&back);
+  const char *b1 = strchr(yc, '\n'), *b2 = y2 ? strchr(y2, '\n') : NULL;
+  CHECK(b1 && b2 && strcmp(b1, b2) == 0, "write(parse(write(c))) == write(c) (stable text)");
+  free(y2);
+
+  /* the FILE* writer and lf_config_load */
+  FILE *f = tmpfile();
+  CHECK(f != NULL, "tmpfile");
+  if (f) {
+    rc = lf_config_write_yaml(&c, f);
+    CHECK(rc == LF_OK, "lf_config_write_yaml: rc=%d", rc);
+    rewind(f);
+    char *buf = calloc(1, 1 << 16);
+    size_t n = fread(buf, 1, (1 << 16) - 1, f);
+    fclose(f);
+    CHECK(n == strlen(yc) && memcmp(buf, yc, n) == 0, "write_yaml == to_yaml (%zu bytes)", n);
+    free(buf);
+  }
+
+  /* lf_config_diff names the key that differs */
+  back = c;
+  back.hmc.therm = 1;
+  diff = lf_config_diff(&c, &back, key, sizeof key);
+  CHECK(diff == 1 && strcmp(key, "hmc.therm") == 0, "lf_config_diff finds '%s'", key);
+  back = c;
+  back.model.hidden[2] = 12;
+  diff = lf_config_diff(&c, &back, key, sizeof key);
+  CHECK(diff == 1 && strcmp(key, "model.hidden") == 0, "lf_config_diff finds '%s'", key);
+  free(yc);
+  free(yd);
+}
+
+/* ---- overrides ----------------------------------------------------------------------------- */
+
+static int set_ok(lf_config *c, const char *a) {
+  lf_status rc = lf_config_set(c, a);
+  CHECK(rc == LF_OK, "--set %s: rc=%d '%s'", a, rc, rc ? lf_last_error() : "");
+  return rc == LF_OK;
+}
+
+static void test_set(void) {
+  lf_config c;
+  lf_config_defaults(&c);
+  set_ok(&c, "train.batch=128");
+  CHECK(c.train.batch == 128, "scalar: train.batch = %d", c.train.batch);
+  set_ok(&c, " theory.shape = [16,12] ");
+  CHECK(c.theory.shape[0] == 16 && c.theory.shape[1] == 12, "list: theory.shape = [%d, %d]",
+        c.theory.shape[0], c.theory.shape[1]);
+  set_ok(&c, "model.hidden=[4, 5, 6]");
+  CHECK(c.model.nhidden == 3 && c.model.hidden[0] == 4 && c.model.hidden[2] == 6,
+        "list: model.hidden has %d entries", c.model.nhidden);
+  set_ok(&c, "seed=18446744073709551615");
+  CHECK(c.seed == UINT64_MAX, "seed = %llu", (unsigned long long)c.seed);
+  set_ok(&c, "output=runs/with spaces");
+  CHECK(strcmp(c.output, "runs/with spaces") == 0, "output = '%s'", c.output);
+  set_ok(&c, "train.init_from=\"a: b.h5\"");
+  CHECK(strcmp(c.train.init_from, "a: b.h5") == 0, "quoted string = '%s'", c.train.init_from);
+  set_ok(&c, "train.init_from=");
+  CHECK(c.train.init_from[0] == '\0', "init_from= clears it");
+
+  /* optimizer defaults follow the name until lr / eps are given */
+  set_ok(&c, "train.optimizer={name: sgd, momentum: 0.9}");
+  CHECK(c.train.optimizer.name == LF_OPT_SGD && c.train.optimizer.lr == 1e-2 &&
+            c.train.optimizer.momentum == 0.9,
+        "nested mapping: sgd lr %g momentum %g", c.train.optimizer.lr, c.train.optimizer.momentum);
+  set_ok(&c, "train.optimizer.name=adadelta");
+  CHECK(c.train.optimizer.lr == 1.0 && c.train.optimizer.eps == 1e-6 &&
+            c.train.optimizer.momentum == 0.9,
+        "adadelta defaults: lr %g eps %g", c.train.optimizer.lr, c.train.optimizer.eps);
+  set_ok(&c, "train.optimizer.lr=0.05");
+  set_ok(&c, "train.optimizer.name=adam");
+  CHECK(c.train.optimizer.lr == 0.05 && c.train.optimizer.eps == 1e-8,
+        "explicit lr kept across a name change: lr %g, eps back to %g", c.train.optimizer.lr,
+        c.train.optimizer.eps);
+  set_ok(&c, "hmc={tau: 2, steps: 20, integrator: omelyan}");
+  CHECK(c.hmc.tau == 2.0 && c.hmc.steps == 20 && c.hmc.integrator == LF_INT_OMELYAN &&
+            c.hmc.trajectories == 10000,
+        "whole section: tau %g steps %d, trajectories kept %ld", c.hmc.tau, c.hmc.steps,
+        c.hmc.trajectories);
+  set_ok(&c, "train.stop.wall_time=1h30m");
+  CHECK(c.train.wall_time == 5400.0, "wall_time 1h30m = %g s", c.train.wall_time);
+  set_ok(&c, "observables=[mag]");
+  CHECK(c.nobs == 1 && strcmp(c.observables[0], "mag") == 0, "observables = [%s]",
+        c.observables[0]);
+  set_ok(&c, "train.schedule={batch_double_every: 100, batch_max: 1024}");
+  CHECK(c.train.batch_double_every == 100 && c.train.batch_max == 1024, "schedule set");
+
+  /* observables follow the theory unless given */
+  lf_config u;
+  lf_config_defaults(&u);
+  set_ok(&u, "theory.name=schwinger");
+  CHECK(u.nobs == 4 && strcmp(u.observables[3], "condensate") == 0,
+        "schwinger default observables: %d, last '%s'", u.nobs, u.observables[u.nobs - 1]);
+
+  /* a failed override leaves the config unchanged */
+  lf_config before = c;
+  lf_status rc = lf_config_set(&c, "train.batch=4096");
+  CHECK(rc == LF_ERR_CONFIG &&
+            strstr(lf_last_error(), "--set: train.schedule.batch_max: must be >= train.batch "
+                                    "(4096) when batch doubling is on, got 1024"),
+        "cross-key error from --set: '%s'", lf_last_error());
+  char key[128];
+  CHECK(!lf_config_diff(&before, &c, key, sizeof key) && before.given == c.given,
+        "config unchanged after a failed --set ('%s')", key);
+  rc = lf_config_set(&c, "observables=[phi2, mag]");
+  CHECK(rc == LF_OK, "observables=[phi2, mag]");
+  rc = lf_config_set(&c, "theory.name=u1");
+  CHECK(rc == LF_ERR_CONFIG &&
+            strstr(lf_last_error(), "--set: observables: 'phi2' is not an observable of theory u1"),
+        "explicit observables vs a new theory: '%s'", lf_last_error());
+}
+
+/* ---- bad cards ----------------------------------------------------------------------------- */
+
+typedef struct bad_case {
+  const char *file, *expect;
+} bad_case;
+
+/* clang-format off */
+static const bad_case BAD[] = {
+  {"bad_batch_negative.yaml", "bad_batch_negative.yaml:5: train.batch: must be > 0, got -3"},
+  {"bad_unknown_key.yaml", "bad_unknown_key.yaml:3: unknown key 'train.bach' (did you mean 'train.batch'?)"},
+  {"bad_unknown_section.yaml", "bad_unknown_section.yaml:2: unknown key 'trian' (did you mean 'train'?)"},
+  {"bad_misplaced_key.yaml", "bad_misplaced_key.yaml:2: unknown key 'batch' (did you mean 'train.batch'?)"},
+  {"bad_activation.yaml", "bad_activation.yaml:5: model.activation: expected one of leaky_relu, tanh, got 'relu'"},
+  {"bad_int_type.yaml", "bad_int_type.yaml:2: model.layers: expected an integer, got 'abc'"},
+  {"bad_int_float.yaml", "bad_int_float.yaml:2: sample.proposals: expected an integer, got '1.5e5'"},
+  {"bad_int_overflow.yaml", "bad_int_overflow.yaml:2: train.batch: integer out of range [-2147483648, 2147483647], got '99999999999'"},
+  {"bad_duplicate_key.yaml", "bad_duplicate_key.yaml:5: train.batch: duplicate key (first given at line 3)"},
+  {"bad_duplicate_section.yaml", "bad_duplicate_section.yaml:5: theory: duplicate key (first given at line 1)"},
+  {"bad_syntax_indent.yaml", "bad_syntax_indent.yaml:3:13: YAML syntax error: mapping values are not allowed in this context"},
+  {"bad_syntax_flow.yaml", "bad_syntax_flow.yaml:3:6: YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence at line 2)"},
+  {"bad_syntax_tab.yaml", "bad_syntax_tab.yaml:2:1: YAML syntax error: found character that cannot start any token"},
+  {"bad_mapping_for_scalar.yaml", "bad_mapping_for_scalar.yaml:2: train.batch: wrong type (expected an integer, got a mapping)"},
+  {"bad_scalar_for_section.yaml", "bad_scalar_for_section.yaml:2: theory: expected a mapping, got 'phi4'"},
+  {"bad_hidden_empty.yaml", "bad_hidden_empty.yaml:2: model.hidden: must have 1 to 8 entries, got 0"},
+  {"bad_hidden_entry.yaml", "bad_hidden_entry.yaml:4: model.hidden: entry 2 must be >= 1, got 0"},
+  {"bad_shape_odd.yaml", "bad_shape_odd.yaml:3: theory.shape: sizes must be even (the checkerboard coupling needs even L), got [7, 8]"},
+  {"bad_shape_small.yaml", "bad_shape_small.yaml:1: theory.shape: sizes must be >= 2, got [8, 0]"},
+  {"bad_shape_length.yaml", "bad_shape_length.yaml:2: theory.shape: expected a list of 2 integers [L0, L1], got 3 entries"},
+  {"bad_lambda_negative.yaml", "bad_lambda_negative.yaml:3: theory.lambda: must be >= 0, got -0.5"},
+  {"bad_lr_zero.yaml", "bad_lr_zero.yaml:4: train.optimizer.lr: must be > 0, got 0"},
+  {"bad_beta1.yaml", "bad_beta1.yaml:2: train.optimizer.beta1: must be in [0, 1), got 1"},
+  {"bad_weight_decay.yaml", "bad_weight_decay.yaml:3: train.optimizer.weight_decay: must be >= 0, got -0.0001"},
+  {"bad_lr_halve_negative.yaml", "bad_lr_halve_negative.yaml:3: train.schedule.lr_halve_every: must be >= 0, got -500"},
+  {"bad_kernel_even.yaml", "bad_kernel_even.yaml:2: model.kernel: must be odd and >= 1, got 4"},
+  {"bad_kernel_zero.yaml", "bad_kernel_zero.yaml:2: model.kernel: must be odd and >= 1, got -1"},
+  {"bad_observable_theory.yaml", "bad_observable_theory.yaml:1: observables: 'plaq' is not an observable of theory phi4 (valid: phi2, mag, abs_mag, chi2, energy)"},
+  {"bad_observable_unknown.yaml", "bad_observable_unknown.yaml:3: observables: unknown observable 'susceptibility' (phi4: phi2, mag, abs_mag, chi2, energy; u1/schwinger: plaq, topo, chi_t, condensate)"},
+  {"bad_observable_twice.yaml", "bad_observable_twice.yaml:1: observables: 'mag' is listed twice"},
+  {"bad_batch_max.yaml", "bad_batch_max.yaml:5: train.schedule.batch_max: must be >= train.batch (64) when batch doubling is on, got 32"},
+  {"bad_target_ess.yaml", "bad_target_ess.yaml:2: train.stop.target_ess: must be in [0, 1], got 1.5"},
+  {"bad_wall_time.yaml", "bad_wall_time.yaml:3: train.stop.wall_time: expected seconds or a duration like 90s, 30m, 2h, 1h30m, 1d, got '2 hours'"},
+  {"bad_wall_time_order.yaml", "bad_wall_time_order.yaml:3: train.stop.wall_time: expected seconds or a duration like 90s, 30m, 2h, 1h30m, 1d, got '30m1h'"},
+  {"bad_theory_name.yaml", "bad_theory_name.yaml:2: theory.name: expected one of phi4, u1, schwinger, got 'qcd'"},
+  {"bad_seed_negative.yaml", "bad_seed_negative.yaml:1: seed: must be >= 0, got -1"},
+  {"bad_top_level_list.yaml", "bad_top_level_list.yaml:1: expected a mapping of keys at the top level, got a list"},
+  {"bad_double_type.yaml", "bad_double_type.yaml:2: theory.m2: expected a number, got 'minus four'"},
+  {"bad_nonfinite.yaml", "bad_nonfinite.yaml:3: train.optimizer.lr: must be a finite number, got 'inf'"},
+  {"bad_missing_value.yaml", "bad_missing_value.yaml:2: train.batch: missing value (expected an integer, got nothing)"},
+  {"bad_two_documents.yaml", "bad_two_documents.yaml:3: only one YAML document is allowed, found a second one"},
+  {"bad_fermion_bc.yaml", "bad_fermion_bc.yaml:3: theory.fermion_bc: expected one of periodic, antiperiodic, got 'open'"},
+  {"bad_precision.yaml", "bad_precision.yaml:1: model.precision: expected one of single, double, got 'half'"},
+  {"bad_tau.yaml", "bad_tau.yaml:3: hmc.tau: must be > 0, got 0"},
+  {"bad_block.yaml", "bad_block.yaml:3: sample.block: must be > 0, got 0"},
+  {"bad_output_empty.yaml", "bad_output_empty.yaml:1: output: must not be empty"},
+  {"bad_key_not_scalar.yaml", "bad_key_not_scalar.yaml:2: train: keys must be names, got a list"},
+  {"bad_beta_schwinger.yaml", "bad_beta_schwinger.yaml:3: theory.beta: must be > 0, got -2"},
+};
+static const bad_case BAD_SET[] = {
+  {"train.bach=128", "--set: unknown key 'train.bach' (did you mean 'train.batch'?)"},
+  {"trian.batch=1", "--set: unknown key 'trian.batch' (did you mean 'train.batch'?)"},
+  {"train.optimizer.learning_rate=1", "--set: unknown key 'train.optimizer.learning_rate' (valid keys of 'train.optimizer': name, lr, beta1, beta2, eps, momentum, rho, weight_decay)"},
+  {"train.batch=-3", "--set: train.batch: must be > 0, got -3"},
+  {"train.batch", "--set: expected key=value, got 'train.batch'"},
+  {"=3", "--set: expected key=value, got '=3'"},
+  {"theory.shape=[16,", "--set: theory.shape: YAML syntax error in the value: did not find expected node content (while parsing a flow node)"},
+  {"train.batch.size=3", "--set: unknown key 'train.batch.size' (train.batch takes a value, not keys)"},
+  {"model.hidden=8", "--set: model.hidden: expected a list of integers (channels per conv layer), got '8'"},
+  {"output=", "--set: output: missing value (expected a string, got nothing)"},
+  {"train={batch: 0}", "--set: train.batch: must be > 0, got 0"},
+  {"train.optimizer={name: rmsprop}", "--set: train.optimizer.name: expected one of adam, sgd, adadelta, got 'rmsprop'"},
+  {"hmc=3", "--set: hmc: expected a mapping, got '3'"},
+  {"train={batch: 1, batch: 2}", "--set: train.batch: duplicate key"},
+};
+/* clang-format on */
+
+static void test_bad(void) {
+  const int nbad = (int)(sizeof BAD / sizeof BAD[0]);
+  CHECK(nbad >= 25, "%d bad cards in the table", nbad);
+  char path[1400];
+  lf_config ref;
+  lf_config_defaults(&ref);
+  for (int i = 0; i < nbad; i++) {
+    lf_config c;
+    char rel[256];
+    snprintf(rel, sizeof rel, "config/%s", BAD[i].file);
+    lf_status rc = lf_config_load(&c, data_path(path, sizeof path, rel));
+    /* lf_config_load starts from defaults; on failure c must still be the defaults */
+    CHECK(rc == LF_ERR_CONFIG && strstr(lf_last_error(), BAD[i].expect) != NULL, "%s -> rc=%d '%s'",
+          BAD[i].file, rc, lf_last_error());
+    char key[128];
+    CHECK(!lf_config_diff(&c, &ref, key, sizeof key), "%s: config left at defaults ('%s')",
+          BAD[i].file, key);
+  }
+  /* every bad_*.yaml in the data directory is in the table */
+  DIR *dir = opendir(data_path(path, sizeof path, "config"));
+  CHECK(dir != NULL, "open %s", path);
+  int files = 0, listed = 0;
+  for (struct dirent *e; dir && (e = readdir(dir));) {
+    if (strncmp(e->d_name, "bad_", 4) != 0) continue;
+    files++;
+    int found = 0;
+    for (int i = 0; i < nbad; i++)
+      if (strcmp(BAD[i].file + 0, e->d_name) == 0) found = 1;
+    if (!found) CHECK(0, "%s is not in the BAD table", e->d_name);
+    listed += found;
+  }
+  if (dir) closedir(dir);
+  CHECK(files == nbad && listed == nbad, "%d bad_*.yaml files, %d in the table of %d", files,
+        listed, nbad);
+
+  for (size_t i = 0; i < sizeof BAD_SET / sizeof BAD_SET[0]; i++) {
+    lf_config c = ref;
+    lf_status rc = lf_config_set(&c, BAD_SET[i].file);
+    CHECK(rc == LF_ERR_CONFIG && strstr(lf_last_error(), BAD_SET[i].expect) != NULL,
+          "--set %s -> rc=%d '%s'", BAD_SET[i].file, rc, lf_last_error());
+  }
+
+  /* a missing file is an I/O error naming the path and the reason */
+  lf_config c;
+  lf_status rc = lf_config_load(&c, data_path(path, sizeof path, "config/no_such_card.yaml"));
+  CHECK(rc == LF_ERR_IO && strstr(lf_last_error(), "no_such_card.yaml: cannot open config: ") &&
+            strstr(lf_last_error(), strerror(ENOENT)),
+        "missing file -> rc=%d '%s'", rc, lf_last_error());
+
+  /* lf_config_validate on configs edited in code names the key and the source */
+  c = ref;
+  c.model.kernel = 2;
+  rc = lf_config_validate(&c);
+  CHECK(rc == LF_ERR_CONFIG &&
+            strcmp(lf_last_error(), "<default>: model.kernel: must be odd and >= 1, got 2") == 0,
+        "validate: '%s'", lf_last_error());
+  c = ref;
+  c.theory.shape[1] = 9;
+  rc = lf_config_validate(&c);
+  CHECK(rc == LF_ERR_CONFIG && strstr(lf_last_error(), "theory.shape: sizes must be even"),
+        "validate: '%s'", lf_last_error());
+  c = ref;
+  c.train.target_ess = -0.1;
+  rc = lf_config_validate(&c);
+  CHECK(rc == LF_ERR_CONFIG &&
+            strstr(lf_last_error(), "train.stop.target_ess: must be in [0, 1], got -0.1"),
+        "validate: '%s'", lf_last_error());
+  c = ref;
+  c.train.optimizer.lr = 0.0 / 0.0;
+  rc = lf_config_validate(&c);
+  CHECK(rc == LF_ERR_CONFIG &&
+            strstr(lf_last_error(), "train.optimizer.lr: must be a finite number"),
+        "validate NaN: '%s'", lf_last_error());
+  /* a cross-key error about a key the text did not give names the earlier source */
+  c = ref;
+  rc = lf_config_parse_string(&c, "observables: [phi2]\n", "a.yaml");
+  CHECK(rc == LF_OK, "a.yaml parses");
+  rc = lf_config_parse_string(&c, "seed: 3\ntheory: {name: u1}\n", "b.yaml");
+  CHECK(rc == LF_ERR_CONFIG &&
+            strstr(lf_last_error(),
+                   "b.yaml:2: observables: 'phi2' is not an observable of theory u1 (valid: plaq, "
+                   "topo, chi_t, condensate)"),
+        "observables given earlier, theory now: '%s'", lf_last_error());
+}
+
+/* ---- good edge cases ----------------------------------------------------------------------- */
+
+static int load_ok(lf_config *c, const char *rel) {
+  char path[1200];
+  lf_status rc = lf_config_load(c, data_path(path, sizeof path, rel));
+  CHECK(rc == LF_OK, "%s loads: rc=%d '%s'", rel, rc, rc ? lf_last_error() : "");
+  return rc == LF_OK;
+}
+
+static void test_good(void) {
+  lf_config c, d;
+  lf_config_defaults(&d);
+  if (load_ok(&c, "config/good_flow_style.yaml"))
+    CHECK(c.seed == 99 && c.theory.shape[0] == 16 && c.theory.shape[1] == 12 &&
+              c.theory.m2 == -3.5 && c.theory.lambda == 4.0 && c.model.nhidden == 3 &&
+              c.model.hidden[1] == 6 && c.model.init == LF_INIT_XAVIER &&
+              c.model.init_scale == 0.5 && c.train.optimizer.name == LF_OPT_SGD &&
+              c.train.optimizer.lr == 1e-2 && c.train.wall_time == 5400.0 && c.train.batch == 64,
+          "flow style: seed %llu shape [%d, %d] hidden %d entries, sgd lr %g, wall %g",
+          (unsigned long long)c.seed, c.theory.shape[0], c.theory.shape[1], c.model.nhidden,
+          c.train.optimizer.lr, c.train.wall_time);
+  if (load_ok(&c, "config/good_comments.yaml"))
+    CHECK(c.seed == 5 && c.train.batch == 32 && c.train.steps == 500 && c.train.wall_time == 90.0 &&
+              c.model.layers == 8 && c.model.kernel == 3,
+          "comments, %%YAML directive, '---' and '...': seed %llu batch %d steps %ld wall %g",
+          (unsigned long long)c.seed, c.train.batch, c.train.steps, c.train.wall_time);
+  if (load_ok(&c, "config/good_anchors.yaml"))
+    CHECK(c.model.nhidden == 2 && c.model.hidden[0] == 16 && c.theory.shape[0] == 16 &&
+              c.theory.shape[1] == 16 && c.hmc.steps == 12 && c.sample.block == 128,
+          "anchor and alias: shape [%d, %d]", c.theory.shape[0], c.theory.shape[1]);
+  if (load_ok(&c, "config/good_crlf.yaml"))
+    CHECK(c.seed == 77 && c.train.batch == 16, "CRLF line ends: seed %llu batch %d",
+          (unsigned long long)c.seed, c.train.batch);
+  char key[128];
+  if (load_ok(&c, "config/good_empty.yaml"))
+    CHECK(!lf_config_diff(&c, &d, key, sizeof key), "a card with only a comment = defaults");
+  if (load_ok(&c, "config/good_u1.yaml"))
+    CHECK(c.theory.name == LF_THEORY_U1 && c.theory.beta == 3.0 && c.nobs == 3 &&
+              strcmp(c.observables[0], "plaq") == 0 && c.model.base == LF_BASE_HAAR &&
+              c.model.coupling == LF_COUPLING_SPLINE,
+          "u1 card: beta %g, default observables %d (%s...)", c.theory.beta, c.nobs,
+          c.observables[0]);
+
+  /* empty text, a null document, empty sections */
+  c = d;
+  CHECK(lf_config_parse_string(&c, "", "empty") == LF_OK && !lf_config_diff(&c, &d, key, 128),
+        "empty text = no change");
+  CHECK(lf_config_parse_string(&c, "~\n", "null") == LF_OK && !lf_config_diff(&c, &d, key, 128),
+        "null document = no change");
+  CHECK(lf_config_parse_string(&c, "train:\nhmc: {}\n", "sections") == LF_OK &&
+            !lf_config_diff(&c, &d, key, 128),
+        "empty sections = no change");
+  CHECK(lf_config_parse_string(&c, "seed: \"42\"\ntrain: {batch: '+16'}\n", "quoted") == LF_OK &&
+            c.seed == 42 && c.train.batch == 16,
+        "quoted numbers are read as numbers: seed %llu batch %d", (unsigned long long)c.seed,
+        c.train.batch);
+
+  /* every wall_time form */
+  static const struct {
+    const char *text;
+    double seconds;
+  } W[] = {{"0", 0},           {"90", 90},         {"2.5", 2.5},    {"\"90\"", 90}, {"90s", 90},
+           {"30m", 1800},      {"2h", 7200},       {"1h30m", 5400}, {"1d", 86400},  {"1.5h", 5400},
+           {"1d 12h", 129600}, {"1h30m15s", 5415}, {"\"2h\"", 7200}};
+  for (size_t i = 0; i < sizeof W / sizeof W[0]; i++) {
+    char text[128];
+    snprintf(text, sizeof text, "train:\n  stop:\n    wall_time: %s\n", W[i].text);
+    c = d;
+    lf_status rc = lf_config_parse_string(&c, text, "wall.yaml");
+    CHECK(rc == LF_OK && c.train.wall_time == W[i].seconds, "wall_time: %s -> %g s (want %g)",
+          W[i].text, c.train.wall_time, W[i].seconds);
+  }
+}
+
+int main(void) {
+  const char *data = getenv("LATFLOW_DATA");
+  CHECK(data != NULL, "LATFLOW_DATA is set (CTest sets it to tests/data)");
+  snprintf(g_data, sizeof g_data, "%s", data ? data : "../tests/data");
+  test_defaults();
+  test_round_trip();
+  test_set();
+  test_bad();
+  test_good();
+  return lf_test_result();
+}
