@@ -53,7 +53,11 @@ void lf_model_init_params(lf_model *m, uint64_t seed);
 
 /* phi = f(A eps) and log q(phi) for B samples; saves what sample_backward needs. */
 void lf_model_sample(lf_model *m, int B, const double *eps, double *phi, double *logq);
-/* After lf_model_sample: grads += dL/dparams for dL/dphi (may be NULL) and dL/dlogq. */
+/* After lf_model_sample: grads += dL/dparams for dL/dphi and dL/dlogq (either may be
+ * NULL = zero). The base parameters get every path once: theta -> z -> flow -> (phi,
+ * logq) and theta -> logr (lf_base_sample_backward with the flow's dL/dz only).
+ * sample, logq and reserve share the saved state: a backward must follow its own call,
+ * with no other of these in between. After sample or logq, zd holds z (B, C*V). */
 void lf_model_sample_backward(lf_model *m, int B, const double *dphi, const double *dlogq);
 /* log q(phi) through the inverse flow: z = f^-1(phi), log q = log r(z) + log|det dz/dphi|.
  * Saves what logq_backward needs. */
