@@ -64,7 +64,13 @@ lf_status lf_cli_parse(int argc, char **argv, int first, const char *cmd, lf_cli
 lf_status lf_cli_load_config(const lf_cli_opts *o, lf_config *cfg) {
   lf_status rc;
   if (o->config) {
-    if ((rc = lf_config_load(cfg, o->config)) != LF_OK) return rc;
+    /* an unreadable config file is a usage error (exit 2), like a bad key */
+    if ((rc = lf_config_load(cfg, o->config)) != LF_OK) {
+      if (rc != LF_ERR_IO) return rc;
+      char msg[2048];
+      snprintf(msg, sizeof msg, "%s", lf_last_error());
+      return lf_fail_msg(LF_ERR_USAGE, "%s", msg);
+    }
   } else {
     lf_config_defaults(cfg);
     if ((rc = lf_config_parse_string(cfg, lf_config_default_yaml(), "<default>")) != LF_OK)
