@@ -10,11 +10,11 @@
 #include "latflow/status.h"
 
 typedef struct lf_lattice {
-  int L[2];               /* L0, L1 */
-  int V;                  /* L0*L1 */
-  int *up;                /* (V,2) owned */
-  int *dn;                /* (V,2) owned */
-  unsigned char *parity;  /* (V) owned: (x0+x1) % 2 */
+  int L[2];              /* L0, L1 */
+  int V;                 /* L0*L1 */
+  int *up;               /* (V,2) owned */
+  int *dn;               /* (V,2) owned */
+  unsigned char *parity; /* (V) owned: (x0+x1) % 2 */
 } lf_lattice;
 
 /* LF_ERR_INVALID for L < 1, or odd L unless allow_odd; LF_ERR_NOMEM. */

@@ -20,11 +20,11 @@
 typedef struct lf_theory lf_theory;
 struct lf_theory {
   lf_theory_kind kind;
-  const char *name;       /* static: "phi4", ... */
-  int C;                  /* real components per site (phi^4: 1) */
-  int V;                  /* sites */
-  lf_lattice lat;         /* owned */
-  lf_theory_cfg cfg;      /* copy of the couplings */
+  const char *name;  /* static: "phi4", ... */
+  int C;             /* real components per site (phi^4: 1) */
+  int V;             /* sites */
+  lf_lattice lat;    /* owned */
+  lf_theory_cfg cfg; /* copy of the couplings */
   /* S(phi_b) for b < B; phi (B, C*V). */
   void (*action)(const lf_theory *t, int B, const double *phi, double *S);
   /* dS (B, C*V) += dS/dphi; NULL for theories without a gradient. */
