@@ -634,6 +634,8 @@ lf_status lf_h5_open_latflow(const char *path, const char *expect, hid_t fapl, h
     lf_h5_error_text(h5, sizeof h5);
     if (strstr(h5, "unable to lock") || strstr(h5, "lock file"))
       return LF_FAIL(LF_ERR_IO, "'%s' is locked (is a run still writing it?): HDF5: %s", path, h5);
+    if (strstr(h5, "close degree")) /* same process: HDF5 shares the open file */
+      return LF_FAIL(LF_ERR_IO, "'%s' is open for writing in this process: HDF5: %s", path, h5);
     return LF_FAIL(LF_ERR_FORMAT, "'%s' is truncated or corrupted (HDF5 cannot open it): HDF5: %s",
                    path, h5);
   }

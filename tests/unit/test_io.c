@@ -303,6 +303,10 @@ static void test_metrics_and_refusals(void) {
   lf_status rc = lf_io_metrics_open(&w, tpath, &cfg, 0);
   CHECK(rc == LF_OK && w, "metrics open: %s", lf_last_error());
   CHECK(exists(ttmp) && !exists(tpath), "during the run the file is %s.tmp", tpath);
+  char kind[16];
+  rc = lf_io_file_kind(ttmp, kind, sizeof kind);
+  expect_fail(rc, LF_ERR_IO, "is open for writing", "reading the .tmp while it is written");
+  rc = LF_OK;
   for (int i = 0; i < N && rc == LF_OK; i++) rc = lf_io_metrics_append(w, &rec[i]);
   CHECK(rc == LF_OK && lf_io_metrics_count(w) == N, "appended %lld records (%s)",
         (long long)lf_io_metrics_count(w), lf_last_error());
@@ -331,7 +335,6 @@ static void test_metrics_and_refusals(void) {
   lf_io_series_free(&s);
   CHECK(s.n == 0 && s.loss == NULL, "series_free zeroes");
 
-  char kind[16];
   rc = lf_io_file_kind(tpath, kind, sizeof kind);
   CHECK(rc == LF_OK && strcmp(kind, "train") == 0, "train file kind '%s'", kind);
   rc = lf_io_metrics_open(&w, tpath, &cfg, 0);
@@ -422,6 +425,12 @@ static void test_metrics_and_refusals(void) {
   rc = lf_io_model_load(mpath, &cfg2, &mm, 1);
   CHECK(rc == LF_OK, "the original still loads: %s", lf_last_error());
   lf_model_free(&mm);
+
+  /* a directory that does not exist */
+  char nodir[200];
+  snprintf(nodir, sizeof nodir, "test_io_%ld_no_such_dir/model.h5", (long)getpid());
+  rc = lf_io_model_save(nodir, &m, &cfg, 0);
+  expect_fail(rc, LF_ERR_IO, "cannot create", "save into a missing directory");
 
   /* a save whose config disagrees with the model's lattice is a caller bug */
   lf_config bad = cfg;
