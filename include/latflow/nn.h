@@ -19,6 +19,21 @@
  * tests and benchmarks. All give the same result up to rounding. */
 typedef enum lf_conv_algo { LF_CONV_AUTO = 0, LF_CONV_IM2COL = 1, LF_CONV_DIRECT = 2 } lf_conv_algo;
 
+/* SIMD level of the direct convolution kernels. AUTO = the widest this CPU supports
+ * (checked at run time; the default build targets any x86-64). lf_nn_set_isa caps the
+ * level (a level the CPU lacks is lowered to the best it has) and returns the level now
+ * in use; lf_nn_isa_current reports it. Process-wide: set it before threads run nn
+ * kernels (tests and benchmarks compare the paths). Never fails. */
+typedef enum lf_nn_isa {
+  LF_ISA_AUTO = 0,
+  LF_ISA_GENERIC = 1, /* plain C */
+  LF_ISA_AVX2 = 2,    /* AVX2 + FMA, 256-bit */
+  LF_ISA_AVX512 = 3   /* AVX-512F, 512-bit */
+} lf_nn_isa;
+lf_nn_isa lf_nn_set_isa(lf_nn_isa isa);
+lf_nn_isa lf_nn_isa_current(void);
+const char *lf_nn_isa_name(lf_nn_isa isa);
+
 #define LF_R float
 #define LF_T(name) name##_f
 #include "latflow/nn_t.h"

@@ -7,10 +7,15 @@
  * then tmp is scattered into y (B, cout, V) with the bias. Backward reuses the same
  * unrolling: dW += dy col^T (one GEMM over the chunk), dcol = W^T dy, and the col2im
  * scatter-add of dcol into dx wraps exactly as the gather did. Chunks keep the scratch
- * small (about LF_CONV_CHUNK columns) so col stays in L2. */
+ * small (about CHUNK_COLS columns) so col stays in L2.
+ *
+ * The direct path (src/nn/conv2d_direct_t.c) has SIMD kernels picked at run time; pick()
+ * below chooses between the two paths. Both are tested against a naive loop and
+ * against each other (tests/unit/test_nn.c). */
 #include "latflow/nn.h"
 
 #include "core/prec.h"
+#include "nn/conv2d_direct.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -52,15 +57,8 @@ static size_t im2col_ws(const LF_T(lf_conv2d) * c, int B) {
   return (K + (size_t)c->cout) * nb * (size_t)c->V;
 }
 
-/* Direct path: one sample at a time, padded by h on each side in both dimensions. */
-static size_t direct_ws(const LF_T(lf_conv2d) * c) {
-  const size_t h = (size_t)(c->k / 2);
-  const size_t C = (size_t)(c->cin > c->cout ? c->cin : c->cout);
-  return C * ((size_t)c->L0 + 2 * h) * ((size_t)c->L1 + 2 * h);
-}
-
 size_t LF_T(lf_conv2d_ws_size)(const LF_T(lf_conv2d) * c, int B) {
-  const size_t a = im2col_ws(c, B), d = direct_ws(c);
+  const size_t a = im2col_ws(c, B), d = LF_T(lf_conv2d_direct_ws)(c, B);
   return a > d ? a : d;
 }
 
@@ -167,119 +165,30 @@ static void backward_im2col(LF_T(lf_conv2d) * c, int B, const LF_R *x, const LF_
   }
 }
 
-/* xp (C, L0+2h, L1+2h) = x (C, L0, L1) with periodic halos of width h. */
-static void pad_periodic(int C, int L0, int L1, int h, const LF_R *x, LF_R *xp) {
-  const int P1 = L1 + 2 * h;
-  for (int i = 0; i < C; i++)
-    for (int r = 0; r < L0 + 2 * h; r++) {
-      const LF_R *src = x + ((size_t)i * (size_t)L0 + (size_t)wrap(r - h, L0)) * (size_t)L1;
-      LF_R *dst = xp + ((size_t)i * (size_t)(L0 + 2 * h) + (size_t)r) * (size_t)P1;
-      for (int q = 0; q < P1; q++) dst[q] = src[wrap(q - h, L1)];
-    }
-}
-
-static void forward_direct(const LF_T(lf_conv2d) * c, int B, const LF_R *x, LF_R *y, LF_R *ws) {
-  const int k = c->k, h = k / 2, L0 = c->L0, L1 = c->L1, V = c->V, cin = c->cin;
-  const int P0 = L0 + 2 * h, P1 = L1 + 2 * h;
-  LF_R *xp = ws;
-  for (int b = 0; b < B; b++) {
-    pad_periodic(cin, L0, L1, h, x + (size_t)b * (size_t)cin * (size_t)V, xp);
-    for (int o = 0; o < c->cout; o++) {
-      LF_R *yo = y + ((size_t)b * (size_t)c->cout + (size_t)o) * (size_t)V;
-      for (int v = 0; v < V; v++) yo[v] = c->bias[o];
-      for (int i = 0; i < cin; i++)
-        for (int a = 0; a < k; a++)
-          for (int cc = 0; cc < k; cc++) {
-            const LF_R wv =
-                c->w[(((size_t)o * (size_t)cin + (size_t)i) * (size_t)k + (size_t)a) * (size_t)k +
-                     (size_t)cc];
-            for (int x0 = 0; x0 < L0; x0++) {
-              const LF_R *pr = xp + ((size_t)i * (size_t)P0 + (size_t)(x0 + a)) * (size_t)P1 + cc;
-              LF_R *yr = yo + (size_t)x0 * (size_t)L1;
-              for (int x1 = 0; x1 < L1; x1++) yr[x1] += wv * pr[x1];
-            }
-          }
-    }
-  }
-}
-
-static void backward_direct(LF_T(lf_conv2d) * c, int B, const LF_R *x, const LF_R *dy, LF_R *dx,
-                            LF_R *ws) {
-  const int k = c->k, h = k / 2, L0 = c->L0, L1 = c->L1, V = c->V, cin = c->cin, cout = c->cout;
-  const int P0 = L0 + 2 * h, P1 = L1 + 2 * h;
-  LF_R *pad = ws;
-  for (int b = 0; b < B; b++) {
-    const LF_R *dyb = dy + (size_t)b * (size_t)cout * (size_t)V;
-    for (int o = 0; o < cout; o++) {
-      LF_R s = 0;
-      for (int v = 0; v < V; v++) s += dyb[(size_t)o * (size_t)V + (size_t)v];
-      c->dbias[o] += s;
-    }
-    /* dw[o,i,a,c] += sum_x dy[o,x] xp[i, x0+a, x1+c] */
-    pad_periodic(cin, L0, L1, h, x + (size_t)b * (size_t)cin * (size_t)V, pad);
-    for (int o = 0; o < cout; o++)
-      for (int i = 0; i < cin; i++)
-        for (int a = 0; a < k; a++)
-          for (int cc = 0; cc < k; cc++) {
-            LF_R s = 0;
-            for (int x0 = 0; x0 < L0; x0++) {
-              const LF_R *pr = pad + ((size_t)i * (size_t)P0 + (size_t)(x0 + a)) * (size_t)P1 + cc;
-              const LF_R *dr = dyb + (size_t)o * (size_t)V + (size_t)x0 * (size_t)L1;
-              for (int x1 = 0; x1 < L1; x1++) s += dr[x1] * pr[x1];
-            }
-            c->dw[(((size_t)o * (size_t)cin + (size_t)i) * (size_t)k + (size_t)a) * (size_t)k +
-                  (size_t)cc] += s;
-          }
-    if (!dx) continue;
-    /* dx[i,x] += sum_{o,a,c} w[o,i,a,c] dy[o, x0-a+h, x1-c+h] = ... dyp[o, x0+2h-a, x1+2h-c] */
-    pad_periodic(cout, L0, L1, h, dyb, pad);
-    for (int i = 0; i < cin; i++) {
-      LF_R *dxi = dx + ((size_t)b * (size_t)cin + (size_t)i) * (size_t)V;
-      for (int o = 0; o < cout; o++)
-        for (int a = 0; a < k; a++)
-          for (int cc = 0; cc < k; cc++) {
-            const LF_R wv =
-                c->w[(((size_t)o * (size_t)cin + (size_t)i) * (size_t)k + (size_t)a) * (size_t)k +
-                     (size_t)cc];
-            for (int x0 = 0; x0 < L0; x0++) {
-              const LF_R *pr = pad +
-                               ((size_t)o * (size_t)P0 + (size_t)(x0 + 2 * h - a)) * (size_t)P1 +
-                               (size_t)(2 * h - cc);
-              LF_R *dr = dxi + (size_t)x0 * (size_t)L1;
-              for (int x1 = 0; x1 < L1; x1++) dr[x1] += wv * pr[x1];
-            }
-          }
-    }
-  }
-}
-
-/* Which path is faster for this shape (measured; see the comment at the top). */
-static lf_conv_algo pick_forward(const LF_T(lf_conv2d) * c, int B) {
-  (void)c;
-  (void)B;
-  return LF_CONV_IM2COL;
-}
-
-static lf_conv_algo pick_backward(const LF_T(lf_conv2d) * c, int B) {
-  (void)c;
-  (void)B;
-  return LF_CONV_IM2COL;
+/* Which path is faster for this shape. Measured on Zen 5 (notes/machine.md), float, one
+ * thread, k = 3 and 5, cin/cout from 1/8 to 64/64, L = 8..32, B = 16..1024: with AVX2 or
+ * AVX-512 the direct kernels beat im2col + OpenBLAS everywhere, by 2-20x forward and
+ * 1.3-17x backward (small cout is where GEMM is worst: M = cout rows). The plain-C direct
+ * path beats im2col only when cout <= 2. */
+static lf_conv_algo pick(const LF_T(lf_conv2d) * c) {
+  if (lf_nn_isa_current() >= LF_ISA_AVX2) return LF_CONV_DIRECT;
+  return c->cout <= 2 ? LF_CONV_DIRECT : LF_CONV_IM2COL;
 }
 
 void LF_T(lf_conv2d_forward_algo)(const LF_T(lf_conv2d) * c, int B, const LF_R *x, LF_R *y,
                                   LF_R *ws, lf_conv_algo algo) {
-  if (algo == LF_CONV_AUTO) algo = pick_forward(c, B);
+  if (algo == LF_CONV_AUTO) algo = pick(c);
   if (algo == LF_CONV_DIRECT)
-    forward_direct(c, B, x, y, ws);
+    LF_T(lf_conv2d_direct_forward)(c, B, x, y, ws, lf_nn_isa_current());
   else
     forward_im2col(c, B, x, y, ws);
 }
 
 void LF_T(lf_conv2d_backward_algo)(LF_T(lf_conv2d) * c, int B, const LF_R *x, const LF_R *dy,
                                    LF_R *dx, LF_R *ws, lf_conv_algo algo) {
-  if (algo == LF_CONV_AUTO) algo = pick_backward(c, B);
+  if (algo == LF_CONV_AUTO) algo = pick(c);
   if (algo == LF_CONV_DIRECT)
-    backward_direct(c, B, x, dy, dx, ws);
+    LF_T(lf_conv2d_direct_backward)(c, B, x, dy, dx, ws, lf_nn_isa_current());
   else
     backward_im2col(c, B, x, dy, dx, ws);
 }

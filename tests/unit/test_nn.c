@@ -63,11 +63,51 @@ typedef struct shape {
 } shape;
 
 static const shape shapes[] = {
-    {2, 3, 3, 3, 5, 3}, {3, 2, 1, 4, 6, 3}, {1, 4, 5, 3, 5, 3},
-    {2, 2, 5, 4, 6, 3}, {3, 1, 3, 2, 3, 3}, {1, 8, 3, 8, 8, 3},
-    {8, 2, 3, 4, 6, 3}, {5, 3, 7, 3, 5, 3}, {2, 3, 3, 8, 8, 70}, /* several im2col chunks */
+    /* odd and tiny lattices, k = 1..7: the generic kernels and their scalar tails */
+    {2, 3, 3, 3, 5, 3},
+    {3, 2, 1, 4, 6, 3},
+    {1, 4, 5, 3, 5, 3},
+    {2, 2, 5, 4, 6, 3},
+    {3, 1, 3, 2, 3, 3},
+    {5, 3, 7, 3, 5, 3},
+    {8, 2, 3, 4, 6, 3},
+    /* k = 3 with rows that fill SIMD vectors (the rotation kernels) and 8+4+1 channels */
+    {1, 8, 3, 8, 8, 3},
+    {3, 13, 3, 4, 4, 3},
+    {2, 5, 3, 6, 8, 3},
+    {1, 2, 3, 32, 2, 3},
+    {8, 8, 3, 16, 16, 2},
+    {4, 3, 5, 8, 8, 2},
+    {2, 3, 3, 8, 8, 70}, /* several im2col and dW chunks */
 };
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
+
+/* The paths under test: auto, im2col, and the direct kernels at every SIMD level this
+ * CPU has (a level it lacks is reported as skipped, once). */
+typedef struct run_kind {
+  const char *name;
+  lf_conv_algo algo;
+  lf_nn_isa isa;
+} run_kind;
+static const run_kind runs[] = {
+    {"auto", LF_CONV_AUTO, LF_ISA_AUTO},
+    {"im2col", LF_CONV_IM2COL, LF_ISA_AUTO},
+    {"direct/generic", LF_CONV_DIRECT, LF_ISA_GENERIC},
+    {"direct/avx2", LF_CONV_DIRECT, LF_ISA_AVX2},
+    {"direct/avx512", LF_CONV_DIRECT, LF_ISA_AVX512},
+};
+#define NRUNS ((int)(sizeof runs / sizeof runs[0]))
+
+static int set_run(int run) {
+  static int reported[NRUNS];
+  const lf_nn_isa got = lf_nn_set_isa(runs[run].isa);
+  if (runs[run].isa != LF_ISA_AUTO && got != runs[run].isa) {
+    if (!reported[run]) fprintf(stderr, "skip %s: this CPU lacks it\n", runs[run].name);
+    reported[run] = 1;
+    return 0;
+  }
+  return 1;
+}
 
 /* ---- forward: naive, im2col, direct, both precisions -------------------------------- */
 static void test_forward(const shape *s, int si) {
@@ -88,16 +128,17 @@ static void test_forward(const shape *s, int si) {
   double *wsd = lf_alloc(lf_conv2d_ws_size_d(&cd, s->B) * sizeof(double));
   float *wsf = lf_alloc(lf_conv2d_ws_size_f(&cf, s->B) * sizeof(float));
   conv_naive(s->cin, s->cout, s->k, s->L0, s->L1, s->B, cd.w, cd.bias, x, yref);
-  const char *names[3] = {"auto", "im2col", "direct"};
-  for (int algo = 0; algo < 3; algo++) {
-    lf_conv2d_forward_algo_d(&cd, s->B, x, y, wsd, (lf_conv_algo)algo);
+  for (int run = 0; run < NRUNS; run++) {
+    if (!set_run(run)) continue;
+    lf_conv2d_forward_algo_d(&cd, s->B, x, y, wsd, runs[run].algo);
     const double ed = max_rel(y, yref, ny);
-    lf_conv2d_forward_algo_f(&cf, s->B, xf, yf, wsf, (lf_conv_algo)algo);
+    lf_conv2d_forward_algo_f(&cf, s->B, xf, yf, wsf, runs[run].algo);
     const double ef = max_rel_f(yf, yref, ny);
     CHECK(ed < 1e-14 && ef < 2e-6,
-          "conv fwd %-6s cin=%d cout=%d k=%d %dx%d B=%d: double %.2e, float %.2e (rel)",
-          names[algo], s->cin, s->cout, s->k, s->L0, s->L1, s->B, ed, ef);
+          "conv fwd %-14s cin=%d cout=%d k=%d %dx%d B=%d vs naive: double %.2e, float %.2e (rel)",
+          runs[run].name, s->cin, s->cout, s->k, s->L0, s->L1, s->B, ed, ef);
   }
+  lf_nn_set_isa(LF_ISA_AUTO);
   free(p), free(x), free(yref), free(y), free(pf), free(xf), free(yf);
   lf_free(wsd), lf_free(wsf);
 }
@@ -119,7 +160,30 @@ static double conv_loss(void *vctx) { /* sum(r * y) */
   return (double)s;
 }
 
-static void test_backward(const shape *s, int si, lf_conv_algo algo) {
+/* lf_gradcheck's worst error (err[0]) and the same with the denominator floored at
+ * 1e-3 max|grad| (err[1]). A sum of ~600 products has FD round-off ~1e-9 (about
+ * 1e-16 |y| sqrt(N) / h), so a component that is accidentally ~1e-4 fails the plain
+ * relative test without a bug; a wrong gradient still gives err ~ 1. */
+static void gradcheck2(lf_loss_fn loss, void *ctx, double *theta, const double *grad, size_t n,
+                       double h, double err[2]) {
+  double gmax = 0;
+  for (size_t i = 0; i < n; i++) gmax = fmax(gmax, fabs(grad[i]));
+  err[0] = lf_gradcheck(loss, ctx, theta, grad, n, h);
+  err[1] = 0;
+  for (size_t i = 0; i < n; i++) {
+    const double t0 = theta[i];
+    theta[i] = t0 + h;
+    const double lp = loss(ctx);
+    theta[i] = t0 - h;
+    const double lm = loss(ctx);
+    theta[i] = t0;
+    const double fd = (lp - lm) / (2 * h);
+    err[1] = fmax(err[1], fabs(grad[i] - fd) / fmax(1e-3 * gmax, fabs(grad[i]) + fabs(fd)));
+  }
+}
+
+static void test_backward(const shape *s, int si, int run) {
+  const lf_conv_algo algo = runs[run].algo;
   const int V = s->L0 * s->L1;
   const size_t np = lf_conv2d_nparams_d(s->cin, s->cout, s->k);
   const size_t nx = (size_t)s->B * s->cin * V, ny = (size_t)s->B * s->cout * V;
@@ -141,12 +205,13 @@ static void test_backward(const shape *s, int si, lf_conv_algo algo) {
   for (size_t i = 0; i < np; i++) g[i] -= g0[i];
   for (size_t i = 0; i < nx; i++) dx[i] -= dx0[i];
   conv_ctx ctx = {&cd, s->B, x, y, r, ws, algo};
-  const double ex = lf_gradcheck(conv_loss, &ctx, x, dx, nx, 1e-5);
-  const double ew = lf_gradcheck(conv_loss, &ctx, p, g, np, 1e-5);
-  CHECK(ex < 1e-6 && ew < 1e-6,
-        "conv bwd %s FD cin=%d cout=%d k=%d %dx%d B=%d: dx %.2e, dw+dbias %.2e",
-        algo == LF_CONV_DIRECT ? "direct" : "im2col", s->cin, s->cout, s->k, s->L0, s->L1, s->B, ex,
-        ew);
+  double ex[2], ew[2];
+  gradcheck2(conv_loss, &ctx, x, dx, nx, 1e-5, ex);
+  gradcheck2(conv_loss, &ctx, p, g, np, 1e-5, ew);
+  CHECK(ex[1] < 1e-6 && ew[1] < 1e-6,
+        "conv bwd %-14s FD cin=%d cout=%d k=%d %dx%d B=%d (h=1e-5): dx %.1e, dw+dbias %.1e "
+        "(lf_gradcheck: %.1e, %.1e)",
+        runs[run].name, s->cin, s->cout, s->k, s->L0, s->L1, s->B, ex[1], ew[1], ex[0], ew[0]);
   free(p), free(g), free(x), free(dx), free(y), free(r), free(g0), free(dx0);
   lf_free(ws);
 }
@@ -163,7 +228,6 @@ static void test_backward_agree(const shape *s, int si) {
   float *pf = malloc(np * sizeof *pf), *xf = malloc(nx * sizeof *xf),
         *dyf = malloc(ny * sizeof *dyf);
   float *gf = malloc(np * sizeof *gf), *dxf = malloc(nx * sizeof *dxf);
-  double *gfd = malloc(np * sizeof *gfd), *dxfd = malloc(nx * sizeof *dxfd);
   fill_normal(p, np, 800 + (uint64_t)si);
   fill_normal(x, nx, 900 + (uint64_t)si);
   fill_normal(dy, ny, 1000 + (uint64_t)si);
@@ -175,21 +239,22 @@ static void test_backward_agree(const shape *s, int si) {
   lf_conv2d_backward_algo_d(&cd, s->B, x, dy, dxref, wsd, LF_CONV_IM2COL);
   lf_conv2d_bind_f(&cf, s->cin, s->cout, s->k, s->L0, s->L1, pf, gf);
   float *wsf = lf_alloc(lf_conv2d_ws_size_f(&cf, s->B) * sizeof(float));
-  const char *names[3] = {"auto", "im2col", "direct"};
-  for (int algo = 0; algo < 3; algo++) {
+  for (int run = 0; run < NRUNS; run++) {
+    if (!set_run(run)) continue;
+    const lf_conv_algo algo = runs[run].algo;
     memset(g, 0, np * sizeof *g), memset(dx, 0, nx * sizeof *dx);
     cd.dw = g, cd.dbias = g + np - (size_t)s->cout;
-    lf_conv2d_backward_algo_d(&cd, s->B, x, dy, dx, wsd, (lf_conv_algo)algo);
+    lf_conv2d_backward_algo_d(&cd, s->B, x, dy, dx, wsd, algo);
     memset(gf, 0, np * sizeof *gf), memset(dxf, 0, nx * sizeof *dxf);
-    lf_conv2d_backward_algo_f(&cf, s->B, xf, dyf, dxf, wsf, (lf_conv_algo)algo);
+    lf_conv2d_backward_algo_f(&cf, s->B, xf, dyf, dxf, wsf, algo);
     const double egd = max_rel(g, gref, np), exd = max_rel(dx, dxref, nx);
     const double egf = max_rel_f(gf, gref, np), exf = max_rel_f(dxf, dxref, nx);
     CHECK(egd < 1e-13 && exd < 1e-13 && egf < 1e-5 && exf < 1e-5,
-          "conv bwd %-6s vs im2col cin=%d cout=%d k=%d %dx%d B=%d: double dw %.1e dx %.1e, "
+          "conv bwd %-14s vs im2col cin=%d cout=%d k=%d %dx%d B=%d: double dw %.1e dx %.1e, "
           "float dw %.1e dx %.1e",
-          names[algo], s->cin, s->cout, s->k, s->L0, s->L1, s->B, egd, exd, egf, exf);
-    (void)gfd, (void)dxfd;
+          runs[run].name, s->cin, s->cout, s->k, s->L0, s->L1, s->B, egd, exd, egf, exf);
   }
+  lf_nn_set_isa(LF_ISA_AUTO);
   /* dx may be NULL: parameter grads unchanged */
   memset(g, 0, np * sizeof *g);
   cd.dw = g, cd.dbias = g + np - (size_t)s->cout;
@@ -197,7 +262,7 @@ static void test_backward_agree(const shape *s, int si) {
   CHECK(max_rel(g, gref, np) < 1e-13, "conv bwd with dx = NULL: dw rel err %.1e",
         max_rel(g, gref, np));
   free(p), free(x), free(dy), free(gref), free(dxref), free(g), free(dx), free(pf), free(xf);
-  free(dyf), free(gf), free(dxf), free(gfd), free(dxfd);
+  free(dyf), free(gf), free(dxf);
   lf_free(wsd), lf_free(wsf);
 }
 
@@ -428,10 +493,10 @@ static void test_optim(void) {
 int main(void) {
   test_key = lf_rng_key_make(4321, LF_STREAM_TEST);
   for (int i = 0; i < NSHAPES; i++) test_forward(&shapes[i], i);
-  for (int i = 0; i < NSHAPES - 1; i++) {
-    test_backward(&shapes[i], i, LF_CONV_IM2COL);
-    test_backward(&shapes[i], i, LF_CONV_DIRECT);
-  }
+  for (int i = 0; i < NSHAPES - 1; i++)
+    for (int run = 1; run < NRUNS; run++)
+      if (set_run(run)) test_backward(&shapes[i], i, run);
+  lf_nn_set_isa(LF_ISA_AUTO);
   for (int i = 0; i < NSHAPES; i++) test_backward_agree(&shapes[i], i);
   test_act();
   test_init();
