@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Benchmarks latflow against the PyTorch reference (../shared/bench/torch_phi4.py) in one
+# run on one machine: the two alternate, REPS times per card, 1 thread each, and the
+# medians and their ratios are printed as a Markdown table (docs/PERFORMANCE.md).
+# Not part of CI. Needs: apt-get install python3-torch (run with /usr/bin/python3).
+# usage: bash tools/bench.sh [REPS] [SECONDS]      (defaults 5 and 3)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+reps=${1:-5}; secs=${2:-3}
+ref=${LATFLOW_TORCH_REF:-$root/../shared/bench/torch_phi4.py}
+lf=$root/build/bin/latflow
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+export MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000   # the reference's best settings
+out=$(mktemp -d)
+cards=("phi4-L8-b64.yaml:8:64" "phi4-L16-b1024.yaml:16:1024")
+for r in $(seq 1 "$reps"); do
+  for c in "${cards[@]}"; do
+    IFS=: read -r card L B <<<"$c"
+    "$lf" bench "$root/configs/bench/$card" --json --seconds "$secs" 2>/dev/null >"$out/lf-$L-$r.json"
+    /usr/bin/python3 "$ref" --L "$L" --batch "$B" --threads 1 --seconds "$secs" >"$out/pt-$L-$r.json"
+    echo "rep $r L=$L done" >&2
+  done
+done
+/usr/bin/python3 - "$out" "$reps" <<'PY'
+import json, statistics as st, sys, platform, subprocess
+d, reps = sys.argv[1], int(sys.argv[2])
+def load(kind, L): return [json.load(open(f"{d}/{kind}-{L}-{r}.json")) for r in range(1, reps + 1)]
+cpu = subprocess.run("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2", shell=True,
+                     capture_output=True, text=True).stdout.strip()
+print(f"machine: {cpu}, {platform.node()}; {reps} alternating repetitions; medians\n")
+print("| L | batch | quantity | latflow | PyTorch | ratio |")
+print("|---|---|---|---|---|---|")
+for L in (8, 16):
+    lf, pt = load("lf", L), load("pt", L)
+    for key in ("train_steps_per_s", "proposals_per_s", "peak_rss_mb"):
+        a = st.median(x[key] for x in lf); b = st.median(x[key] for x in pt)
+        print(f"| {L} | {lf[0]['batch']} | {key} | {a:.4g} | {b:.4g} | {a / b:.2f} |")
+    eff = st.median(x["flop_efficiency"] for x in lf)
+    gf = st.median(x["forward_gflops"] for x in lf)
+    pk = st.median(x["fma_peak_gflops"] for x in lf)
+    e2 = st.median(x["flop_efficiency_avx2"] for x in lf)
+    print(f"| {L} | {lf[0]['block']} | forward GFLOP/s (FMA peak {pk:.0f}, {lf[0]['fma_isa']}) "
+          f"| {gf:.1f} = {100 * eff:.1f}% of peak ({100 * e2:.1f}% of AVX2 peak) | | |")
+PY
+rm -rf "$out"
