@@ -36,31 +36,31 @@ typedef struct lf_train_step_info {
   double ess_smoothed; /* window mean */
   double lr;
   int batch;
-  double seconds;      /* wall seconds since training started */
+  double seconds; /* wall seconds since training started */
   double grad_norm;
-  int skipped;         /* 1 if the step was skipped (NaN/Inf) */
+  int skipped; /* 1 if the step was skipped (NaN/Inf) */
 } lf_train_step_info;
 
 /* Called after every step; a non-OK return stops training with that status. */
 typedef lf_status (*lf_train_callback)(void *ctx, const lf_train_step_info *info);
 
 typedef struct lf_train_result {
-  long steps;            /* steps taken */
-  long skipped;          /* steps skipped for NaN/Inf */
-  double loss;           /* last loss */
-  double ess_smoothed;   /* at the end */
+  long steps;          /* steps taken */
+  long skipped;        /* steps skipped for NaN/Inf */
+  double loss;         /* last loss */
+  double ess_smoothed; /* at the end */
   double wall_seconds;
   const char *stop_reason; /* static: "steps", "target_ess", "wall_time" */
 } lf_train_result;
 
 typedef struct lf_trainer {
-  const lf_config *cfg; /* borrowed */
-  lf_model *model;      /* borrowed */
+  const lf_config *cfg;    /* borrowed */
+  lf_model *model;         /* borrowed */
   const lf_theory *theory; /* borrowed */
   int Bmax, C, V;
   double *eps, *phi, *logq, *logq2, *S, *dphi, *dlogq, *logw; /* owned (Bmax...) */
-  void *backup;         /* owned: params, m, v copy for a skipped step */
-  double *ess_ring;     /* owned (ess_window) */
+  void *backup;     /* owned: params, m, v copy for a skipped step */
+  double *ess_ring; /* owned (ess_window) */
   int ess_n, ess_pos;
   double ess_sum;
 } lf_trainer;

@@ -19,18 +19,24 @@ lf_status lf_cli_parse(int argc, char **argv, int first, const char *cmd, lf_cli
     const char *val = NULL;
 #define NEEDVAL(name)                                                                              \
   do {                                                                                             \
-    if (i + 1 >= argc)                                                                             \
-      return lf_fail_msg(LF_ERR_USAGE, "%s: option %s needs a value", cmd, name);                  \
+    if (i + 1 >= argc) return lf_fail_msg(LF_ERR_USAGE, "%s: option %s needs a value", cmd, name); \
     val = argv[++i];                                                                               \
   } while (0)
-    if (!strcmp(a, "--json")) o->json = 1;
-    else if (!strcmp(a, "--force")) o->force = 1;
-    else if (!strcmp(a, "--resume")) o->resume = 1;
-    else if (!strcmp(a, "--default")) o->use_default = 1;
-    else if (!strcmp(a, "-h") || !strcmp(a, "--help")) o->help = 1;
+    if (!strcmp(a, "--json"))
+      o->json = 1;
+    else if (!strcmp(a, "--force"))
+      o->force = 1;
+    else if (!strcmp(a, "--resume"))
+      o->resume = 1;
+    else if (!strcmp(a, "--default"))
+      o->use_default = 1;
+    else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+      o->help = 1;
     else if (!strcmp(a, "--set") || !strncmp(a, "--set=", 6)) {
-      if (a[5] == '=') val = a + 6;
-      else NEEDVAL("--set");
+      if (a[5] == '=')
+        val = a + 6;
+      else
+        NEEDVAL("--set");
       if (o->nsets == LF_CLI_MAX_SETS)
         return lf_fail_msg(LF_ERR_USAGE, "%s: more than %d --set options", cmd, LF_CLI_MAX_SETS);
       o->sets[o->nsets++] = val;
@@ -53,8 +59,8 @@ lf_status lf_cli_parse(int argc, char **argv, int first, const char *cmd, lf_cli
     } else if (!o->config) {
       o->config = a;
     } else {
-      return lf_fail_msg(LF_ERR_USAGE, "%s: unexpected argument '%s' (config already '%s')", cmd,
-                         a, o->config);
+      return lf_fail_msg(LF_ERR_USAGE, "%s: unexpected argument '%s' (config already '%s')", cmd, a,
+                         o->config);
     }
 #undef NEEDVAL
   }
@@ -128,8 +134,8 @@ void lf_cli_banner(MPI_Comm comm, const char *cmd) {
   const char *blas_threads = getenv("OPENBLAS_NUM_THREADS");
   lf_log_info("latflow", "%s: version %s (git %s%s), %s, %s", cmd, LATFLOW_VERSION, LATFLOW_GIT_REV,
               LATFLOW_GIT_DIRTY ? ", dirty" : "", LATFLOW_COMPILER, LATFLOW_BUILD_TYPE);
-  lf_log_info("latflow", "%s; HDF5 %u.%u.%u; %s; ranks %d; OPENBLAS_NUM_THREADS=%s", mpiv, maj,
-              min, rel, openblas_get_config(), size, blas_threads ? blas_threads : "(unset)");
+  lf_log_info("latflow", "%s; HDF5 %u.%u.%u; %s; ranks %d; OPENBLAS_NUM_THREADS=%s", mpiv, maj, min,
+              rel, openblas_get_config(), size, blas_threads ? blas_threads : "(unset)");
 }
 
 int lf_cli_report(lf_status rc) {
@@ -137,4 +143,21 @@ int lf_cli_report(lf_status rc) {
   lf_log_progress_end();
   fprintf(stderr, "latflow: %s\n", lf_last_error()[0] ? lf_last_error() : lf_status_str(rc));
   return (rc == LF_ERR_USAGE || rc == LF_ERR_CONFIG) ? 2 : 1;
+}
+
+int lf_cli_setup(int argc, char **argv, MPI_Comm comm, const char *cmd, const char *help,
+                 lf_cli_opts *o, lf_config *cfg, int *code) {
+  lf_status rc = lf_cli_parse(argc, argv, 2, cmd, o);
+  if (rc == LF_OK && o->help) {
+    fputs(help, stdout);
+    *code = 0;
+    return 0;
+  }
+  if (rc == LF_OK) rc = lf_cli_load_config(o, cfg);
+  if (rc != LF_OK) {
+    *code = lf_cli_report(rc);
+    return 0;
+  }
+  lf_cli_banner(comm, cmd);
+  return 1;
 }

@@ -11,13 +11,13 @@
 #define LF_CLI_MAX_SETS 64
 
 typedef struct lf_cli_opts {
-  const char *config;                  /* CONFIG positional, NULL = built-in default */
-  const char *sets[LF_CLI_MAX_SETS];   /* --set key=value, in order */
+  const char *config;                /* CONFIG positional, NULL = built-in default */
+  const char *sets[LF_CLI_MAX_SETS]; /* --set key=value, in order */
   int nsets;
   int json, force, resume, help, use_default;
-  const char *model;                   /* --model M */
-  const char *output;                  /* --output DIR (same as --set output=DIR) */
-  double seconds;                      /* bench: --seconds */
+  const char *model;  /* --model M */
+  const char *output; /* --output DIR (same as --set output=DIR) */
+  double seconds;     /* bench: --seconds */
 } lf_cli_opts;
 
 /* Parses argv[first..] into opts; unknown options are LF_ERR_USAGE. */
@@ -36,6 +36,11 @@ int lf_cmd_config(int argc, char **argv, MPI_Comm comm);
 int lf_cmd_train(int argc, char **argv, MPI_Comm comm);
 int lf_cmd_run(int argc, char **argv, MPI_Comm comm);
 int lf_cmd_bench(int argc, char **argv, MPI_Comm comm);
+
+/* The common start of a subcommand: parse options, print help (*code = 0), load the
+ * config and log the banner. Returns 1 to go on; 0 with *code set to stop. */
+int lf_cli_setup(int argc, char **argv, MPI_Comm comm, const char *cmd, const char *help,
+                 lf_cli_opts *o, lf_config *cfg, int *code);
 
 /* Exit code for a status: 2 for usage/config errors, 1 otherwise, 0 for LF_OK.
  * Prints "latflow: <message>" to stderr for failures. */

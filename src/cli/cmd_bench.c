@@ -41,8 +41,8 @@ typedef struct bench_ctx {
 
 static lf_status train_once(bench_ctx *b) {
   lf_train_step_info info;
-  const lf_status rc = lf_trainer_step(b->tr, b->calls, b->cfg->train.batch,
-                                       b->cfg->train.optimizer.lr, &info);
+  const lf_status rc =
+      lf_trainer_step(b->tr, b->calls, b->cfg->train.batch, b->cfg->train.optimizer.lr, &info);
   b->calls++;
   return rc;
 }
@@ -51,7 +51,8 @@ static lf_status propose_once(bench_ctx *b) {
   const size_t n = (size_t)b->m->C * (size_t)b->m->V;
   const lf_rng_key key = lf_rng_key_make(b->cfg->seed, LF_STREAM_SAMPLE);
   const uint64_t g0 = (uint64_t)b->calls * (uint64_t)b->block;
-  for (int i = 0; i < b->block; i++) lf_rng_normal(key, 0, g0 + (uint64_t)i, n, b->eps + (size_t)i * n);
+  for (int i = 0; i < b->block; i++)
+    lf_rng_normal(key, 0, g0 + (uint64_t)i, n, b->eps + (size_t)i * n);
   lf_model_sample(b->m, b->block, b->eps, b->phi, b->logq);
   b->th->action(b->th, b->block, b->phi, b->S);
   b->calls++;
@@ -122,8 +123,9 @@ static lf_status bench(const lf_config *cfg, double seconds, cJSON *json) {
   const double peak = lf_cpu_fma_peak_gflops(isa, 0.5);
   const double peak2 = lf_cpu_fma_peak_gflops("avx2", 0.5);
   const double rss = lf_peak_rss_mb();
-  lf_log_info("bench", "forward %.2f GFLOP/s; FMA peak %.1f GFLOP/s (%s), %.1f (avx2); "
-                       "efficiency %.1f%%; peak RSS %.1f MB",
+  lf_log_info("bench",
+              "forward %.2f GFLOP/s; FMA peak %.1f GFLOP/s (%s), %.1f (avx2); "
+              "efficiency %.1f%%; peak RSS %.1f MB",
               gflops, peak, isa, peak2, peak > 0 ? 100 * gflops / peak : 0.0, rss);
   const char *threads = getenv("OPENBLAS_NUM_THREADS");
   cJSON_AddStringToObject(json, "impl", "latflow-" LATFLOW_VERSION);
@@ -137,7 +139,8 @@ static lf_status bench(const lf_config *cfg, double seconds, cJSON *json) {
   for (int i = 0; i < cfg->model.nhidden; i++)
     cJSON_AddItemToArray(hid, cJSON_CreateNumber(cfg->model.hidden[i]));
   cJSON_AddNumberToObject(json, "kernel", cfg->model.kernel);
-  cJSON_AddStringToObject(json, "dtype", cfg->model.precision == LF_PREC_F32 ? "float32" : "float64");
+  cJSON_AddStringToObject(json, "dtype",
+                          cfg->model.precision == LF_PREC_F32 ? "float32" : "float64");
   cJSON_AddStringToObject(json, "estimator", lf_estimator_name(cfg->train.estimator));
   cJSON_AddNumberToObject(json, "threads", threads ? atoi(threads) : 0);
   cJSON_AddNumberToObject(json, "train_steps_per_s", train_rate);
@@ -162,18 +165,11 @@ fail:
 
 int lf_cmd_bench(int argc, char **argv, MPI_Comm comm) {
   lf_cli_opts o;
-  lf_status rc = lf_cli_parse(argc, argv, 2, "bench", &o);
-  if (rc != LF_OK) return lf_cli_report(rc);
-  if (o.help) {
-    fputs(help, stdout);
-    return 0;
-  }
   lf_config cfg;
-  if ((rc = lf_cli_load_config(&o, &cfg)) != LF_OK) return lf_cli_report(rc);
-  lf_cli_banner(comm, "bench");
+  int code;
+  if (!lf_cli_setup(argc, argv, comm, "bench", help, &o, &cfg, &code)) return code;
   cJSON *json = cJSON_CreateObject();
-  rc = bench(&cfg, o.seconds > 0 ? o.seconds : 3.0, json);
-  int code = lf_cli_report(rc);
+  code = lf_cli_report(bench(&cfg, o.seconds > 0 ? o.seconds : 3.0, json));
   if (code == 0 && o.json) code = lf_cli_print_json(json);
   cJSON_Delete(json);
   return code;

@@ -60,8 +60,8 @@ static lf_status transfer_params(const lf_config *cfg, lf_model *m) {
                  "kernel %d, base %d, %zu parameters) than this config (layers %d, kernel %d, "
                  "base %d, %zu parameters)",
                  cfg->train.init_from, ocfg.model.layers, ocfg.model.nhidden, ocfg.model.kernel,
-                 (int)ocfg.model.base, om.nparams, m->cfg.layers, m->cfg.kernel,
-                 (int)m->cfg.base, m->nparams);
+                 (int)ocfg.model.base, om.nparams, m->cfg.layers, m->cfg.kernel, (int)m->cfg.base,
+                 m->nparams);
     goto fail;
   }
   p = lf_alloc(m->nparams * sizeof *p);
@@ -95,8 +95,9 @@ lf_status lf_train_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSO
   LF_CHECK(lf_cli_path(model_path, sizeof model_path, cfg->output, "model.h5"));
   LF_CHECK(lf_cli_path(metrics_path, sizeof metrics_path, cfg->output, "train.h5"));
   if (!force && (lf_cli_file_exists(model_path) || lf_cli_file_exists(metrics_path))) {
-    rc = LF_FAIL(LF_ERR_IO, "'%s' already holds a trained model; refusing to overwrite "
-                            "(use --force or another output)",
+    rc = LF_FAIL(LF_ERR_IO,
+                 "'%s' already holds a trained model; refusing to overwrite "
+                 "(use --force or another output)",
                  cfg->output);
     goto fail;
   }
@@ -107,8 +108,9 @@ lf_status lf_train_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSO
   lf_model_init_params(&m, cfg->seed);
   if (cfg->train.init_from[0]) LF_CHECK(transfer_params(cfg, &m));
   LF_CHECK(lf_trainer_init(&tr, cfg, &m, &th));
-  lf_log_info("train", "%s %dx%d m2=%g lambda=%g | %d layers, hidden %d, kernel %d, base %s, "
-                       "%s | %zu parameters | estimator %s, batch %d, %ld steps",
+  lf_log_info("train",
+              "%s %dx%d m2=%g lambda=%g | %d layers, hidden %d, kernel %d, base %s, "
+              "%s | %zu parameters | estimator %s, batch %d, %ld steps",
               th.name, m.L0, m.L1, cfg->theory.m2, cfg->theory.lambda, cfg->model.layers,
               cfg->model.nhidden > 0 ? cfg->model.hidden[0] : 0, cfg->model.kernel,
               cfg->model.base == LF_BASE_FREE_FIELD ? "free_field" : "normal",
@@ -133,16 +135,18 @@ lf_status lf_train_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSO
   mw = NULL;
   LF_CHECK(rc);
   LF_CHECK(lf_io_model_save(model_path, &m, cfg, force));
-  lf_log_info("train", "%ld steps in %.1f s (%.1f steps/s; stop: %s); loss %.4f, smoothed ESS "
-                       "%.4f; model %s",
-              res.steps, res.wall_seconds, res.steps / res.wall_seconds, res.stop_reason,
-              res.loss, res.ess_smoothed, model_path);
+  lf_log_info("train",
+              "%ld steps in %.1f s (%.1f steps/s; stop: %s); loss %.4f, smoothed ESS "
+              "%.4f; model %s",
+              res.steps, res.wall_seconds, res.steps / res.wall_seconds, res.stop_reason, res.loss,
+              res.ess_smoothed, model_path);
 
   lf_eval_result ev;
   LF_CHECK(lf_train_eval(&tr, cfg->train.eval_samples, &ev));
   if (ev.n > 0)
-    lf_log_info("train", "evaluation on %ld fresh samples: ESS %.4f, IMH acceptance %.4f, "
-                         "<log q + S> %.4f (%.1f s)",
+    lf_log_info("train",
+                "evaluation on %ld fresh samples: ESS %.4f, IMH acceptance %.4f, "
+                "<log q + S> %.4f (%.1f s)",
                 ev.n, ev.ess, ev.acceptance, ev.mean_loss, ev.seconds);
   if (json) {
     cJSON_AddStringToObject(json, "command", "train");
@@ -186,27 +190,38 @@ int lf_cli_print_json(cJSON *json) {
   return 0;
 }
 
-int lf_cmd_train(int argc, char **argv, MPI_Comm comm) {
+static const char run_help[] =
+    "usage: latflow run [CONFIG] [--set key=value]... [--output DIR] [--force] [--json]\n"
+    "Runs the pipeline on CONFIG (default: the built-in quickstart card: phi^4, L=8,\n"
+    "m2=-4, lambda=8): trains the flow with a live progress line and evaluates it\n"
+    "(ESS, IMH acceptance on train.eval_samples fresh samples). Sampling, analysis and\n"
+    "plots join the pipeline with the sampling issue.\n";
+
+/* `train` and `run` share everything but their help text in this version. */
+static int train_command(int argc, char **argv, MPI_Comm comm, const char *cmd, const char *usage) {
   lf_cli_opts o;
-  lf_status rc = lf_cli_parse(argc, argv, 2, "train", &o);
-  if (rc != LF_OK) return lf_cli_report(rc);
-  if (o.help) {
-    fputs(help, stdout);
-    return 0;
-  }
-  if (o.resume)
-    return lf_cli_report(lf_fail_msg(LF_ERR_USAGE, "train: --resume is not implemented yet "
-                                                   "(checkpoints come with the MPI production "
-                                                   "issue)"));
   lf_config cfg;
-  if ((rc = lf_cli_load_config(&o, &cfg)) != LF_OK) return lf_cli_report(rc);
-  lf_cli_banner(comm, "train");
+  int code;
+  if (!lf_cli_setup(argc, argv, comm, cmd, usage, &o, &cfg, &code)) return code;
+  if (o.resume)
+    return lf_cli_report(lf_fail_msg(LF_ERR_USAGE,
+                                     "%s: --resume is not implemented yet "
+                                     "(checkpoints come with the MPI production "
+                                     "issue)",
+                                     cmd));
   cJSON *json = o.json ? cJSON_CreateObject() : NULL;
-  rc = lf_train_pipeline(&cfg, o.force, comm, json);
-  int code = lf_cli_report(rc);
+  code = lf_cli_report(lf_train_pipeline(&cfg, o.force, comm, json));
   if (json) {
     if (code == 0) code = lf_cli_print_json(json);
     cJSON_Delete(json);
   }
   return code;
+}
+
+int lf_cmd_train(int argc, char **argv, MPI_Comm comm) {
+  return train_command(argc, argv, comm, "train", help);
+}
+
+int lf_cmd_run(int argc, char **argv, MPI_Comm comm) {
+  return train_command(argc, argv, comm, "run", run_help);
 }

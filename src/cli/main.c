@@ -23,7 +23,8 @@ static const char usage[] =
     "Exit codes: 0 success, 1 run failure, 2 bad usage or bad config.\n";
 
 static int dispatch(int argc, char **argv, MPI_Comm comm) {
-  if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+  if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+      !strcmp(argv[1], "help")) {
     fputs(usage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }

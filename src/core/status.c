@@ -9,16 +9,26 @@ static _Thread_local char last_error[2048];
 
 const char *lf_status_str(lf_status s) {
   switch (s) {
-  case LF_OK: return "ok";
-  case LF_ERR_INVALID: return "invalid argument";
-  case LF_ERR_NOMEM: return "out of memory";
-  case LF_ERR_IO: return "I/O error";
-  case LF_ERR_FORMAT: return "format error";
-  case LF_ERR_CONFIG: return "config error";
-  case LF_ERR_HDF5: return "HDF5 error";
-  case LF_ERR_MPI: return "MPI error";
-  case LF_ERR_NUMERIC: return "numerical error";
-  case LF_ERR_USAGE: return "usage error";
+  case LF_OK:
+    return "ok";
+  case LF_ERR_INVALID:
+    return "invalid argument";
+  case LF_ERR_NOMEM:
+    return "out of memory";
+  case LF_ERR_IO:
+    return "I/O error";
+  case LF_ERR_FORMAT:
+    return "format error";
+  case LF_ERR_CONFIG:
+    return "config error";
+  case LF_ERR_HDF5:
+    return "HDF5 error";
+  case LF_ERR_MPI:
+    return "MPI error";
+  case LF_ERR_NUMERIC:
+    return "numerical error";
+  case LF_ERR_USAGE:
+    return "usage error";
   }
   return "unknown status";
 }

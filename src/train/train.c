@@ -58,8 +58,9 @@ lf_status lf_trainer_init(lf_trainer *tr, const lf_config *cfg, lf_model *m, con
     return LF_FAIL(LF_ERR_INVALID, "model shape C=%d V=%d does not match theory C=%d V=%d", m->C,
                    m->V, t->C, t->V);
   if (cfg->train.estimator == LF_EST_RT && !t->grad)
-    return LF_FAIL(LF_ERR_CONFIG, "train.estimator: rt needs the action's gradient, which theory "
-                                  "'%s' does not provide; use re",
+    return LF_FAIL(LF_ERR_CONFIG,
+                   "train.estimator: rt needs the action's gradient, which theory "
+                   "'%s' does not provide; use re",
                    t->name);
   /* the largest batch the schedule reaches */
   const int bmax = lf_train_batch(cfg, cfg->train.steps > 0 ? cfg->train.steps : 0);
@@ -76,8 +77,8 @@ lf_status lf_trainer_init(lf_trainer *tr, const lf_config *cfg, lf_model *m, con
   tr->dlogq = lf_alloc(B * sizeof(double));
   tr->logw = lf_alloc(B * sizeof(double));
   tr->backup = lf_alloc(3 * m->nparams * m->real_size);
-  tr->ess_ring = lf_alloc((size_t)(cfg->train.ess_window > 0 ? cfg->train.ess_window : 1) *
-                          sizeof(double));
+  tr->ess_ring =
+      lf_alloc((size_t)(cfg->train.ess_window > 0 ? cfg->train.ess_window : 1) * sizeof(double));
   if (!tr->eps || !tr->phi || !tr->dphi || !tr->logq || !tr->logq2 || !tr->S || !tr->dlogq ||
       !tr->logw || !tr->backup || !tr->ess_ring) {
     rc = LF_FAIL(LF_ERR_NOMEM, "trainer buffers for batch %d, %d sites", tr->Bmax, t->V);
@@ -116,7 +117,8 @@ static void backup_arenas(lf_trainer *tr, int dir) {
   }
 }
 
-static void draw_noise(lf_rng_key key, uint32_t step, uint64_t first, int B, size_t n, double *eps) {
+static void draw_noise(lf_rng_key key, uint32_t step, uint64_t first, int B, size_t n,
+                       double *eps) {
   for (int i = 0; i < B; i++) lf_rng_normal(key, step, first + (uint64_t)i, n, eps + (size_t)i * n);
 }
 
@@ -199,18 +201,24 @@ lf_status lf_trainer_step(lf_trainer *tr, long t, int B, double lr, lf_train_ste
 
 static void ess_push(lf_trainer *tr, double ess) {
   const int w = tr->cfg->train.ess_window > 0 ? tr->cfg->train.ess_window : 1;
-  if (tr->ess_n == w) tr->ess_sum -= tr->ess_ring[tr->ess_pos];
-  else tr->ess_n++;
+  if (tr->ess_n == w)
+    tr->ess_sum -= tr->ess_ring[tr->ess_pos];
+  else
+    tr->ess_n++;
   tr->ess_ring[tr->ess_pos] = ess;
   tr->ess_sum += ess;
   tr->ess_pos = (tr->ess_pos + 1) % w;
 }
 
 static void format_eta(double s, char *buf, size_t n) {
-  if (!isfinite(s) || s < 0) snprintf(buf, n, "?");
-  else if (s < 60) snprintf(buf, n, "%.0fs", s);
-  else if (s < 3600) snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-  else snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+  if (!isfinite(s) || s < 0)
+    snprintf(buf, n, "?");
+  else if (s < 60)
+    snprintf(buf, n, "%.0fs", s);
+  else if (s < 3600)
+    snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+  else
+    snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
 }
 
 lf_status lf_train_run(lf_trainer *tr, long first, lf_train_callback cb, void *ctx,
@@ -257,10 +265,11 @@ lf_status lf_train_run(lf_trainer *tr, long first, lf_train_callback cb, void *c
       const double rate = (double)(t + 1 - first) / (now - t0);
       char eta[32];
       format_eta((double)(cfg->train.steps - t - 1) / rate, eta, sizeof eta);
-      lf_log_progress("train", "step=%ld/%ld loss=%.4f ess=%.3f ess_s=%.3f lr=%.2e batch=%d "
-                               "rate=%.1f steps/s eta=%s",
-                      t + 1, cfg->train.steps, info.loss, info.ess, info.ess_smoothed, lr, B,
-                      rate, eta);
+      lf_log_progress("train",
+                      "step=%ld/%ld loss=%.4f ess=%.3f ess_s=%.3f lr=%.2e batch=%d "
+                      "rate=%.1f steps/s eta=%s",
+                      t + 1, cfg->train.steps, info.loss, info.ess, info.ess_smoothed, lr, B, rate,
+                      eta);
       last_report = now;
     }
     if (cfg->train.target_ess > 0 && tr->ess_n == window &&

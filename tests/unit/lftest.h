@@ -9,6 +9,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stddef.h>
+#include <stdlib.h>
+
+#include "latflow/rng.h"
 
 static int lf_test_failures = 0;
 static int lf_test_checks = 0;
@@ -51,6 +54,25 @@ static inline double lf_gradcheck(lf_loss_fn loss, void *ctx, double *theta, con
     if (err > worst) worst = err;
   }
   return worst;
+}
+
+/* log|det A| of an n x n matrix (destroyed) by LAPACK's LU (dgetrf; the determinant of
+ * the transpose is the same, so row-major storage is fine). NaN if dgetrf fails. */
+void dgetrf_(const int *m, const int *n, double *a, const int *lda, int *ipiv, int *info);
+static inline double lf_test_logabsdet(int n, double *a) {
+  int info = 0;
+  int *ipiv = (int *)malloc((size_t)n * sizeof *ipiv);
+  dgetrf_(&n, &n, a, &n, ipiv, &info);
+  free(ipiv);
+  if (info < 0) return NAN;
+  double s = 0.0;
+  for (int k = 0; k < n; k++) s += log(fabs(a[(size_t)k * n + k]));
+  return s;
+}
+
+/* n standard normals from the test stream (seed 5) at the given step. */
+static inline void lf_test_randn(uint32_t step, size_t n, double *out) {
+  lf_rng_normal(lf_rng_key_make(5, LF_STREAM_TEST), step, 0, n, out);
 }
 
 #endif

@@ -19,7 +19,8 @@ int main(void) {
 
   /* one dominant weight: ESS = 1/n */
   for (int i = 0; i < 100; i++) lw[i] = (i == 17) ? 0.0 : -1e4;
-  CHECK(fabs(lf_ess(100, lw) - 0.01) < 1e-12, "one weight: ESS %.6f (expect 0.01)", lf_ess(100, lw));
+  CHECK(fabs(lf_ess(100, lw) - 0.01) < 1e-12, "one weight: ESS %.6f (expect 0.01)",
+        lf_ess(100, lw));
   /* two weights 1 and 3: ESS = 16 / (2 * 10) = 0.8 */
   double two[2] = {0.0, log(3.0)};
   CHECK(fabs(lf_ess(2, two) - 0.8) < 1e-14, "ESS of weights {1,3} = %.15f (expect 0.8)",

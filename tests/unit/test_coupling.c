@@ -18,28 +18,6 @@ static void randn(uint32_t step, size_t n, double *out) {
   lf_rng_normal(lf_rng_key_make(99, LF_STREAM_TEST), step, 0, n, out);
 }
 
-/* log|det A| of an n x n row-major matrix (destroyed): LU with partial pivoting. */
-static double logabsdet(int n, double *a) {
-  double s = 0.0;
-  for (int k = 0; k < n; k++) {
-    int p = k;
-    for (int i = k + 1; i < n; i++)
-      if (fabs(a[i * n + k]) > fabs(a[p * n + k])) p = i;
-    if (p != k)
-      for (int j = 0; j < n; j++) {
-        const double t = a[k * n + j];
-        a[k * n + j] = a[p * n + j];
-        a[p * n + j] = t;
-      }
-    const double piv = a[k * n + k];
-    s += log(fabs(piv));
-    for (int i = k + 1; i < n; i++) {
-      const double f = a[i * n + k] / piv;
-      for (int j = k; j < n; j++) a[i * n + j] -= f * a[k * n + j];
-    }
-  }
-  return s;
-}
 
 /* One coupling layer with its own arenas and buffers. */
 typedef struct fix {
@@ -183,7 +161,7 @@ static void check_layer(int L0, int L1, int C, int parity, lf_act_kind act, int 
     }
     double worst = 0.0;
     for (int b = 0; b < B; b++) {
-      const double bf = logabsdet(nper, J + (size_t)b * nper * nper);
+      const double bf = lf_test_logabsdet(nper, J + (size_t)b * nper * nper);
       worst = fmax(worst, fabs(bf - ld[b]));
     }
     CHECK(worst < 1e-8, "logdet vs log|det J| of the brute-force %dx%d Jacobian: max diff %.2e",

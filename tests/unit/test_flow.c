@@ -12,32 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void randn(uint32_t step, size_t n, double *out) {
-  lf_rng_normal(lf_rng_key_make(5, LF_STREAM_TEST), step, 0, n, out);
-}
 
-/* log|det A| of an n x n row-major matrix (destroyed): LU with partial pivoting. */
-static double logabsdet(int n, double *a) {
-  double s = 0.0;
-  for (int k = 0; k < n; k++) {
-    int p = k;
-    for (int i = k + 1; i < n; i++)
-      if (fabs(a[i * n + k]) > fabs(a[p * n + k])) p = i;
-    if (p != k)
-      for (int j = 0; j < n; j++) {
-        const double t = a[k * n + j];
-        a[k * n + j] = a[p * n + j];
-        a[p * n + j] = t;
-      }
-    const double piv = a[k * n + k];
-    s += log(fabs(piv));
-    for (int i = k + 1; i < n; i++) {
-      const double f = a[i * n + k] / piv;
-      for (int j = k; j < n; j++) a[i * n + j] -= f * a[k * n + j];
-    }
-  }
-  return s;
-}
 
 /* Like lf_gradcheck, but the relative error of entry i is taken against
  * max(|g_i| + |fd_i|, 1e-3 max_j |g_j|): with leaky_relu (slope 0.01) some parameters
@@ -118,9 +93,9 @@ static void fix_init(fix *x, const lf_model_cfg *cfg, int L0, int L1, int B, int
   x->d = lf_alloc(n * sizeof(double));
   x->cw = lf_alloc((size_t)B * sizeof(double));
   x->logdet = lf_alloc((size_t)B * sizeof(double));
-  randn(1, n, x->in);
-  randn(2, n, x->r);
-  randn(3, (size_t)B, x->cw);
+  lf_test_randn(1, n, x->in);
+  lf_test_randn(2, n, x->r);
+  lf_test_randn(3, (size_t)B, x->cw);
 }
 
 static void fix_free(fix *x) {
@@ -202,7 +177,7 @@ static void check_stack(int L0, int L1, int layers, lf_act_kind act) {
   }
   double worst = 0.0;
   for (int b = 0; b < B; b++)
-    worst = fmax(worst, fabs(logabsdet(nper, J + (size_t)b * nper * nper) - ld[b]));
+    worst = fmax(worst, fabs(lf_test_logabsdet(nper, J + (size_t)b * nper * nper) - ld[b]));
   CHECK(worst < 1e-8, "stack logdet vs log|det J| of the brute-force %dx%d Jacobian: %.2e", nper,
         nper, worst);
   free(J);

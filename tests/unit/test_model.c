@@ -18,27 +18,6 @@ static void randn(uint32_t step, size_t n, double *out) {
   lf_rng_normal(lf_rng_key_make(17, LF_STREAM_TEST), step, 0, n, out);
 }
 
-static double logabsdet(int n, double *a) {
-  double s = 0.0;
-  for (int k = 0; k < n; k++) {
-    int p = k;
-    for (int i = k + 1; i < n; i++)
-      if (fabs(a[i * n + k]) > fabs(a[p * n + k])) p = i;
-    if (p != k)
-      for (int j = 0; j < n; j++) {
-        const double t = a[k * n + j];
-        a[k * n + j] = a[p * n + j];
-        a[p * n + j] = t;
-      }
-    const double piv = a[k * n + k];
-    s += log(fabs(piv));
-    for (int i = k + 1; i < n; i++) {
-      const double f = a[i * n + k] / piv;
-      for (int j = k; j < n; j++) a[i * n + j] -= f * a[k * n + j];
-    }
-  }
-  return s;
-}
 
 static double maxabsdiff(size_t n, const double *a, const double *b) {
   double m = 0.0;
@@ -185,7 +164,7 @@ static void check_model(lf_base_kind base, lf_act_kind act) {
     double e2 = 0.0;
     for (int i = 0; i < nper; i++) e2 += x.eps[b * nper + i] * x.eps[b * nper + i];
     const double logn = -0.5 * e2 - 0.5 * nper * log(2.0 * M_PI);
-    const double want = logn - logabsdet(nper, J + (size_t)b * nper * nper);
+    const double want = logn - lf_test_logabsdet(nper, J + (size_t)b * nper * nper);
     worst = fmax(worst, fabs(want - x.logq[b]));
   }
   CHECK(worst < 1e-8, "%s: logq vs log N(eps) - log|det dphi/deps| (brute force %dx%d): %.2e", bn,

@@ -79,13 +79,24 @@ static void rt_vs_re(lf_base_kind base, const char *label) {
     if (seb > 0 && fabs(mb / seb) > zbias) zbias = fabs(mb / seb);
     if (seg > 0 && fabs(mg / seg) > zsignal) zsignal = fabs(mg / seg);
   }
-  CHECK(zmax < 5.0, "%s: <g_RT - g_RE> = 0 over %ld batches of %d, %zu params: max |z| = %.2f "
-        "(param %zu)", label, nrep, cfg.train.batch, np, zmax, imax);
+  CHECK(zmax < 5.0,
+        "%s: <g_RT - g_RE> = 0 over %ld batches of %d, %zu params: max |z| = %.2f "
+        "(param %zu)",
+        label, nrep, cfg.train.batch, np, zmax, imax);
   CHECK(zsignal > 20.0, "%s: the gradient itself is resolved: max |<g>|/err = %.1f", label,
         zsignal);
-  CHECK(zbias > 5.0, "%s: power: REINFORCE with the plain batch-mean baseline (biased by "
-        "1-1/B) is rejected: max |z| = %.1f", label, zbias);
-  free(g1); free(g2); free(sd); free(sd2); free(sb); free(sb2); free(sg); free(sg2);
+  CHECK(zbias > 5.0,
+        "%s: power: REINFORCE with the plain batch-mean baseline (biased by "
+        "1-1/B) is rejected: max |z| = %.1f",
+        label, zbias);
+  free(g1);
+  free(g2);
+  free(sd);
+  free(sd2);
+  free(sb);
+  free(sb2);
+  free(sg);
+  free(sg2);
   lf_trainer_free(&tr);
   lf_model_free(&m);
   lf_theory_free(&th);
@@ -192,8 +203,7 @@ int main(void) {
   train_small(LF_EST_RT, 32, &b0, &b1, pb, &np);
   CHECK(memcmp(pa, pb, np * sizeof *pa) == 0 && a1 == b1,
         "same seed, same model bit for bit (%zu params)", np);
-  CHECK(a1 > 10 * a0, "RT training 4x4 phi^4 (m2=-4, lambda=8): ESS %.4f -> %.4f", a0,
-        a1);
+  CHECK(a1 > 10 * a0, "RT training 4x4 phi^4 (m2=-4, lambda=8): ESS %.4f -> %.4f", a0, a1);
   train_small(LF_EST_RE, 64, &r0, &r1, NULL, &np);
   CHECK(r1 > 10 * r0, "RE training 4x4 phi^4 (batch 64): ESS %.4f -> %.4f", r0, r1);
   free(pa);
