@@ -110,17 +110,30 @@ void LF_T(lf_coupling_init)(LF_T(lf_coupling) * c, lf_init_kind kind, double sca
   }
 }
 
+/* Samples per pass of the net: each activation is written by a conv and rewritten in
+ * place by its activation function, so the net runs over chunks whose activations
+ * (chunk x hmax x V reals) stay in the L2 cache instead of streaming every (B, h, V)
+ * buffer through memory twice per conv (measured: the separate activation passes took
+ * over a third of the forward pass at L=16, B=1024). */
+#define NET_CHUNK_BYTES ((size_t)256 * 1024)
+
 /* The conv net on ws.netin: fills ws.post[k] and ws.st. */
 static void net_forward(const LF_T(lf_coupling) * c, int B, const ws_view *w, LF_R *convws) {
-  const size_t BV = (size_t)B * (size_t)c->V;
-  const LF_R *a = w->netin;
-  for (int k = 0; k < c->nconv; k++) {
-    const int last = k == c->nconv - 1;
-    LF_R *out = last ? w->st : w->post[k];
-    LF_T(lf_conv2d_forward)(&c->conv[k], B, a, out, convws);
-    /* activation in place: the pre-activation is not needed later (see top) */
-    LF_T(lf_act_forward)(last ? LF_ACT_TANH : c->act, BV * (size_t)c->conv[k].cout, out, out);
-    a = out;
+  const size_t V = (size_t)c->V;
+  size_t chunk = NET_CHUNK_BYTES / (sizeof(LF_R) * V * (size_t)hmax_of(c));
+  if (chunk < 1) chunk = 1;
+  for (size_t b0 = 0; b0 < (size_t)B; b0 += chunk) {
+    const int nb = (int)((size_t)B - b0 < chunk ? (size_t)B - b0 : chunk);
+    const LF_R *a = w->netin + b0 * (size_t)c->C * V;
+    for (int k = 0; k < c->nconv; k++) {
+      const int last = k == c->nconv - 1;
+      const size_t cout = (size_t)c->conv[k].cout;
+      LF_R *out = (last ? w->st : w->post[k]) + b0 * cout * V;
+      LF_T(lf_conv2d_forward)(&c->conv[k], nb, a, out, convws);
+      /* activation in place: the pre-activation is not needed later (see top) */
+      LF_T(lf_act_forward)(last ? LF_ACT_TANH : c->act, (size_t)nb * V * cout, out, out);
+      a = out;
+    }
   }
 }
 
