@@ -20,68 +20,66 @@
 
 typedef struct LF_T(lf_coupling) {
   int C, L0, L1, V;
-  int parity;                          /* updated sites: (x0+x1)%2 == parity */
-  int nconv;                           /* nhidden + 1 conv layers */
+  int parity; /* updated sites: (x0+x1)%2 == parity */
+  int nconv;  /* nhidden + 1 conv layers */
   LF_T(lf_conv2d) conv[LF_MAX_HIDDEN + 1];
-  lf_act_kind act;                     /* hidden activation */
-  const unsigned char *site_parity;    /* (V) borrowed: (x0+x1)%2 */
+  lf_act_kind act;                  /* hidden activation */
+  const unsigned char *site_parity; /* (V) borrowed: (x0+x1)%2 */
 } LF_T(lf_coupling);
 
 size_t LF_T(lf_coupling_nparams)(int C, int nhidden, const int *hidden, int kernel);
-void LF_T(lf_coupling_bind)(LF_T(lf_coupling) *c, int C, int L0, int L1, int parity,
-                            int nhidden, const int *hidden, int kernel, lf_act_kind act,
+void LF_T(lf_coupling_bind)(LF_T(lf_coupling) * c, int C, int L0, int L1, int parity, int nhidden,
+                            const int *hidden, int kernel, lf_act_kind act,
                             const unsigned char *site_parity, LF_R *params, LF_R *grads);
 /* Saved workspace per call (LF_R elements) and shared scratch for batch B. */
-size_t LF_T(lf_coupling_ws_size)(const LF_T(lf_coupling) *c, int B);
-size_t LF_T(lf_coupling_scratch_size)(const LF_T(lf_coupling) *c, int B);
-void LF_T(lf_coupling_init)(LF_T(lf_coupling) *c, lf_init_kind kind, double scale,
-                            lf_rng_key key, uint64_t offset);
+size_t LF_T(lf_coupling_ws_size)(const LF_T(lf_coupling) * c, int B);
+size_t LF_T(lf_coupling_scratch_size)(const LF_T(lf_coupling) * c, int B);
+void LF_T(lf_coupling_init)(LF_T(lf_coupling) * c, lf_init_kind kind, double scale, lf_rng_key key,
+                            uint64_t offset);
 
-void LF_T(lf_coupling_forward)(const LF_T(lf_coupling) *c, int B, const LF_R *x, LF_R *y,
+void LF_T(lf_coupling_forward)(const LF_T(lf_coupling) * c, int B, const LF_R *x, LF_R *y,
                                double *logdet, LF_R *ws, LF_R *scratch);
-void LF_T(lf_coupling_backward)(LF_T(lf_coupling) *c, int B, const LF_R *x, const LF_R *dy,
-                                const double *dlogdet, LF_R *dx, const LF_R *ws,
-                                LF_R *scratch);
-void LF_T(lf_coupling_inverse)(const LF_T(lf_coupling) *c, int B, const LF_R *y, LF_R *x,
+void LF_T(lf_coupling_backward)(LF_T(lf_coupling) * c, int B, const LF_R *x, const LF_R *dy,
+                                const double *dlogdet, LF_R *dx, const LF_R *ws, LF_R *scratch);
+void LF_T(lf_coupling_inverse)(const LF_T(lf_coupling) * c, int B, const LF_R *y, LF_R *x,
                                double *logdet, LF_R *ws, LF_R *scratch);
 /* Gradient of the inverse: given dL/dx and dL/dlogdet of the last inverse call on y,
  * accumulates parameter gradients and dy += dL/dy.
  * In both backward functions dlogdet may be NULL (zero) and the input gradient (dx of
  * _backward, dy of _inverse_backward) may be NULL when it is not wanted (this skips the
  * first conv's input gradient). Output and input gradients must not alias. */
-void LF_T(lf_coupling_inverse_backward)(LF_T(lf_coupling) *c, int B, const LF_R *y,
-                                        const LF_R *dx, const double *dlogdet, LF_R *dy,
-                                        const LF_R *ws, LF_R *scratch);
+void LF_T(lf_coupling_inverse_backward)(LF_T(lf_coupling) * c, int B, const LF_R *y, const LF_R *dx,
+                                        const double *dlogdet, LF_R *dy, const LF_R *ws,
+                                        LF_R *scratch);
 
 /* ---- the stack: layers 0..n-1 from z to phi -------------------------------------------
  * Owns its layer array, saved workspaces, intermediate fields and scratch for batch up
  * to Bmax; parameters and gradients are borrowed (the model's arenas, at offset 0). */
 typedef struct LF_T(lf_flow) {
   int nlayers, C, L0, L1, V, Bmax;
-  LF_T(lf_coupling) *layers; /* owned (nlayers) */
-  LF_R *ws;                  /* owned: saved workspaces of all layers at Bmax */
-  LF_R *xs;                  /* owned: (nlayers+1, Bmax, C*V) fields between layers */
-  LF_R *dxs;                 /* owned: 2 x (Bmax, C*V) gradient ping-pong buffers */
-  LF_R *scratch;             /* owned */
-  size_t ws_per_layer;       /* at Bmax */
+  LF_T(lf_coupling) * layers; /* owned (nlayers) */
+  LF_R *ws;                   /* owned: saved workspaces of all layers at Bmax */
+  LF_R *xs;                   /* owned: (nlayers+1, Bmax, C*V) fields between layers */
+  LF_R *dxs;                  /* owned: 2 x (Bmax, C*V) gradient ping-pong buffers */
+  LF_R *scratch;              /* owned */
+  size_t ws_per_layer;        /* at Bmax */
 } LF_T(lf_flow);
 
 size_t LF_T(lf_flow_nparams)(const lf_model_cfg *cfg, int C);
 /* LF_ERR_NOMEM, LF_ERR_INVALID. site_parity (V) is borrowed and must outlive the flow. */
-lf_status LF_T(lf_flow_init)(LF_T(lf_flow) *f, const lf_model_cfg *cfg, int C, int L0, int L1,
-                             const unsigned char *site_parity, LF_R *params, LF_R *grads,
-                             int Bmax);
-void LF_T(lf_flow_free)(LF_T(lf_flow) *f);
-void LF_T(lf_flow_init_params)(LF_T(lf_flow) *f, lf_init_kind kind, double scale,
-                               lf_rng_key key, uint64_t offset);
+lf_status LF_T(lf_flow_init)(LF_T(lf_flow) * f, const lf_model_cfg *cfg, int C, int L0, int L1,
+                             const unsigned char *site_parity, LF_R *params, LF_R *grads, int Bmax);
+void LF_T(lf_flow_free)(LF_T(lf_flow) * f);
+void LF_T(lf_flow_init_params)(LF_T(lf_flow) * f, lf_init_kind kind, double scale, lf_rng_key key,
+                               uint64_t offset);
 /* phi = f(z); logdet = log|det dphi/dz| (overwritten). B <= Bmax. */
-void LF_T(lf_flow_forward)(LF_T(lf_flow) *f, int B, const LF_R *z, LF_R *phi, double *logdet);
+void LF_T(lf_flow_forward)(LF_T(lf_flow) * f, int B, const LF_R *z, LF_R *phi, double *logdet);
 /* After forward: param grads += ...; dz = dL/dz (OVERWRITTEN; may be NULL). dphi may be
  * NULL (zero), dlogdet may be NULL (zero). */
-void LF_T(lf_flow_backward)(LF_T(lf_flow) *f, int B, const LF_R *dphi, const double *dlogdet,
+void LF_T(lf_flow_backward)(LF_T(lf_flow) * f, int B, const LF_R *dphi, const double *dlogdet,
                             LF_R *dz);
 /* z = f^-1(phi); logdet = log|det dz/dphi| (overwritten). */
-void LF_T(lf_flow_inverse)(LF_T(lf_flow) *f, int B, const LF_R *phi, LF_R *z, double *logdet);
+void LF_T(lf_flow_inverse)(LF_T(lf_flow) * f, int B, const LF_R *phi, LF_R *z, double *logdet);
 /* After inverse: param grads += ...; dphi = dL/dphi (OVERWRITTEN; may be NULL). */
-void LF_T(lf_flow_inverse_backward)(LF_T(lf_flow) *f, int B, const LF_R *dz,
-                                    const double *dlogdet, LF_R *dphi);
+void LF_T(lf_flow_inverse_backward)(LF_T(lf_flow) * f, int B, const LF_R *dz, const double *dlogdet,
+                                    LF_R *dphi);

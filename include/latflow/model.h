@@ -25,16 +25,16 @@
 #include <stdint.h>
 
 typedef struct lf_model {
-  lf_model_cfg cfg;     /* architecture (copy) */
+  lf_model_cfg cfg; /* architecture (copy) */
   int C, L0, L1, V, Bmax;
-  lf_lattice lat;       /* owned: parity for the checkerboards */
-  lf_base base;         /* owned */
-  size_t nbase;         /* base parameters */
-  size_t nparams;       /* all parameters */
-  size_t real_size;     /* sizeof(float) or sizeof(double) */
+  lf_lattice lat;               /* owned: parity for the checkerboards */
+  lf_base base;                 /* owned */
+  size_t nbase;                 /* base parameters */
+  size_t nparams;               /* all parameters */
+  size_t real_size;             /* sizeof(float) or sizeof(double) */
   void *params, *grads, *m, *v; /* owned arenas (nparams, network precision) */
-  lf_flow_f ff;         /* used when cfg.precision == LF_PREC_F32 */
-  lf_flow_d fd;         /* used when cfg.precision == LF_PREC_F64 */
+  lf_flow_f ff;                 /* used when cfg.precision == LF_PREC_F32 */
+  lf_flow_d fd;                 /* used when cfg.precision == LF_PREC_F64 */
   double *theta, *dtheta;       /* owned (nbase): base params in double */
   double *zd, *logr, *dzd;      /* owned (Bmax*C*V), (Bmax), (Bmax*C*V) */
   void *zr, *phir, *dr;         /* owned (Bmax*C*V) network precision buffers */

@@ -20,20 +20,20 @@ typedef struct LF_T(lf_conv2d) {
 
 size_t LF_T(lf_conv2d_nparams)(int cin, int cout, int k);
 /* Binds views: w = params[0 .. cout*cin*k*k), bias after it; same offsets in grads. */
-void LF_T(lf_conv2d_bind)(LF_T(lf_conv2d) *c, int cin, int cout, int k, int L0, int L1,
+void LF_T(lf_conv2d_bind)(LF_T(lf_conv2d) * c, int cin, int cout, int k, int L0, int L1,
                           LF_R *params, LF_R *grads);
 /* Scratch (in LF_R elements) that forward/backward need for batch B; not kept between
  * calls, so layers may share one scratch buffer. */
-size_t LF_T(lf_conv2d_ws_size)(const LF_T(lf_conv2d) *c, int B);
+size_t LF_T(lf_conv2d_ws_size)(const LF_T(lf_conv2d) * c, int B);
 /* x (B,cin,V) -> y (B,cout,V), overwritten. */
-void LF_T(lf_conv2d_forward)(const LF_T(lf_conv2d) *c, int B, const LF_R *x, LF_R *y, LF_R *ws);
+void LF_T(lf_conv2d_forward)(const LF_T(lf_conv2d) * c, int B, const LF_R *x, LF_R *y, LF_R *ws);
 /* dw, dbias += ...; dx (B,cin,V) += ... unless dx is NULL. */
-void LF_T(lf_conv2d_backward)(LF_T(lf_conv2d) *c, int B, const LF_R *x, const LF_R *dy, LF_R *dx,
+void LF_T(lf_conv2d_backward)(LF_T(lf_conv2d) * c, int B, const LF_R *x, const LF_R *dy, LF_R *dx,
                               LF_R *ws);
 /* The same with the algorithm forced (LF_CONV_AUTO = the two above). ws as above. */
-void LF_T(lf_conv2d_forward_algo)(const LF_T(lf_conv2d) *c, int B, const LF_R *x, LF_R *y,
+void LF_T(lf_conv2d_forward_algo)(const LF_T(lf_conv2d) * c, int B, const LF_R *x, LF_R *y,
                                   LF_R *ws, lf_conv_algo algo);
-void LF_T(lf_conv2d_backward_algo)(LF_T(lf_conv2d) *c, int B, const LF_R *x, const LF_R *dy,
+void LF_T(lf_conv2d_backward_algo)(LF_T(lf_conv2d) * c, int B, const LF_R *x, const LF_R *dy,
                                    LF_R *dx, LF_R *ws, lf_conv_algo algo);
 /* Initializes w and bias: kaiming: U(-b, b), b = scale / sqrt(fan_in) for w and bias
  * (PyTorch's default Conv2d init is scale = 1); xavier: w ~ U(-b, b),
@@ -41,15 +41,15 @@ void LF_T(lf_conv2d_backward_algo)(LF_T(lf_conv2d) *c, int B, const LF_R *x, con
  * fan_out = cout*k*k. Draws come from key (LF_STREAM_INIT) at step 0, index
  * offset + (position of the parameter within this layer), so they are a pure function
  * of the seed and the parameter's place in the arena. */
-void LF_T(lf_conv2d_init)(LF_T(lf_conv2d) *c, lf_init_kind kind, double scale, lf_rng_key key,
+void LF_T(lf_conv2d_init)(LF_T(lf_conv2d) * c, lf_init_kind kind, double scale, lf_rng_key key,
                           uint64_t offset);
 
 /* ---- elementwise activations over n values -------------------------------------------
  * forward writes y (may alias x); backward reads the forward INPUT x (leaky_relu) or
  * OUTPUT y (tanh), as named, and accumulates dx += f'(.) * dy. */
 void LF_T(lf_act_forward)(lf_act_kind act, size_t n, const LF_R *x, LF_R *y);
-void LF_T(lf_act_backward)(lf_act_kind act, size_t n, const LF_R *x, const LF_R *y,
-                           const LF_R *dy, LF_R *dx);
+void LF_T(lf_act_backward)(lf_act_kind act, size_t n, const LF_R *x, const LF_R *y, const LF_R *dy,
+                           LF_R *dx);
 
 /* ---- optimizers over one flat arena of n parameters ------------------------------------
  * One step t = 1, 2, ... with learning rate lr (the schedule's current value; cfg->lr

@@ -108,10 +108,9 @@ void LF_T(lf_flow_forward)(LF_T(lf_flow) * f, int B, const LF_R *z, LF_R *phi, d
   const size_t n = (size_t)B * (size_t)f->C * (size_t)f->V;
   memcpy(field_at(f, 0), z, n * sizeof *z);
   for (int b = 0; b < B; b++) logdet[b] = 0.0;
-  for (int i = 0; i < f->nlayers; i++)
-    LF_T(lf_coupling_forward)
-    (&f->layers[i], B, field_at(f, i), field_at(f, i + 1), logdet,
-     f->ws + (size_t)i * f->ws_per_layer, f->scratch);
+  for (int i = 0; i < f->nlayers; i++) LF_T(lf_coupling_forward)
+  (&f->layers[i], B, field_at(f, i), field_at(f, i + 1), logdet,
+   f->ws + (size_t)i * f->ws_per_layer, f->scratch);
   memcpy(phi, field_at(f, f->nlayers), n * sizeof *phi);
 }
 
@@ -140,10 +139,9 @@ void LF_T(lf_flow_inverse)(LF_T(lf_flow) * f, int B, const LF_R *phi, LF_R *z, d
   const size_t n = (size_t)B * (size_t)f->C * (size_t)f->V;
   memcpy(field_at(f, f->nlayers), phi, n * sizeof *phi);
   for (int b = 0; b < B; b++) logdet[b] = 0.0;
-  for (int i = f->nlayers - 1; i >= 0; i--)
-    LF_T(lf_coupling_inverse)
-    (&f->layers[i], B, field_at(f, i + 1), field_at(f, i), logdet,
-     f->ws + (size_t)i * f->ws_per_layer, f->scratch);
+  for (int i = f->nlayers - 1; i >= 0; i--) LF_T(lf_coupling_inverse)
+  (&f->layers[i], B, field_at(f, i + 1), field_at(f, i), logdet,
+   f->ws + (size_t)i * f->ws_per_layer, f->scratch);
   memcpy(z, field_at(f, 0), n * sizeof *z);
 }
 
