@@ -1,0 +1,107 @@
+/* latflow/ensemble.h: ensemble files (<out>/ensemble.h5), written by `latflow sample`
+ * and `latflow hmc`, read by `analyze`, `plot` and the merge tool (docs/FORMAT.md).
+ *
+ * One file holds R >= 1 chains (a fresh file 1; a merged file several, boundaries kept).
+ * Per chain there are two tables:
+ *   rows  : one row per stored state (unique configuration): its observables (nobs,
+ *           names in the file), its correlator (ncorr values, e.g. the zero-momentum
+ *           correlator G(t) of phi^4), and, when configurations are saved, the field
+ *           (C*V doubles). Observables and correlators are always stored, so a run with
+ *           sample.save = none can still be analysed.
+ *   chain : one record per Markov step (IMH proposal, or HMC trajectory, or, in
+ *           reweighting mode, one per proposal): the row of the state after the step,
+ *           the proposal id (HMC: trajectory number), log w (flow; HMC: NaN), dH (HMC;
+ *           flow: NaN) and the accept flag.
+ * The Monte Carlo time series of observable k is obs[row[i]][k], i = 0..steps-1.
+ * The file carries the common root attributes of latflow/io.h with latflow_format =
+ * "ensemble", /meta (config YAML, ...), and the run attributes in lf_ens_info.
+ * Datasets are chunked and extendible; appends are buffered in memory and written by
+ * _flush/_close. The file is "<path>.tmp" while being written and renamed on close;
+ * an existing <path> is refused unless overwrite != 0 (LF_ERR_IO).
+ * Readers refuse as in latflow/io.h (not HDF5, truncated, not latflow, wrong kind,
+ * newer format_version), and check that all per-chain datasets have consistent lengths
+ * and that every chain row index is < rows (LF_ERR_FORMAT naming the dataset).
+ * All functions here are local (serial HDF5). */
+#ifndef LATFLOW_ENSEMBLE_H
+#define LATFLOW_ENSEMBLE_H
+
+#include "latflow/config.h"
+#include "latflow/status.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LF_IO_ENSEMBLE_FORMAT_VERSION 1
+#define LF_ENS_MAX_CORR 1024
+
+typedef enum lf_ens_kind { LF_ENS_IMH = 0, LF_ENS_REWEIGHT = 1, LF_ENS_HMC = 2 } lf_ens_kind;
+
+/* What a run knows about itself (root attributes of the ensemble). */
+typedef struct lf_ens_info {
+  lf_ens_kind kind;
+  char theory[LF_NAME_MAX]; /* "phi4", ...                                          */
+  int C, L0, L1;            /* components per site, lattice shape                   */
+  int nobs;
+  char obs_names[LF_MAX_OBS][LF_NAME_MAX];
+  int ncorr;                 /* correlator length per row (0: none)                  */
+  int save_configs;          /* 1: /chain_r/configs exists                           */
+  char model_hash[72];       /* flow: lf_model_hash of the model, hex; HMC: ""        */
+  char model_path[1024];     /* flow: path of the model file as given; HMC: ""        */
+  double train_seconds;      /* flow: wall seconds of training (from the model file) */
+  double gen_seconds;        /* wall seconds of generation (set before close)        */
+} lf_ens_info;
+
+/* One Markov-chain step. */
+typedef struct lf_ens_step {
+  int64_t row;      /* state after the step                         */
+  int64_t id;       /* proposal id g (flow) or trajectory number     */
+  double logw;      /* flow: log w of the proposal; HMC: NaN         */
+  double dH;        /* HMC: dH of the trajectory; flow: NaN          */
+  int8_t accepted;  /* 1 if the proposal was accepted                */
+} lf_ens_step;
+
+typedef struct lf_ens_writer lf_ens_writer; /* opaque */
+
+/* Creates "<path>.tmp" with one chain (chain 0) and writes the header, /meta (cfg) and
+ * info. Errors: LF_ERR_INVALID (bad info), LF_ERR_IO, LF_ERR_HDF5, LF_ERR_NOMEM. */
+lf_status lf_ens_create(lf_ens_writer **w, const char *path, const lf_config *cfg,
+                        const lf_ens_info *info, int overwrite);
+/* Appends one stored state: obs (nobs), corr (ncorr; may be NULL if ncorr = 0), phi
+ * (C*V; ignored unless save_configs). *row (may be NULL) gets its row index. Non-finite
+ * observables are LF_ERR_NUMERIC (a caller must never store a NaN state). */
+lf_status lf_ens_append_row(lf_ens_writer *w, const double *obs, const double *corr,
+                            const double *phi, int64_t *row);
+/* Appends n chain steps (row < rows appended so far, else LF_ERR_INVALID). */
+lf_status lf_ens_append_steps(lf_ens_writer *w, size_t n, const lf_ens_step *steps);
+int64_t lf_ens_rows(const lf_ens_writer *w);
+int64_t lf_ens_steps(const lf_ens_writer *w);
+/* Sets info.gen_seconds (written at close). */
+void lf_ens_set_gen_seconds(lf_ens_writer *w, double seconds);
+/* Writes buffers to the .tmp file and flushes it. */
+lf_status lf_ens_flush(lf_ens_writer *w);
+/* Flushes, closes, fsyncs, renames to path and frees w (also on failure; w may be NULL). */
+lf_status lf_ens_close(lf_ens_writer *w);
+/* Closes and deletes the .tmp file without renaming (a failed run); frees w. */
+void lf_ens_abort(lf_ens_writer *w);
+
+/* A whole ensemble in memory (without configurations). */
+typedef struct lf_ensemble {
+  lf_ens_info info;
+  int R;              /* chains                                        */
+  size_t *rows;       /* (R) rows per chain                            */
+  size_t *steps;      /* (R) steps per chain                           */
+  double **obs;       /* (R) x (rows[r], nobs)                          */
+  double **corr;      /* (R) x (rows[r], ncorr), NULL arrays if ncorr=0 */
+  lf_ens_step **chain;/* (R) x (steps[r])                               */
+  lf_config cfg;      /* the stored config (defaults + YAML)            */
+} lf_ensemble;
+
+/* Reads the file at path (kind "ensemble"; any number of chains) into e (zeroed first).
+ * Refusals as above. */
+lf_status lf_ens_read(const char *path, lf_ensemble *e);
+/* Reads n stored configurations of chain r starting at row0 into phi (n, C*V).
+ * LF_ERR_INVALID if the file has no configurations or the range is out of bounds. */
+lf_status lf_ens_read_configs(const char *path, int r, int64_t row0, size_t n, double *phi);
+void lf_ens_free(lf_ensemble *e);
+
+#endif

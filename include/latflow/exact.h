@@ -1,0 +1,29 @@
+/* latflow/exact.h: exact results that the samplers are tested against.
+ *
+ * Free scalar field (phi^4 at lambda = 0, m2 > 0) in the action convention of
+ * latflow/theory.h: S = phi^T A phi with A = -Laplacian + m2, i.e. a Gaussian with
+ * covariance A^-1 / 2 (note the 1/2). With phat^2 = 4 sum_mu sin^2(p_mu / 2), p_mu =
+ * 2 pi n_mu / L_mu, and the sums over the V momenta:
+ *   <phi2>   = (1/V) sum_p 1 / (2 (phat^2 + m2))
+ *   <chi2>   = 1 / (2 m2)                       (<(sum phi)^2>/V, the p = 0 mode)
+ *   <energy> = (1/(2V)) sum_p (cos p_0 + cos p_1) / (2 (phat^2 + m2))
+ *   G(t)     = (1/L0) sum_{p_0} cos(p_0 t) / (2 (4 sin^2(p_0/2) + m2)), t = 0..L0-1: the
+ *              zero-momentum correlator (1/V) sum_{t0} <s(t0) s(t0 + t)>, s(t) = sum_x1 phi(t, x1)
+ *   m_pole   = arccosh(1 + m2/2)  (= arccosh((G(t-1) + G(t+1)) / (2 G(t))) for every t)
+ *   log Z    = (V/2) log(pi) - (1/2) sum_p log(phat^2 + m2)   (Z = int dphi exp(-S))
+ * Local; never allocates. */
+#ifndef LATFLOW_EXACT_H
+#define LATFLOW_EXACT_H
+
+#include "latflow/status.h"
+
+typedef struct lf_free_exact {
+  double phi2, chi2, energy, m_pole, logZ;
+  int L0;
+  double G[1024]; /* G(t), t < L0 (L0 <= 1024) */
+} lf_free_exact;
+
+/* LF_ERR_INVALID unless m2 > 0, L0, L1 >= 2 and L0 <= 1024. */
+lf_status lf_free_exact_eval(int L0, int L1, double m2, lf_free_exact *out);
+
+#endif
