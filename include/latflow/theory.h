@@ -9,6 +9,7 @@
  * Observables per configuration, in the order of obs_names; phi^4 has
  *   phi2 = (1/V) sum phi^2, mag = (1/V) sum phi, abs_mag = |mag|,
  *   chi2 = (sum phi)^2 / V, energy = (1/(2V)) sum_x sum_mu phi(x) phi(x+mu).
+ * LF_THEORY_MAX_CORR bounds ncorr (phi^4 has no correlator data when L0 exceeds it).
  * Function pointers are local, never allocate, never fail. */
 #ifndef LATFLOW_THEORY_H
 #define LATFLOW_THEORY_H
@@ -16,6 +17,8 @@
 #include "latflow/config.h"
 #include "latflow/lattice.h"
 #include "latflow/status.h"
+
+#define LF_THEORY_MAX_CORR 1024
 
 typedef struct lf_theory lf_theory;
 struct lf_theory {
@@ -33,6 +36,12 @@ struct lf_theory {
   const char *obs_names[LF_MAX_OBS]; /* static strings */
   /* out[nobs] for one configuration phi (C*V). */
   void (*observables)(const lf_theory *t, const double *phi, double *out);
+  /* Per-configuration correlator data, out[ncorr] for one configuration (ncorr = 0 and
+   * NULL when the theory has none). phi^4: the zero-momentum correlator
+   * G(t) = (1/V) sum_t0 s(t0) s(t0 + t), s(t) = sum_x1 phi(t, x1), t = 0 .. L0-1
+   * (sum_t G(t) = chi2; not connected: <mag> = 0 in finite volume). */
+  int ncorr;
+  void (*correlator)(const lf_theory *t, const double *phi, double *out);
   void *impl; /* owned by the implementation; NULL for phi^4 */
 };
 

@@ -91,6 +91,23 @@ static void phi4_observables(const lf_theory *t, const double *phi, double *out)
   out[4] = 0.5 * hop * invV;
 }
 
+/* G(t) = (1/V) sum_t0 s(t0) s(t0 + t) for t < L0, s(t) = sum_x1 phi(t, x1). */
+static void phi4_correlator(const lf_theory *t, const double *phi, double *out) {
+  const int L0 = t->lat.L[0], L1 = t->lat.L[1];
+  double s[LF_THEORY_MAX_CORR];
+  for (int x0 = 0; x0 < L0; x0++) {
+    double a = 0.0;
+    for (int x1 = 0; x1 < L1; x1++) a += phi[(size_t)x0 * L1 + x1];
+    s[x0] = a;
+  }
+  const double invV = 1.0 / (double)t->V;
+  for (int dt = 0; dt < L0; dt++) {
+    double g = 0.0;
+    for (int t0 = 0; t0 < L0; t0++) g += s[t0] * s[(t0 + dt) % L0];
+    out[dt] = g * invV;
+  }
+}
+
 lf_status lf_phi4_init(lf_theory *t, const lf_theory_cfg *cfg) {
   if (!isfinite(cfg->m2))
     return LF_FAIL(LF_ERR_CONFIG, "theory.m2 must be finite, got %g", cfg->m2);
@@ -112,6 +129,8 @@ lf_status lf_phi4_init(lf_theory *t, const lf_theory_cfg *cfg) {
   t->observables = phi4_observables;
   t->nobs = (int)(sizeof phi4_obs / sizeof phi4_obs[0]);
   for (int i = 0; i < t->nobs; i++) t->obs_names[i] = phi4_obs[i];
+  t->ncorr = t->lat.L[0] <= LF_THEORY_MAX_CORR ? t->lat.L[0] : 0;
+  t->correlator = t->ncorr ? phi4_correlator : NULL;
   t->impl = NULL;
   return LF_OK;
 }

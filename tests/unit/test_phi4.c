@@ -211,6 +211,34 @@ static void check_observables(void) {
   lf_theory_free(&t);
 }
 
+/* G(t) against the definition by pairs of sites, and sum_t G(t) = chi2. */
+static void check_correlator(int L0, int L1) {
+  lf_theory t;
+  lf_theory_cfg c = phi4_cfg(L0, L1, -1.0, 0.5);
+  if (lf_theory_init(&t, &c) != LF_OK) return;
+  const int V = L0 * L1;
+  double *phi = malloc(sizeof(double) * (size_t)V), G[LF_THEORY_MAX_CORR], obs[LF_MAX_OBS];
+  randn(21, (size_t)V, 1.0, phi);
+  CHECK(t.ncorr == L0 && t.correlator, "%dx%d: ncorr %d (want %d)", L0, L1, t.ncorr, L0);
+  t.correlator(&t, phi, G);
+  t.observables(&t, phi, obs);
+  double worst = 0.0, sum = 0.0;
+  for (int dt = 0; dt < L0; dt++) {
+    double want = 0.0; /* (1/V) sum over x, y with y0 = x0 + dt of phi(x) phi(y) */
+    for (int x = 0; x < V; x++)
+      for (int y = 0; y < V; y++)
+        if ((x / L1 + dt) % L0 == y / L1) want += phi[x] * phi[y];
+    want /= V;
+    worst = fmax(worst, fabs(G[dt] - want));
+    sum += G[dt];
+  }
+  CHECK(worst < 1e-13, "%dx%d: G(t) vs pair sum, max err %.1e", L0, L1, worst);
+  CHECK(fabs(sum - obs[3]) < 1e-12 * fmax(1.0, obs[3]), "%dx%d: sum_t G(t) = %.15g vs chi2 %.15g",
+        L0, L1, sum, obs[3]);
+  free(phi);
+  lf_theory_free(&t);
+}
+
 static void check_refusals(void) {
   lf_theory t;
   lf_theory_cfg c = phi4_cfg(4, 4, 1.0, 1.0);
@@ -265,6 +293,9 @@ int main(void) {
   check_stencil(6, 5, -4.0, 8.0);
   check_stencil(2, 4, 1.0, 0.0);
   check_observables();
+  check_correlator(4, 6);
+  check_correlator(5, 3);
+  check_correlator(1, 4);
   check_refusals();
   report_speed();
   return lf_test_result();
