@@ -35,6 +35,14 @@ void LF_T(lf_conv2d_forward_algo)(const LF_T(lf_conv2d) * c, int B, const LF_R *
                                   LF_R *ws, lf_conv_algo algo);
 void LF_T(lf_conv2d_backward_algo)(LF_T(lf_conv2d) * c, int B, const LF_R *x, const LF_R *dy,
                                    LF_R *dx, LF_R *ws, lf_conv_algo algo);
+/* y = act(conv(x)) (B,cout,V), overwritten: the activation is applied to each output
+ * before it is stored, so y is written once. Equals lf_conv2d_forward followed by
+ * lf_act_forward(act, ..., y, y): bitwise for leaky_relu, to float rounding for tanh
+ * (the kernels may contract multiply-adds). ws as above. */
+void LF_T(lf_conv2d_forward_act)(const LF_T(lf_conv2d) * c, int B, const LF_R *x, LF_R *y, LF_R *ws,
+                                 lf_act_kind act);
+void LF_T(lf_conv2d_forward_act_algo)(const LF_T(lf_conv2d) * c, int B, const LF_R *x, LF_R *y,
+                                      LF_R *ws, lf_act_kind act, lf_conv_algo algo);
 /* Initializes w and bias: kaiming: U(-b, b), b = scale / sqrt(fan_in) for w and bias
  * (PyTorch's default Conv2d init is scale = 1); xavier: w ~ U(-b, b),
  * b = gain * sqrt(6 / (fan_in + fan_out)), bias = 0. fan_in = cin*k*k,

@@ -21,13 +21,21 @@
 
 #include "core/prec.h"
 #include "nn/conv2d_direct.h"
+#include "nn/vmath.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #define HAVE_X86 1
 #include <immintrin.h>
+#endif
+
+#if defined(LF_PREC_SINGLE)
+#define EPI_TANH lf_vm_tanhf
+#else
+#define EPI_TANH tanh
 #endif
 
 /* Elements of shifted planes per dW chunk of samples (128 KiB in float). */
@@ -83,25 +91,37 @@ static int wrap(int j, int L) {
       }                                                                                            \
   }
 
+/* The epilogues on one value: leaky_relu(x) = max(x, slope x) for 0 < slope < 1 (the
+ * same value as lf_act_forward's select); tanh as lf_act_forward computes it. */
+static inline LF_R epi_scalar(LF_R v, int epi) {
+  if (epi == LF_CONV_EPI_LEAKY) {
+    const LF_R sv = (LF_R)LF_LEAKY_SLOPE * v;
+    return v > sv ? v : sv;
+  }
+  if (epi == LF_CONV_EPI_TANH) return EPI_TANH(v);
+  return v;
+}
+
 /* Tile group g = 0, 1, 2, 3 (8, 4, 2, 1 output channels) for the channels left. */
 static int group_of(int remaining) {
   return remaining >= 8 ? 0 : remaining >= 4 ? 1 : remaining >= 2 ? 2 : 3;
 }
 
 /* Forward tile: y[o, v0 .. v0 + NVEC*LANES) for o < CO, from bias (or += into y when
- * bias is NULL). w points at output channel 0 of the tile; wostr = cin*k*k. */
+ * bias is NULL), then the epilogue epi (LF_CONV_EPI_*) applied in registers. w points at
+ * output channel 0 of the tile; wostr = cin*k*k. */
 typedef void (*fwd_kern)(const LF_R *xs, size_t sstr, size_t istr, int cin, int k, int L1,
                          const LF_R *w, size_t wostr, const LF_R *bias, LF_R *y, size_t V,
-                         size_t v0);
+                         size_t v0, int epi);
 /* dW tile: dw[o*dwostr + q] += sum over nb samples and V sites of dy[b, o, v] *
  * xs_b[qoff[q] + v], for o < CO, q < NQ. */
 typedef void (*dw_kern)(const LF_R *dy, size_t dbstr, size_t V, const LF_R *xs, size_t xbstr,
                         const size_t *qoff, int nb, LF_R *dw, size_t dwostr);
 
-#define FWD_KERNEL(NAME, ATTR, VT, LANES, SET1, LOADU, STOREU, FMADD, CO, NVEC)                    \
+#define FWD_KERNEL(NAME, ATTR, VT, LANES, SET1, LOADU, STOREU, FMADD, EPI, CO, NVEC)               \
   ATTR static void NAME(const LF_R *restrict xs, size_t sstr, size_t istr, int cin, int k, int L1, \
                         const LF_R *restrict w, size_t wostr, const LF_R *restrict bias,           \
-                        LF_R *restrict y, size_t V, size_t v0) {                                   \
+                        LF_R *restrict y, size_t V, size_t v0, int epi) {                          \
     VT acc[CO][NVEC];                                                                              \
     for (int o = 0; o < CO; o++)                                                                   \
       for (int j = 0; j < NVEC; j++)                                                               \
@@ -122,7 +142,7 @@ typedef void (*dw_kern)(const LF_R *dy, size_t dbstr, size_t V, const LF_R *xs, 
       }                                                                                            \
     for (int o = 0; o < CO; o++)                                                                   \
       for (int j = 0; j < NVEC; j++)                                                               \
-        STOREU(y + (size_t)o * V + v0 + (size_t)j * LANES, acc[o][j]);                             \
+        STOREU(y + (size_t)o * V + v0 + (size_t)j * LANES, EPI(acc[o][j], epi));                   \
   }
 
 #define DW_KERNEL(NAME, ATTR, VT, LANES, ZERO, LOADU, STOREU, FMADD, CO, NQ)                       \
@@ -174,16 +194,16 @@ typedef struct kset {
   dw_kern dwone[4]; /* 1 row */
 } kset;
 
-#define KSET_KERNELS(P, ATTR, VT, LANES, SET1, ZERO, LOADU, STOREU, FMADD, NV8, NV4, NV2, NV1,     \
-                     NQ8, NQ4, NQ2, NQ1)                                                           \
-  FWD_KERNEL(P##_f8, ATTR, VT, LANES, SET1, LOADU, STOREU, FMADD, 8, NV8)                          \
-  FWD_KERNEL(P##_f4, ATTR, VT, LANES, SET1, LOADU, STOREU, FMADD, 4, NV4)                          \
-  FWD_KERNEL(P##_f2, ATTR, VT, LANES, SET1, LOADU, STOREU, FMADD, 2, NV2)                          \
-  FWD_KERNEL(P##_f1, ATTR, VT, LANES, SET1, LOADU, STOREU, FMADD, 1, NV1)                          \
-  FWD_KERNEL(P##_f8s, ATTR, VT, LANES, SET1, LOADU, STOREU, FMADD, 8, 1)                           \
-  FWD_KERNEL(P##_f4s, ATTR, VT, LANES, SET1, LOADU, STOREU, FMADD, 4, 1)                           \
-  FWD_KERNEL(P##_f2s, ATTR, VT, LANES, SET1, LOADU, STOREU, FMADD, 2, 1)                           \
-  FWD_KERNEL(P##_f1s, ATTR, VT, LANES, SET1, LOADU, STOREU, FMADD, 1, 1)                           \
+#define KSET_KERNELS(P, ATTR, VT, LANES, SET1, ZERO, LOADU, STOREU, FMADD, EPI, NV8, NV4, NV2,     \
+                     NV1, NQ8, NQ4, NQ2, NQ1)                                                      \
+  FWD_KERNEL(P##_f8, ATTR, VT, LANES, SET1, LOADU, STOREU, FMADD, EPI, 8, NV8)                     \
+  FWD_KERNEL(P##_f4, ATTR, VT, LANES, SET1, LOADU, STOREU, FMADD, EPI, 4, NV4)                     \
+  FWD_KERNEL(P##_f2, ATTR, VT, LANES, SET1, LOADU, STOREU, FMADD, EPI, 2, NV2)                     \
+  FWD_KERNEL(P##_f1, ATTR, VT, LANES, SET1, LOADU, STOREU, FMADD, EPI, 1, NV1)                     \
+  FWD_KERNEL(P##_f8s, ATTR, VT, LANES, SET1, LOADU, STOREU, FMADD, EPI, 8, 1)                      \
+  FWD_KERNEL(P##_f4s, ATTR, VT, LANES, SET1, LOADU, STOREU, FMADD, EPI, 4, 1)                      \
+  FWD_KERNEL(P##_f2s, ATTR, VT, LANES, SET1, LOADU, STOREU, FMADD, EPI, 2, 1)                      \
+  FWD_KERNEL(P##_f1s, ATTR, VT, LANES, SET1, LOADU, STOREU, FMADD, EPI, 1, 1)                      \
   DW_KERNEL(P##_w8, ATTR, VT, LANES, ZERO, LOADU, STOREU, FMADD, 8, NQ8)                           \
   DW_KERNEL(P##_w4, ATTR, VT, LANES, ZERO, LOADU, STOREU, FMADD, 4, NQ4)                           \
   DW_KERNEL(P##_w2, ATTR, VT, LANES, ZERO, LOADU, STOREU, FMADD, 2, NQ2)                           \
@@ -209,9 +229,10 @@ typedef struct kset {
 #define G_LOADU(p) (*(p))
 #define G_STOREU(p, v) (*(p) = (v))
 #define G_FMADD(a, b, c) ((a) * (b) + (c))
+#define G_EPI(v, epi) epi_scalar((v), (epi))
 #define NOATTR
-KSET_KERNELS(gen, NOATTR, LF_R, 1, G_SET1, G_ZERO, G_LOADU, G_STOREU, G_FMADD, 8, 16, 16, 16, 2, 4,
-             8, 8)
+KSET_KERNELS(gen, NOATTR, LF_R, 1, G_SET1, G_ZERO, G_LOADU, G_STOREU, G_FMADD, G_EPI, 8, 16, 16, 16,
+             2, 4, 8, 8)
 
 #if HAVE_X86
 #define AVX2_ATTR __attribute__((target("avx2,fma")))
@@ -231,6 +252,12 @@ KSET_KERNELS(gen, NOATTR, LF_R, 1, G_SET1, G_ZERO, G_LOADU, G_STOREU, G_FMADD, 8
 #define A5_LOADU _mm512_loadu_ps
 #define A5_STOREU _mm512_storeu_ps
 #define A5_FMADD _mm512_fmadd_ps
+#define A2_TANH lf_vm_tanh256
+#define A5_TANH lf_vm_tanh512
+#define A2_MAX _mm256_max_ps
+#define A5_MAX _mm512_max_ps
+#define A2_MUL _mm256_mul_ps
+#define A5_MUL _mm512_mul_ps
 #else
 #define A2_VT __m256d
 #define A2_LANES 4
@@ -246,12 +273,38 @@ KSET_KERNELS(gen, NOATTR, LF_R, 1, G_SET1, G_ZERO, G_LOADU, G_STOREU, G_FMADD, 8
 #define A5_LOADU _mm512_loadu_pd
 #define A5_STOREU _mm512_storeu_pd
 #define A5_FMADD _mm512_fmadd_pd
+#define A2_TANH tanh256d
+#define A5_TANH tanh512d
+#define A2_MAX _mm256_max_pd
+#define A5_MAX _mm512_max_pd
+#define A2_MUL _mm256_mul_pd
+#define A5_MUL _mm512_mul_pd
+/* double tanh: libm per lane (the tile is in registers; double is the reference path) */
+AVX2_ATTR static inline __m256d tanh256d(__m256d v) {
+  double t[4];
+  _mm256_storeu_pd(t, v);
+  for (int l = 0; l < 4; l++) t[l] = tanh(t[l]);
+  return _mm256_loadu_pd(t);
+}
+AVX512_ATTR static inline __m512d tanh512d(__m512d v) {
+  double t[8];
+  _mm512_storeu_pd(t, v);
+  for (int l = 0; l < 8; l++) t[l] = tanh(t[l]);
+  return _mm512_loadu_pd(t);
+}
 #endif
+/* Epilogue on one vector (see epi_scalar). */
+#define VEC_EPI(P, v, epi)                                                                         \
+  ((epi) == LF_CONV_EPI_LEAKY  ? P##_MAX((v), P##_MUL(P##_SET1((LF_R)LF_LEAKY_SLOPE), (v)))        \
+   : (epi) == LF_CONV_EPI_TANH ? P##_TANH(v)                                                       \
+                               : (v))
+#define A2_EPI(v, epi) VEC_EPI(A2, v, epi)
+#define A5_EPI(v, epi) VEC_EPI(A5, v, epi)
 /* 16 ymm registers: tiles of 8 accumulators; 32 zmm registers: tiles of 16. */
-KSET_KERNELS(avx2, AVX2_ATTR, A2_VT, A2_LANES, A2_SET1, A2_ZERO, A2_LOADU, A2_STOREU, A2_FMADD, 1,
-             2, 4, 4, 1, 2, 4, 4)
+KSET_KERNELS(avx2, AVX2_ATTR, A2_VT, A2_LANES, A2_SET1, A2_ZERO, A2_LOADU, A2_STOREU, A2_FMADD,
+             A2_EPI, 1, 2, 4, 4, 1, 2, 4, 4)
 KSET_KERNELS(avx512, AVX512_ATTR, A5_VT, A5_LANES, A5_SET1, A5_ZERO, A5_LOADU, A5_STOREU, A5_FMADD,
-             2, 4, 4, 4, 2, 4, 6, 8)
+             A5_EPI, 2, 4, 4, 4, 2, 4, 6, 8)
 
 /* ---- k = 3 with whole lattice rows in one vector (L1 divides the vector length) ------
  * The k shifted planes are not built: each tap row (i, a) is loaded once from a
@@ -259,11 +312,12 @@ KSET_KERNELS(avx512, AVX512_ATTR, A5_VT, A5_LANES, A5_SET1, A5_ZERO, A5_LOADU, A
  * are made in registers by a lane permutation that rotates every L1-lane row
  * (rot[t] = row start + (t + s) mod L1). Permutes work on 32-bit units, so one index
  * vector serves float and double. */
-#define ROT_FWD_KERNEL(NAME, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, LOADI,      \
+#define ROT_FWD_KERNEL(NAME, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, EPI, LOADI, \
                        PERM, CO, NVEC)                                                             \
   ATTR static void NAME(const LF_R *restrict xp, size_t istr, int cin, int L1,                     \
                         const LF_R *restrict w, size_t wostr, const LF_R *restrict bias,           \
-                        LF_R *restrict y, size_t V, size_t v0, const int32_t *restrict idx) {      \
+                        LF_R *restrict y, size_t V, size_t v0, const int32_t *restrict idx,        \
+                        int epi) {                                                                 \
     const IT il = LOADI(idx), ir = LOADI(idx + LANES32);                                           \
     VT acc[CO][NVEC];                                                                              \
     for (int o = 0; o < CO; o++)                                                                   \
@@ -291,7 +345,7 @@ KSET_KERNELS(avx512, AVX512_ATTR, A5_VT, A5_LANES, A5_SET1, A5_ZERO, A5_LOADU, A
       }                                                                                            \
     for (int o = 0; o < CO; o++)                                                                   \
       for (int j = 0; j < NVEC; j++)                                                               \
-        STOREU(y + (size_t)o * V + v0 + (size_t)j * LANES, acc[o][j]);                             \
+        STOREU(y + (size_t)o * V + v0 + (size_t)j * LANES, EPI(acc[o][j], epi));                   \
   }
 
 /* dw[o, (i,a,c)] += sum_{b,v} dy[b,o,v] rot_c(xp_b[i][v + a*L1]) for o < CO, c < 3, one
@@ -328,7 +382,8 @@ KSET_KERNELS(avx512, AVX512_ATTR, A5_VT, A5_LANES, A5_SET1, A5_ZERO, A5_LOADU, A
   }
 
 typedef void (*rfwd_kern)(const LF_R *xp, size_t istr, int cin, int L1, const LF_R *w, size_t wostr,
-                          const LF_R *bias, LF_R *y, size_t V, size_t v0, const int32_t *idx);
+                          const LF_R *bias, LF_R *y, size_t V, size_t v0, const int32_t *idx,
+                          int epi);
 typedef void (*rdw_kern)(const LF_R *dy, size_t dbstr, size_t V, const LF_R *xp, size_t xbstr,
                          int nb, const int32_t *idx, LF_R *dw, size_t K);
 typedef struct rset {
@@ -339,24 +394,24 @@ typedef struct rset {
   rdw_kern dw[4];
 } rset;
 
-#define RSET_KERNELS(P, ATTR, VT, IT, LANES, LANES32, SET1, ZERO, LOADU, STOREU, FMADD, LOADI,     \
-                     PERM, NV8, NV4, NV2, NV1, GMIN)                                               \
-  ROT_FWD_KERNEL(P##_r8, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, LOADI, PERM, 8, \
-                 NV8)                                                                              \
-  ROT_FWD_KERNEL(P##_r4, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, LOADI, PERM, 4, \
-                 NV4)                                                                              \
-  ROT_FWD_KERNEL(P##_r2, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, LOADI, PERM, 2, \
-                 NV2)                                                                              \
-  ROT_FWD_KERNEL(P##_r1, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, LOADI, PERM, 1, \
-                 NV1)                                                                              \
-  ROT_FWD_KERNEL(P##_r8s, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, LOADI, PERM,   \
-                 8, 1)                                                                             \
-  ROT_FWD_KERNEL(P##_r4s, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, LOADI, PERM,   \
-                 4, 1)                                                                             \
-  ROT_FWD_KERNEL(P##_r2s, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, LOADI, PERM,   \
-                 2, 1)                                                                             \
-  ROT_FWD_KERNEL(P##_r1s, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, LOADI, PERM,   \
-                 1, 1)                                                                             \
+#define RSET_KERNELS(P, ATTR, VT, IT, LANES, LANES32, SET1, ZERO, LOADU, STOREU, FMADD, EPI,       \
+                     LOADI, PERM, NV8, NV4, NV2, NV1, GMIN)                                        \
+  ROT_FWD_KERNEL(P##_r8, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, EPI, LOADI,     \
+                 PERM, 8, NV8)                                                                     \
+  ROT_FWD_KERNEL(P##_r4, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, EPI, LOADI,     \
+                 PERM, 4, NV4)                                                                     \
+  ROT_FWD_KERNEL(P##_r2, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, EPI, LOADI,     \
+                 PERM, 2, NV2)                                                                     \
+  ROT_FWD_KERNEL(P##_r1, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, EPI, LOADI,     \
+                 PERM, 1, NV1)                                                                     \
+  ROT_FWD_KERNEL(P##_r8s, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, EPI, LOADI,    \
+                 PERM, 8, 1)                                                                       \
+  ROT_FWD_KERNEL(P##_r4s, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, EPI, LOADI,    \
+                 PERM, 4, 1)                                                                       \
+  ROT_FWD_KERNEL(P##_r2s, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, EPI, LOADI,    \
+                 PERM, 2, 1)                                                                       \
+  ROT_FWD_KERNEL(P##_r1s, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, EPI, LOADI,    \
+                 PERM, 1, 1)                                                                       \
   ROT_DW_KERNEL(P##_rw8, ATTR, VT, IT, LANES, LANES32, ZERO, LOADU, STOREU, FMADD, LOADI, PERM, 8) \
   ROT_DW_KERNEL(P##_rw4, ATTR, VT, IT, LANES, LANES32, ZERO, LOADU, STOREU, FMADD, LOADI, PERM, 4) \
   ROT_DW_KERNEL(P##_rw2, ATTR, VT, IT, LANES, LANES32, ZERO, LOADU, STOREU, FMADD, LOADI, PERM, 2) \
@@ -378,9 +433,9 @@ typedef struct rset {
 #define A5_LOADI(p) _mm512_loadu_si512((const void *)(p))
 #define A2_LOADI(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
 RSET_KERNELS(avx2, AVX2_ATTR, A2_VT, __m256i, A2_LANES, 8, A2_SET1, A2_ZERO, A2_LOADU, A2_STOREU,
-             A2_FMADD, A2_LOADI, A2_PERM, 1, 2, 4, 4, 1)
+             A2_FMADD, A2_EPI, A2_LOADI, A2_PERM, 1, 2, 4, 4, 1)
 RSET_KERNELS(avx512, AVX512_ATTR, A5_VT, __m512i, A5_LANES, 16, A5_SET1, A5_ZERO, A5_LOADU,
-             A5_STOREU, A5_FMADD, A5_LOADI, A5_PERM, 2, 4, 4, 4, 0)
+             A5_STOREU, A5_FMADD, A5_EPI, A5_LOADI, A5_PERM, 2, 4, 4, 4, 0)
 #endif
 
 /* The rotation kernels for this layer and level, or NULL when they do not apply. */
@@ -395,14 +450,18 @@ static const rset *rset_for(const LF_T(lf_conv2d) * c, lf_nn_isa isa) {
 }
 
 /* idx[0 .. lanes32) rotates every row by -1 (input x1 - 1), idx[lanes32 ..) by +1, in
- * 32-bit units. */
+ * 32-bit units. No division: this runs once per conv call, and calls come per small chunk
+ * of samples in the no-grad forward. */
 static void rot_index(int lanes, int L1, int32_t *idx) {
   const int epr = (int)(sizeof(LF_R) / 4), l32 = lanes * epr;
   for (int s = 0; s < 2; s++)
-    for (int t = 0; t < lanes; t++) {
-      const int x1 = t % L1, rt = t - x1 + wrap(x1 + (s ? 1 : -1), L1);
-      for (int u = 0; u < epr; u++) idx[s * l32 + t * epr + u] = rt * epr + u;
-    }
+    for (int r0 = 0; r0 < lanes; r0 += L1)
+      for (int x1 = 0; x1 < L1; x1++) {
+        int nx = x1 + (s ? 1 : -1);
+        nx = nx < 0 ? nx + L1 : nx >= L1 ? nx - L1 : nx;
+        const int t = r0 + x1, rt = r0 + nx;
+        for (int u = 0; u < epr; u++) idx[s * l32 + t * epr + u] = rt * epr + u;
+      }
 }
 
 /* xp (C, L0+2, L1) from xb (C, L0, L1): rows padded periodically by one. */
@@ -417,9 +476,10 @@ static void build_rowpad(const LF_R *xb, int C, int L0, int L1, LF_R *xp) {
   }
 }
 
-/* One sample through the rotation kernels: y = bias + conv(xp), or y += when bias NULL. */
+/* One sample through the rotation kernels: y = epi(bias + conv(xp)), or y += conv(xp) when
+ * bias is NULL (and epi none). */
 static void rot_fwd_sample(const rset *rs, int cin, int cout, int L1, size_t V, const LF_R *w,
-                           const LF_R *bias, const LF_R *xp, LF_R *y, const int32_t *idx) {
+                           const LF_R *bias, const LF_R *xp, LF_R *y, const int32_t *idx, int epi) {
   const size_t istr = V + 2 * (size_t)L1, wostr = (size_t)cin * 9, lanes = (size_t)rs->lanes;
   for (int o0 = 0; o0 < cout;) {
     const int g = group_of(cout - o0), CO = 8 >> g;
@@ -428,8 +488,9 @@ static void rot_fwd_sample(const rset *rs, int cin, int cout, int L1, size_t V, 
     LF_R *yg = y + (size_t)o0 * V;
     const size_t blk = (size_t)rs->nvec[g] * lanes;
     size_t v0 = 0;
-    for (; v0 + blk <= V; v0 += blk) rs->blk[g](xp, istr, cin, L1, wg, wostr, bg, yg, V, v0, idx);
-    for (; v0 < V; v0 += lanes) rs->one[g](xp, istr, cin, L1, wg, wostr, bg, yg, V, v0, idx);
+    for (; v0 + blk <= V; v0 += blk)
+      rs->blk[g](xp, istr, cin, L1, wg, wostr, bg, yg, V, v0, idx, epi);
+    for (; v0 < V; v0 += lanes) rs->one[g](xp, istr, cin, L1, wg, wostr, bg, yg, V, v0, idx, epi);
     o0 += CO;
   }
 }
@@ -471,9 +532,10 @@ size_t LF_T(lf_conv2d_direct_ws)(const LF_T(lf_conv2d) * c, int B) {
   return wt_size(c) + planes;
 }
 
-/* y (cout, V) = bias + conv(xs) for one sample, or y += conv(xs) when bias is NULL. */
+/* y (cout, V) = epi(bias + conv(xs)) for one sample, or y += conv(xs) when bias is NULL
+ * (and epi none). */
 static void fwd_sample(const kset *ks, int cin, int cout, int k, int L0, int L1, const LF_R *w,
-                       const LF_R *bias, const LF_R *xs, LF_R *y) {
+                       const LF_R *bias, const LF_R *xs, LF_R *y, int epi) {
   const size_t V = (size_t)L0 * (size_t)L1;
   const size_t istr = ((size_t)L0 + 2 * (size_t)(k / 2)) * (size_t)L1;
   const size_t sstr = (size_t)cin * istr, wostr = (size_t)cin * (size_t)k * (size_t)k;
@@ -486,9 +548,9 @@ static void fwd_sample(const kset *ks, int cin, int cout, int k, int L0, int L1,
     const size_t blk = (size_t)ks->nvec[g] * lanes;
     size_t v0 = 0;
     for (; v0 + blk <= V; v0 += blk)
-      ks->blk[g](xs, sstr, istr, cin, k, L1, wg, wostr, bg, yg, V, v0);
+      ks->blk[g](xs, sstr, istr, cin, k, L1, wg, wostr, bg, yg, V, v0, epi);
     for (; v0 + lanes <= V; v0 += lanes)
-      ks->one[g](xs, sstr, istr, cin, k, L1, wg, wostr, bg, yg, V, v0);
+      ks->one[g](xs, sstr, istr, cin, k, L1, wg, wostr, bg, yg, V, v0, epi);
     /* sites left over when V is not a multiple of the vector length */
     for (int o = 0; o < CO; o++)
       for (size_t v = v0; v < V; v++) {
@@ -499,14 +561,14 @@ static void fwd_sample(const kset *ks, int cin, int cout, int k, int L0, int L1,
               s += wg[(size_t)o * wostr + ((size_t)i * (size_t)k + (size_t)a) * (size_t)k +
                       (size_t)cc] *
                    xs[(size_t)cc * sstr + (size_t)i * istr + (size_t)a * (size_t)L1 + v];
-        yg[(size_t)o * V + v] = s;
+        yg[(size_t)o * V + v] = epi_scalar(s, epi);
       }
     o0 += CO;
   }
 }
 
 void LF_T(lf_conv2d_direct_forward)(const LF_T(lf_conv2d) * c, int B, const LF_R *x, LF_R *y,
-                                    LF_R *ws, lf_nn_isa isa) {
+                                    LF_R *ws, lf_nn_isa isa, int epi) {
   const kset *ks = kset_for(isa);
   const rset *rs = rset_for(c, isa);
   LF_R *xs = ws + wt_size(c);
@@ -517,14 +579,14 @@ void LF_T(lf_conv2d_direct_forward)(const LF_T(lf_conv2d) * c, int B, const LF_R
     for (int b = 0; b < B; b++) {
       build_rowpad(x + (size_t)b * (size_t)c->cin * V, c->cin, c->L0, c->L1, xs);
       rot_fwd_sample(rs, c->cin, c->cout, c->L1, V, c->w, c->bias, xs,
-                     y + (size_t)b * (size_t)c->cout * V, idx);
+                     y + (size_t)b * (size_t)c->cout * V, idx, epi);
     }
     return;
   }
   for (int b = 0; b < B; b++) {
     ks->build(x + (size_t)b * (size_t)c->cin * V, c->cin, c->L0, c->L1, c->k, xs);
     fwd_sample(ks, c->cin, c->cout, c->k, c->L0, c->L1, c->w, c->bias, xs,
-               y + (size_t)b * (size_t)c->cout * V);
+               y + (size_t)b * (size_t)c->cout * V, epi);
   }
 }
 
@@ -609,10 +671,12 @@ void LF_T(lf_conv2d_direct_backward)(LF_T(lf_conv2d) * c, int B, const LF_R *x, 
                    (size_t)(k - 1 - cc)];
   for (int b = 0; rs && b < B; b++) {
     build_rowpad(dy + (size_t)b * (size_t)cout * V, cout, c->L0, L1, xs);
-    rot_fwd_sample(rs, cout, cin, L1, V, wt, NULL, xs, dx + (size_t)b * (size_t)cin * V, idx);
+    rot_fwd_sample(rs, cout, cin, L1, V, wt, NULL, xs, dx + (size_t)b * (size_t)cin * V, idx,
+                   LF_CONV_EPI_NONE);
   }
   for (int b = 0; !rs && b < B; b++) {
     ks->build(dy + (size_t)b * (size_t)cout * V, cout, c->L0, L1, k, xs);
-    fwd_sample(ks, cout, cin, k, c->L0, L1, wt, NULL, xs, dx + (size_t)b * (size_t)cin * V);
+    fwd_sample(ks, cout, cin, k, c->L0, L1, wt, NULL, xs, dx + (size_t)b * (size_t)cin * V,
+               LF_CONV_EPI_NONE);
   }
 }

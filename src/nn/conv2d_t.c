@@ -9,6 +9,10 @@
  * scatter-add of dcol into dx wraps exactly as the gather did. Chunks keep the scratch
  * small (about CHUNK_COLS columns) so col stays in L2.
  *
+ * lf_conv2d_forward_act fuses the activation: the direct kernels apply it to the register
+ * tile before the store (each hidden tensor is written once, not written, read and
+ * rewritten by a separate activation pass); the im2col path applies it afterwards.
+ *
  * The direct path (src/nn/conv2d_direct_t.c) has SIMD kernels picked at run time; pick()
  * below chooses between the two paths. Both are tested against a naive loop and
  * against each other (tests/unit/test_nn.c). */
@@ -175,13 +179,29 @@ static lf_conv_algo pick(const LF_T(lf_conv2d) * c) {
   return c->cout <= 2 ? LF_CONV_DIRECT : LF_CONV_IM2COL;
 }
 
+/* y = epi(conv(x)); the direct kernels apply epi in registers, im2col in a second pass. */
+static void forward_epi(const LF_T(lf_conv2d) * c, int B, const LF_R *x, LF_R *y, LF_R *ws,
+                        lf_conv_algo algo, int epi) {
+  if (algo == LF_CONV_AUTO) algo = pick(c);
+  if (algo == LF_CONV_DIRECT) {
+    LF_T(lf_conv2d_direct_forward)(c, B, x, y, ws, lf_nn_isa_current(), epi);
+    return;
+  }
+  forward_im2col(c, B, x, y, ws);
+  if (epi != LF_CONV_EPI_NONE)
+    LF_T(lf_act_forward)
+    (epi == LF_CONV_EPI_TANH ? LF_ACT_TANH : LF_ACT_LEAKY_RELU,
+     (size_t)B * (size_t)c->cout * (size_t)c->V, y, y);
+}
+
 void LF_T(lf_conv2d_forward_algo)(const LF_T(lf_conv2d) * c, int B, const LF_R *x, LF_R *y,
                                   LF_R *ws, lf_conv_algo algo) {
-  if (algo == LF_CONV_AUTO) algo = pick(c);
-  if (algo == LF_CONV_DIRECT)
-    LF_T(lf_conv2d_direct_forward)(c, B, x, y, ws, lf_nn_isa_current());
-  else
-    forward_im2col(c, B, x, y, ws);
+  forward_epi(c, B, x, y, ws, algo, LF_CONV_EPI_NONE);
+}
+
+void LF_T(lf_conv2d_forward_act_algo)(const LF_T(lf_conv2d) * c, int B, const LF_R *x, LF_R *y,
+                                      LF_R *ws, lf_act_kind act, lf_conv_algo algo) {
+  forward_epi(c, B, x, y, ws, algo, act == LF_ACT_TANH ? LF_CONV_EPI_TANH : LF_CONV_EPI_LEAKY);
 }
 
 void LF_T(lf_conv2d_backward_algo)(LF_T(lf_conv2d) * c, int B, const LF_R *x, const LF_R *dy,
@@ -194,7 +214,12 @@ void LF_T(lf_conv2d_backward_algo)(LF_T(lf_conv2d) * c, int B, const LF_R *x, co
 }
 
 void LF_T(lf_conv2d_forward)(const LF_T(lf_conv2d) * c, int B, const LF_R *x, LF_R *y, LF_R *ws) {
-  LF_T(lf_conv2d_forward_algo)(c, B, x, y, ws, LF_CONV_AUTO);
+  forward_epi(c, B, x, y, ws, LF_CONV_AUTO, LF_CONV_EPI_NONE);
+}
+
+void LF_T(lf_conv2d_forward_act)(const LF_T(lf_conv2d) * c, int B, const LF_R *x, LF_R *y, LF_R *ws,
+                                 lf_act_kind act) {
+  LF_T(lf_conv2d_forward_act_algo)(c, B, x, y, ws, act, LF_CONV_AUTO);
 }
 
 void LF_T(lf_conv2d_backward)(LF_T(lf_conv2d) * c, int B, const LF_R *x, const LF_R *dy, LF_R *dx,

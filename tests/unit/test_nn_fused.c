@@ -1,0 +1,150 @@
+/* Fused conv + activation (lf_conv2d_forward_act, latflow/nn_t.h) and the float exp/tanh
+ * without libm (src/nn/vmath.h):
+ *  - forward_act == forward followed by lf_act_forward, in float and double, for both
+ *    activations, on every path this CPU has (im2col, direct generic/AVX2/AVX-512), on
+ *    shapes that take the rotation kernels (k = 3, rows of 8 or 16), the shifted-plane
+ *    kernels, the scalar leftover sites (V not a multiple of the vector) and k = 5:
+ *    bitwise for leaky_relu and for double tanh, to float rounding for float tanh (the
+ *    vector tanh may contract multiply-adds);
+ *  - lf_vm_expf and lf_vm_tanhf against libm in double on a dense grid.
+ * A wrong epilogue (wrong slope, activation skipped or applied twice, missing tail) gives
+ * differences of order 1e-2 .. 1. */
+#include "latflow/nn.h"
+#include "latflow/timer.h"
+#include "lftest.h"
+#include "nn/vmath.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct shape {
+  int cin, cout, k, L0, L1, B;
+} shape;
+
+static const shape shapes[] = {
+    {1, 8, 3, 16, 16, 3}, /* first conv of the tutorial flow; rotation path in float AVX-512 */
+    {8, 2, 3, 8, 8, 2},   /* last conv; rotation path (rows of 8) */
+    {3, 5, 3, 6, 10, 2},  /* odd channel counts, shifted planes, leftover sites */
+    {2, 3, 3, 4, 6, 3},   /* V = 24: scalar leftover sites at every vector width */
+    {2, 3, 5, 6, 6, 2},   /* k = 5 */
+};
+#define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
+
+typedef struct run_kind {
+  const char *name;
+  lf_conv_algo algo;
+  lf_nn_isa isa;
+} run_kind;
+static const run_kind runs[] = {
+    {"auto", LF_CONV_AUTO, LF_ISA_AUTO},
+    {"im2col", LF_CONV_IM2COL, LF_ISA_AUTO},
+    {"direct/generic", LF_CONV_DIRECT, LF_ISA_GENERIC},
+    {"direct/avx2", LF_CONV_DIRECT, LF_ISA_AVX2},
+    {"direct/avx512", LF_CONV_DIRECT, LF_ISA_AVX512},
+};
+#define NRUNS ((int)(sizeof runs / sizeof runs[0]))
+
+static int set_run(int run) {
+  const lf_nn_isa got = lf_nn_set_isa(runs[run].isa);
+  if (runs[run].isa != LF_ISA_AUTO && got != runs[run].isa) {
+    fprintf(stderr, "skip %s: this CPU lacks it\n", runs[run].name);
+    return 0;
+  }
+  return 1;
+}
+
+static double maxdiff_d(size_t n, const double *a, const double *b) {
+  double m = 0.0;
+  for (size_t i = 0; i < n; i++) m = fmax(m, fabs(a[i] - b[i]));
+  return m;
+}
+
+static double maxdiff_f(size_t n, const float *a, const float *b) {
+  double m = 0.0;
+  for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - (double)b[i]));
+  return m;
+}
+
+static double maxabs_f(size_t n, const float *a) {
+  double m = 0.0;
+  for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i]));
+  return m;
+}
+
+static void test_shape(const shape *s, int si) {
+  const int V = s->L0 * s->L1;
+  const size_t np = lf_conv2d_nparams_d(s->cin, s->cout, s->k);
+  const size_t nx = (size_t)s->B * (size_t)s->cin * (size_t)V;
+  const size_t ny = (size_t)s->B * (size_t)s->cout * (size_t)V;
+  double *p = lf_alloc(np * sizeof *p), *x = lf_alloc(nx * sizeof *x);
+  double *y1 = lf_alloc(ny * sizeof *y1), *y2 = lf_alloc(ny * sizeof *y2);
+  float *pf = lf_alloc(np * sizeof *pf), *xf = lf_alloc(nx * sizeof *xf);
+  float *y1f = lf_alloc(ny * sizeof *y1f), *y2f = lf_alloc(ny * sizeof *y2f);
+  lf_rng_normal(lf_rng_key_make(3, LF_STREAM_TEST), 10u + (uint32_t)si, 0, np, p);
+  lf_rng_normal(lf_rng_key_make(3, LF_STREAM_TEST), 20u + (uint32_t)si, 0, nx, x);
+  for (size_t i = 0; i < np; i++) pf[i] = (float)(p[i] *= 0.5);
+  for (size_t i = 0; i < nx; i++) xf[i] = (float)x[i];
+  lf_conv2d_d cd;
+  lf_conv2d_f cf;
+  lf_conv2d_bind_d(&cd, s->cin, s->cout, s->k, s->L0, s->L1, p, NULL);
+  lf_conv2d_bind_f(&cf, s->cin, s->cout, s->k, s->L0, s->L1, pf, NULL);
+  double *wsd = lf_alloc(lf_conv2d_ws_size_d(&cd, s->B) * sizeof(double));
+  float *wsf = lf_alloc(lf_conv2d_ws_size_f(&cf, s->B) * sizeof(float));
+  for (int run = 0; run < NRUNS; run++) {
+    if (!set_run(run)) continue;
+    for (int a = 0; a < 2; a++) {
+      const lf_act_kind act = a ? LF_ACT_TANH : LF_ACT_LEAKY_RELU;
+      memset(y1, 0, ny * sizeof *y1);
+      memset(y1f, 0, ny * sizeof *y1f);
+      lf_conv2d_forward_act_algo_d(&cd, s->B, x, y1, wsd, act, runs[run].algo);
+      lf_conv2d_forward_algo_d(&cd, s->B, x, y2, wsd, runs[run].algo);
+      lf_act_forward_d(act, ny, y2, y2);
+      const double ed = maxdiff_d(ny, y1, y2);
+      lf_conv2d_forward_act_algo_f(&cf, s->B, xf, y1f, wsf, act, runs[run].algo);
+      lf_conv2d_forward_algo_f(&cf, s->B, xf, y2f, wsf, runs[run].algo);
+      lf_act_forward_f(act, ny, y2f, y2f);
+      const double ef = maxdiff_f(ny, y1f, y2f), mag = maxabs_f(ny, y2f);
+      /* leaky: the same select; double tanh: the same libm call; float tanh: same
+       * polynomial, possibly contracted into FMAs (a few ulps of 1) */
+      const double tolf = a ? 1e-6 : 0.0;
+      CHECK(ed == 0.0 && ef <= tolf && mag > 0.1,
+            "conv+%s fused %-14s cin=%d cout=%d k=%d %dx%d B=%d vs conv then act: double %.1e, "
+            "float %.1e (|y| up to %.2f)",
+            a ? "tanh" : "leaky", runs[run].name, s->cin, s->cout, s->k, s->L0, s->L1, s->B, ed, ef,
+            mag);
+    }
+  }
+  lf_nn_set_isa(LF_ISA_AUTO);
+  lf_free(p);
+  lf_free(x);
+  lf_free(y1);
+  lf_free(y2);
+  lf_free(pf);
+  lf_free(xf);
+  lf_free(y1f);
+  lf_free(y2f);
+  lf_free(wsd);
+  lf_free(wsf);
+}
+
+static void test_vmath(void) {
+  double e_exp = 0.0, e_tanh = 0.0;
+  for (int i = -200000; i <= 200000; i++) {
+    const float xf = (float)i * 1e-4f; /* [-20, 20] */
+    const double ex = exp((double)xf);
+    e_exp = fmax(e_exp, fabs((double)lf_vm_expf(xf) - ex) / ex);
+    const float xt = (float)i * 6e-5f; /* [-12, 12] */
+    e_tanh = fmax(e_tanh, fabs((double)lf_vm_tanhf(xt) - tanh((double)xt)));
+  }
+  CHECK(e_exp < 2e-7, "lf_vm_expf on [-20, 20]: worst relative error %.2e (float ulp 6e-8)", e_exp);
+  CHECK(e_tanh < 2e-7, "lf_vm_tanhf on [-12, 12]: worst absolute error %.2e", e_tanh);
+  CHECK(lf_vm_expf(0.0f) == 1.0f && lf_vm_expf(-200.0f) > 0.0f && isfinite(lf_vm_expf(200.0f)),
+        "lf_vm_expf(0) = %.9g exactly 1; clamped: exp(-200) = %.3g, exp(200) = %.3g",
+        (double)lf_vm_expf(0.0f), (double)lf_vm_expf(-200.0f), (double)lf_vm_expf(200.0f));
+}
+
+int main(void) {
+  test_vmath();
+  for (int si = 0; si < NSHAPES; si++) test_shape(&shapes[si], si);
+  return lf_test_result();
+}
