@@ -43,6 +43,12 @@ void LF_T(lf_coupling_backward)(LF_T(lf_coupling) * c, int B, const LF_R *x, con
                                 const double *dlogdet, LF_R *dx, const LF_R *ws, LF_R *scratch);
 void LF_T(lf_coupling_inverse)(const LF_T(lf_coupling) * c, int B, const LF_R *y, LF_R *x,
                                double *logdet, LF_R *ws, LF_R *scratch);
+/* The forward without a backward to follow (sampling): same y and logdet (accumulated),
+ * bit for bit, but nothing is saved; every intermediate lives in scratch, of
+ * lf_coupling_nograd_scratch_size(c, B) elements. y may alias x. */
+size_t LF_T(lf_coupling_nograd_scratch_size)(const LF_T(lf_coupling) * c, int B);
+void LF_T(lf_coupling_forward_nograd)(const LF_T(lf_coupling) * c, int B, const LF_R *x, LF_R *y,
+                                      double *logdet, LF_R *scratch);
 /* Gradient of the inverse: given dL/dx and dL/dlogdet of the last inverse call on y,
  * accumulates parameter gradients and dy += dL/dy.
  * In both backward functions dlogdet may be NULL (zero) and the input gradient (dx of
@@ -74,6 +80,11 @@ void LF_T(lf_flow_init_params)(LF_T(lf_flow) * f, lf_init_kind kind, double scal
                                uint64_t offset);
 /* phi = f(z); logdet = log|det dphi/dz| (overwritten). B <= Bmax. */
 void LF_T(lf_flow_forward)(LF_T(lf_flow) * f, int B, const LF_R *z, LF_R *phi, double *logdet);
+/* phi = f(z) and logdet as lf_flow_forward, bit for bit, for sampling: nothing is saved
+ * (no backward may follow; the saved state of an earlier call is left intact), and
+ * chunks of samples pass through all layers in cache. phi may alias z. B <= Bmax. */
+void LF_T(lf_flow_forward_nograd)(LF_T(lf_flow) * f, int B, const LF_R *z, LF_R *phi,
+                                  double *logdet);
 /* After forward: param grads += ...; dz = dL/dz (OVERWRITTEN; may be NULL). dphi may be
  * NULL (zero), dlogdet may be NULL (zero). */
 void LF_T(lf_flow_backward)(LF_T(lf_flow) * f, int B, const LF_R *dphi, const double *dlogdet,

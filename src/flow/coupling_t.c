@@ -18,9 +18,18 @@
 #include "latflow/nn.h"
 
 #include "core/prec.h"
+#include "nn/vmath.h"
 
 #include <math.h>
 #include <string.h>
+
+/* exp of the coupling: in float without libm (src/nn/vmath.h; vectorizable, about 2 ulps),
+ * in double libm's. Forward, inverse and both backward functions use the same one. */
+#if defined(LF_PREC_SINGLE)
+#define CEXP lf_vm_expf
+#else
+#define CEXP LF_EXP
+#endif
 
 /* Views of a saved workspace at batch B. */
 typedef struct ws_view {
@@ -129,9 +138,8 @@ static void net_forward(const LF_T(lf_coupling) * c, int B, const ws_view *w, LF
       const int last = k == c->nconv - 1;
       const size_t cout = (size_t)c->conv[k].cout;
       LF_R *out = (last ? w->st : w->post[k]) + b0 * cout * V;
-      LF_T(lf_conv2d_forward)(&c->conv[k], nb, a, out, convws);
-      /* activation in place: the pre-activation is not needed later (see top) */
-      LF_T(lf_act_forward)(last ? LF_ACT_TANH : c->act, (size_t)nb * V * cout, out, out);
+      /* activation fused into the conv: the pre-activation is never stored (see top) */
+      LF_T(lf_conv2d_forward_act)(&c->conv[k], nb, a, out, convws, last ? LF_ACT_TANH : c->act);
       a = out;
     }
   }
@@ -172,30 +180,74 @@ static void mask_input(const LF_T(lf_coupling) * c, int B, const LF_R *x, LF_R *
   }
 }
 
-void LF_T(lf_coupling_forward)(const LF_T(lf_coupling) * c, int B, const LF_R *x, LF_R *y,
-                               double *logdet, LF_R *ws, LF_R *scratch) {
-  const int C = c->C, V = c->V;
-  const size_t BH = (size_t)B * (size_t)V * (size_t)hmax_of(c);
-  const ws_view w = ws_layout(c, B, ws);
-  mask_input(c, B, x, w.netin);
-  net_forward(c, B, &w, scratch + 2 * BH);
+/* y = m x + (1 - m)(x e^s + t), logdet += sum over active sites of s, from st (B,2C,V).
+ * Branch-free so that the loop vectorizes: frozen sites get s = t = 0 (multiplied by the
+ * active indicator; s, t are finite, in [-1, 1]) and x e^0 + 0 = x exactly. The sum runs
+ * in double over 4 interleaved partial sums (a separate loop: a double reduction in the
+ * same loop stops GCC from vectorizing it), the same for any B and chunking. y may alias
+ * x. */
+static void couple_forward(const LF_T(lf_coupling) * c, int B, const LF_R *x, const LF_R *st,
+                           LF_R *y, double *logdet) {
+  const int C = c->C, V = c->V, par = c->parity;
+  const unsigned char *sp = c->site_parity;
   for (int b = 0; b < B; b++) {
     double acc = 0.0;
     for (int ch = 0; ch < C; ch++) {
       const size_t i0 = ((size_t)b * (size_t)C + (size_t)ch) * (size_t)V;
-      const LF_R *s = w.st + ((size_t)b * (size_t)(2 * C) + (size_t)ch) * (size_t)V;
+      const LF_R *s = st + ((size_t)b * (size_t)(2 * C) + (size_t)ch) * (size_t)V;
       const LF_R *t = s + (size_t)C * (size_t)V;
+      const LF_R *xr = x + i0;
+      LF_R *yr = y + i0;
       for (int v = 0; v < V; v++) {
-        if (c->site_parity[v] == c->parity) {
-          y[i0 + v] = x[i0 + v] * LF_EXP(s[v]) + t[v];
-          acc += (double)s[v];
-        } else {
-          y[i0 + v] = x[i0 + v];
-        }
+        const LF_R a = (LF_R)(sp[v] == par), sv = a * s[v];
+        yr[v] = xr[v] * CEXP(sv) + a * t[v];
       }
+      double part[4] = {0, 0, 0, 0};
+      int v = 0;
+      for (; v + 4 <= V; v += 4)
+        for (int j = 0; j < 4; j++) part[j] += sp[v + j] == par ? (double)s[v + j] : 0.0;
+      for (; v < V; v++) part[0] += sp[v] == par ? (double)s[v] : 0.0;
+      acc += (part[0] + part[1]) + (part[2] + part[3]);
     }
     logdet[b] += acc;
   }
+}
+
+void LF_T(lf_coupling_forward)(const LF_T(lf_coupling) * c, int B, const LF_R *x, LF_R *y,
+                               double *logdet, LF_R *ws, LF_R *scratch) {
+  const size_t BH = (size_t)B * (size_t)c->V * (size_t)hmax_of(c);
+  const ws_view w = ws_layout(c, B, ws);
+  mask_input(c, B, x, w.netin);
+  net_forward(c, B, &w, scratch + 2 * BH);
+  couple_forward(c, B, x, w.st, y, logdet);
+}
+
+size_t LF_T(lf_coupling_nograd_scratch_size)(const LF_T(lf_coupling) * c, int B) {
+  size_t conv = 0;
+  for (int k = 0; k < c->nconv; k++) {
+    const size_t s = LF_T(lf_conv2d_ws_size)(&c->conv[k], B);
+    if (s > conv) conv = s;
+  }
+  const size_t BV = (size_t)B * (size_t)c->V;
+  return BV * (size_t)c->C + 2 * BV * (size_t)hmax_of(c) + conv;
+}
+
+/* The forward without saving: netin, the hidden activations and (s, t) live in scratch,
+ * laid out netin | h_a | h_b | conv scratch, the convs alternating between h_a and h_b.
+ * Same kernels and the same order of operations as lf_coupling_forward, so the same bits. */
+void LF_T(lf_coupling_forward_nograd)(const LF_T(lf_coupling) * c, int B, const LF_R *x, LF_R *y,
+                                      double *logdet, LF_R *scratch) {
+  const size_t BV = (size_t)B * (size_t)c->V, BH = BV * (size_t)hmax_of(c);
+  LF_R *netin = scratch, *h[2] = {scratch + BV * (size_t)c->C, scratch + BV * (size_t)c->C + BH};
+  LF_R *convws = h[1] + BH;
+  mask_input(c, B, x, netin);
+  const LF_R *a = netin;
+  for (int k = 0; k < c->nconv; k++) {
+    const int last = k == c->nconv - 1;
+    LF_T(lf_conv2d_forward_act)(&c->conv[k], B, a, h[k % 2], convws, last ? LF_ACT_TANH : c->act);
+    a = h[k % 2];
+  }
+  couple_forward(c, B, x, a, y, logdet);
 }
 
 /* Forward: y_a = x_a e^s + t (active), y_f = x_f (frozen), logdet += sum_a s, with
@@ -217,7 +269,7 @@ void LF_T(lf_coupling_backward)(LF_T(lf_coupling) * c, int B, const LF_R *x, con
       for (int v = 0; v < V; v++) {
         if (c->site_parity[v] == c->parity) {
           const LF_R s = w.st[s0 + v], t = w.st[t0 + v];
-          const LF_R e = LF_EXP(s), g = dy[i0 + v];
+          const LF_R e = CEXP(s), g = dy[i0 + v];
           dout[s0 + v] = (g * x[i0 + v] * e + l) * ((LF_R)1 - s * s);
           dout[t0 + v] = g * ((LF_R)1 - t * t);
           if (dx) dx[i0 + v] += g * e;
@@ -253,7 +305,7 @@ void LF_T(lf_coupling_inverse)(const LF_T(lf_coupling) * c, int B, const LF_R *y
       const LF_R *t = s + (size_t)C * (size_t)V;
       for (int v = 0; v < V; v++) {
         if (c->site_parity[v] == c->parity) {
-          x[i0 + v] = (y[i0 + v] - t[v]) * LF_EXP(-s[v]);
+          x[i0 + v] = (y[i0 + v] - t[v]) * CEXP(-s[v]);
           acc -= (double)s[v];
         } else {
           x[i0 + v] = y[i0 + v];
@@ -284,7 +336,7 @@ void LF_T(lf_coupling_inverse_backward)(LF_T(lf_coupling) * c, int B, const LF_R
       for (int v = 0; v < V; v++) {
         if (c->site_parity[v] == c->parity) {
           const LF_R s = w.st[s0 + v], t = w.st[t0 + v];
-          const LF_R e = LF_EXP(-s), g = dx[i0 + v];
+          const LF_R e = CEXP(-s), g = dx[i0 + v];
           const LF_R xa = (y[i0 + v] - t) * e;
           dout[s0 + v] = (-g * xa - l) * ((LF_R)1 - s * s);
           dout[t0 + v] = -g * e * ((LF_R)1 - t * t);

@@ -13,6 +13,25 @@
 
 #include <string.h>
 
+/* Bytes of one chunk's fields and net activations in lf_flow_forward_nograd (two fields,
+ * the masked input, two hidden tensors of nograd_chunk samples): about the L1 + a part of
+ * L2. Measured at L=16, B=1024 (float, AVX-512): 20 KiB to 640 KiB all within noise of
+ * each other (+-3%), far faster than streaming (B, h, V) tensors through memory. */
+#define NOGRAD_CHUNK_BYTES ((size_t)64 * 1024)
+
+/* Samples per chunk of lf_flow_forward_nograd, at most Bmax. */
+static int nograd_chunk(const LF_T(lf_flow) * f) {
+  const LF_T(lf_coupling) *c = &f->layers[0];
+  int hmax = 2 * f->C;
+  for (int k = 0; k < c->nconv; k++)
+    if (c->conv[k].cout > hmax) hmax = c->conv[k].cout;
+  const size_t per = (3 * (size_t)f->C + 2 * (size_t)hmax) * (size_t)f->V * sizeof(LF_R);
+  size_t nb = NOGRAD_CHUNK_BYTES / per;
+  if (nb < 1) nb = 1;
+  if (nb > (size_t)f->Bmax) nb = (size_t)f->Bmax;
+  return (int)nb;
+}
+
 size_t LF_T(lf_flow_nparams)(const lf_model_cfg *cfg, int C) {
   return (size_t)cfg->layers * LF_T(lf_coupling_nparams)(C, cfg->nhidden, cfg->hidden, cfg->kernel);
 }
@@ -69,6 +88,12 @@ lf_status LF_T(lf_flow_init)(LF_T(lf_flow) * f, const lf_model_cfg *cfg, int C, 
     const size_t s = LF_T(lf_coupling_scratch_size)(c, Bmax);
     if (s > scratch) scratch = s;
   }
+  { /* lf_flow_forward_nograd: two chunk fields + the layers' nograd scratch of one chunk */
+    const int nb = nograd_chunk(f);
+    const size_t s = 2 * (size_t)nb * (size_t)C * (size_t)f->V +
+                     LF_T(lf_coupling_nograd_scratch_size)(&f->layers[0], nb);
+    if (s > scratch) scratch = s;
+  }
   f->ws_per_layer = LF_T(lf_coupling_ws_size)(&f->layers[0], Bmax);
   const size_t field = (size_t)Bmax * (size_t)C * (size_t)f->V;
   f->ws = lf_alloc((size_t)f->nlayers * f->ws_per_layer * sizeof(LF_R));
@@ -112,6 +137,27 @@ void LF_T(lf_flow_forward)(LF_T(lf_flow) * f, int B, const LF_R *z, LF_R *phi, d
   (&f->layers[i], B, field_at(f, i), field_at(f, i + 1), logdet,
    f->ws + (size_t)i * f->ws_per_layer, f->scratch);
   memcpy(phi, field_at(f, f->nlayers), n * sizeof *phi);
+}
+
+/* Chunks of nb samples go through all layers while their fields and activations stay in
+ * cache: layer i reads the chunk's field from src and writes dst, ping-ponging between two
+ * chunk buffers, the first layer reading z and the last writing phi. */
+void LF_T(lf_flow_forward_nograd)(LF_T(lf_flow) * f, int B, const LF_R *z, LF_R *phi,
+                                  double *logdet) {
+  const int nbmax = nograd_chunk(f);
+  const size_t cv = (size_t)f->C * (size_t)f->V, fld = (size_t)nbmax * cv;
+  LF_R *buf[2] = {f->scratch, f->scratch + fld};
+  LF_R *cs = f->scratch + 2 * fld;
+  for (int b = 0; b < B; b++) logdet[b] = 0.0;
+  for (int b0 = 0; b0 < B; b0 += nbmax) {
+    const int nb = B - b0 < nbmax ? B - b0 : nbmax;
+    const LF_R *src = z + (size_t)b0 * cv;
+    for (int i = 0; i < f->nlayers; i++) {
+      LF_R *dst = i == f->nlayers - 1 ? phi + (size_t)b0 * cv : buf[i % 2];
+      LF_T(lf_coupling_forward_nograd)(&f->layers[i], nb, src, dst, logdet + b0, cs);
+      src = dst;
+    }
+  }
 }
 
 void LF_T(lf_flow_backward)(LF_T(lf_flow) * f, int B, const LF_R *dphi, const double *dlogdet,
