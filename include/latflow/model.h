@@ -53,6 +53,10 @@ void lf_model_init_params(lf_model *m, uint64_t seed);
 
 /* phi = f(A eps) and log q(phi) for B samples; saves what sample_backward needs. */
 void lf_model_sample(lf_model *m, int B, const double *eps, double *phi, double *logq);
+/* The same phi and logq (bit for bit) for sampling without gradients: saves nothing for a
+ * backward (none may follow) and runs the flow over cache-sized chunks of samples.
+ * Clobbers zd like sample. */
+void lf_model_sample_nograd(lf_model *m, int B, const double *eps, double *phi, double *logq);
 /* After lf_model_sample: grads += dL/dparams for dL/dphi and dL/dlogq (either may be
  * NULL = zero). The base parameters get every path once: theta -> z -> flow -> (phi,
  * logq) and theta -> logr (lf_base_sample_backward with the flow's dL/dz only).

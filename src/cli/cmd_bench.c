@@ -22,7 +22,8 @@ static const char help[] =
     "usage: latflow bench [CONFIG] [--seconds S] [--json] [--set key=value]...\n"
     "Measures, for the model and theory of CONFIG (float or double per model.precision):\n"
     "  train_steps_per_s   training steps per second at train.batch (estimator as set)\n"
-    "  proposals_per_s     proposals (noise, phi = f(z), log q, S; no gradients) per second,\n"
+    "  proposals_per_s     proposals (noise, phi = f(z), log q, S; no gradients: the no-grad\n"
+    "                      forward) per second,\n"
     "                      sample.block proposals per call\n"
     "  peak_rss_mb         peak resident memory\n"
     "  flop_efficiency     forward pass conv FLOP rate / FP32 FMA peak of this CPU (probe)\n"
@@ -53,14 +54,14 @@ static lf_status propose_once(bench_ctx *b) {
   const uint64_t g0 = (uint64_t)b->calls * (uint64_t)b->block;
   for (int i = 0; i < b->block; i++)
     lf_rng_normal(key, 0, g0 + (uint64_t)i, n, b->eps + (size_t)i * n);
-  lf_model_sample(b->m, b->block, b->eps, b->phi, b->logq);
+  lf_model_sample_nograd(b->m, b->block, b->eps, b->phi, b->logq);
   b->th->action(b->th, b->block, b->phi, b->S);
   b->calls++;
   return LF_OK;
 }
 
 static lf_status forward_once(bench_ctx *b) {
-  lf_model_sample(b->m, b->block, b->eps, b->phi, b->logq);
+  lf_model_sample_nograd(b->m, b->block, b->eps, b->phi, b->logq);
   b->calls++;
   return LF_OK;
 }

@@ -248,6 +248,20 @@ void lf_model_sample(lf_model *m, int B, const double *eps, double *phi, double 
   for (int b = 0; b < B; b++) logq[b] = m->logr[b] - m->logdet[b];
 }
 
+void lf_model_sample_nograd(lf_model *m, int B, const double *eps, double *phi, double *logq) {
+  const size_t n = (size_t)B * (size_t)m->C * (size_t)m->V;
+  load_theta(m);
+  lf_base_sample(&m->base, m->theta, B, eps, m->zd, m->logr);
+  if (is_f32(m)) {
+    to_net(m, n, m->zd, m->zr);
+    lf_flow_forward_nograd_f(&m->ff, B, m->zr, m->phir, m->logdet);
+    from_net(m, n, m->phir, phi);
+  } else {
+    lf_flow_forward_nograd_d(&m->fd, B, m->zd, phi, m->logdet);
+  }
+  for (int b = 0; b < B; b++) logq[b] = m->logr[b] - m->logdet[b];
+}
+
 void lf_model_sample_backward(lf_model *m, int B, const double *dphi, const double *dlogq) {
   const size_t n = (size_t)B * (size_t)m->C * (size_t)m->V;
   /* logq = logr - logdet: dL/dlogdet = -dL/dlogq */
