@@ -4,11 +4,12 @@
 # medians and their ratios are printed as a Markdown table (docs/PERFORMANCE.md).
 # Not part of CI. Needs: apt-get install python3-torch (run with /usr/bin/python3).
 # usage: bash tools/bench.sh [REPS] [SECONDS]      (defaults 5 and 3)
+#        LATFLOW_BIN=path/to/latflow bash tools/bench.sh ...   (default: build/bin/latflow)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 reps=${1:-5}; secs=${2:-3}
 ref=${LATFLOW_TORCH_REF:-$root/../shared/bench/torch_phi4.py}
-lf=$root/build/bin/latflow
+lf=${LATFLOW_BIN:-$root/build/bin/latflow}   # LATFLOW_BIN: another build's binary
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 export MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000   # the reference's best settings
 out=$(mktemp -d)
