@@ -21,7 +21,7 @@
 #define LF_VM_LN2_LO 1.42860677e-6f
 #define LF_VM_MAGIC 12582912.0f /* 1.5 * 2^23: adding and subtracting rounds to an integer */
 
-/* exp(x) for x in [-87, 88] (the caller clamps). */
+/* exp(x) for x in [-87, 88] (the caller clamps) or NaN (gives NaN). */
 static inline float lf_vm_exp_core(float x) {
   const float n = (x * LF_VM_LOG2E + LF_VM_MAGIC) - LF_VM_MAGIC;
   const float r = (x - n * LF_VM_LN2_HI) - n * LF_VM_LN2_LO;
@@ -33,10 +33,13 @@ static inline float lf_vm_exp_core(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
+  /* 2^n from the exponent bits; n is in [-126, 127] after the clamp. A NaN x gives a NaN
+   * p (the result) and n is replaced by 0 so the conversion stays defined. */
+  const float nf = n == n ? n : 0.0f;
   union {
-    int32_t i;
+    uint32_t u;
     float f;
-  } scale = {.i = ((int32_t)n + 127) * (1 << 23)};
+  } scale = {.u = (uint32_t)((int32_t)nf + 127) << 23};
   return p * scale.f;
 }
 
@@ -54,9 +57,11 @@ static inline float lf_vm_tanhf(float x) {
 #include <immintrin.h>
 
 /* The same tanh on 16 and 8 lanes. Rounding: _mm*_round_ps to nearest even equals the
- * magic-number rounding for |x / ln 2| < 2^22. */
+ * magic-number rounding for |x / ln 2| < 2^22. The clamp has x as the second operand:
+ * max/min return it when either operand is NaN, so NaN propagates (as in the scalar
+ * version) and the model's isfinite checks see it. */
 __attribute__((target("avx512f,avx2,fma"))) static inline __m512 lf_vm_tanh512(__m512 x) {
-  const __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-9.0f)), _mm512_set1_ps(9.0f));
+  const __m512 xc = _mm512_min_ps(_mm512_set1_ps(9.0f), _mm512_max_ps(_mm512_set1_ps(-9.0f), x));
   const __m512 y = _mm512_add_ps(xc, xc);
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(y, _mm512_set1_ps(LF_VM_LOG2E)),
                                         _MM_FROUND_TO_NEAREST_INT);
@@ -77,7 +82,7 @@ __attribute__((target("avx512f,avx2,fma"))) static inline __m512 lf_vm_tanh512(_
 }
 
 __attribute__((target("avx2,fma"))) static inline __m256 lf_vm_tanh256(__m256 x) {
-  const __m256 xc = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-9.0f)), _mm256_set1_ps(9.0f));
+  const __m256 xc = _mm256_min_ps(_mm256_set1_ps(9.0f), _mm256_max_ps(_mm256_set1_ps(-9.0f), x));
   const __m256 y = _mm256_add_ps(xc, xc);
   const __m256 n = _mm256_round_ps(_mm256_mul_ps(y, _mm256_set1_ps(LF_VM_LOG2E)),
                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);

@@ -6,6 +6,7 @@
  *    kernels, the scalar leftover sites (V not a multiple of the vector) and k = 5:
  *    bitwise for leaky_relu and for double tanh, to float rounding for float tanh (the
  *    vector tanh may contract multiply-adds);
+ *  - NaN inputs give NaN outputs through the fused epilogue (not clamped away);
  *  - lf_vm_expf and lf_vm_tanhf against libm in double on a dense grid.
  * A wrong epilogue (wrong slope, activation skipped or applied twice, missing tail) gives
  * differences of order 1e-2 .. 1. */
@@ -127,6 +128,50 @@ static void test_shape(const shape *s, int si) {
   lf_free(wsf);
 }
 
+/* NaN in the input must stay NaN through the fused epilogue at every level (a clamp by
+ * max/min with the operands the wrong way round turns NaN into tanh(+-9) = +-1 and hides
+ * it from the isfinite checks downstream): the fused output has NaN exactly where the
+ * unfused one has. */
+static void test_nan(void) {
+  const shape s = {2, 8, 3, 16, 16, 2};
+  const int V = s.L0 * s.L1;
+  const size_t np = lf_conv2d_nparams_f(s.cin, s.cout, s.k);
+  const size_t nx = (size_t)s.B * (size_t)s.cin * (size_t)V;
+  const size_t ny = (size_t)s.B * (size_t)s.cout * (size_t)V;
+  float *p = lf_alloc(np * sizeof *p), *x = lf_alloc(nx * sizeof *x);
+  float *y1 = lf_alloc(ny * sizeof *y1), *y2 = lf_alloc(ny * sizeof *y2);
+  for (size_t i = 0; i < np; i++) p[i] = 0.1f * (float)((int)(i % 7) - 3);
+  for (size_t i = 0; i < nx; i++) x[i] = 0.2f * (float)((int)(i % 5) - 2);
+  x[V + 17] = NAN; /* sample 0, channel 1, site 17: 9 sites of every output channel */
+  lf_conv2d_f cf;
+  lf_conv2d_bind_f(&cf, s.cin, s.cout, s.k, s.L0, s.L1, p, NULL);
+  float *ws = lf_alloc(lf_conv2d_ws_size_f(&cf, s.B) * sizeof(float));
+  for (int run = 0; run < NRUNS; run++) {
+    if (!set_run(run)) continue;
+    for (int a = 0; a < 2; a++) {
+      const lf_act_kind act = a ? LF_ACT_TANH : LF_ACT_LEAKY_RELU;
+      lf_conv2d_forward_act_algo_f(&cf, s.B, x, y1, ws, act, runs[run].algo);
+      lf_conv2d_forward_algo_f(&cf, s.B, x, y2, ws, runs[run].algo);
+      lf_act_forward_f(act, ny, y2, y2);
+      size_t n1 = 0, n2 = 0, both = 0;
+      for (size_t i = 0; i < ny; i++) {
+        n1 += isnan(y1[i]) != 0;
+        n2 += isnan(y2[i]) != 0;
+        both += isnan(y1[i]) && isnan(y2[i]);
+      }
+      CHECK(n1 == n2 && both == n2 && n2 == 9 * (size_t)s.cout,
+            "NaN through conv+%s fused %-14s: %zu NaN outputs, unfused %zu (want 9 x %d)",
+            a ? "tanh" : "leaky", runs[run].name, n1, n2, s.cout);
+    }
+  }
+  lf_nn_set_isa(LF_ISA_AUTO);
+  lf_free(p);
+  lf_free(x);
+  lf_free(y1);
+  lf_free(y2);
+  lf_free(ws);
+}
+
 static void test_vmath(void) {
   double e_exp = 0.0, e_tanh = 0.0;
   for (int i = -200000; i <= 200000; i++) {
@@ -145,6 +190,7 @@ static void test_vmath(void) {
 
 int main(void) {
   test_vmath();
+  test_nan();
   for (int si = 0; si < NSHAPES; si++) test_shape(&shapes[si], si);
   return lf_test_result();
 }
