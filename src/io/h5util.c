@@ -4,6 +4,7 @@
  * build and config made it. */
 #include "io/h5util.h"
 
+#include "latflow/ensemble.h"
 #include "latflow/io.h"
 #include "latflow/version.h"
 
@@ -591,6 +592,7 @@ fail:
 int lf_io_kind_version(const char *kind) {
   if (strcmp(kind, "model") == 0) return LF_IO_MODEL_FORMAT_VERSION;
   if (strcmp(kind, "train") == 0) return LF_IO_TRAIN_FORMAT_VERSION;
+  if (strcmp(kind, "ensemble") == 0) return LF_IO_ENSEMBLE_FORMAT_VERSION;
   return 0;
 }
 
@@ -762,4 +764,299 @@ lf_status lf_io_commit_tmp(const char *tmp, const char *path) {
   }
   close(dfd);
   return LF_OK;
+}
+
+/* ---- string-array attributes ------------------------------------------------------------ */
+
+lf_status lf_h5_attr_write_strv(hid_t obj, const char *name, const char *val, size_t stride,
+                                size_t n, const char *path, const char *objname) {
+  lf_status rc = LF_OK;
+  hid_t t = -1, s = -1;
+  char *buf = NULL;
+  if (n == 0 || stride == 0)
+    return LF_FAIL(LF_ERR_INVALID, "'%s': attribute %s of %s needs at least one string", path, name,
+                   objname);
+  size_t size = 1;
+  for (size_t i = 0; i < n; i++) {
+    const char *v = val + i * stride;
+    const char *nul = memchr(v, '\0', stride);
+    if (!nul)
+      return LF_FAIL(LF_ERR_INVALID,
+                     "'%s': attribute %s of %s: string %zu is not terminated "
+                     "within %zu bytes",
+                     path, name, objname, i, stride);
+    if ((size_t)(nul - v) + 1 > size) size = (size_t)(nul - v) + 1;
+  }
+  /* packed copy: n strings of `size` bytes, NUL-padded */
+  buf = calloc(n, size);
+  if (!buf)
+    return LF_FAIL(LF_ERR_NOMEM, "'%s': attribute %s of %s (%zu x %zu bytes)", path, name, objname,
+                   n, size);
+  for (size_t i = 0; i < n; i++) memcpy(buf + i * size, val + i * stride, strlen(val + i * stride));
+  hsize_t dims[1] = {(hsize_t)n};
+  t = H5Tcopy(H5T_C_S1);
+  s = H5Screate_simple(1, dims, NULL);
+  if (t < 0 || s < 0 || H5Tset_size(t, size) < 0 || H5Tset_strpad(t, H5T_STR_NULLTERM) < 0 ||
+      H5Tset_cset(t, H5T_CSET_UTF8) < 0) {
+    rc = LF_H5_FAIL(LF_ERR_HDF5,
+                    "'%s': cannot make the type of string attribute %s (%zu x %zu "
+                    "bytes)",
+                    path, name, n, size);
+    goto done;
+  }
+  rc = attr_write(obj, name, t, t, s, buf, path, objname);
+done:
+  if (t >= 0) H5Tclose(t);
+  if (s >= 0) H5Sclose(s);
+  free(buf);
+  return rc;
+}
+
+lf_status lf_h5_attr_read_strv(hid_t obj, const char *name, char *val, size_t stride, size_t nmax,
+                               size_t *n, const char *path, const char *objname) {
+  lf_status rc = LF_OK;
+  hid_t a = -1, ft = -1, mt = -1, sp = -1;
+  size_t np = 0;
+  char *buf = NULL;
+  char **vbuf = NULL;
+  if (nmax == 0 || stride == 0)
+    return LF_FAIL(LF_ERR_INVALID, "attribute %s: nmax and stride must be >= 1", name);
+  if ((rc = attr_open(obj, name, H5T_STRING, H5T_STRING, nmax, &a, &np, path, objname)) != LF_OK)
+    return rc;
+  ft = H5Aget_type(a);
+  mt = H5Tcopy(H5T_C_S1);
+  sp = H5Aget_space(a);
+  htri_t var = ft >= 0 ? H5Tis_variable_str(ft) : -1;
+  H5T_cset_t cset = ft >= 0 ? H5Tget_cset(ft) : H5T_CSET_ERROR;
+  if (ft < 0 || mt < 0 || sp < 0 || var < 0 || cset == H5T_CSET_ERROR) {
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot read the type of attribute %s of %s", path, name,
+                    objname);
+    goto done;
+  }
+  if (var) { /* variable-length strings, as written by h5py */
+    vbuf = calloc(np, sizeof *vbuf);
+    if (!vbuf) {
+      rc = LF_FAIL(LF_ERR_NOMEM, "'%s': attribute %s of %s (%zu strings)", path, name, objname, np);
+      goto done;
+    }
+    if (H5Tset_size(mt, H5T_VARIABLE) < 0 || H5Tset_cset(mt, cset) < 0 ||
+        H5Aread(a, mt, vbuf) < 0) {
+      rc = LF_H5_FAIL(LF_ERR_FORMAT, "'%s': cannot read string attribute %s of %s", path, name,
+                      objname);
+      free(vbuf);
+      vbuf = NULL;
+      goto done;
+    }
+    for (size_t i = 0; i < np && rc == LF_OK; i++) {
+      const size_t len = vbuf[i] ? strlen(vbuf[i]) : 0;
+      if (len + 1 > stride)
+        rc = LF_FAIL(LF_ERR_FORMAT,
+                     "'%s': string %zu of attribute %s of %s has %zu bytes, at "
+                     "most %zu allowed",
+                     path, i, name, objname, len, stride - 1);
+      else
+        memcpy(val + i * stride, vbuf[i] ? vbuf[i] : "", len + 1);
+    }
+#if H5_VERSION_GE(1, 12, 0)
+    H5Treclaim(mt, sp, H5P_DEFAULT, vbuf);
+#else
+    H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, vbuf);
+#endif
+  } else { /* fixed length: read into size + 1 bytes each, NUL-terminated whatever the padding */
+    const size_t size = H5Tget_size(ft);
+    if (size == 0) {
+      rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot read the size of attribute %s", path, name);
+      goto done;
+    }
+    buf = calloc(np, size + 1);
+    if (!buf) {
+      rc = LF_FAIL(LF_ERR_NOMEM, "'%s': attribute %s of %s (%zu x %zu bytes)", path, name, objname,
+                   np, size + 1);
+      goto done;
+    }
+    if (H5Tset_size(mt, size + 1) < 0 || H5Tset_strpad(mt, H5T_STR_NULLTERM) < 0 ||
+        H5Tset_cset(mt, cset) < 0 || H5Aread(a, mt, buf) < 0) {
+      rc = LF_H5_FAIL(LF_ERR_FORMAT, "'%s': cannot read string attribute %s of %s", path, name,
+                      objname);
+      goto done;
+    }
+    for (size_t i = 0; i < np && rc == LF_OK; i++) {
+      const char *v = buf + i * (size + 1);
+      const size_t len = strnlen(v, size);
+      if (len + 1 > stride)
+        rc = LF_FAIL(LF_ERR_FORMAT,
+                     "'%s': string %zu of attribute %s of %s has %zu bytes, at "
+                     "most %zu allowed",
+                     path, i, name, objname, len, stride - 1);
+      else {
+        memcpy(val + i * stride, v, len);
+        val[i * stride + len] = '\0';
+      }
+    }
+  }
+  if (rc == LF_OK) *n = np;
+done:
+  free(buf);
+  free(vbuf);
+  if (sp >= 0) H5Sclose(sp);
+  if (mt >= 0) H5Tclose(mt);
+  if (ft >= 0) H5Tclose(ft);
+  H5Aclose(a);
+  return rc;
+}
+
+/* ---- row tables ------------------------------------------------------------------------- */
+
+lf_status lf_h5_link_exists(hid_t loc, const char *name, int *exists, const char *path) {
+  htri_t ex = H5Lexists(loc, name, H5P_DEFAULT);
+  if (ex < 0)
+    return LF_H5_FAIL(LF_ERR_FORMAT, "'%s' is truncated or corrupted: cannot look up %s", path,
+                      name);
+  *exists = ex > 0;
+  return LF_OK;
+}
+
+lf_status lf_h5_dset_create_rows(hid_t loc, const char *name, hid_t ftype, size_t width,
+                                 size_t chunk_rows, hid_t *dset, const char *path) {
+  lf_status rc = LF_OK;
+  hid_t s = -1, dcpl = -1;
+  const int nd = width ? 2 : 1;
+  hsize_t dims[2] = {0, (hsize_t)width}, maxdims[2] = {H5S_UNLIMITED, (hsize_t)width},
+          cdims[2] = {(hsize_t)chunk_rows, (hsize_t)width};
+  *dset = -1;
+  if (chunk_rows == 0)
+    return LF_FAIL(LF_ERR_INVALID, "'%s': dataset %s: chunk_rows must be >= 1", path, name);
+  s = H5Screate_simple(nd, dims, maxdims);
+  dcpl = untimed_plist(H5P_DATASET_CREATE);
+  if (s < 0 || dcpl < 0 || H5Pset_chunk(dcpl, nd, cdims) < 0) {
+    rc = LF_H5_FAIL(LF_ERR_HDF5,
+                    "'%s': cannot set up extendible dataset %s (width %zu, chunk "
+                    "%zu rows)",
+                    path, name, width, chunk_rows);
+    goto done;
+  }
+  *dset = H5Dcreate2(loc, name, ftype, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  if (*dset < 0)
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot create dataset %s (width %zu, chunk %zu rows)", path,
+                    name, width, chunk_rows);
+done:
+  if (dcpl >= 0) H5Pclose(dcpl);
+  if (s >= 0) H5Sclose(s);
+  return rc;
+}
+
+/* The dataspace of dset and its shape (1-D: width 1). */
+static lf_status rows_space(hid_t dset, hid_t *space, int *nd, hsize_t dims[2], const char *path,
+                            const char *name) {
+  *space = H5Dget_space(dset);
+  if (*space < 0)
+    return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot read the shape of dataset %s", path, name);
+  *nd = H5Sget_simple_extent_ndims(*space);
+  dims[0] = 0;
+  dims[1] = 1;
+  if (*nd < 1 || *nd > 2 || H5Sget_simple_extent_dims(*space, dims, NULL) != *nd) {
+    lf_status rc = LF_FAIL(LF_ERR_FORMAT, "'%s': dataset %s has %d dimensions, expected 1 or 2",
+                           path, name, *nd);
+    H5Sclose(*space);
+    *space = -1;
+    return rc;
+  }
+  return LF_OK;
+}
+
+lf_status lf_h5_dset_extend(hid_t dset, size_t rows, const char *path, const char *name) {
+  hid_t s = -1;
+  int nd = 0;
+  hsize_t dims[2];
+  lf_status rc = rows_space(dset, &s, &nd, dims, path, name);
+  if (rc != LF_OK) return rc;
+  H5Sclose(s);
+  dims[0] = (hsize_t)rows;
+  if (H5Dset_extent(dset, dims) < 0)
+    return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot extend dataset %s to %zu rows", path, name, rows);
+  return LF_OK;
+}
+
+/* Selects rows [off, off + n) of the file space fs (shape dims, nd dimensions) and makes
+ * the matching memory space. */
+static lf_status rows_select(hid_t fs, int nd, const hsize_t dims[2], size_t off, size_t n,
+                             hid_t *ms, const char *path, const char *name) {
+  hsize_t start[2] = {(hsize_t)off, 0}, count[2] = {(hsize_t)n, dims[1]};
+  *ms = H5Screate_simple(nd, count, NULL);
+  if (*ms < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0)
+    return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot select rows [%zu, %zu) of dataset %s", path, off,
+                      off + n, name);
+  return LF_OK;
+}
+
+lf_status lf_h5_dset_write_rows(hid_t dset, hid_t mtype, size_t off, size_t n, const void *buf,
+                                hid_t dxpl, const char *path, const char *name) {
+  hid_t fs = -1, ms = -1;
+  int nd = 0;
+  hsize_t dims[2];
+  if (n == 0) return LF_OK;
+  lf_status rc = rows_space(dset, &fs, &nd, dims, path, name);
+  if (rc != LF_OK) return rc;
+  if ((hsize_t)(off + n) > dims[0]) {
+    rc = LF_FAIL(LF_ERR_INVALID, "'%s': rows [%zu, %zu) of dataset %s: it has only %llu rows", path,
+                 off, off + n, name, (unsigned long long)dims[0]);
+    goto done;
+  }
+  if ((rc = rows_select(fs, nd, dims, off, n, &ms, path, name)) != LF_OK) goto done;
+  if (H5Dwrite(dset, mtype, ms, fs, dxpl, buf) < 0)
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot write rows [%zu, %zu) of dataset %s", path, off,
+                    off + n, name);
+done:
+  if (ms >= 0) H5Sclose(ms);
+  H5Sclose(fs);
+  return rc;
+}
+
+lf_status lf_h5_dset_open_rows(hid_t loc, const char *name, hid_t *dset, int *ndims, size_t dims[2],
+                               const char *path) {
+  hid_t s = -1;
+  int nd = 0;
+  hsize_t d[2];
+  lf_status rc = link_check(loc, name, "dataset", path);
+  *dset = -1;
+  if (rc != LF_OK) return rc;
+  *dset = H5Dopen2(loc, name, H5P_DEFAULT);
+  if (*dset < 0)
+    return LF_H5_FAIL(LF_ERR_FORMAT, "'%s': cannot open dataset %s (truncated or corrupted?)", path,
+                      name);
+  if ((rc = rows_space(*dset, &s, &nd, d, path, name)) != LF_OK) {
+    H5Dclose(*dset);
+    *dset = -1;
+    return rc;
+  }
+  H5Sclose(s);
+  dims[0] = (size_t)d[0];
+  dims[1] = (size_t)d[1];
+  if (ndims) *ndims = nd;
+  return LF_OK;
+}
+
+lf_status lf_h5_dset_read_rows(hid_t dset, hid_t mtype, size_t off, size_t n, void *buf,
+                               const char *path, const char *name) {
+  hid_t fs = -1, ms = -1;
+  int nd = 0;
+  hsize_t dims[2];
+  if (n == 0) return LF_OK;
+  lf_status rc = rows_space(dset, &fs, &nd, dims, path, name);
+  if (rc != LF_OK) return rc;
+  if (off > (size_t)dims[0] || n > (size_t)dims[0] - off) {
+    rc = LF_FAIL(LF_ERR_INVALID, "'%s': rows [%zu, %zu) of dataset %s: it has %llu rows", path, off,
+                 off + n, name, (unsigned long long)dims[0]);
+    goto done;
+  }
+  if ((rc = rows_select(fs, nd, dims, off, n, &ms, path, name)) != LF_OK) goto done;
+  if (H5Dread(dset, mtype, ms, fs, H5P_DEFAULT, buf) < 0)
+    rc = LF_H5_FAIL(LF_ERR_FORMAT,
+                    "'%s': cannot read rows [%zu, %zu) of dataset %s (truncated "
+                    "or corrupted?)",
+                    path, off, off + n, name);
+done:
+  if (ms >= 0) H5Sclose(ms);
+  H5Sclose(fs);
+  return rc;
 }

@@ -89,6 +89,46 @@ lf_status lf_h5_dset_len(hid_t loc, const char *name, size_t *n, const char *pat
 lf_status lf_h5_dset_read_1d(hid_t loc, const char *name, hid_t mtype, size_t n, void *buf,
                              const char *path);
 
+/* ---- string-array attributes ----------------------------------------------------------- */
+/* A 1-D attribute of n >= 1 fixed-length strings (size = longest + 1, NUL-terminated,
+ * UTF-8); string i is val + i*stride (NUL-terminated within stride bytes). */
+lf_status lf_h5_attr_write_strv(hid_t obj, const char *name, const char *val, size_t stride,
+                                size_t n, const char *path, const char *objname);
+/* Reads a 1-D string attribute (fixed or variable length) of 1..nmax strings into
+ * val + i*stride; *n = its length. A string that does not fit in stride bytes (with its
+ * NUL) is LF_ERR_FORMAT. */
+lf_status lf_h5_attr_read_strv(hid_t obj, const char *name, char *val, size_t stride, size_t nmax,
+                               size_t *n, const char *path, const char *objname);
+
+/* ---- row tables: 1-D or 2-D datasets extendible along the first dimension ----------------
+ * Used by the ensemble writer (and later the checkpoints). The append of n rows at row
+ * offset off is split in two calls so that the parallel writer can do each step
+ * collectively: lf_h5_dset_extend (every rank passes the same total) and
+ * lf_h5_dset_write_rows (each rank its own offset). `name` only names the dataset in
+ * messages (give the full path, e.g. "/chain_0/obs"). */
+/* 1 if loc has a link name, 0 if not; LF_ERR_FORMAT if the lookup fails. */
+lf_status lf_h5_link_exists(hid_t loc, const char *name, int *exists, const char *path);
+/* Creates an empty chunked dataset, unlimited along dimension 0: 1-D [0] if width == 0,
+ * else 2-D [0, width]; chunks hold chunk_rows rows (>= 1). */
+lf_status lf_h5_dset_create_rows(hid_t loc, const char *name, hid_t ftype, size_t width,
+                                 size_t chunk_rows, hid_t *dset, const char *path);
+/* Sets dimension 0 of an extendible dataset to rows (the width is kept). */
+lf_status lf_h5_dset_extend(hid_t dset, size_t rows, const char *path, const char *name);
+/* Writes rows [off, off + n) from buf (n x width values of memory type mtype, row-major);
+ * the dataset must already have off + n rows. dxpl: a transfer property list (H5P_DEFAULT
+ * for serial writes). n == 0 writes nothing. */
+lf_status lf_h5_dset_write_rows(hid_t dset, hid_t mtype, size_t off, size_t n, const void *buf,
+                                hid_t dxpl, const char *path, const char *name);
+/* Opens dataset name of loc, which must be 1-D or 2-D: dims[0] = rows, dims[1] = width
+ * (1 for 1-D), *ndims (may be NULL) = 1 or 2. A missing dataset or another rank is
+ * LF_ERR_FORMAT. The caller closes *dset. */
+lf_status lf_h5_dset_open_rows(hid_t loc, const char *name, hid_t *dset, int *ndims, size_t dims[2],
+                               const char *path);
+/* Reads rows [off, off + n) into buf (n x width values of memory type mtype). A range
+ * outside the dataset is LF_ERR_INVALID; a failing read LF_ERR_FORMAT. */
+lf_status lf_h5_dset_read_rows(hid_t dset, hid_t mtype, size_t off, size_t n, void *buf,
+                               const char *path, const char *name);
+
 /* ---- latflow header --------------------------------------------------------------------- */
 /* Current UTC time as "YYYY-MM-DDTHH:MM:SSZ" (or SOURCE_DATE_EPOCH when set). */
 void lf_io_utc_now(char buf[32]);
