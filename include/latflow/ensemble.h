@@ -43,27 +43,30 @@ typedef struct lf_ens_info {
   int C, L0, L1;            /* components per site, lattice shape                   */
   int nobs;
   char obs_names[LF_MAX_OBS][LF_NAME_MAX];
-  int ncorr;                 /* correlator length per row (0: none)                  */
-  int save_configs;          /* 1: /chain_r/configs exists                           */
-  char model_hash[72];       /* flow: lf_model_hash of the model, hex; HMC: ""        */
-  char model_path[1024];     /* flow: path of the model file as given; HMC: ""        */
-  double train_seconds;      /* flow: wall seconds of training (from the model file) */
-  double gen_seconds;        /* wall seconds of generation (set before close)        */
+  int ncorr;             /* correlator length per row (0: none)                  */
+  int save_configs;      /* 1: /chain_r/configs exists                           */
+  char model_hash[72];   /* flow: lf_model_hash of the model, hex; HMC: ""        */
+  char model_path[1024]; /* flow: path of the model file as given; HMC: ""        */
+  double train_seconds;  /* flow: wall seconds of training (from the model file) */
+  double gen_seconds;    /* wall seconds of generation (set before close)        */
 } lf_ens_info;
 
 /* One Markov-chain step. */
 typedef struct lf_ens_step {
-  int64_t row;      /* state after the step                         */
-  int64_t id;       /* proposal id g (flow) or trajectory number     */
-  double logw;      /* flow: log w of the proposal; HMC: NaN         */
-  double dH;        /* HMC: dH of the trajectory; flow: NaN          */
-  int8_t accepted;  /* 1 if the proposal was accepted                */
+  int64_t row;     /* state after the step                         */
+  int64_t id;      /* proposal id g (flow) or trajectory number     */
+  double logw;     /* flow: log w of the proposal; HMC: NaN         */
+  double dH;       /* HMC: dH of the trajectory; flow: NaN          */
+  int8_t accepted; /* 1 if the proposal was accepted                */
 } lf_ens_step;
 
 typedef struct lf_ens_writer lf_ens_writer; /* opaque */
 
 /* Creates "<path>.tmp" with one chain (chain 0) and writes the header, /meta (cfg) and
- * info. Errors: LF_ERR_INVALID (bad info), LF_ERR_IO, LF_ERR_HDF5, LF_ERR_NOMEM. */
+ * info. info must have kind in {IMH, REWEIGHT, HMC}, a theory name, C, L0, L1 >= 1,
+ * nobs in [1, LF_MAX_OBS] with non-empty names, ncorr in [0, LF_ENS_MAX_CORR],
+ * save_configs 0 or 1. On failure *w is NULL and nothing is left on disk.
+ * Errors: LF_ERR_INVALID (bad info), LF_ERR_IO, LF_ERR_HDF5, LF_ERR_NOMEM. */
 lf_status lf_ens_create(lf_ens_writer **w, const char *path, const lf_config *cfg,
                         const lf_ens_info *info, int overwrite);
 /* Appends one stored state: obs (nobs), corr (ncorr; may be NULL if ncorr = 0), phi
@@ -71,8 +74,10 @@ lf_status lf_ens_create(lf_ens_writer **w, const char *path, const lf_config *cf
  * observables are LF_ERR_NUMERIC (a caller must never store a NaN state). */
 lf_status lf_ens_append_row(lf_ens_writer *w, const double *obs, const double *corr,
                             const double *phi, int64_t *row);
-/* Appends n chain steps (row < rows appended so far, else LF_ERR_INVALID). */
+/* Appends n chain steps (row < rows appended so far, else LF_ERR_INVALID). All or
+ * nothing: a refused call appends no step. */
 lf_status lf_ens_append_steps(lf_ens_writer *w, size_t n, const lf_ens_step *steps);
+/* Rows and steps appended so far to the current chain (written or buffered). */
 int64_t lf_ens_rows(const lf_ens_writer *w);
 int64_t lf_ens_steps(const lf_ens_writer *w);
 /* Sets info.gen_seconds (written at close). */
@@ -83,21 +88,29 @@ lf_status lf_ens_flush(lf_ens_writer *w);
 lf_status lf_ens_close(lf_ens_writer *w);
 /* Closes and deletes the .tmp file without renaming (a failed run); frees w. */
 void lf_ens_abort(lf_ens_writer *w);
+/* Flushes chain r and starts chain r+1 (group /chain_<r+1>, attribute nchains = r+2) in
+ * the same file: later append_row/append_steps go to the new chain, whose rows and steps
+ * start at 0 (lf_ens_rows/lf_ens_steps count the current chain). For the merge tool.
+ * Errors: LF_ERR_HDF5 (the writer then refuses further writes). */
+lf_status lf_ens_add_chain(lf_ens_writer *w);
 
 /* A whole ensemble in memory (without configurations). */
 typedef struct lf_ensemble {
   lf_ens_info info;
-  int R;              /* chains                                        */
-  size_t *rows;       /* (R) rows per chain                            */
-  size_t *steps;      /* (R) steps per chain                           */
-  double **obs;       /* (R) x (rows[r], nobs)                          */
-  double **corr;      /* (R) x (rows[r], ncorr), NULL arrays if ncorr=0 */
-  lf_ens_step **chain;/* (R) x (steps[r])                               */
-  lf_config cfg;      /* the stored config (defaults + YAML)            */
+  int R;               /* chains                                        */
+  size_t *rows;        /* (R) rows per chain                            */
+  size_t *steps;       /* (R) steps per chain                           */
+  double **obs;        /* (R) x (rows[r], nobs)                          */
+  double **corr;       /* (R) x (rows[r], ncorr), NULL arrays if ncorr=0 */
+  lf_ens_step **chain; /* (R) x (steps[r])                               */
+  lf_config cfg;       /* the stored config (defaults + YAML)            */
 } lf_ensemble;
 
-/* Reads the file at path (kind "ensemble"; any number of chains) into e (zeroed first).
- * Refusals as above. */
+/* Reads the file at path (kind "ensemble"; any number of chains) into e (zeroed first;
+ * on failure e is left zeroed). Refusals as above, plus LF_ERR_FORMAT naming the file and
+ * the attribute or dataset for: nchains < 1, obs_names count != nobs, obs width != nobs,
+ * corr width != ncorr, configs width != C*L0*L1, obs/corr/configs or the five chain
+ * columns of unequal length, a chain row index outside [0, rows). */
 lf_status lf_ens_read(const char *path, lf_ensemble *e);
 /* Reads n stored configurations of chain r starting at row0 into phi (n, C*V).
  * LF_ERR_INVALID if the file has no configurations or the range is out of bounds. */
