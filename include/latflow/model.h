@@ -41,6 +41,7 @@ typedef struct lf_model {
   double *logdet, *dlogdet;     /* owned (Bmax) */
   double *eps_saved;            /* owned (Bmax*C*V): eps of the last sample */
   uint64_t step;                /* optimizer steps taken (Adam's t) */
+  double train_seconds;         /* wall seconds of training so far (model files keep it) */
 } lf_model;
 
 lf_status lf_model_init(lf_model *m, const lf_model_cfg *cfg, int C, int L0, int L1, int Bmax);

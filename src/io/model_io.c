@@ -89,6 +89,7 @@ static lf_status write_model_group(hid_t file, const lf_model *m, const lf_confi
   LF_CHECK(lf_h5_attr_write_u64(g, "nparams", (uint64_t)m->nparams, tmp, o));
   LF_CHECK(lf_h5_attr_write_u64(g, "nbase", (uint64_t)m->nbase, tmp, o));
   LF_CHECK(lf_h5_attr_write_u64(g, "optimizer_step", m->step, tmp, o));
+  LF_CHECK(lf_h5_attr_write_f64(g, "train_seconds", m->train_seconds, tmp, o));
   LF_CHECK(lf_h5_attr_write_u64(g, "hash", lf_model_hash(m), tmp, o));
   LF_CHECK(lf_h5_dset_write_1d(g, "params", mtype, ftype, m->nparams, m->params, tmp));
 fail:
@@ -243,6 +244,9 @@ lf_status lf_io_model_load(const char *path, lf_config *cfg_out, lf_model *m_out
       g, "params", m_out->real_size == sizeof(float) ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE,
       m_out->nparams, m_out->params, path));
   m_out->step = step;
+  int has_ts = 0; /* written since the sampling issue; older files have none (0 s) */
+  LF_CHECK(lf_h5_attr_exists(g, "train_seconds", &has_ts, path, o));
+  if (has_ts) LF_CHECK(lf_h5_attr_read_f64(g, "train_seconds", &m_out->train_seconds, path, o));
 
   const uint64_t have = lf_model_hash(m_out);
   if (have != hash) {

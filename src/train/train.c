@@ -138,7 +138,10 @@ lf_status lf_trainer_gradient(lf_trainer *tr, long t, int B, lf_estimator est,
   const lf_rng_key key = lf_rng_key_make(cfg->seed, LF_STREAM_TRAIN);
   draw_noise(key, (uint32_t)t, 0, B, n, tr->eps);
   lf_model_zero_grad(m);
-  lf_model_sample(m, B, tr->eps, tr->phi, tr->logq);
+  if (est == LF_EST_RT)
+    lf_model_sample(m, B, tr->eps, tr->phi, tr->logq);
+  else /* RE draws without gradients: nothing needs saving */
+    lf_model_sample_nograd(m, B, tr->eps, tr->phi, tr->logq);
   th->action(th, B, tr->phi, tr->S);
 
   double loss = 0.0;
@@ -314,7 +317,7 @@ lf_status lf_train_eval(lf_trainer *tr, long n, lf_eval_result *res) {
   for (long done = 0; done < n;) {
     const int B = (int)(n - done < tr->Bmax ? n - done : tr->Bmax);
     draw_noise(key, 0, (uint64_t)done, B, nsite, tr->eps);
-    lf_model_sample(m, B, tr->eps, tr->phi, tr->logq);
+    lf_model_sample_nograd(m, B, tr->eps, tr->phi, tr->logq);
     th->action(th, B, tr->phi, tr->S);
     for (int i = 0; i < B; i++) {
       logw[done + i] = -tr->S[i] - tr->logq[i];
