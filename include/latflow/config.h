@@ -122,6 +122,7 @@ typedef struct lf_hmc_cfg {
   int steps;                /* hmc.steps > 0; default 10           */
   lf_integrator integrator; /* hmc.integrator: leapfrog | omelyan  */
   long therm;               /* hmc.therm >= 0; default 200         */
+  int compare;              /* hmc.compare: false | true; `run` also runs HMC (default true) */
 } lf_hmc_cfg;
 
 /* Bits of lf_config.given: keys with a name-dependent default that were set explicitly. */

@@ -68,6 +68,7 @@ static const char *const OPT_NAMES[] = {"adam", "sgd", "adadelta", NULL};
 static const char *const MODE_NAMES[] = {"imh", "reweight", NULL};
 static const char *const SAVE_NAMES[] = {"accepted", "all", "none", NULL};
 static const char *const INT_NAMES[] = {"leapfrog", "omelyan", NULL};
+static const char *const BOOL_NAMES[] = {"false", "true", NULL};
 static const char *const BC_NAMES[] = {"periodic", "antiperiodic", NULL};
 
 /* Observables per theory (DESIGN.md section 3). Index = lf_theory_kind. */
@@ -147,6 +148,7 @@ static const keydef KEYS[] = {
   {"hmc.steps", K_INT, R_GT0, O(hmc.steps), 0, NULL, 0},
   {"hmc.integrator", K_ENUM, R_NONE, O(hmc.integrator), 0, INT_NAMES, 0},
   {"hmc.therm", K_LONG, R_GE0, O(hmc.therm), 0, NULL, 0},
+  {"hmc.compare", K_ENUM, R_NONE, O(hmc.compare), 0, BOOL_NAMES, 0},
 };
 /* clang-format on */
 #undef O
@@ -303,6 +305,7 @@ void lf_config_defaults(lf_config *cfg) {
   cfg->hmc.steps = 10;
   cfg->hmc.integrator = LF_INT_LEAPFROG;
   cfg->hmc.therm = 200;
+  cfg->hmc.compare = 1;
 
   dependent_defaults(cfg); /* lr, eps, observables */
 }
