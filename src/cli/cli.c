@@ -43,7 +43,7 @@ lf_status lf_cli_parse(int argc, char **argv, int first, const char *cmd, lf_cli
     } else if (!strcmp(a, "--model")) {
       NEEDVAL("--model");
       o->model = val;
-    } else if (!strcmp(a, "--output") || !strcmp(a, "-o")) {
+    } else if (!strcmp(a, "--output") || !strcmp(a, "-o") || !strcmp(a, "--out")) {
       NEEDVAL("--output");
       o->output = val;
     } else if (!strcmp(a, "--seconds")) {

@@ -36,6 +36,10 @@ int lf_cmd_config(int argc, char **argv, MPI_Comm comm);
 int lf_cmd_train(int argc, char **argv, MPI_Comm comm);
 int lf_cmd_run(int argc, char **argv, MPI_Comm comm);
 int lf_cmd_bench(int argc, char **argv, MPI_Comm comm);
+int lf_cmd_sample(int argc, char **argv, MPI_Comm comm);
+int lf_cmd_hmc(int argc, char **argv, MPI_Comm comm);
+int lf_cmd_analyze(int argc, char **argv, MPI_Comm comm);
+int lf_cmd_plot(int argc, char **argv, MPI_Comm comm);
 
 /* The common start of a subcommand: parse options, print help (*code = 0), load the
  * config and log the banner. Returns 1 to go on; 0 with *code set to stop. */

@@ -134,6 +134,7 @@ lf_status lf_train_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSO
   rc = lf_io_metrics_close(mw);
   mw = NULL;
   LF_CHECK(rc);
+  m.train_seconds += res.wall_seconds;
   LF_CHECK(lf_io_model_save(model_path, &m, cfg, force));
   lf_log_info("train",
               "%ld steps in %.1f s (%.1f steps/s; stop: %s); loss %.4f, smoothed ESS "
@@ -190,14 +191,6 @@ int lf_cli_print_json(cJSON *json) {
   return 0;
 }
 
-static const char run_help[] =
-    "usage: latflow run [CONFIG] [--set key=value]... [--output DIR] [--force] [--json]\n"
-    "Runs the pipeline on CONFIG (default: the built-in quickstart card: phi^4, L=8,\n"
-    "m2=-4, lambda=8): trains the flow with a live progress line and evaluates it\n"
-    "(ESS, IMH acceptance on train.eval_samples fresh samples). Sampling, analysis and\n"
-    "plots join the pipeline with the sampling issue.\n";
-
-/* `train` and `run` share everything but their help text in this version. */
 static int train_command(int argc, char **argv, MPI_Comm comm, const char *cmd, const char *usage) {
   lf_cli_opts o;
   lf_config cfg;
@@ -220,8 +213,4 @@ static int train_command(int argc, char **argv, MPI_Comm comm, const char *cmd, 
 
 int lf_cmd_train(int argc, char **argv, MPI_Comm comm) {
   return train_command(argc, argv, comm, "train", help);
-}
-
-int lf_cmd_run(int argc, char **argv, MPI_Comm comm) {
-  return train_command(argc, argv, comm, "run", run_help);
 }

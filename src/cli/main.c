@@ -15,6 +15,11 @@ static const char usage[] =
     "commands:\n"
     "  run [CONFIG]         the whole pipeline (no CONFIG: the built-in quickstart card)\n"
     "  train CONFIG         train a flow; writes <output>/model.h5 and <output>/train.h5\n"
+    "  sample CONFIG [--model M]   flow proposals + Independence Metropolis (or\n"
+    "                       reweighting); writes <output>/ensemble.h5\n"
+    "  hmc CONFIG           the HMC baseline; writes <output>/hmc.h5 (same format)\n"
+    "  analyze FILE.h5      means, Gamma-method errors, tau_int, acceptance, ESS\n"
+    "  plot FILE.h5 [--out DIR]   PNG plots (gnuplot): training, histories, autocorrelation\n"
     "  bench CONFIG         throughput: train steps/s, proposals/s, memory, FLOP efficiency\n"
     "  config [--default] [CONFIG]   print the effective config\n"
     "\n"
@@ -38,6 +43,10 @@ static int dispatch(int argc, char **argv, MPI_Comm comm) {
   if (!strcmp(cmd, "train")) return lf_cmd_train(argc, argv, comm);
   if (!strcmp(cmd, "run")) return lf_cmd_run(argc, argv, comm);
   if (!strcmp(cmd, "bench")) return lf_cmd_bench(argc, argv, comm);
+  if (!strcmp(cmd, "sample")) return lf_cmd_sample(argc, argv, comm);
+  if (!strcmp(cmd, "hmc")) return lf_cmd_hmc(argc, argv, comm);
+  if (!strcmp(cmd, "analyze")) return lf_cmd_analyze(argc, argv, comm);
+  if (!strcmp(cmd, "plot")) return lf_cmd_plot(argc, argv, comm);
   fprintf(stderr, "latflow: unknown command '%s'\n\n%s", cmd, usage);
   return 2;
 }

@@ -1,0 +1,244 @@
+/* latflow plot FILE.h5 [--out DIR]: PNG plots with gnuplot.
+ *
+ * For an ensemble file: the Monte Carlo history of each observable, its normalized
+ * autocorrelation with the Gamma-method window marked, and (flow ensembles) the histogram
+ * of log w. For a training file (train.h5), or the train.h5 next to a flow ensemble's
+ * model: loss and ESS against the step and against the number of training samples.
+ * The data go to DIR/<name>.dat, the script to DIR/plots.gp, and gnuplot runs it; both
+ * stay in DIR so a user can restyle a plot. */
+#include "cli.h"
+#include "cmd_train.h"
+
+#include "latflow/analyze.h"
+#include "latflow/ensemble.h"
+#include "latflow/io.h"
+#include "latflow/log.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+static const char help[] =
+    "usage: latflow plot FILE.h5 [--out DIR]\n"
+    "PNG plots with gnuplot. FILE is an ensemble (ensemble.h5, hmc.h5: Monte Carlo history\n"
+    "and autocorrelation of every observable, histogram of log w; for a flow ensemble also\n"
+    "the training curves from the train.h5 beside its model) or a training file (train.h5:\n"
+    "loss and ESS vs step and vs training samples). DIR defaults to <dir of FILE>/plots.\n";
+
+#define NRHO 200
+
+static lf_status open_out(FILE **f, const char *dir, const char *name) {
+  char p[LF_PATH_MAX];
+  lf_status rc = lf_cli_path(p, sizeof p, dir, name);
+  if (rc != LF_OK) return rc;
+  *f = fopen(p, "w");
+  if (!*f) return LF_FAIL(LF_ERR_IO, "cannot write '%s': %s", p, strerror(errno));
+  return LF_OK;
+}
+
+static lf_status close_out(FILE *f, const char *dir, const char *name) {
+  if (fclose(f) != 0)
+    return LF_FAIL(LF_ERR_IO, "writing '%s/%s' failed: %s", dir, name, strerror(errno));
+  return LF_OK;
+}
+
+/* gnuplot preamble of one PNG */
+static void png(FILE *gp, const char *out, const char *title, const char *xl, const char *yl) {
+  fprintf(
+      gp,
+      "reset\nset terminal pngcairo size 900,560 font ',11'\nset output '%s.png'\n"
+      "set title \"%s\" noenhanced\nset xlabel \"%s\" noenhanced\nset ylabel \"%s\" noenhanced\n"
+      "set grid\nset key top right\n",
+      out, title, xl, yl);
+}
+
+static lf_status plot_training(FILE *gp, const char *dir, const char *train_path) {
+  lf_train_series s;
+  memset(&s, 0, sizeof s);
+  lf_status rc = lf_io_metrics_read(train_path, &s, NULL);
+  if (rc != LF_OK) return rc;
+  FILE *f = NULL;
+  rc = open_out(&f, dir, "train.dat");
+  if (rc != LF_OK) {
+    lf_io_series_free(&s);
+    return rc;
+  }
+  fprintf(f, "# step samples loss ess ess_smoothed lr batch seconds (from %s)\n", train_path);
+  double samples = 0.0;
+  for (size_t i = 0; i < s.n; i++) {
+    samples += s.batch[i];
+    fprintf(f, "%lld %.0f %.10g %.10g %.10g %.6g %d %.6g\n", (long long)s.step[i], samples,
+            s.loss[i], s.ess[i], s.ess_smoothed[i], s.lr[i], (int)s.batch[i], s.seconds[i]);
+  }
+  lf_io_series_free(&s);
+  rc = close_out(f, dir, "train.dat");
+  if (rc != LF_OK) return rc;
+  png(gp, "train_loss", "training loss  <log q + S>  (reverse KL up to log Z)", "step", "loss");
+  fputs("plot 'train.dat' u 1:3 w l lc rgb '#8080c0' t 'per step', "
+        "'' u 1:3 smooth bezier w l lw 2 lc rgb '#000080' t 'smoothed'\n",
+        gp);
+  png(gp, "train_ess", "ESS of the training batches", "step", "ESS fraction");
+  fputs("set yrange [0:1]\nplot 'train.dat' u 1:4 w d lc rgb '#c08080' t 'per step', "
+        "'' u 1:5 w l lw 2 lc rgb '#a00000' t 'smoothed'\n",
+        gp);
+  png(gp, "train_vs_samples", "training cost: loss and ESS vs training samples",
+      "training samples (sum of batches)", "loss");
+  fputs("set y2label 'smoothed ESS'\nset y2range [0:1]\nset ytics nomirror\nset y2tics\n"
+        "plot 'train.dat' u 2:3 smooth bezier w l lw 2 lc rgb '#000080' t 'loss (smoothed)', "
+        "'' u 2:5 axes x1y2 w l lw 2 lc rgb '#a00000' t 'ESS (smoothed)'\n",
+        gp);
+  return LF_OK;
+}
+
+static lf_status plot_ensemble(FILE *gp, const char *dir, const char *path, const lf_ensemble *e,
+                               const lf_analysis *a) {
+  lf_status rc;
+  FILE *f = NULL;
+  /* history: step and every observable of the state (chain 0 .. R-1 concatenated) */
+  if ((rc = open_out(&f, dir, "history.dat")) != LF_OK) return rc;
+  fprintf(f, "# step");
+  for (int k = 0; k < e->info.nobs; k++) fprintf(f, " %s", e->info.obs_names[k]);
+  fprintf(f, " logw dH accepted  (from %s)\n", path);
+  size_t o = 0;
+  for (int r = 0; r < e->R; r++)
+    for (size_t i = 0; i < e->steps[r]; i++, o++) {
+      const lf_ens_step *s = &e->chain[r][i];
+      fprintf(f, "%zu", o);
+      for (int k = 0; k < e->info.nobs; k++)
+        fprintf(f, " %.10g", e->obs[r][(size_t)s->row * e->info.nobs + k]);
+      fprintf(f, " %.10g %.10g %d\n", s->logw, s->dH, s->accepted);
+    }
+  if ((rc = close_out(f, dir, "history.dat")) != LF_OK) return rc;
+  if ((rc = open_out(&f, dir, "acf.dat")) != LF_OK) return rc;
+  fprintf(f, "# t");
+  for (int k = 0; k < a->nobs; k++) fprintf(f, " rho_%s", a->obs[k].name);
+  fprintf(f, "\n");
+  for (int t = 0; t < NRHO && (size_t)t < a->n / 2; t++) {
+    fprintf(f, "%d", t);
+    for (int k = 0; k < a->nobs; k++) fprintf(f, " %.8g", a->obs[k].rho ? a->obs[k].rho[t] : NAN);
+    fprintf(f, "\n");
+  }
+  if ((rc = close_out(f, dir, "acf.dat")) != LF_OK) return rc;
+  const char *what = a->kind == LF_ENS_HMC ? "trajectory" : "IMH step";
+  for (int k = 0; k < a->nobs; k++) {
+    const lf_obs_stats *s = &a->obs[k];
+    char name[96], title[256];
+    snprintf(name, sizeof name, "history_%s", s->name);
+    snprintf(title, sizeof title, "%s: Monte Carlo history  (mean %.5g +- %.2g, tau_int %.3g)",
+             s->name, s->g.value, s->g.error, s->g.tau_int);
+    png(gp, name, title, what, s->name);
+    fprintf(gp,
+            "plot 'history.dat' u 1:%d w l lc rgb '#406080' notitle, %.17g w l lw 2 lc rgb "
+            "'#c00000' t 'mean'\n",
+            k + 2, s->g.value);
+    snprintf(name, sizeof name, "acf_%s", s->name);
+    snprintf(title, sizeof title,
+             "%s: normalized autocorrelation, window W = %d, tau_int = %.3g +- %.2g", s->name,
+             s->g.window, s->g.tau_int, s->g.tau_int_error);
+    png(gp, name, title, "lag t", "rho(t)");
+    const int xmax = s->g.window * 3 + 10 < NRHO ? s->g.window * 3 + 10 : NRHO;
+    fprintf(gp,
+            "set xrange [0:%d]\nset arrow from %d, graph 0 to %d, graph 1 nohead lc rgb '#c00000' "
+            "dt 2 lw 2\nplot 'acf.dat' u 1:%d w lp pt 7 ps 0.6 lc rgb '#000080' t 'rho(t)', 0 w l "
+            "lc rgb 'black' notitle, 1/0 w l lc rgb '#c00000' dt 2 lw 2 t 'window W'\n",
+            xmax, s->g.window, s->g.window, k + 2);
+  }
+  if (a->kind != LF_ENS_HMC) {
+    const int c = e->info.nobs + 2;
+    png(gp, "logw_hist", "histogram of log w = -S - log q (proposals)", "log w - max log w",
+        "proposals");
+    fprintf(gp,
+            "stats 'history.dat' u %d nooutput\nbw = (STATS_max - STATS_min) / 60.0\n"
+            "bin(x) = bw * floor(x / bw)\nset style fill solid 0.6\n"
+            "plot 'history.dat' u (bin($%d - STATS_max)):(1.0) smooth freq w boxes lc rgb "
+            "'#406080' notitle\n",
+            c, c);
+  } else {
+    png(gp, "dH_history", "HMC energy violation per trajectory", "trajectory", "dH");
+    fprintf(gp, "plot 'history.dat' u 1:%d w d lc rgb '#406080' notitle\n", e->info.nobs + 3);
+  }
+  return LF_OK;
+}
+
+static lf_status run_gnuplot(const char *dir) {
+  char cmd[LF_PATH_MAX + 64];
+  snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot plots.gp 2> gnuplot.log", dir);
+  const int st = system(cmd);
+  if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    return LF_FAIL(LF_ERR_IO,
+                   "gnuplot failed (exit %d) on %s/plots.gp; see %s/gnuplot.log (is gnuplot "
+                   "installed? tools/setup.sh installs gnuplot-nox)",
+                   WIFEXITED(st) ? WEXITSTATUS(st) : -1, dir, dir);
+  return LF_OK;
+}
+
+lf_status lf_plot_pipeline(const char *path, const char *outdir, int *nplots) {
+  lf_status rc = LF_OK;
+  char kind[32], dir[LF_PATH_MAX], tmp[LF_PATH_MAX], train[LF_PATH_MAX];
+  lf_ensemble e;
+  lf_analysis a;
+  memset(&e, 0, sizeof e);
+  memset(&a, 0, sizeof a);
+  FILE *gp = NULL;
+  LF_CHECK(lf_io_file_kind(path, kind, sizeof kind));
+  snprintf(tmp, sizeof tmp, "%s", path);
+  if (outdir)
+    snprintf(dir, sizeof dir, "%s", outdir);
+  else
+    LF_CHECK(lf_cli_path(dir, sizeof dir, dirname(tmp), "plots"));
+  LF_CHECK(lf_cli_mkdirs(dir));
+  LF_CHECK(open_out(&gp, dir, "plots.gp"));
+  fprintf(gp, "# latflow plot %s (run: cd %s && gnuplot plots.gp)\n", path, dir);
+  int n = 0;
+  if (!strcmp(kind, "train")) {
+    LF_CHECK(plot_training(gp, dir, path));
+    n += 3;
+  } else if (!strcmp(kind, "ensemble")) {
+    LF_CHECK(lf_ens_read(path, &e));
+    LF_CHECK(lf_analyze(&e, NRHO, &a));
+    LF_CHECK(plot_ensemble(gp, dir, path, &e, &a));
+    n += 2 * a.nobs + 1;
+    if (e.info.kind != LF_ENS_HMC && e.info.model_path[0]) {
+      snprintf(tmp, sizeof tmp, "%s", e.info.model_path);
+      LF_CHECK(lf_cli_path(train, sizeof train, dirname(tmp), "train.h5"));
+      if (lf_cli_file_exists(train)) {
+        LF_CHECK(plot_training(gp, dir, train));
+        n += 3;
+      }
+    }
+  } else {
+    rc = LF_FAIL(LF_ERR_FORMAT, "'%s' is a latflow %s file; plot takes an ensemble or a train file",
+                 path, kind);
+    goto fail;
+  }
+  rc = close_out(gp, dir, "plots.gp");
+  gp = NULL;
+  LF_CHECK(rc);
+  LF_CHECK(run_gnuplot(dir));
+  lf_log_info("plot", "%d plots in %s", n, dir);
+  if (nplots) *nplots = n;
+fail:
+  if (gp) fclose(gp);
+  lf_analysis_free(&a);
+  lf_ens_free(&e);
+  return rc;
+}
+
+int lf_cmd_plot(int argc, char **argv, MPI_Comm comm) {
+  (void)comm;
+  lf_cli_opts o;
+  lf_status rc = lf_cli_parse(argc, argv, 2, "plot", &o);
+  if (rc != LF_OK) return lf_cli_report(rc);
+  if (o.help) {
+    fputs(help, stdout);
+    return 0;
+  }
+  if (!o.config)
+    return lf_cli_report(
+        lf_fail_msg(LF_ERR_USAGE, "plot: give an ensemble or train file\n%s", help));
+  return lf_cli_report(lf_plot_pipeline(o.config, o.output, NULL));
+}

@@ -1,0 +1,178 @@
+/* latflow run [CONFIG]: train, sample, (HMC), analyse and plot in one go, then a short
+ * summary. Without CONFIG: the built-in quickstart card. */
+#include "cli.h"
+#include "cmd_train.h"
+
+#include "latflow/analyze.h"
+#include "latflow/ensemble.h"
+#include "latflow/log.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char help[] =
+    "usage: latflow run [CONFIG] [--set key=value]... [--output DIR] [--force] [--json]\n"
+    "The whole pipeline on CONFIG (default: the built-in quickstart card: phi^4, L=8,\n"
+    "m2=-4, lambda=8): trains the flow (<output>/model.h5, train.h5), samples it with the\n"
+    "Independence Metropolis chain (<output>/ensemble.h5), runs HMC on the same theory when\n"
+    "hmc.compare is true (<output>/hmc.h5), analyses both, writes PNG plots to\n"
+    "<output>/plots and <output>/plots-hmc, and ends with a summary table (and the JSON\n"
+    "analysis in <output>/analysis.json).\n";
+
+static lf_status analyze_file(const char *path, lf_ensemble *e, lf_analysis *a) {
+  lf_status rc = lf_ens_read(path, e);
+  if (rc == LF_OK) rc = lf_analyze(e, 0, a);
+  return rc;
+}
+
+static void summary(FILE *f, const lf_config *cfg, const lf_analysis *fa, const lf_analysis *ha,
+                    const char *out) {
+  fprintf(f, "\n== latflow run: %s %dx%d, m2 = %g, lambda = %g ==\n", "phi4", cfg->theory.shape[0],
+          cfg->theory.shape[1], cfg->theory.m2, cfg->theory.lambda);
+  fprintf(f,
+          "flow: training %.1f s; %zu proposals in %.1f s; IMH acceptance %.3f, ESS %.4f, "
+          "longest rejection run %ld\n",
+          fa->train_seconds, fa->n, fa->gen_seconds, fa->acceptance, fa->ess, fa->max_run);
+  if (ha)
+    fprintf(f, "hmc:  %zu trajectories in %.1f s; acceptance %.3f, <exp(-dH)> = %.4f +- %.4f\n",
+            ha->n, ha->gen_seconds, ha->acceptance, ha->exp_mdH, ha->exp_mdH_err);
+  fprintf(f, "\n%-10s %24s %8s", "observable", "flow (IMH)", "tau_int");
+  if (ha) fprintf(f, " %24s %8s %7s", "HMC", "tau_int", "z");
+  fprintf(f, "\n");
+  for (int k = 0; k < fa->nobs; k++) {
+    const lf_obs_stats *s = &fa->obs[k];
+    char a[64];
+    snprintf(a, sizeof a, "%.6g +- %.2g", s->g.value, s->g.error);
+    fprintf(f, "%-10s %24s %8.3g", s->name, a, s->g.tau_int);
+    if (ha && k < ha->nobs) {
+      const lf_obs_stats *h = &ha->obs[k];
+      const double z = (s->g.value - h->g.value) / hypot(s->g.error, h->g.error);
+      snprintf(a, sizeof a, "%.6g +- %.2g", h->g.value, h->g.error);
+      fprintf(f, " %24s %8.3g %+7.2f", a, h->g.tau_int, z);
+    }
+    fprintf(f, "\n");
+  }
+  if (fa->pole_t > 0) {
+    char a[64];
+    snprintf(a, sizeof a, "%.5g +- %.2g", fa->pole_mass, fa->pole_mass_err);
+    fprintf(f, "%-10s %24s %8s", "pole_mass", a, "");
+    if (ha && ha->pole_t > 0) {
+      const double z =
+          (fa->pole_mass - ha->pole_mass) / hypot(fa->pole_mass_err, ha->pole_mass_err);
+      snprintf(a, sizeof a, "%.5g +- %.2g", ha->pole_mass, ha->pole_mass_err);
+      fprintf(f, " %24s %8s %+7.2f", a, "", z);
+    }
+    fprintf(f, "   (m_eff at t = %d)\n", fa->pole_t);
+  }
+  int k2 = -1;
+  for (int k = 0; k < fa->nobs; k++)
+    if (!strcmp(fa->obs[k].name, "chi2")) k2 = k;
+  if (k2 >= 0) {
+    const lf_obs_stats *s = &fa->obs[k2];
+    fprintf(f, "\neffective samples per second (chi2): flow %.4g (%.4g with training)",
+            s->eff_per_s, s->eff_per_s_total);
+    if (ha && k2 < ha->nobs) fprintf(f, ", HMC %.4g", ha->obs[k2].eff_per_s);
+    fprintf(f, "\n");
+  }
+  fprintf(f, "files: %s/{model.h5, train.h5, ensemble.h5%s, analysis.json}, plots in %s/plots%s\n",
+          out, ha ? ", hmc.h5" : "", out, ha ? " and plots-hmc" : "");
+}
+
+static lf_status run_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSON *json) {
+  lf_status rc = LF_OK;
+  lf_ensemble fe, he;
+  lf_analysis fa, ha;
+  memset(&fe, 0, sizeof fe);
+  memset(&he, 0, sizeof he);
+  memset(&fa, 0, sizeof fa);
+  memset(&ha, 0, sizeof ha);
+  char ens[LF_PATH_MAX], hmc[LF_PATH_MAX], plots[LF_PATH_MAX], jpath[LF_PATH_MAX];
+  cJSON *jt = cJSON_CreateObject(), *js = cJSON_CreateObject(), *jh = cJSON_CreateObject();
+  cJSON *jaf = cJSON_CreateObject(), *jah = cJSON_CreateObject();
+  LF_CHECK(lf_cli_path(ens, sizeof ens, cfg->output, "ensemble.h5"));
+  LF_CHECK(lf_cli_path(hmc, sizeof hmc, cfg->output, "hmc.h5"));
+  LF_CHECK(lf_cli_path(jpath, sizeof jpath, cfg->output, "analysis.json"));
+  lf_log_info("run", "1/4 training");
+  LF_CHECK(lf_train_pipeline(cfg, force, comm, jt));
+  lf_log_info("run", "2/4 sampling");
+  LF_CHECK(lf_sample_pipeline(cfg, NULL, force, comm, js));
+  if (cfg->hmc.compare) {
+    lf_log_info("run", "3/4 HMC for comparison");
+    LF_CHECK(lf_hmc_pipeline(cfg, force, comm, jh));
+  } else {
+    lf_log_info("run", "3/4 HMC skipped (hmc.compare: false)");
+  }
+  lf_log_info("run", "4/4 analysis and plots");
+  LF_CHECK(analyze_file(ens, &fe, &fa));
+  lf_analysis_to_json(ens, &fe, &fa, jaf);
+  LF_CHECK(lf_cli_path(plots, sizeof plots, cfg->output, "plots"));
+  LF_CHECK(lf_plot_pipeline(ens, plots, NULL));
+  if (cfg->hmc.compare) {
+    LF_CHECK(analyze_file(hmc, &he, &ha));
+    lf_analysis_to_json(hmc, &he, &ha, jah);
+    LF_CHECK(lf_cli_path(plots, sizeof plots, cfg->output, "plots-hmc"));
+    LF_CHECK(lf_plot_pipeline(hmc, plots, NULL));
+  }
+  {
+    cJSON *all = cJSON_CreateObject();
+    cJSON_AddItemReferenceToObject(all, "flow", jaf);
+    if (cfg->hmc.compare) cJSON_AddItemReferenceToObject(all, "hmc", jah);
+    char *text = cJSON_Print(all);
+    cJSON_Delete(all);
+    FILE *f = text ? fopen(jpath, "w") : NULL;
+    const int ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+    if (f && fclose(f) != 0) rc = LF_FAIL(LF_ERR_IO, "writing '%s' failed", jpath);
+    cJSON_free(text);
+    if (!ok && rc == LF_OK) rc = LF_FAIL(LF_ERR_IO, "cannot write '%s'", jpath);
+    LF_CHECK(rc);
+  }
+  summary(stderr, cfg, &fa, cfg->hmc.compare ? &ha : NULL, cfg->output);
+  if (json) {
+    cJSON_AddStringToObject(json, "command", "run");
+    cJSON_AddItemToObject(json, "train", jt);
+    cJSON_AddItemToObject(json, "sample", js);
+    cJSON_AddItemToObject(json, "analysis", jaf);
+    jt = js = jaf = NULL;
+    if (cfg->hmc.compare) {
+      cJSON *z = cJSON_AddObjectToObject(json, "flow_vs_hmc_z");
+      for (int k = 0; k < fa.nobs && k < ha.nobs; k++)
+        cJSON_AddNumberToObject(z, fa.obs[k].name,
+                                (fa.obs[k].g.value - ha.obs[k].g.value) /
+                                    hypot(fa.obs[k].g.error, ha.obs[k].g.error));
+      cJSON_AddItemToObject(json, "hmc", jh);
+      cJSON_AddItemToObject(json, "analysis_hmc", jah);
+      jh = jah = NULL;
+    }
+  }
+fail:
+  cJSON_Delete(jt);
+  cJSON_Delete(js);
+  cJSON_Delete(jh);
+  cJSON_Delete(jaf);
+  cJSON_Delete(jah);
+  lf_analysis_free(&fa);
+  lf_analysis_free(&ha);
+  lf_ens_free(&fe);
+  lf_ens_free(&he);
+  return rc;
+}
+
+int lf_cmd_run(int argc, char **argv, MPI_Comm comm) {
+  lf_cli_opts o;
+  lf_config cfg;
+  int code;
+  if (!lf_cli_setup(argc, argv, comm, "run", help, &o, &cfg, &code)) return code;
+  if (o.resume)
+    return lf_cli_report(lf_fail_msg(LF_ERR_USAGE, "run: --resume is not implemented yet "
+                                                   "(checkpoints come with the MPI production "
+                                                   "issue)"));
+  cJSON *json = o.json ? cJSON_CreateObject() : NULL;
+  code = lf_cli_report(run_pipeline(&cfg, o.force, comm, json));
+  if (json) {
+    if (code == 0) code = lf_cli_print_json(json);
+    cJSON_Delete(json);
+  }
+  return code;
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Drives sample, hmc, analyze, plot and run: a tiny trained model is sampled by IMH and by
+# reweighting, HMC runs on the same theory, analyze --json has the fields of DESIGN.md
+# section 3, plot writes PNG files, bad inputs are refused with clear messages, and the
+# quickstart pipeline (`latflow run`, no config) ends with flow-IMH and HMC agreeing on
+# chi2 within errors (|z| < 4).
+# usage: cli_sample.sh LATFLOW WORKDIR SOURCEDIR
+set -u
+lf=$1; wd=$2; src=$3
+rm -rf "$wd"; mkdir -p "$wd"; cd "$wd" || exit 1
+fails=0; passes=0
+ok()   { passes=$((passes+1)); echo "ok   $*"; }
+bad()  { fails=$((fails+1)); echo "FAIL $*"; }
+expect_code() { # expect_code CODE DESC -- cmd...
+  local want=$1 desc=$2; shift 3
+  "$@" >out.txt 2>err.txt; local got=$?
+  if [ "$got" = "$want" ]; then ok "$desc (exit $got)"; else bad "$desc: exit $got, want $want"; tail -20 err.txt; fi
+}
+expect_err() { # expect_err TEXT DESC
+  if grep -qF -- "$1" err.txt; then ok "$2: '$1'"; else bad "$2: stderr lacks '$1'"; cat err.txt; fi
+}
+has_keys() { # has_keys WHAT key...
+  local what=$1; shift
+  for key in "$@"; do
+    grep -qF "\"$key\":" out.txt && ok "$what json has $key" || bad "$what json lacks $key"
+  done
+}
+is_png() { [ "$(head -c 4 "$1" | tail -c 3)" = "PNG" ]; }
+
+cat > tiny.yaml <<'YAML'
+seed: 11
+output: out/tiny
+theory: {name: phi4, shape: [4, 4], m2: -1.0, lambda: 1.0}
+model: {layers: 2, hidden: [4], kernel: 3}
+train: {batch: 32, stop: {steps: 100}, eval_samples: 1000, log_every: 50}
+sample: {proposals: 4000, block: 128, save: accepted}
+hmc: {trajectories: 2000, therm: 50, tau: 1.0, steps: 8}
+YAML
+expect_code 0 "train tiny" -- "$lf" train tiny.yaml
+expect_code 0 "sample --json" -- "$lf" sample tiny.yaml --json
+has_keys sample proposals acceptance ess non_finite max_rejection_run gen_seconds model_hash ensemble
+[ -s out/tiny/ensemble.h5 ] && ok "ensemble.h5 written" || bad "ensemble.h5 missing"
+ls out/tiny/*.tmp >/dev/null 2>&1 && bad "temporary files left" || ok "no temporary files left"
+expect_code 1 "sample refuses to overwrite" -- "$lf" sample tiny.yaml
+expect_err "refusing to overwrite" "overwrite refusal"
+expect_code 0 "sample, reweighting, --model" -- "$lf" sample tiny.yaml --output out/rw --model out/tiny/model.h5 --set sample.mode=reweight --set sample.save=none
+expect_code 0 "hmc --json" -- "$lf" hmc tiny.yaml --json --set hmc.integrator=omelyan
+has_keys hmc trajectories acceptance gen_seconds ensemble
+for f in out/tiny/ensemble.h5 out/rw/ensemble.h5 out/tiny/hmc.h5; do
+  expect_code 0 "analyze --json $f" -- "$lf" analyze "$f" --json
+  has_keys "analyze $f" file theory n chains acceptance ess observables mean error tau_int tau_int_error
+done
+grep -q '"exp_minus_dH":' out.txt && ok "hmc analysis has exp_minus_dH" || bad "hmc analysis lacks exp_minus_dH"
+expect_code 0 "analyze (table)" -- "$lf" analyze out/tiny/ensemble.h5
+grep -q "chi2" out.txt && grep -q "acceptance" out.txt && ok "table printed" || bad "no table"
+expect_code 0 "plot ensemble" -- "$lf" plot out/tiny/ensemble.h5
+n=0; for p in out/tiny/plots/*.png; do is_png "$p" && n=$((n+1)); done
+[ "$n" -ge 12 ] && ok "plot wrote $n PNG files (histories, autocorrelations, log w, training)" || bad "plot wrote $n PNG files"
+for p in history_chi2 acf_chi2 logw_hist train_loss train_ess train_vs_samples; do
+  [ -s "out/tiny/plots/$p.png" ] && ok "$p.png" || bad "$p.png missing"
+done
+expect_code 0 "plot hmc --out" -- "$lf" plot out/tiny/hmc.h5 --out hmcplots
+[ -s hmcplots/dH_history.png ] && ok "hmc plots in --out" || bad "hmc plots missing"
+
+# bad inputs
+expect_code 1 "analyze a model file" -- "$lf" analyze out/tiny/model.h5
+expect_err "model file, expected a" "wrong kind named"
+head -c 3000 out/tiny/ensemble.h5 > trunc.h5
+expect_code 1 "analyze a truncated file" -- "$lf" analyze trunc.h5
+expect_err "trunc.h5" "truncated file named"
+echo "not hdf5" > fake.h5
+expect_code 1 "analyze a text file" -- "$lf" analyze fake.h5
+expect_err "fake.h5" "text file named"
+expect_code 2 "analyze without a file" -- "$lf" analyze
+expect_code 2 "sample a model on another lattice" -- "$lf" sample tiny.yaml --output out/l8 --model out/tiny/model.h5 --set 'theory.shape=[8,8]'
+expect_err "is for a 4x4 lattice" "shape mismatch explained"
+expect_code 1 "sample without a model" -- "$lf" sample tiny.yaml --output out/none
+expect_err "out/none/model.h5" "missing model named"
+
+# the quickstart pipeline (README's main command runs exactly this)
+expect_code 0 "run (built-in quickstart) --json" -- "$lf" run --output quick --json
+has_keys run train sample hmc analysis analysis_hmc flow_vs_hmc_z
+grep -q "== latflow run" err.txt && ok "summary printed" || bad "no summary"
+z=$(awk '/"flow_vs_hmc_z"/{f=1} f && /"chi2":/{gsub(/[",]/,""); print $2; exit}' out.txt)
+if [ -n "$z" ] && awk -v z="$z" 'BEGIN{exit !(z < 4 && z > -4)}'; then ok "quickstart: flow-IMH and HMC agree on chi2, z = $z"; else bad "quickstart chi2: flow vs HMC z = '$z'"; fi
+[ -s quick/plots/history_chi2.png ] && [ -s quick/plots-hmc/history_chi2.png ] && [ -s quick/analysis.json ] && ok "run wrote plots and analysis.json" || bad "run outputs missing"
+grep -A12 "== latflow run" err.txt
+echo "$passes passed, $fails failed"
+[ "$fails" = 0 ]
