@@ -29,7 +29,7 @@ static const char help[] =
     "the training curves from the train.h5 beside its model) or a training file (train.h5:\n"
     "loss and ESS vs step and vs training samples). DIR defaults to <dir of FILE>/plots.\n";
 
-#define NRHO 200
+#define NRHO 2000
 
 static lf_status open_out(FILE **f, const char *dir, const char *name) {
   char p[LF_PATH_MAX];
@@ -74,10 +74,15 @@ static lf_status plot_training(FILE *gp, const char *dir, const char *train_path
     fprintf(f, "%lld %.0f %.10g %.10g %.10g %.6g %d %.6g\n", (long long)s.step[i], samples,
             s.loss[i], s.ess[i], s.ess_smoothed[i], s.lr[i], (int)s.batch[i], s.seconds[i]);
   }
+  const size_t nrec = s.n;
   lf_io_series_free(&s);
   rc = close_out(f, dir, "train.dat");
   if (rc != LF_OK) return rc;
+  /* the first steps' loss is orders of magnitude above the rest: scale to the last 95% */
+  const size_t skip = nrec / 20;
   png(gp, "train_loss", "training loss  <log q + S>  (reverse KL up to log Z)", "step", "loss");
+  fprintf(gp, "stats 'train.dat' every ::%zu u 3 nooutput\nset yrange [STATS_min:STATS_max]\n",
+          skip);
   fputs("plot 'train.dat' u 1:3 w l lc rgb '#8080c0' t 'per step', "
         "'' u 1:3 smooth bezier w l lw 2 lc rgb '#000080' t 'smoothed'\n",
         gp);
@@ -87,6 +92,8 @@ static lf_status plot_training(FILE *gp, const char *dir, const char *train_path
         gp);
   png(gp, "train_vs_samples", "training cost: loss and ESS vs training samples",
       "training samples (sum of batches)", "loss");
+  fprintf(gp, "stats 'train.dat' every ::%zu u 3 nooutput\nset yrange [STATS_min:STATS_max]\n",
+          skip);
   fputs("set y2label 'smoothed ESS'\nset y2range [0:1]\nset ytics nomirror\nset y2tics\n"
         "plot 'train.dat' u 2:3 smooth bezier w l lw 2 lc rgb '#000080' t 'loss (smoothed)', "
         "'' u 2:5 axes x1y2 w l lw 2 lc rgb '#a00000' t 'ESS (smoothed)'\n",
@@ -140,7 +147,8 @@ static lf_status plot_ensemble(FILE *gp, const char *dir, const char *path, cons
              "%s: normalized autocorrelation, window W = %d, tau_int = %.3g +- %.2g", s->name,
              s->g.window, s->g.tau_int, s->g.tau_int_error);
     png(gp, name, title, "lag t", "rho(t)");
-    const int xmax = s->g.window * 3 + 10 < NRHO ? s->g.window * 3 + 10 : NRHO;
+    const int lim = s->nrho < NRHO ? s->nrho : NRHO;
+    const int xmax = s->g.window * 3 + 10 < lim ? s->g.window * 3 + 10 : lim;
     fprintf(gp,
             "set xrange [0:%d]\nset arrow from %d, graph 0 to %d, graph 1 nohead lc rgb '#c00000' "
             "dt 2 lw 2\nplot 'acf.dat' u 1:%d w lp pt 7 ps 0.6 lc rgb '#000080' t 'rho(t)', 0 w l "
@@ -153,7 +161,7 @@ static lf_status plot_ensemble(FILE *gp, const char *dir, const char *path, cons
         "proposals");
     fprintf(gp,
             "stats 'history.dat' u %d nooutput\nbw = (STATS_max - STATS_min) / 60.0\n"
-            "bin(x) = bw * floor(x / bw)\nset style fill solid 0.6\n"
+            "bin(x) = bw * floor(x / bw)\nset style fill solid 0.6\nset logscale y\n"
             "plot 'history.dat' u (bin($%d - STATS_max)):(1.0) smooth freq w boxes lc rgb "
             "'#406080' notitle\n",
             c, c);
