@@ -111,7 +111,7 @@ typedef struct lf_train_cfg {
 
 typedef struct lf_sample_cfg {
   lf_sample_mode mode; /* sample.mode: imh | reweight            */
-  long proposals;      /* sample.proposals > 0; default 100000    */
+  long proposals;      /* sample.proposals > 0; default 1000000   */
   int block;           /* sample.block > 0; default 256           */
   lf_save_kind save;   /* sample.save: accepted | all | none      */
 } lf_sample_cfg;

@@ -101,7 +101,7 @@ void lf_analysis_print(FILE *f, const char *file, const lf_ensemble *e, const lf
   fprintf(f, "%s: %s %dx%d, %s ensemble, %d chain(s), %zu steps, %zu stored states\n", file,
           e->info.theory, e->info.L0, e->info.L1, kind_name(a->kind), a->R, a->n, a->rows);
   if (a->kind == LF_ENS_HMC)
-    fprintf(f, "  acceptance %.4f, <exp(-dH)> = %.4f +- %.4f, generation %.1f s\n", a->acceptance,
+    fprintf(f, "  acceptance %.4f, <exp(-dH)> = %.4f +- %.4f, generation %.3g s\n", a->acceptance,
             a->exp_mdH, a->exp_mdH_err, a->gen_seconds);
   else
     fprintf(f,

@@ -30,6 +30,8 @@ static const char help[] =
     "loss and ESS vs step and vs training samples). DIR defaults to <dir of FILE>/plots.\n";
 
 #define NRHO 2000
+#define HIST_MAX 20000
+#define NBINS 60
 
 static lf_status open_out(FILE **f, const char *dir, const char *name) {
   char p[LF_PATH_MAX];
@@ -52,7 +54,7 @@ static void png(FILE *gp, const char *out, const char *title, const char *xl, co
       gp,
       "reset\nset terminal pngcairo size 900,560 font ',11'\nset output '%s.png'\n"
       "set title \"%s\" noenhanced\nset xlabel \"%s\" noenhanced\nset ylabel \"%s\" noenhanced\n"
-      "set grid\nset key top right\n",
+      "set grid\nset key top right\nset autoscale xfix\n",
       out, title, xl, yl);
 }
 
@@ -110,9 +112,12 @@ static lf_status plot_ensemble(FILE *gp, const char *dir, const char *path, cons
   fprintf(f, "# step");
   for (int k = 0; k < e->info.nobs; k++) fprintf(f, " %s", e->info.obs_names[k]);
   fprintf(f, " logw dH accepted  (from %s)\n", path);
+  /* at most ~HIST_MAX points: gnuplot takes minutes on 10^6-point line plots */
+  const size_t stride = a->n > HIST_MAX ? (a->n + HIST_MAX - 1) / HIST_MAX : 1;
   size_t o = 0;
   for (int r = 0; r < e->R; r++)
     for (size_t i = 0; i < e->steps[r]; i++, o++) {
+      if (o % stride) continue;
       const lf_ens_step *s = &e->chain[r][i];
       fprintf(f, "%zu", o);
       for (int k = 0; k < e->info.nobs; k++)
@@ -120,6 +125,31 @@ static lf_status plot_ensemble(FILE *gp, const char *dir, const char *path, cons
       fprintf(f, " %.10g %.10g %d\n", s->logw, s->dH, s->accepted);
     }
   if ((rc = close_out(f, dir, "history.dat")) != LF_OK) return rc;
+  if (a->kind != LF_ENS_HMC) { /* histogram of all finite log w, binned here */
+    double lo = INFINITY, hi = -INFINITY;
+    for (int r = 0; r < e->R; r++)
+      for (size_t i = 0; i < e->steps[r]; i++) {
+        const double w = e->chain[r][i].logw;
+        if (isfinite(w)) {
+          lo = fmin(lo, w);
+          hi = fmax(hi, w);
+        }
+      }
+    double cnt[NBINS] = {0};
+    const double bw = hi > lo ? (hi - lo) / NBINS : 1.0;
+    for (int r = 0; r < e->R; r++)
+      for (size_t i = 0; i < e->steps[r]; i++) {
+        const double w = e->chain[r][i].logw;
+        if (!isfinite(w)) continue;
+        int b = (int)((w - lo) / bw);
+        cnt[b < 0 ? 0 : b >= NBINS ? NBINS - 1 : b] += 1.0;
+      }
+    if ((rc = open_out(&f, dir, "logw_hist.dat")) != LF_OK) return rc;
+    fprintf(f, "# bin centre (log w - max log w), proposals\n");
+    for (int b = 0; b < NBINS; b++)
+      if (cnt[b] > 0) fprintf(f, "%.8g %.0f\n", lo - hi + (b + 0.5) * bw, cnt[b]);
+    if ((rc = close_out(f, dir, "logw_hist.dat")) != LF_OK) return rc;
+  }
   if ((rc = open_out(&f, dir, "acf.dat")) != LF_OK) return rc;
   fprintf(f, "# t");
   for (int k = 0; k < a->nobs; k++) fprintf(f, " rho_%s", a->obs[k].name);
@@ -135,8 +165,9 @@ static lf_status plot_ensemble(FILE *gp, const char *dir, const char *path, cons
     const lf_obs_stats *s = &a->obs[k];
     char name[96], title[256];
     snprintf(name, sizeof name, "history_%s", s->name);
-    snprintf(title, sizeof title, "%s: Monte Carlo history  (mean %.5g +- %.2g, tau_int %.3g)",
-             s->name, s->g.value, s->g.error, s->g.tau_int);
+    snprintf(title, sizeof title, "%s: Monte Carlo history%s  (mean %.5g +- %.2g, tau_int %.3g)",
+             s->name, stride > 1 ? " (every k-th step shown)" : "", s->g.value, s->g.error,
+             s->g.tau_int);
     png(gp, name, title, what, s->name);
     fprintf(gp,
             "plot 'history.dat' u 1:%d w l lc rgb '#406080' notitle, %.17g w l lw 2 lc rgb "
@@ -156,15 +187,11 @@ static lf_status plot_ensemble(FILE *gp, const char *dir, const char *path, cons
             xmax, s->g.window, s->g.window, k + 2);
   }
   if (a->kind != LF_ENS_HMC) {
-    const int c = e->info.nobs + 2;
-    png(gp, "logw_hist", "histogram of log w = -S - log q (proposals)", "log w - max log w",
+    png(gp, "logw_hist", "histogram of log w = -S - log q (all proposals)", "log w - max log w",
         "proposals");
-    fprintf(gp,
-            "stats 'history.dat' u %d nooutput\nbw = (STATS_max - STATS_min) / 60.0\n"
-            "bin(x) = bw * floor(x / bw)\nset style fill solid 0.6\nset logscale y\n"
-            "plot 'history.dat' u (bin($%d - STATS_max)):(1.0) smooth freq w boxes lc rgb "
-            "'#406080' notitle\n",
-            c, c);
+    fputs("set style fill solid 0.6\nset logscale y\nplot 'logw_hist.dat' u 1:2 w boxes lc rgb "
+          "'#406080' notitle\n",
+          gp);
   } else {
     png(gp, "dH_history", "HMC energy violation per trajectory", "trajectory", "dH");
     fprintf(gp, "plot 'history.dat' u 1:%d w d lc rgb '#406080' notitle\n", e->info.nobs + 3);

@@ -36,7 +36,7 @@ static void summary(FILE *f, const lf_config *cfg, const lf_analysis *fa, const 
           "longest rejection run %ld\n",
           fa->train_seconds, fa->n, fa->gen_seconds, fa->acceptance, fa->ess, fa->max_run);
   if (ha)
-    fprintf(f, "hmc:  %zu trajectories in %.1f s; acceptance %.3f, <exp(-dH)> = %.4f +- %.4f\n",
+    fprintf(f, "hmc:  %zu trajectories in %.3g s; acceptance %.3f, <exp(-dH)> = %.4f +- %.4f\n",
             ha->n, ha->gen_seconds, ha->acceptance, ha->exp_mdH, ha->exp_mdH_err);
   fprintf(f, "\n%-10s %24s %8s", "observable", "flow (IMH)", "tau_int");
   if (ha) fprintf(f, " %24s %8s %7s", "HMC", "tau_int", "z");

@@ -45,7 +45,7 @@ static const char QUICKSTART[] =
     "\n"
     "sample:\n"
     "  mode: imh                      # imh | reweight\n"
-    "  proposals: 100000\n"
+    "  proposals: 1000000\n"
     "  block: 256                     # proposals per work unit\n"
     "  save: accepted                 # accepted | all | none\n"
     "\n"
