@@ -46,6 +46,11 @@ int lf_cmd_plot(int argc, char **argv, MPI_Comm comm);
 int lf_cli_setup(int argc, char **argv, MPI_Comm comm, const char *cmd, const char *help,
                  lf_cli_opts *o, lf_config *cfg, int *code);
 
+/* Collective over comm: the largest status of all ranks (an MPI_Allreduce MAX), so every
+ * rank leaves a collective step with the same code; a rank that was fine but sees another
+ * rank's failure records "another rank failed (status N)". */
+lf_status lf_cli_agree(MPI_Comm comm, lf_status rc);
+
 /* Exit code for a status: 2 for usage/config errors, 1 otherwise, 0 for LF_OK.
  * Prints "latflow: <message>" to stderr for failures. */
 int lf_cli_report(lf_status rc);
