@@ -5,12 +5,14 @@
 #include "latflow/ensemble.h"
 #include "latflow/hmc.h"
 #include "latflow/log.h"
+#include "latflow/merge.h"
 #include "latflow/theory.h"
 #include "latflow/timer.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char help[] =
@@ -19,10 +21,14 @@ static const char help[] =
     "(not stored), then hmc.trajectories trajectories of length hmc.tau in hmc.steps steps\n"
     "of hmc.integrator (leapfrog | omelyan), from a cold start (phi = 0). Writes\n"
     "<output>/hmc.h5 in the ensemble format: one chain step per trajectory with dH and the\n"
-    "accept flag; configurations per sample.save (accepted: one row per new state; none).\n";
+    "accept flag; configurations per sample.save (accepted: one row per new state; none).\n"
+    "Under mpiexec -n P: P independent chains (chain r on rank r, its own random stream) in\n"
+    "one multi-chain file.\n";
 
-lf_status lf_hmc_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSON *json) {
-  (void)comm;
+/* One chain (number `chain`) into the ensemble file `path`; progress printed when
+ * `talk`. */
+static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, int force, int talk,
+                           cJSON *json) {
   lf_status rc = LF_OK;
   lf_theory th;
   lf_hmc h;
@@ -30,14 +36,6 @@ lf_status lf_hmc_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSON 
   double *phi = NULL, *obs = NULL, *corr = NULL;
   memset(&th, 0, sizeof th);
   memset(&h, 0, sizeof h);
-  char path[LF_PATH_MAX];
-  LF_CHECK(lf_cli_path(path, sizeof path, cfg->output, "hmc.h5"));
-  if (!force && lf_cli_file_exists(path)) {
-    rc = LF_FAIL(LF_ERR_IO, "'%s' exists; refusing to overwrite (use --force or another output)",
-                 path);
-    goto fail;
-  }
-  LF_CHECK(lf_cli_mkdirs(cfg->output));
   LF_CHECK(lf_theory_init(&th, &cfg->theory));
   LF_CHECK(lf_hmc_init(&h, &th, &cfg->hmc, cfg->seed));
   const size_t n = (size_t)th.C * (size_t)th.V;
@@ -73,7 +71,7 @@ lf_status lf_hmc_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSON 
   int64_t row = -1;
   for (long t = 0; t < total; t++) {
     lf_hmc_result r;
-    lf_hmc_trajectory(&h, 0, (uint32_t)t, phi, &r);
+    lf_hmc_trajectory(&h, (uint64_t)chain, (uint32_t)t, phi, &r);
     if (!isfinite(r.dH)) bad++;
     if (t < ntherm) continue;
     acc += r.accepted;
@@ -86,7 +84,7 @@ lf_status lf_hmc_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSON 
     const lf_ens_step s = {row, (int64_t)t, NAN, r.dH, (int8_t)r.accepted};
     LF_CHECK(lf_ens_append_steps(w, 1, &s));
     const double now = lf_wtime() - t0;
-    if (now - last >= 1.0 || t + 1 == total) {
+    if (talk && (now - last >= 1.0 || t + 1 == total)) {
       last = now;
       const double rate = (double)(t + 1) / now;
       lf_log_progress("hmc", "trajectory %ld/%ld, acceptance %.3f, dH %.3g, %.0f traj/s, eta %.0fs",
@@ -94,14 +92,15 @@ lf_status lf_hmc_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSON 
                       (double)(total - t - 1) / rate);
     }
   }
-  lf_log_progress_end();
+  if (talk) lf_log_progress_end();
   const double secs = lf_wtime() - t0;
   lf_ens_set_gen_seconds(w, secs);
   rc = lf_ens_close(w);
   w = NULL;
   LF_CHECK(rc);
-  lf_log_info("hmc", "%ld trajectories in %.1f s: acceptance %.4f, %ld non-finite dH -> %s", ntraj,
-              secs, ntraj ? (double)acc / (double)ntraj : 0.0, bad, path);
+  lf_log_info("hmc",
+              "chain %d: %ld trajectories in %.1f s: acceptance %.4f, %ld non-finite dH -> %s",
+              chain, ntraj, secs, ntraj ? (double)acc / (double)ntraj : 0.0, bad, path);
   if (json) {
     cJSON_AddStringToObject(json, "command", "hmc");
     cJSON_AddNumberToObject(json, "trajectories", (double)ntraj);
@@ -118,6 +117,50 @@ fail:
   lf_hmc_free(&h);
   lf_theory_free(&th);
   return rc;
+}
+
+lf_status lf_hmc_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSON *json) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  char path[LF_PATH_MAX], part[LF_PATH_MAX];
+  lf_status rc = lf_cli_path(path, sizeof path, cfg->output, "hmc.h5");
+  if (rc == LF_OK && !force && lf_cli_file_exists(path))
+    rc = LF_FAIL(LF_ERR_IO, "'%s' exists; refusing to overwrite (use --force or another output)",
+                 path);
+  if (rc == LF_OK && rank == 0) rc = lf_cli_mkdirs(cfg->output);
+  if ((rc = lf_cli_agree(comm, rc)) != LF_OK) return rc;
+  if (size == 1) return hmc_chain(cfg, 0, path, force, 1, json);
+  /* one independent chain per rank, each into its own part file, then rank 0 merges them
+   * into one multi-chain file (chain r = rank r) and removes the parts */
+  char name[64];
+  snprintf(name, sizeof name, "hmc.part%d.h5", rank);
+  rc = lf_cli_path(part, sizeof part, cfg->output, name);
+  if (rc == LF_OK) rc = hmc_chain(cfg, rank, part, 1, rank == 0, rank == 0 ? json : NULL);
+  if ((rc = lf_cli_agree(comm, rc)) != LF_OK) return rc;
+  if (rank == 0) {
+    char(*parts)[LF_PATH_MAX] = calloc((size_t)size, sizeof *parts);
+    const char **ins = calloc((size_t)size, sizeof *ins);
+    if (!parts || !ins) rc = LF_FAIL(LF_ERR_NOMEM, "part names for %d ranks", size);
+    for (int r = 0; rc == LF_OK && r < size; r++) {
+      snprintf(name, sizeof name, "hmc.part%d.h5", r);
+      rc = lf_cli_path(parts[r], sizeof parts[r], cfg->output, name);
+      ins[r] = parts[r];
+    }
+    if (rc == LF_OK) rc = lf_ens_merge(path, size, (const char *const *)ins, force, NULL);
+    if (rc == LF_OK)
+      for (int r = 0; r < size; r++) remove(parts[r]);
+    if (rc == LF_OK) {
+      lf_log_info("hmc", "%d chains (one per rank) merged into %s", size, path);
+      if (json) {
+        cJSON_ReplaceItemInObject(json, "ensemble", cJSON_CreateString(path));
+        cJSON_AddNumberToObject(json, "chains", size);
+      }
+    }
+    free(parts);
+    free(ins);
+  }
+  return lf_cli_agree(comm, rc);
 }
 
 int lf_cmd_hmc(int argc, char **argv, MPI_Comm comm) {
