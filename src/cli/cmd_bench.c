@@ -5,6 +5,7 @@
 #include "cmd_train.h"
 
 #include "latflow/cpu.h"
+#include "latflow/dist.h"
 #include "latflow/log.h"
 #include "latflow/model.h"
 #include "latflow/rng.h"
@@ -27,6 +28,12 @@ static const char help[] =
     "                      sample.block proposals per call\n"
     "  peak_rss_mb         peak resident memory\n"
     "  flop_efficiency     forward pass conv FLOP rate / FP32 FMA peak of this CPU (probe)\n"
+    "  coordinator_weights_per_s      the sampling coordinator alone on synthetic log\n"
+    "                      weights (IMH decide, row assignment, message packing; one process)\n"
+    "  coordinator_weights_per_s_mpi  the same under mpiexec with P-1 workers sending\n"
+    "                      synthetic blocks (P > 1 only), with the coordinator's idle CPU\n"
+    "  sample_proposals_per_s         the distributed sampler on all P ranks (no file)\n"
+    "Under mpiexec -n P the model measurements run on rank 0 only.\n"
     "Each measurement runs for about S seconds (default 3) after a warm-up. Writes nothing.\n"
     "Fix OPENBLAS_NUM_THREADS (1 is the fair default on this machine).\n";
 
@@ -85,6 +92,7 @@ static lf_status timed(lf_status (*fn)(bench_ctx *), bench_ctx *b, double second
 }
 
 static lf_status bench(const lf_config *cfg, double seconds, cJSON *json) {
+  /* rank-local: the model measurements */
   lf_status rc = LF_OK;
   lf_theory th;
   lf_model m;
@@ -164,14 +172,83 @@ fail:
   return rc;
 }
 
+/* Collective: the coordinator alone and with workers, and the distributed sampler on
+ * all ranks (proposals for about `seconds` at the rank-0 single-process rate). */
+static lf_status bench_dist(const lf_config *cfg, MPI_Comm comm, double seconds, double prop_rate,
+                            cJSON *json) {
+  lf_status rc = LF_OK;
+  int rank = 0, P = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &P);
+  double local = 0.0, mpi = 0.0;
+  lf_dist_stats st;
+  LF_CHECK(lf_dist_bench(cfg, comm, seconds, &local, &mpi, &st));
+  lf_log_info("bench", "coordinator_weights_per_s = %.3g (one process, block %d)", local,
+              cfg->sample.block);
+  if (P > 1)
+    lf_log_info("bench",
+                "coordinator_weights_per_s_mpi = %.3g (%d workers, synthetic blocks); "
+                "coordinator idle %.3f s wall, %.4f s CPU",
+                mpi, P - 1, st.idle_seconds, st.idle_cpu_seconds);
+  /* the real sampler, nothing written */
+  lf_theory th;
+  lf_model m;
+  memset(&th, 0, sizeof th);
+  memset(&m, 0, sizeof m);
+  rc = lf_theory_init(&th, &cfg->theory);
+  if (rc == LF_OK)
+    rc = lf_model_init(&m, &cfg->model, th.C, cfg->theory.shape[0], cfg->theory.shape[1],
+                       cfg->sample.block);
+  if (rc == LF_OK) lf_model_init_params(&m, cfg->seed);
+  if ((rc = lf_cli_agree(comm, rc)) == LF_OK) {
+    MPI_Bcast(&prop_rate, 1, MPI_DOUBLE, 0, comm);
+    lf_config c = *cfg;
+    const double want = prop_rate * seconds * (P > 1 ? (double)(P - 1) : 1.0);
+    c.sample.proposals =
+        want > 4.0 * cfg->sample.block * P ? (long)want : 4L * cfg->sample.block * P;
+    lf_sample_result res;
+    lf_dist_stats ss;
+    rc = lf_sample_dist(&c, &m, &th, NULL, comm, NULL, NULL, &res, &ss);
+    if (rc == LF_OK) {
+      const double rate = (double)res.proposals / res.seconds;
+      lf_log_info("bench",
+                  "sample_proposals_per_s = %.0f on %d rank(s) (%llu proposals); coordinator "
+                  "idle %.2f s wall, %.4f s CPU",
+                  rate, P, (unsigned long long)res.proposals, ss.idle_seconds, ss.idle_cpu_seconds);
+      if (json) {
+        cJSON_AddNumberToObject(json, "ranks", P);
+        cJSON_AddNumberToObject(json, "coordinator_weights_per_s", local);
+        if (P > 1) {
+          cJSON_AddNumberToObject(json, "coordinator_weights_per_s_mpi", mpi);
+          cJSON_AddNumberToObject(json, "coordinator_idle_seconds", ss.idle_seconds);
+          cJSON_AddNumberToObject(json, "coordinator_idle_cpu_seconds", ss.idle_cpu_seconds);
+        }
+        cJSON_AddNumberToObject(json, "sample_proposals_per_s", rate);
+      }
+    }
+  }
+  lf_model_free(&m);
+  lf_theory_free(&th);
+fail:
+  return rc;
+}
+
 int lf_cmd_bench(int argc, char **argv, MPI_Comm comm) {
   lf_cli_opts o;
   lf_config cfg;
   int code;
   if (!lf_cli_setup(argc, argv, comm, "bench", help, &o, &cfg, &code)) return code;
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  const double secs = o.seconds > 0 ? o.seconds : 3.0;
   cJSON *json = cJSON_CreateObject();
-  code = lf_cli_report(bench(&cfg, o.seconds > 0 ? o.seconds : 3.0, json));
-  if (code == 0 && o.json) code = lf_cli_print_json(json);
+  lf_status rc = rank == 0 ? bench(&cfg, secs, json) : LF_OK;
+  if ((rc = lf_cli_agree(comm, rc)) == LF_OK) {
+    cJSON *pr = cJSON_GetObjectItem(json, "proposals_per_s");
+    rc = bench_dist(&cfg, comm, secs, pr ? pr->valuedouble : 0.0, rank == 0 ? json : NULL);
+  }
+  code = lf_cli_report(rc);
+  if (code == 0 && o.json && rank == 0) code = lf_cli_print_json(json);
   cJSON_Delete(json);
   return code;
 }
