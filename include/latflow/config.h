@@ -93,6 +93,7 @@ typedef struct lf_train_cfg {
   lf_estimator estimator;      /* train.estimator: rt | re                                 */
   lf_optim_cfg optimizer;      /* train.optimizer                                          */
   int batch;                   /* train.batch > 0; default 64                              */
+  int ranks;                   /* train.ranks >= 0: training ranks (0 = all); default 0     */
   long lr_halve_every;         /* train.schedule.lr_halve_every >= 0 (0 = never)           */
   long batch_double_every;     /* train.schedule.batch_double_every >= 0 (0 = never)       */
   int batch_max;               /* train.schedule.batch_max >= batch (0 = batch)            */

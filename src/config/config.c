@@ -122,6 +122,7 @@ static const keydef KEYS[] = {
   {"train.optimizer.rho", K_DOUBLE, R_UNIT_OPEN, O(train.optimizer.rho), 0, NULL, 0},
   {"train.optimizer.weight_decay", K_DOUBLE, R_GE0, O(train.optimizer.weight_decay), 0, NULL, 0},
   {"train.batch", K_INT, R_GT0, O(train.batch), 0, NULL, 0},
+  {"train.ranks", K_INT, R_GE0, O(train.ranks), 0, NULL, 0},
   SEC("train.schedule"),
   {"train.schedule.lr_halve_every", K_LONG, R_GE0, O(train.lr_halve_every), 0, NULL, 0},
   {"train.schedule.batch_double_every", K_LONG, R_GE0, O(train.batch_double_every), 0, NULL, 0},
@@ -285,6 +286,7 @@ void lf_config_defaults(lf_config *cfg) {
   tr->optimizer.rho = 0.9;
   tr->optimizer.weight_decay = 0.0;
   tr->batch = 64;
+  tr->ranks = 0;
   tr->steps = 3000;
   tr->target_ess = 0.0;
   tr->ess_window = 100;

@@ -143,6 +143,7 @@ static void nondefault(lf_config *c) {
   t->optimizer.weight_decay = 1e-5;
   c->given |= LF_CONFIG_GIVEN_LR | LF_CONFIG_GIVEN_EPS;
   t->batch = 48;
+  t->ranks = 3;
   t->lr_halve_every = 5000;
   t->batch_double_every = 2500;
   t->batch_max = 16384;
