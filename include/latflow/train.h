@@ -18,7 +18,21 @@
  * A step whose loss, gradient or updated parameters are not finite is skipped (the
  * parameters and optimizer moments are restored) and reported; max_bad_steps
  * consecutive skips stop training with LF_ERR_NUMERIC, the model holding the last good
- * parameters. Local (one process) in this version. */
+ * parameters.
+ *
+ * Data parallel (docs/ARCHITECTURE.md "Data-parallel training"): after
+ * lf_trainer_set_comm(tr, comm) with P ranks, rank r of a step at global batch B handles
+ * the global sample indices [r*B/P, (r+1)*B/P) (B >= P), draws their noise exactly as
+ * the serial run does, and back-propagates with the global normalization (RT 1/B; RE the
+ * global mean s and 1/(B-1), from an all-reduce of sum s before the backward). The grad
+ * arena is summed by ONE MPI_Allreduce per step, so every rank holds the full-batch
+ * gradient and applies the same optimizer step; loss, ESS (global max log w, then the
+ * sums of w and w^2) and grad norm are global. lf_trainer_check_sync compares
+ * lf_model_hash over comm (every LF_TRAIN_SYNC_EVERY steps and at the end of
+ * lf_train_run). With one rank (the default, MPI_COMM_SELF) no MPI call is made, so the
+ * serial trainer works without MPI_Init. lf_trainer_gradient, _step, lf_train_run,
+ * lf_train_eval and lf_trainer_check_sync are collective over comm and return the same
+ * status on every rank; everything else is local. */
 #ifndef LATFLOW_TRAIN_H
 #define LATFLOW_TRAIN_H
 
@@ -27,7 +41,11 @@
 #include "latflow/status.h"
 #include "latflow/theory.h"
 
+#include <mpi.h>
 #include <stdint.h>
+
+/* lf_train_run compares the parameter hash across ranks every this many steps. */
+#define LF_TRAIN_SYNC_EVERY 100
 
 typedef struct lf_train_step_info {
   long step;           /* 0-based step just finished */
@@ -63,16 +81,29 @@ typedef struct lf_trainer {
   double *ess_ring; /* owned (ess_window) */
   int ess_n, ess_pos;
   double ess_sum;
+  MPI_Comm comm; /* borrowed: training communicator (MPI_COMM_SELF after init) */
+  int rank, P;   /* rank in comm, size of comm */
 } lf_trainer;
 
 lf_status lf_trainer_init(lf_trainer *tr, const lf_config *cfg, lf_model *m, const lf_theory *t);
 void lf_trainer_free(lf_trainer *tr);
+/* Trains data-parallel over comm (borrowed; must outlive tr). Local; the checks depend
+ * only on cfg and the size of comm, so every rank returns the same code:
+ * LF_ERR_CONFIG if train.batch < the rank count, LF_ERR_INVALID if the arena is too
+ * large for one MPI count, LF_ERR_MPI if comm cannot be queried. */
+lf_status lf_trainer_set_comm(lf_trainer *tr, MPI_Comm comm);
+/* Collective: LF_ERR_MPI ("parameters diverged across ranks at step ...") unless
+ * lf_model_hash is the same on every rank of the training communicator. */
+lf_status lf_trainer_check_sync(lf_trainer *tr, long step);
+/* The slice [*lo, *hi) of a global batch B that rank r of P handles. */
+void lf_train_split(int B, int P, int r, int *lo, int *hi);
 /* Learning rate and batch at step t from the schedules. */
 double lf_train_lr(const lf_config *cfg, long t);
 int lf_train_batch(const lf_config *cfg, long t);
-/* The gradient of step t at batch B with estimator est, into the model's grad arena
- * (zeroed first); fills info (loss, ess, grad_norm; lr, seconds 0). A non-finite loss
- * leaves the grads zero and grad_norm NaN. No parameter changes. */
+/* The gradient of step t at global batch B with estimator est, into the model's grad
+ * arena (zeroed first; summed over comm); fills info (loss, ess, grad_norm; lr, seconds
+ * 0). A non-finite loss leaves the grads zero and grad_norm NaN. No parameter changes.
+ * LF_ERR_CONFIG if B < the rank count. Collective. */
 lf_status lf_trainer_gradient(lf_trainer *tr, long t, int B, lf_estimator est,
                               lf_train_step_info *info);
 /* One training step t at batch B (B <= tr->Bmax): gradient, clipping, optimizer step,
@@ -84,7 +115,11 @@ lf_status lf_train_run(lf_trainer *tr, long first, lf_train_callback cb, void *c
                        lf_train_result *res);
 
 /* Evaluation on n fresh samples (stream LF_STREAM_EVAL, step 0: noise; step 1: the
- * IMH uniforms), in batches of at most tr->Bmax: ESS and IMH acceptance. */
+ * IMH uniforms), in batches of at most tr->Bmax: ESS and IMH acceptance. Collective:
+ * rank r computes log w of the samples [r*n/P, (r+1)*n/P), an MPI_Allgatherv gives every
+ * rank all n (in sample order), and each rank runs the same serial IMH chain and sums on
+ * them, so the result is the same on every rank and equals the serial one up to the
+ * rounding of the flow itself. LF_ERR_INVALID if n > INT_MAX with several ranks. */
 typedef struct lf_eval_result {
   long n;
   double ess;

@@ -8,12 +8,84 @@
 #include "latflow/rng.h"
 #include "latflow/timer.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 static void trainer_zero(lf_trainer *tr) {
   memset(tr, 0, sizeof *tr);
+  tr->comm = MPI_COMM_SELF;
+  tr->P = 1;
+}
+
+/* ---- the training communicator --------------------------------------------------------- */
+
+static lf_status mpi_fail(int e, const char *what) {
+  char s[MPI_MAX_ERROR_STRING];
+  int l = 0;
+  if (MPI_Error_string(e, s, &l) != MPI_SUCCESS) snprintf(s, sizeof s, "error %d", e);
+  return LF_FAIL(LF_ERR_MPI, "%s: %s", what, s);
+}
+
+/* In-place all-reduce over the training communicator; the identity on one rank (no MPI
+ * call, so the serial trainer runs without MPI_Init). */
+static lf_status allreduce(lf_trainer *tr, void *buf, int n, MPI_Datatype type, MPI_Op op,
+                           const char *what) {
+  if (tr->P == 1) return LF_OK;
+  const int e = MPI_Allreduce(MPI_IN_PLACE, buf, n, type, op, tr->comm);
+  return e == MPI_SUCCESS ? LF_OK : mpi_fail(e, what);
+}
+
+/* Agrees a possibly rank-local status before a collective: the worst code everywhere. */
+static lf_status agree(lf_trainer *tr, lf_status rc) {
+  int worst = (int)rc;
+  const lf_status e = allreduce(tr, &worst, 1, MPI_INT, MPI_MAX, "MPI_Allreduce of the status");
+  if (e != LF_OK) return e;
+  if (worst != LF_OK && rc == LF_OK)
+    return LF_FAIL((lf_status)worst, "another training rank failed (status %d: %s)", worst,
+                   lf_status_str((lf_status)worst));
+  return (lf_status)worst;
+}
+
+void lf_train_split(int B, int P, int r, int *lo, int *hi) {
+  *lo = (int)((int64_t)r * B / P);
+  *hi = (int)((int64_t)(r + 1) * B / P);
+}
+
+lf_status lf_trainer_set_comm(lf_trainer *tr, MPI_Comm comm) {
+  int e, P = 1, rank = 0;
+  if ((e = MPI_Comm_size(comm, &P)) != MPI_SUCCESS) return mpi_fail(e, "MPI_Comm_size");
+  if ((e = MPI_Comm_rank(comm, &rank)) != MPI_SUCCESS) return mpi_fail(e, "MPI_Comm_rank");
+  if (tr->cfg->train.batch < P)
+    return LF_FAIL(LF_ERR_CONFIG,
+                   "train.batch: the global batch %d is smaller than the %d training ranks "
+                   "(each rank needs at least one sample; raise train.batch or lower "
+                   "train.ranks)",
+                   tr->cfg->train.batch, P);
+  if (tr->model->nparams > (size_t)INT_MAX)
+    return LF_FAIL(LF_ERR_INVALID, "%zu parameters do not fit one MPI_Allreduce count",
+                   tr->model->nparams);
+  tr->comm = comm;
+  tr->P = P;
+  tr->rank = rank;
+  return LF_OK;
+}
+
+lf_status lf_trainer_check_sync(lf_trainer *tr, long step) {
+  if (tr->P == 1) return LF_OK;
+  const uint64_t h = lf_model_hash(tr->model);
+  uint64_t lo = h, hi = h;
+  lf_status rc = allreduce(tr, &lo, 1, MPI_UINT64_T, MPI_MIN, "MPI_Allreduce of the hash");
+  if (rc == LF_OK) rc = allreduce(tr, &hi, 1, MPI_UINT64_T, MPI_MAX, "MPI_Allreduce of the hash");
+  if (rc != LF_OK) return rc;
+  if (lo != hi)
+    return LF_FAIL(LF_ERR_MPI,
+                   "parameters diverged across ranks at step %ld: model hash %016llx here, "
+                   "min %016llx max %016llx over %d ranks",
+                   step, (unsigned long long)h, (unsigned long long)lo, (unsigned long long)hi,
+                   tr->P);
+  return LF_OK;
 }
 
 void lf_trainer_free(lf_trainer *tr) {
@@ -129,51 +201,80 @@ lf_status lf_trainer_gradient(lf_trainer *tr, long t, int B, lf_estimator est,
   const lf_theory *th = tr->theory;
   const size_t n = (size_t)tr->C * (size_t)tr->V;
   if (B > tr->Bmax || B < 1) return LF_FAIL(LF_ERR_INVALID, "batch %d not in [1, %d]", B, tr->Bmax);
+  if (B < tr->P)
+    return LF_FAIL(LF_ERR_CONFIG,
+                   "train.batch: the global batch %d is smaller than the %d "
+                   "training ranks",
+                   B, tr->P);
   if (est == LF_EST_RT && !th->grad)
     return LF_FAIL(LF_ERR_INVALID, "rt estimator without an action gradient");
   memset(info, 0, sizeof *info);
   info->step = t;
   info->batch = B;
 
+  /* this rank's slice [lo, hi) of the global batch, with the serial run's noise */
+  int lo, hi;
+  lf_train_split(B, tr->P, tr->rank, &lo, &hi);
+  const int Bl = hi - lo;
   const lf_rng_key key = lf_rng_key_make(cfg->seed, LF_STREAM_TRAIN);
-  draw_noise(key, (uint32_t)t, 0, B, n, tr->eps);
+  draw_noise(key, (uint32_t)t, (uint64_t)lo, Bl, n, tr->eps);
   lf_model_zero_grad(m);
   if (est == LF_EST_RT)
-    lf_model_sample(m, B, tr->eps, tr->phi, tr->logq);
+    lf_model_sample(m, Bl, tr->eps, tr->phi, tr->logq);
   else /* RE draws without gradients: nothing needs saving */
-    lf_model_sample_nograd(m, B, tr->eps, tr->phi, tr->logq);
-  th->action(th, B, tr->phi, tr->S);
+    lf_model_sample_nograd(m, Bl, tr->eps, tr->phi, tr->logq);
+  th->action(th, Bl, tr->phi, tr->S);
 
-  double loss = 0.0;
-  for (int i = 0; i < B; i++) {
+  /* global loss and ESS (as lf_ess: weights relative to the largest finite log w) */
+  double mx = -INFINITY;
+  for (int i = 0; i < Bl; i++) {
     tr->logw[i] = -tr->S[i] - tr->logq[i];
-    loss += -tr->logw[i];
+    if (isfinite(tr->logw[i]) && tr->logw[i] > mx) mx = tr->logw[i];
   }
-  loss /= B;
+  lf_status rc = allreduce(tr, &mx, 1, MPI_DOUBLE, MPI_MAX, "MPI_Allreduce of max log w");
+  if (rc != LF_OK) return rc;
+  double sums[3] = {0.0, 0.0, 0.0}; /* sum s, sum w, sum w^2 */
+  for (int i = 0; i < Bl; i++) {
+    sums[0] += -tr->logw[i];
+    if (!isfinite(mx) || !isfinite(tr->logw[i])) continue;
+    const double w = exp(tr->logw[i] - mx);
+    sums[1] += w;
+    sums[2] += w * w;
+  }
+  if ((rc = allreduce(tr, sums, 3, MPI_DOUBLE, MPI_SUM, "MPI_Allreduce of sum s, w, w^2")) != LF_OK)
+    return rc;
+  const double loss = sums[0] / B;
   info->loss = loss;
-  info->ess = lf_ess((size_t)B, tr->logw);
+  info->ess = isfinite(mx) ? sums[1] * sums[1] / ((double)B * sums[2]) : 0.0;
+  /* loss is global, so every rank skips together */
   if (!isfinite(loss)) {
     info->grad_norm = NAN;
     return LF_OK;
   }
   if (est == LF_EST_RT) {
-    memset(tr->dphi, 0, (size_t)B * n * sizeof(double));
-    th->grad(th, B, tr->phi, tr->dphi);
+    memset(tr->dphi, 0, (size_t)Bl * n * sizeof(double));
+    th->grad(th, Bl, tr->phi, tr->dphi);
     const double inv = 1.0 / B;
-    for (size_t i = 0; i < (size_t)B * n; i++) tr->dphi[i] *= inv;
-    for (int i = 0; i < B; i++) tr->dlogq[i] = inv;
-    lf_model_sample_backward(m, B, tr->dphi, tr->dlogq);
+    for (size_t i = 0; i < (size_t)Bl * n; i++) tr->dphi[i] *= inv;
+    for (int i = 0; i < Bl; i++) tr->dlogq[i] = inv;
+    lf_model_sample_backward(m, Bl, tr->dphi, tr->dlogq);
   } else {
     /* REINFORCE: s_i = log q_i + S_i = -log w_i is a constant; only log q_theta(phi)
      * is differentiated, through the inverse flow on the fixed phi. Leave-one-out
      * baseline: s_i - mean_{j!=i} s_j = B/(B-1) (s_i - mean s), so
      * dL/dlogq_i = (s_i - mean s)/(B-1) is an unbiased estimator of the KL gradient
-     * (with the plain batch mean it would be (1 - 1/B) times the gradient). */
-    lf_model_logq(m, B, tr->phi, tr->logq2);
+     * (with the plain batch mean it would be (1 - 1/B) times the gradient). B and
+     * mean s are those of the global batch. */
+    lf_model_logq(m, Bl, tr->phi, tr->logq2);
     const double norm = B > 1 ? 1.0 / (B - 1) : 0.0;
-    for (int i = 0; i < B; i++) tr->dlogq[i] = (-tr->logw[i] - loss) * norm;
-    lf_model_logq_backward(m, B, tr->dlogq);
+    for (int i = 0; i < Bl; i++) tr->dlogq[i] = (-tr->logw[i] - loss) * norm;
+    lf_model_logq_backward(m, Bl, tr->dlogq);
   }
+  /* the one gradient reduction of the step: every rank gets the full-batch gradient */
+  if ((rc = allreduce(tr, m->grads, (int)m->nparams,
+                      m->real_size == sizeof(float) ? MPI_FLOAT : MPI_DOUBLE, MPI_SUM,
+                      "MPI_Allreduce of the gradient arena")) != LF_OK)
+    return rc;
   info->grad_norm = lf_model_grad_norm(m);
   return LF_OK;
 }
@@ -245,14 +346,28 @@ lf_status lf_train_run(lf_trainer *tr, long first, lf_train_callback cb, void *c
     if (info.skipped) {
       skipped++;
       consecutive_bad++;
-      lf_log_warn("train", "step %ld skipped: loss=%g grad_norm=%g (not finite); %d in a row", t,
-                  info.loss, info.grad_norm, consecutive_bad);
+      if (tr->rank == 0) /* the skip is global: one warning, not one per rank */
+        lf_log_warn("train", "step %ld skipped: loss=%g grad_norm=%g (not finite); %d in a row", t,
+                    info.loss, info.grad_norm, consecutive_bad);
     } else {
       consecutive_bad = 0;
       ess_push(tr, info.ess);
     }
     info.ess_smoothed = tr->ess_n > 0 ? tr->ess_sum / tr->ess_n : 0.0;
-    if (cb && (rc = cb(ctx, &info)) != LF_OK) return rc;
+    /* the callback (files on rank 0) and the wall clock are rank-local: agree on both */
+    int flags[2] = {cb ? (int)cb(ctx, &info) : (int)LF_OK, 0};
+    const double now = lf_wtime();
+    flags[1] = cfg->train.wall_time > 0 && now - t0 >= cfg->train.wall_time;
+    const int cb_failed = flags[0] != LF_OK;
+    if ((rc = allreduce(tr, flags, 2, MPI_INT, MPI_MAX, "MPI_Allreduce of the step flags")) !=
+        LF_OK)
+      return rc;
+    if (flags[0] != LF_OK)
+      return cb_failed ? (lf_status)flags[0]
+                       : LF_FAIL((lf_status)flags[0],
+                                 "the step callback failed on another training rank at step "
+                                 "%ld (status %d: %s)",
+                                 t, flags[0], lf_status_str((lf_status)flags[0]));
     if (consecutive_bad >= cfg->train.max_bad_steps) {
       res->steps = t + 1;
       res->skipped = skipped;
@@ -261,7 +376,8 @@ lf_status lf_train_run(lf_trainer *tr, long first, lf_train_callback cb, void *c
                      "(last at step %ld, lr %g); the model keeps the last good parameters",
                      consecutive_bad, t, lr);
     }
-    const double now = lf_wtime();
+    if ((t + 1) % LF_TRAIN_SYNC_EVERY == 0 && (rc = lf_trainer_check_sync(tr, t)) != LF_OK)
+      return rc;
     const int last = (t + 1 == cfg->train.steps);
     if ((t + 1) % cfg->train.log_every == 0 || last ||
         (lf_log_is_tty() && now - last_report > 0.5)) {
@@ -281,13 +397,14 @@ lf_status lf_train_run(lf_trainer *tr, long first, lf_train_callback cb, void *c
       t++;
       break;
     }
-    if (cfg->train.wall_time > 0 && now - t0 >= cfg->train.wall_time) {
+    if (flags[1]) {
       res->stop_reason = "wall_time";
       t++;
       break;
     }
   }
   lf_log_progress_end();
+  if (t % LF_TRAIN_SYNC_EVERY != 0 && (rc = lf_trainer_check_sync(tr, t - 1)) != LF_OK) return rc;
   res->steps = t;
   res->skipped = skipped;
   res->loss = info.loss;
@@ -302,36 +419,55 @@ lf_status lf_train_eval(lf_trainer *tr, long n, lf_eval_result *res) {
   const lf_theory *th = tr->theory;
   const size_t nsite = (size_t)tr->C * (size_t)tr->V;
   const double t0 = lf_wtime();
+  lf_status rc = LF_OK;
   memset(res, 0, sizeof *res);
   res->n = n;
   if (n <= 0) return LF_OK;
+  if (tr->P > 1 && n > INT_MAX)
+    return LF_FAIL(LF_ERR_INVALID, "train.eval_samples: %ld samples exceed one MPI count", n);
   double *logw = lf_alloc((size_t)n * sizeof(double));
   double *u = lf_alloc((size_t)n * sizeof(double));
-  if (!logw || !u) {
-    lf_free(logw);
-    lf_free(u);
-    return LF_FAIL(LF_ERR_NOMEM, "evaluation buffers for %ld samples", n);
-  }
+  int *counts = lf_alloc(2 * (size_t)tr->P * sizeof(int)); /* (P) counts, (P) offsets */
+  if (!logw || !u || !counts) rc = LF_FAIL(LF_ERR_NOMEM, "evaluation buffers for %ld samples", n);
+  if ((rc = agree(tr, rc)) != LF_OK) goto done;
   const lf_rng_key key = lf_rng_key_make(cfg->seed, LF_STREAM_EVAL);
-  double loss = 0.0;
-  for (long done = 0; done < n;) {
-    const int B = (int)(n - done < tr->Bmax ? n - done : tr->Bmax);
+  /* this rank's samples [lo, hi), in batches of at most Bmax (index = global sample) */
+  const long lo = (long)((int64_t)tr->rank * n / tr->P);
+  const long hi = (long)((int64_t)(tr->rank + 1) * n / tr->P);
+  for (long done = lo; done < hi;) {
+    const int B = (int)(hi - done < tr->Bmax ? hi - done : tr->Bmax);
     draw_noise(key, 0, (uint64_t)done, B, nsite, tr->eps);
     lf_model_sample_nograd(m, B, tr->eps, tr->phi, tr->logq);
     th->action(th, B, tr->phi, tr->S);
-    for (int i = 0; i < B; i++) {
-      logw[done + i] = -tr->S[i] - tr->logq[i];
-      loss += -logw[done + i];
-      u[done + i] = lf_rng_uniform(key, 1, (uint64_t)(done + i));
-    }
+    for (int i = 0; i < B; i++) logw[done + i] = -tr->S[i] - tr->logq[i];
     done += B;
+  }
+  if (tr->P > 1) {
+    for (int r = 0; r < tr->P; r++) {
+      counts[tr->P + r] = (int)((int64_t)r * n / tr->P);
+      counts[r] = (int)((int64_t)(r + 1) * n / tr->P) - counts[tr->P + r];
+    }
+    const int e = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, logw, counts, counts + tr->P,
+                                 MPI_DOUBLE, tr->comm);
+    if (e != MPI_SUCCESS) {
+      rc = mpi_fail(e, "MPI_Allgatherv of the evaluation log w");
+      goto done;
+    }
+  }
+  /* every rank now holds all n log w in sample order: the same serial statistics */
+  double loss = 0.0;
+  for (long i = 0; i < n; i++) {
+    loss += -logw[i];
+    u[i] = lf_rng_uniform(key, 1, (uint64_t)i);
   }
   res->ess = lf_ess((size_t)n, logw);
   res->acceptance = lf_imh_run((size_t)n, logw, u, NULL, NULL);
   res->log_mean_weight = lf_log_mean_weight((size_t)n, logw);
   res->mean_loss = loss / (double)n;
   res->seconds = lf_wtime() - t0;
+done:
   lf_free(logw);
   lf_free(u);
-  return LF_OK;
+  lf_free(counts);
+  return rc;
 }
