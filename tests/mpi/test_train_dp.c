@@ -8,7 +8,8 @@
  * the evaluation agrees; (e) a batch smaller than P is refused with LF_ERR_CONFIG on every
  * rank. Also: a theory whose action is NaN for some samples makes all ranks skip the
  * same steps as the serial run, and a callback failing on rank 0 only makes every rank
- * return the same code (no hang). */
+ * return the same code (no hang); a parameter changed on one rank makes the hash check
+ * (lf_trainer_check_sync) fail with LF_ERR_MPI on every rank. */
 #include "latflow/log.h"
 #include "latflow/model.h"
 #include "latflow/theory.h"
@@ -234,6 +235,32 @@ static void small_batch_case(void) {
   lf_theory_free(&th);
 }
 
+/* Parameters changed on the last rank only: lf_trainer_check_sync fails everywhere. */
+static void diverge_case(void) {
+  const lf_config cfg = make_cfg(LF_EST_RT);
+  lf_theory th;
+  lf_model m;
+  lf_trainer tr;
+  lf_status rc = lf_theory_init(&th, &cfg.theory);
+  if (rc == LF_OK) rc = lf_model_init(&m, &cfg.model, th.C, 4, 4, cfg.train.batch);
+  if (rc == LF_OK) {
+    lf_model_init_params(&m, cfg.seed);
+    rc = lf_trainer_init(&tr, &cfg, &m, &th);
+  }
+  if (rc == LF_OK) rc = lf_trainer_set_comm(&tr, MPI_COMM_WORLD);
+  const lf_status same = rc == LF_OK ? lf_trainer_check_sync(&tr, 7) : rc;
+  if (rank == nranks - 1 && nranks > 1) ((double *)m.params)[3] += 1e-15;
+  rc = rc == LF_OK ? lf_trainer_check_sync(&tr, 7) : rc;
+  const lf_status want = nranks > 1 ? LF_ERR_MPI : LF_OK;
+  CHECK(same == LF_OK && rc == want && same_everywhere_int((int)rc),
+        "np%d: hash check: equal params pass, one changed param on rank %d gives %d "
+        "everywhere: %s",
+        nranks, nranks - 1, (int)rc, rc != LF_OK ? lf_last_error() : "ok");
+  lf_trainer_free(&tr);
+  lf_model_free(&m);
+  lf_theory_free(&th);
+}
+
 /* A callback failing on rank 0 only: every rank stops with the same code. */
 static void callback_case(void) {
   const lf_config cfg = make_cfg(LF_EST_RE);
@@ -253,6 +280,7 @@ int main(int argc, char **argv) {
   one_case("re", LF_EST_RE, 0);
   one_case("re_nan", LF_EST_RE, 1);
   small_batch_case();
+  diverge_case();
   callback_case();
   int fails = lf_test_failures, worst = 0;
   MPI_Allreduce(&fails, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
