@@ -104,6 +104,9 @@ static lf_status run_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJ
   } else {
     lf_log_info("run", "3/4 HMC skipped (hmc.compare: false)");
   }
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  if (rank != 0) goto fail; /* analysis, plots and the summary are rank 0's */
   lf_log_info("run", "4/4 analysis and plots");
   LF_CHECK(analyze_file(ens, &fe, &fa));
   lf_analysis_to_json(ens, &fe, &fa, jaf);
@@ -156,7 +159,7 @@ fail:
   lf_analysis_free(&ha);
   lf_ens_free(&fe);
   lf_ens_free(&he);
-  return rc;
+  return lf_cli_agree(comm, rc);
 }
 
 int lf_cmd_run(int argc, char **argv, MPI_Comm comm) {
@@ -170,8 +173,10 @@ int lf_cmd_run(int argc, char **argv, MPI_Comm comm) {
                                                    "issue)"));
   cJSON *json = o.json ? cJSON_CreateObject() : NULL;
   code = lf_cli_report(run_pipeline(&cfg, o.force, comm, json));
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
   if (json) {
-    if (code == 0) code = lf_cli_print_json(json);
+    if (code == 0 && rank == 0) code = lf_cli_print_json(json);
     cJSON_Delete(json);
   }
   return code;
