@@ -108,6 +108,11 @@ void lf_analysis_print(FILE *f, const char *file, const lf_ensemble *e, const lf
             "  acceptance %.4f, ESS %.4f, longest rejection run %ld, generation %.1f s, "
             "training %.1f s\n",
             a->acceptance, a->ess, a->max_run, a->gen_seconds, a->train_seconds);
+  if (a->max_run >= 0 && (double)a->max_run > 0.05 * (double)a->n)
+    fprintf(f,
+            "  WARNING: the chain sat on one state for %ld steps (%.0f%% of the run): the errors "
+            "below may be underestimated; train the flow longer or draw more proposals\n",
+            a->max_run, 100.0 * (double)a->max_run / (double)a->n);
   fprintf(f, "  %-10s %14s %12s %10s %9s %12s\n", "observable", "mean", "error", "tau_int", "+-",
           "eff/s");
   for (int k = 0; k < a->nobs; k++) {

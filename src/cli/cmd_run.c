@@ -35,6 +35,11 @@ static void summary(FILE *f, const lf_config *cfg, const lf_analysis *fa, const 
           "flow: training %.1f s; %zu proposals in %.1f s; IMH acceptance %.3f, ESS %.4f, "
           "longest rejection run %ld\n",
           fa->train_seconds, fa->n, fa->gen_seconds, fa->acceptance, fa->ess, fa->max_run);
+  if ((double)fa->max_run > 0.05 * (double)fa->n)
+    fprintf(f,
+            "WARNING: the IMH chain sat on one state for %ld steps (%.0f%% of the run): flow "
+            "errors may be underestimated (train longer or draw more proposals)\n",
+            fa->max_run, 100.0 * (double)fa->max_run / (double)fa->n);
   if (ha)
     fprintf(f, "hmc:  %zu trajectories in %.3g s; acceptance %.3f, <exp(-dH)> = %.4f +- %.4f\n",
             ha->n, ha->gen_seconds, ha->acceptance, ha->exp_mdH, ha->exp_mdH_err);
