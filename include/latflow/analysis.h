@@ -7,6 +7,8 @@
 #define LATFLOW_ANALYSIS_H
 
 #include <stddef.h>
+#include <math.h>
+#include <stdint.h>
 
 /* Effective sample size per configuration, ESS = (sum w)^2 / (n sum w^2), in (0, 1].
  * Non-finite log weights count as w = 0 (returns 0 if all are). */
@@ -22,5 +24,17 @@ double lf_log_mean_weight(size_t n, const double *logw);
  * NULL, chain[i] = index of the state after step i. The longest run of rejections is
  * stored in *max_run if max_run is not NULL. */
 double lf_imh_run(size_t n, const double *logw, const double *u, size_t *chain, size_t *max_run);
+
+/* Streaming ESS over weights seen one at a time (the samplers' running figure): log sum w
+ * and log sum w^2 by log-add-exp, so no weight array is kept. Non-finite log weights are
+ * w = 0 but count in n, as in lf_ess. Start from LF_ESS_ACC_INIT. */
+typedef struct lf_ess_acc {
+  double l1, l2; /* log sum w, log sum w^2 */
+  uint64_t n;
+} lf_ess_acc;
+#define LF_ESS_ACC_INIT ((lf_ess_acc){-INFINITY, -INFINITY, 0})
+void lf_ess_acc_add(lf_ess_acc *e, double logw);
+/* ESS fraction of the weights added so far (0 if none is finite). */
+double lf_ess_acc_value(const lf_ess_acc *e);
 
 #endif

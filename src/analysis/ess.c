@@ -49,3 +49,20 @@ double lf_imh_run(size_t n, const double *logw, const double *u, size_t *chain, 
   if (max_run) *max_run = longest;
   return n < 2 ? 0.0 : (double)acc / (double)(n - 1);
 }
+
+static double logaddexp(double a, double b) {
+  if (a == -INFINITY) return b;
+  if (b == -INFINITY) return a;
+  return a > b ? a + log1p(exp(b - a)) : b + log1p(exp(a - b));
+}
+
+void lf_ess_acc_add(lf_ess_acc *e, double logw) {
+  e->n++;
+  if (!isfinite(logw)) return;
+  e->l1 = logaddexp(e->l1, logw);
+  e->l2 = logaddexp(e->l2, 2.0 * logw);
+}
+
+double lf_ess_acc_value(const lf_ess_acc *e) {
+  return e->n && isfinite(e->l1) ? exp(2.0 * e->l1 - e->l2) / (double)e->n : 0.0;
+}

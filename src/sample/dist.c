@@ -8,6 +8,8 @@
 #endif
 #include "latflow/dist.h"
 
+#include "latflow/analysis.h"
+
 #include "latflow/timer.h"
 
 #include <math.h>
@@ -78,20 +80,9 @@ static void busy(idler *d) {
 
 /* ---- the coordinator's arithmetic (shared by P = 1 and P > 1) ---- */
 
-typedef struct ess_acc {
-  double l1, l2;
-  uint64_t n;
-} ess_acc;
-
-static double logaddexp(double a, double b) {
-  if (a == -INFINITY) return b;
-  if (b == -INFINITY) return a;
-  return a > b ? a + log1p(exp(b - a)) : b + log1p(exp(a - b));
-}
-
 typedef struct coord {
   lf_imh c;
-  ess_acc es;
+  lf_ess_acc es;
   int reweight, save_all, B;
   int64_t next_row; /* rows assigned so far */
   int8_t *acc;      /* (B) scratch */
@@ -100,7 +91,7 @@ typedef struct coord {
 static void coord_init(coord *co, const lf_config *cfg, int8_t *acc) {
   memset(co, 0, sizeof *co);
   lf_imh_init(&co->c, cfg->seed);
-  co->es = (ess_acc){-INFINITY, -INFINITY, 0};
+  co->es = LF_ESS_ACC_INIT;
   co->reweight = cfg->sample.mode == LF_SAMPLE_REWEIGHT;
   co->save_all = cfg->sample.save == LF_SAVE_ALL;
   co->B = cfg->sample.block;
@@ -118,12 +109,7 @@ static int coord_decide(coord *co, uint64_t b, const double *logw, uint8_t *flag
   int nst = 0;
   *first_row = co->next_row;
   for (int i = 0; i < B; i++) {
-    const double lw = logw[i];
-    co->es.n++;
-    if (isfinite(lw)) {
-      co->es.l1 = logaddexp(co->es.l1, lw);
-      co->es.l2 = logaddexp(co->es.l2, 2.0 * lw);
-    }
+    lf_ess_acc_add(&co->es, logw[i]);
   }
   if (co->reweight) {
     for (int i = 0; i < B; i++) {
@@ -627,8 +613,7 @@ static lf_status run(const run_args *a, MPI_Comm comm_in, lf_sample_result *res,
     res->bad = co.c.bad;
     res->acceptance = total ? (double)co.c.accepted / (double)total : 0.0;
     res->max_run = (int)co.c.max_run;
-    res->ess =
-        co.es.n && isfinite(co.es.l1) ? exp(2.0 * co.es.l1 - co.es.l2) / (double)co.es.n : 0.0;
+    res->ess = lf_ess_acc_value(&co.es);
   }
   if ((rc = agree(comm, rc)) != LF_OK) goto fail;
   if (MPI_Bcast(res, (int)sizeof *res, MPI_BYTE, 0, comm) != MPI_SUCCESS) {

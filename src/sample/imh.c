@@ -2,6 +2,8 @@
  * serial production driver (contract: latflow/sample.h). */
 #include "latflow/sample.h"
 
+#include "latflow/analysis.h"
+
 #include "latflow/timer.h"
 
 #include <math.h>
@@ -74,26 +76,6 @@ void lf_imh_decide(lf_imh *c, uint64_t g0, int n, const double *logw, int8_t *ac
   }
 }
 
-/* Streaming ESS: log sum w and log sum w^2 by log-add-exp; non-finite weights are w = 0
- * (as lf_ess counts them) but count in n. */
-typedef struct ess_acc {
-  double l1, l2;
-  uint64_t n;
-} ess_acc;
-
-static double logaddexp(double a, double b) {
-  if (a == -INFINITY) return b;
-  if (b == -INFINITY) return a;
-  return a > b ? a + log1p(exp(b - a)) : b + log1p(exp(a - b));
-}
-
-static void ess_add(ess_acc *e, double lw) {
-  e->n++;
-  if (!isfinite(lw)) return;
-  e->l1 = logaddexp(e->l1, lw);
-  e->l2 = logaddexp(e->l2, 2.0 * lw);
-}
-
 typedef struct drv {
   double *phi, *logq, *S, *logw, *obs, *corr;
   int8_t *acc;
@@ -150,12 +132,12 @@ lf_status lf_sample_run(const lf_config *cfg, lf_model *m, const lf_theory *th, 
   const int save_all = cfg->sample.save == LF_SAVE_ALL;
   lf_imh c;
   lf_imh_init(&c, cfg->seed);
-  ess_acc es = {-INFINITY, -INFINITY, 0};
+  lf_ess_acc es = LF_ESS_ACC_INIT;
   const double t0 = lf_wtime();
   for (uint64_t b = 0; b < nblocks; b++) {
     const uint64_t g0 = b * (uint64_t)B;
     lf_propose_block(&p, b, d.phi, d.logq, d.S, d.logw);
-    for (int i = 0; i < B; i++) ess_add(&es, d.logw[i]);
+    for (int i = 0; i < B; i++) lf_ess_acc_add(&es, d.logw[i]);
     size_t ns = 0;
     if (reweight) {
       for (int i = 0; i < B; i++) {
@@ -196,7 +178,7 @@ lf_status lf_sample_run(const lf_config *cfg, lf_model *m, const lf_theory *th, 
   res->bad = c.bad;
   res->acceptance = total ? (double)c.accepted / (double)total : 0.0;
   res->max_run = (int)c.max_run;
-  res->ess = es.n && isfinite(es.l1) ? exp(2.0 * es.l1 - es.l2) / (double)es.n : 0.0;
+  res->ess = lf_ess_acc_value(&es);
   lf_ens_set_gen_seconds(w, res->seconds);
 fail:
   drv_free(&d);

@@ -29,6 +29,15 @@ int main(void) {
   double sh[3] = {1000.0, 1000.0 + log(3.0), NAN};
   CHECK(fabs(lf_ess(3, sh) - 16.0 / 30.0) < 1e-12, "ESS with NaN counted as w=0: %.12f",
         lf_ess(3, sh));
+  /* the streaming accumulator gives the same figure, NaN included */
+  lf_ess_acc sacc = LF_ESS_ACC_INIT;
+  for (int i = 0; i < 3; i++) lf_ess_acc_add(&sacc, sh[i]);
+  CHECK(fabs(lf_ess_acc_value(&sacc) - 16.0 / 30.0) < 1e-12 && sacc.n == 3,
+        "streaming ESS %.12f over %llu weights (expect 16/30 over 3)", lf_ess_acc_value(&sacc),
+        (unsigned long long)sacc.n);
+  lf_ess_acc none = LF_ESS_ACC_INIT;
+  lf_ess_acc_add(&none, NAN);
+  CHECK(lf_ess_acc_value(&none) == 0.0, "streaming ESS of only NaN is 0");
 
   /* chain bookkeeping on a hand-made case: u = 0.5 everywhere */
   double lw5[5] = {0.0, -1.0, 0.5, 0.4, -10.0}, u5[5] = {0.5, 0.5, 0.5, 0.5, 0.5};
