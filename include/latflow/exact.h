@@ -9,11 +9,10 @@
  *   <energy> = (1/(2V)) sum_p (cos p_0 + cos p_1) / (2 (phat^2 + m2))
  *   G(t)     = (1/L0) sum_{p_0} cos(p_0 t) / (2 (4 sin^2(p_0/2) + m2)), t = 0..L0-1: the
  *              zero-momentum correlator (1/V) sum_{t0} <s(t0) s(t0 + t)>, s(t) = sum_x1 phi(t, x1)
- *              (evaluated in its closed form (e^{-m t} + e^{-m (L0-t)}) / (4 sinh m (1 - e^{-m L0}))
- *              with m = m_pole, which keeps full relative precision where G(t) << G(0))
- *   m_pole   = arccosh(1 + m2/2)  (= arccosh((G(t-1) + G(t+1)) / (2 G(t))) for every t)
- *   log Z    = (V/2) log(pi) - (1/2) sum_p log(phat^2 + m2)   (Z = int dphi exp(-S))
- * Local; never allocates. */
+ *              (evaluated in its closed form (e^{-m t} + e^{-m (L0-t)}) / (4 sinh m (1 - e^{-m
+ * L0})) with m = m_pole, which keeps full relative precision where G(t) << G(0)) m_pole   =
+ * arccosh(1 + m2/2)  (= arccosh((G(t-1) + G(t+1)) / (2 G(t))) for every t) log Z    = (V/2) log(pi)
+ * - (1/2) sum_p log(phat^2 + m2)   (Z = int dphi exp(-S)) Local; never allocates. */
 #ifndef LATFLOW_EXACT_H
 #define LATFLOW_EXACT_H
 

@@ -27,17 +27,17 @@
 #define LF_OMELYAN_LAMBDA 0.1931833275037836
 
 typedef struct lf_hmc {
-  const lf_theory *th; /* borrowed */
-  lf_hmc_cfg cfg;      /* copy */
-  lf_rng_key key;      /* LF_STREAM_HMC key of the seed */
-  int n;               /* C*V */
+  const lf_theory *th;   /* borrowed */
+  lf_hmc_cfg cfg;        /* copy */
+  lf_rng_key key;        /* LF_STREAM_HMC key of the seed */
+  int n;                 /* C*V */
   double *p, *dS, *phi0; /* owned scratch (n) each */
 } lf_hmc;
 
 typedef struct lf_hmc_result {
-  double dH;      /* H_end - H_start (NaN/Inf possible: then rejected)  */
-  double S;       /* action of the state after the accept/reject       */
-  int accepted;   /* 1 if the proposal was accepted                    */
+  double dH;    /* H_end - H_start (NaN/Inf possible: then rejected)  */
+  double S;     /* action of the state after the accept/reject       */
+  int accepted; /* 1 if the proposal was accepted                    */
 } lf_hmc_result;
 
 /* LF_ERR_INVALID if th has no gradient or cfg is not positive; LF_ERR_NOMEM. */

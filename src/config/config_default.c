@@ -49,7 +49,8 @@ static const char QUICKSTART[] =
     "  block: 256                     # proposals per work unit\n"
     "  save: accepted                 # accepted | all | none\n"
     "\n"
-    "hmc: {trajectories: 10000, tau: 1.0, steps: 10, integrator: leapfrog, therm: 200, compare: true}\n";
+    "hmc: {trajectories: 10000, tau: 1.0, steps: 10, integrator: leapfrog, therm: 200, compare: "
+    "true}\n";
 
 const char *lf_config_default_yaml(void) {
   return QUICKSTART;

@@ -188,10 +188,9 @@ static void forward_epi(const LF_T(lf_conv2d) * c, int B, const LF_R *x, LF_R *y
     return;
   }
   forward_im2col(c, B, x, y, ws);
-  if (epi != LF_CONV_EPI_NONE)
-    LF_T(lf_act_forward)
-    (epi == LF_CONV_EPI_TANH ? LF_ACT_TANH : LF_ACT_LEAKY_RELU,
-     (size_t)B * (size_t)c->cout * (size_t)c->V, y, y);
+  if (epi != LF_CONV_EPI_NONE) LF_T(lf_act_forward)
+  (epi == LF_CONV_EPI_TANH ? LF_ACT_TANH : LF_ACT_LEAKY_RELU,
+   (size_t)B * (size_t)c->cout * (size_t)c->V, y, y);
 }
 
 void LF_T(lf_conv2d_forward_algo)(const LF_T(lf_conv2d) * c, int B, const LF_R *x, LF_R *y,
