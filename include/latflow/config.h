@@ -103,7 +103,8 @@ typedef struct lf_train_cfg {
   double wall_time;            /* train.stop.wall_time seconds >= 0 (0 = off); YAML accepts
                                   a number of seconds or "90s", "30m", "2h", "1h30m", "1d" */
   char init_from[LF_PATH_MAX]; /* train.init_from: model file ("" = fresh init)         */
-  long checkpoint_every;       /* train.checkpoint_every >= 0 (0 = never)                  */
+  long checkpoint_every;       /* train.checkpoint_every >= 0: steps between checkpoints
+                                  (0 = only on a signal); default 500                      */
   long eval_samples;           /* train.eval_samples >= 0; default 10000                   */
   long log_every;              /* train.log_every > 0; default 100                         */
   int max_bad_steps;           /* train.max_bad_steps > 0: consecutive NaN steps; default 10 */
@@ -115,6 +116,9 @@ typedef struct lf_sample_cfg {
   long proposals;      /* sample.proposals > 0; default 1000000   */
   int block;           /* sample.block > 0; default 256           */
   lf_save_kind save;   /* sample.save: accepted | all | none      */
+  int epoch;           /* sample.epoch > 0: blocks per collective write epoch; 16 */
+  long checkpoint_every; /* sample.checkpoint_every >= 0: proposals between checkpoints
+                            (rounded up to whole epochs; 0 = only on a signal); 100000 */
 } lf_sample_cfg;
 
 typedef struct lf_hmc_cfg {
@@ -124,6 +128,8 @@ typedef struct lf_hmc_cfg {
   lf_integrator integrator; /* hmc.integrator: leapfrog | omelyan  */
   long therm;               /* hmc.therm >= 0; default 200         */
   int compare;              /* hmc.compare: false | true; `run` also runs HMC (default true) */
+  long checkpoint_every;    /* hmc.checkpoint_every >= 0: trajectories between checkpoints
+                               (0 = only on a signal); default 1000 */
 } lf_hmc_cfg;
 
 /* Bits of lf_config.given: keys with a name-dependent default that were set explicitly. */

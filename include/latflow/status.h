@@ -18,7 +18,9 @@ typedef enum lf_status {
   LF_ERR_HDF5 = 6,
   LF_ERR_MPI = 7,
   LF_ERR_NUMERIC = 8, /* NaN/Inf */
-  LF_ERR_USAGE = 9    /* command-line usage */
+  LF_ERR_USAGE = 9,   /* command-line usage */
+  LF_INTERRUPTED = 10 /* stopped on a signal after writing a checkpoint (not a failure of
+                         the run: `--resume` continues it; the CLI exits with code 3) */
 } lf_status;
 
 /* Static text naming the code ("config error", ...). */

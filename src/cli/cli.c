@@ -142,6 +142,7 @@ int lf_cli_report(lf_status rc) {
   if (rc == LF_OK) return 0;
   lf_log_progress_end();
   fprintf(stderr, "latflow: %s\n", lf_last_error()[0] ? lf_last_error() : lf_status_str(rc));
+  if (rc == LF_INTERRUPTED) return LF_CLI_EXIT_INTERRUPTED;
   return (rc == LF_ERR_USAGE || rc == LF_ERR_CONFIG) ? 2 : 1;
 }
 

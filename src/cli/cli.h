@@ -51,7 +51,12 @@ int lf_cli_setup(int argc, char **argv, MPI_Comm comm, const char *cmd, const ch
  * rank's failure records "another rank failed (status N)". */
 lf_status lf_cli_agree(MPI_Comm comm, lf_status rc);
 
-/* Exit code for a status: 2 for usage/config errors, 1 otherwise, 0 for LF_OK.
+/* The exit code of a run stopped by SIGTERM/SIGUSR1/SIGINT after its checkpoint was
+ * written (every rank agrees; no MPI_Abort): rerun the same command with --resume. */
+#define LF_CLI_EXIT_INTERRUPTED 3
+
+/* Exit code for a status: 2 for usage/config errors, 3 for LF_INTERRUPTED, 1 otherwise,
+ * 0 for LF_OK.
  * Prints "latflow: <message>" to stderr for failures. */
 int lf_cli_report(lf_status rc);
 

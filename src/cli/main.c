@@ -25,7 +25,8 @@ static const char usage[] =
     "\n"
     "common options: --set key=value (repeatable), --output DIR, --json, --force, --help\n"
     "  --version            print the version and exit\n"
-    "Exit codes: 0 success, 1 run failure, 2 bad usage or bad config.\n";
+    "Exit codes: 0 success, 1 run failure, 2 bad usage or bad config, 3 stopped by a\n"
+    "signal (SIGTERM, SIGUSR1, SIGINT) after writing a checkpoint: rerun with --resume.\n";
 
 static int dispatch(int argc, char **argv, MPI_Comm comm) {
   if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
@@ -59,7 +60,8 @@ int main(int argc, char **argv) {
   lf_log_init();
   lf_log_set_rank(rank);
   const int code = dispatch(argc, argv, MPI_COMM_WORLD);
-  if (code != 0 && size > 1) MPI_Abort(MPI_COMM_WORLD, code); /* the only MPI_Abort */
+  /* the only MPI_Abort; an interrupted run (code 3) was agreed by every rank */
+  if (code != 0 && code != LF_CLI_EXIT_INTERRUPTED && size > 1) MPI_Abort(MPI_COMM_WORLD, code);
   MPI_Finalize();
   return code;
 }

@@ -143,6 +143,8 @@ static const keydef KEYS[] = {
   {"sample.proposals", K_LONG, R_GT0, O(sample.proposals), 0, NULL, 0},
   {"sample.block", K_INT, R_GT0, O(sample.block), 0, NULL, 0},
   {"sample.save", K_ENUM, R_NONE, O(sample.save), 0, SAVE_NAMES, 0},
+  {"sample.epoch", K_INT, R_GT0, O(sample.epoch), 0, NULL, 0},
+  {"sample.checkpoint_every", K_LONG, R_GE0, O(sample.checkpoint_every), 0, NULL, 0},
   SEC("hmc"),
   {"hmc.trajectories", K_LONG, R_GT0, O(hmc.trajectories), 0, NULL, 0},
   {"hmc.tau", K_DOUBLE, R_GT0, O(hmc.tau), 0, NULL, 0},
@@ -150,6 +152,7 @@ static const keydef KEYS[] = {
   {"hmc.integrator", K_ENUM, R_NONE, O(hmc.integrator), 0, INT_NAMES, 0},
   {"hmc.therm", K_LONG, R_GE0, O(hmc.therm), 0, NULL, 0},
   {"hmc.compare", K_ENUM, R_NONE, O(hmc.compare), 0, BOOL_NAMES, 0},
+  {"hmc.checkpoint_every", K_LONG, R_GE0, O(hmc.checkpoint_every), 0, NULL, 0},
 };
 /* clang-format on */
 #undef O
@@ -291,7 +294,7 @@ void lf_config_defaults(lf_config *cfg) {
   tr->target_ess = 0.0;
   tr->ess_window = 100;
   tr->wall_time = 0.0;
-  tr->checkpoint_every = 0;
+  tr->checkpoint_every = 500;
   tr->eval_samples = 10000;
   tr->log_every = 100;
   tr->max_bad_steps = 10;
@@ -301,6 +304,8 @@ void lf_config_defaults(lf_config *cfg) {
   cfg->sample.proposals = 1000000;
   cfg->sample.block = 256;
   cfg->sample.save = LF_SAVE_ACCEPTED;
+  cfg->sample.epoch = 16;
+  cfg->sample.checkpoint_every = 100000;
 
   cfg->hmc.trajectories = 10000;
   cfg->hmc.tau = 1.0;
@@ -308,6 +313,7 @@ void lf_config_defaults(lf_config *cfg) {
   cfg->hmc.integrator = LF_INT_LEAPFROG;
   cfg->hmc.therm = 200;
   cfg->hmc.compare = 1;
+  cfg->hmc.checkpoint_every = 1000;
 
   dependent_defaults(cfg); /* lr, eps, observables */
 }

@@ -37,7 +37,7 @@ static const char QUICKSTART[] =
     "  stop: {steps: 3000, target_ess: 0, ess_window: 100, wall_time: 0}\n"
     "  # wall_time: seconds or \"90s\", \"30m\", \"2h\", \"1h30m\", \"1d\"; target_ess in [0,1]; 0 "
     "= off\n"
-    "  checkpoint_every: 0            # steps between checkpoints; 0 = never\n"
+    "  checkpoint_every: 500          # steps between checkpoints; 0 = only on a signal\n"
     "  eval_samples: 10000            # samples for the final ESS estimate\n"
     "  log_every: 100\n"
     "  max_bad_steps: 10              # consecutive NaN/Inf steps before training stops\n"
@@ -48,9 +48,12 @@ static const char QUICKSTART[] =
     "  proposals: 1000000\n"
     "  block: 256                     # proposals per work unit\n"
     "  save: accepted                 # accepted | all | none\n"
+    "  epoch: 16                      # blocks per collective write (parallel HDF5)\n"
+    "  checkpoint_every: 100000       # proposals between checkpoints; 0 = only on a signal\n"
     "\n"
     "hmc: {trajectories: 10000, tau: 1.0, steps: 10, integrator: leapfrog, therm: 200, compare: "
-    "true}\n";
+    "true,\n"
+    "      checkpoint_every: 1000}      # trajectories between checkpoints; 0 = only on a signal\n";
 
 const char *lf_config_default_yaml(void) {
   return QUICKSTART;

@@ -29,6 +29,8 @@ const char *lf_status_str(lf_status s) {
     return "numerical error";
   case LF_ERR_USAGE:
     return "usage error";
+  case LF_INTERRUPTED:
+    return "interrupted (checkpoint written; continue with --resume)";
   }
   return "unknown status";
 }

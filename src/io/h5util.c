@@ -4,6 +4,8 @@
  * build and config made it. */
 #include "io/h5util.h"
 
+#include "latflow/ckpt.h"
+
 #include "latflow/ensemble.h"
 #include "latflow/io.h"
 #include "latflow/version.h"
@@ -593,6 +595,7 @@ int lf_io_kind_version(const char *kind) {
   if (strcmp(kind, "model") == 0) return LF_IO_MODEL_FORMAT_VERSION;
   if (strcmp(kind, "train") == 0) return LF_IO_TRAIN_FORMAT_VERSION;
   if (strcmp(kind, "ensemble") == 0) return LF_IO_ENSEMBLE_FORMAT_VERSION;
+  if (strcmp(kind, "checkpoint") == 0) return LF_IO_CKPT_FORMAT_VERSION;
   return 0;
 }
 

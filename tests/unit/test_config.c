@@ -57,7 +57,7 @@ static void test_defaults(void) {
             t->optimizer.beta1 == 0.9 && t->optimizer.beta2 == 0.999 && t->optimizer.eps == 1e-8 &&
             t->batch == 64 && t->lr_halve_every == 0 && t->batch_double_every == 0 &&
             t->steps == 3000 && t->target_ess == 0 && t->ess_window == 100 && t->wall_time == 0 &&
-            t->checkpoint_every == 0 && t->eval_samples == 10000 && t->log_every == 100 &&
+            t->checkpoint_every == 500 && t->eval_samples == 10000 && t->log_every == 100 &&
             t->max_bad_steps == 10 && t->grad_clip == 0 && t->init_from[0] == '\0',
         "defaults: train rt, adam 1e-3 (.9, .999, 1e-8), batch 64, 3000 steps, ess_window 100");
   CHECK(d.sample.mode == LF_SAMPLE_IMH && d.sample.proposals == 1000000 && d.sample.block == 256 &&
@@ -152,7 +152,7 @@ static void nondefault(lf_config *c) {
   t->ess_window = 250;
   t->wall_time = 1234.5678901234567;
   snprintf(t->init_from, sizeof t->init_from, "runs/mod\xc3\xa8le/model.h5");
-  t->checkpoint_every = 500;
+  t->checkpoint_every = 77;
   t->eval_samples = 0;
   t->log_every = 7;
   t->max_bad_steps = 3;
@@ -161,12 +161,15 @@ static void nondefault(lf_config *c) {
   c->sample.proposals = 123456789;
   c->sample.block = 64;
   c->sample.save = LF_SAVE_NONE;
+  c->sample.epoch = 3;
+  c->sample.checkpoint_every = 0;
   c->hmc.trajectories = 42;
   c->hmc.tau = 0.5;
   c->hmc.steps = 7;
   c->hmc.integrator = LF_INT_OMELYAN;
   c->hmc.therm = 0;
   c->hmc.compare = 0;
+  c->hmc.checkpoint_every = 5;
 }
 
 static int count_value_lines(const char *s) {

@@ -1,0 +1,81 @@
+/* latflow/ckpt.h: checkpoint files (DESIGN.md section 7; docs/FORMAT.md "Checkpoints").
+ *
+ * A checkpoint holds everything a command needs to continue exactly where it stopped:
+ * named 1-D arrays (parameters, optimizer moments, chain states, ...) stored bitwise, and
+ * named scalars (step, RNG counters, dataset lengths, ...) as root attributes. The file
+ * carries the common header of latflow/io.h with latflow_format = "checkpoint", the
+ * attribute `what` (train | sample | hmc) and /meta with the full config of the run.
+ *
+ * Writing is atomic and keeps the previous checkpoint: lf_ckpt_create makes
+ * "<path>.tmp"; lf_ckpt_commit closes and fsyncs it, renames an existing <path> to
+ * "<path>.prev" (lf_ckpt_prev_path), renames the tmp file to <path> and fsyncs the
+ * directory. At every moment <path> or (between the two renames) <path>.prev is a
+ * complete checkpoint; lf_ckpt_open falls back to .prev when <path> is missing.
+ *
+ * lf_ckpt_compat refuses to resume a run with a config that would change its result:
+ * every key must equal the checkpoint's except the run-length and bookkeeping keys
+ * (train.stop.*, train.checkpoint_every, train.log_every, train.eval_samples,
+ * sample.proposals, sample.checkpoint_every, hmc.trajectories, hmc.checkpoint_every,
+ * hmc.compare, output) and the sections the command does not use (train and hmc for
+ * sample; train, model and sample for hmc; sample and hmc for train).
+ *
+ * All functions are local (serial HDF5; call them on one rank). */
+#ifndef LATFLOW_CKPT_H
+#define LATFLOW_CKPT_H
+
+#include "latflow/config.h"
+#include "latflow/status.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LF_IO_CKPT_FORMAT_VERSION 1
+
+typedef enum lf_ckpt_type {
+  LF_CKPT_F64 = 0, /* double                          */
+  LF_CKPT_I64 = 1, /* int64_t                         */
+  LF_CKPT_U8 = 2   /* bytes (any struct, bitwise)     */
+} lf_ckpt_type;
+
+typedef struct lf_ckpt lf_ckpt; /* opaque */
+
+/* "<path>.prev" into out[n] (LF_ERR_INVALID if too long). */
+lf_status lf_ckpt_prev_path(char *out, size_t n, const char *path);
+
+/* Creates "<path>.tmp" (a stale one is replaced) with the header, `what` and /meta(cfg,
+ * ranks). Errors: LF_ERR_INVALID, LF_ERR_IO, LF_ERR_HDF5, LF_ERR_NOMEM. */
+lf_status lf_ckpt_create(lf_ckpt **c, const char *path, const char *what, const lf_config *cfg,
+                         int ranks);
+/* Stores n values of type t under name (a new dataset; n = 0 allowed). */
+lf_status lf_ckpt_put(lf_ckpt *c, const char *name, lf_ckpt_type t, size_t n, const void *data);
+lf_status lf_ckpt_put_i64(lf_ckpt *c, const char *name, int64_t v);
+lf_status lf_ckpt_put_f64(lf_ckpt *c, const char *name, double v);
+/* Closes, syncs and renames as described above; frees c (also on failure, which leaves
+ * the previous checkpoint in place). */
+lf_status lf_ckpt_commit(lf_ckpt *c);
+/* Closes and deletes the tmp file; frees c (c may be NULL). */
+void lf_ckpt_abort(lf_ckpt *c);
+
+/* Opens <path> (or <path>.prev if <path> does not exist) read-only: kind "checkpoint",
+ * `what` must equal what (LF_ERR_FORMAT "'x' is a sample checkpoint, expected a train
+ * checkpoint"). cfg_out (may be NULL) gets lf_config_defaults + the stored YAML.
+ * Missing files are LF_ERR_IO ("no checkpoint '<path>' to resume from"). */
+lf_status lf_ckpt_open(lf_ckpt **c, const char *path, const char *what, lf_config *cfg_out);
+/* The file actually opened (path or path.prev). */
+const char *lf_ckpt_path(const lf_ckpt *c);
+/* Reads exactly n values of dataset name (another length or type class is
+ * LF_ERR_FORMAT naming the file and the dataset). */
+lf_status lf_ckpt_get(lf_ckpt *c, const char *name, lf_ckpt_type t, size_t n, void *data);
+/* Length of dataset name (LF_ERR_FORMAT if missing). */
+lf_status lf_ckpt_len(lf_ckpt *c, const char *name, size_t *n);
+lf_status lf_ckpt_get_i64(lf_ckpt *c, const char *name, int64_t *v);
+lf_status lf_ckpt_get_f64(lf_ckpt *c, const char *name, double *v);
+void lf_ckpt_close(lf_ckpt *c);
+
+/* LF_ERR_CONFIG "<path>: cannot resume: '<key>' differs between the checkpoint and the
+ * config ..." unless stored and now agree as described above; what is "train",
+ * "sample" or "hmc". */
+lf_status lf_ckpt_compat(const lf_config *stored, const lf_config *now, const char *what,
+                         const char *path);
+
+#endif

@@ -1,0 +1,214 @@
+/* Checkpoint files (latflow/ckpt.h) and the signal flag (latflow/signal.h):
+ * - arrays of the three types and scalars round-trip bitwise (incl. NaN payloads and an
+ *   empty array); the config round-trips;
+ * - a second commit keeps the first as "<path>.prev"; with <path> gone, open falls back to
+ *   .prev; with neither, open names the path;
+ * - a train checkpoint opened as a sample checkpoint, a wrong length, a wrong type, a
+ *   missing dataset, a truncated file and an ensemble-less text file are refused;
+ * - an aborted checkpoint leaves no tmp file and the old checkpoint intact;
+ * - lf_ckpt_compat accepts run-length changes and unused sections and refuses a changed
+ *   theory, architecture, seed or block size, naming the key;
+ * - the handler sets the flag for SIGTERM, SIGUSR1 and SIGINT (and the test hook raises
+ *   at the right step only); lf_signal_agree on MPI_COMM_SELF returns the local flag.
+ * Files go to the current directory, named by pid. */
+#include "latflow/ckpt.h"
+#include "latflow/config.h"
+#include "latflow/signal.h"
+#include "lftest.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char path[256], prev[300];
+
+static lf_status write_ckpt(const lf_config *cfg, const char *what, double x0) {
+  lf_ckpt *c = NULL;
+  lf_status rc = lf_ckpt_create(&c, path, what, cfg, 3);
+  if (rc != LF_OK) return rc;
+  double d[5] = {x0, -0.0, 1e-310, INFINITY, NAN};
+  int64_t i[3] = {INT64_MIN, -1, INT64_MAX};
+  uint8_t u[4] = {0, 1, 254, 255};
+  if ((rc = lf_ckpt_put(c, "d", LF_CKPT_F64, 5, d)) == LF_OK &&
+      (rc = lf_ckpt_put(c, "i", LF_CKPT_I64, 3, i)) == LF_OK &&
+      (rc = lf_ckpt_put(c, "u", LF_CKPT_U8, 4, u)) == LF_OK &&
+      (rc = lf_ckpt_put(c, "empty", LF_CKPT_F64, 0, NULL)) == LF_OK &&
+      (rc = lf_ckpt_put_i64(c, "step", 123456789012LL)) == LF_OK &&
+      (rc = lf_ckpt_put_f64(c, "seconds", x0)) == LF_OK)
+    return lf_ckpt_commit(c);
+  lf_ckpt_abort(c);
+  return rc;
+}
+
+static void test_round_trip(void) {
+  lf_config cfg, back;
+  lf_config_defaults(&cfg);
+  cfg.seed = 99;
+  cfg.theory.lambda = 7.25;
+  CHECK(write_ckpt(&cfg, "train", 1.5) == LF_OK, "write a train checkpoint: '%s'", lf_last_error());
+  CHECK(access(prev, F_OK) != 0, "first commit: no .prev yet");
+  lf_ckpt *c = NULL;
+  lf_status rc = lf_ckpt_open(&c, path, "train", &back);
+  CHECK(rc == LF_OK, "open it: '%s'", lf_last_error());
+  if (rc != LF_OK) return;
+  char key[64];
+  CHECK(lf_config_diff(&cfg, &back, key, sizeof key) == 0, "config round-trips");
+  double d[5];
+  int64_t i[3], step = 0;
+  uint8_t u[4];
+  double sec = 0;
+  size_t n = 9;
+  rc = lf_ckpt_get(c, "d", LF_CKPT_F64, 5, d);
+  const double want[5] = {1.5, -0.0, 1e-310, INFINITY, NAN};
+  CHECK(rc == LF_OK && memcmp(d, want, sizeof d) == 0, "doubles bitwise (-0, denormal, inf, nan)");
+  rc = lf_ckpt_get(c, "i", LF_CKPT_I64, 3, i);
+  CHECK(rc == LF_OK && i[0] == INT64_MIN && i[1] == -1 && i[2] == INT64_MAX, "int64 extremes");
+  rc = lf_ckpt_get(c, "u", LF_CKPT_U8, 4, u);
+  CHECK(rc == LF_OK && u[0] == 0 && u[2] == 254 && u[3] == 255, "bytes");
+  CHECK(lf_ckpt_len(c, "empty", &n) == LF_OK && n == 0, "empty array has length 0");
+  CHECK(lf_ckpt_get_i64(c, "step", &step) == LF_OK && step == 123456789012LL, "int64 scalar");
+  CHECK(lf_ckpt_get_f64(c, "seconds", &sec) == LF_OK && sec == 1.5, "double scalar");
+  rc = lf_ckpt_get(c, "d", LF_CKPT_F64, 4, d);
+  CHECK(rc == LF_ERR_FORMAT && strstr(lf_last_error(), "'d' has 5 values"),
+        "wrong length refused: '%s'", lf_last_error());
+  rc = lf_ckpt_get(c, "i", LF_CKPT_F64, 3, d);
+  CHECK(rc == LF_ERR_FORMAT && strstr(lf_last_error(), "another type"), "wrong type refused: '%s'",
+        lf_last_error());
+  rc = lf_ckpt_get(c, "u", LF_CKPT_I64, 4, i);
+  CHECK(rc == LF_ERR_FORMAT, "bytes read as int64 refused: '%s'", lf_last_error());
+  rc = lf_ckpt_get(c, "nope", LF_CKPT_F64, 1, d);
+  CHECK(rc == LF_ERR_FORMAT, "missing dataset refused: '%s'", lf_last_error());
+  lf_ckpt_close(c);
+
+  rc = lf_ckpt_open(&c, path, "sample", NULL);
+  CHECK(rc == LF_ERR_FORMAT && strstr(lf_last_error(), "is a train checkpoint, expected a sample"),
+        "train checkpoint opened as sample refused: '%s'", lf_last_error());
+}
+
+static void test_prev(void) {
+  lf_config cfg;
+  lf_config_defaults(&cfg);
+  CHECK(write_ckpt(&cfg, "sample", 2.5) == LF_OK, "second commit");
+  CHECK(access(prev, F_OK) == 0, "the first checkpoint is kept as .prev");
+  lf_ckpt *c = NULL;
+  double d[5];
+  CHECK(lf_ckpt_open(&c, prev, "train", NULL) == LF_OK &&
+            lf_ckpt_get(c, "d", LF_CKPT_F64, 5, d) == LF_OK && d[0] == 1.5,
+        ".prev holds the first checkpoint");
+  lf_ckpt_close(c);
+  /* an aborted write leaves the current checkpoint and no tmp */
+  lf_ckpt *w = NULL;
+  lf_status rc = lf_ckpt_create(&w, path, "sample", &cfg, 1);
+  char tmp[300];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  CHECK(rc == LF_OK && access(tmp, F_OK) == 0, "create makes the tmp file");
+  lf_ckpt_abort(w);
+  CHECK(access(tmp, F_OK) != 0, "abort removes the tmp file");
+  /* a crash between the two renames: only .prev exists */
+  remove(path);
+  rc = lf_ckpt_open(&c, path, "train", NULL);
+  CHECK(rc == LF_OK && strcmp(lf_ckpt_path(c), prev) == 0,
+        "missing checkpoint falls back to .prev");
+  lf_ckpt_close(c);
+  remove(prev);
+  rc = lf_ckpt_open(&c, path, "train", NULL);
+  CHECK(rc == LF_ERR_IO && strstr(lf_last_error(), "no checkpoint"), "nothing to resume: '%s'",
+        lf_last_error());
+  /* truncated and text files */
+  CHECK(write_ckpt(&cfg, "hmc", 3.0) == LF_OK, "third checkpoint");
+  FILE *f = fopen(path, "r+b");
+  if (f) {
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fclose(f);
+    CHECK(truncate(path, sz / 3) == 0, "truncate it to a third");
+  }
+  rc = lf_ckpt_open(&c, path, "hmc", NULL);
+  CHECK(rc == LF_ERR_FORMAT, "truncated checkpoint refused: '%s'", lf_last_error());
+  f = fopen(path, "w");
+  if (f) {
+    fputs("not hdf5\n", f);
+    fclose(f);
+  }
+  rc = lf_ckpt_open(&c, path, "hmc", NULL);
+  CHECK(rc == LF_ERR_FORMAT && strstr(lf_last_error(), "not an HDF5 file"), "text file refused");
+  remove(path);
+  remove(prev);
+}
+
+static void test_compat(void) {
+  lf_config a, b;
+  lf_config_defaults(&a);
+  b = a;
+  b.train.steps *= 2;
+  b.sample.proposals *= 3;
+  b.hmc.trajectories += 5;
+  b.train.checkpoint_every = 1;
+  snprintf(b.output, sizeof b.output, "elsewhere");
+  CHECK(lf_ckpt_compat(&a, &b, "train", "ck") == LF_OK, "run lengths may change (train)");
+  CHECK(lf_ckpt_compat(&a, &b, "sample", "ck") == LF_OK, "run lengths may change (sample)");
+  b = a;
+  b.train.batch = 128;
+  b.hmc.tau = 0.5;
+  CHECK(lf_ckpt_compat(&a, &b, "sample", "ck") == LF_OK, "sample ignores train and hmc keys");
+  CHECK(lf_ckpt_compat(&a, &b, "train", "ck") == LF_ERR_CONFIG &&
+            strstr(lf_last_error(), "'train.batch' differs"),
+        "train refuses another batch: '%s'", lf_last_error());
+  b = a;
+  b.model.layers = 4;
+  CHECK(lf_ckpt_compat(&a, &b, "hmc", "ck") == LF_OK, "hmc ignores the model");
+  CHECK(lf_ckpt_compat(&a, &b, "train", "ck") == LF_ERR_CONFIG &&
+            strstr(lf_last_error(), "model.layers"),
+        "train refuses another architecture: '%s'", lf_last_error());
+  b = a;
+  b.theory.lambda = 7.0;
+  CHECK(lf_ckpt_compat(&a, &b, "hmc", "ck") == LF_ERR_CONFIG &&
+            strstr(lf_last_error(), "theory.lambda"),
+        "another theory refused: '%s'", lf_last_error());
+  b = a;
+  b.seed = 5;
+  CHECK(lf_ckpt_compat(&a, &b, "sample", "ck") == LF_ERR_CONFIG, "another seed refused");
+  b = a;
+  b.sample.block = 64;
+  CHECK(lf_ckpt_compat(&a, &b, "sample", "ck") == LF_ERR_CONFIG &&
+            strstr(lf_last_error(), "sample.block"),
+        "another block size refused: '%s'", lf_last_error());
+}
+
+static void test_signal(void) {
+  CHECK(lf_signal_install() == LF_OK, "install handlers");
+  const int sigs[3] = {SIGTERM, SIGUSR1, SIGINT};
+  for (int k = 0; k < 3; k++) {
+    lf_signal_clear();
+    raise(sigs[k]);
+    int s = -1;
+    CHECK(lf_signal_pending() == sigs[k] && lf_signal_agree(MPI_COMM_SELF, &s) == LF_OK &&
+              s == sigs[k],
+          "%s sets the flag", lf_signal_name(sigs[k]));
+  }
+  lf_signal_clear();
+  lf_signal_install();
+  setenv("LATFLOW_TEST_INTERRUPT", "sample:7:USR1", 1);
+  lf_signal_test_hook("sample", 6, 0);
+  lf_signal_test_hook("train", 7, 0);
+  CHECK(lf_signal_pending() == 0, "hook silent at another step or phase");
+  lf_signal_test_hook("sample", 7, 2);
+  CHECK(lf_signal_pending() == SIGUSR1, "hook raises SIGUSR1 at sample step 7");
+  lf_signal_clear();
+}
+
+int main(void) {
+  snprintf(path, sizeof path, "test_ckpt_%ld.h5", (long)getpid());
+  snprintf(prev, sizeof prev, "%s.prev", path);
+  test_round_trip();
+  test_prev();
+  test_compat();
+  test_signal();
+  remove(path);
+  remove(prev);
+  return lf_test_result();
+}
