@@ -21,13 +21,18 @@
  * Readers refuse as in latflow/io.h (not HDF5, truncated, not latflow, wrong kind,
  * newer format_version), and check that all per-chain datasets have consistent lengths
  * and that every chain row index is < rows (LF_ERR_FORMAT naming the dataset).
- * All functions here are local (serial HDF5). */
+ * The functions above lf_ens_create_par are local (serial HDF5). The collective writer
+ * (lf_ens_create_par, lf_ens_reopen with a communicator) opens the file with the MPI-IO
+ * driver on every rank of comm; then lf_ens_write_epoch, lf_ens_set_gen_seconds (same
+ * value everywhere), lf_ens_close and lf_ens_abort are collective and the buffered
+ * appends must not be used. Rank 0 renames the file on close. */
 #ifndef LATFLOW_ENSEMBLE_H
 #define LATFLOW_ENSEMBLE_H
 
 #include "latflow/config.h"
 #include "latflow/status.h"
 
+#include <mpi.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -86,6 +91,9 @@ void lf_ens_set_gen_seconds(lf_ens_writer *w, double seconds);
 lf_status lf_ens_flush(lf_ens_writer *w);
 /* Flushes, closes, fsyncs, renames to path and frees w (also on failure; w may be NULL). */
 lf_status lf_ens_close(lf_ens_writer *w);
+/* Flushes and closes the .tmp file, keeping it for lf_ens_reopen (an interrupted run);
+ * frees w (also on failure). */
+lf_status lf_ens_suspend(lf_ens_writer *w);
 /* Closes and deletes the .tmp file without renaming (a failed run); frees w. */
 void lf_ens_abort(lf_ens_writer *w);
 /* Flushes chain r and starts chain r+1 (group /chain_<r+1>, attribute nchains = r+2) in
@@ -93,6 +101,36 @@ void lf_ens_abort(lf_ens_writer *w);
  * start at 0 (lf_ens_rows/lf_ens_steps count the current chain). For the merge tool.
  * Errors: LF_ERR_HDF5 (the writer then refuses further writes). */
 lf_status lf_ens_add_chain(lf_ens_writer *w);
+
+/* Collective over comm (MPI_COMM_NULL: exactly lf_ens_create): every rank passes the same
+ * arguments; the file is created with the MPI-IO driver, /meta/ranks = size of comm,
+ * created_utc is rank 0's. Agreed status on every rank. */
+lf_status lf_ens_create_par(lf_ens_writer **w, const char *path, const lf_config *cfg,
+                            const lf_ens_info *info, int overwrite, MPI_Comm comm);
+/* Resumes writing the ensemble of an interrupted run: opens "<path>.tmp" for writing
+ * (collective over comm; MPI_COMM_NULL: serial), checks that it holds one chain of the same
+ * kind, theory, lattice, observables, save_configs and model_hash as info
+ * (LF_ERR_FORMAT naming what differs), that every dataset has at least rows (obs, corr,
+ * configs) or steps (chain columns) entries (LF_ERR_FORMAT: the file is older than the
+ * checkpoint), and cuts them back to exactly rows / steps (a run killed after its last
+ * checkpoint wrote more). A missing tmp file is LF_ERR_IO, an unreadable one
+ * LF_ERR_FORMAT; the file is never deleted by a failed reopen. Appends (serial) or epochs
+ * (collective) continue from there. /meta/ranks becomes the current size of comm. */
+lf_status lf_ens_reopen(lf_ens_writer **w, const char *path, const lf_ens_info *info, int64_t rows,
+                        int64_t steps, MPI_Comm comm);
+/* One storage epoch (collective for a collective writer; works on a serial one too).
+ * Every rank passes the same rows_end and steps_end: the totals after the epoch. This
+ * rank's stored states are nruns runs of consecutive rows [first[k], first[k] + count[k])
+ * (inside [rows written, rows_end)) packed in run order: obs (sum count, nobs), corr (sum
+ * count, ncorr; ignored if ncorr = 0), phi (sum count, C*V; ignored unless save_configs).
+ * The chain records [steps_end - nsteps, steps_end) come from the one rank that passes
+ * nsteps > 0 (the others pass 0; steps may then be NULL). Every row in
+ * [rows written, rows_end) must be written by exactly one rank (the caller's contract).
+ * Flushes the file. Errors are agreed; a failed epoch makes the writer refuse more. */
+lf_status lf_ens_write_epoch(lf_ens_writer *w, int64_t rows_end, int64_t steps_end, size_t nruns,
+                             const int64_t *first, const int64_t *count, const double *obs,
+                             const double *corr, const double *phi, size_t nsteps,
+                             const lf_ens_step *steps);
 
 /* A whole ensemble in memory (without configurations). */
 typedef struct lf_ensemble {

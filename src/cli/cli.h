@@ -46,6 +46,12 @@ int lf_cmd_plot(int argc, char **argv, MPI_Comm comm);
 int lf_cli_setup(int argc, char **argv, MPI_Comm comm, const char *cmd, const char *help,
                  lf_cli_opts *o, lf_config *cfg, int *code);
 
+/* latflow sample's pipeline (cmd_sample.c); resume != 0 continues the run interrupted in
+ * cfg->output from <output>/sample.ckpt.h5 (on any number of ranks). Collective. */
+#include <cjson/cJSON.h>
+lf_status lf_sample_pipeline_ex(const lf_config *cfg, const char *model_path, int force, int resume,
+                                MPI_Comm comm, cJSON *json);
+
 /* Collective over comm: the largest status of all ranks (an MPI_Allreduce MAX), so every
  * rank leaves a collective step with the same code; a rank that was fine but sees another
  * rank's failure records "another rank failed (status N)". */

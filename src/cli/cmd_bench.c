@@ -208,7 +208,7 @@ static lf_status bench_dist(const lf_config *cfg, MPI_Comm comm, double seconds,
         want > 4.0 * cfg->sample.block * P ? (long)want : 4L * cfg->sample.block * P;
     lf_sample_result res;
     lf_dist_stats ss;
-    rc = lf_sample_dist(&c, &m, &th, NULL, comm, NULL, NULL, &res, &ss);
+    rc = lf_sample_dist(&c, &m, &th, NULL, comm, NULL, &res, &ss);
     if (rc == LF_OK) {
       const double rate = (double)res.proposals / res.seconds;
       lf_log_info("bench",

@@ -4,12 +4,14 @@
 #include "cli.h"
 #include "cmd_train.h"
 
+#include "latflow/ckpt.h"
 #include "latflow/dist.h"
 #include "latflow/ensemble.h"
 #include "latflow/io.h"
 #include "latflow/log.h"
 #include "latflow/model.h"
 #include "latflow/sample.h"
+#include "latflow/signal.h"
 #include "latflow/theory.h"
 #include "latflow/timer.h"
 
@@ -21,15 +23,19 @@
 
 static const char help[] =
     "usage: latflow sample [CONFIG] [--model M] [--set key=value]... [--output DIR] [--force]\n"
-    "                      [--json]\n"
+    "                      [--resume] [--json]\n"
     "Draws sample.proposals flow proposals in blocks of sample.block from the model M\n"
     "(default <output>/model.h5), computes log w = -S - log q, and runs the Independence\n"
     "Metropolis chain (sample.mode: imh) or keeps every proposal with its weight\n"
     "(sample.mode: reweight). Writes <output>/ensemble.h5 (configurations per sample.save,\n"
     "observables, correlator, chain). The theory of CONFIG must have the model's lattice\n"
     "shape; its couplings may differ from the training ones (the weights correct for it).\n"
-    "Under mpiexec -n P, rank 0 runs the chain and writes the file while ranks 1..P-1\n"
-    "generate proposal blocks; the file is bitwise the same for every P.\n";
+    "Under mpiexec -n P, rank 0 runs the chain while ranks 1..P-1 generate proposal\n"
+    "blocks; all ranks write the file in collective epochs (parallel HDF5); the datasets\n"
+    "are bitwise the same for every P. A checkpoint <output>/sample.ckpt.h5 is written\n"
+    "every sample.checkpoint_every proposals and on SIGTERM/SIGUSR1/SIGINT (then exit\n"
+    "code 3); --resume continues an interrupted run to the same file, on any number of\n"
+    "ranks.\n";
 
 typedef struct progress {
   double last;
@@ -49,8 +55,54 @@ static int on_block(const lf_imh *c, uint64_t done, uint64_t total, double secon
   return 0;
 }
 
-lf_status lf_sample_pipeline(const lf_config *cfg_in, const char *model_arg, int force,
-                             MPI_Comm comm, cJSON *json) {
+/* Rank 0's checkpoint writer: <output>/sample.ckpt.h5 (atomic, previous kept). */
+typedef struct ckpt_ctx {
+  const lf_config *cfg;
+  const char *path;
+  uint64_t model_hash;
+  int ranks, written;
+} ckpt_ctx;
+
+static lf_status write_ckpt(const lf_sample_state *s, void *vctx) {
+  ckpt_ctx *c = vctx;
+  lf_ckpt *k = NULL;
+  lf_status rc = lf_ckpt_create(&k, c->path, "sample", c->cfg, c->ranks);
+  if (rc == LF_OK) rc = lf_sample_state_save(s, k);
+  if (rc == LF_OK) rc = lf_ckpt_put_i64(k, "model_hash", (int64_t)c->model_hash);
+  if (rc == LF_OK)
+    rc = lf_ckpt_commit(k);
+  else
+    lf_ckpt_abort(k);
+  if (rc == LF_OK) {
+    c->written++;
+    lf_log_debug("sample", "checkpoint after %llu proposals: %s",
+                 (unsigned long long)(s->next_block * (uint64_t)c->cfg->sample.block), c->path);
+  }
+  return rc;
+}
+
+/* Rank 0: reads the checkpoint of the run in cfg->output and checks it against cfg. */
+static lf_status read_ckpt(const lf_config *cfg, const char *path, lf_sample_state *st,
+                           uint64_t *hash) {
+  lf_ckpt *k = NULL;
+  lf_config stored;
+  int64_t h = 0;
+  lf_status rc = lf_ckpt_open(&k, path, "sample", &stored);
+  if (rc == LF_OK) rc = lf_ckpt_compat(&stored, cfg, "sample", lf_ckpt_path(k));
+  if (rc == LF_OK) rc = lf_sample_state_load(st, k, cfg->seed);
+  if (rc == LF_OK) rc = lf_ckpt_get_i64(k, "model_hash", &h);
+  *hash = (uint64_t)h;
+  lf_ckpt_close(k);
+  return rc;
+}
+
+lf_status lf_sample_pipeline(const lf_config *cfg, const char *model_arg, int force, MPI_Comm comm,
+                             cJSON *json) {
+  return lf_sample_pipeline_ex(cfg, model_arg, force, 0, comm, json);
+}
+
+lf_status lf_sample_pipeline_ex(const lf_config *cfg_in, const char *model_arg, int force,
+                                int resume, MPI_Comm comm, cJSON *json) {
   lf_status rc = LF_OK;
   lf_config cfg = *cfg_in, mcfg;
   lf_theory th;
@@ -61,26 +113,65 @@ lf_status lf_sample_pipeline(const lf_config *cfg_in, const char *model_arg, int
   int rank = 0, nranks = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &nranks);
-  char model_path[LF_PATH_MAX], ens_path[LF_PATH_MAX];
+  char model_path[LF_PATH_MAX], ens_path[LF_PATH_MAX], ck_path[LF_PATH_MAX], ck_prev[LF_PATH_MAX];
   lf_ens_info info;
   memset(&info, 0, sizeof info);
-  /* setup: every rank loads the model and the theory, rank 0 opens the writer; local
-   * failures are agreed on before the collective run */
+  lf_sample_state st;
+  memset(&st, 0, sizeof st);
+  uint64_t ck_hash = 0;
+  /* setup: every rank loads the model and the theory; local failures are agreed on
+   * before the collective steps */
   if (model_arg)
     snprintf(model_path, sizeof model_path, "%s", model_arg);
   else
     rc = lf_cli_path(model_path, sizeof model_path, cfg.output, "model.h5");
   if (rc == LF_OK) rc = lf_cli_path(ens_path, sizeof ens_path, cfg.output, "ensemble.h5");
-  if (rc == LF_OK && !force && lf_cli_file_exists(ens_path))
-    rc = LF_FAIL(LF_ERR_IO, "'%s' exists; refusing to overwrite (use --force or another output)",
-                 ens_path);
-  if (rc == LF_OK && rank == 0) rc = lf_cli_mkdirs(cfg.output);
-  if (rc == LF_OK) rc = lf_io_model_load(model_path, &mcfg, &m, cfg.sample.block);
+  if (rc == LF_OK) rc = lf_cli_path(ck_path, sizeof ck_path, cfg.output, "sample.ckpt.h5");
+  if (rc == LF_OK) rc = lf_ckpt_prev_path(ck_prev, sizeof ck_prev, ck_path);
+  if (rc == LF_OK && rank == 0) {
+    if (resume) {
+      if (!lf_cli_file_exists(ck_path) && !lf_cli_file_exists(ck_prev) &&
+          lf_cli_file_exists(ens_path))
+        rc = LF_FAIL(LF_ERR_USAGE, "nothing to resume: '%s' is complete (no checkpoint '%s')",
+                     ens_path, ck_path);
+      else
+        rc = read_ckpt(&cfg, ck_path, &st, &ck_hash);
+    } else {
+      if (!force && lf_cli_file_exists(ens_path))
+        rc =
+            LF_FAIL(LF_ERR_IO, "'%s' exists; refusing to overwrite (use --force or another output)",
+                    ens_path);
+      else if (!force && (lf_cli_file_exists(ck_path) || lf_cli_file_exists(ck_prev)))
+        rc = LF_FAIL(LF_ERR_IO,
+                     "'%s' holds the checkpoint of an interrupted run: continue it with --resume, "
+                     "or start again with --force",
+                     ck_path);
+      if (rc == LF_OK) rc = lf_cli_mkdirs(cfg.output);
+      if (rc == LF_OK && force) {
+        remove(ck_path);
+        remove(ck_prev);
+      }
+    }
+  }
+  LF_CHECK(lf_cli_agree(comm, rc));
+  if (resume) {
+    if (MPI_Bcast(&st, (int)sizeof st, MPI_BYTE, 0, comm) != MPI_SUCCESS ||
+        MPI_Bcast(&ck_hash, 1, MPI_UINT64_T, 0, comm) != MPI_SUCCESS) {
+      rc = LF_FAIL(LF_ERR_MPI, "MPI_Bcast of the checkpoint");
+      goto fail;
+    }
+  }
+  rc = lf_io_model_load(model_path, &mcfg, &m, cfg.sample.block);
   if (rc == LF_OK && (m.L0 != cfg.theory.shape[0] || m.L1 != cfg.theory.shape[1]))
     rc = LF_FAIL(LF_ERR_CONFIG,
                  "model '%s' is for a %dx%d lattice but theory.shape is [%d, %d] (sample the "
                  "model's lattice, or train/transfer a model for this one)",
                  model_path, m.L0, m.L1, cfg.theory.shape[0], cfg.theory.shape[1]);
+  if (rc == LF_OK && resume && lf_model_hash(&m) != ck_hash)
+    rc = LF_FAIL(LF_ERR_CONFIG,
+                 "cannot resume: model '%s' (hash %016" PRIx64 ") is not the model the "
+                 "interrupted run sampled (hash %016" PRIx64 ")",
+                 model_path, lf_model_hash(&m), ck_hash);
   if (rc == LF_OK) {
     cfg.model = m.cfg; /* the architecture that was actually used */
     rc = lf_theory_init(&th, &cfg.theory);
@@ -99,8 +190,13 @@ lf_status lf_sample_pipeline(const lf_config *cfg_in, const char *model_arg, int
     snprintf(info.model_hash, sizeof info.model_hash, "%016" PRIx64, lf_model_hash(&m));
     snprintf(info.model_path, sizeof info.model_path, "%s", model_path);
     info.train_seconds = m.train_seconds;
-    if (rank == 0) rc = lf_ens_create(&w, ens_path, &cfg, &info, force);
   }
+  LF_CHECK(lf_cli_agree(comm, rc));
+  /* the collective writer: a new file, or the interrupted run's cut back to its checkpoint */
+  if (resume)
+    rc = lf_ens_reopen(&w, ens_path, &info, st.rows, st.steps, comm);
+  else
+    rc = lf_ens_create_par(&w, ens_path, &cfg, &info, force, comm);
   LF_CHECK(lf_cli_agree(comm, rc));
   lf_log_info("sample",
               "%s %dx%d m2=%g lambda=%g | model %s (hash %s) | %s, %ld proposals in blocks "
@@ -112,26 +208,48 @@ lf_status lf_sample_pipeline(const lf_config *cfg_in, const char *model_arg, int
               : cfg.sample.save == LF_SAVE_NONE ? "none"
                                                 : "accepted",
               nranks, nranks > 1 ? "rank 0 coordinates, the others propose" : "one rank");
+  if (resume)
+    lf_log_info("sample", "resuming after %llu proposals (%lld rows, %lld chain steps) from %s",
+                (unsigned long long)(st.next_block * (uint64_t)cfg.sample.block),
+                (long long)st.rows, (long long)st.steps, ck_path);
+  lf_signal_install();
   progress pr = {0.0};
+  ckpt_ctx cc = {&cfg, ck_path, lf_model_hash(&m), nranks, 0};
+  lf_dist_opts opts = {on_block,   &pr, resume ? &st : NULL,
+                       write_ckpt, &cc, cfg.sample.checkpoint_every};
   lf_sample_result res;
-  lf_dist_stats st;
-  rc = lf_sample_dist(&cfg, &m, &th, w, comm, on_block, &pr, &res, &st);
+  lf_dist_stats ds;
+  rc = lf_sample_dist(&cfg, &m, &th, w, comm, &opts, &res, &ds);
   lf_log_progress_end();
-  if (rc != LF_OK) goto fail; /* agreed by lf_sample_dist */
-  if (rank == 0) {
-    rc = lf_ens_close(w);
-    w = NULL;
+  if (rc != LF_OK) { /* agreed by lf_sample_dist */
+    /* keep the data of a run that can be resumed */
+    int keep = resume || cc.written > 0 || rc == LF_INTERRUPTED;
+    if (MPI_Bcast(&keep, 1, MPI_INT, 0, comm) == MPI_SUCCESS && keep) {
+      lf_ens_suspend(w);
+      w = NULL;
+      if (rc == LF_INTERRUPTED)
+        lf_log_info("sample", "stopped; continue with: latflow sample ... --resume (checkpoint %s)",
+                    ck_path);
+    }
+    goto fail;
   }
+  rc = lf_ens_close(w);
+  w = NULL;
   LF_CHECK(lf_cli_agree(comm, rc));
+  if (rank == 0) {
+    remove(ck_path);
+    remove(ck_prev);
+  }
   lf_log_info("sample",
               "%" PRIu64 " proposals in %.1f s (%.0f/s): acceptance %.4f, ESS %.4f, longest "
               "rejection run %d, %" PRIu64 " non-finite, %" PRIu64 " rows -> %s",
-              res.proposals, res.seconds, (double)res.proposals / res.seconds, res.acceptance,
-              res.ess, res.max_run, res.bad, res.rows, ens_path);
+              res.proposals, res.seconds,
+              (double)(res.proposals - st.next_block * (uint64_t)cfg.sample.block) / res.seconds,
+              res.acceptance, res.ess, res.max_run, res.bad, res.rows, ens_path);
   if (nranks > 1)
     lf_log_info("sample", "coordinator idle %.2f s wall, %.3f s CPU (%.1f%% of a core)",
-                st.idle_seconds, st.idle_cpu_seconds,
-                st.idle_seconds > 0 ? 100.0 * st.idle_cpu_seconds / st.idle_seconds : 0.0);
+                ds.idle_seconds, ds.idle_cpu_seconds,
+                ds.idle_seconds > 0 ? 100.0 * ds.idle_cpu_seconds / ds.idle_seconds : 0.0);
   if (json) {
     cJSON_AddStringToObject(json, "command", "sample");
     cJSON_AddStringToObject(json, "mode", info.kind == LF_ENS_IMH ? "imh" : "reweight");
@@ -141,9 +259,12 @@ lf_status lf_sample_pipeline(const lf_config *cfg_in, const char *model_arg, int
     cJSON_AddNumberToObject(json, "acceptance", res.acceptance);
     cJSON_AddNumberToObject(json, "ess", res.ess);
     cJSON_AddNumberToObject(json, "max_rejection_run", res.max_run);
-    cJSON_AddNumberToObject(json, "gen_seconds", res.seconds);
-    cJSON_AddNumberToObject(json, "proposals_per_s", (double)res.proposals / res.seconds);
+    cJSON_AddNumberToObject(json, "gen_seconds", st.seconds + res.seconds);
+    cJSON_AddNumberToObject(json, "proposals_per_s",
+                            (double)(res.proposals - st.next_block * (uint64_t)cfg.sample.block) /
+                                res.seconds);
     cJSON_AddNumberToObject(json, "ranks", nranks);
+    cJSON_AddBoolToObject(json, "resumed", resume != 0);
     cJSON_AddStringToObject(json, "model", model_path);
     cJSON_AddStringToObject(json, "model_hash", info.model_hash);
     cJSON_AddStringToObject(json, "ensemble", ens_path);
@@ -160,14 +281,10 @@ int lf_cmd_sample(int argc, char **argv, MPI_Comm comm) {
   lf_config cfg;
   int code;
   if (!lf_cli_setup(argc, argv, comm, "sample", help, &o, &cfg, &code)) return code;
-  if (o.resume)
-    return lf_cli_report(lf_fail_msg(LF_ERR_USAGE, "sample: --resume is not implemented yet "
-                                                   "(checkpoints come with the MPI production "
-                                                   "issue)"));
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   cJSON *json = o.json && rank == 0 ? cJSON_CreateObject() : NULL;
-  code = lf_cli_report(lf_sample_pipeline(&cfg, o.model, o.force, comm, json));
+  code = lf_cli_report(lf_sample_pipeline_ex(&cfg, o.model, o.force, o.resume, comm, json));
   if (json) {
     if (code == 0) code = lf_cli_print_json(json);
     cJSON_Delete(json);

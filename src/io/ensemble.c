@@ -44,6 +44,9 @@ struct lf_ens_writer {
   hid_t dset[ND]; /* datasets of the current chain (-1: absent) */
   int chain;      /* current chain r; the file holds chains 0..r */
   lf_status failed;
+  MPI_Comm comm; /* collective writer (lf_ens_create_par/lf_ens_reopen): dup; else NULL */
+  int rank;      /* in comm (0 for a serial writer)                                */
+  hid_t dxpl;    /* collective transfer (parallel) or H5P_DEFAULT                   */
   /* rows: obs (row_cap, nobs) and corr (row_cap, ncorr), owned */
   size_t rows_written, nrow_buf, row_cap;
   double *obs_buf, *corr_buf;
@@ -136,10 +139,13 @@ static void release(lf_ens_writer *w) {
   chain_release(w);
   if (w->file >= 0) H5Fclose(w->file);
   if (w->fapl >= 0) H5Pclose(w->fapl);
+  if (w->dxpl >= 0 && w->dxpl != H5P_DEFAULT) H5Pclose(w->dxpl);
   w->file = w->fapl = -1;
+  w->dxpl = H5P_DEFAULT;
 }
 
 static void writer_free(lf_ens_writer *w) {
+  if (w->comm != MPI_COMM_NULL) MPI_Comm_free(&w->comm);
   free(w->obs_buf);
   free(w->corr_buf);
   free(w->conf_buf);
@@ -193,8 +199,7 @@ static lf_status put_rows(lf_ens_writer *w, int d, hid_t mtype, size_t off, size
   if (n == 0) return LF_OK;
   full_name(nm, sizeof nm, w->chain, dname[d]);
   lf_status rc = lf_h5_dset_extend(w->dset[d], off + n, w->tmp, nm);
-  if (rc == LF_OK)
-    rc = lf_h5_dset_write_rows(w->dset[d], mtype, off, n, buf, H5P_DEFAULT, w->tmp, nm);
+  if (rc == LF_OK) rc = lf_h5_dset_write_rows(w->dset[d], mtype, off, n, buf, w->dxpl, w->tmp, nm);
   if (rc != LF_OK) w->failed = rc; /* datasets may now differ in length: refuse more writes */
   return rc;
 }
@@ -246,6 +251,8 @@ lf_status lf_ens_create(lf_ens_writer **out, const char *path, const lf_config *
   lf_ens_writer *w = calloc(1, sizeof *w);
   if (!w) return LF_FAIL(LF_ERR_NOMEM, "ensemble writer for '%s' (%zu bytes)", path, sizeof *w);
   w->fapl = w->file = w->group = -1;
+  w->comm = MPI_COMM_NULL;
+  w->dxpl = H5P_DEFAULT;
   for (int d = 0; d < ND; d++) w->dset[d] = -1;
   snprintf(w->path, sizeof w->path, "%s", path);
   w->info = *info;
@@ -426,16 +433,25 @@ lf_status lf_ens_close(lf_ens_writer *w) {
   if (w->file >= 0 && H5Fclose(w->file) < 0 && rc == LF_OK)
     rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close the file", w->tmp);
   w->file = -1;
-  /* A failed writer leaves its .tmp for inspection rather than an ensemble with holes. */
-  if (rc == LF_OK) rc = lf_io_commit_tmp(w->tmp, w->path);
+  /* A failed writer leaves its .tmp for inspection rather than an ensemble with holes.
+   * A collective writer: every rank closed the file; rank 0 renames it. */
+  if (rc == LF_OK && w->rank == 0) rc = lf_io_commit_tmp(w->tmp, w->path);
   release(w);
+  writer_free(w);
+  return rc;
+}
+
+lf_status lf_ens_suspend(lf_ens_writer *w) {
+  if (!w) return LF_OK;
+  lf_status rc = w->failed == LF_OK ? lf_ens_flush(w) : w->failed;
+  release(w); /* H5Fclose: collective for a collective writer */
   writer_free(w);
   return rc;
 }
 
 void lf_ens_abort(lf_ens_writer *w) {
   if (!w) return;
-  const int made = w->file >= 0;
+  const int made = w->file >= 0 && w->rank == 0;
   release(w);
   if (made) unlink(w->tmp);
   writer_free(w);
@@ -746,5 +762,386 @@ fail:
   if (d >= 0) H5Dclose(d);
   if (g >= 0) H5Gclose(g);
   if (f >= 0) H5Fclose(f);
+  return rc;
+}
+
+/* ---- collective writer: create, reopen after an interruption, epochs ---------------------- */
+
+/* A writer without a file: buffers sized as in lf_ens_create (the serial API needs them). */
+static lf_status writer_new(lf_ens_writer **out, const char *path, const lf_ens_info *info,
+                            MPI_Comm comm) {
+  lf_status rc = LF_OK;
+  *out = NULL;
+  if (!path || !info) return LF_FAIL(LF_ERR_INVALID, "ensemble writer: path and info needed");
+  if (strlen(path) >= LF_PATH_MAX)
+    return LF_FAIL(LF_ERR_INVALID, "ensemble file name too long (%zu bytes, at most %d): '%s'",
+                   strlen(path), LF_PATH_MAX - 1, path);
+  if ((rc = check_info(info, path)) != LF_OK) return rc;
+  lf_ens_writer *w = calloc(1, sizeof *w);
+  if (!w) return LF_FAIL(LF_ERR_NOMEM, "ensemble writer for '%s'", path);
+  w->fapl = w->file = w->group = -1;
+  w->comm = MPI_COMM_NULL;
+  w->dxpl = H5P_DEFAULT;
+  for (int d = 0; d < ND; d++) w->dset[d] = -1;
+  snprintf(w->path, sizeof w->path, "%s", path);
+  snprintf(w->tmp, sizeof w->tmp, "%s.tmp", path);
+  w->info = *info;
+  w->nphi = (size_t)info->C * (size_t)info->L0 * (size_t)info->L1;
+  w->row_cap = clamp_rows(ROW_BUF_VALUES, (size_t)info->nobs + (size_t)info->ncorr, ROW_BUF_MAX);
+  w->obs_buf = malloc(w->row_cap * (size_t)info->nobs * sizeof(double));
+  if (info->ncorr > 0) w->corr_buf = malloc(w->row_cap * (size_t)info->ncorr * sizeof(double));
+  if (info->save_configs) {
+    w->conf_cap = clamp_rows(CONF_BUF_VALUES, w->nphi, CONF_BUF_MAX);
+    w->conf_buf = malloc(w->conf_cap * w->nphi * sizeof(double));
+  }
+  if (!w->obs_buf || (info->ncorr > 0 && !w->corr_buf) || (info->save_configs && !w->conf_buf)) {
+    writer_free(w);
+    return LF_FAIL(LF_ERR_NOMEM, "ensemble buffers for '%s'", path);
+  }
+  if (comm != MPI_COMM_NULL) {
+    if (MPI_Comm_dup(comm, &w->comm) != MPI_SUCCESS ||
+        MPI_Comm_rank(w->comm, &w->rank) != MPI_SUCCESS) {
+      writer_free(w);
+      return LF_FAIL(LF_ERR_MPI, "'%s': cannot duplicate the writer's communicator", path);
+    }
+  }
+  *out = w;
+  return LF_OK;
+}
+
+/* File access and transfer properties: MPI-IO with collective transfers, or serial. */
+static lf_status open_props(lf_ens_writer *w) {
+  if (w->comm == MPI_COMM_NULL) return lf_h5_fapl_serial(&w->fapl);
+  w->fapl = H5Pcreate(H5P_FILE_ACCESS);
+  if (w->fapl < 0 || H5Pset_fapl_mpio(w->fapl, w->comm, MPI_INFO_NULL) < 0)
+    return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot set up the MPI-IO file driver", w->path);
+  w->dxpl = H5Pcreate(H5P_DATASET_XFER);
+  if (w->dxpl < 0 || H5Pset_dxpl_mpio(w->dxpl, H5FD_MPIO_COLLECTIVE) < 0)
+    return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot set up collective transfers", w->path);
+  return LF_OK;
+}
+
+/* The status of every rank of a collective writer agreed (the largest code); serial: rc. */
+static lf_status agree(const lf_ens_writer *w, lf_status rc) {
+  if (w->comm == MPI_COMM_NULL) return rc;
+  int mine = (int)rc, worst = mine;
+  if (MPI_Allreduce(&mine, &worst, 1, MPI_INT, MPI_MAX, w->comm) != MPI_SUCCESS)
+    return LF_FAIL(LF_ERR_MPI, "'%s': MPI_Allreduce of the writer status failed", w->path);
+  if (worst != LF_OK && mine == LF_OK)
+    return LF_FAIL((lf_status)worst, "'%s': the ensemble writer failed on another rank (%s)",
+                   w->path, lf_status_str((lf_status)worst));
+  return (lf_status)worst;
+}
+
+/* Closes handles; rank 0 deletes the tmp file if del (collective writers: every rank). */
+static void discard(lf_ens_writer *w, int del) {
+  release(w);
+  if (del && w->rank == 0) unlink(w->tmp);
+  writer_free(w);
+}
+
+lf_status lf_ens_create_par(lf_ens_writer **out, const char *path, const lf_config *cfg,
+                            const lf_ens_info *info, int overwrite, MPI_Comm comm) {
+  lf_status rc = LF_OK;
+  lf_ens_writer *w = NULL;
+  int P = 1;
+  char utc[32];
+  if (!out) return LF_FAIL(LF_ERR_INVALID, "lf_ens_create_par: no writer pointer");
+  *out = NULL;
+  if (comm == MPI_COMM_NULL) return lf_ens_create(out, path, cfg, info, overwrite);
+  if (!cfg) return LF_FAIL(LF_ERR_INVALID, "lf_ens_create_par: no config");
+  if (MPI_Comm_size(comm, &P) != MPI_SUCCESS)
+    return LF_FAIL(LF_ERR_MPI, "lf_ens_create_par: cannot query the communicator");
+  rc = writer_new(&w, path, info, comm);
+  /* every rank must take the same path through the collective calls below */
+  int ok = rc == LF_OK, all = 0;
+  if (MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
+    rc = LF_FAIL(LF_ERR_MPI, "lf_ens_create_par: MPI_Allreduce failed");
+  if (!all) {
+    if (w) writer_free(w);
+    return rc != LF_OK ? rc : LF_FAIL(LF_ERR_INVALID, "'%s': another rank failed to set up", path);
+  }
+  lf_io_utc_now(utc);
+  if (MPI_Bcast(utc, (int)sizeof utc, MPI_CHAR, 0, comm) != MPI_SUCCESS)
+    rc = LF_FAIL(LF_ERR_MPI, "lf_ens_create_par: MPI_Bcast of created_utc");
+  if (rc == LF_OK) rc = open_props(w);
+  if ((rc = agree(w, rc)) != LF_OK) goto fail;
+  /* collective create; the existence check is the same on every rank of a shared file
+   * system */
+  rc = lf_h5_create_tmp(path, overwrite, w->fapl, w->tmp, sizeof w->tmp, &w->file);
+  if ((rc = agree(w, rc)) != LF_OK) goto fail;
+  rc = lf_h5_write_header(w->file, "ensemble", LF_IO_ENSEMBLE_FORMAT_VERSION, utc, w->tmp);
+  if (rc == LF_OK) rc = lf_h5_write_meta(w->file, cfg, P, w->tmp);
+  if (rc == LF_OK) rc = write_info(w->file, info, w->tmp);
+  if (rc == LF_OK) rc = lf_h5_attr_write_i32(w->file, "nchains", 1, w->tmp, "/");
+  if (rc == LF_OK) rc = chain_create(w);
+  if (rc == LF_OK && H5Fflush(w->file, H5F_SCOPE_GLOBAL) < 0)
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot flush the file", w->tmp);
+  if ((rc = agree(w, rc)) != LF_OK) goto fail;
+  *out = w;
+  return LF_OK;
+fail:
+  discard(w, w->file >= 0);
+  return rc;
+}
+
+/* Cuts dataset d of the current chain back to rows after checking it has at least that
+ * many. */
+static lf_status cut_back(lf_ens_writer *w, int d, size_t width, size_t rows) {
+  char nm[64];
+  size_t have = 0;
+  hid_t ds = -1;
+  lf_status rc = open_table(w->group, w->chain, dname[d], width, &ds, &have, w->tmp);
+  if (rc != LF_OK) return rc;
+  w->dset[d] = ds;
+  if (have < rows)
+    return LF_FAIL(LF_ERR_FORMAT,
+                   "'%s': dataset %s has %zu rows but the checkpoint says %zu were written "
+                   "(the file is older than the checkpoint: was it replaced?)",
+                   w->tmp, full_name(nm, sizeof nm, w->chain, dname[d]), have, rows);
+  if (have > rows)
+    return lf_h5_dset_extend(ds, rows, w->tmp, full_name(nm, sizeof nm, w->chain, dname[d]));
+  return LF_OK;
+}
+
+lf_status lf_ens_reopen(lf_ens_writer **out, const char *path, const lf_ens_info *info,
+                        int64_t rows, int64_t steps, MPI_Comm comm) {
+  lf_status rc = LF_OK;
+  lf_ens_writer *w = NULL;
+  lf_ens_info got;
+  int R = 0, P = 1;
+  if (!out) return LF_FAIL(LF_ERR_INVALID, "lf_ens_reopen: no writer pointer");
+  *out = NULL;
+  if (rows < 0 || steps < 0)
+    return LF_FAIL(LF_ERR_INVALID, "lf_ens_reopen: negative rows %lld or steps %lld",
+                   (long long)rows, (long long)steps);
+  if (comm != MPI_COMM_NULL && MPI_Comm_size(comm, &P) != MPI_SUCCESS)
+    return LF_FAIL(LF_ERR_MPI, "lf_ens_reopen: cannot query the communicator");
+  rc = writer_new(&w, path, info, comm);
+  if (comm != MPI_COMM_NULL) {
+    int ok = rc == LF_OK, all = 0;
+    if (MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS || !all) {
+      if (w) writer_free(w);
+      return rc != LF_OK ? rc : LF_FAIL(LF_ERR_MPI, "'%s': another rank failed to reopen", path);
+    }
+  } else if (rc != LF_OK) {
+    return rc;
+  }
+  rc = open_props(w);
+  if (rc == LF_OK && access(w->tmp, F_OK) != 0)
+    rc = LF_FAIL(LF_ERR_IO,
+                 "cannot resume: the ensemble of the interrupted run '%s' is missing (was it "
+                 "moved or deleted?)",
+                 w->tmp);
+  if ((rc = agree(w, rc)) != LF_OK) goto fail;
+  lf_h5_quiet();
+  w->file = H5Fopen(w->tmp, H5F_ACC_RDWR, w->fapl);
+  if (w->file < 0)
+    rc = LF_H5_FAIL(LF_ERR_FORMAT,
+                    "cannot resume: '%s' cannot be opened (damaged by the interruption?)", w->tmp);
+  if ((rc = agree(w, rc)) != LF_OK) goto fail;
+  rc = read_info(w->file, w->tmp, &got, &R);
+  if (rc == LF_OK && R != 1)
+    rc = LF_FAIL(LF_ERR_FORMAT, "'%s' holds %d chains; an interrupted run writes one", w->tmp, R);
+  if (rc == LF_OK) {
+    const char *what = NULL;
+    if (got.kind != info->kind)
+      what = "kind";
+    else if (strcmp(got.theory, info->theory) != 0)
+      what = "theory";
+    else if (got.C != info->C || got.L0 != info->L0 || got.L1 != info->L1)
+      what = "lattice";
+    else if (got.nobs != info->nobs || got.ncorr != info->ncorr)
+      what = "observables";
+    else if (got.save_configs != info->save_configs)
+      what = "save_configs";
+    else if (strcmp(got.model_hash, info->model_hash) != 0)
+      what = "model_hash";
+    for (int k = 0; !what && k < info->nobs; k++)
+      if (strcmp(got.obs_names[k], info->obs_names[k]) != 0) what = "obs_names";
+    if (what)
+      rc = LF_FAIL(LF_ERR_FORMAT,
+                   "cannot resume: '%s' does not belong to this run (%s differs from the "
+                   "checkpoint's)",
+                   w->tmp, what);
+  }
+  if (rc == LF_OK) rc = lf_h5_group_open(w->file, "chain_0", &w->group, w->tmp);
+  if ((rc = agree(w, rc)) != LF_OK) goto fail;
+  /* every rank cuts back collectively (identical arguments) */
+  rc = cut_back(w, D_OBS, (size_t)info->nobs, (size_t)rows);
+  if (rc == LF_OK && info->ncorr > 0) rc = cut_back(w, D_CORR, (size_t)info->ncorr, (size_t)rows);
+  if (rc == LF_OK && info->save_configs) rc = cut_back(w, D_CONF, w->nphi, (size_t)rows);
+  for (int d = D_ROW; rc == LF_OK && d <= D_ACC; d++) rc = cut_back(w, d, 0, (size_t)steps);
+  if (rc == LF_OK && P > 1) {
+    hid_t g = H5Gopen2(w->file, "meta", H5P_DEFAULT);
+    if (g < 0) rc = LF_H5_FAIL(LF_ERR_FORMAT, "'%s': no group /meta", w->tmp);
+    if (rc == LF_OK) rc = lf_h5_attr_write_i32(g, "ranks", P, w->tmp, "/meta");
+    if (g >= 0) H5Gclose(g);
+  }
+  if (rc == LF_OK &&
+      H5Fflush(w->file, w->comm != MPI_COMM_NULL ? H5F_SCOPE_GLOBAL : H5F_SCOPE_LOCAL) < 0)
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot flush the file", w->tmp);
+  if ((rc = agree(w, rc)) != LF_OK) goto fail;
+  w->rows_written = w->conf_written = (size_t)rows;
+  w->steps_written = (size_t)steps;
+  *out = w;
+  return LF_OK;
+fail:
+  discard(w, 0); /* never delete the data of an interrupted run */
+  return rc;
+}
+
+/* Writes this rank's runs of rows into dataset d (width values per row, packed in buf):
+ * a union of hyperslabs in the file, one contiguous block in memory; a rank without rows
+ * selects none (the write is collective). */
+static lf_status write_runs(lf_ens_writer *w, int d, size_t width, size_t nruns,
+                            const int64_t *first, const int64_t *count, const double *buf) {
+  char nm[64];
+  lf_status rc = LF_OK;
+  hid_t fs = H5Dget_space(w->dset[d]), ms = -1;
+  hsize_t total = 0;
+  full_name(nm, sizeof nm, w->chain, dname[d]);
+  if (fs < 0) return LF_H5_FAIL(LF_ERR_HDF5, "'%s': dataspace of %s", w->tmp, nm);
+  const int nd = width > 0 ? 2 : 1;
+  int selected = 0;
+  for (size_t k = 0; k < nruns; k++) {
+    if (count[k] <= 0) continue;
+    hsize_t start[2] = {(hsize_t)first[k], 0}, cnt[2] = {(hsize_t)count[k], (hsize_t)width};
+    if (H5Sselect_hyperslab(fs, selected ? H5S_SELECT_OR : H5S_SELECT_SET, start, NULL, cnt, NULL) <
+        0) {
+      rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot select rows of %s", w->tmp, nm);
+      goto done;
+    }
+    selected = 1;
+    total += (hsize_t)count[k];
+  }
+  hsize_t mdims[2] = {total ? total : 1, width ? (hsize_t)width : 1};
+  ms = H5Screate_simple(nd, mdims, NULL);
+  if (ms < 0) {
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': memory space for %s", w->tmp, nm);
+    goto done;
+  }
+  if (!selected && (H5Sselect_none(fs) < 0 || H5Sselect_none(ms) < 0)) {
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': empty selection of %s", w->tmp, nm);
+    goto done;
+  }
+  static const double none = 0.0;
+  if (H5Dwrite(w->dset[d], H5T_NATIVE_DOUBLE, ms, fs, w->dxpl,
+               selected ? (const void *)buf : &none) < 0)
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot write the epoch's rows of %s", w->tmp, nm);
+done:
+  if (ms >= 0) H5Sclose(ms);
+  H5Sclose(fs);
+  return rc;
+}
+
+/* Writes one chain column (n records from offset off; n = 0: an empty selection). */
+static lf_status write_col(lf_ens_writer *w, int d, hid_t mtype, size_t off, size_t n,
+                           const void *buf) {
+  int64_t first = (int64_t)off, count = (int64_t)n;
+  if (mtype == H5T_NATIVE_DOUBLE) return write_runs(w, d, 0, n ? 1 : 0, &first, &count, buf);
+  /* integer columns: the same selection logic with another memory type */
+  char nm[64];
+  lf_status rc = LF_OK;
+  hid_t fs = H5Dget_space(w->dset[d]), ms = -1;
+  full_name(nm, sizeof nm, w->chain, dname[d]);
+  if (fs < 0) return LF_H5_FAIL(LF_ERR_HDF5, "'%s': dataspace of %s", w->tmp, nm);
+  hsize_t start = (hsize_t)off, cnt = (hsize_t)(n ? n : 1);
+  ms = H5Screate_simple(1, &cnt, NULL);
+  if (ms < 0 || (n ? H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &cnt, NULL)
+                   : (H5Sselect_none(fs) | H5Sselect_none(ms))) < 0) {
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot select records of %s", w->tmp, nm);
+    goto done;
+  }
+  static const int64_t none = 0;
+  if (H5Dwrite(w->dset[d], mtype, ms, fs, w->dxpl, n ? buf : (const void *)&none) < 0)
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot write the epoch's records of %s", w->tmp, nm);
+done:
+  if (ms >= 0) H5Sclose(ms);
+  H5Sclose(fs);
+  return rc;
+}
+
+lf_status lf_ens_write_epoch(lf_ens_writer *w, int64_t rows_end, int64_t steps_end, size_t nruns,
+                             const int64_t *first, const int64_t *count, const double *obs,
+                             const double *corr, const double *phi, size_t nsteps,
+                             const lf_ens_step *steps) {
+  lf_status rc = check_usable(w, "lf_ens_write_epoch");
+  char nm[64];
+  int64_t *i64 = NULL;
+  double *f64 = NULL;
+  int8_t *i8 = NULL;
+  if (rc == LF_OK && (w->nrow_buf || w->nconf_buf || w->nstep_buf))
+    rc = LF_FAIL(LF_ERR_INVALID, "'%s': epochs and buffered appends cannot be mixed", w->tmp);
+  if (rc == LF_OK &&
+      (rows_end < (int64_t)w->rows_written || steps_end < (int64_t)w->steps_written ||
+       (int64_t)nsteps > steps_end - (int64_t)w->steps_written))
+    rc = LF_FAIL(LF_ERR_INVALID,
+                 "'%s': epoch ends at %lld rows, %lld steps (%zu given) but %zu rows, %zu steps "
+                 "are written",
+                 w->tmp, (long long)rows_end, (long long)steps_end, nsteps, w->rows_written,
+                 w->steps_written);
+  for (size_t k = 0; rc == LF_OK && k < nruns; k++)
+    if (first[k] < (int64_t)w->rows_written || count[k] < 0 || first[k] + count[k] > rows_end)
+      rc = LF_FAIL(LF_ERR_INVALID, "'%s': epoch run %zu = rows [%lld, %lld) outside [%zu, %lld)",
+                   w->tmp, k, (long long)first[k], (long long)(first[k] + count[k]),
+                   w->rows_written, (long long)rows_end);
+  if (rc == LF_OK && nsteps) {
+    i64 = malloc(nsteps * sizeof *i64);
+    f64 = malloc(nsteps * sizeof *f64);
+    i8 = malloc(nsteps);
+    if (!i64 || !f64 || !i8) rc = LF_FAIL(LF_ERR_NOMEM, "'%s': %zu chain records", w->tmp, nsteps);
+  }
+  if ((rc = agree(w, rc)) != LF_OK) goto fail;
+  /* extend every dataset (collective, identical sizes) */
+  const int dl[3] = {D_OBS, D_CORR, D_CONF};
+  for (int k = 0; rc == LF_OK && k < 3; k++)
+    if (w->dset[dl[k]] >= 0)
+      rc = lf_h5_dset_extend(w->dset[dl[k]], (size_t)rows_end, w->tmp,
+                             full_name(nm, sizeof nm, w->chain, dname[dl[k]]));
+  for (int d = D_ROW; rc == LF_OK && d <= D_ACC; d++)
+    rc = lf_h5_dset_extend(w->dset[d], (size_t)steps_end, w->tmp,
+                           full_name(nm, sizeof nm, w->chain, dname[d]));
+  /* rows: each rank its runs */
+  if (rc == LF_OK) rc = write_runs(w, D_OBS, (size_t)w->info.nobs, nruns, first, count, obs);
+  if (rc == LF_OK && w->info.ncorr > 0)
+    rc = write_runs(w, D_CORR, (size_t)w->info.ncorr, nruns, first, count, corr);
+  if (rc == LF_OK && w->info.save_configs)
+    rc = write_runs(w, D_CONF, w->nphi, nruns, first, count, phi);
+  /* chain records: one rank */
+  const size_t off = (size_t)steps_end - nsteps;
+  if (rc == LF_OK) {
+    for (size_t i = 0; i < nsteps; i++) i64[i] = steps[i].row;
+    rc = write_col(w, D_ROW, H5T_NATIVE_INT64, off, nsteps, i64);
+  }
+  if (rc == LF_OK) {
+    for (size_t i = 0; i < nsteps; i++) i64[i] = steps[i].id;
+    rc = write_col(w, D_ID, H5T_NATIVE_INT64, off, nsteps, i64);
+  }
+  if (rc == LF_OK) {
+    for (size_t i = 0; i < nsteps; i++) f64[i] = steps[i].logw;
+    rc = write_col(w, D_LOGW, H5T_NATIVE_DOUBLE, off, nsteps, f64);
+  }
+  if (rc == LF_OK) {
+    for (size_t i = 0; i < nsteps; i++) f64[i] = steps[i].dH;
+    rc = write_col(w, D_DH, H5T_NATIVE_DOUBLE, off, nsteps, f64);
+  }
+  if (rc == LF_OK) {
+    for (size_t i = 0; i < nsteps; i++) i8[i] = steps[i].accepted;
+    rc = write_col(w, D_ACC, H5T_NATIVE_INT8, off, nsteps, i8);
+  }
+  if (rc == LF_OK &&
+      H5Fflush(w->file, w->comm != MPI_COMM_NULL ? H5F_SCOPE_GLOBAL : H5F_SCOPE_LOCAL) < 0)
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot flush the file after the epoch", w->tmp);
+  if ((rc = agree(w, rc)) != LF_OK) {
+    w->failed = rc;
+    goto fail;
+  }
+  w->rows_written = w->conf_written = (size_t)rows_end;
+  w->steps_written = (size_t)steps_end;
+fail:
+  free(i64);
+  free(f64);
+  free(i8);
   return rc;
 }

@@ -54,8 +54,9 @@ static lf_config make_cfg(lf_sample_mode mode, lf_save_kind save) {
   return c;
 }
 
+/* comm MPI_COMM_NULL: the serial writer; else the collective one over comm. */
 static lf_status open_writer(lf_ens_writer **w, const char *path, const lf_config *cfg,
-                             const lf_theory *th) {
+                             const lf_theory *th, MPI_Comm comm) {
   lf_ens_info info;
   memset(&info, 0, sizeof info);
   info.kind = cfg->sample.mode == LF_SAMPLE_REWEIGHT ? LF_ENS_REWEIGHT : LF_ENS_IMH;
@@ -68,7 +69,7 @@ static lf_status open_writer(lf_ens_writer **w, const char *path, const lf_confi
     snprintf(info.obs_names[k], sizeof info.obs_names[k], "%s", th->obs_names[k]);
   info.ncorr = th->ncorr;
   info.save_configs = cfg->sample.save != LF_SAVE_NONE;
-  return lf_ens_create(w, path, cfg, &info, 1);
+  return lf_ens_create_par(w, path, cfg, &info, 1, comm);
 }
 
 /* Bitwise comparison of two ensemble files (chain 0). */
@@ -141,21 +142,25 @@ static void one_case(const char *name, lf_sample_mode mode, lf_save_kind save, i
   lf_ens_writer *w = NULL;
   if (rank == 0) {
     /* the serial reference and the one-rank distributed run */
-    rc = open_writer(&w, pref, &cfg, &th);
+    rc = open_writer(&w, pref, &cfg, &th, MPI_COMM_NULL);
     if (rc == LF_OK) rc = lf_sample_run(&cfg, &m, &th, w, NULL, NULL, &rref);
     if (rc == LF_OK) rc = lf_ens_close(w);
     CHECK(rc == LF_OK, "%s: serial lf_sample_run: %s", name, rc ? lf_last_error() : "ok");
-    rc = open_writer(&w, pself, &cfg, &th);
-    if (rc == LF_OK) rc = lf_sample_dist(&cfg, &m, &th, w, MPI_COMM_SELF, NULL, NULL, &rself, NULL);
+    rc = open_writer(&w, pself, &cfg, &th, MPI_COMM_NULL);
+    if (rc == LF_OK) rc = lf_sample_dist(&cfg, &m, &th, w, MPI_COMM_SELF, NULL, &rself, NULL);
     if (rc == LF_OK) rc = lf_ens_close(w);
     CHECK(rc == LF_OK, "%s: lf_sample_dist on MPI_COMM_SELF: %s", name,
           rc ? lf_last_error() : "ok");
   }
   w = NULL;
-  rc = rank == 0 ? open_writer(&w, pdist, &cfg, &th) : LF_OK;
+  /* all ranks write the distributed file in collective epochs of 3 blocks (the serial
+   * runs used the default 16: the epoch size must not matter either) */
+  cfg.sample.epoch = 3;
+  rc = open_writer(&w, pdist, &cfg, &th, MPI_COMM_WORLD);
   lf_dist_stats st;
-  if (rc == LF_OK) rc = lf_sample_dist(&cfg, &m, &th, w, MPI_COMM_WORLD, NULL, NULL, &rdist, &st);
-  if (rc == LF_OK && w) rc = lf_ens_close(w);
+  if (rc == LF_OK) rc = lf_sample_dist(&cfg, &m, &th, w, MPI_COMM_WORLD, NULL, &rdist, &st);
+  if (rc == LF_OK) rc = lf_ens_close(w);
+  MPI_Barrier(MPI_COMM_WORLD); /* rank 0 renames the file */
   CHECK(rc == LF_OK, "%s: lf_sample_dist on %d ranks: %s", name, nranks,
         rc ? lf_last_error() : "ok");
   if (rank == 0 && rc == LF_OK) {
@@ -201,9 +206,10 @@ static void stop_case(void) {
   char path[256];
   snprintf(path, sizeof path, "dist_stop_np%d.h5", nranks);
   lf_ens_writer *w = NULL;
-  lf_status rc = rank == 0 ? open_writer(&w, path, &cfg, &th) : LF_OK;
+  lf_status rc = open_writer(&w, path, &cfg, &th, MPI_COMM_WORLD);
   lf_sample_result res;
-  if (rc == LF_OK) rc = lf_sample_dist(&cfg, &m, &th, w, MPI_COMM_WORLD, stop_at, NULL, &res, NULL);
+  lf_dist_opts o = {stop_at, NULL, NULL, NULL, NULL, 0};
+  if (rc == LF_OK) rc = lf_sample_dist(&cfg, &m, &th, w, MPI_COMM_WORLD, &o, &res, NULL);
   if (w) lf_ens_abort(w);
   int mine = (int)rc, lo = 0, hi = 0;
   MPI_Allreduce(&mine, &lo, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
