@@ -1,51 +1,324 @@
-/* latflow hmc CONFIG: the HMC baseline -> <output>/hmc.h5 (ensemble format, kind hmc). */
+/* latflow hmc CONFIG: the HMC baseline -> <output>/hmc.h5 (ensemble format, kind hmc), with
+ * checkpoints <output>/hmc.ckpt.h5 and exact resume (--resume).
+ *
+ * Checkpoints (what = "hmc"; latflow/ckpt.h). Chain c's trajectory t is a pure function of
+ * (seed, c, t, phi) (latflow/hmc.h), so a chain is continued exactly from its field phi and
+ * its next trajectory number t, plus the bookkeeping that the output depends on: the row of
+ * the current state (a rejected trajectory repeats it), the rows and steps already in its
+ * ensemble (lf_ens_reopen cuts the .tmp back to them) and the counters of the log. Every
+ * rank runs one chain; at a checkpoint all ranks flush their ensembles, rank 0 gathers the
+ * chain states and writes the one file (so a checkpoint is one atomic commit, never a set of
+ * per-rank files of different ages).
+ *
+ * When: all ranks meet at fixed trajectory numbers (the same for every P, so where a run
+ * stops does not depend on P): every multiple of K = min(hmc.checkpoint_every, 64) and of
+ * hmc.checkpoint_every, counting the thermalization trajectories. There they agree on
+ * their status and on a pending signal (two small all-reduces per K trajectories; one per
+ * trajectory would cost more than the trajectory at L = 8), write a checkpoint at every
+ * multiple of hmc.checkpoint_every or on a signal, and on a signal stop with
+ * LF_INTERRUPTED. The last trajectory needs no meeting: the run ends normally there. */
 #include "cli.h"
 #include "cmd_train.h"
 
+#include "latflow/ckpt.h"
 #include "latflow/ensemble.h"
 #include "latflow/hmc.h"
 #include "latflow/log.h"
 #include "latflow/merge.h"
+#include "latflow/signal.h"
 #include "latflow/theory.h"
 #include "latflow/timer.h"
 
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char help[] =
-    "usage: latflow hmc [CONFIG] [--set key=value]... [--output DIR] [--force] [--json]\n"
+    "usage: latflow hmc [CONFIG] [--set key=value]... [--output DIR] [--force] [--resume]\n"
+    "                   [--json]\n"
     "Hybrid Monte Carlo for the theory of CONFIG: hmc.therm thermalization trajectories\n"
     "(not stored), then hmc.trajectories trajectories of length hmc.tau in hmc.steps steps\n"
     "of hmc.integrator (leapfrog | omelyan), from a cold start (phi = 0). Writes\n"
     "<output>/hmc.h5 in the ensemble format: one chain step per trajectory with dH and the\n"
     "accept flag; configurations per sample.save (accepted: one row per new state; none).\n"
     "Under mpiexec -n P: P independent chains (chain r on rank r, its own random stream) in\n"
-    "one multi-chain file.\n";
+    "one multi-chain file.\n"
+    "Every hmc.checkpoint_every trajectories and on SIGTERM, SIGUSR1 or SIGINT it writes\n"
+    "<output>/hmc.ckpt.h5 (a signal then stops the run with exit code 3); --resume continues\n"
+    "from there (same config except hmc.trajectories and hmc.checkpoint_every, same number\n"
+    "of ranks) and ends with the same hmc.h5 as an uninterrupted run.\n";
 
-/* One chain (number `chain`) into the ensemble file `path`; progress printed when
- * `talk`. */
-static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, int force, int talk,
-                           cJSON *json) {
+#define AGREE_EVERY 64 /* trajectories between the ranks' meetings, at most */
+
+/* A chain's state at a checkpoint besides its field (every chain is at the same t). */
+typedef struct chain_state {
+  int64_t t;      /* next trajectory (thermalization counted)             */
+  int64_t row;    /* ensemble row of the current state (-1: none stored)  */
+  int64_t acc;    /* accepted production trajectories                     */
+  int64_t bad;    /* trajectories with a non-finite dH                    */
+  int64_t rows;   /* rows in the chain's ensemble                         */
+  int64_t steps;  /* chain steps in the chain's ensemble                  */
+  double sum_acc; /* acceptance sum of the progress line                  */
+  double seconds; /* generation wall seconds so far (all sessions)        */
+} chain_state;
+
+enum { NI64 = 6, NF64 = 2 };
+/* checkpoint datasets: one value per chain each, chain r at index r */
+static const char *const i64_name[NI64] = {"t",         "row",      "accepted",
+                                           "nonfinite", "ens_rows", "ens_steps"};
+static const char *const f64_name[NF64] = {"sum_accepted", "gen_seconds"};
+
+static void pack(const chain_state *s, int64_t *iv, double *fv) {
+  iv[0] = s->t;
+  iv[1] = s->row;
+  iv[2] = s->acc;
+  iv[3] = s->bad;
+  iv[4] = s->rows;
+  iv[5] = s->steps;
+  fv[0] = s->sum_acc;
+  fv[1] = s->seconds;
+}
+
+static void unpack(chain_state *s, const int64_t *iv, const double *fv) {
+  s->t = iv[0];
+  s->row = iv[1];
+  s->acc = iv[2];
+  s->bad = iv[3];
+  s->rows = iv[4];
+  s->steps = iv[5];
+  s->sum_acc = fv[0];
+  s->seconds = fv[1];
+}
+
+/* Writer of an interrupted run's ensemble: flushed, still open, its .tmp kept for
+ * lf_ens_reopen. latflow/ensemble.h has no call that closes a writer without renaming
+ * (lf_ens_close) or deleting (lf_ens_abort) its .tmp, so the writer stays open until HDF5
+ * closes its files at exit (MPI_Finalize); kept reachable here. */
+static lf_ens_writer *parked;
+
+static void park(lf_ens_writer *w) {
+  lf_ens_flush(w); /* best effort: the checkpoint does not need more than it has */
+  parked = w;
+}
+
+/* Rank 0: the gathered states (P chains, chain-major: iall (P, NI64), fall (P, NF64),
+ * phi (P, n)) into the checkpoint at path. */
+static lf_status ckpt_store(const char *path, const lf_config *cfg, int P, size_t n,
+                            const int64_t *iall, const double *fall, const double *pall) {
+  lf_status rc = LF_OK;
+  lf_ckpt *c = NULL;
+  int64_t *iv = malloc((size_t)P * sizeof *iv);
+  double *fv = malloc((size_t)P * sizeof *fv);
+  if (!iv || !fv) {
+    rc = LF_FAIL(LF_ERR_NOMEM, "checkpoint columns of %d chains", P);
+    goto fail;
+  }
+  LF_CHECK(lf_ckpt_create(&c, path, "hmc", cfg, P));
+  LF_CHECK(lf_ckpt_put_i64(c, "chains", P));
+  LF_CHECK(lf_ckpt_put_i64(c, "field_size", (int64_t)n));
+  LF_CHECK(lf_ckpt_put_i64(c, "trajectory", iall[0]));
+  for (int k = 0; k < NI64; k++) {
+    for (int r = 0; r < P; r++) iv[r] = iall[(size_t)r * NI64 + (size_t)k];
+    LF_CHECK(lf_ckpt_put(c, i64_name[k], LF_CKPT_I64, (size_t)P, iv));
+  }
+  for (int k = 0; k < NF64; k++) {
+    for (int r = 0; r < P; r++) fv[r] = fall[(size_t)r * NF64 + (size_t)k];
+    LF_CHECK(lf_ckpt_put(c, f64_name[k], LF_CKPT_F64, (size_t)P, fv));
+  }
+  LF_CHECK(lf_ckpt_put(c, "phi", LF_CKPT_F64, (size_t)P * n, pall));
+  rc = lf_ckpt_commit(c);
+  c = NULL;
+fail:
+  lf_ckpt_abort(c);
+  free(iv);
+  free(fv);
+  return rc;
+}
+
+/* Rank 0: reads the checkpoint at path into iall, fall, pall (as in ckpt_store) after the
+ * checks of a resume: the config (lf_ckpt_compat, sample.save), the number of chains
+ * (= ranks), the field size, one common t that hmc.trajectories has not passed. */
+static lf_status ckpt_load(const char *path, const lf_config *cfg, int P, size_t n, int64_t *iall,
+                           double *fall, double *pall) {
+  lf_status rc = LF_OK;
+  lf_ckpt *c = NULL;
+  lf_config stored;
+  int64_t chains = 0, field = 0;
+  int64_t *iv = malloc((size_t)P * sizeof *iv);
+  double *fv = malloc((size_t)P * sizeof *fv);
+  if (!iv || !fv) {
+    rc = LF_FAIL(LF_ERR_NOMEM, "checkpoint columns of %d chains", P);
+    goto fail;
+  }
+  LF_CHECK(lf_ckpt_open(&c, path, "hmc", &stored));
+  const char *file = lf_ckpt_path(c);
+  LF_CHECK(lf_ckpt_compat(&stored, cfg, "hmc", file));
+  /* lf_ckpt_compat skips the sample section for hmc, but sample.save decides whether
+   * configurations are stored */
+  if (stored.sample.save != cfg->sample.save) {
+    rc = LF_FAIL(LF_ERR_CONFIG,
+                 "'%s': cannot resume: 'sample.save' differs between the checkpoint and the "
+                 "config (it decides which configurations hmc.h5 stores)",
+                 file);
+    goto fail;
+  }
+  LF_CHECK(lf_ckpt_get_i64(c, "chains", &chains));
+  if (chains != P) {
+    rc = LF_FAIL(LF_ERR_USAGE,
+                 "'%s' holds %lld chains (one per rank); resume it with the same number of "
+                 "ranks (mpiexec -n %lld), not %d",
+                 file, (long long)chains, (long long)chains, P);
+    goto fail;
+  }
+  LF_CHECK(lf_ckpt_get_i64(c, "field_size", &field));
+  if (field != (int64_t)n) {
+    rc = LF_FAIL(LF_ERR_FORMAT, "'%s': fields of %lld values, this theory has %zu", file,
+                 (long long)field, n);
+    goto fail;
+  }
+  for (int k = 0; k < NI64; k++) {
+    LF_CHECK(lf_ckpt_get(c, i64_name[k], LF_CKPT_I64, (size_t)P, iv));
+    for (int r = 0; r < P; r++) iall[(size_t)r * NI64 + (size_t)k] = iv[r];
+  }
+  for (int k = 0; k < NF64; k++) {
+    LF_CHECK(lf_ckpt_get(c, f64_name[k], LF_CKPT_F64, (size_t)P, fv));
+    for (int r = 0; r < P; r++) fall[(size_t)r * NF64 + (size_t)k] = fv[r];
+  }
+  LF_CHECK(lf_ckpt_get(c, "phi", LF_CKPT_F64, (size_t)P * n, pall));
+  const int64_t t = iall[0];
+  for (int r = 0; r < P; r++) {
+    const int64_t *s = iall + (size_t)r * NI64;
+    if (s[0] != t || s[0] < 0 || s[1] < -1 || s[4] < 0 || s[5] < 0 || s[1] >= s[4]) {
+      rc = LF_FAIL(LF_ERR_FORMAT,
+                   "'%s': chain %d: inconsistent state (t %lld, chain 0 at %lld; row %lld of %lld "
+                   "rows, %lld steps)",
+                   file, r, (long long)s[0], (long long)t, (long long)s[1], (long long)s[4],
+                   (long long)s[5]);
+      goto fail;
+    }
+  }
+  const long total = cfg->hmc.therm + cfg->hmc.trajectories;
+  if (t > total) {
+    rc = LF_FAIL(LF_ERR_CONFIG,
+                 "'%s': cannot resume: the run is at trajectory %lld (%ld thermalization "
+                 "included) but hmc.trajectories = %ld ends it at %ld; hmc.trajectories may "
+                 "only grow on resume",
+                 file, (long long)t, cfg->hmc.therm, cfg->hmc.trajectories, total);
+    goto fail;
+  }
+fail:
+  lf_ckpt_close(c);
+  free(iv);
+  free(fv);
+  return rc;
+}
+
+/* Collective over comm: rank 0 gathers every chain's state and field (n values) and writes
+ * the checkpoint at path. The caller has flushed this rank's ensemble. Agreed status. */
+static lf_status ckpt_write(const char *path, const lf_config *cfg, MPI_Comm comm,
+                            const chain_state *s, const double *phi, size_t n) {
+  int rank = 0, P = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &P);
+  lf_status rc = LF_OK;
+  int64_t iv[NI64], *iall = NULL;
+  double fv[NF64], *fall = NULL, *pall = NULL;
+  pack(s, iv, fv);
+  if (rank == 0) {
+    iall = malloc((size_t)P * NI64 * sizeof *iall);
+    fall = malloc((size_t)P * NF64 * sizeof *fall);
+    pall = malloc((size_t)P * n * sizeof *pall);
+    if (!iall || !fall || !pall)
+      rc = LF_FAIL(LF_ERR_NOMEM, "checkpoint of %d chains of %zu values", P, n);
+  }
+  if ((rc = lf_cli_agree(comm, rc)) == LF_OK) {
+    if (MPI_Gather(iv, NI64, MPI_INT64_T, iall, NI64, MPI_INT64_T, 0, comm) != MPI_SUCCESS ||
+        MPI_Gather(fv, NF64, MPI_DOUBLE, fall, NF64, MPI_DOUBLE, 0, comm) != MPI_SUCCESS ||
+        MPI_Gather(phi, (int)n, MPI_DOUBLE, pall, (int)n, MPI_DOUBLE, 0, comm) != MPI_SUCCESS)
+      rc = LF_FAIL(LF_ERR_MPI, "gathering the chain states for the checkpoint '%s'", path);
+    if (rc == LF_OK && rank == 0) rc = ckpt_store(path, cfg, P, n, iall, fall, pall);
+    rc = lf_cli_agree(comm, rc);
+  }
+  free(iall);
+  free(fall);
+  free(pall);
+  return rc;
+}
+
+/* Collective over comm: rank 0 loads and checks the checkpoint at path (ckpt_load); every
+ * rank gets its chain's state and field (n values). Agreed status. */
+static lf_status ckpt_read(const char *path, const lf_config *cfg, MPI_Comm comm, chain_state *s,
+                           double *phi, size_t n) {
+  int rank = 0, P = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &P);
+  lf_status rc = LF_OK;
+  int64_t iv[NI64], *iall = NULL;
+  double fv[NF64], *fall = NULL, *pall = NULL;
+  if (rank == 0) {
+    iall = malloc((size_t)P * NI64 * sizeof *iall);
+    fall = malloc((size_t)P * NF64 * sizeof *fall);
+    pall = malloc((size_t)P * n * sizeof *pall);
+    if (!iall || !fall || !pall)
+      rc = LF_FAIL(LF_ERR_NOMEM, "checkpoint of %d chains of %zu values", P, n);
+    if (rc == LF_OK) rc = ckpt_load(path, cfg, P, n, iall, fall, pall);
+  }
+  if ((rc = lf_cli_agree(comm, rc)) == LF_OK) {
+    if (MPI_Scatter(iall, NI64, MPI_INT64_T, iv, NI64, MPI_INT64_T, 0, comm) != MPI_SUCCESS ||
+        MPI_Scatter(fall, NF64, MPI_DOUBLE, fv, NF64, MPI_DOUBLE, 0, comm) != MPI_SUCCESS ||
+        MPI_Scatter(pall, (int)n, MPI_DOUBLE, phi, (int)n, MPI_DOUBLE, 0, comm) != MPI_SUCCESS)
+      rc = LF_FAIL(LF_ERR_MPI, "scattering the chain states of the checkpoint '%s'", path);
+    rc = lf_cli_agree(comm, rc);
+    if (rc == LF_OK) unpack(s, iv, fv);
+  }
+  free(iall);
+  free(fall);
+  free(pall);
+  return rc;
+}
+
+/* The first trajectory count after t where the ranks meet (or total). */
+static long next_stop(long t, long every, long ckpt_every, long total) {
+  long stop = (t / every + 1) * every;
+  if (ckpt_every > 0) {
+    const long c = (t / ckpt_every + 1) * ckpt_every;
+    if (c < stop) stop = c;
+  }
+  return stop < total ? stop : total;
+}
+
+/* Collective over comm: chain `chain` (= rank) into the ensemble file `path`, from the start
+ * or (resume) from the checkpoint ckpt; progress printed when `talk`. Checkpoints and
+ * signals as in the file comment. */
+static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, int force, int resume,
+                           const char *ckpt, MPI_Comm comm, int talk, cJSON *json) {
   lf_status rc = LF_OK;
   lf_theory th;
   lf_hmc h;
   lf_ens_writer *w = NULL;
   double *phi = NULL, *obs = NULL, *corr = NULL;
+  chain_state s = {0, -1, 0, 0, 0, 0, 0.0, 0.0};
+  int keep = resume; /* never delete an ensemble a checkpoint refers to */
   memset(&th, 0, sizeof th);
   memset(&h, 0, sizeof h);
-  LF_CHECK(lf_theory_init(&th, &cfg->theory));
-  LF_CHECK(lf_hmc_init(&h, &th, &cfg->hmc, cfg->seed));
+  rc = lf_theory_init(&th, &cfg->theory);
+  if (rc == LF_OK) rc = lf_hmc_init(&h, &th, &cfg->hmc, cfg->seed);
   const size_t n = (size_t)th.C * (size_t)th.V;
-  phi = lf_alloc(n * sizeof *phi);
-  obs = lf_alloc(LF_MAX_OBS * sizeof *obs);
-  corr = lf_alloc((size_t)(th.ncorr > 0 ? th.ncorr : 1) * sizeof *corr);
-  if (!phi || !obs || !corr) {
-    rc = LF_FAIL(LF_ERR_NOMEM, "HMC field of %zu reals", n);
-    goto fail;
+  if (rc == LF_OK) {
+    phi = lf_alloc(n * sizeof *phi);
+    obs = lf_alloc(LF_MAX_OBS * sizeof *obs);
+    corr = lf_alloc((size_t)(th.ncorr > 0 ? th.ncorr : 1) * sizeof *corr);
+    if (!phi || !obs || !corr)
+      rc = LF_FAIL(LF_ERR_NOMEM, "HMC field of %zu reals", n);
+    else if (n > INT_MAX)
+      rc = LF_FAIL(LF_ERR_INVALID, "HMC field of %zu reals is too large", n);
+    else
+      memset(phi, 0, n * sizeof *phi); /* cold start */
   }
+  LF_CHECK(lf_cli_agree(comm, rc));
   lf_ens_info info;
   memset(&info, 0, sizeof info);
   info.kind = LF_ENS_HMC;
@@ -59,58 +332,105 @@ static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, in
   info.ncorr = th.ncorr;
   info.save_configs = cfg->sample.save != LF_SAVE_NONE;
   info.train_seconds = 0.0;
-  LF_CHECK(lf_ens_create(&w, path, cfg, &info, force));
+  if (resume) {
+    LF_CHECK(ckpt_read(ckpt, cfg, comm, &s, phi, n));
+    rc = lf_ens_reopen(&w, path, &info, s.rows, s.steps, MPI_COMM_NULL);
+  } else {
+    rc = lf_ens_create(&w, path, cfg, &info, force);
+  }
+  LF_CHECK(lf_cli_agree(comm, rc));
   const long ntherm = cfg->hmc.therm, ntraj = cfg->hmc.trajectories, total = ntherm + ntraj;
+  const long ce = cfg->hmc.checkpoint_every;
+  const long every = ce > 0 && ce < AGREE_EVERY ? ce : AGREE_EVERY;
   lf_log_info("hmc", "%s %dx%d m2=%g lambda=%g | %s, tau %g, %d steps | %ld + %ld trajectories",
               th.name, info.L0, info.L1, cfg->theory.m2, cfg->theory.lambda,
               cfg->hmc.integrator == LF_INT_OMELYAN ? "omelyan" : "leapfrog", cfg->hmc.tau,
               cfg->hmc.steps, ntherm, ntraj);
-  const double t0 = lf_wtime();
-  double last = 0.0, sum_acc = 0.0;
-  long acc = 0, bad = 0;
-  int64_t row = -1;
-  for (long t = 0; t < total; t++) {
-    lf_hmc_result r;
-    lf_hmc_trajectory(&h, (uint64_t)chain, (uint32_t)t, phi, &r);
-    if (!isfinite(r.dH)) bad++;
-    if (t < ntherm) continue;
-    acc += r.accepted;
-    sum_acc += r.accepted;
-    if (r.accepted || row < 0) {
-      th.observables(&th, phi, obs);
-      if (th.ncorr) th.correlator(&th, phi, corr);
-      LF_CHECK(lf_ens_append_row(w, obs, th.ncorr ? corr : NULL, phi, &row));
+  if (resume)
+    lf_log_info("hmc", "resuming at trajectory %lld of %ld from %s", (long long)s.t, total, ckpt);
+  const double t0 = lf_wtime(), before = s.seconds;
+  const long t_first = (long)s.t;
+  double last = 0.0;
+  long t = t_first;
+  while (t < total) {
+    const long stop = next_stop(t, every, ce, total);
+    for (; t < stop; t++) {
+      lf_hmc_result r;
+      lf_hmc_trajectory(&h, (uint64_t)chain, (uint32_t)t, phi, &r);
+      if (!isfinite(r.dH)) s.bad++;
+      if (t >= ntherm) {
+        s.acc += r.accepted;
+        s.sum_acc += r.accepted;
+        if (r.accepted || s.row < 0) {
+          th.observables(&th, phi, obs);
+          if (th.ncorr) th.correlator(&th, phi, corr);
+          if ((rc = lf_ens_append_row(w, obs, th.ncorr ? corr : NULL, phi, &s.row)) != LF_OK) break;
+        }
+        const lf_ens_step st = {s.row, (int64_t)t, NAN, r.dH, (int8_t)r.accepted};
+        if ((rc = lf_ens_append_steps(w, 1, &st)) != LF_OK) break;
+        const double now = lf_wtime() - t0;
+        if (talk && (now - last >= 1.0 || t + 1 == total)) {
+          last = now;
+          const double rate = (double)(t + 1 - t_first) / now;
+          lf_log_progress("hmc",
+                          "trajectory %ld/%ld, acceptance %.3f, dH %.3g, %.0f traj/s, eta %.0fs",
+                          t + 1, total, s.sum_acc / (double)(t + 1 - ntherm), r.dH, rate,
+                          (double)(total - t - 1) / rate);
+        }
+      }
+      lf_signal_test_hook("hmc", t, chain);
     }
-    const lf_ens_step s = {row, (int64_t)t, NAN, r.dH, (int8_t)r.accepted};
-    LF_CHECK(lf_ens_append_steps(w, 1, &s));
-    const double now = lf_wtime() - t0;
-    if (talk && (now - last >= 1.0 || t + 1 == total)) {
-      last = now;
-      const double rate = (double)(t + 1) / now;
-      lf_log_progress("hmc", "trajectory %ld/%ld, acceptance %.3f, dH %.3g, %.0f traj/s, eta %.0fs",
-                      t + 1, total, sum_acc / (double)(t + 1 - ntherm), r.dH, rate,
-                      (double)(total - t - 1) / rate);
+    t = stop; /* a failed rank still meets the others at stop */
+    if (t == total) break;
+    LF_CHECK(lf_cli_agree(comm, rc));
+    int sig = 0;
+    LF_CHECK(lf_signal_agree(comm, &sig));
+    if (sig || (ce > 0 && t % ce == 0)) {
+      s.t = t;
+      s.seconds = before + (lf_wtime() - t0);
+      rc = lf_ens_flush(w); /* the .tmp holds at least what the checkpoint says */
+      s.rows = lf_ens_rows(w);
+      s.steps = lf_ens_steps(w);
+      LF_CHECK(lf_cli_agree(comm, rc));
+      LF_CHECK(ckpt_write(ckpt, cfg, comm, &s, phi, n));
+      keep = 1;
+      lf_log_debug("hmc", "checkpoint at trajectory %ld -> %s", t, ckpt);
+    }
+    if (sig) {
+      if (talk) lf_log_progress_end();
+      rc = LF_FAIL(LF_INTERRUPTED,
+                   "interrupted by %s at trajectory %ld; checkpoint %s; continue with --resume",
+                   lf_signal_name(sig), t, ckpt);
+      goto fail;
     }
   }
   if (talk) lf_log_progress_end();
-  const double secs = lf_wtime() - t0;
-  lf_ens_set_gen_seconds(w, secs);
-  rc = lf_ens_close(w);
-  w = NULL;
+  s.seconds = before + (lf_wtime() - t0);
+  if (rc == LF_OK) {
+    lf_ens_set_gen_seconds(w, s.seconds);
+    rc = lf_ens_close(w);
+    w = NULL;
+  }
   LF_CHECK(rc);
-  lf_log_info("hmc",
-              "chain %d: %ld trajectories in %.1f s: acceptance %.4f, %ld non-finite dH -> %s",
-              chain, ntraj, secs, ntraj ? (double)acc / (double)ntraj : 0.0, bad, path);
+  lf_log_info(
+      "hmc", "chain %d: %ld trajectories in %.1f s: acceptance %.4f, %lld non-finite dH -> %s",
+      chain, ntraj, s.seconds, ntraj ? (double)s.acc / (double)ntraj : 0.0, (long long)s.bad, path);
   if (json) {
     cJSON_AddStringToObject(json, "command", "hmc");
     cJSON_AddNumberToObject(json, "trajectories", (double)ntraj);
     cJSON_AddNumberToObject(json, "therm", (double)ntherm);
-    cJSON_AddNumberToObject(json, "acceptance", ntraj ? (double)acc / (double)ntraj : 0.0);
-    cJSON_AddNumberToObject(json, "gen_seconds", secs);
+    cJSON_AddNumberToObject(json, "acceptance", ntraj ? (double)s.acc / (double)ntraj : 0.0);
+    cJSON_AddNumberToObject(json, "gen_seconds", s.seconds);
     cJSON_AddStringToObject(json, "ensemble", path);
+    if (resume) cJSON_AddNumberToObject(json, "resumed_at", (double)t_first);
   }
 fail:
-  if (w) lf_ens_abort(w);
+  if (w) {
+    if (keep)
+      park(w);
+    else
+      lf_ens_abort(w);
+  }
   lf_free(phi);
   lf_free(obs);
   lf_free(corr);
@@ -119,26 +439,61 @@ fail:
   return rc;
 }
 
-lf_status lf_hmc_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSON *json) {
+/* Rank 0, before a run: the refusals that depend on what the output directory holds. */
+static lf_status preflight(const lf_config *cfg, const char *path, const char *ckpt,
+                           const char *prev, int force, int resume) {
+  const int have_ckpt = lf_cli_file_exists(ckpt) || lf_cli_file_exists(prev);
+  if (resume) {
+    if (!have_ckpt)
+      return LF_FAIL(LF_ERR_USAGE,
+                     "--resume: no checkpoint '%s' (nor '%s') to resume from; the run in '%s' "
+                     "finished or never wrote one (start it without --resume)",
+                     ckpt, prev, cfg->output);
+    if (!force && lf_cli_file_exists(path))
+      return LF_FAIL(LF_ERR_IO,
+                     "'%s' exists; refusing to overwrite (use --force or another output)", path);
+    return LF_OK;
+  }
+  if (!force && lf_cli_file_exists(path))
+    return LF_FAIL(LF_ERR_IO, "'%s' exists; refusing to overwrite (use --force or another output)",
+                   path);
+  if (have_ckpt) {
+    if (!force)
+      return LF_FAIL(LF_ERR_IO,
+                     "'%s' exists: an interrupted run; continue it with --resume, or start over "
+                     "with --force",
+                     ckpt);
+    remove(ckpt);
+    remove(prev);
+  }
+  return lf_cli_mkdirs(cfg->output);
+}
+
+/* `latflow hmc` with or without --resume (collective over comm). */
+static lf_status hmc_pipeline(const lf_config *cfg, int force, int resume, MPI_Comm comm,
+                              cJSON *json) {
   int rank = 0, size = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
-  char path[LF_PATH_MAX], part[LF_PATH_MAX];
+  char path[LF_PATH_MAX], part[LF_PATH_MAX], ckpt[LF_PATH_MAX], prev[LF_PATH_MAX], name[64];
   lf_status rc = lf_cli_path(path, sizeof path, cfg->output, "hmc.h5");
-  if (rc == LF_OK && !force && lf_cli_file_exists(path))
-    rc = LF_FAIL(LF_ERR_IO, "'%s' exists; refusing to overwrite (use --force or another output)",
-                 path);
-  if (rc == LF_OK && rank == 0) rc = lf_cli_mkdirs(cfg->output);
+  if (rc == LF_OK) rc = lf_cli_path(ckpt, sizeof ckpt, cfg->output, "hmc.ckpt.h5");
+  if (rc == LF_OK) rc = lf_ckpt_prev_path(prev, sizeof prev, ckpt);
+  if (rc == LF_OK && rank == 0) rc = preflight(cfg, path, ckpt, prev, force, resume);
   if ((rc = lf_cli_agree(comm, rc)) != LF_OK) return rc;
-  if (size == 1) return hmc_chain(cfg, 0, path, force, 1, json);
-  /* one independent chain per rank, each into its own part file, then rank 0 merges them
-   * into one multi-chain file (chain r = rank r) and removes the parts */
-  char name[64];
+  /* one rank: the chain goes straight into hmc.h5; P ranks: one independent chain per rank,
+   * each into its own part file, then rank 0 merges them into one multi-chain file (chain
+   * r = rank r) and removes the parts */
   snprintf(name, sizeof name, "hmc.part%d.h5", rank);
-  rc = lf_cli_path(part, sizeof part, cfg->output, name);
-  if (rc == LF_OK) rc = hmc_chain(cfg, rank, part, 1, rank == 0, rank == 0 ? json : NULL);
+  if (size == 1)
+    snprintf(part, sizeof part, "%s", path);
+  else
+    rc = lf_cli_path(part, sizeof part, cfg->output, name);
   if ((rc = lf_cli_agree(comm, rc)) != LF_OK) return rc;
-  if (rank == 0) {
+  rc = hmc_chain(cfg, rank, part, size == 1 ? force : 1, resume, ckpt, comm, rank == 0,
+                 rank == 0 ? json : NULL);
+  if ((rc = lf_cli_agree(comm, rc)) != LF_OK) return rc;
+  if (rank == 0 && size > 1) {
     char(*parts)[LF_PATH_MAX] = calloc((size_t)size, sizeof *parts);
     const char **ins = calloc((size_t)size, sizeof *ins);
     if (!parts || !ins) rc = LF_FAIL(LF_ERR_NOMEM, "part names for %d ranks", size);
@@ -147,7 +502,7 @@ lf_status lf_hmc_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSON 
       rc = lf_cli_path(parts[r], sizeof parts[r], cfg->output, name);
       ins[r] = parts[r];
     }
-    if (rc == LF_OK) rc = lf_ens_merge(path, size, (const char *const *)ins, force, NULL);
+    if (rc == LF_OK) rc = lf_ens_merge(path, size, (const char *const *)ins, force || resume, NULL);
     if (rc == LF_OK)
       for (int r = 0; r < size; r++) remove(parts[r]);
     if (rc == LF_OK) {
@@ -160,7 +515,16 @@ lf_status lf_hmc_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSON 
     free(parts);
     free(ins);
   }
+  /* the run is complete: its checkpoints are of no further use */
+  if (rc == LF_OK && rank == 0) {
+    remove(ckpt);
+    remove(prev);
+  }
   return lf_cli_agree(comm, rc);
+}
+
+lf_status lf_hmc_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSON *json) {
+  return hmc_pipeline(cfg, force, 0, comm, json);
 }
 
 int lf_cmd_hmc(int argc, char **argv, MPI_Comm comm) {
@@ -168,12 +532,10 @@ int lf_cmd_hmc(int argc, char **argv, MPI_Comm comm) {
   lf_config cfg;
   int code;
   if (!lf_cli_setup(argc, argv, comm, "hmc", help, &o, &cfg, &code)) return code;
-  if (o.resume)
-    return lf_cli_report(lf_fail_msg(LF_ERR_USAGE, "hmc: --resume is not implemented yet "
-                                                   "(checkpoints come with the MPI production "
-                                                   "issue)"));
+  lf_status rc = lf_signal_install();
+  if (rc != LF_OK) return lf_cli_report(rc);
   cJSON *json = o.json ? cJSON_CreateObject() : NULL;
-  code = lf_cli_report(lf_hmc_pipeline(&cfg, o.force, comm, json));
+  code = lf_cli_report(hmc_pipeline(&cfg, o.force, o.resume, comm, json));
   if (json) {
     if (code == 0) code = lf_cli_print_json(json);
     cJSON_Delete(json);

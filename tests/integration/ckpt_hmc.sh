@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# latflow hmc: checkpoints and exact resume. Runs stopped by a signal (through the test
+# hook LATFLOW_TEST_INTERRUPT: during thermalization, exactly at a checkpoint, between
+# checkpoints, twice in a row, on rank 1 of 2 only) exit with code 3 and leave a checkpoint;
+# runs killed by SIGKILL between checkpoints leave a longer ensemble .tmp than their
+# checkpoint says; a real `kill -TERM` stops a running process. Every one, continued with
+# --resume (also with a longer hmc.trajectories, and from <ckpt>.prev), ends with an hmc.h5
+# bitwise equal in every dataset to an uninterrupted run, and the checkpoint is removed.
+# Refusals: --resume with theory.lambda changed, with fewer trajectories than done, without
+# a checkpoint, with another number of ranks; a fresh run over an interrupted one.
+# usage: ckpt_hmc.sh LATFLOW WORKDIR SOURCEDIR
+set -u
+lf=$1; wd=$2; src=$3
+rm -rf "$wd"; mkdir -p "$wd"; cd "$wd" || exit 1
+fails=0; passes=0
+ok()   { passes=$((passes+1)); echo "ok   $*"; }
+bad()  { fails=$((fails+1)); echo "FAIL $*"; }
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+unset LATFLOW_TEST_INTERRUPT
+mpi() { mpiexec -n "$1" --oversubscribe "${@:2}"; }
+# run CODE DESC [INTERRUPT] -- cmd...: runs cmd (with LATFLOW_TEST_INTERRUPT=INTERRUPT if
+# given), output in out.txt/err.txt; CODE "nz" = any nonzero exit
+run() {
+  local want=$1 desc=$2 hook=$3; shift 4
+  if [ -n "$hook" ]; then
+    (export LATFLOW_TEST_INTERRUPT=$hook; "$@") >out.txt 2>err.txt
+  else
+    "$@" >out.txt 2>err.txt
+  fi
+  local got=$?
+  if [ "$got" = "$want" ] || { [ "$want" = nz ] && [ "$got" != 0 ]; }; then
+    ok "$desc (exit $got)"
+  else
+    bad "$desc: exit $got, want $want"; tail -5 err.txt
+  fi
+}
+expect_err() { # expect_err TEXT DESC
+  if grep -qF -- "$1" err.txt; then ok "$2: '$1'"; else bad "$2: stderr lacks '$1'"; tail -5 err.txt; fi
+}
+# same A B CHAINS DESC: every dataset of every chain bitwise equal (h5diff without
+# tolerances; only attributes such as gen_seconds and created_utc may differ)
+same() {
+  local a=$1 b=$2 chains=$3 desc=$4 diff=""
+  for c in $(seq 0 $((chains - 1))); do
+    for d in obs corr configs row id logw dH accepted; do
+      h5diff -q "$a" "$b" /chain_$c/$d /chain_$c/$d >/dev/null 2>&1 || diff="$diff chain_$c/$d"
+    done
+  done
+  [ -z "$diff" ] && ok "$desc: bitwise equal to the uninterrupted run" || bad "$desc: differs in$diff"
+}
+# clean DIR DESC: a finished run left hmc.h5 and no checkpoint or temporary file
+clean() {
+  [ -s "$1/hmc.h5" ] && ok "$2: hmc.h5 written" || bad "$2: hmc.h5 missing"
+  local left; left=$(cd "$1" && ls hmc.ckpt.h5* *.tmp hmc.part* 2>/dev/null | tr '\n' ' ')
+  [ -z "$left" ] && ok "$2: checkpoint and temporary files removed" || bad "$2: left $left"
+}
+# stopped DIR DESC: an interrupted run left a checkpoint and no hmc.h5
+stopped() {
+  [ -s "$1/hmc.ckpt.h5" ] && ok "$2: checkpoint written" || bad "$2: no checkpoint"
+  [ -e "$1/hmc.h5" ] && bad "$2: hmc.h5 exists after an interruption" || ok "$2: no hmc.h5 yet"
+}
+
+# 8x8 phi^4, 200 + 3000 trajectories (3200 in all), a checkpoint every 500 trajectories;
+# the ranks meet every 64 trajectories, so a signal at trajectory t stops the run at the
+# next multiple of 64 or 500
+cat > c.yaml <<'YAML'
+seed: 7
+theory: {name: phi4, shape: [8, 8], m2: -4.0, lambda: 8.0}
+sample: {save: accepted}
+hmc: {trajectories: 3000, therm: 200, tau: 1.0, steps: 10, checkpoint_every: 500}
+YAML
+# the reference for the external kill (about 2 s) runs in the background meanwhile
+"$lf" hmc c.yaml --output refg --set hmc.trajectories=60000 >/dev/null 2>refg.err &
+refg_pid=$!
+run 0 "reference run" "" -- "$lf" hmc c.yaml --output ref
+run 0 "reference run of 5000 trajectories" "" -- "$lf" hmc c.yaml --output reflong --set hmc.trajectories=5000
+run 0 "reference run, mpiexec -n 2" "" -- mpi 2 "$lf" hmc c.yaml --output ref2
+h5diff -q ref/hmc.h5 ref2/hmc.h5 /chain_0/dH /chain_1/dH >/dev/null 2>&1 &&
+  bad "control: h5diff sees no difference between two chains" || ok "control: h5diff tells chains apart"
+
+# A: during thermalization (stops at 128)
+run 3 "A: SIGTERM during thermalization" hmc:100:TERM -- "$lf" hmc c.yaml --output a
+expect_err "interrupted by SIGTERM at trajectory 128; checkpoint a/hmc.ckpt.h5; continue with --resume" "A"
+stopped a "A"
+run 0 "A: --resume" "" -- "$lf" hmc c.yaml --output a --resume
+same ref/hmc.h5 a/hmc.h5 1 "A"
+clean a "A"
+
+# B: exactly at the checkpoint of trajectory 1000
+run 3 "B: SIGINT at a checkpoint" hmc:999:INT -- "$lf" hmc c.yaml --output b
+expect_err "interrupted by SIGINT at trajectory 1000" "B"
+run 0 "B: --resume --json" "" -- "$lf" hmc c.yaml --output b --resume --json
+grep -q '"resumed_at":[[:space:]]*1000' out.txt && ok "B: json says resumed_at 1000" || bad "B: json lacks resumed_at 1000"
+same ref/hmc.h5 b/hmc.h5 1 "B"
+clean b "B"
+
+# C: between checkpoints (stops at 1280), then the refusals, then resume from .prev
+run 3 "C: SIGTERM between checkpoints" hmc:1234:TERM -- "$lf" hmc c.yaml --output c
+expect_err "at trajectory 1280" "C"
+run 1 "C: a fresh run over the interrupted one" "" -- "$lf" hmc c.yaml --output c
+expect_err "continue it with --resume" "C: fresh run refused"
+run 2 "C: --resume with theory.lambda changed" "" -- "$lf" hmc c.yaml --output c --resume --set theory.lambda=9
+expect_err "'theory.lambda' differs" "C: lambda refusal names the key"
+run 2 "C: --resume with fewer trajectories than done" "" -- "$lf" hmc c.yaml --output c --resume --set hmc.trajectories=1000
+expect_err "hmc.trajectories may only grow" "C: length refusal"
+run nz "C: --resume under mpiexec -n 2" "" -- mpi 2 "$lf" hmc c.yaml --output c --resume
+expect_err "resume it with the same number of ranks (mpiexec -n 1), not 2" "C: rank refusal"
+stopped c "C: after the refusals"
+mv c/hmc.ckpt.h5 c/lost.h5 # as if stopped between the two renames of a commit: .prev (1000) is used
+run 0 "C: --resume from hmc.ckpt.h5.prev" "" -- "$lf" hmc c.yaml --output c --resume
+grep -qF "resuming at trajectory 1000" err.txt && ok "C: resumed from .prev at 1000" || bad "C: not resumed from .prev"
+same ref/hmc.h5 c/hmc.h5 1 "C"
+rm -f c/lost.h5
+clean c "C"
+
+# D: stopped twice (704, then 2112)
+run 3 "D: first stop" hmc:700:TERM -- "$lf" hmc c.yaml --output d
+run 3 "D: second stop after a resume" hmc:2100:USR1 -- "$lf" hmc c.yaml --output d --resume
+expect_err "interrupted by SIGUSR1 at trajectory 2112" "D"
+run 0 "D: --resume" "" -- "$lf" hmc c.yaml --output d --resume
+same ref/hmc.h5 d/hmc.h5 1 "D"
+clean d "D"
+
+# E: SIGKILL between checkpoints (the checkpoint of 1500 is used)
+run nz "E: SIGKILL at 1700" hmc:1700:KILL -- "$lf" hmc c.yaml --output e
+stopped e "E"
+run 0 "E: --resume" "" -- "$lf" hmc c.yaml --output e --resume
+grep -qF "resuming at trajectory 1500" err.txt && ok "E: resumed at 1500" || bad "E: not resumed at 1500"
+same ref/hmc.h5 e/hmc.h5 1 "E"
+clean e "E"
+
+# F: a longer run on resume; killed 4280 trajectories after its checkpoint (320) with
+# checkpoints off, so the .tmp holds more than 4096 steps (a flushed buffer) past it
+run 3 "F: stop at 320" hmc:300:TERM -- "$lf" hmc c.yaml --output f
+run nz "F: --resume with 5000 trajectories, no checkpoints, SIGKILL at 4600" hmc:4600:KILL -- \
+  "$lf" hmc c.yaml --output f --resume --set hmc.trajectories=5000 --set hmc.checkpoint_every=0
+run 0 "F: --resume with 5000 trajectories" "" -- "$lf" hmc c.yaml --output f --resume --set hmc.trajectories=5000
+grep -qF "resuming at trajectory 320" err.txt && ok "F: resumed at 320" || bad "F: not resumed at 320"
+same reflong/hmc.h5 f/hmc.h5 1 "F"
+clean f "F"
+
+# H: mpiexec -n 2, SIGUSR1 on rank 1 only: both ranks stop at 1152
+run 3 "H: mpiexec -n 2, SIGUSR1 on rank 1" hmc:1100:USR1:1 -- mpi 2 "$lf" hmc c.yaml --output h
+expect_err "interrupted by SIGUSR1 at trajectory 1152" "H"
+[ "$(grep -c 'interrupted by SIGUSR1 at trajectory 1152' err.txt)" = 2 ] && ok "H: both ranks stopped at 1152" || bad "H: the ranks did not stop together"
+[ -e h/hmc.part0.h5.tmp ] && [ -e h/hmc.part1.h5.tmp ] && ok "H: part files kept" || bad "H: part files missing"
+run 2 "H: --resume with one rank" "" -- "$lf" hmc c.yaml --output h --resume
+expect_err "holds 2 chains (one per rank); resume it with the same number of ranks (mpiexec -n 2), not 1" "H: rank refusal"
+run 0 "H: --resume, mpiexec -n 2" "" -- mpi 2 "$lf" hmc c.yaml --output h --resume
+same ref2/hmc.h5 h/hmc.h5 2 "H"
+clean h "H"
+
+# no checkpoint at all
+run 2 "--resume without a checkpoint" "" -- "$lf" hmc c.yaml --output none --resume
+expect_err "no checkpoint 'none/hmc.ckpt.h5'" "missing checkpoint"
+
+# G: a real SIGTERM from outside, at whatever trajectory the process is at
+"$lf" hmc c.yaml --output g --set hmc.trajectories=60000 >/dev/null 2>g.err &
+pid=$!
+for _ in $(seq 100); do [ -e g/hmc.h5.tmp ] && break; sleep 0.05; done # handlers installed
+sleep 0.3
+kill -TERM "$pid"
+wait "$pid"; code=$?
+[ "$code" = 3 ] && ok "G: kill -TERM (exit 3)" || { bad "G: kill -TERM: exit $code, want 3"; tail -3 g.err; }
+grep -q "interrupted by SIGTERM at trajectory" g.err && ok "G: stop reported" || bad "G: no stop message"
+run 0 "G: --resume" "" -- "$lf" hmc c.yaml --output g --resume --set hmc.trajectories=60000
+wait "$refg_pid" && ok "G: reference run" || { bad "G: reference run"; tail -3 refg.err; }
+same refg/hmc.h5 g/hmc.h5 1 "G"
+clean g "G"
+
+echo "$passes passed, $fails failed"
+[ "$fails" = 0 ]
