@@ -115,6 +115,22 @@ int64_t lf_io_metrics_count(const lf_io_metrics *w);
  * frees w (also on failure; w may be NULL). Returns the first error. */
 lf_status lf_io_metrics_close(lf_io_metrics *w);
 
+/* Writes the buffered records, flushes and closes the file but keeps it as "<path>.tmp"
+ * (an interrupted run: lf_io_metrics_resume continues it); frees w (also on failure; w
+ * may be NULL). Returns the first error. */
+lf_status lf_io_metrics_suspend(lf_io_metrics *w);
+
+/* Reopens the metrics file of an interrupted run for appending: "<path>.tmp" (if only
+ * <path> exists, from a run that died after its final rename, it is renamed back to
+ * "<path>.tmp" first). Every column is cut back to `records` records (the count stored
+ * in the checkpoint; a run killed between two checkpoints may have written more) and
+ * /meta is rewritten with cfg (run-length keys may have changed). The next append is
+ * record `records`. Errors: LF_ERR_IO (no such file, cannot open for writing), the
+ * refusals of the readers above, LF_ERR_FORMAT (a column shorter than records),
+ * LF_ERR_HDF5, LF_ERR_NOMEM, LF_ERR_INVALID. On failure *w is NULL. */
+lf_status lf_io_metrics_resume(lf_io_metrics **w, const char *path, const lf_config *cfg,
+                               int64_t records);
+
 /* The columns of a metrics file, one array of n values each (owned; free with
  * lf_io_series_free). */
 typedef struct lf_train_series {

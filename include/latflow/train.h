@@ -32,10 +32,27 @@
  * lf_train_run). With one rank (the default, MPI_COMM_SELF) no MPI call is made, so the
  * serial trainer works without MPI_Init. lf_trainer_gradient, _step, lf_train_run,
  * lf_train_eval and lf_trainer_check_sync are collective over comm and return the same
- * status on every rank; everything else is local. */
+ * status on every rank; everything else is local.
+ *
+ * Checkpoints and exact resume (docs/FORMAT.md "Train checkpoints"): the trajectory of a
+ * run is a pure function of the config, the step t and the state below, because every
+ * draw comes from the counter-based RNG at (seed, stream, t, index) and the schedules
+ * are functions of t. lf_trainer_save stores that state bitwise: the parameter arena,
+ * both optimizer-moment arenas (Adam m and v, SGD momentum, Adadelta accumulators; the
+ * arenas of the network precision, as bytes), the optimizer step counter, the ESS ring
+ * (ess_ring, ess_n, ess_pos, ess_sum), next_step, skipped, bad_in_row, seconds and
+ * records. lf_trainer_load restores it into a trainer built from a config with the same
+ * result-relevant keys, so training on from next_step gives the bits of an
+ * uninterrupted run. After lf_trainer_set_checkpoint, lf_train_run writes checkpoints
+ * itself (rank 0 of comm) every train.checkpoint_every steps and when a signal arrives
+ * (latflow/signal.h): at every step boundary t it calls lf_signal_test_hook("train", t,
+ * rank) and lf_signal_agree over comm, so all ranks stop at the same t; it then writes
+ * the checkpoint (next_step = t) and returns LF_INTERRUPTED ("interrupted by SIGTERM at
+ * step t; checkpoint <path>"). */
 #ifndef LATFLOW_TRAIN_H
 #define LATFLOW_TRAIN_H
 
+#include "latflow/ckpt.h"
 #include "latflow/config.h"
 #include "latflow/model.h"
 #include "latflow/status.h"
@@ -68,8 +85,14 @@ typedef struct lf_train_result {
   double loss;         /* last loss */
   double ess_smoothed; /* at the end */
   double wall_seconds;
-  const char *stop_reason; /* static: "steps", "target_ess", "wall_time" */
+  const char *stop_reason; /* static: "steps", "target_ess", "wall_time", "signal" */
 } lf_train_result;
+
+/* Called by lf_train_run on rank 0 just before it writes a checkpoint: make the step
+ * callback's output durable (flush the metrics file) and set *records to the number of
+ * step records it holds (stored in the checkpoint; on resume the output is cut back to
+ * it). A non-OK return stops training with that status. */
+typedef lf_status (*lf_train_ckpt_hook)(void *ctx, int64_t *records);
 
 typedef struct lf_trainer {
   const lf_config *cfg;    /* borrowed */
@@ -83,6 +106,16 @@ typedef struct lf_trainer {
   double ess_sum;
   MPI_Comm comm; /* borrowed: training communicator (MPI_COMM_SELF after init) */
   int rank, P;   /* rank in comm, size of comm */
+  /* run state carried by checkpoints; lf_train_run keeps it current at step boundaries */
+  long next_step;  /* first step not taken yet */
+  long skipped;    /* steps skipped for NaN/Inf so far, earlier runs included */
+  int bad_in_row;  /* skipped steps in a row just before next_step */
+  double seconds;  /* wall seconds of training so far, earlier runs included */
+  int64_t records; /* step records of the callback's output at the last checkpoint */
+  /* checkpointing (lf_trainer_set_checkpoint) */
+  char ckpt_path[LF_PATH_MAX];  /* "" = no checkpoints */
+  lf_train_ckpt_hook ckpt_hook; /* may be NULL */
+  void *ckpt_ctx;               /* borrowed */
 } lf_trainer;
 
 lf_status lf_trainer_init(lf_trainer *tr, const lf_config *cfg, lf_model *m, const lf_theory *t);
@@ -109,10 +142,36 @@ lf_status lf_trainer_gradient(lf_trainer *tr, long t, int B, lf_estimator est,
 /* One training step t at batch B (B <= tr->Bmax): gradient, clipping, optimizer step,
  * with the NaN/Inf skip described above; fills info (seconds left 0). */
 lf_status lf_trainer_step(lf_trainer *tr, long t, int B, double lr, lf_train_step_info *info);
-/* The whole loop from step `first` (0 for a fresh run): schedules, stopping, progress
- * lines (lf_log_progress every cfg->train.log_every steps), callback per step. */
+/* The whole loop from step `first` (0 for a fresh run, tr->next_step after
+ * lf_trainer_load): schedules, stopping, progress lines (lf_log_progress every
+ * cfg->train.log_every steps), callback per step, checkpoints and signals as described
+ * above. res->steps is the absolute step reached, res->skipped counts earlier runs too,
+ * res->wall_seconds is this call's; train.stop.wall_time applies to this call. On a
+ * signal: LF_INTERRUPTED after the checkpoint (res filled, stop_reason "signal"); a
+ * failed checkpoint stops training with its status. */
 lf_status lf_train_run(lf_trainer *tr, long first, lf_train_callback cb, void *ctx,
                        lf_train_result *res);
+
+/* Makes lf_train_run write checkpoints to path (copied; "what" = "train") on rank 0 of
+ * the training communicator, calling hook(ctx, &records) there first (hook may be NULL:
+ * records = next_step). path NULL or "" switches checkpoints off. LF_ERR_INVALID if
+ * path is too long. Local. */
+lf_status lf_trainer_set_checkpoint(lf_trainer *tr, const char *path, lf_train_ckpt_hook hook,
+                                    void *ctx);
+/* Stores the trainer state (see above) into c, created by lf_ckpt_create. Local.
+ * Errors: those of lf_ckpt_put. */
+lf_status lf_trainer_save(const lf_trainer *tr, lf_ckpt *c);
+/* A whole checkpoint file at path: lf_ckpt_create(path, "train", tr->cfg, tr->P),
+ * lf_trainer_save, lf_ckpt_commit (atomic, previous kept as .prev). Local. */
+lf_status lf_trainer_checkpoint(const lf_trainer *tr, const char *path);
+/* Restores the state stored by lf_trainer_save into tr (built with lf_trainer_init and,
+ * for data-parallel runs, lf_trainer_set_comm). Refuses (nothing restored): a model of
+ * another architecture, precision or parameter count (LF_ERR_CONFIG naming both), a
+ * checkpoint written by another number of training ranks (LF_ERR_CONFIG: the gradient
+ * sums, so the bits, depend on P), and a parameter arena whose hash differs from the
+ * stored one (LF_ERR_FORMAT, corrupted file). A changed train.stop.ess_window keeps the
+ * newest min(ess_n, window) ESS values. Local. */
+lf_status lf_trainer_load(lf_trainer *tr, lf_ckpt *c);
 
 /* Evaluation on n fresh samples (stream LF_STREAM_EVAL, step 0: noise; step 1: the
  * IMH uniforms), in batches of at most tr->Bmax: ESS and IMH acceptance. Collective:

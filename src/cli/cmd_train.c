@@ -1,26 +1,47 @@
-/* latflow train CONFIG: trains a flow, writes <output>/model.h5 and <output>/train.h5,
- * then evaluates the model on train.eval_samples fresh samples (ESS, IMH acceptance). */
+/* latflow train CONFIG [--resume]: trains a flow, writes <output>/model.h5 and
+ * <output>/train.h5, then evaluates the model on train.eval_samples fresh samples (ESS,
+ * IMH acceptance).
+ *
+ * Checkpoints (latflow/train.h): <output>/train.ckpt.h5 (previous one kept as .prev),
+ * written by rank 0 every train.checkpoint_every steps and on SIGTERM/SIGUSR1/SIGINT,
+ * after the metrics file <output>/train.h5.tmp was flushed. A signal ends the command
+ * with LF_INTERRUPTED (exit code 3), the metrics left as train.h5.tmp; --resume reloads
+ * the checkpoint (the config must agree in every key but run lengths, and the number of
+ * training ranks must be the same), cuts train.h5.tmp back to the checkpoint's records
+ * and trains on, so that model.h5 and train.h5 end bitwise as in an uninterrupted run
+ * (but for the wall-clock seconds). A finished run removes its checkpoint files: the
+ * model file then holds everything worth keeping, and a stale checkpoint could only be
+ * resumed by mistake. */
 #include "cli.h"
 #include "cmd_train.h"
 
+#include "latflow/ckpt.h"
 #include "latflow/io.h"
 #include "latflow/log.h"
 #include "latflow/model.h"
+#include "latflow/signal.h"
 #include "latflow/theory.h"
 #include "latflow/timer.h"
 #include "latflow/train.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 static const char help[] =
     "usage: latflow train [CONFIG] [--set key=value]... [--output DIR] [--force] [--json]\n"
+    "                     [--resume]\n"
     "Trains the flow of CONFIG (default: the built-in quickstart card) by reverse KL with\n"
     "train.estimator rt or re. Writes <output>/model.h5 and <output>/train.h5 (metrics per\n"
     "step), then evaluates the model on train.eval_samples fresh samples. --json prints a\n"
-    "summary object on stdout. An existing output is refused unless --force.\n";
+    "summary object on stdout. An existing output is refused unless --force.\n"
+    "Every train.checkpoint_every steps and on SIGTERM, SIGUSR1 or SIGINT the state goes\n"
+    "to <output>/train.ckpt.h5; a signal then ends the run with exit code 3. --resume\n"
+    "continues it from there (same config; run lengths such as train.stop.steps may\n"
+    "change; same number of training ranks) and ends with the files of an uninterrupted\n"
+    "run. A finished run removes its checkpoint.\n";
 
 static lf_status on_step(void *ctx, const lf_train_step_info *s) {
   lf_io_metrics *w = ctx;
@@ -34,6 +55,87 @@ static lf_status on_step(void *ctx, const lf_train_step_info *s) {
                        .grad_norm = s->grad_norm,
                        .skipped = (int8_t)s->skipped};
   return lf_io_metrics_append(w, &r);
+}
+
+/* Before every checkpoint: the metrics on disk, and how many records they hold. */
+static lf_status on_checkpoint(void *ctx, int64_t *records) {
+  lf_io_metrics *w = ctx;
+  const lf_status rc = lf_io_metrics_flush(w);
+  *records = lf_io_metrics_count(w);
+  return rc;
+}
+
+/* Removes path and its .prev and .tmp companions (missing ones are fine). */
+static lf_status remove_checkpoint(const char *path) {
+  char other[LF_PATH_MAX + 16];
+  const char *sfx[3] = {"", ".prev", ".tmp"};
+  for (int i = 0; i < 3; i++) {
+    snprintf(other, sizeof other, "%s%s", path, sfx[i]);
+    if (remove(other) != 0 && errno != ENOENT)
+      return LF_FAIL(LF_ERR_IO, "cannot remove '%s': %s", other, strerror(errno));
+  }
+  return LF_OK;
+}
+
+static int checkpoint_exists(const char *path) {
+  char prev[LF_PATH_MAX + 16];
+  return lf_cli_file_exists(path) ||
+         (lf_ckpt_prev_path(prev, sizeof prev, path) == LF_OK && lf_cli_file_exists(prev));
+}
+
+/* Rank 0, before anything is built: what the output directory allows. A fresh run
+ * refuses finished outputs and the checkpoint of an interrupted run unless force (which
+ * removes that checkpoint, so it cannot be resumed by mistake later); --resume needs a
+ * checkpoint, and sets *complete when the output holds a finished model. */
+static lf_status check_output(const lf_config *cfg, int force, int resume, const char *model_path,
+                              const char *metrics_path, const char *ckpt_path, int *complete) {
+  *complete = 0;
+  if (resume) {
+    if (lf_cli_file_exists(model_path)) {
+      *complete = 1;
+      return LF_OK;
+    }
+    if (!checkpoint_exists(ckpt_path))
+      return LF_FAIL(LF_ERR_IO,
+                     "--resume: no checkpoint '%s' (nor its .prev) in '%s': nothing to resume "
+                     "(run without --resume to start training)",
+                     ckpt_path, cfg->output);
+    return LF_OK;
+  }
+  if (!force && (lf_cli_file_exists(model_path) || lf_cli_file_exists(metrics_path)))
+    return LF_FAIL(LF_ERR_IO,
+                   "'%s' already holds a trained model; refusing to overwrite "
+                   "(use --force or another output)",
+                   cfg->output);
+  if (!force && checkpoint_exists(ckpt_path))
+    return LF_FAIL(LF_ERR_IO,
+                   "'%s' holds the checkpoint of an interrupted run (%s): continue it with "
+                   "--resume, or start over with --force",
+                   cfg->output, ckpt_path);
+  if (force) {
+    const lf_status rc = remove_checkpoint(ckpt_path);
+    if (rc != LF_OK) return rc;
+  }
+  return lf_cli_mkdirs(cfg->output);
+}
+
+/* Training ranks, --resume: the trainer state from the checkpoint, after checking that
+ * the config continues the same run. The training-rank count is checked by
+ * lf_trainer_load itself (train.ranks may differ as long as the count is the same). */
+static lf_status load_checkpoint(const lf_config *cfg, const char *ckpt_path, lf_trainer *tr) {
+  lf_status rc = LF_OK;
+  lf_ckpt *c = NULL;
+  lf_config stored;
+  LF_CHECK(lf_ckpt_open(&c, ckpt_path, "train", &stored));
+  stored.train.ranks = cfg->train.ranks;
+  LF_CHECK(lf_ckpt_compat(&stored, cfg, "train", lf_ckpt_path(c)));
+  LF_CHECK(lf_trainer_load(tr, c));
+  if (tr->rank == 0)
+    lf_log_info("train", "resuming at step %ld from %s (%.1f s trained so far)", tr->next_step,
+                lf_ckpt_path(c), tr->seconds);
+fail:
+  lf_ckpt_close(c);
+  return rc;
 }
 
 static int same_arch(const lf_model_cfg *a, const lf_model_cfg *b) {
@@ -109,13 +211,19 @@ static lf_status split_comm(const lf_config *cfg, MPI_Comm comm, MPI_Comm *tcomm
  * files and fills json; the other ranks of comm only take part in the status agreements
  * (lf_cli_agree), so every rank returns the same code. */
 lf_status lf_train_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSON *json) {
+  return lf_train_pipeline_ex(cfg, force, 0, comm, json);
+}
+
+lf_status lf_train_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_Comm comm,
+                               cJSON *json) {
   lf_status rc = LF_OK;
   lf_theory th;
   lf_model m;
   lf_trainer tr;
   lf_io_metrics *mw = NULL;
   MPI_Comm tcomm = MPI_COMM_NULL;
-  int rank = 0, ntrain = 1;
+  int rank = 0, ntrain = 1, complete = 0;
+  long first = 0;
   memset(&th, 0, sizeof th);
   memset(&m, 0, sizeof m);
   memset(&tr, 0, sizeof tr);
@@ -123,20 +231,33 @@ lf_status lf_train_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSO
   lf_eval_result ev;
   memset(&res, 0, sizeof res);
   memset(&ev, 0, sizeof ev);
-  char model_path[LF_PATH_MAX], metrics_path[LF_PATH_MAX];
+  char model_path[LF_PATH_MAX], metrics_path[LF_PATH_MAX], ckpt_path[LF_PATH_MAX];
   if (MPI_Comm_rank(comm, &rank) != MPI_SUCCESS)
     return LF_FAIL(LF_ERR_MPI, "cannot query the job communicator");
   LF_CHECK(split_comm(cfg, comm, &tcomm, &ntrain));
   const int trains = tcomm != MPI_COMM_NULL;
   rc = lf_cli_path(model_path, sizeof model_path, cfg->output, "model.h5");
   if (rc == LF_OK) rc = lf_cli_path(metrics_path, sizeof metrics_path, cfg->output, "train.h5");
-  if (rc == LF_OK && rank == 0) {
-    if (!force && (lf_cli_file_exists(model_path) || lf_cli_file_exists(metrics_path)))
-      rc = LF_FAIL(LF_ERR_IO,
-                   "'%s' already holds a trained model; refusing to overwrite "
-                   "(use --force or another output)",
-                   cfg->output);
-    if (rc == LF_OK) rc = lf_cli_mkdirs(cfg->output);
+  if (rc == LF_OK) rc = lf_cli_path(ckpt_path, sizeof ckpt_path, cfg->output, "train.ckpt.h5");
+  if (rc == LF_OK && rank == 0)
+    rc = check_output(cfg, force, resume, model_path, metrics_path, ckpt_path, &complete);
+  LF_CHECK(lf_cli_agree(comm, rc));
+  if (resume && MPI_Bcast(&complete, 1, MPI_INT, 0, comm) != MPI_SUCCESS) {
+    rc = LF_FAIL(LF_ERR_MPI, "MPI_Bcast of the output state failed");
+    goto fail;
+  }
+  if (complete) {
+    if (rank == 0)
+      lf_log_info(
+          "train", "'%s' holds a finished run (%s): training is complete, nothing to resume%s",
+          cfg->output, model_path,
+          checkpoint_exists(ckpt_path) ? " (a checkpoint from before its end is left)" : "");
+    if (json) {
+      cJSON_AddStringToObject(json, "command", "train");
+      cJSON_AddBoolToObject(json, "complete", 1);
+      cJSON_AddStringToObject(json, "model", model_path);
+    }
+    goto fail; /* rc is LF_OK */
   }
   if (rc == LF_OK && trains) {
     rc = lf_theory_init(&th, &cfg->theory);
@@ -146,11 +267,17 @@ lf_status lf_train_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSO
     if (rc == LF_OK) {
       lf_model_init_params(&m, cfg->seed);
       /* every training rank reads the same file, so all start from the same parameters
-       * (the first hash check would catch a difference) */
-      if (cfg->train.init_from[0]) rc = transfer_params(cfg, &m);
+       * (the first hash check would catch a difference); a resumed run takes its
+       * parameters from the checkpoint */
+      if (cfg->train.init_from[0] && !resume) rc = transfer_params(cfg, &m);
     }
     if (rc == LF_OK) rc = lf_trainer_init(&tr, cfg, &m, &th);
     if (rc == LF_OK) rc = lf_trainer_set_comm(&tr, tcomm);
+    if (rc == LF_OK && resume) rc = load_checkpoint(cfg, ckpt_path, &tr);
+    first = tr.next_step;
+    if (rc == LF_OK && tr.rank == 0 && first >= cfg->train.steps)
+      lf_log_warn("train", "the checkpoint is at step %ld >= train.stop.steps = %ld: no training",
+                  first, cfg->train.steps);
   }
   if (rc == LF_OK && rank == 0) {
     lf_log_info("train",
@@ -162,14 +289,28 @@ lf_status lf_train_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSO
                 cfg->model.precision == LF_PREC_F32 ? "single" : "double", m.nparams,
                 lf_estimator_name(cfg->train.estimator), cfg->train.batch, ntrain,
                 ntrain > 1 ? "s" : "", cfg->train.steps);
-    rc = lf_io_metrics_open(&mw, metrics_path, cfg, force);
+    if (resume)
+      rc = lf_io_metrics_resume(&mw, metrics_path, cfg, tr.records);
+    else
+      rc = lf_io_metrics_open(&mw, metrics_path, cfg, force);
   }
+  if (rc == LF_OK && trains)
+    rc = lf_trainer_set_checkpoint(&tr, ckpt_path, rank == 0 ? on_checkpoint : NULL, mw);
   LF_CHECK(lf_cli_agree(comm, rc));
 
-  /* training: collective over tcomm (lf_train_run agrees the callback's status) */
+  /* training: collective over tcomm (lf_train_run agrees the callback's status and the
+   * signals, and writes the checkpoints on rank 0) */
   lf_status train_rc = LF_OK;
-  if (trains) train_rc = lf_train_run(&tr, 0, rank == 0 ? on_step : NULL, mw, &res);
-  if (rank == 0) {
+  if (trains) train_rc = lf_train_run(&tr, first, rank == 0 ? on_step : NULL, mw, &res);
+  if (train_rc == LF_INTERRUPTED) {
+    /* the checkpoint is written: keep the metrics as train.h5.tmp for --resume */
+    char msg[2048];
+    snprintf(msg, sizeof msg, "%s", lf_last_error());
+    const lf_status src = lf_io_metrics_suspend(mw);
+    mw = NULL;
+    if (src != LF_OK) lf_log_error("train", "%s", lf_last_error());
+    rc = lf_fail_msg(LF_INTERRUPTED, "%s; continue with --resume", msg);
+  } else if (rank == 0) {
     if (train_rc != LF_OK) {
       /* keep the last good model and the metrics, then report the failure */
       char msg[2048];
@@ -182,20 +323,28 @@ lf_status lf_train_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSO
     } else {
       rc = lf_io_metrics_close(mw);
       mw = NULL;
-      m.train_seconds += res.wall_seconds;
+      m.train_seconds = tr.seconds; /* earlier runs included */
       if (rc == LF_OK) rc = lf_io_model_save(model_path, &m, cfg, force);
+      /* the model holds the run now; a stale checkpoint could only mislead --resume */
+      if (rc == LF_OK) rc = remove_checkpoint(ckpt_path);
       if (rc == LF_OK)
         lf_log_info("train",
                     "%ld steps in %.1f s (%.1f steps/s; stop: %s); loss %.4f, smoothed ESS "
                     "%.4f; model %s",
-                    res.steps, res.wall_seconds, res.steps / res.wall_seconds, res.stop_reason,
-                    res.loss, res.ess_smoothed, model_path);
+                    res.steps - first, res.wall_seconds, (res.steps - first) / res.wall_seconds,
+                    res.stop_reason, res.loss, res.ess_smoothed, model_path);
     }
   } else {
     rc = train_rc;
   }
   /* also the barrier that makes model.h5 complete before anyone reads it */
-  LF_CHECK(lf_cli_agree(comm, rc));
+  rc = lf_cli_agree(comm, rc);
+  if (rc == LF_INTERRUPTED && !trains)
+    rc = lf_fail_msg(LF_INTERRUPTED,
+                     "the training ranks stopped on a signal after writing %s; continue with "
+                     "--resume",
+                     ckpt_path);
+  if (rc != LF_OK) goto fail;
 
   /* evaluation: collective over tcomm, split by sample index (lf_train_eval) */
   if (trains) rc = lf_train_eval(&tr, cfg->train.eval_samples, &ev);
@@ -212,6 +361,7 @@ lf_status lf_train_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSO
     cJSON_AddNumberToObject(json, "batch", cfg->train.batch);
     cJSON_AddNumberToObject(json, "train_ranks", ntrain);
     cJSON_AddNumberToObject(json, "steps", (double)res.steps);
+    if (resume) cJSON_AddNumberToObject(json, "resumed_at_step", (double)first);
     cJSON_AddNumberToObject(json, "skipped_steps", (double)res.skipped);
     cJSON_AddStringToObject(json, "stop_reason", res.stop_reason);
     cJSON_AddNumberToObject(json, "loss", res.loss);
@@ -225,7 +375,7 @@ lf_status lf_train_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSO
       cJSON_AddNullToObject(json, "ess_eval");
       cJSON_AddNullToObject(json, "acceptance");
     }
-    cJSON_AddNumberToObject(json, "train_seconds", res.wall_seconds);
+    cJSON_AddNumberToObject(json, "train_seconds", tr.seconds);
     cJSON_AddNumberToObject(json, "eval_seconds", ev.seconds);
     cJSON_AddNumberToObject(json, "wall_seconds", lf_log_elapsed());
     cJSON_AddStringToObject(json, "model", model_path);
@@ -254,16 +404,13 @@ static int train_command(int argc, char **argv, MPI_Comm comm, const char *cmd, 
   lf_config cfg;
   int code;
   if (!lf_cli_setup(argc, argv, comm, cmd, usage, &o, &cfg, &code)) return code;
-  if (o.resume)
-    return lf_cli_report(lf_fail_msg(LF_ERR_USAGE,
-                                     "%s: --resume is not implemented yet "
-                                     "(checkpoints come with the MPI production "
-                                     "issue)",
-                                     cmd));
+  /* SIGTERM/SIGUSR1/SIGINT now set a flag that lf_train_run reads at step boundaries */
+  const lf_status src = lf_signal_install();
+  if (src != LF_OK) return lf_cli_report(src);
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   cJSON *json = o.json && rank == 0 ? cJSON_CreateObject() : NULL; /* one summary */
-  code = lf_cli_report(lf_train_pipeline(&cfg, o.force, comm, json));
+  code = lf_cli_report(lf_train_pipeline_ex(&cfg, o.force, o.resume, comm, json));
   if (json) {
     if (code == 0) code = lf_cli_print_json(json);
     cJSON_Delete(json);

@@ -11,6 +11,11 @@
 /* Trains cfg, writes model.h5 and train.h5 under cfg->output, evaluates; adds the
  * summary to json when not NULL. */
 lf_status lf_train_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSON *json);
+/* The same; resume != 0 continues the run interrupted in cfg->output from
+ * <output>/train.ckpt.h5 (latflow train --resume; see cmd_train.c). Checkpoints are
+ * written either way; LF_INTERRUPTED when a signal stopped training. */
+lf_status lf_train_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_Comm comm,
+                               cJSON *json);
 /* Samples the model (model_path, or <output>/model.h5 when NULL) into
  * <output>/ensemble.h5 (cmd_sample.c). */
 lf_status lf_sample_pipeline(const lf_config *cfg, const char *model_path, int force, MPI_Comm comm,

@@ -5,13 +5,18 @@
  * _open) and writes them to nine chunked, extendible 1-D datasets in one go, so an
  * append during training is a copy into memory and never touches the file. The file
  * lives as <path>.tmp until _close renames it: a reader never sees a half-written
- * train.h5, and after a crash the .tmp still holds every flushed record. */
+ * train.h5, and after a crash the .tmp still holds every flushed record. An interrupted
+ * run leaves it there (_suspend) and the resumed run reopens it (_resume), cut back to
+ * the records of its checkpoint. */
 #include "latflow/io.h"
 
 #include "io/h5util.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define NB LF_IO_METRICS_FLUSH
@@ -227,6 +232,98 @@ lf_status lf_io_metrics_close(lf_io_metrics *w) {
   w->file = -1;
   /* A failed writer leaves its .tmp for inspection rather than a train.h5 with holes. */
   if (rc == LF_OK) rc = lf_io_commit_tmp(w->tmp, w->path);
+  release(w);
+  free(w);
+  return rc;
+}
+
+lf_status lf_io_metrics_suspend(lf_io_metrics *w) {
+  if (!w) return LF_OK;
+  lf_status rc = lf_io_metrics_flush(w);
+  for (int c = 0; c < NCOL; c++) {
+    if (w->dset[c] >= 0 && H5Dclose(w->dset[c]) < 0 && rc == LF_OK)
+      rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close dataset %s", w->tmp, col_name[c]);
+    w->dset[c] = -1;
+  }
+  if (w->file >= 0 && H5Fclose(w->file) < 0 && rc == LF_OK)
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close the file", w->tmp);
+  w->file = -1;
+  release(w);
+  free(w);
+  return rc;
+}
+
+lf_status lf_io_metrics_resume(lf_io_metrics **out, const char *path, const lf_config *cfg,
+                               int64_t records) {
+  lf_status rc = LF_OK;
+  struct stat st;
+  hid_t probe = -1;
+  if (!out) return LF_FAIL(LF_ERR_INVALID, "lf_io_metrics_resume: no writer pointer");
+  *out = NULL;
+  if (!path || !cfg || records < 0)
+    return LF_FAIL(LF_ERR_INVALID, "lf_io_metrics_resume: path, config and records >= 0");
+  if (strlen(path) >= LF_PATH_MAX)
+    return LF_FAIL(LF_ERR_INVALID, "metrics file name too long (%zu bytes, at most %d): '%s'",
+                   strlen(path), LF_PATH_MAX - 1, path);
+  lf_io_metrics *w = calloc(1, sizeof *w);
+  if (!w) return LF_FAIL(LF_ERR_NOMEM, "metrics writer for '%s' (%zu bytes)", path, sizeof *w);
+  w->fapl = w->file = -1;
+  for (int c = 0; c < NCOL; c++) w->dset[c] = -1;
+  snprintf(w->path, sizeof w->path, "%s", path);
+  snprintf(w->tmp, sizeof w->tmp, "%s.tmp", path);
+  /* a run that died after its final rename left <path>: continue that file */
+  if (stat(w->tmp, &st) != 0 && stat(path, &st) == 0 && rename(path, w->tmp) != 0) {
+    rc = LF_FAIL(LF_ERR_IO, "cannot rename '%s' to '%s': %s", path, w->tmp, strerror(errno));
+    goto fail;
+  }
+  if (stat(w->tmp, &st) != 0) {
+    rc = LF_FAIL(LF_ERR_IO, "no metrics file '%s' (nor '%s') to continue", w->tmp, path);
+    goto fail;
+  }
+  /* kind, version and readability with the common checks, then read-write */
+  LF_CHECK(lf_h5_open_latflow(w->tmp, "train", H5P_DEFAULT, &probe, NULL, 0, NULL));
+  H5Fclose(probe);
+  LF_CHECK(lf_h5_fapl_serial(&w->fapl));
+  w->file = H5Fopen(w->tmp, H5F_ACC_RDWR, w->fapl);
+  if (w->file < 0) {
+    rc = LF_H5_FAIL(LF_ERR_IO, "'%s': cannot open for writing", w->tmp);
+    goto fail;
+  }
+  /* cut every column back to the checkpoint's records (a run killed between two
+   * checkpoints may have written more; a column killed mid-flush may be shorter than
+   * another, never shorter than a checkpoint, which follows a complete flush) */
+  for (int c = 0; c < NCOL; c++) {
+    size_t len = 0;
+    LF_CHECK(lf_h5_dset_len(w->file, col_name[c], &len, w->tmp));
+    if ((int64_t)len < records) {
+      rc = LF_FAIL(LF_ERR_FORMAT,
+                   "'%s': column %s has %zu records, the checkpoint needs %lld (the metrics "
+                   "file does not belong to this checkpoint)",
+                   w->tmp, col_name[c], len, (long long)records);
+      goto fail;
+    }
+    w->dset[c] = H5Dopen2(w->file, col_name[c], H5P_DEFAULT);
+    const hsize_t size[1] = {(hsize_t)records};
+    if (w->dset[c] < 0 || H5Dset_extent(w->dset[c], size) < 0) {
+      rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot cut dataset %s back to %lld records", w->tmp,
+                      col_name[c], (long long)records);
+      goto fail;
+    }
+  }
+  /* the config of this run (run-length keys may have changed) */
+  if (H5Ldelete(w->file, "meta", H5P_DEFAULT) < 0) {
+    rc = LF_H5_FAIL(LF_ERR_FORMAT, "'%s': no group /meta", w->tmp);
+    goto fail;
+  }
+  LF_CHECK(lf_h5_write_meta(w->file, cfg, 1, w->tmp));
+  if (H5Fflush(w->file, H5F_SCOPE_LOCAL) < 0) {
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot flush the file", w->tmp);
+    goto fail;
+  }
+  w->written = (size_t)records;
+  *out = w;
+  return LF_OK;
+fail:
   release(w);
   free(w);
   return rc;

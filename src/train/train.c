@@ -6,11 +6,13 @@
 #include "latflow/analysis.h"
 #include "latflow/log.h"
 #include "latflow/rng.h"
+#include "latflow/signal.h"
 #include "latflow/timer.h"
 
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void trainer_zero(lf_trainer *tr) {
@@ -325,32 +327,73 @@ static void format_eta(double s, char *buf, size_t n) {
     snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
 }
 
+/* Collective over comm: rank 0 runs the hook and writes the checkpoint of the current
+ * state; every rank returns its status. */
+static lf_status write_checkpoint(lf_trainer *tr) {
+  lf_status rc = LF_OK;
+  if (tr->rank == 0) {
+    int64_t records = tr->next_step;
+    if (tr->ckpt_hook) rc = tr->ckpt_hook(tr->ckpt_ctx, &records);
+    if (rc == LF_OK) {
+      tr->records = records;
+      rc = lf_trainer_checkpoint(tr, tr->ckpt_path);
+    }
+    if (rc == LF_OK)
+      lf_log_debug("train", "checkpoint %s at step %ld", tr->ckpt_path, tr->next_step);
+  }
+  return agree(tr, rc);
+}
+
 lf_status lf_train_run(lf_trainer *tr, long first, lf_train_callback cb, void *ctx,
                        lf_train_result *res) {
   lf_status rc = LF_OK;
   const lf_config *cfg = tr->cfg;
   const double t0 = lf_wtime();
+  const double seconds0 = tr->seconds; /* training time of earlier runs */
   const int window = cfg->train.ess_window > 0 ? cfg->train.ess_window : 1;
-  int consecutive_bad = 0;
-  long t = first, skipped = 0;
+  const long every = cfg->train.checkpoint_every;
+  long t = first;
   double last_report = t0;
   lf_train_step_info info;
   memset(&info, 0, sizeof info);
   memset(res, 0, sizeof *res);
   res->stop_reason = "steps";
   for (; t < cfg->train.steps; t++) {
+    /* step boundary: t steps are done; every rank sees the same signal here */
+    tr->next_step = t;
+    tr->seconds = seconds0 + (lf_wtime() - t0);
+    lf_signal_test_hook("train", t, tr->rank);
+    int sig = 0;
+    if ((rc = lf_signal_agree(tr->P > 1 ? tr->comm : MPI_COMM_SELF, &sig)) != LF_OK) return rc;
+    if (tr->ckpt_path[0] && (sig || (every > 0 && t > first && t % every == 0)) &&
+        (rc = write_checkpoint(tr)) != LF_OK)
+      return rc;
+    if (sig) {
+      lf_log_progress_end();
+      res->steps = t;
+      res->skipped = tr->skipped;
+      res->loss = info.loss;
+      res->ess_smoothed = tr->ess_n > 0 ? tr->ess_sum / tr->ess_n : 0.0;
+      res->wall_seconds = lf_wtime() - t0;
+      res->stop_reason = "signal";
+      if (tr->ckpt_path[0])
+        return lf_fail_msg(LF_INTERRUPTED, "interrupted by %s at step %ld; checkpoint %s",
+                           lf_signal_name(sig), t, tr->ckpt_path);
+      return lf_fail_msg(LF_INTERRUPTED, "interrupted by %s at step %ld (no checkpoint written)",
+                         lf_signal_name(sig), t);
+    }
     const int B = lf_train_batch(cfg, t);
     const double lr = lf_train_lr(cfg, t);
     if ((rc = lf_trainer_step(tr, t, B, lr, &info)) != LF_OK) return rc;
-    info.seconds = lf_wtime() - t0;
+    info.seconds = seconds0 + (lf_wtime() - t0);
     if (info.skipped) {
-      skipped++;
-      consecutive_bad++;
+      tr->skipped++;
+      tr->bad_in_row++;
       if (tr->rank == 0) /* the skip is global: one warning, not one per rank */
         lf_log_warn("train", "step %ld skipped: loss=%g grad_norm=%g (not finite); %d in a row", t,
-                    info.loss, info.grad_norm, consecutive_bad);
+                    info.loss, info.grad_norm, tr->bad_in_row);
     } else {
-      consecutive_bad = 0;
+      tr->bad_in_row = 0;
       ess_push(tr, info.ess);
     }
     info.ess_smoothed = tr->ess_n > 0 ? tr->ess_sum / tr->ess_n : 0.0;
@@ -368,13 +411,14 @@ lf_status lf_train_run(lf_trainer *tr, long first, lf_train_callback cb, void *c
                                  "the step callback failed on another training rank at step "
                                  "%ld (status %d: %s)",
                                  t, flags[0], lf_status_str((lf_status)flags[0]));
-    if (consecutive_bad >= cfg->train.max_bad_steps) {
+    if (tr->bad_in_row >= cfg->train.max_bad_steps) {
+      tr->next_step = t + 1;
       res->steps = t + 1;
-      res->skipped = skipped;
+      res->skipped = tr->skipped;
       return LF_FAIL(LF_ERR_NUMERIC,
                      "training diverged: %d consecutive steps with NaN/Inf loss or gradients "
                      "(last at step %ld, lr %g); the model keeps the last good parameters",
-                     consecutive_bad, t, lr);
+                     tr->bad_in_row, t, lr);
     }
     if ((t + 1) % LF_TRAIN_SYNC_EVERY == 0 && (rc = lf_trainer_check_sync(tr, t)) != LF_OK)
       return rc;
@@ -404,12 +448,214 @@ lf_status lf_train_run(lf_trainer *tr, long first, lf_train_callback cb, void *c
     }
   }
   lf_log_progress_end();
-  if (t % LF_TRAIN_SYNC_EVERY != 0 && (rc = lf_trainer_check_sync(tr, t - 1)) != LF_OK) return rc;
+  if (t > first && t % LF_TRAIN_SYNC_EVERY != 0 && (rc = lf_trainer_check_sync(tr, t - 1)) != LF_OK)
+    return rc;
+  tr->next_step = t;
+  res->wall_seconds = lf_wtime() - t0;
+  tr->seconds = seconds0 + res->wall_seconds;
   res->steps = t;
-  res->skipped = skipped;
+  res->skipped = tr->skipped;
   res->loss = info.loss;
   res->ess_smoothed = tr->ess_n > 0 ? tr->ess_sum / tr->ess_n : 0.0;
-  res->wall_seconds = lf_wtime() - t0;
+  return rc;
+}
+
+/* ---- checkpoints ------------------------------------------------------------------------- */
+
+lf_status lf_trainer_set_checkpoint(lf_trainer *tr, const char *path, lf_train_ckpt_hook hook,
+                                    void *ctx) {
+  if (path && strlen(path) >= sizeof tr->ckpt_path)
+    return LF_FAIL(LF_ERR_INVALID, "checkpoint path too long (%zu bytes): '%s'", strlen(path),
+                   path);
+  snprintf(tr->ckpt_path, sizeof tr->ckpt_path, "%s", path ? path : "");
+  tr->ckpt_hook = hook;
+  tr->ckpt_ctx = ctx;
+  return LF_OK;
+}
+
+/* The architecture as integers: what must match for the arenas to mean the same. */
+#define ARCH_MAX (12 + LF_MAX_HIDDEN)
+static size_t arch_code(const lf_model *m, int64_t *a) {
+  size_t n = 0;
+  a[n++] = m->C;
+  a[n++] = m->L0;
+  a[n++] = m->L1;
+  a[n++] = (int64_t)m->cfg.base;
+  a[n++] = m->cfg.layers;
+  a[n++] = m->cfg.kernel;
+  a[n++] = (int64_t)m->cfg.activation;
+  a[n++] = (int64_t)m->cfg.coupling;
+  a[n++] = (int64_t)m->cfg.precision;
+  a[n++] = (int64_t)m->nparams;
+  a[n++] = (int64_t)m->real_size;
+  a[n++] = m->cfg.nhidden;
+  for (int k = 0; k < m->cfg.nhidden && k < LF_MAX_HIDDEN; k++) a[n++] = m->cfg.hidden[k];
+  return n;
+}
+
+static void arch_text(const int64_t *a, size_t n, char *buf, size_t bn) {
+  if (n < 12) {
+    snprintf(buf, bn, "(unreadable architecture record)");
+    return;
+  }
+  int w = snprintf(buf, bn, "%lldx%lld, %lld layers, kernel %lld, %s, %lld parameters, hidden [",
+                   (long long)a[1], (long long)a[2], (long long)a[4], (long long)a[5],
+                   a[8] == LF_PREC_F32 ? "single" : "double", (long long)a[9]);
+  for (size_t k = 12; k < n && w > 0 && (size_t)w < bn; k++)
+    w += snprintf(buf + w, bn - (size_t)w, "%s%lld", k > 12 ? ", " : "", (long long)a[k]);
+  if (w > 0 && (size_t)w < bn) snprintf(buf + w, bn - (size_t)w, "]");
+}
+
+static int ess_window_of(const lf_trainer *tr) {
+  return tr->cfg->train.ess_window > 0 ? tr->cfg->train.ess_window : 1;
+}
+
+lf_status lf_trainer_save(const lf_trainer *tr, lf_ckpt *c) {
+  lf_status rc = LF_OK;
+  const lf_model *m = tr->model;
+  const size_t bytes = m->nparams * m->real_size;
+  int64_t arch[ARCH_MAX];
+  const size_t na = arch_code(m, arch);
+  LF_CHECK(lf_ckpt_put(c, "model_arch", LF_CKPT_I64, na, arch));
+  /* the arenas in the network precision, as bytes: bitwise for float and double */
+  LF_CHECK(lf_ckpt_put(c, "params", LF_CKPT_U8, bytes, m->params));
+  LF_CHECK(lf_ckpt_put(c, "optim_m", LF_CKPT_U8, bytes, m->m));
+  LF_CHECK(lf_ckpt_put(c, "optim_v", LF_CKPT_U8, bytes, m->v));
+  LF_CHECK(lf_ckpt_put(c, "ess_ring", LF_CKPT_F64, (size_t)ess_window_of(tr), tr->ess_ring));
+  LF_CHECK(lf_ckpt_put_i64(c, "model_hash", (int64_t)lf_model_hash(m)));
+  LF_CHECK(lf_ckpt_put_i64(c, "optim_step", (int64_t)m->step));
+  LF_CHECK(lf_ckpt_put_i64(c, "next_step", tr->next_step));
+  LF_CHECK(lf_ckpt_put_i64(c, "skipped", tr->skipped));
+  LF_CHECK(lf_ckpt_put_i64(c, "bad_in_row", tr->bad_in_row));
+  LF_CHECK(lf_ckpt_put_i64(c, "records", tr->records));
+  LF_CHECK(lf_ckpt_put_i64(c, "train_ranks", tr->P));
+  LF_CHECK(lf_ckpt_put_i64(c, "ess_window", ess_window_of(tr)));
+  LF_CHECK(lf_ckpt_put_i64(c, "ess_n", tr->ess_n));
+  LF_CHECK(lf_ckpt_put_i64(c, "ess_pos", tr->ess_pos));
+  LF_CHECK(lf_ckpt_put_f64(c, "ess_sum", tr->ess_sum));
+  LF_CHECK(lf_ckpt_put_f64(c, "train_seconds", tr->seconds));
+fail:
+  return rc;
+}
+
+lf_status lf_trainer_checkpoint(const lf_trainer *tr, const char *path) {
+  lf_status rc = LF_OK;
+  lf_ckpt *c = NULL;
+  LF_CHECK(lf_ckpt_create(&c, path, "train", tr->cfg, tr->P));
+  if ((rc = lf_trainer_save(tr, c)) != LF_OK) {
+    lf_ckpt_abort(c);
+    return rc;
+  }
+  return lf_ckpt_commit(c);
+fail:
+  return rc;
+}
+
+lf_status lf_trainer_load(lf_trainer *tr, lf_ckpt *c) {
+  lf_status rc = LF_OK;
+  lf_model *m = tr->model;
+  const char *path = lf_ckpt_path(c);
+  const size_t bytes = m->nparams * m->real_size;
+  const int w = ess_window_of(tr);
+  double *ring = NULL;
+  int64_t arch[ARCH_MAX], stored[ARCH_MAX];
+  const size_t na = arch_code(m, arch);
+  size_t ns = 0;
+  int64_t hash = 0, ostep = 0, next = 0, skipped = 0, bad = 0, records = 0, P = 0, sw = 0, sn = 0,
+          spos = 0;
+  double ess_sum = 0.0, seconds = 0.0;
+  char *b = tr->backup;
+  LF_CHECK(lf_ckpt_len(c, "model_arch", &ns));
+  if (ns <= ARCH_MAX) LF_CHECK(lf_ckpt_get(c, "model_arch", LF_CKPT_I64, ns, stored));
+  if (ns != na || ns > ARCH_MAX || memcmp(arch, stored, na * sizeof *arch) != 0) {
+    char have[256], want[256];
+    arch_text(stored, ns <= ARCH_MAX ? ns : 0, have, sizeof have);
+    arch_text(arch, na, want, sizeof want);
+    return LF_FAIL(LF_ERR_CONFIG,
+                   "'%s' holds a model of another architecture (%s) than this run (%s); "
+                   "cannot resume",
+                   path, have, want);
+  }
+  LF_CHECK(lf_ckpt_get_i64(c, "train_ranks", &P));
+  if (P != tr->P)
+    return LF_FAIL(LF_ERR_CONFIG,
+                   "'%s' was written by a run with %lld training rank%s, this run has %d: the "
+                   "gradient sums round differently with another rank count, so the result "
+                   "would not be that of the interrupted run; resume on %lld training rank%s "
+                   "(train.ranks and mpiexec -n)",
+                   path, (long long)P, P == 1 ? "" : "s", tr->P, (long long)P, P == 1 ? "" : "s");
+  /* the arenas go through the backup buffer, so a failed read restores nothing */
+  LF_CHECK(lf_ckpt_get(c, "params", LF_CKPT_U8, bytes, b));
+  LF_CHECK(lf_ckpt_get(c, "optim_m", LF_CKPT_U8, bytes, b + bytes));
+  LF_CHECK(lf_ckpt_get(c, "optim_v", LF_CKPT_U8, bytes, b + 2 * bytes));
+  LF_CHECK(lf_ckpt_get_i64(c, "model_hash", &hash));
+  LF_CHECK(lf_ckpt_get_i64(c, "optim_step", &ostep));
+  LF_CHECK(lf_ckpt_get_i64(c, "next_step", &next));
+  LF_CHECK(lf_ckpt_get_i64(c, "skipped", &skipped));
+  LF_CHECK(lf_ckpt_get_i64(c, "bad_in_row", &bad));
+  LF_CHECK(lf_ckpt_get_i64(c, "records", &records));
+  LF_CHECK(lf_ckpt_get_i64(c, "ess_window", &sw));
+  LF_CHECK(lf_ckpt_get_i64(c, "ess_n", &sn));
+  LF_CHECK(lf_ckpt_get_i64(c, "ess_pos", &spos));
+  LF_CHECK(lf_ckpt_get_f64(c, "ess_sum", &ess_sum));
+  LF_CHECK(lf_ckpt_get_f64(c, "train_seconds", &seconds));
+  if (sw < 1 || sw > INT_MAX || sn < 0 || sn > sw || spos < 0 || spos >= sw || next < 0 ||
+      ostep < 0 || skipped < 0 || bad < 0 || bad > INT_MAX || records < 0) {
+    rc = LF_FAIL(LF_ERR_FORMAT,
+                 "'%s': inconsistent trainer state (ess_window %lld, ess_n %lld, ess_pos %lld, "
+                 "next_step %lld; corrupted file?)",
+                 path, (long long)sw, (long long)sn, (long long)spos, (long long)next);
+    goto fail;
+  }
+  ring = malloc((size_t)sw * sizeof *ring);
+  if (!ring) {
+    rc = LF_FAIL(LF_ERR_NOMEM, "ESS ring of %lld values", (long long)sw);
+    goto fail;
+  }
+  LF_CHECK(lf_ckpt_get(c, "ess_ring", LF_CKPT_F64, (size_t)sw, ring));
+
+  /* everything read: verify the parameters against the stored hash, then restore */
+  void *live = m->params;
+  m->params = b;
+  const uint64_t h = lf_model_hash(m);
+  m->params = live;
+  if ((int64_t)h != hash) {
+    rc = LF_FAIL(LF_ERR_FORMAT,
+                 "'%s': parameter hash mismatch: stored %016llx, data gives %016llx "
+                 "(corrupted file?)",
+                 path, (unsigned long long)hash, (unsigned long long)h);
+    goto fail;
+  }
+  memcpy(m->params, b, bytes);
+  memcpy(m->m, b + bytes, bytes);
+  memcpy(m->v, b + 2 * bytes, bytes);
+  m->step = (uint64_t)ostep;
+  m->train_seconds = seconds;
+  tr->next_step = (long)next;
+  tr->skipped = (long)skipped;
+  tr->bad_in_row = (int)bad;
+  tr->records = records;
+  tr->seconds = seconds;
+  if (sw == w) { /* the same window: the ring bitwise */
+    memcpy(tr->ess_ring, ring, (size_t)w * sizeof *ring);
+    tr->ess_n = (int)sn;
+    tr->ess_pos = (int)spos;
+    tr->ess_sum = ess_sum;
+  } else { /* train.stop.ess_window changed: keep the newest min(n, w) values, oldest first */
+    const int k = (int)(sn < w ? sn : w);
+    const int64_t oldest = sn < sw ? 0 : spos; /* index of the oldest stored value */
+    memset(tr->ess_ring, 0, (size_t)w * sizeof *ring);
+    tr->ess_sum = 0.0;
+    for (int i = 0; i < k; i++) {
+      const double e = ring[(oldest + (sn - k) + i) % sw];
+      tr->ess_ring[i] = e;
+      tr->ess_sum += e;
+    }
+    tr->ess_n = k;
+    tr->ess_pos = k % w;
+  }
+fail:
+  free(ring);
   return rc;
 }
 

@@ -1,0 +1,421 @@
+/* Checkpoint and exact resume of training (latflow/train.h, lf_trainer_save/_load, the
+ * checkpoints of lf_train_run) and the metrics resume (latflow/io.h):
+ * - for adam, sgd with momentum, adadelta (double) and adam in single precision: N steps
+ *   straight equal, bit for bit (parameters, both moment arenas, optimizer step, ESS ring,
+ *   ess_n/pos/sum), N1 steps + lf_trainer_checkpoint + load into a fresh trainer and
+ *   model + N - N1 steps; the ESS window (4) is shorter than N1, so the ring has wrapped;
+ * - the same through lf_train_run's own path: a SIGUSR1 raised by the step callback after
+ *   step N1-1 stops the run at step N1 with LF_INTERRUPTED and a checkpoint (hook called,
+ *   records stored), and the resumed run ends as the straight one;
+ * - periodic checkpoints (checkpoint_every 5, N 20): the checkpoint holds step 15, its
+ *   .prev step 10, and both resume to the straight result;
+ * - a checkpoint of another architecture (3 layers into 2), of another number of training
+ *   ranks, and with a corrupted parameter are refused, naming the reason, and leave the
+ *   trainer untouched;
+ * - a changed ess_window keeps the newest values;
+ * - lf_io_metrics_resume cuts a metrics file with 300 records (one flush past 256) back to
+ *   100, appends from there, and the final file holds 0..149 in order; a checkpoint asking
+ *   for more records than the file holds is refused.
+ * Files go to the current directory, named by pid. */
+#include "latflow/ckpt.h"
+#include "latflow/config.h"
+#include "latflow/io.h"
+#include "latflow/model.h"
+#include "latflow/signal.h"
+#include "latflow/theory.h"
+#include "latflow/train.h"
+#include "lftest.h"
+
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char ckpt[256], prev[300];
+
+static void tiny_config(lf_config *cfg, lf_optim_kind opt, lf_precision prec) {
+  lf_config_defaults(cfg);
+  cfg->seed = 11;
+  cfg->theory.shape[0] = cfg->theory.shape[1] = 4;
+  cfg->theory.m2 = -4.0;
+  cfg->theory.lambda = 8.0;
+  cfg->model.layers = 2;
+  cfg->model.nhidden = 1;
+  cfg->model.hidden[0] = 4;
+  cfg->model.kernel = 3;
+  cfg->model.precision = prec;
+  cfg->train.batch = 8;
+  cfg->train.steps = 20;
+  cfg->train.ess_window = 4;
+  cfg->train.log_every = 1000000;
+  cfg->train.checkpoint_every = 0;
+  cfg->train.optimizer.name = opt;
+  cfg->train.optimizer.lr = opt == LF_OPT_ADADELTA ? 1.0 : opt == LF_OPT_SGD ? 1e-3 : 1e-3;
+  cfg->train.optimizer.momentum = opt == LF_OPT_SGD ? 0.9 : 0.0;
+  cfg->train.optimizer.eps = opt == LF_OPT_ADADELTA ? 1e-6 : 1e-8;
+}
+
+/* A model, theory and trainer built from cfg (borrowed: must outlive the run). */
+typedef struct run {
+  lf_theory th;
+  lf_model m;
+  lf_trainer tr;
+  int ok;
+} run;
+
+static void run_init(run *r, const lf_config *cfg) {
+  memset(r, 0, sizeof *r);
+  r->ok = lf_theory_init(&r->th, &cfg->theory) == LF_OK &&
+          lf_model_init(&r->m, &cfg->model, r->th.C, cfg->theory.shape[0], cfg->theory.shape[1],
+                        cfg->train.batch) == LF_OK;
+  if (r->ok) {
+    lf_model_init_params(&r->m, cfg->seed);
+    r->ok = lf_trainer_init(&r->tr, cfg, &r->m, &r->th) == LF_OK;
+  }
+  if (!r->ok) CHECK(0, "setup failed: %s", lf_last_error());
+}
+
+static void run_free(run *r) {
+  lf_trainer_free(&r->tr);
+  lf_model_free(&r->m);
+  lf_theory_free(&r->th);
+}
+
+/* Bitwise equality of everything that determines the continuation. */
+static int same_state(const run *a, const run *b, const char *label) {
+  const size_t bytes = a->m.nparams * a->m.real_size;
+  const int w = a->tr.cfg->train.ess_window;
+  const int p = memcmp(a->m.params, b->m.params, bytes) == 0;
+  const int mv = memcmp(a->m.m, b->m.m, bytes) == 0 && memcmp(a->m.v, b->m.v, bytes) == 0;
+  const int ring = memcmp(a->tr.ess_ring, b->tr.ess_ring, (size_t)w * sizeof(double)) == 0 &&
+                   a->tr.ess_n == b->tr.ess_n && a->tr.ess_pos == b->tr.ess_pos &&
+                   memcmp(&a->tr.ess_sum, &b->tr.ess_sum, sizeof(double)) == 0;
+  const int counters = a->m.step == b->m.step && a->tr.next_step == b->tr.next_step &&
+                       a->tr.skipped == b->tr.skipped && a->tr.bad_in_row == b->tr.bad_in_row;
+  CHECK(p, "%s: parameters bitwise equal (%zu params)", label, a->m.nparams);
+  CHECK(mv, "%s: optimizer moments m, v bitwise equal", label);
+  CHECK(ring, "%s: ESS ring, ess_n %d/%d, ess_pos %d/%d, ess_sum bitwise equal", label, a->tr.ess_n,
+        b->tr.ess_n, a->tr.ess_pos, b->tr.ess_pos);
+  CHECK(counters, "%s: optimizer step %llu/%llu, next step %ld/%ld, skipped equal", label,
+        (unsigned long long)a->m.step, (unsigned long long)b->m.step, a->tr.next_step,
+        b->tr.next_step);
+  return p && mv && ring && counters;
+}
+
+/* Loads path into a fresh run built from cfg and trains to cfg->train.steps. */
+static void resume_from(run *r, const lf_config *cfg, const char *path, long want_step) {
+  run_init(r, cfg);
+  if (!r->ok) return;
+  lf_ckpt *c = NULL;
+  lf_config stored;
+  lf_status rc = lf_ckpt_open(&c, path, "train", &stored);
+  CHECK(rc == LF_OK, "open %s: %s", path, rc == LF_OK ? "ok" : lf_last_error());
+  if (rc != LF_OK) return;
+  rc = lf_ckpt_compat(&stored, cfg, "train", path);
+  CHECK(rc == LF_OK, "stored config compatible: %s", rc == LF_OK ? "ok" : lf_last_error());
+  rc = lf_trainer_load(&r->tr, c);
+  lf_ckpt_close(c);
+  CHECK(rc == LF_OK && r->tr.next_step == want_step, "load %s: next step %ld (want %ld) %s", path,
+        r->tr.next_step, want_step, rc == LF_OK ? "" : lf_last_error());
+  lf_train_result res;
+  rc = lf_train_run(&r->tr, r->tr.next_step, NULL, NULL, &res);
+  CHECK(rc == LF_OK && res.steps == cfg->train.steps, "resumed run to step %ld: %s", res.steps,
+        rc == LF_OK ? "ok" : lf_last_error());
+}
+
+/* The step callback of the signal test: raises SIGUSR1 after step `at` (the flag is read
+ * at the next step boundary) and counts its calls. */
+typedef struct sig_ctx {
+  long at, calls, hook_calls;
+} sig_ctx;
+
+static lf_status raise_at(void *ctx, const lf_train_step_info *info) {
+  sig_ctx *s = ctx;
+  s->calls++;
+  if (info->step == s->at) raise(SIGUSR1);
+  return LF_OK;
+}
+
+static lf_status count_hook(void *ctx, int64_t *records) {
+  sig_ctx *s = ctx;
+  s->hook_calls++;
+  *records = s->calls;
+  return LF_OK;
+}
+
+static void test_optimizer(lf_optim_kind opt, lf_precision prec, const char *label) {
+  const long N = 20, N1 = 9;
+  char l2[128];
+  lf_config cfg, cfg1;
+  tiny_config(&cfg, opt, prec);
+  cfg1 = cfg;
+  cfg1.train.steps = N1;
+
+  /* reference: N steps straight */
+  run ref;
+  run_init(&ref, &cfg);
+  if (!ref.ok) return;
+  lf_train_result res;
+  lf_status rc = lf_train_run(&ref.tr, 0, NULL, NULL, &res);
+  CHECK(rc == LF_OK && res.steps == N, "%s: %ld steps straight", label, N);
+
+  /* N1 steps, explicit checkpoint, fresh trainer, the rest */
+  run a, b;
+  run_init(&a, &cfg1);
+  if (a.ok) {
+    rc = lf_train_run(&a.tr, 0, NULL, NULL, &res);
+    CHECK(rc == LF_OK && a.tr.next_step == N1, "%s: first part, %ld steps", label, N1);
+    rc = lf_trainer_checkpoint(&a.tr, ckpt);
+    CHECK(rc == LF_OK, "%s: checkpoint written: %s", label, rc == LF_OK ? "ok" : lf_last_error());
+    const size_t bytes = a.m.nparams * a.m.real_size;
+    int differs = memcmp(a.m.params, ref.m.params, bytes) != 0;
+    CHECK(differs,
+          "%s: after %ld steps the parameters still differ from step %ld (the test "
+          "can fail)",
+          label, N1, N);
+  }
+  run_free(&a);
+  resume_from(&b, &cfg, ckpt, N1);
+  snprintf(l2, sizeof l2, "%s, %ld + save/load + %ld", label, N1, N - N1);
+  if (b.ok) same_state(&ref, &b, l2);
+  run_free(&b);
+
+  /* the same through the run loop: a signal after step N1-1, checkpoint at N1 */
+  remove(ckpt);
+  remove(prev);
+  sig_ctx sc = {.at = N1 - 1, .calls = 0, .hook_calls = 0};
+  run c, d;
+  run_init(&c, &cfg);
+  if (c.ok) {
+    CHECK(lf_signal_install() == LF_OK, "signal handlers installed");
+    lf_signal_clear();
+    CHECK(lf_trainer_set_checkpoint(&c.tr, ckpt, count_hook, &sc) == LF_OK, "checkpoint path set");
+    rc = lf_train_run(&c.tr, 0, raise_at, &sc, &res);
+    CHECK(rc == LF_INTERRUPTED && strstr(lf_last_error(), "interrupted by SIGUSR1 at step 9") &&
+              strstr(lf_last_error(), ckpt),
+          "%s: SIGUSR1 after step %ld: LF_INTERRUPTED '%s'", label, N1 - 1, lf_last_error());
+    CHECK(res.steps == N1 && !strcmp(res.stop_reason, "signal") && sc.calls == N1 &&
+              sc.hook_calls == 1,
+          "%s: stopped at step %ld (%s), %ld callbacks, %ld hook call", label, res.steps,
+          res.stop_reason, sc.calls, sc.hook_calls);
+    lf_signal_clear();
+    lf_ckpt *k = NULL;
+    int64_t records = -1;
+    if (lf_ckpt_open(&k, ckpt, "train", NULL) == LF_OK) {
+      lf_ckpt_get_i64(k, "records", &records);
+      lf_ckpt_close(k);
+    }
+    CHECK(records == N1, "%s: the checkpoint stores the hook's %lld records", label,
+          (long long)records);
+  }
+  run_free(&c);
+  resume_from(&d, &cfg, ckpt, N1);
+  snprintf(l2, sizeof l2, "%s, signal at %ld + resume", label, N1);
+  if (d.ok) same_state(&ref, &d, l2);
+  run_free(&d);
+  run_free(&ref);
+  remove(ckpt);
+  remove(prev);
+}
+
+static void test_periodic(void) {
+  lf_config cfg;
+  tiny_config(&cfg, LF_OPT_ADAM, LF_PREC_F64);
+  cfg.train.checkpoint_every = 5;
+  run ref;
+  run_init(&ref, &cfg);
+  if (!ref.ok) return;
+  remove(ckpt);
+  remove(prev);
+  CHECK(lf_trainer_set_checkpoint(&ref.tr, ckpt, NULL, NULL) == LF_OK, "checkpoint path set");
+  lf_train_result res;
+  lf_status rc = lf_train_run(&ref.tr, 0, NULL, NULL, &res);
+  CHECK(rc == LF_OK, "20 steps with checkpoint_every 5: %s", rc == LF_OK ? "ok" : lf_last_error());
+  CHECK(access(ckpt, F_OK) == 0 && access(prev, F_OK) == 0, "checkpoint and .prev written");
+  run a, b;
+  resume_from(&a, &cfg, ckpt, 15);
+  if (a.ok) same_state(&ref, &a, "periodic checkpoint at 15 + resume");
+  run_free(&a);
+  resume_from(&b, &cfg, prev, 10);
+  if (b.ok) same_state(&ref, &b, "previous checkpoint (.prev) at 10 + resume");
+  run_free(&b);
+
+  /* ess_window 2 from the ring of 4 (wrapped): the two newest values, oldest first */
+  lf_config c2 = cfg;
+  c2.train.ess_window = 2;
+  run w;
+  run_init(&w, &c2);
+  lf_ckpt *k = NULL;
+  if (w.ok && lf_ckpt_open(&k, ckpt, "train", NULL) == LF_OK) {
+    double ring[4];
+    int64_t pos = 0;
+    lf_ckpt_get(k, "ess_ring", LF_CKPT_F64, 4, ring);
+    lf_ckpt_get_i64(k, "ess_pos", &pos);
+    rc = lf_trainer_load(&w.tr, k);
+    lf_ckpt_close(k);
+    const double e0 = ring[(pos + 2) % 4], e1 = ring[(pos + 3) % 4];
+    CHECK(rc == LF_OK && w.tr.ess_n == 2 && w.tr.ess_pos == 0 && w.tr.ess_ring[0] == e0 &&
+              w.tr.ess_ring[1] == e1 && w.tr.ess_sum == e0 + e1,
+          "ess_window 4 -> 2 keeps the newest two (%g, %g): got n=%d (%g, %g)", e0, e1, w.tr.ess_n,
+          w.tr.ess_ring[0], w.tr.ess_ring[1]);
+  }
+  run_free(&w);
+  run_free(&ref);
+}
+
+static void test_refusals(void) {
+  lf_config cfg3, cfg2;
+  tiny_config(&cfg3, LF_OPT_ADAM, LF_PREC_F64);
+  tiny_config(&cfg2, LF_OPT_ADAM, LF_PREC_F64);
+  cfg3.model.layers = 3;
+  cfg3.train.steps = 3;
+  run a;
+  run_init(&a, &cfg3);
+  if (!a.ok) return;
+  lf_train_result res;
+  lf_train_run(&a.tr, 0, NULL, NULL, &res);
+  CHECK(lf_trainer_checkpoint(&a.tr, ckpt) == LF_OK, "3-layer checkpoint written");
+  run b;
+  run_init(&b, &cfg2);
+  if (!b.ok) {
+    run_free(&a);
+    return;
+  }
+  const size_t bytes = b.m.nparams * b.m.real_size;
+  void *p0 = malloc(bytes);
+  memcpy(p0, b.m.params, bytes);
+  lf_ckpt *k = NULL;
+  lf_config stored;
+  lf_status rc = lf_ckpt_open(&k, ckpt, "train", &stored);
+  CHECK(rc == LF_OK, "open the 3-layer checkpoint");
+  if (rc == LF_OK) {
+    rc = lf_ckpt_compat(&stored, &cfg2, "train", ckpt);
+    CHECK(rc == LF_ERR_CONFIG && strstr(lf_last_error(), "model.layers"),
+          "compat refuses 3 layers for 2: '%s'", lf_last_error());
+    rc = lf_trainer_load(&b.tr, k);
+    CHECK(rc == LF_ERR_CONFIG && strstr(lf_last_error(), "another architecture") &&
+              strstr(lf_last_error(), "3 layers") && strstr(lf_last_error(), "2 layers"),
+          "load refuses a 3-layer checkpoint into a 2-layer trainer: '%s'", lf_last_error());
+    CHECK(memcmp(p0, b.m.params, bytes) == 0 && b.tr.next_step == 0, "trainer left untouched");
+    lf_ckpt_close(k);
+  }
+  run_free(&a);
+
+  /* another rank count: P stored 1, pretend the loading trainer has 2 */
+  CHECK(lf_trainer_checkpoint(&b.tr, ckpt) == LF_OK, "2-layer checkpoint written");
+  if (lf_ckpt_open(&k, ckpt, "train", NULL) == LF_OK) {
+    b.tr.P = 2;
+    rc = lf_trainer_load(&b.tr, k);
+    b.tr.P = 1;
+    CHECK(rc == LF_ERR_CONFIG && strstr(lf_last_error(), "1 training rank, this run has 2"),
+          "another training-rank count refused: '%s'", lf_last_error());
+    lf_ckpt_close(k);
+  }
+
+  /* a corrupted parameter: a copy of the checkpoint above with one bit of params flipped
+   * (the stored hash is that of the true parameters) */
+  unsigned char *bad = malloc(bytes);
+  lf_ckpt *src = NULL, *w = NULL;
+  if (lf_ckpt_open(&src, ckpt, "train", NULL) == LF_OK &&
+      lf_ckpt_create(&w, ckpt, "train", &cfg2, 1) == LF_OK) {
+    int64_t arch[32], v;
+    double d, ring[4];
+    size_t na = 0;
+    lf_ckpt_get(src, "params", LF_CKPT_U8, bytes, bad);
+    bad[3] ^= 1;
+    lf_ckpt_len(src, "model_arch", &na);
+    lf_ckpt_get(src, "model_arch", LF_CKPT_I64, na, arch);
+    lf_ckpt_put(w, "model_arch", LF_CKPT_I64, na, arch);
+    lf_ckpt_put(w, "params", LF_CKPT_U8, bytes, bad);
+    lf_ckpt_put(w, "optim_m", LF_CKPT_U8, bytes, b.m.m);
+    lf_ckpt_put(w, "optim_v", LF_CKPT_U8, bytes, b.m.v);
+    lf_ckpt_get(src, "ess_ring", LF_CKPT_F64, 4, ring);
+    lf_ckpt_put(w, "ess_ring", LF_CKPT_F64, 4, ring);
+    const char *ints[] = {"model_hash", "optim_step",  "next_step",  "skipped", "bad_in_row",
+                          "records",    "train_ranks", "ess_window", "ess_n",   "ess_pos"};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+      if (lf_ckpt_get_i64(src, ints[i], &v) == LF_OK) lf_ckpt_put_i64(w, ints[i], v);
+    if (lf_ckpt_get_f64(src, "ess_sum", &d) == LF_OK) lf_ckpt_put_f64(w, "ess_sum", d);
+    if (lf_ckpt_get_f64(src, "train_seconds", &d) == LF_OK) lf_ckpt_put_f64(w, "train_seconds", d);
+    lf_ckpt_close(src);
+    src = NULL;
+    CHECK(lf_ckpt_commit(w) == LF_OK, "corrupted copy written");
+  }
+  lf_ckpt_close(src);
+  if (lf_ckpt_open(&k, ckpt, "train", NULL) == LF_OK) {
+    rc = lf_trainer_load(&b.tr, k);
+    CHECK(rc == LF_ERR_FORMAT && strstr(lf_last_error(), "hash mismatch"),
+          "a flipped parameter bit is refused: '%s'", lf_last_error());
+    CHECK(memcmp(p0, b.m.params, bytes) == 0, "parameters untouched after the refusal");
+    lf_ckpt_close(k);
+  }
+  free(bad);
+  free(p0);
+  run_free(&b);
+  remove(ckpt);
+  remove(prev);
+}
+
+static void test_metrics_resume(void) {
+  char path[256], tmp[300];
+  snprintf(path, sizeof path, "test_train_ckpt_%ld.h5", (long)getpid());
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  remove(path);
+  remove(tmp);
+  lf_config cfg;
+  lf_config_defaults(&cfg);
+  lf_io_metrics *w = NULL;
+  lf_status rc = lf_io_metrics_open(&w, path, &cfg, 0);
+  CHECK(rc == LF_OK, "metrics open: %s", rc == LF_OK ? "ok" : lf_last_error());
+  if (rc != LF_OK) return;
+  lf_train_record r;
+  memset(&r, 0, sizeof r);
+  for (int i = 0; i < 300; i++) { /* records 256.. are flushed only by _suspend */
+    r.step = i;
+    r.loss = 1000.0 + i;
+    r.batch = i;
+    lf_io_metrics_append(w, &r);
+  }
+  CHECK(lf_io_metrics_suspend(w) == LF_OK && access(tmp, F_OK) == 0 && access(path, F_OK) != 0,
+        "suspend keeps the .tmp and makes no final file");
+  rc = lf_io_metrics_resume(&w, path, &cfg, 400);
+  CHECK(rc == LF_ERR_FORMAT && w == NULL && strstr(lf_last_error(), "has 300 records"),
+        "resume asking for 400 of 300 records refused: '%s'", lf_last_error());
+  cfg.train.steps = 12345; /* a run-length change goes into /meta */
+  rc = lf_io_metrics_resume(&w, path, &cfg, 100);
+  CHECK(rc == LF_OK && lf_io_metrics_count(w) == 100, "resume cut back to 100 records: %s",
+        rc == LF_OK ? "ok" : lf_last_error());
+  if (rc != LF_OK) return;
+  for (int i = 100; i < 150; i++) {
+    r.step = i;
+    r.loss = 1000.0 + i;
+    r.batch = i;
+    lf_io_metrics_append(w, &r);
+  }
+  CHECK(lf_io_metrics_close(w) == LF_OK, "close");
+  lf_train_series s;
+  lf_config back;
+  rc = lf_io_metrics_read(path, &s, &back);
+  int inorder = rc == LF_OK && s.n == 150;
+  for (size_t i = 0; inorder && i < s.n; i++)
+    inorder = s.step[i] == (int64_t)i && s.loss[i] == 1000.0 + (double)i && s.batch[i] == (int)i;
+  CHECK(inorder, "final file: %zu records, steps 0..149 in order", s.n);
+  CHECK(rc == LF_OK && back.train.steps == 12345, "/meta holds the resumed run's config");
+  lf_io_series_free(&s);
+  remove(path);
+}
+
+int main(void) {
+  snprintf(ckpt, sizeof ckpt, "test_train_ckpt_%ld.ckpt.h5", (long)getpid());
+  snprintf(prev, sizeof prev, "%s.prev", ckpt);
+  test_optimizer(LF_OPT_ADAM, LF_PREC_F64, "adam");
+  test_optimizer(LF_OPT_SGD, LF_PREC_F64, "sgd momentum 0.9");
+  test_optimizer(LF_OPT_ADADELTA, LF_PREC_F64, "adadelta");
+  test_optimizer(LF_OPT_ADAM, LF_PREC_F32, "adam, single precision");
+  test_periodic();
+  test_refusals();
+  test_metrics_resume();
+  return lf_test_result();
+}
