@@ -93,17 +93,6 @@ static void unpack(chain_state *s, const int64_t *iv, const double *fv) {
   s->seconds = fv[1];
 }
 
-/* Writer of an interrupted run's ensemble: flushed, still open, its .tmp kept for
- * lf_ens_reopen. latflow/ensemble.h has no call that closes a writer without renaming
- * (lf_ens_close) or deleting (lf_ens_abort) its .tmp, so the writer stays open until HDF5
- * closes its files at exit (MPI_Finalize); kept reachable here. */
-static lf_ens_writer *parked;
-
-static void park(lf_ens_writer *w) {
-  lf_ens_flush(w); /* best effort: the checkpoint does not need more than it has */
-  parked = w;
-}
-
 /* Rank 0: the gathered states (P chains, chain-major: iall (P, NI64), fall (P, NF64),
  * phi (P, n)) into the checkpoint at path. */
 static lf_status ckpt_store(const char *path, const lf_config *cfg, int P, size_t n,
@@ -425,12 +414,11 @@ static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, in
     if (resume) cJSON_AddNumberToObject(json, "resumed_at", (double)t_first);
   }
 fail:
-  if (w) {
-    if (keep)
-      park(w);
-    else
-      lf_ens_abort(w);
-  }
+  /* an interrupted run's ensemble (or one a checkpoint refers to) stays for lf_ens_reopen */
+  if (w && keep)
+    lf_ens_suspend(w);
+  else if (w)
+    lf_ens_abort(w);
   lf_free(phi);
   lf_free(obs);
   lf_free(corr);
