@@ -126,7 +126,9 @@ lf_status lf_ens_reopen(lf_ens_writer **w, const char *path, const lf_ens_info *
  * The chain records [steps_end - nsteps, steps_end) come from the one rank that passes
  * nsteps > 0 (the others pass 0; steps may then be NULL). Every row in
  * [rows written, rows_end) must be written by exactly one rank (the caller's contract).
- * Flushes the file. Errors are agreed; a failed epoch makes the writer refuse more. */
+ * Does not flush (with MPI-IO a flush is an fsync): call lf_ens_flush (collective)
+ * before recording the lengths in a checkpoint. Errors are agreed; a failed epoch makes
+ * the writer refuse more. */
 lf_status lf_ens_write_epoch(lf_ens_writer *w, int64_t rows_end, int64_t steps_end, size_t nruns,
                              const int64_t *first, const int64_t *count, const double *obs,
                              const double *corr, const double *phi, size_t nsteps,

@@ -809,12 +809,37 @@ static lf_status writer_new(lf_ens_writer **out, const char *path, const lf_ens_
   return LF_OK;
 }
 
+/* Metadata reaches the file only when it is flushed: with evictions off, HDF5's metadata
+ * cache keeps every dirty entry until lf_ens_flush (before each checkpoint), so a run
+ * killed between checkpoints leaves a file whose metadata is that of the last flush
+ * (the raw data written after it lies in chunks the resume cuts away). The cache of an
+ * ensemble (a few datasets) stays small. */
+static lf_status no_evictions(hid_t fapl, const char *path) {
+  H5AC_cache_config_t c;
+  memset(&c, 0, sizeof c);
+  c.version = H5AC__CURR_CACHE_CONFIG_VERSION;
+  if (H5Pget_mdc_config(fapl, &c) < 0)
+    return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot read the metadata cache settings", path);
+  c.evictions_enabled = 0;
+  c.incr_mode = H5C_incr__off;
+  c.flash_incr_mode = H5C_flash_incr__off;
+  c.decr_mode = H5C_decr__off;
+  if (H5Pset_mdc_config(fapl, &c) < 0)
+    return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot set the metadata cache settings", path);
+  return LF_OK;
+}
+
 /* File access and transfer properties: MPI-IO with collective transfers, or serial. */
 static lf_status open_props(lf_ens_writer *w) {
-  if (w->comm == MPI_COMM_NULL) return lf_h5_fapl_serial(&w->fapl);
+  if (w->comm == MPI_COMM_NULL) {
+    lf_status rc = lf_h5_fapl_serial(&w->fapl);
+    return rc == LF_OK ? no_evictions(w->fapl, w->path) : rc;
+  }
   w->fapl = H5Pcreate(H5P_FILE_ACCESS);
   if (w->fapl < 0 || H5Pset_fapl_mpio(w->fapl, w->comm, MPI_INFO_NULL) < 0)
     return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot set up the MPI-IO file driver", w->path);
+  lf_status rc = no_evictions(w->fapl, w->path);
+  if (rc != LF_OK) return rc;
   w->dxpl = H5Pcreate(H5P_DATASET_XFER);
   if (w->dxpl < 0 || H5Pset_dxpl_mpio(w->dxpl, H5FD_MPIO_COLLECTIVE) < 0)
     return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot set up collective transfers", w->path);
@@ -1130,9 +1155,6 @@ lf_status lf_ens_write_epoch(lf_ens_writer *w, int64_t rows_end, int64_t steps_e
     for (size_t i = 0; i < nsteps; i++) i8[i] = steps[i].accepted;
     rc = write_col(w, D_ACC, H5T_NATIVE_INT8, off, nsteps, i8);
   }
-  if (rc == LF_OK &&
-      H5Fflush(w->file, w->comm != MPI_COMM_NULL ? H5F_SCOPE_GLOBAL : H5F_SCOPE_LOCAL) < 0)
-    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot flush the file after the epoch", w->tmp);
   if ((rc = agree(w, rc)) != LF_OK) {
     w->failed = rc;
     goto fail;
