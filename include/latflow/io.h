@@ -101,11 +101,13 @@ lf_status lf_io_metrics_open(lf_io_metrics **w, const char *path, const lf_confi
 
 /* Appends one record. Records are buffered and written every LF_IO_METRICS_FLUSH records
  * (and by _flush and _close), so an append is a copy into memory. LF_ERR_HDF5 when a
- * buffered write fails. */
+ * buffered write fails. The file's metadata (dataset extents) reaches the disk only at
+ * _flush and _close. */
 lf_status lf_io_metrics_append(lf_io_metrics *w, const lf_train_record *rec);
 
-/* Writes the buffered records and flushes the HDF5 file (the .tmp stays readable by
- * HDF5 tools after a crash). */
+/* Writes the buffered records and flushes the HDF5 file: after a crash the .tmp is
+ * readable by HDF5 tools and holds the records of the last flush (the trainer flushes
+ * before every checkpoint). */
 lf_status lf_io_metrics_flush(lf_io_metrics *w);
 
 /* Number of records appended so far (written or buffered). */

@@ -109,8 +109,8 @@ static lf_status check_output(const lf_config *cfg, int force, int resume, const
                    cfg->output);
   if (!force && checkpoint_exists(ckpt_path))
     return LF_FAIL(LF_ERR_IO,
-                   "'%s' holds the checkpoint of an interrupted run (%s): continue it with "
-                   "--resume, or start over with --force",
+                   "'%s' holds the checkpoint of an interrupted training run (%s): continue "
+                   "it with --resume (latflow train), or start over with --force",
                    cfg->output, ckpt_path);
   if (force) {
     const lf_status rc = remove_checkpoint(ckpt_path);

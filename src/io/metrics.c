@@ -5,9 +5,12 @@
  * _open) and writes them to nine chunked, extendible 1-D datasets in one go, so an
  * append during training is a copy into memory and never touches the file. The file
  * lives as <path>.tmp until _close renames it: a reader never sees a half-written
- * train.h5, and after a crash the .tmp still holds every flushed record. An interrupted
- * run leaves it there (_suspend) and the resumed run reopens it (_resume), cut back to
- * the records of its checkpoint. */
+ * train.h5. The HDF5 metadata reaches the file only at _flush (before each training
+ * checkpoint) and _close: the metadata cache runs without evictions, so a run killed
+ * in between leaves a .tmp whose metadata is that of the last flush (raw data written
+ * after it lies beyond the flushed extents). An interrupted run leaves the .tmp there
+ * (_suspend) and the resumed run reopens it (_resume), cut back to the records of its
+ * checkpoint (fewer than the file holds when the checkpoint came from .prev). */
 #include "latflow/io.h"
 
 #include "io/h5util.h"
@@ -137,6 +140,23 @@ static void release(lf_io_metrics *w) {
   w->file = w->fapl = -1;
 }
 
+/* Dirty metadata stays in HDF5's cache until a flush (the same setting as the ensemble
+ * writer): a small cache, since a metrics file has nine datasets. */
+static lf_status no_evictions(hid_t fapl, const char *path) {
+  H5AC_cache_config_t c;
+  memset(&c, 0, sizeof c);
+  c.version = H5AC__CURR_CACHE_CONFIG_VERSION;
+  if (H5Pget_mdc_config(fapl, &c) < 0)
+    return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot read the metadata cache settings", path);
+  c.evictions_enabled = 0;
+  c.incr_mode = H5C_incr__off;
+  c.flash_incr_mode = H5C_flash_incr__off;
+  c.decr_mode = H5C_decr__off;
+  if (H5Pset_mdc_config(fapl, &c) < 0)
+    return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot set the metadata cache settings", path);
+  return LF_OK;
+}
+
 lf_status lf_io_metrics_open(lf_io_metrics **out, const char *path, const lf_config *cfg,
                              int overwrite) {
   lf_status rc = LF_OK;
@@ -153,6 +173,7 @@ lf_status lf_io_metrics_open(lf_io_metrics **out, const char *path, const lf_con
   snprintf(w->path, sizeof w->path, "%s", path);
 
   LF_CHECK(lf_h5_fapl_serial(&w->fapl));
+  LF_CHECK(no_evictions(w->fapl, path));
   LF_CHECK(lf_h5_create_tmp(path, overwrite, w->fapl, w->tmp, sizeof w->tmp, &w->file));
   LF_CHECK(lf_h5_write_header(w->file, "train", LF_IO_TRAIN_FORMAT_VERSION, NULL, w->tmp));
   LF_CHECK(lf_h5_write_meta(w->file, cfg, 1, w->tmp));
@@ -173,8 +194,8 @@ fail : {
   return rc;
 }
 
-lf_status lf_io_metrics_flush(lf_io_metrics *w) {
-  if (!w) return LF_FAIL(LF_ERR_INVALID, "lf_io_metrics_flush: no writer");
+/* Writes the buffered records to the datasets (no flush of the file). */
+static lf_status write_buffer(lf_io_metrics *w) {
   if (w->failed != LF_OK)
     return LF_FAIL(w->failed, "'%s': the metrics writer failed earlier", w->tmp);
   if (w->nbuf == 0) return LF_OK;
@@ -188,6 +209,13 @@ lf_status lf_io_metrics_flush(lf_io_metrics *w) {
   }
   w->written += w->nbuf;
   w->nbuf = 0;
+  return LF_OK;
+}
+
+lf_status lf_io_metrics_flush(lf_io_metrics *w) {
+  if (!w) return LF_FAIL(LF_ERR_INVALID, "lf_io_metrics_flush: no writer");
+  lf_status rc = write_buffer(w);
+  if (rc != LF_OK) return rc;
   if (H5Fflush(w->file, H5F_SCOPE_LOCAL) < 0) {
     w->failed = LF_ERR_HDF5;
     return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot flush the file after %zu records", w->tmp,
@@ -211,7 +239,7 @@ lf_status lf_io_metrics_append(lf_io_metrics *w, const lf_train_record *r) {
   w->gnorm[i] = r->grad_norm;
   w->skip[i] = r->skipped;
   w->nbuf++;
-  if (w->nbuf == NB) return lf_io_metrics_flush(w);
+  if (w->nbuf == NB) return write_buffer(w);
   return LF_OK;
 }
 
@@ -284,6 +312,7 @@ lf_status lf_io_metrics_resume(lf_io_metrics **out, const char *path, const lf_c
   LF_CHECK(lf_h5_open_latflow(w->tmp, "train", H5P_DEFAULT, &probe, NULL, 0, NULL));
   H5Fclose(probe);
   LF_CHECK(lf_h5_fapl_serial(&w->fapl));
+  LF_CHECK(no_evictions(w->fapl, w->tmp));
   w->file = H5Fopen(w->tmp, H5F_ACC_RDWR, w->fapl);
   if (w->file < 0) {
     rc = LF_H5_FAIL(LF_ERR_IO, "'%s': cannot open for writing", w->tmp);

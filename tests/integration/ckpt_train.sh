@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Checkpoint and exact resume of `latflow train` (issue 4): runs interrupted by a signal
 # (LATFLOW_TEST_INTERRUPT at a checkpoint step and between two), by SIGKILL between
-# checkpoints (the metrics file then holds more records than the checkpoint), twice in a
-# row, under mpiexec -n 2 with the signal on rank 1 only, and by a real `kill -TERM`; each
+# checkpoints, with the checkpoint lost so that .prev is used (the metrics file then holds
+# more records than the checkpoint and is cut back), twice in a row, under mpiexec -n 2 with the signal on rank 1 only, and by a real `kill -TERM`; each
 # is resumed with --resume and must end with model.h5 parameters and every train.h5
 # column but `seconds` bitwise equal (h5diff) to an uninterrupted run, with exit code 3
 # for the signal stops and no checkpoint left at the end. Also: a run-length change on
@@ -96,18 +96,29 @@ for s in 40 30; do
   same_run out/ref out/t$s "SIGTERM at $s + resume"
 done
 
-# ---- SIGKILL between checkpoints: the metrics file is longer than the checkpoint --------
-# checkpoint_every 300 > the 256-record buffer, so records 300..555 reach the file before
-# the kill at 580; the resume must cut them back to the checkpoint's 300
+# ---- SIGKILL between checkpoints --------------------------------------------------------
+# checkpoint_every 300 > the 256-record buffer, so records 300..555 are written to the
+# file before the kill at 580; its metadata is that of the flush before the checkpoint
 k="--set train.stop.steps=600 --set train.checkpoint_every=300"
 expect_code 0 "reference: 600 steps" -- "$lf" train tiny.yaml --output out/ref600 $k
 LATFLOW_TEST_INTERRUPT=train:580:KILL expect_nonzero "SIGKILL at step 580" -- "$lf" train tiny.yaml --output out/kill $k
 interrupted out/kill 300 "SIGKILL at 580"
-h5ls out/kill/train.h5.tmp 2>/dev/null | grep -q '^loss .*{556/Inf}' &&
-  ok "after the kill train.h5.tmp holds 556 records (checkpoint: 300)" ||
+h5ls out/kill/train.h5.tmp 2>/dev/null | grep -q '^loss .*{300/Inf}' &&
+  ok "after the kill train.h5.tmp is readable with the checkpoint's 300 records" ||
   bad "train.h5.tmp after the kill: $(h5ls out/kill/train.h5.tmp 2>&1 | head -2)"
 expect_code 0 "resume after SIGKILL" -- "$lf" train tiny.yaml --output out/kill $k --resume
 same_run out/ref600 out/kill "SIGKILL at 580 + resume"
+
+# ---- the checkpoint lost between the two renames: resume from .prev ----------------------
+# the metrics file then holds 40 records, the checkpoint 20: the resume cuts it back
+LATFLOW_TEST_INTERRUPT=train:40:TERM expect_code 3 "SIGTERM at 40 (for .prev)" -- "$lf" train tiny.yaml --output out/prev
+rm -f out/prev/train.ckpt.h5
+h5ls out/prev/train.h5.tmp 2>/dev/null | grep -q '^loss .*{40/Inf}' &&
+  ok "train.h5.tmp holds 40 records, train.ckpt.h5.prev is at step 20" ||
+  bad "train.h5.tmp: $(h5ls out/prev/train.h5.tmp 2>&1 | head -2)"
+expect_code 0 "resume from .prev" -- "$lf" train tiny.yaml --output out/prev --resume
+expect_err "resuming at step 20 from out/prev/train.ckpt.h5.prev" "resumed from .prev"
+same_run out/ref out/prev "checkpoint lost, .prev at 20 + resume"
 
 # ---- interrupted twice, then a run-length change ----------------------------------------
 LATFLOW_TEST_INTERRUPT=train:10:INT expect_code 3 "SIGINT at step 10" -- "$lf" train tiny.yaml --output out/twice
