@@ -17,7 +17,7 @@
  * (train.stop.*, train.checkpoint_every, train.log_every, train.eval_samples,
  * sample.proposals, sample.checkpoint_every, hmc.trajectories, hmc.checkpoint_every,
  * hmc.compare, output) and the sections the command does not use (train and hmc for
- * sample; train, model and sample for hmc; sample and hmc for train).
+ * sample; train, model and sample except sample.save for hmc; sample and hmc for train).
  *
  * All functions are local (serial HDF5; call them on one rank). */
 #ifndef LATFLOW_CKPT_H

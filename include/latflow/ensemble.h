@@ -89,6 +89,10 @@ int64_t lf_ens_steps(const lf_ens_writer *w);
 void lf_ens_set_gen_seconds(lf_ens_writer *w, double seconds);
 /* Writes buffers to the .tmp file and flushes it. */
 lf_status lf_ens_flush(lf_ens_writer *w);
+/* lf_ens_flush, then makes the data durable (fsync; a collective writer's flush already
+ * is an MPI_File_sync, so it is collective then). Call before recording the lengths in a
+ * checkpoint. */
+lf_status lf_ens_sync(lf_ens_writer *w);
 /* Flushes, closes, fsyncs, renames to path and frees w (also on failure; w may be NULL). */
 lf_status lf_ens_close(lf_ens_writer *w);
 /* Flushes and closes the .tmp file, keeping it for lf_ens_reopen (an interrupted run);

@@ -377,7 +377,7 @@ static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, in
     if (sig || (ce > 0 && t % ce == 0)) {
       s.t = t;
       s.seconds = before + (lf_wtime() - t0);
-      rc = lf_ens_flush(w); /* the .tmp holds at least what the checkpoint says */
+      rc = lf_ens_sync(w); /* the .tmp holds, durably, at least what the checkpoint says */
       s.rows = lf_ens_rows(w);
       s.steps = lf_ens_steps(w);
       LF_CHECK(lf_cli_agree(comm, rc));

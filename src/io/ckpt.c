@@ -212,7 +212,9 @@ lf_status lf_ckpt_compat(const lf_config *stored, const lf_config *now, const ch
   } else if (!strcmp(what, "hmc")) {
     a.train = b.train;
     a.model = b.model;
+    const lf_save_kind save = a.sample.save; /* hmc stores configurations per sample.save */
     a.sample = b.sample;
+    a.sample.save = save;
   } else {
     a.sample = b.sample;
     a.hmc = b.hmc;

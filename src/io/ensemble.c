@@ -13,6 +13,7 @@
 
 #include "io/h5util.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -390,6 +391,17 @@ lf_status lf_ens_flush(lf_ens_writer *w) {
   }
 fail:
   return rc;
+}
+
+lf_status lf_ens_sync(lf_ens_writer *w) {
+  lf_status rc = lf_ens_flush(w);
+  if (rc != LF_OK || w->comm != MPI_COMM_NULL) return rc; /* MPI-IO: the flush synced */
+  void *h = NULL;
+  if (H5Fget_vfd_handle(w->file, H5P_DEFAULT, &h) < 0 || !h)
+    return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot get the file handle to sync it", w->tmp);
+  if (fsync(*(int *)h) != 0)
+    return LF_FAIL(LF_ERR_IO, "cannot sync '%s': %s", w->tmp, strerror(errno));
+  return LF_OK;
 }
 
 lf_status lf_ens_add_chain(lf_ens_writer *w) {

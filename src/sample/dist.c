@@ -325,7 +325,7 @@ static lf_status epoch_end(const run_args *a, MPI_Comm comm, int rank, shared *s
   const int due =
       a->ckpt_on &&
       (sig || (a->o.checkpoint_every > 0 && sh->since >= (uint64_t)a->o.checkpoint_every));
-  if (due && a->w && (rc = lf_ens_flush(a->w)) != LF_OK) /* the data before its checkpoint */
+  if (due && a->w && (rc = lf_ens_sync(a->w)) != LF_OK) /* the data before its checkpoint */
     return agree(comm, rc);
   if (due) {
     lf_status crc = LF_OK;

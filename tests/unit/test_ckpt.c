@@ -165,6 +165,12 @@ static void test_compat(void) {
             strstr(lf_last_error(), "model.layers"),
         "train refuses another architecture: '%s'", lf_last_error());
   b = a;
+  b.sample.save = LF_SAVE_NONE;
+  CHECK(lf_ckpt_compat(&a, &b, "hmc", "ck") == LF_ERR_CONFIG &&
+            strstr(lf_last_error(), "sample.save"),
+        "hmc refuses another sample.save (it decides the stored configurations): '%s'",
+        lf_last_error());
+  b = a;
   b.theory.lambda = 7.0;
   CHECK(lf_ckpt_compat(&a, &b, "hmc", "ck") == LF_ERR_CONFIG &&
             strstr(lf_last_error(), "theory.lambda"),
