@@ -155,6 +155,14 @@ expect_err "written by a run with 2 training ranks, this run has 1" "rank count 
 expect_code 0 "resume on 2 ranks" -- mpi2 "$lf" train tiny.yaml --output out/mpi --resume
 same_run out/ref2 out/mpi "2 ranks, SIGUSR1 on rank 1 + resume"
 
+# one training rank of two (train.ranks=1): rank 1 only takes part in the agreements; the
+# checkpoint is a one-rank one, so a serial resume (train.ranks 0 = all = 1) continues it
+LATFLOW_TEST_INTERRUPT=train:30:TERM:0 expect_code 3 "SIGTERM on rank 0, 2 ranks, train.ranks=1" -- mpi2 "$lf" train tiny.yaml --output out/r1 --set train.ranks=1
+expect_err "the training ranks stopped on a signal after writing out/r1/train.ckpt.h5" "the idle rank's message"
+interrupted out/r1 30 "train.ranks=1 of 2"
+expect_code 0 "serial resume of the train.ranks=1 checkpoint" -- "$lf" train tiny.yaml --output out/r1 --resume
+same_run out/ref out/r1 "train.ranks=1 of 2 + serial resume"
+
 # ---- a real external SIGTERM to a running process ----------------------------------------
 long="--set train.stop.steps=15000 --set theory.shape=[8,8] --set train.batch=32 --set train.checkpoint_every=2000 --set train.log_every=100"
 expect_code 0 "reference: 15000 steps on 8x8" -- "$lf" train tiny.yaml --output out/reflong $long
