@@ -105,9 +105,10 @@ lf_status lf_io_metrics_open(lf_io_metrics **w, const char *path, const lf_confi
  * _flush and _close. */
 lf_status lf_io_metrics_append(lf_io_metrics *w, const lf_train_record *rec);
 
-/* Writes the buffered records and flushes the HDF5 file: after a crash the .tmp is
- * readable by HDF5 tools and holds the records of the last flush (the trainer flushes
- * before every checkpoint). */
+/* Writes the buffered records, flushes the HDF5 file and fsyncs it: after a crash the
+ * .tmp is readable by HDF5 tools and holds the records of the last flush (the trainer
+ * flushes before every checkpoint, so a checkpoint is never newer than its metrics).
+ * LF_ERR_HDF5, LF_ERR_IO (fsync). */
 lf_status lf_io_metrics_flush(lf_io_metrics *w);
 
 /* Number of records appended so far (written or buffered). */
