@@ -11,7 +11,8 @@
  * the owner (b, first row, per-proposal flags). The owner computes the observables and
  * correlator of its stored proposals and keeps them (and their fields when saved).
  *
- * Storage is in epochs of cfg->sample.epoch blocks: when the coordinator has decided an
+ * Storage is in epochs of cfg->sample.epoch x max(1, P-1) blocks (so the number of
+ * collective steps does not grow with P): when the coordinator has decided an
  * epoch's last block, every rank enters one collective step: MPI_Bcast of the totals
  * (rows, chain steps) and the coordinator's status, lf_signal_agree, and
  * lf_ens_write_epoch (each worker writes its rows, the coordinator the chain records).

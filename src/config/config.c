@@ -304,7 +304,7 @@ void lf_config_defaults(lf_config *cfg) {
   cfg->sample.proposals = 1000000;
   cfg->sample.block = 256;
   cfg->sample.save = LF_SAVE_ACCEPTED;
-  cfg->sample.epoch = 16;
+  cfg->sample.epoch = 8;
   cfg->sample.checkpoint_every = 100000;
 
   cfg->hmc.trajectories = 10000;

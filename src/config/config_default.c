@@ -48,7 +48,7 @@ static const char QUICKSTART[] =
     "  proposals: 1000000\n"
     "  block: 256                     # proposals per work unit\n"
     "  save: accepted                 # accepted | all | none\n"
-    "  epoch: 16                      # blocks per collective write (parallel HDF5)\n"
+    "  epoch: 8                       # blocks per worker between collective writes\n"
     "  checkpoint_every: 100000       # proposals between checkpoints; 0 = only on a signal\n"
     "\n"
     "hmc: {trajectories: 10000, tau: 1.0, steps: 10, integrator: leapfrog, therm: 200, compare: "

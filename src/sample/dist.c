@@ -552,7 +552,11 @@ static lf_status run_worker(const run_args *a, MPI_Comm comm, int rank, int P, s
   for (uint64_t eb = a->b0; eb < a->nblocks && rc == LF_OK;) {
     const uint64_t ee = eb + (uint64_t)a->E < a->nblocks ? eb + (uint64_t)a->E : a->nblocks;
     lf_status rc0 = LF_OK;
-    while (!aborted && done < nmine && fm + done * stride < ee) {
+    /* until every decision of this epoch is in and the window is full: the blocks
+     * computed ahead are ready when the epoch step ends (workers never idle in it for
+     * want of work they could have done before) */
+    while (!aborted &&
+           ((done < nmine && fm + done * stride < ee) || (comp < nmine && comp - done < W))) {
       int flag = 0;
       if (MPI_Iprobe(0, TAG_C2W, comm, &flag, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
         rc0 = LF_FAIL(LF_ERR_MPI, "MPI_Iprobe (decision)");
@@ -747,7 +751,10 @@ lf_status lf_sample_dist(const lf_config *cfg, lf_model *m, const lf_theory *th,
   if (opts) a.o = *opts;
   a.nblocks = ((uint64_t)cfg->sample.proposals + (uint64_t)B - 1) / (uint64_t)B;
   a.save = cfg->sample.save != LF_SAVE_NONE;
-  a.E = cfg->sample.epoch;
+  int P = 1;
+  MPI_Comm_size(comm, &P);
+  /* sample.epoch blocks per worker: the number of collective steps does not grow with P */
+  a.E = cfg->sample.epoch * (P > 1 ? P - 1 : 1);
   if (a.o.resume) {
     a.b0 = a.o.resume->next_block;
     a.seconds0 = a.o.resume->seconds;
