@@ -458,8 +458,8 @@ static lf_status preflight(const lf_config *cfg, const char *path, const char *c
 }
 
 /* `latflow hmc` with or without --resume (collective over comm). */
-static lf_status hmc_pipeline(const lf_config *cfg, int force, int resume, MPI_Comm comm,
-                              cJSON *json) {
+lf_status lf_hmc_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_Comm comm,
+                             cJSON *json) {
   int rank = 0, size = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
@@ -512,7 +512,7 @@ static lf_status hmc_pipeline(const lf_config *cfg, int force, int resume, MPI_C
 }
 
 lf_status lf_hmc_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSON *json) {
-  return hmc_pipeline(cfg, force, 0, comm, json);
+  return lf_hmc_pipeline_ex(cfg, force, 0, comm, json);
 }
 
 int lf_cmd_hmc(int argc, char **argv, MPI_Comm comm) {
@@ -523,7 +523,7 @@ int lf_cmd_hmc(int argc, char **argv, MPI_Comm comm) {
   lf_status rc = lf_signal_install();
   if (rc != LF_OK) return lf_cli_report(rc);
   cJSON *json = o.json ? cJSON_CreateObject() : NULL;
-  code = lf_cli_report(hmc_pipeline(&cfg, o.force, o.resume, comm, json));
+  code = lf_cli_report(lf_hmc_pipeline_ex(&cfg, o.force, o.resume, comm, json));
   if (json) {
     if (code == 0) code = lf_cli_print_json(json);
     cJSON_Delete(json);

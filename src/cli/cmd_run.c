@@ -6,6 +6,7 @@
 #include "latflow/analyze.h"
 #include "latflow/ensemble.h"
 #include "latflow/log.h"
+#include "latflow/signal.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -13,13 +14,16 @@
 #include <string.h>
 
 static const char help[] =
-    "usage: latflow run [CONFIG] [--set key=value]... [--output DIR] [--force] [--json]\n"
+    "usage: latflow run [CONFIG] [--set key=value]... [--output DIR] [--force] [--resume]\n"
+    "                   [--json]\n"
     "The whole pipeline on CONFIG (default: the built-in quickstart card: phi^4, L=8,\n"
     "m2=-4, lambda=8): trains the flow (<output>/model.h5, train.h5), samples it with the\n"
     "Independence Metropolis chain (<output>/ensemble.h5), runs HMC on the same theory when\n"
     "hmc.compare is true (<output>/hmc.h5), analyses both, writes PNG plots to\n"
     "<output>/plots and <output>/plots-hmc, and ends with a summary table (and the JSON\n"
-    "analysis in <output>/analysis.json).\n";
+    "analysis in <output>/analysis.json). Stopped by SIGTERM/SIGUSR1/SIGINT, a stage writes\n"
+    "its checkpoint and the command exits with code 3; --resume skips the completed stages\n"
+    "and continues the interrupted one.\n";
 
 static lf_status analyze_file(const char *path, lf_ensemble *e, lf_analysis *a) {
   lf_status rc = lf_ens_read(path, e);
@@ -85,7 +89,33 @@ static void summary(FILE *f, const lf_config *cfg, const lf_analysis *fa, const 
           out, ha ? ", hmc.h5" : "", out, ha ? " and plots-hmc" : "");
 }
 
-static lf_status run_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSON *json) {
+/* What `run --resume` does with a stage whose final file is `done` and whose checkpoint
+ * is `ckpt` (rank 0 decides, every rank follows): 0 run it fresh, 1 resume it, 2 skip it
+ * (completed). Without --resume: always 0. */
+static int stage_mode(int resume, const char *out, const char *done, const char *ckpt,
+                      MPI_Comm comm) {
+  int rank = 0, mode = 0;
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0 && resume) {
+    char d[LF_PATH_MAX], c[LF_PATH_MAX], p[LF_PATH_MAX + 8];
+    if (lf_cli_path(d, sizeof d, out, done) == LF_OK &&
+        lf_cli_path(c, sizeof c, out, ckpt) == LF_OK) {
+      snprintf(p, sizeof p, "%s.prev", c);
+      if (lf_cli_file_exists(c) || lf_cli_file_exists(p))
+        mode = 1;
+      else if (lf_cli_file_exists(d))
+        mode = 2;
+    }
+  }
+  MPI_Bcast(&mode, 1, MPI_INT, 0, comm);
+  return mode;
+}
+
+static const char *const mode_name[3] = {"", " (resumed from its checkpoint)",
+                                         ": already complete, skipped"};
+
+static lf_status run_pipeline(const lf_config *cfg, int force, int resume, MPI_Comm comm,
+                              cJSON *json) {
   lf_status rc = LF_OK;
   lf_ensemble fe, he;
   lf_analysis fa, ha;
@@ -99,13 +129,16 @@ static lf_status run_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJ
   LF_CHECK(lf_cli_path(ens, sizeof ens, cfg->output, "ensemble.h5"));
   LF_CHECK(lf_cli_path(hmc, sizeof hmc, cfg->output, "hmc.h5"));
   LF_CHECK(lf_cli_path(jpath, sizeof jpath, cfg->output, "analysis.json"));
-  lf_log_info("run", "1/4 training");
-  LF_CHECK(lf_train_pipeline(cfg, force, comm, jt));
-  lf_log_info("run", "2/4 sampling");
-  LF_CHECK(lf_sample_pipeline(cfg, NULL, force, comm, js));
+  int m = stage_mode(resume, cfg->output, "model.h5", "train.ckpt.h5", comm);
+  lf_log_info("run", "1/4 training%s", mode_name[m]);
+  if (m < 2) LF_CHECK(lf_train_pipeline_ex(cfg, force, m, comm, jt));
+  m = stage_mode(resume, cfg->output, "ensemble.h5", "sample.ckpt.h5", comm);
+  lf_log_info("run", "2/4 sampling%s", mode_name[m]);
+  if (m < 2) LF_CHECK(lf_sample_pipeline_ex(cfg, NULL, force, m, comm, js));
   if (cfg->hmc.compare) {
-    lf_log_info("run", "3/4 HMC for comparison");
-    LF_CHECK(lf_hmc_pipeline(cfg, force, comm, jh));
+    m = stage_mode(resume, cfg->output, "hmc.h5", "hmc.ckpt.h5", comm);
+    lf_log_info("run", "3/4 HMC for comparison%s", mode_name[m]);
+    if (m < 2) LF_CHECK(lf_hmc_pipeline_ex(cfg, force, m, comm, jh));
   } else {
     lf_log_info("run", "3/4 HMC skipped (hmc.compare: false)");
   }
@@ -172,12 +205,13 @@ int lf_cmd_run(int argc, char **argv, MPI_Comm comm) {
   lf_config cfg;
   int code;
   if (!lf_cli_setup(argc, argv, comm, "run", help, &o, &cfg, &code)) return code;
-  if (o.resume)
-    return lf_cli_report(lf_fail_msg(LF_ERR_USAGE, "run: --resume is not implemented yet "
-                                                   "(checkpoints come with the MPI production "
-                                                   "issue)"));
   cJSON *json = o.json ? cJSON_CreateObject() : NULL;
-  code = lf_cli_report(run_pipeline(&cfg, o.force, comm, json));
+  lf_status rc = lf_signal_install();
+  if (rc == LF_OK) rc = run_pipeline(&cfg, o.force, o.resume, comm, json);
+  if (rc == LF_INTERRUPTED)
+    lf_log_info("run", "stopped; continue the whole pipeline with: latflow run %s%s--resume",
+                o.config ? o.config : "", o.config ? " " : "");
+  code = lf_cli_report(rc);
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   if (json) {

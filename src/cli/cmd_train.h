@@ -22,6 +22,10 @@ lf_status lf_sample_pipeline(const lf_config *cfg, const char *model_path, int f
                              cJSON *json);
 /* HMC into <output>/hmc.h5 (cmd_hmc.c). */
 lf_status lf_hmc_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSON *json);
+/* The same; resume != 0 continues the run interrupted in cfg->output from
+ * <output>/hmc.ckpt.h5 (same number of ranks). */
+lf_status lf_hmc_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_Comm comm,
+                             cJSON *json);
 /* Plots of an ensemble or train file into outdir (NULL: <dir of path>/plots); *nplots
  * (may be NULL) gets the number of PNGs (cmd_plot.c). */
 lf_status lf_plot_pipeline(const char *path, const char *outdir, int *nplots);
