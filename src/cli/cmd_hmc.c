@@ -429,9 +429,14 @@ fail:
 
 /* Rank 0, before a run: the refusals that depend on what the output directory holds. */
 static lf_status preflight(const lf_config *cfg, const char *path, const char *ckpt,
-                           const char *prev, int force, int resume) {
+                           const char *prev, int force, int resume, int *complete) {
   const int have_ckpt = lf_cli_file_exists(ckpt) || lf_cli_file_exists(prev);
+  *complete = 0;
   if (resume) {
+    if (!have_ckpt && lf_cli_file_exists(path)) { /* idempotent: a requeued job may ask */
+      *complete = 1;
+      return LF_OK;
+    }
     if (!have_ckpt)
       return LF_FAIL(LF_ERR_USAGE,
                      "--resume: no checkpoint '%s' (nor '%s') to resume from; the run in '%s' "
@@ -467,8 +472,20 @@ lf_status lf_hmc_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_Co
   lf_status rc = lf_cli_path(path, sizeof path, cfg->output, "hmc.h5");
   if (rc == LF_OK) rc = lf_cli_path(ckpt, sizeof ckpt, cfg->output, "hmc.ckpt.h5");
   if (rc == LF_OK) rc = lf_ckpt_prev_path(prev, sizeof prev, ckpt);
-  if (rc == LF_OK && rank == 0) rc = preflight(cfg, path, ckpt, prev, force, resume);
+  int complete = 0;
+  if (rc == LF_OK && rank == 0) rc = preflight(cfg, path, ckpt, prev, force, resume, &complete);
   if ((rc = lf_cli_agree(comm, rc)) != LF_OK) return rc;
+  if (MPI_Bcast(&complete, 1, MPI_INT, 0, comm) != MPI_SUCCESS)
+    return LF_FAIL(LF_ERR_MPI, "MPI_Bcast of the run state");
+  if (complete) {
+    lf_log_info("hmc", "'%s' holds a finished run: nothing to resume", path);
+    if (json) {
+      cJSON_AddStringToObject(json, "command", "hmc");
+      cJSON_AddBoolToObject(json, "complete", 1);
+      cJSON_AddStringToObject(json, "ensemble", path);
+    }
+    return LF_OK;
+  }
   /* one rank: the chain goes straight into hmc.h5; P ranks: one independent chain per rank,
    * each into its own part file, then rank 0 merges them into one multi-chain file (chain
    * r = rank r) and removes the parts */

@@ -119,6 +119,7 @@ lf_status lf_sample_pipeline_ex(const lf_config *cfg_in, const char *model_arg, 
   lf_sample_state st;
   memset(&st, 0, sizeof st);
   uint64_t ck_hash = 0;
+  int complete = 0;
   /* setup: every rank loads the model and the theory; local failures are agreed on
    * before the collective steps */
   if (model_arg)
@@ -132,8 +133,7 @@ lf_status lf_sample_pipeline_ex(const lf_config *cfg_in, const char *model_arg, 
     if (resume) {
       if (!lf_cli_file_exists(ck_path) && !lf_cli_file_exists(ck_prev) &&
           lf_cli_file_exists(ens_path))
-        rc = LF_FAIL(LF_ERR_USAGE, "nothing to resume: '%s' is complete (no checkpoint '%s')",
-                     ens_path, ck_path);
+        complete = 1; /* idempotent: a requeued job may ask again */
       else
         rc = read_ckpt(&cfg, ck_path, &st, &ck_hash);
     } else {
@@ -154,6 +154,19 @@ lf_status lf_sample_pipeline_ex(const lf_config *cfg_in, const char *model_arg, 
     }
   }
   LF_CHECK(lf_cli_agree(comm, rc));
+  if (resume && MPI_Bcast(&complete, 1, MPI_INT, 0, comm) != MPI_SUCCESS) {
+    rc = LF_FAIL(LF_ERR_MPI, "MPI_Bcast of the run state");
+    goto fail;
+  }
+  if (complete) {
+    lf_log_info("sample", "'%s' holds a finished run: nothing to resume", ens_path);
+    if (json) {
+      cJSON_AddStringToObject(json, "command", "sample");
+      cJSON_AddBoolToObject(json, "complete", 1);
+      cJSON_AddStringToObject(json, "ensemble", ens_path);
+    }
+    goto fail; /* rc == LF_OK */
+  }
   if (resume) {
     if (MPI_Bcast(&st, (int)sizeof st, MPI_BYTE, 0, comm) != MPI_SUCCESS ||
         MPI_Bcast(&ck_hash, 1, MPI_UINT64_T, 0, comm) != MPI_SUCCESS) {

@@ -153,6 +153,10 @@ clean h "H"
 # no checkpoint at all
 run 2 "--resume without a checkpoint" "" -- "$lf" hmc c.yaml --output none --resume
 expect_err "no checkpoint 'none/hmc.ckpt.h5'" "missing checkpoint"
+# --resume of a finished run does nothing and succeeds (a requeued job may ask again)
+run 0 "--resume of a finished run" "" -- "$lf" hmc c.yaml --output h --resume
+grep -q "nothing to resume" out.txt err.txt && ok "finished run: nothing to resume" || bad "finished run: no message"
+same ref2/hmc.h5 h/hmc.h5 2 "H after a second --resume"
 
 # G: a real SIGTERM from outside, at whatever trajectory the process is at
 "$lf" hmc c.yaml --output g --set hmc.trajectories=60000 >/dev/null 2>g.err &

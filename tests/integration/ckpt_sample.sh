@@ -117,7 +117,7 @@ LATFLOW_TEST_INTERRUPT=sample:40:TERM "$lf" "${S[@]}" --output h > h1.log 2>&1; 
 "$lf" "${S[@]}" --output nothing --resume > h6.log 2>&1; rc=$?
 [ $rc != 0 ] && grep -q "no checkpoint" h6.log && ok "--resume without a checkpoint refused" || { bad "no checkpoint: exit $rc"; tail -2 h6.log; }
 "$lf" "${S[@]}" --output a --resume > h7.log 2>&1; rc=$?
-[ $rc != 0 ] && grep -q "nothing to resume" h7.log && ok "--resume of a completed run refused" || { bad "completed: exit $rc"; tail -2 h7.log; }
+[ $rc = 0 ] && grep -q "nothing to resume" h7.log && ok "--resume of a completed run: exit 0, nothing to do (idempotent for requeued jobs)" || { bad "completed: exit $rc"; tail -2 h7.log; }
 "$lf" "${S[@]}" --output h --resume > h8.log 2>&1 && ok "the refused resumes left the run resumable" || bad "resume after refusals"
 same h "after refusals"
 
