@@ -60,16 +60,21 @@ static double cpu_now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void idle(idler *d) {
+static void idle_upto(idler *d, int maxshift) {
   if (d->n == 0) {
     d->w0 = lf_wtime();
     d->c0 = cpu_now();
   }
   d->n++;
   if (d->n <= 4) return; /* a few immediate polls: a message is often just arriving */
-  const int sh = d->n - 4 < 10 ? d->n - 4 : 10;
-  struct timespec ts = {0, 1000L << sh}; /* 2 us .. 1 ms */
+  const int sh = d->n - 4 < maxshift ? d->n - 4 : maxshift;
+  struct timespec ts = {0, 1000L << sh}; /* 2 us .. 2^maxshift us */
   nanosleep(&ts, NULL);
+}
+
+/* Waiting for a point-to-point message: back off to 1 ms. */
+static void idle(idler *d) {
+  idle_upto(d, 10);
 }
 
 static void busy(idler *d) {
@@ -279,6 +284,30 @@ static int owner(uint64_t b, int P) {
   return 1 + (int)(b % (uint64_t)(P - 1));
 }
 
+/* Waits for r with back-off up to 2^maxshift us. */
+static lf_status wait_req_upto(MPI_Request *r, idler *id, int maxshift) {
+  lf_status rc = LF_OK;
+  for (;;) {
+    int flag = 0;
+    LF_MPI_CHECK(MPI_Test(r, &flag, MPI_STATUS_IGNORE), "MPI_Test");
+    if (flag) break;
+    idle_upto(id, maxshift);
+  }
+  busy(id);
+fail:
+  return rc;
+}
+
+static lf_status wait_req(MPI_Request *r, idler *id) {
+  return wait_req_upto(r, id, 10);
+}
+
+/* A collective takes several message rounds, each needing progress on both sides: back
+ * off to 64 us only (a wake-up every 64 us costs a few percent of a core). */
+static lf_status wait_coll(MPI_Request *r, idler *id) {
+  return wait_req_upto(r, id, 6);
+}
+
 /* What every rank keeps about the run (co: rank 0 only). */
 typedef struct shared {
   coord *co;
@@ -287,6 +316,7 @@ typedef struct shared {
   int64_t steps;  /* chain steps written (rank 0's count is broadcast) */
   double t0;      /* start of this call */
   int abort_sent; /* rank 0 sent ABORT to every worker (agreed in epoch_end) */
+  idler *id;      /* this rank's waiting: the epoch collectives wait with back-off too */
 } shared;
 
 /* The collective step that ends the epoch before block `next` (DESIGN.md section 5):
@@ -302,13 +332,18 @@ static lf_status epoch_end(const run_args *a, MPI_Comm comm, int rank, shared *s
     v[1] = sh->steps + (int64_t)sh->eb.nsteps;
     v[2] = sh->abort_sent;
   }
-  if (MPI_Bcast(v, 3, MPI_INT64_T, 0, comm) != MPI_SUCCESS)
-    return LF_FAIL(LF_ERR_MPI, "MPI_Bcast of the epoch totals");
+  /* non-blocking collectives waited for with back-off: Open MPI's blocking ones poll at
+   * full speed, and a rank that arrives early must not take a core from the workers */
+  MPI_Request req = MPI_REQUEST_NULL;
+  if (MPI_Ibcast(v, 3, MPI_INT64_T, 0, comm, &req) != MPI_SUCCESS)
+    return LF_FAIL(LF_ERR_MPI, "MPI_Ibcast of the epoch totals");
+  if ((rc = wait_coll(&req, sh->id)) != LF_OK) return rc;
   sh->abort_sent = (int)v[2];
   if (rc0 == LF_OK) lf_signal_test_hook("sample", (long)next, rank);
   int mine[2] = {(int)rc0, lf_signal_pending()}, all[2] = {0, 0};
-  if (MPI_Allreduce(mine, all, 2, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS)
-    return LF_FAIL(LF_ERR_MPI, "MPI_Allreduce of the epoch status");
+  if (MPI_Iallreduce(mine, all, 2, MPI_INT, MPI_MAX, comm, &req) != MPI_SUCCESS)
+    return LF_FAIL(LF_ERR_MPI, "MPI_Iallreduce of the epoch status");
+  if ((rc = wait_coll(&req, sh->id)) != LF_OK) return rc;
   if (all[0] != LF_OK)
     return rc0 != LF_OK ? rc0
                         : LF_FAIL((lf_status)all[0], "another rank failed (%s); see its message",
@@ -380,19 +415,6 @@ static lf_status run_single(const run_args *a, MPI_Comm comm, source *src, share
     eb = ee;
   }
   return LF_OK;
-}
-
-static lf_status wait_req(MPI_Request *r, idler *id) {
-  lf_status rc = LF_OK;
-  for (;;) {
-    int flag = 0;
-    LF_MPI_CHECK(MPI_Test(r, &flag, MPI_STATUS_IGNORE), "MPI_Test");
-    if (flag) break;
-    idle(id);
-  }
-  busy(id);
-fail:
-  return rc;
 }
 
 /* Waits (with back-off) for a message from src with tag; fills st. */
@@ -693,6 +715,7 @@ static lf_status run(const run_args *a, MPI_Comm comm_in, lf_sample_result *res,
   sh.steps = a->o.resume ? a->o.resume->steps : 0;
   if ((rc = agree(comm, rc)) != LF_OK) goto fail;
   sh.t0 = lf_wtime();
+  sh.id = &id;
   if (P == 1)
     rc = run_single(a, comm, &src, &sh, phi, logw, flags);
   else if (coordinator)
