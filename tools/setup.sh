@@ -5,7 +5,8 @@ set -euo pipefail
 [ "${LATFLOW_SKIP_APT:-0}" = 1 ] && exit 0
 pkgs=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libhdf5-openmpi-dev
       hdf5-tools libopenblas-dev liblapacke-dev libyaml-dev libfftw3-dev librandom123-dev
-      libcjson-dev libgsl-dev gnuplot-nox)
+      libcjson-dev libgsl-dev gnuplot-nox
+      slurmctld slurmd slurm-client munge)   # last line: the SLURM job tests (tests/slurm/)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
