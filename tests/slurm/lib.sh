@@ -23,6 +23,8 @@
 #                            final); print that state. On timeout print the current state,
 #                            status 1 (a dependent of a failed job without --kill-on-invalid-dep
 #                            stays PENDING for ever)
+# slurm_wait_state JOBID STATE SECS   wait until the job is in STATE (e.g. RUNNING); status 1
+#                            on timeout
 # slurm_wait_file FILE REGEX SECS   wait until FILE has a line matching REGEX (grep -E); status 1
 #                            on timeout (e.g. wait for a job to reach its trap before signalling)
 # slurm_now / slurm_since T  wall clock (s, with ns) / seconds since T, 2 decimals: for timings
@@ -62,6 +64,14 @@ slurm_wait_job() {
     esac
     if [ "$(date +%s)" -ge "$end" ]; then echo "$s"; return 1; fi
     sleep 0.25
+  done
+}
+# slurm_wait_state JOBID STATE TIMEOUT_SECONDS
+slurm_wait_state() {
+  local end=$(( $(date +%s) + $3 ))
+  until [ "$(slurm_job_state "$1")" = "$2" ]; do
+    [ "$(date +%s)" -lt "$end" ] || return 1
+    sleep 0.2
   done
 }
 # slurm_wait_file FILE REGEX TIMEOUT_SECONDS

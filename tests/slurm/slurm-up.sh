@@ -35,6 +35,7 @@ die() { echo "slurm-up: ERROR: $*" >&2; exit 1; }
 fail() {
   local msg=${*: -1} f
   echo "slurm-up: ERROR: $msg" >&2
+  echo "slurm-up: what did start is stopped by: bash $(dirname "$0")/slurm-down.sh $PREFIX" >&2
   for f in "${@:1:$#-1}"; do
     [ -s "$f" ] || continue
     echo "----- tail of $f" >&2; tail -n 25 "$f" >&2
@@ -47,6 +48,22 @@ fail() {
 mkdir -p "$1" || die "cannot create $1"
 PREFIX=$(cd "$1" && pwd -P) || die "cannot enter $1"
 case "$PREFIX" in *[[:space:]]*) die "PREFIX must not contain white space: '$PREFIX'" ;; esac
+# ------------------------------------------------------------------ paths and their limits
+CONF=$PREFIX/etc/slurm.conf
+MUNGE_SOCK=$PREFIX/munge-run/munge.socket.2
+NODE=$(hostname -s 2>/dev/null || hostname)
+[ -n "$NODE" ] || die "no host name"
+# Unix socket paths must be shorter than 108 bytes (sun_path). The longest ones we create:
+# munged's socket, slurmd's spool sockets "<node>_<job>.<step>" and pmix's
+# "stepd.slurm.pmix.<job>.<step>" (job and step ids up to 10 digits), pmix's app dir in TmpFS.
+for s in "$MUNGE_SOCK" "$PREFIX/spool/d/${NODE}_4294967295.4294967295" \
+         "$PREFIX/spool/d/stepd.slurm.pmix.4294967295.4294967295" \
+         "$PREFIX/tmp/spmix_appdir_0_4294967295.4294967295/pmix-1234567"; do
+  [ ${#s} -lt 108 ] || die "PREFIX '$PREFIX' is too long (${#PREFIX} bytes): the socket path
+  $s
+would have ${#s} bytes, Unix sockets allow 107. Use a short prefix, e.g. \$(mktemp -d /tmp/lfslurm.XXXX)."
+done
+
 # munged requires every directory above its socket to be searchable by all (mktemp -d makes 0700)
 chmod 755 "$PREFIX" || die "cannot chmod 755 $PREFIX"
 d=$PREFIX
@@ -79,22 +96,6 @@ if [ "$missing" = 1 ]; then
   [ "$rc" = 0 ] || die "apt-get install slurmctld slurmd slurm-client munge failed (exit $rc)"
   say "installed"
 fi
-
-# ------------------------------------------------------------------ paths and their limits
-CONF=$PREFIX/etc/slurm.conf
-MUNGE_SOCK=$PREFIX/munge-run/munge.socket.2
-NODE=$(hostname -s 2>/dev/null || hostname)
-[ -n "$NODE" ] || die "no host name"
-# Unix socket paths must be shorter than 108 bytes (sun_path). The longest ones we create:
-# munged's socket, slurmd's spool sockets "<node>_<job>.<step>" and pmix's
-# "stepd.slurm.pmix.<job>.<step>" (job and step ids up to 10 digits), pmix's app dir in TmpFS.
-for s in "$MUNGE_SOCK" "$PREFIX/spool/d/${NODE}_4294967295.4294967295" \
-         "$PREFIX/spool/d/stepd.slurm.pmix.4294967295.4294967295" \
-         "$PREFIX/tmp/spmix_appdir_0_4294967295.4294967295/pmix-1234567"; do
-  [ ${#s} -lt 108 ] || die "PREFIX '$PREFIX' is too long (${#PREFIX} bytes): the socket path
-  $s
-would have ${#s} bytes, Unix sockets allow 107. Use a short prefix, e.g. \$(mktemp -d /tmp/lfslurm.XXXX)."
-done
 
 # ------------------------------------------------------------------ helpers
 # pid_of PIDFILE EXE: print the pid when PIDFILE names a live process running EXE (or EXE-wlm,
