@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/slurm/lib.sh — helpers for the SLURM job tests (source it; it sets no shell options).
 #
 # A test tests/slurm/test_<x>.sh is run by tests/slurm/run.sh as

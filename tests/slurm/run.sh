@@ -140,7 +140,7 @@ for t in "${tests[@]}"; do
   fi
   say "=== $name: exit $rc ($dts)"
 done
-printf "slurm tests:$report\n"
+printf 'slurm tests:%b\n' "$report"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ] && status=0
 exit "$status"
