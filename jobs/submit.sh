@@ -5,7 +5,8 @@
 #   [hmc] ─────────────────────────────────────────────────────afterok──┘     (with --hmc)
 #
 # usage: jobs/submit.sh CARD [--tasks N] [--ranks R] [--threads C] [--time T] [--warn S]
-#                            [--dir RUNDIR] [--model M] [--hmc] [--parallel K] [--dry-run]
+#                            [--dir RUNDIR] [--model M] [--hmc] [--parallel K]
+#                            [--sbatch "OPTIONS"] [--dry-run]
 #   CARD          the run card (YAML); copied to RUNDIR/card.yaml, which every job reads
 #   --tasks N     sampling chains = array tasks, seeds BASE+0 ... BASE+N-1 (BASE = the
 #                 card's seed)                                              (default 4)
@@ -20,6 +21,8 @@
 #   --model M     sample this trained model: no training job
 #   --hmc         also the HMC baseline (RUNDIR/hmc), analysed by the merge job
 #   --parallel K  run at most K sampling tasks at a time (--array=...%K)
+#   --sbatch "OPTIONS"  more sbatch options for every job, split at blanks, e.g.
+#                 --sbatch "--ntasks-per-node=32 --mem-per-cpu=2G --constraint=skylake"
 #   --dry-run     print the sbatch commands, submit nothing
 # Account, partition, QOS ...: sbatch reads SBATCH_ACCOUNT, SBATCH_PARTITION, SBATCH_QOS
 # from the environment. LATFLOW_BIN: directory of latflow (default ../build/bin next to this
@@ -34,7 +37,7 @@ die() { echo "submit: ERROR: $*" >&2; exit 2; }
 usage() { sed -n '2,/^# docs\/CLUSTER.md/p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
 JOBS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
-TASKS=4 RANKS=1 THREADS=1 TIME=01:00:00 WARN=300 DIR="" MODEL="" HMC=0 PARALLEL="" DRY=0
+TASKS=4 RANKS=1 THREADS=1 TIME=01:00:00 WARN=300 DIR="" MODEL="" HMC=0 PARALLEL="" DRY=0 EXTRA=""
 CARD=""
 while [ $# -gt 0 ]; do
   case $1 in
@@ -47,6 +50,7 @@ while [ $# -gt 0 ]; do
     --model) MODEL=${2:-}; shift 2 ;;
     --hmc) HMC=1; shift ;;
     --parallel) PARALLEL=${2:-}; shift 2 ;;
+    --sbatch) EXTRA=${2:-}; shift 2 ;;
     --dry-run) DRY=1; shift ;;
     -h | --help) usage 0 ;;
     -*) die "unknown option '$1' (see --help)" ;;
@@ -134,32 +138,35 @@ fail() {  # cancel what was submitted before the failure
   die "$*"
 }
 common=(--export=ALL --kill-on-invalid-dep=yes)
+# --sbatch: split at blanks on purpose; given last, so that it overrides the options above
+# shellcheck disable=SC2206
+extra=($EXTRA)
 work=("${common[@]}" --ntasks="$RANKS" --cpus-per-task="$THREADS" --time="$TIME"
       --signal="B:USR1@$WARN")
 
 dep=""
 if [ -z "$MODEL" ]; then
   train=$(sub train "${work[@]}" --job-name="$NAME-train" --output="$RUNDIR/logs/train-%j.out" \
-          "$JOBS/train.sbatch" "$CARDCOPY" "$RUNDIR") || fail "sbatch of the training job failed"
+          "${extra[@]}" "$JOBS/train.sbatch" "$CARDCOPY" "$RUNDIR") || fail "sbatch of the training job failed"
   submitted+=("$train"); dep="--dependency=afterok:$train"
 fi
 array="0-$((TASKS - 1))${PARALLEL:+%$PARALLEL}"
 sample=$(sub sample "${work[@]}" ${dep:+"$dep"} --array="$array" --job-name="$NAME-sample" \
          --output="$RUNDIR/logs/sample-%A_%a.out" \
-         "$JOBS/sample.sbatch" "$CARDCOPY" "$RUNDIR") || fail "sbatch of the sampling array failed"
+         "${extra[@]}" "$JOBS/sample.sbatch" "$CARDCOPY" "$RUNDIR") || fail "sbatch of the sampling array failed"
 submitted+=("$sample")
 after="afterok:$sample"
 if [ "$HMC" = 1 ]; then
   hmc=$(sub hmc "${work[@]}" --job-name="$NAME-hmc" --output="$RUNDIR/logs/hmc-%j.out" \
-        "$JOBS/hmc.sbatch" "$CARDCOPY" "$RUNDIR") || fail "sbatch of the HMC job failed"
+        "${extra[@]}" "$JOBS/hmc.sbatch" "$CARDCOPY" "$RUNDIR") || fail "sbatch of the HMC job failed"
   submitted+=("$hmc"); after="$after:$hmc"
 fi
 merge=$(sub merge "${common[@]}" --dependency="$after" --job-name="$NAME-merge" \
         --output="$RUNDIR/logs/merge-%j.out" \
-        "$JOBS/merge.sbatch" "$CARDCOPY" "$RUNDIR") || fail "sbatch of the merge job failed"
+        "${extra[@]}" "$JOBS/merge.sbatch" "$CARDCOPY" "$RUNDIR") || fail "sbatch of the merge job failed"
 
 {
-  echo "# $(date '+%F %T') jobs/submit.sh $CARD --tasks $TASKS --ranks $RANKS --threads $THREADS --time $TIME --warn $WARN${MODEL:+ --model $MODEL}$([ "$HMC" = 1 ] && echo ' --hmc')"
+  echo "# $(date '+%F %T') jobs/submit.sh $CARD --tasks $TASKS --ranks $RANKS --threads $THREADS --time $TIME --warn $WARN${MODEL:+ --model $MODEL}$([ "$HMC" = 1 ] && echo ' --hmc')${EXTRA:+ --sbatch \"$EXTRA\"}"
   [ -n "${train:-}" ] && echo "train $train"
   echo "sample $sample"
   [ -n "${hmc:-}" ] && echo "hmc $hmc"
