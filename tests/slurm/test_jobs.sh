@@ -90,10 +90,23 @@ jid() { awk -v k="$1" '$1 == k { print $2 }' "$2" | tail -1; }   # jid STAGE JOB
 headers() { grep -c '^==== latflow .* start ' "$1" 2>/dev/null; }  # start headers in a log
 # lines matching REGEX after the N-th start header of LOG
 after_header() { awk -v n="$2" -v re="$3" '/^==== latflow .* start /{h++} h>=n && $0 ~ re {c++} END{print c+0}' "$1"; }
+# wait_progress JOB LOG N REGEX SECS: until LOG has a line matching REGEX after its N-th
+# start header; status 1 when the job ended (or the time ran out) before that
+wait_progress() {
+  local end=$(( $(date +%s) + $5 ))
+  until [ "$(after_header "$2" "$3" "$4")" -ge 1 ]; do
+    case $(slurm_job_state "$1") in
+      COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | BOOT_FAIL | DEADLINE | UNKNOWN) return 1 ;;
+    esac
+    [ "$(date +%s)" -lt "$end" ] || return 1
+    sleep 0.1
+  done
+}
 # wait until job J has restarted R times and is pending again, then start it at once
 restart_now() {
   local j=$1 r=$2 end=$(( $(date +%s) + 60 ))
   until [ "$(slurm_job_field "$j" Restarts)" = "$r" ] && [ "$(slurm_job_state "$j")" = PENDING ]; do
+    case $(slurm_job_state "$j") in COMPLETED | FAILED | CANCELLED | TIMEOUT | UNKNOWN) return 1 ;; esac
     [ "$(date +%s)" -lt "$end" ] || return 1
     sleep 0.2
   done
@@ -248,19 +261,25 @@ model=$WD/runs/a/train/model.h5
 "$BIN/latflow" sample long.yaml --model "$model" --output ref --set seed=100 >ref.log 2>&1 &
 refpid=$!
 if submit b.ids "$SRC/jobs" long.yaml --model "$model" --tasks 1 --ranks 2 --time 10 --dir runs/b; then
-  sample=$(jid sample runs/b/jobs.txt); task=${sample}_0
+  sample=$(jid sample runs/b/jobs.txt); task=${sample}_0; merge=$(jid merge runs/b/jobs.txt)
   log=runs/b/logs/sample-${sample}_0.out
-  # 1st stop: as soon as the chain runs (its first progress line)
-  if slurm_wait_file "$log" 'proposals/s' 90; then
-    scancel --signal=USR1 --batch "$task"
-    restart_now "$task" 1 || bad "b: not requeued after the first signal"
-    # 2nd stop: when the resumed run has made progress
-    end=$(( $(date +%s) + 90 ))
-    until [ "$(after_header "$log" 2 'proposals/s')" -ge 1 ] || [ "$(date +%s)" -ge "$end" ]; do sleep 0.1; done
-    scancel --signal=USR1 --batch "$task"
-    restart_now "$task" 2 || bad "b: not requeued after the second signal"
-  else
+  # 1st stop: as soon as the chain runs (its first progress line); 2nd stop: when the
+  # resumed run has made progress
+  if ! wait_progress "$task" "$log" 1 'sample: [0-9]+/[0-9]+ proposals' 90; then
     bad "b: the sampling task never ran"
+  else
+    scancel --signal=USR1 --batch "$task"
+    if ! restart_now "$task" 1; then
+      bad "b: not requeued after the first signal"
+    elif ! wait_progress "$task" "$log" 2 'sample: [0-9]+/[0-9]+ proposals' 90; then
+      bad "b: the requeued task did not resume"
+    else
+      scancel --signal=USR1 --batch "$task"
+      restart_now "$task" 2 || bad "b: not requeued after the second signal"
+      s=$(slurm_job_state "$merge")
+      [ "$s" = PENDING ] && ok "b: the merge job is still PENDING ($(slurm_job_field "$merge" Reason)) while the task is requeued" \
+        || bad "b: the merge job is $s while its dependency is requeued"
+    fi
   fi
   s=$(slurm_wait_job "$task" 120)
   r=$(slurm_job_field "$task" Restarts)
@@ -282,9 +301,19 @@ if submit b.ids "$SRC/jobs" long.yaml --model "$model" --tasks 1 --ranks 2 --tim
   [ "$nd" = 0 ] && ok "b: ensemble bitwise equal to the uninterrupted run (/chain_0/{obs,corr,configs,row,id,logw,accepted,dH})" \
     || bad "b: $nd datasets differ from the uninterrupted run"
   [ -e runs/b/sample/task-000/sample.ckpt.h5 ] && bad "b: checkpoint left behind" || ok "b: no checkpoint left after completion"
-  s=$(slurm_wait_job "$(jid merge runs/b/jobs.txt)" 60)
-  [ "$s" = COMPLETED ] && ok "b: its merge job waited for the requeued task and COMPLETED" || bad "b: merge: $s"
-  [ "$nd" = 0 ] && rm -f ref/ensemble.h5 runs/b/sample/task-000/ensemble.h5 runs/b/merged/ensemble.h5  # 40 MB each
+  # the merge job (afterok on the array) waited through both requeues and then started;
+  # it is cancelled there: merging, analysing and plotting 1.2M steps takes 15 s, and (a)
+  # tests the merge already
+  end=$(( $(date +%s) + 60 ))
+  while [ "$(slurm_job_state "$merge")" = PENDING ] && [ "$(date +%s)" -lt "$end" ]; do sleep 0.2; done
+  s=$(slurm_job_state "$merge")
+  case $s in
+    RUNNING | COMPLETING | COMPLETED) ok "b: its merge job waited for the requeued task, then started ($s)" ;;
+    *) bad "b: merge job $merge: $s"; slurm_job_dump "$merge" ;;
+  esac
+  scancel "$merge" 2>/dev/null
+  slurm_wait_job "$merge" 30 >/dev/null
+  [ "$nd" = 0 ] && rm -rf ref/ensemble.h5 runs/b/sample/task-000/ensemble.h5 runs/b/merged  # 40 MB each
 else
   bad "b: submit.sh failed: $(cat b.ids.err)"
   wait "$refpid"
@@ -302,11 +331,10 @@ scenario_e() {
   e=${e%%;*}
   [ -n "$e" ] || { bad "e: sbatch failed"; return; }
   log=runs/e/logs/hmc-$e.out
-  slurm_wait_file "$log" 'traj/s' 90 || { bad "e: the HMC job never ran"; slurm_job_dump "$e"; return; }
+  wait_progress "$e" "$log" 1 'hmc: trajectory [0-9]+/' 90 || { bad "e: the HMC job never ran"; slurm_job_dump "$e"; return; }
   scancel --signal=USR1 --batch "$e"
   restart_now "$e" 1 || { bad "e: not requeued after the signal"; slurm_job_dump "$e"; scancel "$e"; return; }
-  end=$(( $(date +%s) + 90 ))
-  until [ "$(after_header "$log" 2 'traj/s')" -ge 1 ] || [ "$(date +%s)" -ge "$end" ]; do sleep 0.1; done
+  wait_progress "$e" "$log" 2 'hmc: trajectory [0-9]+/' 90 || { bad "e: the requeued job did not resume"; slurm_job_dump "$e"; scancel "$e"; return; }
   scancel "$e"
   s=$(slurm_wait_job "$e" 60)
   sleep 1
