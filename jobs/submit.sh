@@ -34,7 +34,11 @@
 set -uo pipefail
 
 die() { echo "submit: ERROR: $*" >&2; exit 2; }
-usage() { sed -n '2,/^# docs\/CLUSTER.md/p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() {  # usage STATUS: the header of this file; on stderr unless asked for (--help)
+  if [ "${1:-0}" = 0 ]; then sed -n '2,/^# docs\/CLUSTER.md/p' "$0" | sed 's/^# \{0,1\}//'
+  else sed -n '2,/^# docs\/CLUSTER.md/p' "$0" | sed 's/^# \{0,1\}//' >&2; fi
+  exit "${1:-0}"
+}
 
 JOBS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 TASKS=4 RANKS=1 THREADS=1 TIME=01:00:00 WARN=300 DIR="" MODEL="" HMC=0 PARALLEL="" DRY=0 EXTRA=""
