@@ -9,7 +9,7 @@
 #                              finished result, which latflow then reports as "nothing to
 #                              resume"), else to "" (a fresh start)
 #   lf_run ARGS...             runs `latflow ARGS...` under the MPI launcher in the background,
-#                              forwards USR1/TERM/INT to it as USR1, returns latflow's exit code
+#                              forwards USR1/TERM/INT to it as USR1; LF_RC = its exit code
 #   lf_finish RC               exit code 3 (checkpoint written after a stop) -> requeue the job;
 #                              anything else -> exit with it
 #
