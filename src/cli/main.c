@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include "latflow/log.h"
+#include "latflow/signal.h"
 #include "latflow/version.h"
 
 #include <mpi.h>
@@ -52,14 +53,25 @@ static int dispatch(int argc, char **argv, MPI_Comm comm) {
   return 2;
 }
 
+/* Long runs stop cleanly on SIGTERM/SIGUSR1/SIGINT (checkpoint, exit 3). Their handlers go
+ * in before MPI_Init (which takes a good fraction of a second), so a signal during start-up
+ * is not lost: the run stops at its first step boundary. Other commands keep the default
+ * actions. */
+static int wants_signals(int argc, char **argv) {
+  if (argc < 2) return 0;
+  const char *c = argv[1];
+  return !strcmp(c, "train") || !strcmp(c, "run") || !strcmp(c, "sample") || !strcmp(c, "hmc");
+}
+
 int main(int argc, char **argv) {
+  const lf_status sig_rc = wants_signals(argc, argv) ? lf_signal_install() : LF_OK;
   MPI_Init(&argc, &argv);
   int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   lf_log_init();
   lf_log_set_rank(rank);
-  const int code = dispatch(argc, argv, MPI_COMM_WORLD);
+  const int code = sig_rc != LF_OK ? lf_cli_report(sig_rc) : dispatch(argc, argv, MPI_COMM_WORLD);
   /* the only MPI_Abort; an interrupted run (code 3) was agreed by every rank */
   if (code != 0 && code != LF_CLI_EXIT_INTERRUPTED && size > 1) MPI_Abort(MPI_COMM_WORLD, code);
   MPI_Finalize();
