@@ -14,17 +14,25 @@ lf_status lf_theory_init(lf_theory *t, const lf_theory_cfg *cfg) {
     if (rc != LF_OK) lf_theory_free(t);
     return rc;
   }
-  case LF_THEORY_U1:
-    return LF_FAIL(LF_ERR_CONFIG, "theory 'u1' is not implemented yet");
-  case LF_THEORY_SCHWINGER:
-    return LF_FAIL(LF_ERR_CONFIG, "theory 'schwinger' is not implemented yet");
+  case LF_THEORY_U1: {
+    const lf_status rc = lf_u1_init(t, cfg);
+    if (rc != LF_OK) lf_theory_free(t);
+    return rc;
+  }
+  case LF_THEORY_SCHWINGER: {
+    const lf_status rc = lf_schwinger_init(t, cfg);
+    if (rc != LF_OK) lf_theory_free(t);
+    return rc;
+  }
   }
   return LF_FAIL(LF_ERR_CONFIG, "unknown theory kind %d", (int)cfg->name);
 }
 
 void lf_theory_free(lf_theory *t) {
   if (!t) return;
-  /* phi^4 owns only its lattice; theories with an impl will free it here by kind. */
+  /* phi^4 and u1 own only their lattice; schwinger also owns its workspace. */
+  if (t->kind == LF_THEORY_SCHWINGER) lf_schwinger_free_impl(t->impl);
+  t->impl = NULL;
   lf_lattice_free(&t->lat);
   memset(t, 0, sizeof *t);
 }
