@@ -9,6 +9,11 @@
  *             - (n/2) log 2 pi. One parameter theta = log m (m = exp theta > 0), so the
  *             mass stays positive under any optimizer step. Each of the C components
  *             is an independent copy.
+ * haar:       uniform angles on [0, 2 pi)^n (the Haar measure of U(1)^n, e.g. the C = 2
+ *             link angles of a 2D U(1) theory): z_j = 2 pi Phi(eps_j) with Phi the
+ *             standard normal CDF, so eps is the same N(0,1) noise as for the other
+ *             bases; log r(z) = -n log 2 pi for every z. No parameters; logr_backward
+ *             adds nothing to dz (a constant density).
  * Shapes: eps, z, dz are (B, C*V); logr, dlogr (B); theta, dtheta (nparams);
  * eps and z may be the same array. Any L0, L1 >= 1 (odd too).
  * Functions take a non-const lf_base because they use its FFT scratch and a cache of

@@ -18,6 +18,15 @@
 #include <string.h>
 
 #define LOG_2PI 1.83787706640934548356
+#define TWO_PI 6.28318530717958647692
+
+/* haar: the standard normal eps mapped to a uniform angle in [0, 2 pi) by its CDF,
+ * 2 pi Phi(eps), Phi(e) = erfc(-e/sqrt 2)/2. So the callers' noise (lf_rng_normal, one
+ * draw per component, as for the normal base) serves every base unchanged. */
+static double haar_angle(double e) {
+  const double a = TWO_PI * 0.5 * erfc(-e * 0.70710678118654752440);
+  return a >= TWO_PI ? a - TWO_PI : a;
+}
 
 typedef struct base_ff {
   int nh;              /* L0 * (L1/2 + 1): r2c half spectrum */
@@ -55,9 +64,7 @@ static double phat2(int n0, int L0, int n1, int L1) {
 
 lf_status lf_base_init(lf_base *b, lf_base_kind kind, int C, int L0, int L1) {
   memset(b, 0, sizeof *b);
-  if (kind == LF_BASE_HAAR)
-    return LF_FAIL(LF_ERR_INVALID, "base 'haar' needs a gauge theory (not implemented yet)");
-  if (kind != LF_BASE_NORMAL && kind != LF_BASE_FREE_FIELD)
+  if (kind != LF_BASE_NORMAL && kind != LF_BASE_FREE_FIELD && kind != LF_BASE_HAAR)
     return LF_FAIL(LF_ERR_INVALID, "unknown base kind %d", (int)kind);
   if (C < 1 || L0 < 1 || L1 < 1)
     return LF_FAIL(LF_ERR_INVALID, "base needs C >= 1 and L0, L1 >= 1, got C=%d, %d x %d", C, L0,
@@ -69,7 +76,7 @@ lf_status lf_base_init(lf_base *b, lf_base_kind kind, int C, int L0, int L1) {
   b->L0 = L0;
   b->L1 = L1;
   b->V = L0 * L1;
-  if (kind == LF_BASE_NORMAL) return LF_OK;
+  if (kind != LF_BASE_FREE_FIELD) return LF_OK;
 
   const int V = b->V, h1 = L1 / 2 + 1, nh = L0 * h1;
   base_ff *ff = fftw_malloc(sizeof *ff);
@@ -187,6 +194,11 @@ void lf_base_sample(lf_base *b, const double *theta, int B, const double *eps, d
                     double *logr) {
   const size_t n = (size_t)b->C * (size_t)b->V;
   const double lognorm = -0.5 * (double)n * LOG_2PI;
+  if (b->kind == LF_BASE_HAAR) {
+    for (size_t j = 0; j < (size_t)B * n; j++) z[j] = haar_angle(eps[j]);
+    for (int i = 0; i < B; i++) logr[i] = -(double)n * LOG_2PI;
+    return;
+  }
   if (b->kind != LF_BASE_FREE_FIELD) {
     for (int i = 0; i < B; i++) {
       const double *e = eps + (size_t)i * n;
@@ -233,6 +245,10 @@ void lf_base_sample_backward(lf_base *b, const double *theta, int B, const doubl
 void lf_base_logr(lf_base *b, const double *theta, int B, const double *z, double *logr) {
   const size_t n = (size_t)b->C * (size_t)b->V;
   const double lognorm = -0.5 * (double)n * LOG_2PI;
+  if (b->kind == LF_BASE_HAAR) {
+    for (int i = 0; i < B; i++) logr[i] = -(double)n * LOG_2PI;
+    return;
+  }
   if (b->kind != LF_BASE_FREE_FIELD) {
     for (int i = 0; i < B; i++) {
       const double *zi = z + (size_t)i * n;
@@ -255,6 +271,7 @@ void lf_base_logr(lf_base *b, const double *theta, int B, const double *z, doubl
 void lf_base_logr_backward(lf_base *b, const double *theta, int B, const double *z,
                            const double *dlogr, double *dtheta, double *dz) {
   const size_t n = (size_t)b->C * (size_t)b->V;
+  if (b->kind == LF_BASE_HAAR) return; /* constant density: no gradient */
   if (b->kind != LF_BASE_FREE_FIELD) {
     if (!dz) return;
     for (int i = 0; i < B; i++)

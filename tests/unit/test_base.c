@@ -334,12 +334,53 @@ static void check_exact_flow(void) {
   free(z);
 }
 
+/* haar: angles in [0, 2 pi), log r = -n log 2 pi, and the moments of U(0, 2 pi):
+ * mean pi, variance pi^2/3, <cos> = <sin> = 0, each within 5 sigma/sqrt(N). */
+static void check_haar(void) {
+  lf_base b;
+  const int C = 2, L0 = 4, L1 = 6, B = 500, n = C * L0 * L1;
+  lf_status rc = lf_base_init(&b, LF_BASE_HAAR, C, L0, L1);
+  CHECK(rc == LF_OK && lf_base_nparams(&b) == 0, "haar base init (C=2, 4x6), no parameters");
+  double *eps = malloc(sizeof(double) * (size_t)B * n), *z = malloc(sizeof(double) * (size_t)B * n);
+  double logr[500], logr2[500];
+  lf_rng_key key = lf_rng_key_make(21, LF_STREAM_TEST);
+  for (int i = 0; i < B; i++) lf_rng_normal(key, 0, (uint64_t)i, (size_t)n, eps + (size_t)i * n);
+  lf_base_sample(&b, NULL, B, eps, z, logr);
+  lf_base_logr(&b, NULL, B, z, logr2);
+  double lo = 1e300, hi = -1e300, m = 0.0, m2 = 0.0, mc = 0.0, ms = 0.0, el = 0.0;
+  const size_t N = (size_t)B * (size_t)n;
+  for (size_t j = 0; j < N; j++) {
+    lo = fmin(lo, z[j]);
+    hi = fmax(hi, z[j]);
+    m += z[j];
+    m2 += (z[j] - M_PI) * (z[j] - M_PI);
+    mc += cos(z[j]);
+    ms += sin(z[j]);
+  }
+  for (int i = 0; i < B; i++)
+    el = fmax(el, fabs(logr[i] + n * log(2.0 * M_PI)) + fabs(logr2[i] - logr[i]));
+  m /= (double)N;
+  m2 /= (double)N;
+  mc /= (double)N;
+  ms /= (double)N;
+  const double tol = 5.0 / sqrt((double)N);
+  CHECK(lo >= 0.0 && hi < 2.0 * M_PI && el < 1e-12,
+        "haar: z in [%.2e, 2pi - %.2e], |logr + n log 2pi| + |sample - logr| %.1e", lo,
+        2.0 * M_PI - hi, el);
+  CHECK(fabs(m - M_PI) < tol * M_PI / sqrt(3.0) && fabs(m2 - M_PI * M_PI / 3.0) < tol * 3.0 &&
+            fabs(mc) < tol && fabs(ms) < tol,
+        "haar moments over %zu angles: mean - pi %.4f, var - pi^2/3 %.4f, <cos> %.4f, <sin> "
+        "%.4f (5 sigma ~ %.4f)",
+        N, m - M_PI, m2 - M_PI * M_PI / 3.0, mc, ms, tol);
+  lf_base_free(&b);
+  free(eps);
+  free(z);
+}
+
 int main(void) {
   lf_base b;
-  lf_status rc = lf_base_init(&b, LF_BASE_HAAR, 2, 4, 4);
-  CHECK(rc == LF_ERR_INVALID && strstr(lf_last_error(), "haar"), "haar refused: '%s'",
-        lf_last_error());
-  rc = lf_base_init(&b, LF_BASE_FREE_FIELD, 0, 4, 4);
+  check_haar();
+  lf_status rc = lf_base_init(&b, LF_BASE_FREE_FIELD, 0, 4, 4);
   CHECK(rc == LF_ERR_INVALID, "C=0 refused: '%s'", lf_last_error());
   lf_base_free(&b);
 

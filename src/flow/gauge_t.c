@@ -1,0 +1,425 @@
+/* src/flow/gauge_t.c: gauge-equivariant coupling layers for 2D U(1) and their stack
+ * (contract: latflow/gauge_flow_t.h).
+ *
+ * Kanwar et al., PRL 125, 121601 (2020), eq. (4)-(6): a plaquette coupling P -> P' acting
+ * on active plaquettes, conditioned on frozen (unchanged) plaquettes, is lifted to links
+ * by shifting the one active link inside each active plaquette by P' - P. Masks and the
+ * (cos, sin) input of the net follow the tutorial, Albergo et al., arXiv 2101.08176,
+ * section IV.B (make_2d_link_active_stripes, make_plaq_masks); the plaquette coupling is
+ * a circular spline (Rezende et al., arXiv 2002.02428) instead of the tutorial's NCP.
+ *
+ * Saved workspace of one call at batch B (LF_R elements, in this order):
+ *   netin  (B, 2, V)      frozen * (cos P, sin P) of the call's input field
+ *   post_k (B, h_k, V)    hidden activations (outputs; see coupling_t.c for why outputs)
+ *   u      (B, 3K, V)     spline parameters (last conv, linear)
+ *   pw     (B, V)         the input plaquettes wrapped to [0, 2 pi)
+ *   q      (B, V)         spline outputs on active sites (forward: P'; inverse: f^-1)
+ * Scratch: two (B, hmax, V) gradient buffers, a (B, V) plaquette gradient, conv scratch. */
+#include "latflow/gauge_flow.h"
+#include "latflow/timer.h"
+
+#include "core/prec.h"
+
+#include <math.h>
+#include <string.h>
+
+#define TWO_PI 6.28318530717958647692
+
+typedef struct ws_view {
+  LF_R *netin, *post[LF_MAX_HIDDEN], *u, *pw, *q;
+} ws_view;
+
+static ws_view ws_layout(const LF_T(lf_gcoupling) * c, int B, LF_R *ws) {
+  ws_view w;
+  const size_t BV = (size_t)B * (size_t)c->V;
+  size_t off = 2 * BV;
+  w.netin = ws;
+  for (int k = 0; k < c->nconv - 1; k++) {
+    w.post[k] = ws + off;
+    off += BV * (size_t)c->conv[k].cout;
+  }
+  w.u = ws + off;
+  off += BV * (size_t)(3 * c->K);
+  w.pw = ws + off;
+  w.q = ws + off + BV;
+  return w;
+}
+
+static int hmax_of(const LF_T(lf_gcoupling) * c) {
+  int h = 3 * c->K;
+  for (int k = 0; k < c->nconv; k++) {
+    if (c->conv[k].cout > h) h = c->conv[k].cout;
+    if (c->conv[k].cin > h) h = c->conv[k].cin;
+  }
+  return h;
+}
+
+size_t LF_T(lf_gcoupling_nparams)(int K, int nhidden, const int *hidden, int kernel) {
+  size_t n = 0;
+  int cin = 2;
+  for (int k = 0; k < nhidden; k++) {
+    n += LF_T(lf_conv2d_nparams)(cin, hidden[k], kernel);
+    cin = hidden[k];
+  }
+  return n + LF_T(lf_conv2d_nparams)(cin, 3 * K, kernel);
+}
+
+void LF_T(lf_gcoupling_bind)(LF_T(lf_gcoupling) * c, int L0, int L1, int mu, int off, int K,
+                             int nhidden, const int *hidden, int kernel, lf_act_kind act,
+                             LF_R *params, LF_R *grads) {
+  memset(c, 0, sizeof *c);
+  c->L0 = L0;
+  c->L1 = L1;
+  c->V = L0 * L1;
+  c->mu = mu;
+  c->off = off;
+  c->K = K;
+  c->nconv = nhidden + 1;
+  c->act = act;
+  size_t o = 0;
+  int cin = 2;
+  for (int k = 0; k <= nhidden; k++) {
+    const int cout = k < nhidden ? hidden[k] : 3 * K;
+    LF_T(lf_conv2d_bind)
+    (&c->conv[k], cin, cout, kernel, L0, L1, params + o, grads ? grads + o : NULL);
+    o += LF_T(lf_conv2d_nparams)(cin, cout, kernel);
+    cin = cout;
+  }
+}
+
+size_t LF_T(lf_gcoupling_ws_size)(const LF_T(lf_gcoupling) * c, int B) {
+  const size_t BV = (size_t)B * (size_t)c->V;
+  size_t n = 2 * BV + BV * (size_t)(3 * c->K) + 2 * BV;
+  for (int k = 0; k < c->nconv - 1; k++) n += BV * (size_t)c->conv[k].cout;
+  return n;
+}
+
+size_t LF_T(lf_gcoupling_scratch_size)(const LF_T(lf_gcoupling) * c, int B) {
+  size_t conv = 0;
+  for (int k = 0; k < c->nconv; k++) {
+    const size_t s = LF_T(lf_conv2d_ws_size)(&c->conv[k], B);
+    if (s > conv) conv = s;
+  }
+  const size_t BV = (size_t)B * (size_t)c->V;
+  return 2 * BV * (size_t)hmax_of(c) + BV + conv;
+}
+
+void LF_T(lf_gcoupling_init)(LF_T(lf_gcoupling) * c, lf_init_kind kind, double scale,
+                             lf_rng_key key, uint64_t offset) {
+  uint64_t off = offset;
+  for (int k = 0; k < c->nconv; k++) {
+    LF_T(lf_conv2d_init)(&c->conv[k], kind, scale, key, off);
+    off += LF_T(lf_conv2d_nparams)(c->conv[k].cin, c->conv[k].cout, c->conv[k].k);
+  }
+}
+
+int LF_T(lf_gcoupling_plaq_class)(const LF_T(lf_gcoupling) * c, int v) {
+  const int xnu = c->mu == 0 ? v % c->L1 : v / c->L1; /* coordinate across the stripes */
+  const int cl = ((xnu - c->off) % 4 + 4) % 4;
+  return cl == 0 ? 0 : (cl == 3 ? 2 : 1);
+}
+
+static double wrap(double a) {
+  double r = a - TWO_PI * floor(a / TWO_PI);
+  if (r >= TWO_PI) r -= TWO_PI; /* a tiny negative a rounds to 2 pi */
+  if (r < 0.0) r = 0.0;
+  return r;
+}
+
+/* Plaquettes of one sample's links t (2, V), wrapped, into pw (V). */
+static void plaquettes(const LF_T(lf_gcoupling) * c, const LF_R *t, LF_R *pw) {
+  const int L0 = c->L0, L1 = c->L1, V = c->V;
+  const LF_R *t0 = t, *t1 = t + V;
+  for (int x0 = 0; x0 < L0; x0++)
+    for (int x1 = 0; x1 < L1; x1++) {
+      const int v = x0 * L1 + x1, up0 = ((x0 + 1) % L0) * L1 + x1, up1 = x0 * L1 + (x1 + 1) % L1;
+      pw[v] = (LF_R)wrap((double)t0[v] + (double)t1[up0] - (double)t0[up1] - (double)t1[v]);
+    }
+}
+
+/* dL/dP (V) of one sample into the links' gradient dt (2, V): the transpose of P. */
+static void plaquettes_backward(const LF_T(lf_gcoupling) * c, const LF_R *gp, LF_R *dt) {
+  const int L0 = c->L0, L1 = c->L1, V = c->V;
+  LF_R *d0 = dt, *d1 = dt + V;
+  for (int x0 = 0; x0 < L0; x0++)
+    for (int x1 = 0; x1 < L1; x1++) {
+      const int v = x0 * L1 + x1, up0 = ((x0 + 1) % L0) * L1 + x1, up1 = x0 * L1 + (x1 + 1) % L1;
+      d0[v] += gp[v];
+      d1[up0] += gp[v];
+      d0[up1] -= gp[v];
+      d1[v] -= gp[v];
+    }
+}
+
+/* pw and netin of the field t (B, 2, V), then the net: fills w->u. */
+static void condition(const LF_T(lf_gcoupling) * c, int B, const LF_R *t, const ws_view *w,
+                      LF_R *convws) {
+  const size_t V = (size_t)c->V;
+  for (int b = 0; b < B; b++) {
+    LF_R *pw = w->pw + (size_t)b * V, *n0 = w->netin + (size_t)b * 2 * V, *n1 = n0 + V;
+    plaquettes(c, t + (size_t)b * 2 * V, pw);
+    for (size_t v = 0; v < V; v++) {
+      const int fr = LF_T(lf_gcoupling_plaq_class)(c, (int)v) == 1;
+      n0[v] = fr ? (LF_R)cos((double)pw[v]) : (LF_R)0;
+      n1[v] = fr ? (LF_R)sin((double)pw[v]) : (LF_R)0;
+    }
+  }
+  const LF_R *a = w->netin;
+  for (int k = 0; k < c->nconv; k++) {
+    if (k == c->nconv - 1) {
+      LF_T(lf_conv2d_forward)(&c->conv[k], B, a, w->u, convws);
+    } else {
+      LF_T(lf_conv2d_forward_act)(&c->conv[k], B, a, w->post[k], convws, c->act);
+      a = w->post[k];
+    }
+  }
+}
+
+/* Back through the net from dout = dL/du (B, 3K, V), then through netin into gp (B, V)
+ * (+=) when want. dout and dbuf are clobbered. */
+static void uncondition(LF_T(lf_gcoupling) * c, int B, const ws_view *w, LF_R *dout, LF_R *dbuf,
+                        LF_R *gp, LF_R *convws, int want) {
+  const size_t BV = (size_t)B * (size_t)c->V, V = (size_t)c->V;
+  for (int k = c->nconv - 1; k >= 0; k--) {
+    const LF_R *a = k == 0 ? w->netin : w->post[k - 1];
+    if (k == 0 && !want) {
+      LF_T(lf_conv2d_backward)(&c->conv[0], B, a, dout, NULL, convws);
+      return;
+    }
+    memset(dbuf, 0, BV * (size_t)c->conv[k].cin * sizeof *dbuf);
+    LF_T(lf_conv2d_backward)(&c->conv[k], B, a, dout, dbuf, convws);
+    if (k == 0) break;
+    memset(dout, 0, BV * (size_t)c->conv[k].cin * sizeof *dout);
+    LF_T(lf_act_backward)
+    (c->act, BV * (size_t)c->conv[k].cin, w->post[k - 1], w->post[k - 1], dbuf, dout);
+  }
+  /* netin = (cos P, sin P) on frozen plaquettes */
+  for (int b = 0; b < B; b++) {
+    const LF_R *pw = w->pw + (size_t)b * V, *g0 = dbuf + (size_t)b * 2 * V, *g1 = g0 + V;
+    LF_R *g = gp + (size_t)b * V;
+    for (size_t v = 0; v < V; v++)
+      if (LF_T(lf_gcoupling_plaq_class)(c, (int)v) == 1)
+        g[v] += (LF_R)(-sin((double)pw[v]) * (double)g0[v] + cos((double)pw[v]) * (double)g1[v]);
+  }
+}
+
+/* Shared by forward (inv = 0) and inverse (inv = 1): in -> out. */
+static void apply(const LF_T(lf_gcoupling) * c, int B, const LF_R *in, LF_R *out, double *logdet,
+                  LF_R *ws, LF_R *scratch, int inv) {
+  const size_t V = (size_t)c->V, BH = (size_t)B * V * (size_t)hmax_of(c);
+  const ws_view w = ws_layout(c, B, ws);
+  const int K = c->K;
+  const double sigma = c->mu == 0 ? 1.0 : -1.0;
+  condition(c, B, in, &w, scratch + 2 * BH + (size_t)B * V);
+  if (out != in) memcpy(out, in, (size_t)B * 2 * V * sizeof *out);
+  for (int b = 0; b < B; b++) {
+    const LF_R *pw = w.pw + (size_t)b * V;
+    LF_R *q = w.q + (size_t)b * V, *link = out + ((size_t)b * 2 + (size_t)c->mu) * V;
+    double acc = 0.0;
+    for (size_t v = 0; v < V; v++) {
+      if (LF_T(lf_gcoupling_plaq_class)(c, (int)v) != 0) {
+        q[v] = 0;
+        continue;
+      }
+      const LF_R *u = w.u + (size_t)b * 3 * (size_t)K * V + v;
+      LF_R lj;
+      q[v] = inv ? LF_T(lf_rqs_inverse)(K, u, V, pw[v], &lj)
+                 : LF_T(lf_rqs_forward)(K, u, V, pw[v], &lj);
+      acc += (double)lj;
+      link[v] = (LF_R)wrap((double)link[v] + sigma * ((double)q[v] - (double)pw[v]));
+    }
+    logdet[b] += acc;
+  }
+}
+
+void LF_T(lf_gcoupling_forward)(const LF_T(lf_gcoupling) * c, int B, const LF_R *x, LF_R *y,
+                                double *logdet, LF_R *ws, LF_R *scratch) {
+  apply(c, B, x, y, logdet, ws, scratch, 0);
+}
+
+void LF_T(lf_gcoupling_inverse)(const LF_T(lf_gcoupling) * c, int B, const LF_R *y, LF_R *x,
+                                double *logdet, LF_R *ws, LF_R *scratch) {
+  apply(c, B, y, x, logdet, ws, scratch, 1);
+}
+
+/* Backward of apply: out_a = in_a + sigma (q(P~) - P~) on active links, out = in elsewhere,
+ * logdet += sum_a logj. With g = dL/dout_a: dL/dP~ = spline path (cy = sigma g, cl =
+ * dlogdet) - sigma g, plus the frozen plaquettes' path through the net; then P's
+ * transpose gives the links, and d_in += d_out for every link (the direct term). */
+static void apply_backward(LF_T(lf_gcoupling) * c, int B, const LF_R *dout_field,
+                           const double *dlogdet, LF_R *din, const LF_R *ws, LF_R *scratch,
+                           int inv) {
+  const size_t V = (size_t)c->V, BH = (size_t)B * V * (size_t)hmax_of(c);
+  const ws_view w = ws_layout(c, B, (LF_R *)ws);
+  const int K = c->K;
+  const LF_R sigma = c->mu == 0 ? (LF_R)1 : (LF_R)-1;
+  LF_R *du = scratch, *dbuf = scratch + BH, *gp = scratch + 2 * BH;
+  LF_R *convws = gp + (size_t)B * V;
+  memset(du, 0, (size_t)B * 3 * (size_t)K * V * sizeof *du);
+  memset(gp, 0, (size_t)B * V * sizeof *gp);
+  for (int b = 0; b < B; b++) {
+    const LF_R gl = dlogdet ? (LF_R)dlogdet[b] : (LF_R)0;
+    const LF_R *g = dout_field ? dout_field + ((size_t)b * 2 + (size_t)c->mu) * V : NULL;
+    const LF_R *pw = w.pw + (size_t)b * V, *q = w.q + (size_t)b * V;
+    for (size_t v = 0; v < V; v++) {
+      if (LF_T(lf_gcoupling_plaq_class)(c, (int)v) != 0) continue;
+      const size_t ub = (size_t)b * 3 * (size_t)K * V + v;
+      const LF_R cy = g ? sigma * g[v] : (LF_R)0;
+      const LF_R r = inv ? LF_T(lf_rqs_inverse_backward)(K, w.u + ub, V, q[v], cy, gl, du + ub, V)
+                         : LF_T(lf_rqs_backward)(K, w.u + ub, V, pw[v], cy, gl, du + ub, V);
+      gp[(size_t)b * V + v] += r - cy;
+    }
+  }
+  uncondition(c, B, &w, du, dbuf, gp, convws, din != NULL);
+  if (!din) return;
+  for (int b = 0; b < B; b++) plaquettes_backward(c, gp + (size_t)b * V, din + (size_t)b * 2 * V);
+  if (dout_field)
+    for (size_t i = 0; i < (size_t)B * 2 * V; i++) din[i] += dout_field[i];
+}
+
+void LF_T(lf_gcoupling_backward)(LF_T(lf_gcoupling) * c, int B, const LF_R *x, const LF_R *dy,
+                                 const double *dlogdet, LF_R *dx, const LF_R *ws, LF_R *scratch) {
+  (void)x; /* everything backward needs is in ws */
+  apply_backward(c, B, dy, dlogdet, dx, ws, scratch, 0);
+}
+
+void LF_T(lf_gcoupling_inverse_backward)(LF_T(lf_gcoupling) * c, int B, const LF_R *y,
+                                         const LF_R *dx, const double *dlogdet, LF_R *dy,
+                                         const LF_R *ws, LF_R *scratch) {
+  (void)y;
+  apply_backward(c, B, dx, dlogdet, dy, ws, scratch, 1);
+}
+
+/* ---- the stack ---------------------------------------------------------------------- */
+
+size_t LF_T(lf_gflow_nparams)(const lf_model_cfg *cfg, int K) {
+  return (size_t)cfg->layers *
+         LF_T(lf_gcoupling_nparams)(K, cfg->nhidden, cfg->hidden, cfg->kernel);
+}
+
+void LF_T(lf_gflow_free)(LF_T(lf_gflow) * f) {
+  lf_free(f->layers);
+  lf_free(f->ws);
+  lf_free(f->xs);
+  lf_free(f->dxs);
+  lf_free(f->scratch);
+  memset(f, 0, sizeof *f);
+}
+
+lf_status LF_T(lf_gflow_init)(LF_T(lf_gflow) * f, const lf_model_cfg *cfg, int K, int L0, int L1,
+                              LF_R *params, LF_R *grads, int Bmax) {
+  memset(f, 0, sizeof *f);
+  if (cfg->layers < 1)
+    return LF_FAIL(LF_ERR_INVALID, "gauge flow: layers must be >= 1, got %d", cfg->layers);
+  if (cfg->nhidden < 0 || cfg->nhidden > LF_MAX_HIDDEN)
+    return LF_FAIL(LF_ERR_INVALID, "gauge flow: nhidden must be in [0, %d], got %d", LF_MAX_HIDDEN,
+                   cfg->nhidden);
+  for (int k = 0; k < cfg->nhidden; k++)
+    if (cfg->hidden[k] < 1)
+      return LF_FAIL(LF_ERR_INVALID, "gauge flow: hidden[%d] must be >= 1, got %d", k,
+                     cfg->hidden[k]);
+  if (cfg->kernel < 1 || cfg->kernel % 2 == 0)
+    return LF_FAIL(LF_ERR_INVALID, "gauge flow: kernel must be odd and >= 1, got %d", cfg->kernel);
+  if (K < 1 || K > LF_RQS_KMAX)
+    return LF_FAIL(LF_ERR_INVALID, "gauge flow: spline bins must be in [1, %d], got %d",
+                   LF_RQS_KMAX, K);
+  if (L0 < 4 || L1 < 4 || L0 % 4 || L1 % 4)
+    return LF_FAIL(LF_ERR_INVALID,
+                   "gauge flow: the stripe masks need L0, L1 multiples of 4, got %d x %d", L0, L1);
+  if (Bmax < 1) return LF_FAIL(LF_ERR_INVALID, "gauge flow: Bmax must be >= 1, got %d", Bmax);
+  if (!params || !grads)
+    return LF_FAIL(LF_ERR_INVALID, "gauge flow: params and grads must not be NULL");
+  f->nlayers = cfg->layers;
+  f->L0 = L0;
+  f->L1 = L1;
+  f->V = L0 * L1;
+  f->Bmax = Bmax;
+  f->K = K;
+  const size_t npl = LF_T(lf_gcoupling_nparams)(K, cfg->nhidden, cfg->hidden, cfg->kernel);
+  f->layers = lf_alloc((size_t)f->nlayers * sizeof *f->layers);
+  if (!f->layers) goto nomem;
+  for (int i = 0; i < f->nlayers; i++) LF_T(lf_gcoupling_bind)
+  (&f->layers[i], L0, L1, i % 2, (i / 2) % 4, K, cfg->nhidden, cfg->hidden, cfg->kernel,
+   cfg->activation, params + (size_t)i * npl, grads + (size_t)i * npl);
+  f->ws_per_layer = LF_T(lf_gcoupling_ws_size)(&f->layers[0], Bmax);
+  const size_t field = (size_t)Bmax * 2 * (size_t)f->V;
+  f->ws = lf_alloc((size_t)f->nlayers * f->ws_per_layer * sizeof(LF_R));
+  f->xs = lf_alloc((size_t)(f->nlayers + 1) * field * sizeof(LF_R));
+  f->dxs = lf_alloc(2 * field * sizeof(LF_R));
+  f->scratch = lf_alloc(LF_T(lf_gcoupling_scratch_size)(&f->layers[0], Bmax) * sizeof(LF_R));
+  if (!f->ws || !f->xs || !f->dxs || !f->scratch) goto nomem;
+  return LF_OK;
+nomem:
+  LF_T(lf_gflow_free)(f);
+  return LF_FAIL(LF_ERR_NOMEM, "gauge flow: workspaces for %d layers, %dx%d, Bmax=%d", cfg->layers,
+                 L0, L1, Bmax);
+}
+
+void LF_T(lf_gflow_init_params)(LF_T(lf_gflow) * f, lf_init_kind kind, double scale, lf_rng_key key,
+                                uint64_t offset) {
+  uint64_t off = offset;
+  for (int i = 0; i < f->nlayers; i++) {
+    LF_T(lf_gcoupling) *c = &f->layers[i];
+    LF_T(lf_gcoupling_init)(c, kind, scale, key, off);
+    for (int k = 0; k < c->nconv; k++)
+      off += LF_T(lf_conv2d_nparams)(c->conv[k].cin, c->conv[k].cout, c->conv[k].k);
+  }
+}
+
+static LF_R *field_at(const LF_T(lf_gflow) * f, int i) {
+  return f->xs + (size_t)i * (size_t)f->Bmax * 2 * (size_t)f->V;
+}
+
+void LF_T(lf_gflow_forward)(LF_T(lf_gflow) * f, int B, const LF_R *z, LF_R *theta, double *logdet) {
+  const size_t n = (size_t)B * 2 * (size_t)f->V;
+  memcpy(field_at(f, 0), z, n * sizeof *z);
+  for (int b = 0; b < B; b++) logdet[b] = 0.0;
+  for (int i = 0; i < f->nlayers; i++) LF_T(lf_gcoupling_forward)
+  (&f->layers[i], B, field_at(f, i), field_at(f, i + 1), logdet,
+   f->ws + (size_t)i * f->ws_per_layer, f->scratch);
+  memcpy(theta, field_at(f, f->nlayers), n * sizeof *theta);
+}
+
+void LF_T(lf_gflow_inverse)(LF_T(lf_gflow) * f, int B, const LF_R *theta, LF_R *z, double *logdet) {
+  const size_t n = (size_t)B * 2 * (size_t)f->V;
+  memcpy(field_at(f, f->nlayers), theta, n * sizeof *theta);
+  for (int b = 0; b < B; b++) logdet[b] = 0.0;
+  for (int i = f->nlayers - 1; i >= 0; i--) LF_T(lf_gcoupling_inverse)
+  (&f->layers[i], B, field_at(f, i + 1), field_at(f, i), logdet,
+   f->ws + (size_t)i * f->ws_per_layer, f->scratch);
+  memcpy(z, field_at(f, 0), n * sizeof *z);
+}
+
+/* Gradients run through two ping-pong buffers; the last layer visited writes dst. */
+static void run_backward(LF_T(lf_gflow) * f, int B, const LF_R *dtop, const double *dlogdet,
+                         LF_R *dst, int inv) {
+  const size_t n = (size_t)B * 2 * (size_t)f->V, stride = (size_t)f->Bmax * 2 * (size_t)f->V;
+  LF_R *dcur = f->dxs, *dnext = f->dxs + stride;
+  if (dtop)
+    memcpy(dcur, dtop, n * sizeof *dcur);
+  else
+    memset(dcur, 0, n * sizeof *dcur);
+  for (int s = 0; s < f->nlayers; s++) {
+    const int i = inv ? s : f->nlayers - 1 - s;
+    LF_R *out = s < f->nlayers - 1 ? dnext : dst;
+    if (out) memset(out, 0, n * sizeof *out);
+    LF_R *ws = f->ws + (size_t)i * f->ws_per_layer;
+    if (inv) LF_T(lf_gcoupling_inverse_backward)
+    (&f->layers[i], B, field_at(f, i + 1), dcur, dlogdet, out, ws, f->scratch);
+    else LF_T(lf_gcoupling_backward)(&f->layers[i], B, field_at(f, i), dcur, dlogdet, out, ws,
+                                     f->scratch);
+    LF_R *tmp = dcur;
+    dcur = dnext;
+    dnext = tmp;
+  }
+}
+
+void LF_T(lf_gflow_backward)(LF_T(lf_gflow) * f, int B, const LF_R *dtheta, const double *dlogdet,
+                             LF_R *dz) {
+  run_backward(f, B, dtheta, dlogdet, dz, 0);
+}
+
+void LF_T(lf_gflow_inverse_backward)(LF_T(lf_gflow) * f, int B, const LF_R *dz,
+                                     const double *dlogdet, LF_R *dtheta) {
+  run_backward(f, B, dz, dlogdet, dtheta, 1);
+}

@@ -1,0 +1,365 @@
+/* tests/unit/test_gauge_flow.c: gauge-equivariant U(1) coupling layers and their stack
+ * (latflow/gauge_flow.h), on a 4x4 lattice (2V = 32 link angles), in double unless said:
+ *   (a) inverse(forward(theta)) = theta mod 2 pi, and the other way round
+ *   (b) logdet against log|det J| of a brute-force central-difference Jacobian, both ways
+ *   (c) parameter and input gradients of L = sum r.out + sum c_b logdet_b against central
+ *       differences, for the forward (RT) and the inverse (RE)
+ *   (d) gauge equivariance: f(T_a theta) = T_a f(theta) mod 2 pi, logdet unchanged
+ *   (e) the same for a stack of 8 layers (every mask once)
+ *   (f) float against double
+ * Plaquettes and gauge transformations are computed here, independently of the library. */
+#include "latflow/gauge_flow.h"
+#include "lftest.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TWO_PI 6.28318530717958647692
+#define L 4
+#define V (L * L)
+#define N (2 * V)
+#define BATCH 2
+#define K 4
+
+/* angle difference a - b in (-pi, pi] */
+static double adiff(double a, double b) {
+  double d = fmod(a - b, TWO_PI);
+  if (d > M_PI) d -= TWO_PI;
+  if (d <= -M_PI) d += TWO_PI;
+  return d;
+}
+
+static void uniform_links(uint32_t step, size_t n, double *t) {
+  lf_rng_uniform_n(lf_rng_key_make(11, LF_STREAM_TEST), step, 0, n, t);
+  for (size_t i = 0; i < n; i++) t[i] *= TWO_PI;
+}
+
+static int site(int x0, int x1) {
+  return ((x0 % L + L) % L) * L + (x1 % L + L) % L;
+}
+
+/* T_a: theta_mu(x) -> theta_mu(x) + a(x) - a(x + mu^) */
+static void gauge(const double *a, const double *t, double *out) {
+  for (int x0 = 0; x0 < L; x0++)
+    for (int x1 = 0; x1 < L; x1++) {
+      const int v = site(x0, x1);
+      out[v] = t[v] + a[v] - a[site(x0 + 1, x1)];
+      out[V + v] = t[V + v] + a[v] - a[site(x0, x1 + 1)];
+    }
+}
+
+static double plaq(const double *t, int x0, int x1) {
+  return t[site(x0, x1)] + t[V + site(x0 + 1, x1)] - t[site(x0, x1 + 1)] - t[V + site(x0, x1)];
+}
+
+/* ---- a "flow" under test: one layer with a chosen mask, or the stack ------------------ */
+typedef struct tflow {
+  int stack;
+  lf_model_cfg cfg;
+  double *params, *grads; /* double arenas */
+  size_t np;
+  lf_gcoupling_d layer;
+  double *ws, *scratch;
+  lf_gflow_d fl;
+} tflow;
+
+static void tflow_init(tflow *t, int stack, int mu, int off) {
+  memset(t, 0, sizeof *t);
+  t->stack = stack;
+  t->cfg.layers = stack ? 8 : 1;
+  t->cfg.nhidden = 1;
+  t->cfg.hidden[0] = 5;
+  t->cfg.kernel = 3;
+  t->cfg.activation = LF_ACT_TANH;
+  t->np = lf_gflow_nparams_d(&t->cfg, K);
+  t->params = calloc(t->np, sizeof(double));
+  t->grads = calloc(t->np, sizeof(double));
+  if (stack) {
+    lf_status rc = lf_gflow_init_d(&t->fl, &t->cfg, K, L, L, t->params, t->grads, BATCH);
+    CHECK(rc == LF_OK, "gflow init: %s", rc == LF_OK ? "ok" : lf_last_error());
+    lf_gflow_init_params_d(&t->fl, LF_INIT_KAIMING, 1.0, lf_rng_key_make(3, LF_STREAM_INIT), 0);
+  } else {
+    lf_gcoupling_bind_d(&t->layer, L, L, mu, off, K, 1, t->cfg.hidden, 3, LF_ACT_TANH, t->params,
+                        t->grads);
+    lf_gcoupling_init_d(&t->layer, LF_INIT_KAIMING, 1.0,
+                        lf_rng_key_make(3 + (uint64_t)(mu * 4 + off), LF_STREAM_INIT), 0);
+    t->ws = calloc(lf_gcoupling_ws_size_d(&t->layer, BATCH), sizeof(double));
+    t->scratch = calloc(lf_gcoupling_scratch_size_d(&t->layer, BATCH), sizeof(double));
+  }
+}
+
+static void tflow_free(tflow *t) {
+  if (t->stack) lf_gflow_free_d(&t->fl);
+  free(t->params);
+  free(t->grads);
+  free(t->ws);
+  free(t->scratch);
+}
+
+/* out = f(in) (inv = 0) or f^-1(in) (inv = 1), logdet overwritten */
+static void run(tflow *t, int B, int inv, const double *in, double *out, double *logdet) {
+  if (t->stack) {
+    if (inv)
+      lf_gflow_inverse_d(&t->fl, B, in, out, logdet);
+    else
+      lf_gflow_forward_d(&t->fl, B, in, out, logdet);
+    return;
+  }
+  for (int b = 0; b < B; b++) logdet[b] = 0.0;
+  if (inv)
+    lf_gcoupling_inverse_d(&t->layer, B, in, out, logdet, t->ws, t->scratch);
+  else
+    lf_gcoupling_forward_d(&t->layer, B, in, out, logdet, t->ws, t->scratch);
+}
+
+/* after run with the same inv and in: grads += ..., din = dL/din (overwritten) */
+static void run_backward(tflow *t, int B, int inv, const double *in, const double *dout,
+                         const double *dlogdet, double *din) {
+  if (t->stack) {
+    if (inv)
+      lf_gflow_inverse_backward_d(&t->fl, B, dout, dlogdet, din);
+    else
+      lf_gflow_backward_d(&t->fl, B, dout, dlogdet, din);
+    return;
+  }
+  memset(din, 0, (size_t)B * N * sizeof *din);
+  if (inv)
+    lf_gcoupling_inverse_backward_d(&t->layer, B, in, dout, dlogdet, din, t->ws, t->scratch);
+  else
+    lf_gcoupling_backward_d(&t->layer, B, in, dout, dlogdet, din, t->ws, t->scratch);
+}
+
+/* ---- loss for gradchecks: L = sum r . unwrap(out) + sum c logdet ---------------------- */
+typedef struct lctx {
+  tflow *t;
+  int inv;
+  double in[BATCH * N], r[BATCH * N], c[BATCH], ref[BATCH * N];
+} lctx;
+
+static double loss(void *p) {
+  lctx *l = p;
+  double out[BATCH * N], ld[BATCH];
+  run(l->t, BATCH, l->inv, l->in, out, ld);
+  double s = 0.0;
+  for (int i = 0; i < BATCH * N; i++) s += l->r[i] * (l->ref[i] + adiff(out[i], l->ref[i]));
+  for (int b = 0; b < BATCH; b++) s += l->c[b] * ld[b];
+  return s;
+}
+
+/* Worst error of grad[] against central differences: |g - fd| / max(|g| + |fd|, 1e-3 G),
+ * G = max |grad|. The floor keeps components a thousand times smaller than the largest
+ * (where roundoff of L and the O(h) kinks at spline knots dominate) from deciding the
+ * result; lf_gradcheck's plain relative error is printed next to it. */
+static double gradcheck_scaled(lf_loss_fn f, void *ctx, double *x, const double *grad, size_t n,
+                               double h) {
+  double G = 0.0, worst = 0.0;
+  for (size_t i = 0; i < n; i++) G = fmax(G, fabs(grad[i]));
+  for (size_t i = 0; i < n; i++) {
+    const double x0 = x[i];
+    x[i] = x0 + h;
+    const double lp = f(ctx);
+    x[i] = x0 - h;
+    const double lm = f(ctx);
+    x[i] = x0;
+    const double fd = (lp - lm) / (2.0 * h);
+    worst = fmax(worst, fabs(grad[i] - fd) / fmax(fabs(grad[i]) + fabs(fd), 1e-3 * G));
+  }
+  return worst;
+}
+
+static void check_flow(tflow *t, const char *name, uint32_t seed) {
+  double th[BATCH * N], y[BATCH * N], back[BATCH * N], ld[BATCH], ldb[BATCH];
+  uniform_links(seed, BATCH * N, th);
+
+  /* (a) round trips */
+  for (int inv = 0; inv < 2; inv++) {
+    run(t, BATCH, inv, th, y, ld);
+    run(t, BATCH, !inv, y, back, ldb);
+    double e = 0.0, el = 0.0, moved = 0.0;
+    for (int i = 0; i < BATCH * N; i++) {
+      e = fmax(e, fabs(adiff(back[i], th[i])));
+      moved = fmax(moved, fabs(adiff(y[i], th[i])));
+    }
+    for (int b = 0; b < BATCH; b++) el = fmax(el, fabs(ld[b] + ldb[b]));
+    CHECK(e < 1e-10 && el < 1e-10 && moved > 1e-2,
+          "%s: %s then %s: max |dtheta| mod 2pi %.2e, |logdet sum| %.2e (the map moves links by "
+          "up to %.3f, logdet %.4f)",
+          name, inv ? "inverse" : "forward", inv ? "forward" : "inverse", e, el, moved, ld[0]);
+  }
+
+  /* (b) brute-force Jacobian of sample 0 */
+  for (int inv = 0; inv < 2; inv++) {
+    double *J = malloc(sizeof(double) * N * N);
+    double xp[BATCH * N], yp[BATCH * N], ym[BATCH * N];
+    const double h = 1e-6;
+    memcpy(xp, th, sizeof xp);
+    for (int j = 0; j < N; j++) {
+      xp[j] = th[j] + h;
+      run(t, BATCH, inv, xp, yp, ld);
+      xp[j] = th[j] - h;
+      run(t, BATCH, inv, xp, ym, ld);
+      xp[j] = th[j];
+      for (int i = 0; i < N; i++) J[(size_t)i * N + j] = adiff(yp[i], ym[i]) / (2.0 * h);
+    }
+    run(t, BATCH, inv, th, y, ld);
+    const double bf = lf_test_logabsdet(N, J);
+    CHECK(fabs(bf - ld[0]) < 1e-6,
+          "%s: %s logdet %.10f vs brute-force log|det J| (%dx%d) %.10f: "
+          "diff %.2e",
+          name, inv ? "inverse" : "forward", ld[0], N, N, bf, fabs(bf - ld[0]));
+    free(J);
+  }
+
+  /* (c) gradients against central differences */
+  for (int inv = 0; inv < 2; inv++) {
+    lctx *l = malloc(sizeof *l);
+    l->t = t;
+    l->inv = inv;
+    memcpy(l->in, th, sizeof th);
+    lf_test_randn(seed + 100, BATCH * N, l->r);
+    lf_test_randn(seed + 200, BATCH, l->c);
+    run(t, BATCH, inv, th, l->ref, ld);
+    double din[BATCH * N];
+    memset(t->grads, 0, t->np * sizeof(double));
+    run_backward(t, BATCH, inv, th, l->r, l->c, din);
+    const double ep = gradcheck_scaled(loss, l, t->params, t->grads, t->np, 1e-5);
+    const double ex = gradcheck_scaled(loss, l, l->in, din, BATCH * N, 1e-5);
+    const double epr = lf_gradcheck(loss, l, t->params, t->grads, t->np, 1e-5);
+    /* dL/dparams accumulates: a second backward doubles it */
+    double *g1 = malloc(t->np * sizeof(double));
+    memcpy(g1, t->grads, t->np * sizeof(double));
+    run(t, BATCH, inv, th, y, ld);
+    run_backward(t, BATCH, inv, th, l->r, l->c, din);
+    double acc = 0.0;
+    for (size_t i = 0; i < t->np; i++) acc = fmax(acc, fabs(t->grads[i] - 2.0 * g1[i]));
+    CHECK(ep < 1e-6 && ex < 1e-6 && acc < 1e-12,
+          "%s: %s gradients vs central FD: %zu params worst err %.2e (plain relative %.2e), "
+          "%d inputs %.2e; accumulation %.1e",
+          name, inv ? "inverse (RE)" : "forward (RT)", t->np, ep, epr, BATCH * N, ex, acc);
+    free(g1);
+    free(l);
+  }
+
+  /* (d) gauge equivariance */
+  double a[V], ga[BATCH * N], fga[BATCH * N], gfa[BATCH * N], ld2[BATCH];
+  uniform_links(seed + 300, V, a);
+  for (int b = 0; b < BATCH; b++) gauge(a, th + b * N, ga + b * N);
+  for (int inv = 0; inv < 2; inv++) {
+    run(t, BATCH, inv, th, y, ld);
+    for (int b = 0; b < BATCH; b++) gauge(a, y + b * N, gfa + b * N);
+    run(t, BATCH, inv, ga, fga, ld2);
+    double e = 0.0, el = 0.0;
+    for (int i = 0; i < BATCH * N; i++) e = fmax(e, fabs(adiff(fga[i], gfa[i])));
+    for (int b = 0; b < BATCH; b++) el = fmax(el, fabs(ld[b] - ld2[b]));
+    CHECK(e < 1e-10 && el < 1e-10,
+          "%s: %s gauge equivariance: max |f(T th) - T f(th)| mod 2pi %.2e, |logdet diff| %.2e",
+          name, inv ? "inverse" : "forward", e, el);
+  }
+}
+
+/* The masks: active plaquettes hold exactly one active link (of direction mu), and frozen
+ * plaquettes keep their value under the layer. */
+static void check_masks(void) {
+  int bad = 0;
+  for (int mu = 0; mu < 2; mu++)
+    for (int off = 0; off < 4; off++) {
+      tflow t;
+      tflow_init(&t, 0, mu, off);
+      double th[BATCH * N], y[BATCH * N], ld[BATCH];
+      uniform_links(50 + (uint32_t)(mu * 4 + off), BATCH * N, th);
+      run(&t, BATCH, 0, th, y, ld);
+      int nact = 0;
+      for (int x0 = 0; x0 < L; x0++)
+        for (int x1 = 0; x1 < L; x1++) {
+          const int v = site(x0, x1), cl = lf_gcoupling_plaq_class_d(&t.layer, v);
+          const double d = adiff(plaq(y, x0, x1), plaq(th, x0, x1));
+          if (cl == 1 && fabs(d) > 1e-12) bad++;
+          if (cl == 0) nact++;
+          /* links of the other direction never change; links of mu only at active sites */
+          if (fabs(adiff(y[(1 - mu) * V + v], th[(1 - mu) * V + v])) != 0.0) bad++;
+          if (cl != 0 && fabs(adiff(y[mu * V + v], th[mu * V + v])) != 0.0) bad++;
+        }
+      if (nact != V / 4) bad++;
+      tflow_free(&t);
+    }
+  CHECK(bad == 0,
+        "masks (8 mu/offset pairs): frozen plaquettes unchanged, only active links move, "
+        "V/4 active plaquettes; %d violations",
+        bad);
+}
+
+/* (f) the float stack with the same parameters */
+static void check_float(void) {
+  tflow t;
+  tflow_init(&t, 1, 0, 0);
+  float *pf = malloc(t.np * sizeof(float)), *gf = calloc(t.np, sizeof(float));
+  for (size_t i = 0; i < t.np; i++) pf[i] = (float)t.params[i];
+  lf_gflow_f ff;
+  lf_status rc = lf_gflow_init_f(&ff, &t.cfg, K, L, L, pf, gf, BATCH);
+  CHECK(rc == LF_OK, "float gflow init");
+  double th[BATCH * N], y[BATCH * N], ld[BATCH], ldf[BATCH];
+  float thf[BATCH * N], yf[BATCH * N];
+  uniform_links(77, BATCH * N, th);
+  for (int i = 0; i < BATCH * N; i++) thf[i] = (float)th[i];
+  run(&t, BATCH, 0, th, y, ld);
+  lf_gflow_forward_f(&ff, BATCH, thf, yf, ldf);
+  double e = 0.0, el = 0.0;
+  for (int i = 0; i < BATCH * N; i++) e = fmax(e, fabs(adiff((double)yf[i], y[i])));
+  for (int b = 0; b < BATCH; b++) el = fmax(el, fabs(ldf[b] - ld[b]) / fmax(1.0, fabs(ld[b])));
+  /* and the float gradients */
+  double dz[BATCH * N], r[BATCH * N], c[BATCH];
+  float dzf[BATCH * N], rf[BATCH * N];
+  lf_test_randn(400, BATCH * N, r);
+  lf_test_randn(401, BATCH, c);
+  for (int i = 0; i < BATCH * N; i++) rf[i] = (float)r[i];
+  lf_gflow_backward_d(&t.fl, BATCH, r, c, dz);
+  lf_gflow_backward_f(&ff, BATCH, rf, c, dzf);
+  double eg = 0.0, gmax = 0.0;
+  for (size_t i = 0; i < t.np; i++) {
+    eg = fmax(eg, fabs((double)gf[i] - t.grads[i]));
+    gmax = fmax(gmax, fabs(t.grads[i]));
+  }
+  double ez = 0.0, zmax = 0.0;
+  for (int i = 0; i < BATCH * N; i++) {
+    ez = fmax(ez, fabs((double)dzf[i] - dz[i]));
+    zmax = fmax(zmax, fabs(dz[i]));
+  }
+  CHECK(e < 1e-5 && el < 1e-5 && eg < 1e-4 * fmax(1.0, gmax) && ez < 1e-4 * fmax(1.0, zmax),
+        "float vs double, 8 layers: theta %.2e, logdet (rel) %.2e (logdet %.4f); param grads "
+        "%.2e (max |g| %.2f), dz %.2e",
+        e, el, ld[0], eg, gmax, ez);
+  lf_gflow_free_f(&ff);
+  free(pf);
+  free(gf);
+  tflow_free(&t);
+}
+
+int main(void) {
+  check_masks();
+  char name[64];
+  for (int mu = 0; mu < 2; mu++)
+    for (int off = 0; off < 4; off += 3) {
+      tflow t;
+      tflow_init(&t, 0, mu, off);
+      snprintf(name, sizeof name, "layer mu=%d off=%d", mu, off);
+      check_flow(&t, name, 10 + (uint32_t)(mu * 4 + off));
+      tflow_free(&t);
+    }
+  tflow t;
+  tflow_init(&t, 1, 0, 0);
+  check_flow(&t, "stack of 8", 30);
+  tflow_free(&t);
+  check_float();
+
+  /* init refuses lattices that are not multiples of 4 */
+  lf_model_cfg cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.layers = 2;
+  cfg.kernel = 3;
+  double p[4], g[4];
+  lf_gflow_d f;
+  lf_status rc = lf_gflow_init_d(&f, &cfg, K, 6, 8, p, g, 1);
+  CHECK(rc == LF_ERR_INVALID, "6x8 refused: '%s'", lf_last_error());
+  return lf_test_result();
+}
