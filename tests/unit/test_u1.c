@@ -291,9 +291,9 @@ static void check_exact_q2(double beta, int V) {
   const double a = q2_convolution(beta, V, 2000), b = q2_convolution(beta, V, 4000);
   const double rich = (4 * b - a) / 3; /* Richardson: O(h^2) removed */
   CHECK(fabs(rich - r.q2) < 1e-6 * fmax(r.q2, 1e-3),
-        "V=%d beta=%g: <Q^2> character expansion %.10f vs convolution %.10f (M=2000 %.10f, M=4000 "
-        "%.10f)",
-        V, beta, r.q2, rich, a, b);
+        "V=%d beta=%g: <Q^2> character expansion %.12f vs convolution %.12f (diff %.1e; M=2000 "
+        "%.10f, M=4000 %.10f)",
+        V, beta, r.q2, rich, fabs(rich - r.q2), a, b);
 }
 
 static void check_exact_helper(void) {
