@@ -93,6 +93,7 @@ typedef struct LF_T(lf_gflow) {
   LF_R *xs;                    /* owned: (nlayers+1, Bmax, 2V) fields between layers */
   LF_R *dxs;                   /* owned: 2 x (Bmax, 2V) */
   LF_R *scratch;               /* owned */
+  LF_R *tmp;                   /* owned: one layer's ws + 2 fields at Bmax (nograd) */
   size_t ws_per_layer;
 } LF_T(lf_gflow);
 
@@ -104,6 +105,10 @@ void LF_T(lf_gflow_init_params)(LF_T(lf_gflow) * f, lf_init_kind kind, double sc
                                 uint64_t offset);
 /* theta = f(z), logdet = log|det dtheta/dz| (overwritten). */
 void LF_T(lf_gflow_forward)(LF_T(lf_gflow) * f, int B, const LF_R *z, LF_R *theta, double *logdet);
+/* The same theta and logdet, bit for bit, for sampling: no backward may follow, and the
+ * saved state of an earlier call is left intact. theta may alias z. */
+void LF_T(lf_gflow_forward_nograd)(LF_T(lf_gflow) * f, int B, const LF_R *z, LF_R *theta,
+                                   double *logdet);
 /* After forward: grads += ...; dz OVERWRITTEN (may be NULL); dtheta, dlogdet may be NULL. */
 void LF_T(lf_gflow_backward)(LF_T(lf_gflow) * f, int B, const LF_R *dtheta, const double *dlogdet,
                              LF_R *dz);

@@ -11,18 +11,28 @@
  * Shapes: eps, phi, dphi (B, C*V) double; logq, dlogq (B) double. B <= Bmax, grown
  * by lf_model_reserve (the batch schedule). Backward functions accumulate into the
  * grad arena; the caller zeroes it once per step (lf_model_zero_grad).
- * Local; only _init/_reserve/_load-like calls can fail. */
+ * Local; only _init/_reserve/_load-like calls can fail.
+ *
+ * Two kinds of stack: cfg.coupling == affine uses the affine checkerboard flow
+ * (latflow/flow.h) with a normal or free_field base; cfg.coupling == spline needs
+ * base == haar and C = 2 (link angles of a 2D U(1) theory) and uses the gauge-equivariant
+ * flow (latflow/gauge_flow.h) with LF_MODEL_SPLINE_BINS bins per spline; then phi holds
+ * the link angles (B, 2, V) in [0, 2 pi). Other combinations are LF_ERR_INVALID. */
 #ifndef LATFLOW_MODEL_H
 #define LATFLOW_MODEL_H
 
 #include "latflow/base.h"
 #include "latflow/config.h"
 #include "latflow/flow.h"
+#include "latflow/gauge_flow.h"
 #include "latflow/lattice.h"
 #include "latflow/status.h"
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* Bins of the circular splines of the gauge flow (model.coupling: spline). */
+#define LF_MODEL_SPLINE_BINS 8
 
 typedef struct lf_model {
   lf_model_cfg cfg; /* architecture (copy) */
@@ -35,6 +45,9 @@ typedef struct lf_model {
   void *params, *grads, *m, *v; /* owned arenas (nparams, network precision) */
   lf_flow_f ff;                 /* used when cfg.precision == LF_PREC_F32 */
   lf_flow_d fd;                 /* used when cfg.precision == LF_PREC_F64 */
+  int gauge;                    /* 1: the gauge flow (gf/gd) replaces ff/fd */
+  lf_gflow_f gf;                /* gauge flow, LF_PREC_F32 */
+  lf_gflow_d gd;                /* gauge flow, LF_PREC_F64 */
   double *theta, *dtheta;       /* owned (nbase): base params in double */
   double *zd, *logr, *dzd;      /* owned (Bmax*C*V), (Bmax), (Bmax*C*V) */
   void *zr, *phir, *dr;         /* owned (Bmax*C*V) network precision buffers */

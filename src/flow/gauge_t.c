@@ -303,6 +303,7 @@ void LF_T(lf_gflow_free)(LF_T(lf_gflow) * f) {
   lf_free(f->xs);
   lf_free(f->dxs);
   lf_free(f->scratch);
+  lf_free(f->tmp);
   memset(f, 0, sizeof *f);
 }
 
@@ -347,7 +348,8 @@ lf_status LF_T(lf_gflow_init)(LF_T(lf_gflow) * f, const lf_model_cfg *cfg, int K
   f->xs = lf_alloc((size_t)(f->nlayers + 1) * field * sizeof(LF_R));
   f->dxs = lf_alloc(2 * field * sizeof(LF_R));
   f->scratch = lf_alloc(LF_T(lf_gcoupling_scratch_size)(&f->layers[0], Bmax) * sizeof(LF_R));
-  if (!f->ws || !f->xs || !f->dxs || !f->scratch) goto nomem;
+  f->tmp = lf_alloc((f->ws_per_layer + 2 * field) * sizeof(LF_R));
+  if (!f->ws || !f->xs || !f->dxs || !f->scratch || !f->tmp) goto nomem;
   return LF_OK;
 nomem:
   LF_T(lf_gflow_free)(f);
@@ -378,6 +380,20 @@ void LF_T(lf_gflow_forward)(LF_T(lf_gflow) * f, int B, const LF_R *z, LF_R *thet
   (&f->layers[i], B, field_at(f, i), field_at(f, i + 1), logdet,
    f->ws + (size_t)i * f->ws_per_layer, f->scratch);
   memcpy(theta, field_at(f, f->nlayers), n * sizeof *theta);
+}
+
+/* Layers ping-pong between two fields in tmp and share one saved workspace there; the
+ * same kernels in the same order as lf_gflow_forward. */
+void LF_T(lf_gflow_forward_nograd)(LF_T(lf_gflow) * f, int B, const LF_R *z, LF_R *theta,
+                                   double *logdet) {
+  const size_t n = (size_t)B * 2 * (size_t)f->V, field = (size_t)f->Bmax * 2 * (size_t)f->V;
+  LF_R *ws = f->tmp, *buf[2] = {f->tmp + f->ws_per_layer, f->tmp + f->ws_per_layer + field};
+  for (int b = 0; b < B; b++) logdet[b] = 0.0;
+  memcpy(buf[0], z, n * sizeof *z);
+  for (int i = 0; i < f->nlayers; i++)
+    LF_T(lf_gcoupling_forward)
+    (&f->layers[i], B, buf[i % 2], buf[(i + 1) % 2], logdet, ws, f->scratch);
+  memcpy(theta, buf[f->nlayers % 2], n * sizeof *theta);
 }
 
 void LF_T(lf_gflow_inverse)(LF_T(lf_gflow) * f, int B, const LF_R *theta, LF_R *z, double *logdet) {

@@ -94,9 +94,19 @@ static lf_status build_batch(lf_model *m, int Bmax) {
   lf_status rc;
   lf_flow_f ff;
   lf_flow_d fd;
+  lf_gflow_f gf;
+  lf_gflow_d gd;
   memset(&ff, 0, sizeof ff);
   memset(&fd, 0, sizeof fd);
-  if (is_f32(m))
+  memset(&gf, 0, sizeof gf);
+  memset(&gd, 0, sizeof gd);
+  if (m->gauge && is_f32(m))
+    rc = lf_gflow_init_f(&gf, &m->cfg, LF_MODEL_SPLINE_BINS, m->L0, m->L1,
+                         (float *)m->params + m->nbase, (float *)m->grads + m->nbase, Bmax);
+  else if (m->gauge)
+    rc = lf_gflow_init_d(&gd, &m->cfg, LF_MODEL_SPLINE_BINS, m->L0, m->L1,
+                         (double *)m->params + m->nbase, (double *)m->grads + m->nbase, Bmax);
+  else if (is_f32(m))
     rc = lf_flow_init_f(&ff, &m->cfg, m->C, m->L0, m->L1, m->lat.parity,
                         (float *)m->params + m->nbase, (float *)m->grads + m->nbase, Bmax);
   else
@@ -108,14 +118,20 @@ static lf_status build_batch(lf_model *m, int Bmax) {
   if (!bufs_alloc(&nb, nfield, (size_t)Bmax, m->real_size)) {
     lf_flow_free_f(&ff);
     lf_flow_free_d(&fd);
+    lf_gflow_free_f(&gf);
+    lf_gflow_free_d(&gd);
     return LF_FAIL(LF_ERR_NOMEM, "model: batch buffers for Bmax=%d, C*V=%d", Bmax, m->C * m->V);
   }
   batch_bufs old = bufs_of(m);
   bufs_free(&old);
   lf_flow_free_f(&m->ff);
   lf_flow_free_d(&m->fd);
+  lf_gflow_free_f(&m->gf);
+  lf_gflow_free_d(&m->gd);
   m->ff = ff;
   m->fd = fd;
+  m->gf = gf;
+  m->gd = gd;
   bufs_take(m, &nb);
   m->Bmax = Bmax;
   return LF_OK;
@@ -124,6 +140,8 @@ static lf_status build_batch(lf_model *m, int Bmax) {
 void lf_model_free(lf_model *m) {
   lf_flow_free_f(&m->ff);
   lf_flow_free_d(&m->fd);
+  lf_gflow_free_f(&m->gf);
+  lf_gflow_free_d(&m->gd);
   batch_bufs b = bufs_of(m);
   bufs_free(&b);
   lf_free(m->params);
@@ -147,7 +165,16 @@ lf_status lf_model_init(lf_model *m, const lf_model_cfg *cfg, int C, int L0, int
                    cfg->base_mass);
   if (Bmax < 1) return LF_FAIL(LF_ERR_INVALID, "model: Bmax must be >= 1, got %d", Bmax);
   if (C < 1) return LF_FAIL(LF_ERR_INVALID, "model: components C must be >= 1, got %d", C);
+  const int gauge = cfg->coupling == LF_COUPLING_SPLINE;
+  if (gauge && (cfg->base != LF_BASE_HAAR || C != 2))
+    return LF_FAIL(LF_ERR_INVALID,
+                   "model: coupling 'spline' is the U(1) gauge flow: it needs base 'haar' and a "
+                   "theory with 2 link angles per site, got base %d, C=%d",
+                   (int)cfg->base, C);
+  if (!gauge && cfg->base == LF_BASE_HAAR)
+    return LF_FAIL(LF_ERR_INVALID, "model: base 'haar' (uniform angles) needs coupling 'spline'");
   m->cfg = *cfg;
+  m->gauge = gauge;
   m->C = C;
   m->L0 = L0;
   m->L1 = L1;
@@ -156,7 +183,11 @@ lf_status lf_model_init(lf_model *m, const lf_model_cfg *cfg, int C, int L0, int
   LF_CHECK(lf_lattice_init(&m->lat, L0, L1, 0));
   LF_CHECK(lf_base_init(&m->base, cfg->base, C, L0, L1));
   m->nbase = (size_t)lf_base_nparams(&m->base);
-  m->nparams = m->nbase + (is_f32(m) ? lf_flow_nparams_f(cfg, C) : lf_flow_nparams_d(cfg, C));
+  if (gauge)
+    m->nparams = m->nbase + (is_f32(m) ? lf_gflow_nparams_f(cfg, LF_MODEL_SPLINE_BINS)
+                                       : lf_gflow_nparams_d(cfg, LF_MODEL_SPLINE_BINS));
+  else
+    m->nparams = m->nbase + (is_f32(m) ? lf_flow_nparams_f(cfg, C) : lf_flow_nparams_d(cfg, C));
   m->params = lf_alloc(m->nparams * m->real_size);
   m->grads = lf_alloc(m->nparams * m->real_size);
   m->m = lf_alloc(m->nparams * m->real_size);
@@ -217,7 +248,11 @@ static void add_dtheta(lf_model *m) {
 
 void lf_model_init_params(lf_model *m, uint64_t seed) {
   const lf_rng_key key = lf_rng_key_make(seed, LF_STREAM_INIT);
-  if (is_f32(m))
+  if (m->gauge && is_f32(m))
+    lf_gflow_init_params_f(&m->gf, m->cfg.init, m->cfg.init_scale, key, (uint64_t)m->nbase);
+  else if (m->gauge)
+    lf_gflow_init_params_d(&m->gd, m->cfg.init, m->cfg.init_scale, key, (uint64_t)m->nbase);
+  else if (is_f32(m))
     lf_flow_init_params_f(&m->ff, m->cfg.init, m->cfg.init_scale, key, (uint64_t)m->nbase);
   else
     lf_flow_init_params_d(&m->fd, m->cfg.init, m->cfg.init_scale, key, (uint64_t)m->nbase);
@@ -231,6 +266,66 @@ void lf_model_init_params(lf_model *m, uint64_t seed) {
   m->step = 0;
 }
 
+/* ---- the stack, affine or gauge, in the network precision ------------------------------- */
+
+static void st_forward(lf_model *m, int B, const void *z, void *phi, double *logdet, int nograd) {
+  if (m->gauge && is_f32(m)) {
+    if (nograd)
+      lf_gflow_forward_nograd_f(&m->gf, B, z, phi, logdet);
+    else
+      lf_gflow_forward_f(&m->gf, B, z, phi, logdet);
+  } else if (m->gauge) {
+    if (nograd)
+      lf_gflow_forward_nograd_d(&m->gd, B, z, phi, logdet);
+    else
+      lf_gflow_forward_d(&m->gd, B, z, phi, logdet);
+  } else if (is_f32(m)) {
+    if (nograd)
+      lf_flow_forward_nograd_f(&m->ff, B, z, phi, logdet);
+    else
+      lf_flow_forward_f(&m->ff, B, z, phi, logdet);
+  } else {
+    if (nograd)
+      lf_flow_forward_nograd_d(&m->fd, B, z, phi, logdet);
+    else
+      lf_flow_forward_d(&m->fd, B, z, phi, logdet);
+  }
+}
+
+static void st_backward(lf_model *m, int B, const void *dphi, const double *dlogdet, void *dz) {
+  if (m->gauge && is_f32(m))
+    lf_gflow_backward_f(&m->gf, B, dphi, dlogdet, dz);
+  else if (m->gauge)
+    lf_gflow_backward_d(&m->gd, B, dphi, dlogdet, dz);
+  else if (is_f32(m))
+    lf_flow_backward_f(&m->ff, B, dphi, dlogdet, dz);
+  else
+    lf_flow_backward_d(&m->fd, B, dphi, dlogdet, dz);
+}
+
+static void st_inverse(lf_model *m, int B, const void *phi, void *z, double *logdet) {
+  if (m->gauge && is_f32(m))
+    lf_gflow_inverse_f(&m->gf, B, phi, z, logdet);
+  else if (m->gauge)
+    lf_gflow_inverse_d(&m->gd, B, phi, z, logdet);
+  else if (is_f32(m))
+    lf_flow_inverse_f(&m->ff, B, phi, z, logdet);
+  else
+    lf_flow_inverse_d(&m->fd, B, phi, z, logdet);
+}
+
+static void st_inverse_backward(lf_model *m, int B, const void *dz, const double *dlogdet,
+                                void *dphi) {
+  if (m->gauge && is_f32(m))
+    lf_gflow_inverse_backward_f(&m->gf, B, dz, dlogdet, dphi);
+  else if (m->gauge)
+    lf_gflow_inverse_backward_d(&m->gd, B, dz, dlogdet, dphi);
+  else if (is_f32(m))
+    lf_flow_inverse_backward_f(&m->ff, B, dz, dlogdet, dphi);
+  else
+    lf_flow_inverse_backward_d(&m->fd, B, dz, dlogdet, dphi);
+}
+
 /* ---- sampling and density ---------------------------------------------------------------- */
 
 void lf_model_sample(lf_model *m, int B, const double *eps, double *phi, double *logq) {
@@ -240,10 +335,10 @@ void lf_model_sample(lf_model *m, int B, const double *eps, double *phi, double 
   lf_base_sample(&m->base, m->theta, B, eps, m->zd, m->logr);
   if (is_f32(m)) {
     to_net(m, n, m->zd, m->zr);
-    lf_flow_forward_f(&m->ff, B, m->zr, m->phir, m->logdet);
+    st_forward(m, B, m->zr, m->phir, m->logdet, 0);
     from_net(m, n, m->phir, phi);
   } else {
-    lf_flow_forward_d(&m->fd, B, m->zd, phi, m->logdet);
+    st_forward(m, B, m->zd, phi, m->logdet, 0);
   }
   for (int b = 0; b < B; b++) logq[b] = m->logr[b] - m->logdet[b];
 }
@@ -254,10 +349,10 @@ void lf_model_sample_nograd(lf_model *m, int B, const double *eps, double *phi, 
   lf_base_sample(&m->base, m->theta, B, eps, m->zd, m->logr);
   if (is_f32(m)) {
     to_net(m, n, m->zd, m->zr);
-    lf_flow_forward_nograd_f(&m->ff, B, m->zr, m->phir, m->logdet);
+    st_forward(m, B, m->zr, m->phir, m->logdet, 1);
     from_net(m, n, m->phir, phi);
   } else {
-    lf_flow_forward_nograd_d(&m->fd, B, m->zd, phi, m->logdet);
+    st_forward(m, B, m->zd, phi, m->logdet, 1);
   }
   for (int b = 0; b < B; b++) logq[b] = m->logr[b] - m->logdet[b];
 }
@@ -272,10 +367,10 @@ void lf_model_sample_backward(lf_model *m, int B, const double *dphi, const doub
   if (is_f32(m)) {
     if (dphi) to_net(m, n, dphi, m->dr);
     /* zr (z in float) is dead after the forward (the stack keeps its own copy): dz */
-    lf_flow_backward_f(&m->ff, B, dphi ? m->dr : NULL, dld, want_dz ? m->zr : NULL);
+    st_backward(m, B, dphi ? m->dr : NULL, dld, want_dz ? m->zr : NULL);
     if (want_dz) from_net(m, n, m->zr, m->dzd);
   } else {
-    lf_flow_backward_d(&m->fd, B, dphi, dld, want_dz ? m->dzd : NULL);
+    st_backward(m, B, dphi, dld, want_dz ? m->dzd : NULL);
   }
   if (!want_dz) return;
   memset(m->dtheta, 0, m->nbase * sizeof *m->dtheta);
@@ -288,10 +383,10 @@ void lf_model_logq(lf_model *m, int B, const double *phi, double *logq) {
   load_theta(m);
   if (is_f32(m)) {
     to_net(m, n, phi, m->phir);
-    lf_flow_inverse_f(&m->ff, B, m->phir, m->zr, m->logdet);
+    st_inverse(m, B, m->phir, m->zr, m->logdet);
     from_net(m, n, m->zr, m->zd);
   } else {
-    lf_flow_inverse_d(&m->fd, B, phi, m->zd, m->logdet);
+    st_inverse(m, B, phi, m->zd, m->logdet);
   }
   lf_base_logr(&m->base, m->theta, B, m->zd, m->logr);
   for (int b = 0; b < B; b++) logq[b] = m->logr[b] + m->logdet[b];
@@ -305,9 +400,9 @@ void lf_model_logq_backward(lf_model *m, int B, const double *dlogq) {
   /* logq = logr(z) + logdet_inv: dL/dlogdet_inv = dL/dlogq; dphi is not wanted */
   if (is_f32(m)) {
     to_net(m, n, m->dzd, m->dr);
-    lf_flow_inverse_backward_f(&m->ff, B, m->dr, dlogq, NULL);
+    st_inverse_backward(m, B, m->dr, dlogq, NULL);
   } else {
-    lf_flow_inverse_backward_d(&m->fd, B, m->dzd, dlogq, NULL);
+    st_inverse_backward(m, B, m->dzd, dlogq, NULL);
   }
   if (m->nbase) add_dtheta(m);
 }
@@ -399,9 +494,10 @@ uint64_t lf_model_hash(const lf_model *m) {
 
 double lf_model_forward_madds(const lf_model *m) {
   double s = 0.0;
-  int cin = m->C;
+  int cin = m->C; /* the gauge flow's net also reads 2 channels (cos, sin) */
+  const int last = m->gauge ? 3 * LF_MODEL_SPLINE_BINS : 2 * m->C;
   for (int k = 0; k <= m->cfg.nhidden; k++) {
-    const int cout = k < m->cfg.nhidden ? m->cfg.hidden[k] : 2 * m->C;
+    const int cout = k < m->cfg.nhidden ? m->cfg.hidden[k] : last;
     s += (double)cin * (double)cout * (double)m->cfg.kernel * (double)m->cfg.kernel;
     cin = cout;
   }

@@ -7,8 +7,12 @@
  *   (d) gauge equivariance: f(T_a theta) = T_a f(theta) mod 2 pi, logdet unchanged
  *   (e) the same for a stack of 8 layers (every mask once)
  *   (f) float against double
+ *   (g) the model (base haar + coupling spline): log q of the sampling path equals log q
+ *       of the density path, nograd equals sample, and both parameter gradients (RT
+ *       through sample_backward, RE through logq_backward) against central differences
  * Plaquettes and gauge transformations are computed here, independently of the library. */
 #include "latflow/gauge_flow.h"
+#include "latflow/model.h"
 #include "lftest.h"
 
 #include <math.h>
@@ -335,7 +339,124 @@ static void check_float(void) {
   tflow_free(&t);
 }
 
+/* ---- (g) the model ------------------------------------------------------------------- */
+typedef struct mctx {
+  lf_model *m;
+  int re; /* 1: L = sum c logq(phi fixed); 0: L = sum r.phi + sum c logq of a sample */
+  double *eps, *phi, *ref, *r, *c, *p;
+  int B;
+} mctx;
+
+static double mloss(void *q) {
+  mctx *x = q;
+  const int n = N;
+  double logq[4], *out = malloc(sizeof(double) * (size_t)x->B * n);
+  lf_model_set_params(x->m, x->p);
+  double s = 0.0;
+  if (x->re) {
+    lf_model_logq(x->m, x->B, x->phi, logq);
+  } else {
+    lf_model_sample(x->m, x->B, x->eps, out, logq);
+    for (int i = 0; i < x->B * n; i++) s += x->r[i] * (x->ref[i] + adiff(out[i], x->ref[i]));
+  }
+  for (int b = 0; b < x->B; b++) s += x->c[b] * logq[b];
+  free(out);
+  return s;
+}
+
+static void check_model(void) {
+  lf_model_cfg cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.base = LF_BASE_HAAR;
+  cfg.coupling = LF_COUPLING_SPLINE;
+  cfg.layers = 8;
+  cfg.nhidden = 1;
+  cfg.hidden[0] = 5;
+  cfg.kernel = 3;
+  cfg.activation = LF_ACT_TANH;
+  cfg.init = LF_INIT_KAIMING;
+  cfg.init_scale = 1.0;
+  cfg.precision = LF_PREC_F64;
+  lf_model m;
+  lf_status rc = lf_model_init(&m, &cfg, 2, L, L, 3);
+  CHECK(rc == LF_OK, "model haar + spline init: %s", rc == LF_OK ? "ok" : lf_last_error());
+  if (rc != LF_OK) return;
+  lf_model_init_params(&m, 17);
+  const int B = 3;
+  double eps[3 * N], phi[3 * N], phi2[3 * N], ref[3 * N], r[3 * N], c[3], logq[3], logq2[3],
+      logq3[3];
+  lf_test_randn(500, (size_t)B * N, eps);
+  lf_test_randn(501, (size_t)B * N, r);
+  lf_test_randn(502, (size_t)B, c);
+  lf_model_sample(&m, B, eps, phi, logq);
+  lf_model_sample_nograd(&m, B, eps, phi2, logq2);
+  int same = memcmp(phi, phi2, sizeof phi) == 0 && memcmp(logq, logq2, sizeof logq) == 0;
+  double lo = 1e300, hi = -1e300;
+  for (int i = 0; i < B * N; i++) lo = fmin(lo, phi[i]), hi = fmax(hi, phi[i]);
+  lf_model_logq(&m, B, phi, logq3);
+  double e = 0.0;
+  for (int b = 0; b < B; b++) e = fmax(e, fabs(logq3[b] - logq[b]));
+  CHECK(same && lo >= 0.0 && hi < TWO_PI && e < 1e-10,
+        "model: nograd bitwise equal %d, phi in [%.3f, %.3f], |logq(sample) - logq(phi)| %.2e "
+        "(logq %.4f, Haar alone %.4f)",
+        same, lo, hi, e, logq[0], -N * log(TWO_PI));
+
+  double *p = malloc(m.nparams * sizeof(double)), *g = malloc(m.nparams * sizeof(double));
+  lf_model_get_params(&m, p);
+  memcpy(ref, phi, sizeof ref);
+  mctx x = {&m, 0, eps, phi, ref, r, c, p, B};
+  for (int re = 0; re < 2; re++) {
+    x.re = re;
+    lf_model_set_params(&m, p); /* the FD loop leaves the last parameter perturbed */
+    lf_model_zero_grad(&m);
+    if (re) {
+      lf_model_logq(&m, B, phi, logq);
+      lf_model_logq_backward(&m, B, c);
+    } else {
+      lf_model_sample(&m, B, eps, phi2, logq);
+      lf_model_sample_backward(&m, B, r, c);
+    }
+    lf_model_get_grads(&m, g);
+    const double err = gradcheck_scaled(mloss, &x, p, g, m.nparams, 1e-5);
+    CHECK(err < 1e-6, "model: %s parameter gradients (%zu) vs central FD: worst err %.2e",
+          re ? "RE (logq_backward)" : "RT (sample_backward)", m.nparams, err);
+  }
+  lf_model_set_params(&m, p);
+
+  /* float model with the same parameters */
+  lf_model mf;
+  cfg.precision = LF_PREC_F32;
+  rc = lf_model_init(&mf, &cfg, 2, L, L, 3);
+  if (rc == LF_OK) {
+    lf_model_set_params(&mf, p);
+    lf_model_sample(&mf, B, eps, phi2, logq2);
+    lf_model_sample(&m, B, eps, phi, logq);
+    double ep = 0.0, el = 0.0;
+    for (int i = 0; i < B * N; i++) ep = fmax(ep, fabs(adiff(phi2[i], phi[i])));
+    for (int b = 0; b < B; b++) el = fmax(el, fabs(logq2[b] - logq[b]));
+    CHECK(ep < 1e-5 && el < 1e-4, "model float vs double: phi %.2e, logq %.2e (|logq| %.1f)", ep,
+          el, fabs(logq[0]));
+    lf_model_free(&mf);
+  }
+  CHECK(rc == LF_OK, "float model init");
+  free(p);
+  free(g);
+  lf_model_free(&m);
+
+  /* refused combinations */
+  cfg.base = LF_BASE_NORMAL;
+  rc = lf_model_init(&m, &cfg, 2, L, L, 1);
+  CHECK(rc == LF_ERR_INVALID, "spline with base normal refused: '%s'", lf_last_error());
+  cfg.base = LF_BASE_HAAR;
+  rc = lf_model_init(&m, &cfg, 1, L, L, 1);
+  CHECK(rc == LF_ERR_INVALID, "spline with C=1 refused: '%s'", lf_last_error());
+  cfg.coupling = LF_COUPLING_AFFINE;
+  rc = lf_model_init(&m, &cfg, 2, L, L, 1);
+  CHECK(rc == LF_ERR_INVALID, "haar with affine refused: '%s'", lf_last_error());
+}
+
 int main(void) {
+  check_model();
   check_masks();
   char name[64];
   for (int mu = 0; mu < 2; mu++)
