@@ -112,11 +112,11 @@ typedef struct lf_train_cfg {
 } lf_train_cfg;
 
 typedef struct lf_sample_cfg {
-  lf_sample_mode mode; /* sample.mode: imh | reweight            */
-  long proposals;      /* sample.proposals > 0; default 1000000   */
-  int block;           /* sample.block > 0; default 256           */
-  lf_save_kind save;   /* sample.save: accepted | all | none      */
-  int epoch;           /* sample.epoch > 0: blocks per worker per storage epoch; 8 */
+  lf_sample_mode mode;   /* sample.mode: imh | reweight            */
+  long proposals;        /* sample.proposals > 0; default 1000000   */
+  int block;             /* sample.block > 0; default 256           */
+  lf_save_kind save;     /* sample.save: accepted | all | none      */
+  int epoch;             /* sample.epoch > 0: blocks per worker per storage epoch; 8 */
   long checkpoint_every; /* sample.checkpoint_every >= 0: proposals between checkpoints
                             (rounded up to whole epochs; 0 = only on a signal); 100000 */
 } lf_sample_cfg;

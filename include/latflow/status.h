@@ -12,9 +12,9 @@ typedef enum lf_status {
   LF_OK = 0,
   LF_ERR_INVALID = 1, /* caller bug or bad argument */
   LF_ERR_NOMEM = 2,
-  LF_ERR_IO = 3,      /* + errno text */
-  LF_ERR_FORMAT = 4,  /* wrong file kind, version, shape */
-  LF_ERR_CONFIG = 5,  /* YAML key, type or range */
+  LF_ERR_IO = 3,     /* + errno text */
+  LF_ERR_FORMAT = 4, /* wrong file kind, version, shape */
+  LF_ERR_CONFIG = 5, /* YAML key, type or range */
   LF_ERR_HDF5 = 6,
   LF_ERR_MPI = 7,
   LF_ERR_NUMERIC = 8, /* NaN/Inf */

@@ -390,9 +390,8 @@ void LF_T(lf_gflow_forward_nograd)(LF_T(lf_gflow) * f, int B, const LF_R *z, LF_
   LF_R *ws = f->tmp, *buf[2] = {f->tmp + f->ws_per_layer, f->tmp + f->ws_per_layer + field};
   for (int b = 0; b < B; b++) logdet[b] = 0.0;
   memcpy(buf[0], z, n * sizeof *z);
-  for (int i = 0; i < f->nlayers; i++)
-    LF_T(lf_gcoupling_forward)
-    (&f->layers[i], B, buf[i % 2], buf[(i + 1) % 2], logdet, ws, f->scratch);
+  for (int i = 0; i < f->nlayers; i++) LF_T(lf_gcoupling_forward)
+  (&f->layers[i], B, buf[i % 2], buf[(i + 1) % 2], logdet, ws, f->scratch);
   memcpy(theta, buf[f->nlayers % 2], n * sizeof *theta);
 }
 

@@ -821,36 +821,16 @@ static lf_status writer_new(lf_ens_writer **out, const char *path, const lf_ens_
   return LF_OK;
 }
 
-/* Metadata reaches the file only when it is flushed: with evictions off, HDF5's metadata
- * cache keeps every dirty entry until lf_ens_flush (before each checkpoint), so a run
- * killed between checkpoints leaves a file whose metadata is that of the last flush
- * (the raw data written after it lies in chunks the resume cuts away). The cache of an
- * ensemble (a few datasets) stays small. */
-static lf_status no_evictions(hid_t fapl, const char *path) {
-  H5AC_cache_config_t c;
-  memset(&c, 0, sizeof c);
-  c.version = H5AC__CURR_CACHE_CONFIG_VERSION;
-  if (H5Pget_mdc_config(fapl, &c) < 0)
-    return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot read the metadata cache settings", path);
-  c.evictions_enabled = 0;
-  c.incr_mode = H5C_incr__off;
-  c.flash_incr_mode = H5C_flash_incr__off;
-  c.decr_mode = H5C_decr__off;
-  if (H5Pset_mdc_config(fapl, &c) < 0)
-    return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot set the metadata cache settings", path);
-  return LF_OK;
-}
-
 /* File access and transfer properties: MPI-IO with collective transfers, or serial. */
 static lf_status open_props(lf_ens_writer *w) {
   if (w->comm == MPI_COMM_NULL) {
     lf_status rc = lf_h5_fapl_serial(&w->fapl);
-    return rc == LF_OK ? no_evictions(w->fapl, w->path) : rc;
+    return rc == LF_OK ? lf_h5_fapl_no_evictions(w->fapl, w->path) : rc;
   }
   w->fapl = H5Pcreate(H5P_FILE_ACCESS);
   if (w->fapl < 0 || H5Pset_fapl_mpio(w->fapl, w->comm, MPI_INFO_NULL) < 0)
     return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot set up the MPI-IO file driver", w->path);
-  lf_status rc = no_evictions(w->fapl, w->path);
+  lf_status rc = lf_h5_fapl_no_evictions(w->fapl, w->path);
   if (rc != LF_OK) return rc;
   w->dxpl = H5Pcreate(H5P_DATASET_XFER);
   if (w->dxpl < 0 || H5Pset_dxpl_mpio(w->dxpl, H5FD_MPIO_COLLECTIVE) < 0)
@@ -1028,11 +1008,12 @@ fail:
   return rc;
 }
 
-/* Writes this rank's runs of rows into dataset d (width values per row, packed in buf):
- * a union of hyperslabs in the file, one contiguous block in memory; a rank without rows
- * selects none (the write is collective). */
-static lf_status write_runs(lf_ens_writer *w, int d, size_t width, size_t nruns,
-                            const int64_t *first, const int64_t *count, const double *buf) {
+/* Writes this rank's runs of rows into dataset d (width values per row, 0 for a 1-D
+ * dataset; memory type mtype, packed in buf): a union of hyperslabs in the file, one
+ * contiguous block in memory; a rank without rows selects none (the write is
+ * collective). */
+static lf_status write_runs(lf_ens_writer *w, int d, hid_t mtype, size_t width, size_t nruns,
+                            const int64_t *first, const int64_t *count, const void *buf) {
   char nm[64];
   lf_status rc = LF_OK;
   hid_t fs = H5Dget_space(w->dset[d]), ms = -1;
@@ -1062,9 +1043,8 @@ static lf_status write_runs(lf_ens_writer *w, int d, size_t width, size_t nruns,
     rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': empty selection of %s", w->tmp, nm);
     goto done;
   }
-  static const double none = 0.0;
-  if (H5Dwrite(w->dset[d], H5T_NATIVE_DOUBLE, ms, fs, w->dxpl,
-               selected ? (const void *)buf : &none) < 0)
+  static const double none = 0.0; /* H5Dwrite wants a buffer even for no elements */
+  if (H5Dwrite(w->dset[d], mtype, ms, fs, w->dxpl, selected ? buf : (const void *)&none) < 0)
     rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot write the epoch's rows of %s", w->tmp, nm);
 done:
   if (ms >= 0) H5Sclose(ms);
@@ -1072,31 +1052,11 @@ done:
   return rc;
 }
 
-/* Writes one chain column (n records from offset off; n = 0: an empty selection). */
+/* Writes one chain column: n records from offset off (n = 0: an empty selection). */
 static lf_status write_col(lf_ens_writer *w, int d, hid_t mtype, size_t off, size_t n,
                            const void *buf) {
-  int64_t first = (int64_t)off, count = (int64_t)n;
-  if (mtype == H5T_NATIVE_DOUBLE) return write_runs(w, d, 0, n ? 1 : 0, &first, &count, buf);
-  /* integer columns: the same selection logic with another memory type */
-  char nm[64];
-  lf_status rc = LF_OK;
-  hid_t fs = H5Dget_space(w->dset[d]), ms = -1;
-  full_name(nm, sizeof nm, w->chain, dname[d]);
-  if (fs < 0) return LF_H5_FAIL(LF_ERR_HDF5, "'%s': dataspace of %s", w->tmp, nm);
-  hsize_t start = (hsize_t)off, cnt = (hsize_t)(n ? n : 1);
-  ms = H5Screate_simple(1, &cnt, NULL);
-  if (ms < 0 || (n ? H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &cnt, NULL)
-                   : (H5Sselect_none(fs) | H5Sselect_none(ms))) < 0) {
-    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot select records of %s", w->tmp, nm);
-    goto done;
-  }
-  static const int64_t none = 0;
-  if (H5Dwrite(w->dset[d], mtype, ms, fs, w->dxpl, n ? buf : (const void *)&none) < 0)
-    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot write the epoch's records of %s", w->tmp, nm);
-done:
-  if (ms >= 0) H5Sclose(ms);
-  H5Sclose(fs);
-  return rc;
+  const int64_t first = (int64_t)off, count = (int64_t)n;
+  return write_runs(w, d, mtype, 0, n ? 1 : 0, &first, &count, buf);
 }
 
 lf_status lf_ens_write_epoch(lf_ens_writer *w, int64_t rows_end, int64_t steps_end, size_t nruns,
@@ -1140,11 +1100,12 @@ lf_status lf_ens_write_epoch(lf_ens_writer *w, int64_t rows_end, int64_t steps_e
     rc = lf_h5_dset_extend(w->dset[d], (size_t)steps_end, w->tmp,
                            full_name(nm, sizeof nm, w->chain, dname[d]));
   /* rows: each rank its runs */
-  if (rc == LF_OK) rc = write_runs(w, D_OBS, (size_t)w->info.nobs, nruns, first, count, obs);
+  if (rc == LF_OK)
+    rc = write_runs(w, D_OBS, H5T_NATIVE_DOUBLE, (size_t)w->info.nobs, nruns, first, count, obs);
   if (rc == LF_OK && w->info.ncorr > 0)
-    rc = write_runs(w, D_CORR, (size_t)w->info.ncorr, nruns, first, count, corr);
+    rc = write_runs(w, D_CORR, H5T_NATIVE_DOUBLE, (size_t)w->info.ncorr, nruns, first, count, corr);
   if (rc == LF_OK && w->info.save_configs)
-    rc = write_runs(w, D_CONF, w->nphi, nruns, first, count, phi);
+    rc = write_runs(w, D_CONF, H5T_NATIVE_DOUBLE, w->nphi, nruns, first, count, phi);
   /* chain records: one rank */
   const size_t off = (size_t)steps_end - nsteps;
   if (rc == LF_OK) {

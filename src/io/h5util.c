@@ -1063,3 +1063,18 @@ done:
   H5Sclose(fs);
   return rc;
 }
+
+lf_status lf_h5_fapl_no_evictions(hid_t fapl, const char *path) {
+  H5AC_cache_config_t c;
+  memset(&c, 0, sizeof c);
+  c.version = H5AC__CURR_CACHE_CONFIG_VERSION;
+  if (H5Pget_mdc_config(fapl, &c) < 0)
+    return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot read the metadata cache settings", path);
+  c.evictions_enabled = 0;
+  c.incr_mode = H5C_incr__off;
+  c.flash_incr_mode = H5C_flash_incr__off;
+  c.decr_mode = H5C_decr__off;
+  if (H5Pset_mdc_config(fapl, &c) < 0)
+    return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot set the metadata cache settings", path);
+  return LF_OK;
+}

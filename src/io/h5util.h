@@ -164,5 +164,12 @@ lf_status lf_io_commit_tmp(const char *tmp, const char *path);
 /* A file-access property list for serial writes: default driver, strong close degree
  * (closing the file closes every object left open on an error path). */
 lf_status lf_h5_fapl_serial(hid_t *fapl);
+/* Switches off evictions of HDF5's metadata cache on fapl: dirty metadata reaches the file
+ * only at a flush or close. The ensemble and metrics writers flush before every
+ * checkpoint, so a process killed between checkpoints leaves a file whose metadata is
+ * that of the last flush (the raw data written after it lies in rows the resume cuts
+ * away). The cache of these files (a few datasets) stays small. path names the file in
+ * messages. */
+lf_status lf_h5_fapl_no_evictions(hid_t fapl, const char *path);
 
 #endif

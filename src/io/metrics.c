@@ -140,23 +140,6 @@ static void release(lf_io_metrics *w) {
   w->file = w->fapl = -1;
 }
 
-/* Dirty metadata stays in HDF5's cache until a flush (the same setting as the ensemble
- * writer): a small cache, since a metrics file has nine datasets. */
-static lf_status no_evictions(hid_t fapl, const char *path) {
-  H5AC_cache_config_t c;
-  memset(&c, 0, sizeof c);
-  c.version = H5AC__CURR_CACHE_CONFIG_VERSION;
-  if (H5Pget_mdc_config(fapl, &c) < 0)
-    return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot read the metadata cache settings", path);
-  c.evictions_enabled = 0;
-  c.incr_mode = H5C_incr__off;
-  c.flash_incr_mode = H5C_flash_incr__off;
-  c.decr_mode = H5C_decr__off;
-  if (H5Pset_mdc_config(fapl, &c) < 0)
-    return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot set the metadata cache settings", path);
-  return LF_OK;
-}
-
 lf_status lf_io_metrics_open(lf_io_metrics **out, const char *path, const lf_config *cfg,
                              int overwrite) {
   lf_status rc = LF_OK;
@@ -173,7 +156,7 @@ lf_status lf_io_metrics_open(lf_io_metrics **out, const char *path, const lf_con
   snprintf(w->path, sizeof w->path, "%s", path);
 
   LF_CHECK(lf_h5_fapl_serial(&w->fapl));
-  LF_CHECK(no_evictions(w->fapl, path));
+  LF_CHECK(lf_h5_fapl_no_evictions(w->fapl, path));
   LF_CHECK(lf_h5_create_tmp(path, overwrite, w->fapl, w->tmp, sizeof w->tmp, &w->file));
   LF_CHECK(lf_h5_write_header(w->file, "train", LF_IO_TRAIN_FORMAT_VERSION, NULL, w->tmp));
   LF_CHECK(lf_h5_write_meta(w->file, cfg, 1, w->tmp));
@@ -254,8 +237,8 @@ int64_t lf_io_metrics_count(const lf_io_metrics *w) {
   return w ? (int64_t)(w->written + w->nbuf) : 0;
 }
 
-lf_status lf_io_metrics_close(lf_io_metrics *w) {
-  if (!w) return LF_OK;
+/* Flushes, then closes the datasets and the file (the first failure is returned). */
+static lf_status flush_and_close(lf_io_metrics *w) {
   lf_status rc = lf_io_metrics_flush(w);
   for (int c = 0; c < NCOL; c++) {
     if (w->dset[c] >= 0 && H5Dclose(w->dset[c]) < 0 && rc == LF_OK)
@@ -265,6 +248,12 @@ lf_status lf_io_metrics_close(lf_io_metrics *w) {
   if (w->file >= 0 && H5Fclose(w->file) < 0 && rc == LF_OK)
     rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close the file", w->tmp);
   w->file = -1;
+  return rc;
+}
+
+lf_status lf_io_metrics_close(lf_io_metrics *w) {
+  if (!w) return LF_OK;
+  lf_status rc = flush_and_close(w);
   /* A failed writer leaves its .tmp for inspection rather than a train.h5 with holes. */
   if (rc == LF_OK) rc = lf_io_commit_tmp(w->tmp, w->path);
   release(w);
@@ -274,15 +263,7 @@ lf_status lf_io_metrics_close(lf_io_metrics *w) {
 
 lf_status lf_io_metrics_suspend(lf_io_metrics *w) {
   if (!w) return LF_OK;
-  lf_status rc = lf_io_metrics_flush(w);
-  for (int c = 0; c < NCOL; c++) {
-    if (w->dset[c] >= 0 && H5Dclose(w->dset[c]) < 0 && rc == LF_OK)
-      rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close dataset %s", w->tmp, col_name[c]);
-    w->dset[c] = -1;
-  }
-  if (w->file >= 0 && H5Fclose(w->file) < 0 && rc == LF_OK)
-    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close the file", w->tmp);
-  w->file = -1;
+  lf_status rc = flush_and_close(w);
   release(w);
   free(w);
   return rc;
@@ -319,7 +300,7 @@ lf_status lf_io_metrics_resume(lf_io_metrics **out, const char *path, const lf_c
   LF_CHECK(lf_h5_open_latflow(w->tmp, "train", H5P_DEFAULT, &probe, NULL, 0, NULL));
   H5Fclose(probe);
   LF_CHECK(lf_h5_fapl_serial(&w->fapl));
-  LF_CHECK(no_evictions(w->fapl, w->tmp));
+  LF_CHECK(lf_h5_fapl_no_evictions(w->fapl, w->tmp));
   w->file = H5Fopen(w->tmp, H5F_ACC_RDWR, w->fapl);
   if (w->file < 0) {
     rc = LF_H5_FAIL(LF_ERR_IO, "'%s': cannot open for writing", w->tmp);

@@ -23,17 +23,17 @@ void zgetri_(const int *n, double _Complex *a, const int *lda, const int *ipiv,
 static const char *const schwinger_obs[] = {"plaq", "topo", "chi_t", "condensate"};
 
 typedef struct schw_ws {
-  int n;                  /* 2V */
-  int antiperiodic;       /* fermion_bc */
-  double _Complex *D;     /* (n, n) owned: D, overwritten by its LU factors */
-  double _Complex *inv;   /* (n, n) owned: D^{-1} */
-  double _Complex *work;  /* (lwork) owned: zgetri */
+  int n;                 /* 2V */
+  int antiperiodic;      /* fermion_bc */
+  double _Complex *D;    /* (n, n) owned: D, overwritten by its LU factors */
+  double _Complex *inv;  /* (n, n) owned: D^{-1} */
+  double _Complex *work; /* (lwork) owned: zgetri */
   int lwork;
-  int *ipiv;              /* (n) owned */
-  double *key;            /* (2V) owned: the field whose factors are held */
-  int state;              /* 0: nothing; 1: LU of key; 2: LU and inverse of key */
-  int info;               /* zgetrf's info for key (> 0: singular) */
-  double logabs, phase;   /* log|det D| and arg det D for key */
+  int *ipiv;            /* (n) owned */
+  double *key;          /* (2V) owned: the field whose factors are held */
+  int state;            /* 0: nothing; 1: LU of key; 2: LU and inverse of key */
+  int info;             /* zgetrf's info for key (> 0: singular) */
+  double logabs, phase; /* log|det D| and arg det D for key */
 } schw_ws;
 
 /* The 2x2 spin matrices (1 - g_mu) and (1 + g_mu), g_0 = sigma_1, g_1 = sigma_2. */
@@ -274,7 +274,8 @@ lf_status lf_schwinger_logdet(const lf_theory *t, const double *theta, double *l
   factor(t, w, theta);
   *logabs = w->logabs;
   *phase = w->phase;
-  if (w->info > 0) return LF_FAIL(LF_ERR_NUMERIC, "Dirac operator is singular (zgetrf info %d)", w->info);
+  if (w->info > 0)
+    return LF_FAIL(LF_ERR_NUMERIC, "Dirac operator is singular (zgetrf info %d)", w->info);
   return LF_OK;
 }
 
