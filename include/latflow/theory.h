@@ -18,6 +18,8 @@
 #include "latflow/lattice.h"
 #include "latflow/status.h"
 
+#include <stddef.h>
+
 #define LF_THEORY_MAX_CORR 1024
 
 typedef struct lf_theory lf_theory;
@@ -48,6 +50,10 @@ struct lf_theory {
 /* Builds the theory named by cfg->name. LF_ERR_CONFIG for a theory not built yet. */
 lf_status lf_theory_init(lf_theory *t, const lf_theory_cfg *cfg);
 void lf_theory_free(lf_theory *t);
+/* One line naming the theory and its couplings for logs and summaries, e.g.
+ * "phi4 8x8, m2 = -4, lambda = 8", "u1 8x8, beta = 2",
+ * "schwinger 8x8, beta = 2, kappa = 0.276, antiperiodic"; always NUL-terminated. */
+void lf_theory_describe(const lf_theory_cfg *cfg, char *buf, size_t n);
 /* Position of an observable in obs_names, or -1. */
 int lf_theory_obs_index(const lf_theory *t, const char *name);
 

@@ -331,8 +331,9 @@ static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, in
   const long ntherm = cfg->hmc.therm, ntraj = cfg->hmc.trajectories, total = ntherm + ntraj;
   const long ce = cfg->hmc.checkpoint_every;
   const long every = ce > 0 && ce < AGREE_EVERY ? ce : AGREE_EVERY;
-  lf_log_info("hmc", "%s %dx%d m2=%g lambda=%g | %s, tau %g, %d steps | %ld + %ld trajectories",
-              th.name, info.L0, info.L1, cfg->theory.m2, cfg->theory.lambda,
+  char desc[160];
+  lf_theory_describe(&cfg->theory, desc, sizeof desc);
+  lf_log_info("hmc", "%s | %s, tau %g, %d steps | %ld + %ld trajectories", desc,
               cfg->hmc.integrator == LF_INT_OMELYAN ? "omelyan" : "leapfrog", cfg->hmc.tau,
               cfg->hmc.steps, ntherm, ntraj);
   if (resume)

@@ -7,6 +7,7 @@
 #include "latflow/ensemble.h"
 #include "latflow/log.h"
 #include "latflow/signal.h"
+#include "latflow/theory.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -33,8 +34,9 @@ static lf_status analyze_file(const char *path, lf_ensemble *e, lf_analysis *a) 
 
 static void summary(FILE *f, const lf_config *cfg, const lf_analysis *fa, const lf_analysis *ha,
                     const char *out) {
-  fprintf(f, "\n== latflow run: %s %dx%d, m2 = %g, lambda = %g ==\n", "phi4", cfg->theory.shape[0],
-          cfg->theory.shape[1], cfg->theory.m2, cfg->theory.lambda);
+  char desc[160];
+  lf_theory_describe(&cfg->theory, desc, sizeof desc);
+  fprintf(f, "\n== latflow run: %s ==\n", desc);
   fprintf(f,
           "flow: training %.1f s; %zu proposals in %.1f s; IMH acceptance %.3f, ESS %.4f, "
           "longest rejection run %ld\n",

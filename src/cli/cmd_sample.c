@@ -211,12 +211,13 @@ lf_status lf_sample_pipeline_ex(const lf_config *cfg_in, const char *model_arg, 
   else
     rc = lf_ens_create_par(&w, ens_path, &cfg, &info, force, comm);
   LF_CHECK(lf_cli_agree(comm, rc));
+  char desc[160];
+  lf_theory_describe(&cfg.theory, desc, sizeof desc);
   lf_log_info("sample",
-              "%s %dx%d m2=%g lambda=%g | model %s (hash %s) | %s, %ld proposals in blocks "
+              "%s | model %s (hash %s) | %s, %ld proposals in blocks "
               "of %d, save %s | %d rank(s): %s",
-              th.name, m.L0, m.L1, cfg.theory.m2, cfg.theory.lambda, model_path, info.model_hash,
-              info.kind == LF_ENS_IMH ? "IMH" : "reweighting", cfg.sample.proposals,
-              cfg.sample.block,
+              desc, model_path, info.model_hash, info.kind == LF_ENS_IMH ? "IMH" : "reweighting",
+              cfg.sample.proposals, cfg.sample.block,
               cfg.sample.save == LF_SAVE_ALL    ? "all"
               : cfg.sample.save == LF_SAVE_NONE ? "none"
                                                 : "accepted",

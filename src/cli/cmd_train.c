@@ -174,9 +174,10 @@ static lf_status transfer_params(const lf_config *cfg, lf_model *m) {
   lf_model_get_params(&om, p);
   lf_model_set_params(m, p);
   const int vol = (om.L0 != m->L0 || om.L1 != m->L1);
-  lf_log_info("train", "%s transfer from %s (%dx%d, m2=%g, lambda=%g) to %dx%d",
-              vol ? "volume" : "parameter", cfg->train.init_from, om.L0, om.L1, ocfg.theory.m2,
-              ocfg.theory.lambda, m->L0, m->L1);
+  char odesc[160];
+  lf_theory_describe(&ocfg.theory, odesc, sizeof odesc);
+  lf_log_info("train", "%s transfer from %s (%s) to %dx%d", vol ? "volume" : "parameter",
+              cfg->train.init_from, odesc, m->L0, m->L1);
 fail:
   lf_free(p);
   lf_model_free(&om);
@@ -280,12 +281,16 @@ lf_status lf_train_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_
                   first, cfg->train.steps);
   }
   if (rc == LF_OK && rank == 0) {
+    char desc[160];
+    lf_theory_describe(&cfg->theory, desc, sizeof desc);
     lf_log_info("train",
-                "%s %dx%d m2=%g lambda=%g | %d layers, hidden %d, kernel %d, base %s, "
+                "%s | %d layers, hidden %d, kernel %d, base %s, "
                 "%s | %zu parameters | estimator %s, batch %d over %d rank%s, %ld steps",
-                th.name, m.L0, m.L1, cfg->theory.m2, cfg->theory.lambda, cfg->model.layers,
-                cfg->model.nhidden > 0 ? cfg->model.hidden[0] : 0, cfg->model.kernel,
-                cfg->model.base == LF_BASE_FREE_FIELD ? "free_field" : "normal",
+                desc, cfg->model.layers, cfg->model.nhidden > 0 ? cfg->model.hidden[0] : 0,
+                cfg->model.kernel,
+                cfg->model.base == LF_BASE_FREE_FIELD ? "free_field"
+                : cfg->model.base == LF_BASE_HAAR     ? "haar"
+                                                      : "normal",
                 cfg->model.precision == LF_PREC_F32 ? "single" : "double", m.nparams,
                 lf_estimator_name(cfg->train.estimator), cfg->train.batch, ntrain,
                 ntrain > 1 ? "s" : "", cfg->train.steps);
