@@ -84,6 +84,7 @@ typedef struct lf_model_cfg {
   int kernel;                /* model.kernel: odd, >= 1; default 3                     */
   lf_act_kind activation;    /* model.activation: leaky_relu | tanh                    */
   lf_coupling_kind coupling; /* model.coupling: affine | spline                        */
+  int spline_bins;           /* model.spline_bins in [1, 64]: bins per spline; default 8 */
   lf_init_kind init;         /* model.init.scheme: kaiming | xavier                    */
   double init_scale;         /* model.init.scale (kaiming width scale / xavier gain) > 0 */
   lf_precision precision;    /* model.precision: single | double                       */

@@ -16,7 +16,7 @@
  * Two kinds of stack: cfg.coupling == affine uses the affine checkerboard flow
  * (latflow/flow.h) with a normal or free_field base; cfg.coupling == spline needs
  * base == haar and C = 2 (link angles of a 2D U(1) theory) and uses the gauge-equivariant
- * flow (latflow/gauge_flow.h) with LF_MODEL_SPLINE_BINS bins per spline; then phi holds
+ * flow (latflow/gauge_flow.h) with cfg.spline_bins bins per spline; then phi holds
  * the link angles (B, 2, V) in [0, 2 pi). Other combinations are LF_ERR_INVALID. */
 #ifndef LATFLOW_MODEL_H
 #define LATFLOW_MODEL_H
@@ -30,9 +30,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-/* Bins of the circular splines of the gauge flow (model.coupling: spline). */
-#define LF_MODEL_SPLINE_BINS 8
 
 typedef struct lf_model {
   lf_model_cfg cfg; /* architecture (copy) */

@@ -140,7 +140,8 @@ fail:
 
 static int same_arch(const lf_model_cfg *a, const lf_model_cfg *b) {
   if (a->base != b->base || a->layers != b->layers || a->nhidden != b->nhidden ||
-      a->kernel != b->kernel || a->activation != b->activation || a->coupling != b->coupling)
+      a->kernel != b->kernel || a->activation != b->activation || a->coupling != b->coupling ||
+      (a->coupling == LF_COUPLING_SPLINE && a->spline_bins != b->spline_bins))
     return 0;
   for (int i = 0; i < a->nhidden; i++)
     if (a->hidden[i] != b->hidden[i]) return 0;

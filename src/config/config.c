@@ -45,6 +45,7 @@ typedef enum rule {
   R_UNIT_OPEN /* [0, 1)   */,
   R_UNIT,    /* [0, 1]   */
   R_ODD,     /* odd, >= 1 */
+  R_BINS,    /* [1, 64]   */
   R_NONEMPTY /* strings  */
 } rule;
 
@@ -106,6 +107,7 @@ static const keydef KEYS[] = {
   {"model.kernel", K_INT, R_ODD, O(model.kernel), 0, NULL, 0},
   {"model.activation", K_ENUM, R_NONE, O(model.activation), 0, ACT_NAMES, 0},
   {"model.coupling", K_ENUM, R_NONE, O(model.coupling), 0, COUPLING_NAMES, 0},
+  {"model.spline_bins", K_INT, R_BINS, O(model.spline_bins), 0, NULL, 0},
   SEC("model.init"),
   {"model.init.scheme", K_ENUM, R_NONE, O(model.init), 0, INIT_NAMES, 0},
   {"model.init.scale", K_DOUBLE, R_GT0, O(model.init_scale), 0, NULL, 0},
@@ -276,6 +278,7 @@ void lf_config_defaults(lf_config *cfg) {
   m->kernel = 3;
   m->activation = LF_ACT_LEAKY_RELU;
   m->coupling = LF_COUPLING_AFFINE;
+  m->spline_bins = 8;
   m->init = LF_INIT_KAIMING;
   m->init_scale = 1.0;
   m->precision = LF_PREC_F32;
@@ -384,6 +387,7 @@ static int check_key(const lf_config *c, int id, char *what, size_t n) {
     if (k->rule == R_GE0 && v < 0) need = "must be >= 0";
     if (k->rule == R_GE1 && v < 1) need = "must be >= 1";
     if (k->rule == R_ODD && (v < 1 || v % 2 == 0)) need = "must be odd and >= 1";
+    if (k->rule == R_BINS && (v < 1 || v > 64)) need = "must be in [1, 64]";
     if (!need) return 0;
     snprintf(what, n, "%s, got %ld", need, v);
     return 1;

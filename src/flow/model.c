@@ -101,10 +101,10 @@ static lf_status build_batch(lf_model *m, int Bmax) {
   memset(&gf, 0, sizeof gf);
   memset(&gd, 0, sizeof gd);
   if (m->gauge && is_f32(m))
-    rc = lf_gflow_init_f(&gf, &m->cfg, LF_MODEL_SPLINE_BINS, m->L0, m->L1,
+    rc = lf_gflow_init_f(&gf, &m->cfg, m->cfg.spline_bins, m->L0, m->L1,
                          (float *)m->params + m->nbase, (float *)m->grads + m->nbase, Bmax);
   else if (m->gauge)
-    rc = lf_gflow_init_d(&gd, &m->cfg, LF_MODEL_SPLINE_BINS, m->L0, m->L1,
+    rc = lf_gflow_init_d(&gd, &m->cfg, m->cfg.spline_bins, m->L0, m->L1,
                          (double *)m->params + m->nbase, (double *)m->grads + m->nbase, Bmax);
   else if (is_f32(m))
     rc = lf_flow_init_f(&ff, &m->cfg, m->C, m->L0, m->L1, m->lat.parity,
@@ -184,8 +184,8 @@ lf_status lf_model_init(lf_model *m, const lf_model_cfg *cfg, int C, int L0, int
   LF_CHECK(lf_base_init(&m->base, cfg->base, C, L0, L1));
   m->nbase = (size_t)lf_base_nparams(&m->base);
   if (gauge)
-    m->nparams = m->nbase + (is_f32(m) ? lf_gflow_nparams_f(cfg, LF_MODEL_SPLINE_BINS)
-                                       : lf_gflow_nparams_d(cfg, LF_MODEL_SPLINE_BINS));
+    m->nparams = m->nbase + (is_f32(m) ? lf_gflow_nparams_f(cfg, cfg->spline_bins)
+                                       : lf_gflow_nparams_d(cfg, cfg->spline_bins));
   else
     m->nparams = m->nbase + (is_f32(m) ? lf_flow_nparams_f(cfg, C) : lf_flow_nparams_d(cfg, C));
   m->params = lf_alloc(m->nparams * m->real_size);
@@ -489,13 +489,14 @@ uint64_t lf_model_hash(const lf_model *m) {
                       (int)m->nparams};
   for (size_t i = 0; i < sizeof arch / sizeof arch[0]; i++) h = fnv1a_int(h, arch[i]);
   for (int k = 0; k < m->cfg.nhidden; k++) h = fnv1a_int(h, m->cfg.hidden[k]);
+  if (m->gauge) h = fnv1a_int(h, m->cfg.spline_bins); /* affine models keep their old hash */
   return fnv1a(h, m->params, m->nparams * m->real_size);
 }
 
 double lf_model_forward_madds(const lf_model *m) {
   double s = 0.0;
   int cin = m->C; /* the gauge flow's net also reads 2 channels (cos, sin) */
-  const int last = m->gauge ? 3 * LF_MODEL_SPLINE_BINS : 2 * m->C;
+  const int last = m->gauge ? 3 * m->cfg.spline_bins : 2 * m->C;
   for (int k = 0; k <= m->cfg.nhidden; k++) {
     const int cout = k < m->cfg.nhidden ? m->cfg.hidden[k] : last;
     s += (double)cin * (double)cout * (double)m->cfg.kernel * (double)m->cfg.kernel;

@@ -62,8 +62,10 @@ static void test_defaults(void) {
         "defaults: train rt, adam 1e-3 (.9, .999, 1e-8), batch 64, 3000 steps, ess_window 100");
   CHECK(d.sample.mode == LF_SAMPLE_IMH && d.sample.proposals == 1000000 && d.sample.block == 256 &&
             d.sample.save == LF_SAVE_ACCEPTED && d.hmc.trajectories == 10000 && d.hmc.tau == 1.0 &&
-            d.hmc.steps == 10 && d.hmc.integrator == LF_INT_LEAPFROG && d.hmc.therm == 200 && d.hmc.compare == 1,
-        "defaults: sample imh 1000000/256/accepted, hmc 10000 tau 1 steps 10 leapfrog therm 200 compare");
+            d.hmc.steps == 10 && d.hmc.integrator == LF_INT_LEAPFROG && d.hmc.therm == 200 &&
+            d.hmc.compare == 1,
+        "defaults: sample imh 1000000/256/accepted, hmc 10000 tau 1 steps 10 leapfrog therm 200 "
+        "compare");
   CHECK(d.seed == 1234 && strcmp(d.output, "runs/quickstart") == 0 && d.nobs == 5 &&
             strcmp(d.observables[0], "phi2") == 0 && strcmp(d.observables[4], "energy") == 0,
         "defaults: seed %llu output %s, %d observables", (unsigned long long)d.seed, d.output,
@@ -128,6 +130,7 @@ static void nondefault(lf_config *c) {
   c->model.kernel = 5;
   c->model.activation = LF_ACT_TANH;
   c->model.coupling = LF_COUPLING_SPLINE;
+  c->model.spline_bins = 12;
   c->model.init = LF_INIT_XAVIER;
   c->model.init_scale = 0.7071067811865476;
   c->model.precision = LF_PREC_F64;
@@ -464,6 +467,14 @@ static void test_bad(void) {
   CHECK(rc == LF_ERR_CONFIG &&
             strcmp(lf_last_error(), "<default>: model.kernel: must be odd and >= 1, got 2") == 0,
         "validate: '%s'", lf_last_error());
+  c = ref;
+  c.model.spline_bins = 65;
+  rc = lf_config_validate(&c);
+  CHECK(rc == LF_ERR_CONFIG &&
+            strcmp(lf_last_error(), "<default>: model.spline_bins: must be in [1, 64], got 65") ==
+                0,
+        "validate: '%s'", lf_last_error());
+  CHECK(ref.model.spline_bins == 8, "default model.spline_bins %d", ref.model.spline_bins);
   c = ref;
   c.theory.shape[1] = 9;
   rc = lf_config_validate(&c);

@@ -369,6 +369,7 @@ static void check_model(void) {
   memset(&cfg, 0, sizeof cfg);
   cfg.base = LF_BASE_HAAR;
   cfg.coupling = LF_COUPLING_SPLINE;
+  cfg.spline_bins = 6;
   cfg.layers = 8;
   cfg.nhidden = 1;
   cfg.hidden[0] = 5;
