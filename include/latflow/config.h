@@ -137,6 +137,8 @@ typedef struct lf_hmc_cfg {
 #define LF_CONFIG_GIVEN_LR 0x1u          /* train.optimizer.lr  */
 #define LF_CONFIG_GIVEN_EPS 0x2u         /* train.optimizer.eps */
 #define LF_CONFIG_GIVEN_OBSERVABLES 0x4u /* observables         */
+#define LF_CONFIG_GIVEN_BASE 0x8u        /* model.base: haar for u1/schwinger, else normal   */
+#define LF_CONFIG_GIVEN_COUPLING 0x10u   /* model.coupling: spline for u1/schwinger, else affine */
 
 typedef struct lf_config {
   char source[LF_PATH_MAX]; /* file the card came from, or "<default>"           */

@@ -100,13 +100,14 @@ static const keydef KEYS[] = {
   {"theory.kappa", K_DOUBLE, R_GT0, O(theory.kappa), 0, NULL, 0},
   {"theory.fermion_bc", K_NAME, R_NONE, O(theory.fermion_bc), S(theory.fermion_bc), BC_NAMES, 0},
   SEC("model"),
-  {"model.base", K_ENUM, R_NONE, O(model.base), 0, BASE_NAMES, 0},
+  {"model.base", K_ENUM, R_NONE, O(model.base), 0, BASE_NAMES, LF_CONFIG_GIVEN_BASE},
   {"model.base_mass", K_DOUBLE, R_GT0, O(model.base_mass), 0, NULL, 0},
   {"model.layers", K_INT, R_GE1, O(model.layers), 0, NULL, 0},
   {"model.hidden", K_HIDDEN, R_NONE, O(model.hidden), 0, NULL, 0},
   {"model.kernel", K_INT, R_ODD, O(model.kernel), 0, NULL, 0},
   {"model.activation", K_ENUM, R_NONE, O(model.activation), 0, ACT_NAMES, 0},
-  {"model.coupling", K_ENUM, R_NONE, O(model.coupling), 0, COUPLING_NAMES, 0},
+  {"model.coupling", K_ENUM, R_NONE, O(model.coupling), 0, COUPLING_NAMES,
+   LF_CONFIG_GIVEN_COUPLING},
   {"model.spline_bins", K_INT, R_BINS, O(model.spline_bins), 0, NULL, 0},
   SEC("model.init"),
   {"model.init.scheme", K_ENUM, R_NONE, O(model.init), 0, INIT_NAMES, 0},
@@ -245,6 +246,10 @@ static void dependent_defaults(lf_config *c) {
   if (!(c->given & LF_CONFIG_GIVEN_LR)) c->train.optimizer.lr = default_lr(c->train.optimizer.name);
   if (!(c->given & LF_CONFIG_GIVEN_EPS))
     c->train.optimizer.eps = default_eps(c->train.optimizer.name);
+  const int gauge = c->theory.name == LF_THEORY_U1 || c->theory.name == LF_THEORY_SCHWINGER;
+  if (!(c->given & LF_CONFIG_GIVEN_BASE)) c->model.base = gauge ? LF_BASE_HAAR : LF_BASE_NORMAL;
+  if (!(c->given & LF_CONFIG_GIVEN_COUPLING))
+    c->model.coupling = gauge ? LF_COUPLING_SPLINE : LF_COUPLING_AFFINE;
   if (!(c->given & LF_CONFIG_GIVEN_OBSERVABLES)) {
     const char *const *obs = obs_defaults(c->theory.name);
     memset(c->observables, 0, sizeof c->observables);
@@ -500,6 +505,34 @@ static lf_status validate(const lf_config *c, const char *src, const int *lines)
     return fail_at(LF_ERR_CONFIG, key_loc(c, src, lines, id), "observables",
                    "%s is not an observable of theory %s (valid: %s)",
                    quoted(q, sizeof q, c->observables[i]), lf_theory_name(c->theory.name), l);
+  }
+
+  /* the gauge flow: link angles need the Haar base and circular splines, and the splines
+   * need a gauge theory on sides that are multiples of 4 (stripe masks of period 4) */
+  const lf_model_cfg *m = &c->model;
+  const int gauge_theory = c->theory.name == LF_THEORY_U1 || c->theory.name == LF_THEORY_SCHWINGER;
+  const int spline = m->coupling == LF_COUPLING_SPLINE, haar = m->base == LF_BASE_HAAR;
+  const char *gmsg = NULL, *gkey = NULL;
+  if (gauge_theory && !(spline && haar)) {
+    gmsg = "link angles need the gauge-equivariant flow (model.base haar, model.coupling spline)";
+    gkey = spline ? "model.base" : "model.coupling";
+  } else if (!gauge_theory && (spline || haar)) {
+    gmsg = "model.base haar and model.coupling spline are the U(1) gauge flow: theory.name must "
+           "be u1 or schwinger";
+    gkey = spline ? "model.coupling" : "model.base";
+  } else if (spline && (c->theory.shape[0] % 4 || c->theory.shape[1] % 4)) {
+    gmsg = "the gauge flow's stripe masks need both sides to be multiples of 4";
+    gkey = "theory.shape";
+  }
+  if (gmsg) {
+    int id = key_index(gkey);
+    const char *alt[] = {"model.coupling", "model.base", "theory.name", "theory.shape"};
+    for (size_t k = 0; k < sizeof alt / sizeof alt[0] && !(lines && lines[id] >= 0); k++)
+      if (lines && lines[key_index(alt[k])] >= 0) id = key_index(alt[k]);
+    return fail_at(LF_ERR_CONFIG, key_loc(c, src, lines, id), KEYS[id].path,
+                   "%s (theory %s %dx%d, base %s, coupling %s)", gmsg,
+                   lf_theory_name(c->theory.name), c->theory.shape[0], c->theory.shape[1],
+                   BASE_NAMES[m->base], COUPLING_NAMES[m->coupling]);
   }
 
   /* batch doubling needs room to double into */

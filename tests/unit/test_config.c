@@ -114,7 +114,7 @@ static void nondefault(lf_config *c) {
   c->given |= LF_CONFIG_GIVEN_OBSERVABLES;
   c->theory.name = LF_THEORY_SCHWINGER;
   c->theory.shape[0] = 16;
-  c->theory.shape[1] = 6;
+  c->theory.shape[1] = 12;
   c->theory.m2 = 0.1;
   c->theory.lambda = 1.0 / 3.0;
   c->theory.beta = 1e-300;
