@@ -17,7 +17,9 @@
  * (train.stop.*, train.checkpoint_every, train.log_every, train.eval_samples,
  * sample.proposals, sample.checkpoint_every, hmc.trajectories, hmc.checkpoint_every,
  * hmc.compare, output) and the sections the command does not use (train and hmc for
- * sample; train, model and sample except sample.save for hmc; sample and hmc for train).
+ * sample; train, model and sample except sample.save for hmc; sample and hmc for train;
+ * for hmc also hmc.fermion unless the theory is schwinger, and hmc.cg_tol, hmc.cg_maxiter
+ * unless both configs use pseudofermions).
  *
  * All functions are local (serial HDF5; call them on one rank). */
 #ifndef LATFLOW_CKPT_H
@@ -29,7 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LF_IO_CKPT_FORMAT_VERSION 1
+#define LF_IO_CKPT_FORMAT_VERSION 2
 
 typedef enum lf_ckpt_type {
   LF_CKPT_F64 = 0, /* double                          */

@@ -56,6 +56,7 @@ typedef enum lf_optim_kind { LF_OPT_ADAM = 0, LF_OPT_SGD = 1, LF_OPT_ADADELTA = 
 typedef enum lf_sample_mode { LF_SAMPLE_IMH = 0, LF_SAMPLE_REWEIGHT = 1 } lf_sample_mode;
 typedef enum lf_save_kind { LF_SAVE_ACCEPTED = 0, LF_SAVE_ALL = 1, LF_SAVE_NONE = 2 } lf_save_kind;
 typedef enum lf_integrator { LF_INT_LEAPFROG = 0, LF_INT_OMELYAN = 1 } lf_integrator;
+typedef enum lf_fermion_kind { LF_FERMION_EXACT = 0, LF_FERMION_PSEUDO = 1 } lf_fermion_kind;
 
 typedef struct lf_theory_cfg {
   lf_theory_kind name;          /* theory.name: phi4 | u1 | schwinger            */
@@ -131,6 +132,10 @@ typedef struct lf_hmc_cfg {
   int compare;              /* hmc.compare: false | true; `run` also runs HMC (default true) */
   long checkpoint_every;    /* hmc.checkpoint_every >= 0: trajectories between checkpoints
                                (0 = only on a signal); default 1000 */
+  lf_fermion_kind fermion;  /* hmc.fermion: exact | pseudofermion (schwinger only; default
+                               pseudofermion; ignored for phi4 and u1)          */
+  double cg_tol;            /* hmc.cg_tol in (0, 1): CG relative residual; 1e-10 */
+  int cg_maxiter;           /* hmc.cg_maxiter > 0: CG iterations per solve; 10000 */
 } lf_hmc_cfg;
 
 /* Bits of lf_config.given: keys with a name-dependent default that were set explicitly. */

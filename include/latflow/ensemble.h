@@ -11,7 +11,8 @@
  *   chain : one record per Markov step (IMH proposal, or HMC trajectory, or, in
  *           reweighting mode, one per proposal): the row of the state after the step,
  *           the proposal id (HMC: trajectory number), log w (flow; HMC: NaN), dH (HMC;
- *           flow: NaN) and the accept flag.
+ *           flow: NaN) and the accept flag; pseudofermion HMC (info.cg = 1) adds the CG
+ *           iterations of the trajectory, in all and of its longest solve.
  * The Monte Carlo time series of observable k is obs[row[i]][k], i = 0..steps-1.
  * The file carries the common root attributes of latflow/io.h with latflow_format =
  * "ensemble", /meta (config YAML, ...), and the run attributes in lf_ens_info.
@@ -36,7 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LF_IO_ENSEMBLE_FORMAT_VERSION 1
+#define LF_IO_ENSEMBLE_FORMAT_VERSION 2
 #define LF_ENS_MAX_CORR 1024
 
 typedef enum lf_ens_kind { LF_ENS_IMH = 0, LF_ENS_REWEIGHT = 1, LF_ENS_HMC = 2 } lf_ens_kind;
@@ -50,6 +51,8 @@ typedef struct lf_ens_info {
   char obs_names[LF_MAX_OBS][LF_NAME_MAX];
   int ncorr;             /* correlator length per row (0: none)                  */
   int save_configs;      /* 1: /chain_r/configs exists                           */
+  int cg;                /* 1: /chain_r/cg_iters and cg_max exist (pseudofermion
+                            HMC; root attribute cg, absent = 0 in version 1)     */
   char model_hash[72];   /* flow: lf_model_hash of the model, hex; HMC: ""        */
   char model_path[1024]; /* flow: path of the model file as given; HMC: ""        */
   double train_seconds;  /* flow: wall seconds of training (from the model file) */
@@ -58,11 +61,13 @@ typedef struct lf_ens_info {
 
 /* One Markov-chain step. */
 typedef struct lf_ens_step {
-  int64_t row;     /* state after the step                         */
-  int64_t id;      /* proposal id g (flow) or trajectory number     */
-  double logw;     /* flow: log w of the proposal; HMC: NaN         */
-  double dH;       /* HMC: dH of the trajectory; flow: NaN          */
-  int8_t accepted; /* 1 if the proposal was accepted                */
+  int64_t row;      /* state after the step                         */
+  int64_t id;       /* proposal id g (flow) or trajectory number     */
+  double logw;      /* flow: log w of the proposal; HMC: NaN         */
+  double dH;        /* HMC: dH of the trajectory; flow: NaN          */
+  int8_t accepted;  /* 1 if the proposal was accepted                */
+  int64_t cg_iters; /* info.cg: CG iterations of the trajectory; else ignored (read: 0) */
+  int64_t cg_max;   /* info.cg: iterations of its longest solve; else ignored (read: 0) */
 } lf_ens_step;
 
 typedef struct lf_ens_writer lf_ens_writer; /* opaque */
@@ -70,7 +75,7 @@ typedef struct lf_ens_writer lf_ens_writer; /* opaque */
 /* Creates "<path>.tmp" with one chain (chain 0) and writes the header, /meta (cfg) and
  * info. info must have kind in {IMH, REWEIGHT, HMC}, a theory name, C, L0, L1 >= 1,
  * nobs in [1, LF_MAX_OBS] with non-empty names, ncorr in [0, LF_ENS_MAX_CORR],
- * save_configs 0 or 1. On failure *w is NULL and nothing is left on disk.
+ * save_configs and cg 0 or 1. On failure *w is NULL and nothing is left on disk.
  * Errors: LF_ERR_INVALID (bad info), LF_ERR_IO, LF_ERR_HDF5, LF_ERR_NOMEM. */
 lf_status lf_ens_create(lf_ens_writer **w, const char *path, const lf_config *cfg,
                         const lf_ens_info *info, int overwrite);
@@ -114,7 +119,7 @@ lf_status lf_ens_create_par(lf_ens_writer **w, const char *path, const lf_config
 /* Resumes writing the ensemble of an interrupted run: opens "<path>.tmp" for writing
  * (collective over comm; MPI_COMM_NULL: serial), checks that it holds one chain of the same
  * kind, theory, lattice, observables, save_configs and model_hash as info
- * (LF_ERR_FORMAT naming what differs), that every dataset has at least rows (obs, corr,
+ * (LF_ERR_FORMAT naming what differs; also cg), that every dataset has at least rows (obs, corr,
  * configs) or steps (chain columns) entries (LF_ERR_FORMAT: the file is older than the
  * checkpoint), and cuts them back to exactly rows / steps (a run killed after its last
  * checkpoint wrote more). A missing tmp file is LF_ERR_IO, an unreadable one
@@ -154,7 +159,7 @@ typedef struct lf_ensemble {
  * on failure e is left zeroed). Refusals as above, plus LF_ERR_FORMAT naming the file and
  * the attribute or dataset for: nchains < 1, obs_names count != nobs, obs width != nobs,
  * corr width != ncorr, configs width != C*L0*L1, obs/corr/configs or the five chain
- * columns of unequal length, a chain row index outside [0, rows). */
+ * columns (seven with cg) of unequal length, a chain row index outside [0, rows). */
 lf_status lf_ens_read(const char *path, lf_ensemble *e);
 /* Reads n stored configurations of chain r starting at row0 into phi (n, C*V).
  * LF_ERR_INVALID if the file has no configurations or the range is out of bounds. */

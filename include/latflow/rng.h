@@ -21,7 +21,7 @@ enum lf_stream {
   LF_STREAM_TRAIN = 2,  /* training noise z: step = training step, index = global sample */
   LF_STREAM_SAMPLE = 3, /* production proposals: step 0, index = proposal id g */
   LF_STREAM_ACCEPT = 4, /* IMH accept uniforms: step 0, index = proposal id g */
-  LF_STREAM_HMC = 5,    /* HMC momenta and accept: step = trajectory, index = chain */
+  LF_STREAM_HMC = 5,    /* HMC momenta, accept, eta: step = trajectory, index by chain (hmc.h) */
   LF_STREAM_EVAL = 6,   /* end-of-training evaluation samples: step 0, index = sample */
   LF_STREAM_TEST = 7    /* tests only */
 };

@@ -55,20 +55,23 @@ static const char help[] =
 
 /* A chain's state at a checkpoint besides its field (every chain is at the same t). */
 typedef struct chain_state {
-  int64_t t;      /* next trajectory (thermalization counted)             */
-  int64_t row;    /* ensemble row of the current state (-1: none stored)  */
-  int64_t acc;    /* accepted production trajectories                     */
-  int64_t bad;    /* trajectories with a non-finite dH                    */
-  int64_t rows;   /* rows in the chain's ensemble                         */
-  int64_t steps;  /* chain steps in the chain's ensemble                  */
-  double sum_acc; /* acceptance sum of the progress line                  */
-  double seconds; /* generation wall seconds so far (all sessions)        */
+  int64_t t;         /* next trajectory (thermalization counted)             */
+  int64_t row;       /* ensemble row of the current state (-1: none stored)  */
+  int64_t acc;       /* accepted production trajectories                     */
+  int64_t bad;       /* trajectories with a non-finite dH                    */
+  int64_t rows;      /* rows in the chain's ensemble                         */
+  int64_t steps;     /* chain steps in the chain's ensemble                  */
+  double sum_acc;    /* acceptance sum of the progress line                  */
+  double seconds;    /* generation wall seconds so far (all sessions)        */
+  int64_t cg_iters;  /* pseudofermions: CG iterations of the production trajectories */
+  int64_t cg_solves; /* pseudofermions: CG solves of the production trajectories     */
 } chain_state;
 
-enum { NI64 = 6, NF64 = 2 };
-/* checkpoint datasets: one value per chain each, chain r at index r */
-static const char *const i64_name[NI64] = {"t",         "row",      "accepted",
-                                           "nonfinite", "ens_rows", "ens_steps"};
+enum { NI64 = 8, NF64 = 2, NI64_V1 = 6 };
+/* checkpoint datasets: one value per chain each, chain r at index r; checkpoints of
+ * format version 1 lack the last two (read as 0) */
+static const char *const i64_name[NI64] = {"t",        "row",       "accepted", "nonfinite",
+                                           "ens_rows", "ens_steps", "cg_iters", "cg_solves"};
 static const char *const f64_name[NF64] = {"sum_accepted", "gen_seconds"};
 
 static void pack(const chain_state *s, int64_t *iv, double *fv) {
@@ -78,6 +81,8 @@ static void pack(const chain_state *s, int64_t *iv, double *fv) {
   iv[3] = s->bad;
   iv[4] = s->rows;
   iv[5] = s->steps;
+  iv[6] = s->cg_iters;
+  iv[7] = s->cg_solves;
   fv[0] = s->sum_acc;
   fv[1] = s->seconds;
 }
@@ -89,6 +94,8 @@ static void unpack(chain_state *s, const int64_t *iv, const double *fv) {
   s->bad = iv[3];
   s->rows = iv[4];
   s->steps = iv[5];
+  s->cg_iters = iv[6];
+  s->cg_solves = iv[7];
   s->sum_acc = fv[0];
   s->seconds = fv[1];
 }
@@ -169,6 +176,11 @@ static lf_status ckpt_load(const char *path, const lf_config *cfg, int P, size_t
     goto fail;
   }
   for (int k = 0; k < NI64; k++) {
+    size_t len = 0;
+    if (k >= NI64_V1 && lf_ckpt_len(c, i64_name[k], &len) != LF_OK) {
+      for (int r = 0; r < P; r++) iall[(size_t)r * NI64 + (size_t)k] = 0; /* version 1 */
+      continue;
+    }
     LF_CHECK(lf_ckpt_get(c, i64_name[k], LF_CKPT_I64, (size_t)P, iv));
     for (int r = 0; r < P; r++) iall[(size_t)r * NI64 + (size_t)k] = iv[r];
   }
@@ -289,7 +301,7 @@ static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, in
   lf_hmc h;
   lf_ens_writer *w = NULL;
   double *phi = NULL, *obs = NULL, *corr = NULL;
-  chain_state s = {0, -1, 0, 0, 0, 0, 0.0, 0.0};
+  chain_state s = {0, -1, 0, 0, 0, 0, 0.0, 0.0, 0, 0};
   int keep = resume; /* never delete an ensemble a checkpoint refers to */
   memset(&th, 0, sizeof th);
   memset(&h, 0, sizeof h);
@@ -320,6 +332,7 @@ static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, in
     snprintf(info.obs_names[k], sizeof info.obs_names[k], "%s", th.obs_names[k]);
   info.ncorr = th.ncorr;
   info.save_configs = cfg->sample.save != LF_SAVE_NONE;
+  info.cg = h.pf != NULL; /* pseudofermion HMC records its CG iterations */
   info.train_seconds = 0.0;
   if (resume) {
     LF_CHECK(ckpt_read(ckpt, cfg, comm, &s, phi, n));
@@ -331,9 +344,14 @@ static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, in
   const long ntherm = cfg->hmc.therm, ntraj = cfg->hmc.trajectories, total = ntherm + ntraj;
   const long ce = cfg->hmc.checkpoint_every;
   const long every = ce > 0 && ce < AGREE_EVERY ? ce : AGREE_EVERY;
-  char desc[160];
+  char desc[160], fermions[96] = "";
   lf_theory_describe(&cfg->theory, desc, sizeof desc);
-  lf_log_info("hmc", "%s | %s, tau %g, %d steps | %ld + %ld trajectories", desc,
+  if (th.kind == LF_THEORY_SCHWINGER && h.pf)
+    snprintf(fermions, sizeof fermions, ", pseudofermion (CG tol %g, max %d)", cfg->hmc.cg_tol,
+             cfg->hmc.cg_maxiter);
+  else if (th.kind == LF_THEORY_SCHWINGER)
+    snprintf(fermions, sizeof fermions, ", exact determinant");
+  lf_log_info("hmc", "%s%s | %s, tau %g, %d steps | %ld + %ld trajectories", desc, fermions,
               cfg->hmc.integrator == LF_INT_OMELYAN ? "omelyan" : "leapfrog", cfg->hmc.tau,
               cfg->hmc.steps, ntherm, ntraj);
   if (resume)
@@ -346,25 +364,37 @@ static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, in
     const long stop = next_stop(t, every, ce, total);
     for (; t < stop; t++) {
       lf_hmc_result r;
-      lf_hmc_trajectory(&h, (uint64_t)chain, (uint32_t)t, phi, &r);
+      if ((rc = lf_hmc_trajectory(&h, (uint64_t)chain, (uint32_t)t, phi, &r)) != LF_OK) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", lf_last_error());
+        rc = lf_fail_msg(rc, "hmc chain %d, trajectory %ld: %s", chain, t, msg);
+        break;
+      }
       if (!isfinite(r.dH)) s.bad++;
       if (t >= ntherm) {
         s.acc += r.accepted;
         s.sum_acc += r.accepted;
+        s.cg_iters += r.cg_iters;
+        s.cg_solves += r.cg_solves;
         if (r.accepted || s.row < 0) {
           th.observables(&th, phi, obs);
           if (th.ncorr) th.correlator(&th, phi, corr);
           if ((rc = lf_ens_append_row(w, obs, th.ncorr ? corr : NULL, phi, &s.row)) != LF_OK) break;
         }
-        const lf_ens_step st = {s.row, (int64_t)t, NAN, r.dH, (int8_t)r.accepted};
+        const lf_ens_step st = {s.row,      (int64_t)t, NAN, r.dH, (int8_t)r.accepted,
+                                r.cg_iters, r.cg_max};
         if ((rc = lf_ens_append_steps(w, 1, &st)) != LF_OK) break;
         const double now = lf_wtime() - t0;
         if (talk && (now - last >= 1.0 || t + 1 == total)) {
           last = now;
           const double rate = (double)(t + 1 - t_first) / now;
+          char cg[64] = "";
+          if (h.pf)
+            snprintf(cg, sizeof cg, ", CG %.1f it/solve",
+                     s.cg_solves ? (double)s.cg_iters / (double)s.cg_solves : 0.0);
           lf_log_progress("hmc",
-                          "trajectory %ld/%ld, acceptance %.3f, dH %.3g, %.0f traj/s, eta %.0fs",
-                          t + 1, total, s.sum_acc / (double)(t + 1 - ntherm), r.dH, rate,
+                          "trajectory %ld/%ld, acceptance %.3f, dH %.3g%s, %.0f traj/s, eta %.0fs",
+                          t + 1, total, s.sum_acc / (double)(t + 1 - ntherm), r.dH, cg, rate,
                           (double)(total - t - 1) / rate);
         }
       }
@@ -405,6 +435,11 @@ static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, in
   lf_log_info(
       "hmc", "chain %d: %ld trajectories in %.1f s: acceptance %.4f, %lld non-finite dH -> %s",
       chain, ntraj, s.seconds, ntraj ? (double)s.acc / (double)ntraj : 0.0, (long long)s.bad, path);
+  const double per_solve = s.cg_solves ? (double)s.cg_iters / (double)s.cg_solves : 0.0;
+  if (h.pf)
+    lf_log_info("hmc", "chain %d: CG %.1f iterations per solve, %.1f per trajectory (%lld solves)",
+                chain, per_solve, ntraj ? (double)s.cg_iters / (double)ntraj : 0.0,
+                (long long)s.cg_solves);
   if (json) {
     cJSON_AddStringToObject(json, "command", "hmc");
     cJSON_AddNumberToObject(json, "trajectories", (double)ntraj);
@@ -413,6 +448,16 @@ static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, in
     cJSON_AddNumberToObject(json, "gen_seconds", s.seconds);
     cJSON_AddStringToObject(json, "ensemble", path);
     if (resume) cJSON_AddNumberToObject(json, "resumed_at", (double)t_first);
+    cJSON_AddStringToObject(json, "fermion",
+                            th.kind != LF_THEORY_SCHWINGER ? "none"
+                            : h.pf                         ? "pseudofermion"
+                                                           : "exact");
+    if (h.pf) {
+      cJSON_AddNumberToObject(json, "cg_iters_per_solve", per_solve);
+      cJSON_AddNumberToObject(json, "cg_iters_per_trajectory",
+                              ntraj ? (double)s.cg_iters / (double)ntraj : 0.0);
+      cJSON_AddNumberToObject(json, "cg_solves", (double)s.cg_solves);
+    }
   }
 fail:
   /* an interrupted run's ensemble (or one a checkpoint refers to) stays for lf_ens_reopen */

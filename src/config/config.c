@@ -43,6 +43,7 @@ typedef enum rule {
   R_GE0, /* >= 0     */
   R_GE1, /* >= 1     */
   R_UNIT_OPEN /* [0, 1)   */,
+  R_OPEN01,  /* (0, 1)   */
   R_UNIT,    /* [0, 1]   */
   R_ODD,     /* odd, >= 1 */
   R_BINS,    /* [1, 64]   */
@@ -71,6 +72,7 @@ static const char *const SAVE_NAMES[] = {"accepted", "all", "none", NULL};
 static const char *const INT_NAMES[] = {"leapfrog", "omelyan", NULL};
 static const char *const BOOL_NAMES[] = {"false", "true", NULL};
 static const char *const BC_NAMES[] = {"periodic", "antiperiodic", NULL};
+static const char *const FERMION_NAMES[] = {"exact", "pseudofermion", NULL};
 
 /* Observables per theory (DESIGN.md section 3). Index = lf_theory_kind. */
 static const char *const OBS_PHI4[] = {"phi2", "mag", "abs_mag", "chi2", "energy", NULL};
@@ -81,6 +83,7 @@ static const char *const OBS_VALID_GAUGE[] = {"plaq", "topo", "chi_t", "condensa
 
 _Static_assert(sizeof(lf_theory_kind) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(lf_optim_kind) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(lf_fermion_kind) == sizeof(int), "enums are stored as int");
 
 #define O(f) offsetof(lf_config, f)
 #define S(f) sizeof(((lf_config *)0)->f)
@@ -156,6 +159,9 @@ static const keydef KEYS[] = {
   {"hmc.therm", K_LONG, R_GE0, O(hmc.therm), 0, NULL, 0},
   {"hmc.compare", K_ENUM, R_NONE, O(hmc.compare), 0, BOOL_NAMES, 0},
   {"hmc.checkpoint_every", K_LONG, R_GE0, O(hmc.checkpoint_every), 0, NULL, 0},
+  {"hmc.fermion", K_ENUM, R_NONE, O(hmc.fermion), 0, FERMION_NAMES, 0},
+  {"hmc.cg_tol", K_DOUBLE, R_OPEN01, O(hmc.cg_tol), 0, NULL, 0},
+  {"hmc.cg_maxiter", K_INT, R_GT0, O(hmc.cg_maxiter), 0, NULL, 0},
 };
 /* clang-format on */
 #undef O
@@ -322,6 +328,9 @@ void lf_config_defaults(lf_config *cfg) {
   cfg->hmc.therm = 200;
   cfg->hmc.compare = 1;
   cfg->hmc.checkpoint_every = 1000;
+  cfg->hmc.fermion = LF_FERMION_PSEUDO;
+  cfg->hmc.cg_tol = 1e-10;
+  cfg->hmc.cg_maxiter = 10000;
 
   dependent_defaults(cfg); /* lr, eps, observables */
 }
@@ -406,6 +415,7 @@ static int check_key(const lf_config *c, int id, char *what, size_t n) {
     if (k->rule == R_GT0 && !(v > 0)) need = "must be > 0";
     if (k->rule == R_GE0 && !(v >= 0)) need = "must be >= 0";
     if (k->rule == R_UNIT_OPEN && !(v >= 0 && v < 1)) need = "must be in [0, 1)";
+    if (k->rule == R_OPEN01 && !(v > 0 && v < 1)) need = "must be in (0, 1)";
     if (k->rule == R_UNIT && !(v >= 0 && v <= 1)) need = "must be in [0, 1]";
     if (!need) return 0;
     snprintf(what, n, "%s, got %s", need, a);

@@ -53,7 +53,9 @@ static const char QUICKSTART[] =
     "\n"
     "hmc: {trajectories: 10000, tau: 1.0, steps: 10, integrator: leapfrog, therm: 200, compare: "
     "true,\n"
-    "      checkpoint_every: 1000}      # trajectories between checkpoints; 0 = only on a signal\n";
+    "      checkpoint_every: 1000,      # trajectories between checkpoints; 0 = only on a signal\n"
+    "      fermion: pseudofermion,      # schwinger: exact (dense det) | pseudofermion (CG)\n"
+    "      cg_tol: 1.0e-10, cg_maxiter: 10000}  # CG relative residual, iterations per solve\n";
 
 const char *lf_config_default_yaml(void) {
   return QUICKSTART;

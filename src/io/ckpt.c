@@ -212,6 +212,12 @@ lf_status lf_ckpt_compat(const lf_config *stored, const lf_config *now, const ch
   } else if (!strcmp(what, "hmc")) {
     a.train = b.train;
     a.model = b.model;
+    /* hmc.fermion matters only for schwinger, the CG keys only with pseudofermions */
+    if (b.theory.name != LF_THEORY_SCHWINGER) a.hmc.fermion = b.hmc.fermion;
+    if (a.hmc.fermion != LF_FERMION_PSEUDO || b.hmc.fermion != LF_FERMION_PSEUDO) {
+      a.hmc.cg_tol = b.hmc.cg_tol;
+      a.hmc.cg_maxiter = b.hmc.cg_maxiter;
+    }
     const lf_save_kind save = a.sample.save; /* hmc stores configurations per sample.save */
     a.sample = b.sample;
     a.sample.save = save;

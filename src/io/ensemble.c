@@ -29,10 +29,16 @@
 #define ROW_CHUNK_VALUES (1 << 14)  /* values per chunk of obs/corr (128 KiB)          */
 #define CONF_CHUNK_VALUES (1 << 17) /* values per chunk of configs (1 MiB)            */
 
-enum { D_OBS, D_CORR, D_CONF, D_ROW, D_ID, D_LOGW, D_DH, D_ACC, ND };
+/* D_ROW .. D_ACC: the chain columns of every file; D_CGI, D_CGM: only with info.cg */
+enum { D_OBS, D_CORR, D_CONF, D_ROW, D_ID, D_LOGW, D_DH, D_ACC, D_CGI, D_CGM, ND };
 
-static const char *const dname[ND] = {"obs", "corr", "configs", "row",
-                                      "id",  "logw", "dH",      "accepted"};
+static const char *const dname[ND] = {"obs",  "corr", "configs",  "row",      "id",
+                                      "logw", "dH",   "accepted", "cg_iters", "cg_max"};
+
+/* The last chain column of a file with info cg. */
+static int last_col(int cg) {
+  return cg ? D_CGM : D_ACC;
+}
 
 static const char *const kind_str[3] = {"imh", "reweight", "hmc"};
 
@@ -59,6 +65,7 @@ struct lf_ens_writer {
   int64_t s_row[STEP_BUF], s_id[STEP_BUF];
   double s_logw[STEP_BUF], s_dH[STEP_BUF];
   int8_t s_acc[STEP_BUF];
+  int64_t s_cgi[STEP_BUF], s_cgm[STEP_BUF];
 };
 
 static size_t clamp_rows(size_t values, size_t width, size_t max) {
@@ -97,6 +104,8 @@ static lf_status check_info(const lf_ens_info *in, const char *path) {
   if (in->save_configs != 0 && in->save_configs != 1)
     return LF_FAIL(LF_ERR_INVALID, "'%s': ensemble save_configs = %d, must be 0 or 1", path,
                    in->save_configs);
+  if (in->cg != 0 && in->cg != 1)
+    return LF_FAIL(LF_ERR_INVALID, "'%s': ensemble cg = %d, must be 0 or 1", path, in->cg);
   if (!memchr(in->model_hash, '\0', sizeof in->model_hash) ||
       !memchr(in->model_path, '\0', sizeof in->model_path))
     return LF_FAIL(LF_ERR_INVALID, "'%s': ensemble model_hash or model_path is not terminated",
@@ -117,6 +126,7 @@ static lf_status write_info(hid_t f, const lf_ens_info *in, const char *path) {
                                  path, "/"));
   LF_CHECK(lf_h5_attr_write_i32(f, "ncorr", in->ncorr, path, "/"));
   LF_CHECK(lf_h5_attr_write_i32(f, "save_configs", in->save_configs, path, "/"));
+  LF_CHECK(lf_h5_attr_write_i32(f, "cg", in->cg, path, "/"));
   LF_CHECK(lf_h5_attr_write_str(f, "model_hash", in->model_hash, path, "/"));
   LF_CHECK(lf_h5_attr_write_str(f, "model_path", in->model_path, path, "/"));
   LF_CHECK(lf_h5_attr_write_f64(f, "train_seconds", in->train_seconds, path, "/"));
@@ -183,6 +193,12 @@ static lf_status chain_create(lf_ens_writer *w) {
                                   &w->dset[D_DH], w->tmp));
   LF_CHECK(lf_h5_dset_create_rows(w->group, dname[D_ACC], H5T_STD_I8LE, 0, STEP_CHUNK,
                                   &w->dset[D_ACC], w->tmp));
+  if (in->cg) {
+    LF_CHECK(lf_h5_dset_create_rows(w->group, dname[D_CGI], H5T_STD_I64LE, 0, STEP_CHUNK,
+                                    &w->dset[D_CGI], w->tmp));
+    LF_CHECK(lf_h5_dset_create_rows(w->group, dname[D_CGM], H5T_STD_I64LE, 0, STEP_CHUNK,
+                                    &w->dset[D_CGM], w->tmp));
+  }
   w->rows_written = w->nrow_buf = 0;
   w->conf_written = w->nconf_buf = 0;
   w->steps_written = w->nstep_buf = 0;
@@ -233,6 +249,10 @@ static lf_status write_steps(lf_ens_writer *w) {
   LF_CHECK(put_rows(w, D_LOGW, H5T_NATIVE_DOUBLE, off, n, w->s_logw));
   LF_CHECK(put_rows(w, D_DH, H5T_NATIVE_DOUBLE, off, n, w->s_dH));
   LF_CHECK(put_rows(w, D_ACC, H5T_NATIVE_INT8, off, n, w->s_acc));
+  if (w->info.cg) {
+    LF_CHECK(put_rows(w, D_CGI, H5T_NATIVE_INT64, off, n, w->s_cgi));
+    LF_CHECK(put_rows(w, D_CGM, H5T_NATIVE_INT64, off, n, w->s_cgm));
+  }
   w->steps_written += n;
   w->nstep_buf = 0;
 fail:
@@ -358,6 +378,8 @@ lf_status lf_ens_append_steps(lf_ens_writer *w, size_t n, const lf_ens_step *ste
     w->s_logw[j] = steps[i].logw;
     w->s_dH[j] = steps[i].dH;
     w->s_acc[j] = steps[i].accepted;
+    w->s_cgi[j] = steps[i].cg_iters;
+    w->s_cgm[j] = steps[i].cg_max;
     if (w->nstep_buf == STEP_BUF && (rc = lf_ens_flush(w)) != LF_OK) return rc;
   }
   return LF_OK;
@@ -542,6 +564,9 @@ static lf_status read_info(hid_t f, const char *path, lf_ens_info *in, int *R) {
   }
   LF_CHECK(read_int(f, "ncorr", 0, LF_ENS_MAX_CORR, &in->ncorr, path));
   LF_CHECK(read_int(f, "save_configs", 0, 1, &in->save_configs, path));
+  int have_cg = 0;
+  LF_CHECK(lf_h5_attr_exists(f, "cg", &have_cg, path, "/"));
+  if (have_cg) LF_CHECK(read_int(f, "cg", 0, 1, &in->cg, path)); /* version 1: no columns */
   LF_CHECK(read_str(f, "model_hash", in->model_hash, sizeof in->model_hash, path));
   LF_CHECK(read_str(f, "model_path", in->model_path, sizeof in->model_path, path));
   LF_CHECK(lf_h5_attr_read_f64(f, "train_seconds", &in->train_seconds, path, "/"));
@@ -636,8 +661,10 @@ static lf_status read_chain(hid_t f, const char *path, int r, lf_ensemble *e) {
     }
   }
 
-  /* the chain table: five 1-D columns of equal length, packed into lf_ens_step */
-  for (int c = D_ROW; c <= D_ACC; c++) {
+  /* the chain table: five (seven with cg) 1-D columns of equal length, packed into
+   * lf_ens_step */
+  const int last = last_col(in->cg);
+  for (int c = D_ROW; c <= last; c++) {
     LF_CHECK(open_table(g, r, dname[c], 0, &d, &n, path));
     H5Dclose(d);
     d = -1;
@@ -659,10 +686,11 @@ static lf_status read_chain(hid_t f, const char *path, int r, lf_ensemble *e) {
   }
   e->steps[r] = steps;
   lf_ens_step *s = e->chain[r];
-  for (int c = D_ROW; c <= D_ACC; c++) {
-    const hid_t mt = c == D_ROW || c == D_ID ? H5T_NATIVE_INT64
-                     : c == D_ACC            ? H5T_NATIVE_INT8
-                                             : H5T_NATIVE_DOUBLE;
+  memset(s, 0, steps * sizeof *s);
+  for (int c = D_ROW; c <= last; c++) {
+    const hid_t mt = c == D_ROW || c == D_ID || c == D_CGI || c == D_CGM ? H5T_NATIVE_INT64
+                     : c == D_ACC                                        ? H5T_NATIVE_INT8
+                                                                         : H5T_NATIVE_DOUBLE;
     LF_CHECK(open_table(g, r, dname[c], 0, &d, &n, path));
     rc = lf_h5_dset_read_rows(d, mt, 0, steps, col, path, full_name(nm, sizeof nm, r, dname[c]));
     H5Dclose(d);
@@ -684,6 +712,12 @@ static lf_status read_chain(hid_t f, const char *path, int r, lf_ensemble *e) {
         break;
       case D_DH:
         s[i].dH = f64[i];
+        break;
+      case D_CGI:
+        s[i].cg_iters = i64[i];
+        break;
+      case D_CGM:
+        s[i].cg_max = i64[i];
         break;
       default:
         s[i].accepted = i8[i];
@@ -972,6 +1006,8 @@ lf_status lf_ens_reopen(lf_ens_writer **out, const char *path, const lf_ens_info
       what = "observables";
     else if (got.save_configs != info->save_configs)
       what = "save_configs";
+    else if (got.cg != info->cg)
+      what = "cg (hmc.fermion)";
     else if (strcmp(got.model_hash, info->model_hash) != 0)
       what = "model_hash";
     for (int k = 0; !what && k < info->nobs; k++)
@@ -988,7 +1024,8 @@ lf_status lf_ens_reopen(lf_ens_writer **out, const char *path, const lf_ens_info
   rc = cut_back(w, D_OBS, (size_t)info->nobs, (size_t)rows);
   if (rc == LF_OK && info->ncorr > 0) rc = cut_back(w, D_CORR, (size_t)info->ncorr, (size_t)rows);
   if (rc == LF_OK && info->save_configs) rc = cut_back(w, D_CONF, w->nphi, (size_t)rows);
-  for (int d = D_ROW; rc == LF_OK && d <= D_ACC; d++) rc = cut_back(w, d, 0, (size_t)steps);
+  for (int d = D_ROW; rc == LF_OK && d <= last_col(info->cg); d++)
+    rc = cut_back(w, d, 0, (size_t)steps);
   if (rc == LF_OK && P > 1) {
     hid_t g = H5Gopen2(w->file, "meta", H5P_DEFAULT);
     if (g < 0) rc = LF_H5_FAIL(LF_ERR_FORMAT, "'%s': no group /meta", w->tmp);
@@ -1096,7 +1133,7 @@ lf_status lf_ens_write_epoch(lf_ens_writer *w, int64_t rows_end, int64_t steps_e
     if (w->dset[dl[k]] >= 0)
       rc = lf_h5_dset_extend(w->dset[dl[k]], (size_t)rows_end, w->tmp,
                              full_name(nm, sizeof nm, w->chain, dname[dl[k]]));
-  for (int d = D_ROW; rc == LF_OK && d <= D_ACC; d++)
+  for (int d = D_ROW; rc == LF_OK && d <= last_col(w->info.cg); d++)
     rc = lf_h5_dset_extend(w->dset[d], (size_t)steps_end, w->tmp,
                            full_name(nm, sizeof nm, w->chain, dname[d]));
   /* rows: each rank its runs */
@@ -1127,6 +1164,14 @@ lf_status lf_ens_write_epoch(lf_ens_writer *w, int64_t rows_end, int64_t steps_e
   if (rc == LF_OK) {
     for (size_t i = 0; i < nsteps; i++) i8[i] = steps[i].accepted;
     rc = write_col(w, D_ACC, H5T_NATIVE_INT8, off, nsteps, i8);
+  }
+  if (rc == LF_OK && w->info.cg) {
+    for (size_t i = 0; i < nsteps; i++) i64[i] = steps[i].cg_iters;
+    rc = write_col(w, D_CGI, H5T_NATIVE_INT64, off, nsteps, i64);
+  }
+  if (rc == LF_OK && w->info.cg) {
+    for (size_t i = 0; i < nsteps; i++) i64[i] = steps[i].cg_max;
+    rc = write_col(w, D_CGM, H5T_NATIVE_INT64, off, nsteps, i64);
   }
   if ((rc = agree(w, rc)) != LF_OK) {
     w->failed = rc;

@@ -369,7 +369,7 @@ lf_status lf_ens_merge(const char *out_path, int n, const char *const *in_paths,
   if (!(in = calloc((size_t)n, sizeof *in))) return LF_FAIL(LF_ERR_NOMEM, "merge of %d inputs", n);
 
   /* pass 1: read, validate and compare every input before writing anything */
-  int save = 1, any_save = 0, R = 0, no_conf = -1;
+  int save = 1, any_save = 0, R = 0, no_conf = -1, cg = 1;
   double gen = 0.0;
   for (int i = 0; i < n; i++) {
     in[i].path = in_paths[i];
@@ -377,6 +377,7 @@ lf_status lf_ens_merge(const char *out_path, int n, const char *const *in_paths,
     if (i > 0) LF_CHECK(check_same(&in[0], &in[i]));
     if (!in[i].info.save_configs && no_conf < 0) no_conf = i;
     save &= in[i].info.save_configs;
+    cg &= in[i].info.cg; /* CG columns only if every chain has them */
     any_save |= in[i].info.save_configs;
     R += in[i].R;
     gen += in[i].info.gen_seconds;
@@ -401,6 +402,7 @@ lf_status lf_ens_merge(const char *out_path, int n, const char *const *in_paths,
 
   lf_ens_info info = in[0].info;
   info.save_configs = save;
+  info.cg = cg;
   info.train_seconds = train;
   info.gen_seconds = gen;
   if (!one_model) info.model_hash[0] = info.model_path[0] = '\0';

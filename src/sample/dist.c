@@ -127,7 +127,8 @@ static int coord_decide(coord *co, uint64_t b, const double *logw, uint8_t *flag
       }
       flags[i] = FLAG_ACC | FLAG_STORE;
       c->accepted++;
-      steps[ns++] = (lf_ens_step){co->next_row++, (int64_t)(g0 + (uint64_t)i), logw[i], NAN, 1};
+      steps[ns++] =
+          (lf_ens_step){co->next_row++, (int64_t)(g0 + (uint64_t)i), logw[i], NAN, 1, 0, 0};
       nst++;
     }
   } else {
@@ -145,7 +146,7 @@ static int coord_decide(coord *co, uint64_t b, const double *logw, uint8_t *flag
       }
       if (c->cur_row < 0) continue; /* no state yet: nothing to record */
       steps[ns++] =
-          (lf_ens_step){c->cur_row, (int64_t)(g0 + (uint64_t)i), logw[i], NAN, co->acc[i]};
+          (lf_ens_step){c->cur_row, (int64_t)(g0 + (uint64_t)i), logw[i], NAN, co->acc[i], 0, 0};
     }
   }
   *nsteps = ns;

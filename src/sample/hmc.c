@@ -3,7 +3,8 @@
  * (2006) 036706, eq. (20) with lambda of eq. (21) (Omelyan, Mryglod, Folk, CPC 151 (2003)
  * 272). Both integrators are symmetric compositions of exact kick and drift maps, hence
  * volume preserving and reversible, which is what makes the Metropolis step exact.
- * The kick uses the theory's gradient directly, p -= c dS/dphi (STYLE.md section 2). */
+ * The kick uses the theory's gradient directly, p -= c dS/dphi (STYLE.md section 2), or,
+ * with pseudofermions, lf_pf_grad (gauge force + pseudofermion force, one CG solve). */
 #include "latflow/hmc.h"
 
 #include "latflow/timer.h"
@@ -24,6 +25,10 @@ lf_status lf_hmc_init(lf_hmc *h, const lf_theory *th, const lf_hmc_cfg *cfg, uin
     return LF_FAIL(LF_ERR_INVALID, "hmc: unknown integrator %d", (int)cfg->integrator);
   if (th->C <= 0 || th->V <= 0)
     return LF_FAIL(LF_ERR_INVALID, "hmc: theory has C = %d, V = %d", th->C, th->V);
+  const int pseudo = th->kind == LF_THEORY_SCHWINGER && cfg->fermion == LF_FERMION_PSEUDO;
+  if (th->kind == LF_THEORY_SCHWINGER && cfg->fermion != LF_FERMION_PSEUDO &&
+      cfg->fermion != LF_FERMION_EXACT)
+    return LF_FAIL(LF_ERR_INVALID, "hmc: unknown fermion kind %d", (int)cfg->fermion);
   h->th = th;
   h->cfg = *cfg;
   h->key = lf_rng_key_make(seed, LF_STREAM_HMC);
@@ -36,6 +41,23 @@ lf_status lf_hmc_init(lf_hmc *h, const lf_theory *th, const lf_hmc_cfg *cfg, uin
     lf_hmc_free(h);
     return LF_FAIL(LF_ERR_NOMEM, "hmc: cannot allocate 3 x %zu bytes", bytes);
   }
+  if (pseudo) {
+    h->pf = lf_alloc(sizeof *h->pf);
+    h->z = lf_alloc(4 * (size_t)th->V * sizeof *h->z);
+    if (!h->pf || !h->z) {
+      lf_free(h->pf);
+      h->pf = NULL;
+      lf_hmc_free(h);
+      return LF_FAIL(LF_ERR_NOMEM, "hmc: pseudofermion workspace");
+    }
+    const lf_status rc = lf_pf_init(h->pf, th, cfg->cg_tol, cfg->cg_maxiter);
+    if (rc != LF_OK) {
+      lf_free(h->pf);
+      h->pf = NULL;
+      lf_hmc_free(h);
+      return rc;
+    }
+  }
   return LF_OK;
 }
 
@@ -44,6 +66,11 @@ void lf_hmc_free(lf_hmc *h) {
   lf_free(h->dS);
   lf_free(h->phi0);
   h->p = h->dS = h->phi0 = NULL;
+  if (h->pf) lf_pf_free(h->pf);
+  lf_free(h->pf);
+  lf_free(h->z);
+  h->pf = NULL;
+  h->z = NULL;
 }
 
 /* p -= c dS/dphi (phi); h->dS is scratch (grad accumulates, so it is zeroed first). */
@@ -51,7 +78,16 @@ static void kick(lf_hmc *h, const double *phi, double *p, double c) {
   const int n = h->n;
   double *dS = h->dS;
   memset(dS, 0, (size_t)n * sizeof *dS);
-  h->th->grad(h->th, 1, phi, dS);
+  if (h->pf) {
+    if (h->err != LF_OK) return; /* the trajectory is lost: no more solves */
+    const lf_status rc = lf_pf_grad(h->pf, phi, dS);
+    if (rc != LF_OK) {
+      h->err = rc;
+      return;
+    }
+  } else {
+    h->th->grad(h->th, 1, phi, dS);
+  }
   for (int i = 0; i < n; i++) p[i] -= c * dS[i];
 }
 
@@ -91,16 +127,30 @@ static double half_norm2(int n, const double *p) {
   return 0.5 * s;
 }
 
-void lf_hmc_trajectory(lf_hmc *h, uint64_t chain, uint32_t t, double *phi, lf_hmc_result *res) {
+lf_status lf_hmc_trajectory(lf_hmc *h, uint64_t chain, uint32_t t, double *phi,
+                            lf_hmc_result *res) {
   const int n = h->n;
   double S0, S1;
   memcpy(h->phi0, phi, (size_t)n * sizeof *phi);
   lf_rng_normal(h->key, t, 2 * chain, (size_t)n, h->p);
-  h->th->action(h->th, 1, phi, &S0);
+  h->err = LF_OK;
+  if (h->pf) {
+    /* heat bath: phi_pf = D^dagger eta; the action at the start is S_g + eta^dagger eta */
+    lf_rng_normal(h->key, t, LF_HMC_PF_INDEX + chain, 4 * (size_t)h->th->V, h->z);
+    lf_pf_reset_stats(h->pf);
+    S0 = lf_pf_refresh(h->pf, phi, h->z);
+  } else {
+    h->th->action(h->th, 1, phi, &S0);
+  }
   const double H0 = half_norm2(n, h->p) + S0;
   lf_hmc_integrate(h, phi, h->p, h->cfg.tau / h->cfg.steps, h->cfg.steps);
-  h->th->action(h->th, 1, phi, &S1);
-  const double dH = half_norm2(n, h->p) + S1 - H0;
+  if (!h->pf)
+    h->th->action(h->th, 1, phi, &S1);
+  else if (h->err == LF_OK)
+    h->err = lf_pf_action(h->pf, phi, &S1);
+  else
+    S1 = NAN;
+  const double dH = h->err == LF_OK ? half_norm2(n, h->p) + S1 - H0 : NAN;
   /* The uniform is drawn whatever dH is: the draws never depend on the path taken.
    * exp(-dH) >= 1 > u for dH <= 0; a non-finite dH fails the isfinite test. */
   const double u = lf_rng_uniform(h->key, t, 2 * chain + 1);
@@ -109,4 +159,8 @@ void lf_hmc_trajectory(lf_hmc *h, uint64_t chain, uint32_t t, double *phi, lf_hm
   res->dH = dH;
   res->S = acc ? S1 : S0;
   res->accepted = acc;
+  res->cg_solves = h->pf ? h->pf->solves : 0;
+  res->cg_iters = h->pf ? h->pf->iters : 0;
+  res->cg_max = h->pf ? h->pf->max_iters : 0;
+  return h->err;
 }

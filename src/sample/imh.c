@@ -149,7 +149,7 @@ lf_status lf_sample_run(const lf_config *cfg, lf_model *m, const lf_theory *th, 
         int64_t row;
         LF_CHECK(store(w, th, &d, i, n, &row));
         c.accepted++;
-        d.steps[ns++] = (lf_ens_step){row, (int64_t)(g0 + (uint64_t)i), d.logw[i], NAN, 1};
+        d.steps[ns++] = (lf_ens_step){row, (int64_t)(g0 + (uint64_t)i), d.logw[i], NAN, 1, 0, 0};
       }
     } else {
       lf_imh_decide(&c, g0, B, d.logw, d.acc);
@@ -162,7 +162,7 @@ lf_status lf_sample_run(const lf_config *cfg, lf_model *m, const lf_theory *th, 
         }
         if (c.cur_row < 0) continue; /* no state yet: nothing to record */
         d.steps[ns++] =
-            (lf_ens_step){c.cur_row, (int64_t)(g0 + (uint64_t)i), d.logw[i], NAN, d.acc[i]};
+            (lf_ens_step){c.cur_row, (int64_t)(g0 + (uint64_t)i), d.logw[i], NAN, d.acc[i], 0, 0};
       }
     }
     LF_CHECK(lf_ens_append_steps(w, ns, d.steps));

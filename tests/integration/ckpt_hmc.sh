@@ -6,7 +6,8 @@
 # checkpoint says; a real `kill -TERM` stops a running process. Every one, continued with
 # --resume (also with a longer hmc.trajectories, and from <ckpt>.prev), ends with an hmc.h5
 # bitwise equal in every dataset to an uninterrupted run, and the checkpoint is removed.
-# Refusals: --resume with theory.lambda changed, with fewer trajectories than done, without
+# Section P does the same for schwinger with pseudofermions (2 ranks, CG columns).
+# Refusals: --resume with theory.lambda changed, with hmc.fermion changed (P), with fewer trajectories than done, without
 # a checkpoint, with another number of ranks; a fresh run over an interrupted one.
 # usage: ckpt_hmc.sh LATFLOW WORKDIR SOURCEDIR
 set -u
@@ -149,6 +150,37 @@ expect_err "holds 2 chains (one per rank); resume it with the same number of ran
 run 0 "H: --resume, mpiexec -n 2" "" -- mpi 2 "$lf" hmc c.yaml --output h --resume
 same ref2/hmc.h5 h/hmc.h5 2 "H"
 clean h "H"
+
+# P: schwinger with pseudofermions (CG), mpiexec -n 2: SIGTERM on rank 1 (stops at 320),
+# a refused --resume with hmc.fermion changed, a --resume without checkpoints killed at
+# 4700 (the .tmp parts then hold > 4096 steps past the checkpoint: cut back, including the
+# CG columns), a final --resume: bitwise the uninterrupted run, cg_iters and cg_max too
+cat > pf.yaml <<'YAML'
+seed: 11
+theory: {name: schwinger, shape: [4, 4], beta: 2.0, kappa: 0.25}
+sample: {save: accepted}
+hmc: {trajectories: 5000, therm: 50, tau: 1.0, steps: 6, checkpoint_every: 200, fermion: pseudofermion}
+YAML
+run 0 "P: reference, schwinger pseudofermion, mpiexec -n 2" "" -- mpi 2 "$lf" hmc pf.yaml --output pref --json
+grep -q '"cg_iters_per_solve"' out.txt && ok "P: json reports cg_iters_per_solve" || bad "P: json lacks cg_iters_per_solve"
+grep -q "CG [0-9.]* iterations per solve" err.txt && ok "P: log reports CG iterations per solve" || bad "P: no CG summary in the log"
+run 3 "P: SIGTERM on rank 1" hmc:300:TERM:1 -- mpi 2 "$lf" hmc pf.yaml --output p
+expect_err "interrupted by SIGTERM at trajectory 320" "P"
+run 2 "P: --resume with hmc.fermion = exact" "" -- mpi 2 "$lf" hmc pf.yaml --output p --resume --set hmc.fermion=exact
+expect_err "'hmc.fermion' differs" "P: fermion refusal names the key"
+run nz "P: --resume without checkpoints, SIGKILL at 4700" hmc:4700:KILL -- \
+  mpi 2 "$lf" hmc pf.yaml --output p --resume --set hmc.checkpoint_every=0
+run 0 "P: --resume" "" -- mpi 2 "$lf" hmc pf.yaml --output p --resume
+grep -qF "resuming at trajectory 320" err.txt && ok "P: resumed at 320" || bad "P: not resumed at 320"
+same pref/hmc.h5 p/hmc.h5 2 "P"
+diff=""
+for c in 0 1; do
+  for d in cg_iters cg_max; do
+    h5diff -q pref/hmc.h5 p/hmc.h5 /chain_$c/$d /chain_$c/$d >/dev/null 2>&1 || diff="$diff chain_$c/$d"
+  done
+done
+[ -z "$diff" ] && ok "P: CG columns bitwise equal" || bad "P: CG columns differ in$diff"
+clean p "P"
 
 # no checkpoint at all
 run 2 "--resume without a checkpoint" "" -- "$lf" hmc c.yaml --output none --resume

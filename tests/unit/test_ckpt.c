@@ -183,6 +183,27 @@ static void test_compat(void) {
   CHECK(lf_ckpt_compat(&a, &b, "sample", "ck") == LF_ERR_CONFIG &&
             strstr(lf_last_error(), "sample.block"),
         "another block size refused: '%s'", lf_last_error());
+  /* hmc.fermion: ignored for phi4 (a is phi4), refused for schwinger; the CG keys only
+   * matter when both runs use pseudofermions */
+  b = a;
+  b.hmc.fermion = LF_FERMION_EXACT;
+  b.hmc.cg_tol = 1e-6;
+  CHECK(lf_ckpt_compat(&a, &b, "hmc", "ck") == LF_OK, "phi4 ignores hmc.fermion and hmc.cg_tol");
+  lf_config sa = a, sb;
+  sa.theory.name = LF_THEORY_SCHWINGER;
+  sb = sa;
+  sb.hmc.fermion = LF_FERMION_EXACT;
+  CHECK(lf_ckpt_compat(&sa, &sb, "hmc", "ck") == LF_ERR_CONFIG &&
+            strstr(lf_last_error(), "'hmc.fermion' differs"),
+        "schwinger refuses another hmc.fermion: '%s'", lf_last_error());
+  sb = sa;
+  sb.hmc.cg_maxiter = 17;
+  CHECK(lf_ckpt_compat(&sa, &sb, "hmc", "ck") == LF_ERR_CONFIG &&
+            strstr(lf_last_error(), "'hmc.cg_maxiter' differs"),
+        "schwinger with pseudofermions refuses another hmc.cg_maxiter: '%s'", lf_last_error());
+  sa.hmc.fermion = sb.hmc.fermion = LF_FERMION_EXACT;
+  CHECK(lf_ckpt_compat(&sa, &sb, "hmc", "ck") == LF_OK,
+        "schwinger with the exact determinant ignores hmc.cg_maxiter");
 }
 
 static void test_signal(void) {

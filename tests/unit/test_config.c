@@ -66,6 +66,8 @@ static void test_defaults(void) {
             d.hmc.compare == 1,
         "defaults: sample imh 1000000/256/accepted, hmc 10000 tau 1 steps 10 leapfrog therm 200 "
         "compare");
+  CHECK(d.hmc.fermion == LF_FERMION_PSEUDO && d.hmc.cg_tol == 1e-10 && d.hmc.cg_maxiter == 10000,
+        "defaults: hmc.fermion pseudofermion, cg_tol 1e-10, cg_maxiter 10000");
   CHECK(d.seed == 1234 && strcmp(d.output, "runs/quickstart") == 0 && d.nobs == 5 &&
             strcmp(d.observables[0], "phi2") == 0 && strcmp(d.observables[4], "energy") == 0,
         "defaults: seed %llu output %s, %d observables", (unsigned long long)d.seed, d.output,
@@ -173,6 +175,9 @@ static void nondefault(lf_config *c) {
   c->hmc.therm = 0;
   c->hmc.compare = 0;
   c->hmc.checkpoint_every = 5;
+  c->hmc.fermion = LF_FERMION_EXACT;
+  c->hmc.cg_tol = 3.5e-12;
+  c->hmc.cg_maxiter = 77;
 }
 
 static int count_value_lines(const char *s) {
@@ -303,6 +308,11 @@ static void test_set(void) {
             c.hmc.trajectories == 10000,
         "whole section: tau %g steps %d, trajectories kept %ld", c.hmc.tau, c.hmc.steps,
         c.hmc.trajectories);
+  set_ok(&c, "hmc={fermion: exact, cg_tol: 1e-8, cg_maxiter: 500}");
+  CHECK(c.hmc.fermion == LF_FERMION_EXACT && c.hmc.cg_tol == 1e-8 && c.hmc.cg_maxiter == 500 &&
+            c.hmc.tau == 2.0,
+        "hmc.fermion exact, cg_tol %g, cg_maxiter %d (tau %g kept)", c.hmc.cg_tol, c.hmc.cg_maxiter,
+        c.hmc.tau);
   set_ok(&c, "train.stop.wall_time=1h30m");
   CHECK(c.train.wall_time == 5400.0, "wall_time 1h30m = %g s", c.train.wall_time);
   set_ok(&c, "observables=[mag]");
@@ -407,6 +417,10 @@ static const bad_case BAD_SET[] = {
   {"train={batch: 0}", "--set: train.batch: must be > 0, got 0"},
   {"train.optimizer={name: rmsprop}", "--set: train.optimizer.name: expected one of adam, sgd, adadelta, got 'rmsprop'"},
   {"hmc=3", "--set: hmc: expected a mapping, got '3'"},
+  {"hmc.fermion=wilson", "--set: hmc.fermion: expected one of exact, pseudofermion, got 'wilson'"},
+  {"hmc.cg_tol=0", "--set: hmc.cg_tol: must be in (0, 1), got 0"},
+  {"hmc.cg_tol=1", "--set: hmc.cg_tol: must be in (0, 1), got 1"},
+  {"hmc.cg_maxiter=0", "--set: hmc.cg_maxiter: must be > 0, got 0"},
   {"train={batch: 1, batch: 2}", "--set: train.batch: duplicate key"},
 };
 /* clang-format on */

@@ -99,6 +99,7 @@ typedef struct spec {
   int ncorr, save;
   size_t nsteps;
   uint64_t seed;
+  int cg; /* HMC with the CG columns (pseudofermions) */
 } spec;
 
 static void make_info(lf_ens_info *in, const spec *sp) {
@@ -114,6 +115,7 @@ static void make_info(lf_ens_info *in, const spec *sp) {
   snprintf(in->obs_names[2], LF_NAME_MAX, "action_density_x");
   in->ncorr = sp->ncorr;
   in->save_configs = sp->save;
+  in->cg = sp->cg;
   if (sp->kind != LF_ENS_HMC) {
     snprintf(in->model_hash, sizeof in->model_hash, "0123456789abcdef");
     snprintf(in->model_path, sizeof in->model_path, "runs/quickstart/model.h5");
@@ -161,6 +163,7 @@ static void gen_chain(const spec *sp, int r, lf_ens_step *steps, size_t *nrows) 
     lf_rng_normal(k, 4, i, 2, g);
     lf_ens_step *s = &steps[i];
     s->id = (int64_t)i + ((int64_t)r << 33);
+    s->cg_iters = s->cg_max = 0;
     switch (sp->kind) {
     case LF_ENS_REWEIGHT:
       s->accepted = 1;
@@ -173,6 +176,8 @@ static void gen_chain(const spec *sp, int r, lf_ens_step *steps, size_t *nrows) 
       s->row = s->accepted ? (int64_t)rows++ : (int64_t)rows - 1;
       s->logw = NAN;
       s->dH = 0.1 * g[1];
+      s->cg_max = sp->cg ? 20 + (int64_t)(u * 50) : 0;
+      s->cg_iters = sp->cg ? 9 * s->cg_max - (int64_t)i % 7 : 0;
       break;
     default:
       s->accepted = (int8_t)(i == 0 || u < 0.4);
@@ -227,10 +232,11 @@ static void check_chain(const lf_ensemble *e, const spec *sp, int r, const char 
     for (size_t i = 0; i < sp->nsteps; i++) {
       const lf_ens_step *a = &e->chain[r][i], *b = &ref[i];
       bad += a->row != b->row || a->id != b->id || a->accepted != b->accepted ||
-             !same_f64(a->logw, b->logw) || !same_f64(a->dH, b->dH);
+             !same_f64(a->logw, b->logw) || !same_f64(a->dH, b->dH) || a->cg_iters != b->cg_iters ||
+             a->cg_max != b->cg_max;
     }
-    CHECK(bad == 0, "%s chain %d: %zu steps (row, id, logw, dH, accepted) bitwise, %zu differ", tag,
-          r, sp->nsteps, bad);
+    CHECK(bad == 0, "%s chain %d: %zu steps (row, id, logw, dH, accepted%s) bitwise, %zu differ",
+          tag, r, sp->nsteps, sp->cg ? ", cg_iters, cg_max" : "; cg columns read as 0", bad);
     bad = 0;
     for (size_t row = 0; row < nrows; row++) {
       row_data(sp, r, row, obs, corr, phi);
@@ -280,7 +286,7 @@ static void check_info(const lf_ensemble *e, const lf_ens_info *in, double gen, 
   for (int k = 0; k < NOBS; k++) names_ok &= strcmp(o->obs_names[k], in->obs_names[k]) == 0;
   CHECK(e->R == R && o->kind == in->kind && strcmp(o->theory, in->theory) == 0 && o->C == in->C &&
             o->L0 == in->L0 && o->L1 == in->L1 && o->nobs == in->nobs && names_ok &&
-            o->ncorr == in->ncorr && o->save_configs == in->save_configs &&
+            o->ncorr == in->ncorr && o->save_configs == in->save_configs && o->cg == in->cg &&
             strcmp(o->model_hash, in->model_hash) == 0 &&
             strcmp(o->model_path, in->model_path) == 0 && o->train_seconds == in->train_seconds &&
             o->gen_seconds == gen,
@@ -335,10 +341,10 @@ static void test_roundtrip(const spec *sp, const char *tag, const char **keep_pa
   obs[1] = INFINITY;
   rc = lf_ens_append_row(w, obs, corr, phi, &row);
   expect_fail(rc, LF_ERR_NUMERIC, "absM = inf", NULL, "Inf observable");
-  const lf_ens_step bad[2] = {{0, 1, 0.0, NAN, 1}, {(int64_t)nrows, 2, 0.0, NAN, 1}};
+  const lf_ens_step bad[2] = {{0, 1, 0.0, NAN, 1, 0, 0}, {(int64_t)nrows, 2, 0.0, NAN, 1, 0, 0}};
   rc = lf_ens_append_steps(w, 2, bad);
   expect_fail(rc, LF_ERR_INVALID, "is not in [0,", "row", "step with row >= rows");
-  const lf_ens_step neg = {-1, 3, 0.0, NAN, 1};
+  const lf_ens_step neg = {-1, 3, 0.0, NAN, 1, 0, 0};
   rc = lf_ens_append_steps(w, 1, &neg);
   expect_fail(rc, LF_ERR_INVALID, "row -1 is not in", NULL, "step with row -1");
   if (sp->ncorr) {
@@ -399,7 +405,7 @@ static void test_two_chains(void) {
   lf_ens_info in;
   lf_ensemble e;
   lf_ens_writer *w = NULL;
-  spec sp[2] = {{LF_ENS_IMH, 5, 1, 700, 31}, {LF_ENS_IMH, 5, 1, 4500, 31}};
+  spec sp[2] = {{LF_ENS_IMH, 5, 1, 700, 31, 0}, {LF_ENS_IMH, 5, 1, 4500, 31, 0}};
   small_config(&cfg);
   make_info(&in, &sp[0]);
   const char *path = tname("two.h5");
@@ -410,7 +416,7 @@ static void test_two_chains(void) {
   CHECK(rc == LF_OK && lf_ens_rows(w) == 0 && lf_ens_steps(w) == 0,
         "add_chain: chain 0 had %lld rows; chain 1 starts empty (%s)", (long long)rows0,
         rc == LF_OK ? "ok" : lf_last_error());
-  const lf_ens_step early = {0, 0, 0.0, NAN, 1};
+  const lf_ens_step early = {0, 0, 0.0, NAN, 1, 0, 0};
   rc = lf_ens_append_steps(w, 1, &early);
   expect_fail(rc, LF_ERR_INVALID, "chain 1, step 0", "is not in [0, 0)",
               "a step of the new chain before its first row");
@@ -438,7 +444,7 @@ static void test_writer_refusals(const char *existing) {
   lf_config cfg;
   lf_ens_info in;
   lf_ens_writer *w = NULL;
-  spec sp = {LF_ENS_HMC, 0, 1, 50, 5};
+  spec sp = {LF_ENS_HMC, 0, 1, 50, 5, 0};
   small_config(&cfg);
   make_info(&in, &sp);
   char tmp[160];
@@ -597,14 +603,16 @@ static void test_reader_refusals(const char *good) {
 int main(void) {
   const char *imh = NULL;
   /* 10^4 steps: > 2 step buffers, > 1 row buffer, many configuration buffers */
-  const spec s_imh = {LF_ENS_IMH, L0, 1, 10000, 11};
-  const spec s_rew = {LF_ENS_REWEIGHT, L0, 1, 4500, 12};
-  const spec s_hmc = {LF_ENS_HMC, 0, 1, 5000, 13};
-  const spec s_none = {LF_ENS_IMH, L0, 0, 800, 14};
+  const spec s_imh = {LF_ENS_IMH, L0, 1, 10000, 11, 0};
+  const spec s_rew = {LF_ENS_REWEIGHT, L0, 1, 4500, 12, 0};
+  const spec s_hmc = {LF_ENS_HMC, 0, 1, 5000, 13, 0};
+  const spec s_none = {LF_ENS_IMH, L0, 0, 800, 14, 0};
+  const spec s_cg = {LF_ENS_HMC, L0, 0, 5000, 15, 1};
   test_roundtrip(&s_imh, "imh.h5", &imh);
   test_roundtrip(&s_rew, "reweight.h5", NULL);
   test_roundtrip(&s_hmc, "hmc.h5", NULL);
   test_roundtrip(&s_none, "noconf.h5", NULL);
+  test_roundtrip(&s_cg, "hmc_cg.h5", NULL);
   test_two_chains();
   if (imh) {
     test_writer_refusals(imh);

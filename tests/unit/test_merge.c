@@ -122,8 +122,13 @@ static lf_status make_file(const char *path, const spec *sp) {
         rows++;
       }
       lf_rng_normal(k, 4, i, 2, g);
-      lf_ens_step s = {rows - 1, (int64_t)i, sp->kind == LF_ENS_HMC ? NAN : g[0],
-                       sp->kind == LF_ENS_HMC ? 0.1 * g[1] : NAN, (int8_t)acc};
+      lf_ens_step s = {rows - 1,
+                       (int64_t)i,
+                       sp->kind == LF_ENS_HMC ? NAN : g[0],
+                       sp->kind == LF_ENS_HMC ? 0.1 * g[1] : NAN,
+                       (int8_t)acc,
+                       0,
+                       0};
       LF_CHECK(lf_ens_append_steps(w, 1, &s));
     }
   }
