@@ -127,5 +127,14 @@ expect_err "theory.name must be u1 or schwinger" "phi4 + spline refused"
 # a u1 flow is a valid (exact under IMH) proposal for schwinger on the same fields
 expect_code 0 "u1 model as the schwinger proposal" -- "$lf" sample schw.yaml --model u1/model.h5 --output x
 
+# --- every card shipped in configs/ is valid ----------------------------------------------
+src=${3:-}
+if [ -n "$src" ] && [ -d "$src/configs" ]; then
+  for card in "$src"/configs/*.yaml "$src"/configs/bench/*.yaml; do
+    [ -e "$card" ] || continue
+    expect_code 0 "card ${card#"$src"/} is valid" -- "$lf" config "$card"
+  done
+else bad "no source dir given (argument 3)"; fi
+
 echo "cli_gauge: $passes passed, $fails failed"
 [ $fails = 0 ]
