@@ -78,8 +78,6 @@ static const char *const FERMION_NAMES[] = {"exact", "pseudofermion", NULL};
 static const char *const OBS_PHI4[] = {"phi2", "mag", "abs_mag", "chi2", "energy", NULL};
 static const char *const OBS_U1[] = {"plaq", "topo", "chi_t", NULL};
 static const char *const OBS_SCHWINGER[] = {"plaq", "topo", "chi_t", "condensate", NULL};
-/* Which names each theory accepts (u1 also accepts condensate: the theory module decides). */
-static const char *const OBS_VALID_GAUGE[] = {"plaq", "topo", "chi_t", "condensate", NULL};
 
 _Static_assert(sizeof(lf_theory_kind) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(lf_optim_kind) == sizeof(int), "enums are stored as int");
@@ -227,7 +225,7 @@ static const char *const *obs_defaults(lf_theory_kind k) {
   return k == LF_THEORY_U1 ? OBS_U1 : k == LF_THEORY_SCHWINGER ? OBS_SCHWINGER : OBS_PHI4;
 }
 static const char *const *obs_valid(lf_theory_kind k) {
-  return k == LF_THEORY_PHI4 ? OBS_PHI4 : OBS_VALID_GAUGE;
+  return k == LF_THEORY_PHI4 ? OBS_PHI4 : k == LF_THEORY_U1 ? OBS_U1 : OBS_SCHWINGER;
 }
 
 /* Shortest "%.Ng" (N = 15..17) that reads back to the same double: exact and readable. */
@@ -471,10 +469,10 @@ static int check_key(const lf_config *c, int id, char *what, size_t n) {
     for (int i = 0; i < c->nobs; i++) {
       const char *s = c->observables[i];
       if (strnlen(s, LF_NAME_MAX) >= LF_NAME_MAX) return snprintf(what, n, "not terminated"), 1;
-      if (name_find(OBS_PHI4, s) < 0 && name_find(OBS_VALID_GAUGE, s) < 0) {
+      if (name_find(OBS_PHI4, s) < 0 && name_find(OBS_SCHWINGER, s) < 0) {
         char l1[96], l2[96];
         name_list(l1, sizeof l1, OBS_PHI4);
-        name_list(l2, sizeof l2, OBS_VALID_GAUGE);
+        name_list(l2, sizeof l2, OBS_SCHWINGER);
         snprintf(what, n, "unknown observable %s (phi4: %s; u1/schwinger: %s)",
                  quoted(b, sizeof b, s), l1, l2);
         return 1;

@@ -489,7 +489,8 @@ uint64_t lf_model_hash(const lf_model *m) {
                       (int)m->nparams};
   for (size_t i = 0; i < sizeof arch / sizeof arch[0]; i++) h = fnv1a_int(h, arch[i]);
   for (int k = 0; k < m->cfg.nhidden; k++) h = fnv1a_int(h, m->cfg.hidden[k]);
-  if (m->gauge) h = fnv1a_int(h, m->cfg.spline_bins); /* affine models keep their old hash */
+  /* model.spline_bins is not hashed on its own: it sets nparams (3K outputs per layer), which
+   * is, and models written before the key existed keep their hash */
   return fnv1a(h, m->params, m->nparams * m->real_size);
 }
 
