@@ -514,8 +514,14 @@ static void test_bad(void) {
   CHECK(rc == LF_ERR_CONFIG &&
             strstr(lf_last_error(),
                    "b.yaml:2: observables: 'phi2' is not an observable of theory u1 (valid: plaq, "
-                   "topo, chi_t, condensate)"),
+                   "topo, chi_t)"),
         "observables given earlier, theory now: '%s'", lf_last_error());
+  c = ref;
+  rc =
+      lf_config_parse_string(&c, "theory: {name: u1}\nobservables: [plaq, condensate]\n", "c.yaml");
+  CHECK(rc == LF_ERR_CONFIG && strstr(lf_last_error(), "c.yaml:2: observables: 'condensate' is not "
+                                                       "an observable of theory u1"),
+        "condensate on u1: '%s'", lf_last_error());
 }
 
 /* ---- good edge cases ----------------------------------------------------------------------- */
