@@ -62,6 +62,10 @@ expect_err "estimator re" "u1 re training"
 h5diff -q u1/model.h5 u1re/model.h5 /model/params /model/params > /dev/null 2>&1 \
   && bad "rt and re trained to bitwise the same parameters" || ok "rt and re give different models"
 
+expect_code 0 "u1 train re data-parallel on 2 ranks" -- mpi 2 "$lf" train u1.yaml --output u1dp \
+  --set train.estimator=re --set train.stop.steps=20
+expect_err "batch 32 over 2 ranks" "u1 data-parallel training log line"
+
 # --- u1: sample on 1 and 3 ranks, interrupt + resume ------------------------------------
 expect_code 0 "u1 sample np1" -- "$lf" sample u1.yaml --model u1/model.h5 --output s1
 expect_err "sample: u1 4x4, beta = 1 | model" "u1 sample log line"
