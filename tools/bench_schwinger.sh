@@ -14,7 +14,8 @@
 # keeps every JSON and log in OUT. Not part of CI.
 # usage: bash tools/bench_schwinger.sh [BUDGET_CPU_S] [BENCH_SECONDS] [EVAL]  (120 3 1024)
 #   LATFLOW_BIN=path/to/latflow (default build/bin/latflow), OUT=dir (default mktemp -d),
-#   LS="8 12 16", PRECS="single double", ESTS="rt re" to run a part of the table.
+#   LS="8 12 16", PRECS="single double", ESTS="rt re" to run a part of the table,
+#   TABLE_ONLY=1 OUT=dir to print the table of an earlier run again.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 budget=${1:-120}; secs=${2:-3}; neval=${3:-1024}
@@ -23,8 +24,9 @@ out=${OUT:-$(mktemp -d)}
 Ls=${LS:-"8 12 16"}; precs=${PRECS:-"single double"}; ests=${ESTS:-"rt re"}
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 mkdir -p "$out"
+[ -n "${TABLE_ONLY:-}" ] && Ls_run="" || Ls_run=$Ls
 jget() { /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
-for L in $Ls; do
+for L in $Ls_run; do
   card=$root/configs/bench/schwinger-L$L.yaml
   for prec in $precs; do
     for est in $ests; do
@@ -58,8 +60,8 @@ cpu = subprocess.run("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2", shell=
 print(f"machine: {cpu}; budget {budget:g} CPU s of training per run; ESS and IMH "
       f"acceptance on {neval} fresh samples; times in ms per step (wall, bench)\n")
 print("| L | prec | est | step ms | forward | action (S + dS) | backward | other | CPU ms/step "
-      "| peak RSS MB | steps (skipped) | train wall s | train CPU s | ESS | IMH acc |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+      "| peak RSS MB | steps (skipped) | train wall s | train CPU s | ESS | IMH acc | <log q + S> |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 rows = {}
 for L in Ls:
     for prec in precs:
@@ -79,11 +81,12 @@ for L in Ls:
                   f"| {ms(s['backward_s'])} | {ms(s['other_s'])} | {ms(s['cpu_step_s'])} "
                   f"| {s['peak_rss_mb']:.1f} | {t['steps']:.0f} ({t['skipped_steps']:.0f}) | {tw:.1f} | {tc:.1f} "
                   f"| {ess if ess is None else f'{ess:.4f}'} "
-                  f"| {acc if acc is None else f'{acc:.3f}'} |")
+                  f"| {acc if acc is None else f'{acc:.3f}'} "
+                  f"| {t.get('eval_loss', float('nan')):.2f} |")
 if "rt" in ests and "re" in ests:
     print("\n| L | prec | RE/RT speed-up per step (wall) | per step (CPU) | steps RE/RT in the budget "
-          "| ESS RE / RT | acceptance RE / RT | peak RSS RE/RT |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| ESS RE / RT | acceptance RE / RT | <log q + S> RE - RT | peak RSS RE/RT |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for L in Ls:
         for prec in precs:
             if (L, prec, "rt") not in rows or (L, prec, "re") not in rows: continue
@@ -92,6 +95,7 @@ if "rt" in ests and "re" in ests:
                   f"| {a['cpu_step_s'] / e['cpu_step_s']:.2f} | {te['steps'] / ta['steps']:.2f} "
                   f"| {te.get('ess_eval') or 0:.4f} / {ta.get('ess_eval') or 0:.4f} "
                   f"| {te.get('acceptance') or 0:.3f} / {ta.get('acceptance') or 0:.3f} "
+                  f"| {te.get('eval_loss', float('nan')) - ta.get('eval_loss', float('nan')):+.2f} "
                   f"| {e['peak_rss_mb'] / a['peak_rss_mb']:.3f} |")
 print(f"\nraw JSON, logs and metrics: {out}", flush=True)
 PY
