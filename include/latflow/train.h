@@ -74,6 +74,19 @@ typedef struct lf_train_step_info {
   double seconds; /* wall seconds since training started */
   double grad_norm;
   int skipped; /* 1 if the step was skipped (NaN/Inf) */
+  /* Wall seconds (lf_wtime) of this step's phases on this rank. Diagnostics only: the
+   * trainer never reads them, so no result depends on them. lf_trainer_gradient fills
+   * all but t_update; lf_trainer_step adds t_update and makes t_total the whole step.
+   * The phases do not overlap; t_total - (their sum) is the rest (the loss and ESS
+   * sums, all-reduces, gradient norm). latflow bench reports them (docs/PERFORMANCE.md). */
+  double t_noise;       /* base noise eps, zeroing the grad arena */
+  double t_sample;      /* flow forward eps -> phi with log q (rt: saving for backward) */
+  double t_logq;        /* re: the inverse pass log q_theta(phi) (rt: 0) */
+  double t_action;      /* S(phi) */
+  double t_action_grad; /* rt: dS/dphi (re: 0) */
+  double t_backward;    /* parameter gradients (through the flow, or the inverse flow) */
+  double t_update;      /* clipping, backup, optimizer step, finiteness check */
+  double t_total;       /* the whole lf_trainer_gradient / lf_trainer_step call */
 } lf_train_step_info;
 
 /* Called after every step; a non-OK return stops training with that status. */

@@ -1,6 +1,7 @@
-/* latflow bench CONFIG [--json] [--seconds S]: throughput of the training step and of
- * proposal generation, peak memory, and the forward pass's FLOP efficiency against this
- * CPU's FP32 FMA peak measured by a probe in the same run. */
+/* latflow bench CONFIG [--json] [--seconds S] [--estimator rt|re|both] [--train-only]:
+ * throughput of the training step with its split into phases, of proposal generation,
+ * peak memory, and the forward pass's FLOP efficiency against this CPU's FP32 FMA peak
+ * measured by a probe in the same run. */
 #include "cli.h"
 #include "cmd_train.h"
 
@@ -18,27 +19,61 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char help[] =
     "usage: latflow bench [CONFIG] [--seconds S] [--json] [--set key=value]...\n"
+    "                     [--estimator rt|re|both] [--train-only]\n"
     "Measures, for the model and theory of CONFIG (float or double per model.precision):\n"
-    "  train_steps_per_s   training steps per second at train.batch (estimator as set)\n"
+    "  train_steps_per_s   training steps per second at train.batch (the first estimator)\n"
+    "  train               one object per estimator (--estimator; default train.estimator),\n"
+    "                      each trained from the same fresh initialization:\n"
+    "    step_s            mean wall seconds per training step (lf_trainer_step), split into\n"
+    "    forward_s         = sample_s + logq_s: the flow eps -> phi with log q (rt: saving\n"
+    "                      for the backward), plus for re the inverse pass log q_theta(phi)\n"
+    "    action_s          = action_eval_s + action_grad_s: S(phi) (schwinger: the LU of\n"
+    "                      D), plus for rt dS/dphi (schwinger: LU again and the inverse)\n"
+    "    backward_s        parameter gradients through the flow (re: the inverse flow)\n"
+    "    other_s           step_s minus the three: noise_s (base noise), update_s\n"
+    "                      (optimizer, clipping, checks), loss/ESS sums, reductions\n"
+    "    cpu_step_s        process CPU seconds per step (CLOCK_PROCESS_CPUTIME_ID; on a\n"
+    "                      loaded machine step_s - cpu_step_s is time waiting for a core)\n"
+    "    steps             timed steps (after 1-2 warm-up steps)\n"
+    "    rss_before_mb     peak RSS of the process before this estimator's model and trainer\n"
+    "    peak_rss_mb       peak RSS after its steps (a high-water mark of the whole process:\n"
+    "                      per estimator only if it is the only one in the process, e.g.\n"
+    "                      --estimator re --train-only)\n"
     "  proposals_per_s     proposals (noise, phi = f(z), log q, S; no gradients: the no-grad\n"
     "                      forward) per second,\n"
     "                      sample.block proposals per call\n"
-    "  peak_rss_mb         peak resident memory\n"
+    "  peak_rss_mb         peak resident memory of the process (everything it ran)\n"
     "  flop_efficiency     forward pass conv FLOP rate / FP32 FMA peak of this CPU (probe)\n"
     "  coordinator_weights_per_s      the sampling coordinator alone on synthetic log\n"
     "                      weights (IMH decide, row assignment, message packing; one process)\n"
     "  coordinator_weights_per_s_mpi  the same under mpiexec with P-1 workers sending\n"
     "                      synthetic blocks (P > 1 only), with the coordinator's idle CPU\n"
     "  sample_proposals_per_s         the distributed sampler on all P ranks (no file)\n"
+    "--train-only measures the training step(s) only (no proposals, FLOP probe or sampler):\n"
+    "then peak_rss_mb is that of model + trainer + theory and the training steps.\n"
     "Under mpiexec -n P the model measurements run on rank 0 only.\n"
-    "Each measurement runs for about S seconds (default 3) after a warm-up. Writes nothing.\n"
+    "Each measurement runs for about S seconds (default 3; at least 3 steps) after a\n"
+    "warm-up. Writes nothing. The text output (log) gives the same split.\n"
     "Fix OPENBLAS_NUM_THREADS (1 is the fair default on this machine).\n";
 
+/* What lf_cmd_bench takes besides the common options. */
+typedef struct bench_opts {
+  int nest;            /* estimators to time: 0 = the card's */
+  lf_estimator est[2]; /* in order */
+  int train_only;      /* skip proposals, FLOP probe, coordinator and sampler */
+} bench_opts;
+
+static double cpu_seconds(void) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return 0.0;
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 typedef struct bench_ctx {
-  lf_trainer *tr;
   lf_model *m;
   const lf_theory *th;
   const lf_config *cfg;
@@ -46,14 +81,6 @@ typedef struct bench_ctx {
   double *eps, *phi, *logq, *S;
   long calls;
 } bench_ctx;
-
-static lf_status train_once(bench_ctx *b) {
-  lf_train_step_info info;
-  const lf_status rc =
-      lf_trainer_step(b->tr, b->calls, b->cfg->train.batch, b->cfg->train.optimizer.lr, &info);
-  b->calls++;
-  return rc;
-}
 
 static lf_status propose_once(bench_ctx *b) {
   const size_t n = (size_t)b->m->C * (size_t)b->m->V;
@@ -91,53 +118,113 @@ static lf_status timed(lf_status (*fn)(bench_ctx *), bench_ctx *b, double second
   return LF_OK;
 }
 
-static lf_status bench(const lf_config *cfg, double seconds, cJSON *json) {
+/* Sums of the phase timers of lf_trainer_step (lf_train_step_info.t_*). */
+typedef struct step_split {
+  long n;
+  double total, noise, sample, logq, action, action_grad, backward, update;
+} step_split;
+
+static void split_add(step_split *s, const lf_train_step_info *i) {
+  s->n++;
+  s->total += i->t_total;
+  s->noise += i->t_noise;
+  s->sample += i->t_sample;
+  s->logq += i->t_logq;
+  s->action += i->t_action;
+  s->action_grad += i->t_action_grad;
+  s->backward += i->t_backward;
+  s->update += i->t_update;
+}
+
+/* Training steps with estimator est (a copy of cfg with train.estimator = est) on a
+ * fresh model: 1-2 warm-up steps, then steps for about `seconds` (at least 3). Adds the
+ * object described in the help text to arr; *rate = steps per second. Rank-local. */
+static lf_status bench_train(const lf_config *cfg0, const lf_theory *th, lf_estimator est,
+                             double seconds, cJSON *arr, double *rate) {
+  lf_status rc = LF_OK;
+  lf_config cfg = *cfg0;
+  cfg.train.estimator = est;
+  lf_model m;
+  lf_trainer tr;
+  memset(&m, 0, sizeof m);
+  memset(&tr, 0, sizeof tr);
+  const double rss0 = lf_peak_rss_mb();
+  const int B = cfg.train.batch;
+  const double lr = cfg.train.optimizer.lr;
+  LF_CHECK(lf_model_init(&m, &cfg.model, th->C, cfg.theory.shape[0], cfg.theory.shape[1], B));
+  lf_model_init_params(&m, cfg.seed);
+  LF_CHECK(lf_trainer_init(&tr, &cfg, &m, th));
+  lf_log_info("bench", "training steps at batch %d (%s, %s) ...", B, lf_estimator_name(est),
+              cfg.model.precision == LF_PREC_F32 ? "single" : "double");
+  lf_train_step_info info;
+  long t = 0;
+  /* warm-up: two steps, or one if it already took a third of the budget */
+  for (int i = 0; i < 2; i++) {
+    const double w0 = lf_wtime();
+    LF_CHECK(lf_trainer_step(&tr, t++, B, lr, &info));
+    if (lf_wtime() - w0 > seconds / 3) break;
+  }
+  step_split sp;
+  memset(&sp, 0, sizeof sp);
+  const double c0 = cpu_seconds(), t0 = lf_wtime();
+  double dt = 0.0;
+  while (dt < seconds || sp.n < 3) {
+    LF_CHECK(lf_trainer_step(&tr, t++, B, lr, &info));
+    split_add(&sp, &info);
+    dt = lf_wtime() - t0;
+  }
+  const double cpu = (cpu_seconds() - c0) / (double)sp.n;
+  const double n = (double)sp.n;
+  const double fwd = (sp.sample + sp.logq) / n, act = (sp.action + sp.action_grad) / n;
+  const double bwd = sp.backward / n, step = sp.total / n;
+  const double rss = lf_peak_rss_mb();
+  *rate = n / dt;
+  lf_log_info("bench",
+              "train %s: %.4g s/step = forward %.4g (sample %.4g, logq %.4g) + action %.4g "
+              "(S %.4g, dS %.4g) + backward %.4g + other %.4g (noise %.4g, update %.4g); "
+              "CPU %.4g s/step; %ld steps; peak RSS %.1f MB (%.1f before)",
+              lf_estimator_name(est), step, fwd, sp.sample / n, sp.logq / n, act, sp.action / n,
+              sp.action_grad / n, bwd, step - fwd - act - bwd, sp.noise / n, sp.update / n, cpu,
+              sp.n, rss, rss0);
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddItemToArray(arr, o);
+  cJSON_AddStringToObject(o, "estimator", lf_estimator_name(est));
+  cJSON_AddNumberToObject(o, "batch", B);
+  cJSON_AddNumberToObject(o, "steps", (double)sp.n);
+  cJSON_AddNumberToObject(o, "steps_per_s", *rate);
+  cJSON_AddNumberToObject(o, "step_s", step);
+  cJSON_AddNumberToObject(o, "forward_s", fwd);
+  cJSON_AddNumberToObject(o, "sample_s", sp.sample / n);
+  cJSON_AddNumberToObject(o, "logq_s", sp.logq / n);
+  cJSON_AddNumberToObject(o, "action_s", act);
+  cJSON_AddNumberToObject(o, "action_eval_s", sp.action / n);
+  cJSON_AddNumberToObject(o, "action_grad_s", sp.action_grad / n);
+  cJSON_AddNumberToObject(o, "backward_s", bwd);
+  cJSON_AddNumberToObject(o, "other_s", step - fwd - act - bwd);
+  cJSON_AddNumberToObject(o, "noise_s", sp.noise / n);
+  cJSON_AddNumberToObject(o, "update_s", sp.update / n);
+  cJSON_AddNumberToObject(o, "cpu_step_s", cpu);
+  cJSON_AddNumberToObject(o, "rss_before_mb", rss0);
+  cJSON_AddNumberToObject(o, "peak_rss_mb", rss);
+fail:
+  lf_trainer_free(&tr);
+  lf_model_free(&m);
+  return rc;
+}
+
+static lf_status bench(const lf_config *cfg, double seconds, const bench_opts *bo, cJSON *json) {
   /* rank-local: the model measurements */
   lf_status rc = LF_OK;
   lf_theory th;
   lf_model m;
-  lf_trainer tr;
   memset(&th, 0, sizeof th);
   memset(&m, 0, sizeof m);
-  memset(&tr, 0, sizeof tr);
   bench_ctx b;
   memset(&b, 0, sizeof b);
   const int block = cfg->sample.block;
-  LF_CHECK(lf_theory_init(&th, &cfg->theory));
-  LF_CHECK(lf_model_init(&m, &cfg->model, th.C, cfg->theory.shape[0], cfg->theory.shape[1],
-                         block > cfg->train.batch ? block : cfg->train.batch));
-  lf_model_init_params(&m, cfg->seed);
-  LF_CHECK(lf_trainer_init(&tr, cfg, &m, &th));
-  const size_t n = (size_t)block * (size_t)th.C * (size_t)th.V;
-  b = (bench_ctx){.tr = &tr, .m = &m, .th = &th, .cfg = cfg, .block = block};
-  b.eps = lf_alloc(n * sizeof(double));
-  b.phi = lf_alloc(n * sizeof(double));
-  b.logq = lf_alloc((size_t)block * sizeof(double));
-  b.S = lf_alloc((size_t)block * sizeof(double));
-  if (!b.eps || !b.phi || !b.logq || !b.S) {
-    rc = LF_FAIL(LF_ERR_NOMEM, "bench buffers for block %d", block);
-    goto fail;
-  }
-  double train_rate, prop_rate, fwd_rate;
-  lf_log_info("bench", "training steps at batch %d (%s) ...", cfg->train.batch,
-              lf_estimator_name(cfg->train.estimator));
-  LF_CHECK(timed(train_once, &b, seconds, &train_rate));
-  lf_log_info("bench", "train_steps_per_s = %.2f", train_rate);
-  b.calls = 0;
-  LF_CHECK(timed(propose_once, &b, seconds, &prop_rate));
-  lf_log_info("bench", "proposals_per_s = %.0f (block %d)", prop_rate * block, block);
-  LF_CHECK(timed(forward_once, &b, seconds, &fwd_rate));
-  const double gflops = 2.0 * lf_model_forward_madds(&m) * block * fwd_rate * 1e-9;
-  const char *isa = lf_cpu_best_isa();
-  const double peak = lf_cpu_fma_peak_gflops(isa, 0.5);
-  const double peak2 = lf_cpu_fma_peak_gflops("avx2", 0.5);
-  const double rss = lf_peak_rss_mb();
-  lf_log_info("bench",
-              "forward %.2f GFLOP/s; FMA peak %.1f GFLOP/s (%s), %.1f (avx2); "
-              "efficiency %.1f%%; peak RSS %.1f MB",
-              gflops, peak, isa, peak2, peak > 0 ? 100 * gflops / peak : 0.0, rss);
   const char *threads = getenv("OPENBLAS_NUM_THREADS");
   cJSON_AddStringToObject(json, "impl", "latflow-" LATFLOW_VERSION);
+  cJSON_AddStringToObject(json, "theory", lf_theory_name(cfg->theory.name));
   cJSON *shape = cJSON_AddArrayToObject(json, "shape");
   cJSON_AddItemToArray(shape, cJSON_CreateNumber(cfg->theory.shape[0]));
   cJSON_AddItemToArray(shape, cJSON_CreateNumber(cfg->theory.shape[1]));
@@ -150,9 +237,50 @@ static lf_status bench(const lf_config *cfg, double seconds, cJSON *json) {
   cJSON_AddNumberToObject(json, "kernel", cfg->model.kernel);
   cJSON_AddStringToObject(json, "dtype",
                           cfg->model.precision == LF_PREC_F32 ? "float32" : "float64");
-  cJSON_AddStringToObject(json, "estimator", lf_estimator_name(cfg->train.estimator));
   cJSON_AddNumberToObject(json, "threads", threads ? atoi(threads) : 0);
+  LF_CHECK(lf_theory_init(&th, &cfg->theory));
+  /* the training steps, one fresh model and trainer per estimator */
+  const int nest = bo->nest > 0 ? bo->nest : 1;
+  const lf_estimator *ests = bo->nest > 0 ? bo->est : &cfg->train.estimator;
+  cJSON *arr = cJSON_AddArrayToObject(json, "train");
+  double train_rate = 0.0;
+  for (int k = 0; k < nest; k++) {
+    double r = 0.0;
+    LF_CHECK(bench_train(cfg, &th, ests[k], seconds, arr, &r));
+    if (k == 0) train_rate = r;
+  }
+  lf_log_info("bench", "train_steps_per_s = %.4g (%s)", train_rate, lf_estimator_name(ests[0]));
+  cJSON_AddStringToObject(json, "estimator", lf_estimator_name(ests[0]));
   cJSON_AddNumberToObject(json, "train_steps_per_s", train_rate);
+  if (bo->train_only) {
+    cJSON_AddNumberToObject(json, "peak_rss_mb", lf_peak_rss_mb());
+    goto fail; /* done: clean up */
+  }
+  LF_CHECK(lf_model_init(&m, &cfg->model, th.C, cfg->theory.shape[0], cfg->theory.shape[1], block));
+  lf_model_init_params(&m, cfg->seed);
+  const size_t n = (size_t)block * (size_t)th.C * (size_t)th.V;
+  b = (bench_ctx){.m = &m, .th = &th, .cfg = cfg, .block = block};
+  b.eps = lf_alloc(n * sizeof(double));
+  b.phi = lf_alloc(n * sizeof(double));
+  b.logq = lf_alloc((size_t)block * sizeof(double));
+  b.S = lf_alloc((size_t)block * sizeof(double));
+  if (!b.eps || !b.phi || !b.logq || !b.S) {
+    rc = LF_FAIL(LF_ERR_NOMEM, "bench buffers for block %d", block);
+    goto fail;
+  }
+  double prop_rate, fwd_rate;
+  LF_CHECK(timed(propose_once, &b, seconds, &prop_rate));
+  lf_log_info("bench", "proposals_per_s = %.0f (block %d)", prop_rate * block, block);
+  LF_CHECK(timed(forward_once, &b, seconds, &fwd_rate));
+  const double gflops = 2.0 * lf_model_forward_madds(&m) * block * fwd_rate * 1e-9;
+  const char *isa = lf_cpu_best_isa();
+  const double peak = lf_cpu_fma_peak_gflops(isa, 0.5);
+  const double peak2 = lf_cpu_fma_peak_gflops("avx2", 0.5);
+  const double rss = lf_peak_rss_mb();
+  lf_log_info("bench",
+              "forward %.2f GFLOP/s; FMA peak %.1f GFLOP/s (%s), %.1f (avx2); "
+              "efficiency %.1f%%; peak RSS %.1f MB",
+              gflops, peak, isa, peak2, peak > 0 ? 100 * gflops / peak : 0.0, rss);
   cJSON_AddNumberToObject(json, "proposals_per_s", prop_rate * block);
   cJSON_AddNumberToObject(json, "peak_rss_mb", rss);
   cJSON_AddNumberToObject(json, "forward_gflops", gflops);
@@ -166,7 +294,6 @@ fail:
   lf_free(b.phi);
   lf_free(b.logq);
   lf_free(b.S);
-  lf_trainer_free(&tr);
   lf_model_free(&m);
   lf_theory_free(&th);
   return rc;
@@ -233,17 +360,59 @@ fail:
   return rc;
 }
 
+/* Takes --estimator and --train-only out of argv (into bo and *rest / *nrest, the
+ * remaining arguments for lf_cli_setup). 0 on success; 2 (usage) with a message. */
+static int bench_args(int argc, char **argv, bench_opts *bo, char **rest, int *nrest) {
+  memset(bo, 0, sizeof *bo);
+  int k = 0;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    if (i >= 2 && !strcmp(a, "--train-only")) {
+      bo->train_only = 1;
+    } else if (i >= 2 && (!strcmp(a, "--estimator") || !strncmp(a, "--estimator=", 12))) {
+      const char *v = a[11] == '=' ? a + 12 : (i + 1 < argc ? argv[++i] : "");
+      if (!strcmp(v, "rt") || !strcmp(v, "re")) {
+        bo->nest = 1;
+        bo->est[0] = !strcmp(v, "rt") ? LF_EST_RT : LF_EST_RE;
+      } else if (!strcmp(v, "both")) {
+        bo->nest = 2;
+        bo->est[0] = LF_EST_RT;
+        bo->est[1] = LF_EST_RE;
+      } else {
+        fprintf(stderr, "latflow: bench: --estimator needs rt, re or both, got '%s'\n", v);
+        return 2;
+      }
+    } else {
+      rest[k++] = argv[i];
+    }
+  }
+  rest[k] = NULL;
+  *nrest = k;
+  return 0;
+}
+
 int lf_cmd_bench(int argc, char **argv, MPI_Comm comm) {
   lf_cli_opts o;
   lf_config cfg;
-  int code;
-  if (!lf_cli_setup(argc, argv, comm, "bench", help, &o, &cfg, &code)) return code;
+  bench_opts bo;
+  int code, nrest = 0;
+  char **rest = malloc(((size_t)argc + 1) * sizeof *rest);
+  if (!rest) {
+    fprintf(stderr, "latflow: bench: out of memory\n");
+    return 1;
+  }
+  if ((code = bench_args(argc, argv, &bo, rest, &nrest)) != 0 ||
+      !lf_cli_setup(nrest, rest, comm, "bench", help, &o, &cfg, &code)) {
+    free(rest);
+    return code;
+  }
+  free(rest);
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   const double secs = o.seconds > 0 ? o.seconds : 3.0;
   cJSON *json = cJSON_CreateObject();
-  lf_status rc = rank == 0 ? bench(&cfg, secs, json) : LF_OK;
-  if ((rc = lf_cli_agree(comm, rc)) == LF_OK) {
+  lf_status rc = rank == 0 ? bench(&cfg, secs, &bo, json) : LF_OK;
+  if ((rc = lf_cli_agree(comm, rc)) == LF_OK && !bo.train_only) {
     cJSON *pr = cJSON_GetObjectItem(json, "proposals_per_s");
     rc = bench_dist(&cfg, comm, secs, pr ? pr->valuedouble : 0.0, rank == 0 ? json : NULL);
   }

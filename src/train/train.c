@@ -213,6 +213,9 @@ lf_status lf_trainer_gradient(lf_trainer *tr, long t, int B, lf_estimator est,
   memset(info, 0, sizeof *info);
   info->step = t;
   info->batch = B;
+  /* phase timers (info->t_*): wall clock only, never read back */
+  const double tg0 = lf_wtime();
+  double tc = tg0, tn;
 
   /* this rank's slice [lo, hi) of the global batch, with the serial run's noise */
   int lo, hi;
@@ -221,11 +224,20 @@ lf_status lf_trainer_gradient(lf_trainer *tr, long t, int B, lf_estimator est,
   const lf_rng_key key = lf_rng_key_make(cfg->seed, LF_STREAM_TRAIN);
   draw_noise(key, (uint32_t)t, (uint64_t)lo, Bl, n, tr->eps);
   lf_model_zero_grad(m);
+  tn = lf_wtime();
+  info->t_noise = tn - tc;
+  tc = tn;
   if (est == LF_EST_RT)
     lf_model_sample(m, Bl, tr->eps, tr->phi, tr->logq);
   else /* RE draws without gradients: nothing needs saving */
     lf_model_sample_nograd(m, Bl, tr->eps, tr->phi, tr->logq);
+  tn = lf_wtime();
+  info->t_sample = tn - tc;
+  tc = tn;
   th->action(th, Bl, tr->phi, tr->S);
+  tn = lf_wtime();
+  info->t_action = tn - tc;
+  tc = tn;
 
   /* global loss and ESS (as lf_ess: weights relative to the largest finite log w) */
   double mx = -INFINITY;
@@ -251,15 +263,21 @@ lf_status lf_trainer_gradient(lf_trainer *tr, long t, int B, lf_estimator est,
   /* loss is global, so every rank skips together */
   if (!isfinite(loss)) {
     info->grad_norm = NAN;
+    info->t_total = lf_wtime() - tg0;
     return LF_OK;
   }
   if (est == LF_EST_RT) {
+    tc = lf_wtime();
     memset(tr->dphi, 0, (size_t)Bl * n * sizeof(double));
     th->grad(th, Bl, tr->phi, tr->dphi);
+    tn = lf_wtime();
+    info->t_action_grad = tn - tc;
+    tc = tn;
     const double inv = 1.0 / B;
     for (size_t i = 0; i < (size_t)Bl * n; i++) tr->dphi[i] *= inv;
     for (int i = 0; i < Bl; i++) tr->dlogq[i] = inv;
     lf_model_sample_backward(m, Bl, tr->dphi, tr->dlogq);
+    info->t_backward = lf_wtime() - tc;
   } else {
     /* REINFORCE: s_i = log q_i + S_i = -log w_i is a constant; only log q_theta(phi)
      * is differentiated, through the inverse flow on the fixed phi. Leave-one-out
@@ -267,10 +285,15 @@ lf_status lf_trainer_gradient(lf_trainer *tr, long t, int B, lf_estimator est,
      * dL/dlogq_i = (s_i - mean s)/(B-1) is an unbiased estimator of the KL gradient
      * (with the plain batch mean it would be (1 - 1/B) times the gradient). B and
      * mean s are those of the global batch. */
+    tc = lf_wtime();
     lf_model_logq(m, Bl, tr->phi, tr->logq2);
+    tn = lf_wtime();
+    info->t_logq = tn - tc;
+    tc = tn;
     const double norm = B > 1 ? 1.0 / (B - 1) : 0.0;
     for (int i = 0; i < Bl; i++) tr->dlogq[i] = (-tr->logw[i] - loss) * norm;
     lf_model_logq_backward(m, Bl, tr->dlogq);
+    info->t_backward = lf_wtime() - tc;
   }
   /* the one gradient reduction of the step: every rank gets the full-batch gradient */
   if ((rc = allreduce(tr, m->grads, (int)m->nparams,
@@ -278,14 +301,17 @@ lf_status lf_trainer_gradient(lf_trainer *tr, long t, int B, lf_estimator est,
                       "MPI_Allreduce of the gradient arena")) != LF_OK)
     return rc;
   info->grad_norm = lf_model_grad_norm(m);
+  info->t_total = lf_wtime() - tg0;
   return LF_OK;
 }
 
 lf_status lf_trainer_step(lf_trainer *tr, long t, int B, double lr, lf_train_step_info *info) {
   const lf_config *cfg = tr->cfg;
   lf_model *m = tr->model;
+  const double ts0 = lf_wtime();
   const lf_status rc = lf_trainer_gradient(tr, t, B, cfg->train.estimator, info);
   if (rc != LF_OK) return rc;
+  const double tu0 = lf_wtime();
   info->lr = lr;
   const double gnorm = info->grad_norm;
   int bad = !isfinite(info->loss) || !isfinite(gnorm);
@@ -302,6 +328,9 @@ lf_status lf_trainer_step(lf_trainer *tr, long t, int B, double lr, lf_train_ste
     }
   }
   info->skipped = bad;
+  const double now = lf_wtime();
+  info->t_update = now - tu0;
+  info->t_total = now - ts0;
   return LF_OK;
 }
 
