@@ -18,7 +18,6 @@ static void randn(uint32_t step, size_t n, double *out) {
   lf_rng_normal(lf_rng_key_make(99, LF_STREAM_TEST), step, 0, n, out);
 }
 
-
 /* One coupling layer with its own arenas and buffers. */
 typedef struct fix {
   lf_lattice lat;

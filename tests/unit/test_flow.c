@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
-
 /* Like lf_gradcheck, but the relative error of entry i is taken against
  * max(|g_i| + |fd_i|, 1e-3 max_j |g_j|): with leaky_relu (slope 0.01) some parameters
  * have gradients 1e-5 of the largest, whose central differences carry roundoff of the

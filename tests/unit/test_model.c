@@ -18,7 +18,6 @@ static void randn(uint32_t step, size_t n, double *out) {
   lf_rng_normal(lf_rng_key_make(17, LF_STREAM_TEST), step, 0, n, out);
 }
 
-
 static double maxabsdiff(size_t n, const double *a, const double *b) {
   double m = 0.0;
   for (size_t i = 0; i < n; i++)

@@ -79,7 +79,8 @@ static void check_action_and_gauge(int L0, int L1, double beta) {
   t.observables(&t, th, o2);
   double gw = 0.0;
   for (int b = 0; b < B; b++) gw = fmax(gw, fabs(S2[b] - S[b]) / fabs(S[b]));
-  const double ow = fmax(fabs(o1[0] - o2[0]) / fabs(o1[0]), fmax(fabs(o1[1] - o2[1]), fabs(o1[2] - o2[2])));
+  const double ow =
+      fmax(fabs(o1[0] - o2[0]) / fabs(o1[0]), fmax(fabs(o1[1] - o2[1]), fabs(o1[2] - o2[2])));
   CHECK(gw < 1e-12 && ow < 1e-12,
         "%dx%d: gauge invariance: action rel diff %.2e; plaq %.12f -> %.12f, topo %g -> %g, "
         "chi_t %g -> %g",
@@ -125,9 +126,10 @@ static void check_grad(int L0, int L1, double beta) {
     acc = fmax(acc, fabs(rg[i] - 2.0 * g[i] / r[i / n]) / fmax(1e-300, fabs(rg[i])));
   gctx ctx = {&t, B, th, r, S};
   const double err = lf_gradcheck(loss_action, &ctx, th, g, (size_t)B * n, 1e-5);
-  CHECK(err < 1e-6 && acc < 1e-13,
-        "u1 %dx%d beta=%g: force vs central FD worst rel err %.2e over %d links; accumulates (%.1e)",
-        L0, L1, beta, err, B * n, acc);
+  CHECK(
+      err < 1e-6 && acc < 1e-13,
+      "u1 %dx%d beta=%g: force vs central FD worst rel err %.2e over %d links; accumulates (%.1e)",
+      L0, L1, beta, err, B * n, acc);
   lf_theory_free(&t);
   free(th);
   free(g);
@@ -141,7 +143,8 @@ static void check_topo(int L0, int L1, int Q) {
   lf_theory_cfg c = u1_cfg(L0, L1, 1.0);
   lf_theory t;
   if (lf_theory_init(&t, &c) != LF_OK) return;
-  double *th = calloc((size_t)2 * V, sizeof(double)), *tp = malloc(sizeof(double) * V), o[LF_MAX_OBS];
+  double *th = calloc((size_t)2 * V, sizeof(double)), *tp = malloc(sizeof(double) * V),
+         o[LF_MAX_OBS];
   for (int x0 = 0; x0 < L0; x0++)
     for (int x1 = 0; x1 < L1; x1++) {
       th[V + x0 * L1 + x1] = 2 * PI * Q * x0 / V;
@@ -251,8 +254,8 @@ static void check_exact_2x2_links(double beta) {
   lf_lattice_free(&lat);
   const u1x_result r = u1x_eval(beta, 4);
   CHECK(fabs(P / Z - r.plaq) < 1e-11,
-        "2x2 beta=%g: <cos theta_P> link integral %.14f vs character expansion %.14f", beta,
-        P / Z, r.plaq);
+        "2x2 beta=%g: <cos theta_P> link integral %.14f vs character expansion %.14f", beta, P / Z,
+        r.plaq);
 }
 
 /* <Q^2> for V plaquettes by direct convolution of g(phi) = e^{beta cos phi} on (-pi, pi]
@@ -260,7 +263,8 @@ static void check_exact_2x2_links(double beta) {
 static double q2_convolution(double beta, int V, int M) {
   const double h = 2 * PI / M;
   double *g = malloc(sizeof(double) * (M + 1));
-  for (int k = 0; k <= M; k++) g[k] = exp(beta * (cos(-PI + k * h) - 1)) * ((k == 0 || k == M) ? 0.5 : 1.0);
+  for (int k = 0; k <= M; k++)
+    g[k] = exp(beta * (cos(-PI + k * h) - 1)) * ((k == 0 || k == M) ? 0.5 : 1.0);
   size_t len = (size_t)M + 1;
   double *c = malloc(sizeof(double) * len);
   memcpy(c, g, sizeof(double) * len);
@@ -305,8 +309,9 @@ static void check_exact_helper(void) {
   check_exact_q2(2.0, 4);
   check_exact_q2(0.5, 6);
   const u1x_result r = u1x_eval(2.0, 64), s = u1x_eval(4.0, 256);
-  fprintf(stderr, "info exact 8x8 beta=2: plaq %.12f chi_t %.12f; 16x16 beta=4: plaq %.12f chi_t "
-                  "%.12f\n",
+  fprintf(stderr,
+          "info exact 8x8 beta=2: plaq %.12f chi_t %.12f; 16x16 beta=4: plaq %.12f chi_t "
+          "%.12f\n",
           r.plaq, r.chi_t, s.plaq, s.chi_t);
 }
 

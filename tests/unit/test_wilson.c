@@ -165,7 +165,8 @@ static void check_gauge_invariance(int L0, int L1, double kappa) {
   t.observables(&t, th, o2);
   t.correlator(&t, th, G2);
   double ow = 0.0, gw = 0.0;
-  for (int i = 0; i < 4; i++) ow = fmax(ow, fabs(o1[i] - o2[i]) / fmax(1e-300, fabs(o1[i])) * (o1[i] != 0));
+  for (int i = 0; i < 4; i++)
+    ow = fmax(ow, fabs(o1[i] - o2[i]) / fmax(1e-300, fabs(o1[i])) * (o1[i] != 0));
   for (int k = 0; k < L0; k++) gw = fmax(gw, fabs(G1[k] - G2[k]) / fabs(G1[k]));
   const double sw = fabs(S1 - S2) / fabs(S1), lw = fabs(l1 - l2) / fabs(l1);
   CHECK(sw < 1e-12 && lw < 1e-12 && ow < 1e-12 && gw < 1e-12 && fabs(sin(p1)) < 1e-10 &&
@@ -249,7 +250,8 @@ static void check_kappa0(void) {
   for (int b = 0; b < B; b++) same &= S[b] == Su[b];
   double gd = 0.0;
   for (int i = 0; i < B * 2 * V; i++) gd = fmax(gd, fabs(g[i] - gu[i]));
-  CHECK(same && gd < 1e-15, "kappa=0: schwinger action %.15f %.15f %.15f == u1 %.15f %.15f %.15f; force diff %.1e",
+  CHECK(same && gd < 1e-15,
+        "kappa=0: schwinger action %.15f %.15f %.15f == u1 %.15f %.15f %.15f; force diff %.1e",
         S[0], S[1], S[2], Su[0], Su[1], Su[2], gd);
   lf_theory_free(&t);
   lf_theory_free(&u);
@@ -284,7 +286,8 @@ static void check_propagator_obs(int L0, int L1, double kappa, const char *bc) {
         for (int y1 = 0; y1 < L1; y1++)
           for (int s = 0; s < 2; s++)
             for (int r = 0; r < 2; r++) {
-              const double _Complex e = Di[(size_t)(2 * (x0 * L1 + x1) + s) + (size_t)n * (2 * (y0 * L1 + y1) + r)];
+              const double _Complex e =
+                  Di[(size_t)(2 * (x0 * L1 + x1) + s) + (size_t)n * (2 * (y0 * L1 + y1) + r)];
               Gw[(x0 - y0 + L0) % L0] += creal(e * conj(e)) / V;
             }
   t.observables(&t, th, o);
@@ -321,9 +324,10 @@ static void check_refusals(void) {
     if (r3 == LF_ERR_INVALID) r3 = lf_schwinger_inverse(&u, th, Dinv);
     lf_theory_free(&u);
   }
-  CHECK(r1 == LF_ERR_CONFIG && r2 == LF_ERR_CONFIG && r3 == LF_ERR_INVALID,
-        "refuses fermion_bc 'open' (rc %d), kappa < 0 (rc %d); logdet/inverse of a u1 theory (rc %d)",
-        (int)r1, (int)r2, (int)r3);
+  CHECK(
+      r1 == LF_ERR_CONFIG && r2 == LF_ERR_CONFIG && r3 == LF_ERR_INVALID,
+      "refuses fermion_bc 'open' (rc %d), kappa < 0 (rc %d); logdet/inverse of a u1 theory (rc %d)",
+      (int)r1, (int)r2, (int)r3);
 }
 
 static void timing(int L, double kappa) {

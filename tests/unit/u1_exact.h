@@ -6,13 +6,13 @@
  * there and checked against direct integration in tests/unit/test_u1.c).
  *   On a torus the V plaquette angles (wrapped to (-pi, pi]) are independent except for
  *   sum_P theta_P = 2 pi Q (the two holonomies and the gauge directions integrate out), so
- *   Z(theta) = sum_n f(n + theta/2pi)^V,   f(nu) = int_{-pi}^{pi} dphi e^{beta cos phi} e^{i nu phi}
- *   with f(n) = 2 pi I_n(beta) at integer n. Hence
- *   <cos theta_P> = sum_n I_n^{V-1} (I_{n-1} + I_{n+1})/2 / sum_n I_n^V,
- *   <Q^2> = -Z''(0)/Z(0) = -(1/4pi^2) sum_n [V(V-1) f_n^{V-2} f'_n^2 + V f_n^{V-1} f''_n] / sum_n f_n^V
- *   f'_n = -int phi sin(n phi) e^{beta cos phi},  f''_n = -int phi^2 cos(n phi) e^{beta cos phi}.
- * The integrals are done by composite Simpson on [0, pi] (even/odd symmetry) with
- * e^{beta (cos phi - 1)} (ratios only, so nothing overflows). Header-only; test use. */
+ *   Z(theta) = sum_n f(n + theta/2pi)^V,   f(nu) = int_{-pi}^{pi} dphi e^{beta cos phi} e^{i nu
+ * phi} with f(n) = 2 pi I_n(beta) at integer n. Hence <cos theta_P> = sum_n I_n^{V-1} (I_{n-1} +
+ * I_{n+1})/2 / sum_n I_n^V, <Q^2> = -Z''(0)/Z(0) = -(1/4pi^2) sum_n [V(V-1) f_n^{V-2} f'_n^2 + V
+ * f_n^{V-1} f''_n] / sum_n f_n^V f'_n = -int phi sin(n phi) e^{beta cos phi},  f''_n = -int phi^2
+ * cos(n phi) e^{beta cos phi}. The integrals are done by composite Simpson on [0, pi] (even/odd
+ * symmetry) with e^{beta (cos phi - 1)} (ratios only, so nothing overflows). Header-only; test use.
+ */
 #ifndef LATFLOW_TESTS_U1_EXACT_H
 #define LATFLOW_TESTS_U1_EXACT_H
 
@@ -23,9 +23,9 @@
 #define U1X_NQ 20000 /* Simpson intervals on [0, pi] (even) */
 
 typedef struct u1x_result {
-  double plaq;  /* <cos theta_P> */
-  double q2;    /* <Q^2> */
-  double chi_t; /* <Q^2>/V */
+  double plaq;   /* <cos theta_P> */
+  double q2;     /* <Q^2> */
+  double chi_t;  /* <Q^2>/V */
   double I0, I1; /* I_0(beta), I_1(beta) from the same quadrature (for checks) */
 } u1x_result;
 
