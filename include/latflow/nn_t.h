@@ -52,6 +52,28 @@ void LF_T(lf_conv2d_forward_act_algo)(const LF_T(lf_conv2d) * c, int B, const LF
 void LF_T(lf_conv2d_init)(LF_T(lf_conv2d) * c, lf_init_kind kind, double scale, lf_rng_key key,
                           uint64_t offset);
 
+/* ---- a stack of n convolutions: the context net of every coupling layer -------------
+ * conv[0]: cin -> hidden[0], ..., conv[n-1]: hidden[n-2] -> cout, n = nhidden + 1, kernel
+ * k; parameters laid out conv after conv. The hidden convs are followed by the activation
+ * act, whose outputs post[0 .. n-2] (B, hidden[j], V) the forward pass keeps. */
+size_t LF_T(lf_convnet_nparams)(int cin, int nhidden, const int *hidden, int cout, int k);
+void LF_T(lf_convnet_bind)(LF_T(lf_conv2d) * conv, int cin, int nhidden, const int *hidden,
+                           int cout, int k, int L0, int L1, LF_R *params, LF_R *grads);
+/* Each conv initialized as lf_conv2d_init, offsets continuing from `offset`. */
+void LF_T(lf_convnet_init)(LF_T(lf_conv2d) * conv, int n, lf_init_kind kind, double scale,
+                           lf_rng_key key, uint64_t offset);
+/* The largest conv scratch (lf_conv2d_ws_size) of the stack at batch B. */
+size_t LF_T(lf_convnet_ws_size)(const LF_T(lf_conv2d) * conv, int n, int B);
+/* The widest channel count of the stack, at least h. */
+int LF_T(lf_convnet_hmax)(const LF_T(lf_conv2d) * conv, int n, int h);
+/* Back through the stack (input netin (B, cin, V), saved post[]): on entry dout holds
+ * dL/d(output of conv[n-1]); accumulates the parameter gradients. If want_dnetin, writes
+ * dL/dnetin (B, cin, V) into dbuf and returns it, else returns NULL. dout and dbuf are
+ * (B, hmax, V) buffers and both clobbered; ws is conv scratch. */
+LF_R *LF_T(lf_convnet_backward)(LF_T(lf_conv2d) * conv, int n, lf_act_kind act, int B,
+                                const LF_R *netin, LF_R *const *post, LF_R *dout, LF_R *dbuf,
+                                LF_R *ws, int want_dnetin);
+
 /* ---- elementwise activations over n values -------------------------------------------
  * forward writes y (may alias x); backward reads the forward INPUT x (leaky_relu) or
  * OUTPUT y (tanh), as named, and accumulates dx += f'(.) * dy. */

@@ -52,23 +52,11 @@ static ws_view ws_layout(const LF_T(lf_coupling) * c, int B, LF_R *ws) {
 }
 
 static int hmax_of(const LF_T(lf_coupling) * c) {
-  int h = 2 * c->C;
-  for (int k = 0; k < c->nconv; k++) {
-    if (c->conv[k].cout > h) h = c->conv[k].cout;
-    if (c->conv[k].cin > h) h = c->conv[k].cin;
-  }
-  return h;
+  return LF_T(lf_convnet_hmax)(c->conv, c->nconv, 2 * c->C);
 }
 
 size_t LF_T(lf_coupling_nparams)(int C, int nhidden, const int *hidden, int kernel) {
-  size_t n = 0;
-  int cin = C;
-  for (int k = 0; k < nhidden; k++) {
-    n += LF_T(lf_conv2d_nparams)(cin, hidden[k], kernel);
-    cin = hidden[k];
-  }
-  n += LF_T(lf_conv2d_nparams)(cin, 2 * C, kernel);
-  return n;
+  return LF_T(lf_convnet_nparams)(C, nhidden, hidden, 2 * C, kernel);
 }
 
 void LF_T(lf_coupling_bind)(LF_T(lf_coupling) * c, int C, int L0, int L1, int parity, int nhidden,
@@ -83,15 +71,7 @@ void LF_T(lf_coupling_bind)(LF_T(lf_coupling) * c, int C, int L0, int L1, int pa
   c->nconv = nhidden + 1;
   c->act = act;
   c->site_parity = site_parity;
-  size_t off = 0;
-  int cin = C;
-  for (int k = 0; k <= nhidden; k++) {
-    const int cout = k < nhidden ? hidden[k] : 2 * C;
-    LF_T(lf_conv2d_bind)
-    (&c->conv[k], cin, cout, kernel, L0, L1, params + off, grads ? grads + off : NULL);
-    off += LF_T(lf_conv2d_nparams)(cin, cout, kernel);
-    cin = cout;
-  }
+  LF_T(lf_convnet_bind)(c->conv, C, nhidden, hidden, 2 * C, kernel, L0, L1, params, grads);
 }
 
 size_t LF_T(lf_coupling_ws_size)(const LF_T(lf_coupling) * c, int B) {
@@ -102,21 +82,13 @@ size_t LF_T(lf_coupling_ws_size)(const LF_T(lf_coupling) * c, int B) {
 }
 
 size_t LF_T(lf_coupling_scratch_size)(const LF_T(lf_coupling) * c, int B) {
-  size_t conv = 0;
-  for (int k = 0; k < c->nconv; k++) {
-    const size_t s = LF_T(lf_conv2d_ws_size)(&c->conv[k], B);
-    if (s > conv) conv = s;
-  }
+  const size_t conv = LF_T(lf_convnet_ws_size)(c->conv, c->nconv, B);
   return 2 * (size_t)B * (size_t)c->V * (size_t)hmax_of(c) + conv;
 }
 
 void LF_T(lf_coupling_init)(LF_T(lf_coupling) * c, lf_init_kind kind, double scale, lf_rng_key key,
                             uint64_t offset) {
-  uint64_t off = offset;
-  for (int k = 0; k < c->nconv; k++) {
-    LF_T(lf_conv2d_init)(&c->conv[k], kind, scale, key, off);
-    off += LF_T(lf_conv2d_nparams)(c->conv[k].cin, c->conv[k].cout, c->conv[k].k);
-  }
+  LF_T(lf_convnet_init)(c->conv, c->nconv, kind, scale, key, offset);
 }
 
 /* Samples per pass of the net: each activation is written by a conv and rewritten in
@@ -151,22 +123,9 @@ static void net_forward(const LF_T(lf_coupling) * c, int B, const ws_view *w, LF
  * (B,hmax,V) scratch buffers and are both clobbered. */
 static LF_R *net_backward(LF_T(lf_coupling) * c, int B, const ws_view *w, LF_R *dout, LF_R *dbuf,
                           LF_R *convws, int want_dnetin) {
-  const size_t BV = (size_t)B * (size_t)c->V;
-  for (int k = c->nconv - 1; k >= 0; k--) {
-    const LF_R *a = k == 0 ? w->netin : w->post[k - 1];
-    if (k == 0 && !want_dnetin) {
-      LF_T(lf_conv2d_backward)(&c->conv[0], B, a, dout, NULL, convws);
-      return NULL;
-    }
-    memset(dbuf, 0, BV * (size_t)c->conv[k].cin * sizeof *dbuf);
-    LF_T(lf_conv2d_backward)(&c->conv[k], B, a, dout, dbuf, convws);
-    if (k == 0) break;
-    /* dL/d(pre-activation k-1) into dout; the derivative reads the output (see top) */
-    memset(dout, 0, BV * (size_t)c->conv[k].cin * sizeof *dout);
-    LF_T(lf_act_backward)
-    (c->act, BV * (size_t)c->conv[k].cin, w->post[k - 1], w->post[k - 1], dbuf, dout);
-  }
-  return dbuf;
+  /* the activation's derivative reads the saved outputs (see top) */
+  return LF_T(lf_convnet_backward)(c->conv, c->nconv, c->act, B, w->netin, w->post, dout, dbuf,
+                                   convws, want_dnetin);
 }
 
 /* netin = m * x: frozen sites copied, active sites zeroed. */

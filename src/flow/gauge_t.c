@@ -46,22 +46,11 @@ static ws_view ws_layout(const LF_T(lf_gcoupling) * c, int B, LF_R *ws) {
 }
 
 static int hmax_of(const LF_T(lf_gcoupling) * c) {
-  int h = 3 * c->K;
-  for (int k = 0; k < c->nconv; k++) {
-    if (c->conv[k].cout > h) h = c->conv[k].cout;
-    if (c->conv[k].cin > h) h = c->conv[k].cin;
-  }
-  return h;
+  return LF_T(lf_convnet_hmax)(c->conv, c->nconv, 3 * c->K);
 }
 
 size_t LF_T(lf_gcoupling_nparams)(int K, int nhidden, const int *hidden, int kernel) {
-  size_t n = 0;
-  int cin = 2;
-  for (int k = 0; k < nhidden; k++) {
-    n += LF_T(lf_conv2d_nparams)(cin, hidden[k], kernel);
-    cin = hidden[k];
-  }
-  return n + LF_T(lf_conv2d_nparams)(cin, 3 * K, kernel);
+  return LF_T(lf_convnet_nparams)(2, nhidden, hidden, 3 * K, kernel);
 }
 
 void LF_T(lf_gcoupling_bind)(LF_T(lf_gcoupling) * c, int L0, int L1, int mu, int off, int K,
@@ -76,15 +65,7 @@ void LF_T(lf_gcoupling_bind)(LF_T(lf_gcoupling) * c, int L0, int L1, int mu, int
   c->K = K;
   c->nconv = nhidden + 1;
   c->act = act;
-  size_t o = 0;
-  int cin = 2;
-  for (int k = 0; k <= nhidden; k++) {
-    const int cout = k < nhidden ? hidden[k] : 3 * K;
-    LF_T(lf_conv2d_bind)
-    (&c->conv[k], cin, cout, kernel, L0, L1, params + o, grads ? grads + o : NULL);
-    o += LF_T(lf_conv2d_nparams)(cin, cout, kernel);
-    cin = cout;
-  }
+  LF_T(lf_convnet_bind)(c->conv, 2, nhidden, hidden, 3 * K, kernel, L0, L1, params, grads);
 }
 
 size_t LF_T(lf_gcoupling_ws_size)(const LF_T(lf_gcoupling) * c, int B) {
@@ -95,22 +76,14 @@ size_t LF_T(lf_gcoupling_ws_size)(const LF_T(lf_gcoupling) * c, int B) {
 }
 
 size_t LF_T(lf_gcoupling_scratch_size)(const LF_T(lf_gcoupling) * c, int B) {
-  size_t conv = 0;
-  for (int k = 0; k < c->nconv; k++) {
-    const size_t s = LF_T(lf_conv2d_ws_size)(&c->conv[k], B);
-    if (s > conv) conv = s;
-  }
+  const size_t conv = LF_T(lf_convnet_ws_size)(c->conv, c->nconv, B);
   const size_t BV = (size_t)B * (size_t)c->V;
   return 2 * BV * (size_t)hmax_of(c) + BV + conv;
 }
 
 void LF_T(lf_gcoupling_init)(LF_T(lf_gcoupling) * c, lf_init_kind kind, double scale,
                              lf_rng_key key, uint64_t offset) {
-  uint64_t off = offset;
-  for (int k = 0; k < c->nconv; k++) {
-    LF_T(lf_conv2d_init)(&c->conv[k], kind, scale, key, off);
-    off += LF_T(lf_conv2d_nparams)(c->conv[k].cin, c->conv[k].cout, c->conv[k].k);
-  }
+  LF_T(lf_convnet_init)(c->conv, c->nconv, kind, scale, key, offset);
 }
 
 int LF_T(lf_gcoupling_plaq_class)(const LF_T(lf_gcoupling) * c, int v) {
@@ -179,20 +152,10 @@ static void condition(const LF_T(lf_gcoupling) * c, int B, const LF_R *t, const 
  * (+=) when want. dout and dbuf are clobbered. */
 static void uncondition(LF_T(lf_gcoupling) * c, int B, const ws_view *w, LF_R *dout, LF_R *dbuf,
                         LF_R *gp, LF_R *convws, int want) {
-  const size_t BV = (size_t)B * (size_t)c->V, V = (size_t)c->V;
-  for (int k = c->nconv - 1; k >= 0; k--) {
-    const LF_R *a = k == 0 ? w->netin : w->post[k - 1];
-    if (k == 0 && !want) {
-      LF_T(lf_conv2d_backward)(&c->conv[0], B, a, dout, NULL, convws);
-      return;
-    }
-    memset(dbuf, 0, BV * (size_t)c->conv[k].cin * sizeof *dbuf);
-    LF_T(lf_conv2d_backward)(&c->conv[k], B, a, dout, dbuf, convws);
-    if (k == 0) break;
-    memset(dout, 0, BV * (size_t)c->conv[k].cin * sizeof *dout);
-    LF_T(lf_act_backward)
-    (c->act, BV * (size_t)c->conv[k].cin, w->post[k - 1], w->post[k - 1], dbuf, dout);
-  }
+  const size_t V = (size_t)c->V;
+  if (!LF_T(lf_convnet_backward)(c->conv, c->nconv, c->act, B, w->netin, w->post, dout, dbuf,
+                                 convws, want))
+    return;
   /* netin = (cos P, sin P) on frozen plaquettes */
   for (int b = 0; b < B; b++) {
     const LF_R *pw = w->pw + (size_t)b * V, *g0 = dbuf + (size_t)b * 2 * V, *g1 = g0 + V;
