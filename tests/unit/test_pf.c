@@ -19,6 +19,8 @@
 #include "latflow/theory.h"
 #include "latflow/timer.h"
 #include "latflow/u1.h"
+#define GT_SEED 17
+#include "gauge_test.h"
 #include "lftest.h"
 #include "theory/theory_impl.h" /* lf_u1_gauge_action, lf_u1_gauge_grad */
 #include "u1_exact.h"
@@ -28,23 +30,6 @@
 #include <string.h>
 
 typedef double _Complex cplx;
-
-static lf_theory_cfg schw_cfg(int L0, int L1, double beta, double kappa, const char *bc) {
-  lf_theory_cfg c;
-  memset(&c, 0, sizeof c);
-  c.name = LF_THEORY_SCHWINGER;
-  c.shape[0] = L0;
-  c.shape[1] = L1;
-  c.beta = beta;
-  c.kappa = kappa;
-  snprintf(c.fermion_bc, sizeof c.fermion_bc, "%s", bc);
-  return c;
-}
-
-static void randn(uint32_t step, size_t n, double scale, double *out) {
-  lf_rng_normal(lf_rng_key_make(17, LF_STREAM_TEST), step, 0, n, out);
-  for (size_t i = 0; i < n; i++) out[i] *= scale;
-}
 
 static void randc(uint32_t step, int n, cplx *out) {
   double *z = malloc(sizeof(double) * 2 * (size_t)n);

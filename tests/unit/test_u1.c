@@ -8,6 +8,8 @@
 #include "latflow/theory.h"
 #include "latflow/timer.h"
 #include "latflow/u1.h"
+#define GT_SEED 11
+#include "gauge_test.h"
 #include "lftest.h"
 #include "u1_exact.h"
 
@@ -15,23 +17,6 @@
 #include <string.h>
 
 #define PI 3.14159265358979323846
-
-static lf_theory_cfg u1_cfg(int L0, int L1, double beta) {
-  lf_theory_cfg c;
-  memset(&c, 0, sizeof c);
-  c.name = LF_THEORY_U1;
-  c.shape[0] = L0;
-  c.shape[1] = L1;
-  c.beta = beta;
-  c.kappa = 0.25;
-  snprintf(c.fermion_bc, sizeof c.fermion_bc, "antiperiodic");
-  return c;
-}
-
-static void randn(uint32_t step, size_t n, double scale, double *out) {
-  lf_rng_normal(lf_rng_key_make(11, LF_STREAM_TEST), step, 0, n, out);
-  for (size_t i = 0; i < n; i++) out[i] *= scale;
-}
 
 static int mod(int a, int n) {
   return ((a % n) + n) % n;
@@ -88,20 +73,6 @@ static void check_action_and_gauge(int L0, int L1, double beta) {
   lf_theory_free(&t);
   free(th);
   free(al);
-}
-
-typedef struct gctx {
-  const lf_theory *t;
-  int B;
-  double *phi, *r, *S;
-} gctx;
-
-static double loss_action(void *p) {
-  gctx *c = p;
-  c->t->action(c->t, c->B, c->phi, c->S);
-  double s = 0.0;
-  for (int b = 0; b < c->B; b++) s += c->r[b] * c->S[b];
-  return s;
 }
 
 static void check_grad(int L0, int L1, double beta) {

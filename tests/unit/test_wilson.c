@@ -8,6 +8,8 @@
 #include "latflow/theory.h"
 #include "latflow/timer.h"
 #include "latflow/u1.h"
+#define GT_SEED 13
+#include "gauge_test.h"
 #include "lftest.h"
 
 #include <complex.h>
@@ -15,23 +17,6 @@
 #include <string.h>
 
 #define PI 3.14159265358979323846
-
-static lf_theory_cfg schw_cfg(int L0, int L1, double beta, double kappa, const char *bc) {
-  lf_theory_cfg c;
-  memset(&c, 0, sizeof c);
-  c.name = LF_THEORY_SCHWINGER;
-  c.shape[0] = L0;
-  c.shape[1] = L1;
-  c.beta = beta;
-  c.kappa = kappa;
-  snprintf(c.fermion_bc, sizeof c.fermion_bc, "%s", bc);
-  return c;
-}
-
-static void randn(uint32_t step, size_t n, double scale, double *out) {
-  lf_rng_normal(lf_rng_key_make(13, LF_STREAM_TEST), step, 0, n, out);
-  for (size_t i = 0; i < n; i++) out[i] *= scale;
-}
 
 /* D^dagger = g5 D g5 entry by entry (g5 = sigma_3: sign (-1)^(s+r) on the spin pair). */
 static void check_g5_hermiticity(int L0, int L1, double kappa, int ap) {
@@ -180,20 +165,6 @@ static void check_gauge_invariance(int L0, int L1, double kappa) {
   free(al);
   free(G1);
   free(G2);
-}
-
-typedef struct gctx {
-  const lf_theory *t;
-  int B;
-  double *phi, *r, *S;
-} gctx;
-
-static double loss_action(void *p) {
-  gctx *c = p;
-  c->t->action(c->t, c->B, c->phi, c->S);
-  double s = 0.0;
-  for (int b = 0; b < c->B; b++) s += c->r[b] * c->S[b];
-  return s;
 }
 
 static void check_force(int L0, int L1, double beta, double kappa, const char *bc) {
