@@ -161,7 +161,7 @@ typedef struct epoch_buf {
   int64_t *first, *count;
   size_t nrows, cap_rows;
   double *obs, *corr, *phi;
-  size_t nsteps, cap_steps;
+  size_t nsteps; /* steps holds sample.epoch x block records */
   lf_ens_step *steps;
 } epoch_buf;
 
@@ -702,7 +702,6 @@ static lf_status run(const run_args *a, MPI_Comm comm_in, lf_sample_result *res,
   if (coordinator) {
     acc = lf_alloc((size_t)B);
     sh.eb.steps = lf_alloc((size_t)a->E * (size_t)B * sizeof *sh.eb.steps);
-    sh.eb.cap_steps = (size_t)a->E * (size_t)B;
     if (rc == LF_OK && (!acc || !sh.eb.steps))
       rc = LF_FAIL(LF_ERR_NOMEM, "coordinator buffers (epoch %d x block %d)", a->E, B);
     coord_init(&co, a->cfg, acc);
