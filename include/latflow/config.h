@@ -57,6 +57,8 @@ typedef enum lf_sample_mode { LF_SAMPLE_IMH = 0, LF_SAMPLE_REWEIGHT = 1 } lf_sam
 typedef enum lf_save_kind { LF_SAVE_ACCEPTED = 0, LF_SAVE_ALL = 1, LF_SAVE_NONE = 2 } lf_save_kind;
 typedef enum lf_integrator { LF_INT_LEAPFROG = 0, LF_INT_OMELYAN = 1 } lf_integrator;
 typedef enum lf_fermion_kind { LF_FERMION_EXACT = 0, LF_FERMION_PSEUDO = 1 } lf_fermion_kind;
+/* hmc.tau_dist: the distribution of each trajectory's length (latflow/hmc.h) */
+typedef enum lf_tau_dist { LF_TAU_UNIFORM = 0, LF_TAU_FIXED = 1 } lf_tau_dist;
 
 typedef struct lf_theory_cfg {
   lf_theory_kind name;          /* theory.name: phi4 | u1 | schwinger            */
@@ -107,7 +109,10 @@ typedef struct lf_train_cfg {
   char init_from[LF_PATH_MAX]; /* train.init_from: model file ("" = fresh init)         */
   long checkpoint_every;       /* train.checkpoint_every >= 0: steps between checkpoints
                                   (0 = only on a signal); default 500                      */
-  long eval_samples;           /* train.eval_samples >= 0; default 10000                   */
+  long eval_samples;           /* train.eval_samples >= 0: fresh samples per evaluation;
+                                  default 4096 (0 = no evaluation)                        */
+  long eval_every;             /* train.eval_every >= 0: steps between fresh-sample
+                                  evaluations (0 = only at the end); default 500           */
   long log_every;              /* train.log_every > 0; default 100                         */
   int max_bad_steps;           /* train.max_bad_steps > 0: consecutive NaN steps; default 10 */
   double grad_clip;            /* train.grad_clip >= 0 (0 = off): max global grad norm     */
@@ -129,6 +134,8 @@ typedef struct lf_hmc_cfg {
   int steps;                /* hmc.steps > 0; default 10           */
   lf_integrator integrator; /* hmc.integrator: leapfrog | omelyan  */
   long therm;               /* hmc.therm >= 0; default 200         */
+  lf_tau_dist tau_dist;     /* hmc.tau_dist: uniform (default: steps per trajectory uniform
+                               in 1 .. 2 steps - 1, step size tau/steps) | fixed */
   int compare;              /* hmc.compare: false | true; `run` also runs HMC (default true) */
   long checkpoint_every;    /* hmc.checkpoint_every >= 0: trajectories between checkpoints
                                (0 = only on a signal); default 1000 */

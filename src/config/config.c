@@ -73,6 +73,7 @@ static const char *const INT_NAMES[] = {"leapfrog", "omelyan", NULL};
 static const char *const BOOL_NAMES[] = {"false", "true", NULL};
 static const char *const BC_NAMES[] = {"periodic", "antiperiodic", NULL};
 static const char *const FERMION_NAMES[] = {"exact", "pseudofermion", NULL};
+static const char *const TAU_DIST_NAMES[] = {"uniform", "fixed", NULL};
 
 /* Observables per theory (DESIGN.md section 3). Index = lf_theory_kind. */
 static const char *const OBS_PHI4[] = {"phi2", "mag", "abs_mag", "chi2", "energy", NULL};
@@ -82,6 +83,7 @@ static const char *const OBS_SCHWINGER[] = {"plaq", "topo", "chi_t", "condensate
 _Static_assert(sizeof(lf_theory_kind) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(lf_optim_kind) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(lf_fermion_kind) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(lf_tau_dist) == sizeof(int), "enums are stored as int");
 
 #define O(f) offsetof(lf_config, f)
 #define S(f) sizeof(((lf_config *)0)->f)
@@ -139,6 +141,7 @@ static const keydef KEYS[] = {
   {"train.init_from", K_STR, R_NONE, O(train.init_from), S(train.init_from), NULL, 0},
   {"train.checkpoint_every", K_LONG, R_GE0, O(train.checkpoint_every), 0, NULL, 0},
   {"train.eval_samples", K_LONG, R_GE0, O(train.eval_samples), 0, NULL, 0},
+  {"train.eval_every", K_LONG, R_GE0, O(train.eval_every), 0, NULL, 0},
   {"train.log_every", K_LONG, R_GT0, O(train.log_every), 0, NULL, 0},
   {"train.max_bad_steps", K_INT, R_GT0, O(train.max_bad_steps), 0, NULL, 0},
   {"train.grad_clip", K_DOUBLE, R_GE0, O(train.grad_clip), 0, NULL, 0},
@@ -155,6 +158,7 @@ static const keydef KEYS[] = {
   {"hmc.steps", K_INT, R_GT0, O(hmc.steps), 0, NULL, 0},
   {"hmc.integrator", K_ENUM, R_NONE, O(hmc.integrator), 0, INT_NAMES, 0},
   {"hmc.therm", K_LONG, R_GE0, O(hmc.therm), 0, NULL, 0},
+  {"hmc.tau_dist", K_ENUM, R_NONE, O(hmc.tau_dist), 0, TAU_DIST_NAMES, 0},
   {"hmc.compare", K_ENUM, R_NONE, O(hmc.compare), 0, BOOL_NAMES, 0},
   {"hmc.checkpoint_every", K_LONG, R_GE0, O(hmc.checkpoint_every), 0, NULL, 0},
   {"hmc.fermion", K_ENUM, R_NONE, O(hmc.fermion), 0, FERMION_NAMES, 0},
@@ -307,7 +311,8 @@ void lf_config_defaults(lf_config *cfg) {
   tr->ess_window = 100;
   tr->wall_time = 0.0;
   tr->checkpoint_every = 500;
-  tr->eval_samples = 10000;
+  tr->eval_samples = 4096;
+  tr->eval_every = 500;
   tr->log_every = 100;
   tr->max_bad_steps = 10;
   tr->grad_clip = 0.0;
@@ -324,6 +329,7 @@ void lf_config_defaults(lf_config *cfg) {
   cfg->hmc.steps = 10;
   cfg->hmc.integrator = LF_INT_LEAPFROG;
   cfg->hmc.therm = 200;
+  cfg->hmc.tau_dist = LF_TAU_UNIFORM;
   cfg->hmc.compare = 1;
   cfg->hmc.checkpoint_every = 1000;
   cfg->hmc.fermion = LF_FERMION_PSEUDO;
@@ -541,6 +547,18 @@ static lf_status validate(const lf_config *c, const char *src, const int *lines)
                    "%s (theory %s %dx%d, base %s, coupling %s)", gmsg,
                    lf_theory_name(c->theory.name), c->theory.shape[0], c->theory.shape[1],
                    BASE_NAMES[m->base], COUPLING_NAMES[m->coupling]);
+  }
+
+  /* stopping on the ESS needs the fresh-sample evaluations it reads */
+  if (c->train.target_ess > 0 && (c->train.eval_every == 0 || c->train.eval_samples == 0)) {
+    const char *bad = c->train.eval_every == 0 ? "train.eval_every" : "train.eval_samples";
+    int id = key_index(bad);
+    if (!(lines && lines[id] >= 0) && lines && lines[key_index("train.stop.target_ess")] >= 0)
+      id = key_index("train.stop.target_ess");
+    return fail_at(LF_ERR_CONFIG, key_loc(c, src, lines, id), KEYS[id].path,
+                   "train.stop.target_ess = %g stops on the fresh-sample ESS, which needs "
+                   "train.eval_every > 0 and train.eval_samples > 0 (got %ld and %ld)",
+                   c->train.target_ess, c->train.eval_every, c->train.eval_samples);
   }
 
   /* batch doubling needs room to double into */

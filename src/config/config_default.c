@@ -38,7 +38,8 @@ static const char QUICKSTART[] =
     "  # wall_time: seconds or \"90s\", \"30m\", \"2h\", \"1h30m\", \"1d\"; target_ess in [0,1]; 0 "
     "= off\n"
     "  checkpoint_every: 500          # steps between checkpoints; 0 = only on a signal\n"
-    "  eval_samples: 10000            # samples for the final ESS estimate\n"
+    "  eval_samples: 4096             # fresh samples per evaluation (ESS, IMH acceptance)\n"
+    "  eval_every: 500                # steps between evaluations; 0 = only at the end\n"
     "  log_every: 100\n"
     "  max_bad_steps: 10              # consecutive NaN/Inf steps before training stops\n"
     "  grad_clip: 0                   # max global gradient norm; 0 = off\n"
@@ -53,6 +54,7 @@ static const char QUICKSTART[] =
     "\n"
     "hmc: {trajectories: 10000, tau: 1.0, steps: 10, integrator: leapfrog, therm: 200, compare: "
     "true,\n"
+    "      tau_dist: uniform,           # uniform: 1 .. 2 steps - 1 steps per trajectory | fixed\n"
     "      checkpoint_every: 1000,      # trajectories between checkpoints; 0 = only on a signal\n"
     "      fermion: pseudofermion,      # schwinger: exact (dense det) | pseudofermion (CG)\n"
     "      cg_tol: 1.0e-10, cg_maxiter: 10000}  # CG relative residual, iterations per solve\n";

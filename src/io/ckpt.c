@@ -199,6 +199,7 @@ lf_status lf_ckpt_compat(const lf_config *stored, const lf_config *now, const ch
   a.train.checkpoint_every = b.train.checkpoint_every;
   a.train.log_every = b.train.log_every;
   a.train.eval_samples = b.train.eval_samples;
+  a.train.eval_every = b.train.eval_every;
   a.sample.proposals = b.sample.proposals;
   a.sample.checkpoint_every = b.sample.checkpoint_every;
   a.hmc.trajectories = b.hmc.trajectories;

@@ -57,13 +57,14 @@ static void test_defaults(void) {
             t->optimizer.beta1 == 0.9 && t->optimizer.beta2 == 0.999 && t->optimizer.eps == 1e-8 &&
             t->batch == 64 && t->lr_halve_every == 0 && t->batch_double_every == 0 &&
             t->steps == 3000 && t->target_ess == 0 && t->ess_window == 100 && t->wall_time == 0 &&
-            t->checkpoint_every == 500 && t->eval_samples == 10000 && t->log_every == 100 &&
-            t->max_bad_steps == 10 && t->grad_clip == 0 && t->init_from[0] == '\0',
+            t->checkpoint_every == 500 && t->eval_samples == 4096 && t->eval_every == 500 &&
+            t->log_every == 100 && t->max_bad_steps == 10 && t->grad_clip == 0 &&
+            t->init_from[0] == '\0',
         "defaults: train rt, adam 1e-3 (.9, .999, 1e-8), batch 64, 3000 steps, ess_window 100");
   CHECK(d.sample.mode == LF_SAMPLE_IMH && d.sample.proposals == 1000000 && d.sample.block == 256 &&
             d.sample.save == LF_SAVE_ACCEPTED && d.hmc.trajectories == 10000 && d.hmc.tau == 1.0 &&
             d.hmc.steps == 10 && d.hmc.integrator == LF_INT_LEAPFROG && d.hmc.therm == 200 &&
-            d.hmc.compare == 1,
+            d.hmc.tau_dist == LF_TAU_UNIFORM && d.hmc.compare == 1,
         "defaults: sample imh 1000000/256/accepted, hmc 10000 tau 1 steps 10 leapfrog therm 200 "
         "compare");
   CHECK(d.hmc.fermion == LF_FERMION_PSEUDO && d.hmc.cg_tol == 1e-10 && d.hmc.cg_maxiter == 10000,
@@ -158,7 +159,8 @@ static void nondefault(lf_config *c) {
   t->wall_time = 1234.5678901234567;
   snprintf(t->init_from, sizeof t->init_from, "runs/mod\xc3\xa8le/model.h5");
   t->checkpoint_every = 77;
-  t->eval_samples = 0;
+  t->eval_samples = 5;
+  t->eval_every = 13;
   t->log_every = 7;
   t->max_bad_steps = 3;
   t->grad_clip = 1.5;
@@ -173,6 +175,7 @@ static void nondefault(lf_config *c) {
   c->hmc.steps = 7;
   c->hmc.integrator = LF_INT_OMELYAN;
   c->hmc.therm = 0;
+  c->hmc.tau_dist = LF_TAU_FIXED;
   c->hmc.compare = 0;
   c->hmc.checkpoint_every = 5;
   c->hmc.fermion = LF_FERMION_EXACT;
