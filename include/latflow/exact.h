@@ -27,4 +27,18 @@ typedef struct lf_free_exact {
 /* LF_ERR_INVALID unless m2 > 0, L0, L1 >= 2 and L0 <= 1024. */
 lf_status lf_free_exact_eval(int L0, int L1, double m2, lf_free_exact *out);
 
+/* phi^4 on the 2x2 periodic lattice, any m2 and lambda >= 0 (lambda = 0 needs m2 > 0),
+ * exactly up to quadrature error by a transfer matrix on an n-point grid (n in 16..4096;
+ * 400 gives ~1e-12 relative at the double well m2 = -4, lambda = 8): the observables of
+ * latflow/theory.h, phi2 = <phi(x)^2>, energy = <phi(x) phi(x+mu)> (nearest neighbour),
+ * chi2 = <(sum phi)^2>/V = phi2 + 2 energy + g2, g2 = <phi(0,0) phi(1,1)> (the diagonal).
+ * O(n^3) (one dsyev) and O(n^2) memory; allocates. LF_ERR_INVALID, LF_ERR_NOMEM,
+ * LF_ERR_NUMERIC (LAPACK failure). Code: src/theory/phi4_2x2_exact.c. */
+typedef struct lf_phi4_2x2_exact {
+  double phi2, energy, chi2, g2;
+  int n;       /* grid points used */
+  double xmax; /* grid half-width  */
+} lf_phi4_2x2_exact;
+lf_status lf_phi4_2x2_exact_eval(double m2, double lambda, int n, lf_phi4_2x2_exact *out);
+
 #endif

@@ -118,7 +118,76 @@ static void brute_force(int L0, int L1, double m2) {
   lf_theory_free(&th);
 }
 
+/* The 2x2 transfer matrix (lf_phi4_2x2_exact_eval) against a 4-dimensional trapezoid sum
+ * of exp(-S) over an n^4 grid, S and the observables taken from the theory itself (so the
+ * 2x2 geometry, the doubled bonds and the observable definitions are checked, not
+ * assumed), at the double well and at a single-well point; plus grid convergence. */
+static void two_by_two(double m2, double lambda, int n, double xmax) {
+  lf_theory th;
+  lf_theory_cfg cfg = phi4_cfg(2, 2, m2);
+  cfg.lambda = lambda;
+  memset(&th, 0, sizeof th);
+  if (lf_theory_init(&th, &cfg) != LF_OK) {
+    CHECK(0, "lf_theory_init 2x2: %s", lf_last_error());
+    return;
+  }
+  const int ip = lf_theory_obs_index(&th, "phi2"), ic = lf_theory_obs_index(&th, "chi2"),
+            ie = lf_theory_obs_index(&th, "energy");
+  const double h = 2.0 * xmax / (n - 1);
+  double Z = 0.0, sp = 0.0, sc = 0.0, se = 0.0, phi[4], out[LF_MAX_OBS], S;
+  for (int a = 0; a < n; a++)
+    for (int b = 0; b < n; b++)
+      for (int c = 0; c < n; c++)
+        for (int d = 0; d < n; d++) {
+          phi[0] = -xmax + h * a;
+          phi[1] = -xmax + h * b;
+          phi[2] = -xmax + h * c;
+          phi[3] = -xmax + h * d;
+          th.action(&th, 1, phi, &S);
+          const double w = exp(-S);
+          th.observables(&th, phi, out);
+          Z += w;
+          sp += w * out[ip];
+          sc += w * out[ic];
+          se += w * out[ie];
+        }
+  lf_phi4_2x2_exact ex, ex2;
+  CHECK(lf_phi4_2x2_exact_eval(m2, lambda, 400, &ex) == LF_OK, "2x2 exact m2=%g lambda=%g: %s", m2,
+        lambda, lf_last_error());
+  CHECK(lf_phi4_2x2_exact_eval(m2, lambda, 800, &ex2) == LF_OK, "2x2 exact, 800 points");
+  const double bp = sp / Z, bc = sc / Z, be = se / Z;
+  CHECK(close_to(ex.phi2, bp, 1e-7) && close_to(ex.chi2, bc, 1e-7) && close_to(ex.energy, be, 1e-7),
+        "2x2 m2=%g lambda=%g: transfer matrix phi2 %.12f chi2 %.12f energy %.12f vs 4-d sum "
+        "(%d^4 points) %.12f %.12f %.12f",
+        m2, lambda, ex.phi2, ex.chi2, ex.energy, n, bp, bc, be);
+  CHECK(close_to(ex.phi2, ex2.phi2, 1e-12) && close_to(ex.chi2, ex2.chi2, 1e-12) &&
+            close_to(ex.energy, ex2.energy, 1e-12),
+        "2x2 m2=%g lambda=%g: 400 vs 800 grid points agree to 1e-12 (phi2 diff %.1e)", m2, lambda,
+        ex.phi2 - ex2.phi2);
+  lf_theory_free(&th);
+}
+
 int main(void) {
+  two_by_two(-4.0, 8.0, 44, 1.6);
+  two_by_two(0.5, 1.0, 44, 2.2);
+  {
+    /* lambda = 0: the transfer matrix reproduces the free field's momentum sums */
+    lf_phi4_2x2_exact tm;
+    lf_free_exact fx;
+    CHECK(lf_phi4_2x2_exact_eval(1.3, 0.0, 600, &tm) == LF_OK &&
+              lf_free_exact_eval(2, 2, 1.3, &fx) == LF_OK,
+          "2x2 m2 = 1.3, lambda = 0");
+    CHECK(close_to(tm.phi2, fx.phi2, 1e-12) && close_to(tm.chi2, fx.chi2, 1e-12) &&
+              close_to(tm.energy, fx.energy, 1e-12),
+          "2x2 free field: transfer matrix %.15f %.15f %.15f = momentum sums %.15f %.15f %.15f",
+          tm.phi2, tm.chi2, tm.energy, fx.phi2, fx.chi2, fx.energy);
+    CHECK(lf_phi4_2x2_exact_eval(-1.0, 0.0, 400, &tm) == LF_ERR_INVALID,
+          "lambda = 0 with m2 <= 0 refused: %s", lf_last_error());
+    CHECK(lf_phi4_2x2_exact_eval(1.0, -1.0, 400, &tm) == LF_ERR_INVALID, "lambda < 0 refused: %s",
+          lf_last_error());
+    CHECK(lf_phi4_2x2_exact_eval(1.0, 1.0, 8, &tm) == LF_ERR_INVALID, "8 grid points refused: %s",
+          lf_last_error());
+  }
   brute_force(4, 6, 0.7);
   brute_force(6, 4, 0.7);
   brute_force(2, 2, 1.3);
