@@ -14,6 +14,13 @@
  *           flow: NaN) and the accept flag; pseudofermion HMC (info.cg = 1) adds the CG
  *           iterations of the trajectory, in all and of its longest solve.
  * The Monte Carlo time series of observable k is obs[row[i]][k], i = 0..steps-1.
+ * At close (and lf_ens_add_chain) the writer adds per chain the dataset multiplicity
+ * (i64 [rows]): how many chain steps have row == r, computed from the row column that is
+ * on disk, so it is the same for any number of writing ranks and after a resume. Every
+ * writer stores rows in chain order (the row of step i never decreases), so the series is
+ * also np.repeat(obs, multiplicity, axis=0). It also writes a `description` string
+ * attribute on every per-chain dataset, `columns` (= obs_names) on obs, and the root
+ * attribute `how_to_read` (format_version 3, docs/FORMAT.md section 8).
  * The file carries the common root attributes of latflow/io.h with latflow_format =
  * "ensemble", /meta (config YAML, ...), and the run attributes in lf_ens_info.
  * Datasets are chunked and extendible; appends are buffered in memory and written by
@@ -22,6 +29,8 @@
  * Readers refuse as in latflow/io.h (not HDF5, truncated, not latflow, wrong kind,
  * newer format_version), and check that all per-chain datasets have consistent lengths
  * and that every chain row index is < rows (LF_ERR_FORMAT naming the dataset).
+ * They read format versions 1..3; a file without multiplicity (versions 1 and 2, or the
+ * .tmp of a run) gets it computed from row.
  * The functions above lf_ens_create_par are local (serial HDF5). The collective writer
  * (lf_ens_create_par, lf_ens_reopen with a communicator) opens the file with the MPI-IO
  * driver on every rank of comm; then lf_ens_write_epoch, lf_ens_set_gen_seconds (same
@@ -37,7 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LF_IO_ENSEMBLE_FORMAT_VERSION 2
+#define LF_IO_ENSEMBLE_FORMAT_VERSION 3
 #define LF_ENS_MAX_CORR 1024
 
 typedef enum lf_ens_kind { LF_ENS_IMH = 0, LF_ENS_REWEIGHT = 1, LF_ENS_HMC = 2 } lf_ens_kind;
@@ -98,16 +107,19 @@ lf_status lf_ens_flush(lf_ens_writer *w);
  * is an MPI_File_sync, so it is collective then). Call before recording the lengths in a
  * checkpoint. */
 lf_status lf_ens_sync(lf_ens_writer *w);
-/* Flushes, closes, fsyncs, renames to path and frees w (also on failure; w may be NULL). */
+/* Flushes, writes the current chain's multiplicity (from its row column; a chain row
+ * outside [0, rows) is LF_ERR_INVALID) and the description attributes, closes, fsyncs,
+ * renames to path and frees w (also on failure; w may be NULL). */
 lf_status lf_ens_close(lf_ens_writer *w);
 /* Flushes and closes the .tmp file, keeping it for lf_ens_reopen (an interrupted run);
  * frees w (also on failure). */
 lf_status lf_ens_suspend(lf_ens_writer *w);
 /* Closes and deletes the .tmp file without renaming (a failed run); frees w. */
 void lf_ens_abort(lf_ens_writer *w);
-/* Flushes chain r and starts chain r+1 (group /chain_<r+1>, attribute nchains = r+2) in
- * the same file: later append_row/append_steps go to the new chain, whose rows and steps
- * start at 0 (lf_ens_rows/lf_ens_steps count the current chain). For the merge tool.
+/* Flushes chain r, writes its multiplicity and descriptions (as lf_ens_close) and starts
+ * chain r+1 (group /chain_<r+1>, attribute nchains = r+2) in the same file: later
+ * append_row/append_steps go to the new chain, whose rows and steps start at 0
+ * (lf_ens_rows/lf_ens_steps count the current chain). For the merge tool.
  * Errors: LF_ERR_HDF5 (the writer then refuses further writes). */
 lf_status lf_ens_add_chain(lf_ens_writer *w);
 
@@ -152,6 +164,8 @@ typedef struct lf_ensemble {
   double **obs;        /* (R) x (rows[r], nobs)                          */
   double **corr;       /* (R) x (rows[r], ncorr), NULL arrays if ncorr=0 */
   lf_ens_step **chain; /* (R) x (steps[r])                               */
+  int64_t **mult;      /* (R) x (rows[r]): steps on each row (multiplicity;
+                          equal to the count of chain[r][i].row == row)  */
   lf_config cfg;       /* the stored config (defaults + YAML)            */
 } lf_ensemble;
 
@@ -159,7 +173,8 @@ typedef struct lf_ensemble {
  * on failure e is left zeroed). Refusals as above, plus LF_ERR_FORMAT naming the file and
  * the attribute or dataset for: nchains < 1, obs_names count != nobs, obs width != nobs,
  * corr width != ncorr, configs width != C*L0*L1, obs/corr/configs or the five chain
- * columns (seven with cg) of unequal length, a chain row index outside [0, rows). */
+ * columns (seven with cg) of unequal length, a chain row index outside [0, rows), a
+ * multiplicity dataset that is not 1-D [rows] or differs from the counts of row. */
 lf_status lf_ens_read(const char *path, lf_ensemble *e);
 /* Reads n stored configurations of chain r starting at row0 into phi (n, C*V).
  * LF_ERR_INVALID if the file has no configurations or the range is out of bounds. */

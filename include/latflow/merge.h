@@ -5,11 +5,13 @@
  * chains are the input chains, in input order (input 0's chains first), each kept as its
  * own chain: rows (obs, corr), chain steps (row, id, logw, dH, accepted) and, when every
  * input saves them, configurations are copied bitwise. Row indices stay local to their
- * chain, so the copied chain table is valid unchanged.
+ * chain, so the copied chain table is valid unchanged; each chain's multiplicity is
+ * recomputed from it (equal to the input's). The output has the current format_version;
+ * inputs of any version the reader accepts (1..3) may be mixed.
  *
  * The inputs must agree on (else LF_ERR_FORMAT, "<key> differs: <a> has <x>, <b> has <y>",
  * naming input 0 and the first input that differs):
- *   format_version, kind (imh, reweight and hmc are never mixed: a flow ensemble with an
+ *   kind (imh, reweight and hmc are never mixed: a flow ensemble with an
  *   HMC one, or IMH chains with reweighting samples), theory, C, theory.shape (L0, L1),
  *   the couplings of the stored config that the theory's action uses (phi4: theory.m2,
  *   theory.lambda; u1: theory.beta; schwinger: theory.beta, theory.kappa,

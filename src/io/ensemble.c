@@ -29,11 +29,13 @@
 #define ROW_CHUNK_VALUES (1 << 14)  /* values per chunk of obs/corr (128 KiB)          */
 #define CONF_CHUNK_VALUES (1 << 17) /* values per chunk of configs (1 MiB)            */
 
-/* D_ROW .. D_ACC: the chain columns of every file; D_CGI, D_CGM: only with info.cg */
-enum { D_OBS, D_CORR, D_CONF, D_ROW, D_ID, D_LOGW, D_DH, D_ACC, D_CGI, D_CGM, ND };
+/* D_ROW .. D_ACC: the chain columns of every file; D_CGI, D_CGM: only with info.cg;
+ * D_MULT: per row, written when the chain is complete (chain_finish) */
+enum { D_OBS, D_CORR, D_CONF, D_ROW, D_ID, D_LOGW, D_DH, D_ACC, D_CGI, D_CGM, D_MULT, ND };
 
-static const char *const dname[ND] = {"obs",  "corr", "configs",  "row",      "id",
-                                      "logw", "dH",   "accepted", "cg_iters", "cg_max"};
+static const char *const dname[ND] = {"obs",      "corr",   "configs",     "row",
+                                      "id",       "logw",   "dH",          "accepted",
+                                      "cg_iters", "cg_max", "multiplicity"};
 
 /* The last chain column of a file with info cg. */
 static int last_col(int cg) {
@@ -41,6 +43,56 @@ static int last_col(int cg) {
 }
 
 static const char *const kind_str[3] = {"imh", "reweight", "hmc"};
+
+/* Root attribute how_to_read: the two facts an h5py user must know before the first read
+ * (issue 12: obs[:].mean(0) looked right and was 30 sigma off). */
+static const char how_to_read[] =
+    "Each /chain_<r>/obs (corr, configs) holds one row per stored (unique) state, NOT one "
+    "per Monte Carlo step: the series is obs[row] = np.repeat(obs, multiplicity, axis=0), "
+    "the mean np.average(obs, weights=multiplicity, axis=0).\n"
+    "kind = reweight: one row per proposal, weight exp(logw) (rows = steps): "
+    "np.average(obs, weights=np.exp(logw - M), axis=0), M = max of logw over all chains; "
+    "see docs/FORMAT.md section 8.";
+
+/* The `description` attribute of dataset d in an ensemble of kind k. */
+static const char *describe(int d, lf_ens_kind k) {
+  switch (d) {
+  case D_OBS:
+    return "observables of each stored (unique) state, columns = obs_names; NOT a Monte Carlo "
+           "series: index by row (obs[row]) or weight rows by multiplicity";
+  case D_CORR:
+    return "correlator of each stored state (phi4: zero-momentum G(t), t = 0 .. ncorr-1); rows "
+           "as obs: index by row or weight by multiplicity";
+  case D_CONF:
+    return "field of each stored state, C*V values per row (component-major, site v = x0*L1 + "
+           "x1); rows as obs: index by row or weight by multiplicity";
+  case D_ROW:
+    return "per Monte Carlo step: the row (of obs, corr, configs) of the state after the step; "
+           "never decreases";
+  case D_ID:
+    return k == LF_ENS_HMC ? "per step: trajectory number" : "per step: proposal id";
+  case D_LOGW:
+    return k == LF_ENS_HMC ? "NaN (HMC)"
+           : k == LF_ENS_REWEIGHT
+               ? "per step: log w = log p~ - log q of the proposal, unnormalized; row[i] = i, so "
+                 "obs[i] has weight exp(logw[i] - M), M the same for every chain"
+               : "per step: log w = log p~ - log q of the proposal, unnormalized";
+  case D_DH:
+    return k == LF_ENS_HMC ? "per step: energy violation dH of the trajectory" : "NaN (flow)";
+  case D_ACC:
+    return "per step: 1 if the proposal was accepted; acceptance = mean(accepted)";
+  case D_CGI:
+    return "per step: CG iterations of the trajectory (all solves)";
+  case D_CGM:
+    return "per step: CG iterations of the trajectory's longest solve";
+  default:
+    return k == LF_ENS_REWEIGHT
+               ? "per row: the number of steps whose row is this one (reweighting: 1)"
+               : "per row: the number of Monte Carlo steps spent on this state (entries of row "
+                 "equal to its index; 0 for a stored rejected proposal); rows are in chain "
+                 "order, so np.repeat(obs, multiplicity, axis=0) is the series";
+  }
+}
 
 struct lf_ens_writer {
   char path[LF_PATH_MAX + 8]; /* final name         */
@@ -73,6 +125,9 @@ static size_t clamp_rows(size_t values, size_t width, size_t max) {
   if (r < 1) r = 1;
   return r > max ? max : r;
 }
+
+static lf_status chain_finish(lf_ens_writer *w);
+static lf_status agree(const lf_ens_writer *w, lf_status rc);
 
 /* "/chain_<r>/<name>", for messages. */
 static const char *full_name(char *buf, size_t n, int r, const char *name) {
@@ -428,7 +483,11 @@ lf_status lf_ens_sync(lf_ens_writer *w) {
 
 lf_status lf_ens_add_chain(lf_ens_writer *w) {
   lf_status rc = lf_ens_flush(w);
-  if (rc != LF_OK) return rc;
+  if (rc == LF_OK) rc = chain_finish(w);
+  if (rc != LF_OK) {
+    if (w) w->failed = rc;
+    return rc;
+  }
   for (int d = 0; d < ND; d++) {
     if (w->dset[d] >= 0 && H5Dclose(w->dset[d]) < 0 && rc == LF_OK)
       rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close dataset /chain_%d/%s", w->tmp, w->chain,
@@ -452,9 +511,15 @@ lf_status lf_ens_add_chain(lf_ens_writer *w) {
 
 lf_status lf_ens_close(lf_ens_writer *w) {
   if (!w) return LF_OK;
-  lf_status rc = lf_ens_flush(w);
+  lf_status rc = agree(w, lf_ens_flush(w));
+  if (rc == LF_OK) rc = chain_finish(w);
   if (rc == LF_OK)
     rc = lf_h5_attr_write_f64(w->file, "gen_seconds", w->info.gen_seconds, w->tmp, "/");
+  /* a resumed run may have begun its .tmp under an older layout: the file is now this one */
+  if (rc == LF_OK)
+    rc =
+        lf_h5_attr_write_i32(w->file, "format_version", LF_IO_ENSEMBLE_FORMAT_VERSION, w->tmp, "/");
+  if (rc == LF_OK) rc = lf_h5_attr_write_str(w->file, "how_to_read", how_to_read, w->tmp, "/");
   for (int d = 0; d < ND; d++) {
     if (w->dset[d] >= 0 && H5Dclose(w->dset[d]) < 0 && rc == LF_OK)
       rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close dataset /chain_%d/%s", w->tmp, w->chain,
@@ -499,7 +564,9 @@ void lf_ens_free(lf_ensemble *e) {
     if (e->obs) free(e->obs[r]);
     if (e->corr) free(e->corr[r]);
     if (e->chain) free(e->chain[r]);
+    if (e->mult) free(e->mult[r]);
   }
+  free(e->mult);
   free(e->rows);
   free(e->steps);
   free(e->obs);
@@ -732,6 +799,37 @@ static lf_status read_chain(hid_t f, const char *path, int r, lf_ensemble *e) {
                    path, r, i, (long long)s[i].row, rows, r);
       goto fail;
     }
+  /* multiplicity: counted from row; a stored one (format version 3) must agree */
+  int64_t *m = e->mult[r] = calloc(rows ? rows : 1, sizeof *m);
+  if (!m) {
+    rc = LF_FAIL(LF_ERR_NOMEM, "'%s': multiplicity of chain %d (%zu rows)", path, r, rows);
+    goto fail;
+  }
+  for (size_t i = 0; i < steps; i++) m[s[i].row]++;
+  int have = 0;
+  LF_CHECK(lf_h5_link_exists(g, dname[D_MULT], &have, path));
+  if (have) {
+    int64_t *col64 = NULL;
+    full_name(nm, sizeof nm, r, dname[D_MULT]);
+    LF_CHECK(open_table(g, r, dname[D_MULT], 0, &d, &n, path));
+    if (n != rows) {
+      rc = LF_FAIL(LF_ERR_FORMAT, "'%s': dataset %s has %zu values but /chain_%d/obs has %zu rows",
+                   path, nm, n, r, rows);
+      goto fail;
+    }
+    rc = read_all(d, H5T_NATIVE_INT64, rows, 1, sizeof(int64_t), (void **)&col64, r, dname[D_MULT],
+                  path);
+    H5Dclose(d);
+    d = -1;
+    for (size_t i = 0; rc == LF_OK && i < rows; i++)
+      if (col64[i] != m[i])
+        rc = LF_FAIL(LF_ERR_FORMAT,
+                     "'%s': dataset %s: entry %zu = %lld but /chain_%d/row holds %zu %lld times "
+                     "(corrupted file?)",
+                     path, nm, i, (long long)col64[i], r, i, (long long)m[i]);
+    free(col64);
+    if (rc != LF_OK) goto fail;
+  }
 fail:
   free(col);
   if (d >= 0) H5Dclose(d);
@@ -754,7 +852,8 @@ lf_status lf_ens_read(const char *path, lf_ensemble *e) {
   e->obs = calloc((size_t)R, sizeof *e->obs);
   e->corr = calloc((size_t)R, sizeof *e->corr);
   e->chain = calloc((size_t)R, sizeof *e->chain);
-  if (!e->rows || !e->steps || !e->obs || !e->corr || !e->chain) {
+  e->mult = calloc((size_t)R, sizeof *e->mult);
+  if (!e->rows || !e->steps || !e->obs || !e->corr || !e->chain || !e->mult) {
     rc = LF_FAIL(LF_ERR_NOMEM, "'%s': tables of %d chains", path, R);
     goto fail;
   }
@@ -1183,5 +1282,99 @@ fail:
   free(i64);
   free(f64);
   free(i8);
+  return rc;
+}
+
+/* ---- the end of a chain: multiplicity and descriptions ---------------------------------- */
+
+#define MULT_READ 1048576 /* row indices read per collective read (8 MiB) */
+
+/* Reads n values of chain column d from offset off into buf (int64). Collective for a
+ * collective writer: the other ranks pass n = 0 and select none. */
+static lf_status read_col(lf_ens_writer *w, int d, size_t off, size_t n, int64_t *buf) {
+  char nm[64];
+  lf_status rc = LF_OK;
+  hid_t fs = H5Dget_space(w->dset[d]), ms = -1;
+  full_name(nm, sizeof nm, w->chain, dname[d]);
+  if (fs < 0) return LF_H5_FAIL(LF_ERR_HDF5, "'%s': dataspace of %s", w->tmp, nm);
+  hsize_t start = (hsize_t)off, cnt = (hsize_t)(n ? n : 1);
+  ms = H5Screate_simple(1, &cnt, NULL);
+  if (ms < 0 || (n ? H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &cnt, NULL)
+                   : (H5Sselect_none(fs) < 0 ? -1 : H5Sselect_none(ms))) < 0) {
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot select [%zu, %zu) of %s", w->tmp, off, off + n, nm);
+  } else {
+    int64_t none = 0;
+    if (H5Dread(w->dset[d], H5T_NATIVE_INT64, ms, fs, w->dxpl, n ? buf : &none) < 0)
+      rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot read [%zu, %zu) of %s", w->tmp, off, off + n, nm);
+  }
+  if (ms >= 0) H5Sclose(ms);
+  H5Sclose(fs);
+  return rc;
+}
+
+/* The current chain is complete (flushed): writes /chain_r/multiplicity, counted from the
+ * row column on disk (so it is the same whatever wrote the rows: any number of ranks, a
+ * resumed run, a merge), and the description attributes. Rank 0 reads and writes, the
+ * other ranks of a collective writer take part with empty selections; every rank creates
+ * the dataset and the attributes with identical arguments. Errors are agreed. */
+static lf_status chain_finish(lf_ens_writer *w) {
+  char nm[64];
+  lf_status rc = LF_OK;
+  const size_t rows = w->rows_written, steps = w->steps_written;
+  const int root = w->rank == 0;
+  int64_t *mult = NULL, *buf = NULL;
+  size_t bad = 0;
+  int64_t bad_row = 0;
+  if (root) {
+    mult = calloc(rows ? rows : 1, sizeof *mult);
+    buf = malloc(MULT_READ * sizeof *buf);
+    if (!mult || !buf)
+      rc = LF_FAIL(LF_ERR_NOMEM, "'%s': multiplicity of chain %d (%zu rows)", w->tmp, w->chain,
+                   rows);
+  }
+  if ((rc = agree(w, rc)) != LF_OK) goto done;
+  for (size_t off = 0; off < steps && rc == LF_OK; off += MULT_READ) {
+    const size_t n = steps - off < MULT_READ ? steps - off : MULT_READ;
+    rc = read_col(w, D_ROW, off, root ? n : 0, buf);
+    for (size_t i = 0; root && rc == LF_OK && i < n; i++) {
+      const int64_t r = buf[i];
+      if (r < 0 || (uint64_t)r >= (uint64_t)rows) {
+        if (!bad++) bad_row = r;
+      } else {
+        mult[r]++;
+      }
+    }
+    rc = agree(w, rc);
+  }
+  if (rc == LF_OK && bad)
+    rc = LF_FAIL(LF_ERR_INVALID, "'%s': chain %d: %zu steps have a row outside [0, %zu), e.g. %lld",
+                 w->tmp, w->chain, bad, rows, (long long)bad_row);
+  if ((rc = agree(w, rc)) != LF_OK) goto done;
+  /* a .tmp left by a failed close may have one already: replace it */
+  int have = 0;
+  rc = lf_h5_link_exists(w->group, dname[D_MULT], &have, w->tmp);
+  if (rc == LF_OK && have && H5Ldelete(w->group, dname[D_MULT], H5P_DEFAULT) < 0)
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot replace %s", w->tmp,
+                    full_name(nm, sizeof nm, w->chain, dname[D_MULT]));
+  if (rc == LF_OK)
+    rc = lf_h5_dset_create_rows(w->group, dname[D_MULT], H5T_STD_I64LE, 0, STEP_CHUNK,
+                                &w->dset[D_MULT], w->tmp);
+  if (rc == LF_OK)
+    rc = lf_h5_dset_extend(w->dset[D_MULT], rows, w->tmp,
+                           full_name(nm, sizeof nm, w->chain, dname[D_MULT]));
+  if (rc == LF_OK) rc = write_col(w, D_MULT, H5T_NATIVE_INT64, 0, root ? rows : 0, mult);
+  for (int d = 0; rc == LF_OK && d < ND; d++)
+    if (w->dset[d] >= 0)
+      rc = lf_h5_attr_write_str(w->dset[d], "description", describe(d, w->info.kind), w->tmp,
+                                full_name(nm, sizeof nm, w->chain, dname[d]));
+  if (rc == LF_OK)
+    rc = lf_h5_attr_write_strv(w->dset[D_OBS], "columns", w->info.obs_names[0], LF_NAME_MAX,
+                               (size_t)w->info.nobs, w->tmp,
+                               full_name(nm, sizeof nm, w->chain, dname[D_OBS]));
+  rc = agree(w, rc);
+done:
+  if (rc != LF_OK) w->failed = rc;
+  free(mult);
+  free(buf);
   return rc;
 }

@@ -7,10 +7,11 @@
  * provenance of already merged chains), checks that the physics agrees with input 0 and
  * keeps only the small per-chain provenance. Pass 2 reads each input again and copies it
  * through the ordinary ensemble writer (lf_ens_add_chain between chains), so the output
- * has exactly the layout `latflow sample` writes. The writer cannot put attributes on
- * its chain groups, so it writes "<out>.tmp" as its final name; we then reopen that file,
- * add the per-chain provenance and rename it to <out> (lf_io_commit_tmp): <out> appears
- * only complete, as for every other latflow file. */
+ * has exactly the layout `latflow sample` writes (the writer recomputes each chain's
+ * multiplicity from its copied row column, so it equals the input's). The writer cannot put
+ * attributes on its chain groups, so it writes "<out>.tmp" as its final name; we then reopen that
+ * file, add the per-chain provenance and rename it to <out> (lf_io_commit_tmp): <out> appears only
+ * complete, as for every other latflow file. */
 #include "latflow/merge.h"
 
 #include "io/h5util.h"
@@ -162,8 +163,8 @@ static int same_double(double x, double y) {
 /* Input b may be merged with input a (the physics and the file layout agree). */
 static lf_status check_same(const input *a, const input *b) {
   const lf_ens_info *x = &a->info, *y = &b->info;
-  if (a->format_version != b->format_version)
-    return differs_i("format_version", a, a->format_version, b, b->format_version);
+  /* format versions may differ: every version is read into the same lf_ensemble and the
+   * output is written in the current layout (multiplicity recomputed from row) */
   if (x->kind != y->kind) {
     const int flow_hmc = (x->kind == LF_ENS_HMC) != (y->kind == LF_ENS_HMC);
     return LF_FAIL(LF_ERR_FORMAT, "kind differs: %s has %s, %s has %s; cannot merge %s", a->path,

@@ -8,6 +8,13 @@
  * (lf_ens_add_chain) read back as R = 2; readers refuse a model file, a train file, a
  * truncated file, a text file, a corrupted row index, a wrong nchains, columns of unequal
  * length and a newer format_version, each naming the file.
+ * Format version 3 (issue 12, "ensembles that read right"): every chain has
+ * multiplicity[rows] = the number of steps on each row (checked against the reference
+ * chain, in the file and in lf_ensemble.mult; two chains; a resumed writer whose .tmp was
+ * cut back; a serial writer fed by epochs), every dataset a description attribute, obs
+ * a columns attribute, the root how_to_read; a version 2 file (no multiplicity) reads
+ * with the multiplicity computed; a multiplicity that disagrees with row, or has the
+ * wrong length, is refused.
  * Files go to the current directory (CTest: the build's tests dir), named by pid. */
 #include "latflow/config.h"
 #include "latflow/ensemble.h"
@@ -308,6 +315,106 @@ static int has_dataset(const char *path, const char *obj) {
   return (int)ex;
 }
 
+/* Reads /chain_<r>/multiplicity (n values) with plain HDF5; 0 if missing or another length. */
+static int read_mult(const char *path, int r, size_t n, int64_t *out) {
+  char obj[64];
+  snprintf(obj, sizeof obj, "/chain_%d/multiplicity", r);
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) return 0;
+  int ok = 0;
+  hid_t d = H5Lexists(f, obj, H5P_DEFAULT) > 0 ? H5Dopen2(f, obj, H5P_DEFAULT) : -1;
+  if (d >= 0) {
+    hid_t sp = H5Dget_space(d);
+    hsize_t len = 0;
+    ok = H5Sget_simple_extent_ndims(sp) == 1 && H5Sget_simple_extent_dims(sp, &len, NULL) == 1 &&
+         len == n && H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0;
+    H5Sclose(sp);
+    H5Dclose(d);
+  }
+  H5Fclose(f);
+  return ok;
+}
+
+/* 1 if object obj of the file (a dataset, or "/" for the root) has a string attribute
+ * name whose text contains sub. */
+static int attr_has(const char *path, const char *obj, const char *name, const char *sub) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) return 0;
+  int ok = 0;
+  hid_t o = H5Oopen(f, obj, H5P_DEFAULT);
+  if (o >= 0 && H5Aexists(o, name) > 0) {
+    hid_t a = H5Aopen(o, name, H5P_DEFAULT), t = H5Aget_type(a), sp = H5Aget_space(a);
+    const size_t len = H5Tget_size(t);
+    const hssize_t n = H5Sget_simple_extent_npoints(sp);
+    char *buf = calloc((size_t)(n > 0 ? n : 1) * len + 1, 1);
+    if (H5Tget_class(t) == H5T_STRING && !H5Tis_variable_str(t) && buf && H5Aread(a, t, buf) >= 0) {
+      for (hssize_t i = 0; i < n && !ok; i++) ok = strstr(buf + (size_t)i * len, sub) != NULL;
+    }
+    free(buf);
+    H5Sclose(sp);
+    H5Tclose(t);
+    H5Aclose(a);
+  }
+  if (o >= 0) H5Oclose(o);
+  H5Fclose(f);
+  return ok;
+}
+
+/* An integer root attribute (-1 if missing). */
+static int root_i32(const char *path, const char *name) {
+  int v = -1;
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) return -1;
+  hid_t a = H5Aexists(f, name) > 0 ? H5Aopen(f, name, H5P_DEFAULT) : -1;
+  if (a >= 0) {
+    if (H5Aread(a, H5T_NATIVE_INT, &v) < 0) v = -1;
+    H5Aclose(a);
+  }
+  H5Fclose(f);
+  return v;
+}
+
+/* Chain r of the file and of e: multiplicity (file and e->mult) equals the number of
+ * reference steps on each row; its sum is the steps; every dataset has a description;
+ * obs has columns; the root has how_to_read and the current format_version. */
+static void check_mult(const char *path, const lf_ensemble *e, int r, const lf_ens_step *ref,
+                       size_t nsteps, size_t nrows, const char *tag) {
+  int64_t *want = calloc(nrows ? nrows : 1, sizeof *want), *got = malloc((nrows ? nrows : 1) * 8);
+  for (size_t i = 0; i < nsteps; i++) want[ref[i].row]++;
+  int64_t sum = 0;
+  size_t zero = 0;
+  for (size_t i = 0; i < nrows; i++) {
+    sum += want[i];
+    zero += want[i] == 0;
+  }
+  const int in_file = read_mult(path, r, nrows, got);
+  CHECK(in_file && memcmp(got, want, nrows * sizeof *got) == 0,
+        "%s chain %d: /chain_%d/multiplicity [%zu] = steps on each row (sum %lld = %zu steps, "
+        "%zu rows with 0)",
+        tag, r, r, nrows, (long long)sum, nsteps, zero);
+  CHECK(e && e->mult && e->mult[r] && memcmp(e->mult[r], want, nrows * sizeof *got) == 0,
+        "%s chain %d: lf_ensemble.mult equals the file's", tag, r);
+  free(want);
+  free(got);
+  char obj[64];
+  int described = 1;
+  for (int d = 0; d < 11; d++) {
+    static const char *const ds[11] = {"obs",      "corr",   "configs",     "row",
+                                       "id",       "logw",   "dH",          "accepted",
+                                       "cg_iters", "cg_max", "multiplicity"};
+    snprintf(obj, sizeof obj, "/chain_%d/%s", r, ds[d]);
+    if (has_dataset(path, obj) == 1 && !attr_has(path, obj, "description", " "))
+      described = 0, fprintf(stderr, "  no description on %s\n", obj);
+  }
+  CHECK(described, "%s chain %d: every dataset has a description", tag, r);
+  snprintf(obj, sizeof obj, "/chain_%d/obs", r);
+  CHECK(attr_has(path, obj, "description", "NOT a Monte Carlo series") &&
+            attr_has(path, obj, "columns", "absM"),
+        "%s chain %d: obs says it is not a series and names its columns", tag, r);
+  CHECK(attr_has(path, "/", "how_to_read", "np.repeat(obs, multiplicity, axis=0)"),
+        "%s: root attribute how_to_read", tag);
+}
+
 /* ---- round trips ------------------------------------------------------------------------ */
 
 static void test_roundtrip(const spec *sp, const char *tag, const char **keep_path) {
@@ -377,7 +484,13 @@ static void test_roundtrip(const spec *sp, const char *tag, const char **keep_pa
   if (rc == LF_OK) {
     check_info(&e, &in, 3.5 + (double)sp->kind, 1, &cfg, tag);
     check_chain(&e, sp, 0, tag);
+    ref = malloc(sp->nsteps * sizeof *ref);
+    gen_chain(sp, 0, ref, &nrows);
+    check_mult(path, &e, 0, ref, sp->nsteps, nrows, tag);
+    free(ref);
   }
+  const int fv = root_i32(path, "format_version");
+  CHECK(fv == LF_IO_ENSEMBLE_FORMAT_VERSION && fv == 3, "%s: format_version %d", tag, fv);
   lf_ens_free(&e);
   CHECK(e.R == 0 && e.obs == NULL && e.chain == NULL && e.rows == NULL, "%s: free zeroes", tag);
   lf_ens_free(&e); /* a zeroed ensemble is accepted */
@@ -434,6 +547,13 @@ static void test_two_chains(void) {
     check_chain(&e, &sp[0], 0, "two chains");
     check_chain(&e, &sp[1], 1, "two chains");
     check_configs(path, &sp[1], 1, e.rows[1], "two chains");
+    for (int r = 0; r < 2; r++) {
+      size_t nr = 0;
+      lf_ens_step *ref = malloc(sp[r].nsteps * sizeof *ref);
+      gen_chain(&sp[r], r, ref, &nr);
+      check_mult(path, &e, r, ref, sp[r].nsteps, nr, "two chains");
+      free(ref);
+    }
   }
   lf_ens_free(&e);
 }
@@ -493,16 +613,31 @@ static void test_writer_refusals(const char *existing) {
 /* ---- reader refusals -------------------------------------------------------------------- */
 
 /* Opens a copy read-write; op 0: /chain_0/row[7] = 2^40; 1: nchains = 2; 2: /chain_0/logw
- * one longer; 3: format_version + 1. */
+ * one longer; 3: format_version + 1; 4: /chain_0/multiplicity[7] += 1; 5:
+ * /chain_0/multiplicity one shorter; 6: the version 2 layout (no multiplicity, no
+ * how_to_read, format_version 2). */
 static int damage(const char *path, int op) {
   hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
   if (f < 0) return 0;
   int ok = 0;
-  if (op == 0) {
-    hid_t d = H5Dopen2(f, "/chain_0/row", H5P_DEFAULT);
+  if (op == 6) {
+    hid_t a = H5Aopen(f, "format_version", H5P_DEFAULT);
+    int v = 2;
+    ok = a >= 0 && H5Awrite(a, H5T_NATIVE_INT, &v) >= 0 &&
+         H5Ldelete(f, "/chain_0/multiplicity", H5P_DEFAULT) >= 0 &&
+         H5Adelete(f, "how_to_read") >= 0;
+    if (a >= 0) H5Aclose(a);
+  } else if (op == 0 || op == 4) {
+    hid_t d = H5Dopen2(f, op == 0 ? "/chain_0/row" : "/chain_0/multiplicity", H5P_DEFAULT);
     if (d >= 0) {
       hsize_t one = 1, start = 7;
       int64_t v = (int64_t)1 << 40;
+      hid_t fs0 = H5Dget_space(d), ms0 = H5Screate_simple(1, &one, NULL);
+      if (op == 4)
+        ok = H5Sselect_hyperslab(fs0, H5S_SELECT_SET, &start, NULL, &one, NULL) >= 0 &&
+             H5Dread(d, H5T_NATIVE_INT64, ms0, fs0, H5P_DEFAULT, &v) >= 0 && (v += 1) > 0;
+      H5Sclose(ms0);
+      H5Sclose(fs0);
       hid_t fs = H5Dget_space(d), ms = H5Screate_simple(1, &one, NULL);
       ok = H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &one, NULL) >= 0 &&
            H5Dwrite(d, H5T_NATIVE_INT64, ms, fs, H5P_DEFAULT, &v) >= 0;
@@ -516,12 +651,12 @@ static int damage(const char *path, int op) {
     ok = a >= 0 && H5Awrite(a, H5T_NATIVE_INT, &v) >= 0;
     if (a >= 0) H5Aclose(a);
   } else {
-    hid_t d = H5Dopen2(f, "/chain_0/logw", H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, op == 2 ? "/chain_0/logw" : "/chain_0/multiplicity", H5P_DEFAULT);
     if (d >= 0) {
       hid_t s = H5Dget_space(d);
       hsize_t n = 0;
       ok = H5Sget_simple_extent_dims(s, &n, NULL) == 1;
-      n++;
+      n = op == 2 ? n + 1 : n - 1;
       ok = ok && H5Dset_extent(d, &n) >= 0;
       H5Sclose(s);
       H5Dclose(d);
@@ -580,9 +715,10 @@ static void test_reader_refusals(const char *good) {
   expect_fail(rc, LF_ERR_FORMAT, "truncated or corrupted", trunc, "truncated ensemble");
 
   /* damaged copies of a valid file */
-  const char *dmg[4] = {tname("badrow.h5"), tname("badnchains.h5"), tname("badlen.h5"),
-                        tname("newer.h5")};
-  for (int op = 0; op < 4; op++)
+  const char *dmg[7] = {tname("badrow.h5"),  tname("badnchains.h5"), tname("badlen.h5"),
+                        tname("newer.h5"),   tname("badmult.h5"),    tname("shortmult.h5"),
+                        tname("version2.h5")};
+  for (int op = 0; op < 7; op++)
     CHECK(copy_file(good, dmg[op]) && damage(dmg[op], op), "damaged copy %d: %s", op, dmg[op]);
   rc = lf_ens_read(dmg[0], &e);
   expect_fail(rc, LF_ERR_FORMAT, "dataset /chain_0/row: entry 7 = 1099511627776 is not in [0,",
@@ -594,10 +730,131 @@ static void test_reader_refusals(const char *good) {
   expect_fail(rc, LF_ERR_FORMAT, "dataset /chain_0/logw has", dmg[2], "columns of unequal length");
   rc = lf_ens_read(dmg[3], &e);
   expect_fail(rc, LF_ERR_FORMAT, "newer than", dmg[3], "newer format_version");
+  rc = lf_ens_read(dmg[4], &e);
+  expect_fail(rc, LF_ERR_FORMAT, "dataset /chain_0/multiplicity: entry 7 =", "times",
+              "multiplicity that disagrees with row");
+  rc = lf_ens_read(dmg[5], &e);
+  expect_fail(rc, LF_ERR_FORMAT, "dataset /chain_0/multiplicity has", "rows",
+              "multiplicity of the wrong length");
 
+  lf_ensemble old;
   rc = lf_ens_read(good, &e);
   CHECK(rc == LF_OK, "the original still reads (%s)", rc == LF_OK ? "ok" : lf_last_error());
+  lf_status rc2 = lf_ens_read(dmg[6], &old);
+  CHECK(rc2 == LF_OK && root_i32(dmg[6], "format_version") == 2 &&
+            has_dataset(dmg[6], "/chain_0/multiplicity") == 0,
+        "a version 2 file (no multiplicity) reads (%s)", rc2 == LF_OK ? "ok" : lf_last_error());
+  if (rc == LF_OK && rc2 == LF_OK)
+    CHECK(old.rows[0] == e.rows[0] && old.mult && old.mult[0] &&
+              memcmp(old.mult[0], e.mult[0], e.rows[0] * sizeof(int64_t)) == 0,
+          "version 2: the multiplicity computed from row equals the stored one of version 3 "
+          "(%zu rows)",
+          e.rows[0]);
+  lf_ens_free(&old);
   lf_ens_free(&e);
+}
+
+/* Rows of obs/phi for the hand-made chains below: obs = (row, 2 row, 3 row). */
+static void simple_row(int64_t row, double *obs, double *phi) {
+  for (int k = 0; k < NOBS; k++) obs[k] = (double)(row * (k + 1));
+  for (int v = 0; v < NPHI; v++) phi[v] = (double)row + 0.01 * v;
+}
+
+static lf_ens_step simple_step(int64_t row, int64_t id) {
+  return (lf_ens_step){row, id, -0.5 * (double)id, NAN, 1, 0, 0};
+}
+
+/* Checks the multiplicity of chain 0 of path against want (n rows) in the file and read. */
+static void expect_mult(const char *path, const int64_t *want, size_t n, const char *tag) {
+  lf_ensemble e;
+  int64_t got[32] = {0};
+  lf_status rc = lf_ens_read(path, &e);
+  CHECK(rc == LF_OK && e.rows[0] == n && read_mult(path, 0, n, got) &&
+            memcmp(got, want, n * sizeof *got) == 0 &&
+            memcmp(e.mult[0], want, n * sizeof *got) == 0,
+        "%s: multiplicity [%zu] = %lld %lld %lld %lld ... as the chain says (%s)", tag, n,
+        (long long)got[0], (long long)got[1], (long long)got[2], (long long)got[3],
+        rc == LF_OK ? "ok" : lf_last_error());
+  lf_ens_free(&e);
+}
+
+/* A run interrupted after a checkpoint at 3 rows, 5 steps that had written one row and two
+ * steps more, resumed (lf_ens_reopen cuts them away) and completed: the multiplicity counts
+ * exactly the steps of the completed chain (0,0,1,1,1 | 2,2,3,3,3,3). */
+static void test_resume_mult(void) {
+  lf_config cfg;
+  lf_ens_info in;
+  lf_ens_writer *w = NULL;
+  spec sp = {LF_ENS_IMH, 0, 1, 0, 21, 0};
+  small_config(&cfg);
+  make_info(&in, &sp);
+  const char *path = tname("resume.h5");
+  double obs[NOBS], phi[NPHI];
+  lf_ens_step st[8];
+  lf_status rc = lf_ens_create(&w, path, &cfg, &in, 0);
+  for (int64_t r = 0; r < 3 && rc == LF_OK; r++) {
+    simple_row(r, obs, phi);
+    rc = lf_ens_append_row(w, obs, NULL, phi, NULL);
+  }
+  const int64_t first[5] = {0, 0, 1, 1, 1};
+  for (int i = 0; i < 5; i++) st[i] = simple_step(first[i], i);
+  if (rc == LF_OK) rc = lf_ens_append_steps(w, 5, st);
+  if (rc == LF_OK) rc = lf_ens_sync(w); /* the checkpoint: 3 rows, 5 steps */
+  simple_row(77, obs, phi);             /* written after the checkpoint, then killed */
+  if (rc == LF_OK) rc = lf_ens_append_row(w, obs, NULL, phi, NULL);
+  st[0] = simple_step(3, 5);
+  st[1] = simple_step(3, 6);
+  if (rc == LF_OK) rc = lf_ens_append_steps(w, 2, st);
+  if (rc == LF_OK) rc = lf_ens_suspend(w);
+  CHECK(rc == LF_OK, "resume: interrupted run written (%s)", rc == LF_OK ? "ok" : lf_last_error());
+  w = NULL;
+  rc = lf_ens_reopen(&w, path, &in, 3, 5, MPI_COMM_NULL);
+  CHECK(rc == LF_OK, "resume: reopened at 3 rows, 5 steps (%s)",
+        rc == LF_OK ? "ok" : lf_last_error());
+  if (rc != LF_OK) return;
+  const int64_t rest[6] = {2, 2, 3, 3, 3, 3};
+  for (int i = 0; i < 6; i++) st[i] = simple_step(rest[i], 5 + i);
+  simple_row(3, obs, phi);
+  rc = lf_ens_append_row(w, obs, NULL, phi, NULL);
+  if (rc == LF_OK) rc = lf_ens_append_steps(w, 6, st);
+  if (rc == LF_OK)
+    rc = lf_ens_close(w);
+  else
+    lf_ens_abort(w);
+  CHECK(rc == LF_OK, "resume: completed (%s)", rc == LF_OK ? "ok" : lf_last_error());
+  const int64_t want[4] = {2, 3, 2, 4};
+  expect_mult(path, want, 4, "resumed run");
+}
+
+/* A serial writer fed by epochs (the distributed sampler's path): two epochs, the first
+ * with its rows in two runs, and a stored state no step sits on (sample.save = all: a
+ * rejected proposal) gets multiplicity 0. */
+static void test_epoch_mult(void) {
+  lf_config cfg;
+  lf_ens_info in;
+  lf_ens_writer *w = NULL;
+  spec sp = {LF_ENS_IMH, 0, 1, 0, 22, 0};
+  small_config(&cfg);
+  make_info(&in, &sp);
+  const char *path = tname("epoch.h5");
+  double obs[6 * NOBS], phi[6 * NPHI];
+  for (int r = 0; r < 6; r++) simple_row(r, obs + r * NOBS, phi + r * NPHI);
+  lf_status rc = lf_ens_create_par(&w, path, &cfg, &in, 0, MPI_COMM_NULL);
+  const int64_t f1[2] = {0, 2}, c1[2] = {2, 2}, f2[1] = {4}, c2[1] = {2};
+  const int64_t s1[6] = {0, 0, 0, 2, 2, 3}, s2[7] = {3, 3, 5, 5, 5, 5, 5}; /* row 1, 4: none */
+  lf_ens_step st[7];
+  for (int i = 0; i < 6; i++) st[i] = simple_step(s1[i], i);
+  if (rc == LF_OK) rc = lf_ens_write_epoch(w, 4, 6, 2, f1, c1, obs, NULL, phi, 6, st);
+  for (int i = 0; i < 7; i++) st[i] = simple_step(s2[i], 6 + i);
+  if (rc == LF_OK)
+    rc = lf_ens_write_epoch(w, 6, 13, 1, f2, c2, obs + 4 * NOBS, NULL, phi + 4 * NPHI, 7, st);
+  if (rc == LF_OK)
+    rc = lf_ens_close(w);
+  else
+    lf_ens_abort(w);
+  CHECK(rc == LF_OK, "epochs written (%s)", rc == LF_OK ? "ok" : lf_last_error());
+  const int64_t want[6] = {3, 0, 2, 3, 0, 5};
+  expect_mult(path, want, 6, "epoch writer");
 }
 
 int main(void) {
@@ -614,6 +871,8 @@ int main(void) {
   test_roundtrip(&s_none, "noconf.h5", NULL);
   test_roundtrip(&s_cg, "hmc_cg.h5", NULL);
   test_two_chains();
+  test_resume_mult();
+  test_epoch_mult();
   if (imh) {
     test_writer_refusals(imh);
     test_reader_refusals(imh);

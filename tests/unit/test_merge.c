@@ -9,7 +9,9 @@
  * nobs, ncorr and kind (imh+hmc, imh+reweight) are refused with LF_ERR_FORMAT naming the
  * key and both files, and leave no output; a truncated input is refused naming it; an
  * existing output is refused without overwrite; an input given twice or as the output is
- * refused. Files go to the current directory, named by pid. */
+ * refused. Every merged chain has the multiplicity dataset (format version 3) equal to its
+ * source's, also when the source is a version 2 file without one. Files go to the current
+ * directory, named by pid. */
 #include "latflow/config.h"
 #include "latflow/ensemble.h"
 #include "latflow/merge.h"
@@ -140,7 +142,28 @@ fail:
   return rc;
 }
 
-/* Chain r of out equals chain rs of src, bitwise (obs, corr, steps, configs). */
+/* /chain_<r>/multiplicity of path (n values) into out; 0 if missing or of another length. */
+static int file_mult(const char *path, int r, size_t n, int64_t *out) {
+  char obj[64];
+  snprintf(obj, sizeof obj, "/chain_%d/multiplicity", r);
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) return 0;
+  int ok = 0;
+  hid_t d = H5Lexists(f, obj, H5P_DEFAULT) > 0 ? H5Dopen2(f, obj, H5P_DEFAULT) : -1;
+  if (d >= 0) {
+    hid_t sp = H5Dget_space(d);
+    hsize_t len = 0;
+    ok = H5Sget_simple_extent_dims(sp, &len, NULL) == 1 && len == n &&
+         H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0;
+    H5Sclose(sp);
+    H5Dclose(d);
+  }
+  H5Fclose(f);
+  return ok;
+}
+
+/* Chain r of out equals chain rs of src, bitwise (obs, corr, steps, configs); out has the
+ * multiplicity dataset, equal to the counts of row in src (read: lf_ensemble.mult). */
 static int chain_equal(const char *out, const lf_ensemble *o, int r, const char *src,
                        const lf_ensemble *s, int rs, int configs) {
   const size_t nobs = (size_t)s->info.nobs, ncorr = (size_t)s->info.ncorr;
@@ -154,6 +177,12 @@ static int chain_equal(const char *out, const lf_ensemble *o, int r, const char 
         !same_bits(&a->logw, &b->logw, sizeof a->logw) || !same_bits(&a->dH, &b->dH, sizeof a->dH))
       return 0;
   }
+  int64_t *m = malloc((rows ? rows : 1) * sizeof *m);
+  const int mult_ok = m && file_mult(out, r, rows, m) &&
+                      same_bits(m, s->mult[rs], rows * sizeof *m) &&
+                      same_bits(o->mult[r], s->mult[rs], rows * sizeof *m);
+  free(m);
+  if (!mult_ok) return 0;
   if (configs) {
     const size_t nphi = (size_t)s->info.C * (size_t)s->info.L0 * (size_t)s->info.L1;
     double *x = malloc(rows * nphi * sizeof *x), *y = malloc(rows * nphi * sizeof *y);
@@ -280,8 +309,9 @@ int main(void) {
     } map[4] = {{fa, &ea, 0}, {fb, &eb, 0}, {fb, &eb, 1}, {fc, &ec, 0}};
     for (int r = 0; r < 4; r++)
       CHECK(chain_equal(out, &e, r, map[r].src, map[r].s, map[r].rs, 1),
-            "chain %d = chain %d of %s bitwise: %zu rows, %zu steps (obs, corr, steps, configs)", r,
-            map[r].rs, map[r].src, e.rows[r], e.steps[r]);
+            "chain %d = chain %d of %s bitwise: %zu rows, %zu steps (obs, corr, steps, configs, "
+            "multiplicity)",
+            r, map[r].rs, map[r].src, e.rows[r], e.steps[r]);
     CHECK(e.info.kind == LF_ENS_IMH && e.info.save_configs == 1 && e.info.nobs == NOBS &&
               e.info.ncorr == NCORR && e.info.L1 == L1 && e.cfg.theory.lambda == 8.0,
           "merged info: kind %d, save_configs %d, nobs %d, ncorr %d, L1 %d, lambda %g", e.info.kind,
@@ -320,6 +350,40 @@ int main(void) {
   lf_ens_free(&e);
   check_prov(out2, 2, fb, 1, 22, "00000000000000aa", 2.25, 10.0);
   check_prov(out2, 4, fc, 0, 23, "00000000000000bb", 0.5, 7.0);
+
+  /* a version 2 input (no multiplicity) merges with version 3 ones; the output has the
+   * current version and the multiplicity of every chain */
+  {
+    const char *old = tname("v2.h5"), *o = tname("o_v2.h5");
+    FILE *src = fopen(fc, "rb"), *dst = fopen(old, "wb");
+    int ok = src && dst;
+    char buf[4096];
+    size_t got;
+    while (ok && (got = fread(buf, 1, sizeof buf, src)) > 0) ok = fwrite(buf, 1, got, dst) == got;
+    if (src) fclose(src);
+    if (dst && fclose(dst) != 0) ok = 0;
+    hid_t f = ok ? H5Fopen(old, H5F_ACC_RDWR, H5P_DEFAULT) : -1;
+    hid_t a = f >= 0 ? H5Aopen(f, "format_version", H5P_DEFAULT) : -1;
+    const int two = 2;
+    ok = a >= 0 && H5Awrite(a, H5T_NATIVE_INT, &two) >= 0 &&
+         H5Ldelete(f, "/chain_0/multiplicity", H5P_DEFAULT) >= 0;
+    if (a >= 0) H5Aclose(a);
+    if (f >= 0) H5Fclose(f);
+    const char *in[2] = {fa, old};
+    rc = ok ? lf_ens_merge(o, 2, in, 0, NULL) : LF_ERR_IO;
+    rc = rc == LF_OK ? lf_ens_read(o, &e) : rc;
+    int version = 0;
+    f = rc == LF_OK ? H5Fopen(o, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
+    a = f >= 0 ? H5Aopen(f, "format_version", H5P_DEFAULT) : -1;
+    if (a >= 0) H5Aread(a, H5T_NATIVE_INT, &version), H5Aclose(a);
+    if (f >= 0) H5Fclose(f);
+    CHECK(rc == LF_OK && e.R == 2 && chain_equal(o, &e, 1, fc, &ec, 0, 1) &&
+              version == LF_IO_ENSEMBLE_FORMAT_VERSION,
+          "a (version 3) + c as version 2: merged, chain 1 = c with its multiplicity "
+          "recomputed, output format_version %d (%s)",
+          version, rc == LF_OK ? "ok" : lf_last_error());
+    lf_ens_free(&e);
+  }
 
   /* inputs that disagree on save_configs: the output has none, and says so */
   const char *fd = tname("noconf.h5"), *out3 = tname("merged3.h5");
