@@ -6,6 +6,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libhdf5-openmpi-dev
       hdf5-tools libopenblas-dev liblapacke-dev libyaml-dev libfftw3-dev librandom123-dev
       libcjson-dev libgsl-dev gnuplot-nox
+      python3-h5py python3-numpy           # docs/FORMAT.md's examples (format_examples.sh)
       slurmctld slurmd slurm-client munge)   # last line: the SLURM job tests (tests/slurm/)
 missing=()
 for p in "${pkgs[@]}"; do
