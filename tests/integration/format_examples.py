@@ -115,7 +115,10 @@ def main():
     print(f"{doc}: examples {sorted(ex)}")
     a = json.load(open(jpath)) if jpath != "-" else None
     if a is not None:
-        check_file(path)
+        try:
+            check_file(path)
+        except Exception as exc:  # e.g. a version 2 file: no multiplicity, no how_to_read
+            check(False, f"{path}: layout of format version 3: {type(exc).__name__}: {exc}")
         obs = a["observables"]
         # the spread of each observable, the scale of the 1e-12 comparison
         with h5py.File(path, "r") as f:
