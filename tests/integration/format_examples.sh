@@ -58,7 +58,7 @@ cat > tiny.yaml <<'YAML'
 seed: 11
 theory: {name: phi4, shape: [8, 8], m2: -4.0, lambda: 8.0}
 model: {layers: 4, hidden: [8]}
-train: {batch: 64, stop: {steps: 2000}, eval_samples: 0}
+train: {batch: 64, stop: {steps: 2000}, eval_every: 500, eval_samples: 1024}
 sample: {proposals: 20000, block: 64, epoch: 4, checkpoint_every: 2048, save: accepted}
 hmc: {trajectories: 3000, therm: 50, tau: 1.0, steps: 8, checkpoint_every: 1000}
 YAML
