@@ -4,11 +4,19 @@
  * 272). Both integrators are symmetric compositions of exact kick and drift maps, hence
  * volume preserving and reversible, which is what makes the Metropolis step exact.
  * The kick uses the theory's gradient directly, p -= c dS/dphi (STYLE.md section 2), or,
- * with pseudofermions, lf_pf_grad (gauge force + pseudofermion force, one CG solve). */
+ * with pseudofermions, lf_pf_grad (gauge force + pseudofermion force, one CG solve).
+ * Random trajectory lengths (hmc.tau_dist uniform, the default): Mackenzie, "An improper beam
+ * choice in hybrid Monte Carlo", Phys. Lett. B 226 (1989) 369; Neal, "MCMC using Hamiltonian
+ * dynamics", Handbook of Markov Chain Monte Carlo (2011) ch. 5. With a fixed length tau a
+ * free-field mode of frequency omega maps x -> x cos(omega tau) + (p / omega) sin(omega tau);
+ * near omega tau = pi it lands at about -x whatever p is, so its amplitude (phi^2) barely
+ * changes from one trajectory to the next. Drawing the number of steps at a fixed step size
+ * breaks that resonance without touching the acceptance. */
 #include "latflow/hmc.h"
 
 #include "latflow/timer.h"
 
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -21,6 +29,10 @@ lf_status lf_hmc_init(lf_hmc *h, const lf_theory *th, const lf_hmc_cfg *cfg, uin
   if (!(cfg->tau > 0.0) || !isfinite(cfg->tau))
     return LF_FAIL(LF_ERR_INVALID, "hmc: tau must be finite and > 0, got %g", cfg->tau);
   if (cfg->steps <= 0) return LF_FAIL(LF_ERR_INVALID, "hmc: steps must be > 0, got %d", cfg->steps);
+  if (cfg->steps > (INT_MAX - 1) / 2)
+    return LF_FAIL(LF_ERR_INVALID, "hmc: steps = %d is too large", cfg->steps);
+  if (cfg->tau_dist != LF_TAU_UNIFORM && cfg->tau_dist != LF_TAU_FIXED)
+    return LF_FAIL(LF_ERR_INVALID, "hmc: unknown tau_dist %d", (int)cfg->tau_dist);
   if (cfg->integrator != LF_INT_LEAPFROG && cfg->integrator != LF_INT_OMELYAN)
     return LF_FAIL(LF_ERR_INVALID, "hmc: unknown integrator %d", (int)cfg->integrator);
   if (th->C <= 0 || th->V <= 0)
@@ -121,6 +133,16 @@ void lf_hmc_integrate(lf_hmc *h, double *phi, double *p, double eps, int n_steps
   }
 }
 
+int lf_hmc_nsteps(const lf_hmc *h, uint64_t chain, uint32_t t) {
+  const int s = h->cfg.steps;
+  if (h->cfg.tau_dist == LF_TAU_FIXED || s == 1) return s;
+  /* n = 1 + floor(u (2s - 1)) is uniform on 1 .. 2s - 1 for u uniform in (0,1); the clamp
+   * only guards the rounding of u (2s - 1) up to 2s - 1 for u = 1 - 2^-54. */
+  const int m = 2 * s - 1;
+  const int k = (int)(lf_rng_uniform(h->key, t, LF_HMC_LEN_INDEX + chain) * (double)m);
+  return 1 + (k < m ? k : m - 1);
+}
+
 static double half_norm2(int n, const double *p) {
   double s = 0.0;
   for (int i = 0; i < n; i++) s += p[i] * p[i];
@@ -143,7 +165,10 @@ lf_status lf_hmc_trajectory(lf_hmc *h, uint64_t chain, uint32_t t, double *phi,
     h->th->action(h->th, 1, phi, &S0);
   }
   const double H0 = half_norm2(n, h->p) + S0;
-  lf_hmc_integrate(h, phi, h->p, h->cfg.tau / h->cfg.steps, h->cfg.steps);
+  /* the length is drawn independently of (phi, p), so each length on its own is a
+   * reversible, volume-preserving map and the mixture satisfies detailed balance */
+  const int nsteps = lf_hmc_nsteps(h, chain, t);
+  lf_hmc_integrate(h, phi, h->p, h->cfg.tau / h->cfg.steps, nsteps);
   if (!h->pf)
     h->th->action(h->th, 1, phi, &S1);
   else if (h->err == LF_OK)
@@ -159,6 +184,7 @@ lf_status lf_hmc_trajectory(lf_hmc *h, uint64_t chain, uint32_t t, double *phi,
   res->dH = dH;
   res->S = acc ? S1 : S0;
   res->accepted = acc;
+  res->n_steps = nsteps;
   res->cg_solves = h->pf ? h->pf->solves : 0;
   res->cg_iters = h->pf ? h->pf->iters : 0;
   res->cg_max = h->pf ? h->pf->max_iters : 0;

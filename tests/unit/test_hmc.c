@@ -1,10 +1,17 @@
 /* HMC (latflow/hmc.h) on phi^4: reversibility of both integrators, dH ~ eps^2 scaling,
  * <exp(-dH)> = 1, the free field against lf_free_exact_eval, leapfrog vs Omelyan at
  * lambda > 0, bitwise determinism, rejection of non-finite trajectories, and the
- * refusals of lf_hmc_init. Statistical errors come from binning (bin sizes stated at
- * each check, all >= 100 trajectories, far above the tau_int ~ 1 of these chains);
- * a check fails at |z| > 4. */
+ * refusals of lf_hmc_init; all with the default hmc.tau_dist uniform. Then the random
+ * trajectory length itself: the law of the number of steps (chi^2 over its 2 steps - 1
+ * values), a pure function of (seed, chain, t); hmc.tau_dist fixed is the trajectory of
+ * before (momenta, integrator, accept rebuilt by hand, bit for bit) and uniform the same
+ * with n_t steps; and the resonance it removes (free field 8x8, m2 = 1, tau 1 in 10
+ * leapfrog steps: with fixed the modes of omega tau ~ pi hardly decorrelate, the
+ * replicas' phi2 means scatter far more, and the errors stop being honest).
+ * Statistical errors come from binning (bin sizes stated at each check, all >= 100
+ * trajectories, far above the tau_int ~ 1 of these chains); a check fails at |z| > 4. */
 #include "latflow/exact.h"
+#include "latflow/gamma.h"
 #include "latflow/hmc.h"
 #include "latflow/theory.h"
 #include "lftest.h"
@@ -35,6 +42,7 @@ static lf_hmc_cfg hmc_cfg(double tau, int steps, lf_integrator integ) {
   c.tau = tau;
   c.steps = steps;
   c.integrator = integ;
+  c.tau_dist = LF_TAU_UNIFORM; /* the default of hmc.tau_dist */
   return c;
 }
 
@@ -45,6 +53,20 @@ static void make_hmc(lf_hmc *h, const lf_theory *th, double tau, int steps, lf_i
     fprintf(stderr, "lf_hmc_init: %s\n", lf_last_error());
     exit(1);
   }
+}
+
+static void make_hmc_dist(lf_hmc *h, const lf_theory *th, double tau, int steps,
+                          lf_integrator integ, lf_tau_dist dist, uint64_t seed) {
+  lf_hmc_cfg c = hmc_cfg(tau, steps, integ);
+  c.tau_dist = dist;
+  if (lf_hmc_init(h, th, &c, seed) != LF_OK) {
+    fprintf(stderr, "lf_hmc_init: %s\n", lf_last_error());
+    exit(1);
+  }
+}
+
+static const char *dname(lf_tau_dist d) {
+  return d == LF_TAU_FIXED ? "fixed" : "uniform";
 }
 
 static const char *iname(lf_integrator i) {
@@ -317,6 +339,313 @@ static void test_nonfinite(void) {
   lf_theory_free(&th);
 }
 
+/* (h) the law of n_t under hmc.tau_dist uniform: values in 1 .. 2 steps - 1, chi^2 of the
+ * histogram of 4 chains x 50000 trajectories over the 2 steps - 1 values (dof 2 steps - 2;
+ * the check fails above the 0.999 quantile, 42.31 for 18 dof), the mean steps (|z| < 4);
+ * a pure function of (seed, chain, t) (two objects, t in reverse order), other chains and
+ * seeds draw other lengths; fixed and steps = 1 always give steps; lf_hmc_trajectory
+ * reports the n_t it used. */
+static void test_length_law(void) {
+  enum { S = 10, M = 2 * S - 1, NC = 4, NT = 50000 };
+  lf_theory th = make_theory(4, 4, -1.0, 1.0);
+  lf_hmc a, b, c, f, one;
+  make_hmc_dist(&a, &th, 1.0, S, LF_INT_LEAPFROG, LF_TAU_UNIFORM, 31);
+  make_hmc_dist(&b, &th, 1.0, S, LF_INT_OMELYAN, LF_TAU_UNIFORM, 31);
+  make_hmc_dist(&c, &th, 1.0, S, LF_INT_LEAPFROG, LF_TAU_UNIFORM, 32);
+  make_hmc_dist(&f, &th, 1.0, S, LF_INT_LEAPFROG, LF_TAU_FIXED, 31);
+  make_hmc_dist(&one, &th, 1.0, 1, LF_INT_LEAPFROG, LF_TAU_UNIFORM, 31);
+  long hist[M + 2] = {0}, out = 0, same = 0, other_seed = 0, other_chain = 0, fixed_ok = 0,
+                one_ok = 0;
+  double sum = 0.0, sum2 = 0.0;
+  for (uint64_t ch = 0; ch < NC; ch++)
+    for (uint32_t t = 0; t < NT; t++) {
+      const int n = lf_hmc_nsteps(&a, ch, t);
+      if (n < 1 || n > M) {
+        out++;
+        continue;
+      }
+      hist[n]++;
+      sum += n;
+      sum2 += (double)n * n;
+      const uint32_t tr = NT - 1 - t; /* another order, another object */
+      same += lf_hmc_nsteps(&b, ch, tr) == lf_hmc_nsteps(&a, ch, tr);
+      other_seed += lf_hmc_nsteps(&c, ch, t) != n;
+      other_chain += lf_hmc_nsteps(&a, ch + NC, t) != n;
+      fixed_ok += lf_hmc_nsteps(&f, ch, t) == S;
+      one_ok += lf_hmc_nsteps(&one, ch, t) == 1;
+    }
+  const double N = (double)NC * NT, e = N / M;
+  double chi2 = 0.0;
+  for (int n = 1; n <= M; n++) chi2 += (hist[n] - e) * (hist[n] - e) / e;
+  const double mean = sum / N, var = sum2 / N - mean * mean;
+  const double zmean = (mean - S) / sqrt((M * M - 1) / 12.0 / N); /* var of U{1..M} */
+  CHECK(out == 0 && hist[1] > 0 && hist[M] > 0,
+        "uniform, steps %d: every n_t in 1 .. %d (%ld outside; %ld x 1, %ld x %d)", S, M, out,
+        hist[1], hist[M], M);
+  CHECK(chi2 < 42.31,
+        "uniform, steps %d: histogram of %.0f draws over %d values: chi^2 = %.1f (%d dof; "
+        "fails above 42.31, p = 1e-3)",
+        S, N, M, chi2, M - 1);
+  CHECK(fabs(zmean) < 4.0 && fabs(var / ((M * M - 1) / 12.0) - 1.0) < 0.02,
+        "uniform: mean steps %.4f (want %d): z = %+.2f; variance %.3f (want %.3f)", mean, S, zmean,
+        var, (M * M - 1) / 12.0);
+  CHECK(same == (long)N && other_seed > N / 2 && other_chain > N / 2,
+        "n_t a pure function of (seed, chain, t): %ld of %.0f equal across objects and order; "
+        "another seed differs in %ld, another chain in %ld (expected %.0f)",
+        same, N, other_seed, other_chain, N * (M - 1) / M);
+  CHECK(fixed_ok == (long)N && one_ok == (long)N,
+        "fixed gives %d steps (%ld of %.0f), uniform with steps = 1 gives 1 (%ld)", S, fixed_ok, N,
+        one_ok);
+  /* the trajectory reports and uses n_t */
+  double x[16] = {0};
+  int rep = 1;
+  lf_hmc_result r;
+  for (uint32_t t = 0; t < 40; t++) {
+    lf_hmc_trajectory(&a, 2, t, x, &r);
+    rep &= r.n_steps == lf_hmc_nsteps(&a, 2, t);
+  }
+  lf_hmc_trajectory(&f, 2, 0, x, &r);
+  CHECK(rep && r.n_steps == S,
+        "lf_hmc_result.n_steps = lf_hmc_nsteps for 40 trajectories; "
+        "fixed reports %d",
+        r.n_steps);
+  lf_hmc_free(&a);
+  lf_hmc_free(&b);
+  lf_hmc_free(&c);
+  lf_hmc_free(&f);
+  lf_hmc_free(&one);
+  lf_theory_free(&th);
+}
+
+/* (i) the trajectory rebuilt by hand from the documented draws: momenta lf_rng_normal(t,
+ * 2 chain), n steps of tau / steps, the accept uniform lf_rng_uniform(t, 2 chain + 1).
+ * With fixed n = steps: the trajectory of latflow before hmc.tau_dist, bit for bit (phi and
+ * dH over 30 trajectories of a chain, both integrators); with uniform the same draws and
+ * n = n_t. Then reversibility of the uniform trajectories: from the end with -p, n_t steps
+ * lead back to the start. */
+static void test_by_hand(lf_integrator integ, lf_tau_dist dist) {
+  enum { N = 16, T = 30 };
+  const uint64_t seed = 8, chain = 5;
+  const int steps = 4;
+  const double tau = 1.2;
+  lf_theory th = make_theory(4, 4, -1.0, 1.0);
+  lf_hmc h, md;
+  make_hmc_dist(&h, &th, tau, steps, integ, dist, seed);
+  make_hmc_dist(&md, &th, tau, steps, integ, dist, 999); /* only its integrator is used */
+  const lf_rng_key key = lf_rng_key_make(seed, LF_STREAM_HMC);
+  double x[N], y[N], p[N], y0[N], pe[N];
+  lf_test_randn(12, N, x);
+  for (int i = 0; i < N; i++) x[i] *= 0.5; /* near equilibrium: both accept and reject */
+  memcpy(y, x, sizeof x);
+  int same = 1, acc = 0, lens = 0;
+  double back = 0.0, moved = 0.0;
+  for (uint32_t t = 0; t < T; t++) {
+    lf_hmc_result r;
+    lf_hmc_trajectory(&h, chain, t, x, &r);
+    const int n = dist == LF_TAU_FIXED ? steps : lf_hmc_nsteps(&h, chain, t);
+    memcpy(y0, y, sizeof y);
+    lf_rng_normal(key, t, 2 * chain, N, p);
+    const double H0 = hamiltonian(&th, y, p);
+    lf_hmc_integrate(&md, y, p, tau / steps, n);
+    const double dH = hamiltonian(&th, y, p) - H0;
+    const int a = isfinite(dH) && lf_rng_uniform(key, t, 2 * chain + 1) < exp(-dH);
+    /* back: from the end with -p, n steps */
+    memcpy(pe, p, sizeof p);
+    for (int i = 0; i < N; i++) pe[i] = -pe[i];
+    double z[N];
+    memcpy(z, y, sizeof y);
+    lf_hmc_integrate(&md, z, pe, tau / steps, n);
+    back = fmax(back, maxabs_diff(N, z, y0));
+    moved = fmax(moved, maxabs_diff(N, y, y0));
+    if (!a) memcpy(y, y0, sizeof y);
+    same &= memcmp(x, y, sizeof x) == 0 && memcmp(&r.dH, &dH, sizeof dH) == 0 && r.accepted == a &&
+            r.n_steps == n;
+    acc += a;
+    lens |= 1 << (n < 31 ? n : 31);
+  }
+  int distinct = 0;
+  for (int k = 0; k < 32; k++) distinct += (lens >> k) & 1;
+  CHECK(same && acc > 0 && acc < T && (dist == LF_TAU_FIXED ? distinct == 1 : distinct >= 4),
+        "%s, tau_dist %s: %d trajectories (%d accepted, %d distinct lengths) bitwise equal to "
+        "the documented draws and n steps of tau/steps rebuilt by hand",
+        iname(integ), dname(dist), T, acc, distinct);
+  CHECK(back < 1e-10 && moved > 0.1,
+        "%s, tau_dist %s: every trajectory reversed (n_t steps with -p) lands on its start: "
+        "max |dphi| = %.1e (moved %.2f)",
+        iname(integ), dname(dist), back, moved);
+  lf_hmc_free(&h);
+  lf_hmc_free(&md);
+  lf_theory_free(&th);
+}
+
+/* The free-field modes k of 8x8 with phat^2 = 4 sum_mu sin^2(k_mu / 2) = 4 (14 of the
+ * 64): with m2 = 1 the force 2 (phat^2 + m2) phi gives omega = sqrt(10), and 10 leapfrog
+ * steps of 0.1 rotate them by 10 * 2 asin(omega 0.05) = 3.176 = pi + 0.034 per
+ * trajectory: x -> -0.9994 x + 0.034 p / omega. */
+typedef struct res_modes {
+  int nk;
+  double c[14][64], s[14][64]; /* cos, sin (k . x) */
+} res_modes;
+
+static void res_modes_init(res_modes *m) {
+  const int L = 8;
+  m->nk = 0;
+  for (int k0 = 0; k0 < L; k0++)
+    for (int k1 = 0; k1 < L; k1++) {
+      const double p0 = 2.0 * M_PI * k0 / L, p1 = 2.0 * M_PI * k1 / L;
+      const double ph2 = 4.0 * (sin(p0 / 2) * sin(p0 / 2) + sin(p1 / 2) * sin(p1 / 2));
+      if (fabs(ph2 - 4.0) > 1e-9 || m->nk == 14) continue;
+      for (int x0 = 0; x0 < L; x0++)
+        for (int x1 = 0; x1 < L; x1++) {
+          m->c[m->nk][x0 * L + x1] = cos(p0 * x0 + p1 * x1);
+          m->s[m->nk][x0 * L + x1] = sin(p0 * x0 + p1 * x1);
+        }
+      m->nk++;
+    }
+}
+
+/* A = (1/V) sum over the resonant k of |sum_x phi(x) e^{-i k x}|^2 / V */
+static double res_amplitude(const res_modes *m, const double *phi) {
+  double A = 0.0;
+  for (int k = 0; k < m->nk; k++) {
+    double re = 0.0, im = 0.0;
+    for (int i = 0; i < 64; i++) {
+      re += m->c[k][i] * phi[i];
+      im += m->s[k][i] * phi[i];
+    }
+    A += re * re + im * im;
+  }
+  return A / (64.0 * 64.0);
+}
+
+/* Lag-1 autocorrelation of x[0..n) about its mean. */
+static double lag1(const double *x, size_t n) {
+  double m = 0.0, c0 = 0.0, c1 = 0.0;
+  for (size_t i = 0; i < n; i++) m += x[i];
+  m /= (double)n;
+  for (size_t i = 0; i < n; i++) c0 += (x[i] - m) * (x[i] - m);
+  for (size_t i = 0; i + 1 < n; i++) c1 += (x[i] - m) * (x[i + 1] - m);
+  return c1 / c0;
+}
+
+typedef struct res_stats {
+  double mean[16], err[16], tau[16], rho[16]; /* per replica: phi2 mean, error, tau_int;
+                                                  lag-1 autocorrelation of A */
+} res_stats;
+
+/* (j) the resonance. R replicas (chains 0 .. R-1) of NT trajectories at the free field
+ * 8x8, m2 = 1, tau 1 in 10 leapfrog steps, hmc.tau_dist dist; each starts in equilibrium
+ * (300 uniform trajectories of another seed from phi = 0: a fixed-length start would need
+ * ~10^3 trajectories to fill the resonant modes). */
+static void res_run(const lf_theory *th, const res_modes *m, lf_tau_dist dist, int R, size_t NT,
+                    res_stats *st) {
+  lf_hmc warm, h;
+  make_hmc_dist(&warm, th, 1.0, 10, LF_INT_LEAPFROG, LF_TAU_UNIFORM, 4321);
+  make_hmc_dist(&h, th, 1.0, 10, LF_INT_LEAPFROG, dist, 1234);
+  double *phi2 = malloc(NT * sizeof *phi2), *A = malloc(NT * sizeof *A), phi[64], o[5];
+  const int k = lf_theory_obs_index(th, "phi2");
+  lf_hmc_result r;
+  for (int rep = 0; rep < R; rep++) {
+    memset(phi, 0, sizeof phi);
+    for (uint32_t t = 0; t < 300; t++) lf_hmc_trajectory(&warm, (uint64_t)rep, t, phi, &r);
+    for (size_t t = 0; t < NT; t++) {
+      lf_hmc_trajectory(&h, (uint64_t)rep, (uint32_t)t, phi, &r);
+      th->observables(th, phi, o);
+      phi2[t] = o[k];
+      A[t] = res_amplitude(m, phi);
+    }
+    lf_gamma_result g;
+    if (lf_gamma_mean(1, &NT, phi2, LF_GAMMA_S, &g, NULL, 0) != LF_OK) {
+      fprintf(stderr, "lf_gamma_mean: %s\n", lf_last_error());
+      exit(1);
+    }
+    st->mean[rep] = g.value;
+    st->err[rep] = g.error;
+    st->tau[rep] = g.tau_int;
+    st->rho[rep] = lag1(A, NT);
+  }
+  free(phi2);
+  free(A);
+  lf_hmc_free(&warm);
+  lf_hmc_free(&h);
+}
+
+/* The expected lag-1 autocorrelation of |x_k|^2 for a Gaussian mode that each trajectory
+ * maps to x cos(theta) + (p / omega) sin(theta): E[cos^2 theta] (over n_t for uniform),
+ * theta = n 2 asin(omega eps / 2) (the leapfrog rotation), ignoring rejections. */
+static double res_rho_expected(lf_tau_dist dist) {
+  const double th1 = 2.0 * asin(sqrt(10.0) * 0.05);
+  if (dist == LF_TAU_FIXED) return cos(10 * th1) * cos(10 * th1);
+  double s = 0.0;
+  for (int n = 1; n <= 19; n++) s += cos(n * th1) * cos(n * th1);
+  return s / 19.0;
+}
+
+/* The resonance check. R = 16 replicas of 20000 trajectories per distribution (~6 s).
+ * (1) mechanism: the lag-1 autocorrelation of the resonant amplitude A, mean over the
+ *     replicas: > 0.95 with fixed (expected 0.9988: the 14 modes of omega tau ~ pi decorrelate
+ *     over ~10^3 trajectories), < 0.8 with uniform (expected ~0.5).
+ * (2) consequence, independent of any error estimator: the variance between the replicas'
+ *     phi2 means with fixed over that with uniform (same cost). A mode model (each mode
+ *     decorrelating as in (1), acceptance 0.94) gives tau_int(phi2) ~ 90 for fixed and 1.6
+ *     for uniform, a ratio ~ 50; the check asks for > 4 (the variance ratio of two samples
+ *     of 16 exceeds 4 by chance with p ~ 0.5%, so the old code, where both runs are fixed,
+ *     fails it, and with a true ratio of even 20, F(15,15) < 1/5 has p < 1e-3).
+ * (3) honesty with uniform: chi^2/dof of z = (mean - exact) / error over the 16 replicas,
+ *     the error from lf_gamma_mean; fails above 2.6 (chi^2_16 0.999 quantile 39.3 / 16 =
+ *     2.45, plus room for the noise of the estimated errors); an error 1.5x too small gives
+ *     2.25 on average. For fixed the same chi^2/dof is printed: with tau_int ~ 90 hidden in
+ *     a small, slow tail, a window chosen from the fast decay misses most of it. */
+static void test_resonance(void) {
+  enum { R = 16 };
+  const size_t NT = 20000;
+  lf_theory th = make_theory(8, 8, 1.0, 0.0);
+  lf_free_exact ex;
+  CHECK(lf_free_exact_eval(8, 8, 1.0, &ex) == LF_OK, "exact free field 8x8");
+  res_modes *m = malloc(sizeof *m);
+  res_modes_init(m);
+  CHECK(m->nk == 14, "8x8: %d modes with phat^2 = 4 (want 14)", m->nk);
+  res_stats st[2];
+  const lf_tau_dist d[2] = {LF_TAU_FIXED, LF_TAU_UNIFORM};
+  double var[2], rho[2], chi2[2], tau[2];
+  for (int i = 0; i < 2; i++) {
+    res_run(&th, m, d[i], R, NT, &st[i]);
+    double mm = 0.0, rr = 0.0, tt = 0.0, c2 = 0.0;
+    for (int r = 0; r < R; r++) {
+      mm += st[i].mean[r] / R;
+      rr += st[i].rho[r] / R;
+      tt += st[i].tau[r] / R;
+      const double z = (st[i].mean[r] - ex.phi2) / st[i].err[r];
+      c2 += z * z / R;
+    }
+    double v = 0.0;
+    for (int r = 0; r < R; r++) v += (st[i].mean[r] - mm) * (st[i].mean[r] - mm) / (R - 1);
+    var[i] = v;
+    rho[i] = rr;
+    chi2[i] = c2;
+    tau[i] = tt;
+    fprintf(stderr,
+            "     tau_dist %-7s: %d replicas x %zu trajectories, 8x8 m2=1 lambda=0, tau 1, 10 "
+            "leapfrog steps: phi2 %.5f (exact %.5f), sd of the means %.2e, mean error %.2e, "
+            "mean tau_int (Gamma) %.2f; lag-1 autocorrelation of the resonant modes %.4f "
+            "(expected %.4f)\n",
+            dname(d[i]), R, NT, mm, ex.phi2, sqrt(v), st[i].err[0], tt, rr, res_rho_expected(d[i]));
+  }
+  CHECK(rho[0] > 0.95 && rho[1] < 0.8,
+        "resonant modes (omega tau ~ pi): lag-1 autocorrelation %.4f with fixed (> 0.95), %.4f "
+        "with uniform (< 0.8)",
+        rho[0], rho[1]);
+  CHECK(var[0] > 4.0 * var[1],
+        "variance of the %d replicas' phi2 means: fixed / uniform = %.1f (> 4; sd %.2e vs %.2e)", R,
+        var[0] / var[1], sqrt(var[0]), sqrt(var[1]));
+  CHECK(chi2[1] < 2.6,
+        "uniform: chi^2/dof of (phi2 - exact) / error = %.2f over %d replicas (< 2.6; fixed: "
+        "%.2f, mean tau_int %.2f vs %.2f)",
+        chi2[1], R, chi2[0], tau[0], tau[1]);
+  free(m);
+  lf_theory_free(&th);
+}
+
 /* (g) refusals of lf_hmc_init. */
 static void test_refusals(void) {
   lf_theory th = make_theory(4, 4, -1.0, 1.0);
@@ -348,6 +677,12 @@ static void test_refusals(void) {
   rc = lf_hmc_init(&h, &th, &c, 1);
   CHECK(rc == LF_ERR_INVALID, "integrator 7 refused: %s", lf_last_error());
   lf_hmc_free(&h);
+  c = hmc_cfg(1.0, 10, LF_INT_LEAPFROG);
+  c.tau_dist = (lf_tau_dist)5;
+  rc = lf_hmc_init(&h, &th, &c, 1);
+  CHECK(rc == LF_ERR_INVALID && strstr(lf_last_error(), "tau_dist"), "tau_dist 5 refused: %s",
+        lf_last_error());
+  lf_hmc_free(&h);
   c = hmc_cfg(1.0, 10, LF_INT_OMELYAN);
   rc = lf_hmc_init(&h, &th, &c, 1);
   CHECK(rc == LF_OK && h.n == 16, "valid config accepted (n = %d)", h.n);
@@ -365,5 +700,11 @@ int main(void) {
   test_free_field(LF_INT_LEAPFROG);
   test_free_field(LF_INT_OMELYAN);
   test_interacting();
+  test_length_law();
+  for (int ig = 0; ig < 2; ig++) {
+    test_by_hand((lf_integrator)ig, LF_TAU_FIXED);
+    test_by_hand((lf_integrator)ig, LF_TAU_UNIFORM);
+  }
+  test_resonance();
   return lf_test_result();
 }

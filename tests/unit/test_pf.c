@@ -290,15 +290,18 @@ static void check_reversible(lf_integrator integ) {
         "pf %s: forward (moved %.2f) and back: max |theta - theta0| = %.1e (exact determinant: "
         "%.1e)",
         in, moved, back, back_ex);
-  /* one trajectory: solves = gradient evaluations + 1 (H_end) */
+  /* one trajectory of r.n_steps steps (hmc.tau_dist uniform: 1 .. 15): solves = gradient
+   * evaluations + 1 (H_end) */
   lf_hmc_result r;
   memcpy(x, x0, sizeof(double) * n);
   const lf_status rc = lf_hmc_trajectory(&h, 0, 0, x, &r);
-  const int64_t want = (integ == LF_INT_OMELYAN ? 2 * 8 + 1 : 8 + 1) + 1;
-  CHECK(rc == LF_OK && r.cg_solves == want && r.cg_iters >= r.cg_max && r.cg_max > 0 &&
-            r.cg_iters <= r.cg_solves * (int64_t)r.cg_max && isfinite(r.dH),
-        "pf %s trajectory: %lld solves (want %lld), %lld iterations, longest %d, dH %.3g", in,
-        (long long)r.cg_solves, (long long)want, (long long)r.cg_iters, r.cg_max, r.dH);
+  const int ns = r.n_steps;
+  const int64_t want = (integ == LF_INT_OMELYAN ? 2 * ns + 1 : ns + 1) + 1;
+  CHECK(rc == LF_OK && ns >= 1 && ns <= 15 && r.cg_solves == want && r.cg_iters >= r.cg_max &&
+            r.cg_max > 0 && r.cg_iters <= r.cg_solves * (int64_t)r.cg_max && isfinite(r.dH),
+        "pf %s trajectory of %d steps: %lld solves (want %lld), %lld iterations, longest %d, "
+        "dH %.3g",
+        in, ns, (long long)r.cg_solves, (long long)want, (long long)r.cg_iters, r.cg_max, r.dH);
   /* bitwise reproducible */
   lf_hmc_result r2;
   memcpy(p, x0, sizeof(double) * n);
