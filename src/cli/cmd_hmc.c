@@ -40,8 +40,10 @@ static const char help[] =
     "usage: latflow hmc [CONFIG] [--set key=value]... [--output DIR] [--force] [--resume]\n"
     "                   [--json]\n"
     "Hybrid Monte Carlo for the theory of CONFIG: hmc.therm thermalization trajectories\n"
-    "(not stored), then hmc.trajectories trajectories of length hmc.tau in hmc.steps steps\n"
-    "of hmc.integrator (leapfrog | omelyan), from a cold start (phi = 0). Writes\n"
+    "(not stored), then hmc.trajectories trajectories of hmc.integrator (leapfrog |\n"
+    "omelyan) steps of hmc.tau / hmc.steps, from a cold start (phi = 0); the number of\n"
+    "steps is uniform in 1 .. 2 hmc.steps - 1 per trajectory (hmc.tau_dist: uniform, the\n"
+    "default; mean length hmc.tau) or always hmc.steps (hmc.tau_dist: fixed). Writes\n"
     "<output>/hmc.h5 in the ensemble format: one chain step per trajectory with dH and the\n"
     "accept flag; configurations per sample.save (accepted: one row per new state; none).\n"
     "Under mpiexec -n P: P independent chains (chain r on rank r, its own random stream) in\n"
@@ -66,6 +68,37 @@ typedef struct chain_state {
   int64_t cg_iters;  /* pseudofermions: CG iterations of the production trajectories */
   int64_t cg_solves; /* pseudofermions: CG solves of the production trajectories     */
 } chain_state;
+
+/* The summary's warnings (the WARN lines and the "warnings" list of --json) for P chains:
+ * `frozen` of them accepted none of their ntraj trajectories, `bad` trajectories (all
+ * chains, thermalization included) had a non-finite dH. json_warn may be NULL. */
+static void warn_summary(int P, long ntraj, int64_t frozen, int64_t bad, long total,
+                         cJSON *json_warn) {
+  char msg[400];
+  if (frozen > 0) {
+    if (P == 1)
+      snprintf(msg, sizeof msg,
+               "no trajectory was accepted (0 of %ld): the chain never left its start, so "
+               "its averages and errors mean nothing (lower hmc.tau / hmc.steps)",
+               ntraj);
+    else
+      snprintf(msg, sizeof msg,
+               "%lld of %d chains accepted no trajectory (0 of %ld each): they never left "
+               "their start, so their averages and errors mean nothing (lower hmc.tau / "
+               "hmc.steps)",
+               (long long)frozen, P, ntraj);
+    lf_log_warn("hmc", "%s", msg);
+    if (json_warn) cJSON_AddItemToArray(json_warn, cJSON_CreateString(msg));
+  }
+  if (bad > 0) {
+    snprintf(msg, sizeof msg,
+             "%lld of %ld trajectories%s (thermalization included) had a non-finite dH "
+             "and were rejected: the integrator blew up (lower hmc.tau / hmc.steps)",
+             (long long)bad, total * P, P > 1 ? " of all chains" : "");
+    lf_log_warn("hmc", "%s", msg);
+    if (json_warn) cJSON_AddItemToArray(json_warn, cJSON_CreateString(msg));
+  }
+}
 
 enum { NI64 = 8, NF64 = 2, NI64_V1 = 6 };
 /* checkpoint datasets: one value per chain each, chain r at index r; checkpoints of
@@ -351,13 +384,28 @@ static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, in
              cfg->hmc.cg_maxiter);
   else if (th.kind == LF_THEORY_SCHWINGER)
     snprintf(fermions, sizeof fermions, ", exact determinant");
-  lf_log_info("hmc", "%s%s | %s, tau %g, %d steps | %ld + %ld trajectories", desc, fermions,
+  const int uniform = cfg->hmc.tau_dist == LF_TAU_UNIFORM;
+  char len[96];
+  if (uniform && cfg->hmc.steps > 1)
+    snprintf(len, sizeof len, "tau_dist uniform (1 .. %d steps of %g)", 2 * cfg->hmc.steps - 1,
+             cfg->hmc.tau / cfg->hmc.steps);
+  else
+    snprintf(len, sizeof len, "tau_dist %s", uniform ? "uniform" : "fixed");
+  lf_log_info("hmc", "%s%s | %s, tau %g, %d steps, %s | %ld + %ld trajectories", desc, fermions,
               cfg->hmc.integrator == LF_INT_OMELYAN ? "omelyan" : "leapfrog", cfg->hmc.tau,
-              cfg->hmc.steps, ntherm, ntraj);
+              cfg->hmc.steps, len, ntherm, ntraj);
+  if (talk && uniform && cfg->hmc.steps == 1)
+    lf_log_warn("hmc", "hmc.tau_dist is uniform but hmc.steps = 1: every trajectory has 1 step, so "
+                       "its length is not randomized (that needs hmc.steps >= 2)");
   if (resume)
     lf_log_info("hmc", "resuming at trajectory %lld of %ld from %s", (long long)s.t, total, ckpt);
   const double t0 = lf_wtime(), before = s.seconds;
   const long t_first = (long)s.t;
+  /* integrator steps of the production trajectories: those before a resume are recomputed
+   * (they are a pure function of (seed, chain, t)), the others counted as they run */
+  int64_t steps_used = 0;
+  for (long u = ntherm; u < t_first; u++)
+    steps_used += lf_hmc_nsteps(&h, (uint64_t)chain, (uint32_t)u);
   double last = 0.0;
   long t = t_first;
   while (t < total) {
@@ -374,6 +422,7 @@ static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, in
       if (t >= ntherm) {
         s.acc += r.accepted;
         s.sum_acc += r.accepted;
+        steps_used += r.n_steps;
         s.cg_iters += r.cg_iters;
         s.cg_solves += r.cg_solves;
         if (r.accepted || s.row < 0) {
@@ -431,7 +480,20 @@ static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, in
     rc = lf_ens_close(w);
     w = NULL;
   }
-  LF_CHECK(rc);
+  LF_CHECK(lf_cli_agree(comm, rc));
+  /* the whole run's counts for the warnings and the summary (chains on every rank) */
+  int P = 1;
+  MPI_Comm_size(comm, &P);
+  int64_t mine[3] = {ntraj > 0 && s.acc == 0, s.bad, steps_used}, all[3];
+  if (MPI_Allreduce(mine, all, 3, MPI_INT64_T, MPI_SUM, comm) != MPI_SUCCESS) {
+    rc = LF_FAIL(LF_ERR_MPI, "MPI_Allreduce of the chains' counts");
+    goto fail;
+  }
+  if (mine[0] && P > 1) /* each rank names its own frozen chain; rank 0 sums them up */
+    lf_log_warn("hmc", "chain %d accepted none of its %ld trajectories", chain, ntraj);
+  cJSON *jwarn = json ? cJSON_CreateArray() : NULL;
+  if (talk) warn_summary(P, ntraj, all[0], all[1], total, jwarn);
+  const double mean_steps = ntraj ? (double)all[2] / ((double)ntraj * P) : 0.0;
   lf_log_info(
       "hmc", "chain %d: %ld trajectories in %.1f s: acceptance %.4f, %lld non-finite dH -> %s",
       chain, ntraj, s.seconds, ntraj ? (double)s.acc / (double)ntraj : 0.0, (long long)s.bad, path);
@@ -445,6 +507,9 @@ static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, in
     cJSON_AddNumberToObject(json, "trajectories", (double)ntraj);
     cJSON_AddNumberToObject(json, "therm", (double)ntherm);
     cJSON_AddNumberToObject(json, "acceptance", ntraj ? (double)s.acc / (double)ntraj : 0.0);
+    cJSON_AddStringToObject(json, "tau_dist", uniform ? "uniform" : "fixed");
+    cJSON_AddNumberToObject(json, "mean_steps", mean_steps);
+    cJSON_AddItemToObject(json, "warnings", jwarn);
     cJSON_AddNumberToObject(json, "gen_seconds", s.seconds);
     cJSON_AddStringToObject(json, "ensemble", path);
     if (resume) cJSON_AddNumberToObject(json, "resumed_at", (double)t_first);
@@ -529,6 +594,7 @@ lf_status lf_hmc_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_Co
       cJSON_AddStringToObject(json, "command", "hmc");
       cJSON_AddBoolToObject(json, "complete", 1);
       cJSON_AddStringToObject(json, "ensemble", path);
+      cJSON_AddItemToObject(json, "warnings", cJSON_CreateArray());
     }
     return LF_OK;
   }
@@ -587,8 +653,11 @@ int lf_cmd_hmc(int argc, char **argv, MPI_Comm comm) {
   if (rc != LF_OK) return lf_cli_report(rc);
   cJSON *json = o.json ? cJSON_CreateObject() : NULL;
   code = lf_cli_report(lf_hmc_pipeline_ex(&cfg, o.force, o.resume, comm, json));
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
   if (json) {
-    if (code == 0) code = lf_cli_print_json(json);
+    /* the summary is rank 0's (the other ranks' objects stay empty): one JSON document */
+    if (code == 0 && rank == 0) code = lf_cli_print_json(json);
     cJSON_Delete(json);
   }
   return code;

@@ -7,8 +7,9 @@
 # --resume (also with a longer hmc.trajectories, and from <ckpt>.prev), ends with an hmc.h5
 # bitwise equal in every dataset to an uninterrupted run, and the checkpoint is removed.
 # Section P does the same for schwinger with pseudofermions (2 ranks, CG columns).
-# Refusals: --resume with theory.lambda changed, with hmc.fermion changed (P), with fewer trajectories than done, without
-# a checkpoint, with another number of ranks; a fresh run over an interrupted one.
+# Refusals: --resume with theory.lambda changed, with hmc.tau_dist changed, with
+# hmc.fermion changed (P), with fewer trajectories than done, without a checkpoint, with
+# another number of ranks; a fresh run over an interrupted one.
 # usage: ckpt_hmc.sh LATFLOW WORKDIR SOURCEDIR
 set -u
 lf=$1; wd=$2; src=$3
@@ -102,6 +103,8 @@ run 1 "C: a fresh run over the interrupted one" "" -- "$lf" hmc c.yaml --output 
 expect_err "continue it with --resume" "C: fresh run refused"
 run 2 "C: --resume with theory.lambda changed" "" -- "$lf" hmc c.yaml --output c --resume --set theory.lambda=9
 expect_err "'theory.lambda' differs" "C: lambda refusal names the key"
+run 2 "C: --resume with hmc.tau_dist changed" "" -- "$lf" hmc c.yaml --output c --resume --set hmc.tau_dist=fixed
+expect_err "'hmc.tau_dist' differs" "C: tau_dist refusal names the key"
 run 2 "C: --resume with fewer trajectories than done" "" -- "$lf" hmc c.yaml --output c --resume --set hmc.trajectories=1000
 expect_err "hmc.trajectories may only grow" "C: length refusal"
 run nz "C: --resume under mpiexec -n 2" "" -- mpi 2 "$lf" hmc c.yaml --output c --resume
