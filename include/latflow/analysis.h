@@ -2,7 +2,7 @@
  *
  * Weights are given as log w_i = log p~(phi_i) - log q(phi_i) = -S_i - log q_i
  * (unnormalized p). All sums are done relative to max_i log w_i, so any finite log
- * weights work. Local; never allocates. */
+ * weights work. Local; never allocates (lf_pareto_khat takes the caller's scratch). */
 #ifndef LATFLOW_ANALYSIS_H
 #define LATFLOW_ANALYSIS_H
 
@@ -17,6 +17,17 @@ double lf_ess(size_t n, const double *logw);
 /* log of the mean weight, log((1/n) sum w): an estimate of log Z - (the constant in p~);
  * -KL(q||p) <= this. */
 double lf_log_mean_weight(size_t n, const double *logw);
+
+/* The Pareto shape k of the upper tail of the weights (Vehtari, Simpson, Gelman, Yao,
+ * Gabry, "Pareto smoothed importance sampling", JMLR 25 (2024) 1, arXiv 1507.02646): a
+ * generalized Pareto distribution is fitted to the M = floor(min(n/5, 3 sqrt(n))) largest
+ * finite weights over the (M+1)-th (Zhang and Stephens, Technometrics 51 (2009) 316, with
+ * the weakly informative prior of PSIS). The weights have 1/k finite moments: k < 1/2
+ * finite variance (importance sampling and IMH errors converge as 1/sqrt(n)); 1/2 <= k
+ * < 0.7 infinite variance, slow and unreliable convergence; k >= 0.7 the estimates and
+ * their errors cannot be trusted. NaN if fewer than 25 weights are finite. ws: scratch
+ * of n doubles (sorted finite log weights on return). */
+double lf_pareto_khat(size_t n, const double *logw, double *ws);
 
 /* Independence Metropolis over proposals 0..n-1 in order (Tierney 1994): the chain
  * starts at proposal 0; proposal i > 0 is accepted when log u[i] < logw[i] - logw[cur].

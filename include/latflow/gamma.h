@@ -27,13 +27,42 @@
  * Default S = 1.5 (LF_GAMMA_S); S = 0 means W = 0 (data taken as independent), as in
  * UWerr; S < 0 or non-finite is LF_ERR_INVALID. If no window is found up to
  * W_max = floor(min(n_r)/2) the result has window = W_max and flag LF_GAMMA_NO_WINDOW
- * (the error is then a lower bound). Constant data (Gamma_F(0) == 0, or a_f below
- * 1e-10 of sum_alpha |h_alpha| sqrt(Gamma_alpha alpha(0)), i.e. fluctuations that
- * cancel to rounding, e.g. a reweighted constant) gives error 0, tau_int 0.5, W = 0,
- * rho = (1, 0, 0, ...) and flag LF_GAMMA_CONSTANT. If C_F(W) <= 0 (strongly
- * anticorrelated data, where the window search stops at an odd lag) the naive W = 0
- * result is returned with flag LF_GAMMA_NEGATIVE. Non-finite data is LF_ERR_NUMERIC
- * naming the observable, replica and index.
+ * (the Gamma error is then a lower bound). If C_F(W) <= 0 (strongly anticorrelated data,
+ * where the window search stops at an odd lag) the naive W = 0 result is used with flag
+ * LF_GAMMA_NEGATIVE.
+ *
+ * Binning cross-check (docs/PHYSICS.md, "Statistical errors"): the window misses
+ * autocorrelations that decay slowly with a small amplitude (a slow HMC mode; the long,
+ * heavy-tailed rejection runs of an IMH chain with a weak flow), while the means of long
+ * bins see them. With K = bins > 0, replica r is cut into k_r = max(1, round(K n_r / N))
+ * consecutive bins (at most n_r) of n_j values each (so R >= K gives one bin per replica;
+ * Kb = sum_r k_r bins in all) and
+ *   sigma_bin^2 = Kb/(Kb - 1) sum_j (n_j/N)^2 (abar_f,j - abar_f)^2
+ * of the projected fluctuations a_f (batch means). The reported error is
+ *   error = max(error_gamma, error_bin)
+ * (flag LF_GAMMA_BINNED when the binned one is larger and used), with tau_int =
+ * N error^2 / (2 Gamma_F(0)) (bias-corrected Gamma_F(0): the tau_int implied by the
+ * reported error; equal to tau_int_gamma when the Gamma error is used), error_error =
+ * eq. (43) or error / sqrt(2 (Kb - 1)), tau_int_error = eq. (42) or tau_int
+ * sqrt(2/(Kb - 1)). LF_GAMMA_SLOW marks a binned error significantly above the Gamma one,
+ * (error_bin/error_gamma)^2 > 1 + 3 sqrt(2/(Kb - 1)) (false alarm ~0.5 % for Kb = 32): the
+ * autocorrelation has not decayed at W. bins = 0 switches the cross-check off (the Gamma
+ * method alone, as before issue 12; error_bin = NaN); bins = 1 or < 0 is LF_ERR_INVALID.
+ * Fewer than 2 bins in all (R = 1, K >= 2 always gives 2) leaves error_bin = NaN.
+ *
+ * Effective samples: variance is the variance of the quantity under the target
+ * distribution (Gamma_F(0), bias-corrected, for means and derived quantities; the
+ * reweighted variance <O^2>_w - <O>_w^2 for lf_gamma_reweighted) and eff_samples =
+ * variance / error^2 (= N / (2 tau_int) for a mean). eff_samples < LF_GAMMA_MIN_EFF sets
+ * LF_GAMMA_SHORT: the chain is too short for a trustworthy error (N < 100 tau_int).
+ *
+ * Constant data (Gamma_F(0) == 0, or a_f below 1e-10 of sum_alpha |h_alpha|
+ * sqrt(Gamma_alpha alpha(0)), i.e. fluctuations that cancel to rounding, e.g. a
+ * reweighted constant) has no error that data could estimate: error, error_error,
+ * error_gamma, error_bin, tau_int, tau_int_gamma, tau_int_error and eff_samples are NaN,
+ * variance 0, W = 0, rho = (1, 0, 0, ...) and flag LF_GAMMA_CONSTANT. Non-finite data is
+ * LF_ERR_NUMERIC naming the observable, replica and index (latflow/analyze.h screens
+ * each observable first, so that one bad series never sinks the others).
  *
  * Autocorrelation sums: a direct O(N W) sum for N <= LF_GAMMA_FFT_MIN, otherwise FFTW
  * (r2c/c2r per replica, zero-padded so there is no wrap-around); both give the same
@@ -52,27 +81,46 @@
 #include <stddef.h>
 
 #define LF_GAMMA_S 1.5
+#define LF_GAMMA_BINS 32     /* default K of the binning cross-check */
+#define LF_GAMMA_MIN_EFF 50. /* fewer effective samples: LF_GAMMA_SHORT */
 
 enum lf_gamma_flag {
-  LF_GAMMA_NO_WINDOW = 1, /* g(W) never turned negative: window = W_max */
-  LF_GAMMA_CONSTANT = 2,  /* Gamma_F(0) = 0 */
-  LF_GAMMA_NEGATIVE = 4   /* C_F(W) <= 0: W = 0 (naive error) returned instead */
+  LF_GAMMA_NO_WINDOW = 1, /* g(W) never turned negative: window = W_max            */
+  LF_GAMMA_CONSTANT = 2,  /* Gamma_F(0) = 0: no error (NaN)                        */
+  LF_GAMMA_NEGATIVE = 4,  /* C_F(W) <= 0: W = 0 (naive error) used instead          */
+  LF_GAMMA_BINNED = 8,    /* error_bin > error_gamma: the binned error is reported  */
+  LF_GAMMA_SLOW = 16,     /* error_bin significantly above error_gamma (slow modes) */
+  LF_GAMMA_SHORT = 32     /* eff_samples < LF_GAMMA_MIN_EFF                         */
 };
 
 /* How Gamma(t) is summed: AUTO = FFT when N > LF_GAMMA_FFT_MIN, else direct. */
 enum lf_gamma_method { LF_GAMMA_AUTO = 0, LF_GAMMA_DIRECT = 1, LF_GAMMA_FFT = 2 };
 #define LF_GAMMA_FFT_MIN 4096
 
+/* Parameters of the analysis: S of the window, K of the binning (0 = off), method. */
+typedef struct lf_gamma_opts {
+  double S;
+  int bins;
+  int method; /* enum lf_gamma_method */
+} lf_gamma_opts;
+#define LF_GAMMA_OPTS_DEFAULT ((lf_gamma_opts){LF_GAMMA_S, LF_GAMMA_BINS, LF_GAMMA_AUTO})
+
 typedef struct lf_gamma_result {
-  double value;         /* F (bias-corrected when R > 1)              */
-  double error;         /* sigma_F                                     */
-  double error_error;   /* error of the error: sigma_F * sqrt((W + 1/2)/N) (eq. 43) */
-  double tau_int;       /* integrated autocorrelation time at W        */
-  double tau_int_error; /* eq. 42                                      */
-  int window;           /* W                                           */
-  int flags;            /* lf_gamma_flag bits                          */
-  size_t n;             /* N                                           */
-  int replicas;         /* R                                           */
+  double value;         /* F (bias-corrected when R > 1)                             */
+  double error;         /* reported sigma_F = max(error_gamma, error_bin)             */
+  double error_error;   /* its error: eq. (43), or error / sqrt(2 (bins - 1))         */
+  double tau_int;       /* N error^2 / (2 Gamma_F(0)): implied by the reported error  */
+  double tau_int_error; /* eq. 42, or tau_int sqrt(2 / (bins - 1))                    */
+  double error_gamma;   /* the Gamma-method error alone (window W)                    */
+  double tau_int_gamma; /* the Gamma-method tau_int at W                              */
+  double error_bin;     /* the binned error (NaN: no binning)                         */
+  int bins;             /* bins of error_bin (0: none)                                */
+  double variance;      /* variance of the quantity under the target (see above)      */
+  double eff_samples;   /* variance / error^2                                         */
+  int window;           /* W                                                          */
+  int flags;            /* lf_gamma_flag bits                                         */
+  size_t n;             /* N                                                          */
+  int replicas;         /* R                                                          */
 } lf_gamma_result;
 
 /* Mean of one observable x (N values; R replicas of lengths len[r], sum = N). len must
@@ -90,7 +138,8 @@ lf_status lf_gamma_derived(int R, const size_t *len, int P, const double *const 
                            void *ctx, double S, lf_gamma_result *out, double *rho, size_t nrho);
 
 /* Reweighted mean <O>_p = <O w>_q / <w>_q from proposals with log weights logw (N
- * values; w is formed relative to max logw, so any finite logw works): the derived
+ * values; w is formed relative to max logw, so any finite logw works; logw = -inf is
+ * w = 0, NaN or +inf is LF_ERR_NUMERIC, and so are weights that are all 0): the derived
  * quantity of the primaries (O w, w), with the exact derivatives of the ratio
  * (1/wbar, -<O w>/wbar^2) instead of numerical ones, so that a constant O gives
  * LF_GAMMA_CONSTANT. */
@@ -108,5 +157,16 @@ lf_status lf_gamma_derived_method(int R, const size_t *len, int P, const double 
  * xbar) for t = 0 .. nlag-1; nlag <= min(n_r) (LF_ERR_INVALID otherwise). */
 lf_status lf_gamma_autocorr(int R, const size_t *len, const double *x, size_t nlag, int method,
                             double *gamma);
+
+/* The same three estimates with all parameters in opts (S, bins, method); the functions
+ * above are these with {S, LF_GAMMA_BINS, LF_GAMMA_AUTO} (lf_gamma_derived_method: its
+ * method). */
+lf_status lf_gamma_mean_opts(int R, const size_t *len, const double *x, const lf_gamma_opts *opts,
+                             lf_gamma_result *out, double *rho, size_t nrho);
+lf_status lf_gamma_derived_opts(int R, const size_t *len, int P, const double *const *a,
+                                lf_gamma_fn f, void *ctx, const lf_gamma_opts *opts,
+                                lf_gamma_result *out, double *rho, size_t nrho);
+lf_status lf_gamma_reweighted_opts(int R, const size_t *len, const double *x, const double *logw,
+                                   const lf_gamma_opts *opts, lf_gamma_result *out);
 
 #endif

@@ -6,6 +6,7 @@
 #include "latflow/timer.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,9 +33,78 @@ static double meff_w_fn(const double *a, void *ctx) {
   return meff_fn(a, ctx);
 }
 
+/* Appends one sentence to w (counted in dropped when full). */
+static void warn_add(lf_warnings *w, const char *fmt, ...) {
+  if (w->n >= LF_ANA_MAX_WARN) {
+    w->dropped++;
+    return;
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(w->text[w->n++], LF_ANA_WARN_LEN, fmt, ap);
+  va_end(ap);
+}
+
+/* Non-finite values of x (n): their count, and the chain, step and value of the first. */
+static size_t count_nonfinite(const lf_ensemble *e, const double *x, int *r0, size_t *i0,
+                              double *v0) {
+  size_t bad = 0, o = 0;
+  for (int r = 0; r < e->R; r++)
+    for (size_t i = 0; i < e->steps[r]; i++, o++)
+      if (!isfinite(x[o]) && bad++ == 0) {
+        *r0 = r;
+        *i0 = i;
+        *v0 = x[o];
+      }
+  return bad;
+}
+
+/* The warnings that follow from an observable's Gamma result (latflow/gamma.h flags). */
+static void obs_warnings(lf_obs_stats *s, const lf_analysis *a) {
+  const lf_gamma_result *g = &s->g;
+  if (g->flags & LF_GAMMA_CONSTANT) {
+    s->warn |= LF_WARN_CONSTANT;
+    warn_add(&s->warnings,
+             "%s never changed in %zu steps: no error can be estimated (error and tau_int null)",
+             s->name, a->n);
+    return;
+  }
+  if (g->flags & LF_GAMMA_SHORT) {
+    s->warn |= LF_WARN_SHORT;
+    warn_add(&s->warnings,
+             "%s: only %.0f effective samples (< %.0f; N = %zu, tau_int %.3g): the chain is too "
+             "short for a trustworthy error",
+             s->name, g->eff_samples, LF_GAMMA_MIN_EFF, a->n, g->tau_int);
+  }
+  if (g->flags & LF_GAMMA_NO_WINDOW) {
+    s->warn |= LF_WARN_NO_WINDOW;
+    warn_add(&s->warnings,
+             "%s: the automatic window reached N/2 (W = %d) without the autocorrelation "
+             "decaying: the chain is too short and the error may be a lower bound",
+             s->name, g->window);
+  }
+  if (g->flags & LF_GAMMA_SLOW) {
+    s->warn |= LF_WARN_SLOW;
+    warn_add(&s->warnings,
+             "%s: the autocorrelation has not decayed at the window W = %d: the binned error "
+             "(%d bins) %.3g is %.2f x the Gamma error and is reported; run longer",
+             s->name, g->window, g->bins, g->error_bin, g->error_bin / g->error_gamma);
+  }
+}
+
 lf_status lf_analyze(const lf_ensemble *e, int nrho, lf_analysis *a) {
+  return lf_analyze_ex(e, nrho, NULL, a);
+}
+
+lf_status lf_analyze_ex(const lf_ensemble *e, int nrho, const lf_analyze_opts *opts,
+                        lf_analysis *a) {
   lf_status rc = LF_OK;
   memset(a, 0, sizeof *a);
+  a->opts = opts ? *opts : LF_ANALYZE_OPTS_DEFAULT;
+  if (!(a->opts.S >= 0.0) || !isfinite(a->opts.S) || a->opts.bins < 0 || a->opts.bins == 1)
+    return LF_FAIL(LF_ERR_INVALID, "analysis: S = %g, bins = %d (need S >= 0, bins 0 or >= 2)",
+                   a->opts.S, a->opts.bins);
+  const lf_gamma_opts go = {a->opts.S, a->opts.bins, LF_GAMMA_AUTO};
   a->kind = e->info.kind;
   a->R = e->R;
   a->gen_seconds = e->info.gen_seconds;
@@ -58,6 +128,7 @@ lf_status lf_analyze(const lf_ensemble *e, int nrho, lf_analysis *a) {
   for (int r = 0; r < e->R; r++) len[r] = e->steps[r];
   /* chain statistics */
   long run = 0, max_run = 0;
+  int moved = 0; /* some chain changed its state */
   size_t o = 0;
   for (int r = 0; r < e->R; r++) {
     run = 0;
@@ -67,24 +138,85 @@ lf_status lf_analyze(const lf_ensemble *e, int nrho, lf_analysis *a) {
       lw[o] = s->logw;
       run = s->accepted ? 0 : run + 1;
       if (run > max_run) max_run = run;
+      if (i > 0 && s->row != e->chain[r][i - 1].row) moved = 1;
     }
   }
   a->acceptance = (double)acc / (double)n;
   const int flow = a->kind != LF_ENS_HMC;
   const int rew = a->kind == LF_ENS_REWEIGHT;
   a->ess = flow ? lf_ess(n, lw) : NAN;
+  a->ess_samples = flow ? a->ess * (double)n : NAN;
+  a->pareto_k = flow ? lf_pareto_khat(n, lw, x) : NAN;
   a->max_run = flow ? max_run : -1;
   a->exp_mdH = a->exp_mdH_err = NAN;
+  if (acc == 0 || !moved) {
+    a->warn |= LF_WARN_FROZEN;
+    warn_add(&a->warnings,
+             "the chain never moved (acceptance %.3g, %s): its observables are constant and "
+             "say nothing about the distribution",
+             a->acceptance, moved ? "no accepted step" : "every step stayed in its first state");
+  }
+  if (flow && (double)max_run > 0.05 * (double)n) {
+    a->warn |= LF_WARN_LONG_RUN;
+    warn_add(&a->warnings,
+             "the chain sat on one state for %ld steps (%.0f%% of the run): errors may be "
+             "underestimated; train the flow longer or draw more proposals",
+             max_run, 100.0 * (double)max_run / (double)n);
+  }
+  if (flow && a->pareto_k >= 0.5) {
+    a->warn |= LF_WARN_HEAVY_TAIL;
+    warn_add(&a->warnings,
+             "the weights have a heavy tail (Pareto k = %.2f >= %s): %s (errors are usually too "
+             "small); train the flow better",
+             a->pareto_k, a->pareto_k >= 0.7 ? "0.7" : "0.5",
+             a->pareto_k >= 0.7 ? "estimates and their errors cannot be trusted"
+                                : "their variance is infinite and errors converge slowly");
+  }
+  if (rew) { /* NaN or +inf log weights have no meaning: weight 0, and said so */
+    int r0 = 0;
+    size_t i0 = 0, bad = 0;
+    o = 0;
+    for (int r = 0; r < e->R; r++)
+      for (size_t i = 0; i < e->steps[r]; i++, o++)
+        if ((isnan(lw[o]) || lw[o] == INFINITY) && bad++ == 0) {
+          r0 = r;
+          i0 = i;
+        }
+    if (bad) {
+      for (o = 0; o < n; o++)
+        if (isnan(lw[o]) || lw[o] == INFINITY) lw[o] = -INFINITY;
+      a->warn |= LF_WARN_LOGW;
+      warn_add(&a->warnings,
+               "%zu of %zu log weights are NaN or +Inf (first: chain %d, step %zu): taken as "
+               "weight 0",
+               bad, n, r0, i0);
+    }
+  }
   if (!flow) {
     o = 0;
     for (int r = 0; r < e->R; r++)
-      for (size_t i = 0; i < e->steps[r]; i++) x[o++] = exp(-e->chain[r][i].dH);
-    lf_gamma_result g;
-    LF_CHECK(lf_gamma_mean(e->R, len, x, LF_GAMMA_S, &g, NULL, 0));
-    a->exp_mdH = g.value;
-    a->exp_mdH_err = g.error;
+      for (size_t i = 0; i < e->steps[r]; i++) { /* dH = +inf also means a broken trajectory */
+        const double dH = e->chain[r][i].dH;
+        x[o++] = isfinite(dH) ? exp(-dH) : NAN;
+      }
+    int r0 = 0;
+    size_t i0 = 0;
+    double v0 = 0.0;
+    const size_t bad = count_nonfinite(e, x, &r0, &i0, &v0);
+    if (bad) {
+      a->warn |= LF_WARN_DH;
+      warn_add(&a->warnings,
+               "dH is not finite (or exp(-dH) overflows) in %zu of %zu trajectories (first: "
+               "chain %d, trajectory %zu, dH = %g): <exp(-dH)> omitted",
+               bad, n, r0, i0, e->chain[r0][i0].dH);
+    } else {
+      lf_gamma_result g;
+      LF_CHECK(lf_gamma_mean_opts(e->R, len, x, &go, &g, NULL, 0));
+      a->exp_mdH = g.value;
+      a->exp_mdH_err = g.error;
+    }
   }
-  /* observables */
+  /* observables: a series with non-finite values gets NaN and a warning, the rest goes on */
   a->nobs = e->info.nobs;
   for (int k = 0; k < a->nobs; k++) {
     lf_obs_stats *s = &a->obs[k];
@@ -97,20 +229,39 @@ lf_status lf_analyze(const lf_ensemble *e, int nrho, lf_analysis *a) {
         goto fail;
       }
       s->nrho = nrho;
+      for (int t = 0; t < nrho; t++) s->rho[t] = NAN;
+    }
+    int r0 = 0;
+    size_t i0 = 0;
+    double v0 = 0.0;
+    s->nonfinite = count_nonfinite(e, x, &r0, &i0, &v0);
+    if (s->nonfinite) {
+      const double NaN = NAN;
+      s->g = (lf_gamma_result){NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN, 0, NaN, NaN, 0, 0, n, e->R};
+      s->eff_samples = s->eff_per_s = s->eff_per_s_total = NAN;
+      s->warn |= LF_WARN_NONFINITE;
+      warn_add(&s->warnings,
+               "%s is not finite in %zu of %zu steps (first: chain %d, step %zu, value %g): mean "
+               "and error omitted",
+               s->name, s->nonfinite, n, r0, i0, v0);
+      a->warn |= s->warn;
+      continue;
     }
     if (rew)
-      LF_CHECK(lf_gamma_reweighted(e->R, len, x, lw, LF_GAMMA_S, &s->g));
+      LF_CHECK(lf_gamma_reweighted_opts(e->R, len, x, lw, &go, &s->g));
     else
-      LF_CHECK(lf_gamma_mean(e->R, len, x, LF_GAMMA_S, &s->g, s->rho, (size_t)s->nrho));
+      LF_CHECK(lf_gamma_mean_opts(e->R, len, x, &go, &s->g, s->rho, (size_t)s->nrho));
     if (rew && s->rho) { /* the autocorrelation of the raw series, for the plots */
       lf_gamma_result tmp;
-      LF_CHECK(lf_gamma_mean(e->R, len, x, LF_GAMMA_S, &tmp, s->rho, (size_t)s->nrho));
+      LF_CHECK(lf_gamma_mean_opts(e->R, len, x, &go, &tmp, s->rho, (size_t)s->nrho));
     }
-    const double neff = (double)n / (2.0 * s->g.tau_int);
-    s->eff_per_s = a->gen_seconds > 0 ? neff / a->gen_seconds : NAN;
+    s->eff_samples = s->g.eff_samples;
+    s->eff_per_s = a->gen_seconds > 0 ? s->eff_samples / a->gen_seconds : NAN;
     s->eff_per_s_total = flow && a->gen_seconds + a->train_seconds > 0
-                             ? neff / (a->gen_seconds + a->train_seconds)
+                             ? s->eff_samples / (a->gen_seconds + a->train_seconds)
                              : NAN;
+    obs_warnings(s, a);
+    a->warn |= s->warn;
   }
   /* correlator and effective mass */
   a->ncorr = e->info.ncorr;
@@ -120,15 +271,40 @@ lf_status lf_analyze(const lf_ensemble *e, int nrho, lf_analysis *a) {
       for (size_t i = 0; i < n; i++) wmax = fmax(wmax, lw[i]);
       for (size_t i = 0; i < n; i++) p3[3][i] = exp(lw[i] - wmax);
     }
+    size_t cbad = 0;
+    int cr0 = 0;
+    size_t ci0 = 0;
+    double cv0 = 0.0;
     for (int t = 0; t < a->ncorr; t++) {
       series(e, e->corr, a->ncorr, t, x);
+      int r0 = 0;
+      size_t i0 = 0;
+      double v0 = 0.0;
+      const size_t bad = count_nonfinite(e, x, &r0, &i0, &v0);
+      if (bad) {
+        if (cbad == 0) {
+          cr0 = r0;
+          ci0 = i0;
+          cv0 = v0;
+        }
+        cbad += bad;
+        a->G[t] = a->G_err[t] = NAN;
+        continue;
+      }
       lf_gamma_result g;
       if (rew)
-        LF_CHECK(lf_gamma_reweighted(e->R, len, x, lw, LF_GAMMA_S, &g));
+        LF_CHECK(lf_gamma_reweighted_opts(e->R, len, x, lw, &go, &g));
       else
-        LF_CHECK(lf_gamma_mean(e->R, len, x, LF_GAMMA_S, &g, NULL, 0));
+        LF_CHECK(lf_gamma_mean_opts(e->R, len, x, &go, &g, NULL, 0));
       a->G[t] = g.value;
       a->G_err[t] = g.error;
+    }
+    if (cbad) {
+      a->warn |= LF_WARN_CORR;
+      warn_add(&a->warnings,
+               "the correlator has %zu non-finite values (first: chain %d, step %zu, value %g): "
+               "those G(t) and the m_eff that use them are omitted",
+               cbad, cr0, ci0, cv0);
     }
     a->nmeff = a->ncorr / 2 - 1;
     for (int t = 1; t <= a->nmeff; t++) {
@@ -144,8 +320,8 @@ lf_status lf_analyze(const lf_ensemble *e, int nrho, lf_analysis *a) {
         a->meff[t] = a->meff_err[t] = NAN;
         continue;
       }
-      const lf_status r2 = lf_gamma_derived(e->R, len, rew ? 4 : 3, pp, rew ? meff_w_fn : meff_fn,
-                                            NULL, LF_GAMMA_S, &g, NULL, 0);
+      const lf_status r2 = lf_gamma_derived_opts(e->R, len, rew ? 4 : 3, pp,
+                                                 rew ? meff_w_fn : meff_fn, NULL, &go, &g, NULL, 0);
       if (r2 != LF_OK || !isfinite(g.value)) {
         a->meff[t] = a->meff_err[t] = NAN;
         continue;

@@ -2,6 +2,7 @@
 #include "latflow/analysis.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 static double max_finite(size_t n, const double *logw) {
   double mx = -INFINITY;
@@ -65,4 +66,59 @@ void lf_ess_acc_add(lf_ess_acc *e, double logw) {
 
 double lf_ess_acc_value(const lf_ess_acc *e) {
   return e->n && isfinite(e->l1) ? exp(2.0 * e->l1 - e->l2) / (double)e->n : 0.0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  const double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Zhang and Stephens (2009), eqs. (7)-(10) as coded in PSIS (psis.py, gpdfit): the
+ * posterior mean of b over a grid of m = 30 + sqrt(M) points, then k = mean log(1 - b x)
+ * (the sign of PSIS, k > 0 for heavy tails) shrunk towards 1/2 by a prior of weight 10.
+ * x: (M) exceedances in ascending order. */
+static double gpd_khat(size_t M, const double *x) {
+  enum { MMAX = 30 + 4096 };
+  const size_t m = 30 + (size_t)sqrt((double)M);
+  if (m > MMAX) return NAN;
+  double bs[MMAX], L[MMAX];
+  const double xq = x[(size_t)((double)M / 4.0 + 0.5) - 1], xmax = x[M - 1];
+  if (!(xq > 0.0) || !(xmax > 0.0)) return NAN;
+  for (size_t j = 0; j < m; j++) {
+    bs[j] = 1.0 / xmax + (1.0 - sqrt((double)m / ((double)j + 0.5))) / (3.0 * xq);
+    double k = 0.0;
+    for (size_t i = 0; i < M; i++) k += log1p(-bs[j] * x[i]);
+    k /= (double)M;
+    L[j] = (double)M * (log(-bs[j] / k) - k - 1.0);
+  }
+  double b = 0.0, wsum = 0.0;
+  for (size_t j = 0; j < m; j++) {
+    double s = 0.0; /* w_j = 1 / sum_l exp(L_l - L_j); an overflow gives w_j = 0 */
+    for (size_t l = 0; l < m; l++) s += exp(L[l] - L[j]);
+    const double w = 1.0 / s;
+    if (!(w >= 10.0 * 2.220446049250313e-16)) continue; /* PSIS drops negligible weights */
+    b += w * bs[j];
+    wsum += w;
+  }
+  if (!(wsum > 0.0)) return NAN;
+  b /= wsum;
+  double k = 0.0;
+  for (size_t i = 0; i < M; i++) k += log1p(-b * x[i]);
+  k /= (double)M;
+  return (k * (double)M + 10.0 * 0.5) / ((double)M + 10.0);
+}
+
+double lf_pareto_khat(size_t n, const double *logw, double *ws) {
+  size_t nf = 0;
+  for (size_t i = 0; i < n; i++)
+    if (isfinite(logw[i])) ws[nf++] = logw[i];
+  if (nf < 25) return NAN;
+  qsort(ws, nf, sizeof *ws, cmp_double);
+  const double mf = fmin(0.2 * (double)nf, 3.0 * sqrt((double)nf));
+  const size_t M = (size_t)mf;
+  const double top = ws[nf - 1], cut = exp(ws[nf - 1 - M] - top);
+  /* the exceedances over the cut, in place (ascending): ws[nf - M .. nf - 1] */
+  double *x = ws + (nf - M);
+  for (size_t i = 0; i < M; i++) x[i] = exp(x[i] - top) - cut;
+  return gpd_khat(M, x);
 }

@@ -4,7 +4,9 @@
  * reference implementation UWerr: numerical derivatives with step sqrt(Gamma_aa(0)/N)/2,
  * the replica sum of eq. (31), the window criterion of eq. (52) on the uncorrected Gamma,
  * the bias correction Gamma(t) += C(W)/N (eq. 49), the errors of eqs. (42)-(43) and the
- * replica bias correction of F, eq. (40). */
+ * replica bias correction of F, eq. (40). The binning cross-check is the batch-means
+ * estimate (e.g. Flyvbjerg and Petersen, J. Chem. Phys. 91 (1989) 461) at one large bin
+ * size; why the larger of the two is reported is argued in docs/PHYSICS.md. */
 #include "latflow/gamma.h"
 
 #include "latflow/timer.h"
@@ -182,26 +184,63 @@ static int use_fft(const layout *L, int method) {
   return method == LF_GAMMA_FFT || (method == LF_GAMMA_AUTO && L->N > LF_GAMMA_FFT_MIN);
 }
 
+/* Batch means of af (header): replica r in k_r = max(1, round(K n_r / N)) consecutive
+ * bins; returns sigma_bin^2 = Kb/(Kb-1) sum_j (n_j/N)^2 (mean_j - mean)^2 and the number
+ * of bins Kb in *kb (NaN and *kb < 2 when there are too few). */
+static double binned_var(const layout *L, const double *af, int K, int *kb) {
+  const double N = (double)L->N;
+  double m = 0.0;
+  for (size_t i = 0; i < L->N; i++) m += af[i];
+  m /= N;
+  double s = 0.0;
+  int nb = 0;
+  size_t off = 0;
+  for (int r = 0; r < L->R; r++) {
+    const size_t n = L->len[r];
+    size_t k = (size_t)floor((double)K * (double)n / N + 0.5);
+    if (k < 1) k = 1;
+    if (k > n) k = n;
+    for (size_t j = 0; j < k; j++) {
+      const size_t i0 = off + j * n / k, i1 = off + (j + 1) * n / k;
+      double bm = 0.0;
+      for (size_t i = i0; i < i1; i++) bm += af[i];
+      bm /= (double)(i1 - i0);
+      const double f = (double)(i1 - i0) / N;
+      s += f * f * (bm - m) * (bm - m);
+      nb++;
+    }
+    off += n;
+  }
+  *kb = nb;
+  return nb >= 2 ? (double)nb / (double)(nb - 1) * s : NAN;
+}
+
 /* The windowing and errors for projected fluctuations af (N values) with scale
- * sum_alpha |h_alpha| sqrt(Gamma_aa(0)) (for the cancellation test). out->value, n,
- * replicas are set by the caller. */
-static lf_status analyse(const layout *L, const double *af, double scale, double S, int method,
-                         lf_gamma_result *out, double *rho, size_t nrho) {
+ * sum_alpha |h_alpha| sqrt(Gamma_aa(0)) (for the cancellation test). var_target: the
+ * variance under the target for eff_samples (NaN: Gamma_F(0), i.e. a chain of the
+ * target). out->value, n, replicas are set by the caller. */
+static lf_status analyse(const layout *L, const double *af, double scale, const lf_gamma_opts *o,
+                         double var_target, lf_gamma_result *out, double *rho, size_t nrho) {
   lf_status rc = LF_OK;
   const double N = (double)L->N;
+  const double S = o->S;
   const size_t tmax = L->nmin / 2;
   size_t cap = tmax + 1;
   if (rho && nrho > cap) cap = nrho < L->nmin ? nrho : L->nmin;
-  acf A = {L, af, lf_alloc(cap * sizeof(double)), 0, cap, use_fft(L, method)};
+  acf A = {L, af, lf_alloc(cap * sizeof(double)), 0, cap, use_fft(L, o->method)};
   if (!A.gamma) return LF_FAIL(LF_ERR_NOMEM, "gamma: autocorrelation of %zu lags", cap);
   out->flags = 0;
+  out->bins = 0;
+  out->error_bin = NAN;
   if (rho)
     for (size_t t = 0; t < nrho; t++) rho[t] = t == 0 ? 1.0 : 0.0;
   LF_CHECK(acf_ensure(&A, 1));
   const double g0 = A.gamma[0];
   if (!(g0 > 0.0) || g0 <= (CANCEL_TOL * scale) * (CANCEL_TOL * scale)) {
-    out->error = out->error_error = out->tau_int_error = 0.0;
-    out->tau_int = 0.5;
+    /* nothing fluctuates: no error can be estimated from these data (header) */
+    out->error = out->error_error = out->tau_int_error = NAN;
+    out->error_gamma = out->tau_int_gamma = out->tau_int = out->eff_samples = NAN;
+    out->variance = 0.0;
     out->window = 0;
     out->flags = LF_GAMMA_CONSTANT;
     goto fail;
@@ -245,12 +284,39 @@ static lf_status analyse(const layout *L, const double *af, double scale, double
   for (size_t t = 0; t < A.have; t++) A.gamma[t] += shift;
   c = A.gamma[0];
   for (size_t t = 1; t <= W; t++) c += 2.0 * A.gamma[t];
+  const double g0c = A.gamma[0];
   out->window = (int)W;
-  out->error = sqrt(c / N);
-  out->error_error = out->error * sqrt(((double)W + 0.5) / N); /* eq. 43 */
-  out->tau_int = c / (2.0 * A.gamma[0]);
-  const double dw = (double)W + 0.5 - out->tau_int;
-  out->tau_int_error = 2.0 * out->tau_int * sqrt((dw > 0.0 ? dw : 0.0) / N); /* eq. 42 */
+  out->error_gamma = sqrt(c / N);
+  out->tau_int_gamma = c / (2.0 * g0c);
+  double err = out->error_gamma;
+  double err_err = err * sqrt(((double)W + 0.5) / N); /* eq. 43 */
+  const double dw = (double)W + 0.5 - out->tau_int_gamma;
+  double tau_err = 2.0 * out->tau_int_gamma * sqrt((dw > 0.0 ? dw : 0.0) / N); /* eq. 42 */
+  if (o->bins > 0) {
+    /* the binning cross-check: the larger error is reported (docs/PHYSICS.md) */
+    int kb = 0;
+    const double vb = binned_var(L, af, o->bins, &kb);
+    if (kb >= 2) {
+      const double q = 2.0 / (double)(kb - 1); /* relative variance of sigma_bin^2 */
+      out->bins = kb;
+      out->error_bin = sqrt(vb);
+      if (vb > (c / N) * (1.0 + 3.0 * sqrt(q))) out->flags |= LF_GAMMA_SLOW;
+      if (out->error_bin > err) {
+        err = out->error_bin;
+        err_err = err * sqrt(q) / 2.0;
+        tau_err = -1.0; /* set below from the reported tau_int */
+        out->flags |= LF_GAMMA_BINNED;
+      }
+    }
+  }
+  out->error = err;
+  out->error_error = err_err;
+  out->tau_int = N * err * err / (2.0 * g0c);
+  out->tau_int_error =
+      tau_err >= 0.0 ? tau_err : out->tau_int * sqrt(2.0 / (double)(out->bins - 1));
+  out->variance = isnan(var_target) ? g0c : var_target;
+  out->eff_samples = out->variance / (err * err);
+  if (out->eff_samples < LF_GAMMA_MIN_EFF) out->flags |= LF_GAMMA_SHORT;
   if (rho) {
     const size_t nr = nrho < A.have ? nrho : A.have;
     for (size_t t = 1; t < nr; t++) rho[t] = A.gamma[t] / A.gamma[0];
@@ -264,8 +330,8 @@ fail:
 enum grad_mode { GRAD_IDENTITY, GRAD_NUMERIC, GRAD_RATIO };
 
 static lf_status derived(const layout *L, int P, const double *const *a, lf_gamma_fn f, void *ctx,
-                         enum grad_mode mode, double S, int method, lf_gamma_result *out,
-                         double *rho, size_t nrho) {
+                         enum grad_mode mode, const lf_gamma_opts *o, double var_target,
+                         lf_gamma_result *out, double *rho, size_t nrho) {
   lf_status rc = LF_OK;
   const size_t N = L->N;
   const size_t np = (size_t)P;
@@ -344,40 +410,50 @@ static lf_status derived(const layout *L, int P, const double *const *a, lf_gamm
   out->value = value;
   out->n = N;
   out->replicas = L->R;
-  LF_CHECK(analyse(L, af, scale, S, method, out, rho, nrho));
+  LF_CHECK(analyse(L, af, scale, o, var_target, out, rho, nrho));
 fail:
   lf_free(abar);
   lf_free(af);
   return rc;
 }
 
-static lf_status check_common(int R, const size_t *len, double S, int method, lf_gamma_result *out,
-                              layout *L) {
+static lf_status check_common(int R, const size_t *len, const lf_gamma_opts *o,
+                              lf_gamma_result *out, layout *L) {
   if (!out) return LF_FAIL(LF_ERR_INVALID, "gamma: out is NULL");
   memset(out, 0, sizeof *out);
-  if (!(S >= 0.0) || !isfinite(S))
-    return LF_FAIL(LF_ERR_INVALID, "gamma: S = %g (need 0 <= S < inf; default 1.5)", S);
-  if (method != LF_GAMMA_AUTO && method != LF_GAMMA_DIRECT && method != LF_GAMMA_FFT)
-    return LF_FAIL(LF_ERR_INVALID, "gamma: method %d unknown", method);
+  if (!o) return LF_FAIL(LF_ERR_INVALID, "gamma: opts is NULL");
+  if (!(o->S >= 0.0) || !isfinite(o->S))
+    return LF_FAIL(LF_ERR_INVALID, "gamma: S = %g (need 0 <= S < inf; default 1.5)", o->S);
+  if (o->bins < 0 || o->bins == 1)
+    return LF_FAIL(LF_ERR_INVALID, "gamma: bins = %d (need 0 = off or >= 2; default %d)", o->bins,
+                   LF_GAMMA_BINS);
+  if (o->method != LF_GAMMA_AUTO && o->method != LF_GAMMA_DIRECT && o->method != LF_GAMMA_FFT)
+    return LF_FAIL(LF_ERR_INVALID, "gamma: method %d unknown", o->method);
   return check_layout(R, len, L);
 }
 
-lf_status lf_gamma_mean(int R, const size_t *len, const double *x, double S, lf_gamma_result *out,
-                        double *rho, size_t nrho) {
+lf_status lf_gamma_mean_opts(int R, const size_t *len, const double *x, const lf_gamma_opts *opts,
+                             lf_gamma_result *out, double *rho, size_t nrho) {
   layout L;
-  lf_status rc = check_common(R, len, S, LF_GAMMA_AUTO, out, &L);
+  lf_status rc = check_common(R, len, opts, out, &L);
   if (rc != LF_OK) return rc;
   if (!x) return LF_FAIL(LF_ERR_INVALID, "gamma: x is NULL");
   if ((rc = check_finite(&L, x, "observable", 0)) != LF_OK) return rc;
   const double *a[1] = {x};
-  return derived(&L, 1, a, NULL, NULL, GRAD_IDENTITY, S, LF_GAMMA_AUTO, out, rho, nrho);
+  return derived(&L, 1, a, NULL, NULL, GRAD_IDENTITY, opts, NAN, out, rho, nrho);
 }
 
-lf_status lf_gamma_derived_method(int R, const size_t *len, int P, const double *const *a,
-                                  lf_gamma_fn f, void *ctx, double S, int method,
-                                  lf_gamma_result *out, double *rho, size_t nrho) {
+lf_status lf_gamma_mean(int R, const size_t *len, const double *x, double S, lf_gamma_result *out,
+                        double *rho, size_t nrho) {
+  const lf_gamma_opts o = {S, LF_GAMMA_BINS, LF_GAMMA_AUTO};
+  return lf_gamma_mean_opts(R, len, x, &o, out, rho, nrho);
+}
+
+lf_status lf_gamma_derived_opts(int R, const size_t *len, int P, const double *const *a,
+                                lf_gamma_fn f, void *ctx, const lf_gamma_opts *opts,
+                                lf_gamma_result *out, double *rho, size_t nrho) {
   layout L;
-  lf_status rc = check_common(R, len, S, method, out, &L);
+  lf_status rc = check_common(R, len, opts, out, &L);
   if (rc != LF_OK) return rc;
   if (P < 1) return LF_FAIL(LF_ERR_INVALID, "gamma: P = %d primaries (need P >= 1)", P);
   if (!a || !f) return LF_FAIL(LF_ERR_INVALID, "gamma: a or f is NULL");
@@ -385,7 +461,14 @@ lf_status lf_gamma_derived_method(int R, const size_t *len, int P, const double 
     if (!a[al]) return LF_FAIL(LF_ERR_INVALID, "gamma: a[%d] is NULL", al);
     if ((rc = check_finite(&L, a[al], "primary", al)) != LF_OK) return rc;
   }
-  return derived(&L, P, a, f, ctx, GRAD_NUMERIC, S, method, out, rho, nrho);
+  return derived(&L, P, a, f, ctx, GRAD_NUMERIC, opts, NAN, out, rho, nrho);
+}
+
+lf_status lf_gamma_derived_method(int R, const size_t *len, int P, const double *const *a,
+                                  lf_gamma_fn f, void *ctx, double S, int method,
+                                  lf_gamma_result *out, double *rho, size_t nrho) {
+  const lf_gamma_opts o = {S, LF_GAMMA_BINS, method};
+  return lf_gamma_derived_opts(R, len, P, a, f, ctx, &o, out, rho, nrho);
 }
 
 lf_status lf_gamma_derived(int R, const size_t *len, int P, const double *const *a, lf_gamma_fn f,
@@ -393,27 +476,46 @@ lf_status lf_gamma_derived(int R, const size_t *len, int P, const double *const 
   return lf_gamma_derived_method(R, len, P, a, f, ctx, S, LF_GAMMA_AUTO, out, rho, nrho);
 }
 
-lf_status lf_gamma_reweighted(int R, const size_t *len, const double *x, const double *logw,
-                              double S, lf_gamma_result *out) {
+lf_status lf_gamma_reweighted_opts(int R, const size_t *len, const double *x, const double *logw,
+                                   const lf_gamma_opts *opts, lf_gamma_result *out) {
   layout L;
-  lf_status rc = check_common(R, len, S, LF_GAMMA_AUTO, out, &L);
+  lf_status rc = check_common(R, len, opts, out, &L);
   if (rc != LF_OK) return rc;
   if (!x || !logw) return LF_FAIL(LF_ERR_INVALID, "gamma: x or logw is NULL");
   if ((rc = check_finite(&L, x, "observable", 0)) != LF_OK) return rc;
-  if ((rc = check_finite(&L, logw, "log weight", 0)) != LF_OK) return rc;
   const size_t N = L.N;
+  /* log w = -inf is a weight 0 (header); NaN and +inf have no meaning */
+  double mx = -INFINITY;
+  for (size_t i = 0; i < N; i++) {
+    if (isnan(logw[i]) || logw[i] == INFINITY)
+      return LF_FAIL(LF_ERR_NUMERIC, "gamma: log weight %zu is %g", i, logw[i]);
+    mx = fmax(mx, logw[i]);
+  }
+  if (mx == -INFINITY) return LF_FAIL(LF_ERR_NUMERIC, "gamma: all %zu weights are 0", N);
   double *p = lf_alloc(2 * N * sizeof(double)); /* (O w, w) */
   if (!p) return LF_FAIL(LF_ERR_NOMEM, "gamma: reweighting scratch for N = %zu", N);
-  double mx = -INFINITY;
-  for (size_t i = 0; i < N; i++) mx = fmax(mx, logw[i]);
+  double sw = 0.0, sow = 0.0;
   for (size_t i = 0; i < N; i++) {
-    p[N + i] = exp(logw[i] - mx); /* in (0, 1], the largest is 1: <w> > 0 */
+    p[N + i] = exp(logw[i] - mx); /* in [0, 1], the largest is 1: <w> > 0 */
     p[i] = x[i] * p[N + i];
+    sw += p[N + i];
+    sow += p[i];
   }
+  /* the target variance <O^2>_w - <O>_w^2 for the effective samples (header) */
+  const double ow = sow / sw;
+  double v = 0.0;
+  for (size_t i = 0; i < N; i++) v += p[N + i] * (x[i] - ow) * (x[i] - ow);
+  v /= sw;
   const double *a[2] = {p, p + N};
-  rc = derived(&L, 2, a, NULL, NULL, GRAD_RATIO, S, LF_GAMMA_AUTO, out, NULL, 0);
+  rc = derived(&L, 2, a, NULL, NULL, GRAD_RATIO, opts, v, out, NULL, 0);
   lf_free(p);
   return rc;
+}
+
+lf_status lf_gamma_reweighted(int R, const size_t *len, const double *x, const double *logw,
+                              double S, lf_gamma_result *out) {
+  const lf_gamma_opts o = {S, LF_GAMMA_BINS, LF_GAMMA_AUTO};
+  return lf_gamma_reweighted_opts(R, len, x, logw, &o, out);
 }
 
 lf_status lf_gamma_autocorr(int R, const size_t *len, const double *x, size_t nlag, int method,

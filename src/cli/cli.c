@@ -46,6 +46,12 @@ lf_status lf_cli_parse(int argc, char **argv, int first, const char *cmd, lf_cli
     } else if (!strcmp(a, "--output") || !strcmp(a, "-o") || !strcmp(a, "--out")) {
       NEEDVAL("--output");
       o->output = val;
+    } else if (!strcmp(a, "--stau")) {
+      NEEDVAL("--stau");
+      o->stau = val;
+    } else if (!strcmp(a, "--bins")) {
+      NEEDVAL("--bins");
+      o->bins = val;
     } else if (!strcmp(a, "--seconds")) {
       NEEDVAL("--seconds");
       char *end;

@@ -18,6 +18,8 @@ typedef struct lf_cli_opts {
   const char *model;  /* --model M */
   const char *output; /* --output DIR (same as --set output=DIR) */
   double seconds;     /* bench: --seconds */
+  const char *stau;   /* analyze: --stau S (text; checked by the command) */
+  const char *bins;   /* analyze: --bins K (text; checked by the command) */
 } lf_cli_opts;
 
 /* Parses argv[first..] into opts; unknown options are LF_ERR_USAGE. */

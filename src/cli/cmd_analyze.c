@@ -1,5 +1,6 @@
-/* latflow analyze FILE.h5 [--json]: observables with Gamma-method errors, tau_int,
- * acceptance, ESS, effective samples per second (DESIGN.md section 3). */
+/* latflow analyze FILE.h5 [--json] [--stau S] [--bins K]: observables with Gamma-method
+ * errors checked by binning, tau_int, acceptance, ESS, effective samples (per second),
+ * and the warnings of the analysis (latflow/analyze.h). */
 #include "cli.h"
 #include "cmd_train.h"
 
@@ -10,16 +11,22 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char help[] =
-    "usage: latflow analyze FILE.h5 [--json]\n"
+    "usage: latflow analyze FILE.h5 [--json] [--stau S] [--bins K]\n"
     "Analyses an ensemble file (from `latflow sample`, `latflow hmc` or latflow-merge): for\n"
-    "every observable the mean, its error by the Gamma method with automatic windowing\n"
-    "(Wolff 2004; chains are replicas), tau_int and its error, and effective samples per\n"
-    "second; for flow ensembles the acceptance, the ESS of the weights and the longest run\n"
-    "of rejections; for HMC <exp(-dH)>; for phi^4 the zero-momentum correlator, the\n"
-    "effective mass and the pole mass. --json prints one object on stdout.\n";
+    "every observable the mean and its error: the Gamma method with automatic windowing\n"
+    "(Wolff 2004, window parameter S, default 1.5; 0 = no autocorrelation; chains are\n"
+    "replicas), checked by the error of K bins (default 32; 0 = off); the larger of the two\n"
+    "is reported. Also tau_int and its error, effective samples (variance / error^2) and per\n"
+    "second; for flow ensembles the acceptance, the ESS of the weights, ESS x N, the Pareto\n"
+    "k of the weights' tail and the longest run of rejections; for HMC <exp(-dH)>; for\n"
+    "phi^4 the zero-momentum correlator, the effective mass and the pole mass. Numbers that\n"
+    "cannot be estimated are null/nan, never 0; every doubt is a warning (rows marked '!',\n"
+    "sentences below the table; \"warnings\" lists in the JSON). The exit code is 0 also\n"
+    "with warnings. --json prints one object on stdout (docs/USER_GUIDE.md).\n";
 
 static const char *kind_name(lf_ens_kind k) {
   return k == LF_ENS_HMC ? "hmc" : k == LF_ENS_REWEIGHT ? "reweight" : "imh";
@@ -45,11 +52,19 @@ void lf_analysis_to_json(const char *file, const lf_ensemble *e, const lf_analys
     cJSON_AddNumberToObject(th, "lambda", e->cfg.theory.lambda);
   }
   cJSON_AddStringToObject(json, "kind", kind_name(a->kind));
+  cJSON *jw = cJSON_AddArrayToObject(json, "warnings");
+  for (int i = 0; i < a->warnings.n; i++)
+    cJSON_AddItemToArray(jw, cJSON_CreateString(a->warnings.text[i]));
+  cJSON *ja = cJSON_AddObjectToObject(json, "analysis");
+  cJSON_AddNumberToObject(ja, "stau", a->opts.S);
+  cJSON_AddNumberToObject(ja, "bins", a->opts.bins);
   cJSON_AddNumberToObject(json, "n", (double)a->n);
   cJSON_AddNumberToObject(json, "chains", a->R);
   cJSON_AddNumberToObject(json, "rows", (double)a->rows);
   add_num_or_null(json, "acceptance", a->acceptance);
   add_num_or_null(json, "ess", a->ess);
+  add_num_or_null(json, "ess_samples", a->ess_samples);
+  add_num_or_null(json, "pareto_k", a->pareto_k);
   if (a->max_run >= 0)
     cJSON_AddNumberToObject(json, "max_rejection_run", (double)a->max_run);
   else
@@ -69,17 +84,31 @@ void lf_analysis_to_json(const char *file, const lf_ensemble *e, const lf_analys
     add_num_or_null(o, "error", s->g.error);
     add_num_or_null(o, "tau_int", s->g.tau_int);
     add_num_or_null(o, "tau_int_error", s->g.tau_int_error);
+    add_num_or_null(o, "error_gamma", s->g.error_gamma);
+    add_num_or_null(o, "error_bin", s->g.error_bin);
+    cJSON_AddNumberToObject(o, "bins", s->g.bins);
+    if (isfinite(s->g.error))
+      cJSON_AddStringToObject(o, "error_method", (s->g.flags & LF_GAMMA_BINNED) ? "bins" : "gamma");
+    else
+      cJSON_AddNullToObject(o, "error_method");
+    add_num_or_null(o, "tau_int_gamma", s->g.tau_int_gamma);
     cJSON_AddNumberToObject(o, "window", s->g.window);
     cJSON_AddBoolToObject(o, "window_found", !(s->g.flags & LF_GAMMA_NO_WINDOW));
+    add_num_or_null(o, "eff_samples", s->eff_samples);
     add_num_or_null(o, "eff_samples_per_s", s->eff_per_s);
     add_num_or_null(o, "eff_samples_per_s_with_training", s->eff_per_s_total);
+    cJSON_AddNumberToObject(o, "non_finite", (double)s->nonfinite);
+    cJSON *w = cJSON_AddArrayToObject(o, "warnings");
+    for (int i = 0; i < s->warnings.n; i++)
+      cJSON_AddItemToArray(w, cJSON_CreateString(s->warnings.text[i]));
   }
   if (a->ncorr > 0) {
     cJSON *c = cJSON_AddObjectToObject(json, "correlator");
     cJSON *G = cJSON_AddArrayToObject(c, "G"), *Ge = cJSON_AddArrayToObject(c, "G_error");
     for (int t = 0; t < a->ncorr; t++) {
-      cJSON_AddItemToArray(G, cJSON_CreateNumber(a->G[t]));
-      cJSON_AddItemToArray(Ge, cJSON_CreateNumber(a->G_err[t]));
+      cJSON_AddItemToArray(G, isfinite(a->G[t]) ? cJSON_CreateNumber(a->G[t]) : cJSON_CreateNull());
+      cJSON_AddItemToArray(Ge, isfinite(a->G_err[t]) ? cJSON_CreateNumber(a->G_err[t])
+                                                     : cJSON_CreateNull());
     }
     cJSON *M = cJSON_AddArrayToObject(c, "m_eff"), *Me = cJSON_AddArrayToObject(c, "m_eff_error");
     for (int t = 1; t <= a->nmeff; t++) {
@@ -97,33 +126,73 @@ void lf_analysis_to_json(const char *file, const lf_ensemble *e, const lf_analys
   }
 }
 
+/* "%.*g" of v, or "-" when v is not finite (no number can be given). */
+static const char *num(char *buf, size_t n, const char *fmt, double v) {
+  if (isfinite(v))
+    snprintf(buf, n, fmt, v);
+  else
+    snprintf(buf, n, "-");
+  return buf;
+}
+
+void lf_analysis_print_warnings(FILE *f, const lf_analysis *a, const char *indent) {
+  for (int i = 0; i < a->warnings.n; i++)
+    fprintf(f, "%sWARNING: %s\n", indent, a->warnings.text[i]);
+  for (int k = 0; k < a->nobs; k++)
+    for (int i = 0; i < a->obs[k].warnings.n; i++)
+      fprintf(f, "%s! %s\n", indent, a->obs[k].warnings.text[i]);
+}
+
 void lf_analysis_print(FILE *f, const char *file, const lf_ensemble *e, const lf_analysis *a) {
+  char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32];
   fprintf(f, "%s: %s %dx%d, %s ensemble, %d chain(s), %zu steps, %zu stored states\n", file,
           e->info.theory, e->info.L0, e->info.L1, kind_name(a->kind), a->R, a->n, a->rows);
   if (a->kind == LF_ENS_HMC)
-    fprintf(f, "  acceptance %.4f, <exp(-dH)> = %.4f +- %.4f, generation %.3g s\n", a->acceptance,
-            a->exp_mdH, a->exp_mdH_err, a->gen_seconds);
+    fprintf(f, "  acceptance %.4f, <exp(-dH)> = %s +- %s, generation %.3g s\n", a->acceptance,
+            num(b1, sizeof b1, "%.4f", a->exp_mdH), num(b2, sizeof b2, "%.4f", a->exp_mdH_err),
+            a->gen_seconds);
   else
     fprintf(f,
-            "  acceptance %.4f, ESS %.4f, longest rejection run %ld, generation %.1f s, "
-            "training %.1f s\n",
-            a->acceptance, a->ess, a->max_run, a->gen_seconds, a->train_seconds);
-  if (a->max_run >= 0 && (double)a->max_run > 0.05 * (double)a->n)
-    fprintf(f,
-            "  WARNING: the chain sat on one state for %ld steps (%.0f%% of the run): the errors "
-            "below may be underestimated; train the flow longer or draw more proposals\n",
-            a->max_run, 100.0 * (double)a->max_run / (double)a->n);
-  fprintf(f, "  %-10s %14s %12s %10s %9s %12s\n", "observable", "mean", "error", "tau_int", "+-",
-          "eff/s");
+            "  acceptance %.4f, ESS %.4f (%s samples), Pareto k %s, longest rejection run %ld, "
+            "generation %.1f s, training %.1f s\n",
+            a->acceptance, a->ess, num(b1, sizeof b1, "%.4g", a->ess_samples),
+            num(b2, sizeof b2, "%.2f", a->pareto_k), a->max_run, a->gen_seconds, a->train_seconds);
+  fprintf(f, "  errors: Gamma method (S = %g) %s\n", a->opts.S,
+          a->opts.bins > 0 ? "and binning, the larger reported" : "alone (binning off)");
+  fprintf(f, "  %-10s %14s %12s %10s %9s %10s %12s\n", "observable", "mean", "error", "tau_int",
+          "+-", "eff.samp.", "eff/s");
   for (int k = 0; k < a->nobs; k++) {
     const lf_obs_stats *s = &a->obs[k];
-    fprintf(f, "  %-10s %14.6g %12.3g %10.3g %9.2g %12.4g%s\n", s->name, s->g.value, s->g.error,
-            s->g.tau_int, s->g.tau_int_error, s->eff_per_s,
-            (s->g.flags & LF_GAMMA_NO_WINDOW) ? "  (no window found: error is a lower bound)" : "");
+    fprintf(f, "%c %-10s %14s %12s %10s %9s %10s %12s%s\n", s->warn ? '!' : ' ', s->name,
+            num(b1, sizeof b1, "%.6g", s->g.value), num(b2, sizeof b2, "%.3g", s->g.error),
+            num(b3, sizeof b3, "%.3g", s->g.tau_int),
+            num(b4, sizeof b4, "%.2g", s->g.tau_int_error),
+            num(b5, sizeof b5, "%.4g", s->eff_samples), num(b6, sizeof b6, "%.4g", s->eff_per_s),
+            (s->g.flags & LF_GAMMA_BINNED) ? " (binned)" : "");
   }
   if (a->pole_t > 0)
-    fprintf(f, "  pole mass m_eff(t=%d) = %.5g +- %.2g\n", a->pole_t, a->pole_mass,
-            a->pole_mass_err);
+    fprintf(f, "  pole mass m_eff(t=%d) = %s +- %s\n", a->pole_t,
+            num(b1, sizeof b1, "%.5g", a->pole_mass), num(b2, sizeof b2, "%.2g", a->pole_mass_err));
+  lf_analysis_print_warnings(f, a, "  ");
+}
+
+/* Parses --stau and --bins into opts (LF_ERR_USAGE on a bad value). */
+static lf_status parse_opts(const lf_cli_opts *o, lf_analyze_opts *ao) {
+  *ao = LF_ANALYZE_OPTS_DEFAULT;
+  char *end;
+  if (o->stau) {
+    ao->S = strtod(o->stau, &end);
+    if (*end || !(ao->S >= 0.0) || !isfinite(ao->S))
+      return lf_fail_msg(LF_ERR_USAGE, "analyze: --stau needs a number >= 0, got '%s'", o->stau);
+  }
+  if (o->bins) {
+    const long k = strtol(o->bins, &end, 10);
+    if (*end || k < 0 || k == 1 || k > 1000000)
+      return lf_fail_msg(LF_ERR_USAGE, "analyze: --bins needs 0 (off) or an integer >= 2, got '%s'",
+                         o->bins);
+    ao->bins = (int)k;
+  }
+  return LF_OK;
 }
 
 int lf_cmd_analyze(int argc, char **argv, MPI_Comm comm) {
@@ -142,8 +211,10 @@ int lf_cmd_analyze(int argc, char **argv, MPI_Comm comm) {
   lf_analysis a;
   memset(&e, 0, sizeof e);
   memset(&a, 0, sizeof a);
-  rc = lf_ens_read(o.config, &e);
-  if (rc == LF_OK) rc = lf_analyze(&e, 0, &a);
+  lf_analyze_opts ao;
+  rc = parse_opts(&o, &ao);
+  if (rc == LF_OK) rc = lf_ens_read(o.config, &e);
+  if (rc == LF_OK) rc = lf_analyze_ex(&e, 0, &ao, &a);
   code = lf_cli_report(rc);
   if (code == 0) {
     if (o.json) {

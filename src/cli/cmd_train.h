@@ -37,5 +37,7 @@ int lf_cli_print_json(cJSON *json);
 /* The analysis of an ensemble as JSON (DESIGN.md section 3) and as a table (cmd_analyze.c). */
 void lf_analysis_to_json(const char *file, const lf_ensemble *e, const lf_analysis *a, cJSON *json);
 void lf_analysis_print(FILE *f, const char *file, const lf_ensemble *e, const lf_analysis *a);
+/* The ensemble's and the observables' warnings, one line each, every line led by indent. */
+void lf_analysis_print_warnings(FILE *f, const lf_analysis *a, const char *indent);
 
 #endif
