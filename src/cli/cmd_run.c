@@ -41,34 +41,35 @@ static void summary(FILE *f, const lf_config *cfg, const lf_analysis *fa, const 
           "flow: training %.1f s; %zu proposals in %.1f s; IMH acceptance %.3f, ESS %.4f, "
           "longest rejection run %ld\n",
           fa->train_seconds, fa->n, fa->gen_seconds, fa->acceptance, fa->ess, fa->max_run);
-  if ((double)fa->max_run > 0.05 * (double)fa->n)
-    fprintf(f,
-            "WARNING: the IMH chain sat on one state for %ld steps (%.0f%% of the run): flow "
-            "errors may be underestimated (train longer or draw more proposals)\n",
-            fa->max_run, 100.0 * (double)fa->max_run / (double)fa->n);
   if (ha)
     fprintf(f, "hmc:  %zu trajectories in %.3g s; acceptance %.3f, <exp(-dH)> = %.4f +- %.4f\n",
             ha->n, ha->gen_seconds, ha->acceptance, ha->exp_mdH, ha->exp_mdH_err);
-  fprintf(f, "\n%-10s %24s %8s", "observable", "flow (IMH)", "tau_int");
+  /* '!' marks a row with a warning (listed below the table) */
+  fprintf(f, "\n  %-10s %24s %8s", "observable", "flow (IMH)", "tau_int");
   if (ha) fprintf(f, " %24s %8s %7s", "HMC", "tau_int", "z");
   fprintf(f, "\n");
   for (int k = 0; k < fa->nobs; k++) {
     const lf_obs_stats *s = &fa->obs[k];
     char a[64];
+    const int bang = s->warn || (ha && k < ha->nobs && ha->obs[k].warn);
     snprintf(a, sizeof a, "%.6g +- %.2g", s->g.value, s->g.error);
-    fprintf(f, "%-10s %24s %8.3g", s->name, a, s->g.tau_int);
+    fprintf(f, "%c %-10s %24s %8.3g", bang ? '!' : ' ', s->name, a, s->g.tau_int);
     if (ha && k < ha->nobs) {
       const lf_obs_stats *h = &ha->obs[k];
       const double z = (s->g.value - h->g.value) / hypot(s->g.error, h->g.error);
       snprintf(a, sizeof a, "%.6g +- %.2g", h->g.value, h->g.error);
-      fprintf(f, " %24s %8.3g %+7.2f", a, h->g.tau_int, z);
+      fprintf(f, " %24s %8.3g", a, h->g.tau_int);
+      if (isfinite(z))
+        fprintf(f, " %+7.2f", z);
+      else
+        fprintf(f, " %7s", "-");
     }
     fprintf(f, "\n");
   }
   if (fa->pole_t > 0) {
     char a[64];
     snprintf(a, sizeof a, "%.5g +- %.2g", fa->pole_mass, fa->pole_mass_err);
-    fprintf(f, "%-10s %24s %8s", "pole_mass", a, "");
+    fprintf(f, "  %-10s %24s %8s", "pole_mass", a, "");
     if (ha && ha->pole_t > 0) {
       const double z =
           (fa->pole_mass - ha->pole_mass) / hypot(fa->pole_mass_err, ha->pole_mass_err);
@@ -86,6 +87,14 @@ static void summary(FILE *f, const lf_config *cfg, const lf_analysis *fa, const 
             s->eff_per_s, s->eff_per_s_total);
     if (ha && k2 < ha->nobs) fprintf(f, ", HMC %.4g", ha->obs[k2].eff_per_s);
     fprintf(f, "\n");
+  }
+  if (fa->warnings.n || fa->warn) {
+    fprintf(f, "flow (IMH) warnings:\n");
+    lf_analysis_print_warnings(f, fa, "  ");
+  }
+  if (ha && (ha->warnings.n || ha->warn)) {
+    fprintf(f, "HMC warnings:\n");
+    lf_analysis_print_warnings(f, ha, "  ");
   }
   fprintf(f, "files: %s/{model.h5, train.h5, ensemble.h5%s, analysis.json}, plots in %s/plots%s\n",
           out, ha ? ", hmc.h5" : "", out, ha ? " and plots-hmc" : "");
@@ -174,16 +183,35 @@ static lf_status run_pipeline(const lf_config *cfg, int force, int resume, MPI_C
   summary(stderr, cfg, &fa, cfg->hmc.compare ? &ha : NULL, cfg->output);
   if (json) {
     cJSON_AddStringToObject(json, "command", "run");
+    /* every sentence of both analyses, also found inside "analysis" and "analysis_hmc" */
+    cJSON *jw = cJSON_AddArrayToObject(json, "warnings");
+    for (int j = 0; j < (cfg->hmc.compare ? 2 : 1); j++) {
+      const lf_analysis *an = j ? &ha : &fa;
+      char line[LF_ANA_WARN_LEN + 16];
+      for (int i = 0; i < an->warnings.n; i++) {
+        snprintf(line, sizeof line, "%s: %s", j ? "hmc" : "flow", an->warnings.text[i]);
+        cJSON_AddItemToArray(jw, cJSON_CreateString(line));
+      }
+      for (int k = 0; k < an->nobs; k++)
+        for (int i = 0; i < an->obs[k].warnings.n; i++) {
+          snprintf(line, sizeof line, "%s: %s", j ? "hmc" : "flow", an->obs[k].warnings.text[i]);
+          cJSON_AddItemToArray(jw, cJSON_CreateString(line));
+        }
+    }
     cJSON_AddItemToObject(json, "train", jt);
     cJSON_AddItemToObject(json, "sample", js);
     cJSON_AddItemToObject(json, "analysis", jaf);
     jt = js = jaf = NULL;
     if (cfg->hmc.compare) {
       cJSON *z = cJSON_AddObjectToObject(json, "flow_vs_hmc_z");
-      for (int k = 0; k < fa.nobs && k < ha.nobs; k++)
-        cJSON_AddNumberToObject(z, fa.obs[k].name,
-                                (fa.obs[k].g.value - ha.obs[k].g.value) /
-                                    hypot(fa.obs[k].g.error, ha.obs[k].g.error));
+      for (int k = 0; k < fa.nobs && k < ha.nobs; k++) {
+        const double zk =
+            (fa.obs[k].g.value - ha.obs[k].g.value) / hypot(fa.obs[k].g.error, ha.obs[k].g.error);
+        if (isfinite(zk))
+          cJSON_AddNumberToObject(z, fa.obs[k].name, zk);
+        else
+          cJSON_AddNullToObject(z, fa.obs[k].name);
+      }
       cJSON_AddItemToObject(json, "hmc", jh);
       cJSON_AddItemToObject(json, "analysis_hmc", jah);
       jh = jah = NULL;

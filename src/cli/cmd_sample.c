@@ -264,8 +264,35 @@ lf_status lf_sample_pipeline_ex(const lf_config *cfg_in, const char *model_arg, 
     lf_log_info("sample", "coordinator idle %.2f s wall, %.3f s CPU (%.1f%% of a core)",
                 ds.idle_seconds, ds.idle_cpu_seconds,
                 ds.idle_seconds > 0 ? 100.0 * ds.idle_cpu_seconds / ds.idle_seconds : 0.0);
+  /* what makes this ensemble doubtful, in the log and the JSON (rank 0 knows the chain) */
+  char warns[4][256];
+  int nw = 0;
+  const int imh = info.kind == LF_ENS_IMH;
+  const double nprop = rank == 0 ? (double)res.proposals : 0.0;
+  if (rank == 0 && imh && res.acceptance * nprop < 1.5)
+    snprintf(warns[nw++], sizeof warns[0],
+             "the IMH chain never moved (acceptance %.3g: no proposal after the first was "
+             "accepted): the ensemble is one configuration",
+             res.acceptance);
+  if (rank == 0 && res.bad > 0)
+    snprintf(warns[nw++], sizeof warns[0],
+             "%" PRIu64 " of %" PRIu64 " proposals had a non-finite log w = -S - log q (%s)",
+             res.bad, res.proposals, imh ? "rejected" : "left out");
+  if (rank == 0 && imh && (double)res.max_run > 0.05 * nprop)
+    snprintf(warns[nw++], sizeof warns[0],
+             "the IMH chain sat on one state for %d steps (%.0f%% of the run): errors may be "
+             "underestimated; train the flow longer or draw more proposals",
+             res.max_run, 100.0 * (double)res.max_run / nprop);
+  if (rank == 0 && res.ess * nprop < 50.0)
+    snprintf(warns[nw++], sizeof warns[0],
+             "ESS x N = %.3g < 50 effective samples: the weights are dominated by a few "
+             "proposals",
+             res.ess * nprop);
+  for (int i = 0; i < nw; i++) lf_log_warn("sample", "%s", warns[i]);
   if (json) {
     cJSON_AddStringToObject(json, "command", "sample");
+    cJSON *jw = cJSON_AddArrayToObject(json, "warnings");
+    for (int i = 0; i < nw; i++) cJSON_AddItemToArray(jw, cJSON_CreateString(warns[i]));
     cJSON_AddStringToObject(json, "mode", info.kind == LF_ENS_IMH ? "imh" : "reweight");
     cJSON_AddNumberToObject(json, "proposals", (double)res.proposals);
     cJSON_AddNumberToObject(json, "rows", (double)res.rows);
