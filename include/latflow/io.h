@@ -33,7 +33,7 @@
 
 /* Layout versions this build writes and the newest it reads (docs/FORMAT.md). */
 #define LF_IO_MODEL_FORMAT_VERSION 1
-#define LF_IO_TRAIN_FORMAT_VERSION 1
+#define LF_IO_TRAIN_FORMAT_VERSION 2 /* 2: group /eval, `description` attributes */
 
 /* Records buffered by the metrics writer between two writes to the file. */
 #define LF_IO_METRICS_FLUSH 256
@@ -87,6 +87,19 @@ typedef struct lf_train_record {
   int8_t skipped;      /* 1 if the update was skipped (non-finite loss/gradient)  */
 } lf_train_record;
 
+/* One evaluation on fresh samples during training, as recorded in train.h5 /eval. */
+typedef struct lf_train_eval_record {
+  int64_t step;           /* training steps done when evaluated                      */
+  int64_t samples;        /* fresh samples evaluated                                 */
+  double ess;             /* ESS fraction of those samples                           */
+  double acceptance;      /* IMH acceptance of a chain over them                     */
+  double loss;            /* <log q + S> over them (KL(q||p) - log Z)                */
+  double log_mean_weight; /* log <w>, an estimate of log Z                           */
+  int64_t n_train;        /* samples flowed through training so far                  */
+  double seconds;         /* training wall seconds so far (evaluations excluded)     */
+  double eval_seconds;    /* wall seconds of this evaluation                         */
+} lf_train_eval_record;
+
 /* An open metrics writer (opaque; owns the HDF5 handles and the record buffer). */
 typedef struct lf_io_metrics lf_io_metrics;
 
@@ -114,6 +127,13 @@ lf_status lf_io_metrics_flush(lf_io_metrics *w);
 /* Number of records appended so far (written or buffered). */
 int64_t lf_io_metrics_count(const lf_io_metrics *w);
 
+/* Appends one evaluation to /eval, written at once (evaluations are rare); its metadata
+ * reaches the disk at _flush and _close as for the step records. LF_ERR_HDF5. */
+lf_status lf_io_metrics_append_eval(lf_io_metrics *w, const lf_train_eval_record *rec);
+
+/* Number of evaluations appended so far (earlier runs of a resumed file included). */
+int64_t lf_io_metrics_eval_count(const lf_io_metrics *w);
+
 /* Writes the buffered records, closes, fsyncs and renames <path>.tmp to <path>, and
  * frees w (also on failure; w may be NULL). Returns the first error. */
 lf_status lf_io_metrics_close(lf_io_metrics *w);
@@ -125,14 +145,16 @@ lf_status lf_io_metrics_suspend(lf_io_metrics *w);
 
 /* Reopens the metrics file of an interrupted run for appending: "<path>.tmp" (if only
  * <path> exists, from a run that died after its final rename, it is renamed back to
- * "<path>.tmp" first). Every column is cut back to `records` records (the count stored
- * in the checkpoint; a run killed between two checkpoints may have written more) and
- * /meta is rewritten with cfg (run-length keys may have changed). The next append is
- * record `records`. Errors: LF_ERR_IO (no such file, cannot open for writing), the
- * refusals of the readers above, LF_ERR_FORMAT (a column shorter than records),
- * LF_ERR_HDF5, LF_ERR_NOMEM, LF_ERR_INVALID. On failure *w is NULL. */
+ * "<path>.tmp" first). Every column is cut back to `records` records and every /eval
+ * column to `evals` evaluations (the counts stored in the checkpoint; a run killed
+ * between two checkpoints may have written more) and /meta is rewritten with cfg
+ * (run-length keys may have changed). The next append is record `records`, evaluation
+ * `evals`. A version-1 file (no /eval) gets an empty /eval and version 2 when evals is
+ * 0. Errors: LF_ERR_IO (no such file, cannot open for writing), the refusals of the
+ * readers above, LF_ERR_FORMAT (a column shorter than records or evals), LF_ERR_HDF5,
+ * LF_ERR_NOMEM, LF_ERR_INVALID. On failure *w is NULL. */
 lf_status lf_io_metrics_resume(lf_io_metrics **w, const char *path, const lf_config *cfg,
-                               int64_t records);
+                               int64_t records, int64_t evals);
 
 /* The columns of a metrics file, one array of n values each (owned; free with
  * lf_io_series_free). */
@@ -143,11 +165,14 @@ typedef struct lf_train_series {
   int32_t *batch;
   double *seconds, *grad_norm;
   int8_t *skipped;
+  size_t neval;                /* evaluations (0 for a format-version-1 file) */
+  lf_train_eval_record *evals; /* (neval) */
 } lf_train_series;
 
-/* Reads all columns of the metrics file at path into out (zeroed first) and, if cfg_out
- * is not NULL, its stored config. Same refusals as above (expects kind "train"); columns
- * of unequal length are LF_ERR_FORMAT. */
+/* Reads all columns of the metrics file at path into out (zeroed first), the
+ * evaluations of /eval (format version 2; none in version 1) and, if cfg_out is not
+ * NULL, its stored config. Same refusals as above (expects kind "train"); columns of
+ * unequal length (within the root or within /eval) are LF_ERR_FORMAT. */
 lf_status lf_io_metrics_read(const char *path, lf_train_series *out, lf_config *cfg_out);
 
 /* Frees the arrays of s and zeroes it (accepts a zeroed s). */

@@ -22,7 +22,8 @@ enum lf_stream {
   LF_STREAM_SAMPLE = 3, /* production proposals: step 0, index = proposal id g */
   LF_STREAM_ACCEPT = 4, /* IMH accept uniforms: step 0, index = proposal id g */
   LF_STREAM_HMC = 5,    /* HMC momenta, accept, eta: step = trajectory, index by chain (hmc.h) */
-  LF_STREAM_EVAL = 6,   /* end-of-training evaluation samples: step 0, index = sample */
+  LF_STREAM_EVAL = 6,   /* evaluation after k training steps: step 2k noise, 2k+1 IMH
+                           uniforms; index = sample (train.h) */
   LF_STREAM_TEST = 7    /* tests only */
 };
 

@@ -12,9 +12,20 @@
  *       action's gradient is never evaluated.
  * The reported loss is mean_i s_i (= KL(q||p) - log Z) for both estimators. ESS of the
  * batch is (sum w)^2 / (B sum w^2); ess_smoothed is its mean over the last ess_window
- * steps. Schedules: lr = lr0 / 2^floor(t / lr_halve_every); B = min(batch_max,
- * batch * 2^floor(t / batch_double_every)). Stops at train.stop.steps, when the smoothed
- * ESS reaches target_ess (after a full window), or at wall_time, whichever is first.
+ * steps. Both are cheap indicators biased high: the batch is small and the parameters
+ * were just fitted to it. Schedules: lr = lr0 / 2^floor(t / lr_halve_every); B =
+ * min(batch_max, batch * 2^floor(t / batch_double_every)).
+ *
+ * Fresh-sample evaluations (lf_train_eval): after every step t with (t + 1) a multiple of
+ * train.eval_every (> 0), and once when training ends (unless its last step was just
+ * evaluated), lf_train_run evaluates the model on train.eval_samples (> 0) fresh samples
+ * from their own stream, LF_STREAM_EVAL at RNG steps 2k and 2k + 1 for the evaluation
+ * after k training steps, so no training draw is touched and the trained parameters are
+ * bitwise the same whatever eval_every and eval_samples are. Each evaluation is logged
+ * ("eval step=... ess=... acc=..."), passed to the evaluation callback
+ * (lf_trainer_set_eval_callback) and counted in the checkpointed state (evals,
+ * last_eval). Training stops at train.stop.steps, at the first evaluation whose ESS
+ * reaches target_ess (> 0), or at wall_time, whichever is first.
  * A step whose loss, gradient or updated parameters are not finite is skipped (the
  * parameters and optimizer moments are restored) and reported; max_bad_steps
  * consecutive skips stop training with LF_ERR_NUMERIC, the model holding the last good
@@ -40,8 +51,8 @@
  * are functions of t. lf_trainer_save stores that state bitwise: the parameter arena,
  * both optimizer-moment arenas (Adam m and v, SGD momentum, Adadelta accumulators; the
  * arenas of the network precision, as bytes), the optimizer step counter, the ESS ring
- * (ess_ring, ess_n, ess_pos, ess_sum), next_step, skipped, bad_in_row, seconds and
- * records. lf_trainer_load restores it into a trainer built from a config with the same
+ * (ess_ring, ess_n, ess_pos, ess_sum), next_step, skipped, bad_in_row, seconds, records,
+ * evals and last_eval. lf_trainer_load restores it into a trainer built from a config with the same
  * result-relevant keys, so training on from next_step gives the bits of an
  * uninterrupted run. After lf_trainer_set_checkpoint, lf_train_run writes checkpoints
  * itself (rank 0 of comm) every train.checkpoint_every steps and when a signal arrives
@@ -71,7 +82,7 @@ typedef struct lf_train_step_info {
   double ess_smoothed; /* window mean */
   double lr;
   int batch;
-  double seconds; /* wall seconds since training started */
+  double seconds; /* training wall seconds so far (evaluations excluded) */
   double grad_norm;
   int skipped; /* 1 if the step was skipped (NaN/Inf) */
   /* Wall seconds (lf_wtime) of this step's phases on this rank. Diagnostics only: the
@@ -92,14 +103,34 @@ typedef struct lf_train_step_info {
 /* Called after every step; a non-OK return stops training with that status. */
 typedef lf_status (*lf_train_callback)(void *ctx, const lf_train_step_info *info);
 
+/* One evaluation on fresh samples (lf_train_eval). */
+typedef struct lf_eval_result {
+  long step; /* training steps done (the RNG counter of the draws, see above) */
+  long n;    /* fresh samples evaluated (0: no evaluation) */
+  double ess;
+  double acceptance;      /* of an IMH chain over the n samples in order */
+  double log_mean_weight; /* log <w>: estimate of log Z (+ the constant of p~) */
+  double mean_loss;       /* <log q + S> = KL(q||p) - log Z estimate */
+  int64_t n_train;        /* samples flowed through training in steps [0, step) */
+  double train_seconds;   /* training wall seconds so far, evaluations excluded */
+  double seconds;         /* wall seconds of this evaluation */
+} lf_eval_result;
+
 typedef struct lf_train_result {
   long steps;          /* steps taken */
   long skipped;        /* steps skipped for NaN/Inf */
   double loss;         /* last loss */
-  double ess_smoothed; /* at the end */
+  double ess_smoothed; /* at the end (batch ESS) */
   double wall_seconds;
   const char *stop_reason; /* static: "steps", "target_ess", "wall_time", "signal" */
+  long nevals;             /* evaluations made by this call */
+  double eval_seconds;     /* their wall seconds */
+  lf_eval_result eval;     /* the last of them (eval.n = 0: none) */
 } lf_train_result;
+
+/* Called by lf_train_run after every evaluation, on every rank that set it; a non-OK
+ * return stops training with that status (agreed over comm). */
+typedef lf_status (*lf_train_eval_callback)(void *ctx, const lf_eval_result *ev);
 
 /* Called by lf_train_run on rank 0 just before it writes a checkpoint: make the step
  * callback's output durable (flush the metrics file) and set *records to the number of
@@ -123,8 +154,12 @@ typedef struct lf_trainer {
   long next_step;  /* first step not taken yet */
   long skipped;    /* steps skipped for NaN/Inf so far, earlier runs included */
   int bad_in_row;  /* skipped steps in a row just before next_step */
-  double seconds;  /* wall seconds of training so far, earlier runs included */
+  double seconds;  /* training wall seconds so far, earlier runs included (no evals) */
   int64_t records; /* step records of the callback's output at the last checkpoint */
+  int64_t evals;   /* evaluations so far, earlier runs included */
+  long last_eval;  /* training step of the last evaluation; -1: none yet */
+  lf_train_eval_callback eval_cb; /* may be NULL */
+  void *eval_ctx;                 /* borrowed */
   /* checkpointing (lf_trainer_set_checkpoint) */
   char ckpt_path[LF_PATH_MAX];  /* "" = no checkpoints */
   lf_train_ckpt_hook ckpt_hook; /* may be NULL */
@@ -146,6 +181,9 @@ void lf_train_split(int B, int P, int r, int *lo, int *hi);
 /* Learning rate and batch at step t from the schedules. */
 double lf_train_lr(const lf_config *cfg, long t);
 int lf_train_batch(const lf_config *cfg, long t);
+/* Samples flowed through training by steps [0, t): the sum of lf_train_batch (skipped
+ * steps count: their samples were drawn and flowed). */
+int64_t lf_train_samples(const lf_config *cfg, long t);
 /* The gradient of step t at global batch B with estimator est, into the model's grad
  * arena (zeroed first; summed over comm); fills info (loss, ess, grad_norm; lr, seconds
  * 0). A non-finite loss leaves the grads zero and grad_norm NaN. No parameter changes.
@@ -156,14 +194,20 @@ lf_status lf_trainer_gradient(lf_trainer *tr, long t, int B, lf_estimator est,
  * with the NaN/Inf skip described above; fills info (seconds left 0). */
 lf_status lf_trainer_step(lf_trainer *tr, long t, int B, double lr, lf_train_step_info *info);
 /* The whole loop from step `first` (0 for a fresh run, tr->next_step after
- * lf_trainer_load): schedules, stopping, progress lines (lf_log_progress every
- * cfg->train.log_every steps), callback per step, checkpoints and signals as described
- * above. res->steps is the absolute step reached, res->skipped counts earlier runs too,
- * res->wall_seconds is this call's; train.stop.wall_time applies to this call. On a
- * signal: LF_INTERRUPTED after the checkpoint (res filled, stop_reason "signal"); a
- * failed checkpoint stops training with its status. */
+ * lf_trainer_load): schedules, evaluations, stopping, progress lines (lf_log_progress
+ * every cfg->train.log_every steps, with the batch ESS and the last fresh-sample ESS),
+ * callback per step, checkpoints and signals as described above. res->steps is the
+ * absolute step reached, res->skipped counts earlier runs too, res->wall_seconds is
+ * this call's (evaluations included); train.stop.wall_time applies to this call. The
+ * final evaluation also runs after a wall-time or target stop, and when first >=
+ * train.stop.steps unless the step `first` was evaluated already. On a signal:
+ * LF_INTERRUPTED after the checkpoint (res filled, stop_reason "signal", no final
+ * evaluation); a failed checkpoint stops training with its status. */
 lf_status lf_train_run(lf_trainer *tr, long first, lf_train_callback cb, void *ctx,
                        lf_train_result *res);
+
+/* Makes lf_train_run call cb(ctx, ev) after every evaluation (cb NULL: none). Local. */
+void lf_trainer_set_eval_callback(lf_trainer *tr, lf_train_eval_callback cb, void *ctx);
 
 /* Makes lf_train_run write checkpoints to path (copied; "what" = "train") on rank 0 of
  * the training communicator, calling hook(ctx, &records) there first (hook may be NULL:
@@ -186,20 +230,16 @@ lf_status lf_trainer_checkpoint(const lf_trainer *tr, const char *path);
  * newest min(ess_n, window) ESS values. Local. */
 lf_status lf_trainer_load(lf_trainer *tr, lf_ckpt *c);
 
-/* Evaluation on n fresh samples (stream LF_STREAM_EVAL, step 0: noise; step 1: the
- * IMH uniforms), in batches of at most tr->Bmax: ESS and IMH acceptance. Collective:
- * rank r computes log w of the samples [r*n/P, (r+1)*n/P), an MPI_Allgatherv gives every
- * rank all n (in sample order), and each rank runs the same serial IMH chain and sums on
- * them, so the result is the same on every rank and equals the serial one up to the
- * rounding of the flow itself. LF_ERR_INVALID if n > INT_MAX with several ranks. */
-typedef struct lf_eval_result {
-  long n;
-  double ess;
-  double acceptance;
-  double log_mean_weight; /* log <w>: estimate of log Z (+ the constant of p~) */
-  double mean_loss;       /* <log q + S> = KL(q||p) - log Z estimate */
-  double seconds;
-} lf_eval_result;
+/* Evaluation of the model as it is after tr->next_step training steps, on n fresh
+ * samples: LF_STREAM_EVAL, RNG step 2 next_step for the noise and 2 next_step + 1 for
+ * the IMH uniforms, index = sample; in batches of at most tr->Bmax. Fills res (step =
+ * next_step, n_train = lf_train_samples(cfg, next_step), train_seconds = tr->seconds).
+ * The trainer's sample buffers are overwritten, nothing else: the training trajectory
+ * does not change. Collective: rank r computes log w of the samples [r*n/P, (r+1)*n/P),
+ * an MPI_Allgatherv gives every rank all n (in sample order), and each rank runs the
+ * same serial IMH chain and sums on them, so the result is the same on every rank and
+ * equals the serial one up to the rounding of the flow itself. n <= 0: res->n = 0 and no
+ * work. LF_ERR_INVALID if n > INT_MAX with several ranks or next_step > 2^31 - 2. */
 lf_status lf_train_eval(lf_trainer *tr, long n, lf_eval_result *res);
 
 #endif

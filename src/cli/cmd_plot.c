@@ -3,7 +3,9 @@
  * For an ensemble file: the Monte Carlo history of each observable, its normalized
  * autocorrelation with the Gamma-method window marked, and (flow ensembles) the histogram
  * of log w. For a training file (train.h5), or the train.h5 next to a flow ensemble's
- * model: loss and ESS against the step and against the number of training samples.
+ * model: loss and ESS against the step and against the number of training samples; the
+ * ESS of the training batches (biased high: few samples, just fitted) is drawn as a curve,
+ * the evaluations on fresh samples (train.h5 /eval) as points with their IMH acceptance.
  * The data go to DIR/<name>.dat, the script to DIR/plots.gp, and gnuplot runs it; both
  * stay in DIR so a user can restyle a plot. */
 #include "cli.h"
@@ -27,7 +29,8 @@ static const char help[] =
     "PNG plots with gnuplot. FILE is an ensemble (ensemble.h5, hmc.h5: Monte Carlo history\n"
     "and autocorrelation of every observable, histogram of log w; for a flow ensemble also\n"
     "the training curves from the train.h5 beside its model) or a training file (train.h5:\n"
-    "loss and ESS vs step and vs training samples). DIR defaults to <dir of FILE>/plots.\n";
+    "loss, batch ESS and fresh-sample ESS vs step and vs training samples). DIR defaults to\n"
+    "<dir of FILE>/plots.\n";
 
 #define NRHO 2000
 #define HIST_MAX 20000
@@ -76,9 +79,18 @@ static lf_status plot_training(FILE *gp, const char *dir, const char *train_path
     fprintf(f, "%lld %.0f %.10g %.10g %.10g %.6g %d %.6g\n", (long long)s.step[i], samples,
             s.loss[i], s.ess[i], s.ess_smoothed[i], s.lr[i], (int)s.batch[i], s.seconds[i]);
   }
-  const size_t nrec = s.n;
-  lf_io_series_free(&s);
+  const size_t nrec = s.n, nev = s.neval;
   rc = close_out(f, dir, "train.dat");
+  if (rc == LF_OK && nev > 0) rc = open_out(&f, dir, "eval.dat");
+  if (rc == LF_OK && nev > 0) {
+    fprintf(f, "# step n_train ess acceptance loss (fresh samples, from %s)\n", train_path);
+    for (size_t i = 0; i < nev; i++)
+      fprintf(f, "%lld %lld %.10g %.10g %.10g\n", (long long)s.evals[i].step,
+              (long long)s.evals[i].n_train, s.evals[i].ess, s.evals[i].acceptance,
+              s.evals[i].loss);
+    rc = close_out(f, dir, "eval.dat");
+  }
+  lf_io_series_free(&s);
   if (rc != LF_OK) return rc;
   /* the first steps' loss is orders of magnitude above the rest: scale to the last 95% */
   const size_t skip = nrec / 20;
@@ -88,18 +100,33 @@ static lf_status plot_training(FILE *gp, const char *dir, const char *train_path
   fputs("plot 'train.dat' u 1:3 w l lc rgb '#8080c0' t 'per step', "
         "'' u 1:3 smooth bezier w l lw 2 lc rgb '#000080' t 'smoothed'\n",
         gp);
-  png(gp, "train_ess", "ESS of the training batches", "step", "ESS fraction");
-  fputs("set yrange [0:1]\nplot 'train.dat' u 1:4 w d lc rgb '#c08080' t 'per step', "
-        "'' u 1:5 w l lw 2 lc rgb '#a00000' t 'smoothed'\n",
+  png(gp, "train_ess",
+      nev > 0 ? "ESS: training batches (biased high) and fresh samples"
+              : "ESS of the training "
+                "batches (biased high)",
+      "step", "ESS fraction / acceptance");
+  /* [0:*]: a young flow's ESS is a few percent, invisible on [0:1] */
+  fputs("set yrange [0:*]\nplot 'train.dat' u 1:4 w d lc rgb '#e0b0b0' t 'batch ESS per step', "
+        "'' u 1:5 w l lw 2 lc rgb '#c06060' t 'batch ESS (biased high), smoothed'",
         gp);
+  if (nev > 0)
+    fputs(", 'eval.dat' u 1:3 w lp pt 7 ps 1.2 lw 2 lc rgb '#000080' t 'fresh-sample ESS', "
+          "'' u 1:4 w lp pt 5 ps 0.9 dt 2 lc rgb '#008000' t 'IMH acceptance (fresh samples)'",
+          gp);
+  fputs("\n", gp);
   png(gp, "train_vs_samples", "training cost: loss and ESS vs training samples",
       "training samples (sum of batches)", "loss");
   fprintf(gp, "stats 'train.dat' every ::%zu u 3 nooutput\nset yrange [STATS_min:STATS_max]\n",
           skip);
-  fputs("set y2label 'smoothed ESS'\nset y2range [0:1]\nset ytics nomirror\nset y2tics\n"
-        "plot 'train.dat' u 2:3 smooth bezier w l lw 2 lc rgb '#000080' t 'loss (smoothed)', "
-        "'' u 2:5 axes x1y2 w l lw 2 lc rgb '#a00000' t 'ESS (smoothed)'\n",
+  fputs("set y2label 'ESS fraction'\nset y2range [0:*]\nset ytics nomirror\nset y2tics\n"
+        "plot 'train.dat' u 2:3 smooth bezier w l lw 2 lc rgb '#404040' t 'loss (smoothed)', "
+        "'' u 2:5 axes x1y2 w l lw 2 lc rgb '#c06060' t 'batch ESS (biased high), smoothed'",
         gp);
+  if (nev > 0)
+    fputs(", 'eval.dat' u 2:3 axes x1y2 w lp pt 7 ps 1.2 lw 2 lc rgb '#000080' t "
+          "'fresh-sample ESS'",
+          gp);
+  fputs("\n", gp);
   return LF_OK;
 }
 

@@ -1,6 +1,9 @@
 /* latflow train CONFIG [--resume]: trains a flow, writes <output>/model.h5 and
- * <output>/train.h5, then evaluates the model on train.eval_samples fresh samples (ESS,
- * IMH acceptance).
+ * <output>/train.h5. Every train.eval_every steps and at the end the trainer evaluates
+ * the model on train.eval_samples fresh samples (ESS, IMH acceptance; latflow/train.h);
+ * rank 0 appends each evaluation to train.h5 /eval, and --json lists them all (read back
+ * from train.h5, so a resumed run lists those of its earlier parts too) as "evals", the
+ * last one also as ess_eval, acceptance, eval_loss, plus "warnings".
  *
  * Checkpoints (latflow/train.h): <output>/train.ckpt.h5 (previous one kept as .prev),
  * written by rank 0 every train.checkpoint_every steps and on SIGTERM/SIGUSR1/SIGINT,
@@ -27,6 +30,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,8 +39,10 @@ static const char help[] =
     "                     [--resume]\n"
     "Trains the flow of CONFIG (default: the built-in quickstart card) by reverse KL with\n"
     "train.estimator rt or re. Writes <output>/model.h5 and <output>/train.h5 (metrics per\n"
-    "step), then evaluates the model on train.eval_samples fresh samples. --json prints a\n"
-    "summary object on stdout. An existing output is refused unless --force.\n"
+    "step). Every train.eval_every steps and at the end it evaluates the model on\n"
+    "train.eval_samples fresh samples (ESS, IMH acceptance: the honest figures; the batch\n"
+    "ESS of the progress line is biased high). --json prints a summary object on stdout,\n"
+    "with the list \"evals\" and \"warnings\". An existing output is refused unless --force.\n"
     "Every train.checkpoint_every steps and on SIGTERM, SIGUSR1 or SIGINT the state goes\n"
     "to <output>/train.ckpt.h5; a signal then ends the run with exit code 3. --resume\n"
     "continues it from there (same config; run lengths such as train.stop.steps may\n"
@@ -55,6 +61,96 @@ static lf_status on_step(void *ctx, const lf_train_step_info *s) {
                        .grad_norm = s->grad_norm,
                        .skipped = (int8_t)s->skipped};
   return lf_io_metrics_append(w, &r);
+}
+
+static lf_status on_eval(void *ctx, const lf_eval_result *e) {
+  lf_io_metrics *w = ctx;
+  lf_train_eval_record r = {.step = e->step,
+                            .samples = e->n,
+                            .ess = e->ess,
+                            .acceptance = e->acceptance,
+                            .loss = e->mean_loss,
+                            .log_mean_weight = e->log_mean_weight,
+                            .n_train = e->n_train,
+                            .seconds = e->train_seconds,
+                            .eval_seconds = e->seconds};
+  return lf_io_metrics_append_eval(w, &r);
+}
+
+/* Below this fresh-sample ESS an IMH chain practically never moves. */
+#define USELESS_ESS 1e-3
+
+/* Logs a warning and appends it to the array arr (may be NULL). */
+static void warn(cJSON *arr, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static void warn(cJSON *arr, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  lf_log_warn("train", "%s", msg);
+  if (arr) cJSON_AddItemToArray(arr, cJSON_CreateString(msg));
+}
+
+/* Rank 0, after train.h5 is final: the warnings of the run (logged), and when json is
+ * not NULL the evaluations train.h5 holds (all parts of a resumed run) as "evals", the
+ * last one as ess_eval, acceptance, eval_loss, eval_step, eval_samples and eval_seconds,
+ * and the warnings as "warnings". */
+static lf_status report_evals(const lf_config *cfg, const lf_train_result *res,
+                              const char *metrics_path, cJSON *json) {
+  lf_train_series s;
+  const lf_status rc = lf_io_metrics_read(metrics_path, &s, NULL);
+  if (rc != LF_OK) return rc;
+  const lf_train_eval_record *last = s.neval > 0 ? &s.evals[s.neval - 1] : NULL;
+  if (json) {
+    cJSON *list = cJSON_AddArrayToObject(json, "evals");
+    for (size_t i = 0; i < s.neval && list; i++) {
+      const lf_train_eval_record *e = &s.evals[i];
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddNumberToObject(o, "step", (double)e->step);
+      cJSON_AddNumberToObject(o, "samples", (double)e->samples);
+      cJSON_AddNumberToObject(o, "ess", e->ess);
+      cJSON_AddNumberToObject(o, "acceptance", e->acceptance);
+      cJSON_AddNumberToObject(o, "loss", e->loss);
+      cJSON_AddNumberToObject(o, "log_mean_weight", e->log_mean_weight);
+      cJSON_AddNumberToObject(o, "n_train", (double)e->n_train);
+      cJSON_AddNumberToObject(o, "seconds", e->seconds);
+      cJSON_AddNumberToObject(o, "eval_seconds", e->eval_seconds);
+      cJSON_AddItemToArray(list, o);
+    }
+    cJSON_AddNumberToObject(json, "eval_samples", last ? (double)last->samples : 0.0);
+    if (last) {
+      cJSON_AddNumberToObject(json, "ess_eval", last->ess);
+      cJSON_AddNumberToObject(json, "acceptance", last->acceptance);
+      cJSON_AddNumberToObject(json, "eval_loss", last->loss);
+      cJSON_AddNumberToObject(json, "eval_step", (double)last->step);
+    } else {
+      cJSON_AddNullToObject(json, "ess_eval");
+      cJSON_AddNullToObject(json, "acceptance");
+    }
+    cJSON_AddNumberToObject(json, "eval_seconds", last ? last->eval_seconds : 0.0);
+  }
+  cJSON *w = json ? cJSON_AddArrayToObject(json, "warnings") : NULL;
+  if (res->skipped > 0)
+    warn(w, "%ld training step%s skipped (non-finite loss, gradient or parameters)", res->skipped,
+         res->skipped == 1 ? "" : "s");
+  if (!last)
+    warn(w, "no evaluation on fresh samples (train.eval_samples = 0): the flow's ESS and "
+            "acceptance are unknown, and the batch ESS is biased high");
+  else if (!(last->ess >= USELESS_ESS))
+    warn(w,
+         "fresh-sample ESS %.3g < %g at step %lld: the flow is useless for IMH (train longer, "
+         "or change the model or the learning rate)",
+         last->ess, USELESS_ESS, (long long)last->step);
+  if (last && cfg->train.target_ess > 0 && strcmp(res->stop_reason, "target_ess") != 0)
+    warn(w, "train.stop.target_ess = %g not reached: fresh-sample ESS %.4g at step %lld",
+         cfg->train.target_ess, last->ess, (long long)last->step);
+  lf_io_series_free(&s);
+  return LF_OK;
 }
 
 /* Before every checkpoint: the metrics on disk, and how many records they hold. */
@@ -230,9 +326,7 @@ lf_status lf_train_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_
   memset(&m, 0, sizeof m);
   memset(&tr, 0, sizeof tr);
   lf_train_result res;
-  lf_eval_result ev;
   memset(&res, 0, sizeof res);
-  memset(&ev, 0, sizeof ev);
   char model_path[LF_PATH_MAX], metrics_path[LF_PATH_MAX], ckpt_path[LF_PATH_MAX];
   if (MPI_Comm_rank(comm, &rank) != MPI_SUCCESS)
     return LF_FAIL(LF_ERR_MPI, "cannot query the job communicator");
@@ -296,12 +390,14 @@ lf_status lf_train_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_
                 lf_estimator_name(cfg->train.estimator), cfg->train.batch, ntrain,
                 ntrain > 1 ? "s" : "", cfg->train.steps);
     if (resume)
-      rc = lf_io_metrics_resume(&mw, metrics_path, cfg, tr.records);
+      rc = lf_io_metrics_resume(&mw, metrics_path, cfg, tr.records, tr.evals);
     else
       rc = lf_io_metrics_open(&mw, metrics_path, cfg, force);
   }
-  if (rc == LF_OK && trains)
+  if (rc == LF_OK && trains) {
     rc = lf_trainer_set_checkpoint(&tr, ckpt_path, rank == 0 ? on_checkpoint : NULL, mw);
+    lf_trainer_set_eval_callback(&tr, rank == 0 ? on_eval : NULL, mw);
+  }
   LF_CHECK(lf_cli_agree(comm, rc));
 
   /* training: collective over tcomm (lf_train_run agrees the callback's status and the
@@ -335,10 +431,17 @@ lf_status lf_train_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_
       if (rc == LF_OK) rc = remove_checkpoint(ckpt_path);
       if (rc == LF_OK)
         lf_log_info("train",
-                    "%ld steps in %.1f s (%.1f steps/s; stop: %s); loss %.4f, smoothed ESS "
-                    "%.4f; model %s",
-                    res.steps - first, res.wall_seconds, (res.steps - first) / res.wall_seconds,
-                    res.stop_reason, res.loss, res.ess_smoothed, model_path);
+                    "%ld steps in %.1f s (%.1f steps/s; stop: %s; %ld evaluations, %.1f s); loss "
+                    "%.4f, batch ESS (smoothed, biased high) %.4f; model %s",
+                    res.steps - first, res.wall_seconds,
+                    (res.steps - first) / (res.wall_seconds - res.eval_seconds), res.stop_reason,
+                    res.nevals, res.eval_seconds, res.loss, res.ess_smoothed, model_path);
+      if (rc == LF_OK && res.eval.n > 0)
+        lf_log_info("train",
+                    "last evaluation (step %ld) on %ld fresh samples: ESS %.4f, IMH acceptance "
+                    "%.4f, <log q + S> %.4f (%.1f s)",
+                    res.eval.step, res.eval.n, res.eval.ess, res.eval.acceptance,
+                    res.eval.mean_loss, res.eval.seconds);
     }
   } else {
     rc = train_rc;
@@ -352,14 +455,6 @@ lf_status lf_train_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_
                      ckpt_path);
   if (rc != LF_OK) goto fail;
 
-  /* evaluation: collective over tcomm, split by sample index (lf_train_eval) */
-  if (trains) rc = lf_train_eval(&tr, cfg->train.eval_samples, &ev);
-  LF_CHECK(lf_cli_agree(comm, rc));
-  if (ev.n > 0 && rank == 0)
-    lf_log_info("train",
-                "evaluation on %ld fresh samples: ESS %.4f, IMH acceptance %.4f, "
-                "<log q + S> %.4f (%.1f s)",
-                ev.n, ev.ess, ev.acceptance, ev.mean_loss, ev.seconds);
   if (json && trains) {
     cJSON_AddStringToObject(json, "command", "train");
     cJSON_AddStringToObject(json, "theory", th.name);
@@ -371,22 +466,16 @@ lf_status lf_train_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_
     cJSON_AddNumberToObject(json, "skipped_steps", (double)res.skipped);
     cJSON_AddStringToObject(json, "stop_reason", res.stop_reason);
     cJSON_AddNumberToObject(json, "loss", res.loss);
-    cJSON_AddNumberToObject(json, "ess_smoothed", res.ess_smoothed);
-    cJSON_AddNumberToObject(json, "eval_samples", (double)ev.n);
-    if (ev.n > 0) {
-      cJSON_AddNumberToObject(json, "ess_eval", ev.ess);
-      cJSON_AddNumberToObject(json, "acceptance", ev.acceptance);
-      cJSON_AddNumberToObject(json, "eval_loss", ev.mean_loss);
-    } else {
-      cJSON_AddNullToObject(json, "ess_eval");
-      cJSON_AddNullToObject(json, "acceptance");
-    }
-    cJSON_AddNumberToObject(json, "train_seconds", tr.seconds);
-    cJSON_AddNumberToObject(json, "eval_seconds", ev.seconds);
+    cJSON_AddNumberToObject(json, "ess_smoothed", res.ess_smoothed); /* batch: biased high */
+    cJSON_AddNumberToObject(json, "train_seconds", tr.seconds);      /* evaluations excluded */
+    cJSON_AddNumberToObject(json, "eval_seconds_total", res.eval_seconds); /* this run's */
     cJSON_AddNumberToObject(json, "wall_seconds", lf_log_elapsed());
     cJSON_AddStringToObject(json, "model", model_path);
     cJSON_AddStringToObject(json, "metrics", metrics_path);
   }
+  /* rank 0 (always a training rank): evaluations and warnings from the final train.h5 */
+  if (rank == 0) rc = report_evals(cfg, &res, metrics_path, json);
+  LF_CHECK(lf_cli_agree(comm, rc));
 fail:
   if (mw) lf_io_metrics_close(mw);
   lf_trainer_free(&tr);

@@ -19,6 +19,7 @@ static void trainer_zero(lf_trainer *tr) {
   memset(tr, 0, sizeof *tr);
   tr->comm = MPI_COMM_SELF;
   tr->P = 1;
+  tr->last_eval = -1;
 }
 
 /* ---- the training communicator --------------------------------------------------------- */
@@ -111,6 +112,21 @@ int lf_train_batch(const lf_config *cfg, long t) {
   if (every > 0)
     for (long k = t / every; k > 0 && b < bmax; k--) b *= 2;
   return (int)(b < bmax ? b : bmax);
+}
+
+int64_t lf_train_samples(const lf_config *cfg, long t) {
+  const long every = cfg->train.batch_double_every;
+  if (t <= 0) return 0;
+  if (every <= 0) return (int64_t)t * lf_train_batch(cfg, 0);
+  /* the batch is constant over each doubling period: one term per period until it
+   * stops growing */
+  int64_t n = 0;
+  for (long s = 0; s < t; s += every) {
+    const int B = lf_train_batch(cfg, s);
+    if (t - s <= every || B == lf_train_batch(cfg, s + every)) return n + (int64_t)(t - s) * B;
+    n += (int64_t)every * B;
+  }
+  return n;
 }
 
 double lf_train_lr(const lf_config *cfg, long t) {
@@ -373,24 +389,52 @@ static lf_status write_checkpoint(lf_trainer *tr) {
   return agree(tr, rc);
 }
 
+/* The evaluation after `step` training steps (tr->next_step = step), with the training
+ * seconds excluding evaluations: logged, passed to the callback (status agreed), counted.
+ * Collective over comm. */
+static lf_status evaluate(lf_trainer *tr, long step, double train_seconds, lf_train_result *res) {
+  const lf_config *cfg = tr->cfg;
+  tr->next_step = step;
+  tr->seconds = train_seconds;
+  lf_eval_result ev;
+  lf_status rc = lf_train_eval(tr, cfg->train.eval_samples, &ev);
+  if (rc != LF_OK) return rc;
+  lf_log_info("train",
+              "eval step=%ld ess=%.4f acc=%.4f loss=%.4f log_mean_w=%.4f n_train=%lld s=%.1f "
+              "eval_s=%.2f (%ld fresh samples)",
+              step, ev.ess, ev.acceptance, ev.mean_loss, ev.log_mean_weight, (long long)ev.n_train,
+              ev.train_seconds, ev.seconds, ev.n);
+  rc = tr->eval_cb ? tr->eval_cb(tr->eval_ctx, &ev) : LF_OK;
+  if ((rc = agree(tr, rc)) != LF_OK) return rc;
+  tr->evals++;
+  tr->last_eval = step;
+  res->nevals++;
+  res->eval_seconds += ev.seconds;
+  res->eval = ev;
+  return LF_OK;
+}
+
 lf_status lf_train_run(lf_trainer *tr, long first, lf_train_callback cb, void *ctx,
                        lf_train_result *res) {
   lf_status rc = LF_OK;
   const lf_config *cfg = tr->cfg;
   const double t0 = lf_wtime();
   const double seconds0 = tr->seconds; /* training time of earlier runs */
-  const int window = cfg->train.ess_window > 0 ? cfg->train.ess_window : 1;
   const long every = cfg->train.checkpoint_every;
+  const long eval_every = cfg->train.eval_samples > 0 ? cfg->train.eval_every : 0;
   long t = first;
   double last_report = t0;
+  double fresh_ess = NAN; /* of the last evaluation of this call */
   lf_train_step_info info;
   memset(&info, 0, sizeof info);
   memset(res, 0, sizeof *res);
   res->stop_reason = "steps";
+  /* training seconds: the wall clock of this call minus its evaluations */
+#define TRAIN_SECONDS() (seconds0 + (lf_wtime() - t0 - res->eval_seconds))
   for (; t < cfg->train.steps; t++) {
     /* step boundary: t steps are done; every rank sees the same signal here */
     tr->next_step = t;
-    tr->seconds = seconds0 + (lf_wtime() - t0);
+    tr->seconds = TRAIN_SECONDS();
     lf_signal_test_hook("train", t, tr->rank);
     int sig = 0;
     if ((rc = lf_signal_agree(tr->P > 1 ? tr->comm : MPI_COMM_SELF, &sig)) != LF_OK) return rc;
@@ -414,7 +458,7 @@ lf_status lf_train_run(lf_trainer *tr, long first, lf_train_callback cb, void *c
     const int B = lf_train_batch(cfg, t);
     const double lr = lf_train_lr(cfg, t);
     if ((rc = lf_trainer_step(tr, t, B, lr, &info)) != LF_OK) return rc;
-    info.seconds = seconds0 + (lf_wtime() - t0);
+    info.seconds = TRAIN_SECONDS();
     if (info.skipped) {
       tr->skipped++;
       tr->bad_in_row++;
@@ -428,7 +472,7 @@ lf_status lf_train_run(lf_trainer *tr, long first, lf_train_callback cb, void *c
     info.ess_smoothed = tr->ess_n > 0 ? tr->ess_sum / tr->ess_n : 0.0;
     /* the callback (files on rank 0) and the wall clock are rank-local: agree on both */
     int flags[2] = {cb ? (int)cb(ctx, &info) : (int)LF_OK, 0};
-    const double now = lf_wtime();
+    double now = lf_wtime();
     flags[1] = cfg->train.wall_time > 0 && now - t0 >= cfg->train.wall_time;
     const int cb_failed = flags[0] != LF_OK;
     if ((rc = allreduce(tr, flags, 2, MPI_INT, MPI_MAX, "MPI_Allreduce of the step flags")) !=
@@ -451,21 +495,34 @@ lf_status lf_train_run(lf_trainer *tr, long first, lf_train_callback cb, void *c
     }
     if ((t + 1) % LF_TRAIN_SYNC_EVERY == 0 && (rc = lf_trainer_check_sync(tr, t)) != LF_OK)
       return rc;
+    /* t + 1 steps are done: the periodic evaluation, or the final one at the last step,
+     * before the progress line shows it */
     const int last = (t + 1 == cfg->train.steps);
+    const int evaluated =
+        cfg->train.eval_samples > 0 && ((eval_every > 0 && (t + 1) % eval_every == 0) || last);
+    if (evaluated) {
+      if ((rc = evaluate(tr, t + 1, TRAIN_SECONDS(), res)) != LF_OK) return rc;
+      fresh_ess = res->eval.ess;
+      now = lf_wtime();
+    }
     if ((t + 1) % cfg->train.log_every == 0 || last ||
         (lf_log_is_tty() && now - last_report > 0.5)) {
       const double rate = (double)(t + 1 - first) / (now - t0);
-      char eta[32];
+      char eta[32], fresh[32];
       format_eta((double)(cfg->train.steps - t - 1) / rate, eta, sizeof eta);
+      if (isfinite(fresh_ess))
+        snprintf(fresh, sizeof fresh, "%.4f", fresh_ess);
+      else
+        snprintf(fresh, sizeof fresh, "-");
       lf_log_progress("train",
-                      "step=%ld/%ld loss=%.4f ess=%.3f ess_s=%.3f lr=%.2e batch=%d "
-                      "rate=%.1f steps/s eta=%s",
-                      t + 1, cfg->train.steps, info.loss, info.ess, info.ess_smoothed, lr, B, rate,
-                      eta);
+                      "step=%ld/%ld loss=%.4f ess_batch=%.3f ess_batch_s=%.3f ess_fresh=%s "
+                      "lr=%.2e batch=%d rate=%.1f steps/s eta=%s",
+                      t + 1, cfg->train.steps, info.loss, info.ess, info.ess_smoothed, fresh, lr, B,
+                      rate, eta);
       last_report = now;
     }
-    if (cfg->train.target_ess > 0 && tr->ess_n == window &&
-        info.ess_smoothed >= cfg->train.target_ess) {
+    /* the target is judged on fresh samples: the batch ESS is biased high */
+    if (evaluated && cfg->train.target_ess > 0 && res->eval.ess >= cfg->train.target_ess) {
       res->stop_reason = "target_ess";
       t++;
       break;
@@ -479,9 +536,15 @@ lf_status lf_train_run(lf_trainer *tr, long first, lf_train_callback cb, void *c
   lf_log_progress_end();
   if (t > first && t % LF_TRAIN_SYNC_EVERY != 0 && (rc = lf_trainer_check_sync(tr, t - 1)) != LF_OK)
     return rc;
+  /* the final evaluation after a target, wall-time or no-step stop, unless step t was
+   * just evaluated (here or before a resume) */
+  if (cfg->train.eval_samples > 0 && tr->last_eval != t &&
+      (rc = evaluate(tr, t, TRAIN_SECONDS(), res)) != LF_OK)
+    return rc;
+#undef TRAIN_SECONDS
   tr->next_step = t;
   res->wall_seconds = lf_wtime() - t0;
-  tr->seconds = seconds0 + res->wall_seconds;
+  tr->seconds = seconds0 + res->wall_seconds - res->eval_seconds;
   res->steps = t;
   res->skipped = tr->skipped;
   res->loss = info.loss;
@@ -490,6 +553,11 @@ lf_status lf_train_run(lf_trainer *tr, long first, lf_train_callback cb, void *c
 }
 
 /* ---- checkpoints ------------------------------------------------------------------------- */
+
+void lf_trainer_set_eval_callback(lf_trainer *tr, lf_train_eval_callback cb, void *ctx) {
+  tr->eval_cb = cb;
+  tr->eval_ctx = ctx;
+}
 
 lf_status lf_trainer_set_checkpoint(lf_trainer *tr, const char *path, lf_train_ckpt_hook hook,
                                     void *ctx) {
@@ -557,6 +625,8 @@ lf_status lf_trainer_save(const lf_trainer *tr, lf_ckpt *c) {
   LF_CHECK(lf_ckpt_put_i64(c, "skipped", tr->skipped));
   LF_CHECK(lf_ckpt_put_i64(c, "bad_in_row", tr->bad_in_row));
   LF_CHECK(lf_ckpt_put_i64(c, "records", tr->records));
+  LF_CHECK(lf_ckpt_put_i64(c, "evals", tr->evals));
+  LF_CHECK(lf_ckpt_put_i64(c, "last_eval", tr->last_eval));
   LF_CHECK(lf_ckpt_put_i64(c, "train_ranks", tr->P));
   LF_CHECK(lf_ckpt_put_i64(c, "ess_window", ess_window_of(tr)));
   LF_CHECK(lf_ckpt_put_i64(c, "ess_n", tr->ess_n));
@@ -591,7 +661,7 @@ lf_status lf_trainer_load(lf_trainer *tr, lf_ckpt *c) {
   const size_t na = arch_code(m, arch);
   size_t ns = 0;
   int64_t hash = 0, ostep = 0, next = 0, skipped = 0, bad = 0, records = 0, P = 0, sw = 0, sn = 0,
-          spos = 0;
+          spos = 0, evals = 0, last_eval = -1;
   double ess_sum = 0.0, seconds = 0.0;
   char *b = tr->backup;
   LF_CHECK(lf_ckpt_len(c, "model_arch", &ns));
@@ -623,13 +693,20 @@ lf_status lf_trainer_load(lf_trainer *tr, lf_ckpt *c) {
   LF_CHECK(lf_ckpt_get_i64(c, "skipped", &skipped));
   LF_CHECK(lf_ckpt_get_i64(c, "bad_in_row", &bad));
   LF_CHECK(lf_ckpt_get_i64(c, "records", &records));
+  /* checkpoints from before the evaluations during training have neither: none made */
+  if (lf_ckpt_get_i64(c, "evals", &evals) != LF_OK ||
+      lf_ckpt_get_i64(c, "last_eval", &last_eval) != LF_OK) {
+    evals = 0;
+    last_eval = -1;
+  }
   LF_CHECK(lf_ckpt_get_i64(c, "ess_window", &sw));
   LF_CHECK(lf_ckpt_get_i64(c, "ess_n", &sn));
   LF_CHECK(lf_ckpt_get_i64(c, "ess_pos", &spos));
   LF_CHECK(lf_ckpt_get_f64(c, "ess_sum", &ess_sum));
   LF_CHECK(lf_ckpt_get_f64(c, "train_seconds", &seconds));
   if (sw < 1 || sw > INT_MAX || sn < 0 || sn > sw || spos < 0 || spos >= sw || next < 0 ||
-      ostep < 0 || skipped < 0 || bad < 0 || bad > INT_MAX || records < 0) {
+      ostep < 0 || skipped < 0 || bad < 0 || bad > INT_MAX || records < 0 || evals < 0 ||
+      last_eval < -1 || last_eval > next) {
     rc = LF_FAIL(LF_ERR_FORMAT,
                  "'%s': inconsistent trainer state (ess_window %lld, ess_n %lld, ess_pos %lld, "
                  "next_step %lld; corrupted file?)",
@@ -664,6 +741,8 @@ lf_status lf_trainer_load(lf_trainer *tr, lf_ckpt *c) {
   tr->skipped = (long)skipped;
   tr->bad_in_row = (int)bad;
   tr->records = records;
+  tr->evals = evals;
+  tr->last_eval = (long)last_eval;
   tr->seconds = seconds;
   if (sw == w) { /* the same window: the ring bitwise */
     memcpy(tr->ess_ring, ring, (size_t)w * sizeof *ring);
@@ -696,10 +775,18 @@ lf_status lf_train_eval(lf_trainer *tr, long n, lf_eval_result *res) {
   const double t0 = lf_wtime();
   lf_status rc = LF_OK;
   memset(res, 0, sizeof *res);
-  res->n = n;
+  res->step = tr->next_step;
+  res->n_train = lf_train_samples(cfg, tr->next_step);
+  res->train_seconds = tr->seconds;
   if (n <= 0) return LF_OK;
+  res->n = n;
   if (tr->P > 1 && n > INT_MAX)
     return LF_FAIL(LF_ERR_INVALID, "train.eval_samples: %ld samples exceed one MPI count", n);
+  if (tr->next_step < 0 || tr->next_step > (long)(UINT32_MAX / 2 - 1))
+    return LF_FAIL(LF_ERR_INVALID, "evaluation after %ld training steps: beyond the RNG counter",
+                   tr->next_step);
+  /* the k-th training step's evaluation owns RNG steps 2k (noise) and 2k + 1 (uniforms) */
+  const uint32_t rstep = 2u * (uint32_t)tr->next_step;
   double *logw = lf_alloc((size_t)n * sizeof(double));
   double *u = lf_alloc((size_t)n * sizeof(double));
   int *counts = lf_alloc(2 * (size_t)tr->P * sizeof(int)); /* (P) counts, (P) offsets */
@@ -711,7 +798,7 @@ lf_status lf_train_eval(lf_trainer *tr, long n, lf_eval_result *res) {
   const long hi = (long)((int64_t)(tr->rank + 1) * n / tr->P);
   for (long done = lo; done < hi;) {
     const int B = (int)(hi - done < tr->Bmax ? hi - done : tr->Bmax);
-    draw_noise(key, 0, (uint64_t)done, B, nsite, tr->eps);
+    draw_noise(key, rstep, (uint64_t)done, B, nsite, tr->eps);
     lf_model_sample_nograd(m, B, tr->eps, tr->phi, tr->logq);
     th->action(th, B, tr->phi, tr->S);
     for (int i = 0; i < B; i++) logw[done + i] = -tr->S[i] - tr->logq[i];
@@ -733,7 +820,7 @@ lf_status lf_train_eval(lf_trainer *tr, long n, lf_eval_result *res) {
   double loss = 0.0;
   for (long i = 0; i < n; i++) {
     loss += -logw[i];
-    u[i] = lf_rng_uniform(key, 1, (uint64_t)i);
+    u[i] = lf_rng_uniform(key, rstep + 1, (uint64_t)i);
   }
   res->ess = lf_ess((size_t)n, logw);
   res->acceptance = lf_imh_run((size_t)n, logw, u, NULL, NULL);

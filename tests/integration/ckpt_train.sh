@@ -9,7 +9,10 @@
 # resume (more steps) equals the longer uninterrupted run; refusals of a changed
 # theory.lambda and model.layers (exit 2, key named), another number of training ranks
 # (exit 2), --resume without a checkpoint, a fresh run over a checkpoint; --resume of a
-# finished run says it is complete.
+# finished run says it is complete. The runs evaluate on fresh samples every 15 steps
+# (issue 12): the /eval columns but the timing ones must be bitwise those of the
+# uninterrupted run too (no evaluation lost or repeated at the checkpoint step), and after
+# a SIGKILL the .tmp holds the checkpoint's evaluations.
 # usage: ckpt_train.sh LATFLOW WORKDIR SOURCEDIR
 set -u
 lf=$1; wd=$2; src=$3
@@ -35,6 +38,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_TH
 mpi2() { mpiexec --oversubscribe -x LATFLOW_TEST_INTERRUPT -n 2 "$@"; }
 
 cols="step loss ess ess_smoothed lr batch grad_norm skipped" # all but the wall clock
+cols="$cols eval/step eval/samples eval/ess eval/acceptance eval/loss eval/log_mean_weight eval/n_train"
 # h5same F1 F2 OBJ: the dataset OBJ equal in both files (h5diff exits 0 for datasets of
 # different lengths, "not comparable", so that counts as a difference here)
 h5same() {
@@ -73,7 +77,8 @@ train:
   batch: 16
   stop: {steps: 60, ess_window: 10}
   checkpoint_every: 20
-  eval_samples: 0
+  eval_samples: 64
+  eval_every: 15
   log_every: 20
 YAML
 
@@ -81,6 +86,8 @@ YAML
 expect_code 0 "reference: 60 steps uninterrupted" -- "$lf" train tiny.yaml
 expect_code 0 "reference: 80 steps uninterrupted" -- "$lf" train tiny.yaml --output out/ref80 --set train.stop.steps=80
 same_run out/ref out/ref "reference against itself" # the comparison runs
+[ "$(h5dump -d /eval/step -y -w 0 out/ref/train.h5 2>/dev/null | grep -E '^ *[0-9]' | tr -d ' \n')" = "15,30,45,60" ] &&
+  ok "reference: evaluations after steps 15, 30, 45, 60" || bad "reference /eval/step: $(h5dump -d /eval/step out/ref/train.h5 2>&1 | tail -4)"
 h5same out/ref/model.h5 out/ref80/model.h5 /model/params ||
   h5same out/ref/train.h5 out/ref80/train.h5 /loss &&
   bad "60 and 80 steps compare equal (the comparison cannot fail)" ||
@@ -106,6 +113,9 @@ interrupted out/kill 300 "SIGKILL at 580"
 h5ls out/kill/train.h5.tmp 2>/dev/null | grep -q '^loss .*{300/Inf}' &&
   ok "after the kill train.h5.tmp is readable with the checkpoint's 300 records" ||
   bad "train.h5.tmp after the kill: $(h5ls out/kill/train.h5.tmp 2>&1 | head -2)"
+h5ls out/kill/train.h5.tmp/eval 2>/dev/null | grep -q '^step .*{20/Inf}' &&
+  ok "... and the checkpoint's 20 evaluations (15 .. 300)" ||
+  bad "train.h5.tmp /eval after the kill: $(h5ls out/kill/train.h5.tmp/eval 2>&1 | head -3)"
 expect_code 0 "resume after SIGKILL" -- "$lf" train tiny.yaml --output out/kill $k --resume
 same_run out/ref600 out/kill "SIGKILL at 580 + resume"
 
@@ -164,7 +174,7 @@ expect_code 0 "serial resume of the train.ranks=1 checkpoint" -- "$lf" train tin
 same_run out/ref out/r1 "train.ranks=1 of 2 + serial resume"
 
 # ---- a real external SIGTERM to a running process ----------------------------------------
-long="--set train.stop.steps=15000 --set theory.shape=[8,8] --set train.batch=32 --set train.checkpoint_every=2000 --set train.log_every=100"
+long="--set train.stop.steps=15000 --set theory.shape=[8,8] --set train.batch=32 --set train.checkpoint_every=2000 --set train.log_every=100 --set train.eval_every=1000"
 expect_code 0 "reference: 15000 steps on 8x8" -- "$lf" train tiny.yaml --output out/reflong $long
 "$lf" train tiny.yaml --output out/ext $long >ext.out 2>ext.err &
 pid=$!

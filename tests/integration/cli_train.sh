@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Drives the latflow binary: version, config printing and errors (exit code 2 with file,
 # line and key), a short training run with --json and its files, refusal to overwrite,
-# parameter and volume transfer, an architecture mismatch, and bench --json.
+# parameter and volume transfer, an architecture mismatch, and bench --json. Evaluations
+# on fresh samples during training (issue 12): eval_every 7 over 30 steps gives the JSON
+# list "evals" at steps 7, 14, 21, 28, 30 with n_train = 16 x step, one `eval step=` log
+# line each and /eval in train.h5 (format_version 2, every dataset described), the same
+# on 2 training ranks; on the quickstart card after 300 steps the fresh-sample ESS is far
+# below the (biased) batch ESS and the JSON warns that the flow is useless for IMH.
 # usage: cli_train.sh LATFLOW WORKDIR SOURCEDIR
 set -u
 lf=$1; wd=$2; src=$3
@@ -67,6 +72,70 @@ expect_err "another architecture" "architecture mismatch explained"
 echo "not hdf5" > fake.h5
 expect_code 1 "init_from a text file" -- "$lf" train tiny.yaml --output out/fake --set train.init_from=fake.h5
 expect_err "fake.h5" "bad model file named"
+# ---- evaluations on fresh samples during training ----------------------------------------
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+py=/usr/bin/python3
+ev="--set train.stop.steps=30 --set train.eval_every=7 --set train.eval_samples=300"
+expect_code 0 "train with eval_every 7 --json" -- "$lf" train tiny.yaml --output out/ev $ev --json
+cp out.txt ev1.json; cp err.txt ev1.err
+[ "$(grep -c 'train: eval step=' ev1.err)" = 5 ] && ok "five 'eval step=' log lines" ||
+  bad "eval log lines: $(grep -c 'train: eval step=' ev1.err), want 5"
+grep -q 'eval step=14 ess=[0-9.]* acc=[0-9.]* .*n_train=224 s=' ev1.err && ok "eval line greppable (step, ess, acc, n_train, s)" || bad "eval line format"
+grep -q 'step=20/30 .*ess_batch=[0-9.]* ess_batch_s=[0-9.]* ess_fresh=[0-9.]' ev1.err && ok "progress line shows ess_batch and the last ess_fresh" || bad "progress line lacks ess_batch/ess_fresh"
+$py - ev1.json out/ev/train.h5 <<'PY' && ok "json evals at 7 14 21 28 30, n_train 16 x step, last = ess_eval; /eval in train.h5 v2, described" || bad "json evals or /eval wrong"
+import json, sys, h5py
+d = json.load(open(sys.argv[1]))
+ev = d["evals"]
+assert [e["step"] for e in ev] == [7, 14, 21, 28, 30], ev
+for e in ev:
+    for k in ("ess", "acceptance", "n_train", "seconds", "loss", "eval_seconds", "samples"):
+        assert k in e, k
+    assert e["n_train"] == 16 * e["step"] and e["samples"] == 300, e
+    assert 0 < e["ess"] <= 1 and 0 <= e["acceptance"] <= 1, e
+assert all(a["seconds"] <= b["seconds"] for a, b in zip(ev, ev[1:]))
+assert d["ess_eval"] == ev[-1]["ess"] and d["acceptance"] == ev[-1]["acceptance"]
+assert d["eval_samples"] == 300 and isinstance(d["warnings"], list)
+with h5py.File(sys.argv[2]) as f:
+    assert f.attrs["format_version"] == 2
+    assert list(f["eval/step"][:]) == [7, 14, 21, 28, 30]
+    assert list(f["eval/ess"][:]) == [e["ess"] for e in ev]
+    for name in ["step", "loss", "ess", "ess_smoothed", "seconds"] + ["eval/" + k for k in f["eval"]]:
+        assert len(f[name].attrs["description"]) > 10, name
+PY
+mpiexec --oversubscribe -n 2 "$lf" train tiny.yaml --output out/ev2 $ev --json >ev2.json 2>ev2.err &&
+  ok "the same on 2 training ranks" || { bad "2-rank training failed"; cat ev2.err; }
+$py - ev1.json ev2.json <<'PY' && ok "2 ranks: the same evaluation steps, n_train and acceptance, ESS to 1e-8" || bad "1 and 2 ranks give other evaluations"
+import json, sys
+a, b = (json.load(open(p))["evals"] for p in sys.argv[1:3])
+assert [(e["step"], e["n_train"], e["acceptance"]) for e in a] == [(e["step"], e["n_train"], e["acceptance"]) for e in b]
+for x, y in zip(a, b):
+    assert abs(x["ess"] - y["ess"]) <= 1e-8 * x["ess"], (x, y)
+PY
+expect_code 0 "eval_samples 0: no evaluation" -- "$lf" train tiny.yaml --output out/ev0 $ev --set train.eval_samples=0 --json
+$py -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["evals"] == [] and d["ess_eval"] is None and any("no evaluation" in w for w in d["warnings"])' out.txt &&
+  ok "eval_samples 0: evals [], ess_eval null, a warning" || bad "eval_samples 0 json"
+if command -v gnuplot >/dev/null; then
+  expect_code 0 "plot of a train.h5 with evaluations" -- "$lf" plot out/ev/train.h5
+  [ "$(grep -vc '^#' out/ev/plots/eval.dat)" = 5 ] && grep -q "t 'fresh-sample ESS'" out/ev/plots/plots.gp &&
+    grep -q "t 'batch ESS (biased high), smoothed'" out/ev/plots/plots.gp && [ -s out/ev/plots/train_ess.png ] &&
+    ok "training plot: fresh-sample ESS points (eval.dat, 5 rows) over the labelled batch ESS" ||
+    bad "training plot lacks the evaluations: $(ls out/ev/plots)"
+  expect_code 0 "plot of a train.h5 without evaluations" -- "$lf" plot out/ev0/train.h5
+  [ ! -e out/ev0/plots/eval.dat ] && ! grep -q "eval.dat" out/ev0/plots/plots.gp &&
+    ok "no evaluations: no eval.dat, no fresh-sample curve" || bad "plot without evaluations"
+fi
+# the quickstart card after 300 steps: the batch ESS of 64 samples is biased high
+expect_code 0 "quickstart card, 300 steps, eval_every 100" -- "$lf" train --output out/qs --set train.stop.steps=300 --set train.eval_every=100 --json
+$py - out.txt <<'PY' && ok "quickstart: fresh-sample ESS << smoothed batch ESS" || bad "quickstart: fresh ESS not below the batch ESS"
+import json, sys
+d = json.load(open(sys.argv[1]))
+fresh = [e["ess"] for e in d["evals"]]
+print("  batch ESS (smoothed) %.4f, fresh ESS at steps 100, 200, 300: %s" % (d["ess_smoothed"], fresh))
+assert [e["step"] for e in d["evals"]] == [100, 200, 300]
+assert max(fresh) < 0.5 * d["ess_smoothed"]
+assert (d["ess_eval"] >= 1e-3) != any("useless for IMH" in w for w in d["warnings"]), d["warnings"]
+PY
+
 expect_code 0 "bench --json" -- "$lf" bench tiny.yaml --json --seconds 0.2
 for key in '"train_steps_per_s":' '"proposals_per_s":' '"peak_rss_mb":' '"flop_efficiency":'; do
   grep -qF "$key" out.txt && ok "bench json has $key" || bad "bench json lacks $key"

@@ -6,10 +6,12 @@
  * equal those of a serial run (MPI_COMM_SELF on rank 0 alone) to 1e-10 relative; (d) the
  * per-step loss equals the serial one to 1e-12 relative (ESS and grad norm to 1e-10) and
  * the evaluation agrees; (e) a batch smaller than P is refused with LF_ERR_CONFIG on every
- * rank. Also: a theory whose action is NaN for some samples makes all ranks skip the
- * same steps as the serial run, and a callback failing on rank 0 only makes every rank
- * return the same code (no hang); a parameter changed on one rank makes the hash check
- * (lf_trainer_check_sync) fail with LF_ERR_MPI on every rank. */
+ * rank; (f) the evaluations during training (eval_every 7: after steps 7, 14 and the
+ * final 20) come at the same steps as serial, are bitwise equal on every rank and agree
+ * with the serial ones as the final evaluation does. Also: a theory whose action is NaN for some
+ * samples makes all ranks skip the same steps as the serial run, and a callback failing on rank 0
+ * only makes every rank return the same code (no hang); a parameter changed on one rank makes the
+ * hash check (lf_trainer_check_sync) fail with LF_ERR_MPI on every rank. */
 #include "latflow/log.h"
 #include "latflow/model.h"
 #include "latflow/theory.h"
@@ -22,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { NSTEPS = 20, NEVAL = 37 };
+enum { NSTEPS = 20, NEVAL = 37, EVAL_EVERY = 7, MAXEV = 8 };
 
 static int rank, nranks;
 static lf_theory nan_base;
@@ -35,8 +37,17 @@ typedef struct run_out {
   size_t nparams;
   uint64_t hash;
   lf_eval_result ev;
+  lf_eval_result evs[MAXEV]; /* the evaluations during training */
+  int nev;
   int fail_at; /* the callback fails at this step on rank 0 (-1 = never) */
 } run_out;
+
+static lf_status record_eval(void *ctx, const lf_eval_result *e) {
+  run_out *o = ctx;
+  if (o->nev < MAXEV) o->evs[o->nev] = *e;
+  o->nev++;
+  return LF_OK;
+}
 
 static lf_config make_cfg(lf_estimator est) {
   lf_config c;
@@ -59,6 +70,7 @@ static lf_config make_cfg(lf_estimator est) {
   c.train.ess_window = 5;
   c.train.log_every = 1000;
   c.train.eval_samples = NEVAL;
+  c.train.eval_every = EVAL_EVERY;
   if (est == LF_EST_RT) {
     c.train.batch = 8;
     c.train.batch_double_every = 10;
@@ -110,6 +122,7 @@ static void train(const lf_config *cfg, MPI_Comm comm, int nan, run_out *o, int 
     rc = lf_trainer_init(&tr, cfg, &m, &th);
   }
   if (rc == LF_OK && comm != MPI_COMM_SELF) rc = lf_trainer_set_comm(&tr, comm);
+  if (rc == LF_OK) lf_trainer_set_eval_callback(&tr, record_eval, o);
   lf_train_result res;
   if (rc == LF_OK) rc = lf_train_run(&tr, 0, record, o, &res);
   if (rc == LF_OK) rc = lf_train_eval(&tr, cfg->train.eval_samples, &o->ev);
@@ -129,7 +142,7 @@ static void train(const lf_config *cfg, MPI_Comm comm, int nan, run_out *o, int 
 }
 
 static double rel(double a, double b) {
-  if (a == b) return 0.0;
+  if (a == b || (isnan(a) && isnan(b))) return 0.0; /* a NaN loss is the same result */
   return fabs(a - b) / fmax(fabs(a), fabs(b));
 }
 
@@ -196,10 +209,34 @@ static void one_case(const char *label, lf_estimator est, int nan) {
           "%s np%d: evaluation vs serial: ESS %.6f/%.6f acc %.4f/%.4f loss %.6f/%.6f", label,
           nranks, a.ev.ess, s.ev.ess, a.ev.acceptance, s.ev.acceptance, a.ev.mean_loss,
           s.ev.mean_loss);
+    int same_steps = a.nev == 3 && s.nev == 3;
+    double wev = 0.0;
+    for (int k = 0; same_steps && k < 3; k++) {
+      same_steps = a.evs[k].step == s.evs[k].step && a.evs[k].n_train == s.evs[k].n_train &&
+                   a.evs[k].acceptance == s.evs[k].acceptance;
+      wev = fmax(
+          wev, fmax(rel(a.evs[k].ess, s.evs[k].ess), rel(a.evs[k].mean_loss, s.evs[k].mean_loss)));
+    }
+    CHECK(same_steps && a.evs[0].step == 7 && a.evs[1].step == 14 && a.evs[2].step == 20 &&
+              wev <= 1e-10,
+          "%s np%d: (f) %d evaluations during training (steps %ld, %ld, %ld; n_train %lld "
+          "...), as serial: same steps, n_train and acceptance, ESS and loss rel %.3g",
+          label, nranks, a.nev, a.evs[0].step, a.evs[1].step, a.evs[2].step,
+          (long long)a.evs[0].n_train, wev);
     free(s.params);
   }
   const int acc_bits = (int)(a.ev.acceptance * 1e6);
   CHECK(same_everywhere_int(acc_bits), "%s np%d: evaluation equal on all ranks", label, nranks);
+  int same = same_everywhere_int(a.nev);
+  for (int k = 0; same && k < a.nev && k < MAXEV; k++) { /* same: collective loop */
+    uint64_t bits[3];
+    memcpy(&bits[0], &a.evs[k].ess, 8);
+    memcpy(&bits[1], &a.evs[k].acceptance, 8);
+    memcpy(&bits[2], &a.evs[k].mean_loss, 8);
+    for (int j = 0; j < 3; j++) same &= same_everywhere_u64(bits[j]);
+  }
+  CHECK(same, "%s np%d: (f) the %d evaluations during training bitwise equal on all ranks", label,
+        nranks, a.nev);
   free(a.params);
   free(b.params);
 }

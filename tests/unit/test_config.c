@@ -389,6 +389,7 @@ static const bad_case BAD[] = {
   {"bad_observable_twice.yaml", "bad_observable_twice.yaml:1: observables: 'mag' is listed twice"},
   {"bad_batch_max.yaml", "bad_batch_max.yaml:5: train.schedule.batch_max: must be >= train.batch (64) when batch doubling is on, got 32"},
   {"bad_target_ess.yaml", "bad_target_ess.yaml:2: train.stop.target_ess: must be in [0, 1], got 1.5"},
+  {"bad_target_ess_no_eval.yaml", "bad_target_ess_no_eval.yaml:3: train.eval_every: train.stop.target_ess = 0.3 stops on the fresh-sample ESS, which needs train.eval_every > 0 and train.eval_samples > 0 (got 0 and 4096)"},
   {"bad_wall_time.yaml", "bad_wall_time.yaml:3: train.stop.wall_time: expected seconds or a duration like 90s, 30m, 2h, 1h30m, 1d, got '2 hours'"},
   {"bad_wall_time_order.yaml", "bad_wall_time_order.yaml:3: train.stop.wall_time: expected seconds or a duration like 90s, 30m, 2h, 1h30m, 1d, got '30m1h'"},
   {"bad_theory_name.yaml", "bad_theory_name.yaml:2: theory.name: expected one of phi4, u1, schwinger, got 'qcd'"},
