@@ -51,6 +51,10 @@ runs = [json.load(open(f"run_{seed0 + i}.json")) for i in range(nrun)]
 acc = [r["acceptance"] for r in runs]
 print(f"{nrun} IMH runs of {runs[0]['n']} proposals: acceptance {min(acc):.4f}..{max(acc):.4f}, "
       f"longest rejection run {max(r['max_rejection_run'] for r in runs)}")
+ks = [r.get("pareto_k") for r in runs if r.get("pareto_k") is not None]
+if ks:
+    print(f"Pareto k of the weights {min(ks):.2f}..{max(ks):.2f}; runs with ensemble warnings: "
+          f"{sum(1 for r in runs if r.get('warnings'))}/{nrun}")
 for name in ("phi2", "chi2"):
     obs = [r["observables"][name] for r in runs]
     m = [o["mean"] for o in obs]
