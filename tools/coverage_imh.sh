@@ -13,7 +13,8 @@
 #
 # usage: tools/coverage_imh.sh [WORKDIR]    (default /tmp/coverage_imh)
 # env:   LATFLOW (binary, default build/bin/latflow), NRUN (16), PROPOSALS (1000000),
-#        FIRST_SEED (101), ANALYZE_OPTS (extra options for analyze, e.g. "--stau 3").
+#        FIRST_SEED (101), ANALYZE_OPTS (extra options for analyze, e.g. "--stau 3"),
+#        LAYERS (8) and STEPS (400): the model (LAYERS=16 STEPS=3000 is the quickstart's).
 # Stages that are done already (model.h5, run_S/ensemble.h5, run_S.json) are skipped, so
 # an interrupted measurement continues where it stopped. Runtime on one core: training
 # ~1 min, each run of 10^6 proposals a few minutes.
@@ -25,19 +26,22 @@ nrun=${NRUN:-16}
 props=${PROPOSALS:-1000000}
 seed0=${FIRST_SEED:-101}
 card=$here/configs/quickstart.yaml
+layers=${LAYERS:-8}
+steps=${STEPS:-400}
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 mkdir -p "$work"
 cd "$work"
 if [ ! -f weak/model.h5 ]; then
   echo "training the weak model -> $work/weak"
-  "$lf" train "$card" --set model.layers=8 --set train.stop.steps=400 --set output="$work/weak" \
+  "$lf" train "$card" --set model.layers="$layers" --set train.stop.steps="$steps" \
+    --set output="$work/weak" \
     --force > weak.train.log 2>&1
 fi
 for i in $(seq 0 $((nrun - 1))); do
   s=$((seed0 + i))
   if [ ! -f "run_$s/ensemble.h5" ]; then
     echo "sampling seed $s ($props proposals)"
-    "$lf" sample "$card" --model "$work/weak/model.h5" --set model.layers=8 --set seed=$s \
+    "$lf" sample "$card" --model "$work/weak/model.h5" --set model.layers="$layers" --set seed=$s \
       --set sample.proposals="$props" --set sample.save=none --set output="$work/run_$s" \
       --force > "run_$s.log" 2>&1
   fi
