@@ -83,7 +83,8 @@ int main(int argc, char **argv) {
     mr[k] = malloc((size_t)R * sizeof(double));
     sr[k] = malloc((size_t)R * sizeof(double));
   }
-  double acc_sum = 0.0, ess_sum = 0.0;
+  double acc_sum = 0.0, ess_sum = 0.0, k_sum = 0.0, k_max = 0.0;
+  double *ws = malloc((size_t)n * sizeof *ws);
   uint64_t maxrun = 0;
   for (int r = 0; r < R; r++) {
     const uint64_t seed = 20000 + (uint64_t)r;
@@ -112,6 +113,9 @@ int main(int argc, char **argv) {
     acc_sum += (double)c.accepted / (double)c.steps;
     maxrun = c.max_run > maxrun ? c.max_run : maxrun;
     ess_sum += lf_ess((size_t)n, lw);
+    const double khat = lf_pareto_khat((size_t)n, lw, ws);
+    k_sum += khat;
+    k_max = fmax(k_max, khat);
     lf_proposer_free(&p);
     const size_t nn = (size_t)n;
     for (int k = 0; k < NOBS; k++) {
@@ -130,6 +134,11 @@ int main(int argc, char **argv) {
           "mean ESS %.3f; %.1f s\n",
           tres.steps, ev.ess, ev.acceptance, R, n, acc_sum / R, (unsigned long long)maxrun,
           ess_sum / R, lf_wtime() - t0);
+  /* the premise: weights with a finite variance (Pareto k < 1/2), where one run's errors
+   * can be honest; heavier tails are warned about instead (test_analyze) */
+  CHECK(k_sum / R < 0.5 && k_max < 0.7,
+        "weights light-tailed enough for a CLT: Pareto k mean %.3f < 0.5, max %.3f < 0.7",
+        k_sum / R, k_max);
   for (int k = 0; k < NOBS; k++) {
     char label[64];
     snprintf(label, sizeof label, "IMH %s", names[k]);
@@ -149,6 +158,7 @@ int main(int argc, char **argv) {
   free(x);
   free(y);
   free(lw);
+  free(ws);
   lf_model_free(&m);
   lf_theory_free(&th);
   return lf_test_result();
