@@ -31,7 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LF_IO_CKPT_FORMAT_VERSION 2
+#define LF_IO_CKPT_FORMAT_VERSION 3
 
 typedef enum lf_ckpt_type {
   LF_CKPT_F64 = 0, /* double                          */
