@@ -78,6 +78,7 @@ static inline double cov_check(const char *label, int R, const double *m, const 
 #include "latflow/gamma.h"
 #include "latflow/hmc.h"
 #include "latflow/theory.h"
+#include "latflow/timer.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,34 @@ static inline double cov_hmc_replicas(const lf_theory_cfg *tc, const lf_hmc_cfg 
   free(x);
   lf_theory_free(&th);
   return tot ? (double)acc / (double)tot : NAN;
+}
+/* The whole HMC coverage case: cov_hmc_replicas with the documented HMC defaults
+ * (lf_config_defaults, as a user gets them), a summary line naming what was run, and
+ * cov_check of each observable against its exact value. */
+static inline void cov_hmc_case(const char *label, const lf_theory_cfg *tc, int R, long N,
+                                uint64_t seed0, int nobs, const char *const *names,
+                                const double *exact) {
+  const double t0 = lf_wtime();
+  lf_config dflt;
+  lf_config_defaults(&dflt);
+  const lf_hmc_cfg hc = dflt.hmc;
+  double *m[LF_MAX_OBS], *s[LF_MAX_OBS];
+  for (int k = 0; k < nobs; k++) {
+    m[k] = malloc((size_t)R * sizeof(double));
+    s[k] = malloc((size_t)R * sizeof(double));
+  }
+  const double acc = cov_hmc_replicas(tc, &hc, R, N, 200, seed0, nobs, names, m, s);
+  fprintf(stderr,
+          "%s: %d chains x %ld trajectories (tau %g, %d steps, %s), acceptance %.3f, %.1f s\n",
+          label, R, N, hc.tau, hc.steps,
+          hc.tau_dist == LF_TAU_UNIFORM ? "uniform length" : "fixed length", acc, lf_wtime() - t0);
+  for (int k = 0; k < nobs; k++) {
+    char what[96];
+    snprintf(what, sizeof what, "HMC %s %s", label, names[k]);
+    cov_check(what, R, m[k], s[k], exact[k]);
+    free(m[k]);
+    free(s[k]);
+  }
 }
 #endif
 

@@ -6,43 +6,21 @@
 #define COVERAGE_HMC
 #include "coverage.h"
 #include "latflow/exact.h"
-#include "latflow/timer.h"
 
 int main(int argc, char **argv) {
   const int R = argc > 1 ? atoi(argv[1]) : 400;
   const long N = argc > 2 ? atol(argv[2]) : 20000;
-  const double t0 = lf_wtime();
   lf_theory_cfg tc;
   memset(&tc, 0, sizeof tc);
   tc.name = LF_THEORY_PHI4;
   tc.shape[0] = tc.shape[1] = 2;
   tc.m2 = -4.0;
   tc.lambda = 8.0;
-  lf_config dflt;
-  lf_config_defaults(&dflt);
-  lf_hmc_cfg hc = dflt.hmc;
   lf_phi4_2x2_exact ex;
   CHECK(lf_phi4_2x2_exact_eval(tc.m2, tc.lambda, 400, &ex) == LF_OK, "exact 2x2 values: %s",
         lf_last_error());
   const char *names[3] = {"phi2", "chi2", "energy"};
   const double exact[3] = {ex.phi2, ex.chi2, ex.energy};
-  double *m[3], *s[3];
-  for (int k = 0; k < 3; k++) {
-    m[k] = malloc((size_t)R * sizeof(double));
-    s[k] = malloc((size_t)R * sizeof(double));
-  }
-  const double acc = cov_hmc_replicas(&tc, &hc, R, N, 200, 5000, 3, names, m, s);
-  fprintf(stderr,
-          "double well 2x2 m2 = -4, lambda = 8: %d chains x %ld trajectories (tau %g, %d "
-          "steps, %s), acceptance %.3f, %.1f s\n",
-          R, N, hc.tau, hc.steps, hc.tau_dist == LF_TAU_UNIFORM ? "uniform length" : "fixed length",
-          acc, lf_wtime() - t0);
-  for (int k = 0; k < 3; k++) {
-    char label[64];
-    snprintf(label, sizeof label, "HMC double well %s", names[k]);
-    cov_check(label, R, m[k], s[k], exact[k]);
-    free(m[k]);
-    free(s[k]);
-  }
+  cov_hmc_case("double well 2x2 m2 = -4, lambda = 8", &tc, R, N, 5000, 3, names, exact);
   return lf_test_result();
 }

@@ -8,42 +8,20 @@
 #define COVERAGE_HMC
 #include "coverage.h"
 #include "latflow/exact.h"
-#include "latflow/timer.h"
 
 int main(int argc, char **argv) {
   const int R = argc > 1 ? atoi(argv[1]) : 400;
   const long N = argc > 2 ? atol(argv[2]) : 10000;
-  const double t0 = lf_wtime();
   lf_theory_cfg tc;
   memset(&tc, 0, sizeof tc);
   tc.name = LF_THEORY_PHI4;
   tc.shape[0] = tc.shape[1] = 8;
   tc.m2 = 1.0;
   tc.lambda = 0.0;
-  lf_config dflt;
-  lf_config_defaults(&dflt);
-  lf_hmc_cfg hc = dflt.hmc; /* the documented defaults, as a user gets them */
   lf_free_exact ex;
   CHECK(lf_free_exact_eval(8, 8, 1.0, &ex) == LF_OK, "exact free field");
   const char *names[3] = {"phi2", "chi2", "energy"};
   const double exact[3] = {ex.phi2, ex.chi2, ex.energy};
-  double *m[3], *s[3];
-  for (int k = 0; k < 3; k++) {
-    m[k] = malloc((size_t)R * sizeof(double));
-    s[k] = malloc((size_t)R * sizeof(double));
-  }
-  const double acc = cov_hmc_replicas(&tc, &hc, R, N, 200, 1000, 3, names, m, s);
-  fprintf(stderr,
-          "free field 8x8 m2 = 1: %d chains x %ld trajectories (tau %g, %d steps, %s), "
-          "acceptance %.3f, %.1f s\n",
-          R, N, hc.tau, hc.steps, hc.tau_dist == LF_TAU_UNIFORM ? "uniform length" : "fixed length",
-          acc, lf_wtime() - t0);
-  for (int k = 0; k < 3; k++) {
-    char label[64];
-    snprintf(label, sizeof label, "HMC free field %s", names[k]);
-    cov_check(label, R, m[k], s[k], exact[k]);
-    free(m[k]);
-    free(s[k]);
-  }
+  cov_hmc_case("free field 8x8 m2 = 1", &tc, R, N, 1000, 3, names, exact);
   return lf_test_result();
 }

@@ -21,6 +21,7 @@
 #include "latflow/io.h"
 #include "latflow/model.h"
 #include "latflow/rng.h"
+#include "ens_test.h"
 #include "lftest.h"
 
 #include <hdf5.h>
@@ -315,26 +316,6 @@ static int has_dataset(const char *path, const char *obj) {
   return (int)ex;
 }
 
-/* Reads /chain_<r>/multiplicity (n values) with plain HDF5; 0 if missing or another length. */
-static int read_mult(const char *path, int r, size_t n, int64_t *out) {
-  char obj[64];
-  snprintf(obj, sizeof obj, "/chain_%d/multiplicity", r);
-  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (f < 0) return 0;
-  int ok = 0;
-  hid_t d = H5Lexists(f, obj, H5P_DEFAULT) > 0 ? H5Dopen2(f, obj, H5P_DEFAULT) : -1;
-  if (d >= 0) {
-    hid_t sp = H5Dget_space(d);
-    hsize_t len = 0;
-    ok = H5Sget_simple_extent_ndims(sp) == 1 && H5Sget_simple_extent_dims(sp, &len, NULL) == 1 &&
-         len == n && H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0;
-    H5Sclose(sp);
-    H5Dclose(d);
-  }
-  H5Fclose(f);
-  return ok;
-}
-
 /* 1 if object obj of the file (a dataset, or "/" for the root) has a string attribute
  * name whose text contains sub. */
 static int attr_has(const char *path, const char *obj, const char *name, const char *sub) {
@@ -387,7 +368,7 @@ static void check_mult(const char *path, const lf_ensemble *e, int r, const lf_e
     sum += want[i];
     zero += want[i] == 0;
   }
-  const int in_file = read_mult(path, r, nrows, got);
+  const int in_file = ens_test_mult(path, r, nrows, got);
   CHECK(in_file && memcmp(got, want, nrows * sizeof *got) == 0,
         "%s chain %d: /chain_%d/multiplicity [%zu] = steps on each row (sum %lld = %zu steps, "
         "%zu rows with 0)",
@@ -769,7 +750,7 @@ static void expect_mult(const char *path, const int64_t *want, size_t n, const c
   lf_ensemble e;
   int64_t got[32] = {0};
   lf_status rc = lf_ens_read(path, &e);
-  CHECK(rc == LF_OK && e.rows[0] == n && read_mult(path, 0, n, got) &&
+  CHECK(rc == LF_OK && e.rows[0] == n && ens_test_mult(path, 0, n, got) &&
             memcmp(got, want, n * sizeof *got) == 0 &&
             memcmp(e.mult[0], want, n * sizeof *got) == 0,
         "%s: multiplicity [%zu] = %lld %lld %lld %lld ... as the chain says (%s)", tag, n,

@@ -16,6 +16,7 @@
 #include "latflow/ensemble.h"
 #include "latflow/merge.h"
 #include "latflow/rng.h"
+#include "ens_test.h"
 #include "lftest.h"
 
 #include <hdf5.h>
@@ -142,26 +143,6 @@ fail:
   return rc;
 }
 
-/* /chain_<r>/multiplicity of path (n values) into out; 0 if missing or of another length. */
-static int file_mult(const char *path, int r, size_t n, int64_t *out) {
-  char obj[64];
-  snprintf(obj, sizeof obj, "/chain_%d/multiplicity", r);
-  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (f < 0) return 0;
-  int ok = 0;
-  hid_t d = H5Lexists(f, obj, H5P_DEFAULT) > 0 ? H5Dopen2(f, obj, H5P_DEFAULT) : -1;
-  if (d >= 0) {
-    hid_t sp = H5Dget_space(d);
-    hsize_t len = 0;
-    ok = H5Sget_simple_extent_dims(sp, &len, NULL) == 1 && len == n &&
-         H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0;
-    H5Sclose(sp);
-    H5Dclose(d);
-  }
-  H5Fclose(f);
-  return ok;
-}
-
 /* Chain r of out equals chain rs of src, bitwise (obs, corr, steps, configs); out has the
  * multiplicity dataset, equal to the counts of row in src (read: lf_ensemble.mult). */
 static int chain_equal(const char *out, const lf_ensemble *o, int r, const char *src,
@@ -178,7 +159,7 @@ static int chain_equal(const char *out, const lf_ensemble *o, int r, const char 
       return 0;
   }
   int64_t *m = malloc((rows ? rows : 1) * sizeof *m);
-  const int mult_ok = m && file_mult(out, r, rows, m) &&
+  const int mult_ok = m && ens_test_mult(out, r, rows, m) &&
                       same_bits(m, s->mult[rs], rows * sizeof *m) &&
                       same_bits(o->mult[r], s->mult[rs], rows * sizeof *m);
   free(m);

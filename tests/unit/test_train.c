@@ -13,6 +13,7 @@
 #include "latflow/theory.h"
 #include "latflow/train.h"
 #include "lftest.h"
+#include "train_test.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -202,31 +203,6 @@ static void train_small(lf_estimator est, int batch, double *ess0, double *ess1,
 
 /* ---- evaluations during training ------------------------------------------------------ */
 
-typedef struct trun {
-  lf_theory th;
-  lf_model m;
-  lf_trainer tr;
-  int ok;
-} trun;
-
-static void trun_init(trun *r, const lf_config *cfg) {
-  memset(r, 0, sizeof *r);
-  r->ok = lf_theory_init(&r->th, &cfg->theory) == LF_OK &&
-          lf_model_init(&r->m, &cfg->model, r->th.C, cfg->theory.shape[0], cfg->theory.shape[1],
-                        cfg->train.batch) == LF_OK;
-  if (r->ok) {
-    lf_model_init_params(&r->m, cfg->seed);
-    r->ok = lf_trainer_init(&r->tr, cfg, &r->m, &r->th) == LF_OK;
-  }
-  if (!r->ok) CHECK(0, "setup failed: %s", lf_last_error());
-}
-
-static void trun_free(trun *r) {
-  lf_trainer_free(&r->tr);
-  lf_model_free(&r->m);
-  lf_theory_free(&r->th);
-}
-
 #define MAXREC 512
 typedef struct runlog {
   int nev;
@@ -254,9 +230,9 @@ static lf_status log_eval(void *ctx, const lf_eval_result *e) {
 }
 
 /* Trains cfg with both logs; the trained run stays in r (caller frees). */
-static lf_status train_logged(trun *r, const lf_config *cfg, runlog *l, lf_train_result *res) {
+static lf_status train_logged(tr_run *r, const lf_config *cfg, runlog *l, lf_train_result *res) {
   memset(l, 0, sizeof *l);
-  trun_init(r, cfg);
+  tr_run_init(r, cfg);
   if (!r->ok) return LF_ERR_INVALID;
   lf_trainer_set_eval_callback(&r->tr, log_eval, l);
   return lf_train_run(&r->tr, 0, log_step, l, res);
@@ -293,7 +269,7 @@ static void test_eval_schedule(void) {
   cfg_end = cfg;
   cfg_end.train.eval_every = 0; /* only the final evaluation */
   static runlog la, lb, lc;
-  trun a, b, c, ref;
+  tr_run a, b, c, ref;
   lf_train_result ra, rb, rc_;
   lf_status e1 = train_logged(&a, &cfg0, &la, &ra);
   lf_status e2 = train_logged(&b, &cfg, &lb, &rb);
@@ -343,7 +319,7 @@ static void test_eval_schedule(void) {
         "the final evaluation is the same whether or not evaluations came before");
 
   /* each evaluation = a direct lf_train_eval of the model stepped by hand to its step */
-  trun_init(&ref, &cfg);
+  tr_run_init(&ref, &cfg);
   if (ref.ok && lb.nev == 5) {
     int k = 0, bad = 0;
     lf_train_step_info info;
@@ -383,10 +359,10 @@ static void test_eval_schedule(void) {
           "vs %.5f",
           e30.ess, e31.ess);
   }
-  trun_free(&ref);
-  trun_free(&a);
-  trun_free(&b);
-  trun_free(&c);
+  tr_run_free(&ref);
+  tr_run_free(&a);
+  tr_run_free(&b);
+  tr_run_free(&c);
 }
 
 /* A briefly trained flow: the batch ESS is biased high against fresh samples, and
@@ -409,13 +385,13 @@ static void test_fresh_vs_batch(void) {
   lf_config cfg;
   bias_config(&cfg);
   static runlog l, lt, lr;
-  trun r, rt, rr;
+  tr_run r, rt, rr;
   lf_train_result res, rest, resr;
   lf_status rc = train_logged(&r, &cfg, &l, &res);
   CHECK(rc == LF_OK && l.nev == 8, "400 steps, eval_every 50: %d evaluations (%s)", l.nev,
         rc == LF_OK ? "ok" : lf_last_error());
   if (rc != LF_OK || l.nev != 8) {
-    trun_free(&r);
+    tr_run_free(&r);
     return;
   }
   /* from step 200 on (the smoothing window of 100 full): the fresh ESS of one evaluation
@@ -452,7 +428,7 @@ static void test_fresh_vs_batch(void) {
         "target_ess %.4f (batch ESS reaches it at step %ld, fresh ESS at most %.4f): trains "
         "all %ld steps, stop '%s'",
         ct.train.target_ess, batch_hit, fresh_max, rest.steps, rest.stop_reason);
-  trun_free(&rt);
+  tr_run_free(&rt);
 
   /* a target the fresh ESS reaches: stop at the first evaluation that reaches it */
   lf_config cr = cfg;
@@ -467,8 +443,8 @@ static void test_fresh_vs_batch(void) {
         "target_ess %.4f = the best fresh ESS: stops at step %ld (want %ld, its first "
         "evaluation reaching it), stop '%s', %d evaluations",
         cr.train.target_ess, resr.steps, want, resr.stop_reason, lr.nev);
-  trun_free(&rr);
-  trun_free(&r);
+  tr_run_free(&rr);
+  tr_run_free(&r);
 }
 
 int main(void) {

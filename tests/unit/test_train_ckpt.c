@@ -32,6 +32,7 @@
 #include "latflow/theory.h"
 #include "latflow/train.h"
 #include "lftest.h"
+#include "train_test.h"
 
 #include <hdf5.h>
 
@@ -98,34 +99,8 @@ static void same_evals(const evlist *ref, const evlist *first, const evlist *sec
         ref->n > 0 ? ref->e[ref->n - 1].step : -1L);
 }
 
-/* A model, theory and trainer built from cfg (borrowed: must outlive the run). */
-typedef struct run {
-  lf_theory th;
-  lf_model m;
-  lf_trainer tr;
-  int ok;
-} run;
-
-static void run_init(run *r, const lf_config *cfg) {
-  memset(r, 0, sizeof *r);
-  r->ok = lf_theory_init(&r->th, &cfg->theory) == LF_OK &&
-          lf_model_init(&r->m, &cfg->model, r->th.C, cfg->theory.shape[0], cfg->theory.shape[1],
-                        cfg->train.batch) == LF_OK;
-  if (r->ok) {
-    lf_model_init_params(&r->m, cfg->seed);
-    r->ok = lf_trainer_init(&r->tr, cfg, &r->m, &r->th) == LF_OK;
-  }
-  if (!r->ok) CHECK(0, "setup failed: %s", lf_last_error());
-}
-
-static void run_free(run *r) {
-  lf_trainer_free(&r->tr);
-  lf_model_free(&r->m);
-  lf_theory_free(&r->th);
-}
-
 /* Bitwise equality of everything that determines the continuation. */
-static int same_state(const run *a, const run *b, const char *label) {
+static int same_state(const tr_run *a, const tr_run *b, const char *label) {
   const size_t bytes = a->m.nparams * a->m.real_size;
   const int w = a->tr.cfg->train.ess_window;
   const int p = memcmp(a->m.params, b->m.params, bytes) == 0;
@@ -151,9 +126,9 @@ static int same_state(const run *a, const run *b, const char *label) {
 
 /* Loads path into a fresh run built from cfg and trains to cfg->train.steps, logging the
  * evaluations into ev (may be NULL). */
-static void resume_from(run *r, const lf_config *cfg, const char *path, long want_step,
+static void resume_from(tr_run *r, const lf_config *cfg, const char *path, long want_step,
                         evlist *ev) {
-  run_init(r, cfg);
+  tr_run_init(r, cfg);
   if (!r->ok) return;
   lf_ckpt *c = NULL;
   lf_config stored;
@@ -208,8 +183,8 @@ static void test_optimizer(lf_optim_kind opt, lf_precision prec, const char *lab
   memset(&eb, 0, sizeof eb);
   memset(&ec, 0, sizeof ec);
   memset(&ed, 0, sizeof ed);
-  run ref;
-  run_init(&ref, &cfg);
+  tr_run ref;
+  tr_run_init(&ref, &cfg);
   if (!ref.ok) return;
   lf_train_result res;
   lf_trainer_set_eval_callback(&ref.tr, ev_log, &eref);
@@ -218,8 +193,8 @@ static void test_optimizer(lf_optim_kind opt, lf_precision prec, const char *lab
         "%s: %ld steps straight, %d evaluations", label, N, eref.n);
 
   /* N1 steps, explicit checkpoint, fresh trainer, the rest */
-  run a, b;
-  run_init(&a, &cfg1);
+  tr_run a, b;
+  tr_run_init(&a, &cfg1);
   if (a.ok) {
     lf_trainer_set_eval_callback(&a.tr, ev_log, &ea);
     rc = lf_train_run(&a.tr, 0, NULL, NULL, &res);
@@ -233,19 +208,19 @@ static void test_optimizer(lf_optim_kind opt, lf_precision prec, const char *lab
           "can fail)",
           label, N1, N);
   }
-  run_free(&a);
+  tr_run_free(&a);
   resume_from(&b, &cfg, ckpt, N1, &eb);
   snprintf(l2, sizeof l2, "%s, %ld + save/load + %ld", label, N1, N - N1);
   if (b.ok) same_state(&ref, &b, l2);
   same_evals(&eref, &ea, &eb, l2);
-  run_free(&b);
+  tr_run_free(&b);
 
   /* the same through the run loop: a signal after step N1-1, checkpoint at N1 */
   remove(ckpt);
   remove(prev);
   sig_ctx sc = {.at = N1 - 1, .calls = 0, .hook_calls = 0};
-  run c, d;
-  run_init(&c, &cfg);
+  tr_run c, d;
+  tr_run_init(&c, &cfg);
   if (c.ok) {
     CHECK(lf_signal_install() == LF_OK, "signal handlers installed");
     lf_signal_clear();
@@ -275,13 +250,13 @@ static void test_optimizer(lf_optim_kind opt, lf_precision prec, const char *lab
           "(evaluated before the stop, not again after the resume)",
           label, N1, (long long)evals, (long long)last_eval);
   }
-  run_free(&c);
+  tr_run_free(&c);
   resume_from(&d, &cfg, ckpt, N1, &ed);
   snprintf(l2, sizeof l2, "%s, signal at %ld + resume", label, N1);
   if (d.ok) same_state(&ref, &d, l2);
   same_evals(&eref, &ec, &ed, l2);
-  run_free(&d);
-  run_free(&ref);
+  tr_run_free(&d);
+  tr_run_free(&ref);
   remove(ckpt);
   remove(prev);
 }
@@ -290,8 +265,8 @@ static void test_periodic(void) {
   lf_config cfg;
   tiny_config(&cfg, LF_OPT_ADAM, LF_PREC_F64);
   cfg.train.checkpoint_every = 5;
-  run ref;
-  run_init(&ref, &cfg);
+  tr_run ref;
+  tr_run_init(&ref, &cfg);
   if (!ref.ok) return;
   remove(ckpt);
   remove(prev);
@@ -300,13 +275,13 @@ static void test_periodic(void) {
   lf_status rc = lf_train_run(&ref.tr, 0, NULL, NULL, &res);
   CHECK(rc == LF_OK, "20 steps with checkpoint_every 5: %s", rc == LF_OK ? "ok" : lf_last_error());
   CHECK(access(ckpt, F_OK) == 0 && access(prev, F_OK) == 0, "checkpoint and .prev written");
-  run a, b;
+  tr_run a, b;
   resume_from(&a, &cfg, ckpt, 15, NULL);
   if (a.ok) same_state(&ref, &a, "periodic checkpoint at 15 + resume");
-  run_free(&a);
+  tr_run_free(&a);
   resume_from(&b, &cfg, prev, 10, NULL);
   if (b.ok) same_state(&ref, &b, "previous checkpoint (.prev) at 10 + resume");
-  run_free(&b);
+  tr_run_free(&b);
 
   /* resumed at its own last step (train.stop.steps lowered to it): the checkpoint at 15
    * was evaluated (15 = 5 x 3) and is not again; the one at 10 was not and is */
@@ -315,20 +290,20 @@ static void test_periodic(void) {
     cs.train.steps = i ? 10 : 15;
     evlist ev;
     memset(&ev, 0, sizeof ev);
-    run e;
+    tr_run e;
     resume_from(&e, &cs, i ? prev : ckpt, cs.train.steps, &ev);
     CHECK(ev.n == i && (i == 0 || ev.e[0].step == 10) && e.tr.last_eval == cs.train.steps &&
               e.tr.evals == (i ? 4 : 5),
           "resume at its last step %ld: %d evaluation%s (last evaluated step %ld, %lld in all)",
           cs.train.steps, ev.n, ev.n == 1 ? "" : "s", e.tr.last_eval, (long long)e.tr.evals);
-    run_free(&e);
+    tr_run_free(&e);
   }
 
   /* ess_window 2 from the ring of 4 (wrapped): the two newest values, oldest first */
   lf_config c2 = cfg;
   c2.train.ess_window = 2;
-  run w;
-  run_init(&w, &c2);
+  tr_run w;
+  tr_run_init(&w, &c2);
   lf_ckpt *k = NULL;
   if (w.ok && lf_ckpt_open(&k, ckpt, "train", NULL) == LF_OK) {
     double ring[4];
@@ -343,8 +318,8 @@ static void test_periodic(void) {
           "ess_window 4 -> 2 keeps the newest two (%g, %g): got n=%d (%g, %g)", e0, e1, w.tr.ess_n,
           w.tr.ess_ring[0], w.tr.ess_ring[1]);
   }
-  run_free(&w);
-  run_free(&ref);
+  tr_run_free(&w);
+  tr_run_free(&ref);
 }
 
 static void test_refusals(void) {
@@ -353,16 +328,16 @@ static void test_refusals(void) {
   tiny_config(&cfg2, LF_OPT_ADAM, LF_PREC_F64);
   cfg3.model.layers = 3;
   cfg3.train.steps = 3;
-  run a;
-  run_init(&a, &cfg3);
+  tr_run a;
+  tr_run_init(&a, &cfg3);
   if (!a.ok) return;
   lf_train_result res;
   lf_train_run(&a.tr, 0, NULL, NULL, &res);
   CHECK(lf_trainer_checkpoint(&a.tr, ckpt) == LF_OK, "3-layer checkpoint written");
-  run b;
-  run_init(&b, &cfg2);
+  tr_run b;
+  tr_run_init(&b, &cfg2);
   if (!b.ok) {
-    run_free(&a);
+    tr_run_free(&a);
     return;
   }
   const size_t bytes = b.m.nparams * b.m.real_size;
@@ -383,7 +358,7 @@ static void test_refusals(void) {
     CHECK(memcmp(p0, b.m.params, bytes) == 0 && b.tr.next_step == 0, "trainer left untouched");
     lf_ckpt_close(k);
   }
-  run_free(&a);
+  tr_run_free(&a);
 
   /* another rank count: P stored 1, pretend the loading trainer has 2 */
   CHECK(lf_trainer_checkpoint(&b.tr, ckpt) == LF_OK, "2-layer checkpoint written");
@@ -435,7 +410,7 @@ static void test_refusals(void) {
   }
   free(bad);
   free(p0);
-  run_free(&b);
+  tr_run_free(&b);
   remove(ckpt);
   remove(prev);
 }
