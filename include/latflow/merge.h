@@ -16,6 +16,14 @@
  *   the couplings of the stored config that the theory's action uses (phi4: theory.m2,
  *   theory.lambda; u1: theory.beta; schwinger: theory.beta, theory.kappa,
  *   theory.fermion_bc), nobs, obs_names (in order) and ncorr.
+ * No chain may occur twice (else LF_ERR_FORMAT, "chain <r> of <a> and chain <s> of <b> are
+ * identical" or "... are the same chain", naming a merged input's source_path and
+ * source_chain too): each chain's content is fingerprinted while it is read (FNV-1a/64 over
+ * its steps row, id, logw, dH, accepted and its rows' obs and corr, bitwise), and two chains
+ * whose first steps with their rows agree bitwise are refused. This refuses a copy of an
+ * input, two runs with the same seed, model and config (of any lengths) and a merged file
+ * with one of its sources; independent chains differ in their first logw (flow) or dH (HMC).
+ * Chains without steps are not compared.
  * They may differ in seed, model, sample sizes and latflow version; these are recorded
  * per output chain as provenance attributes of /chain_<r> (source_path, source_chain,
  * source_model_hash, source_seed, source_latflow_version, source_gen_seconds,
@@ -60,8 +68,8 @@ typedef struct lf_merge_summary {
 
 /* Merges in_paths[0..n-1] into out_path as described above. sum (may be NULL) is
  * filled on success. Errors: LF_ERR_INVALID (arguments, out is an input, an input
- * twice), LF_ERR_FORMAT (mismatch, corrupt input), LF_ERR_IO (out exists, missing
- * input, rename), LF_ERR_HDF5, LF_ERR_NOMEM. */
+ * twice), LF_ERR_FORMAT (mismatch, a chain twice, corrupt input), LF_ERR_IO (out
+ * exists, missing input, rename), LF_ERR_HDF5, LF_ERR_NOMEM. */
 lf_status lf_ens_merge(const char *out_path, int n, const char *const *in_paths, int overwrite,
                        lf_merge_summary *sum);
 

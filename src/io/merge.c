@@ -39,6 +39,16 @@ typedef struct prov {
   double gen_seconds, train_seconds;
 } prov;
 
+/* Fingerprints of one chain's content (FNV-1a/64, see chain_print): full covers every
+ * step (row, id, logw, dH, accepted) and every row (obs, corr); head covers the first
+ * step and its row only. Two independent chains (other seed, model or couplings) never
+ * agree bitwise even on their first step, while a copy, a rerun with the same seed or a
+ * longer rerun of the same chain does: equal heads are the decisive test. */
+typedef struct print {
+  uint64_t full, head;
+  int empty; /* no steps: nothing to count twice */
+} print;
+
 /* What pass 1 keeps of one input. */
 typedef struct input {
   const char *path;
@@ -48,6 +58,7 @@ typedef struct input {
   int R;
   int64_t rows, steps; /* totals, to check pass 2 reads the same file */
   prov *prov;          /* (R) owned */
+  print *print;        /* (R) owned */
 } input;
 
 /* ---- pass 1: headers and checks ---------------------------------------------------------- */
@@ -205,6 +216,47 @@ static lf_status check_same(const input *a, const input *b) {
   return LF_OK;
 }
 
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+  const unsigned char *b = p;
+  for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * FNV_PRIME;
+  return h;
+}
+
+/* One step and (its row's) observables and correlator. Fields are hashed one by one so
+ * that struct padding never enters; doubles by their bits (NaN logw of HMC included). */
+static uint64_t fnv_step(uint64_t h, const lf_ens_step *s) {
+  h = fnv(h, &s->row, sizeof s->row);
+  h = fnv(h, &s->id, sizeof s->id);
+  h = fnv(h, &s->logw, sizeof s->logw);
+  h = fnv(h, &s->dH, sizeof s->dH);
+  return fnv(h, &s->accepted, sizeof s->accepted);
+}
+
+static uint64_t fnv_row(uint64_t h, const lf_ensemble *e, int r, size_t i) {
+  const size_t nobs = (size_t)e->info.nobs, ncorr = (size_t)e->info.ncorr;
+  h = fnv(h, e->obs[r] + i * nobs, nobs * sizeof(double));
+  if (ncorr) h = fnv(h, e->corr[r] + i * ncorr, ncorr * sizeof(double));
+  return h;
+}
+
+/* Fingerprints of chain r of e (the reader checked every row index is in range). */
+static print chain_print(const lf_ensemble *e, int r) {
+  print p = {FNV_OFFSET, FNV_OFFSET, e->steps[r] == 0};
+  const uint64_t rows = (uint64_t)e->rows[r], steps = (uint64_t)e->steps[r];
+  p.full = fnv(p.full, &rows, sizeof rows);
+  p.full = fnv(p.full, &steps, sizeof steps);
+  for (size_t i = 0; i < e->steps[r]; i++) p.full = fnv_step(p.full, &e->chain[r][i]);
+  for (size_t i = 0; i < e->rows[r]; i++) p.full = fnv_row(p.full, e, r, i);
+  if (!p.empty) {
+    p.head = fnv_step(p.head, &e->chain[r][0]);
+    p.head = fnv_row(p.head, e, r, (size_t)e->chain[r][0].row);
+  }
+  return p;
+}
+
 /* Pass 1 for one input: read it whole (validation), then its header. */
 static lf_status scan_input(input *in) {
   lf_ensemble e;
@@ -213,11 +265,14 @@ static lf_status scan_input(input *in) {
     in->info = e.info;
     in->theory = e.cfg.theory;
     in->R = e.R;
-    for (int r = 0; r < e.R; r++) {
+    in->print = calloc((size_t)e.R, sizeof *in->print);
+    for (int r = 0; r < e.R && in->print; r++) {
       in->rows += (int64_t)e.rows[r];
       in->steps += (int64_t)e.steps[r];
+      in->print[r] = chain_print(&e, r);
     }
-    rc = read_header(in, e.cfg.seed);
+    rc = in->print ? read_header(in, e.cfg.seed)
+                   : LF_FAIL(LF_ERR_NOMEM, "fingerprints of %d chains", e.R);
     lf_ens_free(&e);
   }
   if (rc != LF_OK) {
@@ -225,6 +280,45 @@ static lf_status scan_input(input *in) {
     snprintf(msg, sizeof msg, "%s", lf_last_error());
     return lf_fail_msg(rc, "merge input '%s': %s", in->path, msg);
   }
+  return LF_OK;
+}
+
+/* " (from '<source_path>' chain <c>)" when chain r of in came from another file. */
+static const char *from(char *buf, size_t n, const input *in, int r) {
+  const prov *p = &in->prov[r];
+  buf[0] = '\0';
+  if (strcmp(p->path, in->path) != 0 || p->chain != r)
+    snprintf(buf, n, " (from '%.900s' chain %d)", p->path, p->chain);
+  return buf;
+}
+
+/* Refuses one chain present twice among the inputs (a copy of a file, two runs with one
+ * seed, a merged file with one of its sources): its steps would be counted twice and the
+ * error bars shrink for nothing. Inputs are compared by content, so a renamed copy or a
+ * rerun is caught as well as a file given twice. */
+static lf_status check_distinct(int n, const input *in) {
+  char fa[960], fb[960];
+  for (int i = 0; i < n; i++)
+    for (int r = 0; r < in[i].R; r++) {
+      const print *p = &in[i].print[r];
+      if (p->empty) continue;
+      for (int j = 0; j <= i; j++)
+        for (int s = 0; s < (j < i ? in[j].R : r); s++) {
+          const print *q = &in[j].print[s];
+          if (q->empty || q->head != p->head) continue;
+          const int same = q->full == p->full;
+          return LF_FAIL(LF_ERR_FORMAT,
+                         "chain %d of %s%s and chain %d of %s%s are %s (content fingerprint "
+                         "%016" PRIx64 "%s%016" PRIx64 "): one chain would be counted twice; "
+                         "cannot merge",
+                         s, in[j].path, from(fa, sizeof fa, &in[j], s), r, in[i].path,
+                         from(fb, sizeof fb, &in[i], r),
+                         same ? "identical"
+                              : "the same chain (their first steps are equal bitwise: a rerun "
+                                "with the same seed, model and config?)",
+                         q->full, same ? " = " : " vs ", p->full);
+        }
+    }
   return LF_OK;
 }
 
@@ -383,6 +477,7 @@ lf_status lf_ens_merge(const char *out_path, int n, const char *const *in_paths,
     R += in[i].R;
     gen += in[i].info.gen_seconds;
   }
+  LF_CHECK(check_distinct(n, in));
   /* training time counts once per distinct model, however many chains it fed */
   double train = 0.0;
   int models = 0, one_model = 1;
@@ -459,7 +554,10 @@ fail:
   if (w) lf_ens_abort(w);
   if (tmp_made) unlink(tmp);
   free(conf);
-  for (int i = 0; i < n && in; i++) free(in[i].prov);
+  for (int i = 0; i < n && in; i++) {
+    free(in[i].prov);
+    free(in[i].print);
+  }
   free(in);
   return rc;
 }

@@ -2,7 +2,8 @@
 # Drives latflow-merge: a tiny model is sampled twice (seeds 11 and 12) and HMC runs
 # twice (seeds 11 and 12); merging the two flow ensembles and the two HMC ensembles
 # gives files that `latflow analyze --json` reads as 2 chains with n = the sum of the
-# inputs' n; merging flow with HMC is refused naming the kinds and both files (exit 1,
+# inputs' n; one chain given twice is refused naming both files (a cp of an input, a rerun
+# with the same seed, a merged file with one of its inputs); merging flow with HMC is refused naming the kinds and both files (exit 1,
 # no output); an existing OUT is refused without --force and replaced with it; bad
 # usage exits 2.
 # usage: cli_merge.sh LATFLOW WORKDIR SOURCEDIR   (latflow-merge sits next to LATFLOW)
@@ -62,6 +63,19 @@ s11=$(h5dump -a /chain_1/source_seed merged_ensemble.h5 2>/dev/null | grep -c '(
 [ "$s11" = 1 ] && ok "chain 1 records source_seed 12" || bad "chain 1 source_seed not 12"
 
 # refusals
+# one chain twice: a copy, a rerun with the same seed (and more trajectories), a merged
+# file with one of its own inputs
+cp out/s11/ensemble.h5 copy.h5
+expect_code 1 "merge a file with its cp" -- "$merge" dup.h5 out/s11/ensemble.h5 copy.h5
+expect_err "chain 0 of out/s11/ensemble.h5 and chain 0 of copy.h5 are identical" "cp refused"
+expect_code 0 "hmc seed 11 again" -- "$lf" hmc tiny.yaml --output out/r11 --set hmc.trajectories=700
+expect_code 1 "merge two hmc runs with one seed" -- "$merge" dup.h5 out/s11/hmc.h5 out/r11/hmc.h5
+expect_err "chain 0 of out/s11/hmc.h5 and chain 0 of out/r11/hmc.h5 are the same chain" \
+  "same seed refused"
+expect_code 1 "merge a merged file with one of its inputs" -- "$merge" dup.h5 merged_ensemble.h5 out/s12/ensemble.h5
+expect_err "chain 1 of merged_ensemble.h5 (from 'out/s12/ensemble.h5' chain 0) and chain 0 of out/s12/ensemble.h5 are identical" \
+  "merged + its input refused"
+[ -e dup.h5 ] && bad "a refused merge left dup.h5" || ok "no output after the duplicate refusals"
 expect_code 1 "merge flow with hmc" -- "$merge" mixed.h5 out/s11/ensemble.h5 out/s11/hmc.h5
 expect_err "kind differs: out/s11/ensemble.h5 has imh, out/s11/hmc.h5 has hmc" "kinds and files named"
 [ -e mixed.h5 ] && bad "a refused merge left mixed.h5" || ok "no output after a refusal"

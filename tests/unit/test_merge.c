@@ -4,14 +4,15 @@
  * in input order; each output chain carries the provenance of its source (path, chain,
  * model hash, seed, latflow version, gen and train seconds), and the root has gen_seconds
  * = sum and train_seconds = sum over distinct models; merging a merged file passes the
- * original provenance on; two HMC files merge; a file without configurations makes the
- * output configuration-free (reported); mismatches of lattice, lambda, observable names,
- * nobs, ncorr and kind (imh+hmc, imh+reweight) are refused with LF_ERR_FORMAT naming the
- * key and both files, and leave no output; a truncated input is refused naming it; an
- * existing output is refused without overwrite; an input given twice or as the output is
- * refused. Every merged chain has the multiplicity dataset (format version 3) equal to its
- * source's, also when the source is a version 2 file without one. Files go to the current
- * directory, named by pid. */
+ * original provenance on; one chain given twice is refused by content naming both files and
+ * chains (a merged file with one of its sources, a byte copy, a rerun with the same seed
+ * but other lengths, a version 2 copy); two HMC files merge; a file without configurations makes
+ * the output configuration-free (reported); mismatches of lattice, lambda, observable names, nobs,
+ * ncorr and kind (imh+hmc, imh+reweight) are refused with LF_ERR_FORMAT naming the key and both
+ * files, and leave no output; a truncated input is refused naming it; an existing output is refused
+ * without overwrite; an input given twice or as the output is refused. Every merged chain has the
+ * multiplicity dataset (format version 3) equal to its source's, also when the source is a version
+ * 2 file without one. Files go to the current directory, named by pid. */
 #include "latflow/config.h"
 #include "latflow/ensemble.h"
 #include "latflow/merge.h"
@@ -318,19 +319,70 @@ int main(void) {
   lf_ens_free(&e);
 
   /* a merged file merges again: its chains keep their original provenance */
-  const char *out2 = tname("merged2.h5");
-  const char *mc[2] = {out, fc};
-  rc = lf_ens_merge(out2, 2, mc, 0, &sum);
-  CHECK(rc == LF_OK, "merge (merged, c) (%s)", rc == LF_OK ? "ok" : lf_last_error());
+  const char *fe = tname("e.h5"), *out2 = tname("merged2.h5");
+  spec se = base_spec(LF_ENS_IMH, 25);
+  se.model_hash = "00000000000000bb";
+  se.train_seconds = 7.0;
+  se.gen_seconds = 0.5;
+  rc = make_file(fe, &se);
+  lf_ensemble ee;
+  memset(&ee, 0, sizeof ee);
+  if (rc == LF_OK) rc = lf_ens_read(fe, &ee);
+  const char *me[2] = {out, fe};
+  if (rc == LF_OK) rc = lf_ens_merge(out2, 2, me, 0, &sum);
+  CHECK(rc == LF_OK, "merge (merged, e) (%s)", rc == LF_OK ? "ok" : lf_last_error());
   rc = lf_ens_read(out2, &e);
-  CHECK(rc == LF_OK && e.R == 5 && chain_equal(out2, &e, 4, fc, &ec, 0, 1) &&
+  CHECK(rc == LF_OK && e.R == 5 && chain_equal(out2, &e, 4, fe, &ee, 0, 1) &&
             e.info.gen_seconds == 4.75 && e.info.train_seconds == 17.0,
-        "re-merge: R = %d (want 5), chain 4 = c bitwise, gen_seconds %g (4.75), train_seconds %g "
+        "re-merge: R = %d (want 5), chain 4 = e bitwise, gen_seconds %g (4.75), train_seconds %g "
         "(17)",
         e.R, e.info.gen_seconds, e.info.train_seconds);
   lf_ens_free(&e);
+  lf_ens_free(&ee);
   check_prov(out2, 2, fb, 1, 22, "00000000000000aa", 2.25, 10.0);
-  check_prov(out2, 4, fc, 0, 23, "00000000000000bb", 0.5, 7.0);
+  check_prov(out2, 4, fe, 0, 25, "00000000000000bb", 0.5, 7.0);
+
+  /* one chain twice is refused by content, whatever the file names: a merged file with
+   * one of its sources, a byte copy, a rerun with the same seed (longer) */
+  {
+    const char *o = tname("o_dup.h5"), *o2 = tname("o_dup2.h5"), *o3 = tname("o_dup3.h5"),
+               *cp = tname("a_copy.h5"), *rerun = tname("a_rerun.h5");
+    char want[1024];
+    const char *mc[2] = {out, fc};
+    rc = lf_ens_merge(o, 2, mc, 0, NULL);
+    snprintf(want, sizeof want, "chain 3 of %s (from '%s' chain 0) and chain 0 of %s are identical",
+             out, fc, fc);
+    CHECK(rc == LF_ERR_FORMAT && strstr(lf_last_error(), want) && !exists(o),
+          "(merged, c) refused: status %d, \"%s\" (want \"%s\"), output %s", (int)rc,
+          lf_last_error(), want, exists(o) ? "EXISTS" : "absent");
+    lf_clear_error();
+    FILE *src = fopen(fa, "rb"), *dst = fopen(cp, "wb");
+    int ok = src && dst;
+    char buf[4096];
+    size_t got;
+    while (ok && (got = fread(buf, 1, sizeof buf, src)) > 0) ok = fwrite(buf, 1, got, dst) == got;
+    if (src) fclose(src);
+    if (dst && fclose(dst) != 0) ok = 0;
+    const char *ac[3] = {fc, fa, cp};
+    rc = ok ? lf_ens_merge(o2, 3, ac, 0, NULL) : LF_ERR_IO;
+    snprintf(want, sizeof want, "chain 0 of %s and chain 0 of %s are identical", fa, cp);
+    CHECK(rc == LF_ERR_FORMAT && strstr(lf_last_error(), want) && !exists(o2),
+          "(c, a, copy of a) refused: status %d, \"%s\" (want \"%s\"), output %s", (int)rc,
+          lf_last_error(), want, exists(o2) ? "EXISTS" : "absent");
+    lf_clear_error();
+    spec sr = base_spec(LF_ENS_IMH, 22); /* b's seed; its chain 1 is 150 steps long */
+    sr.nchains = 2;
+    sr.nsteps[0] = 50;
+    sr.nsteps[1] = 200;
+    rc = make_file(rerun, &sr);
+    const char *br[2] = {fb, rerun};
+    rc = rc == LF_OK ? lf_ens_merge(o3, 2, br, 0, NULL) : rc;
+    snprintf(want, sizeof want, "chain 0 of %s and chain 0 of %s are the same chain", fb, rerun);
+    CHECK(rc == LF_ERR_FORMAT && strstr(lf_last_error(), want) && !exists(o3),
+          "(b, b rerun longer/shorter) refused: status %d, \"%s\" (want \"%s\"), output %s",
+          (int)rc, lf_last_error(), want, exists(o3) ? "EXISTS" : "absent");
+    lf_clear_error();
+  }
 
   /* a version 2 input (no multiplicity) merges with version 3 ones; the output has the
    * current version and the multiplicity of every chain */
@@ -364,6 +416,11 @@ int main(void) {
           "recomputed, output format_version %d (%s)",
           version, rc == LF_OK ? "ok" : lf_last_error());
     lf_ens_free(&e);
+    const char *cc[2] = {fc, old}; /* the fingerprint ignores the format version */
+    rc = lf_ens_merge(tname("o_v2dup.h5"), 2, cc, 0, NULL);
+    CHECK(rc == LF_ERR_FORMAT && strstr(lf_last_error(), "are identical"),
+          "c + c as version 2 refused: \"%s\"", lf_last_error());
+    lf_clear_error();
   }
 
   /* inputs that disagree on save_configs: the output has none, and says so */
