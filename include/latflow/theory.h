@@ -45,6 +45,13 @@ struct lf_theory {
   int ncorr;
   void (*correlator)(const lf_theory *t, const double *phi, double *out);
   void *impl; /* owned by the implementation; NULL for phi^4 */
+  /* The theory's full observable list, kept by lf_theory_select_obs: observables_all
+   * writes out[nobs_all] in the order of names_all; obs_pick[k] is the position in it of
+   * the selected observable k. observables_all is NULL until a selection. */
+  int nobs_all;
+  const char *names_all[LF_MAX_OBS]; /* static strings */
+  int obs_pick[LF_MAX_OBS];
+  void (*observables_all)(const lf_theory *t, const double *phi, double *out);
 };
 
 /* Builds the theory named by cfg->name. LF_ERR_CONFIG for a theory not built yet. */
@@ -54,6 +61,15 @@ void lf_theory_free(lf_theory *t);
  * "phi4 8x8, m2 = -4, lambda = 8", "u1 8x8, beta = 2",
  * "schwinger 8x8, beta = 2, kappa = 0.276, antiperiodic"; always NUL-terminated. */
 void lf_theory_describe(const lf_theory_cfg *cfg, char *buf, size_t n);
+/* Restricts the observables to cfg->observables[0..n-1], n = cfg->nobs, in that order
+ * (the config's `observables`): afterwards nobs = n, obs_names[k] is the theory's static
+ * string for cfg->observables[k] and
+ * observables() writes out[n], the selected values (computed by the theory's own function,
+ * so bitwise equal to its full list's). The selection is always among the theory's full
+ * list, so calling it again replaces the previous one. A selection equal to the full list
+ * in its order changes nothing. Local; LF_ERR_CONFIG for n outside [1, LF_MAX_OBS] or a
+ * name the theory does not have (naming it and the valid ones), LF_ERR_INVALID for NULL. */
+lf_status lf_theory_select_obs(lf_theory *t, const lf_config *cfg);
 /* Position of an observable in obs_names, or -1. */
 int lf_theory_obs_index(const lf_theory *t, const char *name);
 

@@ -339,6 +339,7 @@ static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, in
   memset(&th, 0, sizeof th);
   memset(&h, 0, sizeof h);
   rc = lf_theory_init(&th, &cfg->theory);
+  if (rc == LF_OK) rc = lf_theory_select_obs(&th, cfg);
   if (rc == LF_OK) rc = lf_hmc_init(&h, &th, &cfg->hmc, cfg->seed);
   const size_t n = (size_t)th.C * (size_t)th.V;
   if (rc == LF_OK) {

@@ -188,6 +188,7 @@ lf_status lf_sample_pipeline_ex(const lf_config *cfg_in, const char *model_arg, 
   if (rc == LF_OK) {
     cfg.model = m.cfg; /* the architecture that was actually used */
     rc = lf_theory_init(&th, &cfg.theory);
+    if (rc == LF_OK) rc = lf_theory_select_obs(&th, &cfg);
   }
   if (rc == LF_OK) {
     info.kind = cfg.sample.mode == LF_SAMPLE_REWEIGHT ? LF_ENS_REWEIGHT : LF_ENS_IMH;

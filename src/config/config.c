@@ -470,8 +470,8 @@ static int check_key(const lf_config *c, int id, char *what, size_t n) {
     return 0;
   }
   case K_OBS: {
-    if (c->nobs < 0 || c->nobs > LF_MAX_OBS)
-      return snprintf(what, n, "must have 0 to %d entries, got %d", LF_MAX_OBS, c->nobs), 1;
+    if (c->nobs < 1 || c->nobs > LF_MAX_OBS) /* an ensemble stores at least one per state */
+      return snprintf(what, n, "must have 1 to %d entries, got %d", LF_MAX_OBS, c->nobs), 1;
     for (int i = 0; i < c->nobs; i++) {
       const char *s = c->observables[i];
       if (strnlen(s, LF_NAME_MAX) >= LF_NAME_MAX) return snprintf(what, n, "not terminated"), 1;

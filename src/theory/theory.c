@@ -38,6 +38,55 @@ void lf_theory_free(lf_theory *t) {
   memset(t, 0, sizeof *t);
 }
 
+/* observables() of a selection: the full list into a local array, then the picks. */
+static void picked_observables(const lf_theory *t, const double *phi, double *out) {
+  double all[LF_MAX_OBS];
+  t->observables_all(t, phi, all);
+  for (int k = 0; k < t->nobs; k++) out[k] = all[t->obs_pick[k]];
+}
+
+lf_status lf_theory_select_obs(lf_theory *t, const lf_config *cfg) {
+  if (!t || !cfg || !t->observables)
+    return LF_FAIL(LF_ERR_INVALID, "lf_theory_select_obs: NULL theory or config");
+  const int n = cfg->nobs;
+  const char(*names)[LF_NAME_MAX] = cfg->observables;
+  if (!t->observables_all) { /* first selection: keep the theory's own list */
+    t->nobs_all = t->nobs;
+    for (int i = 0; i < t->nobs; i++) t->names_all[i] = t->obs_names[i];
+    t->observables_all = t->observables;
+  }
+  if (n < 1 || n > LF_MAX_OBS)
+    return LF_FAIL(LF_ERR_CONFIG,
+                   "observables: %d entries; sample and hmc store 1 to %d observables per state", n,
+                   LF_MAX_OBS);
+  int pick[LF_MAX_OBS], identity = n == t->nobs_all;
+  for (int k = 0; k < n; k++) {
+    pick[k] = -1;
+    for (int i = 0; i < t->nobs_all && pick[k] < 0; i++)
+      if (strncmp(t->names_all[i], names[k], LF_NAME_MAX) == 0) pick[k] = i;
+    if (pick[k] < 0) {
+      char valid[LF_MAX_OBS * (LF_NAME_MAX + 2)] = "";
+      size_t len = 0;
+      for (int i = 0; i < t->nobs_all && len < sizeof valid; i++)
+        len += (size_t)snprintf(valid + len, sizeof valid - len, "%s%s", i ? ", " : "",
+                                t->names_all[i]);
+      return LF_FAIL(LF_ERR_CONFIG,
+                     "observables: '%.*s' is not an observable of theory %s (valid: %s)",
+                     LF_NAME_MAX, names[k], t->name, valid);
+    }
+    identity &= pick[k] == k;
+  }
+  t->nobs = n;
+  for (int k = 0; k < n; k++) {
+    t->obs_pick[k] = pick[k];
+    t->obs_names[k] = t->names_all[pick[k]];
+  }
+  for (int k = n; k < LF_MAX_OBS; k++) t->obs_names[k] = NULL;
+  /* the full list in its order: the theory's own function, as without a selection */
+  t->observables = identity ? t->observables_all : picked_observables;
+  return LF_OK;
+}
+
 int lf_theory_obs_index(const lf_theory *t, const char *name) {
   for (int i = 0; i < t->nobs; i++)
     if (t->obs_names[i] && strcmp(t->obs_names[i], name) == 0) return i;

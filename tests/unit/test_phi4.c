@@ -1,7 +1,10 @@
 /* phi^4 theory: the action against two naive formulas, the gradient by finite
  * differences (lf_gradcheck on tiny lattices, including large field values) and by
  * openQCD's 4th-order stencil along a random direction, the observables on hand-made
- * configurations, and the refusals of lf_theory_init. */
+ * configurations, the selection of observables by a config (lf_theory_select_obs: order,
+ * values bitwise those of the full list, reselection, refusals), and the refusals of
+ * lf_theory_init. */
+#include "latflow/config.h"
 #include "latflow/rng.h"
 #include "latflow/theory.h"
 #include "latflow/timer.h"
@@ -281,6 +284,60 @@ static void report_speed(void) {
   lf_theory_free(&t);
 }
 
+/* lf_theory_select_obs: [chi2, phi2] gives those two, in that order, bitwise the full
+ * list's values; the default list (all, in order) keeps the theory's own function;
+ * a later selection replaces the earlier one; unknown names and empty lists are refused. */
+static void check_select(void) {
+  lf_theory t, full;
+  lf_theory_cfg c = phi4_cfg(4, 6, -1.0, 0.5);
+  if (lf_theory_init(&t, &c) != LF_OK || lf_theory_init(&full, &c) != LF_OK) return;
+  void (*own)(const lf_theory *, const double *, double *) = t.observables;
+  lf_config cfg;
+  lf_config_defaults(&cfg);
+  lf_status rc = lf_theory_select_obs(&t, &cfg);
+  CHECK(rc == LF_OK && t.nobs == 5 && t.observables == own && !strcmp(t.obs_names[4], "energy"),
+        "default observables: all 5, the theory's own function (%s)",
+        rc == LF_OK ? "ok" : lf_last_error());
+  double phi[24], all[LF_MAX_OBS], sel[LF_MAX_OBS];
+  randn(3, 24, 1.3, phi);
+  full.observables(&full, phi, all);
+  cfg.nobs = 2;
+  snprintf(cfg.observables[0], LF_NAME_MAX, "chi2");
+  snprintf(cfg.observables[1], LF_NAME_MAX, "phi2");
+  rc = lf_theory_select_obs(&t, &cfg);
+  for (int k = 0; k < LF_MAX_OBS; k++) sel[k] = -7.0;
+  if (rc == LF_OK) t.observables(&t, phi, sel);
+  CHECK(rc == LF_OK && t.nobs == 2 && !strcmp(t.obs_names[0], "chi2") &&
+            !strcmp(t.obs_names[1], "phi2") && !memcmp(&sel[0], &all[3], sizeof(double)) &&
+            !memcmp(&sel[1], &all[0], sizeof(double)) && sel[2] == -7.0 &&
+            lf_theory_obs_index(&t, "chi2") == 0 && lf_theory_obs_index(&t, "energy") == -1,
+        "[chi2, phi2]: nobs %d, names %s %s, values %.17g %.17g (want %.17g %.17g), out[2] "
+        "untouched",
+        t.nobs, t.obs_names[0], t.nobs > 1 ? t.obs_names[1] : "-", sel[0], sel[1], all[3], all[0]);
+  cfg.nobs = 1;
+  snprintf(cfg.observables[0], LF_NAME_MAX, "energy");
+  rc = lf_theory_select_obs(&t, &cfg);
+  if (rc == LF_OK) t.observables(&t, phi, sel);
+  CHECK(rc == LF_OK && t.nobs == 1 && !strcmp(t.obs_names[0], "energy") &&
+            !memcmp(&sel[0], &all[4], sizeof(double)),
+        "reselection [energy] among the full list: nobs %d, value %.17g (want %.17g)", t.nobs,
+        sel[0], all[4]);
+  snprintf(cfg.observables[0], LF_NAME_MAX, "plaq");
+  rc = lf_theory_select_obs(&t, &cfg);
+  CHECK(rc == LF_ERR_CONFIG &&
+            strstr(lf_last_error(), "'plaq' is not an observable of theory "
+                                    "phi4 (valid: phi2, mag, abs_mag, chi2, energy)"),
+        "plaq refused: \"%s\"", lf_last_error());
+  lf_clear_error();
+  cfg.nobs = 0;
+  rc = lf_theory_select_obs(&t, &cfg);
+  CHECK(rc == LF_ERR_CONFIG && t.nobs == 1, "an empty list refused, selection kept: \"%s\"",
+        lf_last_error());
+  lf_clear_error();
+  lf_theory_free(&t);
+  lf_theory_free(&full);
+}
+
 int main(void) {
   check_action(4, 6, -4.0, 8.0);
   check_action(3, 5, 0.7, 1.3);
@@ -294,6 +351,7 @@ int main(void) {
   check_stencil(6, 5, -4.0, 8.0);
   check_stencil(2, 4, 1.0, 0.0);
   check_observables();
+  check_select();
   check_correlator(4, 6);
   check_correlator(5, 3);
   check_correlator(1, 4);
