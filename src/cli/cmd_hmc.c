@@ -490,6 +490,20 @@ static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, in
     rc = LF_FAIL(LF_ERR_MPI, "MPI_Allreduce of the chains' counts");
     goto fail;
   }
+  /* every chain's accepted count: --json reports the acceptance over all chains (and each
+   * chain's), not rank 0's chain alone */
+  int64_t *accs = json || talk ? calloc((size_t)P, sizeof *accs) : NULL; /* rank 0 */
+  rc = (json || talk) && !accs ? LF_FAIL(LF_ERR_NOMEM, "acceptance counts of %d chains", P) : LF_OK;
+  LF_CHECK(lf_cli_agree(comm, rc)); /* accs is NULL on every rank if this fails */
+  const int64_t my_acc = s.acc;
+  if (MPI_Gather(&my_acc, 1, MPI_INT64_T, accs, 1, MPI_INT64_T, 0, comm) != MPI_SUCCESS) {
+    free(accs);
+    rc = LF_FAIL(LF_ERR_MPI, "MPI_Gather of the chains' acceptance counts");
+    goto fail;
+  }
+  int64_t acc_all = 0;
+  for (int r = 0; accs && r < P; r++) acc_all += accs[r];
+  const double acceptance = ntraj ? (double)acc_all / ((double)ntraj * P) : 0.0;
   if (mine[0] && P > 1) /* each rank names its own frozen chain; rank 0 sums them up */
     lf_log_warn("hmc", "chain %d accepted none of its %ld trajectories", chain, ntraj);
   cJSON *jwarn = json ? cJSON_CreateArray() : NULL;
@@ -499,6 +513,9 @@ static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, in
       "hmc", "chain %d: %ld trajectories in %.1f s: acceptance %.4f, %lld non-finite dH -> %s",
       chain, ntraj, s.seconds, ntraj ? (double)s.acc / (double)ntraj : 0.0, (long long)s.bad, path);
   const double per_solve = s.cg_solves ? (double)s.cg_iters / (double)s.cg_solves : 0.0;
+  if (talk && P > 1)
+    lf_log_info("hmc", "%d chains: acceptance %.4f over all %lld trajectories", P, acceptance,
+                (long long)ntraj * P);
   if (h.pf)
     lf_log_info("hmc", "chain %d: CG %.1f iterations per solve, %.1f per trajectory (%lld solves)",
                 chain, per_solve, ntraj ? (double)s.cg_iters / (double)ntraj : 0.0,
@@ -507,7 +524,10 @@ static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, in
     cJSON_AddStringToObject(json, "command", "hmc");
     cJSON_AddNumberToObject(json, "trajectories", (double)ntraj);
     cJSON_AddNumberToObject(json, "therm", (double)ntherm);
-    cJSON_AddNumberToObject(json, "acceptance", ntraj ? (double)s.acc / (double)ntraj : 0.0);
+    cJSON_AddNumberToObject(json, "acceptance", acceptance);
+    cJSON *jacc = cJSON_AddArrayToObject(json, "acceptance_per_chain");
+    for (int r = 0; jacc && r < P; r++)
+      cJSON_AddItemToArray(jacc, cJSON_CreateNumber(ntraj ? (double)accs[r] / (double)ntraj : 0.0));
     cJSON_AddStringToObject(json, "tau_dist", uniform ? "uniform" : "fixed");
     cJSON_AddNumberToObject(json, "mean_steps", mean_steps);
     cJSON_AddItemToObject(json, "warnings", jwarn);
@@ -525,6 +545,7 @@ static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, in
       cJSON_AddNumberToObject(json, "cg_solves", (double)s.cg_solves);
     }
   }
+  free(accs);
 fail:
   /* an interrupted run's ensemble (or one a checkpoint refers to) stays for lf_ens_reopen */
   if (w && keep)
