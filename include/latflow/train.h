@@ -51,15 +51,14 @@
  * are functions of t. lf_trainer_save stores that state bitwise: the parameter arena,
  * both optimizer-moment arenas (Adam m and v, SGD momentum, Adadelta accumulators; the
  * arenas of the network precision, as bytes), the optimizer step counter, the ESS ring
- * (ess_ring, ess_n, ess_pos, ess_sum), next_step, skipped, bad_in_row, seconds, records,
- * evals and last_eval. lf_trainer_load restores it into a trainer built from a config with the same
- * result-relevant keys, so training on from next_step gives the bits of an
- * uninterrupted run. After lf_trainer_set_checkpoint, lf_train_run writes checkpoints
- * itself (rank 0 of comm) every train.checkpoint_every steps and when a signal arrives
- * (latflow/signal.h): at every step boundary t it calls lf_signal_test_hook("train", t,
- * rank) and lf_signal_agree over comm, so all ranks stop at the same t; it then writes
- * the checkpoint (next_step = t) and returns LF_INTERRUPTED ("interrupted by SIGTERM at
- * step t; checkpoint <path>"). */
+ * (ess_ring, ess_n, ess_pos, ess_sum), next_step, skipped, bad_in_row, dead_in_row, seconds,
+ * records, evals and last_eval. lf_trainer_load restores it into a trainer built from a config with
+ * the same result-relevant keys, so training on from next_step gives the bits of an uninterrupted
+ * run. After lf_trainer_set_checkpoint, lf_train_run writes checkpoints itself (rank 0 of comm)
+ * every train.checkpoint_every steps and when a signal arrives (latflow/signal.h): at every step
+ * boundary t it calls lf_signal_test_hook("train", t, rank) and lf_signal_agree over comm, so all
+ * ranks stop at the same t; it then writes the checkpoint (next_step = t) and returns
+ * LF_INTERRUPTED ("interrupted by SIGTERM at step t; checkpoint <path>"). */
 #ifndef LATFLOW_TRAIN_H
 #define LATFLOW_TRAIN_H
 
@@ -74,6 +73,13 @@
 
 /* lf_train_run compares the parameter hash across ranks every this many steps. */
 #define LF_TRAIN_SYNC_EVERY 100
+
+/* lf_train_run fails (LF_ERR_NUMERIC, "the network is dead") after this many consecutive
+ * steps whose global gradient norm is exactly 0: the parameters then no longer learn
+ * (a step size that threw every unit into saturation or every ReLU off), and the steps
+ * left would be wasted. A trained-out flow is not affected: its gradient estimate is a
+ * noisy sample mean, never exactly 0. */
+#define LF_TRAIN_DEAD_STEPS 25
 
 typedef struct lf_train_step_info {
   long step;           /* 0-based step just finished */
@@ -154,6 +160,7 @@ typedef struct lf_trainer {
   long next_step;  /* first step not taken yet */
   long skipped;    /* steps skipped for NaN/Inf so far, earlier runs included */
   int bad_in_row;  /* skipped steps in a row just before next_step */
+  int dead_in_row; /* steps in a row with gradient norm exactly 0 just before next_step */
   double seconds;  /* training wall seconds so far, earlier runs included (no evals) */
   int64_t records; /* step records of the callback's output at the last checkpoint */
   int64_t evals;   /* evaluations so far, earlier runs included */

@@ -469,6 +469,7 @@ lf_status lf_train_run(lf_trainer *tr, long first, lf_train_callback cb, void *c
       tr->bad_in_row = 0;
       ess_push(tr, info.ess);
     }
+    tr->dead_in_row = !info.skipped && info.grad_norm == 0.0 ? tr->dead_in_row + 1 : 0;
     info.ess_smoothed = tr->ess_n > 0 ? tr->ess_sum / tr->ess_n : 0.0;
     /* the callback (files on rank 0) and the wall clock are rank-local: agree on both */
     int flags[2] = {cb ? (int)cb(ctx, &info) : (int)LF_OK, 0};
@@ -492,6 +493,16 @@ lf_status lf_train_run(lf_trainer *tr, long first, lf_train_callback cb, void *c
                      "training diverged: %d consecutive steps with NaN/Inf loss or gradients "
                      "(last at step %ld, lr %g); the model keeps the last good parameters",
                      tr->bad_in_row, t, lr);
+    }
+    if (tr->dead_in_row >= LF_TRAIN_DEAD_STEPS) {
+      tr->next_step = t + 1;
+      res->steps = t + 1;
+      res->skipped = tr->skipped;
+      return LF_FAIL(LF_ERR_NUMERIC,
+                     "the network is dead: the gradient has been exactly 0 for %d consecutive "
+                     "steps (steps %ld .. %ld, lr %g), so the parameters no longer learn; lower "
+                     "train.optimizer.lr (or change model.activation / model.init)",
+                     tr->dead_in_row, t + 2 - tr->dead_in_row, t + 1, lr);
     }
     if ((t + 1) % LF_TRAIN_SYNC_EVERY == 0 && (rc = lf_trainer_check_sync(tr, t)) != LF_OK)
       return rc;
@@ -624,6 +635,7 @@ lf_status lf_trainer_save(const lf_trainer *tr, lf_ckpt *c) {
   LF_CHECK(lf_ckpt_put_i64(c, "next_step", tr->next_step));
   LF_CHECK(lf_ckpt_put_i64(c, "skipped", tr->skipped));
   LF_CHECK(lf_ckpt_put_i64(c, "bad_in_row", tr->bad_in_row));
+  LF_CHECK(lf_ckpt_put_i64(c, "dead_in_row", tr->dead_in_row));
   LF_CHECK(lf_ckpt_put_i64(c, "records", tr->records));
   LF_CHECK(lf_ckpt_put_i64(c, "evals", tr->evals));
   LF_CHECK(lf_ckpt_put_i64(c, "last_eval", tr->last_eval));
@@ -693,6 +705,9 @@ lf_status lf_trainer_load(lf_trainer *tr, lf_ckpt *c) {
   LF_CHECK(lf_ckpt_get_i64(c, "skipped", &skipped));
   LF_CHECK(lf_ckpt_get_i64(c, "bad_in_row", &bad));
   LF_CHECK(lf_ckpt_get_i64(c, "records", &records));
+  /* checkpoints from before the dead-network check have no count: none so far */
+  int64_t dead = 0;
+  if (lf_ckpt_get_i64(c, "dead_in_row", &dead) != LF_OK) dead = 0;
   /* checkpoints from before the evaluations during training have neither: none made */
   if (lf_ckpt_get_i64(c, "evals", &evals) != LF_OK ||
       lf_ckpt_get_i64(c, "last_eval", &last_eval) != LF_OK) {
@@ -740,6 +755,7 @@ lf_status lf_trainer_load(lf_trainer *tr, lf_ckpt *c) {
   tr->next_step = (long)next;
   tr->skipped = (long)skipped;
   tr->bad_in_row = (int)bad;
+  tr->dead_in_row = (int)dead;
   tr->records = records;
   tr->evals = evals;
   tr->last_eval = (long)last_eval;

@@ -447,7 +447,42 @@ static void test_fresh_vs_batch(void) {
   tr_run_free(&r);
 }
 
+/* A dead network (issue 13, defect 10): SGD with lr 1000 on the quickstart card throws the
+ * flow into a state whose gradient is exactly 0 from step 2 on; training must fail after
+ * LF_TRAIN_DEAD_STEPS such steps instead of finishing "successfully". The same card at
+ * the default Adam step trains on (no false alarm over the same number of steps). */
+static void test_dead(void) {
+  lf_config cfg;
+  lf_config_defaults(&cfg);
+  cfg.train.optimizer.name = LF_OPT_SGD;
+  cfg.train.optimizer.lr = 1000.0;
+  cfg.train.steps = 200;
+  cfg.train.eval_samples = 0;
+  cfg.train.log_every = 1000000;
+  tr_run r;
+  tr_run_init(&r, &cfg);
+  if (!r.ok) return;
+  lf_train_result res;
+  lf_status rc = lf_train_run(&r.tr, 0, NULL, NULL, &res);
+  CHECK(rc == LF_ERR_NUMERIC && strstr(lf_last_error(), "network is dead") &&
+            res.steps == 1 + LF_TRAIN_DEAD_STEPS,
+        "SGD lr 1000: training fails after %ld steps (gradient exactly 0 from step 2): '%s'",
+        res.steps, rc == LF_OK ? "ok" : lf_last_error());
+  tr_run_free(&r);
+  lf_config_defaults(&cfg);
+  cfg.train.steps = 2 * LF_TRAIN_DEAD_STEPS;
+  cfg.train.eval_samples = 0;
+  cfg.train.log_every = 1000000;
+  tr_run_init(&r, &cfg);
+  if (!r.ok) return;
+  rc = lf_train_run(&r.tr, 0, NULL, NULL, &res);
+  CHECK(rc == LF_OK && res.steps == cfg.train.steps, "Adam lr 1e-3: %ld steps, no alarm (%s)",
+        res.steps, rc == LF_OK ? "ok" : lf_last_error());
+  tr_run_free(&r);
+}
+
 int main(void) {
+  test_dead();
   test_eval_schedule();
   test_fresh_vs_batch();
   test_schedules();
