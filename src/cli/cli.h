@@ -16,7 +16,7 @@ typedef struct lf_cli_opts {
   int nsets;
   int json, force, resume, help, use_default;
   const char *model;  /* --model M */
-  const char *output; /* --output DIR (same as --set output=DIR) */
+  const char *output; /* --output DIR (taken verbatim, not as YAML) */
   double seconds;     /* bench: --seconds */
   const char *stau;   /* analyze: --stau S (text; checked by the command) */
   const char *bins;   /* analyze: --bins K (text; checked by the command) */
@@ -24,7 +24,8 @@ typedef struct lf_cli_opts {
 
 /* Parses argv[first..] into opts; unknown options are LF_ERR_USAGE. */
 lf_status lf_cli_parse(int argc, char **argv, int first, const char *cmd, lf_cli_opts *opts);
-/* Default card, then CONFIG, then --output and --set overrides. */
+/* Default card, then CONFIG, then --output and --set overrides. An unreadable CONFIG is
+ * LF_ERR_USAGE (exit 2). */
 lf_status lf_cli_load_config(const lf_cli_opts *opts, lf_config *cfg);
 /* mkdir -p of a directory. */
 lf_status lf_cli_mkdirs(const char *dir);
