@@ -45,7 +45,9 @@ int lf_cmd_analyze(int argc, char **argv, MPI_Comm comm);
 int lf_cmd_plot(int argc, char **argv, MPI_Comm comm);
 
 /* The common start of a subcommand: parse options, print help (*code = 0), load the
- * config and log the banner. Returns 1 to go on; 0 with *code set to stop. */
+ * config, check the flow's rules (lf_config_validate_flow) for the commands that build a
+ * flow (train, sample, run, bench; not hmc) and log the banner. Returns 1 to go on; 0 with
+ * *code set to stop. */
 int lf_cli_setup(int argc, char **argv, MPI_Comm comm, const char *cmd, const char *help,
                  lf_cli_opts *o, lf_config *cfg, int *code);
 

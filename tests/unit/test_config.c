@@ -10,6 +10,11 @@
  *   contains the exact expected text (file, line, key, what), plus bad --set overrides;
  * - good edge cases: flow style, comments and directives, anchors, CRLF, empty cards, u1,
  *   and every wall_time form.
+ * - issue 13: --output verbatim (lf_config_set_output: '#', ': ', quotes; empty and line
+ *   breaks refused); the flow's rules only in lf_config_validate_flow (2x2 and 6x6 gauge
+ *   cards parse); several --set options judged together (lf_config_set_list); hostile
+ *   cards (200000-deep flow nesting, 40-deep block nesting, a 400000-entry list, > 1 MiB
+ *   text and file) refused in < 5 s naming source and line.
  * Data: $LATFLOW_DATA (= tests/data, set by CTest); the source tree is $LATFLOW_DATA/../.. */
 #include "latflow/config.h"
 #include "lftest.h"
