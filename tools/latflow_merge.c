@@ -1,7 +1,9 @@
 /* latflow-merge OUT.h5 IN.h5...: merges ensemble files of one theory into one
  * multi-chain file (DESIGN.md section 2; the work is lf_ens_merge, latflow/merge.h).
  * A thin command line: options, one call, a log line, exit codes 0 success, 1 run
- * failure (mismatch, corrupt input, OUT exists), 2 bad usage. */
+ * failure (mismatch, corrupt input, OUT exists), 2 bad usage (including a missing or
+ * unreadable input). */
+#include "latflow/io.h"
 #include "latflow/log.h"
 #include "latflow/merge.h"
 #include "latflow/version.h"
@@ -25,7 +27,7 @@ static const char usage[] =
     "  --force      replace an existing OUT\n"
     "  --json       print a JSON summary on stdout\n"
     "  --help       this text; --version: the version\n"
-    "Exit codes: 0 success, 1 run failure, 2 bad usage.\n";
+    "Exit codes: 0 success, 1 run failure, 2 bad usage (a missing or unreadable input too).\n";
 
 static int fail_code(lf_status rc) {
   fprintf(stderr, "latflow-merge: %s\n", lf_last_error()[0] ? lf_last_error() : lf_status_str(rc));
@@ -95,7 +97,10 @@ int main(int argc, char **argv) {
   lf_log_info("merge", "latflow-merge %s (git %s): %d input%s -> %s", LATFLOW_VERSION,
               LATFLOW_GIT_REV, npos - 1, npos == 2 ? "" : "s", pos[0]);
   lf_merge_summary s;
-  const lf_status rc = lf_ens_merge(pos[0], npos - 1, pos + 1, force, &s);
+  lf_status rc = LF_OK;
+  /* a missing or unreadable input is bad usage (exit 2), as in every latflow command */
+  for (int i = 1; i < npos && rc == LF_OK; i++) rc = lf_io_input_check(pos[i], "merge input");
+  if (rc == LF_OK) rc = lf_ens_merge(pos[0], npos - 1, pos + 1, force, &s);
   int code = 0;
   if (rc != LF_OK) {
     code = fail_code(rc);

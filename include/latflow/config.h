@@ -36,6 +36,10 @@
 #define LF_MAX_HIDDEN 8
 #define LF_MAX_OBS 16
 #define LF_NAME_MAX 32
+/* Hostile-input limits of a card (file, --set value or stored text): its size in bytes and
+ * the nesting depth of its mappings and lists (a real card nests 3 deep). */
+#define LF_CONFIG_MAX_BYTES (1 << 20)
+#define LF_CONFIG_MAX_DEPTH 32
 
 typedef enum lf_theory_kind {
   LF_THEORY_PHI4 = 0,
@@ -189,9 +193,28 @@ lf_status lf_config_load(lf_config *cfg, const char *path);
  * cfg is left unchanged. */
 lf_status lf_config_set(lf_config *cfg, const char *assignment);
 
-/* Checks cross-key consistency (even shape for checkerboards, batch_max >= batch, ...).
- * Called by the functions above; exposed for code that edits a config. */
+/* Applies n overrides in order, like n calls of lf_config_set, but checks the cross-key
+ * rules once, on the result: keys that must change together (theory.m2 and theory.lambda,
+ * theory.name and observables) may come in separate overrides. A later override of a key
+ * wins. On any error cfg is left unchanged (none of the n is applied). */
+lf_status lf_config_set_list(lf_config *cfg, int n, const char *const *assignments);
+
+/* Checks cross-key consistency (even shape for checkerboards, batch_max >= batch, a
+ * normalizable phi4 action, ...). Called by the functions above; exposed for code that
+ * edits a config. It leaves out the flow's rules (lf_config_validate_flow), so a card that
+ * only runs HMC or is read back from a file is not refused for a flow it never builds. */
 lf_status lf_config_validate(const lf_config *cfg);
+
+/* lf_config_validate plus the rules of the flow the model section describes (the gauge
+ * flow's haar base and spline couplings go with u1/schwinger and with sides that are
+ * multiples of 4; phi4 takes neither). Called by the commands that build a flow (train,
+ * sample, run, bench); messages name the source and the key, without a line. */
+lf_status lf_config_validate_flow(const lf_config *cfg);
+
+/* Sets cfg->output to dir verbatim (no YAML: '#', ': ', quotes and spaces are part of the
+ * name), as --output DIR does; messages name "--output". Refuses an empty name, a line
+ * break and a name of LF_PATH_MAX bytes or more (LF_ERR_CONFIG; cfg is then unchanged). */
+lf_status lf_config_set_output(lf_config *cfg, const char *dir);
 
 /* Writes the effective config as YAML that lf_config_parse_string reads back to an
  * equal config (round trip): every key, block style, in a fixed order (that of

@@ -45,6 +45,11 @@
  * LF_ERR_INVALID if n is too small for the kind. */
 lf_status lf_io_file_kind(const char *path, char *kind, size_t n);
 
+/* Checks a file the user named as an input (a command-line argument): LF_ERR_USAGE if it is
+ * missing, a directory or unreadable ("<what> '<path>': <reason>"), so such a mistake exits
+ * 2 (bad usage) in every command; its contents are checked later by the reader. */
+lf_status lf_io_input_check(const char *path, const char *what);
+
 /* ---- model files ------------------------------------------------------------------------ */
 
 /* Writes m and the effective config cfg to the model file at path (atomic, see above).

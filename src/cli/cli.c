@@ -88,14 +88,10 @@ lf_status lf_cli_load_config(const lf_cli_opts *o, lf_config *cfg) {
     if ((rc = lf_config_parse_string(cfg, lf_config_default_yaml(), "<default>")) != LF_OK)
       return rc;
   }
-  if (o->output) {
-    char buf[LF_PATH_MAX + 16];
-    snprintf(buf, sizeof buf, "output=%s", o->output);
-    if ((rc = lf_config_set(cfg, buf)) != LF_OK) return rc;
-  }
-  for (int i = 0; i < o->nsets; i++)
-    if ((rc = lf_config_set(cfg, o->sets[i])) != LF_OK) return rc;
-  return LF_OK;
+  /* verbatim, not YAML: '#', ': ' and quotes are part of a folder's name */
+  if (o->output && (rc = lf_config_set_output(cfg, o->output)) != LF_OK) return rc;
+  /* all --set options at once: the cross-key rules judge the result, not each step */
+  return lf_config_set_list(cfg, o->nsets, o->sets);
 }
 
 lf_status lf_cli_mkdirs(const char *dir) {
@@ -152,6 +148,11 @@ int lf_cli_report(lf_status rc) {
   return (rc == LF_ERR_USAGE || rc == LF_ERR_CONFIG) ? 2 : 1;
 }
 
+static int builds_flow(const char *cmd) {
+  return !strcmp(cmd, "train") || !strcmp(cmd, "sample") || !strcmp(cmd, "run") ||
+         !strcmp(cmd, "bench");
+}
+
 int lf_cli_setup(int argc, char **argv, MPI_Comm comm, const char *cmd, const char *help,
                  lf_cli_opts *o, lf_config *cfg, int *code) {
   lf_status rc = lf_cli_parse(argc, argv, 2, cmd, o);
@@ -161,6 +162,8 @@ int lf_cli_setup(int argc, char **argv, MPI_Comm comm, const char *cmd, const ch
     return 0;
   }
   if (rc == LF_OK) rc = lf_cli_load_config(o, cfg);
+  /* the flow's rules only for the commands that build one: hmc runs any valid theory */
+  if (rc == LF_OK && builds_flow(cmd)) rc = lf_config_validate_flow(cfg);
   if (rc != LF_OK) {
     *code = lf_cli_report(rc);
     return 0;

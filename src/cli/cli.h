@@ -16,7 +16,7 @@ typedef struct lf_cli_opts {
   int nsets;
   int json, force, resume, help, use_default;
   const char *model;  /* --model M */
-  const char *output; /* --output DIR (same as --set output=DIR) */
+  const char *output; /* --output DIR (taken verbatim, not as YAML) */
   double seconds;     /* bench: --seconds */
   const char *stau;   /* analyze: --stau S (text; checked by the command) */
   const char *bins;   /* analyze: --bins K (text; checked by the command) */
@@ -24,7 +24,8 @@ typedef struct lf_cli_opts {
 
 /* Parses argv[first..] into opts; unknown options are LF_ERR_USAGE. */
 lf_status lf_cli_parse(int argc, char **argv, int first, const char *cmd, lf_cli_opts *opts);
-/* Default card, then CONFIG, then --output and --set overrides. */
+/* Default card, then CONFIG, then --output and --set overrides. An unreadable CONFIG is
+ * LF_ERR_USAGE (exit 2). */
 lf_status lf_cli_load_config(const lf_cli_opts *opts, lf_config *cfg);
 /* mkdir -p of a directory. */
 lf_status lf_cli_mkdirs(const char *dir);
@@ -44,7 +45,9 @@ int lf_cmd_analyze(int argc, char **argv, MPI_Comm comm);
 int lf_cmd_plot(int argc, char **argv, MPI_Comm comm);
 
 /* The common start of a subcommand: parse options, print help (*code = 0), load the
- * config and log the banner. Returns 1 to go on; 0 with *code set to stop. */
+ * config, check the flow's rules (lf_config_validate_flow) for the commands that build a
+ * flow (train, sample, run, bench; not hmc) and log the banner. Returns 1 to go on; 0 with
+ * *code set to stop. */
 int lf_cli_setup(int argc, char **argv, MPI_Comm comm, const char *cmd, const char *help,
                  lf_cli_opts *o, lf_config *cfg, int *code);
 

@@ -2,6 +2,7 @@
  * errors checked by binning, tau_int, acceptance, ESS, effective samples (per second),
  * and the warnings of the analysis (latflow/analyze.h). */
 #include "cli.h"
+#include "latflow/io.h"
 #include "cmd_train.h"
 
 #include "latflow/analyze.h"
@@ -213,6 +214,7 @@ int lf_cmd_analyze(int argc, char **argv, MPI_Comm comm) {
   memset(&a, 0, sizeof a);
   lf_analyze_opts ao;
   rc = parse_opts(&o, &ao);
+  if (rc == LF_OK) rc = lf_io_input_check(o.config, "analyze: input");
   if (rc == LF_OK) rc = lf_ens_read(o.config, &e);
   if (rc == LF_OK) rc = lf_analyze_ex(&e, 0, &ao, &a);
   code = lf_cli_report(rc);

@@ -302,5 +302,6 @@ int lf_cmd_plot(int argc, char **argv, MPI_Comm comm) {
   if (!o.config)
     return lf_cli_report(
         lf_fail_msg(LF_ERR_USAGE, "plot: give an ensemble or train file\n%s", help));
+  if ((rc = lf_io_input_check(o.config, "plot: input")) != LF_OK) return lf_cli_report(rc);
   return lf_cli_report(lf_plot_pipeline(o.config, o.output, NULL));
 }

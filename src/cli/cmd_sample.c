@@ -323,6 +323,10 @@ int lf_cmd_sample(int argc, char **argv, MPI_Comm comm) {
   lf_config cfg;
   int code;
   if (!lf_cli_setup(argc, argv, comm, "sample", help, &o, &cfg, &code)) return code;
+  if (o.model) { /* a wrong --model path is bad usage (exit 2), like a wrong CONFIG */
+    const lf_status mrc = lf_io_input_check(o.model, "sample: --model");
+    if (mrc != LF_OK) return lf_cli_report(mrc);
+  }
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   cJSON *json = o.json && rank == 0 ? cJSON_CreateObject() : NULL;

@@ -26,8 +26,9 @@ static const char usage[] =
     "\n"
     "common options: --set key=value (repeatable), --output DIR, --json, --force, --help\n"
     "  --version            print the version and exit\n"
-    "Exit codes: 0 success, 1 run failure, 2 bad usage or bad config, 3 stopped by a\n"
-    "signal (SIGTERM, SIGUSR1, SIGINT) after writing a checkpoint: rerun with --resume.\n";
+    "Exit codes: 0 success, 1 run failure, 2 bad usage or bad config (including a missing\n"
+    "or unreadable CONFIG, FILE.h5 or --model file), 3 stopped by a signal (SIGTERM,\n"
+    "SIGUSR1, SIGINT) after writing a checkpoint: rerun with --resume.\n";
 
 static int dispatch(int argc, char **argv, MPI_Comm comm) {
   if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||

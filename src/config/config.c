@@ -43,11 +43,12 @@ typedef enum rule {
   R_GE0, /* >= 0     */
   R_GE1, /* >= 1     */
   R_UNIT_OPEN /* [0, 1)   */,
-  R_OPEN01,  /* (0, 1)   */
-  R_UNIT,    /* [0, 1]   */
-  R_ODD,     /* odd, >= 1 */
-  R_BINS,    /* [1, 64]   */
-  R_NONEMPTY /* strings  */
+  R_OPEN01,   /* (0, 1)   */
+  R_UNIT,     /* [0, 1]   */
+  R_ODD,      /* odd, >= 1 */
+  R_BINS,     /* [1, 64]   */
+  R_NONEMPTY, /* strings  */
+  R_DIR       /* a directory: non-empty, no line break */
 } rule;
 
 typedef struct keydef {
@@ -92,7 +93,7 @@ _Static_assert(sizeof(lf_tau_dist) == sizeof(int), "enums are stored as int");
 /* clang-format off */
 static const keydef KEYS[] = {
   {"seed", K_U64, R_NONE, O(seed), 0, NULL, 0},
-  {"output", K_STR, R_NONEMPTY, O(output), S(output), NULL, 0},
+  {"output", K_STR, R_DIR, O(output), S(output), NULL, 0},
   {"observables", K_OBS, R_NONE, O(observables), 0, NULL, LF_CONFIG_GIVEN_OBSERVABLES},
   SEC("theory"),
   {"theory.name", K_ENUM, R_NONE, O(theory.name), 0, THEORY_NAMES, 0},
@@ -442,7 +443,16 @@ static int check_key(const lf_config *c, int id, char *what, size_t n) {
   case K_STR: {
     const char *s = (const char *)cfield(c, id);
     if (strnlen(s, k->size) >= k->size) return snprintf(what, n, "not terminated"), 1;
-    if (k->rule == R_NONEMPTY && !s[0]) return snprintf(what, n, "must not be empty"), 1;
+    if ((k->rule == R_NONEMPTY || k->rule == R_DIR) && !s[0])
+      return snprintf(what, n, "must not be empty"), 1;
+    /* POSIX allows a line break in a directory name, but every log line and message that
+     * names the folder would be split, and line-oriented job scripts would misread it */
+    if (k->rule == R_DIR && strpbrk(s, "\n\r"))
+      return snprintf(what, n,
+                      "must not contain a line break (legal in a POSIX name, but it would split "
+                      "the log lines and messages that name the folder), got %s",
+                      quoted(b, sizeof b, s)),
+             1;
     return 0;
   }
   case K_SHAPE: {
@@ -521,32 +531,20 @@ static lf_status validate(const lf_config *c, const char *src, const int *lines)
                    quoted(q, sizeof q, c->observables[i]), lf_theory_name(c->theory.name), l);
   }
 
-  /* the gauge flow: link angles need the Haar base and circular splines, and the splines
-   * need a gauge theory on sides that are multiples of 4 (stripe masks of period 4) */
-  const lf_model_cfg *m = &c->model;
-  const int gauge_theory = c->theory.name == LF_THEORY_U1 || c->theory.name == LF_THEORY_SCHWINGER;
-  const int spline = m->coupling == LF_COUPLING_SPLINE, haar = m->base == LF_BASE_HAAR;
-  const char *gmsg = NULL, *gkey = NULL;
-  if (gauge_theory && !(spline && haar)) {
-    gmsg = "link angles need the gauge-equivariant flow (model.base haar, model.coupling spline)";
-    gkey = spline ? "model.base" : "model.coupling";
-  } else if (!gauge_theory && (spline || haar)) {
-    gmsg = "model.base haar and model.coupling spline are the U(1) gauge flow: theory.name must "
-           "be u1 or schwinger";
-    gkey = spline ? "model.coupling" : "model.base";
-  } else if (spline && (c->theory.shape[0] % 4 || c->theory.shape[1] % 4)) {
-    gmsg = "the gauge flow's stripe masks need both sides to be multiples of 4";
-    gkey = "theory.shape";
-  }
-  if (gmsg) {
-    int id = key_index(gkey);
-    const char *alt[] = {"model.coupling", "model.base", "theory.name", "theory.shape"};
-    for (size_t k = 0; k < sizeof alt / sizeof alt[0] && !(lines && lines[id] >= 0); k++)
-      if (lines && lines[key_index(alt[k])] >= 0) id = key_index(alt[k]);
+  /* phi4 with lambda = 0 is Gaussian: S = phi (-Laplacian + m2) phi, whose lowest mode (the
+   * constant field, eigenvalue m2) makes exp(-S) non-normalizable unless m2 > 0; a flow would
+   * train towards a divergent loss and HMC would drift without bound */
+  if (c->theory.name == LF_THEORY_PHI4 && c->theory.lambda == 0 && c->theory.m2 <= 0) {
+    int id = key_index("theory.lambda");
+    if (!(lines && lines[id] >= 0) && lines && lines[key_index("theory.m2")] >= 0)
+      id = key_index("theory.m2");
+    char m2[64];
+    fmt_double(m2, sizeof m2, c->theory.m2);
     return fail_at(LF_ERR_CONFIG, key_loc(c, src, lines, id), KEYS[id].path,
-                   "%s (theory %s %dx%d, base %s, coupling %s)", gmsg,
-                   lf_theory_name(c->theory.name), c->theory.shape[0], c->theory.shape[1],
-                   BASE_NAMES[m->base], COUPLING_NAMES[m->coupling]);
+                   "phi4 with theory.lambda = 0 and theory.m2 = %s <= 0 has no normalizable "
+                   "distribution (the constant mode's action is m2 phi^2 per site): use "
+                   "lambda > 0 or m2 > 0",
+                   m2);
   }
 
   /* stopping on the ESS needs the fresh-sample evaluations it reads */
@@ -577,6 +575,58 @@ static lf_status validate(const lf_config *c, const char *src, const int *lines)
 lf_status lf_config_validate(const lf_config *cfg) {
   if (!cfg) return LF_FAIL(LF_ERR_INVALID, "lf_config_validate: cfg is NULL");
   return validate(cfg, NULL, NULL);
+}
+
+/* The flow's rules on the model and theory sections (only commands that build a flow call
+ * them, so an HMC-only card is not refused for a flow it never builds). The config is
+ * complete here, so a message names its source, not a line. */
+static lf_status flow_rules(const lf_config *c) {
+  /* the gauge flow: link angles need the Haar base and circular splines, and the splines
+   * need a gauge theory on sides that are multiples of 4 (stripe masks of period 4) */
+  const lf_model_cfg *m = &c->model;
+  const int gauge_theory = c->theory.name == LF_THEORY_U1 || c->theory.name == LF_THEORY_SCHWINGER;
+  const int spline = m->coupling == LF_COUPLING_SPLINE, haar = m->base == LF_BASE_HAAR;
+  const char *gmsg = NULL, *gkey = NULL;
+  if (gauge_theory && !(spline && haar)) {
+    gmsg = "link angles need the gauge-equivariant flow (model.base haar, model.coupling spline)";
+    gkey = spline ? "model.base" : "model.coupling";
+  } else if (!gauge_theory && (spline || haar)) {
+    gmsg = "model.base haar and model.coupling spline are the U(1) gauge flow: theory.name must "
+           "be u1 or schwinger";
+    gkey = spline ? "model.coupling" : "model.base";
+  } else if (spline && (c->theory.shape[0] % 4 || c->theory.shape[1] % 4)) {
+    gmsg = "the gauge flow's stripe masks need both sides to be multiples of 4";
+    gkey = "theory.shape";
+  }
+  if (gmsg) {
+    const int id = key_index(gkey);
+    return fail_at(LF_ERR_CONFIG, key_loc(c, NULL, NULL, id), KEYS[id].path,
+                   "%s (theory %s %dx%d, base %s, coupling %s)", gmsg,
+                   lf_theory_name(c->theory.name), c->theory.shape[0], c->theory.shape[1],
+                   BASE_NAMES[m->base], COUPLING_NAMES[m->coupling]);
+  }
+  return LF_OK;
+}
+
+lf_status lf_config_validate_flow(const lf_config *cfg) {
+  if (!cfg) return LF_FAIL(LF_ERR_INVALID, "lf_config_validate_flow: cfg is NULL");
+  lf_status rc = validate(cfg, NULL, NULL);
+  return rc != LF_OK ? rc : flow_rules(cfg);
+}
+
+lf_status lf_config_set_output(lf_config *cfg, const char *dir) {
+  if (!cfg || !dir) return LF_FAIL(LF_ERR_INVALID, "lf_config_set_output: NULL argument");
+  const int id = key_index("output");
+  if (strlen(dir) >= sizeof cfg->output)
+    return fail_at(LF_ERR_CONFIG, (loc){"--output", 0}, NULL, "too long (%zu bytes, at most %zu)",
+                   strlen(dir), sizeof cfg->output - 1);
+  lf_config work = *cfg;
+  memcpy(work.output, dir, strlen(dir) + 1);
+  char what[MSG_BUF];
+  if (check_key(&work, id, what, sizeof what))
+    return fail_at(LF_ERR_CONFIG, (loc){"--output", 0}, NULL, "%s", what);
+  *cfg = work;
+  return LF_OK;
 }
 
 /* ---- unknown keys: suggestions ------------------------------------------------------------ */
@@ -1062,14 +1112,50 @@ static lf_status yaml_error(const pctx *c, const yaml_parser_t *p, const char *t
 
 /* Loads the single document of text into doc (the caller deletes it when LF_OK is
  * returned). *empty = 1 when the text holds no document (only comments, or nothing). */
-static lf_status load_doc(pctx *c, yaml_document_t *doc, const char *text, const char *set_key,
-                          int *empty) {
+/* Refuses nesting deeper than LF_CONFIG_MAX_DEPTH before the document is built: libyaml's
+ * scanner checks every open flow level on each token, so the time of a deep card grows with
+ * the square of its depth (a 400 KB card of '[' did not finish in minutes), and the walk
+ * below recurses once per level. The event scan stops at the first level too many; a
+ * syntax error is left to the loader, which reports it with its position. */
+static lf_status check_depth(const pctx *c, const char *text, size_t len, const char *set_key) {
   yaml_parser_t parser;
-  const size_t len = strlen(text);
   if (!yaml_parser_initialize(&parser))
     return lf_fail_msg(LF_ERR_NOMEM, "%s: cannot initialize the YAML parser", c->src);
   yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
   lf_status rc = LF_OK;
+  int depth = 0, done = 0;
+  while (!done && rc == LF_OK) {
+    yaml_event_t ev;
+    if (!yaml_parser_parse(&parser, &ev)) break;
+    if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
+      if (++depth > LF_CONFIG_MAX_DEPTH)
+        rc = fail_at(LF_ERR_CONFIG, (loc){c->src, c->is_set ? 0 : (int)ev.start_mark.line + 1},
+                     set_key, "nested deeper than %d levels (column %d); not a run card",
+                     LF_CONFIG_MAX_DEPTH, (int)ev.start_mark.column + 1);
+    } else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
+      depth--;
+    } else if (ev.type == YAML_STREAM_END_EVENT) {
+      done = 1;
+    }
+    yaml_event_delete(&ev);
+  }
+  yaml_parser_delete(&parser);
+  return rc;
+}
+
+static lf_status load_doc(pctx *c, yaml_document_t *doc, const char *text, const char *set_key,
+                          int *empty) {
+  yaml_parser_t parser;
+  const size_t len = strlen(text);
+  if (len > LF_CONFIG_MAX_BYTES)
+    return fail_at(LF_ERR_CONFIG, (loc){c->src, 0}, set_key,
+                   "%zu bytes, larger than the %d bytes (1 MiB) a run card may have", len,
+                   LF_CONFIG_MAX_BYTES);
+  lf_status rc = check_depth(c, text, len, set_key);
+  if (rc != LF_OK) return rc;
+  if (!yaml_parser_initialize(&parser))
+    return lf_fail_msg(LF_ERR_NOMEM, "%s: cannot initialize the YAML parser", c->src);
+  yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
   if (!yaml_parser_load(&parser, doc)) {
     rc = yaml_error(c, &parser, text, len, set_key);
     yaml_parser_delete(&parser);
@@ -1155,7 +1241,7 @@ lf_status lf_config_load(lf_config *cfg, const char *path) {
   lf_config_defaults(cfg); /* defined on every return */
   FILE *f = fopen(path, "rb");
   if (!f) return lf_fail_msg(LF_ERR_IO, "%s: cannot open config: %s", path, strerror(errno));
-  enum { MAX_BYTES = 4 << 20 };
+  enum { MAX_BYTES = LF_CONFIG_MAX_BYTES };
   char *text = malloc(MAX_BYTES + 1);
   if (!text) {
     fclose(f);
@@ -1168,7 +1254,8 @@ lf_status lf_config_load(lf_config *cfg, const char *path) {
   if (err)
     rc = lf_fail_msg(LF_ERR_IO, "%s: cannot read config: %s", path, strerror(err));
   else if (n > MAX_BYTES)
-    rc = lf_fail_msg(LF_ERR_CONFIG, "%s: larger than %d bytes; not a run card", path, MAX_BYTES);
+    rc = lf_fail_msg(LF_ERR_CONFIG, "%s: larger than the %d bytes (1 MiB) a run card may have",
+                     path, MAX_BYTES);
   else {
     text[n] = '\0';
     if (strlen(text) != n)
@@ -1180,9 +1267,12 @@ lf_status lf_config_load(lf_config *cfg, const char *path) {
   return rc;
 }
 
-lf_status lf_config_set(lf_config *cfg, const char *assignment) {
+/* Applies one "key=value" to work (no cross-key rules); c is a fresh context for it, whose
+ * lines[] and given then say which keys it set. */
+static lf_status set_one(pctx *c, lf_config *work, const char *assignment) {
   static const char *const SRC = "--set";
-  if (!cfg || !assignment) return LF_FAIL(LF_ERR_INVALID, "lf_config_set: NULL argument");
+  if (!assignment) return LF_FAIL(LF_ERR_INVALID, "lf_config_set: NULL assignment");
+  pctx_init(c, work, SRC, 1);
   char q[96];
   const char *eq = strchr(assignment, '=');
   if (!eq)
@@ -1200,15 +1290,6 @@ lf_status lf_config_set(lf_config *cfg, const char *assignment) {
   const int id = key_index(key);
   if (id < 0) return unknown_key((loc){SRC, 0}, key);
 
-  lf_config *work = malloc(sizeof *work);
-  pctx *c = malloc(sizeof *c);
-  if (!work || !c) {
-    free(work);
-    free(c);
-    return LF_FAIL(LF_ERR_NOMEM, "--set %s", key);
-  }
-  *work = *cfg;
-  pctx_init(c, work, SRC, 1);
   yaml_document_t doc;
   int empty = 0;
   lf_status rc = load_doc(c, &doc, eq + 1, key, &empty);
@@ -1222,9 +1303,41 @@ lf_status lf_config_set(lf_config *cfg, const char *assignment) {
     rc = apply(c, id, yaml_document_get_root_node(&doc));
     yaml_document_delete(&doc);
   }
-  if (rc == LF_OK) rc = finish(c, cfg, work);
+  return rc;
+}
+
+lf_status lf_config_set(lf_config *cfg, const char *assignment) {
+  if (!assignment) return LF_FAIL(LF_ERR_INVALID, "lf_config_set: NULL argument");
+  return lf_config_set_list(cfg, 1, &assignment);
+}
+
+lf_status lf_config_set_list(lf_config *cfg, int n, const char *const *assignments) {
+  if (!cfg || (n > 0 && !assignments))
+    return LF_FAIL(LF_ERR_INVALID, "lf_config_set_list: NULL argument");
+  if (n <= 0) return LF_OK;
+  lf_config *work = malloc(sizeof *work);
+  pctx *c = malloc(sizeof *c), *all = malloc(sizeof *all);
+  if (!work || !c || !all) {
+    free(work);
+    free(c);
+    free(all);
+    return LF_FAIL(LF_ERR_NOMEM, "--set");
+  }
+  *work = *cfg;
+  pctx_init(all, work, "--set", 1);
+  lf_status rc = LF_OK;
+  /* each override is read alone (a key twice in one value is a duplicate; in two overrides
+   * the later wins), and the keys any of them gave are what the cross-key rules blame */
+  for (int i = 0; i < n && rc == LF_OK; i++) {
+    rc = set_one(c, work, assignments[i]);
+    for (int k = 0; k < NKEYS; k++)
+      if (c->lines[k] >= 0) all->lines[k] = 0;
+    all->given |= c->given;
+  }
+  if (rc == LF_OK) rc = finish(all, cfg, work);
   free(work);
   free(c);
+  free(all);
   return rc;
 }
 

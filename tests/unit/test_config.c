@@ -10,6 +10,11 @@
  *   contains the exact expected text (file, line, key, what), plus bad --set overrides;
  * - good edge cases: flow style, comments and directives, anchors, CRLF, empty cards, u1,
  *   and every wall_time form.
+ * - issue 13: --output verbatim (lf_config_set_output: '#', ': ', quotes; empty and line
+ *   breaks refused); the flow's rules only in lf_config_validate_flow (2x2 and 6x6 gauge
+ *   cards parse); several --set options judged together (lf_config_set_list); hostile
+ *   cards (200000-deep flow nesting, 40-deep block nesting, a 400000-entry list, > 1 MiB
+ *   text and file) refused in < 5 s naming source and line.
  * Data: $LATFLOW_DATA (= tests/data, set by CTest); the source tree is $LATFLOW_DATA/../.. */
 #include "latflow/config.h"
 #include "lftest.h"
@@ -18,6 +23,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static char g_data[1024];
 
@@ -406,6 +413,7 @@ static const bad_case BAD[] = {
   {"bad_output_empty.yaml", "bad_output_empty.yaml:1: output: must not be empty"},
   {"bad_key_not_scalar.yaml", "bad_key_not_scalar.yaml:2: train: keys must be names, got a list"},
   {"bad_beta_schwinger.yaml", "bad_beta_schwinger.yaml:3: theory.beta: must be > 0, got -2"},
+  {"bad_phi4_free_massless.yaml", "bad_phi4_free_massless.yaml:5: theory.lambda: phi4 with theory.lambda = 0 and theory.m2 = 0 <= 0 has no normalizable distribution"},
 };
 static const bad_case BAD_SET[] = {
   {"train.bach=128", "--set: unknown key 'train.bach' (did you mean 'train.batch'?)"},
@@ -426,6 +434,8 @@ static const bad_case BAD_SET[] = {
   {"hmc.cg_tol=1", "--set: hmc.cg_tol: must be in (0, 1), got 1"},
   {"hmc.cg_maxiter=0", "--set: hmc.cg_maxiter: must be > 0, got 0"},
   {"train={batch: 1, batch: 2}", "--set: train.batch: duplicate key"},
+  {"theory.lambda=0", "--set: theory.lambda: phi4 with theory.lambda = 0 and theory.m2 = -4 <= 0 has no normalizable distribution"},
+  {"theory={m2: -1, lambda: 0}", "--set: theory.lambda: phi4 with theory.lambda = 0 and theory.m2 = -1 <= 0"},
 };
 /* clang-format on */
 
@@ -602,6 +612,196 @@ static void test_good(void) {
   }
 }
 
+/* --output is a folder's name taken verbatim (issue 13, defect 6): '#', ': ', quotes and
+ * spaces survive, the name round-trips through the written YAML; an empty name and a line
+ * break are refused naming --output, and a refusal leaves the config unchanged. */
+static void test_output_verbatim(void) {
+  static const char *const names[] = {"runs/run #3", "a: b", "'q' \"x\"", "x #y: [z]", "-o", "{a}"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    lf_config c;
+    lf_config_defaults(&c);
+    lf_status rc = lf_config_set_output(&c, names[i]);
+    CHECK(rc == LF_OK && strcmp(c.output, names[i]) == 0, "--output '%s' -> rc=%d '%s'", names[i],
+          rc, c.output);
+    char *y = lf_config_to_yaml(&c);
+    lf_config back;
+    lf_config_defaults(&back);
+    rc = y ? lf_config_parse_string(&back, y, "written") : LF_ERR_NOMEM;
+    CHECK(rc == LF_OK && strcmp(back.output, names[i]) == 0, "'%s' round trip -> '%s'", names[i],
+          back.output);
+    free(y);
+  }
+  lf_config c, ref;
+  lf_config_defaults(&ref);
+  c = ref;
+  lf_status rc = lf_config_set_output(&c, "");
+  CHECK(rc == LF_ERR_CONFIG && strcmp(lf_last_error(), "--output: must not be empty") == 0,
+        "empty --output -> rc=%d '%s'", rc, lf_last_error());
+  rc = lf_config_set_output(&c, "runs/a\nb");
+  CHECK(rc == LF_ERR_CONFIG && strstr(lf_last_error(), "--output: must not contain a line break"),
+        "newline --output -> rc=%d '%s'", rc, lf_last_error());
+  char key[64];
+  CHECK(!lf_config_diff(&c, &ref, key, sizeof key), "refused --output left the config ('%s')", key);
+  char big[LF_PATH_MAX + 8];
+  memset(big, 'a', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  rc = lf_config_set_output(&c, big);
+  CHECK(rc == LF_ERR_CONFIG && strstr(lf_last_error(), "--output: too long"),
+        "long --output -> rc=%d '%s'", rc, lf_last_error());
+  /* the same rule for the key in a card */
+  rc = lf_config_parse_string(&c, "seed: 1\noutput: \"a\\nb\"\n", "nl.yaml");
+  CHECK(rc == LF_ERR_CONFIG &&
+            strstr(lf_last_error(), "nl.yaml:2: output: must not contain a line"),
+        "newline in output: -> rc=%d '%s'", rc, lf_last_error());
+}
+
+/* The flow's rules are checked only by lf_config_validate_flow (issue 13, defect 15): an
+ * HMC card on a 2x2 (or 6x6) u1/schwinger lattice parses, and is still refused for a flow. */
+static void test_flow_rules(void) {
+  static const char *const cards[] = {
+      "theory: {name: u1, shape: [2, 2]}\n", "theory: {name: schwinger, shape: [6, 6]}\n",
+      "theory: {name: u1, shape: [4, 4]}\nmodel: {coupling: affine, base: normal}\n",
+      "model: {coupling: spline}\n"};
+  static const char *const expect[] = {
+      "card: theory.shape: the gauge flow's stripe masks need both sides to be multiples of 4",
+      "card: theory.shape: the gauge flow's stripe masks need both sides to be multiples of 4",
+      "card: model.coupling: link angles need the gauge-equivariant flow",
+      "card: model.coupling: model.base haar and model.coupling spline are the U(1) gauge flow"};
+  for (size_t i = 0; i < sizeof cards / sizeof cards[0]; i++) {
+    lf_config c;
+    lf_config_defaults(&c);
+    lf_status rc = lf_config_parse_string(&c, cards[i], "card");
+    CHECK(rc == LF_OK, "card %zu parses without the flow's rules: '%s'", i,
+          rc ? lf_last_error() : "");
+    CHECK(lf_config_validate(&c) == LF_OK, "card %zu passes lf_config_validate", i);
+    rc = lf_config_validate_flow(&c);
+    CHECK(rc == LF_ERR_CONFIG && strstr(lf_last_error(), expect[i]), "card %zu flow -> '%s'", i,
+          lf_last_error());
+  }
+  lf_config c;
+  lf_config_defaults(&c);
+  CHECK(lf_config_validate_flow(&c) == LF_OK, "the quickstart card passes the flow's rules");
+  /* phi4 with lambda = 0 is fine when m2 > 0 (a free massive field) */
+  lf_status rc = lf_config_parse_string(&c, "theory: {m2: 0.5, lambda: 0}\n", "free.yaml");
+  CHECK(rc == LF_OK, "free massive phi4 accepted: '%s'", rc ? lf_last_error() : "");
+}
+
+/* All --set options are applied, then the cross-key rules judge the result: a card with
+ * lambda 0, m2 1 takes m2=-4 and lambda=8 in two overrides (one at a time refuses the first). */
+static void test_set_list(void) {
+  lf_config c, ref;
+  lf_config_defaults(&ref);
+  lf_status rc = lf_config_parse_string(&ref, "theory: {m2: 1.0, lambda: 0}\n", "free.yaml");
+  CHECK(rc == LF_OK, "free.yaml");
+  c = ref;
+  rc = lf_config_set(&c, "theory.m2=-4");
+  CHECK(rc == LF_ERR_CONFIG && strstr(lf_last_error(), "--set: theory.m2: phi4 with theory.lambda"),
+        "one override at a time: '%s'", lf_last_error());
+  const char *two[] = {"theory.m2=-4", "theory.lambda=8", "train.batch=5", "train.batch=7"};
+  rc = lf_config_set_list(&c, 4, two);
+  CHECK(rc == LF_OK && c.theory.m2 == -4 && c.theory.lambda == 8 && c.train.batch == 7,
+        "set_list -> rc=%d m2=%g lambda=%g batch=%d '%s'", rc, c.theory.m2, c.theory.lambda,
+        c.train.batch, rc ? lf_last_error() : "");
+  c = ref;
+  const char *bad[] = {"train.batch=9", "theory.m2=-1"};
+  rc = lf_config_set_list(&c, 2, bad);
+  char key[64];
+  CHECK(rc == LF_ERR_CONFIG && strstr(lf_last_error(), "--set: theory.m2: phi4 with") &&
+            !lf_config_diff(&c, &ref, key, sizeof key),
+        "refused list leaves the config: rc=%d '%s' ('%s')", rc, lf_last_error(), key);
+  const char *obs[] = {"theory.name=u1", "observables=[plaq]", "theory.shape=[4, 4]"};
+  c = ref;
+  rc = lf_config_set_list(&c, 3, obs);
+  CHECK(rc == LF_OK && c.nobs == 1, "theory and observables in two overrides: '%s'",
+        rc ? lf_last_error() : "");
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Hostile cards are refused quickly (issue 13, defect 12): deep flow and block nesting, a
+ * file and a text over 1 MiB, a long flow sequence; each in < 5 s, naming source and line. */
+static void test_hostile(void) {
+  const size_t deep = 200000;
+  char *t = malloc(2 * deep + 64);
+  CHECK(t != NULL, "alloc");
+  if (!t) return;
+  /* 200000 levels of '[' (400 KB): the old parser took minutes */
+  char *p = t + sprintf(t, "seed: 1\noutput: ");
+  for (size_t i = 0; i < deep; i++) *p++ = '[';
+  for (size_t i = 0; i < deep; i++) *p++ = ']';
+  *p++ = '\n';
+  *p = '\0';
+  lf_config c;
+  lf_config_defaults(&c);
+  double t0 = now_s();
+  lf_status rc = lf_config_parse_string(&c, t, "deep.yaml");
+  double dt = now_s() - t0;
+  CHECK(rc == LF_ERR_CONFIG && strstr(lf_last_error(), "deep.yaml:2: nested deeper than 32 levels"),
+        "deep flow -> rc=%d '%s'", rc, lf_last_error());
+  CHECK(dt < 5.0, "deep flow card refused in %.3f s", dt);
+  /* block style: 40 levels of mappings, the 33rd on line 33 */
+  p = t;
+  for (int i = 0; i < 40; i++) p += sprintf(p, "%*sk%d:\n", i, "", i);
+  rc = lf_config_parse_string(&c, t, "block.yaml");
+  CHECK(rc == LF_ERR_CONFIG && strstr(lf_last_error(), "block.yaml:33: nested deeper than 32"),
+        "deep block -> rc=%d '%s'", rc, lf_last_error());
+  /* 32 levels are not refused for depth (the walk then finds the unknown key) */
+  p = t;
+  for (int i = 0; i < 31; i++) p += sprintf(p, "%*sk%d:\n", i, "", i);
+  rc = lf_config_parse_string(&c, t, "ok32.yaml");
+  CHECK(rc == LF_ERR_CONFIG && strstr(lf_last_error(), "ok32.yaml:1: unknown key 'k0'"),
+        "32 levels -> '%s'", lf_last_error());
+  free(t);
+
+  /* a long flow sequence within the size limit: 400000 entries (800 KB) */
+  const size_t n = 400000;
+  t = malloc(2 * n + 64);
+  CHECK(t != NULL, "alloc");
+  if (!t) return;
+  p = t + sprintf(t, "model:\n  hidden: [");
+  for (size_t i = 0; i < n; i++) *p++ = '1', *p++ = ',';
+  p[-1] = ']';
+  *p++ = '\n';
+  *p = '\0';
+  t0 = now_s();
+  rc = lf_config_parse_string(&c, t, "long.yaml");
+  dt = now_s() - t0;
+  CHECK(rc == LF_ERR_CONFIG && strstr(lf_last_error(), "long.yaml:2: model.hidden: "),
+        "long sequence -> rc=%d '%s'", rc, lf_last_error());
+  CHECK(dt < 5.0, "long sequence refused in %.3f s", dt);
+  free(t);
+
+  /* over 1 MiB: a text and a file (a comment, so only the size is wrong) */
+  const size_t big = (size_t)LF_CONFIG_MAX_BYTES + 10;
+  t = malloc(big + 1);
+  CHECK(t != NULL, "alloc");
+  if (!t) return;
+  memset(t, ' ', big);
+  t[0] = '#';
+  t[big - 1] = '\n';
+  t[big] = '\0';
+  t0 = now_s();
+  rc = lf_config_parse_string(&c, t, "big.yaml");
+  CHECK(rc == LF_ERR_CONFIG && strstr(lf_last_error(), "big.yaml: 1048586 bytes, larger than the"),
+        "big text -> rc=%d '%s'", rc, lf_last_error());
+  char path[] = "/tmp/test_config_bigXXXXXX";
+  const int fd = mkstemp(path);
+  FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+  CHECK(f && fwrite(t, 1, big, f) == big, "write %s", path);
+  if (f) fclose(f);
+  rc = lf_config_load(&c, path);
+  dt = now_s() - t0;
+  CHECK(rc == LF_ERR_CONFIG && strstr(lf_last_error(), "larger than the 1048576 bytes (1 MiB)"),
+        "big file -> rc=%d '%s'", rc, lf_last_error());
+  CHECK(dt < 5.0, "big card refused in %.3f s", dt);
+  unlink(path);
+  free(t);
+}
+
 int main(void) {
   const char *data = getenv("LATFLOW_DATA");
   CHECK(data != NULL, "LATFLOW_DATA is set (CTest sets it to tests/data)");
@@ -611,5 +811,9 @@ int main(void) {
   test_set();
   test_bad();
   test_good();
+  test_output_verbatim();
+  test_flow_rules();
+  test_set_list();
+  test_hostile();
   return lf_test_result();
 }
