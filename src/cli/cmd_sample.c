@@ -88,7 +88,13 @@ static lf_status read_ckpt(const lf_config *cfg, const char *path, lf_sample_sta
   lf_config stored;
   int64_t h = 0;
   lf_status rc = lf_ckpt_open(&k, path, "sample", &stored);
-  if (rc == LF_OK) rc = lf_ckpt_compat(&stored, cfg, "sample", lf_ckpt_path(k));
+  /* The card's model section does not describe what is sampled: the architecture comes
+   * from the model file (and the checkpoint stores that one), and the model's identity is
+   * checked by its hash once it is loaded. Comparing the card's section would refuse a
+   * resume of a run that the same command started. */
+  lf_config want = *cfg;
+  want.model = stored.model;
+  if (rc == LF_OK) rc = lf_ckpt_compat(&stored, &want, "sample", lf_ckpt_path(k));
   if (rc == LF_OK) rc = lf_sample_state_load(st, k, cfg->seed);
   if (rc == LF_OK) rc = lf_ckpt_get_i64(k, "model_hash", &h);
   *hash = (uint64_t)h;

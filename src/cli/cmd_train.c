@@ -184,8 +184,18 @@ static int checkpoint_exists(const char *path) {
  * removes that checkpoint, so it cannot be resumed by mistake later); --resume needs a
  * checkpoint, and sets *complete when the output holds a finished model. */
 static lf_status check_output(const lf_config *cfg, int force, int resume, const char *model_path,
-                              const char *metrics_path, const char *ckpt_path, int *complete) {
+                              const char *failed_path, const char *metrics_path,
+                              const char *ckpt_path, int *complete) {
   *complete = 0;
+  /* a failed run is recognizable on disk (model.failed.h5 instead of model.h5): neither
+   * --resume (it would fail the same way: the run is a pure function of the config) nor
+   * a fresh run without --force may take it for a finished or an interrupted one */
+  if (!force && lf_cli_file_exists(failed_path) && !lf_cli_file_exists(model_path))
+    return LF_FAIL(LF_ERR_IO,
+                   "'%s' holds a failed training run (its last good parameters are in %s; see "
+                   "the log and train.h5): %s; change the config and start over with --force",
+                   cfg->output, failed_path,
+                   resume ? "--resume would fail the same way" : "refusing to overwrite it");
   if (resume) {
     if (lf_cli_file_exists(model_path)) {
       *complete = 1;
@@ -211,6 +221,8 @@ static lf_status check_output(const lf_config *cfg, int force, int resume, const
   if (force) {
     const lf_status rc = remove_checkpoint(ckpt_path);
     if (rc != LF_OK) return rc;
+    if (remove(failed_path) != 0 && errno != ENOENT)
+      return LF_FAIL(LF_ERR_IO, "cannot remove '%s': %s", failed_path, strerror(errno));
   }
   return lf_cli_mkdirs(cfg->output);
 }
@@ -327,16 +339,20 @@ lf_status lf_train_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_
   memset(&tr, 0, sizeof tr);
   lf_train_result res;
   memset(&res, 0, sizeof res);
-  char model_path[LF_PATH_MAX], metrics_path[LF_PATH_MAX], ckpt_path[LF_PATH_MAX];
+  char model_path[LF_PATH_MAX], failed_path[LF_PATH_MAX], metrics_path[LF_PATH_MAX],
+      ckpt_path[LF_PATH_MAX];
   if (MPI_Comm_rank(comm, &rank) != MPI_SUCCESS)
     return LF_FAIL(LF_ERR_MPI, "cannot query the job communicator");
   LF_CHECK(split_comm(cfg, comm, &tcomm, &ntrain));
   const int trains = tcomm != MPI_COMM_NULL;
   rc = lf_cli_path(model_path, sizeof model_path, cfg->output, "model.h5");
+  if (rc == LF_OK)
+    rc = lf_cli_path(failed_path, sizeof failed_path, cfg->output, "model.failed.h5");
   if (rc == LF_OK) rc = lf_cli_path(metrics_path, sizeof metrics_path, cfg->output, "train.h5");
   if (rc == LF_OK) rc = lf_cli_path(ckpt_path, sizeof ckpt_path, cfg->output, "train.ckpt.h5");
   if (rc == LF_OK && rank == 0)
-    rc = check_output(cfg, force, resume, model_path, metrics_path, ckpt_path, &complete);
+    rc = check_output(cfg, force, resume, model_path, failed_path, metrics_path, ckpt_path,
+                      &complete);
   LF_CHECK(lf_cli_agree(comm, rc));
   if (resume && MPI_Bcast(&complete, 1, MPI_INT, 0, comm) != MPI_SUCCESS) {
     rc = LF_FAIL(LF_ERR_MPI, "MPI_Bcast of the output state failed");
@@ -419,8 +435,11 @@ lf_status lf_train_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_
       snprintf(msg, sizeof msg, "%s", lf_last_error());
       lf_io_metrics_close(mw);
       mw = NULL;
-      if (lf_io_model_save(model_path, &m, cfg, force) == LF_OK)
-        lf_log_error("train", "stopped; last good model written to %s", model_path);
+      /* not as model.h5: a failed run must not look finished to --resume, `run` or a
+       * requeued job (check_output) */
+      if (lf_io_model_save(failed_path, &m, cfg, 1) == LF_OK)
+        lf_log_error("train", "stopped; the last good parameters are in %s (not model.h5)",
+                     failed_path);
       rc = lf_fail_msg(train_rc, "%s", msg);
     } else {
       rc = lf_io_metrics_close(mw);

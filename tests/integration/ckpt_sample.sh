@@ -56,6 +56,17 @@ grep -q "interrupted by SIGTERM after 4096 proposals" a1.log && ok "the stop is 
 "$lf" "${S[@]}" --output a --resume > a2.log 2>&1 && ok "resume (np 1)" || { bad "resume"; tail -3 a2.log; }
 same a "TERM at 64, resumed"
 
+# 1b. the card's model section differs from the model file's architecture (--model M with
+# 2 layers, the card says 4): a fresh run takes M's architecture, so its resume must too
+sed 's/layers: 4, hidden: \[8\]/layers: 2, hidden: [4]/' tiny.yaml > tiny2.yaml
+"$lf" train tiny2.yaml --output m2 > train2.log 2>&1 && ok "train a 2-layer model" || { bad "train 2-layer"; tail -3 train2.log; }
+LATFLOW_TEST_INTERRUPT=sample:64:TERM "$lf" sample tiny.yaml --model m2/model.h5 --output a16 > a16.log 2>&1; stopped $? a16 "--model of another architecture than the card's: TERM at block 64"
+"$lf" sample tiny.yaml --model m/model.h5 --output a16 --resume > a16x.log 2>&1 && bad "resume with another model accepted" \
+  || { grep -q "is not the model the interrupted run sampled" a16x.log && ok "resume with another model refused by its hash" || { bad "other model: wrong message"; tail -3 a16x.log; }; }
+"$lf" sample tiny.yaml --model m2/model.h5 --output a16 --resume > a16r.log 2>&1 \
+  && ok "--model of another architecture than the card's: the same command resumes" \
+  || { bad "--model of another architecture: resume refused"; tail -3 a16r.log; }
+
 # 2. SIGUSR1 on worker rank 1 only, between checkpoints, with 2 ranks; resume on 3 ranks
 LATFLOW_TEST_INTERRUPT=sample:100:USR1:1 mpi 2 "$lf" "${S[@]}" --output b > b1.log 2>&1; stopped $? b "USR1 on rank 1 at block 100 (np 2)"
 mpi 3 "$lf" "${S[@]}" --output b --resume > b2.log 2>&1 && ok "resume on 3 ranks" || { bad "resume np 3"; tail -5 b2.log; }

@@ -136,6 +136,21 @@ assert max(fresh) < 0.5 * d["ess_smoothed"]
 assert (d["ess_eval"] >= 1e-3) != any("useless for IMH" in w for w in d["warnings"]), d["warnings"]
 PY
 
+# A failed run is recognizable on disk (issue 13, defect 2): a diverged run (every step
+# NaN) keeps its last good parameters as model.failed.h5, never as model.h5, so neither
+# train --resume nor run --resume takes it for a finished run; --force starts over.
+expect_code 1 "diverged run (m2 = 1e300) fails" -- "$lf" train tiny.yaml --set theory.m2=1e300 --output failed
+[ -f failed/model.failed.h5 ] && [ ! -e failed/model.h5 ] && ok "failed run: model.failed.h5, no model.h5" \
+  || bad "failed run left: $(ls failed | tr '\n' ' ')"
+expect_code 1 "train --resume of a failed run is refused" -- "$lf" train tiny.yaml --set theory.m2=1e300 --output failed --resume
+grep -q "holds a failed training run" err.txt && ok "the refusal says the run failed" || bad "refusal text: $(tail -1 err.txt)"
+expect_code 1 "run --resume of a failed run is refused (never samples it)" -- "$lf" run tiny.yaml --set theory.m2=1e300 --output failed --resume
+[ ! -e failed/ensemble.h5 ] && ok "no ensemble from the failed model" || bad "run --resume sampled the failed model"
+expect_code 1 "a fresh run over a failed one needs --force" -- "$lf" train tiny.yaml --output failed
+expect_code 0 "--force starts over" -- "$lf" train tiny.yaml --output failed --force
+[ -f failed/model.h5 ] && [ ! -e failed/model.failed.h5 ] && ok "after --force: model.h5, the failed model removed" \
+  || bad "after --force: $(ls failed | tr '\n' ' ')"
+
 expect_code 0 "bench --json" -- "$lf" bench tiny.yaml --json --seconds 0.2
 for key in '"train_steps_per_s":' '"proposals_per_s":' '"peak_rss_mb":' '"flop_efficiency":'; do
   grep -qF "$key" out.txt && ok "bench json has $key" || bad "bench json lacks $key"
