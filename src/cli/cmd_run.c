@@ -5,6 +5,7 @@
 
 #include "latflow/analyze.h"
 #include "latflow/ensemble.h"
+#include "latflow/io.h"
 #include "latflow/log.h"
 #include "latflow/signal.h"
 #include "latflow/theory.h"
@@ -173,7 +174,11 @@ static lf_status run_pipeline(const lf_config *cfg, int force, int resume, MPI_C
     if (cfg->hmc.compare) cJSON_AddItemReferenceToObject(all, "hmc", jah);
     char *text = cJSON_Print(all);
     cJSON_Delete(all);
-    FILE *f = text ? fopen(jpath, "w") : NULL;
+    FILE *f = NULL;
+    if (text && (rc = lf_io_create_file(jpath, &f)) != LF_OK) {
+      cJSON_free(text);
+      goto fail;
+    }
     const int ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
     if (f && fclose(f) != 0) rc = LF_FAIL(LF_ERR_IO, "writing '%s' failed", jpath);
     cJSON_free(text);

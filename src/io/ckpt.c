@@ -2,6 +2,7 @@
 #include "latflow/ckpt.h"
 
 #include "io/h5util.h"
+#include "latflow/io.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -50,7 +51,11 @@ lf_status lf_ckpt_create(lf_ckpt **out, const char *path, const char *what, cons
   c->writing = 1;
   snprintf(c->path, sizeof c->path, "%s", path);
   LF_CHECK(lf_h5_fapl_serial(&c->fapl));
-  LF_CHECK(lf_h5_create_tmp(path, 1, c->fapl, c->tmp, sizeof c->tmp, &c->file));
+  rc = lf_h5_create_tmp(path, 1, c->fapl, c->tmp, sizeof c->tmp, &c->file);
+  if (rc != LF_OK) {
+    c->tmp[0] = '\0'; /* not ours: whatever holds the name (a link?) stays */
+    goto fail;
+  }
   LF_CHECK(lf_h5_write_header(c->file, "checkpoint", LF_IO_CKPT_FORMAT_VERSION, NULL, c->tmp));
   LF_CHECK(lf_h5_attr_write_str(c->file, "what", what, c->tmp, "/"));
   LF_CHECK(lf_h5_write_meta(c->file, cfg, ranks, c->tmp));
@@ -85,6 +90,9 @@ lf_status lf_ckpt_commit(lf_ckpt *c) {
   }
   c->file = -1;
   LF_CHECK(lf_ckpt_prev_path(prev, sizeof prev, c->path));
+  /* links at either name are refused rather than moved or replaced */
+  LF_CHECK(lf_io_check_not_symlink(c->path));
+  LF_CHECK(lf_io_check_not_symlink(prev));
   if (access(c->path, F_OK) == 0 && rename(c->path, prev) != 0) {
     rc = LF_FAIL(LF_ERR_IO, "cannot rename '%s' to '%s': %s", c->path, prev, strerror(errno));
     goto fail;
