@@ -240,9 +240,13 @@ int lf_cmd_run(int argc, char **argv, MPI_Comm comm) {
   lf_config cfg;
   int code;
   if (!lf_cli_setup(argc, argv, comm, "run", help, &o, &cfg, &code)) return code;
+  lf_cli_lock lock;
+  const lf_status lrc = lf_cli_lock_output(&lock, cfg.output, "run", comm);
+  if (lrc != LF_OK) return lf_cli_report(lrc);
   cJSON *json = o.json ? cJSON_CreateObject() : NULL;
   lf_status rc = lf_signal_install();
   if (rc == LF_OK) rc = run_pipeline(&cfg, o.force, o.resume, comm, json);
+  lf_cli_unlock_output(&lock);
   if (rc == LF_INTERRUPTED)
     lf_log_info("run", "stopped; continue the whole pipeline with: latflow run %s%s--resume",
                 o.config ? o.config : "", o.config ? " " : "");
