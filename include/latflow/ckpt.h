@@ -51,7 +51,8 @@ typedef struct lf_ckpt lf_ckpt; /* opaque */
 /* "<path>.prev" into out[n] (LF_ERR_INVALID if too long). */
 lf_status lf_ckpt_prev_path(char *out, size_t n, const char *path);
 
-/* Creates "<path>.tmp" (a stale one is replaced) with the header, `what` and /meta(cfg,
+/* Creates "<path>.tmp" exclusively (a stale regular file is replaced, a link refused:
+ * latflow/io.h) with the header, `what` and /meta(cfg,
  * ranks). Errors: LF_ERR_INVALID, LF_ERR_IO, LF_ERR_HDF5, LF_ERR_NOMEM. */
 lf_status lf_ckpt_create(lf_ckpt **c, const char *path, const char *what, const lf_config *cfg,
                          int ranks);
