@@ -12,6 +12,13 @@
  * directory. At every moment <path> or (between the two renames) <path>.prev is a
  * complete checkpoint; lf_ckpt_open falls back to .prev when <path> is missing.
  *
+ * Integrity: lf_ckpt_commit writes, last, the root attribute `checksum` (u64): FNV-1a/64
+ * over every attribute and dataset of the file (names, element sizes, counts and stored
+ * bytes, in name order; docs/FORMAT.md). lf_ckpt_open recomputes it; on a mismatch (or a
+ * format-4 file without it) it falls back to <path>.prev if that one is sound (with a
+ * WARN naming both), else refuses with LF_ERR_FORMAT "'<path>': checksum mismatch:
+ * corrupted (...)". Files of format 1 to 3 have no checksum and are read with a WARN.
+ *
  * lf_ckpt_compat refuses to resume a run with a config that would change its result:
  * every key must equal the checkpoint's except the run-length and bookkeeping keys
  * (train.stop.*, train.checkpoint_every, train.log_every, train.eval_samples,
@@ -31,7 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LF_IO_CKPT_FORMAT_VERSION 3
+#define LF_IO_CKPT_FORMAT_VERSION 4 /* 4: root attribute checksum */
 
 typedef enum lf_ckpt_type {
   LF_CKPT_F64 = 0, /* double                          */
@@ -44,7 +51,8 @@ typedef struct lf_ckpt lf_ckpt; /* opaque */
 /* "<path>.prev" into out[n] (LF_ERR_INVALID if too long). */
 lf_status lf_ckpt_prev_path(char *out, size_t n, const char *path);
 
-/* Creates "<path>.tmp" (a stale one is replaced) with the header, `what` and /meta(cfg,
+/* Creates "<path>.tmp" exclusively (a stale regular file is replaced, a link refused:
+ * latflow/io.h) with the header, `what` and /meta(cfg,
  * ranks). Errors: LF_ERR_INVALID, LF_ERR_IO, LF_ERR_HDF5, LF_ERR_NOMEM. */
 lf_status lf_ckpt_create(lf_ckpt **c, const char *path, const char *what, const lf_config *cfg,
                          int ranks);
@@ -58,7 +66,8 @@ lf_status lf_ckpt_commit(lf_ckpt *c);
 /* Closes and deletes the tmp file; frees c (c may be NULL). */
 void lf_ckpt_abort(lf_ckpt *c);
 
-/* Opens <path> (or <path>.prev if <path> does not exist) read-only: kind "checkpoint",
+/* Opens <path> (or <path>.prev if <path> does not exist or is corrupted, see above)
+ * read-only and verifies its checksum: kind "checkpoint",
  * `what` must equal what (LF_ERR_FORMAT "'x' is a sample checkpoint, expected a train
  * checkpoint"). cfg_out (may be NULL) gets lf_config_defaults + the stored YAML.
  * Missing files are LF_ERR_IO ("no checkpoint '<path>' to resume from"). */

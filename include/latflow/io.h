@@ -11,6 +11,10 @@
  * Writes are atomic: a file is written as "<path>.tmp", closed, fsync'ed and renamed to
  * <path>. An existing <path> is never replaced unless overwrite != 0 (LF_ERR_IO
  * "'<path>' exists; refusing to overwrite (use --force or another output)").
+ * Nobody writes through our names: the .tmp is created exclusively (O_CREAT|O_EXCL, which
+ * fails on any existing name, a symbolic link included); a stale .tmp is removed first only
+ * if it is a regular file; a symbolic link at <path> or at <path>.tmp is refused (LF_ERR_IO
+ * "... is a symbolic link; refusing to write through it"), also with overwrite.
  *
  * Readers refuse, naming the file: a missing file (LF_ERR_IO); an empty file, a file
  * that is not HDF5, a truncated or corrupted file, an HDF5 file without latflow_format
@@ -30,6 +34,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Layout versions this build writes and the newest it reads (docs/FORMAT.md). */
 #define LF_IO_MODEL_FORMAT_VERSION 1
@@ -49,6 +54,21 @@ lf_status lf_io_file_kind(const char *path, char *kind, size_t n);
  * missing, a directory or unreadable ("<what> '<path>': <reason>"), so such a mistake exits
  * 2 (bad usage) in every command; its contents are checked later by the reader. */
 lf_status lf_io_input_check(const char *path, const char *what);
+
+/* ---- plain output files (local, file-system work only) ------------------------------------ */
+
+/* LF_ERR_IO if path is a symbolic link (lstat); a missing path is fine. */
+lf_status lf_io_check_not_symlink(const char *path);
+
+/* Makes room for an exclusive create at path: a missing path is fine, a regular file is
+ * removed, anything else (a symbolic link, a directory, a device) is refused (LF_ERR_IO,
+ * naming it; latflow never removes or follows what it did not write). */
+lf_status lf_io_remove_stale(const char *path);
+
+/* Creates path for writing as a new regular file (mode 0644 before umask) with
+ * O_CREAT|O_EXCL|O_NOFOLLOW after lf_io_remove_stale(path): the content never goes
+ * through a link planted at path. *f is NULL on failure. Errors: LF_ERR_IO. */
+lf_status lf_io_create_file(const char *path, FILE **f);
 
 /* ---- model files ------------------------------------------------------------------------ */
 

@@ -10,7 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 lf_status lf_cli_parse(int argc, char **argv, int first, const char *cmd, lf_cli_opts *o) {
   memset(o, 0, sizeof *o);
@@ -180,4 +184,80 @@ lf_status lf_cli_agree(MPI_Comm comm, lf_status rc) {
     return LF_FAIL((lf_status)worst, "another rank failed (status %d: %s); see its message", worst,
                    lf_status_str((lf_status)worst));
   return (lf_status)worst == rc ? rc : (lf_status)worst;
+}
+
+/* Rank 0's half of lf_cli_lock_output: the status, and in msg the refusal to broadcast. */
+static lf_status lock_rank0(lf_cli_lock *lk, const char *dir, const char *cmd) {
+  char path[LF_PATH_MAX];
+  lf_status rc = lf_cli_mkdirs(dir);
+  if (rc == LF_OK) rc = lf_cli_path(path, sizeof path, dir, LF_CLI_LOCK_NAME);
+  if (rc != LF_OK) return rc;
+  /* O_NOFOLLOW: the lock file is ours; a link planted at its name is refused */
+  const int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) return LF_FAIL(LF_ERR_IO, "cannot open the lock '%s': %s", path, strerror(errno));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int e = errno;
+    if (e == EWOULDBLOCK || e == EAGAIN) {
+      char who[256] = "";
+      const ssize_t k = pread(fd, who, sizeof who - 1, 0);
+      close(fd);
+      who[k > 0 ? k : 0] = '\0';
+      char *nl = strchr(who, '\n');
+      if (nl) *nl = '\0';
+      return LF_FAIL(LF_ERR_IO,
+                     "'%s' is in use by another latflow run (%s); wait for it to end or choose "
+                     "another output (--force does not override this)",
+                     dir, who[0] ? who : "it has not written its name yet");
+    }
+    close(fd);
+    if (e == ENOLCK || e == EOPNOTSUPP || e == ENOSYS || e == EINVAL) {
+      lf_log_warn("cli",
+                  "cannot lock '%s' (%s): this file system does not support flock, so a second "
+                  "run into the same folder is not detected (docs/CLUSTER.md section 7)",
+                  path, strerror(e));
+      return LF_OK;
+    }
+    return LF_FAIL(LF_ERR_IO, "cannot lock '%s': %s", path, strerror(e));
+  }
+  /* the holder's identity, for the message of a refused second run */
+  char host[128] = "?", line[512];
+  if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "?");
+  host[sizeof host - 1] = '\0';
+  time_t now = time(NULL);
+  struct tm tm;
+  char utc[32] = "?";
+  if (gmtime_r(&now, &tm)) strftime(utc, sizeof utc, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  const int n = snprintf(line, sizeof line, "pid %ld on host %s, started %s, command %s\n",
+                         (long)getpid(), host, utc, cmd);
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)n, 0) != (ssize_t)n)
+    lf_log_warn("cli", "cannot record this run in '%s': %s", path, strerror(errno));
+  lk->fd = fd;
+  return LF_OK;
+}
+
+lf_status lf_cli_lock_output(lf_cli_lock *lk, const char *dir, const char *cmd, MPI_Comm comm) {
+  int rank = 0;
+  lk->fd = -1;
+  if (MPI_Comm_rank(comm, &rank) != MPI_SUCCESS)
+    return LF_FAIL(LF_ERR_MPI, "lf_cli_lock_output: MPI_Comm_rank failed");
+  lf_status rc = rank == 0 ? lock_rank0(lk, dir, cmd) : LF_OK;
+  /* every rank reports rank 0's reason, so a refused job says why on each of them */
+  int code = (int)rc;
+  char msg[1024] = "";
+  if (rank == 0 && rc != LF_OK) snprintf(msg, sizeof msg, "%s", lf_last_error());
+  if (MPI_Bcast(&code, 1, MPI_INT, 0, comm) != MPI_SUCCESS ||
+      MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, 0, comm) != MPI_SUCCESS) {
+    lf_cli_unlock_output(lk);
+    return LF_FAIL(LF_ERR_MPI, "lf_cli_lock_output: MPI_Bcast failed");
+  }
+  if (rank != 0 && code != LF_OK) return LF_FAIL((lf_status)code, "%s", msg);
+  return (lf_status)code;
+}
+
+void lf_cli_unlock_output(lf_cli_lock *lk) {
+  if (!lk || lk->fd < 0) return;
+  /* the holder line goes with the lock; the file stays (see cli.h) */
+  if (ftruncate(lk->fd, 0) != 0) lf_log_debug("cli", "cannot clear the lock file");
+  close(lk->fd);
+  lk->fd = -1;
 }

@@ -62,6 +62,29 @@ lf_status lf_sample_pipeline_ex(const lf_config *cfg, const char *model_path, in
  * rank's failure records "another rank failed (status N)". */
 lf_status lf_cli_agree(MPI_Comm comm, lf_status rc);
 
+/* The lock of an output folder: <dir>/.latflow.lock held with flock(LOCK_EX | LOCK_NB) by
+ * rank 0 on an open descriptor for the whole run, so two runs (train, sample, hmc, run)
+ * never write into one folder at once, whatever their --force. The kernel drops the lock
+ * when the process ends, however it ends: a killed run leaves nothing stuck (the file
+ * stays, unlocked; it is never removed, because removing it would let two later runs
+ * lock two different files). The file holds "pid <p> host <h> started <utc> command <c>"
+ * of the holder, for the refusal's message. */
+typedef struct lf_cli_lock {
+  int fd; /* rank 0: the locked file (-1: none; other ranks always -1) */
+} lf_cli_lock;
+
+#define LF_CLI_LOCK_NAME ".latflow.lock"
+
+/* Collective over comm: creates dir (mkdir -p) and locks it on rank 0, then every rank
+ * returns rank 0's status. A folder locked by another process is LF_ERR_IO "'<dir>' is in
+ * use by another latflow run (pid ... on host ..., started ..., command ...)" (exit code
+ * 1). A file system without flock (some NFS or Lustre mounts: ENOLCK, EOPNOTSUPP, ENOSYS)
+ * is not an error: a WARN says concurrent runs are not detected there. lk->fd is -1 on
+ * failure. */
+lf_status lf_cli_lock_output(lf_cli_lock *lk, const char *dir, const char *cmd, MPI_Comm comm);
+/* Releases the lock (closes the descriptor); accepts an unlocked lk. Local. */
+void lf_cli_unlock_output(lf_cli_lock *lk);
+
 /* The exit code of a run stopped by SIGTERM/SIGUSR1/SIGINT after its checkpoint was
  * written (every rank agrees; no MPI_Abort): rerun the same command with --resume. */
 #define LF_CLI_EXIT_INTERRUPTED 3

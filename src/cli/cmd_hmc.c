@@ -671,10 +671,17 @@ int lf_cmd_hmc(int argc, char **argv, MPI_Comm comm) {
   lf_config cfg;
   int code;
   if (!lf_cli_setup(argc, argv, comm, "hmc", help, &o, &cfg, &code)) return code;
+  lf_cli_lock lock;
+  const lf_status lrc = lf_cli_lock_output(&lock, cfg.output, "hmc", comm);
+  if (lrc != LF_OK) return lf_cli_report(lrc);
   lf_status rc = lf_signal_install();
-  if (rc != LF_OK) return lf_cli_report(rc);
+  if (rc != LF_OK) {
+    lf_cli_unlock_output(&lock);
+    return lf_cli_report(rc);
+  }
   cJSON *json = o.json ? cJSON_CreateObject() : NULL;
   code = lf_cli_report(lf_hmc_pipeline_ex(&cfg, o.force, o.resume, comm, json));
+  lf_cli_unlock_output(&lock);
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   if (json) {

@@ -40,9 +40,8 @@ static lf_status open_out(FILE **f, const char *dir, const char *name) {
   char p[LF_PATH_MAX];
   lf_status rc = lf_cli_path(p, sizeof p, dir, name);
   if (rc != LF_OK) return rc;
-  *f = fopen(p, "w");
-  if (!*f) return LF_FAIL(LF_ERR_IO, "cannot write '%s': %s", p, strerror(errno));
-  return LF_OK;
+  /* a new file, never written through a link planted at its name */
+  return lf_io_create_file(p, f);
 }
 
 static lf_status close_out(FILE *f, const char *dir, const char *name) {
@@ -51,14 +50,23 @@ static lf_status close_out(FILE *f, const char *dir, const char *name) {
   return LF_OK;
 }
 
-/* gnuplot preamble of one PNG */
-static void png(FILE *gp, const char *out, const char *title, const char *xl, const char *yl) {
+/* gnuplot preamble of one PNG. gnuplot opens DIR/<out>.png itself and would follow a link
+ * planted there, so the PNG is first created here as a new, empty regular file. */
+static lf_status png(FILE *gp, const char *dir, const char *out, const char *title, const char *xl,
+                     const char *yl) {
+  char name[LF_NAME_MAX + 128];
+  FILE *f = NULL;
+  snprintf(name, sizeof name, "%s.png", out);
+  lf_status rc = open_out(&f, dir, name);
+  if (rc != LF_OK) return rc;
+  if ((rc = close_out(f, dir, name)) != LF_OK) return rc;
   fprintf(
       gp,
       "reset\nset terminal pngcairo size 900,560 font ',11'\nset output '%s.png'\n"
       "set title \"%s\" noenhanced\nset xlabel \"%s\" noenhanced\nset ylabel \"%s\" noenhanced\n"
       "set grid\nset key top right\nset autoscale xfix\n",
       out, title, xl, yl);
+  return LF_OK;
 }
 
 static lf_status plot_training(FILE *gp, const char *dir, const char *train_path) {
@@ -94,17 +102,20 @@ static lf_status plot_training(FILE *gp, const char *dir, const char *train_path
   if (rc != LF_OK) return rc;
   /* the first steps' loss is orders of magnitude above the rest: scale to the last 95% */
   const size_t skip = nrec / 20;
-  png(gp, "train_loss", "training loss  <log q + S>  (reverse KL up to log Z)", "step", "loss");
+  if ((rc = png(gp, dir, "train_loss", "training loss  <log q + S>  (reverse KL up to log Z)",
+                "step", "loss")) != LF_OK)
+    return rc;
   fprintf(gp, "stats 'train.dat' every ::%zu u 3 nooutput\nset yrange [STATS_min:STATS_max]\n",
           skip);
   fputs("plot 'train.dat' u 1:3 w l lc rgb '#8080c0' t 'per step', "
         "'' u 1:3 smooth bezier w l lw 2 lc rgb '#000080' t 'smoothed'\n",
         gp);
-  png(gp, "train_ess",
-      nev > 0 ? "ESS: training batches (biased high) and fresh samples"
-              : "ESS of the training "
-                "batches (biased high)",
-      "step", "ESS fraction / acceptance");
+  if ((rc = png(gp, dir, "train_ess",
+                nev > 0 ? "ESS: training batches (biased high) and fresh samples"
+                        : "ESS of the training "
+                          "batches (biased high)",
+                "step", "ESS fraction / acceptance")) != LF_OK)
+    return rc;
   /* [0:*]: a young flow's ESS is a few percent, invisible on [0:1] */
   fputs("set yrange [0:*]\nplot 'train.dat' u 1:4 w d lc rgb '#e0b0b0' t 'batch ESS per step', "
         "'' u 1:5 w l lw 2 lc rgb '#c06060' t 'batch ESS (biased high), smoothed'",
@@ -114,8 +125,9 @@ static lf_status plot_training(FILE *gp, const char *dir, const char *train_path
           "'' u 1:4 w lp pt 5 ps 0.9 dt 2 lc rgb '#008000' t 'IMH acceptance (fresh samples)'",
           gp);
   fputs("\n", gp);
-  png(gp, "train_vs_samples", "training cost: loss and ESS vs training samples",
-      "training samples (sum of batches)", "loss");
+  if ((rc = png(gp, dir, "train_vs_samples", "training cost: loss and ESS vs training samples",
+                "training samples (sum of batches)", "loss")) != LF_OK)
+    return rc;
   fprintf(gp, "stats 'train.dat' every ::%zu u 3 nooutput\nset yrange [STATS_min:STATS_max]\n",
           skip);
   fputs("set y2label 'ESS fraction'\nset y2range [0:*]\nset ytics nomirror\nset y2tics\n"
@@ -195,7 +207,7 @@ static lf_status plot_ensemble(FILE *gp, const char *dir, const char *path, cons
     snprintf(title, sizeof title, "%s: Monte Carlo history%s  (mean %.5g +- %.2g, tau_int %.3g)",
              s->name, stride > 1 ? " (every k-th step shown)" : "", s->g.value, s->g.error,
              s->g.tau_int);
-    png(gp, name, title, what, s->name);
+    if ((rc = png(gp, dir, name, title, what, s->name)) != LF_OK) return rc;
     fprintf(gp,
             "plot 'history.dat' u 1:%d w l lc rgb '#406080' notitle, %.17g w l lw 2 lc rgb "
             "'#c00000' t 'mean'\n",
@@ -204,7 +216,7 @@ static lf_status plot_ensemble(FILE *gp, const char *dir, const char *path, cons
     snprintf(title, sizeof title,
              "%s: normalized autocorrelation, window W = %d, tau_int = %.3g +- %.2g", s->name,
              s->g.window, s->g.tau_int, s->g.tau_int_error);
-    png(gp, name, title, "lag t", "rho(t)");
+    if ((rc = png(gp, dir, name, title, "lag t", "rho(t)")) != LF_OK) return rc;
     const int lim = s->nrho < NRHO ? s->nrho : NRHO;
     const int xmax = s->g.window * 3 + 10 < lim ? s->g.window * 3 + 10 : lim;
     fprintf(gp,
@@ -214,20 +226,29 @@ static lf_status plot_ensemble(FILE *gp, const char *dir, const char *path, cons
             xmax, s->g.window, s->g.window, k + 2);
   }
   if (a->kind != LF_ENS_HMC) {
-    png(gp, "logw_hist", "histogram of log w = -S - log q (all proposals)", "log w - max log w",
-        "proposals");
+    if ((rc = png(gp, dir, "logw_hist", "histogram of log w = -S - log q (all proposals)",
+                  "log w - max log w", "proposals")) != LF_OK)
+      return rc;
     fputs("set style fill solid 0.6\nset logscale y\nplot 'logw_hist.dat' u 1:2 w boxes lc rgb "
           "'#406080' notitle\n",
           gp);
   } else {
-    png(gp, "dH_history", "HMC energy violation per trajectory", "trajectory", "dH");
+    if ((rc = png(gp, dir, "dH_history", "HMC energy violation per trajectory", "trajectory",
+                  "dH")) != LF_OK)
+      return rc;
     fprintf(gp, "plot 'history.dat' u 1:%d w d lc rgb '#406080' notitle\n", e->info.nobs + 3);
   }
   return LF_OK;
 }
 
 static lf_status run_gnuplot(const char *dir) {
-  char cmd[LF_PATH_MAX + 64];
+  char cmd[LF_PATH_MAX + 64], log[LF_PATH_MAX];
+  FILE *f = NULL;
+  /* the shell's "2>" follows a link: create the log as a new regular file first */
+  lf_status rc = lf_cli_path(log, sizeof log, dir, "gnuplot.log");
+  if (rc == LF_OK) rc = lf_io_create_file(log, &f);
+  if (rc != LF_OK) return rc;
+  fclose(f);
   snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot plots.gp 2> gnuplot.log", dir);
   const int st = system(cmd);
   if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
@@ -291,7 +312,6 @@ fail:
 }
 
 int lf_cmd_plot(int argc, char **argv, MPI_Comm comm) {
-  (void)comm;
   lf_cli_opts o;
   lf_status rc = lf_cli_parse(argc, argv, 2, "plot", &o);
   if (rc != LF_OK) return lf_cli_report(rc);
@@ -303,5 +323,9 @@ int lf_cmd_plot(int argc, char **argv, MPI_Comm comm) {
     return lf_cli_report(
         lf_fail_msg(LF_ERR_USAGE, "plot: give an ensemble or train file\n%s", help));
   if ((rc = lf_io_input_check(o.config, "plot: input")) != LF_OK) return lf_cli_report(rc);
+  /* under mpiexec one rank writes the plots: their files are created exclusively */
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  if (rank != 0) return 0;
   return lf_cli_report(lf_plot_pipeline(o.config, o.output, NULL));
 }

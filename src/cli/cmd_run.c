@@ -5,6 +5,7 @@
 
 #include "latflow/analyze.h"
 #include "latflow/ensemble.h"
+#include "latflow/io.h"
 #include "latflow/log.h"
 #include "latflow/signal.h"
 #include "latflow/theory.h"
@@ -173,7 +174,11 @@ static lf_status run_pipeline(const lf_config *cfg, int force, int resume, MPI_C
     if (cfg->hmc.compare) cJSON_AddItemReferenceToObject(all, "hmc", jah);
     char *text = cJSON_Print(all);
     cJSON_Delete(all);
-    FILE *f = text ? fopen(jpath, "w") : NULL;
+    FILE *f = NULL;
+    if (text && (rc = lf_io_create_file(jpath, &f)) != LF_OK) {
+      cJSON_free(text);
+      goto fail;
+    }
     const int ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
     if (f && fclose(f) != 0) rc = LF_FAIL(LF_ERR_IO, "writing '%s' failed", jpath);
     cJSON_free(text);
@@ -235,9 +240,13 @@ int lf_cmd_run(int argc, char **argv, MPI_Comm comm) {
   lf_config cfg;
   int code;
   if (!lf_cli_setup(argc, argv, comm, "run", help, &o, &cfg, &code)) return code;
+  lf_cli_lock lock;
+  const lf_status lrc = lf_cli_lock_output(&lock, cfg.output, "run", comm);
+  if (lrc != LF_OK) return lf_cli_report(lrc);
   cJSON *json = o.json ? cJSON_CreateObject() : NULL;
   lf_status rc = lf_signal_install();
   if (rc == LF_OK) rc = run_pipeline(&cfg, o.force, o.resume, comm, json);
+  lf_cli_unlock_output(&lock);
   if (rc == LF_INTERRUPTED)
     lf_log_info("run", "stopped; continue the whole pipeline with: latflow run %s%s--resume",
                 o.config ? o.config : "", o.config ? " " : "");

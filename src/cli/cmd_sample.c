@@ -333,10 +333,14 @@ int lf_cmd_sample(int argc, char **argv, MPI_Comm comm) {
     const lf_status mrc = lf_io_input_check(o.model, "sample: --model");
     if (mrc != LF_OK) return lf_cli_report(mrc);
   }
+  lf_cli_lock lock;
+  const lf_status lrc = lf_cli_lock_output(&lock, cfg.output, "sample", comm);
+  if (lrc != LF_OK) return lf_cli_report(lrc);
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   cJSON *json = o.json && rank == 0 ? cJSON_CreateObject() : NULL;
   code = lf_cli_report(lf_sample_pipeline_ex(&cfg, o.model, o.force, o.resume, comm, json));
+  lf_cli_unlock_output(&lock);
   if (json) {
     if (code == 0) code = lf_cli_print_json(json);
     cJSON_Delete(json);

@@ -518,13 +518,20 @@ static int train_command(int argc, char **argv, MPI_Comm comm, const char *cmd, 
   lf_config cfg;
   int code;
   if (!lf_cli_setup(argc, argv, comm, cmd, usage, &o, &cfg, &code)) return code;
+  lf_cli_lock lock;
+  const lf_status lrc = lf_cli_lock_output(&lock, cfg.output, cmd, comm);
+  if (lrc != LF_OK) return lf_cli_report(lrc);
   /* SIGTERM/SIGUSR1/SIGINT now set a flag that lf_train_run reads at step boundaries */
   const lf_status src = lf_signal_install();
-  if (src != LF_OK) return lf_cli_report(src);
+  if (src != LF_OK) {
+    lf_cli_unlock_output(&lock);
+    return lf_cli_report(src);
+  }
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   cJSON *json = o.json && rank == 0 ? cJSON_CreateObject() : NULL; /* one summary */
   code = lf_cli_report(lf_train_pipeline_ex(&cfg, o.force, o.resume, comm, json));
+  lf_cli_unlock_output(&lock);
   if (json) {
     if (code == 0) code = lf_cli_print_json(json);
     cJSON_Delete(json);

@@ -2,6 +2,8 @@
 #include "latflow/ckpt.h"
 
 #include "io/h5util.h"
+#include "latflow/io.h"
+#include "latflow/log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -24,6 +26,154 @@ static hid_t mem_type(lf_ckpt_type t) {
 }
 static hid_t file_type(lf_ckpt_type t) {
   return t == LF_CKPT_F64 ? H5T_IEEE_F64LE : t == LF_CKPT_I64 ? H5T_STD_I64LE : H5T_STD_U8LE;
+}
+
+/* ---- checksum ------------------------------------------------------------------------
+ * FNV-1a/64 over every attribute and dataset of the file in a fixed order: a group's
+ * attributes by name, then its links by name (groups recursively), each object as its
+ * full name, its element size, its element count and its stored bytes (read in the
+ * stored type, so no conversion touches them). The root attribute "checksum" is left
+ * out: it is written last and holds the sum. FNV-1a detects every single-bit flip in the
+ * bytes it covers (each step is a bijection of the state). */
+
+#define CKSUM_ATTR "checksum"
+#define FNV_OFFSET 14695981039346656037ULL
+#define FNV_PRIME 1099511628211ULL
+
+static void fnv(uint64_t *h, const void *buf, size_t n) {
+  const unsigned char *b = buf;
+  for (size_t i = 0; i < n; i++) *h = (*h ^ b[i]) * FNV_PRIME;
+}
+
+static void fnv_u64(uint64_t *h, uint64_t v) {
+  unsigned char b[8];
+  for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i)); /* little-endian */
+  fnv(h, b, 8);
+}
+
+typedef struct cksum_ctx {
+  uint64_t h;
+  lf_status rc;
+  const char *path; /* the file, for messages */
+  const char *obj;  /* full name of the object being walked */
+} cksum_ctx;
+
+/* Hashes the name, element size, count and n bytes of one object. */
+static void hash_object(cksum_ctx *x, const char *name, size_t size, uint64_t count,
+                        const void *buf) {
+  fnv(&x->h, name, strlen(name) + 1);
+  fnv_u64(&x->h, (uint64_t)size);
+  fnv_u64(&x->h, count);
+  fnv(&x->h, buf, size * (size_t)count);
+}
+
+static herr_t hash_attr(hid_t loc, const char *name, const H5A_info_t *info, void *op) {
+  cksum_ctx *x = op;
+  (void)info;
+  if (!strcmp(x->obj, "/") && !strcmp(name, CKSUM_ATTR)) return 0;
+  char full[512];
+  snprintf(full, sizeof full, "%s@%s", x->obj, name);
+  hid_t a = H5Aopen(loc, name, H5P_DEFAULT), t = -1, sp = -1;
+  void *buf = NULL;
+  if (a >= 0) t = H5Aget_type(a);
+  if (t >= 0) sp = H5Aget_space(a);
+  const hssize_t cnt = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+  const size_t size = t >= 0 ? H5Tget_size(t) : 0;
+  if (cnt < 0 || size == 0 || (t >= 0 && H5Tis_variable_str(t) > 0)) {
+    x->rc =
+        LF_FAIL(LF_ERR_FORMAT, "'%s': cannot read attribute %s for the checksum", x->path, full);
+  } else if (!(buf = malloc(size * (size_t)cnt + 1))) {
+    x->rc = LF_FAIL(LF_ERR_NOMEM, "'%s': attribute %s", x->path, full);
+  } else if (H5Aread(a, t, buf) < 0) {
+    x->rc = LF_H5_FAIL(LF_ERR_FORMAT, "'%s': cannot read attribute %s", x->path, full);
+  } else {
+    hash_object(x, full, size, (uint64_t)cnt, buf);
+  }
+  free(buf);
+  if (sp >= 0) H5Sclose(sp);
+  if (t >= 0) H5Tclose(t);
+  if (a >= 0) H5Aclose(a);
+  return x->rc == LF_OK ? 0 : -1;
+}
+
+static lf_status hash_group(cksum_ctx *x, hid_t g, const char *gname);
+
+/* Attributes of obj (named full) in name order. */
+static lf_status hash_attrs(cksum_ctx *x, hid_t obj, const char *full) {
+  hsize_t idx = 0;
+  const char *saved = x->obj;
+  x->obj = full;
+  if (H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_INC, &idx, hash_attr, x) < 0 && x->rc == LF_OK)
+    x->rc = LF_H5_FAIL(LF_ERR_FORMAT, "'%s': cannot list the attributes of %s", x->path, full);
+  x->obj = saved;
+  return x->rc;
+}
+
+static herr_t hash_link(hid_t g, const char *name, const H5L_info_t *info, void *op) {
+  cksum_ctx *x = op;
+  (void)info;
+  char full[512];
+  snprintf(full, sizeof full, "%s%s%s", x->obj, strcmp(x->obj, "/") ? "/" : "", name);
+  H5O_info_t oi;
+  if (H5Oget_info_by_name(g, name, &oi, H5P_DEFAULT) < 0) {
+    x->rc = LF_H5_FAIL(LF_ERR_FORMAT, "'%s': cannot inspect %s", x->path, full);
+    return -1;
+  }
+  if (oi.type == H5O_TYPE_GROUP) {
+    hid_t sub = H5Gopen2(g, name, H5P_DEFAULT);
+    if (sub < 0) {
+      x->rc = LF_H5_FAIL(LF_ERR_FORMAT, "'%s': cannot open group %s", x->path, full);
+      return -1;
+    }
+    const char *saved = x->obj;
+    hash_group(x, sub, full);
+    x->obj = saved;
+    H5Gclose(sub);
+    return x->rc == LF_OK ? 0 : -1;
+  }
+  if (oi.type != H5O_TYPE_DATASET) {
+    x->rc = LF_FAIL(LF_ERR_FORMAT, "'%s': unexpected object %s", x->path, full);
+    return -1;
+  }
+  hid_t d = H5Dopen2(g, name, H5P_DEFAULT), t = -1, sp = -1;
+  void *buf = NULL;
+  if (d >= 0) t = H5Dget_type(d);
+  if (t >= 0) sp = H5Dget_space(d);
+  const hssize_t cnt = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+  const size_t size = t >= 0 ? H5Tget_size(t) : 0;
+  if (cnt < 0 || size == 0 || (t >= 0 && H5Tis_variable_str(t) > 0)) {
+    x->rc = LF_FAIL(LF_ERR_FORMAT, "'%s': cannot read dataset %s for the checksum", x->path, full);
+  } else if (!(buf = malloc(size * (size_t)cnt + 1))) {
+    x->rc = LF_FAIL(LF_ERR_NOMEM, "'%s': dataset %s (%lld values)", x->path, full, (long long)cnt);
+  } else if (cnt > 0 && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+    x->rc = LF_H5_FAIL(LF_ERR_FORMAT, "'%s': cannot read dataset %s", x->path, full);
+  } else {
+    hash_object(x, full, size, (uint64_t)cnt, buf);
+  }
+  free(buf);
+  if (sp >= 0) H5Sclose(sp);
+  if (t >= 0) H5Tclose(t);
+  if (x->rc == LF_OK) hash_attrs(x, d, full);
+  if (d >= 0) H5Dclose(d);
+  return x->rc == LF_OK ? 0 : -1;
+}
+
+static lf_status hash_group(cksum_ctx *x, hid_t g, const char *gname) {
+  if (hash_attrs(x, g, gname) != LF_OK) return x->rc;
+  hsize_t idx = 0;
+  x->obj = gname;
+  if (H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, hash_link, x) < 0 && x->rc == LF_OK)
+    x->rc = LF_H5_FAIL(LF_ERR_FORMAT, "'%s': cannot list group %s", x->path, gname);
+  return x->rc;
+}
+
+/* The checksum of an open checkpoint file (see above). */
+static lf_status file_checksum(hid_t file, const char *path, uint64_t *sum) {
+  cksum_ctx x = {FNV_OFFSET, LF_OK, path, "/"};
+  lf_h5_quiet();
+  lf_status rc = hash_group(&x, file, "/");
+  *sum = x.h;
+  return rc;
 }
 
 lf_status lf_ckpt_prev_path(char *out, size_t n, const char *path) {
@@ -50,7 +200,11 @@ lf_status lf_ckpt_create(lf_ckpt **out, const char *path, const char *what, cons
   c->writing = 1;
   snprintf(c->path, sizeof c->path, "%s", path);
   LF_CHECK(lf_h5_fapl_serial(&c->fapl));
-  LF_CHECK(lf_h5_create_tmp(path, 1, c->fapl, c->tmp, sizeof c->tmp, &c->file));
+  rc = lf_h5_create_tmp(path, 1, c->fapl, c->tmp, sizeof c->tmp, &c->file);
+  if (rc != LF_OK) {
+    c->tmp[0] = '\0'; /* not ours: whatever holds the name (a link?) stays */
+    goto fail;
+  }
   LF_CHECK(lf_h5_write_header(c->file, "checkpoint", LF_IO_CKPT_FORMAT_VERSION, NULL, c->tmp));
   LF_CHECK(lf_h5_attr_write_str(c->file, "what", what, c->tmp, "/"));
   LF_CHECK(lf_h5_write_meta(c->file, cfg, ranks, c->tmp));
@@ -78,6 +232,10 @@ lf_status lf_ckpt_put_f64(lf_ckpt *c, const char *name, double v) {
 lf_status lf_ckpt_commit(lf_ckpt *c) {
   lf_status rc = LF_OK;
   char prev[LF_PATH_MAX + 16];
+  uint64_t sum = 0;
+  /* last: the sum of everything stored before it */
+  LF_CHECK(file_checksum(c->file, c->tmp, &sum));
+  LF_CHECK(lf_h5_attr_write_u64(c->file, CKSUM_ATTR, sum, c->tmp, "/"));
   if (H5Fclose(c->file) < 0) {
     c->file = -1;
     rc = LF_H5_FAIL(LF_ERR_HDF5, "cannot close checkpoint '%s'", c->tmp);
@@ -85,6 +243,9 @@ lf_status lf_ckpt_commit(lf_ckpt *c) {
   }
   c->file = -1;
   LF_CHECK(lf_ckpt_prev_path(prev, sizeof prev, c->path));
+  /* links at either name are refused rather than moved or replaced */
+  LF_CHECK(lf_io_check_not_symlink(c->path));
+  LF_CHECK(lf_io_check_not_symlink(prev));
   if (access(c->path, F_OK) == 0 && rename(c->path, prev) != 0) {
     rc = LF_FAIL(LF_ERR_IO, "cannot rename '%s' to '%s': %s", c->path, prev, strerror(errno));
     goto fail;
@@ -106,25 +267,37 @@ void lf_ckpt_abort(lf_ckpt *c) {
   free(c);
 }
 
-lf_status lf_ckpt_open(lf_ckpt **out, const char *path, const char *what, lf_config *cfg_out) {
+/* Opens one file as a checkpoint of kind what and verifies its checksum. *corrupt is set
+ * when the file opened but its checksum does not match (or is missing in version 4+). */
+static lf_status open_one(lf_ckpt *c, const char *what, lf_config *cfg_out, int *corrupt) {
   lf_status rc = LF_OK;
   char *w = NULL;
-  *out = NULL;
-  lf_ckpt *c = calloc(1, sizeof *c);
-  if (!c) return LF_FAIL(LF_ERR_NOMEM, "checkpoint reader");
-  c->fapl = c->file = -1;
-  struct stat st;
-  if (stat(path, &st) == 0) {
-    snprintf(c->path, sizeof c->path, "%s", path);
-  } else {
-    LF_CHECK(lf_ckpt_prev_path(c->path, sizeof c->path, path));
-    if (stat(c->path, &st) != 0) {
-      rc = LF_FAIL(LF_ERR_IO, "no checkpoint '%s' to resume from (nor '%s')", path, c->path);
-      goto fail;
-    }
-  }
+  int version = 0, has = 0;
+  uint64_t stored = 0, got = 0;
+  *corrupt = 0;
   LF_CHECK(lf_h5_fapl_serial(&c->fapl));
-  LF_CHECK(lf_h5_open_latflow(c->path, "checkpoint", c->fapl, &c->file, NULL, 0, NULL));
+  LF_CHECK(lf_h5_open_latflow(c->path, "checkpoint", c->fapl, &c->file, NULL, 0, &version));
+  LF_CHECK(lf_h5_attr_exists(c->file, CKSUM_ATTR, &has, c->path, "/"));
+  if (has) {
+    LF_CHECK(lf_h5_attr_read_u64(c->file, CKSUM_ATTR, &stored, c->path, "/"));
+    LF_CHECK(file_checksum(c->file, c->path, &got));
+  }
+  if (has && got != stored) {
+    *corrupt = 1;
+    rc = LF_FAIL(LF_ERR_FORMAT,
+                 "'%s': checksum mismatch: corrupted (stored %016llx, contents give %016llx)",
+                 c->path, (unsigned long long)stored, (unsigned long long)got);
+    goto fail;
+  }
+  if (!has && version >= 4) {
+    *corrupt = 1;
+    rc = LF_FAIL(LF_ERR_FORMAT, "'%s': checkpoint format %d without its checksum: corrupted",
+                 c->path, version);
+    goto fail;
+  }
+  if (!has)
+    lf_log_warn("ckpt", "'%s': checkpoint format %d has no checksum; its integrity is not checked",
+                c->path, version);
   LF_CHECK(lf_h5_attr_read_str(c->file, "what", &w, c->path, "/"));
   if (strcmp(w, what) != 0) {
     rc = LF_FAIL(LF_ERR_FORMAT, "'%s' is a %s checkpoint, expected a %s checkpoint", c->path, w,
@@ -132,11 +305,49 @@ lf_status lf_ckpt_open(lf_ckpt **out, const char *path, const char *what, lf_con
     goto fail;
   }
   if (cfg_out) LF_CHECK(lf_h5_read_config(c->file, cfg_out, c->path));
+fail:
   free(w);
+  if (rc != LF_OK) release(c);
+  return rc;
+}
+
+lf_status lf_ckpt_open(lf_ckpt **out, const char *path, const char *what, lf_config *cfg_out) {
+  lf_status rc = LF_OK;
+  char prev[LF_PATH_MAX + 8]; /* the size of c->path */
+  int corrupt = 0, corrupt_prev = 0;
+  *out = NULL;
+  lf_ckpt *c = calloc(1, sizeof *c);
+  if (!c) return LF_FAIL(LF_ERR_NOMEM, "checkpoint reader");
+  c->fapl = c->file = -1;
+  struct stat st;
+  LF_CHECK(lf_ckpt_prev_path(prev, sizeof prev, path));
+  if (stat(path, &st) == 0) {
+    snprintf(c->path, sizeof c->path, "%s", path);
+  } else {
+    snprintf(c->path, sizeof c->path, "%s", prev);
+    if (stat(c->path, &st) != 0) {
+      rc = LF_FAIL(LF_ERR_IO, "no checkpoint '%s' to resume from (nor '%s')", path, c->path);
+      goto fail;
+    }
+  }
+  rc = open_one(c, what, cfg_out, &corrupt);
+  /* a corrupted newest checkpoint: the previous one, if it is sound, is the next best
+   * state (the data files are cut back to what it records) */
+  if (rc != LF_OK && corrupt && strcmp(c->path, prev) != 0 && stat(prev, &st) == 0) {
+    char why[512];
+    snprintf(why, sizeof why, "%s", lf_last_error());
+    snprintf(c->path, sizeof c->path, "%s", prev);
+    rc = open_one(c, what, cfg_out, &corrupt_prev);
+    if (rc == LF_OK)
+      lf_log_warn("ckpt", "%s; resuming from the previous checkpoint '%s'", why, prev);
+    else
+      rc = LF_FAIL(LF_ERR_FORMAT, "%s; the previous checkpoint is no better: %s", why,
+                   lf_last_error());
+  }
+  if (rc != LF_OK) goto fail;
   *out = c;
   return LF_OK;
 fail:
-  free(w);
   lf_ckpt_close(c);
   return rc;
 }

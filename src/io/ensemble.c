@@ -12,6 +12,7 @@
 #include "latflow/ensemble.h"
 
 #include "io/h5util.h"
+#include "latflow/io.h"
 
 #include <errno.h>
 #include <math.h>
@@ -1016,9 +1017,11 @@ lf_status lf_ens_create_par(lf_ens_writer **out, const char *path, const lf_conf
     rc = LF_FAIL(LF_ERR_MPI, "lf_ens_create_par: MPI_Bcast of created_utc");
   if (rc == LF_OK) rc = open_props(w);
   if ((rc = agree(w, rc)) != LF_OK) goto fail;
-  /* collective create; the existence check is the same on every rank of a shared file
-   * system */
-  rc = lf_h5_create_tmp(path, overwrite, w->fapl, w->tmp, sizeof w->tmp, &w->file);
+  /* rank 0 checks the names and removes a stale .tmp before anyone creates it (a removal
+   * on every rank could race with the create); the create is exclusive and collective */
+  if (w->rank == 0) rc = lf_h5_prepare_tmp(path, overwrite, w->tmp, sizeof w->tmp);
+  if ((rc = agree(w, rc)) != LF_OK) goto fail;
+  rc = lf_h5_create_excl(w->tmp, w->fapl, &w->file);
   if ((rc = agree(w, rc)) != LF_OK) goto fail;
   rc = lf_h5_write_header(w->file, "ensemble", LF_IO_ENSEMBLE_FORMAT_VERSION, utc, w->tmp);
   if (rc == LF_OK) rc = lf_h5_write_meta(w->file, cfg, P, w->tmp);
@@ -1078,6 +1081,8 @@ lf_status lf_ens_reopen(lf_ens_writer **out, const char *path, const lf_ens_info
     return rc;
   }
   rc = open_props(w);
+  /* the interrupted run's own .tmp is a regular file; a link is not ours to write */
+  if (rc == LF_OK) rc = lf_io_check_not_symlink(w->tmp);
   if (rc == LF_OK && access(w->tmp, F_OK) != 0)
     rc = LF_FAIL(LF_ERR_IO,
                  "cannot resume: the ensemble of the interrupted run '%s' is missing (was it "

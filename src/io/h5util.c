@@ -708,17 +708,66 @@ lf_status lf_h5_fapl_serial(hid_t *fapl) {
   return LF_OK;
 }
 
-lf_status lf_h5_create_tmp(const char *path, int overwrite, hid_t fapl, char *tmp, size_t tmp_n,
-                           hid_t *file) {
+lf_status lf_io_check_not_symlink(const char *path) {
   struct stat st;
-  *file = -1;
+  if (lstat(path, &st) != 0) {
+    if (errno == ENOENT) return LF_OK;
+    return LF_FAIL(LF_ERR_IO, "cannot stat '%s': %s", path, strerror(errno));
+  }
+  if (S_ISLNK(st.st_mode))
+    return LF_FAIL(LF_ERR_IO,
+                   "'%s' is a symbolic link; refusing to write through it (remove it or choose "
+                   "another output)",
+                   path);
+  return LF_OK;
+}
+
+lf_status lf_io_remove_stale(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) != 0) {
+    if (errno == ENOENT) return LF_OK;
+    return LF_FAIL(LF_ERR_IO, "cannot stat '%s': %s", path, strerror(errno));
+  }
+  /* only a regular file can be a temporary latflow left behind: a link may point at
+   * anything of the user's, so it is neither followed nor removed */
+  if (!S_ISREG(st.st_mode))
+    return LF_FAIL(LF_ERR_IO,
+                   "'%s' exists and is %s, not a file latflow wrote; refusing to replace it "
+                   "(remove it yourself)",
+                   path, S_ISLNK(st.st_mode) ? "a symbolic link" : "not a regular file");
+  if (unlink(path) != 0 && errno != ENOENT)
+    return LF_FAIL(LF_ERR_IO, "cannot remove the stale '%s': %s", path, strerror(errno));
+  return LF_OK;
+}
+
+lf_status lf_io_create_file(const char *path, FILE **f) {
+  *f = NULL;
+  lf_status rc = lf_io_remove_stale(path);
+  if (rc != LF_OK) return rc;
+  /* O_EXCL also fails on a link planted between the removal and this call */
+  const int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) return LF_FAIL(LF_ERR_IO, "cannot create '%s': %s", path, strerror(errno));
+  *f = fdopen(fd, "w");
+  if (!*f) {
+    const int e = errno;
+    close(fd);
+    unlink(path);
+    return LF_FAIL(LF_ERR_IO, "cannot open '%s' as a stream: %s", path, strerror(e));
+  }
+  return LF_OK;
+}
+
+lf_status lf_h5_prepare_tmp(const char *path, int overwrite, char *tmp, size_t tmp_n) {
+  struct stat st;
   if (!path || !*path) return LF_FAIL(LF_ERR_INVALID, "empty output file name");
   if (strlen(path) + 5 > tmp_n)
     return LF_FAIL(LF_ERR_INVALID, "output file name too long (%zu bytes, at most %zu): '%s'",
                    strlen(path), tmp_n - 5, path);
-  if (stat(path, &st) == 0) {
+  if (lstat(path, &st) == 0) {
     if (S_ISDIR(st.st_mode))
       return LF_FAIL(LF_ERR_IO, "'%s' is a directory; cannot write a file there", path);
+    lf_status rc = lf_io_check_not_symlink(path);
+    if (rc != LF_OK) return rc;
     if (!overwrite)
       return LF_FAIL(LF_ERR_IO,
                      "'%s' exists; refusing to overwrite (use --force or another "
@@ -728,14 +777,30 @@ lf_status lf_h5_create_tmp(const char *path, int overwrite, hid_t fapl, char *tm
     return LF_FAIL(LF_ERR_IO, "cannot stat '%s': %s", path, strerror(errno));
   }
   snprintf(tmp, tmp_n, "%s.tmp", path);
+  return lf_io_remove_stale(tmp);
+}
+
+lf_status lf_h5_create_excl(const char *tmp, hid_t fapl, hid_t *file) {
   lf_h5_quiet();
-  *file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-  if (*file < 0) return LF_H5_FAIL(LF_ERR_IO, "cannot create '%s'", tmp);
+  /* H5F_ACC_EXCL is open(O_CREAT|O_EXCL) (MPI_MODE_EXCL on MPI-IO): an existing name,
+   * a symbolic link included, fails instead of being truncated through */
+  *file = H5Fcreate(tmp, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
+  if (*file < 0)
+    return LF_H5_FAIL(LF_ERR_IO, "cannot create '%s' (it must not exist: another run, or a link?)",
+                      tmp);
   return LF_OK;
 }
 
+lf_status lf_h5_create_tmp(const char *path, int overwrite, hid_t fapl, char *tmp, size_t tmp_n,
+                           hid_t *file) {
+  *file = -1;
+  lf_status rc = lf_h5_prepare_tmp(path, overwrite, tmp, tmp_n);
+  if (rc != LF_OK) return rc;
+  return lf_h5_create_excl(tmp, fapl, file);
+}
+
 lf_status lf_io_commit_tmp(const char *tmp, const char *path) {
-  int fd = open(tmp, O_RDONLY);
+  int fd = open(tmp, O_RDONLY | O_NOFOLLOW);
   if (fd < 0) return LF_FAIL(LF_ERR_IO, "cannot open '%s' to sync it: %s", tmp, strerror(errno));
   if (fsync(fd) != 0) {
     int e = errno;
@@ -743,6 +808,10 @@ lf_status lf_io_commit_tmp(const char *tmp, const char *path) {
     return LF_FAIL(LF_ERR_IO, "cannot sync '%s': %s", tmp, strerror(e));
   }
   if (close(fd) != 0) return LF_FAIL(LF_ERR_IO, "cannot close '%s': %s", tmp, strerror(errno));
+  /* rename would replace a link, not write through it, but a link at an output name is
+   * someone else's: refuse it rather than drop it silently */
+  lf_status rc = lf_io_check_not_symlink(path);
+  if (rc != LF_OK) return rc;
   if (rename(tmp, path) != 0)
     return LF_FAIL(LF_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
   /* Make the rename itself durable: sync the directory entry (EINVAL: not supported). */

@@ -154,12 +154,20 @@ lf_status lf_h5_open_latflow(const char *path, const char *expect, hid_t fapl, h
                              char *kind_out, size_t kind_n, int *version_out);
 
 /* ---- atomic writes ---------------------------------------------------------------------- */
-/* Refuses an existing path unless overwrite (LF_ERR_IO) and a path that is a directory;
- * sets tmp = "<path>.tmp" and creates it (truncating a stale one) with fapl (H5P_DEFAULT
- * allowed). */
+/* lf_h5_prepare_tmp + lf_h5_create_excl: refuses an existing path unless overwrite
+ * (LF_ERR_IO), a path that is a directory or a symbolic link (also with overwrite); sets
+ * tmp = "<path>.tmp", removes a stale tmp if it is a regular file (refuses anything else)
+ * and creates tmp exclusively with fapl (H5P_DEFAULT allowed). One process. */
 lf_status lf_h5_create_tmp(const char *path, int overwrite, hid_t fapl, char *tmp, size_t tmp_n,
                            hid_t *file);
-/* After the tmp file is closed: fsync it, rename it to path and fsync the directory. */
+/* The file-system checks of lf_h5_create_tmp, for one rank of a collective create: sets
+ * tmp and leaves its name free (or refuses). */
+lf_status lf_h5_prepare_tmp(const char *path, int overwrite, char *tmp, size_t tmp_n);
+/* H5Fcreate(tmp, H5F_ACC_EXCL, fapl): fails, naming tmp, if the name exists in any form
+ * (a link planted after lf_h5_prepare_tmp included). Collective when fapl is MPI-IO. */
+lf_status lf_h5_create_excl(const char *tmp, hid_t fapl, hid_t *file);
+/* After the tmp file is closed: fsync it, refuse a symbolic link at path (LF_ERR_IO),
+ * rename it to path and fsync the directory. */
 lf_status lf_io_commit_tmp(const char *tmp, const char *path);
 /* A file-access property list for serial writes: default driver, strong close degree
  * (closing the file closes every object left open on an error path). */

@@ -441,6 +441,9 @@ lf_status lf_io_metrics_resume(lf_io_metrics **out, const char *path, const lf_c
   lf_io_metrics *w = writer_new(path);
   if (!w) return LF_FAIL(LF_ERR_NOMEM, "metrics writer for '%s'", path);
   snprintf(w->tmp, sizeof w->tmp, "%s.tmp", path);
+  /* a link at either name is not ours to continue (H5Fopen would write through it) */
+  LF_CHECK(lf_io_check_not_symlink(w->tmp));
+  LF_CHECK(lf_io_check_not_symlink(path));
   /* a run that died after its final rename left <path>: continue that file */
   if (stat(w->tmp, &st) != 0 && stat(path, &st) == 0 && rename(path, w->tmp) != 0) {
     rc = LF_FAIL(LF_ERR_IO, "cannot rename '%s' to '%s': %s", path, w->tmp, strerror(errno));

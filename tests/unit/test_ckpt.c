@@ -6,6 +6,9 @@
  * - a train checkpoint opened as a sample checkpoint, a wrong length, a wrong type, a
  *   missing dataset, a truncated file and an ensemble-less text file are refused;
  * - an aborted checkpoint leaves no tmp file and the old checkpoint intact;
+ * - one bit flipped in a dataset value or an attribute value (issue 13) is detected: open
+ *   falls back to a sound .prev, else refuses "checksum mismatch: corrupted"; format 3
+ *   (no checksum) is read, format 4 without one refused;
  * - lf_ckpt_compat accepts run-length changes and unused sections and refuses a changed
  *   theory, architecture, seed or block size, naming the key;
  * - the handler sets the flag for SIGTERM, SIGUSR1 and SIGINT (and the test hook raises
@@ -15,6 +18,8 @@
 #include "latflow/config.h"
 #include "latflow/signal.h"
 #include "lftest.h"
+
+#include <hdf5.h>
 
 #include <math.h>
 #include <signal.h>
@@ -228,11 +233,112 @@ static void test_signal(void) {
   lf_signal_clear();
 }
 
+/* Flips bit `bit` of byte `byte` of dataset (attr == 0) or root attribute (attr == 1)
+ * name of file f, in place, with plain HDF5 calls. 1 on success. */
+static int flip_bit(const char *f, const char *name, int attr, size_t byte, int bit) {
+  int ok = 0;
+  hid_t file = H5Fopen(f, H5F_ACC_RDWR, H5P_DEFAULT);
+  if (file < 0) return 0;
+  hid_t o = attr ? H5Aopen(file, name, H5P_DEFAULT) : H5Dopen2(file, name, H5P_DEFAULT);
+  hid_t t = o < 0 ? -1 : attr ? H5Aget_type(o) : H5Dget_type(o);
+  hid_t sp = o < 0 ? -1 : attr ? H5Aget_space(o) : H5Dget_space(o);
+  const size_t n =
+      sp >= 0 && t >= 0 ? (size_t)H5Sget_simple_extent_npoints(sp) * H5Tget_size(t) : 0;
+  unsigned char *buf = n > byte ? malloc(n) : NULL;
+  if (buf && (attr ? H5Aread(o, t, buf) : H5Dread(o, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf)) >= 0) {
+    buf[byte] ^= (unsigned char)(1u << bit);
+    ok = (attr ? H5Awrite(o, t, buf) : H5Dwrite(o, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf)) >= 0;
+  }
+  free(buf);
+  if (sp >= 0) H5Sclose(sp);
+  if (t >= 0) H5Tclose(t);
+  if (o >= 0) attr ? H5Aclose(o) : H5Oclose(o);
+  return H5Fclose(file) >= 0 && ok;
+}
+
+/* Issue 13, defect 11: one flipped bit in a stored dataset value or an attribute value is
+ * detected at open; the open falls back to a sound .prev, and without one refuses naming
+ * the file. A checkpoint of format 3 (no checksum) opens; format 4 without one does not. */
+static void test_integrity(void) {
+  lf_config cfg;
+  lf_config_defaults(&cfg);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  struct {
+    const char *name;
+    int attr;
+    size_t byte;
+    int bit;
+  } flips[] = {{"d", 0, 0, 0},       /* the lowest mantissa bit of d[0] */
+               {"i", 0, 17, 5},      /* inside i[2] */
+               {"u", 0, 3, 7},       /* a byte array */
+               {"step", 1, 2, 1},    /* a scalar attribute */
+               {"seconds", 1, 7, 6}, /* the exponent of a double attribute */
+               {"what", 1, 0, 0}};   /* a string attribute ("train" -> "srain") */
+  for (size_t k = 0; k < sizeof flips / sizeof flips[0]; k++) {
+    remove(path);
+    remove(prev);
+    lf_ckpt *c = NULL;
+    double d[5] = {0};
+    CHECK(write_ckpt(&cfg, "train", 1.5) == LF_OK && write_ckpt(&cfg, "train", 2.5) == LF_OK,
+          "two checkpoints: '%s'", lf_last_error());
+    CHECK(flip_bit(path, flips[k].name, flips[k].attr, flips[k].byte, flips[k].bit),
+          "flip a bit of %s", flips[k].name);
+    lf_status rc = lf_ckpt_open(&c, path, "train", NULL);
+    CHECK(rc == LF_OK && strcmp(lf_ckpt_path(c), prev) == 0 &&
+              lf_ckpt_get(c, "d", LF_CKPT_F64, 5, d) == LF_OK && d[0] == 1.5,
+          "bit flipped in %s: falls back to the sound .prev ('%s')", flips[k].name,
+          rc == LF_OK ? lf_ckpt_path(c) : lf_last_error());
+    lf_ckpt_close(c);
+    c = NULL;
+    remove(prev);
+    rc = lf_ckpt_open(&c, path, "train", NULL);
+    CHECK(rc == LF_ERR_FORMAT && strstr(lf_last_error(), "checksum mismatch: corrupted") &&
+              strstr(lf_last_error(), path),
+          "bit flipped in %s, no .prev: refused ('%s')", flips[k].name, lf_last_error());
+    lf_ckpt_close(c);
+  }
+  /* both corrupted: refused, naming both */
+  remove(path);
+  remove(prev);
+  lf_ckpt *c = NULL;
+  CHECK(write_ckpt(&cfg, "train", 1.5) == LF_OK && write_ckpt(&cfg, "train", 2.5) == LF_OK &&
+            flip_bit(path, "d", 0, 8, 3) && flip_bit(prev, "d", 0, 8, 3),
+        "two corrupted checkpoints");
+  lf_status rc = lf_ckpt_open(&c, path, "train", NULL);
+  CHECK(rc == LF_ERR_FORMAT && strstr(lf_last_error(), "previous checkpoint is no better"),
+        "both corrupted: refused ('%s')", lf_last_error());
+  lf_ckpt_close(c);
+  c = NULL;
+  /* older formats: no checksum, read with a warning; format 4 without one is refused */
+  remove(prev);
+  CHECK(write_ckpt(&cfg, "train", 1.5) == LF_OK, "a fresh checkpoint");
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  CHECK(f >= 0 && H5Adelete(f, "checksum") >= 0, "delete its checksum");
+  if (f >= 0) H5Fclose(f);
+  rc = lf_ckpt_open(&c, path, "train", NULL);
+  CHECK(rc == LF_ERR_FORMAT && strstr(lf_last_error(), "without its checksum"),
+        "format 4 without a checksum refused ('%s')", lf_last_error());
+  lf_ckpt_close(c);
+  c = NULL;
+  f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  hid_t a = f >= 0 ? H5Aopen(f, "format_version", H5P_DEFAULT) : -1;
+  const int v3 = 3;
+  CHECK(a >= 0 && H5Awrite(a, H5T_NATIVE_INT, &v3) >= 0, "set format_version 3");
+  if (a >= 0) H5Aclose(a);
+  if (f >= 0) H5Fclose(f);
+  rc = lf_ckpt_open(&c, path, "train", NULL);
+  CHECK(rc == LF_OK, "format 3 (no checksum) is still read ('%s')", lf_last_error());
+  lf_ckpt_close(c);
+  remove(path);
+  remove(prev);
+}
+
 int main(void) {
   snprintf(path, sizeof path, "test_ckpt_%ld.h5", (long)getpid());
   snprintf(prev, sizeof prev, "%s.prev", path);
   test_round_trip();
   test_prev();
+  test_integrity();
   test_compat();
   test_signal();
   remove(path);

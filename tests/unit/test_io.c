@@ -3,7 +3,8 @@
  * file with SOURCE_DATE_EPOCH set is byte-for-byte reproducible; readers refuse a
  * missing file, a text file, an empty file, a truncated copy, a train file given as a
  * model, a plain HDF5 file, a newer format_version and a corrupted parameter, each with
- * its message; the metrics writer appends 1000 records that read back exactly.
+ * its message; the metrics writer appends 1000 records that read back exactly; links
+ * planted at model.h5.tmp, model.h5 or a plain output file are refused, their targets intact.
  * Files go to the current directory (CTest: the build's tests dir), named by pid. */
 #include "latflow/config.h"
 #include "latflow/io.h"
@@ -246,6 +247,58 @@ static void test_reproducible(void) {
   lf_model_free(&m);
 }
 
+/* Planted links (issue 13): a link at model.h5.tmp, at model.h5 (with overwrite) or at a
+ * plain output file is refused and its target keeps its bytes; a dangling link at the
+ * .tmp is refused too (nothing is created through it); a stale regular .tmp is replaced. */
+static void test_planted_links(void) {
+  lf_config cfg;
+  lf_model m;
+  small_config(&cfg, LF_PREC_F64, LF_BASE_NORMAL);
+  CHECK(make_model(&m, &cfg), "links: lf_model_init: %s", lf_last_error());
+  const char *victim = tname("victim.txt"), *out = tname("linked.h5"),
+             *tmp = tname("linked.h5.tmp");
+  const char *gone = tname("nowhere.txt"), *plain = tname("plain.dat");
+  const char text[] = "the user's precious bytes\n";
+  size_t n = 0;
+  unsigned char *b = NULL;
+  CHECK(spew(victim, text, sizeof text - 1), "links: write the victim");
+  CHECK(symlink(victim, tmp) == 0, "links: plant %s", tmp);
+  expect_fail(lf_io_model_save(out, &m, &cfg, 0), LF_ERR_IO, "is a symbolic link",
+              "save with a link at model.h5.tmp");
+  b = slurp(victim, &n);
+  CHECK(b && n == sizeof text - 1 && memcmp(b, text, n) == 0, "link at .tmp: victim unchanged");
+  free(b);
+  struct stat st;
+  CHECK(lstat(tmp, &st) == 0 && S_ISLNK(st.st_mode), "link at .tmp: the link stays");
+  unlink(tmp);
+  CHECK(symlink(gone, tmp) == 0, "links: plant a dangling link");
+  expect_fail(lf_io_model_save(out, &m, &cfg, 0), LF_ERR_IO, "is a symbolic link",
+              "save with a dangling link at model.h5.tmp");
+  CHECK(!exists(gone), "dangling link: nothing created at its target");
+  unlink(tmp);
+  CHECK(symlink(victim, out) == 0, "links: plant a link at the output name");
+  expect_fail(lf_io_model_save(out, &m, &cfg, 1), LF_ERR_IO, "is a symbolic link",
+              "save --force with a link at model.h5");
+  b = slurp(victim, &n);
+  CHECK(b && n == sizeof text - 1 && memcmp(b, text, n) == 0, "link at output: victim unchanged");
+  free(b);
+  unlink(out);
+  CHECK(spew(tmp, "stale", 5), "links: a stale regular .tmp");
+  CHECK(lf_io_model_save(out, &m, &cfg, 0) == LF_OK && !exists(tmp),
+        "a stale regular .tmp is replaced (%s)", lf_last_error());
+  CHECK(symlink(victim, plain) == 0, "links: plant a link at a plain file");
+  FILE *f = NULL;
+  expect_fail(lf_io_create_file(plain, &f), LF_ERR_IO, "symbolic link", "plain file link");
+  CHECK(f == NULL, "plain file link: no stream");
+  b = slurp(victim, &n);
+  CHECK(b && n == sizeof text - 1 && memcmp(b, text, n) == 0, "plain file: victim unchanged");
+  free(b);
+  unlink(plain);
+  CHECK(lf_io_create_file(plain, &f) == LF_OK && f && fputs("x", f) >= 0 && fclose(f) == 0,
+        "a plain file is created where nothing is (%s)", lf_last_error());
+  lf_model_free(&m);
+}
+
 /* Rewrites one root attribute or one parameter of a copy with the plain HDF5 API. */
 static int set_format_version(const char *path, int v) {
   hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
@@ -444,6 +497,7 @@ int main(void) {
   test_roundtrip(LF_PREC_F32, LF_BASE_FREE_FIELD, "model_f32.h5");
   test_roundtrip(LF_PREC_F64, LF_BASE_NORMAL, "model_f64.h5");
   test_reproducible();
+  test_planted_links();
   test_metrics_and_refusals();
   cleanup();
   return lf_test_result();
