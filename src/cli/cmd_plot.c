@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 static const char help[] =
     "usage: latflow plot FILE.h5 [--out DIR]\n"
@@ -242,20 +243,33 @@ static lf_status plot_ensemble(FILE *gp, const char *dir, const char *path, cons
 }
 
 static lf_status run_gnuplot(const char *dir) {
-  char cmd[LF_PATH_MAX + 64], log[LF_PATH_MAX];
+  char log[LF_PATH_MAX];
   FILE *f = NULL;
-  /* the shell's "2>" follows a link: create the log as a new regular file first */
+  /* the log is created as a new regular file (never through a planted link) */
   lf_status rc = lf_cli_path(log, sizeof log, dir, "gnuplot.log");
   if (rc == LF_OK) rc = lf_io_create_file(log, &f);
   if (rc != LF_OK) return rc;
+  fflush(NULL);
+  /* No shell: gnuplot runs in dir with plots.gp as its argument and its stderr on the log,
+   * so any folder name (quotes, spaces, '$', ';') is only ever a path, never a command. */
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (chdir(dir) == 0 && dup2(fileno(f), 2) >= 0)
+      execlp("gnuplot", "gnuplot", "plots.gp", (char *)NULL);
+    _exit(127); /* the child only execs; 127 is the shell's "not found" */
+  }
+  const int fork_errno = errno;
   fclose(f);
-  snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot plots.gp 2> gnuplot.log", dir);
-  const int st = system(cmd);
-  if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+  if (pid < 0) return LF_FAIL(LF_ERR_IO, "cannot start gnuplot: fork: %s", strerror(fork_errno));
+  int st = 0;
+  pid_t w;
+  while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR) {
+  }
+  if (w < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
     return LF_FAIL(LF_ERR_IO,
                    "gnuplot failed (exit %d) on %s/plots.gp; see %s/gnuplot.log (is gnuplot "
                    "installed? tools/setup.sh installs gnuplot-nox)",
-                   WIFEXITED(st) ? WEXITSTATUS(st) : -1, dir, dir);
+                   w >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1, dir, dir);
   return LF_OK;
 }
 

@@ -42,6 +42,11 @@ for d in 'runs/run #3' 'a: b' "q'uo\"te" 'sp ace/x #y: [z]'; do
     || { bad "config output for '$d'"; cat got.txt want.txt; }
 done
 [ -e runs/run ] && bad "'runs/run #3' also wrote runs/run" || ok "no folder cut at '#'"
+# plot writes into any folder name without a shell: quotes, '$(...)', ';' stay a path
+pd="p'q \$(touch PWNED); x"
+expect_code 0 "plot --out with a quote, \$(...) and ;" -- "$lf" plot "runs/run #3/hmc.h5" --out "$pd"
+ls "$pd"/history_*.png > /dev/null 2>&1 && ok "plot wrote its PNGs into '$pd'" || bad "no PNGs in '$pd'"
+[ -e PWNED ] && bad "a folder name was run as a shell command" || ok "the folder name was never run by a shell"
 expect_code 0 "train --output with '#'" -- "$lf" train phi.yaml --output 't #1'
 [ -f 't #1/model.h5' ] && ok "train wrote 't #1/model.h5'" || bad "no 't #1/model.h5'"
 expect_code 0 "sample --model with '#' and ': '" -- "$lf" sample phi.yaml --model 't #1/model.h5' --output 's: 1'

@@ -41,6 +41,9 @@ mean_phi2() { # "n acceptance <phi2>" of an ensemble, every digit
 
 "$lf" hmc long.yaml >o1.txt 2>e1.txt & pid=$!
 if wait_locked out/a; then ok "first run holds the lock: $(cat out/a/.latflow.lock)"; else bad "no lock file"; fi
+# hold the first run (SIGSTOP keeps its lock) so the refusals below do not race its end
+# on a loaded machine; it continues with SIGCONT and must still finish correctly
+kill -STOP $pid
 refused "second hmc" -- "$lf" hmc long.yaml
 refused "second hmc --force" -- "$lf" hmc long.yaml --force
 refused "sample --force" -- "$lf" sample long.yaml --force
@@ -50,6 +53,7 @@ if command -v mpiexec >/dev/null; then
   refused "2-rank hmc --force" -- mpiexec -n 2 ${MPIEXEC_EXTRA:-} "$lf" hmc long.yaml --force
 fi
 kill -0 $pid 2>/dev/null && ok "first run still running after the refusals" || bad "first run ended early"
+kill -CONT $pid
 wait $pid; got=$?
 [ "$got" = 0 ] && ok "first run finished (exit 0)" || { bad "first run: exit $got"; tail -5 e1.txt; }
 "$lf" hmc long.yaml --output out/ref >/dev/null 2>&1 || bad "reference run"
