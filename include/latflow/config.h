@@ -33,6 +33,9 @@
 #include <stdio.h>
 
 #define LF_PATH_MAX 1024
+/* The longest file name a run writes inside its output folder (output keys are refused
+ * when output + '/' + such a name would not fit LF_PATH_MAX). */
+#define LF_OUTPUT_NAME_MAX 64
 #define LF_MAX_HIDDEN 8
 #define LF_MAX_OBS 16
 #define LF_NAME_MAX 32

@@ -453,6 +453,29 @@ static int check_key(const lf_config *c, int id, char *what, size_t n) {
                       "the log lines and messages that name the folder), got %s",
                       quoted(b, sizeof b, s)),
              1;
+    if (k->rule == R_DIR) {
+      /* Every file a run writes is <output>/<name> with a name of at most LF_OUTPUT_NAME_MAX
+       * bytes (e.g. plots-hmc/history_condensate.png, hmc.part1023.h5.tmp): refuse here an
+       * output that would fail only at its first checkpoint, hours into the run. */
+      const size_t len = strlen(s), room = (size_t)LF_PATH_MAX - 2 - LF_OUTPUT_NAME_MAX;
+      if (len > room)
+        return snprintf(what, n,
+                        "too long: %zu bytes, at most %zu (the run writes files of names up to "
+                        "%d bytes inside it, in paths of at most %d bytes)",
+                        len, room, LF_OUTPUT_NAME_MAX, LF_PATH_MAX - 1),
+               1;
+      /* and no component may exceed NAME_MAX (255 on Linux): mkdir would refuse it later */
+      for (const char *p = s; *p;) {
+        const size_t clen = strcspn(p, "/");
+        if (clen > 255)
+          return snprintf(what, n,
+                          "a folder name of %zu bytes (at most 255, the file system's limit)",
+                          clen),
+                 1;
+        p += clen;
+        while (*p == '/') p++;
+      }
+    }
     return 0;
   }
   case K_SHAPE: {

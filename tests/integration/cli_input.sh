@@ -47,6 +47,17 @@ pd="p'q \$(touch PWNED); x"
 expect_code 0 "plot --out with a quote, \$(...) and ;" -- "$lf" plot "runs/run #3/hmc.h5" --out "$pd"
 ls "$pd"/history_*.png > /dev/null 2>&1 && ok "plot wrote its PNGs into '$pd'" || bad "no PNGs in '$pd'"
 [ -e PWNED ] && bad "a folder name was run as a shell command" || ok "the folder name was never run by a shell"
+# defect 13: an output too long for the files a run writes in it is refused at the start
+# (exit 2, nothing created), not at its first checkpoint
+long=$(printf 'L/%.0s' $(seq 480))
+expect_code 2 "sample --output of 960 bytes refused" -- "$lf" sample phi.yaml --output "$long"
+expect_err "--output: too long: 960 bytes, at most 958" "long --output"
+[ -e L ] && bad "a refused long --output created folders" || ok "the refused long --output created nothing"
+expect_code 2 "a 300-byte folder name refused" -- "$lf" hmc phi.yaml --output "$(printf 'x%.0s' $(seq 300))"
+expect_err "a folder name of 300 bytes (at most 255" "300-byte component"
+ok958=$(printf 'k/%.0s' $(seq 479))
+expect_code 0 "hmc into a 958-byte output runs" -- "$lf" hmc phi.yaml --output "$ok958"
+[ -f "$ok958/hmc.h5" ] && ok "hmc wrote its file in the 958-byte output" || bad "no hmc.h5 in the 958-byte output"
 expect_code 0 "train --output with '#'" -- "$lf" train phi.yaml --output 't #1'
 [ -f 't #1/model.h5' ] && ok "train wrote 't #1/model.h5'" || bad "no 't #1/model.h5'"
 expect_code 0 "sample --model with '#' and ': '" -- "$lf" sample phi.yaml --model 't #1/model.h5' --output 's: 1'
