@@ -123,20 +123,21 @@ void lf_ens_abort(lf_ens_writer *w);
  * Errors: LF_ERR_HDF5 (the writer then refuses further writes). */
 lf_status lf_ens_add_chain(lf_ens_writer *w);
 
-/* Collective over comm (MPI_COMM_NULL: exactly lf_ens_create): every rank passes the same
- * arguments; the file is created with the MPI-IO driver, /meta/ranks = size of comm,
- * created_utc is rank 0's. Agreed status on every rank. */
+/* Collective over comm (MPI_COMM_NULL or a comm of one rank: exactly lf_ens_create, whose
+ * serial driver survives a full disk): every rank passes the same arguments; the file is
+ * created with the MPI-IO driver, /meta/ranks = size of comm, created_utc is rank 0's.
+ * Agreed status on every rank, also after each collective step of lf_ens_write_epoch. */
 lf_status lf_ens_create_par(lf_ens_writer **w, const char *path, const lf_config *cfg,
                             const lf_ens_info *info, int overwrite, MPI_Comm comm);
 /* Resumes writing the ensemble of an interrupted run: opens "<path>.tmp" for writing
- * (collective over comm; MPI_COMM_NULL: serial), checks that it holds one chain of the same
- * kind, theory, lattice, observables, save_configs and model_hash as info
- * (LF_ERR_FORMAT naming what differs; also cg), that every dataset has at least rows (obs, corr,
- * configs) or steps (chain columns) entries (LF_ERR_FORMAT: the file is older than the
- * checkpoint), and cuts them back to exactly rows / steps (a run killed after its last
- * checkpoint wrote more). A missing tmp file is LF_ERR_IO, an unreadable one
- * LF_ERR_FORMAT; the file is never deleted by a failed reopen. Appends (serial) or epochs
- * (collective) continue from there. /meta/ranks becomes the current size of comm. */
+ * (collective over comm; MPI_COMM_NULL or one rank: serial), checks that it holds one chain of the
+ * same kind, theory, lattice, observables, save_configs and model_hash as info (LF_ERR_FORMAT
+ * naming what differs; also cg), that every dataset has at least rows (obs, corr, configs) or steps
+ * (chain columns) entries (LF_ERR_FORMAT: the file is older than the checkpoint), and cuts them
+ * back to exactly rows / steps (a run killed after its last checkpoint wrote more). A missing tmp
+ * file is LF_ERR_IO, an unreadable one LF_ERR_FORMAT; the file is never deleted by a failed reopen.
+ * Appends (serial) or epochs (collective) continue from there. /meta/ranks becomes the current size
+ * of comm. */
 lf_status lf_ens_reopen(lf_ens_writer **w, const char *path, const lf_ens_info *info, int64_t rows,
                         int64_t steps, MPI_Comm comm);
 /* One storage epoch (collective for a collective writer; works on a serial one too).

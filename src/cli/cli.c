@@ -176,10 +176,17 @@ int lf_cli_setup(int argc, char **argv, MPI_Comm comm, const char *cmd, const ch
   return 1;
 }
 
+static int failure_agreed;
+
+int lf_cli_failure_agreed(void) {
+  return failure_agreed;
+}
+
 lf_status lf_cli_agree(MPI_Comm comm, lf_status rc) {
   int mine = (int)rc, worst = mine;
   if (MPI_Allreduce(&mine, &worst, 1, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS)
     return LF_FAIL(LF_ERR_MPI, "MPI_Allreduce of the status failed");
+  if (worst != LF_OK) failure_agreed = 1;
   if (worst != LF_OK && mine == LF_OK)
     return LF_FAIL((lf_status)worst, "another rank failed (status %d: %s); see its message", worst,
                    lf_status_str((lf_status)worst));

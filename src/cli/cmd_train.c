@@ -429,7 +429,19 @@ lf_status lf_train_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_
     if (src != LF_OK) lf_log_error("train", "%s", lf_last_error());
     rc = lf_fail_msg(LF_INTERRUPTED, "%s; continue with --resume", msg);
   } else if (rank == 0) {
-    if (train_rc != LF_OK) {
+    if (train_rc == LF_ERR_IO) {
+      /* a write failed (a full disk): the run is sound, its last checkpoint and the
+       * metrics up to it stay for --resume once there is room (no model.failed.h5, which
+       * would need room as well and would refuse the resume) */
+      char msg[2048];
+      snprintf(msg, sizeof msg, "%s", lf_last_error());
+      lf_io_metrics_suspend(mw);
+      mw = NULL;
+      rc = lf_fail_msg(train_rc, "%s%s", msg,
+                       checkpoint_exists(ckpt_path)
+                           ? "; the last checkpoint is kept: make room and continue with --resume"
+                           : "");
+    } else if (train_rc != LF_OK) {
       /* keep the last good model and the metrics, then report the failure */
       char msg[2048];
       snprintf(msg, sizeof msg, "%s", lf_last_error());

@@ -73,8 +73,11 @@ int main(int argc, char **argv) {
   lf_log_init();
   lf_log_set_rank(rank);
   const int code = sig_rc != LF_OK ? lf_cli_report(sig_rc) : dispatch(argc, argv, MPI_COMM_WORLD);
-  /* the only MPI_Abort; an interrupted run (code 3) was agreed by every rank */
-  if (code != 0 && code != LF_CLI_EXIT_INTERRUPTED && size > 1) MPI_Abort(MPI_COMM_WORLD, code);
+  /* the only MPI_Abort, for a failure other ranks may not know of (they could wait in a
+   * collective call forever); an interrupted run (code 3) and a failure every rank saw
+   * through lf_cli_agree end normally */
+  if (code != 0 && code != LF_CLI_EXIT_INTERRUPTED && size > 1 && !lf_cli_failure_agreed())
+    MPI_Abort(MPI_COMM_WORLD, code);
   MPI_Finalize();
   return code;
 }

@@ -183,7 +183,7 @@ lf_status lf_ckpt_prev_path(char *out, size_t n, const char *path) {
 }
 
 static void release(lf_ckpt *c) {
-  if (c->file >= 0) H5Fclose(c->file);
+  lf_h5_discard(&c->file); /* a failed write: the close must not write (lf_h5_detach) */
   if (c->fapl >= 0) H5Pclose(c->fapl);
   c->file = c->fapl = -1;
 }
@@ -236,12 +236,7 @@ lf_status lf_ckpt_commit(lf_ckpt *c) {
   /* last: the sum of everything stored before it */
   LF_CHECK(file_checksum(c->file, c->tmp, &sum));
   LF_CHECK(lf_h5_attr_write_u64(c->file, CKSUM_ATTR, sum, c->tmp, "/"));
-  if (H5Fclose(c->file) < 0) {
-    c->file = -1;
-    rc = LF_H5_FAIL(LF_ERR_HDF5, "cannot close checkpoint '%s'", c->tmp);
-    goto fail;
-  }
-  c->file = -1;
+  LF_CHECK(lf_h5_close(&c->file, c->tmp));
   LF_CHECK(lf_ckpt_prev_path(prev, sizeof prev, c->path));
   /* links at either name are refused rather than moved or replaced */
   LF_CHECK(lf_io_check_not_symlink(c->path));

@@ -201,8 +201,10 @@ static void chain_release(lf_ens_writer *w) {
   w->group = -1;
 }
 
-/* Closes every handle (errors ignored). */
-static void release(lf_ens_writer *w) {
+/* Closes every handle (errors ignored). detach: the file failed (or may have): nothing
+ * more reaches the disk, so no close can fail on a full disk (lf_h5_detach). */
+static void release(lf_ens_writer *w, int detach) {
+  if (detach && w->file >= 0) lf_h5_detach(w->file);
   chain_release(w);
   if (w->file >= 0) H5Fclose(w->file);
   if (w->fapl >= 0) H5Pclose(w->fapl);
@@ -358,15 +360,12 @@ lf_status lf_ens_create(lf_ens_writer **out, const char *path, const lf_config *
   LF_CHECK(write_info(w->file, info, w->tmp));
   LF_CHECK(lf_h5_attr_write_i32(w->file, "nchains", 1, w->tmp, "/"));
   LF_CHECK(chain_create(w));
-  if (H5Fflush(w->file, H5F_SCOPE_LOCAL) < 0) {
-    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot flush the file", w->tmp);
-    goto fail;
-  }
+  LF_CHECK(lf_h5_flush(w->file, 0, w->tmp, "after creating it"));
   *out = w;
   return LF_OK;
 fail : {
   const int made = w->file >= 0;
-  release(w);
+  release(w, 1);
   if (made) unlink(w->tmp);
 }
   writer_free(w);
@@ -460,12 +459,12 @@ lf_status lf_ens_flush(lf_ens_writer *w) {
   LF_CHECK(write_rows(w));
   if (w->info.save_configs) LF_CHECK(write_configs(w));
   LF_CHECK(write_steps(w));
-  if (H5Fflush(w->file, H5F_SCOPE_LOCAL) < 0) {
-    w->failed = LF_ERR_HDF5;
-    return LF_H5_FAIL(LF_ERR_HDF5,
-                      "'%s': cannot flush the file after %zu rows and %zu steps of "
-                      "chain %d",
-                      w->tmp, w->rows_written, w->steps_written, w->chain);
+  char what[96];
+  snprintf(what, sizeof what, "after %zu rows and %zu steps of chain %d", w->rows_written,
+           w->steps_written, w->chain);
+  if ((rc = lf_h5_flush(w->file, 0, w->tmp, what)) != LF_OK) {
+    w->failed = rc;
+    return rc;
   }
 fail:
   return rc;
@@ -503,9 +502,7 @@ lf_status lf_ens_add_chain(lf_ens_writer *w) {
     rc = chain_create(w);
   }
   if (rc == LF_OK) rc = lf_h5_attr_write_i32(w->file, "nchains", w->chain + 1, w->tmp, "/");
-  if (rc == LF_OK && H5Fflush(w->file, H5F_SCOPE_LOCAL) < 0)
-    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot flush the file after adding chain %d", w->tmp,
-                    w->chain);
+  if (rc == LF_OK) rc = lf_h5_flush(w->file, 0, w->tmp, "after adding a chain");
   if (rc != LF_OK) w->failed = rc;
   return rc;
 }
@@ -521,6 +518,10 @@ lf_status lf_ens_close(lf_ens_writer *w) {
     rc =
         lf_h5_attr_write_i32(w->file, "format_version", LF_IO_ENSEMBLE_FORMAT_VERSION, w->tmp, "/");
   if (rc == LF_OK) rc = lf_h5_attr_write_str(w->file, "how_to_read", how_to_read, w->tmp, "/");
+  /* everything reaches the disk here, before any object is closed (lf_h5_settle) */
+  rc = agree(w, rc);
+  if (rc == LF_OK) rc = agree(w, lf_h5_settle(w->file, w->tmp));
+  if (rc != LF_OK) lf_h5_detach(w->file);
   for (int d = 0; d < ND; d++) {
     if (w->dset[d] >= 0 && H5Dclose(w->dset[d]) < 0 && rc == LF_OK)
       rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close dataset /chain_%d/%s", w->tmp, w->chain,
@@ -536,7 +537,7 @@ lf_status lf_ens_close(lf_ens_writer *w) {
   /* A failed writer leaves its .tmp for inspection rather than an ensemble with holes.
    * A collective writer: every rank closed the file; rank 0 renames it. */
   if (rc == LF_OK && w->rank == 0) rc = lf_io_commit_tmp(w->tmp, w->path);
-  release(w);
+  release(w, 1);
   writer_free(w);
   return rc;
 }
@@ -544,7 +545,9 @@ lf_status lf_ens_close(lf_ens_writer *w) {
 lf_status lf_ens_suspend(lf_ens_writer *w) {
   if (!w) return LF_OK;
   lf_status rc = w->failed == LF_OK ? lf_ens_flush(w) : w->failed;
-  release(w); /* H5Fclose: collective for a collective writer */
+  /* a collective writer: every rank detaches if any failed (the close is collective) */
+  rc = agree(w, rc);
+  release(w, rc != LF_OK); /* H5Fclose: collective for a collective writer */
   writer_free(w);
   return rc;
 }
@@ -552,7 +555,7 @@ lf_status lf_ens_suspend(lf_ens_writer *w) {
 void lf_ens_abort(lf_ens_writer *w) {
   if (!w) return;
   const int made = w->file >= 0 && w->rank == 0;
-  release(w);
+  release(w, 1);
   if (made) unlink(w->tmp);
   writer_free(w);
 }
@@ -986,7 +989,7 @@ static lf_status agree(const lf_ens_writer *w, lf_status rc) {
 
 /* Closes handles; rank 0 deletes the tmp file if del (collective writers: every rank). */
 static void discard(lf_ens_writer *w, int del) {
-  release(w);
+  release(w, 1);
   if (del && w->rank == 0) unlink(w->tmp);
   writer_free(w);
 }
@@ -1003,6 +1006,9 @@ lf_status lf_ens_create_par(lf_ens_writer **out, const char *path, const lf_conf
   if (!cfg) return LF_FAIL(LF_ERR_INVALID, "lf_ens_create_par: no config");
   if (MPI_Comm_size(comm, &P) != MPI_SUCCESS)
     return LF_FAIL(LF_ERR_MPI, "lf_ens_create_par: cannot query the communicator");
+  /* one rank: the serial driver, which survives a full disk (lf_h5_write_error); the file
+   * is the same HDF5 file either way */
+  if (P == 1) return lf_ens_create(out, path, cfg, info, overwrite);
   rc = writer_new(&w, path, info, comm);
   /* every rank must take the same path through the collective calls below */
   int ok = rc == LF_OK, all = 0;
@@ -1028,8 +1034,7 @@ lf_status lf_ens_create_par(lf_ens_writer **out, const char *path, const lf_conf
   if (rc == LF_OK) rc = write_info(w->file, info, w->tmp);
   if (rc == LF_OK) rc = lf_h5_attr_write_i32(w->file, "nchains", 1, w->tmp, "/");
   if (rc == LF_OK) rc = chain_create(w);
-  if (rc == LF_OK && H5Fflush(w->file, H5F_SCOPE_GLOBAL) < 0)
-    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot flush the file", w->tmp);
+  if (rc == LF_OK) rc = lf_h5_flush(w->file, 1, w->tmp, "after creating it");
   if ((rc = agree(w, rc)) != LF_OK) goto fail;
   *out = w;
   return LF_OK;
@@ -1070,6 +1075,7 @@ lf_status lf_ens_reopen(lf_ens_writer **out, const char *path, const lf_ens_info
                    (long long)rows, (long long)steps);
   if (comm != MPI_COMM_NULL && MPI_Comm_size(comm, &P) != MPI_SUCCESS)
     return LF_FAIL(LF_ERR_MPI, "lf_ens_reopen: cannot query the communicator");
+  if (P == 1) comm = MPI_COMM_NULL; /* as lf_ens_create_par: the serial driver */
   rc = writer_new(&w, path, info, comm);
   if (comm != MPI_COMM_NULL) {
     int ok = rc == LF_OK, all = 0;
@@ -1136,9 +1142,8 @@ lf_status lf_ens_reopen(lf_ens_writer **out, const char *path, const lf_ens_info
     if (rc == LF_OK) rc = lf_h5_attr_write_i32(g, "ranks", P, w->tmp, "/meta");
     if (g >= 0) H5Gclose(g);
   }
-  if (rc == LF_OK &&
-      H5Fflush(w->file, w->comm != MPI_COMM_NULL ? H5F_SCOPE_GLOBAL : H5F_SCOPE_LOCAL) < 0)
-    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot flush the file", w->tmp);
+  if (rc == LF_OK)
+    rc = lf_h5_flush(w->file, w->comm != MPI_COMM_NULL, w->tmp, "after cutting it back");
   if ((rc = agree(w, rc)) != LF_OK) goto fail;
   w->rows_written = w->conf_written = (size_t)rows;
   w->steps_written = (size_t)steps;
@@ -1233,49 +1238,53 @@ lf_status lf_ens_write_epoch(lf_ens_writer *w, int64_t rows_end, int64_t steps_e
   if ((rc = agree(w, rc)) != LF_OK) goto fail;
   /* extend every dataset (collective, identical sizes) */
   const int dl[3] = {D_OBS, D_CORR, D_CONF};
+  /* every collective step is agreed before the next: a rank whose write failed (a full
+   * disk) must not leave the others waiting in the next collective call */
   for (int k = 0; rc == LF_OK && k < 3; k++)
     if (w->dset[dl[k]] >= 0)
-      rc = lf_h5_dset_extend(w->dset[dl[k]], (size_t)rows_end, w->tmp,
-                             full_name(nm, sizeof nm, w->chain, dname[dl[k]]));
+      rc = agree(w, lf_h5_dset_extend(w->dset[dl[k]], (size_t)rows_end, w->tmp,
+                                      full_name(nm, sizeof nm, w->chain, dname[dl[k]])));
   for (int d = D_ROW; rc == LF_OK && d <= last_col(w->info.cg); d++)
-    rc = lf_h5_dset_extend(w->dset[d], (size_t)steps_end, w->tmp,
-                           full_name(nm, sizeof nm, w->chain, dname[d]));
+    rc = agree(w, lf_h5_dset_extend(w->dset[d], (size_t)steps_end, w->tmp,
+                                    full_name(nm, sizeof nm, w->chain, dname[d])));
   /* rows: each rank its runs */
   if (rc == LF_OK)
-    rc = write_runs(w, D_OBS, H5T_NATIVE_DOUBLE, (size_t)w->info.nobs, nruns, first, count, obs);
+    rc = agree(
+        w, write_runs(w, D_OBS, H5T_NATIVE_DOUBLE, (size_t)w->info.nobs, nruns, first, count, obs));
   if (rc == LF_OK && w->info.ncorr > 0)
-    rc = write_runs(w, D_CORR, H5T_NATIVE_DOUBLE, (size_t)w->info.ncorr, nruns, first, count, corr);
+    rc = agree(w, write_runs(w, D_CORR, H5T_NATIVE_DOUBLE, (size_t)w->info.ncorr, nruns, first,
+                             count, corr));
   if (rc == LF_OK && w->info.save_configs)
-    rc = write_runs(w, D_CONF, H5T_NATIVE_DOUBLE, w->nphi, nruns, first, count, phi);
+    rc = agree(w, write_runs(w, D_CONF, H5T_NATIVE_DOUBLE, w->nphi, nruns, first, count, phi));
   /* chain records: one rank */
   const size_t off = (size_t)steps_end - nsteps;
   if (rc == LF_OK) {
     for (size_t i = 0; i < nsteps; i++) i64[i] = steps[i].row;
-    rc = write_col(w, D_ROW, H5T_NATIVE_INT64, off, nsteps, i64);
+    rc = agree(w, write_col(w, D_ROW, H5T_NATIVE_INT64, off, nsteps, i64));
   }
   if (rc == LF_OK) {
     for (size_t i = 0; i < nsteps; i++) i64[i] = steps[i].id;
-    rc = write_col(w, D_ID, H5T_NATIVE_INT64, off, nsteps, i64);
+    rc = agree(w, write_col(w, D_ID, H5T_NATIVE_INT64, off, nsteps, i64));
   }
   if (rc == LF_OK) {
     for (size_t i = 0; i < nsteps; i++) f64[i] = steps[i].logw;
-    rc = write_col(w, D_LOGW, H5T_NATIVE_DOUBLE, off, nsteps, f64);
+    rc = agree(w, write_col(w, D_LOGW, H5T_NATIVE_DOUBLE, off, nsteps, f64));
   }
   if (rc == LF_OK) {
     for (size_t i = 0; i < nsteps; i++) f64[i] = steps[i].dH;
-    rc = write_col(w, D_DH, H5T_NATIVE_DOUBLE, off, nsteps, f64);
+    rc = agree(w, write_col(w, D_DH, H5T_NATIVE_DOUBLE, off, nsteps, f64));
   }
   if (rc == LF_OK) {
     for (size_t i = 0; i < nsteps; i++) i8[i] = steps[i].accepted;
-    rc = write_col(w, D_ACC, H5T_NATIVE_INT8, off, nsteps, i8);
+    rc = agree(w, write_col(w, D_ACC, H5T_NATIVE_INT8, off, nsteps, i8));
   }
   if (rc == LF_OK && w->info.cg) {
     for (size_t i = 0; i < nsteps; i++) i64[i] = steps[i].cg_iters;
-    rc = write_col(w, D_CGI, H5T_NATIVE_INT64, off, nsteps, i64);
+    rc = agree(w, write_col(w, D_CGI, H5T_NATIVE_INT64, off, nsteps, i64));
   }
   if (rc == LF_OK && w->info.cg) {
     for (size_t i = 0; i < nsteps; i++) i64[i] = steps[i].cg_max;
-    rc = write_col(w, D_CGM, H5T_NATIVE_INT64, off, nsteps, i64);
+    rc = agree(w, write_col(w, D_CGM, H5T_NATIVE_INT64, off, nsteps, i64));
   }
   if ((rc = agree(w, rc)) != LF_OK) {
     w->failed = rc;

@@ -2,6 +2,9 @@
  * header and /meta, checked opening and atomic writes (contract: src/io/h5util.h).
  * Provenance follows SWIFT's /Code and /Parameters groups: every file says which code,
  * build and config made it. */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* memfd_create (lf_h5_detach) */
+#endif
 #include "io/h5util.h"
 
 #include "latflow/ckpt.h"
@@ -11,14 +14,19 @@
 #include "latflow/version.h"
 
 #include <cblas.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <mpi.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,41 +40,377 @@ typedef struct walk_ctx {
   char desc[400];
   char func[96];
   int found;
+  int err;   /* errno a driver reported in any entry ("errno = N"), else 0 */
+  int write; /* some entry is a failed write */
 } walk_ctx;
 
-/* H5E_WALK_UPWARD starts at the most specific error (n == 0): keep that one. */
+/* H5E_WALK_UPWARD starts at the most specific error (n == 0): keep that one. The sec2
+ * driver puts errno in its description ("..., errno = 28, error message = '...', ..."):
+ * take the number, so the message can say what happened in plain words. */
 static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
   walk_ctx *c = data;
-  if (n == 0 && e) {
+  if (!e) return 0;
+  if (n == 0) {
     snprintf(c->desc, sizeof c->desc, "%s", e->desc ? e->desc : "");
     snprintf(c->func, sizeof c->func, "%s", e->func_name ? e->func_name : "");
     c->found = 1;
   }
+  if (e->min_num == H5E_WRITEERROR) c->write = 1;
+  const char *p = e->desc ? strstr(e->desc, "errno = ") : NULL;
+  if (p && !c->err) c->err = atoi(p + 8);
   return 0;
+}
+
+static void walk_stack(walk_ctx *c) {
+  memset(c, 0, sizeof *c);
+  if (H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb, c) < 0) c->found = 0;
+}
+
+/* The sec2 driver's description runs over lines (time, buffer address, sizes): keep its
+ * first words ("file write failed") and say the errno in words instead. */
+static void error_text(const walk_ctx *c, char *buf, size_t n) {
+  if (!c->found) {
+    snprintf(buf, n, "no details");
+    return;
+  }
+  char desc[400];
+  snprintf(desc, sizeof desc, "%s", c->desc[0] ? c->desc : "no description");
+  if (c->err > 0) {
+    char *cut = strpbrk(desc, ":\n");
+    if (cut) *cut = '\0';
+    snprintf(buf, n, "%s: %s (in %s)", desc, strerror(c->err), c->func[0] ? c->func : "HDF5");
+  } else if (c->func[0]) {
+    snprintf(buf, n, "%s (in %s)", desc, c->func);
+  } else {
+    snprintf(buf, n, "%s", desc);
+  }
 }
 
 void lf_h5_error_text(char *buf, size_t n) {
   walk_ctx c;
-  memset(&c, 0, sizeof c);
   if (n == 0) return;
-  if (H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb, &c) < 0 || !c.found) {
-    snprintf(buf, n, "no details");
-    return;
-  }
-  if (c.func[0])
-    snprintf(buf, n, "%s (in %s)", c.desc[0] ? c.desc : "no description", c.func);
+  walk_stack(&c);
+  error_text(&c, buf, n);
+}
+
+/* The first '...'-quoted name in a message (latflow's messages name the file first). */
+static int quoted_name(const char *msg, char *out, size_t n) {
+  const char *a = strchr(msg, '\'');
+  const char *b = a ? strchr(a + 1, '\'') : NULL;
+  if (!b || b == a + 1 || (size_t)(b - a - 1) >= n) return 0;
+  memcpy(out, a + 1, (size_t)(b - a - 1));
+  out[b - a - 1] = '\0';
+  return 1;
+}
+
+int lf_io_fs_full(const char *path) {
+  char dir[LF_PATH_MAX + 8];
+  struct statvfs sv;
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (!slash)
+    snprintf(dir, sizeof dir, ".");
+  else if (slash == dir)
+    dir[1] = '\0';
   else
-    snprintf(buf, n, "%s", c.desc[0] ? c.desc : "no description");
+    *slash = '\0';
+  if (statvfs(dir, &sv) != 0) return 0;
+  /* a write that failed for want of space fills the device to its last blocks */
+  return (double)sv.f_bavail * (double)sv.f_frsize < 1048576.0;
 }
 
 lf_status lf_h5_fail(lf_status s, const char *file, int line, const char *fmt, ...) {
-  char what[1536], h5[512];
-  lf_h5_error_text(h5, sizeof h5);
+  char what[1536], h5[512], name[LF_PATH_MAX + 8];
+  walk_ctx c;
+  walk_stack(&c);
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(what, sizeof what, fmt, ap);
   va_end(ap);
+  /* MPI-IO (Open MPI's OMPIO) reports a full disk to HDF5 only as a short write, without
+   * errno: a failed write into a file system that is now full is taken for ENOSPC */
+  if (c.write && c.err == 0 && quoted_name(what, name, sizeof name) && lf_io_fs_full(name))
+    c.err = ENOSPC;
+  error_text(&c, h5, sizeof h5);
   return lf_fail(s, file, line, "%s: HDF5: %s", what, h5);
+}
+
+/* ---- the serial file driver ----------------------------------------------------------
+ * POSIX pread/pwrite like HDF5's sec2 driver, with one difference: a failed write (a full
+ * disk: ENOSPC, EDQUOT, EIO) is recorded, not returned to HDF5. HDF5 1.10 cannot close a
+ * file after a failed flush (its metadata cache is left "flushing", every later flush and
+ * the close fail, and the failed close frees the file but keeps its id, which H5close at
+ * MPI_Finalize then closes again: a segfault). So HDF5 always sees its writes succeed;
+ * after the first failure nothing more reaches the disk (the file stays as the last good
+ * flush and the failed write left it), and latflow reads the recorded errno at every
+ * flush and close (lf_h5_flush, lf_h5_settle) and fails there, naming the file. */
+
+typedef struct lf_vfd {
+  H5FD_t pub; /* first: HDF5 casts */
+  int fd;     /* first after pub is not required: get_handle returns &fd (as sec2) */
+  int err;    /* errno of the first failed write or truncate, 0 if none */
+  haddr_t eoa, eof;
+  dev_t dev;
+  ino_t ino;
+} lf_vfd;
+
+static hid_t vfd_id = -1;
+
+static void vfd_push(const char *func, hid_t minor, const char *what, int e) {
+  H5Epush2(H5E_DEFAULT, __FILE__, func, __LINE__, H5E_ERR_CLS, H5E_VFL, minor, "%s: %s", what,
+           strerror(e));
+}
+
+static H5FD_t *vfd_open(const char *name, unsigned flags, hid_t fapl, haddr_t maxaddr) {
+  (void)fapl;
+  (void)maxaddr;
+  int o = (flags & H5F_ACC_RDWR) ? O_RDWR : O_RDONLY;
+  if (flags & H5F_ACC_TRUNC) o |= O_TRUNC;
+  if (flags & H5F_ACC_CREAT) o |= O_CREAT;
+  if (flags & H5F_ACC_EXCL) o |= O_EXCL;
+  const int fd = open(name, o | O_CLOEXEC, 0666);
+  if (fd < 0) {
+    vfd_push("vfd_open", H5E_CANTOPENFILE, "unable to open file", errno);
+    return NULL;
+  }
+  struct stat st;
+  lf_vfd *f = calloc(1, sizeof *f);
+  if (!f || fstat(fd, &st) != 0) {
+    const int e = f ? errno : ENOMEM;
+    free(f);
+    close(fd);
+    vfd_push("vfd_open", H5E_CANTOPENFILE, "unable to open file", e);
+    return NULL;
+  }
+  f->fd = fd;
+  f->eof = (haddr_t)st.st_size;
+  f->dev = st.st_dev;
+  f->ino = st.st_ino;
+  return &f->pub;
+}
+
+static herr_t vfd_close(H5FD_t *file) {
+  lf_vfd *f = (lf_vfd *)file;
+  close(f->fd); /* an error here (NFS) was the write's: lf_io_commit_tmp syncs first */
+  free(f);
+  return 0;
+}
+
+static int vfd_cmp(const H5FD_t *a, const H5FD_t *b) {
+  const lf_vfd *x = (const lf_vfd *)a, *y = (const lf_vfd *)b;
+  if (x->dev != y->dev) return x->dev < y->dev ? -1 : 1;
+  if (x->ino != y->ino) return x->ino < y->ino ? -1 : 1;
+  return 0;
+}
+
+static herr_t vfd_query(const H5FD_t *file, unsigned long *flags) {
+  (void)file;
+  *flags = H5FD_FEAT_AGGREGATE_METADATA | H5FD_FEAT_ACCUMULATE_METADATA | H5FD_FEAT_DATA_SIEVE |
+           H5FD_FEAT_AGGREGATE_SMALLDATA | H5FD_FEAT_POSIX_COMPAT_HANDLE;
+  return 0;
+}
+
+static haddr_t vfd_get_eoa(const H5FD_t *file, H5FD_mem_t type) {
+  (void)type;
+  return ((const lf_vfd *)file)->eoa;
+}
+
+static herr_t vfd_set_eoa(H5FD_t *file, H5FD_mem_t type, haddr_t addr) {
+  (void)type;
+  ((lf_vfd *)file)->eoa = addr;
+  return 0;
+}
+
+static haddr_t vfd_get_eof(const H5FD_t *file, H5FD_mem_t type) {
+  (void)type;
+  return ((const lf_vfd *)file)->eof;
+}
+
+static herr_t vfd_get_handle(H5FD_t *file, hid_t fapl, void **handle) {
+  (void)fapl;
+  *handle = &((lf_vfd *)file)->fd;
+  return 0;
+}
+
+static herr_t vfd_read(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size,
+                       void *buf) {
+  (void)type;
+  (void)dxpl;
+  lf_vfd *f = (lf_vfd *)file;
+  unsigned char *p = buf;
+  while (size > 0) {
+    const ssize_t n = pread(f->fd, p, size, (off_t)addr);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      vfd_push("vfd_read", H5E_READERROR, "file read failed", errno);
+      return -1;
+    }
+    if (n == 0) { /* past the end of the file: zeros, as sec2 */
+      memset(p, 0, size);
+      break;
+    }
+    p += n;
+    addr += (haddr_t)n;
+    size -= (size_t)n;
+  }
+  return 0;
+}
+
+static herr_t vfd_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size,
+                        const void *buf) {
+  (void)type;
+  (void)dxpl;
+  lf_vfd *f = (lf_vfd *)file;
+  if (addr + size > f->eof) f->eof = addr + size; /* HDF5's view, written or not */
+  const unsigned char *p = buf;
+  while (size > 0 && f->err == 0) {
+    const ssize_t n = pwrite(f->fd, p, size, (off_t)addr);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      f->err = n < 0 ? errno : ENOSPC;
+      break;
+    }
+    p += n;
+    addr += (haddr_t)n;
+    size -= (size_t)n;
+  }
+  return 0;
+}
+
+static herr_t vfd_truncate(H5FD_t *file, hid_t dxpl, hbool_t closing) {
+  (void)dxpl;
+  (void)closing;
+  lf_vfd *f = (lf_vfd *)file;
+  if (f->eoa == f->eof) return 0;
+  if (f->err == 0 && ftruncate(f->fd, (off_t)f->eoa) != 0) f->err = errno;
+  f->eof = f->eoa;
+  return 0;
+}
+
+static herr_t vfd_lock(H5FD_t *file, hbool_t rw) {
+  lf_vfd *f = (lf_vfd *)file;
+  if (flock(f->fd, (rw ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0 || errno == ENOSYS) return 0;
+  vfd_push("vfd_lock", H5E_CANTLOCKFILE, "unable to lock the file", errno);
+  return -1;
+}
+
+static herr_t vfd_unlock(H5FD_t *file) {
+  lf_vfd *f = (lf_vfd *)file;
+  if (flock(f->fd, LOCK_UN) == 0 || errno == ENOSYS) return 0;
+  vfd_push("vfd_unlock", H5E_CANTUNLOCKFILE, "unable to unlock the file", errno);
+  return -1;
+}
+
+static const H5FD_class_t vfd_class = {
+    .name = "latflow_posix",
+    .maxaddr = (haddr_t)INT64_MAX,
+    .fc_degree = H5F_CLOSE_WEAK,
+    .open = vfd_open,
+    .close = vfd_close,
+    .cmp = vfd_cmp,
+    .query = vfd_query,
+    .get_eoa = vfd_get_eoa,
+    .set_eoa = vfd_set_eoa,
+    .get_eof = vfd_get_eof,
+    .get_handle = vfd_get_handle,
+    .read = vfd_read,
+    .write = vfd_write,
+    .truncate = vfd_truncate,
+    .lock = vfd_lock,
+    .unlock = vfd_unlock,
+    .fl_map = {H5FD_MEM_DEFAULT, H5FD_MEM_DEFAULT, H5FD_MEM_DEFAULT, H5FD_MEM_DEFAULT,
+               H5FD_MEM_DEFAULT, H5FD_MEM_DEFAULT, H5FD_MEM_DEFAULT},
+};
+
+/* Registers the driver once (again after an H5close); its id or a negative value. */
+static hid_t vfd_register(void) {
+  if (vfd_id < 0 || H5Iis_valid(vfd_id) <= 0) vfd_id = H5FDregister(&vfd_class);
+  return vfd_id;
+}
+
+/* The driver's state of an open file, or NULL if it uses another driver. */
+static lf_vfd *vfd_of(hid_t file) {
+  hid_t fapl = H5Fget_access_plist(file);
+  if (fapl < 0) return NULL;
+  const hid_t drv = H5Pget_driver(fapl);
+  H5Pclose(fapl);
+  void *h = NULL;
+  if (vfd_id < 0 || drv != vfd_id || H5Fget_vfd_handle(file, H5P_DEFAULT, &h) < 0 || !h)
+    return NULL;
+  return (lf_vfd *)((char *)h - offsetof(lf_vfd, fd));
+}
+
+lf_status lf_h5_write_error(hid_t file, const char *path) {
+  const lf_vfd *f = file >= 0 ? vfd_of(file) : NULL;
+  if (!f || f->err == 0) return LF_OK;
+  return LF_FAIL(LF_ERR_IO, "'%s': cannot write: %s", path, strerror(f->err));
+}
+
+lf_status lf_h5_flush(hid_t file, int global, const char *path, const char *what) {
+  if (H5Fflush(file, global ? H5F_SCOPE_GLOBAL : H5F_SCOPE_LOCAL) < 0)
+    return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot flush the file %s", path, what);
+  const lf_vfd *f = vfd_of(file);
+  if (f && f->err)
+    return LF_FAIL(LF_ERR_IO, "'%s': cannot write the file %s: %s", path, what, strerror(f->err));
+  return LF_OK;
+}
+
+/* ---- closing written files -------------------------------------------------------------- */
+
+void lf_h5_detach(hid_t file) {
+#if defined(__linux__)
+  unsigned intent = 0;
+  if (file < 0 || H5Fget_intent(file, &intent) < 0 || !(intent & H5F_ACC_RDWR)) return;
+  char name[LF_PATH_MAX + 8];
+  struct stat want;
+  const ssize_t len = H5Fget_name(file, name, sizeof name);
+  if (len <= 0 || (size_t)len >= sizeof name || stat(name, &want) != 0) return;
+  /* the drivers keep their descriptor private (MPI-IO inside the MPI_File): find every
+   * descriptor of this process open on the file and point it at anonymous memory */
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return;
+  int sink = -1;
+  const int dfd = dirfd(d);
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    const int fd = atoi(e->d_name);
+    struct stat st;
+    if (fd == dfd || fstat(fd, &st) != 0 || st.st_dev != want.st_dev || st.st_ino != want.st_ino)
+      continue;
+    if (sink < 0) sink = memfd_create("latflow-detached", MFD_CLOEXEC);
+    if (sink < 0) break;
+    if (dup2(sink, fd) >= 0) (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+  closedir(d);
+  if (sink >= 0) close(sink);
+#else
+  (void)file; /* elsewhere a failed close may still crash HDF5 1.10 at exit */
+#endif
+}
+
+lf_status lf_h5_settle(hid_t file, const char *path) {
+  unsigned intent = 0;
+  if (file < 0 || H5Fget_intent(file, &intent) < 0 || !(intent & H5F_ACC_RDWR)) return LF_OK;
+  lf_status rc = lf_h5_flush(file, 0, path, "before closing it");
+  if (rc != LF_OK) lf_h5_detach(file);
+  return rc;
+}
+
+lf_status lf_h5_close(hid_t *file, const char *path) {
+  if (*file < 0) return LF_OK;
+  lf_status rc = lf_h5_settle(*file, path);
+  if (H5Fclose(*file) < 0 && rc == LF_OK)
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close the file", path);
+  *file = -1;
+  return rc;
+}
+
+void lf_h5_discard(hid_t *file) {
+  if (*file < 0) return;
+  lf_h5_detach(*file);
+  H5Fclose(*file);
+  *file = -1;
 }
 
 /* ---- attributes ------------------------------------------------------------------------- */
@@ -633,10 +977,22 @@ lf_status lf_h5_open_latflow(const char *path, const char *expect, hid_t fapl, h
   if (is == 0)
     return LF_FAIL(LF_ERR_FORMAT, "'%s' is not an HDF5 file (so not a latflow file; %lld bytes)",
                    path, (long long)st.st_size);
-  f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+  /* readers use latflow's driver too: HDF5 then sees a file this process is writing as
+   * the same file (an open by another driver would only meet its lock) */
+  hid_t rfapl = fapl;
+  if (fapl == H5P_DEFAULT) {
+    rfapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (rfapl >= 0 && vfd_register() >= 0 && H5Pset_driver(rfapl, vfd_id, NULL) < 0) {
+      H5Pclose(rfapl);
+      rfapl = H5P_DEFAULT;
+    }
+    if (rfapl < 0) rfapl = H5P_DEFAULT;
+  }
+  f = H5Fopen(path, H5F_ACC_RDONLY, rfapl);
+  char h5[512] = "";
+  if (f < 0) lf_h5_error_text(h5, sizeof h5); /* before H5Pclose clears the stack */
+  if (rfapl != fapl) H5Pclose(rfapl);
   if (f < 0) {
-    char h5[512];
-    lf_h5_error_text(h5, sizeof h5);
     if (strstr(h5, "unable to lock") || strstr(h5, "lock file"))
       return LF_FAIL(LF_ERR_IO, "'%s' is locked (is a run still writing it?): HDF5: %s", path, h5);
     if (strstr(h5, "close degree")) /* same process: HDF5 shares the open file */
@@ -699,7 +1055,8 @@ fail:
 lf_status lf_h5_fapl_serial(hid_t *fapl) {
   *fapl = H5Pcreate(H5P_FILE_ACCESS);
   if (*fapl < 0) return LF_H5_FAIL(LF_ERR_HDF5, "cannot create a file-access property list");
-  if (H5Pset_fclose_degree(*fapl, H5F_CLOSE_STRONG) < 0) {
+  if (vfd_register() < 0 || H5Pset_driver(*fapl, vfd_id, NULL) < 0 ||
+      H5Pset_fclose_degree(*fapl, H5F_CLOSE_STRONG) < 0) {
     lf_status rc = LF_H5_FAIL(LF_ERR_HDF5, "cannot set the file close degree");
     H5Pclose(*fapl);
     *fapl = -1;
@@ -785,10 +1142,18 @@ lf_status lf_h5_create_excl(const char *tmp, hid_t fapl, hid_t *file) {
   /* H5F_ACC_EXCL is open(O_CREAT|O_EXCL) (MPI_MODE_EXCL on MPI-IO): an existing name,
    * a symbolic link included, fails instead of being truncated through */
   *file = H5Fcreate(tmp, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
-  if (*file < 0)
+  if (*file >= 0) return LF_OK;
+  walk_ctx c;
+  walk_stack(&c);
+  if (!c.write)
     return LF_H5_FAIL(LF_ERR_IO, "cannot create '%s' (it must not exist: another run, or a link?)",
                       tmp);
-  return LF_OK;
+  /* the exclusive create made the file, then a write into it failed (a full disk): it is
+   * ours, and empty of anything worth keeping */
+  lf_status rc = LF_H5_FAIL(LF_ERR_IO, "cannot write the new file '%s'", tmp);
+  struct stat st;
+  if (lstat(tmp, &st) == 0 && S_ISREG(st.st_mode)) unlink(tmp);
+  return rc;
 }
 
 lf_status lf_h5_create_tmp(const char *path, int overwrite, hid_t fapl, char *tmp, size_t tmp_n,
@@ -1000,7 +1365,11 @@ lf_status lf_h5_dset_create_rows(hid_t loc, const char *name, hid_t ftype, size_
     return LF_FAIL(LF_ERR_INVALID, "'%s': dataset %s: chunk_rows must be >= 1", path, name);
   s = H5Screate_simple(nd, dims, maxdims);
   dcpl = untimed_plist(H5P_DATASET_CREATE);
-  if (s < 0 || dcpl < 0 || H5Pset_chunk(dcpl, nd, cdims) < 0) {
+  /* no fill writes when chunks are allocated: every row is written after its extend, and
+   * parallel HDF5's collective fill hangs the other ranks when one rank's write fails (a
+   * full disk) */
+  if (s < 0 || dcpl < 0 || H5Pset_chunk(dcpl, nd, cdims) < 0 ||
+      H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0) {
     rc = LF_H5_FAIL(LF_ERR_HDF5,
                     "'%s': cannot set up extendible dataset %s (width %zu, chunk "
                     "%zu rows)",

@@ -35,6 +35,39 @@ lf_status lf_h5_fail(lf_status s, const char *file, int line, const char *fmt, .
 /* The innermost description on HDF5's current error stack ("no details" if empty). */
 void lf_h5_error_text(char *buf, size_t n);
 
+/* ---- closing written files ------------------------------------------------------------
+ * HDF5 1.10 (before 1.10.10) frees a file's state when H5Fclose fails to flush it (a full
+ * disk) but keeps its id; MPI_Finalize (H5close) then closes that id again and crashes.
+ * So a written file is closed only when its close cannot fail on a write: after a
+ * successful flush, or after lf_h5_detach. */
+/* Points every descriptor this process holds on the file (any driver; Linux) at anonymous
+ * memory: later writes, the close's flush included, succeed without reaching the disk,
+ * whose copy stays as the last successful write left it. Read-only files: no effect. */
+void lf_h5_detach(hid_t file);
+/* The files of lf_h5_fapl_serial use latflow's POSIX driver, which never reports a failed
+ * write to HDF5 (see h5util.c) but records its errno: these read it. Nothing more of a
+ * file reaches the disk after its first failed write. */
+/* LF_ERR_IO "'path': cannot write: <errno text>" if a write of file failed, else LF_OK
+ * (also for files of other drivers). */
+lf_status lf_h5_write_error(hid_t file, const char *path);
+/* H5Fflush (global: H5F_SCOPE_GLOBAL) and lf_h5_write_error: the message names path and
+ * says what was being flushed ("after 20 records"). */
+lf_status lf_h5_flush(hid_t file, int global, const char *path, const char *what);
+/* Flushes a file opened for writing (H5F_SCOPE_LOCAL); if that fails, detaches it and
+ * returns LF_ERR_HDF5 naming path. Afterwards neither the file's objects nor the file
+ * fail to close on a write. Collective for an MPI-IO file. */
+lf_status lf_h5_settle(hid_t file, const char *path);
+/* lf_h5_settle, then closes the file (no other object of it may be open);
+ * *file = -1. LF_ERR_HDF5 names path. Collective for an MPI-IO file. */
+lf_status lf_h5_close(hid_t *file, const char *path);
+/* Failure paths: detaches and closes, errors ignored (the recorded message stays). The
+ * caller closes the file's other objects after this call (their flushes then cannot
+ * fail either). */
+void lf_h5_discard(hid_t *file);
+/* 1 if the file system holding path has less than 1 MiB available (a failed write is
+ * then taken for "no space left on device"). */
+int lf_io_fs_full(const char *path);
+
 /* ---- attributes on obj (a file id means the root group); objname names obj ------------- */
 /* Writers replace an existing attribute of the same name. */
 lf_status lf_h5_attr_write_str(hid_t obj, const char *name, const char *val, const char *path,
@@ -169,7 +202,8 @@ lf_status lf_h5_create_excl(const char *tmp, hid_t fapl, hid_t *file);
 /* After the tmp file is closed: fsync it, refuse a symbolic link at path (LF_ERR_IO),
  * rename it to path and fsync the directory. */
 lf_status lf_io_commit_tmp(const char *tmp, const char *path);
-/* A file-access property list for serial writes: default driver, strong close degree
+/* A file-access property list for serial writes: latflow's POSIX driver (sec2's I/O; see
+ * lf_h5_write_error), strong close degree
  * (closing the file closes every object left open on an error path). */
 lf_status lf_h5_fapl_serial(hid_t *fapl);
 /* Switches off evictions of HDF5's metadata cache on fapl: dirty metadata reaches the file

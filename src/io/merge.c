@@ -428,13 +428,9 @@ static lf_status write_provenance(const char *path, int n, const input *in) {
       }
       g = -1;
     }
-  if (H5Fclose(f) < 0) {
-    f = -1;
-    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close the file after recording provenance", path);
-    goto fail;
-  }
-  f = -1;
+  LF_CHECK(lf_h5_close(&f, path));
 fail:
+  if (f >= 0) lf_h5_detach(f); /* a failed write: no close below may write (full disk) */
   if (g >= 0) H5Gclose(g);
   if (f >= 0) H5Fclose(f);
   if (fapl >= 0) H5Pclose(fapl);
@@ -552,7 +548,13 @@ lf_status lf_ens_merge(const char *out_path, int n, const char *const *in_paths,
   }
 fail:
   if (w) lf_ens_abort(w);
-  if (tmp_made) unlink(tmp);
+  if (tmp_made) {
+    /* a failed close leaves the writer's own temporary: nothing resumes a merge */
+    char tmp2[LF_PATH_MAX + 16];
+    snprintf(tmp2, sizeof tmp2, "%s.tmp", tmp);
+    unlink(tmp2);
+    unlink(tmp);
+  }
   free(conf);
   for (int i = 0; i < n && in; i++) {
     free(in[i].prov);

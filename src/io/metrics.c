@@ -189,6 +189,7 @@ static void **series_col(lf_train_series *s, int c) {
 
 /* Closes every handle (errors ignored: used on failure paths and after a failed close). */
 static void release(lf_io_metrics *w) {
+  lf_h5_detach(w->file); /* nothing more reaches the disk: no close can fail on a full disk */
   for (int c = 0; c < NCOL; c++)
     if (w->dset[c] >= 0) H5Dclose(w->dset[c]);
   for (int c = 0; c < NECOL; c++)
@@ -251,10 +252,7 @@ lf_status lf_io_metrics_open(lf_io_metrics **out, const char *path, const lf_con
     LF_CHECK(lf_h5_attr_write_str(w->dset[c], "description", col_desc[c], w->tmp, col_name[c]));
   }
   LF_CHECK(create_eval(w));
-  if (H5Fflush(w->file, H5F_SCOPE_LOCAL) < 0) {
-    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot flush the file", w->tmp);
-    goto fail;
-  }
+  LF_CHECK(lf_h5_flush(w->file, 0, w->tmp, "after creating it"));
   *out = w;
   return LF_OK;
 fail : {
@@ -288,10 +286,11 @@ lf_status lf_io_metrics_flush(lf_io_metrics *w) {
   if (!w) return LF_FAIL(LF_ERR_INVALID, "lf_io_metrics_flush: no writer");
   lf_status rc = write_buffer(w);
   if (rc != LF_OK) return rc;
-  if (H5Fflush(w->file, H5F_SCOPE_LOCAL) < 0) {
-    w->failed = LF_ERR_HDF5;
-    return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot flush the file after %zu records", w->tmp,
-                      w->written);
+  char what[64];
+  snprintf(what, sizeof what, "after %zu records", w->written);
+  if ((rc = lf_h5_flush(w->file, 0, w->tmp, what)) != LF_OK) {
+    w->failed = rc;
+    return rc;
   }
   /* on disk before the checkpoint that counts these records: a power loss must not leave
    * a checkpoint newer than its metrics */
@@ -352,6 +351,8 @@ int64_t lf_io_metrics_eval_count(const lf_io_metrics *w) {
 /* Flushes, then closes the datasets and the file (the first failure is returned). */
 static lf_status flush_and_close(lf_io_metrics *w) {
   lf_status rc = lf_io_metrics_flush(w);
+  /* the flush failed (a full disk?): the closes below must not write (lf_h5_detach) */
+  if (rc != LF_OK) lf_h5_detach(w->file);
   for (int c = 0; c < NCOL; c++) {
     if (w->dset[c] >= 0 && H5Dclose(w->dset[c]) < 0 && rc == LF_OK)
       rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close dataset %s", w->tmp, col_name[c]);
@@ -491,10 +492,7 @@ lf_status lf_io_metrics_resume(lf_io_metrics **out, const char *path, const lf_c
     goto fail;
   }
   LF_CHECK(lf_h5_write_meta(w->file, cfg, 1, w->tmp));
-  if (H5Fflush(w->file, H5F_SCOPE_LOCAL) < 0) {
-    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot flush the file", w->tmp);
-    goto fail;
-  }
+  LF_CHECK(lf_h5_flush(w->file, 0, w->tmp, "after reopening it"));
   w->written = (size_t)records;
   w->nevals = (size_t)evals;
   *out = w;

@@ -134,16 +134,11 @@ lf_status lf_io_model_save(const char *path, const lf_model *m, const lf_config 
   LF_CHECK(lf_h5_write_header(file, "model", LF_IO_MODEL_FORMAT_VERSION, NULL, tmp));
   LF_CHECK(lf_h5_write_meta(file, c, 1, tmp));
   LF_CHECK(write_model_group(file, m, c, tmp));
-  if (H5Fclose(file) < 0) {
-    file = -1;
-    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close (flush) the file", tmp);
-    goto fail;
-  }
-  file = -1;
+  LF_CHECK(lf_h5_close(&file, tmp));
   LF_CHECK(lf_io_commit_tmp(tmp, path));
   created = 0;
 fail:
-  if (file >= 0) H5Fclose(file);
+  lf_h5_discard(&file);
   if (fapl >= 0) H5Pclose(fapl);
   if (created) unlink(tmp);
   free(c);
