@@ -12,6 +12,7 @@
  * attributes on its chain groups, so it writes "<out>.tmp" as its final name; we then reopen that
  * file, add the per-chain provenance and rename it to <out> (lf_io_commit_tmp): <out> appears only
  * complete, as for every other latflow file. */
+#include "latflow/fault.h"
 #include "latflow/merge.h"
 
 #include "io/h5util.h"
@@ -532,6 +533,7 @@ lf_status lf_ens_merge(const char *out_path, int n, const char *const *in_paths,
   tmp_made = 1;
   if (rc != LF_OK) goto fail;
   LF_CHECK(write_provenance(tmp, n, in));
+  lf_fault_point("merge_tmp");
   LF_CHECK(lf_io_commit_tmp(tmp, out_path));
   tmp_made = 0;
 
