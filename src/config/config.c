@@ -141,6 +141,7 @@ static const keydef KEYS[] = {
   {"train.stop.wall_time", K_DURATION, R_GE0, O(train.wall_time), 0, NULL, 0},
   {"train.init_from", K_STR, R_NONE, O(train.init_from), S(train.init_from), NULL, 0},
   {"train.checkpoint_every", K_LONG, R_GE0, O(train.checkpoint_every), 0, NULL, 0},
+  {"train.checkpoint_seconds", K_DURATION, R_GE0, O(train.checkpoint_seconds), 0, NULL, 0},
   {"train.eval_samples", K_LONG, R_GE0, O(train.eval_samples), 0, NULL, 0},
   {"train.eval_every", K_LONG, R_GE0, O(train.eval_every), 0, NULL, 0},
   {"train.log_every", K_LONG, R_GT0, O(train.log_every), 0, NULL, 0},
@@ -153,6 +154,7 @@ static const keydef KEYS[] = {
   {"sample.save", K_ENUM, R_NONE, O(sample.save), 0, SAVE_NAMES, 0},
   {"sample.epoch", K_INT, R_GT0, O(sample.epoch), 0, NULL, 0},
   {"sample.checkpoint_every", K_LONG, R_GE0, O(sample.checkpoint_every), 0, NULL, 0},
+  {"sample.checkpoint_seconds", K_DURATION, R_GE0, O(sample.checkpoint_seconds), 0, NULL, 0},
   SEC("hmc"),
   {"hmc.trajectories", K_LONG, R_GT0, O(hmc.trajectories), 0, NULL, 0},
   {"hmc.tau", K_DOUBLE, R_GT0, O(hmc.tau), 0, NULL, 0},
@@ -162,6 +164,7 @@ static const keydef KEYS[] = {
   {"hmc.tau_dist", K_ENUM, R_NONE, O(hmc.tau_dist), 0, TAU_DIST_NAMES, 0},
   {"hmc.compare", K_ENUM, R_NONE, O(hmc.compare), 0, BOOL_NAMES, 0},
   {"hmc.checkpoint_every", K_LONG, R_GE0, O(hmc.checkpoint_every), 0, NULL, 0},
+  {"hmc.checkpoint_seconds", K_DURATION, R_GE0, O(hmc.checkpoint_seconds), 0, NULL, 0},
   {"hmc.fermion", K_ENUM, R_NONE, O(hmc.fermion), 0, FERMION_NAMES, 0},
   {"hmc.cg_tol", K_DOUBLE, R_OPEN01, O(hmc.cg_tol), 0, NULL, 0},
   {"hmc.cg_maxiter", K_INT, R_GT0, O(hmc.cg_maxiter), 0, NULL, 0},
@@ -312,6 +315,7 @@ void lf_config_defaults(lf_config *cfg) {
   tr->ess_window = 100;
   tr->wall_time = 0.0;
   tr->checkpoint_every = 500;
+  tr->checkpoint_seconds = 1800.0;
   tr->eval_samples = 4096;
   tr->eval_every = 500;
   tr->log_every = 100;
@@ -324,6 +328,7 @@ void lf_config_defaults(lf_config *cfg) {
   cfg->sample.save = LF_SAVE_ACCEPTED;
   cfg->sample.epoch = 8;
   cfg->sample.checkpoint_every = 100000;
+  cfg->sample.checkpoint_seconds = 1800.0;
 
   cfg->hmc.trajectories = 10000;
   cfg->hmc.tau = 1.0;
@@ -333,6 +338,7 @@ void lf_config_defaults(lf_config *cfg) {
   cfg->hmc.tau_dist = LF_TAU_UNIFORM;
   cfg->hmc.compare = 1;
   cfg->hmc.checkpoint_every = 1000;
+  cfg->hmc.checkpoint_seconds = 1800.0;
   cfg->hmc.fermion = LF_FERMION_PSEUDO;
   cfg->hmc.cg_tol = 1e-10;
   cfg->hmc.cg_maxiter = 10000;

@@ -166,6 +166,7 @@ static void nondefault(lf_config *c) {
   t->wall_time = 1234.5678901234567;
   snprintf(t->init_from, sizeof t->init_from, "runs/mod\xc3\xa8le/model.h5");
   t->checkpoint_every = 77;
+  t->checkpoint_seconds = 0.0;
   t->eval_samples = 5;
   t->eval_every = 13;
   t->log_every = 7;
@@ -177,6 +178,7 @@ static void nondefault(lf_config *c) {
   c->sample.save = LF_SAVE_NONE;
   c->sample.epoch = 3;
   c->sample.checkpoint_every = 0;
+  c->sample.checkpoint_seconds = 2.5;
   c->hmc.trajectories = 42;
   c->hmc.tau = 0.5;
   c->hmc.steps = 7;
@@ -185,6 +187,7 @@ static void nondefault(lf_config *c) {
   c->hmc.tau_dist = LF_TAU_FIXED;
   c->hmc.compare = 0;
   c->hmc.checkpoint_every = 5;
+  c->hmc.checkpoint_seconds = 90.0;
   c->hmc.fermion = LF_FERMION_EXACT;
   c->hmc.cg_tol = 3.5e-12;
   c->hmc.cg_maxiter = 77;
@@ -325,6 +328,20 @@ static void test_set(void) {
         c.hmc.tau);
   set_ok(&c, "train.stop.wall_time=1h30m");
   CHECK(c.train.wall_time == 5400.0, "wall_time 1h30m = %g s", c.train.wall_time);
+  /* wall-clock checkpoints: on by default (30 min), a duration, 0 = off */
+  lf_config dflt;
+  lf_config_defaults(&dflt);
+  CHECK(dflt.train.checkpoint_seconds == 1800.0 && dflt.sample.checkpoint_seconds == 1800.0 &&
+            dflt.hmc.checkpoint_seconds == 1800.0,
+        "checkpoint_seconds defaults 1800 s (train %g, sample %g, hmc %g)",
+        dflt.train.checkpoint_seconds, dflt.sample.checkpoint_seconds, dflt.hmc.checkpoint_seconds);
+  set_ok(&c, "hmc.checkpoint_seconds=10m");
+  set_ok(&c, "sample.checkpoint_seconds=0");
+  set_ok(&c, "train.checkpoint_seconds=1.5");
+  CHECK(c.hmc.checkpoint_seconds == 600.0 && c.sample.checkpoint_seconds == 0.0 &&
+            c.train.checkpoint_seconds == 1.5,
+        "checkpoint_seconds 10m = %g s, 0 = %g, 1.5 = %g", c.hmc.checkpoint_seconds,
+        c.sample.checkpoint_seconds, c.train.checkpoint_seconds);
   set_ok(&c, "observables=[mag]");
   CHECK(c.nobs == 1 && strcmp(c.observables[0], "mag") == 0, "observables = [%s]",
         c.observables[0]);
@@ -420,6 +437,9 @@ static const bad_case BAD_SET[] = {
   {"trian.batch=1", "--set: unknown key 'trian.batch' (did you mean 'train.batch'?)"},
   {"train.optimizer.learning_rate=1", "--set: unknown key 'train.optimizer.learning_rate' (valid keys of 'train.optimizer': name, lr, beta1, beta2, eps, momentum, rho, weight_decay)"},
   {"train.batch=-3", "--set: train.batch: must be > 0, got -3"},
+  {"hmc.checkpoint_seconds=-1", "--set: hmc.checkpoint_seconds: must be >= 0, got -1"},
+  {"sample.checkpoint_second=5", "--set: unknown key 'sample.checkpoint_second' (did you mean 'sample.checkpoint_seconds'?)"},
+  {"train.checkpoint_seconds=soon", "--set: train.checkpoint_seconds: expected seconds or a duration like 90s, 30m, 2h, 1h30m, 1d, got 'soon'"},
   {"train.batch", "--set: expected key=value, got 'train.batch'"},
   {"=3", "--set: expected key=value, got '=3'"},
   {"theory.shape=[16,", "--set: theory.shape: YAML syntax error in the value: did not find expected node content (while parsing a flow node)"},
