@@ -1,6 +1,7 @@
 /* Option parsing, config loading and small file helpers shared by the subcommands. */
 #include "cli.h"
 
+#include "latflow/io.h"
 #include "latflow/log.h"
 #include "latflow/version.h"
 
@@ -123,6 +124,17 @@ lf_status lf_cli_path(char *out, size_t n, const char *dir, const char *name) {
 int lf_cli_file_exists(const char *path) {
   struct stat st;
   return stat(path, &st) == 0;
+}
+
+lf_status lf_cli_remove_checkpoints(const char *path) {
+  char other[LF_PATH_MAX + 16];
+  const char *sfx[3] = {"", ".prev", ".tmp"};
+  for (int i = 0; i < 3; i++) {
+    snprintf(other, sizeof other, "%s%s", path, sfx[i]);
+    const lf_status rc = lf_io_remove_stale(other);
+    if (rc != LF_OK) return rc;
+  }
+  return LF_OK;
 }
 
 void lf_cli_banner(MPI_Comm comm, const char *cmd) {

@@ -186,8 +186,9 @@ done
 clean p "P"
 
 # no checkpoint at all
-run 2 "--resume without a checkpoint" "" -- "$lf" hmc c.yaml --output none --resume
-expect_err "no checkpoint 'none/hmc.ckpt.h5'" "missing checkpoint"
+run 0 "--resume without a checkpoint starts over" "" -- "$lf" hmc c.yaml --output none --resume
+expect_err "starting from the beginning" "the restart is logged"
+same ref/hmc.h5 none/hmc.h5 1 "--resume without a checkpoint"
 # --resume of a finished run does nothing and succeeds (a requeued job may ask again)
 run 0 "--resume of a finished run" "" -- "$lf" hmc c.yaml --output h --resume
 grep -q "nothing to resume" out.txt err.txt && ok "finished run: nothing to resume" || bad "finished run: no message"

@@ -8,7 +8,7 @@
 # for the signal stops and no checkpoint left at the end. Also: a run-length change on
 # resume (more steps) equals the longer uninterrupted run; refusals of a changed
 # theory.lambda and model.layers (exit 2, key named), another number of training ranks
-# (exit 2), --resume without a checkpoint, a fresh run over a checkpoint; --resume of a
+# (exit 2), a fresh run over a checkpoint; --resume without a checkpoint starts over; --resume of a
 # finished run says it is complete. The runs evaluate on fresh samples every 15 steps
 # (issue 12): the /eval columns but the timing ones must be bitwise those of the
 # uninterrupted run too (no evaluation lost or repeated at the checkpoint step), and after
@@ -151,8 +151,9 @@ expect_err "continue it with --resume" "fresh run refused"
 interrupted out/chg 30 "checkpoint intact after the refusals"
 expect_code 0 "resume after the refusals" -- "$lf" train tiny.yaml --output out/chg --resume
 same_run out/ref out/chg "refused, then resumed"
-expect_code 1 "--resume without a checkpoint" -- "$lf" train tiny.yaml --output out/none --resume
-expect_err "no checkpoint 'out/none/train.ckpt.h5'" "missing checkpoint named"
+expect_code 0 "--resume without a checkpoint starts over" -- "$lf" train tiny.yaml --output out/none --resume
+expect_err "starting from the beginning" "the restart is logged"
+same_run out/ref out/none "--resume without a checkpoint"
 expect_code 0 "--resume of a finished run" -- "$lf" train tiny.yaml --resume
 expect_err "training is complete, nothing to resume" "complete run reported"
 
