@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Wall-clock checkpoints (train/sample/hmc.checkpoint_seconds): with checkpoint_seconds:
-# 0.25 and checkpoint_every far beyond the run's length, a run of about a second (on an
+# 0.1 and checkpoint_every far beyond the run's length, a run of about half a second (on an
 # idle machine; longer under load) writes a checkpoint anyway; the fault hook (LATFLOW_FAULT=after_checkpoint) kills it right after
 # the first one, so the checkpoint on disk is the clock's. --resume (with the clock's
 # checkpoints still on, or at another spacing) must then end bitwise equal to a run with
@@ -18,7 +18,7 @@ mpi() { local n=$1; shift; mpiexec -n "$n" --oversubscribe "$@"; }
 h5same() { h5diff -q "$1" "$2" "$3" "$3" >/dev/null 2>&1; }
 attr() { h5dump -a "/$2" "$1" 2>/dev/null | sed -n 's/.*(0): *\([0-9-]*\).*/\1/p' | head -1; }
 
-# runs of 0.6 to 1 s each on an idle machine (longer under load), so the first clock
+# runs of 0.5 to 0.7 s each on an idle machine (longer under load), so the first clock
 # checkpoint lies well inside; checkpoint_every beyond every run's length, the clock off
 # in the references
 cat > c.yaml <<'YAML'
@@ -27,13 +27,13 @@ theory: {name: phi4, shape: [8, 8], m2: -4.0, lambda: 8.0}
 model: {layers: 2, hidden: [8]}
 train: {batch: 32, stop: {steps: 4000}, checkpoint_every: 1000000, checkpoint_seconds: 0,
         eval_samples: 0, log_every: 50}
-sample: {proposals: 299008, block: 64, epoch: 4, checkpoint_every: 100000000,
+sample: {proposals: 199680, block: 64, epoch: 4, checkpoint_every: 100000000,
          checkpoint_seconds: 0, save: none}
-hmc: {trajectories: 60000, therm: 40, steps: 10, checkpoint_every: 10000000,
+hmc: {trajectories: 40000, therm: 40, steps: 10, checkpoint_every: 10000000,
       checkpoint_seconds: 0, compare: false}
 YAML
 H=(--set "theory.shape=[16, 16]")
-CLOCK=0.25
+CLOCK=0.1
 
 # case DESC CKPT ATTR TOTAL RUN...: RUN with the clock at CLOCK s is killed after its first
 # checkpoint, which must lie strictly inside the run
@@ -72,21 +72,21 @@ h5same ref_t/model.h5 t/model.h5 /model/params || diff="$diff params"
 # ---- sample: np 1 and 2 (the file does not depend on the ranks: one reference) ----
 S=(sample c.yaml --model ref_t/model.h5)
 "$lf" "${S[@]}" --output ref_s > ref_s.log 2>&1 && ok "sample reference" || bad "sample reference"
-case_kill "sample np 1" s1/sample.ckpt.h5 next_block 4672 "$lf" "${S[@]}" --output s1 --set sample.checkpoint_seconds=$CLOCK
+case_kill "sample np 1" s1/sample.ckpt.h5 next_block 3120 "$lf" "${S[@]}" --output s1 --set sample.checkpoint_seconds=$CLOCK
 resume "sample np 1" "$lf" "${S[@]}" --output s1 --resume --set sample.checkpoint_seconds=$CLOCK
 same_ens ref_s/ensemble.h5 s1/ensemble.h5 1 "sample np 1"
-case_kill "sample np 2" s2/sample.ckpt.h5 next_block 4672 mpi 2 "$lf" "${S[@]}" --output s2 --set sample.checkpoint_seconds=$CLOCK
+case_kill "sample np 2" s2/sample.ckpt.h5 next_block 3120 mpi 2 "$lf" "${S[@]}" --output s2 --set sample.checkpoint_seconds=$CLOCK
 # a resume may change the spacing (a bookkeeping key)
-resume "sample np 2, clock 0.1 s on resume" mpi 2 "$lf" "${S[@]}" --output s2 --resume --set sample.checkpoint_seconds=0.1
+resume "sample np 2, clock 0.3 s on resume" mpi 2 "$lf" "${S[@]}" --output s2 --resume --set sample.checkpoint_seconds=0.3
 same_ens ref_s/ensemble.h5 s2/ensemble.h5 1 "sample np 2"
 
 # ---- hmc: np 1 and 2 ----
 "$lf" hmc c.yaml "${H[@]}" --output ref_h > ref_h.log 2>&1 && ok "hmc reference" || bad "hmc reference"
 mpi 2 "$lf" hmc c.yaml "${H[@]}" --output ref_h2 > ref_h2.log 2>&1 && ok "hmc reference, 2 ranks" || bad "hmc reference, 2 ranks"
-case_kill "hmc np 1" h1/hmc.ckpt.h5 trajectory 60040 "$lf" hmc c.yaml "${H[@]}" --output h1 --set hmc.checkpoint_seconds=$CLOCK
+case_kill "hmc np 1" h1/hmc.ckpt.h5 trajectory 40040 "$lf" hmc c.yaml "${H[@]}" --output h1 --set hmc.checkpoint_seconds=$CLOCK
 resume "hmc np 1" "$lf" hmc c.yaml "${H[@]}" --output h1 --resume --set hmc.checkpoint_seconds=$CLOCK
 same_ens ref_h/hmc.h5 h1/hmc.h5 1 "hmc np 1"
-case_kill "hmc np 2" h2/hmc.ckpt.h5 trajectory 60040 mpi 2 "$lf" hmc c.yaml "${H[@]}" --output h2 --set hmc.checkpoint_seconds=$CLOCK
+case_kill "hmc np 2" h2/hmc.ckpt.h5 trajectory 40040 mpi 2 "$lf" hmc c.yaml "${H[@]}" --output h2 --set hmc.checkpoint_seconds=$CLOCK
 resume "hmc np 2" mpi 2 "$lf" hmc c.yaml "${H[@]}" --output h2 --resume --set hmc.checkpoint_seconds=$CLOCK
 same_ens ref_h2/hmc.h5 h2/hmc.h5 2 "hmc np 2"
 
