@@ -47,6 +47,21 @@ same_out() { # same_out DIR REFDIR CMD: the files CMD writes, compared with the 
     run)    same_out "$1" "$2" train && same_out "$1" "$2" sample && same_out "$1" "$2" hmc ;;
   esac
 }
+# hold LOCK RC...: as soon as LOCK names its holder, stop the holder (SIGSTOP keeps its
+# lock) until all but one of the RC files exist (the others have been refused), then let
+# it go on: on a loaded machine a late starter must not find the winner already finished
+hold() {
+  local lock=$1 pid="" k t; shift
+  for t in $(seq 1200); do
+    pid=$(sed -n 's/^pid \([0-9]*\).*/\1/p' "$lock" 2>/dev/null); [ -n "$pid" ] && break; sleep 0.05
+  done
+  [ -n "$pid" ] && kill -STOP "$pid" 2>/dev/null
+  for t in $(seq 2400); do
+    k=0; for f in "$@"; do [ -e "$f" ] && k=$((k+1)); done
+    [ $k -ge $(($# - 1)) ] && break; sleep 0.05
+  done
+  [ -n "$pid" ] && kill -CONT "$pid" 2>/dev/null
+}
 # start ID CMD...: launches CMD in the background, blocked until the file "go" appears;
 # its exit code goes to ID.rc, its stderr to ID.err
 start() {
@@ -66,7 +81,7 @@ for try in 1 2 3; do
   start run "$lf" run c.yaml --output $d
   start sample "$lf" sample c.yaml --output $d --model out/m/model.h5
   start train "$lf" train c.yaml --output $d
-  touch go; wait
+  touch go; hold $d/.latflow.lock run.rc sample.rc train.rc; wait
   winners=(); losers=0; other=""
   for c in run sample train; do
     rc=$(cat $c.rc)
@@ -93,7 +108,7 @@ for try in 1 2 3 4; do
   o=mg$try.h5; rm -f go *.rc
   start ma "$merge" "${force[@]}" $o in/h1/hmc.h5 in/h2/hmc.h5
   start mb "$merge" "${force[@]}" $o in/h1/hmc.h5 in/h2/hmc.h5
-  touch go; wait
+  touch go; hold $o.lock ma.rc mb.rc; wait
   ra=$(cat ma.rc); rb=$(cat mb.rc)
   if [ "$ra" = 0 ]; then l=mb; rl=$rb; else l=ma; rl=$ra; fi
   if [ $((ra + rb)) = 1 ] && [ "$rl" = 1 ] \
@@ -114,7 +129,7 @@ if command -v mpiexec >/dev/null; then
     d=out/mpi$try; rm -f go *.rc
     start ja "${mpi[@]}" "$lf" hmc c.yaml --output $d
     start jb "${mpi[@]}" "$lf" hmc c.yaml --output $d
-    touch go; wait
+    touch go; hold $d/.latflow.lock ja.rc jb.rc; wait
     ra=$(cat ja.rc); rb=$(cat jb.rc)
     if [ "$ra" = 0 ]; then l=jb; rl=$rb; else l=ja; rl=$ra; fi
     if [ $((ra + rb)) = 1 ] && [ "$rl" = 1 ] && grep -q "'$d' is in use by another latflow run" $l.err; then
