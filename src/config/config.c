@@ -1172,6 +1172,27 @@ static lf_status check_depth(const pctx *c, const char *text, size_t len, const 
   return rc;
 }
 
+/* Refuses explicit tags other than a node's own default (!!str on a scalar, !!seq, !!map):
+ * the walk reads every scalar by its text, so `!!binary aGk=`, `!!float 3` or `!custom x`
+ * would silently mean the plain text, not what the tag says. */
+static lf_status check_tags(const pctx *c, const yaml_document_t *doc, const char *set_key) {
+  static const char core[] = "tag:yaml.org,2002:";
+  for (const yaml_node_t *n = doc->nodes.start; n < doc->nodes.top; n++) {
+    const char *tag = (const char *)n->tag;
+    const char *want = n->type == YAML_SCALAR_NODE     ? YAML_DEFAULT_SCALAR_TAG
+                       : n->type == YAML_SEQUENCE_NODE ? YAML_DEFAULT_SEQUENCE_TAG
+                                                       : YAML_DEFAULT_MAPPING_TAG;
+    if (!tag || !strcmp(tag, want)) continue;
+    const int is_core = !strncmp(tag, core, sizeof core - 1);
+    return fail_at(LF_ERR_CONFIG, at_node(c, n), set_key,
+                   "YAML tag '%s%.60s%s' is not supported in a run card (values are read as "
+                   "plain text); remove it",
+                   is_core ? "!!" : "", is_core ? tag + sizeof core - 1 : tag,
+                   strlen(is_core ? tag + sizeof core - 1 : tag) > 60 ? "..." : "");
+  }
+  return LF_OK;
+}
+
 static lf_status load_doc(pctx *c, yaml_document_t *doc, const char *text, const char *set_key,
                           int *empty) {
   yaml_parser_t parser;
@@ -1191,6 +1212,11 @@ static lf_status load_doc(pctx *c, yaml_document_t *doc, const char *text, const
     return rc;
   }
   *empty = yaml_document_get_root_node(doc) == NULL;
+  if (!*empty && (rc = check_tags(c, doc, set_key)) != LF_OK) {
+    yaml_document_delete(doc);
+    yaml_parser_delete(&parser);
+    return rc;
+  }
   if (!*empty) { /* a second document is an error; so is garbage after the first */
     yaml_document_t extra;
     if (!yaml_parser_load(&parser, &extra)) {

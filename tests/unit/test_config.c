@@ -430,6 +430,7 @@ static const bad_case BAD[] = {
   {"bad_output_empty.yaml", "bad_output_empty.yaml:1: output: must not be empty"},
   {"bad_key_not_scalar.yaml", "bad_key_not_scalar.yaml:2: train: keys must be names, got a list"},
   {"bad_beta_schwinger.yaml", "bad_beta_schwinger.yaml:3: theory.beta: must be > 0, got -2"},
+  {"bad_tag.yaml", "bad_tag.yaml:2: YAML tag '!!binary' is not supported in a run card (values are read as plain text); remove it"},
   {"bad_phi4_free_massless.yaml", "bad_phi4_free_massless.yaml:5: theory.lambda: phi4 with theory.lambda = 0 and theory.m2 = 0 <= 0 has no normalizable distribution"},
 };
 static const bad_case BAD_SET[] = {
@@ -455,6 +456,8 @@ static const bad_case BAD_SET[] = {
   {"hmc.cg_maxiter=0", "--set: hmc.cg_maxiter: must be > 0, got 0"},
   {"train={batch: 1, batch: 2}", "--set: train.batch: duplicate key"},
   {"theory.lambda=0", "--set: theory.lambda: phi4 with theory.lambda = 0 and theory.m2 = -4 <= 0 has no normalizable distribution"},
+  {"seed=!!float 3", "--set: seed: YAML tag '!!float' is not supported in a run card"},
+  {"model.hidden=!custom [8]", "--set: model.hidden: YAML tag '!custom' is not supported"},
   {"theory={m2: -1, lambda: 0}", "--set: theory.lambda: phi4 with theory.lambda = 0 and theory.m2 = -1 <= 0"},
 };
 /* clang-format on */
