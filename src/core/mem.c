@@ -189,18 +189,29 @@ static void est_sample(const lf_config *cfg, int P, lf_mem_est *e) {
   const double B = cfg->sample.block, n = comps(cfg) * sites(cfg);
   add_params(e, cfg, 4.0);
   add_flow(e, cfg, B, "sample.block");
-  /* the busiest rank is a worker: proposals, pending blocks and one epoch's states */
+  add_theory(e, cfg);
+  /* every rank loads the model; then the busiest of a worker (proposals, pending blocks,
+   * one epoch's states) and, with several ranks, the coordinator (the chain steps and
+   * decisions of an epoch of sample.epoch x (P-1) blocks: dist.c bufs_init, run_rank) */
   const double pending = P > 1 ? WINDOW : 1.0;
-  add(e, "sampler buffers", (1.0 + pending) * B * n * 8.0 + 4.0 * B * 8.0,
-      "%.0f fields of sample.block %.0f (doubles)", 1.0 + pending, B);
+  const double bufs = (1.0 + pending) * B * n * 8.0 + 4.0 * B * 8.0;
   const double states = (double)cfg->sample.epoch * B;
   const double width = (double)(nobs(cfg) + ncorr(cfg));
   const double per = width * 8.0 + (cfg->sample.save != LF_SAVE_NONE ? n * 8.0 : 0.0);
   double cap = 16.0; /* dist.c grow(): capacities double from 16 */
   while (cap < states) cap *= 2.0;
+  const double E = (double)cfg->sample.epoch * (P > 1 ? P - 1 : 1);
+  const double coord = P > 1 ? E * B * (STEP_BYTES + 1.0) + 2.0 * B * 8.0 : 0.0;
+  if (coord > bufs + cap * per) {
+    add(e, "coordinator buffers", coord,
+        "chain steps of %.0f blocks of %.0f (sample.epoch x %d "
+        "workers)",
+        E, B, P - 1);
+    return;
+  }
+  add(e, "sampler buffers", bufs, "%.0f fields of sample.block %.0f (doubles)", 1.0 + pending, B);
   add(e, "epoch buffer", cap * per, "%d blocks of %.0f states per storage epoch%s",
       cfg->sample.epoch, B, cfg->sample.save != LF_SAVE_NONE ? " with their fields" : "");
-  add_theory(e, cfg);
 }
 
 static double writer_bytes(const lf_config *cfg, int save) {
@@ -212,10 +223,12 @@ static double writer_bytes(const lf_config *cfg, int save) {
   return rows * width * 8.0 + (save ? confs * nphi * 8.0 : 0.0) + 2.0 * MiB /* chunk cache */;
 }
 
-static void est_hmc(const lf_config *cfg, lf_mem_est *e) {
+static void est_hmc(const lf_config *cfg, int P, lf_mem_est *e) {
   est_clear(e, "hmc");
   const double V = sites(cfg), n = comps(cfg) * V;
   add(e, "hmc fields", 6.0 * n * 8.0, "field, momenta, force, saved field, observables");
+  if (P > 1) /* rank 0 gathers every chain's field for a checkpoint (cmd_hmc.c) */
+    add(e, "checkpoint gather", (double)P * (n + 8.0) * 8.0, "the fields of %d chains", P);
   if (cfg->theory.name == LF_THEORY_SCHWINGER && cfg->hmc.fermion == LF_FERMION_PSEUDO)
     add(e, "pseudofermion vectors", 8.0 * 2.0 * V * 16.0 + 4.0 * V * 16.0,
         "10 vectors of %.0f complex numbers", 2.0 * V);
@@ -252,7 +265,7 @@ void lf_mem_estimate(const lf_config *cfg, lf_mem_cmd cmd, int nranks, lf_mem_es
     est_sample(cfg, P, e);
     break;
   case LF_MEM_HMC:
-    est_hmc(cfg, e);
+    est_hmc(cfg, P, e);
     break;
   case LF_MEM_RUN:
   case LF_MEM_BENCH:
@@ -260,7 +273,7 @@ void lf_mem_estimate(const lf_config *cfg, lf_mem_cmd cmd, int nranks, lf_mem_es
     est_sample(cfg, P, &t);
     if (t.total > e->total) *e = t;
     if (cmd == LF_MEM_RUN && cfg->hmc.compare) {
-      est_hmc(cfg, &t);
+      est_hmc(cfg, P, &t);
       if (t.total > e->total) *e = t;
     }
     if (cmd == LF_MEM_RUN) {

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Out of memory is named up front (issue 13, defect 14): a card that needs TiBs is refused
-# by train, sample, hmc, run and bench with exit 2, the number and the biggest part, and
-# nothing is created in its output folder; LATFLOW_MEM_LIMIT moves the line (a card is
-# refused just under its estimate and accepted just over it); LATFLOW_MEM_CHECK=0 bypasses
-# the check; a bad LATFLOW_MEM_LIMIT is exit 2; and the estimate in the start-up log is
+# by train, sample, run and bench with exit 2, the number and the biggest part, and nothing
+# is created in its output folder; LATFLOW_MEM_LIMIT moves the line (an hmc card with the
+# Schwinger model's dense Dirac matrices is refused under its estimate and accepted over it); LATFLOW_MEM_CHECK=0 bypasses
+# the check; a bad LATFLOW_MEM_LIMIT is exit 2; under mpiexec -n 2 the node's memory is
+# divided between the ranks and a refusal stops both; and the estimate in the start-up log is
 # within a factor 2 of the measured peak RSS of real runs (train phi4 and u1, sample, hmc
 # Schwinger with its dense Dirac matrices).
 # usage: memory.sh LATFLOW WORKDIR SOURCEDIR
@@ -91,6 +92,18 @@ LATFLOW_MEM_LIMIT=1M expect_code 2 "a train card over LATFLOW_MEM_LIMIT=1M" -- "
 LATFLOW_MEM_LIMIT=2X expect_code 2 "LATFLOW_MEM_LIMIT=2X is bad usage" -- "$lf" train small.yaml --output lim_bad
 expect_err "LATFLOW_MEM_LIMIT: .*unknown unit" "the bad limit is named"
 expect_code 0 "config ignores the memory" -- "$lf" config small.yaml "${huge[@]}"
+
+# --- several ranks: the node's memory is shared among them, a refusal stops every rank ------
+if command -v mpiexec > /dev/null; then
+  mpi=(mpiexec -n 2); mpiexec --version 2>&1 | grep -q "Open MPI\|OpenRTE" && mpi+=(--oversubscribe)
+  expect_code 0 "mpiexec -n 2 hmc" -- "${mpi[@]}" "$lf" hmc small.yaml --output mpi_ok
+  expect_err "available [0-9.]+ [KMGT]iB \((MemAvailable|cgroup).* / 2 ranks on this node\)" \
+    "the available memory is divided among the 2 ranks of the node"
+  LATFLOW_MEM_LIMIT=1M expect_code 2 "mpiexec -n 2 hmc over LATFLOW_MEM_LIMIT=1M" -- \
+    "${mpi[@]}" -x LATFLOW_MEM_LIMIT "$lf" hmc small.yaml --output mpi_lo
+  expect_err "needs about [0-9.]+ MiB per rank for hmc" "a rank names the number"
+  [ -e mpi_lo ] && bad "refused mpiexec hmc created mpi_lo" || ok "refused mpiexec hmc created nothing"
+fi
 
 # --- the estimate against the measured peak RSS --------------------------------------------
 check_rss() { # check_rss DESC -- cmd...

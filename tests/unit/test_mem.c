@@ -140,6 +140,15 @@ static void test_growth(void) {
   CHECK(est("sample: {block: 4096}", LF_MEM_SAMPLE, 4) > s4096,
         "4 ranks: workers hold %g pending blocks (%.0f > %.0f)", LF_MEM_DIST_WINDOW,
         est("sample: {block: 4096}", LF_MEM_SAMPLE, 4), s4096);
+  {
+    lf_config cs = card(NULL);
+    lf_mem_est e4, e2k;
+    lf_mem_estimate(&cs, LF_MEM_SAMPLE, 4, &e4);
+    lf_mem_estimate(&cs, LF_MEM_SAMPLE, 2000, &e2k);
+    CHECK(e2k.total > e4.total && part(&e2k, "coordinator buffers") > 8.0 * 1999 * 256 * 56,
+          "2000 ranks: the coordinator's epoch of chain steps leads (%.0f > %.0f)", e2k.total,
+          e4.total);
+  }
   /* Schwinger: two dense (2V)^2 complex matrices in every command */
   const char *schw = "theory: {name: schwinger, shape: [32, 32]}\nobservables: [plaq]\n"
                      "model: {base: haar, coupling: spline}";
