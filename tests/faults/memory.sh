@@ -93,6 +93,24 @@ LATFLOW_MEM_LIMIT=2X expect_code 2 "LATFLOW_MEM_LIMIT=2X is bad usage" -- "$lf" 
 expect_err "LATFLOW_MEM_LIMIT: .*unknown unit" "the bad limit is named"
 expect_code 0 "config ignores the memory" -- "$lf" config small.yaml "${huge[@]}"
 
+# --- rlimits: ulimit -v (RLIMIT_AS) and ulimit -d (RLIMIT_DATA) bound a process ----------
+avail_kb=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null)
+if [ -n "$avail_kb" ] && [ "$avail_kb" -gt 8000000 ]; then
+  rl=(train small.yaml --set 'theory.shape=[64,64]' --set 'model={layers: 16, hidden: [8, 8]}'
+      --set train.batch=512 --output rl)
+  ( ulimit -v 3000000; "$lf" "${rl[@]}" > out.txt 2> err.txt; echo $? > rc.txt )
+  [ "$(cat rc.txt)" = 2 ] && ok "a 2.8 GiB card under ulimit -v 3000000 is refused (exit 2)" \
+    || { bad "ulimit -v: exit $(cat rc.txt), want 2"; tail -2 err.txt; }
+  expect_err "available \(RLIMIT_AS \(ulimit -v\) headroom" "ulimit -v is named"
+  ( ulimit -d 1000000; "$lf" "${rl[@]}" > out.txt 2> err.txt; echo $? > rc.txt )
+  [ "$(cat rc.txt)" = 2 ] && ok "the card under ulimit -d 1000000 is refused (exit 2)" \
+    || { bad "ulimit -d: exit $(cat rc.txt), want 2"; tail -2 err.txt; }
+  expect_err "available \(RLIMIT_DATA \(ulimit -d\) headroom" "ulimit -d is named"
+  [ -e rl ] && bad "a refused card created rl" || ok "the refused cards created nothing"
+else
+  echo "skip the rlimit cases: MemAvailable ${avail_kb:-?} kB < 8 GB would refuse first"
+fi
+
 # --- several ranks: the node's memory is shared among them, a refusal stops every rank ------
 if command -v mpiexec > /dev/null; then
   mpi=(mpiexec -n 2); mpiexec --version 2>&1 | grep -q "Open MPI\|OpenRTE" && mpi+=(--oversubscribe)
