@@ -28,8 +28,11 @@ static const char usage[] =
     "common options: --set key=value (repeatable), --output DIR, --json, --force, --help\n"
     "  --version            print the version and exit\n"
     "Exit codes: 0 success, 1 run failure, 2 bad usage or bad config (including a missing\n"
-    "or unreadable CONFIG, FILE.h5 or --model file), 3 stopped by a signal (SIGTERM,\n"
-    "SIGUSR1, SIGINT) after writing a checkpoint: rerun with --resume.\n";
+    "or unreadable CONFIG, FILE.h5 or --model file, and a card that needs more memory per\n"
+    "rank than this node has), 3 stopped by a signal (SIGTERM, SIGUSR1, SIGINT) after\n"
+    "writing a checkpoint: rerun with --resume.\n"
+    "Memory: LATFLOW_MEM_LIMIT=<size> sets the memory per rank (2G, 512M, bytes);\n"
+    "LATFLOW_MEM_CHECK=0 logs the estimate without refusing.\n";
 
 static int dispatch(int argc, char **argv, MPI_Comm comm) {
   if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
