@@ -8,14 +8,9 @@
 # Commands: train; sample on 1 and 2 ranks; hmc on 1 and 2 ranks.
 # usage: ckpt_seconds.sh LATFLOW WORKDIR SOURCEDIR
 set -u
-lf=$(realpath "$1"); wd=$2
-rm -rf "$wd"; mkdir -p "$wd"; cd "$wd" || exit 1
-fails=0; passes=0
-ok()   { passes=$((passes+1)); echo "ok   $*"; }
-bad()  { fails=$((fails+1)); echo "FAIL $*"; }
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
-mpi() { local n=$1; shift; mpiexec -n "$n" --oversubscribe "$@"; }
-h5same() { h5diff -q "$1" "$2" "$3" "$3" >/dev/null 2>&1; }
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh" || exit 1
+lf_setup "$@"
 attr() { h5dump -a "/$2" "$1" 2>/dev/null | sed -n 's/.*(0): *\([0-9-]*\).*/\1/p' | head -1; }
 
 # runs of 0.5 to 0.7 s each on an idle machine (longer under load), so the first clock
@@ -47,7 +42,7 @@ case_kill() {
     ok "$desc: a clock checkpoint at $at = $v of $total (checkpoint_every not reached)"
   else bad "$desc: checkpoint $ck: $at = '$v'"; fi
 }
-same_ens() { # REF FILE CHAINS DESC
+same_as_ref() { # REF FILE CHAINS DESC
   local diff="" c d
   [ -f "$2" ] || { bad "$4: no $2"; return; }
   for c in $(seq 0 $(($3 - 1))); do
@@ -74,21 +69,21 @@ S=(sample c.yaml --model ref_t/model.h5)
 "$lf" "${S[@]}" --output ref_s > ref_s.log 2>&1 && ok "sample reference" || bad "sample reference"
 case_kill "sample np 1" s1/sample.ckpt.h5 next_block 3120 "$lf" "${S[@]}" --output s1 --set sample.checkpoint_seconds=$CLOCK
 resume "sample np 1" "$lf" "${S[@]}" --output s1 --resume --set sample.checkpoint_seconds=$CLOCK
-same_ens ref_s/ensemble.h5 s1/ensemble.h5 1 "sample np 1"
+same_as_ref ref_s/ensemble.h5 s1/ensemble.h5 1 "sample np 1"
 case_kill "sample np 2" s2/sample.ckpt.h5 next_block 3120 mpi 2 "$lf" "${S[@]}" --output s2 --set sample.checkpoint_seconds=$CLOCK
 # a resume may change the spacing (a bookkeeping key)
 resume "sample np 2, clock 0.3 s on resume" mpi 2 "$lf" "${S[@]}" --output s2 --resume --set sample.checkpoint_seconds=0.3
-same_ens ref_s/ensemble.h5 s2/ensemble.h5 1 "sample np 2"
+same_as_ref ref_s/ensemble.h5 s2/ensemble.h5 1 "sample np 2"
 
 # ---- hmc: np 1 and 2 ----
 "$lf" hmc c.yaml "${H[@]}" --output ref_h > ref_h.log 2>&1 && ok "hmc reference" || bad "hmc reference"
 mpi 2 "$lf" hmc c.yaml "${H[@]}" --output ref_h2 > ref_h2.log 2>&1 && ok "hmc reference, 2 ranks" || bad "hmc reference, 2 ranks"
 case_kill "hmc np 1" h1/hmc.ckpt.h5 trajectory 40040 "$lf" hmc c.yaml "${H[@]}" --output h1 --set hmc.checkpoint_seconds=$CLOCK
 resume "hmc np 1" "$lf" hmc c.yaml "${H[@]}" --output h1 --resume --set hmc.checkpoint_seconds=$CLOCK
-same_ens ref_h/hmc.h5 h1/hmc.h5 1 "hmc np 1"
+same_as_ref ref_h/hmc.h5 h1/hmc.h5 1 "hmc np 1"
 case_kill "hmc np 2" h2/hmc.ckpt.h5 trajectory 40040 mpi 2 "$lf" hmc c.yaml "${H[@]}" --output h2 --set hmc.checkpoint_seconds=$CLOCK
 resume "hmc np 2" mpi 2 "$lf" hmc c.yaml "${H[@]}" --output h2 --resume --set hmc.checkpoint_seconds=$CLOCK
-same_ens ref_h2/hmc.h5 h2/hmc.h5 2 "hmc np 2"
+same_as_ref ref_h2/hmc.h5 h2/hmc.h5 2 "hmc np 2"
 
 # a negative interval is refused (exit 2), a duration string accepted
 "$lf" config c.yaml --set hmc.checkpoint_seconds=-1 > neg.log 2>&1; rc=$?
@@ -96,5 +91,4 @@ same_ens ref_h2/hmc.h5 h2/hmc.h5 2 "hmc np 2"
 "$lf" config c.yaml --set 'train.checkpoint_seconds=30m' > dur.log 2>&1; rc=$?
 [ $rc = 0 ] && grep -q "checkpoint_seconds: 1800" dur.log && ok "checkpoint_seconds: 30m is 1800 s" || { bad "duration: exit $rc"; tail -2 dur.log; }
 
-echo "ckpt_seconds: $passes passed, $fails failed"
-[ $fails = 0 ]
+finish ckpt_seconds

@@ -16,12 +16,9 @@
 #      chains, the other exits 1 with the refusal.
 # usage: concurrent.sh LATFLOW WORKDIR SOURCEDIR   (latflow-merge sits next to LATFLOW)
 set -u
-lf=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); wd=$2
-merge=$(dirname "$lf")/latflow-merge
-rm -rf "$wd"; mkdir -p "$wd"; cd "$wd" || exit 1
-fails=0; passes=0
-ok()   { passes=$((passes+1)); echo "ok   $*"; }
-bad()  { fails=$((fails+1)); echo "FAIL $*"; }
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh" || exit 1
+lf_setup "$@"
 export SOURCE_DATE_EPOCH=1700000000
 cat > c.yaml <<'YAML'
 seed: 5
@@ -123,12 +120,11 @@ done
 
 # 3. two 2-rank hmc jobs into one folder
 if command -v mpiexec >/dev/null; then
-  mpi=(mpiexec -n 2 ${MPIEXEC_EXTRA:-})
-  "${mpi[@]}" "$lf" hmc c.yaml --output ref/hmc2 >ref_hmc2.log 2>&1 || { bad "reference 2-rank hmc"; tail -3 ref_hmc2.log; }
+  mpi 2 "$lf" hmc c.yaml --output ref/hmc2 >ref_hmc2.log 2>&1 || { bad "reference 2-rank hmc"; tail -3 ref_hmc2.log; }
   for try in 1 2; do
     d=out/mpi$try; rm -f go *.rc
-    start ja "${mpi[@]}" "$lf" hmc c.yaml --output $d
-    start jb "${mpi[@]}" "$lf" hmc c.yaml --output $d
+    start ja mpi 2 "$lf" hmc c.yaml --output $d
+    start jb mpi 2 "$lf" hmc c.yaml --output $d
     touch go; hold $d/.latflow.lock ja.rc jb.rc; wait
     ra=$(cat ja.rc); rb=$(cat jb.rc)
     if [ "$ra" = 0 ]; then l=jb; rl=$rb; else l=ja; rl=$ra; fi
@@ -141,5 +137,4 @@ if command -v mpiexec >/dev/null; then
 else
   echo "skip: no mpiexec (2-rank races)"
 fi
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

@@ -19,14 +19,11 @@
 # start-up, spent waiting). Skipped (77) without python3.
 # usage: corrupt_inputs.sh LATFLOW WORKDIR SOURCEDIR   (latflow-merge sits next to LATFLOW)
 set -u
-lf=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); wd=$2; src=$(cd "$3" && pwd)
-merge=$(dirname "$lf")/latflow-merge
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh" || exit 1
 py=$(command -v python3 || true)
-[ -n "$py" ] || { echo "skip: no python3 for the corpus generator"; exit 77; }
-rm -rf "$wd"; mkdir -p "$wd"; cd "$wd" || exit 1
-fails=0; passes=0
-ok()   { passes=$((passes+1)); echo "ok   $*"; }
-bad()  { fails=$((fails+1)); echo "FAIL $*"; }
+[ -n "$py" ] || skip "no python3 for the corpus generator"
+lf_setup "$@"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 t0=$(date +%s)
 cat > c.yaml <<'YAML'
@@ -41,7 +38,7 @@ YAML
 step() { # step DESC EXPECTED-EXIT cmd...: a setup step
   local d=$1 want=$2; shift 2
   "$@" >setup.log 2>&1; local rc=$?
-  [ $rc = "$want" ] && ok "setup: $d" || { bad "setup: $d: exit $rc"; tail -5 setup.log; echo "$passes passed, $fails failed"; exit 1; }
+  [ $rc = "$want" ] && ok "setup: $d" || { bad "setup: $d: exit $rc"; tail -5 setup.log; finish; }
 }
 step "train" 0 "$lf" train c.yaml
 step "sample" 0 "$lf" sample c.yaml --model base/model.h5
@@ -128,5 +125,4 @@ while IFS=$'\t' read -r i shown desc same; do
   case $rc in 0) n0=$((n0+1));; 1) n1=$((n1+1));; 2) n2=$((n2+1));; esac
 done < r/cases.tsv
 echo "$n cases from $total damaged files: $n0 exit 0 ($nsame of them model or checkpoint reads with a result bitwise the undamaged one's), $n1 exit 1, $n2 exit 2, all naming the file; $(( $(date +%s) - t0 )) s"
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

@@ -12,13 +12,12 @@
 # Runs under the ASan build too (label asan; tools/test.sh).
 # usage: fuzz_cards.sh LATFLOW WORKDIR SOURCEDIR
 set -u
-lf=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); wd=$2; src=$(cd "$3" && pwd)
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh" || exit 1
 py=$(command -v python3 || true)
-[ -n "$py" ] || { echo "skip: no python3 for the corpus generator"; exit 77; }
-rm -rf "$wd"; mkdir -p "$wd"; cd "$wd" || exit 1
-fails=0; passes=0; n0=0; n2=0; nline=0
-ok()   { passes=$((passes+1)); echo "ok   $*"; }
-bad()  { fails=$((fails+1)); echo "FAIL $*"; }
+[ -n "$py" ] || skip "no python3 for the corpus generator"
+lf_setup "$@"
+n0=0; n2=0; nline=0
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 t0=$(date +%s)
 total=$("$py" "$src/tests/faults/fuzz_cards.py" "$src" cards 120) || { bad "corpus generator"; exit 1; }
@@ -85,5 +84,4 @@ done
 
 echo "$((passes)) cases passed ($n0 valid, $n2 refused with exit 2, $nline of them naming a line), $fails failed; corpus $total cards; $(( $(date +%s) - t0 )) s"
 [ -e PWNED ] && bad "a tag ran a command (PWNED exists)"
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

@@ -6,14 +6,9 @@
 # src/core/fault.c) or, "before the first checkpoint", LATFLOW_TEST_INTERRUPT=hmc:<t>:KILL.
 # usage: kill_hmc.sh LATFLOW WORKDIR SOURCEDIR
 set -u
-lf=$(realpath "$1"); wd=$2
-rm -rf "$wd"; mkdir -p "$wd"; cd "$wd" || exit 1
-fails=0; passes=0
-ok()   { passes=$((passes+1)); echo "ok   $*"; }
-bad()  { fails=$((fails+1)); echo "FAIL $*"; }
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
-mpi() { local n=$1; shift; mpiexec -n "$n" --oversubscribe "$@"; }
-h5same() { h5diff -q "$1" "$2" "$3" "$3" >/dev/null 2>&1; }
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh" || exit 1
+lf_setup "$@"
 
 cat > c.yaml <<'YAML'
 seed: 5
@@ -23,32 +18,6 @@ train: {batch: 32, stop: {steps: 60}, checkpoint_every: 20, eval_samples: 0, log
 sample: {proposals: 8192, block: 64, epoch: 4, checkpoint_every: 2048, save: all}
 hmc: {trajectories: 600, therm: 40, steps: 5, checkpoint_every: 128, compare: false}
 YAML
-
-# killed DESC RC: the run died by the hook (not a clean exit)
-killed() { case "$2" in 137|9) ok "$1: killed (exit $2)" ;; *) bad "$1: not killed by the hook (exit $2)" ;; esac; }
-# leftovers DIR DESC: no checkpoint, part or temporary file after the resume
-leftovers() {
-  local left; left=$(cd "$1" && ls ./*.ckpt.h5* ./*.tmp ./hmc.part* 2>/dev/null | tr '\n' ' ')
-  [ -z "$left" ] && ok "$2: no checkpoint, part or temporary file left" || bad "$2: left $left"
-}
-same_ens() { # REF FILE CHAINS DESC
-  local diff="" c d
-  [ -f "$2" ] || { bad "$4: no $2"; return; }
-  for c in $(seq 0 $(($3 - 1))); do
-    for d in obs configs row id logw dH accepted; do
-      h5same "$1" "$2" /chain_$c/$d || diff="$diff chain_$c/$d"
-    done
-  done
-  [ -z "$diff" ] && ok "$4: bitwise equal to the uninterrupted run" || bad "$4: differs in$diff"
-  leftovers "$(dirname "$2")" "$4"
-}
-
-# resume_ok DESC LOG CMD...: the --resume exits 0
-resume_ok() {
-  local desc=$1 log=$2; shift 2
-  "$@" > "$log" 2>&1; local rc=$?
-  [ $rc = 0 ] && ok "$desc: --resume exit 0" || { bad "$desc: --resume exit $rc"; tail -3 "$log"; }
-}
 
 # ---- references ----
 "$lf" hmc c.yaml --output ref_h > ref_h.log 2>&1 && ok "reference hmc" || bad "reference hmc"
@@ -80,5 +49,4 @@ mv h10/hmc.part1.h5 h10/hmc.part1.h5.tmp
 resume_ok "hmc np 2 between the part renames" h10.2.log mpi 2 "$lf" hmc c.yaml --output h10 --resume
 same_ens ref_h2/hmc.h5 h10/hmc.h5 2 "hmc np 2 between the part renames"
 
-echo "kill_hmc: $passes passed, $fails failed"
-[ $fails = 0 ]
+finish kill_hmc

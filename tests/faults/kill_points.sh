@@ -7,14 +7,9 @@
 # ranks; run (hmc and the merge of its part files: kill_hmc.sh).
 # usage: kill_points.sh LATFLOW WORKDIR SOURCEDIR
 set -u
-lf=$(realpath "$1"); wd=$2
-rm -rf "$wd"; mkdir -p "$wd"; cd "$wd" || exit 1
-fails=0; passes=0
-ok()   { passes=$((passes+1)); echo "ok   $*"; }
-bad()  { fails=$((fails+1)); echo "FAIL $*"; }
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
-mpi() { local n=$1; shift; mpiexec -n "$n" --oversubscribe "$@"; }
-h5same() { h5diff -q "$1" "$2" "$3" "$3" >/dev/null 2>&1; }
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh" || exit 1
+lf_setup "$@"
 
 cat > c.yaml <<'YAML'
 seed: 5
@@ -25,13 +20,6 @@ sample: {proposals: 8192, block: 64, epoch: 4, checkpoint_every: 2048, save: all
 hmc: {trajectories: 600, therm: 40, steps: 5, checkpoint_every: 128, compare: false}
 YAML
 
-# killed DESC RC: the run died by the hook (not a clean exit)
-killed() { case "$2" in 137|9) ok "$1: killed (exit $2)" ;; *) bad "$1: not killed by the hook (exit $2)" ;; esac; }
-# leftovers DIR DESC: no checkpoint, part or temporary file after the resume
-leftovers() {
-  local left; left=$(cd "$1" && ls ./*.ckpt.h5* ./*.tmp ./hmc.part* 2>/dev/null | tr '\n' ' ')
-  [ -z "$left" ] && ok "$2: no checkpoint, part or temporary file left" || bad "$2: left $left"
-}
 same_train() {
   local diff=""
   for c in step loss ess lr batch; do h5same ref_t/train.h5 "$1/train.h5" "/$c" || diff="$diff $c"; done
@@ -39,24 +27,6 @@ same_train() {
   [ -z "$diff" ] && ok "$2: model and metrics bitwise equal to the uninterrupted run" ||
     bad "$2: differs in$diff"
   leftovers "$1" "$2"
-}
-same_ens() { # REF FILE CHAINS DESC
-  local diff="" c d
-  [ -f "$2" ] || { bad "$4: no $2"; return; }
-  for c in $(seq 0 $(($3 - 1))); do
-    for d in obs configs row id logw dH accepted; do
-      h5same "$1" "$2" /chain_$c/$d || diff="$diff chain_$c/$d"
-    done
-  done
-  [ -z "$diff" ] && ok "$4: bitwise equal to the uninterrupted run" || bad "$4: differs in$diff"
-  leftovers "$(dirname "$2")" "$4"
-}
-
-# resume_ok DESC LOG CMD...: the --resume exits 0
-resume_ok() {
-  local desc=$1 log=$2; shift 2
-  "$@" > "$log" 2>&1; local rc=$?
-  [ $rc = 0 ] && ok "$desc: --resume exit 0" || { bad "$desc: --resume exit $rc"; tail -3 "$log"; }
 }
 
 # ---- references ----
@@ -110,5 +80,4 @@ LATFLOW_TEST_INTERRUPT=sample:8:KILL "$lf" run c.yaml --output r1 > r1.1.log 2>&
 resume_ok "run, sample stage" r1.2.log "$lf" run c.yaml --output r1 --resume
 same_ens ref_s/ensemble.h5 r1/ensemble.h5 1 "run --resume after a kill in sampling"
 
-echo "kill_points: $passes passed, $fails failed"
-[ $fails = 0 ]
+finish kill_points

@@ -9,21 +9,10 @@
 # Schwinger with its dense Dirac matrices).
 # usage: memory.sh LATFLOW WORKDIR SOURCEDIR
 set -u
-lf=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); wd=$2; src=$(cd "$3" && pwd)
-rm -rf "$wd"; mkdir -p "$wd"; cd "$wd" || exit 1
-export OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh" || exit 1
+lf_setup "$@"
 unset LATFLOW_MEM_LIMIT LATFLOW_MEM_CHECK
-fails=0; passes=0
-ok()   { passes=$((passes+1)); echo "ok   $*"; }
-bad()  { fails=$((fails+1)); echo "FAIL $*"; }
-expect_code() { # expect_code CODE DESC -- cmd...
-  local want=$1 desc=$2; shift 3
-  "$@" >out.txt 2>err.txt; local got=$?
-  if [ "$got" = "$want" ]; then ok "$desc (exit $got)"; else bad "$desc: exit $got, want $want"; tail -5 err.txt; fi
-}
-expect_err() { # expect_err REGEX DESC
-  if grep -qE -- "$1" err.txt; then ok "$2: /$1/"; else bad "$2: stderr lacks /$1/"; tail -3 err.txt; fi
-}
 # the estimate of the last run's "memory: about X UNIT" log line, in bytes
 estimate() {
   grep -o 'memory: about [0-9.]* [KMGTP]\?i\?B' err.txt | head -1 |
@@ -58,12 +47,12 @@ for cmd in train sample run bench; do
   args=("${huge[@]}")
   [ "$cmd" = sample ] && args+=(--model m/model.h5)
   expect_code 2 "$cmd of a TiB card is refused" -- "$lf" $cmd small.yaml "${args[@]}" --output "huge_$cmd"
-  expect_err "this card needs about [0-9.]+ (TiB|GiB) per rank" "$cmd names the number"
-  expect_err "available \(MemAvailable|available \(cgroup|available \(RLIMIT" "$cmd names what is available"
+  expect_err_re "this card needs about [0-9.]+ (TiB|GiB) per rank" "$cmd names the number"
+  expect_err_re "available \(MemAvailable|available \(cgroup|available \(RLIMIT" "$cmd names what is available"
   # (sample --model takes the model's architecture: 2 layers, so GiBs of fields lead there)
-  expect_err "\((flow workspaces|flow fields) [0-9.]+ [GT]iB: .*(train.batch|sample.block) 4096" \
+  expect_err_re "\((flow workspaces|flow fields) [0-9.]+ [GT]iB: .*(train.batch|sample.block) 4096" \
     "$cmd names the biggest part"
-  expect_err "lower (train.batch|sample.block)|LATFLOW_MEM_CHECK=0 skips" "$cmd says what to do"
+  expect_err_re "lower (train.batch|sample.block)|LATFLOW_MEM_CHECK=0 skips" "$cmd says what to do"
   [ -e "huge_$cmd" ] && bad "$cmd created huge_$cmd" || ok "$cmd created nothing"
 done
 
@@ -78,19 +67,19 @@ sch=("$src/configs/schwinger-L8-b2.yaml" --set 'theory.shape=[32,32]' --set hmc.
      --set hmc.trajectories=1 --set hmc.therm=0 --set hmc.steps=1)
 LATFLOW_MEM_LIMIT=$((e * 8 / 10)) expect_code 2 "LATFLOW_MEM_LIMIT = 0.8 x estimate refuses" -- \
   "$lf" hmc "${sch[@]}" --output lim_lo
-expect_err "needs about .* per rank for hmc \(Dirac matrices 1[0-9][0-9].[0-9] MiB" "names the Dirac matrices"
-expect_err "available \(LATFLOW_MEM_LIMIT=" "names LATFLOW_MEM_LIMIT"
-expect_err "theory.shape" "says to lower theory.shape"
+expect_err_re "needs about .* per rank for hmc \(Dirac matrices 1[0-9][0-9].[0-9] MiB" "names the Dirac matrices"
+expect_err_re "available \(LATFLOW_MEM_LIMIT=" "names LATFLOW_MEM_LIMIT"
+expect_err_re "theory.shape" "says to lower theory.shape"
 [ -e lim_lo ] && bad "refused hmc created lim_lo" || ok "refused hmc created nothing"
 LATFLOW_MEM_LIMIT=$((e * 12 / 10)) expect_code 0 "LATFLOW_MEM_LIMIT = 1.2 x estimate runs" -- \
   "$lf" hmc "${sch[@]}" --output lim_hi
 LATFLOW_MEM_LIMIT=1M LATFLOW_MEM_CHECK=0 expect_code 0 "LATFLOW_MEM_CHECK=0 bypasses the check" -- \
   "$lf" train small.yaml --output bypass
-expect_err "LATFLOW_MEM_CHECK=0: not checked" "the bypass is logged"
+expect_err_re "LATFLOW_MEM_CHECK=0: not checked" "the bypass is logged"
 LATFLOW_MEM_LIMIT=1M expect_code 2 "a train card over LATFLOW_MEM_LIMIT=1M" -- "$lf" train small.yaml --output lim_tr
 [ -e lim_tr ] && bad "refused train created lim_tr" || ok "refused train created nothing"
 LATFLOW_MEM_LIMIT=2X expect_code 2 "LATFLOW_MEM_LIMIT=2X is bad usage" -- "$lf" train small.yaml --output lim_bad
-expect_err "LATFLOW_MEM_LIMIT: .*unknown unit" "the bad limit is named"
+expect_err_re "LATFLOW_MEM_LIMIT: .*unknown unit" "the bad limit is named"
 expect_code 0 "config ignores the memory" -- "$lf" config small.yaml "${huge[@]}"
 
 # --- rlimits: ulimit -v (RLIMIT_AS) and ulimit -d (RLIMIT_DATA) bound a process ----------
@@ -101,11 +90,11 @@ if [ -n "$avail_kb" ] && [ "$avail_kb" -gt 8000000 ]; then
   ( ulimit -v 3000000; "$lf" "${rl[@]}" > out.txt 2> err.txt; echo $? > rc.txt )
   [ "$(cat rc.txt)" = 2 ] && ok "a 2.8 GiB card under ulimit -v 3000000 is refused (exit 2)" \
     || { bad "ulimit -v: exit $(cat rc.txt), want 2"; tail -2 err.txt; }
-  expect_err "available \(RLIMIT_AS \(ulimit -v\) headroom" "ulimit -v is named"
+  expect_err_re "available \(RLIMIT_AS \(ulimit -v\) headroom" "ulimit -v is named"
   ( ulimit -d 1000000; "$lf" "${rl[@]}" > out.txt 2> err.txt; echo $? > rc.txt )
   [ "$(cat rc.txt)" = 2 ] && ok "the card under ulimit -d 1000000 is refused (exit 2)" \
     || { bad "ulimit -d: exit $(cat rc.txt), want 2"; tail -2 err.txt; }
-  expect_err "available \(RLIMIT_DATA \(ulimit -d\) headroom" "ulimit -d is named"
+  expect_err_re "available \(RLIMIT_DATA \(ulimit -d\) headroom" "ulimit -d is named"
   [ -e rl ] && bad "a refused card created rl" || ok "the refused cards created nothing"
 else
   echo "skip the rlimit cases: MemAvailable ${avail_kb:-?} kB < 8 GB would refuse first"
@@ -113,13 +102,12 @@ fi
 
 # --- several ranks: the node's memory is shared among them, a refusal stops every rank ------
 if command -v mpiexec > /dev/null; then
-  mpi=(mpiexec -n 2); mpiexec --version 2>&1 | grep -q "Open MPI\|OpenRTE" && mpi+=(--oversubscribe)
-  expect_code 0 "mpiexec -n 2 hmc" -- "${mpi[@]}" "$lf" hmc small.yaml --output mpi_ok
-  expect_err "available [0-9.]+ [KMGT]iB \((MemAvailable|cgroup).* / 2 ranks on this node\)" \
+  expect_code 0 "mpiexec -n 2 hmc" -- mpi 2 "$lf" hmc small.yaml --output mpi_ok
+  expect_err_re "available [0-9.]+ [KMGT]iB \((MemAvailable|cgroup).* / 2 ranks on this node\)" \
     "the available memory is divided among the 2 ranks of the node"
   LATFLOW_MEM_LIMIT=1M expect_code 2 "mpiexec -n 2 hmc over LATFLOW_MEM_LIMIT=1M" -- \
-    "${mpi[@]}" -x LATFLOW_MEM_LIMIT "$lf" hmc small.yaml --output mpi_lo
-  expect_err "needs about [0-9.]+ MiB per rank for hmc" "a rank names the number"
+    mpi 2 -x LATFLOW_MEM_LIMIT "$lf" hmc small.yaml --output mpi_lo
+  expect_err_re "needs about [0-9.]+ MiB per rank for hmc" "a rank names the number"
   [ -e mpi_lo ] && bad "refused mpiexec hmc created mpi_lo" || ok "refused mpiexec hmc created nothing"
 fi
 
@@ -147,5 +135,4 @@ check_rss "train u1 16x16 batch 128 (gauge flow)" -- "$lf" train "$src/configs/u
 check_rss "hmc schwinger 32x32" -- "$lf" hmc "${sch[@]}" --output rss_hmc
 check_rss "train phi4 8x8 (runtime only)" -- "$lf" train small.yaml --output rss_tiny
 
-echo "memory.sh: $passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish memory.sh

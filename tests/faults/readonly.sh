@@ -11,13 +11,11 @@
 # (analyze writes no file: --json goes to stdout.)
 # usage: readonly.sh LATFLOW WORKDIR SOURCEDIR   (latflow-merge sits next to LATFLOW)
 set -u
-lf=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); wd=$2
-merge=$(dirname "$lf")/latflow-merge
-if mountpoint -q "$wd/ro" 2>/dev/null; then umount "$wd/ro" 2>/dev/null; fi
-rm -rf "$wd"; mkdir -p "$wd"; cd "$wd" || exit 1
-fails=0; passes=0
-ok()   { passes=$((passes+1)); echo "ok   $*"; }
-bad()  { fails=$((fails+1)); echo "FAIL $*"; }
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh" || exit 1
+# a read-only tmpfs left mounted by a killed earlier run would stop the rm -rf
+if mountpoint -q "$2/ro" 2>/dev/null; then umount "$2/ro" 2>/dev/null; fi
+lf_setup "$@"
 cat > c.yaml <<'YAML'
 seed: 3
 output: w/base
@@ -90,5 +88,4 @@ reads "analyze --json a read-only ensemble" -- "$lf" analyze ro/in/ensemble.h5 -
 reads "plot a read-only train.h5" -- "$lf" plot ro/in/train.h5 --out w/p1
 reads "plot a read-only ensemble" -- "$lf" plot ro/in/ensemble.h5 --out w/p2
 reads "merge read-only ensembles" -- "$merge" w/m.h5 ro/in/ensemble.h5 ro/in/e2.h5
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish
