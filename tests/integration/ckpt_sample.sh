@@ -10,13 +10,9 @@
 # without a checkpoint starts over.
 # usage: ckpt_sample.sh LATFLOW WORKDIR SOURCEDIR
 set -u
-lf=$1; wd=$2; src=$3
-rm -rf "$wd"; mkdir -p "$wd"; cd "$wd" || exit 1
-fails=0; passes=0
-ok()   { passes=$((passes+1)); echo "ok   $*"; }
-bad()  { fails=$((fails+1)); echo "FAIL $*"; }
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
-mpi() { local n=$1; shift; mpiexec -n "$n" --oversubscribe "$@"; }
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh" || exit 1
+lf_setup "$@"
 # 40000 proposals = 625 blocks of 64; epochs of 4 blocks; a checkpoint every 32 blocks
 cat > tiny.yaml <<'YAML'
 seed: 11
@@ -149,5 +145,4 @@ h5diff -q rref/model.h5 r/model.h5 /model/params /model/params > /dev/null 2>&1 
 [ $n = 0 ] && ok "run --resume: model and ensemble bitwise equal to the uninterrupted run" || bad "run --resume: $n datasets differ"
 [ -f r/analysis.json ] && [ -f r/hmc.h5 ] && ok "run --resume: HMC, analysis and plots done" || bad "run --resume: missing outputs"
 
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish
