@@ -711,6 +711,15 @@ static lf_status preflight(const lf_config *cfg, const char *path, const char *c
   return lf_cli_mkdirs(cfg->output);
 }
 
+/* The --json summary of a run found complete on disk (nothing sampled in this call). */
+static void json_complete(cJSON *json, const char *path) {
+  if (!json) return;
+  cJSON_AddStringToObject(json, "command", "hmc");
+  cJSON_AddBoolToObject(json, "complete", 1);
+  cJSON_AddStringToObject(json, "ensemble", path);
+  cJSON_AddItemToObject(json, "warnings", cJSON_CreateArray());
+}
+
 /* `latflow hmc` with or without --resume (collective over comm). */
 lf_status lf_hmc_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_Comm comm,
                              cJSON *json) {
@@ -746,12 +755,7 @@ lf_status lf_hmc_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_Co
   if (st[1]) resume = 0;
   if (st[0] == RUN_COMPLETE) {
     lf_log_info("hmc", "'%s' holds a finished run: nothing to resume", path);
-    if (json) {
-      cJSON_AddStringToObject(json, "command", "hmc");
-      cJSON_AddBoolToObject(json, "complete", 1);
-      cJSON_AddStringToObject(json, "ensemble", path);
-      cJSON_AddItemToObject(json, "warnings", cJSON_CreateArray());
-    }
+    json_complete(json, path);
     goto fail; /* rc == LF_OK */
   }
   if (st[0] == RUN_CHAINS) {
@@ -760,12 +764,7 @@ lf_status lf_hmc_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_Co
     if ((rc = lf_cli_agree(comm, rc)) != LF_OK) goto fail;
   } else {
     lf_log_info("hmc", "every chain is finished in its part file: merging them into %s", path);
-    if (json) {
-      cJSON_AddStringToObject(json, "command", "hmc");
-      cJSON_AddBoolToObject(json, "complete", 1);
-      cJSON_AddStringToObject(json, "ensemble", path);
-      cJSON_AddItemToObject(json, "warnings", cJSON_CreateArray());
-    }
+    json_complete(json, path);
   }
   /* on disk, in this order (each step's kill is recovered by preflight): final parts,
    * hmc.h5 by the merge's rename, the parts removed, the checkpoints removed */
