@@ -21,8 +21,9 @@
  *
  * lf_ckpt_compat refuses to resume a run with a config that would change its result:
  * every key must equal the checkpoint's except the run-length and bookkeeping keys
- * (train.stop.*, train.checkpoint_every, train.log_every, train.eval_samples,
- * sample.proposals, sample.checkpoint_every, hmc.trajectories, hmc.checkpoint_every,
+ * (train.stop.*, train.checkpoint_every, train.checkpoint_seconds, train.log_every,
+ * train.eval_samples, sample.proposals, sample.checkpoint_every, sample.checkpoint_seconds,
+ * hmc.trajectories, hmc.checkpoint_every, hmc.checkpoint_seconds,
  * hmc.compare, output) and the sections the command does not use (train and hmc for
  * sample; train, model and sample except sample.save for hmc; sample and hmc for train;
  * for hmc also hmc.fermion unless the theory is schwinger, and hmc.cg_tol, hmc.cg_maxiter

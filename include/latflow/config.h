@@ -116,6 +116,8 @@ typedef struct lf_train_cfg {
   char init_from[LF_PATH_MAX]; /* train.init_from: model file ("" = fresh init)         */
   long checkpoint_every;       /* train.checkpoint_every >= 0: steps between checkpoints
                                   (0 = only on a signal); default 500                      */
+  double checkpoint_seconds;   /* train.checkpoint_seconds >= 0: wall seconds between
+                                  checkpoints (0 = off); default 1800; a duration in YAML */
   long eval_samples;           /* train.eval_samples >= 0: fresh samples per evaluation;
                                   default 4096 (0 = no evaluation)                        */
   long eval_every;             /* train.eval_every >= 0: steps between fresh-sample
@@ -126,30 +128,34 @@ typedef struct lf_train_cfg {
 } lf_train_cfg;
 
 typedef struct lf_sample_cfg {
-  lf_sample_mode mode;   /* sample.mode: imh | reweight            */
-  long proposals;        /* sample.proposals > 0; default 1000000   */
-  int block;             /* sample.block > 0; default 256           */
-  lf_save_kind save;     /* sample.save: accepted | all | none      */
-  int epoch;             /* sample.epoch > 0: blocks per worker per storage epoch; 8 */
-  long checkpoint_every; /* sample.checkpoint_every >= 0: proposals between checkpoints
-                            (rounded up to whole epochs; 0 = only on a signal); 100000 */
+  lf_sample_mode mode;       /* sample.mode: imh | reweight            */
+  long proposals;            /* sample.proposals > 0; default 1000000   */
+  int block;                 /* sample.block > 0; default 256           */
+  lf_save_kind save;         /* sample.save: accepted | all | none      */
+  int epoch;                 /* sample.epoch > 0: blocks per worker per storage epoch; 8 */
+  long checkpoint_every;     /* sample.checkpoint_every >= 0: proposals between checkpoints
+                                (rounded up to whole epochs; 0 = only on a signal); 100000 */
+  double checkpoint_seconds; /* sample.checkpoint_seconds >= 0: wall seconds between
+                                checkpoints, checked at epoch ends (0 = off); 1800 */
 } lf_sample_cfg;
 
 typedef struct lf_hmc_cfg {
-  long trajectories;        /* hmc.trajectories > 0; default 10000 */
-  double tau;               /* hmc.tau > 0; default 1.0            */
-  int steps;                /* hmc.steps > 0; default 10           */
-  lf_integrator integrator; /* hmc.integrator: leapfrog | omelyan  */
-  long therm;               /* hmc.therm >= 0; default 200         */
-  lf_tau_dist tau_dist;     /* hmc.tau_dist: uniform (default: steps per trajectory uniform
-                               in 1 .. 2 steps - 1, step size tau/steps) | fixed */
-  int compare;              /* hmc.compare: false | true; `run` also runs HMC (default true) */
-  long checkpoint_every;    /* hmc.checkpoint_every >= 0: trajectories between checkpoints
-                               (0 = only on a signal); default 1000 */
-  lf_fermion_kind fermion;  /* hmc.fermion: exact | pseudofermion (schwinger only; default
-                               pseudofermion; ignored for phi4 and u1)          */
-  double cg_tol;            /* hmc.cg_tol in (0, 1): CG relative residual; 1e-10 */
-  int cg_maxiter;           /* hmc.cg_maxiter > 0: CG iterations per solve; 10000 */
+  long trajectories;         /* hmc.trajectories > 0; default 10000 */
+  double tau;                /* hmc.tau > 0; default 1.0            */
+  int steps;                 /* hmc.steps > 0; default 10           */
+  lf_integrator integrator;  /* hmc.integrator: leapfrog | omelyan  */
+  long therm;                /* hmc.therm >= 0; default 200         */
+  lf_tau_dist tau_dist;      /* hmc.tau_dist: uniform (default: steps per trajectory uniform
+                                in 1 .. 2 steps - 1, step size tau/steps) | fixed */
+  int compare;               /* hmc.compare: false | true; `run` also runs HMC (default true) */
+  long checkpoint_every;     /* hmc.checkpoint_every >= 0: trajectories between checkpoints
+                                (0 = only on a signal); default 1000 */
+  double checkpoint_seconds; /* hmc.checkpoint_seconds >= 0: wall seconds between checkpoints,
+                                checked where the ranks meet (0 = off); default 1800 */
+  lf_fermion_kind fermion;   /* hmc.fermion: exact | pseudofermion (schwinger only; default
+                                pseudofermion; ignored for phi4 and u1)          */
+  double cg_tol;             /* hmc.cg_tol in (0, 1): CG relative residual; 1e-10 */
+  int cg_maxiter;            /* hmc.cg_maxiter > 0: CG iterations per solve; 10000 */
 } lf_hmc_cfg;
 
 /* Bits of lf_config.given: keys with a name-dependent default that were set explicitly. */

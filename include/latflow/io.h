@@ -89,7 +89,8 @@ lf_status lf_io_model_save(const char *path, const lf_model *m, const lf_config 
  * LF_ERR_FORMAT "<path>: parameter hash mismatch: file says ..., data gives ...
  * (corrupted file?)"). Gradients and optimizer moments are zero. On failure m_out is
  * left zeroed (nothing to free). Errors: the refusals above, LF_ERR_FORMAT (missing or
- * inconsistent objects), LF_ERR_CONFIG (stored YAML does not parse), LF_ERR_HDF5,
+ * inconsistent objects, or a stored YAML that does not parse: "<path>:/meta/config_yaml:
+ * <line>: ... (corrupted file, or written by a newer latflow?)"), LF_ERR_HDF5,
  * LF_ERR_NOMEM and whatever lf_model_init returns. */
 lf_status lf_io_model_load(const char *path, lf_config *cfg_out, lf_model *m_out, int Bmax);
 

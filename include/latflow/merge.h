@@ -43,6 +43,9 @@
  * The output is written as "<out>.tmp" and renamed when complete: a failed merge leaves
  * no <out>. An existing out is refused unless overwrite != 0 (LF_ERR_IO, "refusing to
  * overwrite"); out naming one of the inputs, or one input given twice, is LF_ERR_INVALID.
+ * One merge per output: "<out>.lock" is held with flock for the whole call (removed at its
+ * end); a second merge into the same out is refused at once (LF_ERR_IO, "'<out>' is being
+ * written by another latflow-merge (pid ...)"), also with overwrite.
  * A missing, corrupt or non-ensemble input is refused with the reader's code and a
  * message that starts "merge input '<path>': ".
  * Local (serial HDF5, one process); never prints. */

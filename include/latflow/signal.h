@@ -16,7 +16,8 @@
  * through the real handler (or die by SIGKILL between checkpoints). Unset, it costs one
  * getenv at the first call.
  *
- * Everything is local except lf_signal_agree (collective over comm). */
+ * Everything is local except lf_signal_agree and lf_signal_agree_due (collective over
+ * comm). */
 #ifndef LATFLOW_SIGNAL_H
 #define LATFLOW_SIGNAL_H
 
@@ -32,6 +33,11 @@ void lf_signal_clear(void);
 /* Collective over comm (MPI_COMM_NULL or MPI_COMM_SELF: local): *sig = the largest
  * pending signal number over the ranks (0: none). LF_ERR_MPI if the reduction fails. */
 lf_status lf_signal_agree(MPI_Comm comm, int *sig);
+/* lf_signal_agree plus one more flag reduced the same way, in the same message: *due_all
+ * = the largest `due` over the ranks. Wall-clock checkpoints pass rank 0's decision
+ * (rank 0's clock; 0 on the other ranks), so every rank takes the same decision at the
+ * same step boundary. */
+lf_status lf_signal_agree_due(MPI_Comm comm, int due, int *sig, int *due_all);
 /* Name of a signal number ("SIGTERM", ...; "signal N" otherwise); static storage. */
 const char *lf_signal_name(int sig);
 /* Raises the signal of LATFLOW_TEST_INTERRUPT when phase, step and rank match (see above). */

@@ -1,7 +1,9 @@
 /* Option parsing, config loading and small file helpers shared by the subcommands. */
 #include "cli.h"
 
+#include "latflow/io.h"
 #include "latflow/log.h"
+#include "latflow/mem.h"
 #include "latflow/version.h"
 
 #include <cblas.h>
@@ -125,6 +127,17 @@ int lf_cli_file_exists(const char *path) {
   return stat(path, &st) == 0;
 }
 
+lf_status lf_cli_remove_checkpoints(const char *path) {
+  char other[LF_PATH_MAX + 16];
+  const char *sfx[3] = {"", ".prev", ".tmp"};
+  for (int i = 0; i < 3; i++) {
+    snprintf(other, sizeof other, "%s%s", path, sfx[i]);
+    const lf_status rc = lf_io_remove_stale(other);
+    if (rc != LF_OK) return rc;
+  }
+  return LF_OK;
+}
+
 void lf_cli_banner(MPI_Comm comm, const char *cmd) {
   int rank = 0, size = 1, len = 0;
   MPI_Comm_rank(comm, &rank);
@@ -147,7 +160,13 @@ void lf_cli_banner(MPI_Comm comm, const char *cmd) {
 int lf_cli_report(lf_status rc) {
   if (rc == LF_OK) return 0;
   lf_log_progress_end();
-  fprintf(stderr, "latflow: %s\n", lf_last_error()[0] ? lf_last_error() : lf_status_str(rc));
+  if (rc == LF_ERR_NOMEM) /* the check at the start was bypassed or the estimate was short */
+    fprintf(stderr,
+            "latflow: out of memory: %s (the start-up log's \"memory:\" line has this card's "
+            "estimate; docs/CONFIG.md, \"Memory\")\n",
+            lf_last_error()[0] ? lf_last_error() : lf_status_str(rc));
+  else
+    fprintf(stderr, "latflow: %s\n", lf_last_error()[0] ? lf_last_error() : lf_status_str(rc));
   if (rc == LF_INTERRUPTED) return LF_CLI_EXIT_INTERRUPTED;
   return (rc == LF_ERR_USAGE || rc == LF_ERR_CONFIG) ? 2 : 1;
 }
@@ -173,6 +192,11 @@ int lf_cli_setup(int argc, char **argv, MPI_Comm comm, const char *cmd, const ch
     return 0;
   }
   lf_cli_banner(comm, cmd);
+  /* before any big allocation and before the output folder is created */
+  if ((rc = lf_cli_memory_check(comm, cmd, o, cfg)) != LF_OK) {
+    *code = lf_cli_report(rc);
+    return 0;
+  }
   return 1;
 }
 
@@ -180,6 +204,100 @@ static int failure_agreed;
 
 int lf_cli_failure_agreed(void) {
   return failure_agreed;
+}
+
+static int mem_cmd(const char *cmd, lf_mem_cmd *m) {
+  static const struct {
+    const char *name;
+    lf_mem_cmd cmd;
+  } t[] = {{"train", LF_MEM_TRAIN},
+           {"sample", LF_MEM_SAMPLE},
+           {"hmc", LF_MEM_HMC},
+           {"run", LF_MEM_RUN},
+           {"bench", LF_MEM_BENCH}};
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+    if (!strcmp(cmd, t[i].name)) {
+      *m = t[i].cmd;
+      return 1;
+    }
+  return 0;
+}
+
+/* What to lower, by the biggest part of the estimate. */
+static const char *mem_hint(const lf_mem_est *e) {
+  const char *big = e->nparts ? e->part[0].name : "";
+  if (!strcmp(big, "Dirac matrices"))
+    return "use a smaller theory.shape (the Schwinger model's Dirac matrices are dense)";
+  if (!strcmp(big, "flow ensemble") || !strcmp(big, "hmc ensemble"))
+    return "lower sample.proposals or hmc.trajectories, or run train, sample and hmc separately";
+  if (!strcmp(big, "epoch buffer")) return "lower sample.epoch or sample.block, or use save: none";
+  if (!strcmp(big, "flow parameters"))
+    return "lower model.layers, model.hidden or model.kernel, or use model.precision: single";
+  if (!strcmp(e->phase, "train"))
+    return "lower train.batch (and train.schedule.batch_max), model.layers or model.hidden, or "
+           "use model.precision: single";
+  if (!strcmp(e->phase, "sample"))
+    return "lower sample.block, model.layers or model.hidden, or use model.precision: single";
+  return "use a smaller card";
+}
+
+static int mem_check_off(void) {
+  const char *v = getenv("LATFLOW_MEM_CHECK");
+  return v && (!strcmp(v, "0") || !strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false"));
+}
+
+lf_status lf_cli_memory_check(MPI_Comm comm, const char *cmd, const lf_cli_opts *o,
+                              const lf_config *cfg) {
+  lf_mem_cmd mc;
+  if (!mem_cmd(cmd, &mc)) return LF_OK;
+  int nranks = 1, node_ranks = 1;
+  MPI_Comm_size(comm, &nranks);
+  MPI_Comm node;
+  if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+    MPI_Comm_size(node, &node_ranks);
+    MPI_Comm_free(&node);
+  }
+  /* sample --model M samples M's architecture, whatever the card's model section says */
+  lf_config c = *cfg;
+  if (mc == LF_MEM_SAMPLE && o->model) {
+    lf_config mcfg;
+    if (lf_io_model_peek(o->model, &mcfg) == LF_OK) c.model = mcfg.model;
+    lf_clear_error();
+  }
+  lf_mem_est e;
+  lf_mem_estimate(&c, mc, nranks, &e);
+  double avail = -1.0;
+  char what[256] = "", need[32], have[32], parts[640] = "";
+  const char *lim = getenv("LATFLOW_MEM_LIMIT");
+  lf_status rc = LF_OK;
+  if (lim && lim[0]) {
+    if (lf_mem_parse_size(lim, &avail) != LF_OK)
+      rc = lf_fail_msg(LF_ERR_USAGE, "LATFLOW_MEM_LIMIT: %s", lf_last_error());
+    snprintf(what, sizeof what, "LATFLOW_MEM_LIMIT=%s per rank", lim);
+  } else {
+    lf_mem_sources src;
+    char buf[2048];
+    lf_mem_sources_default(&src, buf, sizeof buf);
+    lf_mem_available(&src, node_ranks, &avail, what, sizeof what);
+  }
+  lf_mem_format(e.total, need, sizeof need);
+  lf_mem_format(avail, have, sizeof have);
+  for (int i = 0, k = 0; i < e.nparts && i < 3; i++) {
+    char b[32];
+    k += snprintf(parts + k, sizeof parts - (size_t)k, "%s%s %s: %s", i ? "; " : "", e.part[i].name,
+                  lf_mem_format(e.part[i].bytes, b, sizeof b), e.part[i].detail);
+    if (k >= (int)sizeof parts) break;
+  }
+  const int off = mem_check_off();
+  lf_log_info("latflow", "memory: about %s per rank (peak in %s; %s); available %s (%s)%s", need,
+              e.phase, parts, avail >= 0 ? have : "unknown", avail >= 0 ? what : "no source",
+              off ? "; LATFLOW_MEM_CHECK=0: not checked" : "");
+  if (rc == LF_OK && !off && avail >= 0 && e.total > avail)
+    rc = lf_fail_msg(LF_ERR_CONFIG,
+                     "this card needs about %s per rank for %s (%s), but %s %s available (%s): "
+                     "%s; LATFLOW_MEM_CHECK=0 skips this check (docs/CONFIG.md, \"Memory\")",
+                     need, e.phase, parts, have, "is", what, mem_hint(&e));
+  return lf_cli_agree(comm, rc);
 }
 
 lf_status lf_cli_agree(MPI_Comm comm, lf_status rc) {

@@ -32,6 +32,10 @@ lf_status lf_cli_mkdirs(const char *dir);
 /* Joins dir and name into out (LF_ERR_INVALID if too long). */
 lf_status lf_cli_path(char *out, size_t n, const char *dir, const char *name);
 int lf_cli_file_exists(const char *path);
+/* Removes the checkpoint at path, its .prev and its .tmp: missing ones are fine, regular
+ * files are removed, anything else (a link, a directory) is refused (lf_io_remove_stale).
+ * One rank. */
+lf_status lf_cli_remove_checkpoints(const char *path);
 /* Logs the startup banner: version, git revision, compiler, MPI/HDF5/OpenBLAS, ranks. */
 void lf_cli_banner(MPI_Comm comm, const char *cmd);
 
@@ -43,13 +47,24 @@ int lf_cmd_sample(int argc, char **argv, MPI_Comm comm);
 int lf_cmd_hmc(int argc, char **argv, MPI_Comm comm);
 int lf_cmd_analyze(int argc, char **argv, MPI_Comm comm);
 int lf_cmd_plot(int argc, char **argv, MPI_Comm comm);
+/* latflow check: runs before MPI_Init and without it (it reads one card, nothing else) */
+int lf_cmd_check(int argc, char **argv);
 
 /* The common start of a subcommand: parse options, print help (*code = 0), load the
  * config, check the flow's rules (lf_config_validate_flow) for the commands that build a
- * flow (train, sample, run, bench; not hmc) and log the banner. Returns 1 to go on; 0 with
- * *code set to stop. */
+ * flow (train, sample, run, bench; not hmc), log the banner and check the card's memory
+ * (lf_cli_memory_check; collective). Returns 1 to go on; 0 with *code set to stop. */
 int lf_cli_setup(int argc, char **argv, MPI_Comm comm, const char *cmd, const char *help,
                  lf_cli_opts *o, lf_config *cfg, int *code);
+
+/* Collective over comm: logs the memory the card needs per rank for cmd (train, sample,
+ * hmc, run, bench; latflow/mem.h) and what this rank may use, and refuses with
+ * LF_ERR_CONFIG (exit 2) a card that cannot fit, naming both numbers, the biggest parts
+ * and what to lower. LATFLOW_MEM_LIMIT=<size> (per rank: "2G", "512M", bytes) replaces the
+ * measured memory; LATFLOW_MEM_CHECK=0 logs the estimate but does not refuse. Other
+ * commands: LF_OK. Called by lf_cli_setup, before anything is created. */
+lf_status lf_cli_memory_check(MPI_Comm comm, const char *cmd, const lf_cli_opts *o,
+                              const lf_config *cfg);
 
 /* latflow sample's pipeline (cmd_sample.c); resume != 0 continues the run interrupted in
  * cfg->output from <output>/sample.ckpt.h5 (on any number of ranks). Collective. */

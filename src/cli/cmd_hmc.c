@@ -16,13 +16,22 @@
  * their status and on a pending signal (two small all-reduces per K trajectories; one per
  * trajectory would cost more than the trajectory at L = 8), write a checkpoint at every
  * multiple of hmc.checkpoint_every or on a signal, and on a signal stop with
- * LF_INTERRUPTED. The last trajectory needs no meeting: the run ends normally there. */
+ * LF_INTERRUPTED. The last trajectory needs no meeting: the run ends normally there. A
+ * wall-clock checkpoint (hmc.checkpoint_seconds) is rank 0's decision at a meeting, reduced
+ * with the signal flag.
+ *
+ * Crash recovery (docs/ARCHITECTURE.md "Crash recovery"): on P ranks the parts become final,
+ * rank 0 merges them into hmc.h5, removes the parts, then the checkpoints; preflight
+ * recognizes every state in between (redo the merge while all parts are final; hmc.h5 of
+ * this run's config and length is complete; no checkpoint: start over). */
 #include "cli.h"
 #include "cmd_train.h"
 
 #include "latflow/ckpt.h"
 #include "latflow/ensemble.h"
+#include "latflow/fault.h"
 #include "latflow/hmc.h"
+#include "latflow/io.h"
 #include "latflow/log.h"
 #include "latflow/merge.h"
 #include "latflow/signal.h"
@@ -30,6 +39,7 @@
 #include "latflow/timer.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -48,10 +58,12 @@ static const char help[] =
     "accept flag; configurations per sample.save (accepted: one row per new state; none).\n"
     "Under mpiexec -n P: P independent chains (chain r on rank r, its own random stream) in\n"
     "one multi-chain file.\n"
-    "Every hmc.checkpoint_every trajectories and on SIGTERM, SIGUSR1 or SIGINT it writes\n"
-    "<output>/hmc.ckpt.h5 (a signal then stops the run with exit code 3); --resume continues\n"
-    "from there (same config except hmc.trajectories and hmc.checkpoint_every, same number\n"
-    "of ranks) and ends with the same hmc.h5 as an uninterrupted run.\n";
+    "Every hmc.checkpoint_every trajectories, every hmc.checkpoint_seconds of wall time and\n"
+    "on SIGTERM, SIGUSR1 or SIGINT it writes <output>/hmc.ckpt.h5 (a signal then stops the\n"
+    "run with exit code 3); --resume continues from there (same config except\n"
+    "hmc.trajectories and the checkpoint spacing, same number of ranks), finishes an\n"
+    "interrupted merge of the part files, or starts over without a checkpoint, and ends\n"
+    "with the same hmc.h5 as an uninterrupted run.\n";
 
 #define AGREE_EVERY 64 /* trajectories between the ranks' meetings, at most */
 
@@ -401,6 +413,7 @@ static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, in
   if (resume)
     lf_log_info("hmc", "resuming at trajectory %lld of %ld from %s", (long long)s.t, total, ckpt);
   const double t0 = lf_wtime(), before = s.seconds;
+  double last_ckpt = t0; /* rank 0: wall clock of the last checkpoint (or the start) */
   const long t_first = (long)s.t;
   /* integrator steps of the production trajectories: those before a resume are recomputed
    * (they are a pure function of (seed, chain, t)), the others counted as they run */
@@ -453,9 +466,13 @@ static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, in
     t = stop; /* a failed rank still meets the others at stop */
     if (t == total) break;
     LF_CHECK(lf_cli_agree(comm, rc));
-    int sig = 0;
-    LF_CHECK(lf_signal_agree(comm, &sig));
-    if (sig || (ce > 0 && t % ce == 0)) {
+    /* a wall-clock checkpoint is rank 0's decision (its clock), reduced with the signal
+     * flag: every rank writes it at this meeting; a checkpoint does not change a chain */
+    const int clock_due = chain == 0 && cfg->hmc.checkpoint_seconds > 0 &&
+                          lf_wtime() - last_ckpt >= cfg->hmc.checkpoint_seconds;
+    int sig = 0, due = 0;
+    LF_CHECK(lf_signal_agree_due(comm, clock_due, &sig, &due));
+    if (sig || due || (ce > 0 && t % ce == 0)) {
       s.t = t;
       s.seconds = before + (lf_wtime() - t0);
       rc = lf_ens_sync(w); /* the .tmp holds, durably, at least what the checkpoint says */
@@ -464,6 +481,7 @@ static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, in
       LF_CHECK(lf_cli_agree(comm, rc));
       LF_CHECK(ckpt_write(ckpt, cfg, comm, &s, phi, n));
       keep = 1;
+      last_ckpt = lf_wtime();
       lf_log_debug("hmc", "checkpoint at trajectory %ld -> %s", t, ckpt);
     }
     if (sig) {
@@ -560,25 +578,123 @@ fail:
   return rc;
 }
 
-/* Rank 0, before a run: the refusals that depend on what the output directory holds. */
+/* What --resume finds in the output directory (rank 0 decides, every rank follows). */
+enum { RUN_CHAINS = 0, RUN_COMPLETE = 1, RUN_MERGE = 2 };
+
+/* Rank 0: is the ensemble file at path the finished result of this run (P chains of
+ * hmc.trajectories steps, a config lf_ckpt_compat accepts)? The run is a pure function of
+ * its config, so such a file is the one the interrupted run wrote. LF_ERR_IO naming why
+ * not. */
+static lf_status check_finished(const lf_config *cfg, const char *path, int P, const char *why) {
+  lf_ensemble e;
+  lf_status rc = lf_ens_read(path, &e);
+  if (rc != LF_OK) return rc;
+  rc = lf_ckpt_compat(&e.cfg, cfg, "hmc", path);
+  if (rc == LF_OK && e.cfg.sample.save != cfg->sample.save)
+    rc = LF_FAIL(LF_ERR_CONFIG, "'%s': sample.save differs from the config", path);
+  for (int r = 0; rc == LF_OK && r < e.R; r++)
+    if ((long)e.steps[r] != cfg->hmc.trajectories)
+      rc = LF_FAIL(LF_ERR_IO, "'%s': chain %d holds %zu trajectories, the config asks for %ld",
+                   path, r, e.steps[r], cfg->hmc.trajectories);
+  if (rc == LF_OK && e.R != P)
+    rc = LF_FAIL(LF_ERR_IO, "'%s' holds %d chains, this run has %d (one per rank)", path, e.R, P);
+  lf_ens_free(&e);
+  if (rc != LF_OK)
+    return lf_fail_msg(LF_ERR_IO,
+                       "--resume: %s, but it is not this run's result: %s; move it "
+                       "away or start over with --force",
+                       why, lf_last_error());
+  return LF_OK;
+}
+
+/* Rank 0: the names of the P part files and whether they are all final (no .tmp left). */
+static int parts_final(char (*parts)[LF_PATH_MAX], int P, int *any_tmp) {
+  int all = 1;
+  *any_tmp = 0;
+  for (int r = 0; r < P; r++) {
+    char t[LF_PATH_MAX + 8];
+    snprintf(t, sizeof t, "%s.tmp", parts[r]);
+    if (lf_cli_file_exists(t)) *any_tmp = 1;
+    if (!lf_cli_file_exists(parts[r])) all = 0;
+  }
+  return all && !*any_tmp;
+}
+
+/* Rank 0, before a run: the refusals that depend on what the output directory holds, and
+ * what a --resume does (*mode; *restart when it starts over). The on-disk order of a run
+ * (docs/ARCHITECTURE.md "Crash recovery") makes every state recognizable: part .tmp files
+ * (P > 1) or hmc.h5.tmp while the chains run, checkpoints beside them; then final parts;
+ * then hmc.h5 (the merge's rename); then the parts removed; then the checkpoints. */
 static lf_status preflight(const lf_config *cfg, const char *path, const char *ckpt,
-                           const char *prev, int force, int resume, int *complete) {
+                           const char *prev, char (*parts)[LF_PATH_MAX], int P, int force,
+                           int resume, int *mode, int *restart) {
   const int have_ckpt = lf_cli_file_exists(ckpt) || lf_cli_file_exists(prev);
-  *complete = 0;
+  *mode = RUN_CHAINS;
+  *restart = 0;
   if (resume) {
-    if (!have_ckpt && lf_cli_file_exists(path)) { /* idempotent: a requeued job may ask */
-      *complete = 1;
+    int any_tmp = 0;
+    char t[LF_PATH_MAX + 8];
+    snprintf(t, sizeof t, "%s.tmp", path);
+    if (P > 1 && parts_final(parts, P, &any_tmp)) {
+      /* every chain is finished: the merge (and what follows) was cut short; redo it */
+      for (int r = 0; r < P; r++) {
+        const lf_status rc =
+            check_finished(cfg, parts[r], 1, "every part file of the chains is in place");
+        if (rc != LF_OK) return rc;
+      }
+      *mode = RUN_MERGE;
       return LF_OK;
     }
-    if (!have_ckpt)
-      return LF_FAIL(LF_ERR_USAGE,
-                     "--resume: no checkpoint '%s' (nor '%s') to resume from; the run in '%s' "
-                     "finished or never wrote one (start it without --resume)",
-                     ckpt, prev, cfg->output);
-    if (!force && lf_cli_file_exists(path))
-      return LF_FAIL(LF_ERR_IO,
-                     "'%s' exists; refusing to overwrite (use --force or another output)", path);
-    return LF_OK;
+    if (lf_cli_file_exists(path) && (P > 1 ? !any_tmp : !lf_cli_file_exists(t))) {
+      /* idempotent (a requeued job may ask again); with a checkpoint left the run was
+       * killed after its final rename: the file must be this run's */
+      if (have_ckpt) {
+        const lf_status rc = check_finished(cfg, path, P, "hmc.h5 is in place");
+        if (rc != LF_OK) return rc;
+      }
+      for (int r = 0; P > 1 && r < P; r++) {
+        const lf_status rc = lf_io_remove_stale(parts[r]);
+        if (rc != LF_OK) return rc;
+      }
+      if (have_ckpt) {
+        const lf_status rc = lf_cli_remove_checkpoints(ckpt);
+        if (rc != LF_OK) return rc;
+        lf_log_info("hmc",
+                    "'%s' is complete (killed after its final rename): removed the stale "
+                    "checkpoint %s",
+                    path, ckpt);
+      }
+      *mode = RUN_COMPLETE;
+      return LF_OK;
+    }
+    if (!have_ckpt) {
+      /* killed before its first checkpoint (a requeued job): start from the beginning;
+       * the fresh run replaces the stale .tmp and part files (regular files only) */
+      lf_log_info("hmc",
+                  "--resume: no checkpoint and no hmc.h5 in '%s' (the run stopped before its "
+                  "first checkpoint): starting from the beginning",
+                  cfg->output);
+      *restart = 1;
+      resume = 0;
+    } else {
+      if (!force && lf_cli_file_exists(path))
+        return LF_FAIL(LF_ERR_IO,
+                       "'%s' exists; refusing to overwrite (use --force or another output)", path);
+      /* killed while the ranks renamed their parts (some final, some not): a final part
+       * goes back to its .tmp name, and lf_ens_reopen cuts it back to the checkpoint */
+      for (int r = 0; P > 1 && r < P; r++) {
+        char pt[LF_PATH_MAX + 8];
+        snprintf(pt, sizeof pt, "%s.tmp", parts[r]);
+        if (lf_cli_file_exists(parts[r]) && !lf_cli_file_exists(pt)) {
+          lf_status rc = lf_io_check_not_symlink(parts[r]);
+          if (rc == LF_OK && rename(parts[r], pt) != 0)
+            rc =
+                LF_FAIL(LF_ERR_IO, "cannot rename '%s' to '%s': %s", parts[r], pt, strerror(errno));
+          if (rc != LF_OK) return rc;
+        }
+      }
+      return LF_OK;
+    }
   }
   if (!force && lf_cli_file_exists(path))
     return LF_FAIL(LF_ERR_IO, "'%s' exists; refusing to overwrite (use --force or another output)",
@@ -595,55 +711,75 @@ static lf_status preflight(const lf_config *cfg, const char *path, const char *c
   return lf_cli_mkdirs(cfg->output);
 }
 
+/* The --json summary of a run found complete on disk (nothing sampled in this call). */
+static void json_complete(cJSON *json, const char *path) {
+  if (!json) return;
+  cJSON_AddStringToObject(json, "command", "hmc");
+  cJSON_AddBoolToObject(json, "complete", 1);
+  cJSON_AddStringToObject(json, "ensemble", path);
+  cJSON_AddItemToObject(json, "warnings", cJSON_CreateArray());
+}
+
 /* `latflow hmc` with or without --resume (collective over comm). */
 lf_status lf_hmc_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_Comm comm,
                              cJSON *json) {
   int rank = 0, size = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
-  char path[LF_PATH_MAX], part[LF_PATH_MAX], ckpt[LF_PATH_MAX], prev[LF_PATH_MAX], name[64];
-  lf_status rc = lf_cli_path(path, sizeof path, cfg->output, "hmc.h5");
-  if (rc == LF_OK) rc = lf_cli_path(ckpt, sizeof ckpt, cfg->output, "hmc.ckpt.h5");
-  if (rc == LF_OK) rc = lf_ckpt_prev_path(prev, sizeof prev, ckpt);
-  int complete = 0;
-  if (rc == LF_OK && rank == 0) rc = preflight(cfg, path, ckpt, prev, force, resume, &complete);
-  if ((rc = lf_cli_agree(comm, rc)) != LF_OK) return rc;
-  if (MPI_Bcast(&complete, 1, MPI_INT, 0, comm) != MPI_SUCCESS)
-    return LF_FAIL(LF_ERR_MPI, "MPI_Bcast of the run state");
-  if (complete) {
-    lf_log_info("hmc", "'%s' holds a finished run: nothing to resume", path);
-    if (json) {
-      cJSON_AddStringToObject(json, "command", "hmc");
-      cJSON_AddBoolToObject(json, "complete", 1);
-      cJSON_AddStringToObject(json, "ensemble", path);
-      cJSON_AddItemToObject(json, "warnings", cJSON_CreateArray());
-    }
-    return LF_OK;
-  }
+  char path[LF_PATH_MAX], ckpt[LF_PATH_MAX], prev[LF_PATH_MAX], name[64];
   /* one rank: the chain goes straight into hmc.h5; P ranks: one independent chain per rank,
    * each into its own part file, then rank 0 merges them into one multi-chain file (chain
    * r = rank r) and removes the parts */
-  snprintf(name, sizeof name, "hmc.part%d.h5", rank);
-  if (size == 1)
-    snprintf(part, sizeof part, "%s", path);
-  else
-    rc = lf_cli_path(part, sizeof part, cfg->output, name);
-  if ((rc = lf_cli_agree(comm, rc)) != LF_OK) return rc;
-  rc = hmc_chain(cfg, rank, part, size == 1 ? force : 1, resume, ckpt, comm, rank == 0,
-                 rank == 0 ? json : NULL);
-  if ((rc = lf_cli_agree(comm, rc)) != LF_OK) return rc;
-  if (rank == 0 && size > 1) {
-    char(*parts)[LF_PATH_MAX] = calloc((size_t)size, sizeof *parts);
-    const char **ins = calloc((size_t)size, sizeof *ins);
-    if (!parts || !ins) rc = LF_FAIL(LF_ERR_NOMEM, "part names for %d ranks", size);
-    for (int r = 0; rc == LF_OK && r < size; r++) {
-      snprintf(name, sizeof name, "hmc.part%d.h5", r);
+  char(*parts)[LF_PATH_MAX] = calloc((size_t)size, sizeof *parts);
+  const char **ins = calloc((size_t)size, sizeof *ins);
+  lf_status rc = parts && ins ? LF_OK : LF_FAIL(LF_ERR_NOMEM, "part names for %d ranks", size);
+  if (rc == LF_OK) rc = lf_cli_path(path, sizeof path, cfg->output, "hmc.h5");
+  if (rc == LF_OK) rc = lf_cli_path(ckpt, sizeof ckpt, cfg->output, "hmc.ckpt.h5");
+  if (rc == LF_OK) rc = lf_ckpt_prev_path(prev, sizeof prev, ckpt);
+  for (int r = 0; rc == LF_OK && r < size; r++) {
+    snprintf(name, sizeof name, "hmc.part%d.h5", r);
+    if (size == 1)
+      snprintf(parts[r], sizeof parts[r], "%s", path);
+    else
       rc = lf_cli_path(parts[r], sizeof parts[r], cfg->output, name);
-      ins[r] = parts[r];
+    ins[r] = parts[r];
+  }
+  int st[2] = {RUN_CHAINS, 0}; /* mode, restart */
+  if (rc == LF_OK && rank == 0)
+    rc = preflight(cfg, path, ckpt, prev, parts, size, force, resume, &st[0], &st[1]);
+  if ((rc = lf_cli_agree(comm, rc)) != LF_OK) goto fail;
+  if (MPI_Bcast(st, 2, MPI_INT, 0, comm) != MPI_SUCCESS) {
+    rc = LF_FAIL(LF_ERR_MPI, "MPI_Bcast of the run state");
+    goto fail;
+  }
+  if (st[1]) resume = 0;
+  if (st[0] == RUN_COMPLETE) {
+    lf_log_info("hmc", "'%s' holds a finished run: nothing to resume", path);
+    json_complete(json, path);
+    goto fail; /* rc == LF_OK */
+  }
+  if (st[0] == RUN_CHAINS) {
+    rc = hmc_chain(cfg, rank, parts[rank], size == 1 ? force : 1, resume, ckpt, comm, rank == 0,
+                   rank == 0 ? json : NULL);
+    if ((rc = lf_cli_agree(comm, rc)) != LF_OK) goto fail;
+  } else {
+    lf_log_info("hmc", "every chain is finished in its part file: merging them into %s", path);
+    json_complete(json, path);
+  }
+  /* on disk, in this order (each step's kill is recovered by preflight): final parts,
+   * hmc.h5 by the merge's rename, the parts removed, the checkpoints removed */
+  if (rank == 0 && size > 1) {
+    lf_fault_point("after_parts");
+    /* a resumed or redone merge replaces an hmc.h5 of this run (check_finished) */
+    rc = lf_ens_merge(path, size, (const char *const *)ins, force || resume || st[0] == RUN_MERGE,
+                      NULL);
+    if (rc == LF_OK) {
+      lf_fault_point("after_merge");
+      for (int r = 0; r < size; r++) {
+        remove(parts[r]);
+        lf_fault_point("after_part_removed");
+      }
     }
-    if (rc == LF_OK) rc = lf_ens_merge(path, size, (const char *const *)ins, force || resume, NULL);
-    if (rc == LF_OK)
-      for (int r = 0; r < size; r++) remove(parts[r]);
     if (rc == LF_OK) {
       lf_log_info("hmc", "%d chains (one per rank) merged into %s", size, path);
       if (json) {
@@ -651,15 +787,18 @@ lf_status lf_hmc_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_Co
         cJSON_AddNumberToObject(json, "chains", size);
       }
     }
-    free(parts);
-    free(ins);
   }
   /* the run is complete: its checkpoints are of no further use */
   if (rc == LF_OK && rank == 0) {
+    lf_fault_point("after_final_rename");
     remove(ckpt);
     remove(prev);
   }
-  return lf_cli_agree(comm, rc);
+  rc = lf_cli_agree(comm, rc);
+fail:
+  free(parts);
+  free(ins);
+  return rc;
 }
 
 lf_status lf_hmc_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSON *json) {

@@ -102,8 +102,9 @@ static void summary(FILE *f, const lf_config *cfg, const lf_analysis *fa, const 
 }
 
 /* What `run --resume` does with a stage whose final file is `done` and whose checkpoint
- * is `ckpt` (rank 0 decides, every rank follows): 0 run it fresh, 1 resume it, 2 skip it
- * (completed). Without --resume: always 0. */
+ * is `ckpt` (rank 0 decides, every rank follows): 0 run it fresh, 1 resume it (the stage
+ * finds out whether to continue, finish or start over), 2 skip it (completed). Without
+ * --resume: always 0. */
 static int stage_mode(int resume, const char *out, const char *done, const char *ckpt,
                       MPI_Comm comm) {
   int rank = 0, mode = 0;
@@ -113,18 +114,23 @@ static int stage_mode(int resume, const char *out, const char *done, const char 
     if (lf_cli_path(d, sizeof d, out, done) == LF_OK &&
         lf_cli_path(c, sizeof c, out, ckpt) == LF_OK) {
       snprintf(p, sizeof p, "%s.prev", c);
+      /* without a checkpoint nor a result the stage's own --resume starts it over,
+       * replacing what a kill before its first checkpoint left */
       if (lf_cli_file_exists(c) || lf_cli_file_exists(p))
         mode = 1;
       else if (lf_cli_file_exists(d))
         mode = 2;
+      else
+        mode = 3;
     }
   }
   MPI_Bcast(&mode, 1, MPI_INT, 0, comm);
   return mode;
 }
 
-static const char *const mode_name[3] = {"", " (resumed from its checkpoint)",
-                                         ": already complete, skipped"};
+static const char *const mode_name[4] = {"", " (resumed from its checkpoint)",
+                                         ": already complete, skipped",
+                                         " (--resume without a checkpoint)"};
 
 static lf_status run_pipeline(const lf_config *cfg, int force, int resume, MPI_Comm comm,
                               cJSON *json) {
@@ -143,14 +149,14 @@ static lf_status run_pipeline(const lf_config *cfg, int force, int resume, MPI_C
   LF_CHECK(lf_cli_path(jpath, sizeof jpath, cfg->output, "analysis.json"));
   int m = stage_mode(resume, cfg->output, "model.h5", "train.ckpt.h5", comm);
   lf_log_info("run", "1/4 training%s", mode_name[m]);
-  if (m < 2) LF_CHECK(lf_train_pipeline_ex(cfg, force, m, comm, jt));
+  if (m != 2) LF_CHECK(lf_train_pipeline_ex(cfg, force, m != 0, comm, jt));
   m = stage_mode(resume, cfg->output, "ensemble.h5", "sample.ckpt.h5", comm);
   lf_log_info("run", "2/4 sampling%s", mode_name[m]);
-  if (m < 2) LF_CHECK(lf_sample_pipeline_ex(cfg, NULL, force, m, comm, js));
+  if (m != 2) LF_CHECK(lf_sample_pipeline_ex(cfg, NULL, force, m != 0, comm, js));
   if (cfg->hmc.compare) {
     m = stage_mode(resume, cfg->output, "hmc.h5", "hmc.ckpt.h5", comm);
     lf_log_info("run", "3/4 HMC for comparison%s", mode_name[m]);
-    if (m < 2) LF_CHECK(lf_hmc_pipeline_ex(cfg, force, m, comm, jh));
+    if (m != 2) LF_CHECK(lf_hmc_pipeline_ex(cfg, force, m != 0, comm, jh));
   } else {
     lf_log_info("run", "3/4 HMC skipped (hmc.compare: false)");
   }

@@ -7,6 +7,7 @@
 #include "latflow/ckpt.h"
 #include "latflow/dist.h"
 #include "latflow/ensemble.h"
+#include "latflow/fault.h"
 #include "latflow/io.h"
 #include "latflow/log.h"
 #include "latflow/model.h"
@@ -33,9 +34,10 @@ static const char help[] =
     "Under mpiexec -n P, rank 0 runs the chain while ranks 1..P-1 generate proposal\n"
     "blocks; all ranks write the file in collective epochs (parallel HDF5); the datasets\n"
     "are bitwise the same for every P. A checkpoint <output>/sample.ckpt.h5 is written\n"
-    "every sample.checkpoint_every proposals and on SIGTERM/SIGUSR1/SIGINT (then exit\n"
-    "code 3); --resume continues an interrupted run to the same file, on any number of\n"
-    "ranks.\n";
+    "every sample.checkpoint_every proposals, every sample.checkpoint_seconds of wall\n"
+    "time and on SIGTERM/SIGUSR1/SIGINT (then exit code 3); --resume continues an\n"
+    "interrupted run to the same file, on any number of ranks (a run killed before its\n"
+    "first checkpoint starts over; a finished one is left as it is).\n";
 
 typedef struct progress {
   double last;
@@ -102,6 +104,45 @@ static lf_status read_ckpt(const lf_config *cfg, const char *path, lf_sample_sta
   return rc;
 }
 
+/* Rank 0, --resume finding both <output>/ensemble.h5 and a checkpoint but no .tmp: the run
+ * was killed after its final rename and before the checkpoints were removed (the rename
+ * consumed the .tmp). The file counts as this run's result only if it is what the
+ * checkpoint's run produces: the same config (lf_ckpt_compat; the run is a pure function
+ * of it), the same model (hash), at least the checkpoint's rows and steps, and for IMH one
+ * chain step per proposal of sample.proposals. Then the stale checkpoints are removed. */
+static lf_status finish_complete(const lf_config *cfg, const char *ens_path, const char *ck_path) {
+  lf_status rc = LF_OK;
+  lf_sample_state st;
+  uint64_t hash = 0;
+  lf_ensemble e;
+  memset(&e, 0, sizeof e);
+  memset(&st, 0, sizeof st);
+  LF_CHECK(read_ckpt(cfg, ck_path, &st, &hash));
+  LF_CHECK(lf_ens_read(ens_path, &e));
+  lf_config want = *cfg;
+  want.model = e.cfg.model;
+  rc = lf_ckpt_compat(&e.cfg, &want, "sample", ens_path);
+  char hex[32];
+  snprintf(hex, sizeof hex, "%016" PRIx64, hash);
+  const int imh = cfg->sample.mode == LF_SAMPLE_IMH;
+  if (rc == LF_OK && (e.R != 1 || strcmp(e.info.model_hash, hex) != 0 ||
+                      (int64_t)e.rows[0] < st.rows || (int64_t)e.steps[0] < st.steps ||
+                      (imh && (int64_t)e.steps[0] != (int64_t)cfg->sample.proposals)))
+    rc = LF_FAIL(LF_ERR_IO,
+                 "--resume: '%s' and the checkpoint '%s' are not of the same run (model, "
+                 "length or chains differ): move one away, or start over with --force",
+                 ens_path, ck_path);
+  LF_CHECK(rc);
+  LF_CHECK(lf_cli_remove_checkpoints(ck_path));
+  lf_log_info("sample",
+              "'%s' is complete (killed after its final rename): removed the stale "
+              "checkpoint %s",
+              ens_path, ck_path);
+fail:
+  lf_ens_free(&e);
+  return rc;
+}
+
 lf_status lf_sample_pipeline(const lf_config *cfg, const char *model_arg, int force, MPI_Comm comm,
                              cJSON *json) {
   return lf_sample_pipeline_ex(cfg, model_arg, force, 0, comm, json);
@@ -135,14 +176,33 @@ lf_status lf_sample_pipeline_ex(const lf_config *cfg_in, const char *model_arg, 
   if (rc == LF_OK) rc = lf_cli_path(ens_path, sizeof ens_path, cfg.output, "ensemble.h5");
   if (rc == LF_OK) rc = lf_cli_path(ck_path, sizeof ck_path, cfg.output, "sample.ckpt.h5");
   if (rc == LF_OK) rc = lf_ckpt_prev_path(ck_prev, sizeof ck_prev, ck_path);
+  char ens_tmp[LF_PATH_MAX + 8];
+  snprintf(ens_tmp, sizeof ens_tmp, "%s.tmp", ens_path);
+  int restart = 0; /* --resume without a checkpoint nor a result: start from the beginning */
+  if (rc == LF_OK && rank == 0 && resume) {
+    const int have_ck = lf_cli_file_exists(ck_path) || lf_cli_file_exists(ck_prev);
+    if (!have_ck && lf_cli_file_exists(ens_path))
+      complete = 1; /* idempotent: a requeued job may ask again */
+    else if (!have_ck)
+      restart = 1; /* killed before its first checkpoint (a requeued job) */
+    else if (lf_cli_file_exists(ens_path) && !lf_cli_file_exists(ens_tmp)) {
+      rc = finish_complete(&cfg, ens_path, ck_path); /* killed after its final rename */
+      complete = rc == LF_OK;
+    } else
+      rc = read_ckpt(&cfg, ck_path, &st, &ck_hash);
+  }
+  if (rank == 0 && restart)
+    lf_log_info("sample",
+                "--resume: no checkpoint and no ensemble in '%s' (the run stopped before its "
+                "first checkpoint): starting from the beginning",
+                cfg.output);
+  if (MPI_Bcast(&restart, 1, MPI_INT, 0, comm) != MPI_SUCCESS) {
+    rc = LF_FAIL(LF_ERR_MPI, "MPI_Bcast of the run state");
+    goto fail;
+  }
+  if (restart) resume = 0; /* the fresh path removes the stale .tmp files (regular only) */
   if (rc == LF_OK && rank == 0) {
-    if (resume) {
-      if (!lf_cli_file_exists(ck_path) && !lf_cli_file_exists(ck_prev) &&
-          lf_cli_file_exists(ens_path))
-        complete = 1; /* idempotent: a requeued job may ask again */
-      else
-        rc = read_ckpt(&cfg, ck_path, &st, &ck_hash);
-    } else {
+    if (!resume) { /* a --resume was decided above */
       if (!force && lf_cli_file_exists(ens_path))
         rc =
             LF_FAIL(LF_ERR_IO, "'%s' exists; refusing to overwrite (use --force or another output)",
@@ -257,7 +317,9 @@ lf_status lf_sample_pipeline_ex(const lf_config *cfg_in, const char *model_arg, 
   rc = lf_ens_close(w);
   w = NULL;
   LF_CHECK(lf_cli_agree(comm, rc));
+  /* the ensemble is in place; a kill from here on leaves it complete (finish_complete) */
   if (rank == 0) {
+    lf_fault_point("after_final_rename");
     remove(ck_path);
     remove(ck_prev);
   }

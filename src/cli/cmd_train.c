@@ -19,6 +19,7 @@
 #include "cmd_train.h"
 
 #include "latflow/ckpt.h"
+#include "latflow/fault.h"
 #include "latflow/io.h"
 #include "latflow/log.h"
 #include "latflow/model.h"
@@ -43,11 +44,12 @@ static const char help[] =
     "train.eval_samples fresh samples (ESS, IMH acceptance: the honest figures; the batch\n"
     "ESS of the progress line is biased high). --json prints a summary object on stdout,\n"
     "with the list \"evals\" and \"warnings\". An existing output is refused unless --force.\n"
-    "Every train.checkpoint_every steps and on SIGTERM, SIGUSR1 or SIGINT the state goes\n"
-    "to <output>/train.ckpt.h5; a signal then ends the run with exit code 3. --resume\n"
-    "continues it from there (same config; run lengths such as train.stop.steps may\n"
-    "change; same number of training ranks) and ends with the files of an uninterrupted\n"
-    "run. A finished run removes its checkpoint.\n";
+    "Every train.checkpoint_every steps, every train.checkpoint_seconds of wall time and\n"
+    "on SIGTERM, SIGUSR1 or SIGINT the state goes to <output>/train.ckpt.h5; a signal then\n"
+    "ends the run with exit code 3. --resume continues it from there (same config; run\n"
+    "lengths such as train.stop.steps may change; same number of training ranks), or\n"
+    "starts over when the run stopped before its first checkpoint, and ends with the\n"
+    "files of an uninterrupted run. A finished run removes its checkpoint.\n";
 
 static lf_status on_step(void *ctx, const lf_train_step_info *s) {
   lf_io_metrics *w = ctx;
@@ -181,8 +183,9 @@ static int checkpoint_exists(const char *path) {
 
 /* Rank 0, before anything is built: what the output directory allows. A fresh run
  * refuses finished outputs and the checkpoint of an interrupted run unless force (which
- * removes that checkpoint, so it cannot be resumed by mistake later); --resume needs a
- * checkpoint, and sets *complete when the output holds a finished model. */
+ * removes that checkpoint, so it cannot be resumed by mistake later). --resume sets
+ * *complete = 1 when the output holds a finished model (removing a stale checkpoint of
+ * this run), 2 when there is no checkpoint to resume (the run starts over), else 0. */
 static lf_status check_output(const lf_config *cfg, int force, int resume, const char *model_path,
                               const char *failed_path, const char *metrics_path,
                               const char *ckpt_path, int *complete) {
@@ -198,15 +201,50 @@ static lf_status check_output(const lf_config *cfg, int force, int resume, const
                    resume ? "--resume would fail the same way" : "refusing to overwrite it");
   if (resume) {
     if (lf_cli_file_exists(model_path)) {
+      if (checkpoint_exists(ckpt_path)) {
+        /* killed after model.h5 was written and before the checkpoints were removed:
+         * model.h5 must be this run's (the same config and run length; training is a
+         * pure function of them), then the stale checkpoints go */
+        lf_config mc;
+        lf_status rc = lf_io_model_peek(model_path, &mc);
+        if (rc == LF_OK) {
+          mc.train.ranks = cfg->train.ranks;
+          rc = lf_ckpt_compat(&mc, cfg, "train", model_path);
+        }
+        if (rc == LF_OK && mc.train.steps != cfg->train.steps)
+          rc = LF_FAIL(LF_ERR_CONFIG, "'%s' was trained for train.stop.steps = %ld, not %ld",
+                       model_path, mc.train.steps, cfg->train.steps);
+        if (rc != LF_OK)
+          return lf_fail_msg(LF_ERR_IO,
+                             "--resume: '%s' holds both model.h5 and a checkpoint, but the "
+                             "model is not this run's result: %s; move one away, or start "
+                             "over with --force",
+                             cfg->output, lf_last_error());
+        if ((rc = remove_checkpoint(ckpt_path)) != LF_OK) return rc;
+        lf_log_info("train",
+                    "'%s' is complete (killed after its final rename): removed the stale "
+                    "checkpoint %s",
+                    model_path, ckpt_path);
+      }
       *complete = 1;
       return LF_OK;
     }
-    if (!checkpoint_exists(ckpt_path))
-      return LF_FAIL(LF_ERR_IO,
-                     "--resume: no checkpoint '%s' (nor its .prev) in '%s': nothing to resume "
-                     "(run without --resume to start training)",
-                     ckpt_path, cfg->output);
-    return LF_OK;
+    if (checkpoint_exists(ckpt_path)) return LF_OK;
+    /* killed before its first checkpoint (a requeued job): start from the beginning; the
+     * metrics of that attempt (train.h5.tmp, or train.h5 if it died between the metrics'
+     * and the model's rename) are this run's partial files: regular files only */
+    lf_log_info("train",
+                "--resume: no checkpoint and no model.h5 in '%s' (the run stopped before its "
+                "first checkpoint): starting from the beginning",
+                cfg->output);
+    char tmp[LF_PATH_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", metrics_path);
+    lf_status rc = lf_io_remove_stale(tmp);
+    if (rc == LF_OK) rc = lf_io_remove_stale(metrics_path);
+    if (rc == LF_OK) rc = remove_checkpoint(ckpt_path); /* a stale .tmp */
+    if (rc != LF_OK) return rc;
+    *complete = 2;
+    return lf_cli_mkdirs(cfg->output);
   }
   if (!force && (lf_cli_file_exists(model_path) || lf_cli_file_exists(metrics_path)))
     return LF_FAIL(LF_ERR_IO,
@@ -358,6 +396,10 @@ lf_status lf_train_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_
     rc = LF_FAIL(LF_ERR_MPI, "MPI_Bcast of the output state failed");
     goto fail;
   }
+  if (complete == 2) { /* --resume without a checkpoint: a fresh run */
+    complete = 0;
+    resume = 0;
+  }
   if (complete) {
     if (rank == 0)
       lf_log_info(
@@ -457,7 +499,11 @@ lf_status lf_train_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_
       rc = lf_io_metrics_close(mw);
       mw = NULL;
       m.train_seconds = tr.seconds; /* earlier runs included */
+      /* on disk in this order: train.h5, model.h5, the checkpoints removed; a kill
+       * between two steps is recovered by --resume (check_output, metrics_resume) */
+      if (rc == LF_OK) lf_fault_point("before_final_rename");
       if (rc == LF_OK) rc = lf_io_model_save(model_path, &m, cfg, force);
+      if (rc == LF_OK) lf_fault_point("after_final_rename");
       /* the model holds the run now; a stale checkpoint could only mislead --resume */
       if (rc == LF_OK) rc = remove_checkpoint(ckpt_path);
       if (rc == LF_OK)

@@ -23,12 +23,16 @@ static const char usage[] =
     "  plot FILE.h5 [--out DIR]   PNG plots (gnuplot): training, histories, autocorrelation\n"
     "  bench CONFIG         throughput: train steps/s, proposals/s, memory, FLOP efficiency\n"
     "  config [--default] [CONFIG]   print the effective config\n"
+    "  check CONFIG         validate a card for every command (exit 0 valid, 2 not)\n"
     "\n"
     "common options: --set key=value (repeatable), --output DIR, --json, --force, --help\n"
     "  --version            print the version and exit\n"
     "Exit codes: 0 success, 1 run failure, 2 bad usage or bad config (including a missing\n"
-    "or unreadable CONFIG, FILE.h5 or --model file), 3 stopped by a signal (SIGTERM,\n"
-    "SIGUSR1, SIGINT) after writing a checkpoint: rerun with --resume.\n";
+    "or unreadable CONFIG, FILE.h5 or --model file, and a card that needs more memory per\n"
+    "rank than this node has), 3 stopped by a signal (SIGTERM, SIGUSR1, SIGINT) after\n"
+    "writing a checkpoint: rerun with --resume.\n"
+    "Memory: LATFLOW_MEM_LIMIT=<size> sets the memory per rank (2G, 512M, bytes);\n"
+    "LATFLOW_MEM_CHECK=0 logs the estimate without refusing.\n";
 
 static int dispatch(int argc, char **argv, MPI_Comm comm) {
   if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
@@ -65,6 +69,12 @@ static int wants_signals(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  /* check reads one card and nothing else: no MPI start-up (half a second), so editors,
+   * scripts and the fault suite can call it on many cards */
+  if (argc >= 2 && !strcmp(argv[1], "check")) {
+    lf_log_init();
+    return lf_cmd_check(argc, argv);
+  }
   const lf_status sig_rc = wants_signals(argc, argv) ? lf_signal_install() : LF_OK;
   MPI_Init(&argc, &argv);
   int rank = 0, size = 1;

@@ -141,6 +141,7 @@ static const keydef KEYS[] = {
   {"train.stop.wall_time", K_DURATION, R_GE0, O(train.wall_time), 0, NULL, 0},
   {"train.init_from", K_STR, R_NONE, O(train.init_from), S(train.init_from), NULL, 0},
   {"train.checkpoint_every", K_LONG, R_GE0, O(train.checkpoint_every), 0, NULL, 0},
+  {"train.checkpoint_seconds", K_DURATION, R_GE0, O(train.checkpoint_seconds), 0, NULL, 0},
   {"train.eval_samples", K_LONG, R_GE0, O(train.eval_samples), 0, NULL, 0},
   {"train.eval_every", K_LONG, R_GE0, O(train.eval_every), 0, NULL, 0},
   {"train.log_every", K_LONG, R_GT0, O(train.log_every), 0, NULL, 0},
@@ -153,6 +154,7 @@ static const keydef KEYS[] = {
   {"sample.save", K_ENUM, R_NONE, O(sample.save), 0, SAVE_NAMES, 0},
   {"sample.epoch", K_INT, R_GT0, O(sample.epoch), 0, NULL, 0},
   {"sample.checkpoint_every", K_LONG, R_GE0, O(sample.checkpoint_every), 0, NULL, 0},
+  {"sample.checkpoint_seconds", K_DURATION, R_GE0, O(sample.checkpoint_seconds), 0, NULL, 0},
   SEC("hmc"),
   {"hmc.trajectories", K_LONG, R_GT0, O(hmc.trajectories), 0, NULL, 0},
   {"hmc.tau", K_DOUBLE, R_GT0, O(hmc.tau), 0, NULL, 0},
@@ -162,6 +164,7 @@ static const keydef KEYS[] = {
   {"hmc.tau_dist", K_ENUM, R_NONE, O(hmc.tau_dist), 0, TAU_DIST_NAMES, 0},
   {"hmc.compare", K_ENUM, R_NONE, O(hmc.compare), 0, BOOL_NAMES, 0},
   {"hmc.checkpoint_every", K_LONG, R_GE0, O(hmc.checkpoint_every), 0, NULL, 0},
+  {"hmc.checkpoint_seconds", K_DURATION, R_GE0, O(hmc.checkpoint_seconds), 0, NULL, 0},
   {"hmc.fermion", K_ENUM, R_NONE, O(hmc.fermion), 0, FERMION_NAMES, 0},
   {"hmc.cg_tol", K_DOUBLE, R_OPEN01, O(hmc.cg_tol), 0, NULL, 0},
   {"hmc.cg_maxiter", K_INT, R_GT0, O(hmc.cg_maxiter), 0, NULL, 0},
@@ -312,6 +315,7 @@ void lf_config_defaults(lf_config *cfg) {
   tr->ess_window = 100;
   tr->wall_time = 0.0;
   tr->checkpoint_every = 500;
+  tr->checkpoint_seconds = 1800.0;
   tr->eval_samples = 4096;
   tr->eval_every = 500;
   tr->log_every = 100;
@@ -324,6 +328,7 @@ void lf_config_defaults(lf_config *cfg) {
   cfg->sample.save = LF_SAVE_ACCEPTED;
   cfg->sample.epoch = 8;
   cfg->sample.checkpoint_every = 100000;
+  cfg->sample.checkpoint_seconds = 1800.0;
 
   cfg->hmc.trajectories = 10000;
   cfg->hmc.tau = 1.0;
@@ -333,6 +338,7 @@ void lf_config_defaults(lf_config *cfg) {
   cfg->hmc.tau_dist = LF_TAU_UNIFORM;
   cfg->hmc.compare = 1;
   cfg->hmc.checkpoint_every = 1000;
+  cfg->hmc.checkpoint_seconds = 1800.0;
   cfg->hmc.fermion = LF_FERMION_PSEUDO;
   cfg->hmc.cg_tol = 1e-10;
   cfg->hmc.cg_maxiter = 10000;
@@ -1166,6 +1172,27 @@ static lf_status check_depth(const pctx *c, const char *text, size_t len, const 
   return rc;
 }
 
+/* Refuses explicit tags other than a node's own default (!!str on a scalar, !!seq, !!map):
+ * the walk reads every scalar by its text, so `!!binary aGk=`, `!!float 3` or `!custom x`
+ * would silently mean the plain text, not what the tag says. */
+static lf_status check_tags(const pctx *c, const yaml_document_t *doc, const char *set_key) {
+  static const char core[] = "tag:yaml.org,2002:";
+  for (const yaml_node_t *n = doc->nodes.start; n < doc->nodes.top; n++) {
+    const char *tag = (const char *)n->tag;
+    const char *want = n->type == YAML_SCALAR_NODE     ? YAML_DEFAULT_SCALAR_TAG
+                       : n->type == YAML_SEQUENCE_NODE ? YAML_DEFAULT_SEQUENCE_TAG
+                                                       : YAML_DEFAULT_MAPPING_TAG;
+    if (!tag || !strcmp(tag, want)) continue;
+    const int is_core = !strncmp(tag, core, sizeof core - 1);
+    return fail_at(LF_ERR_CONFIG, at_node(c, n), set_key,
+                   "YAML tag '%s%.60s%s' is not supported in a run card (values are read as "
+                   "plain text); remove it",
+                   is_core ? "!!" : "", is_core ? tag + sizeof core - 1 : tag,
+                   strlen(is_core ? tag + sizeof core - 1 : tag) > 60 ? "..." : "");
+  }
+  return LF_OK;
+}
+
 static lf_status load_doc(pctx *c, yaml_document_t *doc, const char *text, const char *set_key,
                           int *empty) {
   yaml_parser_t parser;
@@ -1185,6 +1212,11 @@ static lf_status load_doc(pctx *c, yaml_document_t *doc, const char *text, const
     return rc;
   }
   *empty = yaml_document_get_root_node(doc) == NULL;
+  if (!*empty && (rc = check_tags(c, doc, set_key)) != LF_OK) {
+    yaml_document_delete(doc);
+    yaml_parser_delete(&parser);
+    return rc;
+  }
   if (!*empty) { /* a second document is an error; so is garbage after the first */
     yaml_document_t extra;
     if (!yaml_parser_load(&parser, &extra)) {

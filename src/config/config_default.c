@@ -38,6 +38,7 @@ static const char QUICKSTART[] =
     "  # wall_time: seconds or \"90s\", \"30m\", \"2h\", \"1h30m\", \"1d\"; target_ess in [0,1]; 0 "
     "= off\n"
     "  checkpoint_every: 500          # steps between checkpoints; 0 = only on a signal\n"
+    "  checkpoint_seconds: 1800       # wall seconds between checkpoints (or \"30m\"); 0 = off\n"
     "  eval_samples: 4096             # fresh samples per evaluation (ESS, IMH acceptance)\n"
     "  eval_every: 500                # steps between evaluations; 0 = only at the end\n"
     "  log_every: 100\n"
@@ -51,11 +52,13 @@ static const char QUICKSTART[] =
     "  save: accepted                 # accepted | all | none\n"
     "  epoch: 8                       # blocks per worker between collective writes\n"
     "  checkpoint_every: 100000       # proposals between checkpoints; 0 = only on a signal\n"
+    "  checkpoint_seconds: 1800       # wall seconds between checkpoints; 0 = off\n"
     "\n"
     "hmc: {trajectories: 10000, tau: 1.0, steps: 10, integrator: leapfrog, therm: 200, compare: "
     "true,\n"
     "      tau_dist: uniform,           # uniform: 1 .. 2 steps - 1 steps per trajectory | fixed\n"
     "      checkpoint_every: 1000,      # trajectories between checkpoints; 0 = only on a signal\n"
+    "      checkpoint_seconds: 1800,    # wall seconds between checkpoints; 0 = off\n"
     "      fermion: pseudofermion,      # schwinger: exact (dense det) | pseudofermion (CG)\n"
     "      cg_tol: 1.0e-10, cg_maxiter: 10000}  # CG relative residual, iterations per solve\n";
 

@@ -56,6 +56,21 @@ lf_status lf_signal_agree(MPI_Comm comm, int *sig) {
   return LF_OK;
 }
 
+lf_status lf_signal_agree_due(MPI_Comm comm, int due, int *sig, int *due_all) {
+  int mine[2] = {(int)pending, due}, all[2] = {mine[0], mine[1]}, size = 1;
+  *sig = mine[0];
+  *due_all = mine[1];
+  if (comm == MPI_COMM_NULL || comm == MPI_COMM_SELF) return LF_OK;
+  if (MPI_Comm_size(comm, &size) != MPI_SUCCESS)
+    return LF_FAIL(LF_ERR_MPI, "cannot query the communicator");
+  if (size == 1) return LF_OK;
+  if (MPI_Allreduce(mine, all, 2, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS)
+    return LF_FAIL(LF_ERR_MPI, "MPI_Allreduce of the signal flags failed");
+  *sig = all[0];
+  *due_all = all[1];
+  return LF_OK;
+}
+
 const char *lf_signal_name(int sig) {
   static char buf[32];
   switch (sig) {

@@ -1,6 +1,7 @@
 /* Wall clock, aligned allocation, peak RSS (see latflow/timer.h). */
 #include "latflow/timer.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -14,6 +15,7 @@ double lf_wtime(void) {
 }
 
 void *lf_alloc(size_t n) {
+  if (n > SIZE_MAX / 2) return NULL; /* a size that wrapped around: never round it up to 64 */
   size_t sz = (n + 63) / 64 * 64;
   if (sz == 0) sz = 64;
   void *p = NULL;

@@ -7,6 +7,7 @@
  * same buffers (xs[n] = phi, xs[0] = z), so a backward must follow the call it belongs
  * to. Gradients flow through two ping-pong buffers of (Bmax, C*V). */
 #include "latflow/flow.h"
+#include "latflow/mem.h"
 #include "latflow/timer.h"
 
 #include "core/prec.h"
@@ -96,6 +97,12 @@ lf_status LF_T(lf_flow_init)(LF_T(lf_flow) * f, const lf_model_cfg *cfg, int C, 
   }
   f->ws_per_layer = LF_T(lf_coupling_ws_size)(&f->layers[0], Bmax);
   const size_t field = (size_t)Bmax * (size_t)C * (size_t)f->V;
+  /* the sizes below in size_t wrap around for absurd cards (when the memory check is
+   * bypassed): refuse those as out of memory rather than allocate a wrapped size */
+  double chan = 3.0 * C;
+  for (int k = 0; k < cfg->nhidden; k++) chan += cfg->hidden[k];
+  if ((double)(f->nlayers + 3) * (double)Bmax * (double)f->V * chan * (double)sizeof(LF_R) > 0x1p62)
+    goto nomem;
   f->ws = lf_alloc((size_t)f->nlayers * f->ws_per_layer * sizeof(LF_R));
   f->xs = lf_alloc((size_t)(f->nlayers + 1) * field * sizeof(LF_R));
   f->dxs = lf_alloc(2 * field * sizeof(LF_R));
@@ -103,13 +110,16 @@ lf_status LF_T(lf_flow_init)(LF_T(lf_flow) * f, const lf_model_cfg *cfg, int C, 
   if (!f->ws || !f->xs || !f->dxs || !f->scratch) goto nomem;
   return LF_OK;
 nomem : {
-  const double mib = (double)((size_t)f->nlayers * f->ws_per_layer +
-                              (size_t)(f->nlayers + 3) * (size_t)Bmax * (size_t)C * (size_t)f->V) *
-                     (double)sizeof(LF_R) / 1048576.0;
+  const double bytes = ((double)f->nlayers * (double)f->ws_per_layer +
+                        (double)(f->nlayers + 3) * (double)Bmax * (double)C * (double)f->V) *
+                       (double)sizeof(LF_R);
   const int nl = f->nlayers;
+  char size[32];
   LF_T(lf_flow_free)(f);
-  return LF_FAIL(LF_ERR_NOMEM, "flow: workspaces for %d layers, %dx%d, C=%d, Bmax=%d (%.1f MiB)",
-                 nl, L0, L1, C, Bmax, mib);
+  return LF_FAIL(LF_ERR_NOMEM,
+                 "cannot allocate %s for the flow's workspaces (%d layers, %dx%d sites, C=%d, "
+                 "batch or block %d)",
+                 lf_mem_format(bytes, size, sizeof size), nl, L0, L1, C, Bmax);
 }
 }
 

@@ -16,6 +16,7 @@
  *   q      (B, V)         spline outputs on active sites (forward: P'; inverse: f^-1)
  * Scratch: two (B, hmax, V) gradient buffers, a (B, V) plaquette gradient, conv scratch. */
 #include "latflow/gauge_flow.h"
+#include "latflow/mem.h"
 #include "latflow/timer.h"
 
 #include "core/prec.h"
@@ -307,6 +308,11 @@ lf_status LF_T(lf_gflow_init)(LF_T(lf_gflow) * f, const lf_model_cfg *cfg, int K
    cfg->activation, params + (size_t)i * npl, grads + (size_t)i * npl);
   f->ws_per_layer = LF_T(lf_gcoupling_ws_size)(&f->layers[0], Bmax);
   const size_t field = (size_t)Bmax * 2 * (size_t)f->V;
+  /* as in flowstack_t.c: a card whose sizes wrap around size_t is out of memory */
+  double chan = 4.0 + 3.0 * K;
+  for (int k = 0; k < cfg->nhidden; k++) chan += cfg->hidden[k];
+  if ((double)(f->nlayers + 4) * (double)Bmax * (double)f->V * chan * (double)sizeof(LF_R) > 0x1p62)
+    goto nomem;
   f->ws = lf_alloc((size_t)f->nlayers * f->ws_per_layer * sizeof(LF_R));
   f->xs = lf_alloc((size_t)(f->nlayers + 1) * field * sizeof(LF_R));
   f->dxs = lf_alloc(2 * field * sizeof(LF_R));
@@ -314,10 +320,19 @@ lf_status LF_T(lf_gflow_init)(LF_T(lf_gflow) * f, const lf_model_cfg *cfg, int K
   f->tmp = lf_alloc((f->ws_per_layer + 2 * field) * sizeof(LF_R));
   if (!f->ws || !f->xs || !f->dxs || !f->scratch || !f->tmp) goto nomem;
   return LF_OK;
-nomem:
+nomem : {
+  double ch = 4.0 + 3.0 * K;
+  for (int k = 0; k < cfg->nhidden; k++) ch += cfg->hidden[k];
+  char size[32];
+  lf_mem_format((double)(cfg->layers + 4) * (double)Bmax * (double)L0 * (double)L1 * ch *
+                    (double)sizeof(LF_R),
+                size, sizeof size);
   LF_T(lf_gflow_free)(f);
-  return LF_FAIL(LF_ERR_NOMEM, "gauge flow: workspaces for %d layers, %dx%d, Bmax=%d", cfg->layers,
-                 L0, L1, Bmax);
+  return LF_FAIL(LF_ERR_NOMEM,
+                 "cannot allocate about %s for the gauge flow's workspaces (%d layers, %dx%d "
+                 "sites, batch or block %d)",
+                 size, cfg->layers, L0, L1, Bmax);
+}
 }
 
 void LF_T(lf_gflow_init_params)(LF_T(lf_gflow) * f, lf_init_kind kind, double scale, lf_rng_key key,

@@ -22,6 +22,7 @@
  *   lf_base_logr_backward gives dtheta (explicit) and dz = dlogq dlogr/dz; the inverse
  *   stack backward takes that dz and dlogdet = dlogq and gives dw. */
 #include "latflow/model.h"
+#include "latflow/mem.h"
 #include "latflow/nn.h"
 #include "latflow/rng.h"
 #include "latflow/timer.h"
@@ -195,7 +196,10 @@ lf_status lf_model_init(lf_model *m, const lf_model_cfg *cfg, int C, int L0, int
   m->theta = lf_alloc(m->nbase * sizeof(double));
   m->dtheta = lf_alloc(m->nbase * sizeof(double));
   if (!m->params || !m->grads || !m->m || !m->v || !m->theta || !m->dtheta) {
-    rc = LF_FAIL(LF_ERR_NOMEM, "model: 4 arenas of %zu parameters", m->nparams);
+    char size[32];
+    rc = LF_FAIL(LF_ERR_NOMEM, "cannot allocate %s for the model's 4 arenas of %zu parameters",
+                 lf_mem_format(4.0 * (double)m->nparams * (double)m->real_size, size, sizeof size),
+                 m->nparams);
     goto fail;
   }
   LF_CHECK(build_batch(m, Bmax));

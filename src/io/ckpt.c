@@ -3,6 +3,7 @@
 
 #include "io/h5util.h"
 #include "latflow/io.h"
+#include "latflow/fault.h"
 #include "latflow/log.h"
 
 #include <errno.h>
@@ -237,6 +238,7 @@ lf_status lf_ckpt_commit(lf_ckpt *c) {
   LF_CHECK(file_checksum(c->file, c->tmp, &sum));
   LF_CHECK(lf_h5_attr_write_u64(c->file, CKSUM_ATTR, sum, c->tmp, "/"));
   LF_CHECK(lf_h5_close(&c->file, c->tmp));
+  lf_fault_point("after_checkpoint_tmp");
   LF_CHECK(lf_ckpt_prev_path(prev, sizeof prev, c->path));
   /* links at either name are refused rather than moved or replaced */
   LF_CHECK(lf_io_check_not_symlink(c->path));
@@ -245,9 +247,11 @@ lf_status lf_ckpt_commit(lf_ckpt *c) {
     rc = LF_FAIL(LF_ERR_IO, "cannot rename '%s' to '%s': %s", c->path, prev, strerror(errno));
     goto fail;
   }
+  lf_fault_point("after_checkpoint_prev");
   LF_CHECK(lf_io_commit_tmp(c->tmp, c->path));
   release(c);
   free(c);
+  lf_fault_point("after_checkpoint");
   return LF_OK;
 fail:
   lf_ckpt_abort(c);
@@ -403,13 +407,16 @@ lf_status lf_ckpt_compat(const lf_config *stored, const lf_config *now, const ch
   a.train.ess_window = b.train.ess_window;
   a.train.wall_time = b.train.wall_time;
   a.train.checkpoint_every = b.train.checkpoint_every;
+  a.train.checkpoint_seconds = b.train.checkpoint_seconds;
   a.train.log_every = b.train.log_every;
   a.train.eval_samples = b.train.eval_samples;
   a.train.eval_every = b.train.eval_every;
   a.sample.proposals = b.sample.proposals;
   a.sample.checkpoint_every = b.sample.checkpoint_every;
+  a.sample.checkpoint_seconds = b.sample.checkpoint_seconds;
   a.hmc.trajectories = b.hmc.trajectories;
   a.hmc.checkpoint_every = b.hmc.checkpoint_every;
+  a.hmc.checkpoint_seconds = b.hmc.checkpoint_seconds;
   a.hmc.compare = b.hmc.compare;
   memcpy(a.output, b.output, sizeof a.output);
   /* sections the command does not read */

@@ -967,7 +967,8 @@ static lf_status open_props(lf_ens_writer *w) {
   w->fapl = H5Pcreate(H5P_FILE_ACCESS);
   if (w->fapl < 0 || H5Pset_fapl_mpio(w->fapl, w->comm, MPI_INFO_NULL) < 0)
     return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot set up the MPI-IO file driver", w->path);
-  lf_status rc = lf_h5_fapl_no_evictions(w->fapl, w->path);
+  lf_status rc = lf_h5_fapl_checksummed(w->fapl);
+  if (rc == LF_OK) rc = lf_h5_fapl_no_evictions(w->fapl, w->path);
   if (rc != LF_OK) return rc;
   w->dxpl = H5Pcreate(H5P_DATASET_XFER);
   if (w->dxpl < 0 || H5Pset_dxpl_mpio(w->dxpl, H5FD_MPIO_COLLECTIVE) < 0)

@@ -173,7 +173,8 @@ lf_status lf_h5_write_header(hid_t file, const char *kind, int version, const ch
 /* Group /meta: config_yaml (lf_config_to_yaml(cfg)), seed, ranks, hdf5_version,
  * mpi_version, openblas_config. */
 lf_status lf_h5_write_meta(hid_t file, const lf_config *cfg, int ranks, const char *path);
-/* Reads /meta/config_yaml into cfg (lf_config_defaults + lf_config_parse_string). */
+/* Reads /meta/config_yaml into cfg (lf_config_defaults + lf_config_parse_string). A text
+ * that does not parse is LF_ERR_FORMAT (a damaged file: exit 1), not LF_ERR_CONFIG. */
 lf_status lf_h5_read_config(hid_t file, lf_config *cfg, const char *path);
 
 /* The newest format_version this build reads for a kind, or 0 for a kind it does not
@@ -202,9 +203,12 @@ lf_status lf_h5_create_excl(const char *tmp, hid_t fapl, hid_t *file);
 /* After the tmp file is closed: fsync it, refuse a symbolic link at path (LF_ERR_IO),
  * rename it to path and fsync the directory. */
 lf_status lf_io_commit_tmp(const char *tmp, const char *path);
+/* Sets fapl's format bounds to the HDF5 1.8 format (low and high), whose metadata carries
+ * checksums that HDF5 verifies before decoding; every file latflow creates uses it. */
+lf_status lf_h5_fapl_checksummed(hid_t fapl);
 /* A file-access property list for serial writes: latflow's POSIX driver (sec2's I/O; see
- * lf_h5_write_error), strong close degree
- * (closing the file closes every object left open on an error path). */
+ * lf_h5_write_error), strong close degree (closing the file closes every object left open on
+ * an error path), the 1.8 format (lf_h5_fapl_checksummed). */
 lf_status lf_h5_fapl_serial(hid_t *fapl);
 /* Switches off evictions of HDF5's metadata cache on fapl: dirty metadata reaches the file
  * only at a flush or close. The ensemble and metrics writers flush before every

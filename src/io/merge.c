@@ -12,15 +12,19 @@
  * attributes on its chain groups, so it writes "<out>.tmp" as its final name; we then reopen that
  * file, add the per-chain provenance and rename it to <out> (lf_io_commit_tmp): <out> appears only
  * complete, as for every other latflow file. */
+#include "latflow/fault.h"
 #include "latflow/merge.h"
 
 #include "io/h5util.h"
 #include "latflow/ensemble.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -437,6 +441,62 @@ fail:
   return rc;
 }
 
+/* ---- the lock of one output --------------------------------------------------------------- */
+
+/* Two merges into one <out> would share "<out>.tmp" and "<out>.tmp.tmp": each takes the
+ * other's temporary for a stale one, removes it and renames the other's file, so both fail
+ * or one publishes a mix. "<out>.lock", held with flock for the whole merge, makes the
+ * second one stop at once. The lock file is removed while still locked, so a merge that
+ * opened the old file and gets the lock after our unlink sees that the name no longer
+ * leads to its file and starts over with a new one (two merges never hold two different
+ * files of one name). A killed merge leaves an unlocked file that the next merge reuses. */
+static lf_status lock_out(const char *out, char *lock, size_t lock_n, int *fd_out) {
+  *fd_out = -1;
+  snprintf(lock, lock_n, "%s.lock", out);
+  for (int tries = 0; tries < 16; tries++) {
+    /* O_NOFOLLOW: a link planted at the lock's name is refused, not written through */
+    const int fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) return LF_FAIL(LF_ERR_IO, "cannot open the lock '%s': %s", lock, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const int e = errno;
+      if (e == EWOULDBLOCK || e == EAGAIN) {
+        char who[128] = "";
+        const ssize_t k = pread(fd, who, sizeof who - 1, 0);
+        close(fd);
+        who[k > 0 ? k : 0] = '\0';
+        char *nl = strchr(who, '\n');
+        if (nl) *nl = '\0';
+        return LF_FAIL(LF_ERR_IO,
+                       "'%s' is being written by another latflow-merge (%s); wait for it to end "
+                       "or choose another output",
+                       out, who[0] ? who : "it has not written its pid yet");
+      }
+      close(fd);
+      /* no flock on this file system (some NFS/Lustre mounts): merge unguarded, as before */
+      if (e == ENOLCK || e == EOPNOTSUPP || e == ENOSYS || e == EINVAL) return LF_OK;
+      return LF_FAIL(LF_ERR_IO, "cannot lock '%s': %s", lock, strerror(e));
+    }
+    struct stat a, b;
+    if (fstat(fd, &a) == 0 && lstat(lock, &b) == 0 && a.st_dev == b.st_dev &&
+        a.st_ino == b.st_ino) {
+      char line[64];
+      const int k = snprintf(line, sizeof line, "pid %ld\n", (long)getpid());
+      const int recorded = ftruncate(fd, 0) == 0 && pwrite(fd, line, (size_t)k, 0) == k;
+      (void)recorded; /* the pid only serves the refusal's message */
+      *fd_out = fd;
+      return LF_OK;
+    }
+    close(fd); /* the holder before us removed this file: take the new one */
+  }
+  return LF_FAIL(LF_ERR_IO, "cannot lock '%s': it keeps being replaced", lock);
+}
+
+static void unlock_out(const char *lock, int fd) {
+  if (fd < 0) return;
+  unlink(lock); /* still locked: see lock_out */
+  close(fd);
+}
+
 /* ---- the merge --------------------------------------------------------------------------- */
 
 lf_status lf_ens_merge(const char *out_path, int n, const char *const *in_paths, int overwrite,
@@ -445,8 +505,8 @@ lf_status lf_ens_merge(const char *out_path, int n, const char *const *in_paths,
   input *in = NULL;
   double *conf = NULL;
   lf_ens_writer *w = NULL;
-  char tmp[LF_PATH_MAX + 8];
-  int tmp_made = 0;
+  char tmp[LF_PATH_MAX + 8], lock[LF_PATH_MAX + 8];
+  int tmp_made = 0, lock_fd = -1;
   lf_h5_quiet();
   if (sum) memset(sum, 0, sizeof *sum);
   if (!out_path || !in_paths || n < 1)
@@ -456,8 +516,16 @@ lf_status lf_ens_merge(const char *out_path, int n, const char *const *in_paths,
   if (strlen(out_path) + 4 >= LF_PATH_MAX)
     return LF_FAIL(LF_ERR_INVALID, "output file name too long (%zu bytes, at most %d): '%s'",
                    strlen(out_path), LF_PATH_MAX - 5, out_path);
-  if ((rc = check_files(out_path, n, in_paths, overwrite)) != LF_OK) return rc;
-  if (!(in = calloc((size_t)n, sizeof *in))) return LF_FAIL(LF_ERR_NOMEM, "merge of %d inputs", n);
+  if ((rc = lock_out(out_path, lock, sizeof lock, &lock_fd)) != LF_OK) return rc;
+  /* checked under the lock: a merge that ended just before us has published its out */
+  if ((rc = check_files(out_path, n, in_paths, overwrite)) != LF_OK) {
+    unlock_out(lock, lock_fd);
+    return rc;
+  }
+  if (!(in = calloc((size_t)n, sizeof *in))) {
+    unlock_out(lock, lock_fd);
+    return LF_FAIL(LF_ERR_NOMEM, "merge of %d inputs", n);
+  }
 
   /* pass 1: read, validate and compare every input before writing anything */
   int save = 1, any_save = 0, R = 0, no_conf = -1, cg = 1;
@@ -528,6 +596,7 @@ lf_status lf_ens_merge(const char *out_path, int n, const char *const *in_paths,
   tmp_made = 1;
   if (rc != LF_OK) goto fail;
   LF_CHECK(write_provenance(tmp, n, in));
+  lf_fault_point("merge_tmp");
   LF_CHECK(lf_io_commit_tmp(tmp, out_path));
   tmp_made = 0;
 
@@ -561,5 +630,6 @@ fail:
     free(in[i].print);
   }
   free(in);
+  unlock_out(lock, lock_fd);
   return rc;
 }

@@ -312,12 +312,13 @@ static lf_status wait_coll(MPI_Request *r, idler *id) {
 /* What every rank keeps about the run (co: rank 0 only). */
 typedef struct shared {
   coord *co;
-  epoch_buf eb;   /* this rank's stored states and (rank 0) the epoch's chain steps */
-  uint64_t since; /* proposals since the last checkpoint (the same on every rank) */
-  int64_t steps;  /* chain steps written (rank 0's count is broadcast) */
-  double t0;      /* start of this call */
-  int abort_sent; /* rank 0 sent ABORT to every worker (agreed in epoch_end) */
-  idler *id;      /* this rank's waiting: the epoch collectives wait with back-off too */
+  epoch_buf eb;     /* this rank's stored states and (rank 0) the epoch's chain steps */
+  uint64_t since;   /* proposals since the last checkpoint (the same on every rank) */
+  int64_t steps;    /* chain steps written (rank 0's count is broadcast) */
+  double t0;        /* start of this call */
+  double last_ckpt; /* rank 0: wall clock of the last checkpoint (or t0) */
+  int abort_sent;   /* rank 0 sent ABORT to every worker (agreed in epoch_end) */
+  idler *id;        /* this rank's waiting: the epoch collectives wait with back-off too */
 } shared;
 
 /* The collective step that ends the epoch before block `next` (DESIGN.md section 5):
@@ -341,8 +342,13 @@ static lf_status epoch_end(const run_args *a, MPI_Comm comm, int rank, shared *s
   if ((rc = wait_coll(&req, sh->id)) != LF_OK) return rc;
   sh->abort_sent = (int)v[2];
   if (rc0 == LF_OK) lf_signal_test_hook("sample", (long)next, rank);
-  int mine[2] = {(int)rc0, lf_signal_pending()}, all[2] = {0, 0};
-  if (MPI_Iallreduce(mine, all, 2, MPI_INT, MPI_MAX, comm, &req) != MPI_SUCCESS)
+  /* a wall-clock checkpoint is rank 0's decision, reduced with the status and the signal
+   * so that every rank takes it at this epoch end (a checkpoint does not change the run) */
+  const double secs = a->cfg->sample.checkpoint_seconds;
+  const int clock_due =
+      rank == 0 && a->ckpt_on && secs > 0 && lf_wtime() - sh->last_ckpt >= secs ? 1 : 0;
+  int mine[3] = {(int)rc0, lf_signal_pending(), clock_due}, all[3] = {0, 0, 0};
+  if (MPI_Iallreduce(mine, all, 3, MPI_INT, MPI_MAX, comm, &req) != MPI_SUCCESS)
     return LF_FAIL(LF_ERR_MPI, "MPI_Iallreduce of the epoch status");
   if ((rc = wait_coll(&req, sh->id)) != LF_OK) return rc;
   if (all[0] != LF_OK)
@@ -359,8 +365,8 @@ static lf_status epoch_end(const run_args *a, MPI_Comm comm, int rank, shared *s
   sh->steps = v[1];
   sh->eb.nruns = sh->eb.nrows = sh->eb.nsteps = 0;
   const int due =
-      a->ckpt_on &&
-      (sig || (a->o.checkpoint_every > 0 && sh->since >= (uint64_t)a->o.checkpoint_every));
+      a->ckpt_on && (sig || all[2] ||
+                     (a->o.checkpoint_every > 0 && sh->since >= (uint64_t)a->o.checkpoint_every));
   if (due && a->w && (rc = lf_ens_sync(a->w)) != LF_OK) /* the data before its checkpoint */
     return agree(comm, rc);
   if (due) {
@@ -378,6 +384,7 @@ static lf_status epoch_end(const run_args *a, MPI_Comm comm, int rank, shared *s
     }
     if ((rc = agree(comm, crc)) != LF_OK) return rc;
     sh->since = 0;
+    sh->last_ckpt = lf_wtime();
   }
   if (sig)
     return lf_fail_msg(LF_INTERRUPTED, "sampling interrupted by %s after %llu proposals; %s",
@@ -715,6 +722,7 @@ static lf_status run(const run_args *a, MPI_Comm comm_in, lf_sample_result *res,
   sh.steps = a->o.resume ? a->o.resume->steps : 0;
   if ((rc = agree(comm, rc)) != LF_OK) goto fail;
   sh.t0 = lf_wtime();
+  sh.last_ckpt = sh.t0;
   sh.id = &id;
   if (P == 1)
     rc = run_single(a, comm, &src, &sh, phi, logw, flags);

@@ -421,6 +421,8 @@ lf_status lf_train_run(lf_trainer *tr, long first, lf_train_callback cb, void *c
   const double t0 = lf_wtime();
   const double seconds0 = tr->seconds; /* training time of earlier runs */
   const long every = cfg->train.checkpoint_every;
+  const double secs = cfg->train.checkpoint_seconds;
+  double last_ckpt = t0; /* rank 0's clock at the last checkpoint (or the start) */
   const long eval_every = cfg->train.eval_samples > 0 ? cfg->train.eval_every : 0;
   long t = first;
   double last_report = t0;
@@ -436,11 +438,18 @@ lf_status lf_train_run(lf_trainer *tr, long first, lf_train_callback cb, void *c
     tr->next_step = t;
     tr->seconds = TRAIN_SECONDS();
     lf_signal_test_hook("train", t, tr->rank);
-    int sig = 0;
-    if ((rc = lf_signal_agree(tr->P > 1 ? tr->comm : MPI_COMM_SELF, &sig)) != LF_OK) return rc;
-    if (tr->ckpt_path[0] && (sig || (every > 0 && t > first && t % every == 0)) &&
-        (rc = write_checkpoint(tr)) != LF_OK)
+    /* the wall-clock checkpoint is rank 0's decision, reduced with the signal flag so
+     * every rank writes (or not) at the same step; a checkpoint does not change the run */
+    const int due_clock = tr->rank == 0 && tr->ckpt_path[0] && secs > 0 && t > first &&
+                          lf_wtime() - last_ckpt >= secs;
+    int sig = 0, due = 0;
+    if ((rc = lf_signal_agree_due(tr->P > 1 ? tr->comm : MPI_COMM_SELF, due_clock, &sig, &due)) !=
+        LF_OK)
       return rc;
+    if (tr->ckpt_path[0] && (sig || due || (every > 0 && t > first && t % every == 0))) {
+      if ((rc = write_checkpoint(tr)) != LF_OK) return rc;
+      last_ckpt = lf_wtime();
+    }
     if (sig) {
       lf_log_progress_end();
       res->steps = t;

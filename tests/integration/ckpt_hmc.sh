@@ -12,33 +12,9 @@
 # another number of ranks; a fresh run over an interrupted one.
 # usage: ckpt_hmc.sh LATFLOW WORKDIR SOURCEDIR
 set -u
-lf=$1; wd=$2; src=$3
-rm -rf "$wd"; mkdir -p "$wd"; cd "$wd" || exit 1
-fails=0; passes=0
-ok()   { passes=$((passes+1)); echo "ok   $*"; }
-bad()  { fails=$((fails+1)); echo "FAIL $*"; }
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
-unset LATFLOW_TEST_INTERRUPT
-mpi() { mpiexec -n "$1" --oversubscribe "${@:2}"; }
-# run CODE DESC [INTERRUPT] -- cmd...: runs cmd (with LATFLOW_TEST_INTERRUPT=INTERRUPT if
-# given), output in out.txt/err.txt; CODE "nz" = any nonzero exit
-run() {
-  local want=$1 desc=$2 hook=$3; shift 4
-  if [ -n "$hook" ]; then
-    (export LATFLOW_TEST_INTERRUPT=$hook; "$@") >out.txt 2>err.txt
-  else
-    "$@" >out.txt 2>err.txt
-  fi
-  local got=$?
-  if [ "$got" = "$want" ] || { [ "$want" = nz ] && [ "$got" != 0 ]; }; then
-    ok "$desc (exit $got)"
-  else
-    bad "$desc: exit $got, want $want"; tail -5 err.txt
-  fi
-}
-expect_err() { # expect_err TEXT DESC
-  if grep -qF -- "$1" err.txt; then ok "$2: '$1'"; else bad "$2: stderr lacks '$1'"; tail -5 err.txt; fi
-}
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh" || exit 1
+lf_setup "$@"
 # same A B CHAINS DESC: every dataset of every chain bitwise equal (h5diff without
 # tolerances; only attributes such as gen_seconds and created_utc may differ)
 same() {
@@ -74,83 +50,83 @@ YAML
 # the reference for the external kill (about 2 s) runs in the background meanwhile
 "$lf" hmc c.yaml --output refg --set hmc.trajectories=60000 >/dev/null 2>refg.err &
 refg_pid=$!
-run 0 "reference run" "" -- "$lf" hmc c.yaml --output ref
-run 0 "reference run of 5000 trajectories" "" -- "$lf" hmc c.yaml --output reflong --set hmc.trajectories=5000
-run 0 "reference run, mpiexec -n 2" "" -- mpi 2 "$lf" hmc c.yaml --output ref2
+expect_code 0 "reference run" -- "$lf" hmc c.yaml --output ref
+expect_code 0 "reference run of 5000 trajectories" -- "$lf" hmc c.yaml --output reflong --set hmc.trajectories=5000
+expect_code 0 "reference run, mpiexec -n 2" -- mpi 2 "$lf" hmc c.yaml --output ref2
 h5diff -q ref/hmc.h5 ref2/hmc.h5 /chain_0/dH /chain_1/dH >/dev/null 2>&1 &&
   bad "control: h5diff sees no difference between two chains" || ok "control: h5diff tells chains apart"
 
 # A: during thermalization (stops at 128)
-run 3 "A: SIGTERM during thermalization" hmc:100:TERM -- "$lf" hmc c.yaml --output a
+LATFLOW_TEST_INTERRUPT=hmc:100:TERM expect_code 3 "A: SIGTERM during thermalization" -- "$lf" hmc c.yaml --output a
 expect_err "interrupted by SIGTERM at trajectory 128; checkpoint a/hmc.ckpt.h5; continue with --resume" "A"
 stopped a "A"
-run 0 "A: --resume" "" -- "$lf" hmc c.yaml --output a --resume
+expect_code 0 "A: --resume" -- "$lf" hmc c.yaml --output a --resume
 same ref/hmc.h5 a/hmc.h5 1 "A"
 clean a "A"
 
 # B: exactly at the checkpoint of trajectory 1000
-run 3 "B: SIGINT at a checkpoint" hmc:999:INT -- "$lf" hmc c.yaml --output b
+LATFLOW_TEST_INTERRUPT=hmc:999:INT expect_code 3 "B: SIGINT at a checkpoint" -- "$lf" hmc c.yaml --output b
 expect_err "interrupted by SIGINT at trajectory 1000" "B"
-run 0 "B: --resume --json" "" -- "$lf" hmc c.yaml --output b --resume --json
+expect_code 0 "B: --resume --json" -- "$lf" hmc c.yaml --output b --resume --json
 grep -q '"resumed_at":[[:space:]]*1000' out.txt && ok "B: json says resumed_at 1000" || bad "B: json lacks resumed_at 1000"
 same ref/hmc.h5 b/hmc.h5 1 "B"
 clean b "B"
 
 # C: between checkpoints (stops at 1280), then the refusals, then resume from .prev
-run 3 "C: SIGTERM between checkpoints" hmc:1234:TERM -- "$lf" hmc c.yaml --output c
+LATFLOW_TEST_INTERRUPT=hmc:1234:TERM expect_code 3 "C: SIGTERM between checkpoints" -- "$lf" hmc c.yaml --output c
 expect_err "at trajectory 1280" "C"
-run 1 "C: a fresh run over the interrupted one" "" -- "$lf" hmc c.yaml --output c
+expect_code 1 "C: a fresh run over the interrupted one" -- "$lf" hmc c.yaml --output c
 expect_err "continue it with --resume" "C: fresh run refused"
-run 2 "C: --resume with theory.lambda changed" "" -- "$lf" hmc c.yaml --output c --resume --set theory.lambda=9
+expect_code 2 "C: --resume with theory.lambda changed" -- "$lf" hmc c.yaml --output c --resume --set theory.lambda=9
 expect_err "'theory.lambda' differs" "C: lambda refusal names the key"
-run 2 "C: --resume with hmc.tau_dist changed" "" -- "$lf" hmc c.yaml --output c --resume --set hmc.tau_dist=fixed
+expect_code 2 "C: --resume with hmc.tau_dist changed" -- "$lf" hmc c.yaml --output c --resume --set hmc.tau_dist=fixed
 expect_err "'hmc.tau_dist' differs" "C: tau_dist refusal names the key"
-run 2 "C: --resume with fewer trajectories than done" "" -- "$lf" hmc c.yaml --output c --resume --set hmc.trajectories=1000
+expect_code 2 "C: --resume with fewer trajectories than done" -- "$lf" hmc c.yaml --output c --resume --set hmc.trajectories=1000
 expect_err "hmc.trajectories may only grow" "C: length refusal"
-run nz "C: --resume under mpiexec -n 2" "" -- mpi 2 "$lf" hmc c.yaml --output c --resume
+expect_code nz "C: --resume under mpiexec -n 2" -- mpi 2 "$lf" hmc c.yaml --output c --resume
 expect_err "resume it with the same number of ranks (mpiexec -n 1), not 2" "C: rank refusal"
 stopped c "C: after the refusals"
 mv c/hmc.ckpt.h5 c/lost.h5 # as if stopped between the two renames of a commit: .prev (1000) is used
-run 0 "C: --resume from hmc.ckpt.h5.prev" "" -- "$lf" hmc c.yaml --output c --resume
+expect_code 0 "C: --resume from hmc.ckpt.h5.prev" -- "$lf" hmc c.yaml --output c --resume
 grep -qF "resuming at trajectory 1000" err.txt && ok "C: resumed from .prev at 1000" || bad "C: not resumed from .prev"
 same ref/hmc.h5 c/hmc.h5 1 "C"
 rm -f c/lost.h5
 clean c "C"
 
 # D: stopped twice (704, then 2112)
-run 3 "D: first stop" hmc:700:TERM -- "$lf" hmc c.yaml --output d
-run 3 "D: second stop after a resume" hmc:2100:USR1 -- "$lf" hmc c.yaml --output d --resume
+LATFLOW_TEST_INTERRUPT=hmc:700:TERM expect_code 3 "D: first stop" -- "$lf" hmc c.yaml --output d
+LATFLOW_TEST_INTERRUPT=hmc:2100:USR1 expect_code 3 "D: second stop after a resume" -- "$lf" hmc c.yaml --output d --resume
 expect_err "interrupted by SIGUSR1 at trajectory 2112" "D"
-run 0 "D: --resume" "" -- "$lf" hmc c.yaml --output d --resume
+expect_code 0 "D: --resume" -- "$lf" hmc c.yaml --output d --resume
 same ref/hmc.h5 d/hmc.h5 1 "D"
 clean d "D"
 
 # E: SIGKILL between checkpoints (the checkpoint of 1500 is used)
-run nz "E: SIGKILL at 1700" hmc:1700:KILL -- "$lf" hmc c.yaml --output e
+LATFLOW_TEST_INTERRUPT=hmc:1700:KILL expect_code nz "E: SIGKILL at 1700" -- "$lf" hmc c.yaml --output e
 stopped e "E"
-run 0 "E: --resume" "" -- "$lf" hmc c.yaml --output e --resume
+expect_code 0 "E: --resume" -- "$lf" hmc c.yaml --output e --resume
 grep -qF "resuming at trajectory 1500" err.txt && ok "E: resumed at 1500" || bad "E: not resumed at 1500"
 same ref/hmc.h5 e/hmc.h5 1 "E"
 clean e "E"
 
 # F: a longer run on resume; killed 4280 trajectories after its checkpoint (320) with
 # checkpoints off, so the .tmp holds more than 4096 steps (a flushed buffer) past it
-run 3 "F: stop at 320" hmc:300:TERM -- "$lf" hmc c.yaml --output f
-run nz "F: --resume with 5000 trajectories, no checkpoints, SIGKILL at 4600" hmc:4600:KILL -- \
+LATFLOW_TEST_INTERRUPT=hmc:300:TERM expect_code 3 "F: stop at 320" -- "$lf" hmc c.yaml --output f
+LATFLOW_TEST_INTERRUPT=hmc:4600:KILL expect_code nz "F: --resume with 5000 trajectories, no checkpoints, SIGKILL at 4600" -- \
   "$lf" hmc c.yaml --output f --resume --set hmc.trajectories=5000 --set hmc.checkpoint_every=0
-run 0 "F: --resume with 5000 trajectories" "" -- "$lf" hmc c.yaml --output f --resume --set hmc.trajectories=5000
+expect_code 0 "F: --resume with 5000 trajectories" -- "$lf" hmc c.yaml --output f --resume --set hmc.trajectories=5000
 grep -qF "resuming at trajectory 320" err.txt && ok "F: resumed at 320" || bad "F: not resumed at 320"
 same reflong/hmc.h5 f/hmc.h5 1 "F"
 clean f "F"
 
 # H: mpiexec -n 2, SIGUSR1 on rank 1 only: both ranks stop at 1152
-run 3 "H: mpiexec -n 2, SIGUSR1 on rank 1" hmc:1100:USR1:1 -- mpi 2 "$lf" hmc c.yaml --output h
+LATFLOW_TEST_INTERRUPT=hmc:1100:USR1:1 expect_code 3 "H: mpiexec -n 2, SIGUSR1 on rank 1" -- mpi 2 "$lf" hmc c.yaml --output h
 expect_err "interrupted by SIGUSR1 at trajectory 1152" "H"
 [ "$(grep -c 'interrupted by SIGUSR1 at trajectory 1152' err.txt)" = 2 ] && ok "H: both ranks stopped at 1152" || bad "H: the ranks did not stop together"
 [ -e h/hmc.part0.h5.tmp ] && [ -e h/hmc.part1.h5.tmp ] && ok "H: part files kept" || bad "H: part files missing"
-run 2 "H: --resume with one rank" "" -- "$lf" hmc c.yaml --output h --resume
+expect_code 2 "H: --resume with one rank" -- "$lf" hmc c.yaml --output h --resume
 expect_err "holds 2 chains (one per rank); resume it with the same number of ranks (mpiexec -n 2), not 1" "H: rank refusal"
-run 0 "H: --resume, mpiexec -n 2" "" -- mpi 2 "$lf" hmc c.yaml --output h --resume
+expect_code 0 "H: --resume, mpiexec -n 2" -- mpi 2 "$lf" hmc c.yaml --output h --resume
 same ref2/hmc.h5 h/hmc.h5 2 "H"
 clean h "H"
 
@@ -164,16 +140,16 @@ theory: {name: schwinger, shape: [4, 4], beta: 2.0, kappa: 0.25}
 sample: {save: accepted}
 hmc: {trajectories: 5000, therm: 50, tau: 1.0, steps: 6, checkpoint_every: 200, fermion: pseudofermion}
 YAML
-run 0 "P: reference, schwinger pseudofermion, mpiexec -n 2" "" -- mpi 2 "$lf" hmc pf.yaml --output pref --json
+expect_code 0 "P: reference, schwinger pseudofermion, mpiexec -n 2" -- mpi 2 "$lf" hmc pf.yaml --output pref --json
 grep -q '"cg_iters_per_solve"' out.txt && ok "P: json reports cg_iters_per_solve" || bad "P: json lacks cg_iters_per_solve"
 grep -q "CG [0-9.]* iterations per solve" err.txt && ok "P: log reports CG iterations per solve" || bad "P: no CG summary in the log"
-run 3 "P: SIGTERM on rank 1" hmc:300:TERM:1 -- mpi 2 "$lf" hmc pf.yaml --output p
+LATFLOW_TEST_INTERRUPT=hmc:300:TERM:1 expect_code 3 "P: SIGTERM on rank 1" -- mpi 2 "$lf" hmc pf.yaml --output p
 expect_err "interrupted by SIGTERM at trajectory 320" "P"
-run 2 "P: --resume with hmc.fermion = exact" "" -- mpi 2 "$lf" hmc pf.yaml --output p --resume --set hmc.fermion=exact
+expect_code 2 "P: --resume with hmc.fermion = exact" -- mpi 2 "$lf" hmc pf.yaml --output p --resume --set hmc.fermion=exact
 expect_err "'hmc.fermion' differs" "P: fermion refusal names the key"
-run nz "P: --resume without checkpoints, SIGKILL at 4700" hmc:4700:KILL -- \
+LATFLOW_TEST_INTERRUPT=hmc:4700:KILL expect_code nz "P: --resume without checkpoints, SIGKILL at 4700" -- \
   mpi 2 "$lf" hmc pf.yaml --output p --resume --set hmc.checkpoint_every=0
-run 0 "P: --resume" "" -- mpi 2 "$lf" hmc pf.yaml --output p --resume
+expect_code 0 "P: --resume" -- mpi 2 "$lf" hmc pf.yaml --output p --resume
 grep -qF "resuming at trajectory 320" err.txt && ok "P: resumed at 320" || bad "P: not resumed at 320"
 same pref/hmc.h5 p/hmc.h5 2 "P"
 diff=""
@@ -186,10 +162,11 @@ done
 clean p "P"
 
 # no checkpoint at all
-run 2 "--resume without a checkpoint" "" -- "$lf" hmc c.yaml --output none --resume
-expect_err "no checkpoint 'none/hmc.ckpt.h5'" "missing checkpoint"
+expect_code 0 "--resume without a checkpoint starts over" -- "$lf" hmc c.yaml --output none --resume
+expect_err "starting from the beginning" "the restart is logged"
+same ref/hmc.h5 none/hmc.h5 1 "--resume without a checkpoint"
 # --resume of a finished run does nothing and succeeds (a requeued job may ask again)
-run 0 "--resume of a finished run" "" -- "$lf" hmc c.yaml --output h --resume
+expect_code 0 "--resume of a finished run" -- "$lf" hmc c.yaml --output h --resume
 grep -q "nothing to resume" out.txt err.txt && ok "finished run: nothing to resume" || bad "finished run: no message"
 same ref2/hmc.h5 h/hmc.h5 2 "H after a second --resume"
 
@@ -202,10 +179,9 @@ kill -TERM "$pid"
 wait "$pid"; code=$?
 [ "$code" = 3 ] && ok "G: kill -TERM (exit 3)" || { bad "G: kill -TERM: exit $code, want 3"; tail -3 g.err; }
 grep -q "interrupted by SIGTERM at trajectory" g.err && ok "G: stop reported" || bad "G: no stop message"
-run 0 "G: --resume" "" -- "$lf" hmc c.yaml --output g --resume --set hmc.trajectories=60000
+expect_code 0 "G: --resume" -- "$lf" hmc c.yaml --output g --resume --set hmc.trajectories=60000
 wait "$refg_pid" && ok "G: reference run" || { bad "G: reference run"; tail -3 refg.err; }
 same refg/hmc.h5 g/hmc.h5 1 "G"
 clean g "G"
 
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

@@ -7,25 +7,9 @@
 # between theories on the same fields); bad combinations are refused naming the key.
 # usage: cli_gauge.sh LATFLOW WORKDIR SOURCEDIR   (latflow-merge sits next to LATFLOW)
 set -u
-lf=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); wd=$2
-merge=$(dirname "$lf")/latflow-merge
-rm -rf "$wd"; mkdir -p "$wd"; cd "$wd" || exit 1
-export OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-fails=0; passes=0
-ok()   { passes=$((passes+1)); echo "ok   $*"; }
-bad()  { fails=$((fails+1)); echo "FAIL $*"; }
-expect_code() { # expect_code CODE DESC -- cmd...
-  local want=$1 desc=$2; shift 3
-  "$@" >out.txt 2>err.txt; local got=$?
-  if [ "$got" = "$want" ]; then ok "$desc (exit $got)"; else bad "$desc: exit $got, want $want"; tail -20 err.txt; fi
-}
-expect_err() { # expect_err TEXT DESC
-  if grep -qF -- "$1" err.txt; then ok "$2: '$1'"; else bad "$2: stderr lacks '$1'"; cat err.txt; fi
-}
-json_num() { # json_num KEY: first "KEY": number in out.txt
-  grep -m1 "\"$1\":" out.txt | sed 's/.*://; s/[[:space:],]//g'
-}
-mpi() { local n=$1; shift; mpiexec -n "$n" --oversubscribe "$@"; }
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh" || exit 1
+lf_setup "$@"
 # same A B WHAT: every chain dataset of A (u1 has no correlator) bitwise equal in B
 same() {
   local d n=0 k=0
@@ -132,7 +116,6 @@ expect_err "theory.name must be u1 or schwinger" "phi4 + spline refused"
 expect_code 0 "u1 model as the schwinger proposal" -- "$lf" sample schw.yaml --model u1/model.h5 --output x
 
 # --- every card shipped in configs/ is valid ----------------------------------------------
-src=${3:-}
 if [ -n "$src" ] && [ -d "$src/configs" ]; then
   for card in "$src"/configs/*.yaml "$src"/configs/bench/*.yaml; do
     [ -e "$card" ] || continue
@@ -140,5 +123,4 @@ if [ -n "$src" ] && [ -d "$src/configs" ]; then
   done
 else bad "no source dir given (argument 3)"; fi
 
-echo "cli_gauge: $passes passed, $fails failed"
-[ $fails = 0 ]
+finish cli_gauge

@@ -12,23 +12,12 @@
 #    (the steps before the checkpoint are recomputed from (seed, chain, t)).
 # usage: cli_hmc_len.sh LATFLOW WORKDIR SOURCEDIR
 set -u
-lf=$1; wd=$2; src=$3
-rm -rf "$wd"; mkdir -p "$wd"; cd "$wd" || exit 1
-fails=0; passes=0
-ok()   { passes=$((passes+1)); echo "ok   $*"; }
-bad()  { fails=$((fails+1)); echo "FAIL $*"; }
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
-unset LATFLOW_TEST_INTERRUPT
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh" || exit 1
+lf_setup "$@"
 py=/usr/bin/python3
 # jq FILE EXPR: a Python expression of the JSON object j in FILE
 jq() { "$py" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
-# expect CODE DESC -- cmd...: stdout to out.json, stderr to err.txt
-expect() {
-  local want=$1 desc=$2; shift 3
-  "$@" > out.json 2> err.txt
-  local got=$?
-  [ "$got" = "$want" ] && ok "$desc (exit $got)" || { bad "$desc: exit $got, want $want"; tail -3 err.txt; }
-}
 cat > c.yaml <<'YAML'
 seed: 9
 theory: {name: phi4, shape: [6, 6], m2: 1.0, lambda: 0.0}
@@ -37,60 +26,59 @@ hmc: {trajectories: 4000, therm: 20, tau: 1.0, steps: 10, checkpoint_every: 1000
 YAML
 
 # --- uniform (the default) and fixed ---------------------------------------------------
-expect 0 "uniform run" -- "$lf" hmc c.yaml --output u --json
+expect_code 0 "uniform run" -- "$lf" hmc c.yaml --output u --json
 grep -qF "leapfrog, tau 1, 10 steps, tau_dist uniform (1 .. 19 steps of 0.1)" err.txt &&
   ok "start-up line names the distribution" || bad "start-up line: $(grep -F 'tau_dist' err.txt)"
-[ "$(jq out.json 'j["tau_dist"]')" = uniform ] && ok "json tau_dist uniform" || bad "json tau_dist"
-ms=$(jq out.json 'j["mean_steps"]')
+[ "$(jq out.txt 'j["tau_dist"]')" = uniform ] && ok "json tau_dist uniform" || bad "json tau_dist"
+ms=$(jq out.txt 'j["mean_steps"]')
 # sd of the mean of 4000 draws of U{1..19}: sqrt(30 / 4000) = 0.087
-[ "$(jq out.json 'int(abs(j["mean_steps"] - 10) < 4 * (30 / 4000) ** 0.5 and j["mean_steps"] != 10)')" = 1 ] &&
+[ "$(jq out.txt 'int(abs(j["mean_steps"] - 10) < 4 * (30 / 4000) ** 0.5 and j["mean_steps"] != 10)')" = 1 ] &&
   ok "uniform: mean_steps $ms (10 +- 0.35, not exactly 10)" || bad "uniform: mean_steps '$ms'"
-[ "$(jq out.json 'j["warnings"] == []')" = True ] && ok "healthy run: warnings []" || bad "warnings: $(jq out.json 'j["warnings"]')"
+[ "$(jq out.txt 'j["warnings"] == []')" = True ] && ok "healthy run: warnings []" || bad "warnings: $(jq out.txt 'j["warnings"]')"
 grep -q "no trajectory was accepted\|had a non-finite dH\|not randomized" err.txt &&
   bad "healthy run printed a warning" || ok "healthy run: no warning line"
-expect 0 "fixed run" -- "$lf" hmc c.yaml --output f --json --set hmc.tau_dist=fixed
+expect_code 0 "fixed run" -- "$lf" hmc c.yaml --output f --json --set hmc.tau_dist=fixed
 grep -qF "leapfrog, tau 1, 10 steps, tau_dist fixed |" err.txt && ok "start-up line: fixed" || bad "start-up line (fixed)"
-[ "$(jq out.json 'j["tau_dist"] + " " + str(j["mean_steps"])')" = "fixed 10" ] &&
-  ok "json: fixed, mean_steps 10" || bad "json fixed: $(jq out.json 'j["tau_dist"], j["mean_steps"]')"
+[ "$(jq out.txt 'j["tau_dist"] + " " + str(j["mean_steps"])')" = "fixed 10" ] &&
+  ok "json: fixed, mean_steps 10" || bad "json fixed: $(jq out.txt 'j["tau_dist"], j["mean_steps"]')"
 h5diff -q u/hmc.h5 f/hmc.h5 /chain_0/dH /chain_0/dH >/dev/null 2>&1 &&
   bad "uniform and fixed gave the same dH" || ok "uniform and fixed are different chains"
-expect 0 "steps = 1" -- "$lf" hmc c.yaml --output one --json --set hmc.steps=1 --set hmc.trajectories=100
+expect_code 0 "steps = 1" -- "$lf" hmc c.yaml --output one --json --set hmc.steps=1 --set hmc.trajectories=100
 grep -qF "its length is not randomized (that needs hmc.steps >= 2)" err.txt &&
   ok "steps = 1 with uniform warns" || bad "no warning for steps = 1"
-[ "$(jq out.json 'j["mean_steps"]')" = 1 ] && ok "steps = 1: mean_steps 1" || bad "steps = 1: mean_steps"
+[ "$(jq out.txt 'j["mean_steps"]')" = 1 ] && ok "steps = 1: mean_steps 1" || bad "steps = 1: mean_steps"
 
 # --- a frozen chain, a blown-up integrator --------------------------------------------
-expect 0 "frozen chain (tau 20 in 1 step) exits 0" -- "$lf" hmc c.yaml --output fz --json \
+expect_code 0 "frozen chain (tau 20 in 1 step) exits 0" -- "$lf" hmc c.yaml --output fz --json \
   --set hmc.tau=20 --set hmc.steps=1 --set hmc.trajectories=300 --set theory.m2=-4 --set theory.lambda=8
-[ "$(jq out.json 'j["acceptance"]')" = 0 ] && ok "frozen: acceptance 0" || bad "frozen: acceptance $(jq out.json 'j["acceptance"]')"
+[ "$(jq out.txt 'j["acceptance"]')" = 0 ] && ok "frozen: acceptance 0" || bad "frozen: acceptance $(jq out.txt 'j["acceptance"]')"
 grep -qF "no trajectory was accepted (0 of 300)" err.txt && ok "frozen: warning line" ||
   { bad "frozen: no warning line"; cat err.txt; }
-[ "$(jq out.json 'sum("no trajectory was accepted" in w for w in j["warnings"])')" = 1 ] &&
-  ok "frozen: warning in --json" || bad "frozen: json warnings $(jq out.json 'j["warnings"]')"
-expect 0 "non-finite dH (tau 1e200) exits 0" -- "$lf" hmc c.yaml --output nf --json \
+[ "$(jq out.txt 'sum("no trajectory was accepted" in w for w in j["warnings"])')" = 1 ] &&
+  ok "frozen: warning in --json" || bad "frozen: json warnings $(jq out.txt 'j["warnings"]')"
+expect_code 0 "non-finite dH (tau 1e200) exits 0" -- "$lf" hmc c.yaml --output nf --json \
   --set hmc.tau=1e200 --set hmc.trajectories=300
-[ "$(jq out.json 'sum("had a non-finite dH" in w for w in j["warnings"])')" = 1 ] &&
-  ok "non-finite: warning in --json" || bad "non-finite: json warnings $(jq out.json 'j["warnings"]')"
+[ "$(jq out.txt 'sum("had a non-finite dH" in w for w in j["warnings"])')" = 1 ] &&
+  ok "non-finite: warning in --json" || bad "non-finite: json warnings $(jq out.txt 'j["warnings"]')"
 grep -qF "320 of 320 trajectories (thermalization included) had a non-finite dH" err.txt &&
   ok "non-finite: warning line counts 320" || { bad "non-finite: warning line"; grep -F "non-finite" err.txt; }
-expect 0 "frozen chains under mpiexec -n 2" -- mpiexec -n 2 --oversubscribe "$lf" hmc c.yaml \
+expect_code 0 "frozen chains under mpiexec -n 2" -- mpi 2 "$lf" hmc c.yaml \
   --output fz2 --json --set hmc.tau=20 --set hmc.steps=1 --set hmc.trajectories=300 \
   --set theory.m2=-4 --set theory.lambda=8
-[ "$(jq out.json 'sum("2 of 2 chains accepted no trajectory" in w for w in j["warnings"])')" = 1 ] &&
-  ok "mpiexec -n 2: '2 of 2 chains' in --json" || bad "mpiexec -n 2: $(jq out.json 'j["warnings"]')"
+[ "$(jq out.txt 'sum("2 of 2 chains accepted no trajectory" in w for w in j["warnings"])')" = 1 ] &&
+  ok "mpiexec -n 2: '2 of 2 chains' in --json" || bad "mpiexec -n 2: $(jq out.txt 'j["warnings"]')"
 grep -qF "chain 1 accepted none of its 300 trajectories" err.txt && ok "rank 1 names its chain" ||
   bad "rank 1 did not warn"
 
 # --- resume: the same mean_steps ------------------------------------------------------
-expect 3 "interrupted (SIGTERM at trajectory 1500)" -- env LATFLOW_TEST_INTERRUPT=hmc:1500:TERM "$lf" hmc c.yaml --output r --json
-expect 0 "resumed" -- "$lf" hmc c.yaml --output r --json --resume
-[ "$(jq out.json 'j["mean_steps"]')" = "$ms" ] && ok "resumed run: mean_steps $ms as uninterrupted" ||
-  bad "resumed run: mean_steps $(jq out.json 'j["mean_steps"]') vs $ms"
+expect_code 3 "interrupted (SIGTERM at trajectory 1500)" -- env LATFLOW_TEST_INTERRUPT=hmc:1500:TERM "$lf" hmc c.yaml --output r --json
+expect_code 0 "resumed" -- "$lf" hmc c.yaml --output r --json --resume
+[ "$(jq out.txt 'j["mean_steps"]')" = "$ms" ] && ok "resumed run: mean_steps $ms as uninterrupted" ||
+  bad "resumed run: mean_steps $(jq out.txt 'j["mean_steps"]') vs $ms"
 diff=""
 for d in obs row dH accepted; do
   h5diff -q u/hmc.h5 r/hmc.h5 /chain_0/$d /chain_0/$d >/dev/null 2>&1 || diff="$diff $d"
 done
 [ -z "$diff" ] && ok "resumed run: bitwise the uninterrupted uniform run" || bad "resumed run differs in$diff"
 
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

@@ -5,19 +5,16 @@
 # acceptance is over all chains, with acceptance_per_chain listing each chain's.
 # usage: cli_hmc_mpi.sh LATFLOW WORKDIR SOURCEDIR
 set -u
-lf=$1; wd=$2; src=$3
-rm -rf "$wd"; mkdir -p "$wd"; cd "$wd" || exit 1
-fails=0; passes=0
-ok()   { passes=$((passes+1)); echo "ok   $*"; }
-bad()  { fails=$((fails+1)); echo "FAIL $*"; }
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh" || exit 1
+lf_setup "$@"
 cat > tiny.yaml <<'YAML'
 seed: 5
 theory: {name: phi4, shape: [4, 4], m2: -1.0, lambda: 1.0}
 hmc: {trajectories: 3000, therm: 50, tau: 1.0, steps: 8}
 YAML
 "$lf" hmc tiny.yaml --output s > s.out 2> s.err && ok "serial hmc" || { bad "serial hmc"; cat s.err; }
-mpiexec -n 2 --oversubscribe "$lf" hmc tiny.yaml --output p --json > p.out 2> p.err && ok "mpiexec -n 2 hmc" || { bad "mpiexec -n 2 hmc"; cat p.err; }
+mpi 2 "$lf" hmc tiny.yaml --output p --json > p.out 2> p.err && ok "mpiexec -n 2 hmc" || { bad "mpiexec -n 2 hmc"; cat p.err; }
 grep -q '"chains":[[:space:]]*2' p.out && ok "json says 2 chains" || bad "json lacks chains: 2"
 if /usr/bin/python3 - p.out p/hmc.h5 > acc.txt 2>&1 <<'PY'
 import json, sys, h5py
@@ -42,7 +39,6 @@ for d in obs row dH accepted; do
   h5diff -q s/hmc.h5 p/hmc.h5 /chain_0/$d /chain_0/$d && ok "chain 0 $d bitwise equal to the serial run" || bad "chain 0 $d differs from the serial run"
 done
 h5diff -q p/hmc.h5 p/hmc.h5 /chain_0/dH /chain_1/dH >/dev/null 2>&1 && bad "chain 1 repeats chain 0" || ok "chain 1 is an independent chain"
-mpiexec -n 2 --oversubscribe "$lf" hmc tiny.yaml --output p > /dev/null 2> p2.err && bad "second run overwrote" || ok "existing hmc.h5 refused on all ranks"
+mpi 2 "$lf" hmc tiny.yaml --output p > /dev/null 2> p2.err && bad "second run overwrote" || ok "existing hmc.h5 refused on all ranks"
 grep -q "refusing to overwrite" p2.err && ok "refusal explained" || bad "refusal not explained"
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

@@ -6,21 +6,9 @@
 # unreadable input named on the command line exits 2 in every command (18).
 # usage: cli_input.sh LATFLOW WORKDIR SOURCEDIR   (latflow-merge sits next to LATFLOW)
 set -u
-lf=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); wd=$2
-merge=$(dirname "$lf")/latflow-merge
-rm -rf "$wd"; mkdir -p "$wd"; cd "$wd" || exit 1
-export OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-fails=0; passes=0
-ok()   { passes=$((passes+1)); echo "ok   $*"; }
-bad()  { fails=$((fails+1)); echo "FAIL $*"; }
-expect_code() { # expect_code CODE DESC -- cmd...
-  local want=$1 desc=$2; shift 3
-  "$@" >out.txt 2>err.txt; local got=$?
-  if [ "$got" = "$want" ]; then ok "$desc (exit $got)"; else bad "$desc: exit $got, want $want"; tail -5 err.txt; fi
-}
-expect_err() { # expect_err TEXT DESC
-  if grep -qF -- "$1" err.txt; then ok "$2: '$1'"; else bad "$2: stderr lacks '$1'"; cat err.txt; fi
-}
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh" || exit 1
+lf_setup "$@"
 
 cat > phi.yaml <<'YAML'
 seed: 3
@@ -150,5 +138,4 @@ fi
 echo junk > junk.h5
 expect_code 1 "analyze of a junk file" -- "$lf" analyze junk.h5
 
-echo "cli_input: $passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish cli_input

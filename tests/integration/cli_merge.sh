@@ -8,23 +8,9 @@
 # usage exits 2.
 # usage: cli_merge.sh LATFLOW WORKDIR SOURCEDIR   (latflow-merge sits next to LATFLOW)
 set -u
-lf=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); wd=$2
-merge=$(dirname "$lf")/latflow-merge
-rm -rf "$wd"; mkdir -p "$wd"; cd "$wd" || exit 1
-fails=0; passes=0
-ok()   { passes=$((passes+1)); echo "ok   $*"; }
-bad()  { fails=$((fails+1)); echo "FAIL $*"; }
-expect_code() { # expect_code CODE DESC -- cmd...
-  local want=$1 desc=$2; shift 3
-  "$@" >out.txt 2>err.txt; local got=$?
-  if [ "$got" = "$want" ]; then ok "$desc (exit $got)"; else bad "$desc: exit $got, want $want"; tail -20 err.txt; fi
-}
-expect_err() { # expect_err TEXT DESC
-  if grep -qF -- "$1" err.txt; then ok "$2: '$1'"; else bad "$2: stderr lacks '$1'"; cat err.txt; fi
-}
-json_num() { # json_num KEY: first "KEY": number in out.txt
-  grep -m1 "\"$1\":" out.txt | sed 's/.*://; s/[[:space:],]//g'
-}
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh" || exit 1
+lf_setup "$@"
 [ -x "$merge" ] && ok "latflow-merge next to latflow: $merge" || { bad "no $merge"; exit 1; }
 
 cat > tiny.yaml <<'YAML'
@@ -89,5 +75,4 @@ expect_err "merge input 'trunc.h5'" "truncated input named"
 expect_code 2 "no inputs" -- "$merge" only.h5
 expect_code 2 "unknown option" -- "$merge" --frobnicate a.h5 b.h5
 expect_code 0 "--help" -- "$merge" --help
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

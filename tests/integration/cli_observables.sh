@@ -7,18 +7,11 @@
 # show only those observables; `observables: []` is refused.
 # usage: cli_observables.sh LATFLOW WORKDIR SOURCEDIR
 set -u
-lf=$1; wd=$2
-rm -rf "$wd"; mkdir -p "$wd"; cd "$wd" || exit 1
-fails=0; passes=0
-ok()   { passes=$((passes+1)); echo "ok   $*"; }
-bad()  { fails=$((fails+1)); echo "FAIL $*"; }
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh" || exit 1
+lf_setup "$@"
 py=/usr/bin/python3
-$py -c 'import h5py' 2>/dev/null || { echo "skipped: no python3 h5py"; exit 77; }
-runs() { # runs DESC -- cmd...
-  local desc=$1; shift 2
-  "$@" > out.txt 2> err.txt && ok "$desc" || { bad "$desc"; tail -20 err.txt; }
-}
+$py -c 'import h5py' 2>/dev/null || skip "no python3 h5py"
 cat > tiny.yaml <<'YAML'
 seed: 7
 theory: {name: phi4, shape: [4, 4], m2: -1.0, lambda: 1.0}
@@ -28,14 +21,14 @@ sample: {proposals: 1500, block: 128, save: all}
 hmc: {trajectories: 300, therm: 10, tau: 1.0, steps: 8}
 YAML
 sel="--set observables=[chi2,phi2]"
-runs "train" -- "$lf" train tiny.yaml --output m
-runs "sample, default observables" -- "$lf" sample tiny.yaml --model m/model.h5 --output d
-runs "sample, [chi2, phi2]" -- "$lf" sample tiny.yaml --model m/model.h5 --output s $sel
-runs "mpiexec -n 3 sample, [chi2, phi2]" -- mpiexec -n 3 --oversubscribe "$lf" sample tiny.yaml --model m/model.h5 --output s3 $sel
-runs "hmc, default observables" -- "$lf" hmc tiny.yaml --output d
-runs "hmc, [chi2, phi2]" -- "$lf" hmc tiny.yaml --output s $sel
-runs "mpiexec -n 2 hmc, default observables" -- mpiexec -n 2 --oversubscribe "$lf" hmc tiny.yaml --output d2
-runs "mpiexec -n 2 hmc, [chi2, phi2]" -- mpiexec -n 2 --oversubscribe "$lf" hmc tiny.yaml --output s2 $sel
+expect_code 0 "train" -- "$lf" train tiny.yaml --output m
+expect_code 0 "sample, default observables" -- "$lf" sample tiny.yaml --model m/model.h5 --output d
+expect_code 0 "sample, [chi2, phi2]" -- "$lf" sample tiny.yaml --model m/model.h5 --output s $sel
+expect_code 0 "mpiexec -n 3 sample, [chi2, phi2]" -- mpi 3 "$lf" sample tiny.yaml --model m/model.h5 --output s3 $sel
+expect_code 0 "hmc, default observables" -- "$lf" hmc tiny.yaml --output d
+expect_code 0 "hmc, [chi2, phi2]" -- "$lf" hmc tiny.yaml --output s $sel
+expect_code 0 "mpiexec -n 2 hmc, default observables" -- mpi 2 "$lf" hmc tiny.yaml --output d2
+expect_code 0 "mpiexec -n 2 hmc, [chi2, phi2]" -- mpi 2 "$lf" hmc tiny.yaml --output s2 $sel
 
 # compare SEL with REF: obs_names, obs == REF's columns [3, 0], corr and chains bitwise
 cmp_sel() { # cmp_sel REF SEL DESC
@@ -67,14 +60,14 @@ cmp_sel d/ensemble.h5 s3/ensemble.h5 "sample on 3 ranks [chi2, phi2] vs serial d
 cmp_sel d/hmc.h5 s/hmc.h5 "hmc [chi2, phi2] vs default"
 cmp_sel d2/hmc.h5 s2/hmc.h5 "hmc on 2 ranks [chi2, phi2] vs default on 2 ranks"
 
-runs "analyze the selection" -- "$lf" analyze s/ensemble.h5 --json
+expect_code 0 "analyze the selection" -- "$lf" analyze s/ensemble.h5 --json
 if $py -c 'import json,sys; o=json.load(open("out.txt"))["observables"]; assert list(o) == ["chi2", "phi2"], list(o)' 2>cmp.txt
 then ok "analyze: observables chi2, phi2"; else bad "analyze observables"; cat cmp.txt; fi
-runs "plot the selection" -- "$lf" plot s/hmc.h5 --out plots
+expect_code 0 "plot the selection" -- "$lf" plot s/hmc.h5 --out plots
 head -1 plots/history.dat 2>/dev/null | grep -q " chi2 phi2 logw" && ok "plot history columns chi2 phi2" \
   || { bad "plot history header: $(head -1 plots/history.dat 2>/dev/null)"; }
 
-runs "run, [chi2, phi2]" -- "$lf" run tiny.yaml --output r $sel --set hmc.compare=true
+expect_code 0 "run, [chi2, phi2]" -- "$lf" run tiny.yaml --output r $sel --set hmc.compare=true
 if grep -qE '^[ !] chi2 ' err.txt out.txt && grep -qE '^[ !] phi2 ' err.txt out.txt && ! grep -qE '^[ !] (energy|mag|abs_mag) ' err.txt out.txt
 then ok "run's table lists chi2 and phi2 only"; else bad "run's table"; cat out.txt err.txt | tail -30; fi
 n=$($py -c 'import h5py; print(h5py.File("r/ensemble.h5")["chain_0/obs"].shape[1], h5py.File("r/hmc.h5")["chain_0/obs"].shape[1])')
@@ -83,5 +76,4 @@ n=$($py -c 'import h5py; print(h5py.File("r/ensemble.h5")["chain_0/obs"].shape[1
 "$lf" hmc tiny.yaml --output e --set 'observables=[]' > out.txt 2> err.txt; c=$?
 [ "$c" = 2 ] && grep -q "observables: must have 1 to 16 entries" err.txt && ok "observables [] refused (exit 2)" \
   || { bad "observables []: exit $c"; cat err.txt; }
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

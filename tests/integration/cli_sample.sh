@@ -6,19 +6,9 @@
 # chi2 within errors (|z| < 4).
 # usage: cli_sample.sh LATFLOW WORKDIR SOURCEDIR
 set -u
-lf=$1; wd=$2; src=$3
-rm -rf "$wd"; mkdir -p "$wd"; cd "$wd" || exit 1
-fails=0; passes=0
-ok()   { passes=$((passes+1)); echo "ok   $*"; }
-bad()  { fails=$((fails+1)); echo "FAIL $*"; }
-expect_code() { # expect_code CODE DESC -- cmd...
-  local want=$1 desc=$2; shift 3
-  "$@" >out.txt 2>err.txt; local got=$?
-  if [ "$got" = "$want" ]; then ok "$desc (exit $got)"; else bad "$desc: exit $got, want $want"; tail -20 err.txt; fi
-}
-expect_err() { # expect_err TEXT DESC
-  if grep -qF -- "$1" err.txt; then ok "$2: '$1'"; else bad "$2: stderr lacks '$1'"; cat err.txt; fi
-}
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh" || exit 1
+lf_setup "$@"
 has_keys() { # has_keys WHAT key...
   local what=$1; shift
   for key in "$@"; do
@@ -85,5 +75,4 @@ z=$(awk '/"flow_vs_hmc_z"/{f=1} f && /"chi2":/{gsub(/[",]/,""); print $2; exit}'
 if [ -n "$z" ] && awk -v z="$z" 'BEGIN{exit !(z < 4 && z > -4)}'; then ok "quickstart: flow-IMH and HMC agree on chi2, z = $z"; else bad "quickstart chi2: flow vs HMC z = '$z'"; fi
 [ -s quick/plots/history_chi2.png ] && [ -s quick/plots-hmc/history_chi2.png ] && [ -s quick/analysis.json ] && ok "run wrote plots and analysis.json" || bad "run outputs missing"
 grep -A12 "== latflow run" err.txt
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

@@ -9,19 +9,9 @@
 # below the (biased) batch ESS and the JSON warns that the flow is useless for IMH.
 # usage: cli_train.sh LATFLOW WORKDIR SOURCEDIR
 set -u
-lf=$1; wd=$2; src=$3
-rm -rf "$wd"; mkdir -p "$wd"; cd "$wd" || exit 1
-fails=0; passes=0
-ok()   { passes=$((passes+1)); echo "ok   $*"; }
-bad()  { fails=$((fails+1)); echo "FAIL $*"; }
-expect_code() { # expect_code CODE DESC -- cmd...
-  local want=$1 desc=$2; shift 3
-  "$@" >out.txt 2>err.txt; local got=$?
-  if [ "$got" = "$want" ]; then ok "$desc (exit $got)"; else bad "$desc: exit $got, want $want"; cat err.txt; fi
-}
-expect_err() { # expect_err TEXT DESC
-  if grep -qF -- "$1" err.txt; then ok "$2: '$1'"; else bad "$2: stderr lacks '$1'"; cat err.txt; fi
-}
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh" || exit 1
+lf_setup "$@"
 
 expect_code 0 "--version" -- "$lf" --version
 grep -q '^latflow ' out.txt && ok "version printed" || bad "version not printed"
@@ -73,7 +63,6 @@ echo "not hdf5" > fake.h5
 expect_code 1 "init_from a text file" -- "$lf" train tiny.yaml --output out/fake --set train.init_from=fake.h5
 expect_err "fake.h5" "bad model file named"
 # ---- evaluations on fresh samples during training ----------------------------------------
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 py=/usr/bin/python3
 ev="--set train.stop.steps=30 --set train.eval_every=7 --set train.eval_samples=300"
 expect_code 0 "train with eval_every 7 --json" -- "$lf" train tiny.yaml --output out/ev $ev --json
@@ -102,7 +91,7 @@ with h5py.File(sys.argv[2]) as f:
     for name in ["step", "loss", "ess", "ess_smoothed", "seconds"] + ["eval/" + k for k in f["eval"]]:
         assert len(f[name].attrs["description"]) > 10, name
 PY
-mpiexec --oversubscribe -n 2 "$lf" train tiny.yaml --output out/ev2 $ev --json >ev2.json 2>ev2.err &&
+mpi 2 "$lf" train tiny.yaml --output out/ev2 $ev --json >ev2.json 2>ev2.err &&
   ok "the same on 2 training ranks" || { bad "2-rank training failed"; cat ev2.err; }
 $py - ev1.json ev2.json <<'PY' && ok "2 ranks: the same evaluation steps, n_train and acceptance, ESS to 1e-8" || bad "1 and 2 ranks give other evaluations"
 import json, sys
@@ -155,5 +144,4 @@ expect_code 0 "bench --json" -- "$lf" bench tiny.yaml --json --seconds 0.2
 for key in '"train_steps_per_s":' '"proposals_per_s":' '"peak_rss_mb":' '"flop_efficiency":'; do
   grep -qF "$key" out.txt && ok "bench json has $key" || bad "bench json lacks $key"
 done
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

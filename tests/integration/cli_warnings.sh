@@ -5,11 +5,9 @@
 # --bins are used and checked; `sample --json` of a barely trained flow lists warnings.
 # usage: cli_warnings.sh LATFLOW WORKDIR SOURCEDIR
 set -u
-lf=$1; wd=$2
-rm -rf "$wd"; mkdir -p "$wd"; cd "$wd" || exit 1
-fails=0; passes=0
-ok()   { passes=$((passes+1)); echo "ok   $*"; }
-bad()  { fails=$((fails+1)); echo "FAIL $*"; }
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh" || exit 1
+lf_setup "$@"
 py=/usr/bin/python3
 cat > tiny.yaml <<'YAML'
 seed: 5
@@ -53,5 +51,4 @@ s = json.load(open("s.json"))
 assert isinstance(s["warnings"], list), s
 print("   sample warnings:", s["warnings"])
 PY
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

@@ -13,21 +13,14 @@
 # Debian's python3-h5py and python3-numpy).
 # usage: format_examples.sh LATFLOW WORKDIR SOURCEDIR
 set -u
-lf=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); wd=$2; src=$3
-merge=$(dirname "$lf")/latflow-merge
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh" || exit 1
 py=${LATFLOW_TEST_PYTHON:-/usr/bin/python3}   # Debian's; the override only checks the skip
+"$py" -c "import h5py, numpy" 2>/dev/null ||
+  skip "$py cannot import h5py and numpy (bash tools/setup.sh installs python3-h5py)"
+lf_setup "$@"
 doc=$src/docs/FORMAT.md
 helper=$src/tests/integration/format_examples.py
-if ! "$py" -c "import h5py, numpy" 2>/dev/null; then
-  echo "SKIP: $py cannot import h5py and numpy (bash tools/setup.sh installs python3-h5py)"
-  exit 77
-fi
-rm -rf "$wd"; mkdir -p "$wd"; cd "$wd" || exit 1
-fails=0; passes=0
-ok()   { passes=$((passes+1)); echo "ok   $*"; }
-bad()  { fails=$((fails+1)); echo "FAIL $*"; }
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
-mpi() { local n=$1; shift; mpiexec -n "$n" --oversubscribe "$@"; }
 run() { # run DESC LOG -- cmd...: exit 0 expected
   local desc=$1 log=$2; shift 3
   if "$@" > "$log" 2>&1; then ok "$desc"; else bad "$desc (exit $?)"; tail -5 "$log"; fi
@@ -98,5 +91,4 @@ for name in $(grep -o '^# example: [^ ]*' "$doc" | cut -d' ' -f3); do
   grep -q "^ok   $name: runs" ./*/*.py.log ./*.py.log 2>/dev/null && ok "example $name was run" \
     || bad "example $name of FORMAT.md is run by no case here"
 done
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

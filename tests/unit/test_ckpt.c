@@ -156,6 +156,15 @@ static void test_compat(void) {
   snprintf(b.output, sizeof b.output, "elsewhere");
   CHECK(lf_ckpt_compat(&a, &b, "train", "ck") == LF_OK, "run lengths may change (train)");
   CHECK(lf_ckpt_compat(&a, &b, "sample", "ck") == LF_OK, "run lengths may change (sample)");
+  /* the wall-clock checkpoint interval is bookkeeping: it never changes the result */
+  b = a;
+  b.train.checkpoint_seconds = 1.0;
+  b.sample.checkpoint_seconds = 0.0;
+  b.hmc.checkpoint_seconds = 60.0;
+  CHECK(lf_ckpt_compat(&a, &b, "train", "ck") == LF_OK &&
+            lf_ckpt_compat(&a, &b, "sample", "ck") == LF_OK &&
+            lf_ckpt_compat(&a, &b, "hmc", "ck") == LF_OK,
+        "checkpoint_seconds may change on resume: '%s'", lf_last_error());
   b = a;
   b.train.batch = 128;
   b.hmc.tau = 0.5;

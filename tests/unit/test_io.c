@@ -2,8 +2,9 @@
  * step, and the loaded model samples identically); saves refuse to overwrite; a saved
  * file with SOURCE_DATE_EPOCH set is byte-for-byte reproducible; readers refuse a
  * missing file, a text file, an empty file, a truncated copy, a train file given as a
- * model, a plain HDF5 file, a newer format_version and a corrupted parameter, each with
- * its message; the metrics writer appends 1000 records that read back exactly; links
+ * model, a plain HDF5 file, a newer format_version, a corrupted parameter, a stored config
+ * that no longer parses (LF_ERR_FORMAT, not LF_ERR_CONFIG) and a flipped superblock bit
+ * (the 1.8 format checksums its metadata), each with its message; the metrics writer appends 1000 records that read back exactly; links
  * planted at model.h5.tmp, model.h5 or a plain output file are refused, their targets intact.
  * Files go to the current directory (CTest: the build's tests dir), named by pid. */
 #include "latflow/config.h"
@@ -234,6 +235,7 @@ static void test_reproducible(void) {
   const char *a = tname("repro_a.h5"), *b = tname("repro_b.h5");
   setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
   lf_status ra = lf_io_model_save(a, &m, &cfg, 0);
+  sleep(1); /* another second: no object time may be stored (the root group's included) */
   lf_status rb = lf_io_model_save(b, &m, &cfg, 0);
   unsetenv("SOURCE_DATE_EPOCH");
   CHECK(ra == LF_OK && rb == LF_OK, "reproducible: two saves (%s)", lf_last_error());
@@ -245,6 +247,86 @@ static void test_reproducible(void) {
   free(ba);
   free(bb);
   lf_model_free(&m);
+}
+
+/* A model whose stored config no longer parses (one letter of /meta/config_yaml changed,
+ * as a bit flip would) is a damaged file: LF_ERR_FORMAT (exit 1) naming the file, the
+ * attribute and its line, not LF_ERR_CONFIG (exit 2, "fix your card"). */
+static void test_damaged_config(void) {
+  lf_config cfg;
+  lf_model m;
+  small_config(&cfg, LF_PREC_F32, LF_BASE_NORMAL);
+  CHECK(make_model(&m, &cfg), "damaged config: lf_model_init: %s", lf_last_error());
+  const char *path = tname("badyaml.h5");
+  CHECK(lf_io_model_save(path, &m, &cfg, 0) == LF_OK, "damaged config: save (%s)", lf_last_error());
+  lf_model_free(&m);
+  int changed = 0;
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  /* through the group: H5Aopen_by_name's handle cannot be written in HDF5 1.10 */
+  hid_t g = f >= 0 ? H5Gopen2(f, "meta", H5P_DEFAULT) : -1;
+  hid_t a = g >= 0 ? H5Aopen(g, "config_yaml", H5P_DEFAULT) : -1;
+  hid_t t = a >= 0 ? H5Aget_type(a) : -1;
+  if (t >= 0 && H5Tis_variable_str(t) > 0) {
+    char *txt = NULL;
+    if (H5Aread(a, t, &txt) >= 0 && txt) {
+      char *k = strstr(txt, "theory:");
+      if (k) k[5] = 'x', changed = H5Awrite(a, t, &txt) >= 0;
+      H5free_memory(txt);
+    }
+  } else if (t >= 0) {
+    const size_t n = H5Tget_size(t);
+    char *txt = calloc(n + 1, 1);
+    if (txt && H5Aread(a, t, txt) >= 0) {
+      char *k = strstr(txt, "theory:");
+      if (k) k[5] = 'x', changed = H5Awrite(a, t, txt) >= 0;
+    }
+    free(txt);
+  }
+  if (t >= 0) H5Tclose(t);
+  if (a >= 0) H5Aclose(a);
+  if (g >= 0) H5Gclose(g);
+  if (f >= 0) H5Fclose(f);
+  CHECK(changed, "damaged config: 'theory:' changed to 'theorx:' in /meta/config_yaml");
+  lf_config back;
+  const lf_status rc = lf_io_model_load(path, &back, &m, 16);
+  CHECK(rc == LF_ERR_FORMAT && strstr(lf_last_error(), "badyaml.h5:/meta/config_yaml:") &&
+            strstr(lf_last_error(), "unknown key 'theorx'") &&
+            strstr(lf_last_error(), "corrupted file"),
+        "damaged config: LF_ERR_FORMAT naming file, attribute and key (rc=%d '%s')", rc,
+        lf_last_error());
+  if (rc == LF_OK) lf_model_free(&m);
+}
+
+/* The files are in the HDF5 1.8 format (superblock version 2), whose metadata HDF5
+ * checksums: a bit flipped in the superblock's end-of-file address (byte 28) is refused
+ * when the file is opened, not decoded (the default bounds wrote superblock 0, without a
+ * checksum; damaged v1 object headers made HDF5 1.10 read past its buffers under ASan). */
+static void test_checksummed_format(void) {
+  lf_config cfg;
+  lf_model m;
+  small_config(&cfg, LF_PREC_F32, LF_BASE_NORMAL);
+  CHECK(make_model(&m, &cfg), "format: lf_model_init: %s", lf_last_error());
+  const char *path = tname("v18.h5");
+  CHECK(lf_io_model_save(path, &m, &cfg, 0) == LF_OK, "format: save (%s)", lf_last_error());
+  lf_model_free(&m);
+  size_t n = 0;
+  unsigned char *b = slurp(path, &n);
+  CHECK(b && n > 48 && b[8] == 2, "format: superblock version %d (want 2: the 1.8 format)",
+        b && n > 8 ? b[8] : -1);
+  if (b && n > 48) {
+    b[28] ^= 1;
+    FILE *f = fopen(path, "wb");
+    CHECK(f && fwrite(b, 1, n, f) == n, "format: rewrite the flipped copy");
+    if (f) fclose(f);
+    lf_config back;
+    const lf_status rc = lf_io_model_load(path, &back, &m, 16);
+    CHECK(rc != LF_OK && strstr(lf_last_error(), "v18.h5"),
+          "format: a flipped superblock bit is refused naming the file (rc=%d '%s')", rc,
+          lf_last_error());
+    if (rc == LF_OK) lf_model_free(&m);
+    lf_clear_error();
+  }
+  free(b);
 }
 
 /* Planted links (issue 13): a link at model.h5.tmp, at model.h5 (with overwrite) or at a
@@ -497,6 +579,8 @@ int main(void) {
   test_roundtrip(LF_PREC_F32, LF_BASE_FREE_FIELD, "model_f32.h5");
   test_roundtrip(LF_PREC_F64, LF_BASE_NORMAL, "model_f64.h5");
   test_reproducible();
+  test_damaged_config();
+  test_checksummed_format();
   test_planted_links();
   test_metrics_and_refusals();
   cleanup();

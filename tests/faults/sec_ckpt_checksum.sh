@@ -8,14 +8,11 @@
 # the file. Skipped (77) without python3-h5py.
 # usage: sec_ckpt_checksum.sh LATFLOW WORKDIR SOURCEDIR
 set -u
-lf=$1; wd=$2
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh" || exit 1
 py=/usr/bin/python3
-$py -c 'import h5py' 2>/dev/null || { echo "skip: no h5py"; exit 77; }
-rm -rf "$wd"; mkdir -p "$wd"; cd "$wd" || exit 1
-fails=0; passes=0
-ok()   { passes=$((passes+1)); echo "ok   $*"; }
-bad()  { fails=$((fails+1)); echo "FAIL $*"; }
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+$py -c 'import h5py' 2>/dev/null || skip "no h5py"
+lf_setup "$@"
 cat > tiny.yaml <<'YAML'
 seed: 11
 theory: {name: phi4, shape: [8, 8], m2: -4.0, lambda: 8.0}
@@ -61,5 +58,4 @@ flip $d/sample.ckpt.h5 imh_cur_logw >/dev/null; rm -f $d/sample.ckpt.h5.prev
 "$lf" "${S[@]}" --output $d --resume > $d.2.log 2>&1; rc=$?
 [ $rc = 1 ] && grep -q "'$d/sample.ckpt.h5': checksum mismatch: corrupted" $d.2.log \
   && ok "no .prev: refused (exit 1) naming the file" || { bad "no .prev: exit $rc"; tail -3 $d.2.log; }
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

@@ -7,12 +7,9 @@
 # the link points to (the "victim") keeps its bytes. A stale regular .tmp is replaced.
 # usage: sec_symlinks.sh LATFLOW WORKDIR SOURCEDIR   (latflow-merge sits next to LATFLOW)
 set -u
-lf=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); wd=$2
-merge=$(dirname "$lf")/latflow-merge
-rm -rf "$wd"; mkdir -p "$wd"; cd "$wd" || exit 1
-fails=0; passes=0
-ok()   { passes=$((passes+1)); echo "ok   $*"; }
-bad()  { fails=$((fails+1)); echo "FAIL $*"; }
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh" || exit 1
+lf_setup "$@"
 run()  { "$@" >out.txt 2>err.txt; echo $?; }
 victim() { printf 'precious data of the user\n' > victim.txt; }
 # refused DESC LINK -- cmd...: the command exits non-zero, names LINK, victim unchanged
@@ -81,5 +78,4 @@ for t in plots.gp history.dat acf.dat gnuplot.log history_phi2.png; do
   refused "plot, link at $t" pl_$t/$t -- "$lf" plot $E --out pl_$t
 done
 
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

@@ -7,11 +7,9 @@
 # stuck lock: the next run into its folder starts and finishes.
 # usage: sec_lock.sh LATFLOW WORKDIR SOURCEDIR
 set -u
-lf=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); wd=$2
-rm -rf "$wd"; mkdir -p "$wd"; cd "$wd" || exit 1
-fails=0; passes=0
-ok()   { passes=$((passes+1)); echo "ok   $*"; }
-bad()  { fails=$((fails+1)); echo "FAIL $*"; }
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh" || exit 1
+lf_setup "$@"
 cat > long.yaml <<'YAML'
 seed: 7
 output: out/a
@@ -50,7 +48,7 @@ refused "sample --force" -- "$lf" sample long.yaml --force
 refused "train --force" -- "$lf" train long.yaml --force
 refused "run --force" -- "$lf" run long.yaml --force
 if command -v mpiexec >/dev/null; then
-  refused "2-rank hmc --force" -- mpiexec -n 2 ${MPIEXEC_EXTRA:-} "$lf" hmc long.yaml --force
+  refused "2-rank hmc --force" -- mpi 2 "$lf" hmc long.yaml --force
 fi
 kill -0 $pid 2>/dev/null && ok "first run still running after the refusals" || bad "first run ended early"
 kill -CONT $pid
@@ -70,5 +68,4 @@ kill -KILL $pid; wait $pid 2>/dev/null
 [ -e out/k/.latflow.lock ] && ok "killed run left its lock file" || bad "no lock file in out/k"
 "$lf" hmc long.yaml --output out/k --set hmc.trajectories=200 --force >o3.txt 2>e3.txt \
   && ok "a run into the killed run's folder starts and finishes" || { bad "after SIGKILL: refused"; tail -3 e3.txt; }
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

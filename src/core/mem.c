@@ -1,0 +1,470 @@
+/* The memory a card needs per rank and the memory this process may use (latflow/mem.h).
+ *
+ * The model follows the allocations of the modules it names; when one of them changes
+ * its buffers, the formula here must change with it (test_mem checks the estimate
+ * against the real sizes of a model, and the fault test memory.sh checks it against the
+ * measured peak RSS of real runs). */
+#include "latflow/mem.h"
+
+#include "latflow/theory.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#define MiB 1048576.0
+/* Copies of constants of modules that include MPI (this one does not); test_mem checks
+ * them against the originals. */
+#define WINDOW LF_MEM_DIST_WINDOW        /* LF_DIST_WINDOW: pending blocks per worker  */
+#define STEP_BYTES LF_MEM_ENS_STEP_BYTES /* sizeof(lf_ens_step)                      */
+
+/* ---- the estimate ---------------------------------------------------------------------- */
+
+__attribute__((format(printf, 4, 5))) static void add(lf_mem_est *e, const char *name, double bytes,
+                                                      const char *fmt, ...) {
+  if (bytes <= 0.0 || e->nparts >= LF_MEM_MAX_PARTS) return;
+  lf_mem_part *p = &e->part[e->nparts++];
+  p->name = name;
+  p->bytes = bytes;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(p->detail, sizeof p->detail, fmt, ap);
+  va_end(ap);
+  e->total += bytes;
+}
+
+static void est_clear(lf_mem_est *e, const char *phase) {
+  memset(e, 0, sizeof *e);
+  e->phase = phase;
+  add(e, "runtime", LF_MEM_RUNTIME_BYTES, "code, MPI, HDF5, OpenBLAS");
+}
+
+/* components per site: phi^4 has one real, u1 and schwinger two link angles */
+static int comps(const lf_config *cfg) {
+  return cfg->theory.name == LF_THEORY_PHI4 ? 1 : 2;
+}
+
+static double sites(const lf_config *cfg) {
+  return (double)cfg->theory.shape[0] * (double)cfg->theory.shape[1];
+}
+
+static double conv_np(double cin, double cout, double k) {
+  return cin * cout * k * k + cout;
+}
+
+/* parameters of one coupling's net cin -> hidden... -> cout (src/nn/convnet_t.c) */
+static double net_np(const lf_model_cfg *m, double cin, double cout) {
+  double n = 0.0, c = cin;
+  for (int j = 0; j < m->nhidden; j++) {
+    n += conv_np(c, m->hidden[j], m->kernel);
+    c = m->hidden[j];
+  }
+  return n + conv_np(c, cout, m->kernel);
+}
+
+static int gauge_flow(const lf_config *cfg) {
+  return cfg->model.coupling == LF_COUPLING_SPLINE;
+}
+
+static double nparams(const lf_config *cfg) {
+  const lf_model_cfg *m = &cfg->model;
+  const double per = gauge_flow(cfg) ? net_np(m, 2, 3.0 * m->spline_bins)
+                                     : net_np(m, comps(cfg), 2.0 * comps(cfg));
+  return (double)m->layers * per + (m->base == LF_BASE_FREE_FIELD ? 1.0 : 0.0);
+}
+
+static double real_size(const lf_config *cfg) {
+  return cfg->model.precision == LF_PREC_F32 ? 4.0 : 8.0;
+}
+
+static const char *prec_name(const lf_config *cfg) {
+  return cfg->model.precision == LF_PREC_F32 ? "f32" : "f64";
+}
+
+/* The reals of the flow's arenas for a batch of B (flowstack_t.c / gauge_t.c init):
+ * saved workspaces (*ws), layer outputs and scratch (*rest). */
+static void flow_reals(const lf_config *cfg, double B, double *ws, double *rest) {
+  const lf_model_cfg *m = &cfg->model;
+  const double V = sites(cfg), BV = B * V, L = m->layers;
+  double sum_h = 0.0, hmax = 0.0, conv = 0.0;
+  const int gauge = gauge_flow(cfg);
+  const double C = gauge ? 2.0 : comps(cfg);
+  const double cout = gauge ? 3.0 * m->spline_bins : 2.0 * C;
+  hmax = cout > C ? cout : C;
+  double nb = floor(2048.0 / V); /* conv2d_t.c: im2col chunks of CHUNK_COLS columns */
+  if (nb < 1.0) nb = 1.0;
+  if (nb > B) nb = B;
+  double cin = C;
+  for (int j = 0; j <= m->nhidden; j++) {
+    const double co = j < m->nhidden ? m->hidden[j] : cout;
+    if (j < m->nhidden) sum_h += co;
+    if (co > hmax) hmax = co;
+    const double s = (cin * m->kernel * m->kernel + co) * nb * V;
+    if (s > conv) conv = s;
+    cin = co;
+  }
+  const double field = B * C * V;
+  if (gauge) {
+    const double per = BV * (4.0 + cout + sum_h);
+    *ws = L * per;
+    *rest = (L + 1.0) * field + 2.0 * field + (2.0 * BV * hmax + BV + conv) + per + 2.0 * field;
+  } else {
+    *ws = L * BV * (3.0 * C + sum_h);
+    *rest = (L + 1.0) * field + 2.0 * field + (2.0 * BV * hmax + conv);
+  }
+}
+
+static void add_flow(lf_mem_est *e, const lf_config *cfg, double B, const char *what) {
+  double ws, rest;
+  flow_reals(cfg, B, &ws, &rest);
+  const double R = real_size(cfg), n = B * comps(cfg) * sites(cfg);
+  double sum_h = 0.0;
+  for (int j = 0; j < cfg->model.nhidden; j++) sum_h += cfg->model.hidden[j];
+  add(e, "flow workspaces", ws * R, "%s %.0f x %dx%d sites x %d layers x %.0f reals (%s)", what, B,
+      cfg->theory.shape[0], cfg->theory.shape[1], cfg->model.layers,
+      ws / (B * sites(cfg) * cfg->model.layers), prec_name(cfg));
+  /* the model's batch buffers (model.c bufs_alloc): 3 fields of doubles, 3 of reals */
+  add(e, "flow fields", rest * R + n * (24.0 + 3.0 * R) + 24.0 * B,
+      "%d layer outputs, conv scratch and batch buffers of %s %.0f", cfg->model.layers + 3, what,
+      B);
+}
+
+static void add_params(lf_mem_est *e, const lf_config *cfg, double copies) {
+  const double np = nparams(cfg);
+  add(e, "flow parameters", copies * np * real_size(cfg),
+      "%.0f parameters x %.0f (weights, gradients, optimizer state%s)", np, copies,
+      copies > 4 ? ", backup" : "");
+}
+
+static void add_theory(lf_mem_est *e, const lf_config *cfg) {
+  if (cfg->theory.name != LF_THEORY_SCHWINGER) return;
+  const double n = 2.0 * sites(cfg); /* wilson.c: D and its inverse, (2V x 2V) complex */
+  add(e, "Dirac matrices", 2.0 * n * n * 16.0 + 64.0 * n * 16.0,
+      "2 dense %.0f x %.0f complex matrices (Schwinger, 2 x theory.shape)", n, n);
+}
+
+static int ncorr(const lf_config *cfg) {
+  return cfg->theory.name == LF_THEORY_U1 || cfg->theory.shape[0] > LF_THEORY_MAX_CORR
+             ? 0
+             : cfg->theory.shape[0];
+}
+
+static int nobs(const lf_config *cfg) {
+  return cfg->nobs > 0 ? cfg->nobs : LF_MAX_OBS;
+}
+
+static void est_train(const lf_config *cfg, lf_mem_est *e) {
+  est_clear(e, "train");
+  const double B0 = cfg->train.batch;
+  /* the largest batch the schedule reaches (lf_train_batch at train.stop.steps) */
+  double Bmax = B0;
+  const double bcap = cfg->train.batch_max > 0 ? cfg->train.batch_max : B0;
+  if (cfg->train.batch_double_every > 0)
+    for (long k = cfg->train.steps / cfg->train.batch_double_every; k > 0 && Bmax < bcap; k--)
+      Bmax *= 2.0;
+  if (Bmax > bcap) Bmax = bcap;
+  if (Bmax < B0) Bmax = B0;
+  add_params(e, cfg, 7.0); /* 4 arenas (model.c) + 3 in the trainer's backup (train.c) */
+  add_flow(e, cfg, Bmax, "train.batch");
+  if (Bmax > B0) { /* lf_model_reserve builds the bigger stack before freeing the first */
+    double ws, rest;
+    flow_reals(cfg, B0, &ws, &rest);
+    add(e, "flow workspaces", (ws + rest) * real_size(cfg), "first batch %.0f, while growing", B0);
+  }
+  const double n = Bmax * comps(cfg) * sites(cfg);
+  add(e, "trainer buffers", 3.0 * n * 8.0 + 5.0 * Bmax * 8.0, "3 fields of batch %.0f (doubles)",
+      Bmax);
+  add(e, "evaluation", 2.0 * (double)cfg->train.eval_samples * 8.0,
+      "2 x train.eval_samples %ld doubles", cfg->train.eval_samples);
+  add_theory(e, cfg);
+}
+
+static void est_sample(const lf_config *cfg, int P, lf_mem_est *e) {
+  est_clear(e, "sample");
+  const double B = cfg->sample.block, n = comps(cfg) * sites(cfg);
+  add_params(e, cfg, 4.0);
+  add_flow(e, cfg, B, "sample.block");
+  add_theory(e, cfg);
+  /* every rank loads the model; then the busiest of a worker (proposals, pending blocks,
+   * one epoch's states) and, with several ranks, the coordinator (the chain steps and
+   * decisions of an epoch of sample.epoch x (P-1) blocks: dist.c bufs_init, run_rank) */
+  const double pending = P > 1 ? WINDOW : 1.0;
+  const double bufs = (1.0 + pending) * B * n * 8.0 + 4.0 * B * 8.0;
+  const double states = (double)cfg->sample.epoch * B;
+  const double width = (double)(nobs(cfg) + ncorr(cfg));
+  const double per = width * 8.0 + (cfg->sample.save != LF_SAVE_NONE ? n * 8.0 : 0.0);
+  double cap = 16.0; /* dist.c grow(): capacities double from 16 */
+  while (cap < states) cap *= 2.0;
+  const double E = (double)cfg->sample.epoch * (P > 1 ? P - 1 : 1);
+  const double coord = P > 1 ? E * B * (STEP_BYTES + 1.0) + 2.0 * B * 8.0 : 0.0;
+  if (coord > bufs + cap * per) {
+    add(e, "coordinator buffers", coord,
+        "chain steps of %.0f blocks of %.0f (sample.epoch x %d "
+        "workers)",
+        E, B, P - 1);
+    return;
+  }
+  add(e, "sampler buffers", bufs, "%.0f fields of sample.block %.0f (doubles)", 1.0 + pending, B);
+  add(e, "epoch buffer", cap * per, "%d blocks of %.0f states per storage epoch%s",
+      cfg->sample.epoch, B, cfg->sample.save != LF_SAVE_NONE ? " with their fields" : "");
+}
+
+static double writer_bytes(const lf_config *cfg, int save) {
+  const double width = nobs(cfg) + ncorr(cfg), nphi = comps(cfg) * sites(cfg);
+  double rows = floor(262144.0 / width); /* ensemble.c ROW_BUF_VALUES, ROW_BUF_MAX */
+  rows = rows < 1 ? 1 : rows > 4096 ? 4096 : rows;
+  double confs = floor(1048576.0 / nphi); /* CONF_BUF_VALUES, CONF_BUF_MAX */
+  confs = confs < 1 ? 1 : confs > 64 ? 64 : confs;
+  return rows * width * 8.0 + (save ? confs * nphi * 8.0 : 0.0) + 2.0 * MiB /* chunk cache */;
+}
+
+static void est_hmc(const lf_config *cfg, int P, lf_mem_est *e) {
+  est_clear(e, "hmc");
+  const double V = sites(cfg), n = comps(cfg) * V;
+  add(e, "hmc fields", 6.0 * n * 8.0, "field, momenta, force, saved field, observables");
+  if (P > 1) /* rank 0 gathers every chain's field for a checkpoint (cmd_hmc.c) */
+    add(e, "checkpoint gather", (double)P * (n + 8.0) * 8.0, "the fields of %d chains", P);
+  if (cfg->theory.name == LF_THEORY_SCHWINGER && cfg->hmc.fermion == LF_FERMION_PSEUDO)
+    add(e, "pseudofermion vectors", 8.0 * 2.0 * V * 16.0 + 4.0 * V * 16.0,
+        "10 vectors of %.0f complex numbers", 2.0 * V);
+  add(e, "ensemble writer", writer_bytes(cfg, 1), "rows and configurations buffered");
+  add_theory(e, cfg);
+}
+
+/* run: both ensembles held by the analysis (lf_ens_read: rows, steps, multiplicities, and
+ * the observables' series with their Gamma-method copies) */
+static void est_analysis(const lf_config *cfg, lf_mem_est *e) {
+  est_clear(e, "analysis");
+  const double width = nobs(cfg) + ncorr(cfg);
+  const double per = 2.0 * width * 8.0 + STEP_BYTES + 8.0;
+  add(e, "flow ensemble", (double)cfg->sample.proposals * per,
+      "sample.proposals %ld x %.0f observables and correlator", cfg->sample.proposals, width);
+  if (cfg->hmc.compare)
+    add(e, "hmc ensemble", (double)cfg->hmc.trajectories * per,
+        "hmc.trajectories %ld x %.0f observables and correlator", cfg->hmc.trajectories, width);
+}
+
+static int by_size(const void *a, const void *b) {
+  const double x = ((const lf_mem_part *)a)->bytes, y = ((const lf_mem_part *)b)->bytes;
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
+void lf_mem_estimate(const lf_config *cfg, lf_mem_cmd cmd, int nranks, lf_mem_est *e) {
+  lf_mem_est t;
+  const int P = nranks > 0 ? nranks : 1;
+  switch (cmd) {
+  case LF_MEM_TRAIN:
+    est_train(cfg, e);
+    break;
+  case LF_MEM_SAMPLE:
+    est_sample(cfg, P, e);
+    break;
+  case LF_MEM_HMC:
+    est_hmc(cfg, P, e);
+    break;
+  case LF_MEM_RUN:
+  case LF_MEM_BENCH:
+    est_train(cfg, e);
+    est_sample(cfg, P, &t);
+    if (t.total > e->total) *e = t;
+    if (cmd == LF_MEM_RUN && cfg->hmc.compare) {
+      est_hmc(cfg, P, &t);
+      if (t.total > e->total) *e = t;
+    }
+    if (cmd == LF_MEM_RUN) {
+      est_analysis(cfg, &t);
+      if (t.total > e->total) *e = t;
+    }
+    break;
+  default:
+    est_clear(e, "?");
+  }
+  qsort(e->part, (size_t)e->nparts, sizeof e->part[0], by_size);
+}
+
+/* ---- sizes as text --------------------------------------------------------------------- */
+
+const char *lf_mem_format(double bytes, char *buf, size_t n) {
+  static const char *unit[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  if (!(bytes >= 1024.0)) {
+    snprintf(buf, n, "%.0f B", bytes > 0 ? bytes : 0.0);
+    return buf;
+  }
+  int u = -1;
+  while (bytes >= 1024.0 && u < 5) {
+    bytes /= 1024.0;
+    u++;
+  }
+  snprintf(buf, n, "%.1f %s", bytes, unit[u]);
+  return buf;
+}
+
+lf_status lf_mem_parse_size(const char *s, double *bytes) {
+  if (!s) return LF_FAIL(LF_ERR_INVALID, "size: no text");
+  const char *p = s;
+  while (isspace((unsigned char)*p)) p++;
+  if (!isdigit((unsigned char)*p) && *p != '.')
+    return LF_FAIL(LF_ERR_INVALID, "size '%s': expected a number of bytes such as 4096, 512M, 2G",
+                   s);
+  errno = 0;
+  char *end;
+  const double v = strtod(p, &end);
+  if (end == p || errno == ERANGE || !isfinite(v) || v < 0 ||
+      strspn(p, "0123456789.eE+-") < (size_t)(end - p)) /* no hex, no "inf" */
+    return LF_FAIL(LF_ERR_INVALID, "size '%s': not a number of bytes", s);
+  double mul = 1.0;
+  static const char units[] = "KMGTP";
+  const char *u = *end ? strchr(units, toupper((unsigned char)*end)) : NULL;
+  if (u && *end) {
+    mul = ldexp(1.0, 10 * (int)(u - units + 1));
+    end++;
+    if (*end == 'i' || *end == 'I') {
+      end++;
+      if (*end != 'B' && *end != 'b')
+        return LF_FAIL(LF_ERR_INVALID, "size '%s': unknown unit (use K, M, G, T or KiB ...)", s);
+    }
+    if (*end == 'B' || *end == 'b') end++;
+  } else if (*end == 'B' || *end == 'b') {
+    end++;
+  }
+  while (isspace((unsigned char)*end)) end++;
+  if (*end)
+    return LF_FAIL(LF_ERR_INVALID, "size '%s': unknown unit '%s' (use K, M, G, T: powers of 1024)",
+                   s, end);
+  if (v * mul > ldexp(1.0, 63)) return LF_FAIL(LF_ERR_INVALID, "size '%s': above 2^63 bytes", s);
+  *bytes = floor(v * mul);
+  return LF_OK;
+}
+
+/* ---- what this process may use --------------------------------------------------------- */
+
+/* The first number in a file (a cgroup file: "max" is none). 1 on success. */
+static int read_number(const char *path, double *v) {
+  if (!path) return 0;
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  char line[128] = "";
+  const int ok = fgets(line, sizeof line, f) != NULL;
+  fclose(f);
+  if (!ok) return 0;
+  char *end;
+  errno = 0;
+  const double x = strtod(line, &end);
+  if (end == line || errno == ERANGE || !(x >= 0)) return 0;
+  *v = x;
+  return 1;
+}
+
+/* A "Key:   N kB" line of a /proc file, in bytes. 1 on success. */
+static int read_kb(const char *path, const char *key, double *v) {
+  if (!path) return 0;
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  char line[256];
+  const size_t k = strlen(key);
+  int found = 0;
+  while (!found && fgets(line, sizeof line, f))
+    if (!strncmp(line, key, k) && line[k] == ':') {
+      char *end;
+      const double x = strtod(line + k + 1, &end);
+      if (end != line + k + 1 && x >= 0) {
+        *v = x * 1024.0;
+        found = 1;
+      }
+    }
+  fclose(f);
+  return found;
+}
+
+void lf_mem_sources_default(lf_mem_sources *src, char *buf, size_t n) {
+  memset(src, 0, sizeof *src);
+  src->meminfo = "/proc/meminfo";
+  src->use_rlimits = 1;
+  /* our cgroup's folder: "0::/path" (v2) and "N:memory:/path" (v1) of /proc/self/cgroup */
+  char v2[600] = "", v1[600] = "";
+  FILE *f = fopen("/proc/self/cgroup", "r");
+  if (f) {
+    char line[600];
+    while (fgets(line, sizeof line, f)) {
+      line[strcspn(line, "\n")] = '\0';
+      if (!strncmp(line, "0::", 3)) memcpy(v2, line + 3, strlen(line + 3) + 1);
+      const char *m = strstr(line, ":memory:");
+      if (m) memcpy(v1, m + 8, strlen(m + 8) + 1);
+    }
+    fclose(f);
+  }
+  const size_t q = n / 4;
+  if (q < 512) return;
+  char *p[4] = {buf, buf + q, buf + 2 * q, buf + 3 * q};
+  double x;
+  /* the process's own cgroup, else the top of the (namespaced) hierarchy */
+  char d2[700], d1[700];
+  snprintf(d2, sizeof d2, "/sys/fs/cgroup%s", strcmp(v2, "/") ? v2 : "");
+  snprintf(p[0], q, "%s/memory.max", d2);
+  if (!read_number(p[0], &x)) snprintf(d2, sizeof d2, "/sys/fs/cgroup");
+  snprintf(d1, sizeof d1, "/sys/fs/cgroup/memory%s", strcmp(v1, "/") ? v1 : "");
+  snprintf(p[2], q, "%s/memory.limit_in_bytes", d1);
+  if (!read_number(p[2], &x)) snprintf(d1, sizeof d1, "/sys/fs/cgroup/memory");
+  snprintf(p[0], q, "%s/memory.max", d2);
+  snprintf(p[1], q, "%s/memory.current", d2);
+  snprintf(p[2], q, "%s/memory.limit_in_bytes", d1);
+  snprintf(p[3], q, "%s/memory.usage_in_bytes", d1);
+  src->cg2_max = p[0];
+  src->cg2_current = p[1];
+  src->cg1_limit = p[2];
+  src->cg1_usage = p[3];
+}
+
+static void take(double *best, char *what, size_t n, double v, const char *fmt, double shown,
+                 int ranks) {
+  if (*best >= 0 && v >= *best) return;
+  *best = v;
+  char a[32];
+  lf_mem_format(shown, a, sizeof a);
+  snprintf(what, n, fmt, a);
+  if (ranks > 1) {
+    const size_t k = strlen(what);
+    snprintf(what + k, n - k, " / %d ranks on this node", ranks);
+  }
+}
+
+void lf_mem_available(const lf_mem_sources *src, int ranks_on_node, double *bytes, char *what,
+                      size_t n) {
+  const double r = ranks_on_node > 1 ? ranks_on_node : 1;
+  const int nr = (int)r;
+  double best = -1.0, v, use;
+  if (n) what[0] = '\0';
+  if (read_kb(src->meminfo, "MemAvailable", &v))
+    take(&best, what, n, v / r, "MemAvailable %s", v, nr);
+  /* cgroup limits: "max" (v2) does not parse; v1 says "none" with a huge number */
+  if (read_number(src->cg2_max, &v) && v < ldexp(1.0, 60)) {
+    if (!read_number(src->cg2_current, &use)) use = 0;
+    const double left = v > use ? v - use : 0;
+    take(&best, what, n, left / r, "cgroup memory.max less its usage: %s", left, nr);
+  }
+  if (read_number(src->cg1_limit, &v) && v < ldexp(1.0, 60)) {
+    if (!read_number(src->cg1_usage, &use)) use = 0;
+    const double left = v > use ? v - use : 0;
+    take(&best, what, n, left / r, "cgroup memory.limit_in_bytes less its usage: %s", left, nr);
+  }
+  if (src->use_rlimits) {
+    struct rlimit rl;
+    double vm = 0.0;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+      if (!read_kb("/proc/self/status", "VmSize", &vm)) vm = 0;
+      const double left = (double)rl.rlim_cur > vm ? (double)rl.rlim_cur - vm : 0;
+      take(&best, what, n, left, "RLIMIT_AS (ulimit -v) headroom %s", left, 1);
+    }
+    if (getrlimit(RLIMIT_DATA, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+      if (!read_kb("/proc/self/status", "VmData", &vm)) vm = 0;
+      const double left = (double)rl.rlim_cur > vm ? (double)rl.rlim_cur - vm : 0;
+      take(&best, what, n, left, "RLIMIT_DATA (ulimit -d) headroom %s", left, 1);
+    }
+  }
+  *bytes = best;
+}
