@@ -124,9 +124,11 @@ void lf_ens_abort(lf_ens_writer *w);
 lf_status lf_ens_add_chain(lf_ens_writer *w);
 
 /* Collective over comm (MPI_COMM_NULL or a comm of one rank: exactly lf_ens_create, whose
- * serial driver survives a full disk): every rank passes the same arguments; the file is
- * created with the MPI-IO driver, /meta/ranks = size of comm, created_utc is rank 0's.
- * Agreed status on every rank, also after each collective step of lf_ens_write_epoch. */
+ * serial driver survives a full disk): every rank passes the same arguments; rank 0 creates
+ * the file with the serial driver and closes it, then every rank opens it with the MPI-IO
+ * driver (lf_ens_reopen with 0 rows); /meta/ranks = size of comm, created_utc is rank 0's.
+ * A failure removes the new file. Agreed status on every rank, also after each collective
+ * step of lf_ens_write_epoch. */
 lf_status lf_ens_create_par(lf_ens_writer **w, const char *path, const lf_config *cfg,
                             const lf_ens_info *info, int overwrite, MPI_Comm comm);
 /* Resumes writing the ensemble of an interrupted run: opens "<path>.tmp" for writing

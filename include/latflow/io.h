@@ -69,6 +69,9 @@ lf_status lf_io_remove_stale(const char *path);
  * O_CREAT|O_EXCL|O_NOFOLLOW after lf_io_remove_stale(path): the content never goes
  * through a link planted at path. *f is NULL on failure. Errors: LF_ERR_IO. */
 lf_status lf_io_create_file(const char *path, FILE **f);
+/* 1 if the file system holding path (a file in it) has less than 1 MiB available: a failed
+ * write there is taken for "no space left on device". */
+int lf_io_fs_full(const char *path);
 
 /* ---- model files ------------------------------------------------------------------------ */
 

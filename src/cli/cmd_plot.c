@@ -273,6 +273,45 @@ static lf_status run_gnuplot(const char *dir) {
   return LF_OK;
 }
 
+/* 1 if the file at p is a whole PNG: the signature first, the IEND chunk last. gnuplot
+ * exits 0 after a write failed (a full disk), leaving empty or truncated images. */
+static int png_whole(const char *p) {
+  static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  static const unsigned char iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+  unsigned char a[8], b[12];
+  FILE *f = fopen(p, "rb");
+  if (!f) return 0;
+  const int ok = fread(a, 1, 8, f) == 8 && !memcmp(a, sig, 8) && fseek(f, -12, SEEK_END) == 0 &&
+                 fread(b, 1, 12, f) == 12 && !memcmp(b, iend, 12);
+  fclose(f);
+  return ok;
+}
+
+/* Every PNG that plots.gp sets as output must be whole; the broken ones (ours: created
+ * empty by png()) are removed and named. */
+static lf_status check_pngs(const char *dir) {
+  char p[LF_PATH_MAX], line[LF_PATH_MAX + 64], name[LF_PATH_MAX], first[LF_PATH_MAX] = "";
+  FILE *gp = NULL;
+  lf_status rc = lf_cli_path(p, sizeof p, dir, "plots.gp");
+  if (rc != LF_OK) return rc;
+  if (!(gp = fopen(p, "r"))) return LF_FAIL(LF_ERR_IO, "cannot read back '%s': %s", p, strerror(errno));
+  int total = 0, broken = 0;
+  while (fgets(line, sizeof line, gp)) {
+    if (sscanf(line, "set output '%[^']'", name) != 1) continue;
+    total++;
+    if (lf_cli_path(p, sizeof p, dir, name) != LF_OK || png_whole(p)) continue;
+    if (!broken++) snprintf(first, sizeof first, "%s", p);
+    unlink(p);
+  }
+  fclose(gp);
+  if (broken)
+    return LF_FAIL(LF_ERR_IO,
+                   "gnuplot left %d of %d plots empty or truncated (removed; the first was '%s')%s",
+                   broken, total, first,
+                   lf_io_fs_full(first) ? ": No space left on device" : "; see gnuplot.log");
+  return LF_OK;
+}
+
 lf_status lf_plot_pipeline(const char *path, const char *outdir, int *nplots) {
   lf_status rc = LF_OK;
   char kind[32], dir[LF_PATH_MAX], tmp[LF_PATH_MAX], train[LF_PATH_MAX];
@@ -316,6 +355,7 @@ lf_status lf_plot_pipeline(const char *path, const char *outdir, int *nplots) {
   gp = NULL;
   LF_CHECK(rc);
   LF_CHECK(run_gnuplot(dir));
+  LF_CHECK(check_pngs(dir));
   lf_log_info("plot", "%d plots in %s", n, dir);
   if (nplots) *nplots = n;
 fail:

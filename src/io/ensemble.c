@@ -998,49 +998,40 @@ static void discard(lf_ens_writer *w, int del) {
 lf_status lf_ens_create_par(lf_ens_writer **out, const char *path, const lf_config *cfg,
                             const lf_ens_info *info, int overwrite, MPI_Comm comm) {
   lf_status rc = LF_OK;
-  lf_ens_writer *w = NULL;
-  int P = 1;
-  char utc[32];
+  int P = 1, rank = 0;
   if (!out) return LF_FAIL(LF_ERR_INVALID, "lf_ens_create_par: no writer pointer");
   *out = NULL;
   if (comm == MPI_COMM_NULL) return lf_ens_create(out, path, cfg, info, overwrite);
   if (!cfg) return LF_FAIL(LF_ERR_INVALID, "lf_ens_create_par: no config");
-  if (MPI_Comm_size(comm, &P) != MPI_SUCCESS)
+  if (MPI_Comm_size(comm, &P) != MPI_SUCCESS || MPI_Comm_rank(comm, &rank) != MPI_SUCCESS)
     return LF_FAIL(LF_ERR_MPI, "lf_ens_create_par: cannot query the communicator");
   /* one rank: the serial driver, which survives a full disk (lf_h5_write_error); the file
    * is the same HDF5 file either way */
   if (P == 1) return lf_ens_create(out, path, cfg, info, overwrite);
-  rc = writer_new(&w, path, info, comm);
-  /* every rank must take the same path through the collective calls below */
-  int ok = rc == LF_OK, all = 0;
-  if (MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
-    rc = LF_FAIL(LF_ERR_MPI, "lf_ens_create_par: MPI_Allreduce failed");
-  if (!all) {
-    if (w) writer_free(w);
-    return rc != LF_OK ? rc : LF_FAIL(LF_ERR_INVALID, "'%s': another rank failed to set up", path);
+  /* Several ranks: rank 0 creates the file with the serial driver and closes it, then every
+   * rank opens it as an interrupted run with nothing written yet. Parallel HDF5 1.10 hangs
+   * or crashes when a write fails inside a collective create (a full disk); the serial
+   * create reports it, and the chunks it allocates at each extend (H5D_ALLOC_TIME_EARLY)
+   * are what the collective writes need. */
+  char tmp[LF_PATH_MAX + 8];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  int made = 0;
+  if (rank == 0) {
+    lf_ens_writer *w0 = NULL;
+    rc = lf_ens_create(&w0, path, cfg, info, overwrite);
+    if (rc == LF_OK) {
+      made = 1;
+      rc = lf_ens_suspend(w0); /* flushes and closes, keeps the .tmp */
+    }
   }
-  lf_io_utc_now(utc);
-  if (MPI_Bcast(utc, (int)sizeof utc, MPI_CHAR, 0, comm) != MPI_SUCCESS)
-    rc = LF_FAIL(LF_ERR_MPI, "lf_ens_create_par: MPI_Bcast of created_utc");
-  if (rc == LF_OK) rc = open_props(w);
-  if ((rc = agree(w, rc)) != LF_OK) goto fail;
-  /* rank 0 checks the names and removes a stale .tmp before anyone creates it (a removal
-   * on every rank could race with the create); the create is exclusive and collective */
-  if (w->rank == 0) rc = lf_h5_prepare_tmp(path, overwrite, w->tmp, sizeof w->tmp);
-  if ((rc = agree(w, rc)) != LF_OK) goto fail;
-  rc = lf_h5_create_excl(w->tmp, w->fapl, &w->file);
-  if ((rc = agree(w, rc)) != LF_OK) goto fail;
-  rc = lf_h5_write_header(w->file, "ensemble", LF_IO_ENSEMBLE_FORMAT_VERSION, utc, w->tmp);
-  if (rc == LF_OK) rc = lf_h5_write_meta(w->file, cfg, P, w->tmp);
-  if (rc == LF_OK) rc = write_info(w->file, info, w->tmp);
-  if (rc == LF_OK) rc = lf_h5_attr_write_i32(w->file, "nchains", 1, w->tmp, "/");
-  if (rc == LF_OK) rc = chain_create(w);
-  if (rc == LF_OK) rc = lf_h5_flush(w->file, 1, w->tmp, "after creating it");
-  if ((rc = agree(w, rc)) != LF_OK) goto fail;
-  *out = w;
-  return LF_OK;
-fail:
-  discard(w, w->file >= 0);
+  int mine = (int)rc, worst = mine;
+  if (MPI_Allreduce(&mine, &worst, 1, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS && rc == LF_OK)
+    rc = LF_FAIL(LF_ERR_MPI, "lf_ens_create_par: MPI_Allreduce of the status failed");
+  else if (worst != LF_OK && rc == LF_OK)
+    rc = LF_FAIL((lf_status)worst, "'%s': the ensemble writer failed on another rank (%s)", path,
+                 lf_status_str((lf_status)worst));
+  if (rc == LF_OK) rc = lf_ens_reopen(out, path, info, 0, 0, comm); /* agreed on every rank */
+  if (rc != LF_OK && made) unlink(tmp); /* a new, empty file: nothing to keep */
   return rc;
 }
 

@@ -64,10 +64,6 @@ lf_status lf_h5_close(hid_t *file, const char *path);
  * caller closes the file's other objects after this call (their flushes then cannot
  * fail either). */
 void lf_h5_discard(hid_t *file);
-/* 1 if the file system holding path has less than 1 MiB available (a failed write is
- * then taken for "no space left on device"). */
-int lf_io_fs_full(const char *path);
-
 /* ---- attributes on obj (a file id means the root group); objname names obj ------------- */
 /* Writers replace an existing attribute of the same name. */
 lf_status lf_h5_attr_write_str(hid_t obj, const char *name, const char *val, const char *path,
