@@ -1,6 +1,7 @@
 /* Option parsing, config loading and small file helpers shared by the subcommands. */
 #include "cli.h"
 
+#include "latflow/comm.h"
 #include "latflow/io.h"
 #include "latflow/log.h"
 #include "latflow/mem.h"
@@ -200,12 +201,6 @@ int lf_cli_setup(int argc, char **argv, MPI_Comm comm, const char *cmd, const ch
   return 1;
 }
 
-static int failure_agreed;
-
-int lf_cli_failure_agreed(void) {
-  return failure_agreed;
-}
-
 static int mem_cmd(const char *cmd, lf_mem_cmd *m) {
   static const struct {
     const char *name;
@@ -301,14 +296,7 @@ lf_status lf_cli_memory_check(MPI_Comm comm, const char *cmd, const lf_cli_opts 
 }
 
 lf_status lf_cli_agree(MPI_Comm comm, lf_status rc) {
-  int mine = (int)rc, worst = mine;
-  if (MPI_Allreduce(&mine, &worst, 1, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS)
-    return LF_FAIL(LF_ERR_MPI, "MPI_Allreduce of the status failed");
-  if (worst != LF_OK) failure_agreed = 1;
-  if (worst != LF_OK && mine == LF_OK)
-    return LF_FAIL((lf_status)worst, "another rank failed (status %d: %s); see its message", worst,
-                   lf_status_str((lf_status)worst));
-  return (lf_status)worst == rc ? rc : (lf_status)worst;
+  return lf_comm_agree(comm, rc);
 }
 
 /* Rank 0's half of lf_cli_lock_output: the status, and in msg the refusal to broadcast. */

@@ -72,14 +72,9 @@ lf_status lf_cli_memory_check(MPI_Comm comm, const char *cmd, const lf_cli_opts 
 lf_status lf_sample_pipeline_ex(const lf_config *cfg, const char *model_path, int force, int resume,
                                 MPI_Comm comm, cJSON *json);
 
-/* Collective over comm: the largest status of all ranks (an MPI_Allreduce MAX), so every
- * rank leaves a collective step with the same code; a rank that was fine but sees another
- * rank's failure records "another rank failed (status N)". */
+/* lf_comm_agree (latflow/comm.h): every rank leaves a collective step with the most severe
+ * status of all ranks. */
 lf_status lf_cli_agree(MPI_Comm comm, lf_status rc);
-/* 1 once an lf_cli_agree returned a failure: every rank of the job saw it at the same
- * collective step and ends on its own, so main finalizes MPI instead of aborting (a full
- * disk ends with exit 1 and the ranks' messages, without MPI_Abort's banner). */
-int lf_cli_failure_agreed(void);
 
 /* The lock of an output folder: <dir>/.latflow.lock held with flock(LOCK_EX | LOCK_NB) by
  * rank 0 on an open descriptor for the whole run, so two runs (train, sample, hmc, run)

@@ -303,7 +303,7 @@ lf_status lf_sample_pipeline_ex(const lf_config *cfg_in, const char *model_arg, 
   rc = lf_sample_dist(&cfg, &m, &th, w, comm, &opts, &res, &ds);
   lf_log_progress_end();
   if (rc != LF_OK) { /* agreed by lf_sample_dist */
-    /* every rank knows: main ends the job without MPI_Abort (lf_cli_failure_agreed) */
+    /* every rank knows: main ends the job without MPI_Abort (lf_comm_failure_agreed) */
     rc = lf_cli_agree(comm, rc);
     /* keep the data of a run that can be resumed */
     int keep = resume || cc.written > 0 || rc == LF_INTERRUPTED;

@@ -2,6 +2,7 @@
  * decides to exit or MPI_Abort. */
 #include "cli.h"
 
+#include "latflow/comm.h"
 #include "latflow/log.h"
 #include "latflow/signal.h"
 #include "latflow/version.h"
@@ -86,7 +87,7 @@ int main(int argc, char **argv) {
   /* the only MPI_Abort, for a failure other ranks may not know of (they could wait in a
    * collective call forever); an interrupted run (code 3) and a failure every rank saw
    * through lf_cli_agree end normally */
-  if (code != 0 && code != LF_CLI_EXIT_INTERRUPTED && size > 1 && !lf_cli_failure_agreed())
+  if (code != 0 && code != LF_CLI_EXIT_INTERRUPTED && size > 1 && !lf_comm_failure_agreed())
     MPI_Abort(MPI_COMM_WORLD, code);
   MPI_Finalize();
   return code;
