@@ -165,34 +165,51 @@ fail:
   return rc;
 }
 
+/* Rank 0's copy of every chain's state: iall (P, NI64), fall (P, NF64), pall (P, n). */
+typedef struct all_states {
+  int64_t *iall;
+  double *fall, *pall;
+} all_states;
+
+/* Allocates a's buffers on rank 0; the other ranks' stay NULL. LF_ERR_NOMEM. */
+static lf_status all_alloc(all_states *a, int rank, int P, size_t n) {
+  memset(a, 0, sizeof *a);
+  if (rank != 0) return LF_OK;
+  a->iall = malloc((size_t)P * NI64 * sizeof *a->iall);
+  a->fall = malloc((size_t)P * NF64 * sizeof *a->fall);
+  a->pall = malloc((size_t)P * n * sizeof *a->pall);
+  if (!a->iall || !a->fall || !a->pall)
+    return LF_FAIL(LF_ERR_NOMEM, "checkpoint of %d chains of %zu values", P, n);
+  return LF_OK;
+}
+
+/* Frees what all_alloc allocated (also after its failure). */
+static void all_free(all_states *a) {
+  free(a->iall);
+  free(a->fall);
+  free(a->pall);
+}
+
 /* Rank 0 gathers the states and writes them with ckpt_store (contract: hmc_ckpt.h). */
 lf_status lf_hmc_ckpt_write(const char *path, const lf_config *cfg, MPI_Comm comm,
                             const lf_hmc_chain_state *s, const double *phi, size_t n) {
   int rank = 0, P = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &P);
-  lf_status rc = LF_OK;
-  int64_t iv[NI64], *iall = NULL;
-  double fv[NF64], *fall = NULL, *pall = NULL;
+  int64_t iv[NI64];
+  double fv[NF64];
   pack(s, iv, fv);
-  if (rank == 0) {
-    iall = malloc((size_t)P * NI64 * sizeof *iall);
-    fall = malloc((size_t)P * NF64 * sizeof *fall);
-    pall = malloc((size_t)P * n * sizeof *pall);
-    if (!iall || !fall || !pall)
-      rc = LF_FAIL(LF_ERR_NOMEM, "checkpoint of %d chains of %zu values", P, n);
-  }
+  all_states a;
+  lf_status rc = all_alloc(&a, rank, P, n);
   if ((rc = lf_comm_agree(comm, rc)) == LF_OK) {
-    if (MPI_Gather(iv, NI64, MPI_INT64_T, iall, NI64, MPI_INT64_T, 0, comm) != MPI_SUCCESS ||
-        MPI_Gather(fv, NF64, MPI_DOUBLE, fall, NF64, MPI_DOUBLE, 0, comm) != MPI_SUCCESS ||
-        MPI_Gather(phi, (int)n, MPI_DOUBLE, pall, (int)n, MPI_DOUBLE, 0, comm) != MPI_SUCCESS)
+    if (MPI_Gather(iv, NI64, MPI_INT64_T, a.iall, NI64, MPI_INT64_T, 0, comm) != MPI_SUCCESS ||
+        MPI_Gather(fv, NF64, MPI_DOUBLE, a.fall, NF64, MPI_DOUBLE, 0, comm) != MPI_SUCCESS ||
+        MPI_Gather(phi, (int)n, MPI_DOUBLE, a.pall, (int)n, MPI_DOUBLE, 0, comm) != MPI_SUCCESS)
       rc = LF_FAIL(LF_ERR_MPI, "gathering the chain states for the checkpoint '%s'", path);
-    if (rc == LF_OK && rank == 0) rc = ckpt_store(path, cfg, P, n, iall, fall, pall);
+    if (rc == LF_OK && rank == 0) rc = ckpt_store(path, cfg, P, n, a.iall, a.fall, a.pall);
     rc = lf_comm_agree(comm, rc);
   }
-  free(iall);
-  free(fall);
-  free(pall);
+  all_free(&a);
   return rc;
 }
 
@@ -202,28 +219,20 @@ lf_status lf_hmc_ckpt_read(const char *path, const lf_config *cfg, MPI_Comm comm
   int rank = 0, P = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &P);
-  lf_status rc = LF_OK;
-  int64_t iv[NI64], *iall = NULL;
-  double fv[NF64], *fall = NULL, *pall = NULL;
-  if (rank == 0) {
-    iall = malloc((size_t)P * NI64 * sizeof *iall);
-    fall = malloc((size_t)P * NF64 * sizeof *fall);
-    pall = malloc((size_t)P * n * sizeof *pall);
-    if (!iall || !fall || !pall)
-      rc = LF_FAIL(LF_ERR_NOMEM, "checkpoint of %d chains of %zu values", P, n);
-    if (rc == LF_OK) rc = ckpt_load(path, cfg, P, n, iall, fall, pall);
-  }
+  int64_t iv[NI64];
+  double fv[NF64];
+  all_states a;
+  lf_status rc = all_alloc(&a, rank, P, n);
+  if (rc == LF_OK && rank == 0) rc = ckpt_load(path, cfg, P, n, a.iall, a.fall, a.pall);
   if ((rc = lf_comm_agree(comm, rc)) == LF_OK) {
-    if (MPI_Scatter(iall, NI64, MPI_INT64_T, iv, NI64, MPI_INT64_T, 0, comm) != MPI_SUCCESS ||
-        MPI_Scatter(fall, NF64, MPI_DOUBLE, fv, NF64, MPI_DOUBLE, 0, comm) != MPI_SUCCESS ||
-        MPI_Scatter(pall, (int)n, MPI_DOUBLE, phi, (int)n, MPI_DOUBLE, 0, comm) != MPI_SUCCESS)
+    if (MPI_Scatter(a.iall, NI64, MPI_INT64_T, iv, NI64, MPI_INT64_T, 0, comm) != MPI_SUCCESS ||
+        MPI_Scatter(a.fall, NF64, MPI_DOUBLE, fv, NF64, MPI_DOUBLE, 0, comm) != MPI_SUCCESS ||
+        MPI_Scatter(a.pall, (int)n, MPI_DOUBLE, phi, (int)n, MPI_DOUBLE, 0, comm) != MPI_SUCCESS)
       rc = LF_FAIL(LF_ERR_MPI, "scattering the chain states of the checkpoint '%s'", path);
     rc = lf_comm_agree(comm, rc);
     if (rc == LF_OK) unpack(s, iv, fv);
   }
-  free(iall);
-  free(fall);
-  free(pall);
+  all_free(&a);
   return rc;
 }
 
