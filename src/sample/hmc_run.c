@@ -318,6 +318,8 @@ fail:
   return rc;
 }
 
+/* Names the files, runs lf_hmc_preflight on rank 0, then the chains or the redone merge, the
+ * merge of the parts and the removal of the checkpoints (contract: latflow/hmc_run.h). */
 lf_status lf_hmc_run(const lf_config *cfg, int force, int resume, MPI_Comm comm,
                      lf_hmc_summary *sum) {
   int rank = 0, size = 1;
@@ -365,7 +367,7 @@ lf_status lf_hmc_run(const lf_config *cfg, int force, int resume, MPI_Comm comm,
     lf_log_info("hmc", "every chain is finished in its part file: merging them into %s", path);
     if (sum) sum->complete = 1;
   }
-  /* on disk, in this order (each step's kill is recovered by preflight): final parts,
+  /* on disk, in this order (each step's kill is recovered by lf_hmc_preflight): final parts,
    * hmc.h5 by the merge's rename, the parts removed, the checkpoints removed */
   if (rank == 0 && size > 1) {
     lf_fault_point("after_parts");
@@ -397,6 +399,7 @@ fail:
   return rc;
 }
 
+/* Frees the per-chain acceptances (contract: latflow/hmc_run.h). */
 void lf_hmc_summary_free(lf_hmc_summary *sum) {
   if (!sum) return;
   free(sum->acceptance_per_chain);
