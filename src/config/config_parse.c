@@ -93,6 +93,19 @@ static lf_status read_string(pctx *c, int id, const yaml_node_t *v, char *dst, s
   return LF_OK;
 }
 
+/* The entries of list node v of key k (*it, *n); LF_ERR_CONFIG "expected <what>, got ..."
+ * when v is not a list. */
+static lf_status list_items(const pctx *c, const keydef *k, const yaml_node_t *v, const char *what,
+                            const yaml_node_item_t **it, long *n) {
+  char q[96];
+  if (v->type != YAML_SEQUENCE_NODE)
+    return lf_cfg_fail_at(LF_ERR_CONFIG, at_node(c, v), k->path, "expected %s, got %s", what,
+                          describe(q, sizeof q, v));
+  *it = v->data.sequence.items.start;
+  *n = (long)(v->data.sequence.items.top - *it);
+  return LF_OK;
+}
+
 /* Stores the value node v of leaf key id into c->cfg. */
 static lf_status set_leaf(pctx *c, int id, const yaml_node_t *v) {
   const keydef *k = &lf_cfg_keys[id];
@@ -178,12 +191,9 @@ static lf_status set_leaf(pctx *c, int id, const yaml_node_t *v) {
     if ((rc = read_string(c, id, v, (char *)field(cfg, id), k->size, k->rule == R_NONE))) return rc;
     break;
   case K_SHAPE: {
-    if (v->type != YAML_SEQUENCE_NODE)
-      return lf_cfg_fail_at(LF_ERR_CONFIG, at_node(c, v), k->path,
-                            "expected a list of 2 integers [L0, L1], got %s",
-                            describe(q, sizeof q, v));
-    const yaml_node_item_t *it = v->data.sequence.items.start;
-    const long n = (long)(v->data.sequence.items.top - it);
+    const yaml_node_item_t *it = NULL;
+    long n = 0;
+    if ((rc = list_items(c, k, v, "a list of 2 integers [L0, L1]", &it, &n))) return rc;
     if (n != 2)
       return lf_cfg_fail_at(LF_ERR_CONFIG, at_node(c, v), k->path,
                             "expected a list of 2 integers [L0, L1], got %ld entries", n);
@@ -196,12 +206,10 @@ static lf_status set_leaf(pctx *c, int id, const yaml_node_t *v) {
     break;
   }
   case K_HIDDEN: {
-    if (v->type != YAML_SEQUENCE_NODE)
-      return lf_cfg_fail_at(LF_ERR_CONFIG, at_node(c, v), k->path,
-                            "expected a list of integers (channels per conv layer), got %s",
-                            describe(q, sizeof q, v));
-    const yaml_node_item_t *it = v->data.sequence.items.start;
-    const long n = (long)(v->data.sequence.items.top - it);
+    const yaml_node_item_t *it = NULL;
+    long n = 0;
+    if ((rc = list_items(c, k, v, "a list of integers (channels per conv layer)", &it, &n)))
+      return rc;
     if (n < 1 || n > LF_MAX_HIDDEN)
       return lf_cfg_fail_at(LF_ERR_CONFIG, at_node(c, v), k->path,
                             "must have 1 to %d entries, got %ld", LF_MAX_HIDDEN, n);
@@ -220,12 +228,9 @@ static lf_status set_leaf(pctx *c, int id, const yaml_node_t *v) {
     break;
   }
   case K_OBS: {
-    if (v->type != YAML_SEQUENCE_NODE)
-      return lf_cfg_fail_at(LF_ERR_CONFIG, at_node(c, v), k->path,
-                            "expected a list of observable names, got %s",
-                            describe(q, sizeof q, v));
-    const yaml_node_item_t *it = v->data.sequence.items.start;
-    const long n = (long)(v->data.sequence.items.top - it);
+    const yaml_node_item_t *it = NULL;
+    long n = 0;
+    if ((rc = list_items(c, k, v, "a list of observable names", &it, &n))) return rc;
     if (n > LF_MAX_OBS)
       return lf_cfg_fail_at(LF_ERR_CONFIG, at_node(c, v), k->path, "at most %d entries, got %ld",
                             LF_MAX_OBS, n);
