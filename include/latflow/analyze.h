@@ -41,7 +41,7 @@
 #ifndef LATFLOW_ANALYZE_H
 #define LATFLOW_ANALYZE_H
 
-#include "latflow/ensemble.h"
+#include "latflow/ensemble_data.h"
 #include "latflow/gamma.h"
 #include "latflow/status.h"
 

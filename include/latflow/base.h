@@ -23,7 +23,7 @@
 #ifndef LATFLOW_BASE_H
 #define LATFLOW_BASE_H
 
-#include "latflow/config.h"
+#include "latflow/config_model.h"
 #include "latflow/status.h"
 
 typedef struct lf_base {

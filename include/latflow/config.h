@@ -23,140 +23,34 @@
  * mask (LF_CONFIG_GIVEN_*) remembers which were.
  *
  * Strings are copied into fixed buffers; an lf_config owns no heap memory (copy it by
- * assignment; nothing to free). Every function is local and never does MPI. */
+ * assignment; nothing to free). Every function is local and never does MPI.
+ *
+ * Each section's struct and enums have their own header, so that a module sees only the
+ * settings it uses: latflow/config_theory.h (lf_theory_cfg), config_model.h (lf_model_cfg),
+ * config_optim.h (lf_optim_cfg), config_train.h (lf_train_cfg), config_sample.h
+ * (lf_sample_cfg), config_hmc.h (lf_hmc_cfg); buffer sizes in config_limits.h. This header
+ * includes them all and adds lf_config and the functions that read and write it. */
 #ifndef LATFLOW_CONFIG_H
 #define LATFLOW_CONFIG_H
 
+#include "latflow/config_hmc.h"
+#include "latflow/config_limits.h"
+#include "latflow/config_model.h"
+#include "latflow/config_sample.h"
+#include "latflow/config_theory.h"
+#include "latflow/config_train.h"
 #include "latflow/status.h"
 
 #include <stdint.h>
 #include <stdio.h>
 
-#define LF_PATH_MAX 1024
 /* The longest file name a run writes inside its output folder (output keys are refused
  * when output + '/' + such a name would not fit LF_PATH_MAX). */
 #define LF_OUTPUT_NAME_MAX 64
-#define LF_MAX_HIDDEN 8
-#define LF_MAX_OBS 16
-#define LF_NAME_MAX 32
 /* Hostile-input limits of a card (file, --set value or stored text): its size in bytes and
  * the nesting depth of its mappings and lists (a real card nests 3 deep). */
 #define LF_CONFIG_MAX_BYTES (1 << 20)
 #define LF_CONFIG_MAX_DEPTH 32
-
-typedef enum lf_theory_kind {
-  LF_THEORY_PHI4 = 0,
-  LF_THEORY_U1 = 1,
-  LF_THEORY_SCHWINGER = 2
-} lf_theory_kind;
-typedef enum lf_base_kind {
-  LF_BASE_NORMAL = 0,
-  LF_BASE_FREE_FIELD = 1,
-  LF_BASE_HAAR = 2
-} lf_base_kind;
-typedef enum lf_act_kind { LF_ACT_LEAKY_RELU = 0, LF_ACT_TANH = 1 } lf_act_kind;
-typedef enum lf_coupling_kind { LF_COUPLING_AFFINE = 0, LF_COUPLING_SPLINE = 1 } lf_coupling_kind;
-typedef enum lf_init_kind { LF_INIT_KAIMING = 0, LF_INIT_XAVIER = 1 } lf_init_kind;
-typedef enum lf_precision { LF_PREC_F32 = 0, LF_PREC_F64 = 1 } lf_precision;
-typedef enum lf_estimator { LF_EST_RT = 0, LF_EST_RE = 1 } lf_estimator;
-typedef enum lf_optim_kind { LF_OPT_ADAM = 0, LF_OPT_SGD = 1, LF_OPT_ADADELTA = 2 } lf_optim_kind;
-typedef enum lf_sample_mode { LF_SAMPLE_IMH = 0, LF_SAMPLE_REWEIGHT = 1 } lf_sample_mode;
-typedef enum lf_save_kind { LF_SAVE_ACCEPTED = 0, LF_SAVE_ALL = 1, LF_SAVE_NONE = 2 } lf_save_kind;
-typedef enum lf_integrator { LF_INT_LEAPFROG = 0, LF_INT_OMELYAN = 1 } lf_integrator;
-typedef enum lf_fermion_kind { LF_FERMION_EXACT = 0, LF_FERMION_PSEUDO = 1 } lf_fermion_kind;
-/* hmc.tau_dist: the distribution of each trajectory's length (latflow/hmc.h) */
-typedef enum lf_tau_dist { LF_TAU_UNIFORM = 0, LF_TAU_FIXED = 1 } lf_tau_dist;
-
-typedef struct lf_theory_cfg {
-  lf_theory_kind name;          /* theory.name: phi4 | u1 | schwinger            */
-  int shape[2];                 /* theory.shape: [L0, L1], each >= 2 and even      */
-  double m2, lambda;            /* phi4: theory.m2 (any real), theory.lambda >= 0  */
-  double beta, kappa;           /* u1/schwinger: beta > 0 (default 2.0), kappa > 0 (0.263) */
-  char fermion_bc[LF_NAME_MAX]; /* schwinger: periodic | antiperiodic (default antiperiodic) */
-} lf_theory_cfg;
-
-typedef struct lf_optim_cfg {
-  lf_optim_kind name;  /* train.optimizer.name: adam | sgd | adadelta                  */
-  double lr;           /* > 0; default 1e-3 (adam), 1e-2 (sgd), 1.0 (adadelta)          */
-  double beta1, beta2; /* adam: in [0,1); default 0.9, 0.999                             */
-  double eps;          /* > 0; default 1e-8 (adam), 1e-6 (adadelta)                      */
-  double momentum;     /* sgd: in [0,1); default 0                                       */
-  double rho;          /* adadelta: in [0,1); default 0.9                                */
-  double weight_decay; /* >= 0; default 0                                                */
-} lf_optim_cfg;
-
-typedef struct lf_model_cfg {
-  lf_base_kind base;         /* model.base: normal | free_field | haar                 */
-  double base_mass;          /* model.base_mass: initial mass of free_field, > 0; 1.0 */
-  int layers;                /* model.layers >= 1; default 16                          */
-  int hidden[LF_MAX_HIDDEN]; /* model.hidden: 1..8 entries, each >= 1; default [8, 8]  */
-  int nhidden;
-  int kernel;                /* model.kernel: odd, >= 1; default 3                     */
-  lf_act_kind activation;    /* model.activation: leaky_relu | tanh                    */
-  lf_coupling_kind coupling; /* model.coupling: affine | spline                        */
-  int spline_bins;           /* model.spline_bins in [1, 64]: bins per spline; default 8 */
-  lf_init_kind init;         /* model.init.scheme: kaiming | xavier                    */
-  double init_scale;         /* model.init.scale (kaiming width scale / xavier gain) > 0 */
-  lf_precision precision;    /* model.precision: single | double                       */
-} lf_model_cfg;
-
-typedef struct lf_train_cfg {
-  lf_estimator estimator;      /* train.estimator: rt | re                                 */
-  lf_optim_cfg optimizer;      /* train.optimizer                                          */
-  int batch;                   /* train.batch > 0; default 64                              */
-  int ranks;                   /* train.ranks >= 0: training ranks (0 = all); default 0     */
-  long lr_halve_every;         /* train.schedule.lr_halve_every >= 0 (0 = never)           */
-  long batch_double_every;     /* train.schedule.batch_double_every >= 0 (0 = never)       */
-  int batch_max;               /* train.schedule.batch_max >= batch (0 = batch)            */
-  long steps;                  /* train.stop.steps > 0; default 3000                       */
-  double target_ess;           /* train.stop.target_ess in [0,1] (0 = off)                 */
-  int ess_window;              /* train.stop.ess_window > 0; default 100                   */
-  double wall_time;            /* train.stop.wall_time seconds >= 0 (0 = off); YAML accepts
-                                  a number of seconds or "90s", "30m", "2h", "1h30m", "1d" */
-  char init_from[LF_PATH_MAX]; /* train.init_from: model file ("" = fresh init)         */
-  long checkpoint_every;       /* train.checkpoint_every >= 0: steps between checkpoints
-                                  (0 = only on a signal); default 500                      */
-  double checkpoint_seconds;   /* train.checkpoint_seconds >= 0: wall seconds between
-                                  checkpoints (0 = off); default 1800; a duration in YAML */
-  long eval_samples;           /* train.eval_samples >= 0: fresh samples per evaluation;
-                                  default 4096 (0 = no evaluation)                        */
-  long eval_every;             /* train.eval_every >= 0: steps between fresh-sample
-                                  evaluations (0 = only at the end); default 500           */
-  long log_every;              /* train.log_every > 0; default 100                         */
-  int max_bad_steps;           /* train.max_bad_steps > 0: consecutive NaN steps; default 10 */
-  double grad_clip;            /* train.grad_clip >= 0 (0 = off): max global grad norm     */
-} lf_train_cfg;
-
-typedef struct lf_sample_cfg {
-  lf_sample_mode mode;       /* sample.mode: imh | reweight            */
-  long proposals;            /* sample.proposals > 0; default 1000000   */
-  int block;                 /* sample.block > 0; default 256           */
-  lf_save_kind save;         /* sample.save: accepted | all | none      */
-  int epoch;                 /* sample.epoch > 0: blocks per worker per storage epoch; 8 */
-  long checkpoint_every;     /* sample.checkpoint_every >= 0: proposals between checkpoints
-                                (rounded up to whole epochs; 0 = only on a signal); 100000 */
-  double checkpoint_seconds; /* sample.checkpoint_seconds >= 0: wall seconds between
-                                checkpoints, checked at epoch ends (0 = off); 1800 */
-} lf_sample_cfg;
-
-typedef struct lf_hmc_cfg {
-  long trajectories;         /* hmc.trajectories > 0; default 10000 */
-  double tau;                /* hmc.tau > 0; default 1.0            */
-  int steps;                 /* hmc.steps > 0; default 10           */
-  lf_integrator integrator;  /* hmc.integrator: leapfrog | omelyan  */
-  long therm;                /* hmc.therm >= 0; default 200         */
-  lf_tau_dist tau_dist;      /* hmc.tau_dist: uniform (default: steps per trajectory uniform
-                                in 1 .. 2 steps - 1, step size tau/steps) | fixed */
-  int compare;               /* hmc.compare: false | true; `run` also runs HMC (default true) */
-  long checkpoint_every;     /* hmc.checkpoint_every >= 0: trajectories between checkpoints
-                                (0 = only on a signal); default 1000 */
-  double checkpoint_seconds; /* hmc.checkpoint_seconds >= 0: wall seconds between checkpoints,
-                                checked where the ranks meet (0 = off); default 1800 */
-  lf_fermion_kind fermion;   /* hmc.fermion: exact | pseudofermion (schwinger only; default
-                                pseudofermion; ignored for phi4 and u1)          */
-  double cg_tol;             /* hmc.cg_tol in (0, 1): CG relative residual; 1e-10 */
-  int cg_maxiter;            /* hmc.cg_maxiter > 0: CG iterations per solve; 10000 */
-} lf_hmc_cfg;
 
 /* Bits of lf_config.given: keys with a name-dependent default that were set explicitly. */
 #define LF_CONFIG_GIVEN_LR 0x1u          /* train.optimizer.lr  */
@@ -238,9 +132,5 @@ char *lf_config_to_yaml(const lf_config *cfg);
  * and, if key != NULL, writes the dotted name of the first differing key (in the order
  * lf_config_write_yaml uses) into key[n]. For tests and for resume checks. */
 int lf_config_diff(const lf_config *a, const lf_config *b, char *key, size_t n);
-
-/* Names, for logs and files. */
-const char *lf_theory_name(lf_theory_kind k);
-const char *lf_estimator_name(lf_estimator e);
 
 #endif

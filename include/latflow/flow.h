@@ -6,8 +6,9 @@
 #ifndef LATFLOW_FLOW_H
 #define LATFLOW_FLOW_H
 
-#include "latflow/config.h"
+#include "latflow/config_model.h"
 #include "latflow/nn.h"
+#include "latflow/status.h"
 
 #include <stddef.h>
 

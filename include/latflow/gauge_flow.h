@@ -5,7 +5,7 @@
 #ifndef LATFLOW_GAUGE_FLOW_H
 #define LATFLOW_GAUGE_FLOW_H
 
-#include "latflow/config.h"
+#include "latflow/config_model.h"
 #include "latflow/nn.h"
 #include "latflow/status.h"
 

@@ -40,7 +40,7 @@
 #ifndef LATFLOW_HMC_H
 #define LATFLOW_HMC_H
 
-#include "latflow/config.h"
+#include "latflow/config_hmc.h"
 #include "latflow/pf.h"
 #include "latflow/rng.h"
 #include "latflow/status.h"

@@ -22,7 +22,8 @@
 #define LATFLOW_MODEL_H
 
 #include "latflow/base.h"
-#include "latflow/config.h"
+#include "latflow/config_model.h"
+#include "latflow/config_optim.h"
 #include "latflow/flow.h"
 #include "latflow/gauge_flow.h"
 #include "latflow/lattice.h"

@@ -4,11 +4,13 @@
  * LF_T(name) (the suffixed name); this header instantiates them for both precisions,
  * as FFTW does for fftwf_/fftw_ (STYLE.md section 11). Sources: the src/nn/ files named
  * <x>_t.c.
- * Not precision-dependent: the activation enum and optimizer config (latflow/config.h). */
+ * Not precision-dependent: the activation enum (latflow/config_model.h) and optimizer config
+ * (latflow/config_optim.h). */
 #ifndef LATFLOW_NN_H
 #define LATFLOW_NN_H
 
-#include "latflow/config.h"
+#include "latflow/config_model.h"
+#include "latflow/config_optim.h"
 #include "latflow/rng.h"
 
 #include <stddef.h>

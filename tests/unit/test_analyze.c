@@ -5,6 +5,7 @@
  * ESS N, not N), and IMH chains whose weights have a light or a heavy Pareto tail. */
 #include "latflow/analysis.h"
 #include "latflow/analyze.h"
+#include "latflow/ensemble.h"
 
 #include "lftest.h"
 
