@@ -13,14 +13,15 @@
  *
  * Storage is in epochs of cfg->sample.epoch x max(1, P-1) blocks (so the number of
  * collective steps does not grow with P): when the coordinator has decided an
- * epoch's last block, every rank enters one collective step: MPI_Bcast of the totals
- * (rows, chain steps) and the coordinator's status, lf_signal_agree, and
+ * epoch's last block, every rank enters one collective step: MPI_Ibcast of the totals
+ * (rows, chain steps) and the abort flag, one MPI_Iallreduce of the status (by severity,
+ * latflow/comm.h), the pending signal and rank 0's wall-clock checkpoint flag, and
  * lf_ens_write_epoch (each worker writes its rows, the coordinator the chain records).
  * After the write, rank 0 calls opts->checkpoint when one is due
  * (opts->checkpoint_every proposals since the last, rounded up to whole epochs) or a
  * signal was agreed; after a signal every rank returns LF_INTERRUPTED. The datasets are
  * bitwise the ones lf_sample_run writes, for every P and every epoch size. Idle ranks
- * poll with nanosleep back-off (no busy wait).
+ * poll with nanosleep back-off (lf_comm_wait, latflow/comm.h; no busy wait).
  *
  * Memory per worker: LF_DIST_WINDOW x (B x C*V) doubles of pending fields plus the stored
  * states of its blocks in the current epoch (grown as needed); coordinator: the epoch's
