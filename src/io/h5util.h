@@ -9,7 +9,12 @@
  * checkpoints) reuse them with an MPI-IO fapl: attribute and dataset creation are then
  * collective and every rank must pass identical arguments (including created_utc, which
  * rank 0 makes and broadcasts). The atomic-write helpers (lf_h5_create_tmp,
- * lf_io_commit_tmp) do file-system work and run on one rank. */
+ * lf_io_commit_tmp) do file-system work and run on one rank.
+ *
+ * Implemented in five files along the sections below: h5err.c (errors), h5vfd.c (the
+ * serial file driver: failed writes, flush, lf_h5_fapl_serial), h5file.c (closing
+ * written files, the latflow header, checked open, atomic writes, file-access lists),
+ * h5attr.c (attributes, string arrays), h5dset.c (groups, 1-D datasets, row tables). */
 #ifndef LATFLOW_IO_H5UTIL_H
 #define LATFLOW_IO_H5UTIL_H
 
@@ -34,6 +39,8 @@ lf_status lf_h5_fail(lf_status s, const char *file, int line, const char *fmt, .
 
 /* The innermost description on HDF5's current error stack ("no details" if empty). */
 void lf_h5_error_text(char *buf, size_t n);
+/* 1 if an entry of HDF5's current error stack is a failed write (a full disk), else 0. */
+int lf_h5_stack_has_write(void);
 
 /* ---- closing written files ------------------------------------------------------------
  * HDF5 1.10 (before 1.10.10) frees a file's state when H5Fclose fails to flush it (a full
@@ -45,7 +52,7 @@ void lf_h5_error_text(char *buf, size_t n);
  * whose copy stays as the last successful write left it. Read-only files: no effect. */
 void lf_h5_detach(hid_t file);
 /* The files of lf_h5_fapl_serial use latflow's POSIX driver, which never reports a failed
- * write to HDF5 (see h5util.c) but records its errno: these read it. Nothing more of a
+ * write to HDF5 (see h5vfd.c) but records its errno: these read it. Nothing more of a
  * file reaches the disk after its first failed write. */
 /* LF_ERR_IO "'path': cannot write: <errno text>" if a write of file failed, else LF_OK
  * (also for files of other drivers). */
@@ -98,6 +105,9 @@ lf_status lf_h5_attr_read_i32v(hid_t obj, const char *name, int *val, size_t nma
                                const char *path, const char *objname);
 
 /* ---- groups and 1-D datasets ------------------------------------------------------------ */
+/* A new property list of class cls (group, dataset or file creation) that records no object
+ * modification times (two otherwise identical files would differ); -1 on failure. */
+hid_t lf_h5_untimed_plist(hid_t cls);
 /* Creates a group (object modification times are not recorded: files stay deterministic). */
 lf_status lf_h5_group_create(hid_t loc, const char *name, hid_t *group, const char *path);
 /* Opens a group; a missing group is LF_ERR_FORMAT. */
@@ -206,6 +216,9 @@ lf_status lf_h5_fapl_checksummed(hid_t fapl);
  * lf_h5_write_error), strong close degree (closing the file closes every object left open on
  * an error path), the 1.8 format (lf_h5_fapl_checksummed). */
 lf_status lf_h5_fapl_serial(hid_t *fapl);
+/* The id of latflow's serial driver (registered on first use, again after an H5close), or
+ * a negative value if HDF5 refuses it. */
+hid_t lf_h5_vfd_id(void);
 /* Switches off evictions of HDF5's metadata cache on fapl: dirty metadata reaches the file
  * only at a flush or close. The ensemble and metrics writers flush before every
  * checkpoint, so a process killed between checkpoints leaves a file whose metadata is
