@@ -307,7 +307,6 @@ lf_status lf_h5_fapl_checksummed(hid_t fapl) {
   return LF_OK;
 }
 
-
 lf_status lf_io_check_not_symlink(const char *path) {
   struct stat st;
   if (lstat(path, &st) != 0) {
