@@ -296,9 +296,7 @@ lf_status lf_ens_write_epoch(lf_ens_writer *w, int64_t rows_end, int64_t steps_e
                              const lf_ens_step *steps) {
   lf_status rc = lf_ens_check_usable(w, "lf_ens_write_epoch");
   char nm[64];
-  int64_t *i64 = NULL;
-  double *f64 = NULL;
-  int8_t *i8 = NULL;
+  void *col = NULL; /* one chain column: nsteps values of at most 8 bytes */
   if (rc == LF_OK && (w->nrow_buf || w->nconf_buf || w->nstep_buf))
     rc = LF_FAIL(LF_ERR_INVALID, "'%s': epochs and buffered appends cannot be mixed", w->tmp);
   if (rc == LF_OK &&
@@ -314,12 +312,8 @@ lf_status lf_ens_write_epoch(lf_ens_writer *w, int64_t rows_end, int64_t steps_e
       rc = LF_FAIL(LF_ERR_INVALID, "'%s': epoch run %zu = rows [%lld, %lld) outside [%zu, %lld)",
                    w->tmp, k, (long long)first[k], (long long)(first[k] + count[k]),
                    w->rows_written, (long long)rows_end);
-  if (rc == LF_OK && nsteps) {
-    i64 = malloc(nsteps * sizeof *i64);
-    f64 = malloc(nsteps * sizeof *f64);
-    i8 = malloc(nsteps);
-    if (!i64 || !f64 || !i8) rc = LF_FAIL(LF_ERR_NOMEM, "'%s': %zu chain records", w->tmp, nsteps);
-  }
+  if (rc == LF_OK && nsteps && !(col = malloc(nsteps * sizeof(int64_t))))
+    rc = LF_FAIL(LF_ERR_NOMEM, "'%s': %zu chain records", w->tmp, nsteps);
   if ((rc = lf_ens_agree(w, rc)) != LF_OK) goto fail;
   /* extend every dataset (collective, identical sizes) */
   const int dl[3] = {D_OBS, D_CORR, D_CONF};
@@ -344,33 +338,9 @@ lf_status lf_ens_write_epoch(lf_ens_writer *w, int64_t rows_end, int64_t steps_e
                       write_runs(w, D_CONF, H5T_NATIVE_DOUBLE, w->nphi, nruns, first, count, phi));
   /* chain records: one rank */
   const size_t off = (size_t)steps_end - nsteps;
-  if (rc == LF_OK) {
-    for (size_t i = 0; i < nsteps; i++) i64[i] = steps[i].row;
-    rc = lf_ens_agree(w, write_col(w, D_ROW, H5T_NATIVE_INT64, off, nsteps, i64));
-  }
-  if (rc == LF_OK) {
-    for (size_t i = 0; i < nsteps; i++) i64[i] = steps[i].id;
-    rc = lf_ens_agree(w, write_col(w, D_ID, H5T_NATIVE_INT64, off, nsteps, i64));
-  }
-  if (rc == LF_OK) {
-    for (size_t i = 0; i < nsteps; i++) f64[i] = steps[i].logw;
-    rc = lf_ens_agree(w, write_col(w, D_LOGW, H5T_NATIVE_DOUBLE, off, nsteps, f64));
-  }
-  if (rc == LF_OK) {
-    for (size_t i = 0; i < nsteps; i++) f64[i] = steps[i].dH;
-    rc = lf_ens_agree(w, write_col(w, D_DH, H5T_NATIVE_DOUBLE, off, nsteps, f64));
-  }
-  if (rc == LF_OK) {
-    for (size_t i = 0; i < nsteps; i++) i8[i] = steps[i].accepted;
-    rc = lf_ens_agree(w, write_col(w, D_ACC, H5T_NATIVE_INT8, off, nsteps, i8));
-  }
-  if (rc == LF_OK && w->info.cg) {
-    for (size_t i = 0; i < nsteps; i++) i64[i] = steps[i].cg_iters;
-    rc = lf_ens_agree(w, write_col(w, D_CGI, H5T_NATIVE_INT64, off, nsteps, i64));
-  }
-  if (rc == LF_OK && w->info.cg) {
-    for (size_t i = 0; i < nsteps; i++) i64[i] = steps[i].cg_max;
-    rc = lf_ens_agree(w, write_col(w, D_CGM, H5T_NATIVE_INT64, off, nsteps, i64));
+  for (int d = D_ROW; rc == LF_OK && d <= last_col(w->info.cg); d++) {
+    col_pack(d, steps, nsteps, col);
+    rc = lf_ens_agree(w, write_col(w, d, col_mtype(d), off, nsteps, col));
   }
   if ((rc = lf_ens_agree(w, rc)) != LF_OK) {
     w->failed = rc;
@@ -379,9 +349,7 @@ lf_status lf_ens_write_epoch(lf_ens_writer *w, int64_t rows_end, int64_t steps_e
   w->rows_written = w->conf_written = (size_t)rows_end;
   w->steps_written = (size_t)steps_end;
 fail:
-  free(i64);
-  free(f64);
-  free(i8);
+  free(col);
   return rc;
 }
 

@@ -17,7 +17,9 @@
 
 #include <mpi.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #define STEP_BUF 4096   /* chain records per write                    */
 #define STEP_CHUNK 4096 /* values per chunk of the 1-D chain datasets */
@@ -33,6 +35,48 @@ static const char *const dname[ND] = {"obs",      "corr",   "configs",     "row"
 /* The last chain column of a file with info cg. */
 static inline int last_col(int cg) {
   return cg ? D_CGM : D_ACC;
+}
+
+/* Chain column d (D_ROW .. D_CGM) is field col_field(d) of lf_ens_step (its offset; *size
+ * = the size of the field, the size of its memory type col_mtype(d)). */
+static inline size_t col_field(int d, size_t *size) {
+  *size = d == D_LOGW || d == D_DH ? sizeof(double) : d == D_ACC ? sizeof(int8_t) : sizeof(int64_t);
+  switch (d) {
+  case D_ROW:
+    return offsetof(lf_ens_step, row);
+  case D_ID:
+    return offsetof(lf_ens_step, id);
+  case D_LOGW:
+    return offsetof(lf_ens_step, logw);
+  case D_DH:
+    return offsetof(lf_ens_step, dH);
+  case D_CGI:
+    return offsetof(lf_ens_step, cg_iters);
+  case D_CGM:
+    return offsetof(lf_ens_step, cg_max);
+  default:
+    return offsetof(lf_ens_step, accepted);
+  }
+}
+
+static inline hid_t col_mtype(int d) {
+  return d == D_LOGW || d == D_DH ? H5T_NATIVE_DOUBLE
+         : d == D_ACC             ? H5T_NATIVE_INT8
+                                  : H5T_NATIVE_INT64;
+}
+
+/* Packs column d of n records s into buf (n values of col_mtype(d)). */
+static inline void col_pack(int d, const lf_ens_step *s, size_t n, void *buf) {
+  size_t size = 0;
+  const size_t off = col_field(d, &size);
+  for (size_t i = 0; i < n; i++) memcpy((char *)buf + i * size, (const char *)(s + i) + off, size);
+}
+
+/* Unpacks n values of column d from buf into the records s. */
+static inline void col_unpack(int d, lf_ens_step *s, size_t n, const void *buf) {
+  size_t size = 0;
+  const size_t off = col_field(d, &size);
+  for (size_t i = 0; i < n; i++) memcpy((char *)(s + i) + off, (const char *)buf + i * size, size);
 }
 
 /* Root attribute kind: the names of lf_ens_kind (ens_reader.c). */

@@ -207,41 +207,13 @@ static lf_status read_chain(hid_t f, const char *path, int r, lf_ensemble *e) {
   lf_ens_step *s = e->chain[r];
   memset(s, 0, steps * sizeof *s);
   for (int c = D_ROW; c <= last; c++) {
-    const hid_t mt = c == D_ROW || c == D_ID || c == D_CGI || c == D_CGM ? H5T_NATIVE_INT64
-                     : c == D_ACC                                        ? H5T_NATIVE_INT8
-                                                                         : H5T_NATIVE_DOUBLE;
+    const hid_t mt = col_mtype(c);
     LF_CHECK(lf_ens_open_table(g, r, dname[c], 0, &d, &n, path));
     rc = lf_h5_dset_read_rows(d, mt, 0, steps, col, path, full_name(nm, sizeof nm, r, dname[c]));
     H5Dclose(d);
     d = -1;
     if (rc != LF_OK) goto fail;
-    const int64_t *i64 = col;
-    const double *f64 = col;
-    const int8_t *i8 = col;
-    for (size_t i = 0; i < steps; i++) {
-      switch (c) {
-      case D_ROW:
-        s[i].row = i64[i];
-        break;
-      case D_ID:
-        s[i].id = i64[i];
-        break;
-      case D_LOGW:
-        s[i].logw = f64[i];
-        break;
-      case D_DH:
-        s[i].dH = f64[i];
-        break;
-      case D_CGI:
-        s[i].cg_iters = i64[i];
-        break;
-      case D_CGM:
-        s[i].cg_max = i64[i];
-        break;
-      default:
-        s[i].accepted = i8[i];
-      }
-    }
+    col_unpack(c, s, steps, col);
   }
   for (size_t i = 0; i < steps; i++)
     if (s[i].row < 0 || (uint64_t)s[i].row >= (uint64_t)rows) {

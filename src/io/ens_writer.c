@@ -177,8 +177,7 @@ static lf_status put_rows(lf_ens_writer *w, int d, hid_t mtype, size_t off, size
   char nm[64];
   if (n == 0) return LF_OK;
   full_name(nm, sizeof nm, w->chain, dname[d]);
-  lf_status rc = lf_h5_dset_extend(w->dset[d], off + n, w->tmp, nm);
-  if (rc == LF_OK) rc = lf_h5_dset_write_rows(w->dset[d], mtype, off, n, buf, w->dxpl, w->tmp, nm);
+  lf_status rc = lf_h5_dset_append(w->dset[d], mtype, off, n, buf, w->dxpl, w->tmp, nm);
   if (rc != LF_OK) w->failed = rc; /* datasets may now differ in length: refuse more writes */
   return rc;
 }
@@ -403,13 +402,9 @@ lf_status lf_ens_sync(lf_ens_writer *w) {
   return LF_OK;
 }
 
-lf_status lf_ens_add_chain(lf_ens_writer *w) {
-  lf_status rc = lf_ens_flush(w);
-  if (rc == LF_OK) rc = lf_ens_chain_finish(w);
-  if (rc != LF_OK) {
-    if (w) w->failed = rc;
-    return rc;
-  }
+/* Closes the current chain's datasets and group; the first failure is returned if rc was
+ * LF_OK, else rc. */
+static lf_status chain_close(lf_ens_writer *w, lf_status rc) {
   for (int d = 0; d < ND; d++) {
     if (w->dset[d] >= 0 && H5Dclose(w->dset[d]) < 0 && rc == LF_OK)
       rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close dataset /chain_%d/%s", w->tmp, w->chain,
@@ -419,6 +414,17 @@ lf_status lf_ens_add_chain(lf_ens_writer *w) {
   if (w->group >= 0 && H5Gclose(w->group) < 0 && rc == LF_OK)
     rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close group /chain_%d", w->tmp, w->chain);
   w->group = -1;
+  return rc;
+}
+
+lf_status lf_ens_add_chain(lf_ens_writer *w) {
+  lf_status rc = lf_ens_flush(w);
+  if (rc == LF_OK) rc = lf_ens_chain_finish(w);
+  if (rc != LF_OK) {
+    if (w) w->failed = rc;
+    return rc;
+  }
+  rc = chain_close(w, rc);
   if (rc == LF_OK) {
     w->chain++;
     rc = chain_create(w);
@@ -444,15 +450,7 @@ lf_status lf_ens_close(lf_ens_writer *w) {
   rc = lf_ens_agree(w, rc);
   if (rc == LF_OK) rc = lf_ens_agree(w, lf_h5_settle(w->file, w->tmp));
   if (rc != LF_OK) lf_h5_detach(w->file);
-  for (int d = 0; d < ND; d++) {
-    if (w->dset[d] >= 0 && H5Dclose(w->dset[d]) < 0 && rc == LF_OK)
-      rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close dataset /chain_%d/%s", w->tmp, w->chain,
-                      dname[d]);
-    w->dset[d] = -1;
-  }
-  if (w->group >= 0 && H5Gclose(w->group) < 0 && rc == LF_OK)
-    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close group /chain_%d", w->tmp, w->chain);
-  w->group = -1;
+  rc = chain_close(w, rc);
   if (w->file >= 0 && H5Fclose(w->file) < 0 && rc == LF_OK)
     rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close the file", w->tmp);
   w->file = -1;

@@ -72,86 +72,21 @@ done:
   return rc;
 }
 
-lf_status lf_h5_dset_create_ext(hid_t loc, const char *name, hid_t ftype, size_t chunk, hid_t *dset,
-                                const char *path) {
-  lf_status rc = LF_OK;
-  hid_t s = -1, dcpl = -1;
-  hsize_t dims[1] = {0}, maxdims[1] = {H5S_UNLIMITED}, cdims[1] = {(hsize_t)chunk};
-  *dset = -1;
-  if (chunk == 0)
-    return LF_FAIL(LF_ERR_INVALID, "'%s': dataset %s: chunk must be >= 1", path, name);
-  s = H5Screate_simple(1, dims, maxdims);
-  dcpl = lf_h5_untimed_plist(H5P_DATASET_CREATE);
-  if (s < 0 || dcpl < 0 || H5Pset_chunk(dcpl, 1, cdims) < 0) {
-    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot set up extendible dataset %s (chunk %zu)", path,
-                    name, chunk);
-    goto done;
-  }
-  *dset = H5Dcreate2(loc, name, ftype, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-  if (*dset < 0) rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot create dataset %s", path, name);
-done:
-  if (dcpl >= 0) H5Pclose(dcpl);
-  if (s >= 0) H5Sclose(s);
-  return rc;
-}
-
-lf_status lf_h5_dset_append(hid_t dset, hid_t mtype, size_t off, size_t n, const void *buf,
-                            const char *path, const char *name) {
-  lf_status rc = LF_OK;
-  hid_t fs = -1, ms = -1;
-  hsize_t size[1] = {(hsize_t)(off + n)}, start[1] = {(hsize_t)off}, count[1] = {(hsize_t)n};
-  if (n == 0) return LF_OK;
-  if (H5Dset_extent(dset, size) < 0) {
-    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot extend dataset %s to %zu values", path, name,
-                    off + n);
-    goto done;
-  }
-  fs = H5Dget_space(dset);
-  ms = H5Screate_simple(1, count, NULL);
-  if (fs < 0 || ms < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0) {
-    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot select values [%zu, %zu) of dataset %s", path, off,
-                    off + n, name);
-    goto done;
-  }
-  if (H5Dwrite(dset, mtype, ms, fs, H5P_DEFAULT, buf) < 0)
-    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot write values [%zu, %zu) of dataset %s", path, off,
-                    off + n, name);
-done:
-  if (ms >= 0) H5Sclose(ms);
-  if (fs >= 0) H5Sclose(fs);
-  return rc;
-}
-
 /* Opens dataset name of loc and returns its length; it must be 1-D. */
 static lf_status dset_open_1d(hid_t loc, const char *name, hid_t *dset, size_t *n,
                               const char *path) {
-  lf_status rc = link_check(loc, name, "dataset", path);
-  hid_t s = -1;
-  *dset = -1;
+  size_t dims[2];
+  int nd = 0;
+  lf_status rc = lf_h5_dset_open_rows(loc, name, dset, &nd, dims, path);
   if (rc != LF_OK) return rc;
-  *dset = H5Dopen2(loc, name, H5P_DEFAULT);
-  if (*dset < 0)
-    return LF_H5_FAIL(LF_ERR_FORMAT, "'%s': cannot open dataset %s (truncated or corrupted?)", path,
-                      name);
-  s = H5Dget_space(*dset);
-  if (s < 0) {
-    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot read the shape of dataset %s", path, name);
-    goto fail;
-  }
-  int nd = H5Sget_simple_extent_ndims(s);
-  hsize_t dims[1] = {0};
-  if (nd != 1 || H5Sget_simple_extent_dims(s, dims, NULL) != 1) {
+  if (nd != 1) {
     rc = LF_FAIL(LF_ERR_FORMAT, "'%s': dataset %s has %d dimensions, expected 1", path, name, nd);
-    goto fail;
+    H5Dclose(*dset);
+    *dset = -1;
+    return rc;
   }
-  *n = (size_t)dims[0];
-  H5Sclose(s);
+  *n = dims[0];
   return LF_OK;
-fail:
-  if (s >= 0) H5Sclose(s);
-  H5Dclose(*dset);
-  *dset = -1;
-  return rc;
 }
 
 lf_status lf_h5_dset_len(hid_t loc, const char *name, size_t *n, const char *path) {
@@ -190,8 +125,9 @@ lf_status lf_h5_link_exists(hid_t loc, const char *name, int *exists, const char
   return LF_OK;
 }
 
-lf_status lf_h5_dset_create_rows(hid_t loc, const char *name, hid_t ftype, size_t width,
-                                 size_t chunk_rows, hid_t *dset, const char *path) {
+/* lf_h5_dset_create_rows; early = 0: HDF5's default fill and allocation times. */
+static lf_status create_chunked(hid_t loc, const char *name, hid_t ftype, size_t width,
+                                size_t chunk_rows, int early, hid_t *dset, const char *path) {
   lf_status rc = LF_OK;
   hid_t s = -1, dcpl = -1;
   const int nd = width ? 2 : 1;
@@ -208,8 +144,8 @@ lf_status lf_h5_dset_create_rows(hid_t loc, const char *name, hid_t ftype, size_
    * itself only for files it creates): a file written by one rank's serial writer can be
    * resumed by several, whose collective writes must not allocate chunks */
   if (s < 0 || dcpl < 0 || H5Pset_chunk(dcpl, nd, cdims) < 0 ||
-      H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0 ||
-      H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) < 0) {
+      (early && (H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0 ||
+                 H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) < 0))) {
     rc = LF_H5_FAIL(LF_ERR_HDF5,
                     "'%s': cannot set up extendible dataset %s (width %zu, chunk "
                     "%zu rows)",
@@ -224,6 +160,16 @@ done:
   if (dcpl >= 0) H5Pclose(dcpl);
   if (s >= 0) H5Sclose(s);
   return rc;
+}
+
+lf_status lf_h5_dset_create_rows(hid_t loc, const char *name, hid_t ftype, size_t width,
+                                 size_t chunk_rows, hid_t *dset, const char *path) {
+  return create_chunked(loc, name, ftype, width, chunk_rows, 1, dset, path);
+}
+
+lf_status lf_h5_dset_create_ext(hid_t loc, const char *name, hid_t ftype, size_t chunk, hid_t *dset,
+                                const char *path) {
+  return create_chunked(loc, name, ftype, 0, chunk, 0, dset, path);
 }
 
 /* The dataspace of dset and its shape (1-D: width 1). */
@@ -270,27 +216,45 @@ static lf_status rows_select(hid_t fs, int nd, const hsize_t dims[2], size_t off
   return LF_OK;
 }
 
-lf_status lf_h5_dset_write_rows(hid_t dset, hid_t mtype, size_t off, size_t n, const void *buf,
-                                hid_t dxpl, const char *path, const char *name) {
+/* Writes (write = 1: from wbuf, transfer list dxpl) or reads (into rbuf) rows
+ * [off, off + n) of dset, n >= 1. */
+static lf_status rows_io(hid_t dset, hid_t mtype, size_t off, size_t n, int write, const void *wbuf,
+                         void *rbuf, hid_t dxpl, const char *path, const char *name) {
   hid_t fs = -1, ms = -1;
   int nd = 0;
   hsize_t dims[2];
-  if (n == 0) return LF_OK;
   lf_status rc = rows_space(dset, &fs, &nd, dims, path, name);
   if (rc != LF_OK) return rc;
-  if ((hsize_t)(off + n) > dims[0]) {
-    rc = LF_FAIL(LF_ERR_INVALID, "'%s': rows [%zu, %zu) of dataset %s: it has only %llu rows", path,
-                 off, off + n, name, (unsigned long long)dims[0]);
+  if (off > (size_t)dims[0] || n > (size_t)dims[0] - off) {
+    rc = LF_FAIL(LF_ERR_INVALID, "'%s': rows [%zu, %zu) of dataset %s: it has %s%llu rows", path,
+                 off, off + n, name, write ? "only " : "", (unsigned long long)dims[0]);
     goto done;
   }
   if ((rc = rows_select(fs, nd, dims, off, n, &ms, path, name)) != LF_OK) goto done;
-  if (H5Dwrite(dset, mtype, ms, fs, dxpl, buf) < 0)
+  if (write && H5Dwrite(dset, mtype, ms, fs, dxpl, wbuf) < 0)
     rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot write rows [%zu, %zu) of dataset %s", path, off,
                     off + n, name);
+  else if (!write && H5Dread(dset, mtype, ms, fs, H5P_DEFAULT, rbuf) < 0)
+    rc = LF_H5_FAIL(LF_ERR_FORMAT,
+                    "'%s': cannot read rows [%zu, %zu) of dataset %s (truncated "
+                    "or corrupted?)",
+                    path, off, off + n, name);
 done:
   if (ms >= 0) H5Sclose(ms);
   H5Sclose(fs);
   return rc;
+}
+
+lf_status lf_h5_dset_write_rows(hid_t dset, hid_t mtype, size_t off, size_t n, const void *buf,
+                                hid_t dxpl, const char *path, const char *name) {
+  return n == 0 ? LF_OK : rows_io(dset, mtype, off, n, 1, buf, NULL, dxpl, path, name);
+}
+
+lf_status lf_h5_dset_append(hid_t dset, hid_t mtype, size_t off, size_t n, const void *buf,
+                            hid_t dxpl, const char *path, const char *name) {
+  if (n == 0) return LF_OK;
+  lf_status rc = lf_h5_dset_extend(dset, off + n, path, name);
+  return rc == LF_OK ? lf_h5_dset_write_rows(dset, mtype, off, n, buf, dxpl, path, name) : rc;
 }
 
 lf_status lf_h5_dset_open_rows(hid_t loc, const char *name, hid_t *dset, int *ndims, size_t dims[2],
@@ -319,25 +283,5 @@ lf_status lf_h5_dset_open_rows(hid_t loc, const char *name, hid_t *dset, int *nd
 
 lf_status lf_h5_dset_read_rows(hid_t dset, hid_t mtype, size_t off, size_t n, void *buf,
                                const char *path, const char *name) {
-  hid_t fs = -1, ms = -1;
-  int nd = 0;
-  hsize_t dims[2];
-  if (n == 0) return LF_OK;
-  lf_status rc = rows_space(dset, &fs, &nd, dims, path, name);
-  if (rc != LF_OK) return rc;
-  if (off > (size_t)dims[0] || n > (size_t)dims[0] - off) {
-    rc = LF_FAIL(LF_ERR_INVALID, "'%s': rows [%zu, %zu) of dataset %s: it has %llu rows", path, off,
-                 off + n, name, (unsigned long long)dims[0]);
-    goto done;
-  }
-  if ((rc = rows_select(fs, nd, dims, off, n, &ms, path, name)) != LF_OK) goto done;
-  if (H5Dread(dset, mtype, ms, fs, H5P_DEFAULT, buf) < 0)
-    rc = LF_H5_FAIL(LF_ERR_FORMAT,
-                    "'%s': cannot read rows [%zu, %zu) of dataset %s (truncated "
-                    "or corrupted?)",
-                    path, off, off + n, name);
-done:
-  if (ms >= 0) H5Sclose(ms);
-  H5Sclose(fs);
-  return rc;
+  return n == 0 ? LF_OK : rows_io(dset, mtype, off, n, 0, NULL, buf, H5P_DEFAULT, path, name);
 }

@@ -104,7 +104,7 @@ lf_status lf_h5_attr_read_f64(hid_t obj, const char *name, double *out, const ch
 lf_status lf_h5_attr_read_i32v(hid_t obj, const char *name, int *val, size_t nmax, size_t *n,
                                const char *path, const char *objname);
 
-/* ---- groups and 1-D datasets ------------------------------------------------------------ */
+/* ---- groups and whole 1-D datasets ------------------------------------------------------ */
 /* A new property list of class cls (group, dataset or file creation) that records no object
  * modification times (two otherwise identical files would differ); -1 on failure. */
 hid_t lf_h5_untimed_plist(hid_t cls);
@@ -116,12 +116,6 @@ lf_status lf_h5_group_open(hid_t loc, const char *name, hid_t *group, const char
 /* Writes a contiguous 1-D dataset of n values: memory type mtype, file type ftype. */
 lf_status lf_h5_dset_write_1d(hid_t loc, const char *name, hid_t mtype, hid_t ftype, size_t n,
                               const void *buf, const char *path);
-/* Creates an empty chunked 1-D dataset, extendible without limit. */
-lf_status lf_h5_dset_create_ext(hid_t loc, const char *name, hid_t ftype, size_t chunk, hid_t *dset,
-                                const char *path);
-/* Appends n values at offset off of an extendible 1-D dataset (extends it to off + n). */
-lf_status lf_h5_dset_append(hid_t dset, hid_t mtype, size_t off, size_t n, const void *buf,
-                            const char *path, const char *name);
 /* Length of a 1-D dataset (LF_ERR_FORMAT if missing or not 1-D). */
 lf_status lf_h5_dset_len(hid_t loc, const char *name, size_t *n, const char *path);
 /* Reads a whole 1-D dataset of exactly n values (LF_ERR_FORMAT on another length). */
@@ -151,6 +145,10 @@ lf_status lf_h5_link_exists(hid_t loc, const char *name, int *exists, const char
  * else 2-D [0, width]; chunks hold chunk_rows rows (>= 1). */
 lf_status lf_h5_dset_create_rows(hid_t loc, const char *name, hid_t ftype, size_t width,
                                  size_t chunk_rows, hid_t *dset, const char *path);
+/* An empty 1-D row table (width 0) with HDF5's default fill and allocation times, which a
+ * serial writer that never resumes on several ranks may use (the metrics columns). */
+lf_status lf_h5_dset_create_ext(hid_t loc, const char *name, hid_t ftype, size_t chunk, hid_t *dset,
+                                const char *path);
 /* Sets dimension 0 of an extendible dataset to rows (the width is kept). */
 lf_status lf_h5_dset_extend(hid_t dset, size_t rows, const char *path, const char *name);
 /* Writes rows [off, off + n) from buf (n x width values of memory type mtype, row-major);
@@ -158,6 +156,10 @@ lf_status lf_h5_dset_extend(hid_t dset, size_t rows, const char *path, const cha
  * for serial writes). n == 0 writes nothing. */
 lf_status lf_h5_dset_write_rows(hid_t dset, hid_t mtype, size_t off, size_t n, const void *buf,
                                 hid_t dxpl, const char *path, const char *name);
+/* lf_h5_dset_extend to off + n rows, then lf_h5_dset_write_rows (n == 0: nothing). For a
+ * collective writer both steps are collective only if every rank appends the same rows. */
+lf_status lf_h5_dset_append(hid_t dset, hid_t mtype, size_t off, size_t n, const void *buf,
+                            hid_t dxpl, const char *path, const char *name);
 /* Opens dataset name of loc, which must be 1-D or 2-D: dims[0] = rows, dims[1] = width
  * (1 for 1-D), *ndims (may be NULL) = 1 or 2. A missing dataset or another rank is
  * LF_ERR_FORMAT. The caller closes *dset. */
