@@ -134,9 +134,9 @@ lf_status lf_h5_attr_read_strv(hid_t obj, const char *name, char *val, size_t st
                                size_t *n, const char *path, const char *objname);
 
 /* ---- row tables: 1-D or 2-D datasets extendible along the first dimension ----------------
- * Used by the ensemble writer (and later the checkpoints). The append of n rows at row
- * offset off is split in two calls so that the parallel writer can do each step
- * collectively: lf_h5_dset_extend (every rank passes the same total) and
+ * The one family of extendible datasets (ensemble and metrics writers). The append of n
+ * rows at row offset off is lf_h5_dset_append, or two calls so that the parallel writer
+ * can do each step collectively: lf_h5_dset_extend (every rank passes the same total) and
  * lf_h5_dset_write_rows (each rank its own offset). `name` only names the dataset in
  * messages (give the full path, e.g. "/chain_0/obs"). */
 /* 1 if loc has a link name, 0 if not; LF_ERR_FORMAT if the lookup fails. */
@@ -156,8 +156,8 @@ lf_status lf_h5_dset_extend(hid_t dset, size_t rows, const char *path, const cha
  * for serial writes). n == 0 writes nothing. */
 lf_status lf_h5_dset_write_rows(hid_t dset, hid_t mtype, size_t off, size_t n, const void *buf,
                                 hid_t dxpl, const char *path, const char *name);
-/* lf_h5_dset_extend to off + n rows, then lf_h5_dset_write_rows (n == 0: nothing). For a
- * collective writer both steps are collective only if every rank appends the same rows. */
+/* lf_h5_dset_extend to off + n rows, then lf_h5_dset_write_rows (n == 0: nothing): the
+ * append of the serial writers (metrics, the ensemble's buffered rows). */
 lf_status lf_h5_dset_append(hid_t dset, hid_t mtype, size_t off, size_t n, const void *buf,
                             hid_t dxpl, const char *path, const char *name);
 /* Opens dataset name of loc, which must be 1-D or 2-D: dims[0] = rows, dims[1] = width
