@@ -1,4 +1,5 @@
-/* tests/unit/lftest.h: a minimal test harness and the finite-difference gradient check.
+/* tests/unit/lftest.h: a minimal test harness and the finite-difference gradient check
+ * (the shared helpers of testutil.h come with it).
  *
  * CHECK(cond, fmt, ...) records a failure (and prints it) without stopping; the test's
  * main returns lf_test_result(), i.e. 1 if any check failed. Every check prints what
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 
 #include "latflow/rng.h"
+#include "testutil.h"
 
 static int lf_test_failures = 0;
 static int lf_test_checks = 0;
@@ -38,7 +40,6 @@ static inline int lf_test_result(void) {
 
 /* gradcheck: worst relative error between grad[] and central differences of loss(ctx)
  * in each theta[i]; err = |g - fd| / max(1e-8, |g| + |fd|). theta is restored exactly. */
-typedef double (*lf_loss_fn)(void *ctx);
 static inline double lf_gradcheck(lf_loss_fn loss, void *ctx, double *theta, const double *grad,
                                   size_t n, double h) {
   double worst = 0.0;
