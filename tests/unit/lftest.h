@@ -38,25 +38,6 @@ static inline int lf_test_result(void) {
   return lf_test_failures ? 1 : 0;
 }
 
-/* gradcheck: worst relative error between grad[] and central differences of loss(ctx)
- * in each theta[i]; err = |g - fd| / max(1e-8, |g| + |fd|). theta is restored exactly. */
-static inline double lf_gradcheck(lf_loss_fn loss, void *ctx, double *theta, const double *grad,
-                                  size_t n, double h) {
-  double worst = 0.0;
-  for (size_t i = 0; i < n; i++) {
-    const double t0 = theta[i];
-    theta[i] = t0 + h;
-    const double lp = loss(ctx);
-    theta[i] = t0 - h;
-    const double lm = loss(ctx);
-    theta[i] = t0;
-    const double fd = (lp - lm) / (2.0 * h);
-    const double err = fabs(grad[i] - fd) / fmax(1e-8, fabs(grad[i]) + fabs(fd));
-    if (err > worst) worst = err;
-  }
-  return worst;
-}
-
 /* log|det A| of an n x n matrix (destroyed) by LAPACK's LU (dgetrf; the determinant of
  * the transpose is the same, so row-major storage is fine). NaN if dgetrf fails. */
 void dgetrf_(const int *m, const int *n, double *a, const int *lda, int *ipiv, int *info);

@@ -7,10 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-double lf_gradcheck_scaled(lf_loss_fn loss, void *ctx, double *theta, const double *grad, size_t n,
-                           double h) {
-  double gmax = 0.0, worst = 0.0;
-  for (size_t i = 0; i < n; i++) gmax = fmax(gmax, fabs(grad[i]));
+double lf_gradcheck_floor(lf_loss_fn loss, void *ctx, double *theta, const double *grad, size_t n,
+                          double h, double den_min) {
+  double worst = 0.0;
   for (size_t i = 0; i < n; i++) {
     const double t0 = theta[i];
     theta[i] = t0 + h;
@@ -19,10 +18,22 @@ double lf_gradcheck_scaled(lf_loss_fn loss, void *ctx, double *theta, const doub
     const double lm = loss(ctx);
     theta[i] = t0;
     const double fd = (lp - lm) / (2.0 * h);
-    const double err = fabs(grad[i] - fd) / fmax(1e-3 * gmax, fabs(grad[i]) + fabs(fd));
+    const double err = fabs(grad[i] - fd) / fmax(den_min, fabs(grad[i]) + fabs(fd));
     if (err > worst) worst = err;
   }
   return worst;
+}
+
+double lf_gradcheck(lf_loss_fn loss, void *ctx, double *theta, const double *grad, size_t n,
+                    double h) {
+  return lf_gradcheck_floor(loss, ctx, theta, grad, n, h, 1e-8);
+}
+
+double lf_gradcheck_scaled(lf_loss_fn loss, void *ctx, double *theta, const double *grad, size_t n,
+                           double h) {
+  double gmax = 0.0;
+  for (size_t i = 0; i < n; i++) gmax = fmax(gmax, fabs(grad[i]));
+  return lf_gradcheck_floor(loss, ctx, theta, grad, n, h, 1e-3 * gmax);
 }
 
 double lf_test_maxabsdiff(size_t n, const double *a, const double *b) {

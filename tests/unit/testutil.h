@@ -9,7 +9,16 @@
 /* The loss of a finite-difference check: a scalar function of whatever ctx points to. */
 typedef double (*lf_loss_fn)(void *ctx);
 
-/* Like lf_gradcheck (lftest.h), but the relative error of entry i is taken against
+/* Worst relative error between grad[] and central differences of loss(ctx) in each
+ * theta[i] (step h): err = |g - fd| / max(den_min, |g| + |fd|). theta is restored exactly. */
+double lf_gradcheck_floor(lf_loss_fn loss, void *ctx, double *theta, const double *grad, size_t n,
+                          double h, double den_min);
+
+/* The plain relative check: lf_gradcheck_floor with den_min 1e-8. */
+double lf_gradcheck(lf_loss_fn loss, void *ctx, double *theta, const double *grad, size_t n,
+                    double h);
+
+/* Like lf_gradcheck, but the relative error of entry i is taken against
  * max(|g_i| + |fd_i|, 1e-3 max_j |g_j|): components a thousand times smaller than the
  * largest (leaky_relu slopes, spline knots, long sums) have central differences whose
  * roundoff of the loss (~1e-16 |L| / h) lies far above 1e-8 of their size. A wrong
