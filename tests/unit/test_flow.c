@@ -7,27 +7,14 @@
 #include "latflow/lattice.h"
 #include "latflow/rng.h"
 #include "latflow/timer.h"
+#include "flow_test.h"
 #include "lftest.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 static lf_model_cfg small_cfg(int layers, lf_act_kind act) {
-  lf_model_cfg c;
-  memset(&c, 0, sizeof c);
-  c.base = LF_BASE_NORMAL;
-  c.base_mass = 1.0;
-  c.layers = layers;
-  c.nhidden = 2;
-  c.hidden[0] = 3;
-  c.hidden[1] = 5;
-  c.kernel = 3;
-  c.activation = act;
-  c.coupling = LF_COUPLING_AFFINE;
-  c.init = LF_INIT_KAIMING;
-  c.init_scale = 1.0;
-  c.precision = LF_PREC_F64;
-  return c;
+  return flow_test_cfg(LF_BASE_NORMAL, 1.0, layers, act, LF_PREC_F64);
 }
 
 typedef struct fix {

@@ -9,6 +9,7 @@
  *   arenas (get/set, grad norm, scaling, optimizer step); reserve; forward_madds. */
 #include "latflow/model.h"
 #include "latflow/rng.h"
+#include "flow_test.h"
 #include "lftest.h"
 
 #include <stdlib.h>
@@ -19,21 +20,7 @@ static void randn(uint32_t step, size_t n, double *out) {
 }
 
 static lf_model_cfg small_cfg(lf_base_kind base, int layers, lf_act_kind act, lf_precision p) {
-  lf_model_cfg c;
-  memset(&c, 0, sizeof c);
-  c.base = base;
-  c.base_mass = 0.7;
-  c.layers = layers;
-  c.nhidden = 2;
-  c.hidden[0] = 3;
-  c.hidden[1] = 5;
-  c.kernel = 3;
-  c.activation = act;
-  c.coupling = LF_COUPLING_AFFINE;
-  c.init = LF_INIT_KAIMING;
-  c.init_scale = 1.0;
-  c.precision = p;
-  return c;
+  return flow_test_cfg(base, 0.7, layers, act, p);
 }
 
 typedef struct fix {

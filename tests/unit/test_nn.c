@@ -4,6 +4,7 @@
 #include "latflow/nn.h"
 #include "latflow/timer.h"
 #include "lftest.h"
+#include "nn_test.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -81,33 +82,6 @@ static const shape shapes[] = {
     {2, 3, 3, 8, 8, 70}, /* several im2col and dW chunks */
 };
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
-
-/* The paths under test: auto, im2col, and the direct kernels at every SIMD level this
- * CPU has (a level it lacks is reported as skipped, once). */
-typedef struct run_kind {
-  const char *name;
-  lf_conv_algo algo;
-  lf_nn_isa isa;
-} run_kind;
-static const run_kind runs[] = {
-    {"auto", LF_CONV_AUTO, LF_ISA_AUTO},
-    {"im2col", LF_CONV_IM2COL, LF_ISA_AUTO},
-    {"direct/generic", LF_CONV_DIRECT, LF_ISA_GENERIC},
-    {"direct/avx2", LF_CONV_DIRECT, LF_ISA_AVX2},
-    {"direct/avx512", LF_CONV_DIRECT, LF_ISA_AVX512},
-};
-#define NRUNS ((int)(sizeof runs / sizeof runs[0]))
-
-static int set_run(int run) {
-  static int reported[NRUNS];
-  const lf_nn_isa got = lf_nn_set_isa(runs[run].isa);
-  if (runs[run].isa != LF_ISA_AUTO && got != runs[run].isa) {
-    if (!reported[run]) fprintf(stderr, "skip %s: this CPU lacks it\n", runs[run].name);
-    reported[run] = 1;
-    return 0;
-  }
-  return 1;
-}
 
 /* ---- forward: naive, im2col, direct, both precisions -------------------------------- */
 static void test_forward(const shape *s, int si) {
