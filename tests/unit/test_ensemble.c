@@ -40,14 +40,6 @@ static const char *tname(const char *tag) {
   return lf_test_tname("test_ensemble", tag);
 }
 
-static int copy_file(const char *from, const char *to) {
-  size_t n = 0;
-  unsigned char *b = lf_test_slurp(from, &n);
-  int ok = b && lf_test_spew(to, b, n);
-  free(b);
-  return ok;
-}
-
 /* The call returned `want` and its message contains `sub` and `sub2` (may be NULL). */
 static void expect_fail(lf_status got, lf_status want, const char *sub, const char *sub2,
                         const char *what) {
@@ -660,7 +652,8 @@ static void test_reader_refusals(const char *good) {
                         tname("newer.h5"),   tname("badmult.h5"),    tname("shortmult.h5"),
                         tname("version2.h5")};
   for (int op = 0; op < 7; op++)
-    CHECK(copy_file(good, dmg[op]) && damage(dmg[op], op), "damaged copy %d: %s", op, dmg[op]);
+    CHECK(lf_test_copy_file(good, dmg[op]) && damage(dmg[op], op), "damaged copy %d: %s", op,
+          dmg[op]);
   rc = lf_ens_read(dmg[0], &e);
   expect_fail(rc, LF_ERR_FORMAT, "dataset /chain_0/row: entry 7 = 1099511627776 is not in [0,",
               dmg[0], "corrupted row index");

@@ -34,14 +34,6 @@ static int contains(const unsigned char *buf, size_t n, const char *s) {
   return 0;
 }
 
-static int copy_file(const char *from, const char *to) {
-  size_t n = 0;
-  unsigned char *b = lf_test_slurp(from, &n);
-  int ok = b && lf_test_spew(to, b, n);
-  free(b);
-  return ok;
-}
-
 /* The call returned `want` and its message contains `sub`. */
 static void expect_fail(lf_status got, lf_status want, const char *sub, const char *what) {
   const char *msg = lf_last_error();
@@ -506,13 +498,14 @@ static void test_metrics_and_refusals(void) {
   expect_fail(rc, LF_ERR_FORMAT, "not a latflow file", "file_kind of a plain HDF5 file");
 
   const char *newer = tname("newer.h5");
-  CHECK(copy_file(mpath, newer) && set_format_version(newer, LF_IO_MODEL_FORMAT_VERSION + 1),
+  CHECK(lf_test_copy_file(mpath, newer) &&
+            set_format_version(newer, LF_IO_MODEL_FORMAT_VERSION + 1),
         "made a copy with format_version %d", LF_IO_MODEL_FORMAT_VERSION + 1);
   rc = lf_io_model_load(newer, &cfg2, &mm, 1);
   expect_fail(rc, LF_ERR_FORMAT, "newer than", "newer format_version");
 
   const char *corrupt = tname("corrupt.h5");
-  CHECK(copy_file(mpath, corrupt) && bump_param(corrupt), "changed parameter 5 of a copy");
+  CHECK(lf_test_copy_file(mpath, corrupt) && bump_param(corrupt), "changed parameter 5 of a copy");
   rc = lf_io_model_load(corrupt, &cfg2, &mm, 1);
   expect_fail(rc, LF_ERR_FORMAT, "parameter hash mismatch", "corrupted parameter");
   CHECK(mm.params == NULL, "hash-mismatch load frees the model");

@@ -104,3 +104,11 @@ int lf_test_spew(const char *path, const void *buf, size_t n) {
   int ok = fwrite(buf, 1, n, f) == n;
   return fclose(f) == 0 && ok;
 }
+
+int lf_test_copy_file(const char *from, const char *to) {
+  size_t n = 0;
+  unsigned char *b = lf_test_slurp(from, &n);
+  int ok = b && lf_test_spew(to, b, n);
+  free(b);
+  return ok;
+}

@@ -48,5 +48,7 @@ int lf_test_exists(const char *path);
 unsigned char *lf_test_slurp(const char *path, size_t *n);
 /* Writes n bytes of buf as the whole file path; 1 on success. */
 int lf_test_spew(const char *path, const void *buf, size_t n);
+/* Copies the file from to the file to; 1 on success. */
+int lf_test_copy_file(const char *from, const char *to);
 
 #endif
