@@ -470,7 +470,7 @@ static lf_status lock_out(const char *out, char *lock, size_t lock_n, int *fd_ou
       *fd_out = lk.fd;
       return LF_OK;
     }
-    close(lk.fd); /* the holder before us removed this file: take the new one */
+    close(lk.fd); /* removed by the holder before us (our pid went there unread): retry */
   }
   return LF_FAIL(LF_ERR_IO, "cannot lock '%s': it keeps being replaced", lock);
 }

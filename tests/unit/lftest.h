@@ -1,5 +1,5 @@
-/* tests/unit/lftest.h: a minimal test harness and the finite-difference gradient check
- * (the shared helpers of testutil.h come with it).
+/* tests/unit/lftest.h: a minimal test harness; the finite-difference gradient checks and
+ * the other shared helpers of testutil.h come with it.
  *
  * CHECK(cond, fmt, ...) records a failure (and prints it) without stopping; the test's
  * main returns lf_test_result(), i.e. 1 if any check failed. Every check prints what
