@@ -12,12 +12,11 @@ cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release -DLATFLOW_WERROR=ON
 cmake --build "$root/build" -j "$jobs"
 (cd "$root/build" && ctest --output-on-failure -j "$jobs" "$@")
 
-# Sanitizers: leak checking off for MPI/HDF5 internals; every unit test (label "slow"
-# included: it marks the long ones for quick runs, CI runs them all), then the fault corpora
+# Sanitizers: leak checking off for MPI/HDF5 internals; unit tests, then the fault corpora
 # (corrupt files, hostile cards: label asan) through the sanitized binary.
 cmake -S "$root" -B "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DLATFLOW_WERROR=ON \
       -DLATFLOW_SANITIZE=ON >/dev/null
 cmake --build "$root/build-asan" -j "$jobs"
 (cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
-   ctest --output-on-failure -j "$jobs" -L unit "$@" &&
+   ctest --output-on-failure -j "$jobs" -L unit -LE slow "$@" &&
    ctest --output-on-failure -j "$jobs" -L asan "$@")
