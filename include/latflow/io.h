@@ -73,6 +73,25 @@ lf_status lf_io_create_file(const char *path, FILE **f);
  * write there is taken for "no space left on device". */
 int lf_io_fs_full(const char *path);
 
+/* An advisory lock on one file (flock, local to this process): what lf_io_flock_try found. */
+typedef struct lf_io_flock {
+  int fd;           /* the locked file (owned: close it to release), -1 when not held */
+  int busy;         /* 1: another process holds the lock (fd -1)                       */
+  int unsupported;  /* flock's errno when this file system has none (ENOLCK, EOPNOTSUPP,
+                       ENOSYS, EINVAL; some NFS/Lustre mounts; fd -1), else 0          */
+  int recorded;     /* held: 1 if identity was written into the file                   */
+  int record_errno; /* held, not recorded: errno of the failed write                    */
+  char holder[256]; /* busy: the first line of the holder's identity, "" if none yet    */
+} lf_io_flock;
+
+/* Opens path (created with mode 0644 if missing; O_NOFOLLOW: a symbolic link at path is
+ * refused, O_CLOEXEC) and tries flock(LOCK_EX|LOCK_NB) once. Held: the file's content is
+ * replaced by identity (one line, e.g. "pid 1234\n"), for the message of the next process
+ * that finds the lock busy. Busy and unsupported are LF_OK with lk->fd = -1: the caller
+ * words the refusal or the warning. Errors: LF_ERR_IO ("cannot open the lock '<path>': ..."
+ * or "cannot lock '<path>': ..."). */
+lf_status lf_io_flock_try(lf_io_flock *lk, const char *path, const char *identity);
+
 /* ---- model files ------------------------------------------------------------------------ */
 
 /* Writes m and the effective config cfg to the model file at path (atomic, see above).

@@ -13,8 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -305,33 +303,6 @@ static lf_status lock_rank0(lf_cli_lock *lk, const char *dir, const char *cmd) {
   lf_status rc = lf_cli_mkdirs(dir);
   if (rc == LF_OK) rc = lf_cli_path(path, sizeof path, dir, LF_CLI_LOCK_NAME);
   if (rc != LF_OK) return rc;
-  /* O_NOFOLLOW: the lock file is ours; a link planted at its name is refused */
-  const int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0) return LF_FAIL(LF_ERR_IO, "cannot open the lock '%s': %s", path, strerror(errno));
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    const int e = errno;
-    if (e == EWOULDBLOCK || e == EAGAIN) {
-      char who[256] = "";
-      const ssize_t k = pread(fd, who, sizeof who - 1, 0);
-      close(fd);
-      who[k > 0 ? k : 0] = '\0';
-      char *nl = strchr(who, '\n');
-      if (nl) *nl = '\0';
-      return LF_FAIL(LF_ERR_IO,
-                     "'%s' is in use by another latflow run (%s); wait for it to end or choose "
-                     "another output (--force does not override this)",
-                     dir, who[0] ? who : "it has not written its name yet");
-    }
-    close(fd);
-    if (e == ENOLCK || e == EOPNOTSUPP || e == ENOSYS || e == EINVAL) {
-      lf_log_warn("cli",
-                  "cannot lock '%s' (%s): this file system does not support flock, so a second "
-                  "run into the same folder is not detected (docs/CLUSTER.md section 7)",
-                  path, strerror(e));
-      return LF_OK;
-    }
-    return LF_FAIL(LF_ERR_IO, "cannot lock '%s': %s", path, strerror(e));
-  }
   /* the holder's identity, for the message of a refused second run */
   char host[128] = "?", line[512];
   if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "?");
@@ -340,11 +311,25 @@ static lf_status lock_rank0(lf_cli_lock *lk, const char *dir, const char *cmd) {
   struct tm tm;
   char utc[32] = "?";
   if (gmtime_r(&now, &tm)) strftime(utc, sizeof utc, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  const int n = snprintf(line, sizeof line, "pid %ld on host %s, started %s, command %s\n",
-                         (long)getpid(), host, utc, cmd);
-  if (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)n, 0) != (ssize_t)n)
-    lf_log_warn("cli", "cannot record this run in '%s': %s", path, strerror(errno));
-  lk->fd = fd;
+  snprintf(line, sizeof line, "pid %ld on host %s, started %s, command %s\n", (long)getpid(), host,
+           utc, cmd);
+  lf_io_flock fl;
+  if ((rc = lf_io_flock_try(&fl, path, line)) != LF_OK) return rc;
+  if (fl.busy)
+    return LF_FAIL(LF_ERR_IO,
+                   "'%s' is in use by another latflow run (%s); wait for it to end or choose "
+                   "another output (--force does not override this)",
+                   dir, fl.holder[0] ? fl.holder : "it has not written its name yet");
+  if (fl.unsupported) {
+    lf_log_warn("cli",
+                "cannot lock '%s' (%s): this file system does not support flock, so a second "
+                "run into the same folder is not detected (docs/CLUSTER.md section 7)",
+                path, strerror(fl.unsupported));
+    return LF_OK;
+  }
+  if (!fl.recorded)
+    lf_log_warn("cli", "cannot record this run in '%s': %s", path, strerror(fl.record_errno));
+  lk->fd = fl.fd;
   return LF_OK;
 }
 

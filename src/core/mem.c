@@ -216,7 +216,7 @@ static void est_sample(const lf_config *cfg, int P, lf_mem_est *e) {
 
 static double writer_bytes(const lf_config *cfg, int save) {
   const double width = nobs(cfg) + ncorr(cfg), nphi = comps(cfg) * sites(cfg);
-  double rows = floor(262144.0 / width); /* ensemble.c ROW_BUF_VALUES, ROW_BUF_MAX */
+  double rows = floor(262144.0 / width); /* ens_writer.c ROW_BUF_VALUES, ROW_BUF_MAX */
   rows = rows < 1 ? 1 : rows > 4096 ? 4096 : rows;
   double confs = floor(1048576.0 / nphi); /* CONF_BUF_VALUES, CONF_BUF_MAX */
   confs = confs < 1 ? 1 : confs > 64 ? 64 : confs;

@@ -9,7 +9,12 @@
  * checkpoints) reuse them with an MPI-IO fapl: attribute and dataset creation are then
  * collective and every rank must pass identical arguments (including created_utc, which
  * rank 0 makes and broadcasts). The atomic-write helpers (lf_h5_create_tmp,
- * lf_io_commit_tmp) do file-system work and run on one rank. */
+ * lf_io_commit_tmp) do file-system work and run on one rank.
+ *
+ * Implemented in five files along the sections below: h5err.c (errors), h5vfd.c (the
+ * serial file driver: failed writes, flush, lf_h5_fapl_serial), h5file.c (closing
+ * written files, the latflow header, checked open, atomic writes, file-access lists),
+ * h5attr.c (attributes, string arrays), h5dset.c (groups, 1-D datasets, row tables). */
 #ifndef LATFLOW_IO_H5UTIL_H
 #define LATFLOW_IO_H5UTIL_H
 
@@ -34,6 +39,8 @@ lf_status lf_h5_fail(lf_status s, const char *file, int line, const char *fmt, .
 
 /* The innermost description on HDF5's current error stack ("no details" if empty). */
 void lf_h5_error_text(char *buf, size_t n);
+/* 1 if an entry of HDF5's current error stack is a failed write (a full disk), else 0. */
+int lf_h5_stack_has_write(void);
 
 /* ---- closing written files ------------------------------------------------------------
  * HDF5 1.10 (before 1.10.10) frees a file's state when H5Fclose fails to flush it (a full
@@ -45,7 +52,7 @@ void lf_h5_error_text(char *buf, size_t n);
  * whose copy stays as the last successful write left it. Read-only files: no effect. */
 void lf_h5_detach(hid_t file);
 /* The files of lf_h5_fapl_serial use latflow's POSIX driver, which never reports a failed
- * write to HDF5 (see h5util.c) but records its errno: these read it. Nothing more of a
+ * write to HDF5 (see h5vfd.c) but records its errno: these read it. Nothing more of a
  * file reaches the disk after its first failed write. */
 /* LF_ERR_IO "'path': cannot write: <errno text>" if a write of file failed, else LF_OK
  * (also for files of other drivers). */
@@ -97,7 +104,10 @@ lf_status lf_h5_attr_read_f64(hid_t obj, const char *name, double *out, const ch
 lf_status lf_h5_attr_read_i32v(hid_t obj, const char *name, int *val, size_t nmax, size_t *n,
                                const char *path, const char *objname);
 
-/* ---- groups and 1-D datasets ------------------------------------------------------------ */
+/* ---- groups and whole 1-D datasets ------------------------------------------------------ */
+/* A new property list of class cls (group, dataset or file creation) that records no object
+ * modification times (two otherwise identical files would differ); -1 on failure. */
+hid_t lf_h5_untimed_plist(hid_t cls);
 /* Creates a group (object modification times are not recorded: files stay deterministic). */
 lf_status lf_h5_group_create(hid_t loc, const char *name, hid_t *group, const char *path);
 /* Opens a group; a missing group is LF_ERR_FORMAT. */
@@ -106,12 +116,6 @@ lf_status lf_h5_group_open(hid_t loc, const char *name, hid_t *group, const char
 /* Writes a contiguous 1-D dataset of n values: memory type mtype, file type ftype. */
 lf_status lf_h5_dset_write_1d(hid_t loc, const char *name, hid_t mtype, hid_t ftype, size_t n,
                               const void *buf, const char *path);
-/* Creates an empty chunked 1-D dataset, extendible without limit. */
-lf_status lf_h5_dset_create_ext(hid_t loc, const char *name, hid_t ftype, size_t chunk, hid_t *dset,
-                                const char *path);
-/* Appends n values at offset off of an extendible 1-D dataset (extends it to off + n). */
-lf_status lf_h5_dset_append(hid_t dset, hid_t mtype, size_t off, size_t n, const void *buf,
-                            const char *path, const char *name);
 /* Length of a 1-D dataset (LF_ERR_FORMAT if missing or not 1-D). */
 lf_status lf_h5_dset_len(hid_t loc, const char *name, size_t *n, const char *path);
 /* Reads a whole 1-D dataset of exactly n values (LF_ERR_FORMAT on another length). */
@@ -130,9 +134,9 @@ lf_status lf_h5_attr_read_strv(hid_t obj, const char *name, char *val, size_t st
                                size_t *n, const char *path, const char *objname);
 
 /* ---- row tables: 1-D or 2-D datasets extendible along the first dimension ----------------
- * Used by the ensemble writer (and later the checkpoints). The append of n rows at row
- * offset off is split in two calls so that the parallel writer can do each step
- * collectively: lf_h5_dset_extend (every rank passes the same total) and
+ * The one family of extendible datasets (ensemble and metrics writers). The append of n
+ * rows at row offset off is lf_h5_dset_append, or two calls so that the parallel writer
+ * can do each step collectively: lf_h5_dset_extend (every rank passes the same total) and
  * lf_h5_dset_write_rows (each rank its own offset). `name` only names the dataset in
  * messages (give the full path, e.g. "/chain_0/obs"). */
 /* 1 if loc has a link name, 0 if not; LF_ERR_FORMAT if the lookup fails. */
@@ -141,6 +145,10 @@ lf_status lf_h5_link_exists(hid_t loc, const char *name, int *exists, const char
  * else 2-D [0, width]; chunks hold chunk_rows rows (>= 1). */
 lf_status lf_h5_dset_create_rows(hid_t loc, const char *name, hid_t ftype, size_t width,
                                  size_t chunk_rows, hid_t *dset, const char *path);
+/* An empty 1-D row table (width 0) with HDF5's default fill and allocation times, which a
+ * serial writer that never resumes on several ranks may use (the metrics columns). */
+lf_status lf_h5_dset_create_ext(hid_t loc, const char *name, hid_t ftype, size_t chunk, hid_t *dset,
+                                const char *path);
 /* Sets dimension 0 of an extendible dataset to rows (the width is kept). */
 lf_status lf_h5_dset_extend(hid_t dset, size_t rows, const char *path, const char *name);
 /* Writes rows [off, off + n) from buf (n x width values of memory type mtype, row-major);
@@ -148,6 +156,10 @@ lf_status lf_h5_dset_extend(hid_t dset, size_t rows, const char *path, const cha
  * for serial writes). n == 0 writes nothing. */
 lf_status lf_h5_dset_write_rows(hid_t dset, hid_t mtype, size_t off, size_t n, const void *buf,
                                 hid_t dxpl, const char *path, const char *name);
+/* lf_h5_dset_extend to off + n rows, then lf_h5_dset_write_rows (n == 0: nothing): the
+ * append of the serial writers (metrics, the ensemble's buffered rows). */
+lf_status lf_h5_dset_append(hid_t dset, hid_t mtype, size_t off, size_t n, const void *buf,
+                            hid_t dxpl, const char *path, const char *name);
 /* Opens dataset name of loc, which must be 1-D or 2-D: dims[0] = rows, dims[1] = width
  * (1 for 1-D), *ndims (may be NULL) = 1 or 2. A missing dataset or another rank is
  * LF_ERR_FORMAT. The caller closes *dset. */
@@ -206,6 +218,9 @@ lf_status lf_h5_fapl_checksummed(hid_t fapl);
  * lf_h5_write_error), strong close degree (closing the file closes every object left open on
  * an error path), the 1.8 format (lf_h5_fapl_checksummed). */
 lf_status lf_h5_fapl_serial(hid_t *fapl);
+/* The id of latflow's serial driver (registered on first use, again after an H5close), or
+ * a negative value if HDF5 refuses it. */
+hid_t lf_h5_vfd_id(void);
 /* Switches off evictions of HDF5's metadata cache on fapl: dirty metadata reaches the file
  * only at a flush or close. The ensemble and metrics writers flush before every
  * checkpoint, so a process killed between checkpoints leaves a file whose metadata is

@@ -17,14 +17,12 @@
 
 #include "io/h5util.h"
 #include "latflow/ensemble.h"
+#include "latflow/io.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -453,40 +451,26 @@ fail:
 static lf_status lock_out(const char *out, char *lock, size_t lock_n, int *fd_out) {
   *fd_out = -1;
   snprintf(lock, lock_n, "%s.lock", out);
+  char line[64];
+  snprintf(line, sizeof line, "pid %ld\n", (long)getpid()); /* for the refusal's message */
   for (int tries = 0; tries < 16; tries++) {
-    /* O_NOFOLLOW: a link planted at the lock's name is refused, not written through */
-    const int fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0) return LF_FAIL(LF_ERR_IO, "cannot open the lock '%s': %s", lock, strerror(errno));
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      const int e = errno;
-      if (e == EWOULDBLOCK || e == EAGAIN) {
-        char who[128] = "";
-        const ssize_t k = pread(fd, who, sizeof who - 1, 0);
-        close(fd);
-        who[k > 0 ? k : 0] = '\0';
-        char *nl = strchr(who, '\n');
-        if (nl) *nl = '\0';
-        return LF_FAIL(LF_ERR_IO,
-                       "'%s' is being written by another latflow-merge (%s); wait for it to end "
-                       "or choose another output",
-                       out, who[0] ? who : "it has not written its pid yet");
-      }
-      close(fd);
-      /* no flock on this file system (some NFS/Lustre mounts): merge unguarded, as before */
-      if (e == ENOLCK || e == EOPNOTSUPP || e == ENOSYS || e == EINVAL) return LF_OK;
-      return LF_FAIL(LF_ERR_IO, "cannot lock '%s': %s", lock, strerror(e));
-    }
+    lf_io_flock lk;
+    const lf_status rc = lf_io_flock_try(&lk, lock, line);
+    if (rc != LF_OK) return rc;
+    if (lk.busy)
+      return LF_FAIL(LF_ERR_IO,
+                     "'%s' is being written by another latflow-merge (%s); wait for it to end "
+                     "or choose another output",
+                     out, lk.holder[0] ? lk.holder : "it has not written its pid yet");
+    /* no flock on this file system (some NFS/Lustre mounts): merge unguarded, as before */
+    if (lk.unsupported) return LF_OK;
     struct stat a, b;
-    if (fstat(fd, &a) == 0 && lstat(lock, &b) == 0 && a.st_dev == b.st_dev &&
+    if (fstat(lk.fd, &a) == 0 && lstat(lock, &b) == 0 && a.st_dev == b.st_dev &&
         a.st_ino == b.st_ino) {
-      char line[64];
-      const int k = snprintf(line, sizeof line, "pid %ld\n", (long)getpid());
-      const int recorded = ftruncate(fd, 0) == 0 && pwrite(fd, line, (size_t)k, 0) == k;
-      (void)recorded; /* the pid only serves the refusal's message */
-      *fd_out = fd;
+      *fd_out = lk.fd;
       return LF_OK;
     }
-    close(fd); /* the holder before us removed this file: take the new one */
+    close(lk.fd); /* removed by the holder before us (our pid went there unread): retry */
   }
   return LF_FAIL(LF_ERR_IO, "cannot lock '%s': it keeps being replaced", lock);
 }

@@ -271,7 +271,7 @@ static lf_status write_buffer(lf_io_metrics *w) {
   if (w->nbuf == 0) return LF_OK;
   for (int c = 0; c < NCOL; c++) {
     lf_status rc = lf_h5_dset_append(w->dset[c], col_mtype(c), w->written, w->nbuf, col_buf(w, c),
-                                     w->tmp, col_name[c]);
+                                     H5P_DEFAULT, w->tmp, col_name[c]);
     if (rc != LF_OK) { /* the columns may now differ in length: refuse further writes */
       w->failed = rc;
       return rc;
@@ -334,7 +334,7 @@ lf_status lf_io_metrics_append_eval(lf_io_metrics *w, const lf_train_eval_record
     snprintf(name, sizeof name, "/%s/%s", EVAL_GROUP, ecol[c].name);
     const lf_status rc =
         lf_h5_dset_append(w->edset[c], ecol[c].i64 ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE,
-                          w->nevals, 1, (const char *)r + ecol[c].off, w->tmp, name);
+                          w->nevals, 1, (const char *)r + ecol[c].off, H5P_DEFAULT, w->tmp, name);
     if (rc != LF_OK) { /* the columns may now differ in length: refuse further writes */
       w->failed = rc;
       return rc;

@@ -1,4 +1,5 @@
-/* tests/unit/lftest.h: a minimal test harness and the finite-difference gradient check.
+/* tests/unit/lftest.h: a minimal test harness; the finite-difference gradient checks and
+ * the other shared helpers of testutil.h come with it.
  *
  * CHECK(cond, fmt, ...) records a failure (and prints it) without stopping; the test's
  * main returns lf_test_result(), i.e. 1 if any check failed. Every check prints what
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 
 #include "latflow/rng.h"
+#include "testutil.h"
 
 static int lf_test_failures = 0;
 static int lf_test_checks = 0;
@@ -34,26 +36,6 @@ static int lf_test_checks = 0;
 static inline int lf_test_result(void) {
   fprintf(stderr, "%d checks, %d failed\n", lf_test_checks, lf_test_failures);
   return lf_test_failures ? 1 : 0;
-}
-
-/* gradcheck: worst relative error between grad[] and central differences of loss(ctx)
- * in each theta[i]; err = |g - fd| / max(1e-8, |g| + |fd|). theta is restored exactly. */
-typedef double (*lf_loss_fn)(void *ctx);
-static inline double lf_gradcheck(lf_loss_fn loss, void *ctx, double *theta, const double *grad,
-                                  size_t n, double h) {
-  double worst = 0.0;
-  for (size_t i = 0; i < n; i++) {
-    const double t0 = theta[i];
-    theta[i] = t0 + h;
-    const double lp = loss(ctx);
-    theta[i] = t0 - h;
-    const double lm = loss(ctx);
-    theta[i] = t0;
-    const double fd = (lp - lm) / (2.0 * h);
-    const double err = fabs(grad[i] - fd) / fmax(1e-8, fabs(grad[i]) + fabs(fd));
-    if (err > worst) worst = err;
-  }
-  return worst;
 }
 
 /* log|det A| of an n x n matrix (destroyed) by LAPACK's LU (dgetrf; the determinant of

@@ -101,13 +101,6 @@ static void analytic(fix *f, int want_input) {
                            f->scratch);
 }
 
-static double maxabsdiff(size_t n, const double *a, const double *b) {
-  double m = 0.0;
-  for (size_t i = 0; i < n; i++)
-    if (fabs(a[i] - b[i]) > m) m = fabs(a[i] - b[i]);
-  return m;
-}
-
 static void check_layer(int L0, int L1, int C, int parity, lf_act_kind act, int jacobian) {
   const char *an = act == LF_ACT_TANH ? "tanh" : "leaky_relu";
   fix f;
@@ -120,10 +113,10 @@ static void check_layer(int L0, int L1, int C, int parity, lf_act_kind act, int 
   lf_coupling_inverse_d(&f.c, B, f.y, f.back, ldi, f.ws, f.scratch);
   double smax = 0.0, moved = 0.0;
   for (int b = 0; b < B; b++) smax = fmax(smax, fabs(ld[b]));
-  moved = maxabsdiff((size_t)f.n, f.x, f.y);
-  CHECK(maxabsdiff((size_t)f.n, f.x, f.back) < 1e-12 && moved > 0.1,
+  moved = lf_test_maxabsdiff((size_t)f.n, f.x, f.y);
+  CHECK(lf_test_maxabsdiff((size_t)f.n, f.x, f.back) < 1e-12 && moved > 0.1,
         "%dx%d C=%d parity %d %s: |inverse(forward(x)) - x| = %.2e (layer moves x by %.2f)", L0, L1,
-        C, parity, an, maxabsdiff((size_t)f.n, f.x, f.back), moved);
+        C, parity, an, lf_test_maxabsdiff((size_t)f.n, f.x, f.back), moved);
   double sumld = 0.0;
   for (int b = 0; b < B; b++) sumld = fmax(sumld, fabs(ld[b] + ldi[b]));
   CHECK(sumld < 1e-12 && smax > 0.1, "logdet_fwd + logdet_inv = %.2e (|logdet| up to %.3f)", sumld,
@@ -184,9 +177,9 @@ static void check_layer(int L0, int L1, int C, int parity, lf_act_kind act, int 
     CHECK(ex < 1e-6, "%s backward: FD check of %d inputs: worst rel err %.2e", w, f.n, ex);
     /* without the input gradient: the same parameter gradients */
     analytic(&f, 0);
-    CHECK(maxabsdiff(f.np, f.g, gp) < 1e-14,
+    CHECK(lf_test_maxabsdiff(f.np, f.g, gp) < 1e-14,
           "%s backward with d_in = NULL: same parameter grads (diff %.1e)", w,
-          maxabsdiff(f.np, f.g, gp));
+          lf_test_maxabsdiff(f.np, f.g, gp));
     /* accumulation: a second backward adds the same again */
     analytic(&f, 1);
     if (inv)

@@ -35,59 +35,9 @@
 
 enum { L0 = 4, L1 = 6, NPHI = L0 * L1, NOBS = 3 };
 
-static char names[32][128];
-static int nnames = 0;
-
-/* A unique file name in the current directory; removed (with its .tmp) at the end. */
+/* A unique scratch file name (testutil.h); lf_test_cleanup removes it. */
 static const char *tname(const char *tag) {
-  char *p = names[nnames++];
-  snprintf(p, sizeof names[0], "test_ensemble_%ld_%s", (long)getpid(), tag);
-  return p;
-}
-
-static void cleanup(void) {
-  for (int i = 0; i < nnames; i++) {
-    char tmp[sizeof names + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", names[i]);
-    unlink(names[i]);
-    unlink(tmp);
-  }
-}
-
-static int exists(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0;
-}
-
-static unsigned char *slurp(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *buf = malloc(len > 0 ? (size_t)len : 1);
-  if (buf && fread(buf, 1, (size_t)len, f) != (size_t)len) {
-    free(buf);
-    buf = NULL;
-  }
-  fclose(f);
-  *n = (size_t)len;
-  return buf;
-}
-
-static int spew(const char *path, const void *buf, size_t n) {
-  FILE *f = fopen(path, "wb");
-  if (!f) return 0;
-  int ok = fwrite(buf, 1, n, f) == n;
-  return fclose(f) == 0 && ok;
-}
-
-static int copy_file(const char *from, const char *to) {
-  size_t n = 0;
-  unsigned char *b = slurp(from, &n);
-  int ok = b && spew(to, b, n);
-  free(b);
-  return ok;
+  return lf_test_tname("test_ensemble", tag);
 }
 
 /* The call returned `want` and its message contains `sub` and `sub2` (may be NULL). */
@@ -411,7 +361,7 @@ static void test_roundtrip(const spec *sp, const char *tag, const char **keep_pa
   lf_status rc = lf_ens_create(&w, path, &cfg, &in, 0);
   CHECK(rc == LF_OK && w, "%s: create: %s", tag, lf_last_error());
   if (rc != LF_OK) return;
-  CHECK(exists(tmp) && !exists(path), "%s: while writing the file is %s", tag, tmp);
+  CHECK(lf_test_exists(tmp) && !lf_test_exists(path), "%s: while writing the file is %s", tag, tmp);
   rc = fill_chain(w, sp, 0);
   size_t nrows = 0;
   lf_ens_step *ref = malloc(sp->nsteps * sizeof *ref);
@@ -444,11 +394,12 @@ static void test_roundtrip(const spec *sp, const char *tag, const char **keep_pa
         (long long)lf_ens_steps(w));
 
   rc = lf_ens_flush(w);
-  CHECK(rc == LF_OK && exists(tmp), "%s: flush (%s)", tag, rc == LF_OK ? "ok" : lf_last_error());
+  CHECK(rc == LF_OK && lf_test_exists(tmp), "%s: flush (%s)", tag,
+        rc == LF_OK ? "ok" : lf_last_error());
   lf_ens_set_gen_seconds(w, 3.5 + (double)sp->kind);
   rc = lf_ens_close(w);
-  CHECK(rc == LF_OK && exists(path) && !exists(tmp), "%s: close renamed %s to %s (%s)", tag, tmp,
-        path, rc == LF_OK ? "ok" : lf_last_error());
+  CHECK(rc == LF_OK && lf_test_exists(path) && !lf_test_exists(tmp),
+        "%s: close renamed %s to %s (%s)", tag, tmp, path, rc == LF_OK ? "ok" : lf_last_error());
 
   char kind[16] = "";
   rc = lf_io_file_kind(path, kind, sizeof kind);
@@ -551,19 +502,19 @@ static void test_writer_refusals(const char *existing) {
   char tmp[160];
   snprintf(tmp, sizeof tmp, "%s.tmp", existing);
   size_t n0 = 0, n1 = 0;
-  unsigned char *before = slurp(existing, &n0);
+  unsigned char *before = lf_test_slurp(existing, &n0);
 
   lf_status rc = lf_ens_create(&w, existing, &cfg, &in, 0);
   expect_fail(rc, LF_ERR_IO, "exists; refusing to overwrite", existing, "create over a file");
-  CHECK(w == NULL && !exists(tmp), "refused create: no writer, no .tmp");
+  CHECK(w == NULL && !lf_test_exists(tmp), "refused create: no writer, no .tmp");
   /* overwrite allowed, but an aborted run leaves the old file as it was */
   rc = lf_ens_create(&w, existing, &cfg, &in, 1);
-  CHECK(rc == LF_OK && exists(tmp), "create with overwrite makes %s (%s)", tmp,
+  CHECK(rc == LF_OK && lf_test_exists(tmp), "create with overwrite makes %s (%s)", tmp,
         rc == LF_OK ? "ok" : lf_last_error());
   if (rc == LF_OK) rc = fill_chain(w, &sp, 0);
   lf_ens_abort(w);
-  unsigned char *after = slurp(existing, &n1);
-  CHECK(before && after && n0 == n1 && memcmp(before, after, n0) == 0 && !exists(tmp),
+  unsigned char *after = lf_test_slurp(existing, &n1);
+  CHECK(before && after && n0 == n1 && memcmp(before, after, n0) == 0 && !lf_test_exists(tmp),
         "abort: no .tmp, the existing %s untouched (%zu bytes)", existing, n1);
   free(before);
   free(after);
@@ -574,10 +525,10 @@ static void test_writer_refusals(const char *existing) {
   rc = lf_ens_create(&w, ab, &cfg, &in, 0);
   if (rc == LF_OK) rc = fill_chain(w, &sp, 0);
   if (rc == LF_OK) rc = lf_ens_flush(w);
-  CHECK(rc == LF_OK && exists(abtmp), "a run in progress has %s", abtmp);
+  CHECK(rc == LF_OK && lf_test_exists(abtmp), "a run in progress has %s", abtmp);
   lf_ens_abort(w);
   lf_ens_abort(NULL);
-  CHECK(!exists(ab) && !exists(abtmp), "abort leaves neither %s nor its .tmp", ab);
+  CHECK(!lf_test_exists(ab) && !lf_test_exists(abtmp), "abort leaves neither %s nor its .tmp", ab);
   CHECK(lf_ens_close(NULL) == LF_OK, "close(NULL) is OK");
 
   lf_ens_info badi = in;
@@ -683,14 +634,15 @@ static void test_reader_refusals(const char *good) {
   /* a text file and a truncated copy */
   const char *text = tname("text.h5");
   const char *hello = "row,id,logw\n0,0,1.5\n";
-  CHECK(spew(text, hello, strlen(hello)), "wrote a text file");
+  CHECK(lf_test_spew(text, hello, strlen(hello)), "wrote a text file");
   rc = lf_ens_read(text, &e);
   expect_fail(rc, LF_ERR_FORMAT, "is not an HDF5 file", text, "text file as an ensemble");
 
   const char *trunc = tname("trunc.h5");
   size_t nfull = 0;
-  unsigned char *full = slurp(good, &nfull);
-  CHECK(full && spew(trunc, full, nfull / 2), "wrote the first %zu of %zu bytes", nfull / 2, nfull);
+  unsigned char *full = lf_test_slurp(good, &nfull);
+  CHECK(full && lf_test_spew(trunc, full, nfull / 2), "wrote the first %zu of %zu bytes", nfull / 2,
+        nfull);
   free(full);
   rc = lf_ens_read(trunc, &e);
   expect_fail(rc, LF_ERR_FORMAT, "truncated or corrupted", trunc, "truncated ensemble");
@@ -700,7 +652,8 @@ static void test_reader_refusals(const char *good) {
                         tname("newer.h5"),   tname("badmult.h5"),    tname("shortmult.h5"),
                         tname("version2.h5")};
   for (int op = 0; op < 7; op++)
-    CHECK(copy_file(good, dmg[op]) && damage(dmg[op], op), "damaged copy %d: %s", op, dmg[op]);
+    CHECK(lf_test_copy_file(good, dmg[op]) && damage(dmg[op], op), "damaged copy %d: %s", op,
+          dmg[op]);
   rc = lf_ens_read(dmg[0], &e);
   expect_fail(rc, LF_ERR_FORMAT, "dataset /chain_0/row: entry 7 = 1099511627776 is not in [0,",
               dmg[0], "corrupted row index");
@@ -861,6 +814,6 @@ int main(void) {
   /* every path closed every HDF5 id (files, groups, datasets, types, attributes) */
   const ssize_t open_ids = H5Fget_obj_count((hid_t)H5F_OBJ_ALL, H5F_OBJ_ALL);
   CHECK(open_ids == 0, "no HDF5 object left open: %zd", open_ids);
-  cleanup();
+  lf_test_cleanup();
   return lf_test_result();
 }

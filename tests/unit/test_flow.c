@@ -7,57 +7,14 @@
 #include "latflow/lattice.h"
 #include "latflow/rng.h"
 #include "latflow/timer.h"
+#include "flow_test.h"
 #include "lftest.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* Like lf_gradcheck, but the relative error of entry i is taken against
- * max(|g_i| + |fd_i|, 1e-3 max_j |g_j|): with leaky_relu (slope 0.01) some parameters
- * have gradients 1e-5 of the largest, whose central differences carry roundoff of the
- * loss (~1e-16 |L| / h) far above 1e-8 of their size. A wrong gradient still shows as
- * an error of order 1 relative to the floor. */
-static double gradcheck_scaled(lf_loss_fn f, void *ctx, double *theta, const double *grad, size_t n,
-                               double h) {
-  double gmax = 0.0, worst = 0.0;
-  for (size_t i = 0; i < n; i++) gmax = fmax(gmax, fabs(grad[i]));
-  for (size_t i = 0; i < n; i++) {
-    const double t0 = theta[i];
-    theta[i] = t0 + h;
-    const double lp = f(ctx);
-    theta[i] = t0 - h;
-    const double lm = f(ctx);
-    theta[i] = t0;
-    const double fd = (lp - lm) / (2.0 * h);
-    const double err = fabs(grad[i] - fd) / fmax(1e-3 * gmax, fabs(grad[i]) + fabs(fd));
-    if (err > worst) worst = err;
-  }
-  return worst;
-}
-
-static double maxabsdiff(size_t n, const double *a, const double *b) {
-  double m = 0.0;
-  for (size_t i = 0; i < n; i++)
-    if (fabs(a[i] - b[i]) > m) m = fabs(a[i] - b[i]);
-  return m;
-}
-
 static lf_model_cfg small_cfg(int layers, lf_act_kind act) {
-  lf_model_cfg c;
-  memset(&c, 0, sizeof c);
-  c.base = LF_BASE_NORMAL;
-  c.base_mass = 1.0;
-  c.layers = layers;
-  c.nhidden = 2;
-  c.hidden[0] = 3;
-  c.hidden[1] = 5;
-  c.kernel = 3;
-  c.activation = act;
-  c.coupling = LF_COUPLING_AFFINE;
-  c.init = LF_INIT_KAIMING;
-  c.init_scale = 1.0;
-  c.precision = LF_PREC_F64;
-  return c;
+  return flow_test_cfg(LF_BASE_NORMAL, 1.0, layers, act, LF_PREC_F64);
 }
 
 typedef struct fix {
@@ -149,15 +106,15 @@ static void check_stack(int L0, int L1, int layers, lf_act_kind act) {
     sld = fmax(sld, fabs(ld[b] + ldi[b]));
     mag = fmax(mag, fabs(ld[b]));
   }
-  CHECK(maxabsdiff(n, x.in, x.back) < 1e-12 && maxabsdiff(n, x.in, x.out) > 0.1,
+  CHECK(lf_test_maxabsdiff(n, x.in, x.back) < 1e-12 && lf_test_maxabsdiff(n, x.in, x.out) > 0.1,
         "%dx%d %d layers %s: |inverse(forward(z)) - z| = %.2e (flow moves z by %.2f)", L0, L1,
-        layers, an, maxabsdiff(n, x.in, x.back), maxabsdiff(n, x.in, x.out));
+        layers, an, lf_test_maxabsdiff(n, x.in, x.back), lf_test_maxabsdiff(n, x.in, x.out));
   CHECK(sld < 1e-12 && mag > 0.1, "logdet_fwd + logdet_inv = %.2e (|logdet| up to %.3f)", sld, mag);
   /* logdet is overwritten by the stack */
   double ld2[3] = {5, 5, 5};
   lf_flow_forward_d(&x.f, B, x.in, x.out, ld2);
-  CHECK(maxabsdiff(3, ld, ld2) == 0.0, "stack overwrites logdet (diff %.1e)",
-        maxabsdiff(3, ld, ld2));
+  CHECK(lf_test_maxabsdiff(3, ld, ld2) == 0.0, "stack overwrites logdet (diff %.1e)",
+        lf_test_maxabsdiff(3, ld, ld2));
 
   /* 2. brute-force Jacobian of the whole stack */
   double *J = calloc((size_t)B * nper * nper, sizeof(double));
@@ -190,12 +147,12 @@ static void check_stack(int L0, int L1, int layers, lf_act_kind act) {
     double *gp = malloc(x.np * sizeof(double)), *gx = malloc(n * sizeof(double));
     memcpy(gp, x.g, x.np * sizeof(double));
     memcpy(gx, x.d, n * sizeof(double));
-    const double ep = gradcheck_scaled(loss, &x, x.p, gp, x.np, 1e-5);
+    const double ep = lf_gradcheck_scaled(loss, &x, x.p, gp, x.np, 1e-5);
     const double ep_rel = lf_gradcheck(loss, &x, x.p, gp, x.np, 1e-5);
     CHECK(ep < 1e-6,
           "flow %s: FD check of %zu parameters: worst err %.2e (scaled), %.2e (pure relative)", w,
           x.np, ep, ep_rel);
-    const double ex = gradcheck_scaled(loss, &x, x.in, gx, n, 1e-5);
+    const double ex = lf_gradcheck_scaled(loss, &x, x.in, gx, n, 1e-5);
     CHECK(ex < 1e-6, "flow %s: FD check of %zu inputs: worst err %.2e (scaled)", w, n, ex);
     /* NULL input gradient: same parameter grads; grads accumulate over calls */
     memset(x.g, 0, x.np * sizeof(double));
@@ -204,8 +161,8 @@ static void check_stack(int L0, int L1, int layers, lf_act_kind act) {
       lf_flow_inverse_backward_d(&x.f, B, x.r, x.cw, NULL);
     else
       lf_flow_backward_d(&x.f, B, x.r, x.cw, NULL);
-    CHECK(maxabsdiff(x.np, x.g, gp) < 1e-13, "flow %s with NULL d_in: same grads (diff %.1e)", w,
-          maxabsdiff(x.np, x.g, gp));
+    CHECK(lf_test_maxabsdiff(x.np, x.g, gp) < 1e-13,
+          "flow %s with NULL d_in: same grads (diff %.1e)", w, lf_test_maxabsdiff(x.np, x.g, gp));
     if (inv)
       lf_flow_inverse_backward_d(&x.f, B, x.r, x.cw, NULL);
     else
@@ -223,9 +180,9 @@ static void check_stack(int L0, int L1, int layers, lf_act_kind act) {
       lf_flow_backward_d(&x.f, B, NULL, x.cw, NULL);
       lf_flow_backward_d(&x.f, B, x.r, NULL, NULL);
     }
-    CHECK(maxabsdiff(x.np, x.g, gp) < 1e-12,
+    CHECK(lf_test_maxabsdiff(x.np, x.g, gp) < 1e-12,
           "flow %s: (NULL, dlogdet) + (dout, NULL) = full gradient (diff %.1e)", w,
-          maxabsdiff(x.np, x.g, gp));
+          lf_test_maxabsdiff(x.np, x.g, gp));
     free(gp);
     free(gx);
   }

@@ -151,27 +151,6 @@ static double loss(void *p) {
   return s;
 }
 
-/* Worst error of grad[] against central differences: |g - fd| / max(|g| + |fd|, 1e-3 G),
- * G = max |grad|. The floor keeps components a thousand times smaller than the largest
- * (where roundoff of L and the O(h) kinks at spline knots dominate) from deciding the
- * result; lf_gradcheck's plain relative error is printed next to it. */
-static double gradcheck_scaled(lf_loss_fn f, void *ctx, double *x, const double *grad, size_t n,
-                               double h) {
-  double G = 0.0, worst = 0.0;
-  for (size_t i = 0; i < n; i++) G = fmax(G, fabs(grad[i]));
-  for (size_t i = 0; i < n; i++) {
-    const double x0 = x[i];
-    x[i] = x0 + h;
-    const double lp = f(ctx);
-    x[i] = x0 - h;
-    const double lm = f(ctx);
-    x[i] = x0;
-    const double fd = (lp - lm) / (2.0 * h);
-    worst = fmax(worst, fabs(grad[i] - fd) / fmax(fabs(grad[i]) + fabs(fd), 1e-3 * G));
-  }
-  return worst;
-}
-
 static void check_flow(tflow *t, const char *name, uint32_t seed) {
   double th[BATCH * N], y[BATCH * N], back[BATCH * N], ld[BATCH], ldb[BATCH];
   uniform_links(seed, BATCH * N, th);
@@ -227,8 +206,8 @@ static void check_flow(tflow *t, const char *name, uint32_t seed) {
     double din[BATCH * N];
     memset(t->grads, 0, t->np * sizeof(double));
     run_backward(t, BATCH, inv, th, l->r, l->c, din);
-    const double ep = gradcheck_scaled(loss, l, t->params, t->grads, t->np, 1e-5);
-    const double ex = gradcheck_scaled(loss, l, l->in, din, BATCH * N, 1e-5);
+    const double ep = lf_gradcheck_scaled(loss, l, t->params, t->grads, t->np, 1e-5);
+    const double ex = lf_gradcheck_scaled(loss, l, l->in, din, BATCH * N, 1e-5);
     const double epr = lf_gradcheck(loss, l, t->params, t->grads, t->np, 1e-5);
     /* dL/dparams accumulates: a second backward doubles it */
     double *g1 = malloc(t->np * sizeof(double));
@@ -418,7 +397,7 @@ static void check_model(void) {
       lf_model_sample_backward(&m, B, r, c);
     }
     lf_model_get_grads(&m, g);
-    const double err = gradcheck_scaled(mloss, &x, p, g, m.nparams, 1e-5);
+    const double err = lf_gradcheck_scaled(mloss, &x, p, g, m.nparams, 1e-5);
     CHECK(err < 1e-6, "model: %s parameter gradients (%zu) vs central FD: worst err %.2e",
           re ? "RE (logq_backward)" : "RT (sample_backward)", m.nparams, err);
   }

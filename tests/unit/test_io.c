@@ -21,52 +21,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char names[32][128];
-static int nnames = 0;
-
-/* A unique file name in the current directory; removed (with its .tmp) at the end. */
+/* A unique scratch file name (testutil.h); lf_test_cleanup removes it. */
 static const char *tname(const char *tag) {
-  char *p = names[nnames++];
-  snprintf(p, sizeof names[0], "test_io_%ld_%s", (long)getpid(), tag);
-  return p;
-}
-
-static void cleanup(void) {
-  for (int i = 0; i < nnames; i++) {
-    char tmp[sizeof names + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", names[i]);
-    unlink(names[i]);
-    unlink(tmp);
-  }
-}
-
-static int exists(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0;
-}
-
-/* Reads a whole file; *n its size. NULL on failure. */
-static unsigned char *slurp(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *buf = malloc(len > 0 ? (size_t)len : 1);
-  if (buf && fread(buf, 1, (size_t)len, f) != (size_t)len) {
-    free(buf);
-    buf = NULL;
-  }
-  fclose(f);
-  *n = (size_t)len;
-  return buf;
-}
-
-static int spew(const char *path, const void *buf, size_t n) {
-  FILE *f = fopen(path, "wb");
-  if (!f) return 0;
-  int ok = fwrite(buf, 1, n, f) == n;
-  return fclose(f) == 0 && ok;
+  return lf_test_tname("test_io", tag);
 }
 
 /* buf[n] contains the bytes of s. */
@@ -75,14 +32,6 @@ static int contains(const unsigned char *buf, size_t n, const char *s) {
   for (size_t i = 0; i + k <= n; i++)
     if (memcmp(buf + i, s, k) == 0) return 1;
   return 0;
-}
-
-static int copy_file(const char *from, const char *to) {
-  size_t n = 0;
-  unsigned char *b = slurp(from, &n);
-  int ok = b && spew(to, b, n);
-  free(b);
-  return ok;
 }
 
 /* The call returned `want` and its message contains `sub`. */
@@ -155,7 +104,8 @@ static void test_roundtrip(lf_precision prec, lf_base_kind base, const char *tag
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   lf_status rc = lf_io_model_save(path, &m, &cfg, 0);
   CHECK(rc == LF_OK, "%s: save: %s", tag, lf_last_error());
-  CHECK(exists(path) && !exists(tmp), "%s: file renamed into place, no .tmp left", tag);
+  CHECK(lf_test_exists(path) && !lf_test_exists(tmp), "%s: file renamed into place, no .tmp left",
+        tag);
 
   char kind[16];
   rc = lf_io_file_kind(path, kind, sizeof kind);
@@ -208,12 +158,12 @@ static void test_roundtrip(lf_precision prec, lf_base_kind base, const char *tag
 
   /* never overwrite unless asked */
   size_t n0 = 0, n1 = 0;
-  unsigned char *before = slurp(path, &n0);
+  unsigned char *before = lf_test_slurp(path, &n0);
   m.step = 124;
   rc = lf_io_model_save(path, &m, &cfg, 0);
   expect_fail(rc, LF_ERR_IO, "exists; refusing to overwrite", "save over an existing file");
-  unsigned char *after = slurp(path, &n1);
-  CHECK(before && after && n0 == n1 && memcmp(before, after, n0) == 0 && !exists(tmp),
+  unsigned char *after = lf_test_slurp(path, &n1);
+  CHECK(before && after && n0 == n1 && memcmp(before, after, n0) == 0 && !lf_test_exists(tmp),
         "%s: refused save left the file untouched (%zu bytes)", tag, n1);
   free(before);
   free(after);
@@ -240,7 +190,7 @@ static void test_reproducible(void) {
   unsetenv("SOURCE_DATE_EPOCH");
   CHECK(ra == LF_OK && rb == LF_OK, "reproducible: two saves (%s)", lf_last_error());
   size_t na = 0, nb = 0;
-  unsigned char *ba = slurp(a, &na), *bb = slurp(b, &nb);
+  unsigned char *ba = lf_test_slurp(a, &na), *bb = lf_test_slurp(b, &nb);
   CHECK(ba && bb && na == nb && memcmp(ba, bb, na) == 0,
         "same model, same SOURCE_DATE_EPOCH: byte-identical files (%zu and %zu bytes)", na, nb);
   CHECK(ba && contains(ba, na, "2023-11-14T22:13:20Z"), "created_utc comes from SOURCE_DATE_EPOCH");
@@ -310,7 +260,7 @@ static void test_checksummed_format(void) {
   CHECK(lf_io_model_save(path, &m, &cfg, 0) == LF_OK, "format: save (%s)", lf_last_error());
   lf_model_free(&m);
   size_t n = 0;
-  unsigned char *b = slurp(path, &n);
+  unsigned char *b = lf_test_slurp(path, &n);
   CHECK(b && n > 48 && b[8] == 2, "format: superblock version %d (want 2: the 1.8 format)",
         b && n > 8 ? b[8] : -1);
   if (b && n > 48) {
@@ -343,11 +293,11 @@ static void test_planted_links(void) {
   const char text[] = "the user's precious bytes\n";
   size_t n = 0;
   unsigned char *b = NULL;
-  CHECK(spew(victim, text, sizeof text - 1), "links: write the victim");
+  CHECK(lf_test_spew(victim, text, sizeof text - 1), "links: write the victim");
   CHECK(symlink(victim, tmp) == 0, "links: plant %s", tmp);
   expect_fail(lf_io_model_save(out, &m, &cfg, 0), LF_ERR_IO, "is a symbolic link",
               "save with a link at model.h5.tmp");
-  b = slurp(victim, &n);
+  b = lf_test_slurp(victim, &n);
   CHECK(b && n == sizeof text - 1 && memcmp(b, text, n) == 0, "link at .tmp: victim unchanged");
   free(b);
   struct stat st;
@@ -356,23 +306,23 @@ static void test_planted_links(void) {
   CHECK(symlink(gone, tmp) == 0, "links: plant a dangling link");
   expect_fail(lf_io_model_save(out, &m, &cfg, 0), LF_ERR_IO, "is a symbolic link",
               "save with a dangling link at model.h5.tmp");
-  CHECK(!exists(gone), "dangling link: nothing created at its target");
+  CHECK(!lf_test_exists(gone), "dangling link: nothing created at its target");
   unlink(tmp);
   CHECK(symlink(victim, out) == 0, "links: plant a link at the output name");
   expect_fail(lf_io_model_save(out, &m, &cfg, 1), LF_ERR_IO, "is a symbolic link",
               "save --force with a link at model.h5");
-  b = slurp(victim, &n);
+  b = lf_test_slurp(victim, &n);
   CHECK(b && n == sizeof text - 1 && memcmp(b, text, n) == 0, "link at output: victim unchanged");
   free(b);
   unlink(out);
-  CHECK(spew(tmp, "stale", 5), "links: a stale regular .tmp");
-  CHECK(lf_io_model_save(out, &m, &cfg, 0) == LF_OK && !exists(tmp),
+  CHECK(lf_test_spew(tmp, "stale", 5), "links: a stale regular .tmp");
+  CHECK(lf_io_model_save(out, &m, &cfg, 0) == LF_OK && !lf_test_exists(tmp),
         "a stale regular .tmp is replaced (%s)", lf_last_error());
   CHECK(symlink(victim, plain) == 0, "links: plant a link at a plain file");
   FILE *f = NULL;
   expect_fail(lf_io_create_file(plain, &f), LF_ERR_IO, "symbolic link", "plain file link");
   CHECK(f == NULL, "plain file link: no stream");
-  b = slurp(victim, &n);
+  b = lf_test_slurp(victim, &n);
   CHECK(b && n == sizeof text - 1 && memcmp(b, text, n) == 0, "plain file: victim unchanged");
   free(b);
   unlink(plain);
@@ -437,7 +387,7 @@ static void test_metrics_and_refusals(void) {
   lf_io_metrics *w = NULL;
   lf_status rc = lf_io_metrics_open(&w, tpath, &cfg, 0);
   CHECK(rc == LF_OK && w, "metrics open: %s", lf_last_error());
-  CHECK(exists(ttmp) && !exists(tpath), "during the run the file is %s.tmp", tpath);
+  CHECK(lf_test_exists(ttmp) && !lf_test_exists(tpath), "during the run the file is %s.tmp", tpath);
   char kind[16];
   rc = lf_io_file_kind(ttmp, kind, sizeof kind);
   expect_fail(rc, LF_ERR_IO, "is open for writing", "reading the .tmp while it is written");
@@ -446,8 +396,8 @@ static void test_metrics_and_refusals(void) {
   CHECK(rc == LF_OK && lf_io_metrics_count(w) == N, "appended %lld records (%s)",
         (long long)lf_io_metrics_count(w), lf_last_error());
   rc = lf_io_metrics_close(w);
-  CHECK(rc == LF_OK && exists(tpath) && !exists(ttmp), "metrics close renames .tmp: %s",
-        lf_last_error());
+  CHECK(rc == LF_OK && lf_test_exists(tpath) && !lf_test_exists(ttmp),
+        "metrics close renames .tmp: %s", lf_last_error());
 
   lf_train_series s;
   rc = lf_io_metrics_read(tpath, &s, &cfg2);
@@ -474,7 +424,7 @@ static void test_metrics_and_refusals(void) {
   CHECK(rc == LF_OK && strcmp(kind, "train") == 0, "train file kind '%s'", kind);
   rc = lf_io_metrics_open(&w, tpath, &cfg, 0);
   expect_fail(rc, LF_ERR_IO, "exists; refusing to overwrite", "metrics over an existing file");
-  CHECK(w == NULL && !exists(ttmp), "refused metrics open leaves no writer and no .tmp");
+  CHECK(w == NULL && !lf_test_exists(ttmp), "refused metrics open leaves no writer and no .tmp");
 
   /* an empty run (zero records) is a valid file */
   const char *epath = tname("train_empty.h5");
@@ -502,21 +452,22 @@ static void test_metrics_and_refusals(void) {
 
   const char *text = tname("text.h5");
   const char *hello = "theory: {name: phi4}\nthis is not HDF5\n";
-  CHECK(spew(text, hello, strlen(hello)), "wrote a text file");
+  CHECK(lf_test_spew(text, hello, strlen(hello)), "wrote a text file");
   rc = lf_io_model_load(text, &cfg2, &mm, 1);
   expect_fail(rc, LF_ERR_FORMAT, "is not an HDF5 file", "text file");
   rc = lf_io_metrics_read(text, &s, NULL);
   expect_fail(rc, LF_ERR_FORMAT, "is not an HDF5 file", "text file as metrics");
 
   const char *empty = tname("empty.h5");
-  CHECK(spew(empty, "", 0), "wrote an empty file");
+  CHECK(lf_test_spew(empty, "", 0), "wrote an empty file");
   rc = lf_io_model_peek(empty, &cfg2);
   expect_fail(rc, LF_ERR_FORMAT, "is empty", "empty file");
 
   const char *trunc = tname("trunc.h5");
   size_t nfull = 0;
-  unsigned char *full = slurp(mpath, &nfull);
-  CHECK(full && spew(trunc, full, nfull / 2), "wrote the first %zu of %zu bytes", nfull / 2, nfull);
+  unsigned char *full = lf_test_slurp(mpath, &nfull);
+  CHECK(full && lf_test_spew(trunc, full, nfull / 2), "wrote the first %zu of %zu bytes", nfull / 2,
+        nfull);
   free(full);
   rc = lf_io_model_load(trunc, &cfg2, &mm, 1);
   expect_fail(rc, LF_ERR_FORMAT, "truncated or corrupted", "truncated model file");
@@ -547,13 +498,14 @@ static void test_metrics_and_refusals(void) {
   expect_fail(rc, LF_ERR_FORMAT, "not a latflow file", "file_kind of a plain HDF5 file");
 
   const char *newer = tname("newer.h5");
-  CHECK(copy_file(mpath, newer) && set_format_version(newer, LF_IO_MODEL_FORMAT_VERSION + 1),
+  CHECK(lf_test_copy_file(mpath, newer) &&
+            set_format_version(newer, LF_IO_MODEL_FORMAT_VERSION + 1),
         "made a copy with format_version %d", LF_IO_MODEL_FORMAT_VERSION + 1);
   rc = lf_io_model_load(newer, &cfg2, &mm, 1);
   expect_fail(rc, LF_ERR_FORMAT, "newer than", "newer format_version");
 
   const char *corrupt = tname("corrupt.h5");
-  CHECK(copy_file(mpath, corrupt) && bump_param(corrupt), "changed parameter 5 of a copy");
+  CHECK(lf_test_copy_file(mpath, corrupt) && bump_param(corrupt), "changed parameter 5 of a copy");
   rc = lf_io_model_load(corrupt, &cfg2, &mm, 1);
   expect_fail(rc, LF_ERR_FORMAT, "parameter hash mismatch", "corrupted parameter");
   CHECK(mm.params == NULL, "hash-mismatch load frees the model");
@@ -583,6 +535,6 @@ int main(void) {
   test_checksummed_format();
   test_planted_links();
   test_metrics_and_refusals();
-  cleanup();
+  lf_test_cleanup();
   return lf_test_result();
 }

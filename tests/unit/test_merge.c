@@ -31,29 +31,9 @@
 
 enum { L0 = 4, L1 = 6, NOBS = 3, NCORR = 4 };
 
-static char names[40][128];
-static int nnames = 0;
-
+/* A unique scratch file name (testutil.h); lf_test_cleanup removes it. */
 static const char *tname(const char *tag) {
-  char *p = names[nnames++];
-  snprintf(p, sizeof names[0], "test_merge_%ld_%s", (long)getpid(), tag);
-  return p;
-}
-
-static void cleanup(void) {
-  for (int i = 0; i < nnames; i++) {
-    char tmp[sizeof names[0] + 16];
-    unlink(names[i]);
-    snprintf(tmp, sizeof tmp, "%.127s.tmp", names[i]);
-    unlink(tmp);
-    snprintf(tmp, sizeof tmp, "%.127s.tmp.tmp", names[i]);
-    unlink(tmp);
-  }
-}
-
-static int exists(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0;
+  return lf_test_tname("test_merge", tag);
 }
 
 static int same_bits(const void *a, const void *b, size_t n) {
@@ -246,9 +226,10 @@ static void expect_refused(const char *a, const char *b, const char *key, const 
   const char *in[2] = {a, b};
   lf_status rc = lf_ens_merge(out, 2, in, 0, NULL);
   const char *msg = lf_last_error();
-  CHECK(rc == LF_ERR_FORMAT && strstr(msg, key) && strstr(msg, a) && strstr(msg, b) && !exists(out),
+  CHECK(rc == LF_ERR_FORMAT && strstr(msg, key) && strstr(msg, a) && strstr(msg, b) &&
+            !lf_test_exists(out),
         "%s refused: status %d (want %d), output %s, message \"%s\" (want '%s' and both files)",
-        what, (int)rc, (int)LF_ERR_FORMAT, exists(out) ? "EXISTS" : "absent", msg, key);
+        what, (int)rc, (int)LF_ERR_FORMAT, lf_test_exists(out) ? "EXISTS" : "absent", msg, key);
   lf_clear_error();
 }
 
@@ -352,9 +333,9 @@ int main(void) {
     rc = lf_ens_merge(o, 2, mc, 0, NULL);
     snprintf(want, sizeof want, "chain 3 of %s (from '%s' chain 0) and chain 0 of %s are identical",
              out, fc, fc);
-    CHECK(rc == LF_ERR_FORMAT && strstr(lf_last_error(), want) && !exists(o),
+    CHECK(rc == LF_ERR_FORMAT && strstr(lf_last_error(), want) && !lf_test_exists(o),
           "(merged, c) refused: status %d, \"%s\" (want \"%s\"), output %s", (int)rc,
-          lf_last_error(), want, exists(o) ? "EXISTS" : "absent");
+          lf_last_error(), want, lf_test_exists(o) ? "EXISTS" : "absent");
     lf_clear_error();
     FILE *src = fopen(fa, "rb"), *dst = fopen(cp, "wb");
     int ok = src && dst;
@@ -366,9 +347,9 @@ int main(void) {
     const char *ac[3] = {fc, fa, cp};
     rc = ok ? lf_ens_merge(o2, 3, ac, 0, NULL) : LF_ERR_IO;
     snprintf(want, sizeof want, "chain 0 of %s and chain 0 of %s are identical", fa, cp);
-    CHECK(rc == LF_ERR_FORMAT && strstr(lf_last_error(), want) && !exists(o2),
+    CHECK(rc == LF_ERR_FORMAT && strstr(lf_last_error(), want) && !lf_test_exists(o2),
           "(c, a, copy of a) refused: status %d, \"%s\" (want \"%s\"), output %s", (int)rc,
-          lf_last_error(), want, exists(o2) ? "EXISTS" : "absent");
+          lf_last_error(), want, lf_test_exists(o2) ? "EXISTS" : "absent");
     lf_clear_error();
     spec sr = base_spec(LF_ENS_IMH, 22); /* b's seed; its chain 1 is 150 steps long */
     sr.nchains = 2;
@@ -378,9 +359,9 @@ int main(void) {
     const char *br[2] = {fb, rerun};
     rc = rc == LF_OK ? lf_ens_merge(o3, 2, br, 0, NULL) : rc;
     snprintf(want, sizeof want, "chain 0 of %s and chain 0 of %s are the same chain", fb, rerun);
-    CHECK(rc == LF_ERR_FORMAT && strstr(lf_last_error(), want) && !exists(o3),
+    CHECK(rc == LF_ERR_FORMAT && strstr(lf_last_error(), want) && !lf_test_exists(o3),
           "(b, b rerun longer/shorter) refused: status %d, \"%s\" (want \"%s\"), output %s",
-          (int)rc, lf_last_error(), want, exists(o3) ? "EXISTS" : "absent");
+          (int)rc, lf_last_error(), want, lf_test_exists(o3) ? "EXISTS" : "absent");
     lf_clear_error();
   }
 
@@ -514,9 +495,9 @@ int main(void) {
     const char *msg = lf_last_error();
     char want[256];
     snprintf(want, sizeof want, "merge input '%s'", tr);
-    CHECK(rc == LF_ERR_FORMAT && strstr(msg, want) && !exists(o),
+    CHECK(rc == LF_ERR_FORMAT && strstr(msg, want) && !lf_test_exists(o),
           "truncated input refused: status %d, message \"%s\", output %s", (int)rc, msg,
-          exists(o) ? "EXISTS" : "absent");
+          lf_test_exists(o) ? "EXISTS" : "absent");
     lf_clear_error();
   }
 
@@ -551,15 +532,8 @@ int main(void) {
   lf_ens_free(&ec);
   const ssize_t open_ids = H5Fget_obj_count((hid_t)H5F_OBJ_ALL, H5F_OBJ_ALL);
   CHECK(open_ids == 0, "no HDF5 object left open: %zd", open_ids);
-  {
-    int left = 0;
-    for (int i = 0; i < nnames; i++) {
-      char tmp[sizeof names[0] + 16];
-      snprintf(tmp, sizeof tmp, "%.127s.tmp", names[i]);
-      left += exists(tmp);
-    }
-    CHECK(left == 0, "no .tmp file left behind: %d", left);
-  }
-  cleanup();
+  const int left = lf_test_tnames_left(".tmp");
+  CHECK(left == 0, "no .tmp file left behind: %d", left);
+  lf_test_cleanup();
   return lf_test_result();
 }

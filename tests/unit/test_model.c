@@ -9,6 +9,7 @@
  *   arenas (get/set, grad norm, scaling, optimizer step); reserve; forward_madds. */
 #include "latflow/model.h"
 #include "latflow/rng.h"
+#include "flow_test.h"
 #include "lftest.h"
 
 #include <stdlib.h>
@@ -18,48 +19,8 @@ static void randn(uint32_t step, size_t n, double *out) {
   lf_rng_normal(lf_rng_key_make(17, LF_STREAM_TEST), step, 0, n, out);
 }
 
-static double maxabsdiff(size_t n, const double *a, const double *b) {
-  double m = 0.0;
-  for (size_t i = 0; i < n; i++)
-    if (fabs(a[i] - b[i]) > m) m = fabs(a[i] - b[i]);
-  return m;
-}
-
-/* See test_flow.c: relative error against max(|g|+|fd|, 1e-3 max|g|). */
-static double gradcheck_scaled(lf_loss_fn f, void *ctx, double *theta, const double *grad, size_t n,
-                               double h) {
-  double gmax = 0.0, worst = 0.0;
-  for (size_t i = 0; i < n; i++) gmax = fmax(gmax, fabs(grad[i]));
-  for (size_t i = 0; i < n; i++) {
-    const double t0 = theta[i];
-    theta[i] = t0 + h;
-    const double lp = f(ctx);
-    theta[i] = t0 - h;
-    const double lm = f(ctx);
-    theta[i] = t0;
-    const double fd = (lp - lm) / (2.0 * h);
-    const double err = fabs(grad[i] - fd) / fmax(1e-3 * gmax, fabs(grad[i]) + fabs(fd));
-    if (err > worst) worst = err;
-  }
-  return worst;
-}
-
 static lf_model_cfg small_cfg(lf_base_kind base, int layers, lf_act_kind act, lf_precision p) {
-  lf_model_cfg c;
-  memset(&c, 0, sizeof c);
-  c.base = base;
-  c.base_mass = 0.7;
-  c.layers = layers;
-  c.nhidden = 2;
-  c.hidden[0] = 3;
-  c.hidden[1] = 5;
-  c.kernel = 3;
-  c.activation = act;
-  c.coupling = LF_COUPLING_AFFINE;
-  c.init = LF_INIT_KAIMING;
-  c.init_scale = 1.0;
-  c.precision = p;
-  return c;
+  return flow_test_cfg(base, 0.7, layers, act, p);
 }
 
 typedef struct fix {
@@ -140,9 +101,9 @@ static void check_model(lf_base_kind base, lf_act_kind act) {
   double *z = calloc(n, sizeof(double)), lq2[3];
   memcpy(z, x.m.zd, n * sizeof(double));
   lf_model_logq(&x.m, B, x.phi, lq2);
-  CHECK(maxabsdiff(3, x.logq, lq2) < 1e-10 && maxabsdiff(n, z, x.m.zd) < 1e-12,
+  CHECK(lf_test_maxabsdiff(3, x.logq, lq2) < 1e-10 && lf_test_maxabsdiff(n, z, x.m.zd) < 1e-12,
         "%s: logq(phi) - logq of sample = %.2e, |f^-1(phi) - z| = %.2e (logq ~ %.2f)", bn,
-        maxabsdiff(3, x.logq, lq2), maxabsdiff(n, z, x.m.zd), x.logq[0]);
+        lf_test_maxabsdiff(3, x.logq, lq2), lf_test_maxabsdiff(n, z, x.m.zd), x.logq[0]);
 
   /* 2. logq = log N(eps) - log|det dphi/deps| (brute-force Jacobian of the whole model) */
   double *J = calloc((size_t)B * nper * nper, sizeof(double));
@@ -179,7 +140,7 @@ static void check_model(lf_base_kind base, lf_act_kind act) {
   loss(&x);
   lf_model_sample_backward(&x.m, B, x.r, x.c);
   lf_model_get_grads(&x.m, x.g);
-  double e = gradcheck_scaled(loss, &x, x.theta, x.g, np, 1e-5);
+  double e = lf_gradcheck_scaled(loss, &x, x.theta, x.g, np, 1e-5);
   double erel = lf_gradcheck(loss, &x, x.theta, x.g, np, 1e-5);
   CHECK(e < 1e-6, "%s: sample_backward FD check of %zu params: worst err %.2e (pure rel %.2e)", bn,
         np, e, erel);
@@ -202,9 +163,9 @@ static void check_model(lf_base_kind base, lf_act_kind act) {
   lf_model_sample_backward(&x.m, B, NULL, x.c);
   lf_model_sample_backward(&x.m, B, x.r, NULL);
   lf_model_get_grads(&x.m, g2);
-  CHECK(maxabsdiff(np, g2, x.g) < 1e-12,
+  CHECK(lf_test_maxabsdiff(np, g2, x.g) < 1e-12,
         "%s: sample_backward(NULL, c) + (r, NULL) = (r, c) (diff %.1e)", bn,
-        maxabsdiff(np, g2, x.g));
+        lf_test_maxabsdiff(np, g2, x.g));
 
   /* 4. logq_backward: loss = sum(c*logq(phi0)) at fixed phi0 */
   memcpy(x.phi0, x.phi, n * sizeof(double));
@@ -213,7 +174,7 @@ static void check_model(lf_base_kind base, lf_act_kind act) {
   loss(&x);
   lf_model_logq_backward(&x.m, B, x.c);
   lf_model_get_grads(&x.m, x.g);
-  e = gradcheck_scaled(loss, &x, x.theta, x.g, np, 1e-5);
+  e = lf_gradcheck_scaled(loss, &x, x.theta, x.g, np, 1e-5);
   erel = lf_gradcheck(loss, &x, x.theta, x.g, np, 1e-5);
   CHECK(e < 1e-6, "%s: logq_backward FD check of %zu params: worst err %.2e (pure rel %.2e)", bn,
         np, e, erel);
@@ -248,14 +209,14 @@ static void check_float(lf_base_kind base) {
   double pmax = 0.0, lmax = 0.0;
   for (size_t i = 0; i < n; i++) pmax = fmax(pmax, fabs(d.phi[i]));
   for (int b = 0; b < d.B; b++) lmax = fmax(lmax, fabs(d.logq[b]));
-  const double ep = maxabsdiff(n, d.phi, f.phi) / pmax;
-  double el = maxabsdiff((size_t)d.B, d.logq, f.logq) / lmax;
+  const double ep = lf_test_maxabsdiff(n, d.phi, f.phi) / pmax;
+  double el = lf_test_maxabsdiff((size_t)d.B, d.logq, f.logq) / lmax;
   CHECK(ep < 1e-4 && el < 1e-4, "%s: float vs double sample: rel diff phi %.1e, logq %.1e", bn, ep,
         el);
   double lqd[5], lqf[5];
   lf_model_logq(&d.m, d.B, d.phi, lqd);
   lf_model_logq(&f.m, f.B, d.phi, lqf);
-  el = maxabsdiff(5, lqd, lqf) / lmax;
+  el = lf_test_maxabsdiff(5, lqd, lqf) / lmax;
   CHECK(el < 1e-4, "%s: float vs double logq(phi): rel diff %.1e", bn, el);
   /* gradients of the sampling loss */
   lf_model_zero_grad(&d.m);
@@ -343,10 +304,10 @@ static void check_arenas(void) {
   memcpy(eps7, a.eps, 3 * nper * sizeof(double));
   randn(9, 4 * nper, eps7 + 3 * nper);
   lf_model_sample(&a.m, 7, eps7, phi7, lq7);
-  CHECK(rc == LF_OK && a.m.Bmax == 7 && maxabsdiff(3 * nper, phi7, a.phi) < 1e-13 &&
-            maxabsdiff(3, lq7, a.logq) < 1e-12,
+  CHECK(rc == LF_OK && a.m.Bmax == 7 && lf_test_maxabsdiff(3 * nper, phi7, a.phi) < 1e-13 &&
+            lf_test_maxabsdiff(3, lq7, a.logq) < 1e-12,
         "reserve(7): Bmax %d; rows 0..2 of B=7 equal B=3 (phi %.1e, logq %.1e)", a.m.Bmax,
-        maxabsdiff(3 * nper, phi7, a.phi), maxabsdiff(3, lq7, a.logq));
+        lf_test_maxabsdiff(3 * nper, phi7, a.phi), lf_test_maxabsdiff(3, lq7, a.logq));
   free(eps7);
   free(phi7);
   fix_free(&a);

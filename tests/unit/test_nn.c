@@ -4,6 +4,7 @@
 #include "latflow/nn.h"
 #include "latflow/timer.h"
 #include "lftest.h"
+#include "nn_test.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -82,33 +83,6 @@ static const shape shapes[] = {
 };
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 
-/* The paths under test: auto, im2col, and the direct kernels at every SIMD level this
- * CPU has (a level it lacks is reported as skipped, once). */
-typedef struct run_kind {
-  const char *name;
-  lf_conv_algo algo;
-  lf_nn_isa isa;
-} run_kind;
-static const run_kind runs[] = {
-    {"auto", LF_CONV_AUTO, LF_ISA_AUTO},
-    {"im2col", LF_CONV_IM2COL, LF_ISA_AUTO},
-    {"direct/generic", LF_CONV_DIRECT, LF_ISA_GENERIC},
-    {"direct/avx2", LF_CONV_DIRECT, LF_ISA_AVX2},
-    {"direct/avx512", LF_CONV_DIRECT, LF_ISA_AVX512},
-};
-#define NRUNS ((int)(sizeof runs / sizeof runs[0]))
-
-static int set_run(int run) {
-  static int reported[NRUNS];
-  const lf_nn_isa got = lf_nn_set_isa(runs[run].isa);
-  if (runs[run].isa != LF_ISA_AUTO && got != runs[run].isa) {
-    if (!reported[run]) fprintf(stderr, "skip %s: this CPU lacks it\n", runs[run].name);
-    reported[run] = 1;
-    return 0;
-  }
-  return 1;
-}
-
 /* ---- forward: naive, im2col, direct, both precisions -------------------------------- */
 static void test_forward(const shape *s, int si) {
   const int V = s->L0 * s->L1;
@@ -166,20 +140,8 @@ static double conv_loss(void *vctx) { /* sum(r * y) */
  * relative test without a bug; a wrong gradient still gives err ~ 1. */
 static void gradcheck2(lf_loss_fn loss, void *ctx, double *theta, const double *grad, size_t n,
                        double h, double err[2]) {
-  double gmax = 0;
-  for (size_t i = 0; i < n; i++) gmax = fmax(gmax, fabs(grad[i]));
   err[0] = lf_gradcheck(loss, ctx, theta, grad, n, h);
-  err[1] = 0;
-  for (size_t i = 0; i < n; i++) {
-    const double t0 = theta[i];
-    theta[i] = t0 + h;
-    const double lp = loss(ctx);
-    theta[i] = t0 - h;
-    const double lm = loss(ctx);
-    theta[i] = t0;
-    const double fd = (lp - lm) / (2 * h);
-    err[1] = fmax(err[1], fabs(grad[i] - fd) / fmax(1e-3 * gmax, fabs(grad[i]) + fabs(fd)));
-  }
+  err[1] = lf_gradcheck_scaled(loss, ctx, theta, grad, n, h);
 }
 
 static void test_backward(const shape *s, int si, int run) {

@@ -13,6 +13,7 @@
 #include "latflow/nn.h"
 #include "latflow/timer.h"
 #include "lftest.h"
+#include "nn_test.h"
 #include "nn/vmath.h"
 
 #include <math.h>
@@ -30,29 +31,6 @@ static const shape shapes[] = {
     {2, 3, 5, 6, 6, 2},   /* k = 5 */
 };
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
-
-typedef struct run_kind {
-  const char *name;
-  lf_conv_algo algo;
-  lf_nn_isa isa;
-} run_kind;
-static const run_kind runs[] = {
-    {"auto", LF_CONV_AUTO, LF_ISA_AUTO},
-    {"im2col", LF_CONV_IM2COL, LF_ISA_AUTO},
-    {"direct/generic", LF_CONV_DIRECT, LF_ISA_GENERIC},
-    {"direct/avx2", LF_CONV_DIRECT, LF_ISA_AVX2},
-    {"direct/avx512", LF_CONV_DIRECT, LF_ISA_AVX512},
-};
-#define NRUNS ((int)(sizeof runs / sizeof runs[0]))
-
-static int set_run(int run) {
-  const lf_nn_isa got = lf_nn_set_isa(runs[run].isa);
-  if (runs[run].isa != LF_ISA_AUTO && got != runs[run].isa) {
-    fprintf(stderr, "skip %s: this CPU lacks it\n", runs[run].name);
-    return 0;
-  }
-  return 1;
-}
 
 static double maxdiff_d(size_t n, const double *a, const double *b) {
   double m = 0.0;
