@@ -226,4 +226,19 @@ lf_status lf_io_metrics_read(const char *path, lf_train_series *out, lf_config *
 /* Frees the arrays of s and zeroes it (accepts a zeroed s). */
 void lf_io_series_free(lf_train_series *s);
 
+/* ---- paths and folders (local, file-system work only; src/io/paths.c) ------------------- */
+
+/* Joins dir and name into out[n] as "dir/name" (LF_ERR_INVALID "path too long" if it does
+ * not fit). */
+lf_status lf_io_path_join(char *out, size_t n, const char *dir, const char *name);
+/* 1 if path exists (stat follows links), else 0. */
+int lf_io_exists(const char *path);
+/* mkdir -p of dir (mode 0777 before umask); existing folders are fine. LF_ERR_INVALID (too
+ * long), LF_ERR_IO naming the component that could not be created. */
+lf_status lf_io_mkdirs(const char *dir);
+/* Removes the checkpoint at path, its .prev and its .tmp with lf_io_remove_stale: missing
+ * ones are fine, regular files are removed, anything else (a link, a directory) is refused
+ * (LF_ERR_IO). */
+lf_status lf_io_remove_checkpoints(const char *path);
+
 #endif

@@ -99,42 +99,21 @@ lf_status lf_cli_load_config(const lf_cli_opts *o, lf_config *cfg) {
   return lf_config_set_list(cfg, o->nsets, o->sets);
 }
 
+/* The path helpers are the library's (src/io/paths.c); these names stay for the commands. */
 lf_status lf_cli_mkdirs(const char *dir) {
-  char buf[LF_PATH_MAX];
-  if (strlen(dir) >= sizeof buf) return LF_FAIL(LF_ERR_INVALID, "path too long: %s", dir);
-  strcpy(buf, dir);
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = '\0';
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-      return LF_FAIL(LF_ERR_IO, "cannot create directory '%s': %s", buf, strerror(errno));
-    *p = '/';
-  }
-  if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-    return LF_FAIL(LF_ERR_IO, "cannot create directory '%s': %s", buf, strerror(errno));
-  return LF_OK;
+  return lf_io_mkdirs(dir);
 }
 
 lf_status lf_cli_path(char *out, size_t n, const char *dir, const char *name) {
-  const int k = snprintf(out, n, "%s/%s", dir, name);
-  if (k < 0 || (size_t)k >= n) return LF_FAIL(LF_ERR_INVALID, "path too long: %s/%s", dir, name);
-  return LF_OK;
+  return lf_io_path_join(out, n, dir, name);
 }
 
 int lf_cli_file_exists(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0;
+  return lf_io_exists(path);
 }
 
 lf_status lf_cli_remove_checkpoints(const char *path) {
-  char other[LF_PATH_MAX + 16];
-  const char *sfx[3] = {"", ".prev", ".tmp"};
-  for (int i = 0; i < 3; i++) {
-    snprintf(other, sizeof other, "%s%s", path, sfx[i]);
-    const lf_status rc = lf_io_remove_stale(other);
-    if (rc != LF_OK) return rc;
-  }
-  return LF_OK;
+  return lf_io_remove_checkpoints(path);
 }
 
 void lf_cli_banner(MPI_Comm comm, const char *cmd) {

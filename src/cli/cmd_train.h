@@ -20,10 +20,9 @@ lf_status lf_train_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_
  * <output>/ensemble.h5 (cmd_sample.c). */
 lf_status lf_sample_pipeline(const lf_config *cfg, const char *model_path, int force, MPI_Comm comm,
                              cJSON *json);
-/* HMC into <output>/hmc.h5 (cmd_hmc.c). */
-lf_status lf_hmc_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSON *json);
-/* The same; resume != 0 continues the run interrupted in cfg->output from
- * <output>/hmc.ckpt.h5 (same number of ranks). */
+/* HMC into <output>/hmc.h5 (cmd_hmc.c: the driver lf_hmc_run, latflow/hmc_run.h, and its
+ * summary added to json when not NULL); resume != 0 continues the run interrupted in
+ * cfg->output from <output>/hmc.ckpt.h5 (same number of ranks). */
 lf_status lf_hmc_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_Comm comm,
                              cJSON *json);
 /* Plots of an ensemble or train file into outdir (NULL: <dir of path>/plots); *nplots
