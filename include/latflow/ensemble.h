@@ -128,7 +128,6 @@ lf_status lf_ens_write_epoch(lf_ens_writer *w, int64_t rows_end, int64_t steps_e
                              const double *corr, const double *phi, size_t nsteps,
                              const lf_ens_step *steps);
 
-
 /* Reads the file at path (kind "ensemble"; any number of chains) into e (zeroed first;
  * on failure e is left zeroed). Refusals as above, plus LF_ERR_FORMAT naming the file and
  * the attribute or dataset for: nchains < 1, obs_names count != nobs, obs width != nobs,

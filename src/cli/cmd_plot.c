@@ -294,7 +294,8 @@ static lf_status check_pngs(const char *dir) {
   FILE *gp = NULL;
   lf_status rc = lf_cli_path(p, sizeof p, dir, "plots.gp");
   if (rc != LF_OK) return rc;
-  if (!(gp = fopen(p, "r"))) return LF_FAIL(LF_ERR_IO, "cannot read back '%s': %s", p, strerror(errno));
+  if (!(gp = fopen(p, "r")))
+    return LF_FAIL(LF_ERR_IO, "cannot read back '%s': %s", p, strerror(errno));
   int total = 0, broken = 0;
   while (fgets(line, sizeof line, gp)) {
     if (sscanf(line, "set output '%[^']'", name) != 1) continue;

@@ -394,12 +394,7 @@ fail:
 lf_status lf_ens_sync(lf_ens_writer *w) {
   lf_status rc = lf_ens_flush(w);
   if (rc != LF_OK || w->comm != MPI_COMM_NULL) return rc; /* MPI-IO: the flush synced */
-  void *h = NULL;
-  if (H5Fget_vfd_handle(w->file, H5P_DEFAULT, &h) < 0 || !h)
-    return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot get the file handle to sync it", w->tmp);
-  if (fsync(*(int *)h) != 0)
-    return LF_FAIL(LF_ERR_IO, "cannot sync '%s': %s", w->tmp, strerror(errno));
-  return LF_OK;
+  return lf_h5_fsync(w->file, w->tmp);
 }
 
 /* Closes the current chain's datasets and group; the first failure is returned if rc was

@@ -60,6 +60,9 @@ lf_status lf_h5_write_error(hid_t file, const char *path);
 /* H5Fflush (global: H5F_SCOPE_GLOBAL) and lf_h5_write_error: the message names path and
  * says what was being flushed ("after 20 records"). */
 lf_status lf_h5_flush(hid_t file, int global, const char *path, const char *what);
+/* fsync of a serially opened file's descriptor (after a flush): what was flushed is on disk.
+ * LF_ERR_HDF5 (no handle) or LF_ERR_IO (the errno text), naming path. */
+lf_status lf_h5_fsync(hid_t file, const char *path);
 /* Flushes a file opened for writing (H5F_SCOPE_LOCAL); if that fails, detaches it and
  * returns LF_ERR_HDF5 naming path. Afterwards neither the file's objects nor the file
  * fail to close on a write. Collective for an MPI-IO file. */

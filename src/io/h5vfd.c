@@ -245,3 +245,12 @@ lf_status lf_h5_fapl_serial(hid_t *fapl) {
   }
   return LF_OK;
 }
+
+lf_status lf_h5_fsync(hid_t file, const char *path) {
+  void *h = NULL;
+  if (H5Fget_vfd_handle(file, H5P_DEFAULT, &h) < 0 || !h)
+    return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot get the file handle to sync it", path);
+  if (fsync(*(int *)h) != 0)
+    return LF_FAIL(LF_ERR_IO, "cannot sync '%s': %s", path, strerror(errno));
+  return LF_OK;
+}

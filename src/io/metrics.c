@@ -294,12 +294,7 @@ lf_status lf_io_metrics_flush(lf_io_metrics *w) {
   }
   /* on disk before the checkpoint that counts these records: a power loss must not leave
    * a checkpoint newer than its metrics */
-  void *h = NULL;
-  if (H5Fget_vfd_handle(w->file, H5P_DEFAULT, &h) < 0 || !h)
-    return LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot get the file handle to sync it", w->tmp);
-  if (fsync(*(int *)h) != 0)
-    return LF_FAIL(LF_ERR_IO, "cannot sync '%s': %s", w->tmp, strerror(errno));
-  return LF_OK;
+  return lf_h5_fsync(w->file, w->tmp);
 }
 
 lf_status lf_io_metrics_append(lf_io_metrics *w, const lf_train_record *r) {
