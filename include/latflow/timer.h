@@ -13,6 +13,14 @@ double lf_wtime(void);
 void *lf_alloc(size_t n);
 void lf_free(void *p);
 
+/* lf_free every pointer of ptrs[0..n) (NULL entries are fine). */
+void lf_free_n(void *const *ptrs, size_t n);
+
+/* LF_FREE_ALL(a, b, c): lf_free each listed pointer, for the release functions of structs that own
+ * several buffers. */
+#define LF_FREE_ALL(...)                                                                           \
+  lf_free_n((void *const[]){__VA_ARGS__}, sizeof((void *const[]){__VA_ARGS__}) / sizeof(void *))
+
 /* Peak resident set size of this process in MiB. */
 double lf_peak_rss_mb(void);
 

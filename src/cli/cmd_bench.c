@@ -290,10 +290,7 @@ static lf_status bench(const lf_config *cfg, double seconds, const bench_opts *b
   cJSON_AddNumberToObject(json, "fma_peak_avx2_gflops", peak2);
   cJSON_AddNumberToObject(json, "flop_efficiency_avx2", peak2 > 0 ? gflops / peak2 : 0.0);
 fail:
-  lf_free(b.eps);
-  lf_free(b.phi);
-  lf_free(b.logq);
-  lf_free(b.S);
+  LF_FREE_ALL(b.eps, b.phi, b.logq, b.S);
   lf_model_free(&m);
   lf_theory_free(&th);
   return rc;

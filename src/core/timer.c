@@ -32,6 +32,10 @@ void lf_free(void *p) {
   free(p);
 }
 
+void lf_free_n(void *const *ptrs, size_t n) {
+  for (size_t i = 0; i < n; i++) free(ptrs[i]);
+}
+
 double lf_peak_rss_mb(void) {
   struct rusage ru;
   if (getrusage(RUSAGE_SELF, &ru) != 0) return 0.0;

@@ -38,11 +38,7 @@ size_t LF_T(lf_flow_nparams)(const lf_model_cfg *cfg, int C) {
 }
 
 void LF_T(lf_flow_free)(LF_T(lf_flow) * f) {
-  lf_free(f->layers);
-  lf_free(f->ws);
-  lf_free(f->xs);
-  lf_free(f->dxs);
-  lf_free(f->scratch);
+  LF_FREE_ALL(f->layers, f->ws, f->xs, f->dxs, f->scratch);
   memset(f, 0, sizeof *f);
 }
 

@@ -262,12 +262,7 @@ size_t LF_T(lf_gflow_nparams)(const lf_model_cfg *cfg, int K) {
 }
 
 void LF_T(lf_gflow_free)(LF_T(lf_gflow) * f) {
-  lf_free(f->layers);
-  lf_free(f->ws);
-  lf_free(f->xs);
-  lf_free(f->dxs);
-  lf_free(f->scratch);
-  lf_free(f->tmp);
+  LF_FREE_ALL(f->layers, f->ws, f->xs, f->dxs, f->scratch, f->tmp);
   memset(f, 0, sizeof *f);
 }
 

@@ -41,15 +41,7 @@ typedef struct batch_bufs {
 } batch_bufs;
 
 static void bufs_free(batch_bufs *b) {
-  lf_free(b->zd);
-  lf_free(b->logr);
-  lf_free(b->dzd);
-  lf_free(b->logdet);
-  lf_free(b->dlogdet);
-  lf_free(b->eps_saved);
-  lf_free(b->zr);
-  lf_free(b->phir);
-  lf_free(b->dr);
+  LF_FREE_ALL(b->zd, b->logr, b->dzd, b->logdet, b->dlogdet, b->eps_saved, b->zr, b->phir, b->dr);
   memset(b, 0, sizeof *b);
 }
 
@@ -145,12 +137,7 @@ void lf_model_free(lf_model *m) {
   lf_gflow_free_d(&m->gd);
   batch_bufs b = bufs_of(m);
   bufs_free(&b);
-  lf_free(m->params);
-  lf_free(m->grads);
-  lf_free(m->m);
-  lf_free(m->v);
-  lf_free(m->theta);
-  lf_free(m->dtheta);
+  LF_FREE_ALL(m->params, m->grads, m->m, m->v, m->theta, m->dtheta);
   lf_base_free(&m->base);
   lf_lattice_free(&m->lat);
   memset(m, 0, sizeof *m);

@@ -4,6 +4,7 @@
 #include "io/ens_private.h"
 
 #include "latflow/io.h"
+#include "latflow/timer.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +19,7 @@ void lf_ens_free(lf_ensemble *e) {
     if (e->chain) free(e->chain[r]);
     if (e->mult) free(e->mult[r]);
   }
-  free(e->mult);
-  free(e->rows);
-  free(e->steps);
-  free(e->obs);
-  free(e->corr);
-  free(e->chain);
+  LF_FREE_ALL(e->mult, e->rows, e->steps, e->obs, e->corr, e->chain);
   memset(e, 0, sizeof *e);
 }
 

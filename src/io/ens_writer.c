@@ -12,6 +12,7 @@
 #include "io/ens_private.h"
 
 #include "latflow/io.h"
+#include "latflow/timer.h"
 
 #include <errno.h>
 #include <math.h>
@@ -119,10 +120,7 @@ void lf_ens_release(lf_ens_writer *w, int detach) {
 
 void lf_ens_writer_free(lf_ens_writer *w) {
   if (w->comm != MPI_COMM_NULL) MPI_Comm_free(&w->comm);
-  free(w->obs_buf);
-  free(w->corr_buf);
-  free(w->conf_buf);
-  free(w);
+  LF_FREE_ALL(w->obs_buf, w->corr_buf, w->conf_buf, w);
 }
 
 /* Creates group /chain_<w->chain> and its empty datasets; resets the counters. Under

@@ -74,13 +74,7 @@ static lf_status bufs_init(bufs *u, const run_args *a, int rank, int P) {
 
 /* Frees what bufs_init allocated and zeroes u. */
 static void bufs_free(bufs *u) {
-  lf_free(u->decs);
-  lf_free(u->reqs);
-  lf_free(u->recvd);
-  lf_free(u->rbuf);
-  lf_free(u->wphi);
-  lf_free(u->lwm);
-  lf_free(u->cm);
+  LF_FREE_ALL(u->decs, u->reqs, u->recvd, u->rbuf, u->wphi, u->lwm, u->cm);
   memset(u, 0, sizeof *u);
 }
 
@@ -178,12 +172,7 @@ fail:
   lf_dist_ebuf_free(&sh.eb);
   bufs_free(&u);
   lf_proposer_free(&p);
-  lf_free(src.logq);
-  lf_free(src.S);
-  lf_free(phi);
-  lf_free(logw);
-  lf_free(flags);
-  lf_free(acc);
+  LF_FREE_ALL(src.logq, src.S, phi, logw, flags, acc);
   MPI_Comm_free(&comm);
   return rc;
 }
@@ -273,11 +262,7 @@ lf_status lf_dist_bench(const lf_config *cfg, MPI_Comm comm, double seconds, dou
       rates[0] = (double)b * (double)B / dt;
       (void)stored;
     }
-    lf_free(lw);
-    lf_free(msg);
-    lf_free(data);
-    lf_free(steps);
-    lf_free(acc);
+    LF_FREE_ALL(lw, msg, data, steps, acc);
   }
   if ((rc = lf_comm_agree(comm, rc)) != LF_OK) return rc;
   if (P > 1) {

@@ -20,12 +20,7 @@ void lf_dist_ebuf_init(epoch_buf *e, const lf_theory *th, int save) {
 }
 
 void lf_dist_ebuf_free(epoch_buf *e) {
-  lf_free(e->first);
-  lf_free(e->count);
-  lf_free(e->obs);
-  lf_free(e->corr);
-  lf_free(e->phi);
-  lf_free(e->steps);
+  LF_FREE_ALL(e->first, e->count, e->obs, e->corr, e->phi, e->steps);
   memset(e, 0, sizeof *e);
 }
 

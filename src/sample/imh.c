@@ -83,14 +83,7 @@ typedef struct drv {
 } drv;
 
 static void drv_free(drv *d) {
-  lf_free(d->phi);
-  lf_free(d->logq);
-  lf_free(d->S);
-  lf_free(d->logw);
-  lf_free(d->obs);
-  lf_free(d->corr);
-  lf_free(d->acc);
-  lf_free(d->steps);
+  LF_FREE_ALL(d->phi, d->logq, d->S, d->logw, d->obs, d->corr, d->acc, d->steps);
   memset(d, 0, sizeof *d);
 }
 

@@ -134,14 +134,7 @@ lf_status lf_pf_init(lf_pf *pf, const lf_theory *th, double tol, int maxiter) {
 
 void lf_pf_free(lf_pf *pf) {
   if (!pf) return;
-  lf_free(pf->h);
-  lf_free(pf->key);
-  lf_free(pf->phi);
-  lf_free(pf->x);
-  lf_free(pf->r);
-  lf_free(pf->p);
-  lf_free(pf->q);
-  lf_free(pf->tmp);
+  LF_FREE_ALL(pf->h, pf->key, pf->phi, pf->x, pf->r, pf->p, pf->q, pf->tmp);
   memset(pf, 0, sizeof *pf);
 }
 

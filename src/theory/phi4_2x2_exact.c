@@ -119,10 +119,6 @@ lf_status lf_phi4_2x2_exact_eval(double m2, double lambda, int n, lf_phi4_2x2_ex
   out->n = n;
   out->xmax = xmax;
 done:
-  lf_free(T);
-  lf_free(x);
-  lf_free(t);
-  lf_free(u);
-  lf_free(work);
+  LF_FREE_ALL(T, x, t, u, work);
   return rc;
 }

@@ -208,12 +208,7 @@ static void schwinger_correlator(const lf_theory *t, const double *phi, double *
 void lf_schwinger_free_impl(void *impl) {
   schw_ws *w = impl;
   if (!w) return;
-  lf_free(w->D);
-  lf_free(w->inv);
-  lf_free(w->work);
-  lf_free(w->ipiv);
-  lf_free(w->key);
-  lf_free(w);
+  LF_FREE_ALL(w->D, w->inv, w->work, w->ipiv, w->key, w);
 }
 
 lf_status lf_schwinger_init(lf_theory *t, const lf_theory_cfg *cfg) {

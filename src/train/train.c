@@ -77,16 +77,8 @@ lf_status lf_trainer_check_sync(lf_trainer *tr, long step) {
 }
 
 void lf_trainer_free(lf_trainer *tr) {
-  lf_free(tr->eps);
-  lf_free(tr->phi);
-  lf_free(tr->logq);
-  lf_free(tr->logq2);
-  lf_free(tr->S);
-  lf_free(tr->dphi);
-  lf_free(tr->dlogq);
-  lf_free(tr->logw);
-  lf_free(tr->backup);
-  lf_free(tr->ess_ring);
+  LF_FREE_ALL(tr->eps, tr->phi, tr->logq, tr->logq2, tr->S, tr->dphi, tr->dlogq, tr->logw,
+              tr->backup, tr->ess_ring);
   trainer_zero(tr);
 }
 
