@@ -1,0 +1,35 @@
+/* latflow/driver.h: the pipelines the commands run (src/driver/): train, sample and hmc on
+ * a config, plots of a file. Collective over the communicator they are given; each adds
+ * its summary to a cJSON object when one is passed. The command line (src/cli) only parses
+ * options and calls one of these. */
+#ifndef LATFLOW_DRIVER_H
+#define LATFLOW_DRIVER_H
+
+#include "latflow/config.h"
+#include "latflow/status.h"
+
+#include <cjson/cJSON.h>
+#include <mpi.h>
+
+/* Trains cfg, writes model.h5 and train.h5 under cfg->output, evaluates; adds the
+ * summary to json when not NULL. */
+lf_status lf_train_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSON *json);
+/* The same; resume != 0 continues the run interrupted in cfg->output from
+ * <output>/train.ckpt.h5 (latflow train --resume). Checkpoints are written either way;
+ * LF_INTERRUPTED when a signal stopped training. */
+lf_status lf_train_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_Comm comm,
+                               cJSON *json);
+/* Samples the model (model_path, or <output>/model.h5 when NULL) into
+ * <output>/ensemble.h5. */
+lf_status lf_sample_pipeline(const lf_config *cfg, const char *model_path, int force, MPI_Comm comm,
+                             cJSON *json);
+/* HMC into <output>/hmc.h5 (the driver lf_hmc_run, latflow/hmc_run.h, and its summary added
+ * to json when not NULL); resume != 0 continues the run interrupted in cfg->output from
+ * <output>/hmc.ckpt.h5 (same number of ranks). */
+lf_status lf_hmc_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_Comm comm,
+                             cJSON *json);
+/* Plots of an ensemble or train file into outdir (NULL: <dir of path>/plots); *nplots
+ * (may be NULL) gets the number of PNGs. */
+lf_status lf_plot_pipeline(const char *path, const char *outdir, int *nplots);
+
+#endif
