@@ -7,32 +7,24 @@
 
 static _Thread_local char last_error[2048];
 
+/* The text of each code, indexed by its value. */
+static const char *const status_text[] = {
+    [LF_OK] = "ok",
+    [LF_ERR_INVALID] = "invalid argument",
+    [LF_ERR_NOMEM] = "out of memory",
+    [LF_ERR_IO] = "I/O error",
+    [LF_ERR_FORMAT] = "format error",
+    [LF_ERR_CONFIG] = "config error",
+    [LF_ERR_HDF5] = "HDF5 error",
+    [LF_ERR_MPI] = "MPI error",
+    [LF_ERR_NUMERIC] = "numerical error",
+    [LF_ERR_USAGE] = "usage error",
+    [LF_INTERRUPTED] = "interrupted (checkpoint written; continue with --resume)",
+};
+
 const char *lf_status_str(lf_status s) {
-  switch (s) {
-  case LF_OK:
-    return "ok";
-  case LF_ERR_INVALID:
-    return "invalid argument";
-  case LF_ERR_NOMEM:
-    return "out of memory";
-  case LF_ERR_IO:
-    return "I/O error";
-  case LF_ERR_FORMAT:
-    return "format error";
-  case LF_ERR_CONFIG:
-    return "config error";
-  case LF_ERR_HDF5:
-    return "HDF5 error";
-  case LF_ERR_MPI:
-    return "MPI error";
-  case LF_ERR_NUMERIC:
-    return "numerical error";
-  case LF_ERR_USAGE:
-    return "usage error";
-  case LF_INTERRUPTED:
-    return "interrupted (checkpoint written; continue with --resume)";
-  }
-  return "unknown status";
+  const size_t n = sizeof status_text / sizeof *status_text;
+  return (size_t)s < n && status_text[s] ? status_text[s] : "unknown status";
 }
 
 const char *lf_last_error(void) {

@@ -28,15 +28,9 @@ lf_nn_isa lf_nn_isa_current(void) {
 }
 
 const char *lf_nn_isa_name(lf_nn_isa isa) {
-  switch (isa) {
-  case LF_ISA_AUTO:
-    return "auto";
-  case LF_ISA_GENERIC:
-    return "generic";
-  case LF_ISA_AVX2:
-    return "avx2";
-  case LF_ISA_AVX512:
-    return "avx512";
-  }
-  return "unknown";
+  static const char *const names[] = {[LF_ISA_AUTO] = "auto",
+                                      [LF_ISA_GENERIC] = "generic",
+                                      [LF_ISA_AVX2] = "avx2",
+                                      [LF_ISA_AVX512] = "avx512"};
+  return (size_t)isa < sizeof names / sizeof *names ? names[isa] : "unknown";
 }

@@ -40,6 +40,15 @@ static void severity_case(void) {
   for (int i = 1; i < n; i++)
     if (lf_comm_severity(order[i]) <= lf_comm_severity(order[i - 1])) increasing = 0;
   CHECK(increasing, "r%d: severity increases OK < INTERRUPTED < INVALID < ... < USAGE", rank);
+  int named = 1; /* every code has its own text, and an unknown value says so */
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < i; j++)
+      if (strcmp(lf_status_str(order[i]), lf_status_str(order[j])) == 0) named = 0;
+  CHECK(named && strcmp(lf_status_str(LF_ERR_HDF5), "HDF5 error") == 0 &&
+            strcmp(lf_status_str((lf_status)99), "unknown status") == 0 &&
+            strcmp(lf_status_str((lf_status)-1), "unknown status") == 0,
+        "r%d: lf_status_str names each code once (HDF5: '%s', 99: '%s')", rank,
+        lf_status_str(LF_ERR_HDF5), lf_status_str((lf_status)99));
   CHECK(lf_comm_severity(LF_ERR_INVALID) > lf_comm_severity(LF_INTERRUPTED) &&
             lf_comm_severity(LF_ERR_HDF5) > lf_comm_severity(LF_INTERRUPTED),
         "r%d: every failure outranks LF_INTERRUPTED (HDF5 %d > INTERRUPTED %d)", rank,

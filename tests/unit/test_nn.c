@@ -113,6 +113,11 @@ static void test_forward(const shape *s, int si) {
           runs[run].name, s->cin, s->cout, s->k, s->L0, s->L1, s->B, ed, ef);
   }
   lf_nn_set_isa(LF_ISA_AUTO);
+  CHECK(strcmp(lf_nn_isa_name(LF_ISA_GENERIC), "generic") == 0 &&
+            strcmp(lf_nn_isa_name(LF_ISA_AVX512), "avx512") == 0 &&
+            strcmp(lf_nn_isa_name((lf_nn_isa)7), "unknown") == 0,
+        "lf_nn_isa_name: generic '%s', avx512 '%s', 7 '%s'", lf_nn_isa_name(LF_ISA_GENERIC),
+        lf_nn_isa_name(LF_ISA_AVX512), lf_nn_isa_name((lf_nn_isa)7));
   free(p), free(x), free(yref), free(y), free(pf), free(xf), free(yf);
   lf_free(wsd), lf_free(wsf);
 }
