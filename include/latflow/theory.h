@@ -111,8 +111,7 @@ const char *lf_theory_cfg_fermion_name(const lf_theory_cfg *cfg, const lf_hmc_cf
 /* The fermion part of HMC's description, appended after lf_theory_describe: "" without
  * fermions, ", exact determinant", ", pseudofermion (CG tol 1e-10, max 10000)"; always
  * NUL-terminated. */
-void lf_theory_describe_hmc(const lf_theory_cfg *cfg, const lf_hmc_cfg *hmc, char *buf,
-                            size_t n);
+void lf_theory_describe_hmc(const lf_theory_cfg *cfg, const lf_hmc_cfg *hmc, char *buf, size_t n);
 /* For resume: copies from b into a the HMC keys that change nothing for theory cfg (then
  * the two compare equal on them): hmc.fermion for a theory without fermions, hmc.cg_tol
  * and hmc.cg_maxiter unless both a and b use pseudofermions. */
@@ -131,7 +130,6 @@ typedef struct lf_theory_diff {
  * not NULL) names the first difference in the order theory.name, theory.shape, then the
  * couplings in the order lf_theory_describe prints them. Used by latflow-merge (which
  * inputs may be combined) and by resume (lf_ckpt_compat). */
-int lf_theory_cfg_same_physics(const lf_theory_cfg *a, const lf_theory_cfg *b,
-                               lf_theory_diff *d);
+int lf_theory_cfg_same_physics(const lf_theory_cfg *a, const lf_theory_cfg *b, lf_theory_diff *d);
 
 #endif

@@ -132,14 +132,10 @@ static lf_status phi4_init(lf_theory *t, const lf_theory_cfg *cfg) {
 /* phi^4's facts: one real per site, the observables of latflow/theory.h in phi4_observables'
  * order, the zero-momentum correlator, couplings m2 and lambda. */
 static const char *const phi4_obs[] = {"phi2", "mag", "abs_mag", "chi2", "energy", NULL};
+/* clang-format off */
 const lf_theory_ops lf_phi4_ops = {
-    .C = 1,
-    .obs = phi4_obs,
-    .corr = 1,
-    .fermions = 0,
-    .ncouplings = 2,
-    .coupling = {{"theory.m2", offsetof(lf_theory_cfg, m2), 0},
-                 {"theory.lambda", offsetof(lf_theory_cfg, lambda), 0}},
-    .init = phi4_init,
-    .free_impl = NULL,
-};
+  .C = 1, .obs = phi4_obs, .corr = 1, .fermions = 0,
+  .ncouplings = 2, .coupling = {{"theory.m2", offsetof(lf_theory_cfg, m2), 0},
+                                {"theory.lambda", offsetof(lf_theory_cfg, lambda), 0}},
+  .init = phi4_init, .free_impl = NULL};
+/* clang-format on */

@@ -138,8 +138,7 @@ const char *lf_theory_cfg_fermion_name(const lf_theory_cfg *cfg, const lf_hmc_cf
   return lf_theory_cfg_pseudofermions(cfg, hmc) ? "pseudofermion" : "exact";
 }
 
-void lf_theory_describe_hmc(const lf_theory_cfg *cfg, const lf_hmc_cfg *hmc, char *buf,
-                            size_t n) {
+void lf_theory_describe_hmc(const lf_theory_cfg *cfg, const lf_hmc_cfg *hmc, char *buf, size_t n) {
   if (!buf || n == 0) return;
   buf[0] = '\0';
   if (lf_theory_cfg_pseudofermions(cfg, hmc))
@@ -192,8 +191,7 @@ static void fmt_double(char *buf, size_t n, double v) {
   if (strtod(buf, NULL) != v) snprintf(buf, n, "%.17g", v);
 }
 
-int lf_theory_cfg_same_physics(const lf_theory_cfg *a, const lf_theory_cfg *b,
-                               lf_theory_diff *d) {
+int lf_theory_cfg_same_physics(const lf_theory_cfg *a, const lf_theory_cfg *b, lf_theory_diff *d) {
   lf_theory_diff tmp;
   if (!d) d = &tmp;
   memset(d, 0, sizeof *d);

@@ -28,12 +28,12 @@ typedef struct lf_theory_coupling {
 } lf_theory_coupling;
 
 typedef struct lf_theory_ops {
-  int C;                   /* real components per site (phi^4: 1; link angles: 2)       */
-  const char *const *obs;  /* static, NULL-terminated: every observable, in its order   */
-  int corr;                /* 1: a correlator G(t) of length L0 (0 when L0 > LF_THEORY_MAX_CORR) */
-  int fermions;            /* 1: a fermion determinant (dense Dirac matrices; hmc.fermion
-                              chooses exact or pseudofermion HMC)                        */
-  int ncouplings;          /* the keys of the action, in the order describe prints them */
+  int C;                  /* real components per site (phi^4: 1; link angles: 2)       */
+  const char *const *obs; /* static, NULL-terminated: every observable, in its order   */
+  int corr;               /* 1: a correlator G(t) of length L0 (0 when L0 > LF_THEORY_MAX_CORR) */
+  int fermions;           /* 1: a fermion determinant (dense Dirac matrices; hmc.fermion
+                             chooses exact or pseudofermion HMC)                        */
+  int ncouplings;         /* the keys of the action, in the order describe prints them */
   lf_theory_coupling coupling[LF_THEORY_MAX_COUPLINGS];
   /* Fills t from cfg after lf_theory_init has set kind, name, C, the observable names and
    * ncorr from this table: the lattice, V, cfg, the hooks, impl. LF_ERR_CONFIG for bad

@@ -131,13 +131,9 @@ static lf_status u1_init(lf_theory *t, const lf_theory_cfg *cfg) {
 /* u1's facts: two link angles per site, the gauge observables of lf_u1_gauge_obs, no
  * correlator, coupling beta. */
 static const char *const u1_obs[] = {"plaq", "topo", "chi_t", NULL};
+/* clang-format off */
 const lf_theory_ops lf_u1_ops = {
-    .C = 2,
-    .obs = u1_obs,
-    .corr = 0,
-    .fermions = 0,
-    .ncouplings = 1,
-    .coupling = {{"theory.beta", offsetof(lf_theory_cfg, beta), 0}},
-    .init = u1_init,
-    .free_impl = NULL,
-};
+  .C = 2, .obs = u1_obs, .corr = 0, .fermions = 0,
+  .ncouplings = 1, .coupling = {{"theory.beta", offsetof(lf_theory_cfg, beta), 0}},
+  .init = u1_init, .free_impl = NULL};
+/* clang-format on */

@@ -260,18 +260,14 @@ static lf_status schwinger_init(lf_theory *t, const lf_theory_cfg *cfg) {
  * the pion correlator, couplings beta, kappa and the fermions' boundary condition, a
  * fermion determinant. */
 static const char *const schwinger_obs[] = {"plaq", "topo", "chi_t", "condensate", NULL};
+/* clang-format off */
 const lf_theory_ops lf_schwinger_ops = {
-    .C = 2,
-    .obs = schwinger_obs,
-    .corr = 1,
-    .fermions = 1,
-    .ncouplings = 3,
-    .coupling = {{"theory.beta", offsetof(lf_theory_cfg, beta), 0},
-                 {"theory.kappa", offsetof(lf_theory_cfg, kappa), 0},
-                 {"theory.fermion_bc", offsetof(lf_theory_cfg, fermion_bc), 1}},
-    .init = schwinger_init,
-    .free_impl = schwinger_free_impl,
-};
+  .C = 2, .obs = schwinger_obs, .corr = 1, .fermions = 1,
+  .ncouplings = 3, .coupling = {{"theory.beta", offsetof(lf_theory_cfg, beta), 0},
+                                {"theory.kappa", offsetof(lf_theory_cfg, kappa), 0},
+                                {"theory.fermion_bc", offsetof(lf_theory_cfg, fermion_bc), 1}},
+  .init = schwinger_init, .free_impl = schwinger_free_impl};
+/* clang-format on */
 
 lf_status lf_schwinger_logdet(const lf_theory *t, const double *theta, double *logabs,
                               double *phase) {
