@@ -26,8 +26,9 @@
  * hmc.trajectories, hmc.checkpoint_every, hmc.checkpoint_seconds,
  * hmc.compare, output) and the sections the command does not use (train and hmc for
  * sample; train, model and sample except sample.save for hmc; sample and hmc for train;
- * for hmc also hmc.fermion unless the theory is schwinger, and hmc.cg_tol, hmc.cg_maxiter
- * unless both configs use pseudofermions).
+ * for hmc also the keys lf_theory_hmc_unused names: hmc.fermion unless the theory has
+ * fermions (schwinger), and hmc.cg_tol, hmc.cg_maxiter unless both configs use
+ * pseudofermions). A difference in the physics (lf_theory_cfg_same_physics) is named first.
  *
  * All functions are local (serial HDF5; call them on one rank). */
 #ifndef LATFLOW_CKPT_H

@@ -26,7 +26,8 @@
  * chain < 2^61, so chain c's trajectory t is a pure function of (seed, c, t, phi), and the
  * momenta, eta and accept draws do not depend on tau_dist.
  *
- * Pseudofermions (theory schwinger with cfg.fermion = LF_FERMION_PSEUDO; latflow/pf.h):
+ * Pseudofermions (when the theory says so, lf_theory_cfg_pseudofermions: schwinger with
+ * cfg.fermion = LF_FERMION_PSEUDO; latflow/pf.h):
  * per trajectory eta (complex Gaussian, E|eta_i|^2 = 1) gives phi_pf = D^dagger eta, then
  *   H = p.p / 2 + S_g(theta) + phi_pf^dagger (D^dagger D)^{-1} phi_pf
  * with phi_pf fixed; H_start = p.p/2 + S_g + eta^dagger eta exactly, H_end by one CG

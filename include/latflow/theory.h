@@ -10,7 +10,15 @@
  *   phi2 = (1/V) sum phi^2, mag = (1/V) sum phi, abs_mag = |mag|,
  *   chi2 = (sum phi)^2 / V, energy = (1/(2V)) sum_x sum_mu phi(x) phi(x+mu).
  * LF_THEORY_MAX_CORR bounds ncorr (phi^4 has no correlator data when L0 exceeds it).
- * Function pointers are local, never allocate, never fail. */
+ * Function pointers are local, never allocate, never fail.
+ *
+ * The theory owns its physics: besides building an lf_theory, this module answers every
+ * question the rest of the program has about a theory from its configuration alone
+ * (below: observable names, components per site, correlator length, fermions, the
+ * pseudofermion decision of HMC, the description, "same physics" for merge and resume),
+ * so no other module switches on lf_theory_kind. Each theory declares these facts once
+ * in its own file (src/theory/theory_impl.h). These functions are local, never allocate
+ * and never fail. */
 #ifndef LATFLOW_THEORY_H
 #define LATFLOW_THEORY_H
 
@@ -54,7 +62,9 @@ struct lf_theory {
   void (*observables_all)(const lf_theory *t, const double *phi, double *out);
 };
 
-/* Builds the theory named by cfg->name. LF_ERR_CONFIG for a theory not built yet. */
+/* Builds the theory named by cfg->name: kind, name, C, the observable names and ncorr come
+ * from the theory's facts (the functions below), the rest from its constructor.
+ * LF_ERR_CONFIG for bad couplings or a theory not built yet, LF_ERR_NOMEM. */
 lf_status lf_theory_init(lf_theory *t, const lf_theory_cfg *cfg);
 void lf_theory_free(lf_theory *t);
 /* One line naming the theory and its couplings for logs and summaries, e.g.
@@ -72,5 +82,54 @@ void lf_theory_describe(const lf_theory_cfg *cfg, char *buf, size_t n);
 lf_status lf_theory_select_obs(lf_theory *t, const lf_config *cfg);
 /* Position of an observable in obs_names, or -1. */
 int lf_theory_obs_index(const lf_theory *t, const char *name);
+
+/* ---- facts of a configuration (no theory is built) ----------------------------------- */
+
+/* Every observable of theory k in the order of its observables() (static, NULL-terminated;
+ * NULL for a kind outside the enum): the one spelling of the names, which the config's
+ * defaults and validation read. */
+const char *const *lf_theory_obs_names(lf_theory_kind k);
+/* The real components per site C of the theory cfg describes (phi^4 1; u1 and schwinger 2
+ * link angles); 0 for a kind outside the enum. */
+int lf_theory_cfg_comps(const lf_theory_cfg *cfg);
+/* The ncorr lf_theory_init gives: L0 for a theory with a correlator (phi^4, schwinger) when
+ * L0 <= LF_THEORY_MAX_CORR, else 0. */
+int lf_theory_cfg_ncorr(const lf_theory_cfg *cfg);
+/* 1 if the theory has a fermion determinant (schwinger): building it allocates two dense
+ * (2V x 2V) complex matrices (src/theory/wilson.c), and hmc.fermion applies to it. */
+int lf_theory_cfg_fermions(const lf_theory_cfg *cfg);
+
+/* Auxiliary fields of HMC. 1 if HMC of this theory with these settings integrates the
+ * pseudofermion action (latflow/pf.h, latflow/hmc.h): a theory with fermions and
+ * hmc->fermion = LF_FERMION_PSEUDO. The pseudofermion field is redrawn by a heat bath at
+ * the start of every trajectory, so it carries no state from one trajectory to the next
+ * and a checkpoint stores none. */
+int lf_theory_cfg_pseudofermions(const lf_theory_cfg *cfg, const lf_hmc_cfg *hmc);
+/* How HMC treats the fermions (static): "none" (no fermions), "exact" (the determinant
+ * in the theory's action) or "pseudofermion". */
+const char *lf_theory_cfg_fermion_name(const lf_theory_cfg *cfg, const lf_hmc_cfg *hmc);
+/* The fermion part of HMC's description, appended after lf_theory_describe: "" without
+ * fermions, ", exact determinant", ", pseudofermion (CG tol 1e-10, max 10000)"; always
+ * NUL-terminated. */
+void lf_theory_describe_hmc(const lf_theory_cfg *cfg, const lf_hmc_cfg *hmc, char *buf, size_t n);
+/* For resume: copies from b into a the HMC keys that change nothing for theory cfg (then
+ * the two compare equal on them): hmc.fermion for a theory without fermions, hmc.cg_tol
+ * and hmc.cg_maxiter unless both a and b use pseudofermions. */
+void lf_theory_hmc_unused(const lf_theory_cfg *cfg, lf_hmc_cfg *a, const lf_hmc_cfg *b);
+
+/* The first key in which two theory configurations differ, with both values as text. */
+typedef struct lf_theory_diff {
+  char key[32]; /* "theory.kappa" */
+  char a[48];   /* its value in a: doubles in their shortest exact form ("0.276"), names
+                   quoted ("'antiperiodic'"), the shape as "[8, 8]" */
+  char b[48];   /* its value in b, the same way */
+} lf_theory_diff;
+/* 1 if a and b describe the same physics: the same theory, theory.shape and the couplings
+ * that theory's action reads (doubles compared bit by bit, so nothing is rounded); keys
+ * the theory does not read never count (phi^4's beta, u1's kappa). Otherwise 0, and d (if
+ * not NULL) names the first difference in the order theory.name, theory.shape, then the
+ * couplings in the order lf_theory_describe prints them. Used by latflow-merge (which
+ * inputs may be combined) and by resume (lf_ckpt_compat). */
+int lf_theory_cfg_same_physics(const lf_theory_cfg *a, const lf_theory_cfg *b, lf_theory_diff *d);
 
 #endif

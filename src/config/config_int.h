@@ -62,12 +62,9 @@ enum { NKEYS = 75, PATH_BUF = 160, MSG_BUF = 1024 };
 
 extern const keydef lf_cfg_keys[]; /* NKEYS entries, in the order of the card */
 
-/* Name lists (NULL-terminated) that other files name directly: model.base, model.coupling,
- * and the observables of phi4 and of schwinger (u1's are the first three of schwinger's). */
+/* Name lists (NULL-terminated) that other files name directly: model.base, model.coupling. */
 extern const char *const lf_cfg_base_names[];
 extern const char *const lf_cfg_coupling_names[];
-extern const char *const lf_cfg_obs_phi4[];
-extern const char *const lf_cfg_obs_schwinger[];
 
 /* The index of the key with dotted path `path`, or -1. */
 int lf_cfg_key_index(const char *path);
@@ -103,7 +100,8 @@ int lf_cfg_name_count(const char *const *names);
 int lf_cfg_name_find(const char *const *names, const char *s);
 void lf_cfg_name_list(char *buf, size_t n, const char *const *names);
 
-/* The observables valid for theory k (NULL-terminated). */
+/* The observables valid for theory k (NULL-terminated; the theory's own list,
+ * lf_theory_obs_names, or an empty one outside the enum). */
 const char *const *lf_cfg_obs_valid(lf_theory_kind k);
 
 /* Shortest "%.Ng" (N = 15..17) that reads back to the same double: exact and readable. */

@@ -1,9 +1,12 @@
 /* The key table of the run card (see config_int.h): every key's dotted path, kind, offset
  * in lf_config, name list and range rule; the built-in defaults (lf_config_defaults) and
- * the defaults that depend on other keys; the name lists of the enums and observables.
+ * the defaults that depend on other keys; the name lists of the enums (the observables'
+ * names are the theories', latflow/theory.h).
  * The parser, validator, writer and comparison (config_parse.c, config_rules.c,
  * config_emit.c) are all driven by this one table. */
 #include "config_int.h"
+
+#include "latflow/theory.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,11 +29,6 @@ static const char *const BOOL_NAMES[] = {"false", "true", NULL};
 static const char *const BC_NAMES[] = {"periodic", "antiperiodic", NULL};
 static const char *const FERMION_NAMES[] = {"exact", "pseudofermion", NULL};
 static const char *const TAU_DIST_NAMES[] = {"uniform", "fixed", NULL};
-
-/* Observables per theory (DESIGN.md section 3). Index = lf_theory_kind. */
-const char *const lf_cfg_obs_phi4[] = {"phi2", "mag", "abs_mag", "chi2", "energy", NULL};
-static const char *const OBS_U1[] = {"plaq", "topo", "chi_t", NULL};
-const char *const lf_cfg_obs_schwinger[] = {"plaq", "topo", "chi_t", "condensate", NULL};
 
 _Static_assert(sizeof(lf_theory_kind) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(lf_optim_kind) == sizeof(int), "enums are stored as int");
@@ -154,13 +152,10 @@ void lf_cfg_name_list(char *buf, size_t n, const char *const *names) {
   }
 }
 
-static const char *const *obs_defaults(lf_theory_kind k) {
-  return k == LF_THEORY_U1          ? OBS_U1
-         : k == LF_THEORY_SCHWINGER ? lf_cfg_obs_schwinger
-                                    : lf_cfg_obs_phi4;
-}
 const char *const *lf_cfg_obs_valid(lf_theory_kind k) {
-  return k == LF_THEORY_PHI4 ? lf_cfg_obs_phi4 : k == LF_THEORY_U1 ? OBS_U1 : lf_cfg_obs_schwinger;
+  static const char *const none[] = {NULL};
+  const char *const *obs = lf_theory_obs_names(k);
+  return obs ? obs : none;
 }
 
 /* Shortest "%.Ng" (N = 15..17) that reads back to the same double: exact and readable. */
@@ -190,7 +185,7 @@ void lf_cfg_dependent_defaults(lf_config *c) {
   if (!(c->given & LF_CONFIG_GIVEN_COUPLING))
     c->model.coupling = gauge ? LF_COUPLING_SPLINE : LF_COUPLING_AFFINE;
   if (!(c->given & LF_CONFIG_GIVEN_OBSERVABLES)) {
-    const char *const *obs = obs_defaults(c->theory.name);
+    const char *const *obs = lf_cfg_obs_valid(c->theory.name); /* all of them */
     memset(c->observables, 0, sizeof c->observables);
     c->nobs = 0;
     for (; obs[c->nobs]; c->nobs++)

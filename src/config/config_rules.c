@@ -161,11 +161,13 @@ int lf_cfg_check_key(const lf_config *c, int id, char *what, size_t n) {
     for (int i = 0; i < c->nobs; i++) {
       const char *s = c->observables[i];
       if (strnlen(s, LF_NAME_MAX) >= LF_NAME_MAX) return snprintf(what, n, "not terminated"), 1;
-      if (lf_cfg_name_find(lf_cfg_obs_phi4, s) < 0 &&
-          lf_cfg_name_find(lf_cfg_obs_schwinger, s) < 0) {
+      /* an observable of no theory (u1's are the first three of schwinger's) */
+      const char *const *phi4 = lf_cfg_obs_valid(LF_THEORY_PHI4);
+      const char *const *schwinger = lf_cfg_obs_valid(LF_THEORY_SCHWINGER);
+      if (lf_cfg_name_find(phi4, s) < 0 && lf_cfg_name_find(schwinger, s) < 0) {
         char l1[96], l2[96];
-        lf_cfg_name_list(l1, sizeof l1, lf_cfg_obs_phi4);
-        lf_cfg_name_list(l2, sizeof l2, lf_cfg_obs_schwinger);
+        lf_cfg_name_list(l1, sizeof l1, phi4);
+        lf_cfg_name_list(l2, sizeof l2, schwinger);
         snprintf(what, n, "unknown observable %s (phi4: %s; u1/schwinger: %s)",
                  lf_cfg_quoted(b, sizeof b, s), l1, l2);
         return 1;

@@ -3,7 +3,9 @@
  * The model follows the allocations of the modules it names; when one of them changes
  * its buffers, the formula here must change with it (test_mem checks the estimate
  * against the real sizes of a model, and the fault test memory.sh checks it against the
- * measured peak RSS of real runs). */
+ * measured peak RSS of real runs). What depends on the theory (components per site,
+ * correlator length, dense Dirac matrices, pseudofermion vectors) is asked of the theory
+ * module's facts of a configuration (latflow/theory.h), which build nothing. */
 #include "latflow/mem.h"
 
 #include "latflow/theory.h"
@@ -46,7 +48,7 @@ static void est_clear(lf_mem_est *e, const char *phase) {
 
 /* components per site: phi^4 has one real, u1 and schwinger two link angles */
 static int comps(const lf_config *cfg) {
-  return cfg->theory.name == LF_THEORY_PHI4 ? 1 : 2;
+  return lf_theory_cfg_comps(&cfg->theory);
 }
 
 static double sites(const lf_config *cfg) {
@@ -142,16 +144,14 @@ static void add_params(lf_mem_est *e, const lf_config *cfg, double copies) {
 }
 
 static void add_theory(lf_mem_est *e, const lf_config *cfg) {
-  if (cfg->theory.name != LF_THEORY_SCHWINGER) return;
+  if (!lf_theory_cfg_fermions(&cfg->theory)) return;
   const double n = 2.0 * sites(cfg); /* wilson.c: D and its inverse, (2V x 2V) complex */
   add(e, "Dirac matrices", 2.0 * n * n * 16.0 + 64.0 * n * 16.0,
       "2 dense %.0f x %.0f complex matrices (Schwinger, 2 x theory.shape)", n, n);
 }
 
 static int ncorr(const lf_config *cfg) {
-  return cfg->theory.name == LF_THEORY_U1 || cfg->theory.shape[0] > LF_THEORY_MAX_CORR
-             ? 0
-             : cfg->theory.shape[0];
+  return lf_theory_cfg_ncorr(&cfg->theory);
 }
 
 static int nobs(const lf_config *cfg) {
@@ -229,7 +229,7 @@ static void est_hmc(const lf_config *cfg, int P, lf_mem_est *e) {
   add(e, "hmc fields", 6.0 * n * 8.0, "field, momenta, force, saved field, observables");
   if (P > 1) /* rank 0 gathers every chain's field for a checkpoint (cmd_hmc.c) */
     add(e, "checkpoint gather", (double)P * (n + 8.0) * 8.0, "the fields of %d chains", P);
-  if (cfg->theory.name == LF_THEORY_SCHWINGER && cfg->hmc.fermion == LF_FERMION_PSEUDO)
+  if (lf_theory_cfg_pseudofermions(&cfg->theory, &cfg->hmc))
     add(e, "pseudofermion vectors", 8.0 * 2.0 * V * 16.0 + 4.0 * V * 16.0,
         "10 vectors of %.0f complex numbers", 2.0 * V);
   add(e, "ensemble writer", writer_bytes(cfg, 1), "rows and configurations buffered");

@@ -5,6 +5,7 @@
 #include "latflow/io.h"
 #include "latflow/fault.h"
 #include "latflow/log.h"
+#include "latflow/theory.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -426,12 +427,9 @@ lf_status lf_ckpt_compat(const lf_config *stored, const lf_config *now, const ch
   } else if (!strcmp(what, "hmc")) {
     a.train = b.train;
     a.model = b.model;
-    /* hmc.fermion matters only for schwinger, the CG keys only with pseudofermions */
-    if (b.theory.name != LF_THEORY_SCHWINGER) a.hmc.fermion = b.hmc.fermion;
-    if (a.hmc.fermion != LF_FERMION_PSEUDO || b.hmc.fermion != LF_FERMION_PSEUDO) {
-      a.hmc.cg_tol = b.hmc.cg_tol;
-      a.hmc.cg_maxiter = b.hmc.cg_maxiter;
-    }
+    /* the theory says which hmc keys matter: hmc.fermion only with fermions, the CG keys
+     * only with pseudofermions */
+    lf_theory_hmc_unused(&b.theory, &a.hmc, &b.hmc);
     const lf_save_kind save = a.sample.save; /* hmc stores configurations per sample.save */
     a.sample = b.sample;
     a.sample.save = save;
@@ -439,8 +437,14 @@ lf_status lf_ckpt_compat(const lf_config *stored, const lf_config *now, const ch
     a.sample = b.sample;
     a.hmc = b.hmc;
   }
+  /* the physics first, as the theory compares it (so another theory is named as such),
+   * then every other key of the card */
+  lf_theory_diff d;
   char key[128];
-  if (lf_config_diff(&a, &b, key, sizeof key) == 0) return LF_OK;
+  if (!lf_theory_cfg_same_physics(&a.theory, &b.theory, &d))
+    snprintf(key, sizeof key, "%s", d.key);
+  else if (lf_config_diff(&a, &b, key, sizeof key) == 0)
+    return LF_OK;
   return LF_FAIL(LF_ERR_CONFIG,
                  "'%s': cannot resume: '%s' differs between the checkpoint and the config "
                  "(a checkpoint continues only the same theory, architecture, seed and "

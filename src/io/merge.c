@@ -18,6 +18,7 @@
 #include "io/h5util.h"
 #include "latflow/ensemble.h"
 #include "latflow/io.h"
+#include "latflow/theory.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -144,19 +145,6 @@ fail:
   return rc;
 }
 
-/* Shortest %g form that reads back as v. */
-static const char *fmt_double(char *buf, size_t n, double v) {
-  snprintf(buf, n, "%.15g", v);
-  if (strtod(buf, NULL) != v) snprintf(buf, n, "%.17g", v);
-  return buf;
-}
-
-static lf_status differs_d(const char *key, const input *a, double va, const input *b, double vb) {
-  char x[40], y[40];
-  return LF_FAIL(LF_ERR_FORMAT, "%s differs: %s has %s, %s has %s; cannot merge", key, a->path,
-                 fmt_double(x, sizeof x, va), b->path, fmt_double(y, sizeof y, vb));
-}
-
 static lf_status differs_i(const char *key, const input *a, int va, const input *b, int vb) {
   return LF_FAIL(LF_ERR_FORMAT, "%s differs: %s has %d, %s has %d; cannot merge", key, a->path, va,
                  b->path, vb);
@@ -166,11 +154,6 @@ static lf_status differs_s(const char *key, const input *a, const char *va, cons
                            const char *vb) {
   return LF_FAIL(LF_ERR_FORMAT, "%s differs: %s has '%s', %s has '%s'; cannot merge", key, a->path,
                  va, b->path, vb);
-}
-
-/* Bitwise equality, so that two NaNs of one pattern agree and nothing is rounded. */
-static int same_double(double x, double y) {
-  return memcmp(&x, &y, sizeof x) == 0;
 }
 
 /* Input b may be merged with input a (the physics and the file layout agree). */
@@ -192,21 +175,11 @@ static lf_status check_same(const input *a, const input *b) {
                    "theory.shape differs: %s has [%d, %d], %s has [%d, %d]; cannot "
                    "merge",
                    a->path, x->L0, x->L1, b->path, y->L0, y->L1);
-  /* the couplings the theory's action uses (latflow/config.h, lf_theory_cfg) */
-  const lf_theory_cfg *s = &a->theory, *t = &b->theory;
-  if (s->name == LF_THEORY_PHI4) {
-    if (!same_double(s->m2, t->m2)) return differs_d("theory.m2", a, s->m2, b, t->m2);
-    if (!same_double(s->lambda, t->lambda))
-      return differs_d("theory.lambda", a, s->lambda, b, t->lambda);
-  } else {
-    if (!same_double(s->beta, t->beta)) return differs_d("theory.beta", a, s->beta, b, t->beta);
-    if (s->name == LF_THEORY_SCHWINGER) {
-      if (!same_double(s->kappa, t->kappa))
-        return differs_d("theory.kappa", a, s->kappa, b, t->kappa);
-      if (strcmp(s->fermion_bc, t->fermion_bc) != 0)
-        return differs_s("theory.fermion_bc", a, s->fermion_bc, b, t->fermion_bc);
-    }
-  }
+  /* the couplings the theory's action uses: the theory decides (latflow/theory.h) */
+  lf_theory_diff d;
+  if (!lf_theory_cfg_same_physics(&a->theory, &b->theory, &d))
+    return LF_FAIL(LF_ERR_FORMAT, "%s differs: %s has %s, %s has %s; cannot merge", d.key, a->path,
+                   d.a, b->path, d.b);
   if (x->nobs != y->nobs) return differs_i("nobs (observables per row)", a, x->nobs, b, y->nobs);
   for (int k = 0; k < x->nobs; k++)
     if (strcmp(x->obs_names[k], y->obs_names[k]) != 0) {

@@ -37,8 +37,9 @@ lf_status lf_hmc_init(lf_hmc *h, const lf_theory *th, const lf_hmc_cfg *cfg, uin
     return LF_FAIL(LF_ERR_INVALID, "hmc: unknown integrator %d", (int)cfg->integrator);
   if (th->C <= 0 || th->V <= 0)
     return LF_FAIL(LF_ERR_INVALID, "hmc: theory has C = %d, V = %d", th->C, th->V);
-  const int pseudo = th->kind == LF_THEORY_SCHWINGER && cfg->fermion == LF_FERMION_PSEUDO;
-  if (th->kind == LF_THEORY_SCHWINGER && cfg->fermion != LF_FERMION_PSEUDO &&
+  /* the theory decides whether its fermions (if any) enter as pseudofermions */
+  const int pseudo = lf_theory_cfg_pseudofermions(&th->cfg, cfg);
+  if (lf_theory_cfg_fermions(&th->cfg) && cfg->fermion != LF_FERMION_PSEUDO &&
       cfg->fermion != LF_FERMION_EXACT)
     return LF_FAIL(LF_ERR_INVALID, "hmc: unknown fermion kind %d", (int)cfg->fermion);
   h->th = th;

@@ -130,11 +130,7 @@ static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, in
   const long every = ce > 0 && ce < AGREE_EVERY ? ce : AGREE_EVERY;
   char desc[160], fermions[96] = "";
   lf_theory_describe(&cfg->theory, desc, sizeof desc);
-  if (th.kind == LF_THEORY_SCHWINGER && h.pf)
-    snprintf(fermions, sizeof fermions, ", pseudofermion (CG tol %g, max %d)", cfg->hmc.cg_tol,
-             cfg->hmc.cg_maxiter);
-  else if (th.kind == LF_THEORY_SCHWINGER)
-    snprintf(fermions, sizeof fermions, ", exact determinant");
+  lf_theory_describe_hmc(&cfg->theory, &cfg->hmc, fermions, sizeof fermions);
   const int uniform = cfg->hmc.tau_dist == LF_TAU_UNIFORM;
   char len[96];
   if (uniform && cfg->hmc.steps > 1)
@@ -295,7 +291,7 @@ static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, in
     sum->gen_seconds = s.seconds;
     sum->resumed = resume;
     sum->resumed_at = t_first;
-    sum->fermion = th.kind != LF_THEORY_SCHWINGER ? "none" : h.pf ? "pseudofermion" : "exact";
+    sum->fermion = lf_theory_cfg_fermion_name(&cfg->theory, &cfg->hmc);
     sum->pf = h.pf != NULL;
     if (h.pf) {
       sum->cg_iters_per_solve = per_solve;

@@ -10,8 +10,7 @@
 #include "theory/theory_impl.h"
 
 #include <math.h>
-
-static const char *const phi4_obs[] = {"phi2", "mag", "abs_mag", "chi2", "energy"};
+#include <stddef.h>
 
 /* S for B configurations phi (B, V). */
 static void phi4_action(const lf_theory *t, int B, const double *phi, double *S) {
@@ -108,7 +107,8 @@ static void phi4_correlator(const lf_theory *t, const double *phi, double *out) 
   }
 }
 
-lf_status lf_phi4_init(lf_theory *t, const lf_theory_cfg *cfg) {
+/* The rest of t after lf_theory_init (theory_impl.h): lattice, couplings and hooks. */
+static lf_status phi4_init(lf_theory *t, const lf_theory_cfg *cfg) {
   if (!isfinite(cfg->m2))
     return LF_FAIL(LF_ERR_CONFIG, "theory.m2 must be finite, got %g", cfg->m2);
   if (!(cfg->lambda >= 0.0) || !isfinite(cfg->lambda))
@@ -119,18 +119,23 @@ lf_status lf_phi4_init(lf_theory *t, const lf_theory_cfg *cfg) {
   /* phi^4 itself needs no checkerboard; the flow's own lattice enforces even sizes. */
   const lf_status rc = lf_lattice_init(&t->lat, cfg->shape[0], cfg->shape[1], 1);
   if (rc != LF_OK) return rc;
-  t->kind = LF_THEORY_PHI4;
-  t->name = "phi4";
-  t->C = 1;
   t->V = t->lat.V;
   t->cfg = *cfg;
   t->action = phi4_action;
   t->grad = phi4_grad;
   t->observables = phi4_observables;
-  t->nobs = (int)(sizeof phi4_obs / sizeof phi4_obs[0]);
-  for (int i = 0; i < t->nobs; i++) t->obs_names[i] = phi4_obs[i];
-  t->ncorr = t->lat.L[0] <= LF_THEORY_MAX_CORR ? t->lat.L[0] : 0;
   t->correlator = t->ncorr ? phi4_correlator : NULL;
   t->impl = NULL;
   return LF_OK;
 }
+
+/* phi^4's facts: one real per site, the observables of latflow/theory.h in phi4_observables'
+ * order, the zero-momentum correlator, couplings m2 and lambda. */
+static const char *const phi4_obs[] = {"phi2", "mag", "abs_mag", "chi2", "energy", NULL};
+/* clang-format off */
+const lf_theory_ops lf_phi4_ops = {
+  .C = 1, .obs = phi4_obs, .corr = 1, .fermions = 0,
+  .ncouplings = 2, .coupling = {{"theory.m2", offsetof(lf_theory_cfg, m2), 0},
+                                {"theory.lambda", offsetof(lf_theory_cfg, lambda), 0}},
+  .init = phi4_init, .free_impl = NULL};
+/* clang-format on */

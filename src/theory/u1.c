@@ -9,10 +9,9 @@
 #include "theory/theory_impl.h"
 
 #include <math.h>
+#include <stddef.h>
 
 #define TWO_PI 6.283185307179586476925286766559
-
-static const char *const u1_obs[] = {"plaq", "topo", "chi_t"};
 
 double lf_u1_wrap(double a) {
   double r = remainder(a, TWO_PI); /* in [-pi, pi] */
@@ -113,23 +112,28 @@ lf_status lf_u1_check_cfg(const lf_theory_cfg *cfg) {
   return LF_OK;
 }
 
-lf_status lf_u1_init(lf_theory *t, const lf_theory_cfg *cfg) {
+/* The rest of t after lf_theory_init (theory_impl.h): lattice, coupling and hooks. */
+static lf_status u1_init(lf_theory *t, const lf_theory_cfg *cfg) {
   lf_status rc = lf_u1_check_cfg(cfg);
   if (rc != LF_OK) return rc;
   rc = lf_lattice_init(&t->lat, cfg->shape[0], cfg->shape[1], 1);
   if (rc != LF_OK) return rc;
-  t->kind = LF_THEORY_U1;
-  t->name = "u1";
-  t->C = 2;
   t->V = t->lat.V;
   t->cfg = *cfg;
   t->action = u1_action;
   t->grad = u1_grad;
   t->observables = u1_observables;
-  t->nobs = (int)(sizeof u1_obs / sizeof u1_obs[0]);
-  for (int i = 0; i < t->nobs; i++) t->obs_names[i] = u1_obs[i];
-  t->ncorr = 0;
   t->correlator = NULL;
   t->impl = NULL;
   return LF_OK;
 }
+
+/* u1's facts: two link angles per site, the gauge observables of lf_u1_gauge_obs, no
+ * correlator, coupling beta. */
+static const char *const u1_obs[] = {"plaq", "topo", "chi_t", NULL};
+/* clang-format off */
+const lf_theory_ops lf_u1_ops = {
+  .C = 2, .obs = u1_obs, .corr = 0, .fermions = 0,
+  .ncouplings = 1, .coupling = {{"theory.beta", offsetof(lf_theory_cfg, beta), 0}},
+  .init = u1_init, .free_impl = NULL};
+/* clang-format on */

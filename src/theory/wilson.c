@@ -4,7 +4,7 @@
  * D is built densely (2V x 2V complex) and factored by LAPACK's zgetrf in double; the
  * force uses d log det D / d theta = tr(D^{-1} dD/dtheta) with the dense inverse (zgetri),
  * which is the simplest exact choice for V <= 16x16 (n = 512: a few 10 ms per field).
- * The workspace lives in t->impl and is allocated once by lf_schwinger_init; it caches
+ * The workspace lives in t->impl and is allocated once by schwinger_init; it caches
  * the factors of the last field seen (compared bit by bit), so observables and correlator
  * of one configuration share one factorization. Hence the hooks are not thread-safe. */
 #include "latflow/timer.h"
@@ -14,13 +14,12 @@
 
 #include <complex.h>
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 void zgetrf_(const int *m, const int *n, double _Complex *a, const int *lda, int *ipiv, int *info);
 void zgetri_(const int *n, double _Complex *a, const int *lda, const int *ipiv,
              double _Complex *work, const int *lwork, int *info);
-
-static const char *const schwinger_obs[] = {"plaq", "topo", "chi_t", "condensate"};
 
 typedef struct schw_ws {
   int n;                 /* 2V */
@@ -205,13 +204,16 @@ static void schwinger_correlator(const lf_theory *t, const double *phi, double *
   for (int k = 0; k < L0; k++) out[k] *= invV;
 }
 
-void lf_schwinger_free_impl(void *impl) {
+/* Frees the workspace t->impl (NULL is fine). */
+static void schwinger_free_impl(void *impl) {
   schw_ws *w = impl;
   if (!w) return;
   LF_FREE_ALL(w->D, w->inv, w->work, w->ipiv, w->key, w);
 }
 
-lf_status lf_schwinger_init(lf_theory *t, const lf_theory_cfg *cfg) {
+/* The rest of t after lf_theory_init (theory_impl.h): lattice, couplings, the dense
+ * workspace and hooks. */
+static lf_status schwinger_init(lf_theory *t, const lf_theory_cfg *cfg) {
   lf_status rc = lf_u1_check_cfg(cfg);
   if (rc != LF_OK) return rc;
   if (!(cfg->kappa >= 0.0) || !isfinite(cfg->kappa))
@@ -230,9 +232,6 @@ lf_status lf_schwinger_init(lf_theory *t, const lf_theory_cfg *cfg) {
                    cfg->shape[0], cfg->shape[1]);
   rc = lf_lattice_init(&t->lat, cfg->shape[0], cfg->shape[1], 1);
   if (rc != LF_OK) return rc;
-  t->kind = LF_THEORY_SCHWINGER;
-  t->name = "schwinger";
-  t->C = 2;
   t->V = t->lat.V;
   t->cfg = *cfg;
   schw_ws *w = lf_alloc(sizeof *w);
@@ -253,12 +252,22 @@ lf_status lf_schwinger_init(lf_theory *t, const lf_theory_cfg *cfg) {
   t->action = schwinger_action;
   t->grad = schwinger_grad;
   t->observables = schwinger_observables;
-  t->nobs = (int)(sizeof schwinger_obs / sizeof schwinger_obs[0]);
-  for (int i = 0; i < t->nobs; i++) t->obs_names[i] = schwinger_obs[i];
-  t->ncorr = t->lat.L[0] <= LF_THEORY_MAX_CORR ? t->lat.L[0] : 0;
   t->correlator = t->ncorr ? schwinger_correlator : NULL;
   return LF_OK;
 }
+
+/* schwinger's facts: two link angles per site, u1's gauge observables and the condensate,
+ * the pion correlator, couplings beta, kappa and the fermions' boundary condition, a
+ * fermion determinant. */
+static const char *const schwinger_obs[] = {"plaq", "topo", "chi_t", "condensate", NULL};
+/* clang-format off */
+const lf_theory_ops lf_schwinger_ops = {
+  .C = 2, .obs = schwinger_obs, .corr = 1, .fermions = 1,
+  .ncouplings = 3, .coupling = {{"theory.beta", offsetof(lf_theory_cfg, beta), 0},
+                                {"theory.kappa", offsetof(lf_theory_cfg, kappa), 0},
+                                {"theory.fermion_bc", offsetof(lf_theory_cfg, fermion_bc), 1}},
+  .init = schwinger_init, .free_impl = schwinger_free_impl};
+/* clang-format on */
 
 lf_status lf_schwinger_logdet(const lf_theory *t, const double *theta, double *logabs,
                               double *phase) {

@@ -218,6 +218,19 @@ static void test_compat(void) {
   sa.hmc.fermion = sb.hmc.fermion = LF_FERMION_EXACT;
   CHECK(lf_ckpt_compat(&sa, &sb, "hmc", "ck") == LF_OK,
         "schwinger with the exact determinant ignores hmc.cg_maxiter");
+  /* the theory's physics comes first: another theory is named as such */
+  b = a;
+  b.theory.name = LF_THEORY_U1;
+  CHECK(lf_ckpt_compat(&a, &b, "sample", "ck") == LF_ERR_CONFIG &&
+            strstr(lf_last_error(), "'theory.name' differs"),
+        "another theory named: '%s'", lf_last_error());
+  b = a;
+  b.hmc.fermion = a.hmc.fermion = LF_FERMION_PSEUDO;
+  b.hmc.cg_maxiter = 17;
+  CHECK(lf_ckpt_compat(&a, &b, "hmc", "ck") == LF_OK,
+        "phi4 has no pseudofermions: hmc.cg_maxiter ignored even with hmc.fermion "
+        "pseudofermion: '%s'",
+        lf_last_error());
 }
 
 static void test_signal(void) {
