@@ -19,16 +19,13 @@ static const char help[] =
 /* Checks FILE (and --out); rank 0 runs the plotting driver. */
 int lf_cmd_plot(int argc, char **argv, MPI_Comm comm) {
   lf_cli_opts o;
-  lf_status rc = lf_cli_parse(argc, argv, 2, "plot", &o);
-  if (rc != LF_OK) return lf_cli_report(rc);
-  if (o.help) {
-    fputs(help, stdout);
-    return 0;
-  }
+  int code;
+  if (!lf_cli_start(argc, argv, "plot", help, &o, &code)) return code;
   if (!o.config)
     return lf_cli_report(
         lf_fail_msg(LF_ERR_USAGE, "plot: give an ensemble or train file\n%s", help));
-  if ((rc = lf_io_input_check(o.config, "plot: input")) != LF_OK) return lf_cli_report(rc);
+  const lf_status rc = lf_io_input_check(o.config, "plot: input");
+  if (rc != LF_OK) return lf_cli_report(rc);
   /* under mpiexec one rank writes the plots: their files are created exclusively */
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
