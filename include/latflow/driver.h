@@ -1,5 +1,5 @@
 /* latflow/driver.h: the pipelines the commands run (src/driver/): train, sample and hmc on
- * a config, plots of a file. Collective over the communicator they are given; each adds
+ * a config (plots: latflow/plot.h). Collective over the communicator they are given; each adds
  * its summary to a cJSON object when one is passed. The command line (src/cli) only parses
  * options and calls one of these. */
 #ifndef LATFLOW_DRIVER_H
@@ -28,8 +28,5 @@ lf_status lf_sample_pipeline(const lf_config *cfg, const char *model_path, int f
  * <output>/hmc.ckpt.h5 (same number of ranks). */
 lf_status lf_hmc_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_Comm comm,
                              cJSON *json);
-/* Plots of an ensemble or train file into outdir (NULL: <dir of path>/plots); *nplots
- * (may be NULL) gets the number of PNGs. */
-lf_status lf_plot_pipeline(const char *path, const char *outdir, int *nplots);
 
 #endif

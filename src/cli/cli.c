@@ -338,3 +338,11 @@ void lf_cli_unlock_output(lf_cli_lock *lk) {
   close(lk->fd);
   lk->fd = -1;
 }
+
+int lf_cli_start(int argc, char **argv, const char *cmd, const char *help, lf_cli_opts *o,
+                 int *code) {
+  const lf_status rc = lf_cli_parse(argc, argv, 2, cmd, o);
+  *code = lf_cli_report(rc); /* 0 for LF_OK: also the exit code of --help */
+  if (rc == LF_OK && o->help) fputs(help, stdout);
+  return rc == LF_OK && !o->help;
+}

@@ -108,4 +108,10 @@ void lf_cli_unlock_output(lf_cli_lock *lk);
  * Prints "latflow: <message>" to stderr for failures. */
 int lf_cli_report(lf_status rc);
 
+/* The start of a subcommand without a config (analyze, config, plot): parses argv[2..]
+ * into o; a bad option is reported (*code = its exit code, 2), --help prints help
+ * (*code = 0). Returns 1 to go on; 0 with *code set to stop. */
+int lf_cli_start(int argc, char **argv, const char *cmd, const char *help, lf_cli_opts *o,
+                 int *code);
+
 #endif

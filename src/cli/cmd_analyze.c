@@ -196,16 +196,12 @@ static lf_status parse_opts(const lf_cli_opts *o, lf_analyze_opts *ao) {
   return LF_OK;
 }
 
+/* Reads and analyses one ensemble file; prints the table or (--json) the object. */
 int lf_cmd_analyze(int argc, char **argv, MPI_Comm comm) {
   (void)comm;
   lf_cli_opts o;
   int code;
-  lf_status rc = lf_cli_parse(argc, argv, 2, "analyze", &o);
-  if (rc != LF_OK) return lf_cli_report(rc);
-  if (o.help) {
-    fputs(help, stdout);
-    return 0;
-  }
+  if (!lf_cli_start(argc, argv, "analyze", help, &o, &code)) return code;
   if (!o.config)
     return lf_cli_report(lf_fail_msg(LF_ERR_USAGE, "analyze: give an ensemble file\n%s", help));
   lf_ensemble e;
@@ -213,7 +209,7 @@ int lf_cmd_analyze(int argc, char **argv, MPI_Comm comm) {
   memset(&e, 0, sizeof e);
   memset(&a, 0, sizeof a);
   lf_analyze_opts ao;
-  rc = parse_opts(&o, &ao);
+  lf_status rc = parse_opts(&o, &ao);
   if (rc == LF_OK) rc = lf_io_input_check(o.config, "analyze: input");
   if (rc == LF_OK) rc = lf_ens_read(o.config, &e);
   if (rc == LF_OK) rc = lf_analyze_ex(&e, 0, &ao, &a);

@@ -7,6 +7,7 @@
 #include "latflow/ensemble.h"
 #include "latflow/io.h"
 #include "latflow/log.h"
+#include "latflow/plot.h"
 #include "latflow/signal.h"
 #include "latflow/theory.h"
 
