@@ -124,6 +124,11 @@ typedef struct lf_theory_diff {
                    quoted ("'antiperiodic'"), the shape as "[8, 8]" */
   char b[48];   /* its value in b, the same way */
 } lf_theory_diff;
+/* The i-th coupling the theory's action reads (0 <= i; the order lf_theory_describe prints
+ * them): *key gets the config key ("theory.m2"); a number goes to *value with *text = NULL,
+ * a name (theory.fermion_bc) to *text. Returns 0 (outputs untouched) past the last one. */
+int lf_theory_cfg_coupling(const lf_theory_cfg *cfg, int i, const char **key, double *value,
+                           const char **text);
 /* 1 if a and b describe the same physics: the same theory, theory.shape and the couplings
  * that theory's action reads (doubles compared bit by bit, so nothing is rounded); keys
  * the theory does not read never count (phi^4's beta, u1's kappa). Otherwise 0, and d (if

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "latflow/io.h"
 #include "cmd_train.h"
+#include "latflow/theory.h"
 
 #include "latflow/analyze.h"
 #include "latflow/ensemble.h"
@@ -48,9 +49,13 @@ void lf_analysis_to_json(const char *file, const lf_ensemble *e, const lf_analys
   cJSON *shape = cJSON_AddArrayToObject(th, "shape");
   cJSON_AddItemToArray(shape, cJSON_CreateNumber(e->info.L0));
   cJSON_AddItemToArray(shape, cJSON_CreateNumber(e->info.L1));
-  if (!strcmp(e->info.theory, "phi4")) {
-    cJSON_AddNumberToObject(th, "m2", e->cfg.theory.m2);
-    cJSON_AddNumberToObject(th, "lambda", e->cfg.theory.lambda);
+  const char *key, *text; /* the couplings of the action, under their names without "theory." */
+  double v;
+  for (int i = 0; lf_theory_cfg_coupling(&e->cfg.theory, i, &key, &v, &text); i++) {
+    if (text)
+      cJSON_AddStringToObject(th, strchr(key, '.') + 1, text);
+    else
+      cJSON_AddNumberToObject(th, strchr(key, '.') + 1, v);
   }
   cJSON_AddStringToObject(json, "kind", kind_name(a->kind));
   cJSON *jw = cJSON_AddArrayToObject(json, "warnings");

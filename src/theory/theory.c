@@ -165,6 +165,17 @@ static const char *coupling_name(const lf_theory_cfg *cfg, const lf_theory_coupl
   return (const char *)cfg + c->off;
 }
 
+int lf_theory_cfg_coupling(const lf_theory_cfg *cfg, int i, const char **key, double *value,
+                           const char **text) {
+  const lf_theory_ops *ops = ops_of(cfg->name);
+  if (!ops || i < 0 || i >= ops->ncouplings) return 0;
+  const lf_theory_coupling *c = &ops->coupling[i];
+  *key = c->key;
+  *value = c->is_name ? 0.0 : coupling_value(cfg, c);
+  *text = c->is_name ? coupling_name(cfg, c) : NULL;
+  return 1;
+}
+
 void lf_theory_describe(const lf_theory_cfg *cfg, char *buf, size_t n) {
   if (!buf || n == 0) return;
   const int L0 = cfg->shape[0], L1 = cfg->shape[1];

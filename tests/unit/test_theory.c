@@ -75,6 +75,28 @@ static void check_same_physics(void) {
 }
 
 /* The facts of each configuration are those of the theory it builds. */
+/* The couplings of each theory's action, in order, with their values (analyze's JSON). */
+static void check_couplings(void) {
+  lf_theory_cfg s = theory_cfg(LF_THEORY_SCHWINGER, 8, 8), p = theory_cfg(LF_THEORY_PHI4, 8, 8);
+  const char *key = NULL, *text = NULL;
+  double v = -1.0;
+  CHECK(lf_theory_cfg_coupling(&s, 1, &key, &v, &text) && !strcmp(key, "theory.kappa") &&
+            v == 0.276 && !text,
+        "schwinger's coupling 1 is theory.kappa = %g (%s)", v, key ? key : "none");
+  CHECK(lf_theory_cfg_coupling(&s, 2, &key, &v, &text) && !strcmp(key, "theory.fermion_bc") &&
+            text && !strcmp(text, "antiperiodic"),
+        "schwinger's coupling 2 is the name theory.fermion_bc = %s", text ? text : "(null)");
+  key = NULL;
+  CHECK(!lf_theory_cfg_coupling(&s, 3, &key, &v, &text) && !key &&
+            !lf_theory_cfg_coupling(&s, -1, &key, &v, &text),
+        "schwinger has three couplings");
+  p.m2 = -4.0;
+  CHECK(lf_theory_cfg_coupling(&p, 0, &key, &v, &text) && !strcmp(key, "theory.m2") && v == -4.0 &&
+            lf_theory_cfg_coupling(&p, 1, &key, &v, &text) && !strcmp(key, "theory.lambda") &&
+            !lf_theory_cfg_coupling(&p, 2, &key, &v, &text),
+        "phi4: theory.m2 = -4, then theory.lambda, and no more");
+}
+
 static void check_facts(lf_theory_kind k, int L0, int L1) {
   const lf_theory_cfg c = theory_cfg(k, L0, L1);
   lf_theory t;
@@ -162,6 +184,7 @@ static void check_describe(void) {
 
 int main(void) {
   check_same_physics();
+  check_couplings();
   check_config_facts();
   check_describe();
   return lf_test_result();
