@@ -153,9 +153,9 @@ lf_status lf_h5_link_exists(hid_t loc, const char *name, int *exists, const char
  * (collective) and its own rows (collective transfer: dxpl). `name` names the dataset in
  * messages (give the full path, e.g. "/chain_0/obs"); at creation it is the link name. */
 typedef enum lf_h5_layout {
-  LF_H5_FIXED = 0, /* contiguous, rows fixed at creation                                  */
-  LF_H5_ROWS = 1,  /* chunked, unlimited rows; chunks allocated at the extend and never
-                      filled (parallel HDF5 needs it: the ensemble and checkpoint tables)  */
+  LF_H5_FIXED = 0,    /* contiguous, rows fixed at creation                                  */
+  LF_H5_ROWS = 1,     /* chunked, unlimited rows; chunks allocated at the extend and never
+                         filled (parallel HDF5 needs it: the ensemble and checkpoint tables)  */
   LF_H5_ROWS_LAZY = 2 /* chunked, unlimited rows, HDF5's default fill and allocation times:
                          a serial writer that never resumes on several ranks (metrics)     */
 } lf_h5_layout;

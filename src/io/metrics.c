@@ -1,9 +1,11 @@
 /* Training-metrics files (train.h5): an appendable writer and a reader (contract:
  * latflow/io.h; layout: docs/FORMAT.md).
  *
- * The writer keeps LF_IO_METRICS_FLUSH records in fixed buffers (allocated once, in
- * _open) and writes them to nine chunked, extendible 1-D datasets in one go, so an
- * append during training is a copy into memory and never touches the file. The file
+ * Both record types are described once, by field tables (col, ecol: name, type, offset,
+ * description; io/schema.h), which create, append, cut back and read their columns. The
+ * writer keeps LF_IO_METRICS_FLUSH records in a fixed buffer (allocated once, in _open)
+ * and writes them to nine chunked, extendible 1-D datasets in one go, so an append during
+ * training is a copy into memory and never touches the file. The file
  * lives as <path>.tmp until _close renames it: a reader never sees a half-written
  * train.h5. The HDF5 metadata reaches the file only at _flush (before each training
  * checkpoint) and _close: the metadata cache runs without evictions, so a run killed
@@ -33,7 +35,8 @@
 
 /* ---- the step columns (root), one row per lf_train_record ------------------------------- */
 
-#define TR(member, type, desc) {#member, type, offsetof(lf_train_record, member), desc}
+#define TR(member, type, desc)                                                                     \
+  { #member, type, offsetof(lf_train_record, member), desc }
 static const lf_h5_field col[] = {
     TR(step, LF_H5_I64, "training step (0-based) of this record"),
     TR(loss, LF_H5_F64,
@@ -55,10 +58,10 @@ static const lf_h5_field col[] = {
 
 /* Where lf_train_series keeps the array of each column (same order as col). */
 static const size_t series_off[NCOL] = {
-    offsetof(lf_train_series, step),         offsetof(lf_train_series, loss),
-    offsetof(lf_train_series, ess),          offsetof(lf_train_series, ess_smoothed),
-    offsetof(lf_train_series, lr),           offsetof(lf_train_series, batch),
-    offsetof(lf_train_series, seconds),      offsetof(lf_train_series, grad_norm),
+    offsetof(lf_train_series, step),    offsetof(lf_train_series, loss),
+    offsetof(lf_train_series, ess),     offsetof(lf_train_series, ess_smoothed),
+    offsetof(lf_train_series, lr),      offsetof(lf_train_series, batch),
+    offsetof(lf_train_series, seconds), offsetof(lf_train_series, grad_norm),
     offsetof(lf_train_series, skipped)};
 
 /* ---- the evaluation columns (/eval), one row per lf_train_eval_record ------------------- */
@@ -66,7 +69,8 @@ static const size_t series_off[NCOL] = {
 #define EVAL_GROUP "eval"
 #define ECHUNK 64
 
-#define EV(member, type, desc) {#member, type, offsetof(lf_train_eval_record, member), desc}
+#define EV(member, type, desc)                                                                     \
+  { #member, type, offsetof(lf_train_eval_record, member), desc }
 static const lf_h5_field ecol[] = {
     EV(step, LF_H5_I64, "training steps done when the model was evaluated"),
     EV(samples, LF_H5_I64, "fresh samples of the evaluation (train.eval_samples)"),
@@ -75,7 +79,8 @@ static const lf_h5_field ecol[] = {
     EV(acceptance, LF_H5_F64,
        "acceptance of an independence Metropolis chain over the fresh samples"),
     EV(loss, LF_H5_F64, "mean of log q + S over the fresh samples (KL(q||p) - log Z estimate)"),
-    EV(log_mean_weight, LF_H5_F64, "log of the mean weight over the fresh samples (log Z estimate)"),
+    EV(log_mean_weight, LF_H5_F64,
+       "log of the mean weight over the fresh samples (log Z estimate)"),
     EV(n_train, LF_H5_I64,
        "samples flowed through training so far (sum of the global batches of the steps done)"),
     EV(seconds, LF_H5_F64, "training wall seconds so far, evaluations excluded"),
@@ -97,7 +102,7 @@ struct lf_io_metrics {
   size_t written;             /* records in the file */
   size_t nbuf;                /* records in the buffer */
   lf_status failed;
-  lf_train_record buf[NB];                   /* the buffered records */
+  lf_train_record buf[NB];                    /* the buffered records */
   unsigned char scratch[NB * LF_H5_MAX_SIZE]; /* one column of them, packed */
 };
 
@@ -109,14 +114,16 @@ static lf_h5_table steps_table(hid_t loc, hid_t *dset, const char *path) {
 
 /* The /eval columns in group loc (dset as for steps_table). */
 static lf_h5_table evals_table(hid_t loc, hid_t *dset, const char *path) {
-  return (lf_h5_table){ecol, NECOL, sizeof(lf_train_eval_record), loc, "/" EVAL_GROUP "/",
-                       "evaluations", path, dset};
+  return (lf_h5_table){
+      ecol, NECOL, sizeof(lf_train_eval_record), loc, "/" EVAL_GROUP "/", "evaluations",
+      path, dset};
 }
 
 /* Closes every handle (errors ignored: used on failure paths and after a failed close). */
 static void release(lf_io_metrics *w) {
   lf_h5_detach(w->file); /* nothing more reaches the disk: no close can fail on a full disk */
-  lf_h5_table t = steps_table(w->file, w->dset, w->tmp), e = evals_table(w->egroup, w->edset, w->tmp);
+  lf_h5_table t = steps_table(w->file, w->dset, w->tmp),
+              e = evals_table(w->egroup, w->edset, w->tmp);
   lf_h5_table_close(&t, LF_OK);
   lf_h5_table_close(&e, LF_OK);
   if (w->egroup >= 0) H5Gclose(w->egroup);
@@ -247,7 +254,8 @@ static lf_status flush_and_close(lf_io_metrics *w) {
   lf_status rc = lf_io_metrics_flush(w);
   /* the flush failed (a full disk?): the closes below must not write (lf_h5_detach) */
   if (rc != LF_OK) lf_h5_detach(w->file);
-  lf_h5_table t = steps_table(w->file, w->dset, w->tmp), e = evals_table(w->egroup, w->edset, w->tmp);
+  lf_h5_table t = steps_table(w->file, w->dset, w->tmp),
+              e = evals_table(w->egroup, w->edset, w->tmp);
   rc = lf_h5_table_close(&t, rc);
   rc = lf_h5_table_close(&e, rc);
   if (w->egroup >= 0 && H5Gclose(w->egroup) < 0 && rc == LF_OK)
@@ -420,10 +428,8 @@ lf_status lf_io_metrics_read(const char *path, lf_train_series *out, lf_config *
   }
   out->n = n;
   if (version >= 2) LF_CHECK(read_evals(file, out, path)); /* version 1: no evaluations */
-  H5Fclose(file);
-  return LF_OK;
 fail:
-  lf_io_series_free(out);
+  if (rc != LF_OK) lf_io_series_free(out); /* zeroed again: nothing for the caller to free */
   if (file >= 0) H5Fclose(file);
   return rc;
 }

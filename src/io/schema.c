@@ -100,7 +100,8 @@ lf_status lf_h5_table_append(const lf_h5_table *t, size_t off, size_t n, const v
 lf_status lf_h5_table_read(const lf_h5_table *t, size_t n, void *recs, void *scratch) {
   for (size_t c = 0; c < t->nfield; c++) {
     const lf_h5_field *f = &t->field[c];
-    lf_status rc = lf_h5_dset_read_1d(t->loc, f->name, lf_h5_type_mem(f->type), n, scratch, t->path);
+    lf_status rc =
+        lf_h5_dset_read_1d(t->loc, f->name, lf_h5_type_mem(f->type), n, scratch, t->path);
     if (rc != LF_OK) return rc;
     lf_h5_field_scatter(f, recs, t->stride, n, scratch);
   }

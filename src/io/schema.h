@@ -44,7 +44,8 @@ typedef struct lf_h5_field {
 /* Copies field f of the n records at recs (stride bytes apart) into col (n packed values). */
 void lf_h5_field_gather(const lf_h5_field *f, const void *recs, size_t stride, size_t n, void *col);
 /* Copies n packed values of field f from col into the n records at recs (stride bytes apart). */
-void lf_h5_field_scatter(const lf_h5_field *f, void *recs, size_t stride, size_t n, const void *col);
+void lf_h5_field_scatter(const lf_h5_field *f, void *recs, size_t stride, size_t n,
+                         const void *col);
 
 /* ---- record tables ---------------------------------------------------------------------
  * A table instance: which columns (the schema), where they are (loc), how messages name

@@ -4,8 +4,11 @@
  * read back exactly, its lengths checked, cut back and refused when shorter than asked;
  * unequal columns are LF_ERR_FORMAT naming both; attribute records round trip and a
  * missing attribute is refused; the one dataset API writes a FIXED 1-D dataset
- * (contiguous, as lf_h5_dset_write_1d) and reads it by rows. Files go to the current
+ * (contiguous, as lf_h5_dset_write_1d) and reads it by rows; the ensemble's chain schema
+ * has the five columns of every file plus the two that info.cg declares, each with its
+ * kind's description. Files go to the current
  * directory, named by pid. */
+#include "io/ens_private.h"
 #include "io/schema.h"
 #include "lftest.h"
 
@@ -22,7 +25,8 @@ typedef struct rec {
   double f;
 } rec;
 
-#define F(m, t) {#m, t, offsetof(rec, m), "field " #m}
+#define F(m, t)                                                                                    \
+  { #m, t, offsetof(rec, m), "field " #m }
 static const lf_h5_field fields[] = {F(a, LF_H5_I8),  F(b, LF_H5_U8),  F(c, LF_H5_I32),
                                      F(d, LF_H5_I64), F(e, LF_H5_U64), F(f, LF_H5_F64)};
 #undef F
@@ -136,8 +140,7 @@ static void test_attrs_and_fixed(const char *path) {
   memset(&out, 0, sizeof out);
   lf_status rc = lf_h5_attrs_write(f, fields, NF, &in, path, "/");
   if (rc == LF_OK) rc = lf_h5_attrs_read(f, fields, NF, &out, path, "/");
-  CHECK(rc == LF_OK && same(&in, &out, 1), "attribute record round trip: %s",
-        lf_status_str(rc));
+  CHECK(rc == LF_OK && same(&in, &out, 1), "attribute record round trip: %s", lf_status_str(rc));
   const lf_h5_field missing = {"nope", LF_H5_I64, 0, NULL};
   rc = lf_h5_attrs_read(f, &missing, 1, &out, path, "/");
   CHECK(rc == LF_ERR_FORMAT && strstr(lf_last_error(), "nope"), "missing attribute refused: %s",
@@ -158,7 +161,26 @@ static void test_attrs_and_fixed(const char *path) {
   H5Fclose(f);
 }
 
+static void test_chain_schema(void) {
+  lf_ens_info in;
+  lf_h5_field f[LF_ENS_NCOL];
+  memset(&in, 0, sizeof in);
+  in.kind = LF_ENS_HMC;
+  size_t n = lf_ens_chain_schema(&in, f);
+  CHECK(n == 5 && strcmp(f[LF_ENS_ROW].name, "row") == 0 && strcmp(f[4].name, "accepted") == 0,
+        "chain columns without cg: %zu (row .. accepted)", n);
+  CHECK(strcmp(f[1].desc, "per step: trajectory number") == 0, "hmc: id is the trajectory number");
+  in.cg = 1;
+  in.kind = LF_ENS_IMH;
+  n = lf_ens_chain_schema(&in, f);
+  CHECK(n == 7 && strcmp(f[5].name, "cg_iters") == 0 && strcmp(f[6].name, "cg_max") == 0 &&
+            f[6].type == LF_H5_I64 && f[6].offset == offsetof(lf_ens_step, cg_max),
+        "info.cg declares cg_iters and cg_max: %zu columns", n);
+  CHECK(strcmp(f[1].desc, "per step: proposal id") == 0, "imh: id is the proposal id");
+}
+
 int main(void) {
+  test_chain_schema();
   test_gather_scatter();
   test_table(lf_test_tname("test_schema", "table.h5"));
   test_attrs_and_fixed(lf_test_tname("test_schema", "attrs.h5"));
