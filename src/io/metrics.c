@@ -360,11 +360,13 @@ lf_status lf_io_metrics_resume(lf_io_metrics **out, const char *path, const lf_c
   LF_CHECK(lf_h5_flush(w->file, 0, w->tmp, "after reopening it"));
   w->written = (size_t)records;
   w->nevals = (size_t)evals;
-  *out = w;
-  return LF_OK;
 fail:
-  release(w);
-  free(w);
+  if (rc != LF_OK) { /* nothing of the failed writer stays open; the file is kept */
+    release(w);
+    free(w);
+    w = NULL;
+  }
+  *out = w;
   return rc;
 }
 
