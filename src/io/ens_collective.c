@@ -13,7 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The `description` attribute of dataset d in an ensemble of kind k. */
+/* The `description` attribute of row dataset d in an ensemble of kind k (the chain
+ * columns carry theirs in lf_ens_chain_cols). */
 static const char *describe(int d, lf_ens_kind k) {
   switch (d) {
   case D_OBS:
@@ -25,25 +26,6 @@ static const char *describe(int d, lf_ens_kind k) {
   case D_CONF:
     return "field of each stored state, C*V values per row (component-major, site v = x0*L1 + "
            "x1); rows as obs: index by row or weight by multiplicity";
-  case D_ROW:
-    return "per Monte Carlo step: the row (of obs, corr, configs) of the state after the step; "
-           "never decreases";
-  case D_ID:
-    return k == LF_ENS_HMC ? "per step: trajectory number" : "per step: proposal id";
-  case D_LOGW:
-    return k == LF_ENS_HMC ? "NaN (HMC)"
-           : k == LF_ENS_REWEIGHT
-               ? "per step: log w = log p~ - log q of the proposal, unnormalized; row[i] = i, so "
-                 "obs[i] has weight exp(logw[i] - M), M the same for every chain"
-               : "per step: log w = log p~ - log q of the proposal, unnormalized";
-  case D_DH:
-    return k == LF_ENS_HMC ? "per step: energy violation dH of the trajectory" : "NaN (flow)";
-  case D_ACC:
-    return "per step: 1 if the proposal was accepted; acceptance = mean(accepted)";
-  case D_CGI:
-    return "per step: CG iterations of the trajectory (all solves)";
-  case D_CGM:
-    return "per step: CG iterations of the trajectory's longest solve";
   default:
     return k == LF_ENS_REWEIGHT
                ? "per row: the number of steps whose row is this one (reweighting: 1)"
@@ -128,22 +110,21 @@ lf_status lf_ens_create_par(lf_ens_writer **out, const char *path, const lf_conf
   return rc;
 }
 
-/* Cuts dataset d of the current chain back to rows after checking it has at least that
- * many. */
-static lf_status cut_back(lf_ens_writer *w, int d, size_t width, size_t rows) {
+/* Opens dataset name of the current chain into *ds and cuts it back to rows after checking
+ * it has at least that many. */
+static lf_status cut_back(lf_ens_writer *w, const char *name, hid_t *ds, size_t width,
+                          size_t rows) {
   char nm[64];
   size_t have = 0;
-  hid_t ds = -1;
-  lf_status rc = lf_ens_open_table(w->group, w->chain, dname[d], width, &ds, &have, w->tmp);
+  lf_status rc = lf_ens_open_table(w->group, w->chain, name, width, ds, &have, w->tmp);
   if (rc != LF_OK) return rc;
-  w->dset[d] = ds;
   if (have < rows)
     return LF_FAIL(LF_ERR_FORMAT,
                    "'%s': dataset %s has %zu rows but the checkpoint says %zu were written "
                    "(the file is older than the checkpoint: was it replaced?)",
-                   w->tmp, full_name(nm, sizeof nm, w->chain, dname[d]), have, rows);
+                   w->tmp, full_name(nm, sizeof nm, w->chain, name), have, rows);
   if (have > rows)
-    return lf_h5_dset_extend(ds, rows, w->tmp, full_name(nm, sizeof nm, w->chain, dname[d]));
+    return lf_h5_dset_extend(*ds, rows, w->tmp, full_name(nm, sizeof nm, w->chain, name));
   return LF_OK;
 }
 
@@ -216,11 +197,12 @@ lf_status lf_ens_reopen(lf_ens_writer **out, const char *path, const lf_ens_info
   if (rc == LF_OK) rc = lf_h5_group_open(w->file, "chain_0", &w->group, w->tmp);
   if ((rc = lf_ens_agree(w, rc)) != LF_OK) goto fail;
   /* every rank cuts back collectively (identical arguments) */
-  rc = cut_back(w, D_OBS, (size_t)info->nobs, (size_t)rows);
-  if (rc == LF_OK && info->ncorr > 0) rc = cut_back(w, D_CORR, (size_t)info->ncorr, (size_t)rows);
-  if (rc == LF_OK && info->save_configs) rc = cut_back(w, D_CONF, w->nphi, (size_t)rows);
-  for (int d = D_ROW; rc == LF_OK && d <= last_col(info->cg); d++)
-    rc = cut_back(w, d, 0, (size_t)steps);
+  const size_t width[3] = {(size_t)info->nobs, (size_t)info->ncorr,
+                           info->save_configs ? w->nphi : 0};
+  for (int d = D_OBS; rc == LF_OK && d <= D_CONF; d++)
+    if (width[d] > 0) rc = cut_back(w, dname[d], &w->dset[d], width[d], (size_t)rows);
+  for (size_t c = 0; rc == LF_OK && c < w->ncol; c++)
+    rc = cut_back(w, w->col[c].name, &w->cdset[c], 0, (size_t)steps);
   if (rc == LF_OK && P > 1) {
     hid_t g = H5Gopen2(w->file, "meta", H5P_DEFAULT);
     if (g < 0) rc = LF_H5_FAIL(LF_ERR_FORMAT, "'%s': no group /meta", w->tmp);
@@ -239,17 +221,18 @@ fail:
   return rc;
 }
 
-/* Writes this rank's runs of rows into dataset d (width values per row, 0 for a 1-D
- * dataset; memory type mtype, packed in buf): a union of hyperslabs in the file, one
+/* Writes this rank's runs of rows into dataset ds (named name; width values per row, 0 for
+ * a 1-D dataset; memory type mtype, packed in buf): a union of hyperslabs in the file, one
  * contiguous block in memory; a rank without rows selects none (the write is
  * collective). */
-static lf_status write_runs(lf_ens_writer *w, int d, hid_t mtype, size_t width, size_t nruns,
-                            const int64_t *first, const int64_t *count, const void *buf) {
+static lf_status write_runs(lf_ens_writer *w, hid_t ds, const char *name, hid_t mtype, size_t width,
+                            size_t nruns, const int64_t *first, const int64_t *count,
+                            const void *buf) {
   char nm[64];
   lf_status rc = LF_OK;
-  hid_t fs = H5Dget_space(w->dset[d]), ms = -1;
+  hid_t fs = H5Dget_space(ds), ms = -1;
   hsize_t total = 0;
-  full_name(nm, sizeof nm, w->chain, dname[d]);
+  full_name(nm, sizeof nm, w->chain, name);
   if (fs < 0) return LF_H5_FAIL(LF_ERR_HDF5, "'%s': dataspace of %s", w->tmp, nm);
   const int nd = width > 0 ? 2 : 1;
   int selected = 0;
@@ -275,7 +258,7 @@ static lf_status write_runs(lf_ens_writer *w, int d, hid_t mtype, size_t width, 
     goto done;
   }
   static const double none = 0.0; /* H5Dwrite wants a buffer even for no elements */
-  if (H5Dwrite(w->dset[d], mtype, ms, fs, w->dxpl, selected ? buf : (const void *)&none) < 0)
+  if (H5Dwrite(ds, mtype, ms, fs, w->dxpl, selected ? buf : (const void *)&none) < 0)
     rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot write the epoch's rows of %s", w->tmp, nm);
 done:
   if (ms >= 0) H5Sclose(ms);
@@ -283,11 +266,11 @@ done:
   return rc;
 }
 
-/* Writes one chain column: n records from offset off (n = 0: an empty selection). */
-static lf_status write_col(lf_ens_writer *w, int d, hid_t mtype, size_t off, size_t n,
-                           const void *buf) {
+/* Writes one 1-D column: n values from offset off (n = 0: an empty selection). */
+static lf_status write_col(lf_ens_writer *w, hid_t ds, const char *name, hid_t mtype, size_t off,
+                           size_t n, const void *buf) {
   const int64_t first = (int64_t)off, count = (int64_t)n;
-  return write_runs(w, d, mtype, 0, n ? 1 : 0, &first, &count, buf);
+  return write_runs(w, ds, name, mtype, 0, n ? 1 : 0, &first, &count, buf);
 }
 
 lf_status lf_ens_write_epoch(lf_ens_writer *w, int64_t rows_end, int64_t steps_end, size_t nruns,
@@ -312,35 +295,32 @@ lf_status lf_ens_write_epoch(lf_ens_writer *w, int64_t rows_end, int64_t steps_e
       rc = LF_FAIL(LF_ERR_INVALID, "'%s': epoch run %zu = rows [%lld, %lld) outside [%zu, %lld)",
                    w->tmp, k, (long long)first[k], (long long)(first[k] + count[k]),
                    w->rows_written, (long long)rows_end);
-  if (rc == LF_OK && nsteps && !(col = malloc(nsteps * sizeof(int64_t))))
+  if (rc == LF_OK && nsteps && !(col = malloc(nsteps * LF_H5_MAX_SIZE)))
     rc = LF_FAIL(LF_ERR_NOMEM, "'%s': %zu chain records", w->tmp, nsteps);
   if ((rc = lf_ens_agree(w, rc)) != LF_OK) goto fail;
   /* extend every dataset (collective, identical sizes) */
-  const int dl[3] = {D_OBS, D_CORR, D_CONF};
   /* every collective step is agreed before the next: a rank whose write failed (a full
    * disk) must not leave the others waiting in the next collective call */
-  for (int k = 0; rc == LF_OK && k < 3; k++)
-    if (w->dset[dl[k]] >= 0)
-      rc = lf_ens_agree(w, lf_h5_dset_extend(w->dset[dl[k]], (size_t)rows_end, w->tmp,
-                                             full_name(nm, sizeof nm, w->chain, dname[dl[k]])));
-  for (int d = D_ROW; rc == LF_OK && d <= last_col(w->info.cg); d++)
-    rc = lf_ens_agree(w, lf_h5_dset_extend(w->dset[d], (size_t)steps_end, w->tmp,
-                                           full_name(nm, sizeof nm, w->chain, dname[d])));
+  for (int d = D_OBS; rc == LF_OK && d <= D_CONF; d++)
+    if (w->dset[d] >= 0)
+      rc = lf_ens_agree(w, lf_h5_dset_extend(w->dset[d], (size_t)rows_end, w->tmp,
+                                             full_name(nm, sizeof nm, w->chain, dname[d])));
+  for (size_t c = 0; rc == LF_OK && c < w->ncol; c++)
+    rc = lf_ens_agree(w, lf_h5_dset_extend(w->cdset[c], (size_t)steps_end, w->tmp,
+                                           full_name(nm, sizeof nm, w->chain, w->col[c].name)));
   /* rows: each rank its runs */
-  if (rc == LF_OK)
-    rc = lf_ens_agree(
-        w, write_runs(w, D_OBS, H5T_NATIVE_DOUBLE, (size_t)w->info.nobs, nruns, first, count, obs));
-  if (rc == LF_OK && w->info.ncorr > 0)
-    rc = lf_ens_agree(w, write_runs(w, D_CORR, H5T_NATIVE_DOUBLE, (size_t)w->info.ncorr, nruns,
-                                    first, count, corr));
-  if (rc == LF_OK && w->info.save_configs)
-    rc = lf_ens_agree(w,
-                      write_runs(w, D_CONF, H5T_NATIVE_DOUBLE, w->nphi, nruns, first, count, phi));
-  /* chain records: one rank */
+  const size_t width[3] = {(size_t)w->info.nobs, (size_t)w->info.ncorr, w->nphi};
+  const double *data[3] = {obs, corr, phi};
+  for (int d = D_OBS; rc == LF_OK && d <= D_CONF; d++)
+    if (w->dset[d] >= 0)
+      rc = lf_ens_agree(w, write_runs(w, w->dset[d], dname[d], H5T_NATIVE_DOUBLE, width[d], nruns,
+                                      first, count, data[d]));
+  /* chain records: one rank, column after column of the schema */
   const size_t off = (size_t)steps_end - nsteps;
-  for (int d = D_ROW; rc == LF_OK && d <= last_col(w->info.cg); d++) {
-    col_pack(d, steps, nsteps, col);
-    rc = lf_ens_agree(w, write_col(w, d, col_mtype(d), off, nsteps, col));
+  for (size_t c = 0; rc == LF_OK && c < w->ncol; c++) {
+    if (nsteps) lf_h5_field_gather(&w->col[c], steps, sizeof *steps, nsteps, col);
+    rc = lf_ens_agree(w, write_col(w, w->cdset[c], w->col[c].name, lf_h5_type_mem(w->col[c].type),
+                                   off, nsteps, col));
   }
   if ((rc = lf_ens_agree(w, rc)) != LF_OK) {
     w->failed = rc;
@@ -357,13 +337,14 @@ fail:
 
 #define MULT_READ 1048576 /* row indices read per collective read (8 MiB) */
 
-/* Reads n values of chain column d from offset off into buf (int64). Collective for a
+/* Reads n values of the row column from offset off into buf (int64). Collective for a
  * collective writer: the other ranks pass n = 0 and select none. */
-static lf_status read_col(lf_ens_writer *w, int d, size_t off, size_t n, int64_t *buf) {
+static lf_status read_rows_col(lf_ens_writer *w, size_t off, size_t n, int64_t *buf) {
   char nm[64];
   lf_status rc = LF_OK;
-  hid_t fs = H5Dget_space(w->dset[d]), ms = -1;
-  full_name(nm, sizeof nm, w->chain, dname[d]);
+  const hid_t ds = w->cdset[LF_ENS_ROW];
+  hid_t fs = H5Dget_space(ds), ms = -1;
+  full_name(nm, sizeof nm, w->chain, w->col[LF_ENS_ROW].name);
   if (fs < 0) return LF_H5_FAIL(LF_ERR_HDF5, "'%s': dataspace of %s", w->tmp, nm);
   hsize_t start = (hsize_t)off, cnt = (hsize_t)(n ? n : 1);
   ms = H5Screate_simple(1, &cnt, NULL);
@@ -372,12 +353,19 @@ static lf_status read_col(lf_ens_writer *w, int d, size_t off, size_t n, int64_t
     rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot select [%zu, %zu) of %s", w->tmp, off, off + n, nm);
   } else {
     int64_t none = 0;
-    if (H5Dread(w->dset[d], H5T_NATIVE_INT64, ms, fs, w->dxpl, n ? buf : &none) < 0)
+    if (H5Dread(ds, H5T_NATIVE_INT64, ms, fs, w->dxpl, n ? buf : &none) < 0)
       rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot read [%zu, %zu) of %s", w->tmp, off, off + n, nm);
   }
   if (ms >= 0) H5Sclose(ms);
   H5Sclose(fs);
   return rc;
+}
+
+/* The `description` attribute desc of dataset ds (name) of the current chain. */
+static lf_status describe_dset(lf_ens_writer *w, hid_t ds, const char *name, const char *desc) {
+  char nm[64];
+  return lf_h5_attr_write_str(ds, "description", desc, w->tmp,
+                              full_name(nm, sizeof nm, w->chain, name));
 }
 
 /* The current chain is complete (flushed): writes /chain_r/multiplicity, counted from the
@@ -403,7 +391,7 @@ lf_status lf_ens_chain_finish(lf_ens_writer *w) {
   if ((rc = lf_ens_agree(w, rc)) != LF_OK) goto done;
   for (size_t off = 0; off < steps && rc == LF_OK; off += MULT_READ) {
     const size_t n = steps - off < MULT_READ ? steps - off : MULT_READ;
-    rc = read_col(w, D_ROW, off, root ? n : 0, buf);
+    rc = read_rows_col(w, off, root ? n : 0, buf);
     for (size_t i = 0; root && rc == LF_OK && i < n; i++) {
       const int64_t r = buf[i];
       if (r < 0 || (uint64_t)r >= (uint64_t)rows) {
@@ -430,11 +418,15 @@ lf_status lf_ens_chain_finish(lf_ens_writer *w) {
   if (rc == LF_OK)
     rc = lf_h5_dset_extend(w->dset[D_MULT], rows, w->tmp,
                            full_name(nm, sizeof nm, w->chain, dname[D_MULT]));
-  if (rc == LF_OK) rc = write_col(w, D_MULT, H5T_NATIVE_INT64, 0, root ? rows : 0, mult);
-  for (int d = 0; rc == LF_OK && d < ND; d++)
-    if (w->dset[d] >= 0)
-      rc = lf_h5_attr_write_str(w->dset[d], "description", describe(d, w->info.kind), w->tmp,
-                                full_name(nm, sizeof nm, w->chain, dname[d]));
+  if (rc == LF_OK)
+    rc = write_col(w, w->dset[D_MULT], dname[D_MULT], H5T_NATIVE_INT64, 0, root ? rows : 0, mult);
+  /* descriptions in file order: the row tables, the chain columns, multiplicity */
+  for (int d = D_OBS; rc == LF_OK && d <= D_CONF; d++)
+    if (w->dset[d] >= 0) rc = describe_dset(w, w->dset[d], dname[d], describe(d, w->info.kind));
+  for (size_t c = 0; rc == LF_OK && c < w->ncol; c++)
+    rc = describe_dset(w, w->cdset[c], w->col[c].name, w->col[c].desc);
+  if (rc == LF_OK)
+    rc = describe_dset(w, w->dset[D_MULT], dname[D_MULT], describe(D_MULT, w->info.kind));
   if (rc == LF_OK)
     rc = lf_h5_attr_write_strv(w->dset[D_OBS], "columns", w->info.obs_names[0], LF_NAME_MAX,
                                (size_t)w->info.nobs, w->tmp,

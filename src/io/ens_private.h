@@ -13,7 +13,7 @@
 
 #include "latflow/ensemble.h"
 
-#include "io/h5util.h"
+#include "io/schema.h"
 
 #include <mpi.h>
 #include <stdint.h>
@@ -24,60 +24,31 @@
 #define STEP_BUF 4096   /* chain records per write                    */
 #define STEP_CHUNK 4096 /* values per chunk of the 1-D chain datasets */
 
-/* D_ROW .. D_ACC: the chain columns of every file; D_CGI, D_CGM: only with info.cg;
- * D_MULT: per row, written when the chain is complete (lf_ens_chain_finish) */
-enum { D_OBS, D_CORR, D_CONF, D_ROW, D_ID, D_LOGW, D_DH, D_ACC, D_CGI, D_CGM, D_MULT, ND };
+/* The datasets of a chain other than its chain columns: the row tables (obs, corr,
+ * configs) and D_MULT, per row, written when the chain is complete (lf_ens_chain_finish). */
+enum { D_OBS, D_CORR, D_CONF, D_MULT, ND };
 
-static const char *const dname[ND] = {"obs",      "corr",   "configs",     "row",
-                                      "id",       "logw",   "dH",          "accepted",
-                                      "cg_iters", "cg_max", "multiplicity"};
+static const char *const dname[ND] = {"obs", "corr", "configs", "multiplicity"};
 
-/* The last chain column of a file with info cg. */
-static inline int last_col(int cg) {
-  return cg ? D_CGM : D_ACC;
-}
+/* ---- the chain columns: a schema of lf_ens_step (io/schema.h) --------------------------
+ * One 1-D dataset per field of lf_ens_step, in the order of lf_ens_chain_cols. The first
+ * ones are in every file; a producer declares extra columns by setting the int flag of
+ * lf_ens_info at `flag` (info.cg: the CG columns of pseudofermion HMC). A new column is a
+ * field of lf_ens_step, a row of lf_ens_chain_cols and, if optional, a flag of lf_ens_info
+ * (a root attribute). */
+#define LF_ENS_EVERY ((size_t)-1) /* flag of a column that every file has */
+typedef struct lf_ens_col {
+  lf_h5_field f;       /* name, type, offset in lf_ens_step (f.desc unused)          */
+  size_t flag;         /* offsetof(lf_ens_info, flag) declaring the column, or EVERY */
+  const char *desc[3]; /* its `description` attribute per lf_ens_kind                */
+} lf_ens_col;
+#define LF_ENS_NCOL 7 /* rows of lf_ens_chain_cols */
+#define LF_ENS_ROW 0  /* the row column (first in every file)  */
+extern const lf_ens_col lf_ens_chain_cols[LF_ENS_NCOL];
 
-/* Chain column d (D_ROW .. D_CGM) is field col_field(d) of lf_ens_step (its offset; *size
- * = the size of the field, the size of its memory type col_mtype(d)). */
-static inline size_t col_field(int d, size_t *size) {
-  *size = d == D_LOGW || d == D_DH ? sizeof(double) : d == D_ACC ? sizeof(int8_t) : sizeof(int64_t);
-  switch (d) {
-  case D_ROW:
-    return offsetof(lf_ens_step, row);
-  case D_ID:
-    return offsetof(lf_ens_step, id);
-  case D_LOGW:
-    return offsetof(lf_ens_step, logw);
-  case D_DH:
-    return offsetof(lf_ens_step, dH);
-  case D_CGI:
-    return offsetof(lf_ens_step, cg_iters);
-  case D_CGM:
-    return offsetof(lf_ens_step, cg_max);
-  default:
-    return offsetof(lf_ens_step, accepted);
-  }
-}
-
-static inline hid_t col_mtype(int d) {
-  return d == D_LOGW || d == D_DH ? H5T_NATIVE_DOUBLE
-         : d == D_ACC             ? H5T_NATIVE_INT8
-                                  : H5T_NATIVE_INT64;
-}
-
-/* Packs column d of n records s into buf (n values of col_mtype(d)). */
-static inline void col_pack(int d, const lf_ens_step *s, size_t n, void *buf) {
-  size_t size = 0;
-  const size_t off = col_field(d, &size);
-  for (size_t i = 0; i < n; i++) memcpy((char *)buf + i * size, (const char *)(s + i) + off, size);
-}
-
-/* Unpacks n values of column d from buf into the records s. */
-static inline void col_unpack(int d, lf_ens_step *s, size_t n, const void *buf) {
-  size_t size = 0;
-  const size_t off = col_field(d, &size);
-  for (size_t i = 0; i < n; i++) memcpy((char *)(s + i) + off, (const char *)buf + i * size, size);
-}
+/* The chain columns of a file with info in: their fields (with the description for the kind
+ * of in) into f[LF_ENS_NCOL], in order; returns how many. */
+size_t lf_ens_chain_schema(const lf_ens_info *in, lf_h5_field f[LF_ENS_NCOL]);
 
 /* Root attribute kind: the names of lf_ens_kind (ens_reader.c). */
 extern const char *const lf_ens_kind_name[3];
@@ -88,8 +59,12 @@ struct lf_ens_writer {
   lf_ens_info info;
   size_t nphi; /* C*V: values per configuration */
   hid_t fapl, file, group;
-  hid_t dset[ND]; /* datasets of the current chain (-1: absent) */
-  int chain;      /* current chain r; the file holds chains 0..r */
+  hid_t dset[ND]; /* row datasets of the current chain (-1: absent) */
+  /* the chain columns (lf_ens_chain_schema of info) and their datasets (-1: closed) */
+  lf_h5_field col[LF_ENS_NCOL];
+  size_t ncol;
+  hid_t cdset[LF_ENS_NCOL];
+  int chain; /* current chain r; the file holds chains 0..r */
   lf_status failed;
   MPI_Comm comm; /* collective writer (lf_ens_create_par/lf_ens_reopen): dup; else NULL */
   int rank;      /* in comm (0 for a serial writer)                                */
@@ -100,13 +75,19 @@ struct lf_ens_writer {
   /* configurations: (conf_cap, nphi), owned; NULL unless save_configs */
   size_t conf_written, nconf_buf, conf_cap;
   double *conf_buf;
-  /* chain steps, column-wise */
+  /* chain steps: the records, and one column of them packed */
   size_t steps_written, nstep_buf;
-  int64_t s_row[STEP_BUF], s_id[STEP_BUF];
-  double s_logw[STEP_BUF], s_dH[STEP_BUF];
-  int8_t s_acc[STEP_BUF];
-  int64_t s_cgi[STEP_BUF], s_cgm[STEP_BUF];
+  lf_ens_step step_buf[STEP_BUF];
+  unsigned char col_buf[STEP_BUF * LF_H5_MAX_SIZE];
 };
+
+/* The chain columns of w's current chain as a record table (messages: "/chain_<r>/<name>";
+ * prefix holds that prefix and must outlive the table). */
+static inline lf_h5_table chain_table(lf_ens_writer *w, char prefix[32]) {
+  snprintf(prefix, 32, "/chain_%d/", w->chain);
+  return (lf_h5_table){w->col, w->ncol, sizeof(lf_ens_step), w->group, prefix, "steps",
+                       w->tmp, w->cdset};
+}
 
 /* "/chain_<r>/<name>", for messages. */
 static inline const char *full_name(char *buf, size_t n, int r, const char *name) {

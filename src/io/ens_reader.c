@@ -11,6 +11,51 @@
 
 const char *const lf_ens_kind_name[3] = {"imh", "reweight", "hmc"};
 
+/* The chain columns; the last argument is the description per kind (imh, reweight, hmc),
+ * ALL3(d): the same for every kind. */
+#define ALL3(d) d, d, d
+
+/* clang-format off */
+#define FIELD(m, t) {#m, t, offsetof(lf_ens_step, m), NULL}
+#define COL(m, t, flag, ...) {FIELD(m, t), flag, {__VA_ARGS__}}
+/* clang-format on */
+const lf_ens_col lf_ens_chain_cols[LF_ENS_NCOL] = {
+    COL(row, LF_H5_I64, LF_ENS_EVERY,
+        ALL3("per Monte Carlo step: the row (of obs, corr, configs) of the state after the "
+             "step; never decreases")),
+    COL(id, LF_H5_I64, LF_ENS_EVERY, "per step: proposal id", "per step: proposal id",
+        "per step: trajectory number"),
+    COL(logw, LF_H5_F64, LF_ENS_EVERY,
+        "per step: log w = log p~ - log q of the proposal, unnormalized",
+        "per step: log w = log p~ - log q of the proposal, unnormalized; row[i] = i, so "
+        "obs[i] has weight exp(logw[i] - M), M the same for every chain",
+        "NaN (HMC)"),
+    COL(dH, LF_H5_F64, LF_ENS_EVERY, "NaN (flow)", "NaN (flow)",
+        "per step: energy violation dH of the trajectory"),
+    COL(accepted, LF_H5_I8, LF_ENS_EVERY,
+        ALL3("per step: 1 if the proposal was accepted; acceptance = mean(accepted)")),
+    /* declared by pseudofermion HMC (info.cg) */
+    COL(cg_iters, LF_H5_I64, offsetof(lf_ens_info, cg),
+        ALL3("per step: CG iterations of the trajectory (all solves)")),
+    COL(cg_max, LF_H5_I64, offsetof(lf_ens_info, cg),
+        ALL3("per step: CG iterations of the trajectory's longest solve"))};
+#undef COL
+#undef FIELD
+#undef ALL3
+
+size_t lf_ens_chain_schema(const lf_ens_info *in, lf_h5_field f[LF_ENS_NCOL]) {
+  size_t n = 0;
+  for (size_t c = 0; c < LF_ENS_NCOL; c++) {
+    const lf_ens_col *col = &lf_ens_chain_cols[c];
+    int declared = 1;
+    if (col->flag != LF_ENS_EVERY) memcpy(&declared, (const char *)in + col->flag, sizeof declared);
+    if (!declared) continue;
+    f[n] = col->f;
+    f[n++].desc = col->desc[in->kind];
+  }
+  return n;
+}
+
 void lf_ens_free(lf_ensemble *e) {
   if (!e) return;
   for (int r = 0; r < e->R; r++) {
@@ -176,40 +221,41 @@ static lf_status read_chain(hid_t f, const char *path, int r, lf_ensemble *e) {
     }
   }
 
-  /* the chain table: five (seven with cg) 1-D columns of equal length, packed into
-   * lf_ens_step */
-  const int last = last_col(in->cg);
-  for (int c = D_ROW; c <= last; c++) {
-    LF_CHECK(lf_ens_open_table(g, r, dname[c], 0, &d, &n, path));
+  /* the chain table: the columns of lf_ens_chain_schema (five; seven with cg), 1-D and of
+   * equal length, unpacked into lf_ens_step */
+  lf_h5_field cols[LF_ENS_NCOL];
+  const size_t ncol = lf_ens_chain_schema(in, cols);
+  for (size_t c = 0; c < ncol; c++) {
+    LF_CHECK(lf_ens_open_table(g, r, cols[c].name, 0, &d, &n, path));
     H5Dclose(d);
     d = -1;
-    if (c == D_ROW) {
+    if (c == LF_ENS_ROW) {
       steps = n;
     } else if (n != steps) {
       rc = LF_FAIL(LF_ERR_FORMAT,
                    "'%s': dataset %s has %zu values but /chain_%d/row has %zu "
                    "(corrupted file?)",
-                   path, full_name(nm, sizeof nm, r, dname[c]), n, r, steps);
+                   path, full_name(nm, sizeof nm, r, cols[c].name), n, r, steps);
       goto fail;
     }
   }
   e->chain[r] = alloc_n(steps, sizeof(lf_ens_step));
-  col = alloc_n(steps, sizeof(int64_t));
+  col = alloc_n(steps, LF_H5_MAX_SIZE);
   if (!e->chain[r] || !col) {
     rc = LF_FAIL(LF_ERR_NOMEM, "'%s': chain %d of %zu steps", path, r, steps);
     goto fail;
   }
   e->steps[r] = steps;
   lf_ens_step *s = e->chain[r];
-  memset(s, 0, steps * sizeof *s);
-  for (int c = D_ROW; c <= last; c++) {
-    const hid_t mt = col_mtype(c);
-    LF_CHECK(lf_ens_open_table(g, r, dname[c], 0, &d, &n, path));
-    rc = lf_h5_dset_read_rows(d, mt, 0, steps, col, path, full_name(nm, sizeof nm, r, dname[c]));
+  memset(s, 0, steps * sizeof *s); /* the fields of undeclared columns read 0 */
+  for (size_t c = 0; c < ncol; c++) {
+    LF_CHECK(lf_ens_open_table(g, r, cols[c].name, 0, &d, &n, path));
+    rc = lf_h5_dset_read_rows(d, lf_h5_type_mem(cols[c].type), 0, steps, col, path,
+                              full_name(nm, sizeof nm, r, cols[c].name));
     H5Dclose(d);
     d = -1;
     if (rc != LF_OK) goto fail;
-    col_unpack(c, s, steps, col);
+    lf_h5_field_scatter(&cols[c], s, sizeof *s, steps, col);
   }
   for (size_t i = 0; i < steps; i++)
     if (s[i].row < 0 || (uint64_t)s[i].row >= (uint64_t)rows) {

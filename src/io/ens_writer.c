@@ -98,10 +98,13 @@ fail:
 
 /* Closes the current chain's datasets and group (errors ignored: failure paths). */
 static void chain_release(lf_ens_writer *w) {
+  char prefix[32];
+  lf_h5_table t = chain_table(w, prefix);
   for (int d = 0; d < ND; d++) {
     if (w->dset[d] >= 0) H5Dclose(w->dset[d]);
     w->dset[d] = -1;
   }
+  lf_h5_table_close(&t, LF_OK);
   if (w->group >= 0) H5Gclose(w->group);
   w->group = -1;
 }
@@ -143,22 +146,9 @@ static lf_status chain_create(lf_ens_writer *w) {
     LF_CHECK(lf_h5_dset_create_rows(w->group, dname[D_CONF], H5T_IEEE_F64LE, w->nphi,
                                     clamp_rows(CONF_CHUNK_VALUES, w->nphi, 64), &w->dset[D_CONF],
                                     w->tmp));
-  LF_CHECK(lf_h5_dset_create_rows(w->group, dname[D_ROW], H5T_STD_I64LE, 0, STEP_CHUNK,
-                                  &w->dset[D_ROW], w->tmp));
-  LF_CHECK(lf_h5_dset_create_rows(w->group, dname[D_ID], H5T_STD_I64LE, 0, STEP_CHUNK,
-                                  &w->dset[D_ID], w->tmp));
-  LF_CHECK(lf_h5_dset_create_rows(w->group, dname[D_LOGW], H5T_IEEE_F64LE, 0, STEP_CHUNK,
-                                  &w->dset[D_LOGW], w->tmp));
-  LF_CHECK(lf_h5_dset_create_rows(w->group, dname[D_DH], H5T_IEEE_F64LE, 0, STEP_CHUNK,
-                                  &w->dset[D_DH], w->tmp));
-  LF_CHECK(lf_h5_dset_create_rows(w->group, dname[D_ACC], H5T_STD_I8LE, 0, STEP_CHUNK,
-                                  &w->dset[D_ACC], w->tmp));
-  if (in->cg) {
-    LF_CHECK(lf_h5_dset_create_rows(w->group, dname[D_CGI], H5T_STD_I64LE, 0, STEP_CHUNK,
-                                    &w->dset[D_CGI], w->tmp));
-    LF_CHECK(lf_h5_dset_create_rows(w->group, dname[D_CGM], H5T_STD_I64LE, 0, STEP_CHUNK,
-                                    &w->dset[D_CGM], w->tmp));
-  }
+  for (size_t c = 0; c < w->ncol; c++)
+    LF_CHECK(lf_h5_dset_create_rows(w->group, w->col[c].name, lf_h5_type_file(w->col[c].type), 0,
+                                    STEP_CHUNK, &w->cdset[c], w->tmp));
   w->rows_written = w->nrow_buf = 0;
   w->conf_written = w->nconf_buf = 0;
   w->steps_written = w->nstep_buf = 0;
@@ -168,8 +158,8 @@ fail:
 }
 
 /* Appends n rows of buf at row offset off of dataset d: extend to off + n, then write the
- * hyperslab. Under parallel HDF5: the extent is the same on every rank (collective), each
- * rank writes its own offset (collective transfer, H5Sselect_none when n = 0). */
+ * hyperslab (n == 0: nothing; a collective writer's buffers stay empty, its epochs are
+ * written by ens_collective.c). */
 static lf_status put_rows(lf_ens_writer *w, int d, hid_t mtype, size_t off, size_t n,
                           const void *buf) {
   char nm[64];
@@ -200,17 +190,16 @@ static lf_status write_configs(lf_ens_writer *w) {
   return rc;
 }
 
+/* Writes the buffered chain steps, column after column of the chain schema. */
 static lf_status write_steps(lf_ens_writer *w) {
   lf_status rc = LF_OK;
   const size_t off = w->steps_written, n = w->nstep_buf;
-  LF_CHECK(put_rows(w, D_ROW, H5T_NATIVE_INT64, off, n, w->s_row));
-  LF_CHECK(put_rows(w, D_ID, H5T_NATIVE_INT64, off, n, w->s_id));
-  LF_CHECK(put_rows(w, D_LOGW, H5T_NATIVE_DOUBLE, off, n, w->s_logw));
-  LF_CHECK(put_rows(w, D_DH, H5T_NATIVE_DOUBLE, off, n, w->s_dH));
-  LF_CHECK(put_rows(w, D_ACC, H5T_NATIVE_INT8, off, n, w->s_acc));
-  if (w->info.cg) {
-    LF_CHECK(put_rows(w, D_CGI, H5T_NATIVE_INT64, off, n, w->s_cgi));
-    LF_CHECK(put_rows(w, D_CGM, H5T_NATIVE_INT64, off, n, w->s_cgm));
+  char prefix[32];
+  const lf_h5_table t = chain_table(w, prefix);
+  rc = lf_h5_table_append(&t, off, n, w->step_buf, w->col_buf, w->dxpl);
+  if (rc != LF_OK) { /* the columns may now differ in length: refuse more writes */
+    w->failed = rc;
+    goto fail;
   }
   w->steps_written += n;
   w->nstep_buf = 0;
@@ -233,6 +222,8 @@ lf_status lf_ens_writer_new(lf_ens_writer **out, const char *path, const lf_ens_
   w->comm = MPI_COMM_NULL;
   w->dxpl = H5P_DEFAULT;
   for (int d = 0; d < ND; d++) w->dset[d] = -1;
+  w->ncol = lf_ens_chain_schema(info, w->col);
+  for (size_t c = 0; c < LF_ENS_NCOL; c++) w->cdset[c] = -1;
   snprintf(w->path, sizeof w->path, "%s", path);
   snprintf(w->tmp, sizeof w->tmp, "%s.tmp", path);
   w->info = *info;
@@ -346,14 +337,7 @@ lf_status lf_ens_append_steps(lf_ens_writer *w, size_t n, const lf_ens_step *ste
                      w->tmp, w->chain, (long long)(lf_ens_steps(w) + (int64_t)i),
                      (long long)steps[i].id, (long long)steps[i].row, (long long)rows);
   for (size_t i = 0; i < n; i++) {
-    const size_t j = w->nstep_buf++;
-    w->s_row[j] = steps[i].row;
-    w->s_id[j] = steps[i].id;
-    w->s_logw[j] = steps[i].logw;
-    w->s_dH[j] = steps[i].dH;
-    w->s_acc[j] = steps[i].accepted;
-    w->s_cgi[j] = steps[i].cg_iters;
-    w->s_cgm[j] = steps[i].cg_max;
+    w->step_buf[w->nstep_buf++] = steps[i];
     if (w->nstep_buf == STEP_BUF && (rc = lf_ens_flush(w)) != LF_OK) return rc;
   }
   return LF_OK;
@@ -398,12 +382,15 @@ lf_status lf_ens_sync(lf_ens_writer *w) {
 /* Closes the current chain's datasets and group; the first failure is returned if rc was
  * LF_OK, else rc. */
 static lf_status chain_close(lf_ens_writer *w, lf_status rc) {
+  char prefix[32];
+  lf_h5_table t = chain_table(w, prefix);
   for (int d = 0; d < ND; d++) {
     if (w->dset[d] >= 0 && H5Dclose(w->dset[d]) < 0 && rc == LF_OK)
       rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close dataset /chain_%d/%s", w->tmp, w->chain,
                       dname[d]);
     w->dset[d] = -1;
   }
+  rc = lf_h5_table_close(&t, rc);
   if (w->group >= 0 && H5Gclose(w->group) < 0 && rc == LF_OK)
     rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close group /chain_%d", w->tmp, w->chain);
   w->group = -1;

@@ -52,24 +52,28 @@ lf_status lf_h5_attr_write_str(hid_t obj, const char *name, const char *val, con
   return rc;
 }
 
+lf_status lf_h5_attr_write_num(hid_t obj, const char *name, lf_h5_type t, const void *val,
+                               const char *path, const char *objname) {
+  return attr_write_scalar(obj, name, lf_h5_type_file(t), lf_h5_type_mem(t), val, path, objname);
+}
+
+/* The typed writers: lf_h5_attr_write_num of one type each. */
 lf_status lf_h5_attr_write_i32(hid_t obj, const char *name, int val, const char *path,
                                const char *objname) {
-  return attr_write_scalar(obj, name, H5T_STD_I32LE, H5T_NATIVE_INT, &val, path, objname);
+  const int32_t v = val;
+  return lf_h5_attr_write_num(obj, name, LF_H5_I32, &v, path, objname);
 }
-
 lf_status lf_h5_attr_write_i64(hid_t obj, const char *name, int64_t val, const char *path,
                                const char *objname) {
-  return attr_write_scalar(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &val, path, objname);
+  return lf_h5_attr_write_num(obj, name, LF_H5_I64, &val, path, objname);
 }
-
 lf_status lf_h5_attr_write_u64(hid_t obj, const char *name, uint64_t val, const char *path,
                                const char *objname) {
-  return attr_write_scalar(obj, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, &val, path, objname);
+  return lf_h5_attr_write_num(obj, name, LF_H5_U64, &val, path, objname);
 }
-
 lf_status lf_h5_attr_write_f64(hid_t obj, const char *name, double val, const char *path,
                                const char *objname) {
-  return attr_write_scalar(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &val, path, objname);
+  return lf_h5_attr_write_num(obj, name, LF_H5_F64, &val, path, objname);
 }
 
 lf_status lf_h5_attr_write_i32v(hid_t obj, const char *name, const int *val, size_t n,
@@ -231,19 +235,24 @@ static lf_status attr_read_num(hid_t obj, const char *name, H5T_class_t cls1, H5
   return rc;
 }
 
+lf_status lf_h5_attr_read_num(hid_t obj, const char *name, lf_h5_type t, void *out,
+                              const char *path, const char *objname) {
+  const H5T_class_t cls = t == LF_H5_F64 ? H5T_FLOAT : H5T_INTEGER;
+  return attr_read_num(obj, name, cls, H5T_INTEGER, lf_h5_type_mem(t), out, path, objname);
+}
+
+/* The typed readers: lf_h5_attr_read_num of one type each. */
 lf_status lf_h5_attr_read_i64(hid_t obj, const char *name, int64_t *out, const char *path,
                               const char *objname) {
-  return attr_read_num(obj, name, H5T_INTEGER, H5T_INTEGER, H5T_NATIVE_INT64, out, path, objname);
+  return lf_h5_attr_read_num(obj, name, LF_H5_I64, out, path, objname);
 }
-
 lf_status lf_h5_attr_read_u64(hid_t obj, const char *name, uint64_t *out, const char *path,
                               const char *objname) {
-  return attr_read_num(obj, name, H5T_INTEGER, H5T_INTEGER, H5T_NATIVE_UINT64, out, path, objname);
+  return lf_h5_attr_read_num(obj, name, LF_H5_U64, out, path, objname);
 }
-
 lf_status lf_h5_attr_read_f64(hid_t obj, const char *name, double *out, const char *path,
                               const char *objname) {
-  return attr_read_num(obj, name, H5T_FLOAT, H5T_INTEGER, H5T_NATIVE_DOUBLE, out, path, objname);
+  return lf_h5_attr_read_num(obj, name, LF_H5_F64, out, path, objname);
 }
 
 lf_status lf_h5_attr_read_i32v(hid_t obj, const char *name, int *val, size_t nmax, size_t *n,

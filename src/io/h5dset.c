@@ -1,8 +1,46 @@
-/* HDF5 groups and datasets of the io module: whole 1-D datasets, extendible 1-D columns
- * and row tables (contract: src/io/h5util.h, "groups and datasets", "row tables"). */
+/* HDF5 scalar types, groups and datasets of the io module: one dataset API in which every
+ * dataset is a table of rows, fixed or extendible; the whole 1-D dataset helpers are made
+ * of its calls (contract: src/io/h5util.h, "scalar types", "groups", "datasets"). */
 #include "io/h5util.h"
 
-/* ---- groups and datasets ---------------------------------------------------------------- */
+/* ---- scalar types ----------------------------------------------------------------------- */
+
+/* Bytes of each lf_h5_type, in enum order. */
+static const size_t type_size[] = {sizeof(int8_t),  sizeof(uint8_t),  sizeof(int32_t),
+                                   sizeof(int64_t), sizeof(uint64_t), sizeof(double)};
+
+/* The stored (mem = 0) or the memory (mem = 1) HDF5 type of t. The ids are not compile-time
+ * constants (HDF5 makes them at H5open), hence a switch rather than a table. */
+static hid_t h5_type(lf_h5_type t, int mem) {
+  switch (t) {
+  case LF_H5_I8:
+    return mem ? H5T_NATIVE_INT8 : H5T_STD_I8LE;
+  case LF_H5_U8:
+    return mem ? H5T_NATIVE_UINT8 : H5T_STD_U8LE;
+  case LF_H5_I32:
+    return mem ? H5T_NATIVE_INT32 : H5T_STD_I32LE;
+  case LF_H5_I64:
+    return mem ? H5T_NATIVE_INT64 : H5T_STD_I64LE;
+  case LF_H5_U64:
+    return mem ? H5T_NATIVE_UINT64 : H5T_STD_U64LE;
+  default:
+    return mem ? H5T_NATIVE_DOUBLE : H5T_IEEE_F64LE;
+  }
+}
+
+hid_t lf_h5_type_file(lf_h5_type t) {
+  return h5_type(t, 0);
+}
+
+hid_t lf_h5_type_mem(lf_h5_type t) {
+  return h5_type(t, 1);
+}
+
+size_t lf_h5_type_size(lf_h5_type t) {
+  return (unsigned)t < sizeof type_size / sizeof type_size[0] ? type_size[t] : sizeof(double);
+}
+
+/* ---- groups ----------------------------------------------------------------------------- */
 
 /* Object modification times would make two otherwise identical files differ. */
 hid_t lf_h5_untimed_plist(hid_t cls) {
@@ -45,77 +83,6 @@ lf_status lf_h5_group_open(hid_t loc, const char *name, hid_t *group, const char
   return LF_OK;
 }
 
-lf_status lf_h5_dset_write_1d(hid_t loc, const char *name, hid_t mtype, hid_t ftype, size_t n,
-                              const void *buf, const char *path) {
-  lf_status rc = LF_OK;
-  hid_t s = -1, d = -1, dcpl = -1;
-  hsize_t dims[1] = {(hsize_t)n};
-  s = H5Screate_simple(1, dims, NULL);
-  dcpl = lf_h5_untimed_plist(H5P_DATASET_CREATE);
-  if (s < 0 || dcpl < 0) {
-    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot make the dataspace of %s (%zu values)", path, name,
-                    n);
-    goto done;
-  }
-  d = H5Dcreate2(loc, name, ftype, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-  if (d < 0) {
-    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot create dataset %s (%zu values)", path, name, n);
-    goto done;
-  }
-  if (n > 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot write dataset %s (%zu values)", path, name, n);
-done:
-  if (d >= 0 && H5Dclose(d) < 0 && rc == LF_OK)
-    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close dataset %s", path, name);
-  if (dcpl >= 0) H5Pclose(dcpl);
-  if (s >= 0) H5Sclose(s);
-  return rc;
-}
-
-/* Opens dataset name of loc and returns its length; it must be 1-D. */
-static lf_status dset_open_1d(hid_t loc, const char *name, hid_t *dset, size_t *n,
-                              const char *path) {
-  size_t dims[2];
-  int nd = 0;
-  lf_status rc = lf_h5_dset_open_rows(loc, name, dset, &nd, dims, path);
-  if (rc != LF_OK) return rc;
-  if (nd != 1) {
-    rc = LF_FAIL(LF_ERR_FORMAT, "'%s': dataset %s has %d dimensions, expected 1", path, name, nd);
-    H5Dclose(*dset);
-    *dset = -1;
-    return rc;
-  }
-  *n = dims[0];
-  return LF_OK;
-}
-
-lf_status lf_h5_dset_len(hid_t loc, const char *name, size_t *n, const char *path) {
-  hid_t d = -1;
-  lf_status rc = dset_open_1d(loc, name, &d, n, path);
-  if (rc == LF_OK) H5Dclose(d);
-  return rc;
-}
-
-lf_status lf_h5_dset_read_1d(hid_t loc, const char *name, hid_t mtype, size_t n, void *buf,
-                             const char *path) {
-  hid_t d = -1;
-  size_t len = 0;
-  lf_status rc = dset_open_1d(loc, name, &d, &len, path);
-  if (rc != LF_OK) return rc;
-  if (len != n)
-    rc =
-        LF_FAIL(LF_ERR_FORMAT, "'%s': dataset %s has %zu values, expected %zu", path, name, len, n);
-  else if (n > 0 && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-    rc = LF_H5_FAIL(LF_ERR_FORMAT,
-                    "'%s': cannot read dataset %s (%zu values; truncated or "
-                    "corrupted?)",
-                    path, name, n);
-  H5Dclose(d);
-  return rc;
-}
-
-/* ---- row tables ------------------------------------------------------------------------- */
-
 lf_status lf_h5_link_exists(hid_t loc, const char *name, int *exists, const char *path) {
   htri_t ex = H5Lexists(loc, name, H5P_DEFAULT);
   if (ex < 0)
@@ -125,37 +92,44 @@ lf_status lf_h5_link_exists(hid_t loc, const char *name, int *exists, const char
   return LF_OK;
 }
 
-/* lf_h5_dset_create_rows; early = 0: HDF5's default fill and allocation times. */
-static lf_status create_chunked(hid_t loc, const char *name, hid_t ftype, size_t width,
-                                size_t chunk_rows, int early, hid_t *dset, const char *path) {
+/* ---- datasets ----------------------------------------------------------------------------- */
+
+lf_status lf_h5_dset_create(hid_t loc, const char *name, hid_t ftype, lf_h5_layout layout,
+                            size_t rows, size_t width, hid_t *dset, const char *path) {
   lf_status rc = LF_OK;
   hid_t s = -1, dcpl = -1;
-  const int nd = width ? 2 : 1;
-  hsize_t dims[2] = {0, (hsize_t)width}, maxdims[2] = {H5S_UNLIMITED, (hsize_t)width},
-          cdims[2] = {(hsize_t)chunk_rows, (hsize_t)width};
+  const int nd = width ? 2 : 1, fixed = layout == LF_H5_FIXED;
+  hsize_t dims[2] = {fixed ? (hsize_t)rows : 0, (hsize_t)width},
+          maxdims[2] = {fixed ? (hsize_t)rows : H5S_UNLIMITED, (hsize_t)width},
+          cdims[2] = {(hsize_t)rows, (hsize_t)width};
   *dset = -1;
-  if (chunk_rows == 0)
+  if (!fixed && rows == 0)
     return LF_FAIL(LF_ERR_INVALID, "'%s': dataset %s: chunk_rows must be >= 1", path, name);
   s = H5Screate_simple(nd, dims, maxdims);
   dcpl = lf_h5_untimed_plist(H5P_DATASET_CREATE);
-  /* no fill writes when chunks are allocated: every row is written after its extend, and
-   * parallel HDF5's collective fill hangs the other ranks when one rank's write fails (a
-   * full disk). Chunks allocated at the extend, as parallel HDF5 requires (it sets this
+  if (s < 0 || dcpl < 0) {
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot make the dataspace of %s (%zu rows, width %zu)",
+                    path, name, rows, width);
+    goto done;
+  }
+  /* ROWS: no fill writes when chunks are allocated: every row is written after its extend,
+   * and parallel HDF5's collective fill hangs the other ranks when one rank's write fails
+   * (a full disk). Chunks allocated at the extend, as parallel HDF5 requires (it sets this
    * itself only for files it creates): a file written by one rank's serial writer can be
    * resumed by several, whose collective writes must not allocate chunks */
-  if (s < 0 || dcpl < 0 || H5Pset_chunk(dcpl, nd, cdims) < 0 ||
-      (early && (H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0 ||
-                 H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) < 0))) {
+  if (!fixed && (H5Pset_chunk(dcpl, nd, cdims) < 0 ||
+                 (layout == LF_H5_ROWS && (H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0 ||
+                                           H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) < 0)))) {
     rc = LF_H5_FAIL(LF_ERR_HDF5,
                     "'%s': cannot set up extendible dataset %s (width %zu, chunk "
                     "%zu rows)",
-                    path, name, width, chunk_rows);
+                    path, name, width, rows);
     goto done;
   }
   *dset = H5Dcreate2(loc, name, ftype, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
   if (*dset < 0)
-    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot create dataset %s (width %zu, chunk %zu rows)", path,
-                    name, width, chunk_rows);
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot create dataset %s (%s %zu rows, width %zu)", path,
+                    name, fixed ? "" : "chunks of", rows, width);
 done:
   if (dcpl >= 0) H5Pclose(dcpl);
   if (s >= 0) H5Sclose(s);
@@ -164,12 +138,12 @@ done:
 
 lf_status lf_h5_dset_create_rows(hid_t loc, const char *name, hid_t ftype, size_t width,
                                  size_t chunk_rows, hid_t *dset, const char *path) {
-  return create_chunked(loc, name, ftype, width, chunk_rows, 1, dset, path);
+  return lf_h5_dset_create(loc, name, ftype, LF_H5_ROWS, chunk_rows, width, dset, path);
 }
 
 lf_status lf_h5_dset_create_ext(hid_t loc, const char *name, hid_t ftype, size_t chunk, hid_t *dset,
                                 const char *path) {
-  return create_chunked(loc, name, ftype, 0, chunk, 0, dset, path);
+  return lf_h5_dset_create(loc, name, ftype, LF_H5_ROWS_LAZY, chunk, 0, dset, path);
 }
 
 /* The dataspace of dset and its shape (1-D: width 1). */
@@ -284,4 +258,55 @@ lf_status lf_h5_dset_open_rows(hid_t loc, const char *name, hid_t *dset, int *nd
 lf_status lf_h5_dset_read_rows(hid_t dset, hid_t mtype, size_t off, size_t n, void *buf,
                                const char *path, const char *name) {
   return n == 0 ? LF_OK : rows_io(dset, mtype, off, n, 0, NULL, buf, H5P_DEFAULT, path, name);
+}
+
+/* ---- whole 1-D datasets ------------------------------------------------------------------ */
+
+lf_status lf_h5_dset_write_1d(hid_t loc, const char *name, hid_t mtype, hid_t ftype, size_t n,
+                              const void *buf, const char *path) {
+  hid_t d = -1;
+  lf_status rc = lf_h5_dset_create(loc, name, ftype, LF_H5_FIXED, n, 0, &d, path);
+  if (rc == LF_OK) rc = lf_h5_dset_write_rows(d, mtype, 0, n, buf, H5P_DEFAULT, path, name);
+  if (d >= 0 && H5Dclose(d) < 0 && rc == LF_OK)
+    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot close dataset %s", path, name);
+  return rc;
+}
+
+/* Opens dataset name of loc and returns its length; it must be 1-D. */
+static lf_status dset_open_1d(hid_t loc, const char *name, hid_t *dset, size_t *n,
+                              const char *path) {
+  size_t dims[2];
+  int nd = 0;
+  lf_status rc = lf_h5_dset_open_rows(loc, name, dset, &nd, dims, path);
+  if (rc != LF_OK) return rc;
+  if (nd != 1) {
+    rc = LF_FAIL(LF_ERR_FORMAT, "'%s': dataset %s has %d dimensions, expected 1", path, name, nd);
+    H5Dclose(*dset);
+    *dset = -1;
+    return rc;
+  }
+  *n = dims[0];
+  return LF_OK;
+}
+
+lf_status lf_h5_dset_len(hid_t loc, const char *name, size_t *n, const char *path) {
+  hid_t d = -1;
+  lf_status rc = dset_open_1d(loc, name, &d, n, path);
+  if (rc == LF_OK) H5Dclose(d);
+  return rc;
+}
+
+lf_status lf_h5_dset_read_1d(hid_t loc, const char *name, hid_t mtype, size_t n, void *buf,
+                             const char *path) {
+  hid_t d = -1;
+  size_t len = 0;
+  lf_status rc = dset_open_1d(loc, name, &d, &len, path);
+  if (rc != LF_OK) return rc;
+  if (len != n)
+    rc =
+        LF_FAIL(LF_ERR_FORMAT, "'%s': dataset %s has %zu values, expected %zu", path, name, len, n);
+  else
+    rc = lf_h5_dset_read_rows(d, mtype, 0, n, buf, path, name);
+  H5Dclose(d);
+  return rc;
 }

@@ -307,12 +307,18 @@ lf_status lf_h5_fapl_checksummed(hid_t fapl) {
   return LF_OK;
 }
 
+/* lstat of path: *exists = 0 for a missing path (LF_OK); LF_ERR_IO if lstat fails otherwise. */
+static lf_status lstat_path(const char *path, struct stat *st, int *exists) {
+  *exists = lstat(path, st) == 0;
+  if (*exists || errno == ENOENT) return LF_OK;
+  return LF_FAIL(LF_ERR_IO, "cannot stat '%s': %s", path, strerror(errno));
+}
+
 lf_status lf_io_check_not_symlink(const char *path) {
   struct stat st;
-  if (lstat(path, &st) != 0) {
-    if (errno == ENOENT) return LF_OK;
-    return LF_FAIL(LF_ERR_IO, "cannot stat '%s': %s", path, strerror(errno));
-  }
+  int exists = 0;
+  lf_status rc = lstat_path(path, &st, &exists);
+  if (rc != LF_OK || !exists) return rc;
   if (S_ISLNK(st.st_mode))
     return LF_FAIL(LF_ERR_IO,
                    "'%s' is a symbolic link; refusing to write through it (remove it or choose "
@@ -323,10 +329,9 @@ lf_status lf_io_check_not_symlink(const char *path) {
 
 lf_status lf_io_remove_stale(const char *path) {
   struct stat st;
-  if (lstat(path, &st) != 0) {
-    if (errno == ENOENT) return LF_OK;
-    return LF_FAIL(LF_ERR_IO, "cannot stat '%s': %s", path, strerror(errno));
-  }
+  int exists = 0;
+  lf_status rc = lstat_path(path, &st, &exists);
+  if (rc != LF_OK || !exists) return rc;
   /* only a regular file can be a temporary latflow left behind: a link may point at
    * anything of the user's, so it is neither followed nor removed */
   if (!S_ISREG(st.st_mode))

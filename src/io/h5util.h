@@ -14,7 +14,8 @@
  * Implemented in five files along the sections below: h5err.c (errors), h5vfd.c (the
  * serial file driver: failed writes, flush, lf_h5_fapl_serial), h5file.c (closing
  * written files, the latflow header, checked open, atomic writes, file-access lists),
- * h5attr.c (attributes, string arrays), h5dset.c (groups, 1-D datasets, row tables). */
+ * h5attr.c (attributes, string arrays), h5dset.c (scalar types, groups, datasets). The
+ * record schemas built on them (a table of fields marshalled by one routine) are in schema.h. */
 #ifndef LATFLOW_IO_H5UTIL_H
 #define LATFLOW_IO_H5UTIL_H
 
@@ -74,7 +75,31 @@ lf_status lf_h5_close(hid_t *file, const char *path);
  * caller closes the file's other objects after this call (their flushes then cannot
  * fail either). */
 void lf_h5_discard(hid_t *file);
+/* ---- scalar types ----------------------------------------------------------------------
+ * The element types latflow stores, one enum for datasets, attributes and the record
+ * schemas of schema.h: stored little-endian, read and written in the native type. */
+typedef enum lf_h5_type {
+  LF_H5_I8 = 0,  /* int8_t   / H5T_STD_I8LE   */
+  LF_H5_U8 = 1,  /* uint8_t  / H5T_STD_U8LE   */
+  LF_H5_I32 = 2, /* int32_t  / H5T_STD_I32LE  */
+  LF_H5_I64 = 3, /* int64_t  / H5T_STD_I64LE  */
+  LF_H5_U64 = 4, /* uint64_t / H5T_STD_U64LE  */
+  LF_H5_F64 = 5  /* double   / H5T_IEEE_F64LE */
+} lf_h5_type;
+/* The stored (little-endian) HDF5 type, the native memory type and the size in bytes of t. */
+hid_t lf_h5_type_file(lf_h5_type t);
+hid_t lf_h5_type_mem(lf_h5_type t);
+size_t lf_h5_type_size(lf_h5_type t);
+
 /* ---- attributes on obj (a file id means the root group); objname names obj ------------- */
+/* A scalar attribute of type t; val points at one value of t's memory type. The typed
+ * writers and readers below are this pair for one type each. */
+lf_status lf_h5_attr_write_num(hid_t obj, const char *name, lf_h5_type t, const void *val,
+                               const char *path, const char *objname);
+/* Reads a scalar numeric attribute into *out (t's memory type): an integer t needs a stored
+ * integer, LF_H5_F64 a stored float or integer (converted by HDF5, range-checked). */
+lf_status lf_h5_attr_read_num(hid_t obj, const char *name, lf_h5_type t, void *out,
+                              const char *path, const char *objname);
 /* Writers replace an existing attribute of the same name. */
 lf_status lf_h5_attr_write_str(hid_t obj, const char *name, const char *val, const char *path,
                                const char *objname);
@@ -107,7 +132,7 @@ lf_status lf_h5_attr_read_f64(hid_t obj, const char *name, double *out, const ch
 lf_status lf_h5_attr_read_i32v(hid_t obj, const char *name, int *val, size_t nmax, size_t *n,
                                const char *path, const char *objname);
 
-/* ---- groups and whole 1-D datasets ------------------------------------------------------ */
+/* ---- groups ------------------------------------------------------------------------------ */
 /* A new property list of class cls (group, dataset or file creation) that records no object
  * modification times (two otherwise identical files would differ); -1 on failure. */
 hid_t lf_h5_untimed_plist(hid_t cls);
@@ -115,41 +140,34 @@ hid_t lf_h5_untimed_plist(hid_t cls);
 lf_status lf_h5_group_create(hid_t loc, const char *name, hid_t *group, const char *path);
 /* Opens a group; a missing group is LF_ERR_FORMAT. */
 lf_status lf_h5_group_open(hid_t loc, const char *name, hid_t *group, const char *path);
-
-/* Writes a contiguous 1-D dataset of n values: memory type mtype, file type ftype. */
-lf_status lf_h5_dset_write_1d(hid_t loc, const char *name, hid_t mtype, hid_t ftype, size_t n,
-                              const void *buf, const char *path);
-/* Length of a 1-D dataset (LF_ERR_FORMAT if missing or not 1-D). */
-lf_status lf_h5_dset_len(hid_t loc, const char *name, size_t *n, const char *path);
-/* Reads a whole 1-D dataset of exactly n values (LF_ERR_FORMAT on another length). */
-lf_status lf_h5_dset_read_1d(hid_t loc, const char *name, hid_t mtype, size_t n, void *buf,
-                             const char *path);
-
-/* ---- string-array attributes ----------------------------------------------------------- */
-/* A 1-D attribute of n >= 1 fixed-length strings (size = longest + 1, NUL-terminated,
- * UTF-8); string i is val + i*stride (NUL-terminated within stride bytes). */
-lf_status lf_h5_attr_write_strv(hid_t obj, const char *name, const char *val, size_t stride,
-                                size_t n, const char *path, const char *objname);
-/* Reads a 1-D string attribute (fixed or variable length) of 1..nmax strings into
- * val + i*stride; *n = its length. A string that does not fit in stride bytes (with its
- * NUL) is LF_ERR_FORMAT. */
-lf_status lf_h5_attr_read_strv(hid_t obj, const char *name, char *val, size_t stride, size_t nmax,
-                               size_t *n, const char *path, const char *objname);
-
-/* ---- row tables: 1-D or 2-D datasets extendible along the first dimension ----------------
- * The one family of extendible datasets (ensemble and metrics writers). The append of n
- * rows at row offset off is lf_h5_dset_append, or two calls so that the parallel writer
- * can do each step collectively: lf_h5_dset_extend (every rank passes the same total) and
- * lf_h5_dset_write_rows (each rank its own offset). `name` only names the dataset in
- * messages (give the full path, e.g. "/chain_0/obs"). */
 /* 1 if loc has a link name, 0 if not; LF_ERR_FORMAT if the lookup fails. */
 lf_status lf_h5_link_exists(hid_t loc, const char *name, int *exists, const char *path);
-/* Creates an empty chunked dataset, unlimited along dimension 0: 1-D [0] if width == 0,
- * else 2-D [0, width]; chunks hold chunk_rows rows (>= 1). */
+
+/* ---- datasets: one API, every dataset a table of rows -------------------------------------
+ * A dataset is 1-D [rows] (width 0) or 2-D [rows, width]. It is made by lf_h5_dset_create
+ * in one of three layouts, opened by lf_h5_dset_open_rows, and its rows are written and
+ * read by lf_h5_dset_write_rows / lf_h5_dset_read_rows (an extendible one grows with
+ * lf_h5_dset_extend; lf_h5_dset_append is both). The whole-dataset helpers below
+ * (lf_h5_dset_write_1d, lf_h5_dset_len, lf_h5_dset_read_1d) are these calls in sequence.
+ * For the parallel writer every rank passes the same create and extend arguments
+ * (collective) and its own rows (collective transfer: dxpl). `name` names the dataset in
+ * messages (give the full path, e.g. "/chain_0/obs"); at creation it is the link name. */
+typedef enum lf_h5_layout {
+  LF_H5_FIXED = 0,    /* contiguous, rows fixed at creation                                  */
+  LF_H5_ROWS = 1,     /* chunked, unlimited rows; chunks allocated at the extend and never
+                         filled (parallel HDF5 needs it: the ensemble and checkpoint tables)  */
+  LF_H5_ROWS_LAZY = 2 /* chunked, unlimited rows, HDF5's default fill and allocation times:
+                         a serial writer that never resumes on several ranks (metrics)     */
+} lf_h5_layout;
+/* Creates dataset name of loc, file type ftype: FIXED, rows rows (unwritten until
+ * lf_h5_dset_write_rows); ROWS and ROWS_LAZY, empty with chunks of rows rows (>= 1).
+ * Object modification times are not recorded. */
+lf_status lf_h5_dset_create(hid_t loc, const char *name, hid_t ftype, lf_h5_layout layout,
+                            size_t rows, size_t width, hid_t *dset, const char *path);
+/* lf_h5_dset_create(ROWS): the row tables of the ensemble writer. */
 lf_status lf_h5_dset_create_rows(hid_t loc, const char *name, hid_t ftype, size_t width,
                                  size_t chunk_rows, hid_t *dset, const char *path);
-/* An empty 1-D row table (width 0) with HDF5's default fill and allocation times, which a
- * serial writer that never resumes on several ranks may use (the metrics columns). */
+/* lf_h5_dset_create(ROWS_LAZY, width 0): the metrics columns. */
 lf_status lf_h5_dset_create_ext(hid_t loc, const char *name, hid_t ftype, size_t chunk, hid_t *dset,
                                 const char *path);
 /* Sets dimension 0 of an extendible dataset to rows (the width is kept). */
@@ -172,6 +190,27 @@ lf_status lf_h5_dset_open_rows(hid_t loc, const char *name, hid_t *dset, int *nd
  * outside the dataset is LF_ERR_INVALID; a failing read LF_ERR_FORMAT. */
 lf_status lf_h5_dset_read_rows(hid_t dset, hid_t mtype, size_t off, size_t n, void *buf,
                                const char *path, const char *name);
+
+/* Whole 1-D datasets. Writes a FIXED 1-D dataset of n values (memory type mtype, file type
+ * ftype) and closes it. */
+lf_status lf_h5_dset_write_1d(hid_t loc, const char *name, hid_t mtype, hid_t ftype, size_t n,
+                              const void *buf, const char *path);
+/* Length of a 1-D dataset (LF_ERR_FORMAT if missing or not 1-D). */
+lf_status lf_h5_dset_len(hid_t loc, const char *name, size_t *n, const char *path);
+/* Reads a whole 1-D dataset of exactly n values (LF_ERR_FORMAT on another length). */
+lf_status lf_h5_dset_read_1d(hid_t loc, const char *name, hid_t mtype, size_t n, void *buf,
+                             const char *path);
+
+/* ---- string-array attributes ----------------------------------------------------------- */
+/* A 1-D attribute of n >= 1 fixed-length strings (size = longest + 1, NUL-terminated,
+ * UTF-8); string i is val + i*stride (NUL-terminated within stride bytes). */
+lf_status lf_h5_attr_write_strv(hid_t obj, const char *name, const char *val, size_t stride,
+                                size_t n, const char *path, const char *objname);
+/* Reads a 1-D string attribute (fixed or variable length) of 1..nmax strings into
+ * val + i*stride; *n = its length. A string that does not fit in stride bytes (with its
+ * NUL) is LF_ERR_FORMAT. */
+lf_status lf_h5_attr_read_strv(hid_t obj, const char *name, char *val, size_t stride, size_t nmax,
+                               size_t *n, const char *path, const char *objname);
 
 /* ---- latflow header --------------------------------------------------------------------- */
 /* Current UTC time as "YYYY-MM-DDTHH:MM:SSZ" (or SOURCE_DATE_EPOCH when set). */
