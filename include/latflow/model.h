@@ -13,11 +13,11 @@
  * grad arena; the caller zeroes it once per step (lf_model_zero_grad).
  * Local; only _init/_reserve/_load-like calls can fail.
  *
- * Two kinds of stack: cfg.coupling == affine uses the affine checkerboard flow
- * (latflow/flow.h) with a normal or free_field base; cfg.coupling == spline needs
- * base == haar and C = 2 (link angles of a 2D U(1) theory) and uses the gauge-equivariant
- * flow (latflow/gauge_flow.h) with cfg.spline_bins bins per spline; then phi holds
- * the link angles (B, 2, V) in [0, 2 pi). Other combinations are LF_ERR_INVALID. */
+ * One stack (latflow/flow.h), whose layers are those of cfg.coupling: affine uses the
+ * affine checkerboard layers with a normal or free_field base; spline needs base == haar
+ * and C = 2 (link angles of a 2D U(1) theory) and uses the gauge-equivariant layers
+ * (latflow/gauge_flow.h) with cfg.spline_bins bins per spline; then phi holds the link
+ * angles (B, 2, V) in [0, 2 pi). Other combinations are LF_ERR_INVALID. */
 #ifndef LATFLOW_MODEL_H
 #define LATFLOW_MODEL_H
 
@@ -41,11 +41,8 @@ typedef struct lf_model {
   size_t nparams;               /* all parameters */
   size_t real_size;             /* sizeof(float) or sizeof(double) */
   void *params, *grads, *m, *v; /* owned arenas (nparams, network precision) */
-  lf_flow_f ff;                 /* used when cfg.precision == LF_PREC_F32 */
-  lf_flow_d fd;                 /* used when cfg.precision == LF_PREC_F64 */
-  int gauge;                    /* 1: the gauge flow (gf/gd) replaces ff/fd */
-  lf_gflow_f gf;                /* gauge flow, LF_PREC_F32 */
-  lf_gflow_d gd;                /* gauge flow, LF_PREC_F64 */
+  const lf_flow_ops *ops;       /* borrowed (static): lf_flow_ops_f or _d by cfg.precision */
+  void *flow;                   /* owned: the stack, an lf_flow_f or lf_flow_d (ops) */
   double *theta, *dtheta;       /* owned (nbase): base params in double */
   double *zd, *logr, *dzd;      /* owned (Bmax*C*V), (Bmax), (Bmax*C*V) */
   void *zr, *phir, *dr;         /* owned (Bmax*C*V) network precision buffers */

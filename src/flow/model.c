@@ -1,7 +1,8 @@
 /* src/flow/model.c: base distribution + flow stack + arenas (contract: latflow/model.h).
  *
- * Precision: the arenas and the stack are float (cfg.precision == LF_PREC_F32, stack ff)
- * or double (LF_PREC_F64, stack fd); the model's inputs and outputs, the base
+ * Precision: the arenas and the stack are float (cfg.precision == LF_PREC_F32, the stack
+ * an lf_flow_f driven through lf_flow_ops_f) or double (LF_PREC_F64: lf_flow_d,
+ * lf_flow_ops_d); the model's inputs and outputs, the base
  * distribution and every log density are double. Conversions happen only at the
  * boundary of the stack (and for the nbase base parameters, which are converted to the
  * double theta before each lf_base_* call and whose double gradient dtheta is added back
@@ -81,60 +82,48 @@ static batch_bufs bufs_of(const lf_model *m) {
   return b;
 }
 
+/* The arena at entry off, in the network precision. */
+static void *arena_at(const lf_model *m, void *arena, size_t off) {
+  return (char *)arena + off * m->real_size;
+}
+
+/* Frees the stack object (zeroed or built) and the pointer. */
+static void flow_drop(const lf_model *m, void **flow) {
+  if (*flow) m->ops->free(*flow);
+  lf_free(*flow);
+  *flow = NULL;
+}
+
 /* Builds the stack and buffers for Bmax into fresh objects; on success replaces the old
  * ones, on failure leaves the model as it was. */
 static lf_status build_batch(lf_model *m, int Bmax) {
   lf_status rc;
-  lf_flow_f ff;
-  lf_flow_d fd;
-  lf_gflow_f gf;
-  lf_gflow_d gd;
-  memset(&ff, 0, sizeof ff);
-  memset(&fd, 0, sizeof fd);
-  memset(&gf, 0, sizeof gf);
-  memset(&gd, 0, sizeof gd);
-  if (m->gauge && is_f32(m))
-    rc = lf_gflow_init_f(&gf, &m->cfg, m->cfg.spline_bins, m->L0, m->L1,
-                         (float *)m->params + m->nbase, (float *)m->grads + m->nbase, Bmax);
-  else if (m->gauge)
-    rc = lf_gflow_init_d(&gd, &m->cfg, m->cfg.spline_bins, m->L0, m->L1,
-                         (double *)m->params + m->nbase, (double *)m->grads + m->nbase, Bmax);
-  else if (is_f32(m))
-    rc = lf_flow_init_f(&ff, &m->cfg, m->C, m->L0, m->L1, m->lat.parity,
-                        (float *)m->params + m->nbase, (float *)m->grads + m->nbase, Bmax);
-  else
-    rc = lf_flow_init_d(&fd, &m->cfg, m->C, m->L0, m->L1, m->lat.parity,
-                        (double *)m->params + m->nbase, (double *)m->grads + m->nbase, Bmax);
-  if (rc != LF_OK) return rc;
+  void *flow = lf_alloc(m->ops->size);
+  if (!flow) return LF_FAIL(LF_ERR_NOMEM, "model: the stack object");
+  memset(flow, 0, m->ops->size);
+  rc = m->ops->init(flow, &m->cfg, m->C, m->L0, m->L1, m->lat.parity,
+                    arena_at(m, m->params, m->nbase), arena_at(m, m->grads, m->nbase), Bmax);
+  if (rc != LF_OK) {
+    lf_free(flow);
+    return rc;
+  }
   batch_bufs nb;
   const size_t nfield = (size_t)Bmax * (size_t)m->C * (size_t)m->V;
   if (!bufs_alloc(&nb, nfield, (size_t)Bmax, m->real_size)) {
-    lf_flow_free_f(&ff);
-    lf_flow_free_d(&fd);
-    lf_gflow_free_f(&gf);
-    lf_gflow_free_d(&gd);
+    flow_drop(m, &flow);
     return LF_FAIL(LF_ERR_NOMEM, "model: batch buffers for Bmax=%d, C*V=%d", Bmax, m->C * m->V);
   }
   batch_bufs old = bufs_of(m);
   bufs_free(&old);
-  lf_flow_free_f(&m->ff);
-  lf_flow_free_d(&m->fd);
-  lf_gflow_free_f(&m->gf);
-  lf_gflow_free_d(&m->gd);
-  m->ff = ff;
-  m->fd = fd;
-  m->gf = gf;
-  m->gd = gd;
+  flow_drop(m, &m->flow);
+  m->flow = flow;
   bufs_take(m, &nb);
   m->Bmax = Bmax;
   return LF_OK;
 }
 
 void lf_model_free(lf_model *m) {
-  lf_flow_free_f(&m->ff);
-  lf_flow_free_d(&m->fd);
-  lf_gflow_free_f(&m->gf);
-  lf_gflow_free_d(&m->gd);
+  if (m->ops) flow_drop(m, &m->flow);
   batch_bufs b = bufs_of(m);
   bufs_free(&b);
   LF_FREE_ALL(m->params, m->grads, m->m, m->v, m->theta, m->dtheta);
@@ -162,20 +151,16 @@ lf_status lf_model_init(lf_model *m, const lf_model_cfg *cfg, int C, int L0, int
   if (!gauge && cfg->base == LF_BASE_HAAR)
     return LF_FAIL(LF_ERR_INVALID, "model: base 'haar' (uniform angles) needs coupling 'spline'");
   m->cfg = *cfg;
-  m->gauge = gauge;
+  m->ops = is_f32(m) ? &lf_flow_ops_f : &lf_flow_ops_d;
   m->C = C;
   m->L0 = L0;
   m->L1 = L1;
   m->V = L0 * L1;
-  m->real_size = is_f32(m) ? sizeof(float) : sizeof(double);
+  m->real_size = m->ops->real_size;
   LF_CHECK(lf_lattice_init(&m->lat, L0, L1, 0));
   LF_CHECK(lf_base_init(&m->base, cfg->base, C, L0, L1));
   m->nbase = (size_t)lf_base_nparams(&m->base);
-  if (gauge)
-    m->nparams = m->nbase + (is_f32(m) ? lf_gflow_nparams_f(cfg, cfg->spline_bins)
-                                       : lf_gflow_nparams_d(cfg, cfg->spline_bins));
-  else
-    m->nparams = m->nbase + (is_f32(m) ? lf_flow_nparams_f(cfg, C) : lf_flow_nparams_d(cfg, C));
+  m->nparams = m->nbase + m->ops->nparams(cfg, C);
   m->params = lf_alloc(m->nparams * m->real_size);
   m->grads = lf_alloc(m->nparams * m->real_size);
   m->m = lf_alloc(m->nparams * m->real_size);
@@ -239,14 +224,7 @@ static void add_dtheta(lf_model *m) {
 
 void lf_model_init_params(lf_model *m, uint64_t seed) {
   const lf_rng_key key = lf_rng_key_make(seed, LF_STREAM_INIT);
-  if (m->gauge && is_f32(m))
-    lf_gflow_init_params_f(&m->gf, m->cfg.init, m->cfg.init_scale, key, (uint64_t)m->nbase);
-  else if (m->gauge)
-    lf_gflow_init_params_d(&m->gd, m->cfg.init, m->cfg.init_scale, key, (uint64_t)m->nbase);
-  else if (is_f32(m))
-    lf_flow_init_params_f(&m->ff, m->cfg.init, m->cfg.init_scale, key, (uint64_t)m->nbase);
-  else
-    lf_flow_init_params_d(&m->fd, m->cfg.init, m->cfg.init_scale, key, (uint64_t)m->nbase);
+  m->ops->init_params(m->flow, m->cfg.init, m->cfg.init_scale, key, (uint64_t)m->nbase);
   if (m->nbase) {
     lf_base_param_init(&m->base, m->cfg.base_mass, m->theta);
     to_net(m, m->nbase, m->theta, m->params);
@@ -257,95 +235,33 @@ void lf_model_init_params(lf_model *m, uint64_t seed) {
   m->step = 0;
 }
 
-/* ---- the stack, affine or gauge, in the network precision ------------------------------- */
-
-static void st_forward(lf_model *m, int B, const void *z, void *phi, double *logdet, int nograd) {
-  if (m->gauge && is_f32(m)) {
-    if (nograd)
-      lf_gflow_forward_nograd_f(&m->gf, B, z, phi, logdet);
-    else
-      lf_gflow_forward_f(&m->gf, B, z, phi, logdet);
-  } else if (m->gauge) {
-    if (nograd)
-      lf_gflow_forward_nograd_d(&m->gd, B, z, phi, logdet);
-    else
-      lf_gflow_forward_d(&m->gd, B, z, phi, logdet);
-  } else if (is_f32(m)) {
-    if (nograd)
-      lf_flow_forward_nograd_f(&m->ff, B, z, phi, logdet);
-    else
-      lf_flow_forward_f(&m->ff, B, z, phi, logdet);
-  } else {
-    if (nograd)
-      lf_flow_forward_nograd_d(&m->fd, B, z, phi, logdet);
-    else
-      lf_flow_forward_d(&m->fd, B, z, phi, logdet);
-  }
-}
-
-static void st_backward(lf_model *m, int B, const void *dphi, const double *dlogdet, void *dz) {
-  if (m->gauge && is_f32(m))
-    lf_gflow_backward_f(&m->gf, B, dphi, dlogdet, dz);
-  else if (m->gauge)
-    lf_gflow_backward_d(&m->gd, B, dphi, dlogdet, dz);
-  else if (is_f32(m))
-    lf_flow_backward_f(&m->ff, B, dphi, dlogdet, dz);
-  else
-    lf_flow_backward_d(&m->fd, B, dphi, dlogdet, dz);
-}
-
-static void st_inverse(lf_model *m, int B, const void *phi, void *z, double *logdet) {
-  if (m->gauge && is_f32(m))
-    lf_gflow_inverse_f(&m->gf, B, phi, z, logdet);
-  else if (m->gauge)
-    lf_gflow_inverse_d(&m->gd, B, phi, z, logdet);
-  else if (is_f32(m))
-    lf_flow_inverse_f(&m->ff, B, phi, z, logdet);
-  else
-    lf_flow_inverse_d(&m->fd, B, phi, z, logdet);
-}
-
-static void st_inverse_backward(lf_model *m, int B, const void *dz, const double *dlogdet,
-                                void *dphi) {
-  if (m->gauge && is_f32(m))
-    lf_gflow_inverse_backward_f(&m->gf, B, dz, dlogdet, dphi);
-  else if (m->gauge)
-    lf_gflow_inverse_backward_d(&m->gd, B, dz, dlogdet, dphi);
-  else if (is_f32(m))
-    lf_flow_inverse_backward_f(&m->ff, B, dz, dlogdet, dphi);
-  else
-    lf_flow_inverse_backward_d(&m->fd, B, dz, dlogdet, dphi);
-}
-
 /* ---- sampling and density ---------------------------------------------------------------- */
 
-void lf_model_sample(lf_model *m, int B, const double *eps, double *phi, double *logq) {
+/* phi = f(A eps), logq = logr - logdet, through the stack's forward or its nograd
+ * forward; only the former keeps eps for the backward. */
+static void sample(lf_model *m, int B, const double *eps, double *phi, double *logq, int nograd) {
   const size_t n = (size_t)B * (size_t)m->C * (size_t)m->V;
+  void (*forward)(void *, int, const void *, void *, double *) =
+      nograd ? m->ops->forward_nograd : m->ops->forward;
   load_theta(m);
-  memcpy(m->eps_saved, eps, n * sizeof *eps);
+  if (!nograd) memcpy(m->eps_saved, eps, n * sizeof *eps);
   lf_base_sample(&m->base, m->theta, B, eps, m->zd, m->logr);
   if (is_f32(m)) {
     to_net(m, n, m->zd, m->zr);
-    st_forward(m, B, m->zr, m->phir, m->logdet, 0);
+    forward(m->flow, B, m->zr, m->phir, m->logdet);
     from_net(m, n, m->phir, phi);
   } else {
-    st_forward(m, B, m->zd, phi, m->logdet, 0);
+    forward(m->flow, B, m->zd, phi, m->logdet);
   }
   for (int b = 0; b < B; b++) logq[b] = m->logr[b] - m->logdet[b];
+}
+
+void lf_model_sample(lf_model *m, int B, const double *eps, double *phi, double *logq) {
+  sample(m, B, eps, phi, logq, 0);
 }
 
 void lf_model_sample_nograd(lf_model *m, int B, const double *eps, double *phi, double *logq) {
-  const size_t n = (size_t)B * (size_t)m->C * (size_t)m->V;
-  load_theta(m);
-  lf_base_sample(&m->base, m->theta, B, eps, m->zd, m->logr);
-  if (is_f32(m)) {
-    to_net(m, n, m->zd, m->zr);
-    st_forward(m, B, m->zr, m->phir, m->logdet, 1);
-    from_net(m, n, m->phir, phi);
-  } else {
-    st_forward(m, B, m->zd, phi, m->logdet, 1);
-  }
-  for (int b = 0; b < B; b++) logq[b] = m->logr[b] - m->logdet[b];
+  sample(m, B, eps, phi, logq, 1);
 }
 
 void lf_model_sample_backward(lf_model *m, int B, const double *dphi, const double *dlogq) {
@@ -358,10 +274,10 @@ void lf_model_sample_backward(lf_model *m, int B, const double *dphi, const doub
   if (is_f32(m)) {
     if (dphi) to_net(m, n, dphi, m->dr);
     /* zr (z in float) is dead after the forward (the stack keeps its own copy): dz */
-    st_backward(m, B, dphi ? m->dr : NULL, dld, want_dz ? m->zr : NULL);
+    m->ops->backward(m->flow, B, dphi ? m->dr : NULL, dld, want_dz ? m->zr : NULL);
     if (want_dz) from_net(m, n, m->zr, m->dzd);
   } else {
-    st_backward(m, B, dphi, dld, want_dz ? m->dzd : NULL);
+    m->ops->backward(m->flow, B, dphi, dld, want_dz ? m->dzd : NULL);
   }
   if (!want_dz) return;
   memset(m->dtheta, 0, m->nbase * sizeof *m->dtheta);
@@ -374,10 +290,10 @@ void lf_model_logq(lf_model *m, int B, const double *phi, double *logq) {
   load_theta(m);
   if (is_f32(m)) {
     to_net(m, n, phi, m->phir);
-    st_inverse(m, B, m->phir, m->zr, m->logdet);
+    m->ops->inverse(m->flow, B, m->phir, m->zr, m->logdet);
     from_net(m, n, m->zr, m->zd);
   } else {
-    st_inverse(m, B, phi, m->zd, m->logdet);
+    m->ops->inverse(m->flow, B, phi, m->zd, m->logdet);
   }
   lf_base_logr(&m->base, m->theta, B, m->zd, m->logr);
   for (int b = 0; b < B; b++) logq[b] = m->logr[b] + m->logdet[b];
@@ -391,9 +307,9 @@ void lf_model_logq_backward(lf_model *m, int B, const double *dlogq) {
   /* logq = logr(z) + logdet_inv: dL/dlogdet_inv = dL/dlogq; dphi is not wanted */
   if (is_f32(m)) {
     to_net(m, n, m->dzd, m->dr);
-    st_inverse_backward(m, B, m->dr, dlogq, NULL);
+    m->ops->inverse_backward(m->flow, B, m->dr, dlogq, NULL);
   } else {
-    st_inverse_backward(m, B, m->dzd, dlogq, NULL);
+    m->ops->inverse_backward(m->flow, B, m->dzd, dlogq, NULL);
   }
   if (m->nbase) add_dtheta(m);
 }
@@ -486,13 +402,5 @@ uint64_t lf_model_hash(const lf_model *m) {
 }
 
 double lf_model_forward_madds(const lf_model *m) {
-  double s = 0.0;
-  int cin = m->C; /* the gauge flow's net also reads 2 channels (cos, sin) */
-  const int last = m->gauge ? 3 * m->cfg.spline_bins : 2 * m->C;
-  for (int k = 0; k <= m->cfg.nhidden; k++) {
-    const int cout = k < m->cfg.nhidden ? m->cfg.hidden[k] : last;
-    s += (double)cin * (double)cout * (double)m->cfg.kernel * (double)m->cfg.kernel;
-    cin = cout;
-  }
-  return s * (double)m->V * (double)m->cfg.layers;
+  return m->ops->forward_madds(m->flow);
 }
