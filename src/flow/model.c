@@ -363,44 +363,6 @@ void lf_model_optim_step(lf_model *m, const lf_optim_cfg *opt, double lr) {
     lf_optim_step_d(opt, lr, m->step, m->nparams, m->params, m->grads, m->m, m->v);
 }
 
-/* FNV-1a, 64 bit */
-static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
-  const unsigned char *p = data;
-  for (size_t i = 0; i < n; i++) {
-    h ^= (uint64_t)p[i];
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
-/* An int as 4 little-endian bytes, so the hash does not depend on the host's int. */
-static uint64_t fnv1a_int(uint64_t h, int x) {
-  const uint32_t u = (uint32_t)x;
-  const unsigned char b[4] = {(unsigned char)(u & 0xffu), (unsigned char)((u >> 8) & 0xffu),
-                              (unsigned char)((u >> 16) & 0xffu), (unsigned char)(u >> 24)};
-  return fnv1a(h, b, 4);
-}
-
-uint64_t lf_model_hash(const lf_model *m) {
-  uint64_t h = 14695981039346656037ULL;
-  const int arch[] = {m->C,
-                      m->L0,
-                      m->L1,
-                      (int)m->cfg.base,
-                      m->cfg.layers,
-                      m->cfg.nhidden,
-                      m->cfg.kernel,
-                      (int)m->cfg.activation,
-                      (int)m->cfg.coupling,
-                      (int)m->cfg.precision,
-                      (int)m->nparams};
-  for (size_t i = 0; i < sizeof arch / sizeof arch[0]; i++) h = fnv1a_int(h, arch[i]);
-  for (int k = 0; k < m->cfg.nhidden; k++) h = fnv1a_int(h, m->cfg.hidden[k]);
-  /* model.spline_bins is not hashed on its own: it sets nparams (3K outputs per layer), which
-   * is, and models written before the key existed keep their hash */
-  return fnv1a(h, m->params, m->nparams * m->real_size);
-}
-
 double lf_model_forward_madds(const lf_model *m) {
   return m->ops->forward_madds(m->flow);
 }
