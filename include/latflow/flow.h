@@ -21,17 +21,8 @@ typedef struct lf_flow_shape {
   const unsigned char *site_parity;
 } lf_flow_shape;
 
-#define LF_R float
-#define LF_T(name) name##_f
-#include "latflow/flow_t.h"
-#undef LF_R
-#undef LF_T
-
-#define LF_R double
-#define LF_T(name) name##_d
-#include "latflow/flow_t.h"
-#undef LF_R
-#undef LF_T
+#define LF_TEMPLATE "latflow/flow_t.h"
+#include "latflow/prec_template.h"
 
 /* A stack in either precision behind one table (lf_flow_ops_f drives an lf_flow_f,
  * lf_flow_ops_d an lf_flow_d): the functions of latflow/flow_t.h with the fields and

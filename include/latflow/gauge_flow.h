@@ -20,16 +20,7 @@
 #define LF_RQS_MIN_BIN 1e-3
 #define LF_RQS_MIN_DERIV 1e-3
 
-#define LF_R float
-#define LF_T(name) name##_f
-#include "latflow/gauge_flow_t.h"
-#undef LF_R
-#undef LF_T
-
-#define LF_R double
-#define LF_T(name) name##_d
-#include "latflow/gauge_flow_t.h"
-#undef LF_R
-#undef LF_T
+#define LF_TEMPLATE "latflow/gauge_flow_t.h"
+#include "latflow/prec_template.h"
 
 #endif

@@ -18,6 +18,7 @@
 #include "latflow/nn.h"
 
 #include "core/prec.h"
+#include "layer_impl.h"
 #include "nn/vmath.h"
 
 #include <math.h>
@@ -342,35 +343,8 @@ static void l_bind(void *c, const lf_model_cfg *cfg, const lf_flow_shape *sh, in
   (c, sh->C, sh->L0, sh->L1, i % 2, cfg->nhidden, cfg->hidden, cfg->kernel, cfg->activation,
    sh->site_parity, params, grads);
 }
-static size_t l_ws_size(const void *c, int B) {
-  return LF_T(lf_coupling_ws_size)(c, B);
-}
-static size_t l_scratch_size(const void *c, int B) {
-  return LF_T(lf_coupling_scratch_size)(c, B);
-}
-static void l_init(void *c, lf_init_kind kind, double scale, lf_rng_key key, uint64_t offset) {
-  LF_T(lf_coupling_init)(c, kind, scale, key, offset);
-}
-static double l_madds(const void *c) {
-  const LF_T(lf_coupling) *l = c;
-  return LF_T(lf_flow_conv_madds)(l->conv, l->nconv);
-}
-static void l_forward(const void *c, int B, const LF_R *x, LF_R *y, double *logdet, LF_R *ws,
-                      LF_R *scratch) {
-  LF_T(lf_coupling_forward)(c, B, x, y, logdet, ws, scratch);
-}
-static void l_inverse(const void *c, int B, const LF_R *y, LF_R *x, double *logdet, LF_R *ws,
-                      LF_R *scratch) {
-  LF_T(lf_coupling_inverse)(c, B, y, x, logdet, ws, scratch);
-}
-static void l_backward(void *c, int B, const LF_R *x, const LF_R *dy, const double *dlogdet,
-                       LF_R *dx, const LF_R *ws, LF_R *scratch) {
-  LF_T(lf_coupling_backward)(c, B, x, dy, dlogdet, dx, ws, scratch);
-}
-static void l_inverse_backward(void *c, int B, const LF_R *y, const LF_R *dx,
-                               const double *dlogdet, LF_R *dy, const LF_R *ws, LF_R *scratch) {
-  LF_T(lf_coupling_inverse_backward)(c, B, y, dx, dlogdet, dy, ws, scratch);
-}
+LF_LAYER_FORWARDERS(lf_coupling)
+
 static void l_forward_nograd(const void *c, int B, const LF_R *x, LF_R *y, double *logdet,
                              LF_R *scratch) {
   LF_T(lf_coupling_forward_nograd)(c, B, x, y, logdet, scratch);
@@ -388,19 +362,6 @@ static size_t l_nograd_scratch_size(const void *c, int B) {
   return LF_T(lf_coupling_nograd_scratch_size)(c, B);
 }
 
-const LF_T(lf_layer_ops) LF_T(lf_coupling_ops) = {"flow",
-                                                  sizeof(LF_T(lf_coupling)),
-                                                  l_check,
-                                                  l_nparams,
-                                                  l_bind,
-                                                  l_ws_size,
-                                                  l_scratch_size,
-                                                  l_init,
-                                                  l_madds,
-                                                  l_forward,
-                                                  l_inverse,
-                                                  l_backward,
-                                                  l_inverse_backward,
-                                                  l_forward_nograd,
-                                                  l_nograd_sample_bytes,
-                                                  l_nograd_scratch_size};
+const LF_T(lf_layer_ops) LF_T(lf_coupling_ops) = {
+    LF_LAYER_OPS(lf_coupling, "flow"), .forward_nograd = l_forward_nograd,
+    .nograd_sample_bytes = l_nograd_sample_bytes, .nograd_scratch_size = l_nograd_scratch_size};

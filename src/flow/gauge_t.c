@@ -19,6 +19,7 @@
 #include "latflow/gauge_flow.h"
 
 #include "core/prec.h"
+#include "layer_impl.h"
 
 #include <math.h>
 #include <string.h>
@@ -279,52 +280,7 @@ static void l_bind(void *c, const lf_model_cfg *cfg, const lf_flow_shape *sh, in
   (c, sh->L0, sh->L1, i % 2, (i / 2) % 4, cfg->spline_bins, cfg->nhidden, cfg->hidden,
    cfg->kernel, cfg->activation, params, grads);
 }
-static size_t l_ws_size(const void *c, int B) {
-  return LF_T(lf_gcoupling_ws_size)(c, B);
-}
-static size_t l_scratch_size(const void *c, int B) {
-  return LF_T(lf_gcoupling_scratch_size)(c, B);
-}
-static void l_init(void *c, lf_init_kind kind, double scale, lf_rng_key key, uint64_t offset) {
-  LF_T(lf_gcoupling_init)(c, kind, scale, key, offset);
-}
-static double l_madds(const void *c) {
-  const LF_T(lf_gcoupling) *l = c;
-  return LF_T(lf_flow_conv_madds)(l->conv, l->nconv);
-}
-static void l_forward(const void *c, int B, const LF_R *x, LF_R *y, double *logdet, LF_R *ws,
-                      LF_R *scratch) {
-  apply(c, B, x, y, logdet, ws, scratch, 0);
-}
-static void l_inverse(const void *c, int B, const LF_R *y, LF_R *x, double *logdet, LF_R *ws,
-                      LF_R *scratch) {
-  apply(c, B, y, x, logdet, ws, scratch, 1);
-}
-static void l_backward(void *c, int B, const LF_R *x, const LF_R *dy, const double *dlogdet,
-                       LF_R *dx, const LF_R *ws, LF_R *scratch) {
-  (void)x; /* everything backward needs is in ws */
-  apply_backward(c, B, dy, dlogdet, dx, ws, scratch, 0);
-}
-static void l_inverse_backward(void *c, int B, const LF_R *y, const LF_R *dx,
-                               const double *dlogdet, LF_R *dy, const LF_R *ws, LF_R *scratch) {
-  (void)y;
-  apply_backward(c, B, dx, dlogdet, dy, ws, scratch, 1);
-}
+LF_LAYER_FORWARDERS(lf_gcoupling)
 
 /* No forward_nograd: the stack runs the forward over one shared workspace. */
-const LF_T(lf_layer_ops) LF_T(lf_gcoupling_ops) = {"gauge flow",
-                                                   sizeof(LF_T(lf_gcoupling)),
-                                                   l_check,
-                                                   l_nparams,
-                                                   l_bind,
-                                                   l_ws_size,
-                                                   l_scratch_size,
-                                                   l_init,
-                                                   l_madds,
-                                                   l_forward,
-                                                   l_inverse,
-                                                   l_backward,
-                                                   l_inverse_backward,
-                                                   NULL,
-                                                   NULL,
-                                                   NULL};
+const LF_T(lf_layer_ops) LF_T(lf_gcoupling_ops) = {LF_LAYER_OPS(lf_gcoupling, "gauge flow")};

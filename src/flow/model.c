@@ -46,20 +46,21 @@ static void bufs_free(batch_bufs *b) {
   memset(b, 0, sizeof *b);
 }
 
+/* Three double fields (nfield), three double rows (nbatch) and three network-precision
+ * fields; 1 on success, 0 (all freed) on failure. */
 static int bufs_alloc(batch_bufs *b, size_t nfield, size_t nbatch, size_t real_size) {
   memset(b, 0, sizeof *b);
-  b->zd = lf_alloc(nfield * sizeof(double));
-  b->dzd = lf_alloc(nfield * sizeof(double));
-  b->eps_saved = lf_alloc(nfield * sizeof(double));
-  b->logr = lf_alloc(nbatch * sizeof(double));
-  b->logdet = lf_alloc(nbatch * sizeof(double));
-  b->dlogdet = lf_alloc(nbatch * sizeof(double));
-  b->zr = lf_alloc(nfield * real_size);
-  b->phir = lf_alloc(nfield * real_size);
-  b->dr = lf_alloc(nfield * real_size);
-  if (b->zd && b->dzd && b->eps_saved && b->logr && b->logdet && b->dlogdet && b->zr && b->phir &&
-      b->dr)
-    return 1;
+  double **fields[3] = {&b->zd, &b->dzd, &b->eps_saved}, **rows[3] = {&b->logr, &b->logdet,
+                                                                        &b->dlogdet};
+  void **net[3] = {&b->zr, &b->phir, &b->dr};
+  int ok = 1;
+  for (int i = 0; i < 3; i++) {
+    *fields[i] = lf_alloc(nfield * sizeof(double));
+    *rows[i] = lf_alloc(nbatch * sizeof(double));
+    *net[i] = lf_alloc(nfield * real_size);
+    ok = ok && *fields[i] && *rows[i] && *net[i];
+  }
+  if (ok) return 1;
   bufs_free(b);
   return 0;
 }
