@@ -26,8 +26,9 @@ typedef struct lf_flow_shape {
 
 /* A stack in either precision behind one table (lf_flow_ops_f drives an lf_flow_f,
  * lf_flow_ops_d an lf_flow_d): the functions of latflow/flow_t.h with the fields and
- * arenas as void pointers of the table's real type. The model holds one of these and a
- * pointer to its stack. */
+ * arenas as void pointers of the table's real type, and the arithmetic of arenas of that
+ * type. The model holds one of these and a pointer to its stack, and so has no branch on
+ * the precision. */
 typedef struct lf_flow_ops {
   size_t real_size; /* sizeof(float) or sizeof(double) */
   size_t size;      /* sizeof the stack object */
@@ -42,6 +43,14 @@ typedef struct lf_flow_ops {
   void (*backward)(void *f, int B, const void *dphi, const double *dlogdet, void *dz);
   void (*inverse)(void *f, int B, const void *phi, void *z, double *logdet);
   void (*inverse_backward)(void *f, int B, const void *dz, const double *dlogdet, void *dphi);
+  /* The arenas' and fields' arithmetic in the table's precision, n entries: */
+  void (*to_net)(size_t n, const double *in, void *out);   /* out = (real)in */
+  void (*from_net)(size_t n, const void *in, double *out); /* out = in */
+  void (*add)(size_t n, const double *in, void *out);      /* out += (real)in */
+  double (*sumsq)(size_t n, const void *a);                /* sum of a^2, in double */
+  void (*scale)(size_t n, void *a, double factor);         /* a *= (real)factor */
+  void (*optim_step)(const lf_optim_cfg *cfg, double lr, uint64_t t, size_t n, void *p,
+                     const void *g, void *m, void *v); /* lf_optim_step_f or _d */
 } lf_flow_ops;
 
 extern const lf_flow_ops lf_flow_ops_f;

@@ -21,7 +21,8 @@
 
 /* ---- the layer interface: what the stack needs of one coupling layer ------------------
  * A coupling kind is one source file that fills this table (lf_coupling_ops,
- * lf_gcoupling_ops) and one line in lf_layer_ops_of (src/flow/flowstack_t.c). `layer`
+ * lf_gcoupling_ops), its lf_coupling_kind (model.coupling) and one line in
+ * lf_layer_ops_of (src/flow/flowstack_t.c). `layer`
  * points at an object of the kind's own type, bound by `bind`; shapes and accumulation
  * conventions as above. */
 typedef struct LF_T(lf_layer_ops) {
@@ -33,8 +34,10 @@ typedef struct LF_T(lf_layer_ops) {
   /* Layer i of the stack on params/grads (borrowed, npl entries each). */
   void (*bind)(void *layer, const lf_model_cfg *cfg, const lf_flow_shape *sh, int i,
                LF_R *params, LF_R *grads);
-  size_t (*ws_size)(const void *layer, int B);      /* saved workspace per call */
-  size_t (*scratch_size)(const void *layer, int B); /* shared scratch */
+  /* Saved workspace per call and shared scratch (LF_R elements) at batch B; both about
+   * linear in B (the stack checks its totals for overflow from the sizes at B = 1). */
+  size_t (*ws_size)(const void *layer, int B);
+  size_t (*scratch_size)(const void *layer, int B);
   void (*init)(void *layer, lf_init_kind kind, double scale, lf_rng_key key, uint64_t offset);
   double (*madds)(const void *layer); /* conv multiply-adds per site of one forward */
   void (*forward)(const void *layer, int B, const LF_R *x, LF_R *y, double *logdet, LF_R *ws,

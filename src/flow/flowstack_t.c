@@ -290,9 +290,49 @@ static void v_inverse_backward(void *f, int B, const void *dz, const double *dlo
   LF_T(lf_flow_inverse_backward)(f, B, dz, dlogdet, dphi);
 }
 
-const lf_flow_ops LF_T(lf_flow_ops) = {sizeof(LF_R),     sizeof(LF_T(lf_flow)),
-                                       LF_T(lf_flow_nparams), v_init,
-                                       v_free,           v_init_params,
-                                       v_madds,          v_forward,
-                                       v_forward_nograd, v_backward,
-                                       v_inverse,        v_inverse_backward};
+static void v_to_net(size_t n, const double *in, void *out) {
+  LF_R *o = out;
+  for (size_t i = 0; i < n; i++) o[i] = (LF_R)in[i];
+}
+static void v_from_net(size_t n, const void *in, double *out) {
+  const LF_R *p = in;
+  for (size_t i = 0; i < n; i++) out[i] = (double)p[i];
+}
+static void v_add(size_t n, const double *in, void *out) {
+  LF_R *o = out;
+  for (size_t i = 0; i < n; i++) o[i] += (LF_R)in[i];
+}
+static double v_sumsq(size_t n, const void *a) {
+  const LF_R *p = a;
+  double s = 0.0;
+  for (size_t i = 0; i < n; i++) s += (double)p[i] * (double)p[i];
+  return s;
+}
+static void v_scale(size_t n, void *a, double factor) {
+  LF_R *p = a;
+  const LF_R f = (LF_R)factor;
+  for (size_t i = 0; i < n; i++) p[i] *= f;
+}
+static void v_optim_step(const lf_optim_cfg *cfg, double lr, uint64_t t, size_t n, void *p,
+                         const void *g, void *m, void *v) {
+  LF_T(lf_optim_step)(cfg, lr, t, n, p, g, m, v);
+}
+
+const lf_flow_ops LF_T(lf_flow_ops) = {.real_size = sizeof(LF_R),
+                                       .size = sizeof(LF_T(lf_flow)),
+                                       .nparams = LF_T(lf_flow_nparams),
+                                       .init = v_init,
+                                       .free = v_free,
+                                       .init_params = v_init_params,
+                                       .forward_madds = v_madds,
+                                       .forward = v_forward,
+                                       .forward_nograd = v_forward_nograd,
+                                       .backward = v_backward,
+                                       .inverse = v_inverse,
+                                       .inverse_backward = v_inverse_backward,
+                                       .to_net = v_to_net,
+                                       .from_net = v_from_net,
+                                       .add = v_add,
+                                       .sumsq = v_sumsq,
+                                       .scale = v_scale,
+                                       .optim_step = v_optim_step};

@@ -1,9 +1,10 @@
 /* src/flow/model.c: base distribution + flow stack + arenas (contract: latflow/model.h).
  *
  * Precision: the arenas and the stack are float (cfg.precision == LF_PREC_F32, the stack
- * an lf_flow_f driven through lf_flow_ops_f) or double (LF_PREC_F64: lf_flow_d,
- * lf_flow_ops_d); the model's inputs and outputs, the base
- * distribution and every log density are double. Conversions happen only at the
+ * an lf_flow_f driven through the table lf_flow_ops_f) or double (LF_PREC_F64: lf_flow_d,
+ * lf_flow_ops_d); every precision-dependent step goes through that table, so this file
+ * has no branch on the precision. The model's inputs and outputs, the base distribution
+ * and every log density are double. Conversions (copies in double) happen only at the
  * boundary of the stack (and for the nbase base parameters, which are converted to the
  * double theta before each lf_base_* call and whose double gradient dtheta is added back
  * into the grad arena).
@@ -30,10 +31,6 @@
 
 #include <math.h>
 #include <string.h>
-
-static int is_f32(const lf_model *m) {
-  return m->cfg.precision == LF_PREC_F32;
-}
 
 /* Batch-sized buffers (all sized for Bmax). */
 typedef struct batch_bufs {
@@ -152,7 +149,7 @@ lf_status lf_model_init(lf_model *m, const lf_model_cfg *cfg, int C, int L0, int
   if (!gauge && cfg->base == LF_BASE_HAAR)
     return LF_FAIL(LF_ERR_INVALID, "model: base 'haar' (uniform angles) needs coupling 'spline'");
   m->cfg = *cfg;
-  m->ops = is_f32(m) ? &lf_flow_ops_f : &lf_flow_ops_d;
+  m->ops = cfg->precision == LF_PREC_F32 ? &lf_flow_ops_f : &lf_flow_ops_d;
   m->C = C;
   m->L0 = L0;
   m->L1 = L1;
@@ -190,21 +187,11 @@ lf_status lf_model_reserve(lf_model *m, int Bmax) {
 /* ---- conversions at the precision boundary ---------------------------------------------- */
 
 static void to_net(const lf_model *m, size_t n, const double *in, void *out) {
-  if (is_f32(m)) {
-    float *o = out;
-    for (size_t i = 0; i < n; i++) o[i] = (float)in[i];
-  } else {
-    memcpy(out, in, n * sizeof(double));
-  }
+  m->ops->to_net(n, in, out);
 }
 
 static void from_net(const lf_model *m, size_t n, const void *in, double *out) {
-  if (is_f32(m)) {
-    const float *p = in;
-    for (size_t i = 0; i < n; i++) out[i] = (double)p[i];
-  } else {
-    memcpy(out, in, n * sizeof(double));
-  }
+  m->ops->from_net(n, in, out);
 }
 
 /* theta (double) = the first nbase entries of the param arena */
@@ -214,13 +201,7 @@ static void load_theta(lf_model *m) {
 
 /* grads[0, nbase) += dtheta */
 static void add_dtheta(lf_model *m) {
-  if (is_f32(m)) {
-    float *g = m->grads;
-    for (size_t i = 0; i < m->nbase; i++) g[i] += (float)m->dtheta[i];
-  } else {
-    double *g = m->grads;
-    for (size_t i = 0; i < m->nbase; i++) g[i] += m->dtheta[i];
-  }
+  m->ops->add(m->nbase, m->dtheta, m->grads);
 }
 
 void lf_model_init_params(lf_model *m, uint64_t seed) {
@@ -247,13 +228,9 @@ static void sample(lf_model *m, int B, const double *eps, double *phi, double *l
   load_theta(m);
   if (!nograd) memcpy(m->eps_saved, eps, n * sizeof *eps);
   lf_base_sample(&m->base, m->theta, B, eps, m->zd, m->logr);
-  if (is_f32(m)) {
-    to_net(m, n, m->zd, m->zr);
-    forward(m->flow, B, m->zr, m->phir, m->logdet);
-    from_net(m, n, m->phir, phi);
-  } else {
-    forward(m->flow, B, m->zd, phi, m->logdet);
-  }
+  to_net(m, n, m->zd, m->zr);
+  forward(m->flow, B, m->zr, m->phir, m->logdet);
+  from_net(m, n, m->phir, phi);
   for (int b = 0; b < B; b++) logq[b] = m->logr[b] - m->logdet[b];
 }
 
@@ -272,14 +249,11 @@ void lf_model_sample_backward(lf_model *m, int B, const double *dphi, const doub
     for (int b = 0; b < B; b++) m->dlogdet[b] = -dlogq[b];
   const double *dld = dlogq ? m->dlogdet : NULL;
   const int want_dz = m->nbase > 0; /* dL/dz is needed only for the base parameters */
-  if (is_f32(m)) {
-    if (dphi) to_net(m, n, dphi, m->dr);
-    /* zr (z in float) is dead after the forward (the stack keeps its own copy): dz */
-    m->ops->backward(m->flow, B, dphi ? m->dr : NULL, dld, want_dz ? m->zr : NULL);
-    if (want_dz) from_net(m, n, m->zr, m->dzd);
-  } else {
-    m->ops->backward(m->flow, B, dphi, dld, want_dz ? m->dzd : NULL);
-  }
+  if (dphi) to_net(m, n, dphi, m->dr);
+  /* zr (z in the network precision) is dead after the forward (the stack keeps its own
+   * copy): dz */
+  m->ops->backward(m->flow, B, dphi ? m->dr : NULL, dld, want_dz ? m->zr : NULL);
+  if (want_dz) from_net(m, n, m->zr, m->dzd);
   if (!want_dz) return;
   memset(m->dtheta, 0, m->nbase * sizeof *m->dtheta);
   lf_base_sample_backward(&m->base, m->theta, B, m->eps_saved, m->dzd, dlogq, m->dtheta);
@@ -289,13 +263,9 @@ void lf_model_sample_backward(lf_model *m, int B, const double *dphi, const doub
 void lf_model_logq(lf_model *m, int B, const double *phi, double *logq) {
   const size_t n = (size_t)B * (size_t)m->C * (size_t)m->V;
   load_theta(m);
-  if (is_f32(m)) {
-    to_net(m, n, phi, m->phir);
-    m->ops->inverse(m->flow, B, m->phir, m->zr, m->logdet);
-    from_net(m, n, m->zr, m->zd);
-  } else {
-    m->ops->inverse(m->flow, B, phi, m->zd, m->logdet);
-  }
+  to_net(m, n, phi, m->phir);
+  m->ops->inverse(m->flow, B, m->phir, m->zr, m->logdet);
+  from_net(m, n, m->zr, m->zd);
   lf_base_logr(&m->base, m->theta, B, m->zd, m->logr);
   for (int b = 0; b < B; b++) logq[b] = m->logr[b] + m->logdet[b];
 }
@@ -306,12 +276,8 @@ void lf_model_logq_backward(lf_model *m, int B, const double *dlogq) {
   if (m->nbase) memset(m->dtheta, 0, m->nbase * sizeof *m->dtheta);
   lf_base_logr_backward(&m->base, m->theta, B, m->zd, dlogq, m->nbase ? m->dtheta : NULL, m->dzd);
   /* logq = logr(z) + logdet_inv: dL/dlogdet_inv = dL/dlogq; dphi is not wanted */
-  if (is_f32(m)) {
-    to_net(m, n, m->dzd, m->dr);
-    m->ops->inverse_backward(m->flow, B, m->dr, dlogq, NULL);
-  } else {
-    m->ops->inverse_backward(m->flow, B, m->dzd, dlogq, NULL);
-  }
+  to_net(m, n, m->dzd, m->dr);
+  m->ops->inverse_backward(m->flow, B, m->dr, dlogq, NULL);
   if (m->nbase) add_dtheta(m);
 }
 
@@ -334,34 +300,16 @@ void lf_model_get_grads(const lf_model *m, double *out) {
 }
 
 double lf_model_grad_norm(const lf_model *m) {
-  double s = 0.0;
-  if (is_f32(m)) {
-    const float *g = m->grads;
-    for (size_t i = 0; i < m->nparams; i++) s += (double)g[i] * (double)g[i];
-  } else {
-    const double *g = m->grads;
-    for (size_t i = 0; i < m->nparams; i++) s += g[i] * g[i];
-  }
-  return sqrt(s);
+  return sqrt(m->ops->sumsq(m->nparams, m->grads));
 }
 
 void lf_model_scale_grads(lf_model *m, double factor) {
-  if (is_f32(m)) {
-    float *g = m->grads;
-    const float f = (float)factor;
-    for (size_t i = 0; i < m->nparams; i++) g[i] *= f;
-  } else {
-    double *g = m->grads;
-    for (size_t i = 0; i < m->nparams; i++) g[i] *= factor;
-  }
+  m->ops->scale(m->nparams, m->grads, factor);
 }
 
 void lf_model_optim_step(lf_model *m, const lf_optim_cfg *opt, double lr) {
   m->step++;
-  if (is_f32(m))
-    lf_optim_step_f(opt, lr, m->step, m->nparams, m->params, m->grads, m->m, m->v);
-  else
-    lf_optim_step_d(opt, lr, m->step, m->nparams, m->params, m->grads, m->m, m->v);
+  m->ops->optim_step(opt, lr, m->step, m->nparams, m->params, m->grads, m->m, m->v);
 }
 
 double lf_model_forward_madds(const lf_model *m) {
