@@ -323,6 +323,7 @@ void LF_T(lf_coupling_inverse_backward)(LF_T(lf_coupling) * c, int B, const LF_R
 
 /* ---- the affine coupling as a layer of the stack (lf_layer_ops, latflow/flow_t.h) ------ */
 
+/* C >= 1 components, even sides (checkerboards) and a parity table. */
 static lf_status l_check(const lf_model_cfg *cfg, const lf_flow_shape *sh) {
   (void)cfg;
   if (sh->C < 1) return LF_FAIL(LF_ERR_INVALID, "flow: components C must be >= 1, got %d", sh->C);
@@ -333,6 +334,7 @@ static lf_status l_check(const lf_model_cfg *cfg, const lf_flow_shape *sh) {
   if (!sh->site_parity) return LF_FAIL(LF_ERR_INVALID, "flow: site_parity must not be NULL");
   return LF_OK;
 }
+/* The net C -> hidden -> 2C of one layer. */
 static size_t l_nparams(const lf_model_cfg *cfg, int C) {
   return LF_T(lf_coupling_nparams)(C, cfg->nhidden, cfg->hidden, cfg->kernel);
 }
@@ -345,6 +347,7 @@ static void l_bind(void *c, const lf_model_cfg *cfg, const lf_flow_shape *sh, in
 }
 LF_LAYER_FORWARDERS(lf_coupling)
 
+/* lf_coupling_forward_nograd on a layer object. */
 static void l_forward_nograd(const void *c, int B, const LF_R *x, LF_R *y, double *logdet,
                              LF_R *scratch) {
   LF_T(lf_coupling_forward_nograd)(c, B, x, y, logdet, scratch);
@@ -358,6 +361,7 @@ static size_t l_nograd_sample_bytes(const void *c) {
     if (l->conv[k].cout > hmax) hmax = l->conv[k].cout;
   return (3 * (size_t)l->C + 2 * (size_t)hmax) * (size_t)l->V * sizeof(LF_R);
 }
+/* lf_coupling_nograd_scratch_size on a layer object. */
 static size_t l_nograd_scratch_size(const void *c, int B) {
   return LF_T(lf_coupling_nograd_scratch_size)(c, B);
 }

@@ -258,7 +258,8 @@ void LF_T(lf_flow_inverse_backward)(LF_T(lf_flow) * f, int B, const LF_R *dz, co
   run_backward(f, B, dz, dlogdet, dphi, 1);
 }
 
-/* ---- the stack behind the precision-independent table (latflow/flow.h) ------------------ */
+/* ---- the stack behind the precision-independent table (latflow/flow.h) ------------------
+ * The v_* entries pass void pointers on to the typed functions. */
 
 static lf_status v_init(void *f, const lf_model_cfg *cfg, int C, int L0, int L1,
                         const unsigned char *site_parity, void *params, void *grads, int Bmax) {
@@ -290,6 +291,7 @@ static void v_inverse_backward(void *f, int B, const void *dz, const double *dlo
   LF_T(lf_flow_inverse_backward)(f, B, dz, dlogdet, dphi);
 }
 
+/* The arena arithmetic of the table (latflow/flow.h) in LF_R. */
 static void v_to_net(size_t n, const double *in, void *out) {
   LF_R *o = out;
   for (size_t i = 0; i < n; i++) o[i] = (LF_R)in[i];

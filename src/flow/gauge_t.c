@@ -256,6 +256,7 @@ void LF_T(lf_gcoupling_inverse_backward)(LF_T(lf_gcoupling) * c, int B, const LF
 
 /* ---- the gauge coupling as a layer of the stack (lf_layer_ops, latflow/flow_t.h) ------- */
 
+/* K = spline_bins in [1, LF_RQS_KMAX], C = 2 link angles, sides multiples of 4. */
 static lf_status l_check(const lf_model_cfg *cfg, const lf_flow_shape *sh) {
   const int K = cfg->spline_bins;
   if (K < 1 || K > LF_RQS_KMAX)
@@ -269,6 +270,7 @@ static lf_status l_check(const lf_model_cfg *cfg, const lf_flow_shape *sh) {
                    sh->L1);
   return LF_OK;
 }
+/* The net 2 -> hidden -> 3K of one layer. */
 static size_t l_nparams(const lf_model_cfg *cfg, int C) {
   (void)C; /* always 2 link angles; the net reads (cos, sin) of the plaquettes */
   return LF_T(lf_gcoupling_nparams)(cfg->spline_bins, cfg->nhidden, cfg->hidden, cfg->kernel);
