@@ -1,11 +1,13 @@
 /* latflow/gauge_flow.h: circular rational-quadratic splines and gauge-equivariant
  * coupling layers for 2D U(1) link angles, in float (_f) and double (_d); declarations
  * in latflow/gauge_flow_t.h, sources src/flow/spline_t.c and src/flow/gauge_t.c.
- * Independent of the theory module: the layers compute their own plaquettes. */
+ * Independent of the theory module: the layers compute their own plaquettes. The stack
+ * of gauge layers is the generic lf_flow (latflow/flow.h) with cfg->coupling == spline. */
 #ifndef LATFLOW_GAUGE_FLOW_H
 #define LATFLOW_GAUGE_FLOW_H
 
 #include "latflow/config_model.h"
+#include "latflow/flow.h"
 #include "latflow/nn.h"
 #include "latflow/status.h"
 
@@ -18,16 +20,7 @@
 #define LF_RQS_MIN_BIN 1e-3
 #define LF_RQS_MIN_DERIV 1e-3
 
-#define LF_R float
-#define LF_T(name) name##_f
-#include "latflow/gauge_flow_t.h"
-#undef LF_R
-#undef LF_T
-
-#define LF_R double
-#define LF_T(name) name##_d
-#include "latflow/gauge_flow_t.h"
-#undef LF_R
-#undef LF_T
+#define LF_TEMPLATE "latflow/gauge_flow_t.h"
+#include "latflow/prec_template.h"
 
 #endif

@@ -80,40 +80,7 @@ void LF_T(lf_gcoupling_inverse_backward)(LF_T(lf_gcoupling) * c, int B, const LF
                                          const LF_R *dx, const double *dlogdet, LF_R *dy,
                                          const LF_R *ws, LF_R *scratch);
 
-/* ---- the stack of gauge layers: layer i has mu = i % 2, off = (i / 2) % 4 ------------
- * (8 layers visit every mask once). Same contract as lf_flow (latflow/flow_t.h) with
- * C = 2: owns layers, saved workspaces, intermediate fields and scratch for batch up to
- * Bmax; params/grads borrowed. Uses cfg->layers, nhidden, hidden, kernel, activation and
- * the bin count K (argument). LF_ERR_INVALID (L not multiples of 4, bad shapes),
- * LF_ERR_NOMEM. */
-typedef struct LF_T(lf_gflow) {
-  int nlayers, L0, L1, V, Bmax, K;
-  LF_T(lf_gcoupling) * layers; /* owned (nlayers) */
-  LF_R *ws;                    /* owned: saved workspaces of all layers at Bmax */
-  LF_R *xs;                    /* owned: (nlayers+1, Bmax, 2V) fields between layers */
-  LF_R *dxs;                   /* owned: 2 x (Bmax, 2V) */
-  LF_R *scratch;               /* owned */
-  LF_R *tmp;                   /* owned: one layer's ws + 2 fields at Bmax (nograd) */
-  size_t ws_per_layer;
-} LF_T(lf_gflow);
-
-size_t LF_T(lf_gflow_nparams)(const lf_model_cfg *cfg, int K);
-lf_status LF_T(lf_gflow_init)(LF_T(lf_gflow) * f, const lf_model_cfg *cfg, int K, int L0, int L1,
-                              LF_R *params, LF_R *grads, int Bmax);
-void LF_T(lf_gflow_free)(LF_T(lf_gflow) * f);
-void LF_T(lf_gflow_init_params)(LF_T(lf_gflow) * f, lf_init_kind kind, double scale, lf_rng_key key,
-                                uint64_t offset);
-/* theta = f(z), logdet = log|det dtheta/dz| (overwritten). */
-void LF_T(lf_gflow_forward)(LF_T(lf_gflow) * f, int B, const LF_R *z, LF_R *theta, double *logdet);
-/* The same theta and logdet, bit for bit, for sampling: no backward may follow, and the
- * saved state of an earlier call is left intact. theta may alias z. */
-void LF_T(lf_gflow_forward_nograd)(LF_T(lf_gflow) * f, int B, const LF_R *z, LF_R *theta,
-                                   double *logdet);
-/* After forward: grads += ...; dz OVERWRITTEN (may be NULL); dtheta, dlogdet may be NULL. */
-void LF_T(lf_gflow_backward)(LF_T(lf_gflow) * f, int B, const LF_R *dtheta, const double *dlogdet,
-                             LF_R *dz);
-/* z = f^-1(theta), logdet = log|det dz/dtheta| (overwritten). */
-void LF_T(lf_gflow_inverse)(LF_T(lf_gflow) * f, int B, const LF_R *theta, LF_R *z, double *logdet);
-/* After inverse: grads += ...; dtheta OVERWRITTEN (may be NULL). */
-void LF_T(lf_gflow_inverse_backward)(LF_T(lf_gflow) * f, int B, const LF_R *dz,
-                                     const double *dlogdet, LF_R *dtheta);
+/* The gauge coupling as a layer of the stack (latflow/flow_t.h, cfg->coupling == spline):
+ * layer i has mu = i % 2, off = (i / 2) % 4 (8 layers visit every mask once), K =
+ * cfg->spline_bins; the stack needs C = 2 and L0, L1 multiples of 4 (LF_ERR_INVALID). */
+extern const LF_T(lf_layer_ops) LF_T(lf_gcoupling_ops);

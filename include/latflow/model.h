@@ -13,11 +13,11 @@
  * grad arena; the caller zeroes it once per step (lf_model_zero_grad).
  * Local; only _init/_reserve/_load-like calls can fail.
  *
- * Two kinds of stack: cfg.coupling == affine uses the affine checkerboard flow
- * (latflow/flow.h) with a normal or free_field base; cfg.coupling == spline needs
- * base == haar and C = 2 (link angles of a 2D U(1) theory) and uses the gauge-equivariant
- * flow (latflow/gauge_flow.h) with cfg.spline_bins bins per spline; then phi holds
- * the link angles (B, 2, V) in [0, 2 pi). Other combinations are LF_ERR_INVALID. */
+ * One stack (latflow/flow.h), whose layers are those of cfg.coupling: affine uses the
+ * affine checkerboard layers with a normal or free_field base; spline needs base == haar
+ * and C = 2 (link angles of a 2D U(1) theory) and uses the gauge-equivariant layers
+ * (latflow/gauge_flow.h) with cfg.spline_bins bins per spline; then phi holds the link
+ * angles (B, 2, V) in [0, 2 pi). Other combinations are LF_ERR_INVALID. */
 #ifndef LATFLOW_MODEL_H
 #define LATFLOW_MODEL_H
 
@@ -41,11 +41,8 @@ typedef struct lf_model {
   size_t nparams;               /* all parameters */
   size_t real_size;             /* sizeof(float) or sizeof(double) */
   void *params, *grads, *m, *v; /* owned arenas (nparams, network precision) */
-  lf_flow_f ff;                 /* used when cfg.precision == LF_PREC_F32 */
-  lf_flow_d fd;                 /* used when cfg.precision == LF_PREC_F64 */
-  int gauge;                    /* 1: the gauge flow (gf/gd) replaces ff/fd */
-  lf_gflow_f gf;                /* gauge flow, LF_PREC_F32 */
-  lf_gflow_d gd;                /* gauge flow, LF_PREC_F64 */
+  const lf_flow_ops *ops;       /* borrowed (static): lf_flow_ops_f or _d by cfg.precision */
+  void *flow;                   /* owned: the stack, an lf_flow_f or lf_flow_d (ops) */
   double *theta, *dtheta;       /* owned (nbase): base params in double */
   double *zd, *logr, *dzd;      /* owned (Bmax*C*V), (Bmax), (Bmax*C*V) */
   void *zr, *phir, *dr;         /* owned (Bmax*C*V) network precision buffers */
@@ -91,9 +88,57 @@ double lf_model_grad_norm(const lf_model *m);
 void lf_model_scale_grads(lf_model *m, double factor);
 /* One optimizer step (step counter incremented first) at learning rate lr. */
 void lf_model_optim_step(lf_model *m, const lf_optim_cfg *opt, double lr);
-/* FNV-1a 64-bit hash of the parameter arena bytes and architecture; for files. */
-uint64_t lf_model_hash(const lf_model *m);
 /* Total conv multiply-adds of one forward pass per sample (for FLOP rates). */
 double lf_model_forward_madds(const lf_model *m);
+
+
+/* ---- the architecture, described once (src/flow/model_arch.c) ---------------------------
+ * One table of the fields that decide what the arenas mean (or that a model file repeats
+ * for people): the /model attributes of model files, the trainer checkpoint's record, the
+ * hash and the compatibility check of a parameter transfer are all driven by it. */
+typedef enum lf_arch_type {
+  LF_ARCH_INT,  /* int */
+  LF_ARCH_ENUM, /* an int-sized enum; value names in `names` */
+  LF_ARCH_SIZE, /* size_t */
+  LF_ARCH_REAL, /* double */
+  LF_ARCH_INTS  /* the cfg.hidden widths: cfg.nhidden ints */
+} lf_arch_type;
+/* Uses of a field (bits of lf_model_arch_field.uses). */
+#define LF_ARCH_ATTR 1u        /* an attribute of /model, under its name */
+#define LF_ARCH_SAME 2u        /* compared by lf_model_cfg_same_arch */
+#define LF_ARCH_SAME_SPLINE 4u /* compared by lf_model_cfg_same_arch for spline couplings */
+typedef struct lf_model_arch_field {
+  const char *name;         /* field (and /model attribute) name */
+  lf_arch_type type;
+  size_t offset;            /* offsetof(lf_model, ...): cfg fields are at cfg.* */
+  const char *const *names; /* LF_ARCH_ENUM: value names, NULL-terminated; else NULL */
+  int hash;                 /* position in the hash's integer record, -1: not hashed */
+  int record;               /* position in lf_model_arch_record, -1: not in it */
+  unsigned uses;            /* LF_ARCH_* bits */
+} lf_model_arch_field;
+
+/* The table (n rows). */
+const lf_model_arch_field *lf_model_arch_fields(size_t *n);
+/* The row of a name; NULL if none. */
+const lf_model_arch_field *lf_model_arch_find(const char *name);
+/* The name of an enum field's value; "unknown" if out of range or not an enum. */
+const char *lf_model_arch_value_name(const lf_model_arch_field *f, int64_t v);
+/* The value of a scalar field (INT, ENUM, SIZE) of m. */
+int64_t lf_model_arch_value(const lf_model *m, const lf_model_arch_field *f);
+/* 1 if a and b describe nets whose parameters mean the same on any lattice (base, layers,
+ * hidden, kernel, activation, coupling and, for spline couplings, spline_bins); the
+ * precision may differ (parameters convert through double). Replaces cmd_train.c's
+ * same_arch. */
+int lf_model_cfg_same_arch(const lf_model_cfg *a, const lf_model_cfg *b);
+/* Most entries of lf_model_arch_record. */
+#define LF_MODEL_ARCH_MAX (12 + LF_MAX_HIDDEN)
+/* The architecture as integers, what must match for the arenas to mean the same (the
+ * trainer checkpoint's model_arch): writes rec (LF_MODEL_ARCH_MAX), returns the count. */
+size_t lf_model_arch_record(const lf_model *m, int64_t *rec);
+/* A record of n entries as text for a message ("8x8, 4 layers, kernel 3, ..."). */
+void lf_model_arch_text(const int64_t *rec, size_t n, char *buf, size_t bn);
+/* FNV-1a 64-bit hash of the architecture (the hashed fields of the table, in their
+ * positions) and the parameter arena bytes; for files. */
+uint64_t lf_model_hash(const lf_model *m);
 
 #endif

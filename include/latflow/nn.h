@@ -1,7 +1,8 @@
 /* latflow/nn.h: network building blocks in float (suffix _f) and double (suffix _d).
  *
  * The declarations are written once in latflow/nn_t.h over LF_R (the real type) and
- * LF_T(name) (the suffixed name); this header instantiates them for both precisions,
+ * LF_T(name) (the suffixed name); this header instantiates them for both precisions
+ * (latflow/prec_template.h),
  * as FFTW does for fftwf_/fftw_ (STYLE.md section 11). Sources: the src/nn/ files named
  * <x>_t.c.
  * Not precision-dependent: the activation enum (latflow/config_model.h) and optimizer config
@@ -36,17 +37,8 @@ lf_nn_isa lf_nn_set_isa(lf_nn_isa isa);
 lf_nn_isa lf_nn_isa_current(void);
 const char *lf_nn_isa_name(lf_nn_isa isa);
 
-#define LF_R float
-#define LF_T(name) name##_f
-#include "latflow/nn_t.h"
-#undef LF_R
-#undef LF_T
-
-#define LF_R double
-#define LF_T(name) name##_d
-#include "latflow/nn_t.h"
-#undef LF_R
-#undef LF_T
+#define LF_TEMPLATE "latflow/nn_t.h"
+#include "latflow/prec_template.h"
 
 /* LeakyReLU negative slope (PyTorch's default). */
 #define LF_LEAKY_SLOPE 0.01

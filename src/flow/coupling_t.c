@@ -18,6 +18,7 @@
 #include "latflow/nn.h"
 
 #include "core/prec.h"
+#include "layer_impl.h"
 #include "nn/vmath.h"
 
 #include <math.h>
@@ -126,6 +127,23 @@ static LF_R *net_backward(LF_T(lf_coupling) * c, int B, const ws_view *w, LF_R *
   /* the activation's derivative reads the saved outputs (see top) */
   return LF_T(lf_convnet_backward)(c->conv, c->nconv, c->act, B, w->netin, w->post, dout, dbuf,
                                    convws, want_dnetin);
+}
+
+/* The end of both backward functions, with dout holding dL/d(net output) of every
+ * site: back through the net and, when din is wanted, the frozen sites' input gradient
+ * din_f += dout_f + [net path: d netin]_f (the active sites' was added by the caller).
+ * gout (B,C,V) is the gradient of the layer's output (dy, or dx of the inverse). */
+static void frozen_backward(LF_T(lf_coupling) * c, int B, const ws_view *w, LF_R *dout, LF_R *dbuf,
+                            LF_R *convws, const LF_R *gout, LF_R *din) {
+  const int V = c->V;
+  const LF_R *dn = net_backward(c, B, w, dout, dbuf, convws, din != NULL);
+  if (!din) return;
+  const size_t rows = (size_t)B * (size_t)c->C;
+  for (size_t r = 0; r < rows; r++) {
+    const size_t i0 = r * (size_t)V;
+    for (int v = 0; v < V; v++)
+      if (c->site_parity[v] != c->parity) din[i0 + v] += gout[i0 + v] + dn[i0 + v];
+  }
 }
 
 /* netin = m * x: frozen sites copied, active sites zeroed. */
@@ -239,14 +257,7 @@ void LF_T(lf_coupling_backward)(LF_T(lf_coupling) * c, int B, const LF_R *x, con
       }
     }
   }
-  const LF_R *dn = net_backward(c, B, &w, dout, dbuf, scratch + 2 * BH, dx != NULL);
-  if (!dx) return;
-  const size_t rows = (size_t)B * (size_t)C;
-  for (size_t r = 0; r < rows; r++) {
-    const size_t i0 = r * (size_t)V;
-    for (int v = 0; v < V; v++)
-      if (c->site_parity[v] != c->parity) dx[i0 + v] += dy[i0 + v] + dn[i0 + v];
-  }
+  frozen_backward(c, B, &w, dout, dbuf, scratch + 2 * BH, dy, dx);
 }
 
 void LF_T(lf_coupling_inverse)(const LF_T(lf_coupling) * c, int B, const LF_R *y, LF_R *x,
@@ -307,12 +318,54 @@ void LF_T(lf_coupling_inverse_backward)(LF_T(lf_coupling) * c, int B, const LF_R
       }
     }
   }
-  const LF_R *dn = net_backward(c, B, &w, dout, dbuf, scratch + 2 * BH, dy != NULL);
-  if (!dy) return;
-  const size_t rows = (size_t)B * (size_t)C;
-  for (size_t r = 0; r < rows; r++) {
-    const size_t i0 = r * (size_t)V;
-    for (int v = 0; v < V; v++)
-      if (c->site_parity[v] != c->parity) dy[i0 + v] += dx[i0 + v] + dn[i0 + v];
-  }
+  frozen_backward(c, B, &w, dout, dbuf, scratch + 2 * BH, dx, dy);
 }
+
+/* ---- the affine coupling as a layer of the stack (lf_layer_ops, latflow/flow_t.h) ------ */
+
+/* C >= 1 components, even sides (checkerboards) and a parity table. */
+static lf_status l_check(const lf_model_cfg *cfg, const lf_flow_shape *sh) {
+  (void)cfg;
+  if (sh->C < 1) return LF_FAIL(LF_ERR_INVALID, "flow: components C must be >= 1, got %d", sh->C);
+  if (sh->L0 < 2 || sh->L1 < 2 || sh->L0 % 2 || sh->L1 % 2)
+    return LF_FAIL(LF_ERR_INVALID,
+                   "flow: checkerboard couplings need even L0, L1 >= 2, got %d x %d", sh->L0,
+                   sh->L1);
+  if (!sh->site_parity) return LF_FAIL(LF_ERR_INVALID, "flow: site_parity must not be NULL");
+  return LF_OK;
+}
+/* The net C -> hidden -> 2C of one layer. */
+static size_t l_nparams(const lf_model_cfg *cfg, int C) {
+  return LF_T(lf_coupling_nparams)(C, cfg->nhidden, cfg->hidden, cfg->kernel);
+}
+/* Layer i has parity i % 2. */
+static void l_bind(void *c, const lf_model_cfg *cfg, const lf_flow_shape *sh, int i, LF_R *params,
+                   LF_R *grads) {
+  LF_T(lf_coupling_bind)
+  (c, sh->C, sh->L0, sh->L1, i % 2, cfg->nhidden, cfg->hidden, cfg->kernel, cfg->activation,
+   sh->site_parity, params, grads);
+}
+LF_LAYER_FORWARDERS(lf_coupling)
+
+/* lf_coupling_forward_nograd on a layer object. */
+static void l_forward_nograd(const void *c, int B, const LF_R *x, LF_R *y, double *logdet,
+                             LF_R *scratch) {
+  LF_T(lf_coupling_forward_nograd)(c, B, x, y, logdet, scratch);
+}
+/* One sample's share of a nograd chunk: two fields, the masked input and two hidden
+ * tensors of the widest conv (the stack's NOGRAD_CHUNK_BYTES is tuned for this). */
+static size_t l_nograd_sample_bytes(const void *c) {
+  const LF_T(lf_coupling) *l = c;
+  int hmax = 2 * l->C;
+  for (int k = 0; k < l->nconv; k++)
+    if (l->conv[k].cout > hmax) hmax = l->conv[k].cout;
+  return (3 * (size_t)l->C + 2 * (size_t)hmax) * (size_t)l->V * sizeof(LF_R);
+}
+/* lf_coupling_nograd_scratch_size on a layer object. */
+static size_t l_nograd_scratch_size(const void *c, int B) {
+  return LF_T(lf_coupling_nograd_scratch_size)(c, B);
+}
+
+const LF_T(lf_layer_ops) LF_T(lf_coupling_ops) = {
+    LF_LAYER_OPS(lf_coupling, "flow"), .forward_nograd = l_forward_nograd,
+    .nograd_sample_bytes = l_nograd_sample_bytes, .nograd_scratch_size = l_nograd_scratch_size};

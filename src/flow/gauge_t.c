@@ -1,5 +1,6 @@
-/* src/flow/gauge_t.c: gauge-equivariant coupling layers for 2D U(1) and their stack
- * (contract: latflow/gauge_flow_t.h).
+/* src/flow/gauge_t.c: gauge-equivariant coupling layers for 2D U(1) and their table of
+ * layer operations for the stack (contract: latflow/gauge_flow_t.h; the stack:
+ * src/flow/flowstack_t.c).
  *
  * Kanwar et al., PRL 125, 121601 (2020), eq. (4)-(6): a plaquette coupling P -> P' acting
  * on active plaquettes, conditioned on frozen (unchanged) plaquettes, is lifted to links
@@ -16,10 +17,9 @@
  *   q      (B, V)         spline outputs on active sites (forward: P'; inverse: f^-1)
  * Scratch: two (B, hmax, V) gradient buffers, a (B, V) plaquette gradient, conv scratch. */
 #include "latflow/gauge_flow.h"
-#include "latflow/mem.h"
-#include "latflow/timer.h"
 
 #include "core/prec.h"
+#include "layer_impl.h"
 
 #include <math.h>
 #include <string.h>
@@ -254,160 +254,35 @@ void LF_T(lf_gcoupling_inverse_backward)(LF_T(lf_gcoupling) * c, int B, const LF
   apply_backward(c, B, dx, dlogdet, dy, ws, scratch, 1);
 }
 
-/* ---- the stack ---------------------------------------------------------------------- */
+/* ---- the gauge coupling as a layer of the stack (lf_layer_ops, latflow/flow_t.h) ------- */
 
-size_t LF_T(lf_gflow_nparams)(const lf_model_cfg *cfg, int K) {
-  return (size_t)cfg->layers *
-         LF_T(lf_gcoupling_nparams)(K, cfg->nhidden, cfg->hidden, cfg->kernel);
-}
-
-void LF_T(lf_gflow_free)(LF_T(lf_gflow) * f) {
-  LF_FREE_ALL(f->layers, f->ws, f->xs, f->dxs, f->scratch, f->tmp);
-  memset(f, 0, sizeof *f);
-}
-
-lf_status LF_T(lf_gflow_init)(LF_T(lf_gflow) * f, const lf_model_cfg *cfg, int K, int L0, int L1,
-                              LF_R *params, LF_R *grads, int Bmax) {
-  memset(f, 0, sizeof *f);
-  if (cfg->layers < 1)
-    return LF_FAIL(LF_ERR_INVALID, "gauge flow: layers must be >= 1, got %d", cfg->layers);
-  if (cfg->nhidden < 0 || cfg->nhidden > LF_MAX_HIDDEN)
-    return LF_FAIL(LF_ERR_INVALID, "gauge flow: nhidden must be in [0, %d], got %d", LF_MAX_HIDDEN,
-                   cfg->nhidden);
-  for (int k = 0; k < cfg->nhidden; k++)
-    if (cfg->hidden[k] < 1)
-      return LF_FAIL(LF_ERR_INVALID, "gauge flow: hidden[%d] must be >= 1, got %d", k,
-                     cfg->hidden[k]);
-  if (cfg->kernel < 1 || cfg->kernel % 2 == 0)
-    return LF_FAIL(LF_ERR_INVALID, "gauge flow: kernel must be odd and >= 1, got %d", cfg->kernel);
+/* K = spline_bins in [1, LF_RQS_KMAX], C = 2 link angles, sides multiples of 4. */
+static lf_status l_check(const lf_model_cfg *cfg, const lf_flow_shape *sh) {
+  const int K = cfg->spline_bins;
   if (K < 1 || K > LF_RQS_KMAX)
     return LF_FAIL(LF_ERR_INVALID, "gauge flow: spline bins must be in [1, %d], got %d",
                    LF_RQS_KMAX, K);
-  if (L0 < 4 || L1 < 4 || L0 % 4 || L1 % 4)
+  if (sh->C != 2)
+    return LF_FAIL(LF_ERR_INVALID, "gauge flow: needs C = 2 link angles per site, got %d", sh->C);
+  if (sh->L0 < 4 || sh->L1 < 4 || sh->L0 % 4 || sh->L1 % 4)
     return LF_FAIL(LF_ERR_INVALID,
-                   "gauge flow: the stripe masks need L0, L1 multiples of 4, got %d x %d", L0, L1);
-  if (Bmax < 1) return LF_FAIL(LF_ERR_INVALID, "gauge flow: Bmax must be >= 1, got %d", Bmax);
-  if (!params || !grads)
-    return LF_FAIL(LF_ERR_INVALID, "gauge flow: params and grads must not be NULL");
-  f->nlayers = cfg->layers;
-  f->L0 = L0;
-  f->L1 = L1;
-  f->V = L0 * L1;
-  f->Bmax = Bmax;
-  f->K = K;
-  const size_t npl = LF_T(lf_gcoupling_nparams)(K, cfg->nhidden, cfg->hidden, cfg->kernel);
-  f->layers = lf_alloc((size_t)f->nlayers * sizeof *f->layers);
-  if (!f->layers) goto nomem;
-  for (int i = 0; i < f->nlayers; i++) LF_T(lf_gcoupling_bind)
-  (&f->layers[i], L0, L1, i % 2, (i / 2) % 4, K, cfg->nhidden, cfg->hidden, cfg->kernel,
-   cfg->activation, params + (size_t)i * npl, grads + (size_t)i * npl);
-  f->ws_per_layer = LF_T(lf_gcoupling_ws_size)(&f->layers[0], Bmax);
-  const size_t field = (size_t)Bmax * 2 * (size_t)f->V;
-  /* as in flowstack_t.c: a card whose sizes wrap around size_t is out of memory */
-  double chan = 4.0 + 3.0 * K;
-  for (int k = 0; k < cfg->nhidden; k++) chan += cfg->hidden[k];
-  if ((double)(f->nlayers + 4) * (double)Bmax * (double)f->V * chan * (double)sizeof(LF_R) > 0x1p62)
-    goto nomem;
-  f->ws = lf_alloc((size_t)f->nlayers * f->ws_per_layer * sizeof(LF_R));
-  f->xs = lf_alloc((size_t)(f->nlayers + 1) * field * sizeof(LF_R));
-  f->dxs = lf_alloc(2 * field * sizeof(LF_R));
-  f->scratch = lf_alloc(LF_T(lf_gcoupling_scratch_size)(&f->layers[0], Bmax) * sizeof(LF_R));
-  f->tmp = lf_alloc((f->ws_per_layer + 2 * field) * sizeof(LF_R));
-  if (!f->ws || !f->xs || !f->dxs || !f->scratch || !f->tmp) goto nomem;
+                   "gauge flow: the stripe masks need L0, L1 multiples of 4, got %d x %d", sh->L0,
+                   sh->L1);
   return LF_OK;
-nomem : {
-  double ch = 4.0 + 3.0 * K;
-  for (int k = 0; k < cfg->nhidden; k++) ch += cfg->hidden[k];
-  char size[32];
-  lf_mem_format((double)(cfg->layers + 4) * (double)Bmax * (double)L0 * (double)L1 * ch *
-                    (double)sizeof(LF_R),
-                size, sizeof size);
-  LF_T(lf_gflow_free)(f);
-  return LF_FAIL(LF_ERR_NOMEM,
-                 "cannot allocate about %s for the gauge flow's workspaces (%d layers, %dx%d "
-                 "sites, batch or block %d)",
-                 size, cfg->layers, L0, L1, Bmax);
 }
+/* The net 2 -> hidden -> 3K of one layer. */
+static size_t l_nparams(const lf_model_cfg *cfg, int C) {
+  (void)C; /* always 2 link angles; the net reads (cos, sin) of the plaquettes */
+  return LF_T(lf_gcoupling_nparams)(cfg->spline_bins, cfg->nhidden, cfg->hidden, cfg->kernel);
 }
+/* Layer i has mu = i % 2, off = (i / 2) % 4. */
+static void l_bind(void *c, const lf_model_cfg *cfg, const lf_flow_shape *sh, int i, LF_R *params,
+                   LF_R *grads) {
+  LF_T(lf_gcoupling_bind)
+  (c, sh->L0, sh->L1, i % 2, (i / 2) % 4, cfg->spline_bins, cfg->nhidden, cfg->hidden,
+   cfg->kernel, cfg->activation, params, grads);
+}
+LF_LAYER_FORWARDERS(lf_gcoupling)
 
-void LF_T(lf_gflow_init_params)(LF_T(lf_gflow) * f, lf_init_kind kind, double scale, lf_rng_key key,
-                                uint64_t offset) {
-  uint64_t off = offset;
-  for (int i = 0; i < f->nlayers; i++) {
-    LF_T(lf_gcoupling) *c = &f->layers[i];
-    LF_T(lf_gcoupling_init)(c, kind, scale, key, off);
-    for (int k = 0; k < c->nconv; k++)
-      off += LF_T(lf_conv2d_nparams)(c->conv[k].cin, c->conv[k].cout, c->conv[k].k);
-  }
-}
-
-static LF_R *field_at(const LF_T(lf_gflow) * f, int i) {
-  return f->xs + (size_t)i * (size_t)f->Bmax * 2 * (size_t)f->V;
-}
-
-void LF_T(lf_gflow_forward)(LF_T(lf_gflow) * f, int B, const LF_R *z, LF_R *theta, double *logdet) {
-  const size_t n = (size_t)B * 2 * (size_t)f->V;
-  memcpy(field_at(f, 0), z, n * sizeof *z);
-  for (int b = 0; b < B; b++) logdet[b] = 0.0;
-  for (int i = 0; i < f->nlayers; i++) LF_T(lf_gcoupling_forward)
-  (&f->layers[i], B, field_at(f, i), field_at(f, i + 1), logdet,
-   f->ws + (size_t)i * f->ws_per_layer, f->scratch);
-  memcpy(theta, field_at(f, f->nlayers), n * sizeof *theta);
-}
-
-/* Layers ping-pong between two fields in tmp and share one saved workspace there; the
- * same kernels in the same order as lf_gflow_forward. */
-void LF_T(lf_gflow_forward_nograd)(LF_T(lf_gflow) * f, int B, const LF_R *z, LF_R *theta,
-                                   double *logdet) {
-  const size_t n = (size_t)B * 2 * (size_t)f->V, field = (size_t)f->Bmax * 2 * (size_t)f->V;
-  LF_R *ws = f->tmp, *buf[2] = {f->tmp + f->ws_per_layer, f->tmp + f->ws_per_layer + field};
-  for (int b = 0; b < B; b++) logdet[b] = 0.0;
-  memcpy(buf[0], z, n * sizeof *z);
-  for (int i = 0; i < f->nlayers; i++) LF_T(lf_gcoupling_forward)
-  (&f->layers[i], B, buf[i % 2], buf[(i + 1) % 2], logdet, ws, f->scratch);
-  memcpy(theta, buf[f->nlayers % 2], n * sizeof *theta);
-}
-
-void LF_T(lf_gflow_inverse)(LF_T(lf_gflow) * f, int B, const LF_R *theta, LF_R *z, double *logdet) {
-  const size_t n = (size_t)B * 2 * (size_t)f->V;
-  memcpy(field_at(f, f->nlayers), theta, n * sizeof *theta);
-  for (int b = 0; b < B; b++) logdet[b] = 0.0;
-  for (int i = f->nlayers - 1; i >= 0; i--) LF_T(lf_gcoupling_inverse)
-  (&f->layers[i], B, field_at(f, i + 1), field_at(f, i), logdet,
-   f->ws + (size_t)i * f->ws_per_layer, f->scratch);
-  memcpy(z, field_at(f, 0), n * sizeof *z);
-}
-
-/* Gradients run through two ping-pong buffers; the last layer visited writes dst. */
-static void run_backward(LF_T(lf_gflow) * f, int B, const LF_R *dtop, const double *dlogdet,
-                         LF_R *dst, int inv) {
-  const size_t n = (size_t)B * 2 * (size_t)f->V, stride = (size_t)f->Bmax * 2 * (size_t)f->V;
-  LF_R *dcur = f->dxs, *dnext = f->dxs + stride;
-  if (dtop)
-    memcpy(dcur, dtop, n * sizeof *dcur);
-  else
-    memset(dcur, 0, n * sizeof *dcur);
-  for (int s = 0; s < f->nlayers; s++) {
-    const int i = inv ? s : f->nlayers - 1 - s;
-    LF_R *out = s < f->nlayers - 1 ? dnext : dst;
-    if (out) memset(out, 0, n * sizeof *out);
-    LF_R *ws = f->ws + (size_t)i * f->ws_per_layer;
-    if (inv) LF_T(lf_gcoupling_inverse_backward)
-    (&f->layers[i], B, field_at(f, i + 1), dcur, dlogdet, out, ws, f->scratch);
-    else LF_T(lf_gcoupling_backward)(&f->layers[i], B, field_at(f, i), dcur, dlogdet, out, ws,
-                                     f->scratch);
-    LF_R *tmp = dcur;
-    dcur = dnext;
-    dnext = tmp;
-  }
-}
-
-void LF_T(lf_gflow_backward)(LF_T(lf_gflow) * f, int B, const LF_R *dtheta, const double *dlogdet,
-                             LF_R *dz) {
-  run_backward(f, B, dtheta, dlogdet, dz, 0);
-}
-
-void LF_T(lf_gflow_inverse_backward)(LF_T(lf_gflow) * f, int B, const LF_R *dz,
-                                     const double *dlogdet, LF_R *dtheta) {
-  run_backward(f, B, dz, dlogdet, dtheta, 1);
-}
+/* No forward_nograd: the stack runs the forward over one shared workspace. */
+const LF_T(lf_layer_ops) LF_T(lf_gcoupling_ops) = {LF_LAYER_OPS(lf_gcoupling, "gauge flow")};

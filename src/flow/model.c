@@ -1,8 +1,10 @@
 /* src/flow/model.c: base distribution + flow stack + arenas (contract: latflow/model.h).
  *
- * Precision: the arenas and the stack are float (cfg.precision == LF_PREC_F32, stack ff)
- * or double (LF_PREC_F64, stack fd); the model's inputs and outputs, the base
- * distribution and every log density are double. Conversions happen only at the
+ * Precision: the arenas and the stack are float (cfg.precision == LF_PREC_F32, the stack
+ * an lf_flow_f driven through the table lf_flow_ops_f) or double (LF_PREC_F64: lf_flow_d,
+ * lf_flow_ops_d); every precision-dependent step goes through that table, so this file
+ * has no branch on the precision. The model's inputs and outputs, the base distribution
+ * and every log density are double. Conversions (copies in double) happen only at the
  * boundary of the stack (and for the nbase base parameters, which are converted to the
  * double theta before each lf_base_* call and whose double gradient dtheta is added back
  * into the grad arena).
@@ -30,10 +32,6 @@
 #include <math.h>
 #include <string.h>
 
-static int is_f32(const lf_model *m) {
-  return m->cfg.precision == LF_PREC_F32;
-}
-
 /* Batch-sized buffers (all sized for Bmax). */
 typedef struct batch_bufs {
   double *zd, *logr, *dzd, *logdet, *dlogdet, *eps_saved;
@@ -45,20 +43,21 @@ static void bufs_free(batch_bufs *b) {
   memset(b, 0, sizeof *b);
 }
 
+/* Three double fields (nfield), three double rows (nbatch) and three network-precision
+ * fields; 1 on success, 0 (all freed) on failure. */
 static int bufs_alloc(batch_bufs *b, size_t nfield, size_t nbatch, size_t real_size) {
   memset(b, 0, sizeof *b);
-  b->zd = lf_alloc(nfield * sizeof(double));
-  b->dzd = lf_alloc(nfield * sizeof(double));
-  b->eps_saved = lf_alloc(nfield * sizeof(double));
-  b->logr = lf_alloc(nbatch * sizeof(double));
-  b->logdet = lf_alloc(nbatch * sizeof(double));
-  b->dlogdet = lf_alloc(nbatch * sizeof(double));
-  b->zr = lf_alloc(nfield * real_size);
-  b->phir = lf_alloc(nfield * real_size);
-  b->dr = lf_alloc(nfield * real_size);
-  if (b->zd && b->dzd && b->eps_saved && b->logr && b->logdet && b->dlogdet && b->zr && b->phir &&
-      b->dr)
-    return 1;
+  double **fields[3] = {&b->zd, &b->dzd, &b->eps_saved}, **rows[3] = {&b->logr, &b->logdet,
+                                                                        &b->dlogdet};
+  void **net[3] = {&b->zr, &b->phir, &b->dr};
+  int ok = 1;
+  for (int i = 0; i < 3; i++) {
+    *fields[i] = lf_alloc(nfield * sizeof(double));
+    *rows[i] = lf_alloc(nbatch * sizeof(double));
+    *net[i] = lf_alloc(nfield * real_size);
+    ok = ok && *fields[i] && *rows[i] && *net[i];
+  }
+  if (ok) return 1;
   bufs_free(b);
   return 0;
 }
@@ -81,60 +80,48 @@ static batch_bufs bufs_of(const lf_model *m) {
   return b;
 }
 
+/* The arena at entry off, in the network precision. */
+static void *arena_at(const lf_model *m, void *arena, size_t off) {
+  return (char *)arena + off * m->real_size;
+}
+
+/* Frees the stack object (zeroed or built) and the pointer. */
+static void flow_drop(const lf_model *m, void **flow) {
+  if (*flow) m->ops->free(*flow);
+  lf_free(*flow);
+  *flow = NULL;
+}
+
 /* Builds the stack and buffers for Bmax into fresh objects; on success replaces the old
  * ones, on failure leaves the model as it was. */
 static lf_status build_batch(lf_model *m, int Bmax) {
   lf_status rc;
-  lf_flow_f ff;
-  lf_flow_d fd;
-  lf_gflow_f gf;
-  lf_gflow_d gd;
-  memset(&ff, 0, sizeof ff);
-  memset(&fd, 0, sizeof fd);
-  memset(&gf, 0, sizeof gf);
-  memset(&gd, 0, sizeof gd);
-  if (m->gauge && is_f32(m))
-    rc = lf_gflow_init_f(&gf, &m->cfg, m->cfg.spline_bins, m->L0, m->L1,
-                         (float *)m->params + m->nbase, (float *)m->grads + m->nbase, Bmax);
-  else if (m->gauge)
-    rc = lf_gflow_init_d(&gd, &m->cfg, m->cfg.spline_bins, m->L0, m->L1,
-                         (double *)m->params + m->nbase, (double *)m->grads + m->nbase, Bmax);
-  else if (is_f32(m))
-    rc = lf_flow_init_f(&ff, &m->cfg, m->C, m->L0, m->L1, m->lat.parity,
-                        (float *)m->params + m->nbase, (float *)m->grads + m->nbase, Bmax);
-  else
-    rc = lf_flow_init_d(&fd, &m->cfg, m->C, m->L0, m->L1, m->lat.parity,
-                        (double *)m->params + m->nbase, (double *)m->grads + m->nbase, Bmax);
-  if (rc != LF_OK) return rc;
+  void *flow = lf_alloc(m->ops->size);
+  if (!flow) return LF_FAIL(LF_ERR_NOMEM, "model: the stack object");
+  memset(flow, 0, m->ops->size);
+  rc = m->ops->init(flow, &m->cfg, m->C, m->L0, m->L1, m->lat.parity,
+                    arena_at(m, m->params, m->nbase), arena_at(m, m->grads, m->nbase), Bmax);
+  if (rc != LF_OK) {
+    lf_free(flow);
+    return rc;
+  }
   batch_bufs nb;
   const size_t nfield = (size_t)Bmax * (size_t)m->C * (size_t)m->V;
   if (!bufs_alloc(&nb, nfield, (size_t)Bmax, m->real_size)) {
-    lf_flow_free_f(&ff);
-    lf_flow_free_d(&fd);
-    lf_gflow_free_f(&gf);
-    lf_gflow_free_d(&gd);
+    flow_drop(m, &flow);
     return LF_FAIL(LF_ERR_NOMEM, "model: batch buffers for Bmax=%d, C*V=%d", Bmax, m->C * m->V);
   }
   batch_bufs old = bufs_of(m);
   bufs_free(&old);
-  lf_flow_free_f(&m->ff);
-  lf_flow_free_d(&m->fd);
-  lf_gflow_free_f(&m->gf);
-  lf_gflow_free_d(&m->gd);
-  m->ff = ff;
-  m->fd = fd;
-  m->gf = gf;
-  m->gd = gd;
+  flow_drop(m, &m->flow);
+  m->flow = flow;
   bufs_take(m, &nb);
   m->Bmax = Bmax;
   return LF_OK;
 }
 
 void lf_model_free(lf_model *m) {
-  lf_flow_free_f(&m->ff);
-  lf_flow_free_d(&m->fd);
-  lf_gflow_free_f(&m->gf);
-  lf_gflow_free_d(&m->gd);
+  if (m->ops) flow_drop(m, &m->flow);
   batch_bufs b = bufs_of(m);
   bufs_free(&b);
   LF_FREE_ALL(m->params, m->grads, m->m, m->v, m->theta, m->dtheta);
@@ -162,20 +149,16 @@ lf_status lf_model_init(lf_model *m, const lf_model_cfg *cfg, int C, int L0, int
   if (!gauge && cfg->base == LF_BASE_HAAR)
     return LF_FAIL(LF_ERR_INVALID, "model: base 'haar' (uniform angles) needs coupling 'spline'");
   m->cfg = *cfg;
-  m->gauge = gauge;
+  m->ops = cfg->precision == LF_PREC_F32 ? &lf_flow_ops_f : &lf_flow_ops_d;
   m->C = C;
   m->L0 = L0;
   m->L1 = L1;
   m->V = L0 * L1;
-  m->real_size = is_f32(m) ? sizeof(float) : sizeof(double);
+  m->real_size = m->ops->real_size;
   LF_CHECK(lf_lattice_init(&m->lat, L0, L1, 0));
   LF_CHECK(lf_base_init(&m->base, cfg->base, C, L0, L1));
   m->nbase = (size_t)lf_base_nparams(&m->base);
-  if (gauge)
-    m->nparams = m->nbase + (is_f32(m) ? lf_gflow_nparams_f(cfg, cfg->spline_bins)
-                                       : lf_gflow_nparams_d(cfg, cfg->spline_bins));
-  else
-    m->nparams = m->nbase + (is_f32(m) ? lf_flow_nparams_f(cfg, C) : lf_flow_nparams_d(cfg, C));
+  m->nparams = m->nbase + m->ops->nparams(cfg, C);
   m->params = lf_alloc(m->nparams * m->real_size);
   m->grads = lf_alloc(m->nparams * m->real_size);
   m->m = lf_alloc(m->nparams * m->real_size);
@@ -204,21 +187,11 @@ lf_status lf_model_reserve(lf_model *m, int Bmax) {
 /* ---- conversions at the precision boundary ---------------------------------------------- */
 
 static void to_net(const lf_model *m, size_t n, const double *in, void *out) {
-  if (is_f32(m)) {
-    float *o = out;
-    for (size_t i = 0; i < n; i++) o[i] = (float)in[i];
-  } else {
-    memcpy(out, in, n * sizeof(double));
-  }
+  m->ops->to_net(n, in, out);
 }
 
 static void from_net(const lf_model *m, size_t n, const void *in, double *out) {
-  if (is_f32(m)) {
-    const float *p = in;
-    for (size_t i = 0; i < n; i++) out[i] = (double)p[i];
-  } else {
-    memcpy(out, in, n * sizeof(double));
-  }
+  m->ops->from_net(n, in, out);
 }
 
 /* theta (double) = the first nbase entries of the param arena */
@@ -228,25 +201,12 @@ static void load_theta(lf_model *m) {
 
 /* grads[0, nbase) += dtheta */
 static void add_dtheta(lf_model *m) {
-  if (is_f32(m)) {
-    float *g = m->grads;
-    for (size_t i = 0; i < m->nbase; i++) g[i] += (float)m->dtheta[i];
-  } else {
-    double *g = m->grads;
-    for (size_t i = 0; i < m->nbase; i++) g[i] += m->dtheta[i];
-  }
+  m->ops->add(m->nbase, m->dtheta, m->grads);
 }
 
 void lf_model_init_params(lf_model *m, uint64_t seed) {
   const lf_rng_key key = lf_rng_key_make(seed, LF_STREAM_INIT);
-  if (m->gauge && is_f32(m))
-    lf_gflow_init_params_f(&m->gf, m->cfg.init, m->cfg.init_scale, key, (uint64_t)m->nbase);
-  else if (m->gauge)
-    lf_gflow_init_params_d(&m->gd, m->cfg.init, m->cfg.init_scale, key, (uint64_t)m->nbase);
-  else if (is_f32(m))
-    lf_flow_init_params_f(&m->ff, m->cfg.init, m->cfg.init_scale, key, (uint64_t)m->nbase);
-  else
-    lf_flow_init_params_d(&m->fd, m->cfg.init, m->cfg.init_scale, key, (uint64_t)m->nbase);
+  m->ops->init_params(m->flow, m->cfg.init, m->cfg.init_scale, key, (uint64_t)m->nbase);
   if (m->nbase) {
     lf_base_param_init(&m->base, m->cfg.base_mass, m->theta);
     to_net(m, m->nbase, m->theta, m->params);
@@ -257,95 +217,29 @@ void lf_model_init_params(lf_model *m, uint64_t seed) {
   m->step = 0;
 }
 
-/* ---- the stack, affine or gauge, in the network precision ------------------------------- */
-
-static void st_forward(lf_model *m, int B, const void *z, void *phi, double *logdet, int nograd) {
-  if (m->gauge && is_f32(m)) {
-    if (nograd)
-      lf_gflow_forward_nograd_f(&m->gf, B, z, phi, logdet);
-    else
-      lf_gflow_forward_f(&m->gf, B, z, phi, logdet);
-  } else if (m->gauge) {
-    if (nograd)
-      lf_gflow_forward_nograd_d(&m->gd, B, z, phi, logdet);
-    else
-      lf_gflow_forward_d(&m->gd, B, z, phi, logdet);
-  } else if (is_f32(m)) {
-    if (nograd)
-      lf_flow_forward_nograd_f(&m->ff, B, z, phi, logdet);
-    else
-      lf_flow_forward_f(&m->ff, B, z, phi, logdet);
-  } else {
-    if (nograd)
-      lf_flow_forward_nograd_d(&m->fd, B, z, phi, logdet);
-    else
-      lf_flow_forward_d(&m->fd, B, z, phi, logdet);
-  }
-}
-
-static void st_backward(lf_model *m, int B, const void *dphi, const double *dlogdet, void *dz) {
-  if (m->gauge && is_f32(m))
-    lf_gflow_backward_f(&m->gf, B, dphi, dlogdet, dz);
-  else if (m->gauge)
-    lf_gflow_backward_d(&m->gd, B, dphi, dlogdet, dz);
-  else if (is_f32(m))
-    lf_flow_backward_f(&m->ff, B, dphi, dlogdet, dz);
-  else
-    lf_flow_backward_d(&m->fd, B, dphi, dlogdet, dz);
-}
-
-static void st_inverse(lf_model *m, int B, const void *phi, void *z, double *logdet) {
-  if (m->gauge && is_f32(m))
-    lf_gflow_inverse_f(&m->gf, B, phi, z, logdet);
-  else if (m->gauge)
-    lf_gflow_inverse_d(&m->gd, B, phi, z, logdet);
-  else if (is_f32(m))
-    lf_flow_inverse_f(&m->ff, B, phi, z, logdet);
-  else
-    lf_flow_inverse_d(&m->fd, B, phi, z, logdet);
-}
-
-static void st_inverse_backward(lf_model *m, int B, const void *dz, const double *dlogdet,
-                                void *dphi) {
-  if (m->gauge && is_f32(m))
-    lf_gflow_inverse_backward_f(&m->gf, B, dz, dlogdet, dphi);
-  else if (m->gauge)
-    lf_gflow_inverse_backward_d(&m->gd, B, dz, dlogdet, dphi);
-  else if (is_f32(m))
-    lf_flow_inverse_backward_f(&m->ff, B, dz, dlogdet, dphi);
-  else
-    lf_flow_inverse_backward_d(&m->fd, B, dz, dlogdet, dphi);
-}
-
 /* ---- sampling and density ---------------------------------------------------------------- */
 
-void lf_model_sample(lf_model *m, int B, const double *eps, double *phi, double *logq) {
+/* phi = f(A eps), logq = logr - logdet, through the stack's forward or its nograd
+ * forward; only the former keeps eps for the backward. */
+static void sample(lf_model *m, int B, const double *eps, double *phi, double *logq, int nograd) {
   const size_t n = (size_t)B * (size_t)m->C * (size_t)m->V;
+  void (*forward)(void *, int, const void *, void *, double *) =
+      nograd ? m->ops->forward_nograd : m->ops->forward;
   load_theta(m);
-  memcpy(m->eps_saved, eps, n * sizeof *eps);
+  if (!nograd) memcpy(m->eps_saved, eps, n * sizeof *eps);
   lf_base_sample(&m->base, m->theta, B, eps, m->zd, m->logr);
-  if (is_f32(m)) {
-    to_net(m, n, m->zd, m->zr);
-    st_forward(m, B, m->zr, m->phir, m->logdet, 0);
-    from_net(m, n, m->phir, phi);
-  } else {
-    st_forward(m, B, m->zd, phi, m->logdet, 0);
-  }
+  to_net(m, n, m->zd, m->zr);
+  forward(m->flow, B, m->zr, m->phir, m->logdet);
+  from_net(m, n, m->phir, phi);
   for (int b = 0; b < B; b++) logq[b] = m->logr[b] - m->logdet[b];
+}
+
+void lf_model_sample(lf_model *m, int B, const double *eps, double *phi, double *logq) {
+  sample(m, B, eps, phi, logq, 0);
 }
 
 void lf_model_sample_nograd(lf_model *m, int B, const double *eps, double *phi, double *logq) {
-  const size_t n = (size_t)B * (size_t)m->C * (size_t)m->V;
-  load_theta(m);
-  lf_base_sample(&m->base, m->theta, B, eps, m->zd, m->logr);
-  if (is_f32(m)) {
-    to_net(m, n, m->zd, m->zr);
-    st_forward(m, B, m->zr, m->phir, m->logdet, 1);
-    from_net(m, n, m->phir, phi);
-  } else {
-    st_forward(m, B, m->zd, phi, m->logdet, 1);
-  }
-  for (int b = 0; b < B; b++) logq[b] = m->logr[b] - m->logdet[b];
+  sample(m, B, eps, phi, logq, 1);
 }
 
 void lf_model_sample_backward(lf_model *m, int B, const double *dphi, const double *dlogq) {
@@ -355,14 +249,11 @@ void lf_model_sample_backward(lf_model *m, int B, const double *dphi, const doub
     for (int b = 0; b < B; b++) m->dlogdet[b] = -dlogq[b];
   const double *dld = dlogq ? m->dlogdet : NULL;
   const int want_dz = m->nbase > 0; /* dL/dz is needed only for the base parameters */
-  if (is_f32(m)) {
-    if (dphi) to_net(m, n, dphi, m->dr);
-    /* zr (z in float) is dead after the forward (the stack keeps its own copy): dz */
-    st_backward(m, B, dphi ? m->dr : NULL, dld, want_dz ? m->zr : NULL);
-    if (want_dz) from_net(m, n, m->zr, m->dzd);
-  } else {
-    st_backward(m, B, dphi, dld, want_dz ? m->dzd : NULL);
-  }
+  if (dphi) to_net(m, n, dphi, m->dr);
+  /* zr (z in the network precision) is dead after the forward (the stack keeps its own
+   * copy): dz */
+  m->ops->backward(m->flow, B, dphi ? m->dr : NULL, dld, want_dz ? m->zr : NULL);
+  if (want_dz) from_net(m, n, m->zr, m->dzd);
   if (!want_dz) return;
   memset(m->dtheta, 0, m->nbase * sizeof *m->dtheta);
   lf_base_sample_backward(&m->base, m->theta, B, m->eps_saved, m->dzd, dlogq, m->dtheta);
@@ -372,13 +263,9 @@ void lf_model_sample_backward(lf_model *m, int B, const double *dphi, const doub
 void lf_model_logq(lf_model *m, int B, const double *phi, double *logq) {
   const size_t n = (size_t)B * (size_t)m->C * (size_t)m->V;
   load_theta(m);
-  if (is_f32(m)) {
-    to_net(m, n, phi, m->phir);
-    st_inverse(m, B, m->phir, m->zr, m->logdet);
-    from_net(m, n, m->zr, m->zd);
-  } else {
-    st_inverse(m, B, phi, m->zd, m->logdet);
-  }
+  to_net(m, n, phi, m->phir);
+  m->ops->inverse(m->flow, B, m->phir, m->zr, m->logdet);
+  from_net(m, n, m->zr, m->zd);
   lf_base_logr(&m->base, m->theta, B, m->zd, m->logr);
   for (int b = 0; b < B; b++) logq[b] = m->logr[b] + m->logdet[b];
 }
@@ -389,12 +276,8 @@ void lf_model_logq_backward(lf_model *m, int B, const double *dlogq) {
   if (m->nbase) memset(m->dtheta, 0, m->nbase * sizeof *m->dtheta);
   lf_base_logr_backward(&m->base, m->theta, B, m->zd, dlogq, m->nbase ? m->dtheta : NULL, m->dzd);
   /* logq = logr(z) + logdet_inv: dL/dlogdet_inv = dL/dlogq; dphi is not wanted */
-  if (is_f32(m)) {
-    to_net(m, n, m->dzd, m->dr);
-    st_inverse_backward(m, B, m->dr, dlogq, NULL);
-  } else {
-    st_inverse_backward(m, B, m->dzd, dlogq, NULL);
-  }
+  to_net(m, n, m->dzd, m->dr);
+  m->ops->inverse_backward(m->flow, B, m->dr, dlogq, NULL);
   if (m->nbase) add_dtheta(m);
 }
 
@@ -417,82 +300,18 @@ void lf_model_get_grads(const lf_model *m, double *out) {
 }
 
 double lf_model_grad_norm(const lf_model *m) {
-  double s = 0.0;
-  if (is_f32(m)) {
-    const float *g = m->grads;
-    for (size_t i = 0; i < m->nparams; i++) s += (double)g[i] * (double)g[i];
-  } else {
-    const double *g = m->grads;
-    for (size_t i = 0; i < m->nparams; i++) s += g[i] * g[i];
-  }
-  return sqrt(s);
+  return sqrt(m->ops->sumsq(m->nparams, m->grads));
 }
 
 void lf_model_scale_grads(lf_model *m, double factor) {
-  if (is_f32(m)) {
-    float *g = m->grads;
-    const float f = (float)factor;
-    for (size_t i = 0; i < m->nparams; i++) g[i] *= f;
-  } else {
-    double *g = m->grads;
-    for (size_t i = 0; i < m->nparams; i++) g[i] *= factor;
-  }
+  m->ops->scale(m->nparams, m->grads, factor);
 }
 
 void lf_model_optim_step(lf_model *m, const lf_optim_cfg *opt, double lr) {
   m->step++;
-  if (is_f32(m))
-    lf_optim_step_f(opt, lr, m->step, m->nparams, m->params, m->grads, m->m, m->v);
-  else
-    lf_optim_step_d(opt, lr, m->step, m->nparams, m->params, m->grads, m->m, m->v);
-}
-
-/* FNV-1a, 64 bit */
-static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
-  const unsigned char *p = data;
-  for (size_t i = 0; i < n; i++) {
-    h ^= (uint64_t)p[i];
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
-/* An int as 4 little-endian bytes, so the hash does not depend on the host's int. */
-static uint64_t fnv1a_int(uint64_t h, int x) {
-  const uint32_t u = (uint32_t)x;
-  const unsigned char b[4] = {(unsigned char)(u & 0xffu), (unsigned char)((u >> 8) & 0xffu),
-                              (unsigned char)((u >> 16) & 0xffu), (unsigned char)(u >> 24)};
-  return fnv1a(h, b, 4);
-}
-
-uint64_t lf_model_hash(const lf_model *m) {
-  uint64_t h = 14695981039346656037ULL;
-  const int arch[] = {m->C,
-                      m->L0,
-                      m->L1,
-                      (int)m->cfg.base,
-                      m->cfg.layers,
-                      m->cfg.nhidden,
-                      m->cfg.kernel,
-                      (int)m->cfg.activation,
-                      (int)m->cfg.coupling,
-                      (int)m->cfg.precision,
-                      (int)m->nparams};
-  for (size_t i = 0; i < sizeof arch / sizeof arch[0]; i++) h = fnv1a_int(h, arch[i]);
-  for (int k = 0; k < m->cfg.nhidden; k++) h = fnv1a_int(h, m->cfg.hidden[k]);
-  /* model.spline_bins is not hashed on its own: it sets nparams (3K outputs per layer), which
-   * is, and models written before the key existed keep their hash */
-  return fnv1a(h, m->params, m->nparams * m->real_size);
+  m->ops->optim_step(opt, lr, m->step, m->nparams, m->params, m->grads, m->m, m->v);
 }
 
 double lf_model_forward_madds(const lf_model *m) {
-  double s = 0.0;
-  int cin = m->C; /* the gauge flow's net also reads 2 channels (cos, sin) */
-  const int last = m->gauge ? 3 * m->cfg.spline_bins : 2 * m->C;
-  for (int k = 0; k <= m->cfg.nhidden; k++) {
-    const int cout = k < m->cfg.nhidden ? m->cfg.hidden[k] : last;
-    s += (double)cin * (double)cout * (double)m->cfg.kernel * (double)m->cfg.kernel;
-    cin = cout;
-  }
-  return s * (double)m->V * (double)m->cfg.layers;
+  return m->ops->forward_madds(m->flow);
 }

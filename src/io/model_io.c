@@ -15,50 +15,43 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *base_name(lf_base_kind k) {
-  switch (k) {
-  case LF_BASE_NORMAL:
-    return "normal";
-  case LF_BASE_FREE_FIELD:
-    return "free_field";
-  case LF_BASE_HAAR:
-    return "haar";
-  }
-  return "unknown";
-}
-
-static const char *act_name(lf_act_kind k) {
-  switch (k) {
-  case LF_ACT_LEAKY_RELU:
-    return "leaky_relu";
-  case LF_ACT_TANH:
-    return "tanh";
-  }
-  return "unknown";
-}
-
-static const char *coupling_name(lf_coupling_kind k) {
-  switch (k) {
-  case LF_COUPLING_AFFINE:
-    return "affine";
-  case LF_COUPLING_SPLINE:
-    return "spline";
-  }
-  return "unknown";
-}
-
-static const char *init_name(lf_init_kind k) {
-  switch (k) {
-  case LF_INIT_KAIMING:
-    return "kaiming";
-  case LF_INIT_XAVIER:
-    return "xavier";
-  }
-  return "unknown";
-}
-
+/* The name of a precision ("single", "double"), as the /model attribute spells it. */
 static const char *prec_name(lf_precision p) {
-  return p == LF_PREC_F64 ? "double" : "single";
+  return lf_model_arch_value_name(lf_model_arch_find("precision"), (int64_t)p);
+}
+
+/* The attributes of /model that the architecture table marks (LF_ARCH_ATTR), each under
+ * its name: integers as int32, sizes as uint64, enums by their value names. */
+static lf_status write_arch_attrs(hid_t g, const lf_model *m, const char *tmp, const char *o) {
+  lf_status rc = LF_OK;
+  size_t n = 0;
+  const lf_model_arch_field *t = lf_model_arch_fields(&n);
+  for (size_t i = 0; i < n; i++) {
+    const lf_model_arch_field *f = &t[i];
+    if (!(f->uses & LF_ARCH_ATTR)) continue;
+    const char *at = (const char *)m + f->offset;
+    switch (f->type) {
+    case LF_ARCH_INT:
+      LF_CHECK(lf_h5_attr_write_i32(g, f->name, (int)lf_model_arch_value(m, f), tmp, o));
+      break;
+    case LF_ARCH_ENUM:
+      LF_CHECK(lf_h5_attr_write_str(
+          g, f->name, lf_model_arch_value_name(f, lf_model_arch_value(m, f)), tmp, o));
+      break;
+    case LF_ARCH_SIZE:
+      LF_CHECK(lf_h5_attr_write_u64(g, f->name, (uint64_t)lf_model_arch_value(m, f), tmp, o));
+      break;
+    case LF_ARCH_REAL:
+      LF_CHECK(lf_h5_attr_write_f64(g, f->name, *(const double *)(const void *)at, tmp, o));
+      break;
+    case LF_ARCH_INTS:
+      LF_CHECK(lf_h5_attr_write_i32v(g, f->name, (const int *)(const void *)at,
+                                     (size_t)m->cfg.nhidden, tmp, o));
+      break;
+    }
+  }
+fail:
+  return rc;
 }
 
 /* The /model group: architecture attributes, the params dataset, step and hash. */
@@ -67,7 +60,6 @@ static lf_status write_model_group(hid_t file, const lf_model *m, const lf_confi
   lf_status rc = LF_OK;
   hid_t g = -1;
   const char *o = "/model";
-  const lf_model_cfg *mc = &m->cfg;
   const int shape[2] = {m->L0, m->L1};
   const hid_t mtype = m->real_size == sizeof(float) ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
   const hid_t ftype = m->real_size == sizeof(float) ? H5T_IEEE_F32LE : H5T_IEEE_F64LE;
@@ -75,19 +67,7 @@ static lf_status write_model_group(hid_t file, const lf_model *m, const lf_confi
   LF_CHECK(lf_h5_group_create(file, "model", &g, tmp));
   LF_CHECK(lf_h5_attr_write_str(g, "theory", lf_theory_name(c->theory.name), tmp, o));
   LF_CHECK(lf_h5_attr_write_i32v(g, "shape", shape, 2, tmp, o));
-  LF_CHECK(lf_h5_attr_write_i32(g, "C", m->C, tmp, o));
-  LF_CHECK(lf_h5_attr_write_str(g, "base", base_name(mc->base), tmp, o));
-  LF_CHECK(lf_h5_attr_write_f64(g, "base_mass", mc->base_mass, tmp, o));
-  LF_CHECK(lf_h5_attr_write_i32(g, "layers", mc->layers, tmp, o));
-  LF_CHECK(lf_h5_attr_write_i32v(g, "hidden", mc->hidden, (size_t)mc->nhidden, tmp, o));
-  LF_CHECK(lf_h5_attr_write_i32(g, "kernel", mc->kernel, tmp, o));
-  LF_CHECK(lf_h5_attr_write_str(g, "activation", act_name(mc->activation), tmp, o));
-  LF_CHECK(lf_h5_attr_write_str(g, "coupling", coupling_name(mc->coupling), tmp, o));
-  LF_CHECK(lf_h5_attr_write_str(g, "init", init_name(mc->init), tmp, o));
-  LF_CHECK(lf_h5_attr_write_f64(g, "init_scale", mc->init_scale, tmp, o));
-  LF_CHECK(lf_h5_attr_write_str(g, "precision", prec_name(mc->precision), tmp, o));
-  LF_CHECK(lf_h5_attr_write_u64(g, "nparams", (uint64_t)m->nparams, tmp, o));
-  LF_CHECK(lf_h5_attr_write_u64(g, "nbase", (uint64_t)m->nbase, tmp, o));
+  LF_CHECK(write_arch_attrs(g, m, tmp, o));
   LF_CHECK(lf_h5_attr_write_u64(g, "optimizer_step", m->step, tmp, o));
   LF_CHECK(lf_h5_attr_write_f64(g, "train_seconds", m->train_seconds, tmp, o));
   LF_CHECK(lf_h5_attr_write_u64(g, "hash", lf_model_hash(m), tmp, o));

@@ -1,5 +1,5 @@
 /* The trainer's checkpoint (latflow/train.h): the architecture record that must match on
- * resume, the arenas bitwise, the counters and the ESS ring; a load verifies the
+ * resume (lf_model_arch_record, latflow/model.h), the arenas bitwise, the counters and the ESS ring; a load verifies the
  * parameter hash before it restores anything. */
 #include "train_impl.h"
 
@@ -19,40 +19,6 @@ lf_status lf_trainer_set_checkpoint(lf_trainer *tr, const char *path, lf_train_c
   return LF_OK;
 }
 
-/* The architecture as integers: what must match for the arenas to mean the same. */
-#define ARCH_MAX (12 + LF_MAX_HIDDEN)
-static size_t arch_code(const lf_model *m, int64_t *a) {
-  size_t n = 0;
-  a[n++] = m->C;
-  a[n++] = m->L0;
-  a[n++] = m->L1;
-  a[n++] = (int64_t)m->cfg.base;
-  a[n++] = m->cfg.layers;
-  a[n++] = m->cfg.kernel;
-  a[n++] = (int64_t)m->cfg.activation;
-  a[n++] = (int64_t)m->cfg.coupling;
-  a[n++] = (int64_t)m->cfg.precision;
-  a[n++] = (int64_t)m->nparams;
-  a[n++] = (int64_t)m->real_size;
-  a[n++] = m->cfg.nhidden;
-  for (int k = 0; k < m->cfg.nhidden && k < LF_MAX_HIDDEN; k++) a[n++] = m->cfg.hidden[k];
-  return n;
-}
-
-/* The architecture record a as text for a message. */
-static void arch_text(const int64_t *a, size_t n, char *buf, size_t bn) {
-  if (n < 12) {
-    snprintf(buf, bn, "(unreadable architecture record)");
-    return;
-  }
-  int w = snprintf(buf, bn, "%lldx%lld, %lld layers, kernel %lld, %s, %lld parameters, hidden [",
-                   (long long)a[1], (long long)a[2], (long long)a[4], (long long)a[5],
-                   a[8] == LF_PREC_F32 ? "single" : "double", (long long)a[9]);
-  for (size_t k = 12; k < n && w > 0 && (size_t)w < bn; k++)
-    w += snprintf(buf + w, bn - (size_t)w, "%s%lld", k > 12 ? ", " : "", (long long)a[k]);
-  if (w > 0 && (size_t)w < bn) snprintf(buf + w, bn - (size_t)w, "]");
-}
-
 /* train.stop.ess_window as used (at least 1). */
 static int ess_window_of(const lf_trainer *tr) {
   return tr->cfg->train.ess_window > 0 ? tr->cfg->train.ess_window : 1;
@@ -62,8 +28,8 @@ lf_status lf_trainer_save(const lf_trainer *tr, lf_ckpt *c) {
   lf_status rc = LF_OK;
   const lf_model *m = tr->model;
   const size_t bytes = m->nparams * m->real_size;
-  int64_t arch[ARCH_MAX];
-  const size_t na = arch_code(m, arch);
+  int64_t arch[LF_MODEL_ARCH_MAX];
+  const size_t na = lf_model_arch_record(m, arch);
   LF_CHECK(lf_ckpt_put(c, "model_arch", LF_CKPT_I64, na, arch));
   /* the arenas in the network precision, as bytes: bitwise for float and double */
   LF_CHECK(lf_ckpt_put(c, "params", LF_CKPT_U8, bytes, m->params));
@@ -109,19 +75,19 @@ lf_status lf_trainer_load(lf_trainer *tr, lf_ckpt *c) {
   const size_t bytes = m->nparams * m->real_size;
   const int w = ess_window_of(tr);
   double *ring = NULL;
-  int64_t arch[ARCH_MAX], stored[ARCH_MAX];
-  const size_t na = arch_code(m, arch);
+  int64_t arch[LF_MODEL_ARCH_MAX], stored[LF_MODEL_ARCH_MAX];
+  const size_t na = lf_model_arch_record(m, arch);
   size_t ns = 0;
   int64_t hash = 0, ostep = 0, next = 0, skipped = 0, bad = 0, records = 0, P = 0, sw = 0, sn = 0,
           spos = 0, evals = 0, last_eval = -1;
   double ess_sum = 0.0, seconds = 0.0;
   char *b = tr->backup;
   LF_CHECK(lf_ckpt_len(c, "model_arch", &ns));
-  if (ns <= ARCH_MAX) LF_CHECK(lf_ckpt_get(c, "model_arch", LF_CKPT_I64, ns, stored));
-  if (ns != na || ns > ARCH_MAX || memcmp(arch, stored, na * sizeof *arch) != 0) {
+  if (ns <= LF_MODEL_ARCH_MAX) LF_CHECK(lf_ckpt_get(c, "model_arch", LF_CKPT_I64, ns, stored));
+  if (ns != na || ns > LF_MODEL_ARCH_MAX || memcmp(arch, stored, na * sizeof *arch) != 0) {
     char have[256], want[256];
-    arch_text(stored, ns <= ARCH_MAX ? ns : 0, have, sizeof have);
-    arch_text(arch, na, want, sizeof want);
+    lf_model_arch_text(stored, ns <= LF_MODEL_ARCH_MAX ? ns : 0, have, sizeof have);
+    lf_model_arch_text(arch, na, want, sizeof want);
     return LF_FAIL(LF_ERR_CONFIG,
                    "'%s' holds a model of another architecture (%s) than this run (%s); "
                    "cannot resume",

@@ -200,9 +200,11 @@ int main(void) {
     fix_init(&a, &cfg, 2, 4, 3, 3);
     fix_init(&b, &cfg, 2, 4, 3, 3);
     CHECK(memcmp(a.p, b.p, a.np * sizeof(double)) == 0, "same seed: bitwise-identical init");
-    CHECK(a.f.layers[1].conv[0].w == a.p + 262 && a.f.layers[2].conv[2].bias == a.p + 3 * 262 - 2,
+    const lf_coupling_d *l0 = lf_flow_layer_d(&a.f, 0), *l1 = lf_flow_layer_d(&a.f, 1),
+                        *l2 = lf_flow_layer_d(&a.f, 2);
+    CHECK(l1->conv[0].w == a.p + 262 && l2->conv[2].bias == a.p + 3 * 262 - 2,
           "arena layout: layer 1 starts at 262, last bias at 3*262-2");
-    CHECK(a.f.layers[0].parity == 0 && a.f.layers[1].parity == 1 && a.f.layers[2].parity == 0,
+    CHECK(l0->parity == 0 && l1->parity == 1 && l2->parity == 0,
           "layer parities alternate 0, 1, 0");
     /* init with offset: the layers' draws shift with the offset */
     lf_flow_init_params_d(&b.f, cfg.init, cfg.init_scale, lf_rng_key_make(11, LF_STREAM_INIT),

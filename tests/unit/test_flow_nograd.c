@@ -136,7 +136,7 @@ static double maxabs(size_t n, const double *a) {
           "%s %dx%d: nograd in place (phi == z): phi %.1e", pr, c->L0, c->L1, da);                 \
     /* 4. coupling level: one layer, nograd vs forward */                                          \
     {                                                                                              \
-      const lf_coupling_##S *cl = &f.layers[1];                                                    \
+      const lf_coupling_##S *cl = lf_flow_layer_##S(&f, 1);                                        \
       R *ws = lf_alloc(lf_coupling_ws_size_##S(cl, c->B) * sizeof *ws);                            \
       R *sc = lf_alloc(lf_coupling_scratch_size_##S(cl, c->B) * sizeof *sc);                       \
       R *sn = lf_alloc(lf_coupling_nograd_scratch_size_##S(cl, c->B) * sizeof *sn);                \

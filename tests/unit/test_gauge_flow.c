@@ -65,7 +65,7 @@ typedef struct tflow {
   size_t np;
   lf_gcoupling_d layer;
   double *ws, *scratch;
-  lf_gflow_d fl;
+  lf_flow_d fl;
 } tflow;
 
 static void tflow_init(tflow *t, int stack, int mu, int off) {
@@ -76,13 +76,15 @@ static void tflow_init(tflow *t, int stack, int mu, int off) {
   t->cfg.hidden[0] = 5;
   t->cfg.kernel = 3;
   t->cfg.activation = LF_ACT_TANH;
-  t->np = lf_gflow_nparams_d(&t->cfg, K);
+  t->cfg.coupling = LF_COUPLING_SPLINE; /* the stack of gauge layers */
+  t->cfg.spline_bins = K;
+  t->np = lf_flow_nparams_d(&t->cfg, 2);
   t->params = calloc(t->np, sizeof(double));
   t->grads = calloc(t->np, sizeof(double));
   if (stack) {
-    lf_status rc = lf_gflow_init_d(&t->fl, &t->cfg, K, L, L, t->params, t->grads, BATCH);
+    lf_status rc = lf_flow_init_d(&t->fl, &t->cfg, 2, L, L, NULL, t->params, t->grads, BATCH);
     CHECK(rc == LF_OK, "gflow init: %s", rc == LF_OK ? "ok" : lf_last_error());
-    lf_gflow_init_params_d(&t->fl, LF_INIT_KAIMING, 1.0, lf_rng_key_make(3, LF_STREAM_INIT), 0);
+    lf_flow_init_params_d(&t->fl, LF_INIT_KAIMING, 1.0, lf_rng_key_make(3, LF_STREAM_INIT), 0);
   } else {
     lf_gcoupling_bind_d(&t->layer, L, L, mu, off, K, 1, t->cfg.hidden, 3, LF_ACT_TANH, t->params,
                         t->grads);
@@ -94,7 +96,7 @@ static void tflow_init(tflow *t, int stack, int mu, int off) {
 }
 
 static void tflow_free(tflow *t) {
-  if (t->stack) lf_gflow_free_d(&t->fl);
+  if (t->stack) lf_flow_free_d(&t->fl);
   free(t->params);
   free(t->grads);
   free(t->ws);
@@ -105,9 +107,9 @@ static void tflow_free(tflow *t) {
 static void run(tflow *t, int B, int inv, const double *in, double *out, double *logdet) {
   if (t->stack) {
     if (inv)
-      lf_gflow_inverse_d(&t->fl, B, in, out, logdet);
+      lf_flow_inverse_d(&t->fl, B, in, out, logdet);
     else
-      lf_gflow_forward_d(&t->fl, B, in, out, logdet);
+      lf_flow_forward_d(&t->fl, B, in, out, logdet);
     return;
   }
   for (int b = 0; b < B; b++) logdet[b] = 0.0;
@@ -122,9 +124,9 @@ static void run_backward(tflow *t, int B, int inv, const double *in, const doubl
                          const double *dlogdet, double *din) {
   if (t->stack) {
     if (inv)
-      lf_gflow_inverse_backward_d(&t->fl, B, dout, dlogdet, din);
+      lf_flow_inverse_backward_d(&t->fl, B, dout, dlogdet, din);
     else
-      lf_gflow_backward_d(&t->fl, B, dout, dlogdet, din);
+      lf_flow_backward_d(&t->fl, B, dout, dlogdet, din);
     return;
   }
   memset(din, 0, (size_t)B * N * sizeof *din);
@@ -278,15 +280,15 @@ static void check_float(void) {
   tflow_init(&t, 1, 0, 0);
   float *pf = malloc(t.np * sizeof(float)), *gf = calloc(t.np, sizeof(float));
   for (size_t i = 0; i < t.np; i++) pf[i] = (float)t.params[i];
-  lf_gflow_f ff;
-  lf_status rc = lf_gflow_init_f(&ff, &t.cfg, K, L, L, pf, gf, BATCH);
+  lf_flow_f ff;
+  lf_status rc = lf_flow_init_f(&ff, &t.cfg, 2, L, L, NULL, pf, gf, BATCH);
   CHECK(rc == LF_OK, "float gflow init");
   double th[BATCH * N], y[BATCH * N], ld[BATCH], ldf[BATCH];
   float thf[BATCH * N], yf[BATCH * N];
   uniform_links(77, BATCH * N, th);
   for (int i = 0; i < BATCH * N; i++) thf[i] = (float)th[i];
   run(&t, BATCH, 0, th, y, ld);
-  lf_gflow_forward_f(&ff, BATCH, thf, yf, ldf);
+  lf_flow_forward_f(&ff, BATCH, thf, yf, ldf);
   double e = 0.0, el = 0.0;
   for (int i = 0; i < BATCH * N; i++) e = fmax(e, fabs(adiff((double)yf[i], y[i])));
   for (int b = 0; b < BATCH; b++) el = fmax(el, fabs(ldf[b] - ld[b]) / fmax(1.0, fabs(ld[b])));
@@ -296,8 +298,8 @@ static void check_float(void) {
   lf_test_randn(400, BATCH * N, r);
   lf_test_randn(401, BATCH, c);
   for (int i = 0; i < BATCH * N; i++) rf[i] = (float)r[i];
-  lf_gflow_backward_d(&t.fl, BATCH, r, c, dz);
-  lf_gflow_backward_f(&ff, BATCH, rf, c, dzf);
+  lf_flow_backward_d(&t.fl, BATCH, r, c, dz);
+  lf_flow_backward_f(&ff, BATCH, rf, c, dzf);
   double eg = 0.0, gmax = 0.0;
   for (size_t i = 0; i < t.np; i++) {
     eg = fmax(eg, fabs((double)gf[i] - t.grads[i]));
@@ -312,7 +314,7 @@ static void check_float(void) {
         "float vs double, 8 layers: theta %.2e, logdet (rel) %.2e (logdet %.4f); param grads "
         "%.2e (max |g| %.2f), dz %.2e",
         e, el, ld[0], eg, gmax, ez);
-  lf_gflow_free_f(&ff);
+  lf_flow_free_f(&ff);
   free(pf);
   free(gf);
   tflow_free(&t);
@@ -458,9 +460,11 @@ int main(void) {
   memset(&cfg, 0, sizeof cfg);
   cfg.layers = 2;
   cfg.kernel = 3;
+  cfg.coupling = LF_COUPLING_SPLINE;
+  cfg.spline_bins = K;
   double p[4], g[4];
-  lf_gflow_d f;
-  lf_status rc = lf_gflow_init_d(&f, &cfg, K, 6, 8, p, g, 1);
+  lf_flow_d f;
+  lf_status rc = lf_flow_init_d(&f, &cfg, 2, 6, 8, NULL, p, g, 1);
   CHECK(rc == LF_ERR_INVALID, "6x8 refused: '%s'", lf_last_error());
   return lf_test_result();
 }

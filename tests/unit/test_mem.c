@@ -98,10 +98,11 @@ static void test_exact(const char *yaml, int gauge) {
   CHECK(rc == LF_OK, "model init for %s", yaml);
   if (rc != LF_OK) return;
   const double R = (double)m.real_size;
-  const double ws = gauge ? (m.real_size == 4 ? (double)m.gf.nlayers * (double)m.gf.ws_per_layer
-                                              : (double)m.gd.nlayers * (double)m.gd.ws_per_layer)
-                          : (m.real_size == 4 ? (double)m.ff.nlayers * (double)m.ff.ws_per_layer
-                                              : (double)m.fd.nlayers * (double)m.fd.ws_per_layer);
+  const lf_flow_f *ff = m.flow;
+  const lf_flow_d *fd = m.flow;
+  CHECK((m.cfg.coupling == LF_COUPLING_SPLINE) == gauge, "%s: the gauge layers iff gauge", yaml);
+  const double ws = m.real_size == 4 ? (double)ff->nlayers * (double)ff->ws_per_layer
+                                     : (double)fd->nlayers * (double)fd->ws_per_layer;
   CHECK(part(&e, "flow workspaces") == ws * R, "%s: workspace part %.0f == real %.0f bytes", yaml,
         part(&e, "flow workspaces"), ws * R);
   CHECK(part(&e, "flow parameters") == 7.0 * (double)m.nparams * R,

@@ -6,7 +6,8 @@
  *   FD checks of sample_backward (loss = sum(r*phi) + sum(c*logq)) and logq_backward
  *   (loss = sum(c*logq)) w.r.t. every parameter, base parameter included;
  *   float model == double model with the same parameters; init determinism; hash;
- *   arenas (get/set, grad norm, scaling, optimizer step); reserve; forward_madds. */
+ *   arenas (get/set, grad norm, scaling, optimizer step); reserve; forward_madds;
+ *   the architecture table (same_arch, the checkpoint record and its text). */
 #include "latflow/model.h"
 #include "latflow/rng.h"
 #include "flow_test.h"
@@ -314,7 +315,51 @@ static void check_arenas(void) {
   fix_free(&b);
 }
 
+/* The architecture table: lf_model_cfg_same_arch, the record and its text. */
+static void check_arch(void) {
+  lf_model_cfg a = small_cfg(LF_BASE_NORMAL, 3, LF_ACT_TANH, LF_PREC_F64), b = a;
+  CHECK(lf_model_cfg_same_arch(&a, &b), "same_arch of a config with itself");
+  b.precision = LF_PREC_F32;
+  b.base_mass = 2.0;
+  b.spline_bins = a.spline_bins + 1;
+  CHECK(lf_model_cfg_same_arch(&a, &b), "same_arch ignores precision, base_mass and, for "
+                                        "affine couplings, spline_bins");
+  b = a;
+  b.layers = 4;
+  CHECK(!lf_model_cfg_same_arch(&a, &b), "same_arch: other layers");
+  b = a;
+  b.hidden[a.nhidden - 1]++;
+  CHECK(!lf_model_cfg_same_arch(&a, &b), "same_arch: other hidden width");
+  b = a;
+  b.activation = LF_ACT_LEAKY_RELU;
+  CHECK(!lf_model_cfg_same_arch(&a, &b), "same_arch: other activation");
+  a.coupling = b.coupling = LF_COUPLING_SPLINE;
+  b = a;
+  b.spline_bins = a.spline_bins + 1;
+  CHECK(!lf_model_cfg_same_arch(&a, &b), "same_arch: spline couplings with other spline_bins");
+
+  lf_model m;
+  const lf_model_cfg c = small_cfg(LF_BASE_NORMAL, 3, LF_ACT_TANH, LF_PREC_F32);
+  lf_status rc = lf_model_init(&m, &c, 1, 4, 6, 2);
+  CHECK(rc == LF_OK, "model for the record");
+  if (rc != LF_OK) return;
+  int64_t rec[LF_MODEL_ARCH_MAX];
+  const size_t n = lf_model_arch_record(&m, rec);
+  CHECK(n == 12 + (size_t)c.nhidden && rec[0] == 1 && rec[1] == 4 && rec[2] == 6 && rec[4] == 3 &&
+            rec[9] == (int64_t)m.nparams && rec[10] == 4 && rec[11] == c.nhidden &&
+            rec[12] == c.hidden[0],
+        "arch record: C, L0, L1, base, layers, ..., nparams, real_size, nhidden, hidden (%zu)", n);
+  char txt[256];
+  lf_model_arch_text(rec, n, txt, sizeof txt);
+  CHECK(strstr(txt, "4x6, 3 layers") && strstr(txt, "single"), "arch text: '%s'", txt);
+  CHECK(!strcmp(lf_model_arch_value_name(lf_model_arch_find("coupling"), 1), "spline") &&
+            !strcmp(lf_model_arch_value_name(lf_model_arch_find("base"), 7), "unknown"),
+        "enum value names");
+  lf_model_free(&m);
+}
+
 int main(void) {
+  check_arch();
   check_model(LF_BASE_NORMAL, LF_ACT_TANH);
   check_model(LF_BASE_FREE_FIELD, LF_ACT_TANH);
   check_model(LF_BASE_FREE_FIELD, LF_ACT_LEAKY_RELU);
