@@ -37,6 +37,25 @@ static int on_block(const lf_imh *c, uint64_t done, uint64_t total, double secon
   return 0;
 }
 
+/* The ensemble file's description of this run: the theory's observables, the model
+ * sampled (its hash and path). */
+static void ens_info(lf_ens_info *info, const lf_config *cfg, const lf_theory *th,
+                     const lf_model *m, const char *model_path) {
+  info->kind = cfg->sample.mode == LF_SAMPLE_REWEIGHT ? LF_ENS_REWEIGHT : LF_ENS_IMH;
+  snprintf(info->theory, sizeof info->theory, "%s", th->name);
+  info->C = th->C;
+  info->L0 = m->L0;
+  info->L1 = m->L1;
+  info->nobs = th->nobs;
+  for (int k = 0; k < th->nobs; k++)
+    snprintf(info->obs_names[k], sizeof info->obs_names[k], "%s", th->obs_names[k]);
+  info->ncorr = th->ncorr;
+  info->save_configs = cfg->sample.save != LF_SAVE_NONE;
+  snprintf(info->model_hash, sizeof info->model_hash, "%016" PRIx64, lf_model_hash(m));
+  snprintf(info->model_path, sizeof info->model_path, "%s", model_path);
+  info->train_seconds = m->train_seconds;
+}
+
 /* lf_sample_pipeline_ex without --resume. */
 lf_status lf_sample_pipeline(const lf_config *cfg, const char *model_arg, int force, MPI_Comm comm,
                              cJSON *json) {
@@ -83,8 +102,8 @@ lf_status lf_sample_pipeline_ex(const lf_config *cfg_in, const char *model_arg, 
     else if (!have_ck)
       restart = 1; /* killed before its first checkpoint (a requeued job) */
     else if (lf_io_exists(ens_path) && !lf_io_exists(ens_tmp)) {
-      rc = lf_driver_sample_finish_complete(&cfg, ens_path,
-                                            ck_path); /* killed after its final rename */
+      /* killed after its final rename */
+      rc = lf_driver_sample_finish_complete(&cfg, ens_path, ck_path);
       complete = rc == LF_OK;
     } else
       rc = lf_driver_sample_read_ckpt(&cfg, ck_path, &st, &ck_hash);
@@ -154,21 +173,7 @@ lf_status lf_sample_pipeline_ex(const lf_config *cfg_in, const char *model_arg, 
     rc = lf_theory_init(&th, &cfg.theory);
     if (rc == LF_OK) rc = lf_theory_select_obs(&th, &cfg);
   }
-  if (rc == LF_OK) {
-    info.kind = cfg.sample.mode == LF_SAMPLE_REWEIGHT ? LF_ENS_REWEIGHT : LF_ENS_IMH;
-    snprintf(info.theory, sizeof info.theory, "%s", th.name);
-    info.C = th.C;
-    info.L0 = m.L0;
-    info.L1 = m.L1;
-    info.nobs = th.nobs;
-    for (int k = 0; k < th.nobs; k++)
-      snprintf(info.obs_names[k], sizeof info.obs_names[k], "%s", th.obs_names[k]);
-    info.ncorr = th.ncorr;
-    info.save_configs = cfg.sample.save != LF_SAVE_NONE;
-    snprintf(info.model_hash, sizeof info.model_hash, "%016" PRIx64, lf_model_hash(&m));
-    snprintf(info.model_path, sizeof info.model_path, "%s", model_path);
-    info.train_seconds = m.train_seconds;
-  }
+  if (rc == LF_OK) ens_info(&info, &cfg, &th, &m, model_path);
   LF_CHECK(lf_comm_agree(comm, rc));
   /* the collective writer: a new file, or the interrupted run's cut back to its checkpoint */
   if (resume)

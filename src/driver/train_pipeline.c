@@ -1,10 +1,10 @@
 /* The train pipeline (latflow train CONFIG [--resume], latflow/driver.h): trains a flow,
- * writes <output>/model.h5 and
- * <output>/train.h5. Every train.eval_every steps and at the end the trainer evaluates
- * the model on train.eval_samples fresh samples (ESS, IMH acceptance; latflow/train.h);
- * rank 0 appends each evaluation to train.h5 /eval, and --json lists them all (read back
- * from train.h5, so a resumed run lists those of its earlier parts too) as "evals", the
- * last one also as ess_eval, acceptance, eval_loss, plus "warnings".
+ * writes <output>/model.h5 and <output>/train.h5. Every train.eval_every steps and at the
+ * end the trainer evaluates the model on train.eval_samples fresh samples (ESS, IMH
+ * acceptance; latflow/train.h); rank 0 appends each evaluation to train.h5 /eval, and
+ * --json lists them all (read back from train.h5, so a resumed run lists those of its
+ * earlier parts too) as "evals", the last one also as ess_eval, acceptance, eval_loss,
+ * plus "warnings".
  *
  * Checkpoints (latflow/train.h): <output>/train.ckpt.h5 (previous one kept as .prev),
  * written by rank 0 every train.checkpoint_every steps and on SIGTERM/SIGUSR1/SIGINT,
@@ -110,6 +110,64 @@ static void summary_to_json(const lf_config *cfg, const lf_theory *th, const lf_
   cJSON_AddNumberToObject(json, "wall_seconds", lf_log_elapsed());
   cJSON_AddStringToObject(json, "model", model_path);
   cJSON_AddStringToObject(json, "metrics", metrics_path);
+}
+
+/* Rank 0 after training ended with train_rc: closes (or, for a later --resume, suspends)
+ * the metrics writer mw; a finished run then saves model.h5 and removes its checkpoint, a
+ * failed one keeps its last good parameters as model.failed.h5. seconds: the training
+ * seconds of all parts of the run; first: the step this part started from. */
+static lf_status end_rank0(const lf_config *cfg, int force, lf_status train_rc, lf_io_metrics *mw,
+                           lf_model *m, double seconds, const lf_train_result *res, long first,
+                           const char *model_path, const char *failed_path, const char *ckpt_path) {
+  lf_status rc = LF_OK;
+  if (train_rc == LF_ERR_IO) {
+    /* a write failed (a full disk): the run is sound, its last checkpoint and the
+     * metrics up to it stay for --resume once there is room (no model.failed.h5, which
+     * would need room as well and would refuse the resume) */
+    char msg[2048];
+    snprintf(msg, sizeof msg, "%s", lf_last_error());
+    lf_io_metrics_suspend(mw);
+    rc = lf_fail_msg(train_rc, "%s%s", msg,
+                     lf_driver_ckpt_exists(ckpt_path)
+                         ? "; the last checkpoint is kept: make room and continue with --resume"
+                         : "");
+  } else if (train_rc != LF_OK) {
+    /* keep the last good model and the metrics, then report the failure */
+    char msg[2048];
+    snprintf(msg, sizeof msg, "%s", lf_last_error());
+    lf_io_metrics_close(mw);
+    /* not as model.h5: a failed run must not look finished to --resume, `run` or a
+     * requeued job (lf_driver_train_check_output) */
+    if (lf_io_model_save(failed_path, m, cfg, 1) == LF_OK)
+      lf_log_error("train", "stopped; the last good parameters are in %s (not model.h5)",
+                   failed_path);
+    rc = lf_fail_msg(train_rc, "%s", msg);
+  } else {
+    rc = lf_io_metrics_close(mw);
+    m->train_seconds = seconds; /* earlier runs included */
+    /* on disk in this order: train.h5, model.h5, the checkpoints removed; a kill
+     * between two steps is recovered by --resume (lf_driver_train_check_output,
+     * lf_io_metrics_resume) */
+    if (rc == LF_OK) lf_fault_point("before_final_rename");
+    if (rc == LF_OK) rc = lf_io_model_save(model_path, m, cfg, force);
+    if (rc == LF_OK) lf_fault_point("after_final_rename");
+    /* the model holds the run now; a stale checkpoint could only mislead --resume */
+    if (rc == LF_OK) rc = lf_driver_train_remove_ckpt(ckpt_path);
+    if (rc == LF_OK)
+      lf_log_info("train",
+                  "%ld steps in %.1f s (%.1f steps/s; stop: %s; %ld evaluations, %.1f s); loss "
+                  "%.4f, batch ESS (smoothed, biased high) %.4f; model %s",
+                  res->steps - first, res->wall_seconds,
+                  (res->steps - first) / (res->wall_seconds - res->eval_seconds), res->stop_reason,
+                  res->nevals, res->eval_seconds, res->loss, res->ess_smoothed, model_path);
+    if (rc == LF_OK && res->eval.n > 0)
+      lf_log_info("train",
+                  "last evaluation (step %ld) on %ld fresh samples: ESS %.4f, IMH acceptance "
+                  "%.4f, <log q + S> %.4f (%.1f s)",
+                  res->eval.step, res->eval.n, res->eval.ess, res->eval.acceptance,
+                  res->eval.mean_loss, res->eval.seconds);
+  }
+  return rc;
 }
 
 /* Collective over comm. Ranks of the training communicator (the first train.ranks) all
@@ -229,55 +287,9 @@ lf_status lf_train_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_
     if (src != LF_OK) lf_log_error("train", "%s", lf_last_error());
     rc = lf_fail_msg(LF_INTERRUPTED, "%s; continue with --resume", msg);
   } else if (rank == 0) {
-    if (train_rc == LF_ERR_IO) {
-      /* a write failed (a full disk): the run is sound, its last checkpoint and the
-       * metrics up to it stay for --resume once there is room (no model.failed.h5, which
-       * would need room as well and would refuse the resume) */
-      char msg[2048];
-      snprintf(msg, sizeof msg, "%s", lf_last_error());
-      lf_io_metrics_suspend(mw);
-      mw = NULL;
-      rc = lf_fail_msg(train_rc, "%s%s", msg,
-                       lf_driver_ckpt_exists(ckpt_path)
-                           ? "; the last checkpoint is kept: make room and continue with --resume"
-                           : "");
-    } else if (train_rc != LF_OK) {
-      /* keep the last good model and the metrics, then report the failure */
-      char msg[2048];
-      snprintf(msg, sizeof msg, "%s", lf_last_error());
-      lf_io_metrics_close(mw);
-      mw = NULL;
-      /* not as model.h5: a failed run must not look finished to --resume, `run` or a
-       * requeued job (check_output) */
-      if (lf_io_model_save(failed_path, &m, cfg, 1) == LF_OK)
-        lf_log_error("train", "stopped; the last good parameters are in %s (not model.h5)",
-                     failed_path);
-      rc = lf_fail_msg(train_rc, "%s", msg);
-    } else {
-      rc = lf_io_metrics_close(mw);
-      mw = NULL;
-      m.train_seconds = tr.seconds; /* earlier runs included */
-      /* on disk in this order: train.h5, model.h5, the checkpoints removed; a kill
-       * between two steps is recovered by --resume (check_output, metrics_resume) */
-      if (rc == LF_OK) lf_fault_point("before_final_rename");
-      if (rc == LF_OK) rc = lf_io_model_save(model_path, &m, cfg, force);
-      if (rc == LF_OK) lf_fault_point("after_final_rename");
-      /* the model holds the run now; a stale checkpoint could only mislead --resume */
-      if (rc == LF_OK) rc = lf_driver_train_remove_ckpt(ckpt_path);
-      if (rc == LF_OK)
-        lf_log_info("train",
-                    "%ld steps in %.1f s (%.1f steps/s; stop: %s; %ld evaluations, %.1f s); loss "
-                    "%.4f, batch ESS (smoothed, biased high) %.4f; model %s",
-                    res.steps - first, res.wall_seconds,
-                    (res.steps - first) / (res.wall_seconds - res.eval_seconds), res.stop_reason,
-                    res.nevals, res.eval_seconds, res.loss, res.ess_smoothed, model_path);
-      if (rc == LF_OK && res.eval.n > 0)
-        lf_log_info("train",
-                    "last evaluation (step %ld) on %ld fresh samples: ESS %.4f, IMH acceptance "
-                    "%.4f, <log q + S> %.4f (%.1f s)",
-                    res.eval.step, res.eval.n, res.eval.ess, res.eval.acceptance,
-                    res.eval.mean_loss, res.eval.seconds);
-    }
+    rc = end_rank0(cfg, force, train_rc, mw, &m, tr.seconds, &res, first, model_path, failed_path,
+                   ckpt_path);
+    mw = NULL;
   } else {
     rc = train_rc;
   }
