@@ -265,9 +265,11 @@ int lf_cli_print_json(cJSON *json) {
   return 0;
 }
 
-/* The order is the commands' own: lock, signals, the pipeline, its report, unlock, JSON. */
-int lf_cli_run_locked(const lf_cli_opts *o, const lf_config *cfg, const char *cmd, int signals,
-                      lf_cli_body body, MPI_Comm comm) {
+/* lf_cli_run_locked's work: body(o, ...) or, when body is NULL, pipeline(cfg, --force,
+ * --resume, ...). The order is the commands' own: lock, signals, the pipeline, its report,
+ * unlock, JSON. */
+static int run_locked(const lf_cli_opts *o, const lf_config *cfg, const char *cmd, int signals,
+                      lf_cli_body body, lf_cli_pipeline pipeline, MPI_Comm comm) {
   lf_cli_lock lock;
   const lf_status lrc = lf_cli_lock_output(&lock, cfg->output, cmd, comm);
   if (lrc != LF_OK) return lf_cli_report(lrc);
@@ -280,11 +282,26 @@ int lf_cli_run_locked(const lf_cli_opts *o, const lf_config *cfg, const char *cm
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   cJSON *json = o->json && rank == 0 ? cJSON_CreateObject() : NULL; /* one summary */
-  int code = lf_cli_report(body(o, cfg, comm, json));
+  int code = lf_cli_report(body ? body(o, cfg, comm, json)
+                                : pipeline(cfg, o->force, o->resume, comm, json));
   lf_cli_unlock_output(&lock);
   if (json) {
     if (code == 0) code = lf_cli_print_json(json);
     cJSON_Delete(json);
   }
   return code;
+}
+
+int lf_cli_run_locked(const lf_cli_opts *o, const lf_config *cfg, const char *cmd, int signals,
+                      lf_cli_body body, MPI_Comm comm) {
+  return run_locked(o, cfg, cmd, signals, body, NULL, comm);
+}
+
+int lf_cli_main(int argc, char **argv, MPI_Comm comm, const char *cmd, const char *help,
+                lf_cli_pipeline pipeline) {
+  lf_cli_opts o;
+  lf_config cfg;
+  int code;
+  if (!lf_cli_setup(argc, argv, comm, cmd, help, &o, &cfg, &code)) return code;
+  return run_locked(&o, &cfg, cmd, 1, NULL, pipeline, comm);
 }

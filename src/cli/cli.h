@@ -103,6 +103,9 @@ void lf_cli_unlock_output(lf_cli_lock *lk);
  * the command's options; json is the summary object (rank 0 with --json, else NULL). */
 typedef lf_status (*lf_cli_body)(const lf_cli_opts *o, const lf_config *cfg, MPI_Comm comm,
                                  cJSON *json);
+/* A pipeline that takes only --force and --resume (lf_train_pipeline_ex, lf_hmc_pipeline_ex). */
+typedef lf_status (*lf_cli_pipeline)(const lf_config *cfg, int force, int resume, MPI_Comm comm,
+                                     cJSON *json);
 
 /* The common run of the commands that write into cfg->output (train, sample, hmc, run),
  * collective over comm: locks the folder (lf_cli_lock_output), installs the signal
@@ -110,6 +113,10 @@ typedef lf_status (*lf_cli_body)(const lf_cli_opts *o, const lf_config *cfg, MPI
  * when the run succeeded. Returns the exit code (lf_cli_report). */
 int lf_cli_run_locked(const lf_cli_opts *o, const lf_config *cfg, const char *cmd, int signals,
                       lf_cli_body body, MPI_Comm comm);
+/* A whole command whose pipeline takes only --force and --resume: lf_cli_setup, then
+ * lf_cli_run_locked with the signal handlers. Returns the exit code. */
+int lf_cli_main(int argc, char **argv, MPI_Comm comm, const char *cmd, const char *help,
+                lf_cli_pipeline pipeline);
 
 /* Exit code for a status: 2 for usage/config errors, 3 for LF_INTERRUPTED, 1 otherwise,
  * 0 for LF_OK.

@@ -26,15 +26,8 @@ static const char help[] =
     "interrupted merge of the part files, or starts over without a checkpoint, and ends\n"
     "with the same hmc.h5 as an uninterrupted run.\n";
 
-/* The pipeline with hmc's options. */
-static lf_status hmc_body(const lf_cli_opts *o, const lf_config *cfg, MPI_Comm comm, cJSON *json) {
-  return lf_hmc_pipeline_ex(cfg, o->force, o->resume, comm, json);
-}
-
+/* Options and config, then lf_hmc_pipeline_ex in the locked output folder with the
+ * signal handlers installed (lf_cli_main). */
 int lf_cmd_hmc(int argc, char **argv, MPI_Comm comm) {
-  lf_cli_opts o;
-  lf_config cfg;
-  int code;
-  if (!lf_cli_setup(argc, argv, comm, "hmc", help, &o, &cfg, &code)) return code;
-  return lf_cli_run_locked(&o, &cfg, "hmc", 1, hmc_body, comm);
+  return lf_cli_main(argc, argv, comm, "hmc", help, lf_hmc_pipeline_ex);
 }

@@ -21,16 +21,7 @@ static const char help[] =
     "starts over when the run stopped before its first checkpoint, and ends with the\n"
     "files of an uninterrupted run. A finished run removes its checkpoint.\n";
 
-/* The pipeline with train's options. */
-static lf_status train_body(const lf_cli_opts *o, const lf_config *cfg, MPI_Comm comm,
-                            cJSON *json) {
-  return lf_train_pipeline_ex(cfg, o->force, o->resume, comm, json);
-}
-
+/* The whole command: options, config, the locked output and the pipeline (cli.h). */
 int lf_cmd_train(int argc, char **argv, MPI_Comm comm) {
-  lf_cli_opts o;
-  lf_config cfg;
-  int code;
-  if (!lf_cli_setup(argc, argv, comm, "train", help, &o, &cfg, &code)) return code;
-  return lf_cli_run_locked(&o, &cfg, "train", 1, train_body, comm);
+  return lf_cli_main(argc, argv, comm, "train", help, lf_train_pipeline_ex);
 }
