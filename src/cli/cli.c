@@ -114,10 +114,6 @@ int lf_cli_file_exists(const char *path) {
   return lf_io_exists(path);
 }
 
-lf_status lf_cli_remove_checkpoints(const char *path) {
-  return lf_io_remove_checkpoints(path);
-}
-
 void lf_cli_banner(MPI_Comm comm, const char *cmd) {
   int rank = 0, size = 1, len = 0;
   MPI_Comm_rank(comm, &rank);

@@ -34,10 +34,6 @@ lf_status lf_cli_mkdirs(const char *dir);
 /* Joins dir and name into out (LF_ERR_INVALID if too long). */
 lf_status lf_cli_path(char *out, size_t n, const char *dir, const char *name);
 int lf_cli_file_exists(const char *path);
-/* Removes the checkpoint at path, its .prev and its .tmp: missing ones are fine, regular
- * files are removed, anything else (a link, a directory) is refused (lf_io_remove_stale).
- * One rank. */
-lf_status lf_cli_remove_checkpoints(const char *path);
 /* Logs the startup banner: version, git revision, compiler, MPI/HDF5/OpenBLAS, ranks. */
 void lf_cli_banner(MPI_Comm comm, const char *cmd);
 
