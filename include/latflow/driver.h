@@ -1,7 +1,7 @@
 /* latflow/driver.h: the pipelines the commands run (src/driver/): train, sample and hmc on
- * a config (plots: latflow/plot.h). Collective over the communicator they are given; each adds
- * its summary to a cJSON object when one is passed. The command line (src/cli) only parses
- * options and calls one of these. */
+ * a config, the stages of latflow run (plots: latflow/plot.h). Collective over the
+ * communicator they are given; each adds its summary to a cJSON object when one is passed.
+ * The command line (src/cli) only parses options and calls one of these. */
 #ifndef LATFLOW_DRIVER_H
 #define LATFLOW_DRIVER_H
 
@@ -23,10 +23,21 @@ lf_status lf_train_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_
  * <output>/ensemble.h5. */
 lf_status lf_sample_pipeline(const lf_config *cfg, const char *model_path, int force, MPI_Comm comm,
                              cJSON *json);
+/* The same; resume != 0 continues the run interrupted in cfg->output from
+ * <output>/sample.ckpt.h5 (on any number of ranks; latflow sample --resume). */
+lf_status lf_sample_pipeline_ex(const lf_config *cfg, const char *model_path, int force, int resume,
+                                MPI_Comm comm, cJSON *json);
 /* HMC into <output>/hmc.h5 (the driver lf_hmc_run, latflow/hmc_run.h, and its summary added
  * to json when not NULL); resume != 0 continues the run interrupted in cfg->output from
  * <output>/hmc.ckpt.h5 (same number of ranks). */
 lf_status lf_hmc_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_Comm comm,
                              cJSON *json);
+/* The first three stages of latflow run on one card: lf_train_pipeline_ex,
+ * lf_sample_pipeline_ex and, when cfg->hmc.compare, lf_hmc_pipeline_ex, each adding its
+ * summary to jt, js and jh (may be NULL). resume != 0 skips the stages whose result is in
+ * cfg->output and resumes the others (latflow run --resume). Collective over comm; stops
+ * at the first stage that fails, with its status. */
+lf_status lf_run_stages(const lf_config *cfg, int force, int resume, MPI_Comm comm, cJSON *jt,
+                        cJSON *js, cJSON *jh);
 
 #endif

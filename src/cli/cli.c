@@ -1,10 +1,12 @@
-/* Option parsing, config loading and small file helpers shared by the subcommands. */
+/* Option parsing, config loading, small file helpers, the output lock and the locked run of
+ * a pipeline, shared by the subcommands (the memory check is in cli_mem.c). */
 #include "cli.h"
+#include "cmd_train.h"
 
 #include "latflow/comm.h"
 #include "latflow/io.h"
 #include "latflow/log.h"
-#include "latflow/mem.h"
+#include "latflow/signal.h"
 #include "latflow/version.h"
 
 #include <cblas.h>
@@ -112,10 +114,6 @@ int lf_cli_file_exists(const char *path) {
   return lf_io_exists(path);
 }
 
-lf_status lf_cli_remove_checkpoints(const char *path) {
-  return lf_io_remove_checkpoints(path);
-}
-
 void lf_cli_banner(MPI_Comm comm, const char *cmd) {
   int rank = 0, size = 1, len = 0;
   MPI_Comm_rank(comm, &rank);
@@ -176,100 +174,6 @@ int lf_cli_setup(int argc, char **argv, MPI_Comm comm, const char *cmd, const ch
     return 0;
   }
   return 1;
-}
-
-static int mem_cmd(const char *cmd, lf_mem_cmd *m) {
-  static const struct {
-    const char *name;
-    lf_mem_cmd cmd;
-  } t[] = {{"train", LF_MEM_TRAIN},
-           {"sample", LF_MEM_SAMPLE},
-           {"hmc", LF_MEM_HMC},
-           {"run", LF_MEM_RUN},
-           {"bench", LF_MEM_BENCH}};
-  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-    if (!strcmp(cmd, t[i].name)) {
-      *m = t[i].cmd;
-      return 1;
-    }
-  return 0;
-}
-
-/* What to lower, by the biggest part of the estimate. */
-static const char *mem_hint(const lf_mem_est *e) {
-  const char *big = e->nparts ? e->part[0].name : "";
-  if (!strcmp(big, "Dirac matrices"))
-    return "use a smaller theory.shape (the Schwinger model's Dirac matrices are dense)";
-  if (!strcmp(big, "flow ensemble") || !strcmp(big, "hmc ensemble"))
-    return "lower sample.proposals or hmc.trajectories, or run train, sample and hmc separately";
-  if (!strcmp(big, "epoch buffer")) return "lower sample.epoch or sample.block, or use save: none";
-  if (!strcmp(big, "flow parameters"))
-    return "lower model.layers, model.hidden or model.kernel, or use model.precision: single";
-  if (!strcmp(e->phase, "train"))
-    return "lower train.batch (and train.schedule.batch_max), model.layers or model.hidden, or "
-           "use model.precision: single";
-  if (!strcmp(e->phase, "sample"))
-    return "lower sample.block, model.layers or model.hidden, or use model.precision: single";
-  return "use a smaller card";
-}
-
-static int mem_check_off(void) {
-  const char *v = getenv("LATFLOW_MEM_CHECK");
-  return v && (!strcmp(v, "0") || !strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false"));
-}
-
-lf_status lf_cli_memory_check(MPI_Comm comm, const char *cmd, const lf_cli_opts *o,
-                              const lf_config *cfg) {
-  lf_mem_cmd mc;
-  if (!mem_cmd(cmd, &mc)) return LF_OK;
-  int nranks = 1, node_ranks = 1;
-  MPI_Comm_size(comm, &nranks);
-  MPI_Comm node;
-  if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
-    MPI_Comm_size(node, &node_ranks);
-    MPI_Comm_free(&node);
-  }
-  /* sample --model M samples M's architecture, whatever the card's model section says */
-  lf_config c = *cfg;
-  if (mc == LF_MEM_SAMPLE && o->model) {
-    lf_config mcfg;
-    if (lf_io_model_peek(o->model, &mcfg) == LF_OK) c.model = mcfg.model;
-    lf_clear_error();
-  }
-  lf_mem_est e;
-  lf_mem_estimate(&c, mc, nranks, &e);
-  double avail = -1.0;
-  char what[256] = "", need[32], have[32], parts[640] = "";
-  const char *lim = getenv("LATFLOW_MEM_LIMIT");
-  lf_status rc = LF_OK;
-  if (lim && lim[0]) {
-    if (lf_mem_parse_size(lim, &avail) != LF_OK)
-      rc = lf_fail_msg(LF_ERR_USAGE, "LATFLOW_MEM_LIMIT: %s", lf_last_error());
-    snprintf(what, sizeof what, "LATFLOW_MEM_LIMIT=%s per rank", lim);
-  } else {
-    lf_mem_sources src;
-    char buf[2048];
-    lf_mem_sources_default(&src, buf, sizeof buf);
-    lf_mem_available(&src, node_ranks, &avail, what, sizeof what);
-  }
-  lf_mem_format(e.total, need, sizeof need);
-  lf_mem_format(avail, have, sizeof have);
-  for (int i = 0, k = 0; i < e.nparts && i < 3; i++) {
-    char b[32];
-    k += snprintf(parts + k, sizeof parts - (size_t)k, "%s%s %s: %s", i ? "; " : "", e.part[i].name,
-                  lf_mem_format(e.part[i].bytes, b, sizeof b), e.part[i].detail);
-    if (k >= (int)sizeof parts) break;
-  }
-  const int off = mem_check_off();
-  lf_log_info("latflow", "memory: about %s per rank (peak in %s; %s); available %s (%s)%s", need,
-              e.phase, parts, avail >= 0 ? have : "unknown", avail >= 0 ? what : "no source",
-              off ? "; LATFLOW_MEM_CHECK=0: not checked" : "");
-  if (rc == LF_OK && !off && avail >= 0 && e.total > avail)
-    rc = lf_fail_msg(LF_ERR_CONFIG,
-                     "this card needs about %s per rank for %s (%s), but %s %s available (%s): "
-                     "%s; LATFLOW_MEM_CHECK=0 skips this check (docs/CONFIG.md, \"Memory\")",
-                     need, e.phase, parts, have, "is", what, mem_hint(&e));
-  return lf_cli_agree(comm, rc);
 }
 
 lf_status lf_cli_agree(MPI_Comm comm, lf_status rc) {
@@ -345,4 +249,55 @@ int lf_cli_start(int argc, char **argv, const char *cmd, const char *help, lf_cl
   *code = lf_cli_report(rc); /* 0 for LF_OK: also the exit code of --help */
   if (rc == LF_OK && o->help) fputs(help, stdout);
   return rc == LF_OK && !o->help;
+}
+
+/* Pretty-printed, flushed at once: scripts read it as soon as the command ends. */
+int lf_cli_print_json(cJSON *json) {
+  char *s = cJSON_Print(json);
+  if (!s) return 1;
+  printf("%s\n", s);
+  fflush(stdout);
+  cJSON_free(s);
+  return 0;
+}
+
+/* lf_cli_run_locked's work: body(o, ...) or, when body is NULL, pipeline(cfg, --force,
+ * --resume, ...). The order is the commands' own: lock, signals, the pipeline, its report,
+ * unlock, JSON. */
+static int run_locked(const lf_cli_opts *o, const lf_config *cfg, const char *cmd, int signals,
+                      lf_cli_body body, lf_cli_pipeline pipeline, MPI_Comm comm) {
+  lf_cli_lock lock;
+  const lf_status lrc = lf_cli_lock_output(&lock, cfg->output, cmd, comm);
+  if (lrc != LF_OK) return lf_cli_report(lrc);
+  /* SIGTERM/SIGUSR1/SIGINT now set a flag that the pipelines read at step boundaries */
+  const lf_status src = signals ? lf_signal_install() : LF_OK;
+  if (src != LF_OK) {
+    lf_cli_unlock_output(&lock);
+    return lf_cli_report(src);
+  }
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  cJSON *json = o->json && rank == 0 ? cJSON_CreateObject() : NULL; /* one summary */
+  int code = lf_cli_report(body ? body(o, cfg, comm, json)
+                                : pipeline(cfg, o->force, o->resume, comm, json));
+  lf_cli_unlock_output(&lock);
+  if (json) {
+    if (code == 0) code = lf_cli_print_json(json);
+    cJSON_Delete(json);
+  }
+  return code;
+}
+
+int lf_cli_run_locked(const lf_cli_opts *o, const lf_config *cfg, const char *cmd, int signals,
+                      lf_cli_body body, MPI_Comm comm) {
+  return run_locked(o, cfg, cmd, signals, body, NULL, comm);
+}
+
+int lf_cli_main(int argc, char **argv, MPI_Comm comm, const char *cmd, const char *help,
+                lf_cli_pipeline pipeline) {
+  lf_cli_opts o;
+  lf_config cfg;
+  int code;
+  if (!lf_cli_setup(argc, argv, comm, cmd, help, &o, &cfg, &code)) return code;
+  return run_locked(&o, &cfg, cmd, 1, NULL, pipeline, comm);
 }

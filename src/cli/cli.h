@@ -1,11 +1,13 @@
 /* src/cli/cli.h: shared pieces of the subcommands (option parsing, config loading,
- * output directories, JSON output). Internal to the latflow binary. */
+ * output directories, the output lock, the locked run of a pipeline, JSON output).
+ * Internal to the latflow binary. */
 #ifndef LATFLOW_CLI_H
 #define LATFLOW_CLI_H
 
 #include "latflow/config.h"
 #include "latflow/status.h"
 
+#include <cjson/cJSON.h>
 #include <mpi.h>
 
 #define LF_CLI_MAX_SETS 64
@@ -32,10 +34,6 @@ lf_status lf_cli_mkdirs(const char *dir);
 /* Joins dir and name into out (LF_ERR_INVALID if too long). */
 lf_status lf_cli_path(char *out, size_t n, const char *dir, const char *name);
 int lf_cli_file_exists(const char *path);
-/* Removes the checkpoint at path, its .prev and its .tmp: missing ones are fine, regular
- * files are removed, anything else (a link, a directory) is refused (lf_io_remove_stale).
- * One rank. */
-lf_status lf_cli_remove_checkpoints(const char *path);
 /* Logs the startup banner: version, git revision, compiler, MPI/HDF5/OpenBLAS, ranks. */
 void lf_cli_banner(MPI_Comm comm, const char *cmd);
 
@@ -65,12 +63,6 @@ int lf_cli_setup(int argc, char **argv, MPI_Comm comm, const char *cmd, const ch
  * commands: LF_OK. Called by lf_cli_setup, before anything is created. */
 lf_status lf_cli_memory_check(MPI_Comm comm, const char *cmd, const lf_cli_opts *o,
                               const lf_config *cfg);
-
-/* latflow sample's pipeline (cmd_sample.c); resume != 0 continues the run interrupted in
- * cfg->output from <output>/sample.ckpt.h5 (on any number of ranks). Collective. */
-#include <cjson/cJSON.h>
-lf_status lf_sample_pipeline_ex(const lf_config *cfg, const char *model_path, int force, int resume,
-                                MPI_Comm comm, cJSON *json);
 
 /* lf_comm_agree (latflow/comm.h): every rank leaves a collective step with the most severe
  * status of all ranks. */
@@ -102,6 +94,25 @@ void lf_cli_unlock_output(lf_cli_lock *lk);
 /* The exit code of a run stopped by SIGTERM/SIGUSR1/SIGINT after its checkpoint was
  * written (every rank agrees; no MPI_Abort): rerun the same command with --resume. */
 #define LF_CLI_EXIT_INTERRUPTED 3
+
+/* What a command runs in its locked output folder: its pipeline (latflow/driver.h) with
+ * the command's options; json is the summary object (rank 0 with --json, else NULL). */
+typedef lf_status (*lf_cli_body)(const lf_cli_opts *o, const lf_config *cfg, MPI_Comm comm,
+                                 cJSON *json);
+/* A pipeline that takes only --force and --resume (lf_train_pipeline_ex, lf_hmc_pipeline_ex). */
+typedef lf_status (*lf_cli_pipeline)(const lf_config *cfg, int force, int resume, MPI_Comm comm,
+                                     cJSON *json);
+
+/* The common run of the commands that write into cfg->output (train, sample, hmc, run),
+ * collective over comm: locks the folder (lf_cli_lock_output), installs the signal
+ * handlers when signals != 0, runs body, unlocks, and with --json prints rank 0's summary
+ * when the run succeeded. Returns the exit code (lf_cli_report). */
+int lf_cli_run_locked(const lf_cli_opts *o, const lf_config *cfg, const char *cmd, int signals,
+                      lf_cli_body body, MPI_Comm comm);
+/* A whole command whose pipeline takes only --force and --resume: lf_cli_setup, then
+ * lf_cli_run_locked with the signal handlers. Returns the exit code. */
+int lf_cli_main(int argc, char **argv, MPI_Comm comm, const char *cmd, const char *help,
+                lf_cli_pipeline pipeline);
 
 /* Exit code for a status: 2 for usage/config errors, 3 for LF_INTERRUPTED, 1 otherwise,
  * 0 for LF_OK.

@@ -8,7 +8,6 @@
 #include "latflow/io.h"
 #include "latflow/log.h"
 #include "latflow/plot.h"
-#include "latflow/signal.h"
 #include "latflow/theory.h"
 
 #include <cjson/cJSON.h>
@@ -102,37 +101,8 @@ static void summary(FILE *f, const lf_config *cfg, const lf_analysis *fa, const 
           out, ha ? ", hmc.h5" : "", out, ha ? " and plots-hmc" : "");
 }
 
-/* What `run --resume` does with a stage whose final file is `done` and whose checkpoint
- * is `ckpt` (rank 0 decides, every rank follows): 0 run it fresh, 1 resume it (the stage
- * finds out whether to continue, finish or start over), 2 skip it (completed). Without
- * --resume: always 0. */
-static int stage_mode(int resume, const char *out, const char *done, const char *ckpt,
-                      MPI_Comm comm) {
-  int rank = 0, mode = 0;
-  MPI_Comm_rank(comm, &rank);
-  if (rank == 0 && resume) {
-    char d[LF_PATH_MAX], c[LF_PATH_MAX], p[LF_PATH_MAX + 8];
-    if (lf_cli_path(d, sizeof d, out, done) == LF_OK &&
-        lf_cli_path(c, sizeof c, out, ckpt) == LF_OK) {
-      snprintf(p, sizeof p, "%s.prev", c);
-      /* without a checkpoint nor a result the stage's own --resume starts it over,
-       * replacing what a kill before its first checkpoint left */
-      if (lf_cli_file_exists(c) || lf_cli_file_exists(p))
-        mode = 1;
-      else if (lf_cli_file_exists(d))
-        mode = 2;
-      else
-        mode = 3;
-    }
-  }
-  MPI_Bcast(&mode, 1, MPI_INT, 0, comm);
-  return mode;
-}
-
-static const char *const mode_name[4] = {"", " (resumed from its checkpoint)",
-                                         ": already complete, skipped",
-                                         " (--resume without a checkpoint)"};
-
+/* The whole pipeline: the stages (lf_run_stages), then on rank 0 the analysis of both
+ * ensembles, their plots, <output>/analysis.json, the summary table and json. */
 static lf_status run_pipeline(const lf_config *cfg, int force, int resume, MPI_Comm comm,
                               cJSON *json) {
   lf_status rc = LF_OK;
@@ -148,19 +118,7 @@ static lf_status run_pipeline(const lf_config *cfg, int force, int resume, MPI_C
   LF_CHECK(lf_cli_path(ens, sizeof ens, cfg->output, "ensemble.h5"));
   LF_CHECK(lf_cli_path(hmc, sizeof hmc, cfg->output, "hmc.h5"));
   LF_CHECK(lf_cli_path(jpath, sizeof jpath, cfg->output, "analysis.json"));
-  int m = stage_mode(resume, cfg->output, "model.h5", "train.ckpt.h5", comm);
-  lf_log_info("run", "1/4 training%s", mode_name[m]);
-  if (m != 2) LF_CHECK(lf_train_pipeline_ex(cfg, force, m != 0, comm, jt));
-  m = stage_mode(resume, cfg->output, "ensemble.h5", "sample.ckpt.h5", comm);
-  lf_log_info("run", "2/4 sampling%s", mode_name[m]);
-  if (m != 2) LF_CHECK(lf_sample_pipeline_ex(cfg, NULL, force, m != 0, comm, js));
-  if (cfg->hmc.compare) {
-    m = stage_mode(resume, cfg->output, "hmc.h5", "hmc.ckpt.h5", comm);
-    lf_log_info("run", "3/4 HMC for comparison%s", mode_name[m]);
-    if (m != 2) LF_CHECK(lf_hmc_pipeline_ex(cfg, force, m != 0, comm, jh));
-  } else {
-    lf_log_info("run", "3/4 HMC skipped (hmc.compare: false)");
-  }
+  LF_CHECK(lf_run_stages(cfg, force, resume, comm, jt, js, jh));
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   if (rank != 0) goto fail; /* analysis, plots and the summary are rank 0's */
@@ -242,27 +200,19 @@ fail:
   return lf_cli_agree(comm, rc);
 }
 
+/* The pipeline with run's options; an interrupted run says how to continue it. */
+static lf_status run_body(const lf_cli_opts *o, const lf_config *cfg, MPI_Comm comm, cJSON *json) {
+  const lf_status rc = run_pipeline(cfg, o->force, o->resume, comm, json);
+  if (rc == LF_INTERRUPTED)
+    lf_log_info("run", "stopped; continue the whole pipeline with: latflow run %s%s--resume",
+                o->config ? o->config : "", o->config ? " " : "");
+  return rc;
+}
+
 int lf_cmd_run(int argc, char **argv, MPI_Comm comm) {
   lf_cli_opts o;
   lf_config cfg;
   int code;
   if (!lf_cli_setup(argc, argv, comm, "run", help, &o, &cfg, &code)) return code;
-  lf_cli_lock lock;
-  const lf_status lrc = lf_cli_lock_output(&lock, cfg.output, "run", comm);
-  if (lrc != LF_OK) return lf_cli_report(lrc);
-  cJSON *json = o.json ? cJSON_CreateObject() : NULL;
-  lf_status rc = lf_signal_install();
-  if (rc == LF_OK) rc = run_pipeline(&cfg, o.force, o.resume, comm, json);
-  lf_cli_unlock_output(&lock);
-  if (rc == LF_INTERRUPTED)
-    lf_log_info("run", "stopped; continue the whole pipeline with: latflow run %s%s--resume",
-                o.config ? o.config : "", o.config ? " " : "");
-  code = lf_cli_report(rc);
-  int rank = 0;
-  MPI_Comm_rank(comm, &rank);
-  if (json) {
-    if (code == 0 && rank == 0) code = lf_cli_print_json(json);
-    cJSON_Delete(json);
-  }
-  return code;
+  return lf_cli_run_locked(&o, &cfg, "run", 1, run_body, comm);
 }

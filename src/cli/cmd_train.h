@@ -10,7 +10,7 @@
 #include <cjson/cJSON.h>
 #include <mpi.h>
 
-/* Prints json on stdout; returns 0 or 1. */
+/* Prints json on stdout; returns 0 or 1 (cli.c). */
 int lf_cli_print_json(cJSON *json);
 
 #include "latflow/analyze.h"
