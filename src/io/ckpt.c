@@ -1,7 +1,7 @@
 /* Checkpoint files (contract: latflow/ckpt.h; layout: docs/FORMAT.md "Checkpoints"). */
 #include "latflow/ckpt.h"
 
-#include "io/h5util.h"
+#include "io/schema.h"
 #include "latflow/io.h"
 #include "latflow/fault.h"
 #include "latflow/log.h"
@@ -20,15 +20,6 @@ struct lf_ckpt {
   hid_t fapl, file;
   int writing;
 };
-
-static hid_t mem_type(lf_ckpt_type t) {
-  return t == LF_CKPT_F64   ? H5T_NATIVE_DOUBLE
-         : t == LF_CKPT_I64 ? H5T_NATIVE_INT64
-                            : H5T_NATIVE_UINT8;
-}
-static hid_t file_type(lf_ckpt_type t) {
-  return t == LF_CKPT_F64 ? H5T_IEEE_F64LE : t == LF_CKPT_I64 ? H5T_STD_I64LE : H5T_STD_U8LE;
-}
 
 /* ---- checksum ------------------------------------------------------------------------
  * FNV-1a/64 over every attribute and dataset of the file in a fixed order: a group's
@@ -217,10 +208,10 @@ fail:
   return rc;
 }
 
-lf_status lf_ckpt_put(lf_ckpt *c, const char *name, lf_ckpt_type t, size_t n, const void *data) {
+lf_status lf_ckpt_put(lf_ckpt *c, const char *name, lf_h5_type t, size_t n, const void *data) {
   static const double none = 0.0;
   if (n == 0) data = &none; /* HDF5 wants a buffer even for an empty write */
-  return lf_h5_dset_write_1d(c->file, name, mem_type(t), file_type(t), n, data, c->tmp);
+  return lf_h5_dset_write_1d(c->file, name, lf_h5_type_mem(t), lf_h5_type_file(t), n, data, c->tmp);
 }
 
 lf_status lf_ckpt_put_i64(lf_ckpt *c, const char *name, int64_t v) {
@@ -229,6 +220,28 @@ lf_status lf_ckpt_put_i64(lf_ckpt *c, const char *name, int64_t v) {
 
 lf_status lf_ckpt_put_f64(lf_ckpt *c, const char *name, double v) {
   return lf_h5_attr_write_f64(c->file, name, v, c->tmp, "/");
+}
+
+lf_status lf_ckpt_put_attrs(lf_ckpt *c, const lf_h5_field *f, size_t nf, const void *rec) {
+  return lf_h5_attrs_write(c->file, f, nf, rec, c->tmp, "/");
+}
+
+/* The column buffer of a table of n records (at least one value). */
+static lf_status col_alloc(size_t n, void **col) {
+  *col = malloc((n ? n : 1) * LF_H5_MAX_SIZE);
+  return *col ? LF_OK : LF_FAIL(LF_ERR_NOMEM, "checkpoint column of %zu values", n);
+}
+
+lf_status lf_ckpt_put_table(lf_ckpt *c, const lf_h5_field *f, size_t nf, size_t n, const void *recs,
+                            size_t stride) {
+  void *col = NULL;
+  lf_status rc = col_alloc(n, &col);
+  for (size_t i = 0; i < nf && rc == LF_OK; i++) {
+    lf_h5_field_gather(&f[i], recs, stride, n, col);
+    rc = lf_ckpt_put(c, f[i].name, f[i].type, n, col);
+  }
+  free(col);
+  return rc;
 }
 
 lf_status lf_ckpt_commit(lf_ckpt *c) {
@@ -360,7 +373,7 @@ lf_status lf_ckpt_len(lf_ckpt *c, const char *name, size_t *n) {
   return lf_h5_dset_len(c->file, name, n, c->path);
 }
 
-lf_status lf_ckpt_get(lf_ckpt *c, const char *name, lf_ckpt_type t, size_t n, void *data) {
+lf_status lf_ckpt_get(lf_ckpt *c, const char *name, lf_h5_type t, size_t n, void *data) {
   lf_status rc = LF_OK;
   size_t len = 0;
   LF_CHECK(lf_h5_dset_len(c->file, name, &len, c->path));
@@ -375,12 +388,11 @@ lf_status lf_ckpt_get(lf_ckpt *c, const char *name, lf_ckpt_type t, size_t n, vo
   const size_t sz = ft >= 0 ? H5Tget_size(ft) : 0;
   if (ft >= 0) H5Tclose(ft);
   H5Dclose(d);
-  const H5T_class_t want = t == LF_CKPT_F64 ? H5T_FLOAT : H5T_INTEGER;
-  const size_t wsz = t == LF_CKPT_U8 ? 1 : 8;
-  if (cls != want || sz != wsz)
+  /* the stored type class and size must be t's: values are read bitwise, never converted */
+  if (cls != (t == LF_H5_F64 ? H5T_FLOAT : H5T_INTEGER) || sz != lf_h5_type_size(t))
     return LF_FAIL(LF_ERR_FORMAT, "'%s': dataset '%s' has another type than expected", c->path,
                    name);
-  return lf_h5_dset_read_1d(c->file, name, mem_type(t), n, data, c->path);
+  return lf_h5_dset_read_1d(c->file, name, lf_h5_type_mem(t), n, data, c->path);
 fail:
   return rc;
 }
@@ -391,6 +403,26 @@ lf_status lf_ckpt_get_i64(lf_ckpt *c, const char *name, int64_t *v) {
 
 lf_status lf_ckpt_get_f64(lf_ckpt *c, const char *name, double *v) {
   return lf_h5_attr_read_f64(c->file, name, v, c->path, "/");
+}
+
+lf_status lf_ckpt_get_attrs(lf_ckpt *c, const lf_h5_field *f, size_t nf, void *rec) {
+  return lf_h5_attrs_read(c->file, f, nf, rec, c->path, "/");
+}
+
+lf_status lf_ckpt_get_table(lf_ckpt *c, const lf_h5_field *f, size_t nf, size_t n, void *recs,
+                            size_t stride) {
+  void *col = NULL;
+  lf_status rc = col_alloc(n, &col);
+  for (size_t i = 0; i < nf && rc == LF_OK; i++) {
+    rc = lf_ckpt_get(c, f[i].name, f[i].type, n, col);
+    if (rc == LF_OK) lf_h5_field_scatter(&f[i], recs, stride, n, col);
+  }
+  free(col);
+  return rc;
+}
+
+lf_status lf_ckpt_has(lf_ckpt *c, const char *name, int *exists) {
+  return lf_h5_link_exists(c->file, name, exists, c->path);
 }
 
 void lf_ckpt_close(lf_ckpt *c) {
