@@ -60,31 +60,40 @@ static void hash_object(cksum_ctx *x, const char *name, size_t size, uint64_t co
   fnv(&x->h, buf, size * (size_t)count);
 }
 
-static herr_t hash_attr(hid_t loc, const char *name, const H5A_info_t *info, void *op) {
-  cksum_ctx *x = op;
-  (void)info;
-  if (!strcmp(x->obj, "/") && !strcmp(name, CKSUM_ATTR)) return 0;
-  char full[512];
-  snprintf(full, sizeof full, "%s@%s", x->obj, name);
-  hid_t a = H5Aopen(loc, name, H5P_DEFAULT), t = -1, sp = -1;
+/* Reads and hashes the stored values of an attribute (is_attr) or a dataset obj, named
+ * full, in its stored type (no conversion); a failure is recorded in x->rc. */
+static void hash_values(cksum_ctx *x, hid_t obj, int is_attr, const char *full) {
+  const char *what = is_attr ? "attribute" : "dataset";
+  hid_t t = -1, sp = -1;
   void *buf = NULL;
-  if (a >= 0) t = H5Aget_type(a);
-  if (t >= 0) sp = H5Aget_space(a);
+  if (obj >= 0) t = is_attr ? H5Aget_type(obj) : H5Dget_type(obj);
+  if (t >= 0) sp = is_attr ? H5Aget_space(obj) : H5Dget_space(obj);
   const hssize_t cnt = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
   const size_t size = t >= 0 ? H5Tget_size(t) : 0;
   if (cnt < 0 || size == 0 || (t >= 0 && H5Tis_variable_str(t) > 0)) {
-    x->rc =
-        LF_FAIL(LF_ERR_FORMAT, "'%s': cannot read attribute %s for the checksum", x->path, full);
+    x->rc = LF_FAIL(LF_ERR_FORMAT, "'%s': cannot read %s %s for the checksum", x->path, what, full);
   } else if (!(buf = malloc(size * (size_t)cnt + 1))) {
-    x->rc = LF_FAIL(LF_ERR_NOMEM, "'%s': attribute %s", x->path, full);
-  } else if (H5Aread(a, t, buf) < 0) {
-    x->rc = LF_H5_FAIL(LF_ERR_FORMAT, "'%s': cannot read attribute %s", x->path, full);
+    x->rc = LF_FAIL(LF_ERR_NOMEM, "'%s': %s %s (%lld values)", x->path, what, full, (long long)cnt);
+  } else if (is_attr ? H5Aread(obj, t, buf) < 0
+                     : cnt > 0 && H5Dread(obj, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+    x->rc = LF_H5_FAIL(LF_ERR_FORMAT, "'%s': cannot read %s %s", x->path, what, full);
   } else {
     hash_object(x, full, size, (uint64_t)cnt, buf);
   }
   free(buf);
   if (sp >= 0) H5Sclose(sp);
   if (t >= 0) H5Tclose(t);
+}
+
+/* One attribute of x->obj (an H5Aiterate2 callback); the root checksum is left out. */
+static herr_t hash_attr(hid_t loc, const char *name, const H5A_info_t *info, void *op) {
+  cksum_ctx *x = op;
+  (void)info;
+  if (!strcmp(x->obj, "/") && !strcmp(name, CKSUM_ATTR)) return 0;
+  char full[512];
+  snprintf(full, sizeof full, "%s@%s", x->obj, name);
+  hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+  hash_values(x, a, 1, full);
   if (a >= 0) H5Aclose(a);
   return x->rc == LF_OK ? 0 : -1;
 }
@@ -102,6 +111,8 @@ static lf_status hash_attrs(cksum_ctx *x, hid_t obj, const char *full) {
   return x->rc;
 }
 
+/* One link of group x->obj (an H5Literate callback): a group recursively, a dataset as its
+ * values and then its attributes. */
 static herr_t hash_link(hid_t g, const char *name, const H5L_info_t *info, void *op) {
   cksum_ctx *x = op;
   (void)info;
@@ -128,24 +139,8 @@ static herr_t hash_link(hid_t g, const char *name, const H5L_info_t *info, void 
     x->rc = LF_FAIL(LF_ERR_FORMAT, "'%s': unexpected object %s", x->path, full);
     return -1;
   }
-  hid_t d = H5Dopen2(g, name, H5P_DEFAULT), t = -1, sp = -1;
-  void *buf = NULL;
-  if (d >= 0) t = H5Dget_type(d);
-  if (t >= 0) sp = H5Dget_space(d);
-  const hssize_t cnt = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
-  const size_t size = t >= 0 ? H5Tget_size(t) : 0;
-  if (cnt < 0 || size == 0 || (t >= 0 && H5Tis_variable_str(t) > 0)) {
-    x->rc = LF_FAIL(LF_ERR_FORMAT, "'%s': cannot read dataset %s for the checksum", x->path, full);
-  } else if (!(buf = malloc(size * (size_t)cnt + 1))) {
-    x->rc = LF_FAIL(LF_ERR_NOMEM, "'%s': dataset %s (%lld values)", x->path, full, (long long)cnt);
-  } else if (cnt > 0 && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
-    x->rc = LF_H5_FAIL(LF_ERR_FORMAT, "'%s': cannot read dataset %s", x->path, full);
-  } else {
-    hash_object(x, full, size, (uint64_t)cnt, buf);
-  }
-  free(buf);
-  if (sp >= 0) H5Sclose(sp);
-  if (t >= 0) H5Tclose(t);
+  hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+  hash_values(x, d, 0, full);
   if (x->rc == LF_OK) hash_attrs(x, d, full);
   if (d >= 0) H5Dclose(d);
   return x->rc == LF_OK ? 0 : -1;
