@@ -2,7 +2,10 @@
  *
  * A checkpoint holds everything a command needs to continue exactly where it stopped:
  * named 1-D arrays (parameters, optimizer moments, chain states, ...) stored bitwise, and
- * named scalars (step, RNG counters, dataset lengths, ...) as root attributes. The file
+ * named scalars (step, RNG counters, dataset lengths, ...) as root attributes. A state
+ * struct is described once by a field table (lf_h5_field, latflow/record.h: name, type,
+ * offset) and stored by lf_ckpt_put_attrs (its scalars) or lf_ckpt_put_table (an array of
+ * records, e.g. one per chain: a dataset per field); the _get twins read it back. The file
  * carries the common header of latflow/io.h with latflow_format = "checkpoint", the
  * attribute `what` (train | sample | hmc) and /meta with the full config of the run.
  *
@@ -35,6 +38,7 @@
 #define LATFLOW_CKPT_H
 
 #include "latflow/config.h"
+#include "latflow/record.h"
 #include "latflow/status.h"
 
 #include <stddef.h>
@@ -42,11 +46,11 @@
 
 #define LF_IO_CKPT_FORMAT_VERSION 4 /* 4: root attribute checksum */
 
-typedef enum lf_ckpt_type {
-  LF_CKPT_F64 = 0, /* double                          */
-  LF_CKPT_I64 = 1, /* int64_t                         */
-  LF_CKPT_U8 = 2   /* bytes (any struct, bitwise)     */
-} lf_ckpt_type;
+/* The element types of checkpoint datasets are lf_h5_type; these are its old names. */
+typedef lf_h5_type lf_ckpt_type;
+#define LF_CKPT_F64 LF_H5_F64 /* double                      */
+#define LF_CKPT_I64 LF_H5_I64 /* int64_t                     */
+#define LF_CKPT_U8 LF_H5_U8   /* bytes (any struct, bitwise) */
 
 typedef struct lf_ckpt lf_ckpt; /* opaque */
 
@@ -59,9 +63,17 @@ lf_status lf_ckpt_prev_path(char *out, size_t n, const char *path);
 lf_status lf_ckpt_create(lf_ckpt **c, const char *path, const char *what, const lf_config *cfg,
                          int ranks);
 /* Stores n values of type t under name (a new dataset; n = 0 allowed). */
-lf_status lf_ckpt_put(lf_ckpt *c, const char *name, lf_ckpt_type t, size_t n, const void *data);
+lf_status lf_ckpt_put(lf_ckpt *c, const char *name, lf_h5_type t, size_t n, const void *data);
 lf_status lf_ckpt_put_i64(lf_ckpt *c, const char *name, int64_t v);
 lf_status lf_ckpt_put_f64(lf_ckpt *c, const char *name, double v);
+/* Stores every field of the record at rec (nf fields f) as a scalar root attribute, in
+ * table order (desc is not stored). */
+lf_status lf_ckpt_put_attrs(lf_ckpt *c, const lf_h5_field *f, size_t nf, const void *rec);
+/* Stores n records (recs, stride bytes apart) as nf datasets of n values each, one per
+ * field in table order (lf_ckpt_put of the gathered field; desc is not stored).
+ * LF_ERR_NOMEM for the column buffer. */
+lf_status lf_ckpt_put_table(lf_ckpt *c, const lf_h5_field *f, size_t nf, size_t n, const void *recs,
+                            size_t stride);
 /* Closes, syncs and renames as described above; frees c (also on failure, which leaves
  * the previous checkpoint in place). */
 lf_status lf_ckpt_commit(lf_ckpt *c);
@@ -78,11 +90,21 @@ lf_status lf_ckpt_open(lf_ckpt **c, const char *path, const char *what, lf_confi
 const char *lf_ckpt_path(const lf_ckpt *c);
 /* Reads exactly n values of dataset name (another length or type class is
  * LF_ERR_FORMAT naming the file and the dataset). */
-lf_status lf_ckpt_get(lf_ckpt *c, const char *name, lf_ckpt_type t, size_t n, void *data);
+lf_status lf_ckpt_get(lf_ckpt *c, const char *name, lf_h5_type t, size_t n, void *data);
 /* Length of dataset name (LF_ERR_FORMAT if missing). */
 lf_status lf_ckpt_len(lf_ckpt *c, const char *name, size_t *n);
 lf_status lf_ckpt_get_i64(lf_ckpt *c, const char *name, int64_t *v);
 lf_status lf_ckpt_get_f64(lf_ckpt *c, const char *name, double *v);
+/* Reads the root attributes of the nf fields f into the record at rec (a missing one is
+ * LF_ERR_FORMAT; integers convert from any stored integer type, range-checked). */
+lf_status lf_ckpt_get_attrs(lf_ckpt *c, const lf_h5_field *f, size_t nf, void *rec);
+/* Reads the nf datasets of fields f (n values each, as lf_ckpt_get) into n records (recs,
+ * stride bytes apart). LF_ERR_NOMEM for the column buffer. */
+lf_status lf_ckpt_get_table(lf_ckpt *c, const lf_h5_field *f, size_t nf, size_t n, void *recs,
+                            size_t stride);
+/* *exists = 1 if the checkpoint has the dataset name, else 0 (a table field added in a
+ * later format is read only when present). LF_ERR_FORMAT if the lookup fails. */
+lf_status lf_ckpt_has(lf_ckpt *c, const char *name, int *exists);
 void lf_ckpt_close(lf_ckpt *c);
 
 /* LF_ERR_CONFIG "<path>: cannot resume: '<key>' differs between the checkpoint and the

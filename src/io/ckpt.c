@@ -1,7 +1,7 @@
 /* Checkpoint files (contract: latflow/ckpt.h; layout: docs/FORMAT.md "Checkpoints"). */
 #include "latflow/ckpt.h"
 
-#include "io/h5util.h"
+#include "io/schema.h"
 #include "latflow/io.h"
 #include "latflow/fault.h"
 #include "latflow/log.h"
@@ -20,15 +20,6 @@ struct lf_ckpt {
   hid_t fapl, file;
   int writing;
 };
-
-static hid_t mem_type(lf_ckpt_type t) {
-  return t == LF_CKPT_F64   ? H5T_NATIVE_DOUBLE
-         : t == LF_CKPT_I64 ? H5T_NATIVE_INT64
-                            : H5T_NATIVE_UINT8;
-}
-static hid_t file_type(lf_ckpt_type t) {
-  return t == LF_CKPT_F64 ? H5T_IEEE_F64LE : t == LF_CKPT_I64 ? H5T_STD_I64LE : H5T_STD_U8LE;
-}
 
 /* ---- checksum ------------------------------------------------------------------------
  * FNV-1a/64 over every attribute and dataset of the file in a fixed order: a group's
@@ -69,31 +60,40 @@ static void hash_object(cksum_ctx *x, const char *name, size_t size, uint64_t co
   fnv(&x->h, buf, size * (size_t)count);
 }
 
-static herr_t hash_attr(hid_t loc, const char *name, const H5A_info_t *info, void *op) {
-  cksum_ctx *x = op;
-  (void)info;
-  if (!strcmp(x->obj, "/") && !strcmp(name, CKSUM_ATTR)) return 0;
-  char full[512];
-  snprintf(full, sizeof full, "%s@%s", x->obj, name);
-  hid_t a = H5Aopen(loc, name, H5P_DEFAULT), t = -1, sp = -1;
+/* Reads and hashes the stored values of an attribute (is_attr) or a dataset obj, named
+ * full, in its stored type (no conversion); a failure is recorded in x->rc. */
+static void hash_values(cksum_ctx *x, hid_t obj, int is_attr, const char *full) {
+  const char *what = is_attr ? "attribute" : "dataset";
+  hid_t t = -1, sp = -1;
   void *buf = NULL;
-  if (a >= 0) t = H5Aget_type(a);
-  if (t >= 0) sp = H5Aget_space(a);
+  if (obj >= 0) t = is_attr ? H5Aget_type(obj) : H5Dget_type(obj);
+  if (t >= 0) sp = is_attr ? H5Aget_space(obj) : H5Dget_space(obj);
   const hssize_t cnt = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
   const size_t size = t >= 0 ? H5Tget_size(t) : 0;
   if (cnt < 0 || size == 0 || (t >= 0 && H5Tis_variable_str(t) > 0)) {
-    x->rc =
-        LF_FAIL(LF_ERR_FORMAT, "'%s': cannot read attribute %s for the checksum", x->path, full);
+    x->rc = LF_FAIL(LF_ERR_FORMAT, "'%s': cannot read %s %s for the checksum", x->path, what, full);
   } else if (!(buf = malloc(size * (size_t)cnt + 1))) {
-    x->rc = LF_FAIL(LF_ERR_NOMEM, "'%s': attribute %s", x->path, full);
-  } else if (H5Aread(a, t, buf) < 0) {
-    x->rc = LF_H5_FAIL(LF_ERR_FORMAT, "'%s': cannot read attribute %s", x->path, full);
+    x->rc = LF_FAIL(LF_ERR_NOMEM, "'%s': %s %s (%lld values)", x->path, what, full, (long long)cnt);
+  } else if (is_attr ? H5Aread(obj, t, buf) < 0
+                     : cnt > 0 && H5Dread(obj, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+    x->rc = LF_H5_FAIL(LF_ERR_FORMAT, "'%s': cannot read %s %s", x->path, what, full);
   } else {
     hash_object(x, full, size, (uint64_t)cnt, buf);
   }
   free(buf);
   if (sp >= 0) H5Sclose(sp);
   if (t >= 0) H5Tclose(t);
+}
+
+/* One attribute of x->obj (an H5Aiterate2 callback); the root checksum is left out. */
+static herr_t hash_attr(hid_t loc, const char *name, const H5A_info_t *info, void *op) {
+  cksum_ctx *x = op;
+  (void)info;
+  if (!strcmp(x->obj, "/") && !strcmp(name, CKSUM_ATTR)) return 0;
+  char full[512];
+  snprintf(full, sizeof full, "%s@%s", x->obj, name);
+  hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+  hash_values(x, a, 1, full);
   if (a >= 0) H5Aclose(a);
   return x->rc == LF_OK ? 0 : -1;
 }
@@ -111,6 +111,8 @@ static lf_status hash_attrs(cksum_ctx *x, hid_t obj, const char *full) {
   return x->rc;
 }
 
+/* One link of group x->obj (an H5Literate callback): a group recursively, a dataset as its
+ * values and then its attributes. */
 static herr_t hash_link(hid_t g, const char *name, const H5L_info_t *info, void *op) {
   cksum_ctx *x = op;
   (void)info;
@@ -137,24 +139,8 @@ static herr_t hash_link(hid_t g, const char *name, const H5L_info_t *info, void 
     x->rc = LF_FAIL(LF_ERR_FORMAT, "'%s': unexpected object %s", x->path, full);
     return -1;
   }
-  hid_t d = H5Dopen2(g, name, H5P_DEFAULT), t = -1, sp = -1;
-  void *buf = NULL;
-  if (d >= 0) t = H5Dget_type(d);
-  if (t >= 0) sp = H5Dget_space(d);
-  const hssize_t cnt = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
-  const size_t size = t >= 0 ? H5Tget_size(t) : 0;
-  if (cnt < 0 || size == 0 || (t >= 0 && H5Tis_variable_str(t) > 0)) {
-    x->rc = LF_FAIL(LF_ERR_FORMAT, "'%s': cannot read dataset %s for the checksum", x->path, full);
-  } else if (!(buf = malloc(size * (size_t)cnt + 1))) {
-    x->rc = LF_FAIL(LF_ERR_NOMEM, "'%s': dataset %s (%lld values)", x->path, full, (long long)cnt);
-  } else if (cnt > 0 && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
-    x->rc = LF_H5_FAIL(LF_ERR_FORMAT, "'%s': cannot read dataset %s", x->path, full);
-  } else {
-    hash_object(x, full, size, (uint64_t)cnt, buf);
-  }
-  free(buf);
-  if (sp >= 0) H5Sclose(sp);
-  if (t >= 0) H5Tclose(t);
+  hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+  hash_values(x, d, 0, full);
   if (x->rc == LF_OK) hash_attrs(x, d, full);
   if (d >= 0) H5Dclose(d);
   return x->rc == LF_OK ? 0 : -1;
@@ -217,10 +203,10 @@ fail:
   return rc;
 }
 
-lf_status lf_ckpt_put(lf_ckpt *c, const char *name, lf_ckpt_type t, size_t n, const void *data) {
+lf_status lf_ckpt_put(lf_ckpt *c, const char *name, lf_h5_type t, size_t n, const void *data) {
   static const double none = 0.0;
   if (n == 0) data = &none; /* HDF5 wants a buffer even for an empty write */
-  return lf_h5_dset_write_1d(c->file, name, mem_type(t), file_type(t), n, data, c->tmp);
+  return lf_h5_dset_write_1d(c->file, name, lf_h5_type_mem(t), lf_h5_type_file(t), n, data, c->tmp);
 }
 
 lf_status lf_ckpt_put_i64(lf_ckpt *c, const char *name, int64_t v) {
@@ -229,6 +215,28 @@ lf_status lf_ckpt_put_i64(lf_ckpt *c, const char *name, int64_t v) {
 
 lf_status lf_ckpt_put_f64(lf_ckpt *c, const char *name, double v) {
   return lf_h5_attr_write_f64(c->file, name, v, c->tmp, "/");
+}
+
+lf_status lf_ckpt_put_attrs(lf_ckpt *c, const lf_h5_field *f, size_t nf, const void *rec) {
+  return lf_h5_attrs_write(c->file, f, nf, rec, c->tmp, "/");
+}
+
+/* The column buffer of a table of n records (at least one value). */
+static lf_status col_alloc(size_t n, void **col) {
+  *col = malloc((n ? n : 1) * LF_H5_MAX_SIZE);
+  return *col ? LF_OK : LF_FAIL(LF_ERR_NOMEM, "checkpoint column of %zu values", n);
+}
+
+lf_status lf_ckpt_put_table(lf_ckpt *c, const lf_h5_field *f, size_t nf, size_t n, const void *recs,
+                            size_t stride) {
+  void *col = NULL;
+  lf_status rc = col_alloc(n, &col);
+  for (size_t i = 0; i < nf && rc == LF_OK; i++) {
+    lf_h5_field_gather(&f[i], recs, stride, n, col);
+    rc = lf_ckpt_put(c, f[i].name, f[i].type, n, col);
+  }
+  free(col);
+  return rc;
 }
 
 lf_status lf_ckpt_commit(lf_ckpt *c) {
@@ -360,7 +368,7 @@ lf_status lf_ckpt_len(lf_ckpt *c, const char *name, size_t *n) {
   return lf_h5_dset_len(c->file, name, n, c->path);
 }
 
-lf_status lf_ckpt_get(lf_ckpt *c, const char *name, lf_ckpt_type t, size_t n, void *data) {
+lf_status lf_ckpt_get(lf_ckpt *c, const char *name, lf_h5_type t, size_t n, void *data) {
   lf_status rc = LF_OK;
   size_t len = 0;
   LF_CHECK(lf_h5_dset_len(c->file, name, &len, c->path));
@@ -375,12 +383,11 @@ lf_status lf_ckpt_get(lf_ckpt *c, const char *name, lf_ckpt_type t, size_t n, vo
   const size_t sz = ft >= 0 ? H5Tget_size(ft) : 0;
   if (ft >= 0) H5Tclose(ft);
   H5Dclose(d);
-  const H5T_class_t want = t == LF_CKPT_F64 ? H5T_FLOAT : H5T_INTEGER;
-  const size_t wsz = t == LF_CKPT_U8 ? 1 : 8;
-  if (cls != want || sz != wsz)
+  /* the stored type class and size must be t's: values are read bitwise, never converted */
+  if (cls != (t == LF_H5_F64 ? H5T_FLOAT : H5T_INTEGER) || sz != lf_h5_type_size(t))
     return LF_FAIL(LF_ERR_FORMAT, "'%s': dataset '%s' has another type than expected", c->path,
                    name);
-  return lf_h5_dset_read_1d(c->file, name, mem_type(t), n, data, c->path);
+  return lf_h5_dset_read_1d(c->file, name, lf_h5_type_mem(t), n, data, c->path);
 fail:
   return rc;
 }
@@ -391,6 +398,26 @@ lf_status lf_ckpt_get_i64(lf_ckpt *c, const char *name, int64_t *v) {
 
 lf_status lf_ckpt_get_f64(lf_ckpt *c, const char *name, double *v) {
   return lf_h5_attr_read_f64(c->file, name, v, c->path, "/");
+}
+
+lf_status lf_ckpt_get_attrs(lf_ckpt *c, const lf_h5_field *f, size_t nf, void *rec) {
+  return lf_h5_attrs_read(c->file, f, nf, rec, c->path, "/");
+}
+
+lf_status lf_ckpt_get_table(lf_ckpt *c, const lf_h5_field *f, size_t nf, size_t n, void *recs,
+                            size_t stride) {
+  void *col = NULL;
+  lf_status rc = col_alloc(n, &col);
+  for (size_t i = 0; i < nf && rc == LF_OK; i++) {
+    rc = lf_ckpt_get(c, f[i].name, f[i].type, n, col);
+    if (rc == LF_OK) lf_h5_field_scatter(&f[i], recs, stride, n, col);
+  }
+  free(col);
+  return rc;
+}
+
+lf_status lf_ckpt_has(lf_ckpt *c, const char *name, int *exists) {
+  return lf_h5_link_exists(c->file, name, exists, c->path);
 }
 
 void lf_ckpt_close(lf_ckpt *c) {

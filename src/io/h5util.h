@@ -20,6 +20,7 @@
 #define LATFLOW_IO_H5UTIL_H
 
 #include "latflow/config.h"
+#include "latflow/record.h"
 #include "latflow/status.h"
 
 #include <hdf5.h>
@@ -76,16 +77,8 @@ lf_status lf_h5_close(hid_t *file, const char *path);
  * fail either). */
 void lf_h5_discard(hid_t *file);
 /* ---- scalar types ----------------------------------------------------------------------
- * The element types latflow stores, one enum for datasets, attributes and the record
- * schemas of schema.h: stored little-endian, read and written in the native type. */
-typedef enum lf_h5_type {
-  LF_H5_I8 = 0,  /* int8_t   / H5T_STD_I8LE   */
-  LF_H5_U8 = 1,  /* uint8_t  / H5T_STD_U8LE   */
-  LF_H5_I32 = 2, /* int32_t  / H5T_STD_I32LE  */
-  LF_H5_I64 = 3, /* int64_t  / H5T_STD_I64LE  */
-  LF_H5_U64 = 4, /* uint64_t / H5T_STD_U64LE  */
-  LF_H5_F64 = 5  /* double   / H5T_IEEE_F64LE */
-} lf_h5_type;
+ * The element types latflow stores (lf_h5_type, latflow/record.h), one enum for datasets,
+ * attributes and the record schemas of schema.h. */
 /* The stored (little-endian) HDF5 type, the native memory type and the size in bytes of t. */
 hid_t lf_h5_type_file(lf_h5_type t);
 hid_t lf_h5_type_mem(lf_h5_type t);

@@ -13,9 +13,10 @@
  *     the ensemble's chain columns are such tables.
  *   - attribute records (lf_h5_attrs_write/_read): every field a scalar attribute of one
  *     object, for small state records (a checkpoint's counters, a model's architecture).
- * Field types are lf_h5_type (h5util.h): stored little-endian, native in memory: the bytes a table
- * writes are those the hand-written code wrote, in the same order of HDF5 calls (create a
- * column, then its description; append column after column).
+ * Fields (lf_h5_field) and their types (lf_h5_type) are declared in latflow/record.h, so
+ * areas without HDF5 describe their records too. Values are stored little-endian, native in
+ * memory: the bytes a table writes are those the hand-written code wrote, in the same order
+ * of HDF5 calls (create a column, then its description; append column after column).
  *
  * Every routine is local to its process unless its transfer list (dxpl) is collective; on
  * an MPI-IO file the creates, extends and attribute writes are collective (identical
@@ -28,15 +29,6 @@
 #include "io/h5util.h"
 
 #include <stddef.h>
-
-/* One field of a record: the field at `offset` of the C struct (of type `type`) is the
- * dataset or attribute `name`; desc (NULL: none) is its `description` attribute. */
-typedef struct lf_h5_field {
-  const char *name;
-  lf_h5_type type;
-  size_t offset; /* offsetof(record, field) */
-  const char *desc;
-} lf_h5_field;
 
 /* The largest lf_h5_type_size: a column scratch of n records needs n * LF_H5_MAX_SIZE bytes. */
 #define LF_H5_MAX_SIZE 8

@@ -11,92 +11,72 @@
 #include "latflow/log.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { NI64 = 8, NF64 = 2, NI64_V1 = 6 };
-/* checkpoint datasets: one value per chain each, chain r at index r; checkpoints of
- * format version 1 lack the last two (read as 0) */
-static const char *const i64_name[NI64] = {"t",        "row",       "accepted", "nonfinite",
-                                           "ens_rows", "ens_steps", "cg_iters", "cg_solves"};
-static const char *const f64_name[NF64] = {"sum_accepted", "gen_seconds"};
+/* The per-chain datasets of the checkpoint: one value per chain each, chain r at index r,
+ * in the order they are written. Checkpoints of format version 1 lack the CG columns
+ * (cg_iters, cg_solves: read as 0). */
+#define COL(name, member, type)                                                                    \
+  { name, type, offsetof(lf_hmc_chain_state, member), NULL }
+static const lf_h5_field chain_col[] = {COL("t", t, LF_H5_I64),
+                                        COL("row", row, LF_H5_I64),
+                                        COL("accepted", acc, LF_H5_I64),
+                                        COL("nonfinite", bad, LF_H5_I64),
+                                        COL("ens_rows", rows, LF_H5_I64),
+                                        COL("ens_steps", steps, LF_H5_I64),
+                                        COL("cg_iters", cg_iters, LF_H5_I64),
+                                        COL("cg_solves", cg_solves, LF_H5_I64),
+                                        COL("sum_accepted", sum_acc, LF_H5_F64),
+                                        COL("gen_seconds", seconds, LF_H5_F64)};
+#undef COL
+enum {
+  NCOL = sizeof chain_col / sizeof chain_col[0],
+  CG0 = 6, /* chain_col[CG0, CG0 + NCG): the CG columns, absent in version 1 */
+  NCG = 2
+};
 
-static void pack(const lf_hmc_chain_state *s, int64_t *iv, double *fv) {
-  iv[0] = s->t;
-  iv[1] = s->row;
-  iv[2] = s->acc;
-  iv[3] = s->bad;
-  iv[4] = s->rows;
-  iv[5] = s->steps;
-  iv[6] = s->cg_iters;
-  iv[7] = s->cg_solves;
-  fv[0] = s->sum_acc;
-  fv[1] = s->seconds;
-}
+/* The run's scalars: root attributes of the checkpoint. */
+typedef struct run_head {
+  int64_t chains;     /* P, one chain per rank          */
+  int64_t field_size; /* n, values of a chain's field   */
+  int64_t trajectory; /* t, the same for every chain    */
+} run_head;
+#define HEAD(m)                                                                                    \
+  { #m, LF_H5_I64, offsetof(run_head, m), NULL }
+static const lf_h5_field head_attr[] = {HEAD(chains), HEAD(field_size), HEAD(trajectory)};
+#undef HEAD
 
-static void unpack(lf_hmc_chain_state *s, const int64_t *iv, const double *fv) {
-  s->t = iv[0];
-  s->row = iv[1];
-  s->acc = iv[2];
-  s->bad = iv[3];
-  s->rows = iv[4];
-  s->steps = iv[5];
-  s->cg_iters = iv[6];
-  s->cg_solves = iv[7];
-  s->sum_acc = fv[0];
-  s->seconds = fv[1];
-}
-
-/* Rank 0: the gathered states (P chains, chain-major: iall (P, NI64), fall (P, NF64),
- * phi (P, n)) into the checkpoint at path. */
+/* Rank 0: the gathered states s (P chains) and fields phi (P, n) into the checkpoint at
+ * path. */
 static lf_status ckpt_store(const char *path, const lf_config *cfg, int P, size_t n,
-                            const int64_t *iall, const double *fall, const double *pall) {
+                            const lf_hmc_chain_state *s, const double *phi) {
   lf_status rc = LF_OK;
   lf_ckpt *c = NULL;
-  int64_t *iv = malloc((size_t)P * sizeof *iv);
-  double *fv = malloc((size_t)P * sizeof *fv);
-  if (!iv || !fv) {
-    rc = LF_FAIL(LF_ERR_NOMEM, "checkpoint columns of %d chains", P);
-    goto fail;
-  }
+  const run_head h = {P, (int64_t)n, s[0].t};
   LF_CHECK(lf_ckpt_create(&c, path, "hmc", cfg, P));
-  LF_CHECK(lf_ckpt_put_i64(c, "chains", P));
-  LF_CHECK(lf_ckpt_put_i64(c, "field_size", (int64_t)n));
-  LF_CHECK(lf_ckpt_put_i64(c, "trajectory", iall[0]));
-  for (int k = 0; k < NI64; k++) {
-    for (int r = 0; r < P; r++) iv[r] = iall[(size_t)r * NI64 + (size_t)k];
-    LF_CHECK(lf_ckpt_put(c, i64_name[k], LF_CKPT_I64, (size_t)P, iv));
-  }
-  for (int k = 0; k < NF64; k++) {
-    for (int r = 0; r < P; r++) fv[r] = fall[(size_t)r * NF64 + (size_t)k];
-    LF_CHECK(lf_ckpt_put(c, f64_name[k], LF_CKPT_F64, (size_t)P, fv));
-  }
-  LF_CHECK(lf_ckpt_put(c, "phi", LF_CKPT_F64, (size_t)P * n, pall));
+  LF_CHECK(lf_ckpt_put_attrs(c, head_attr, sizeof head_attr / sizeof head_attr[0], &h));
+  LF_CHECK(lf_ckpt_put_table(c, chain_col, NCOL, (size_t)P, s, sizeof *s));
+  LF_CHECK(lf_ckpt_put(c, "phi", LF_H5_F64, (size_t)P * n, phi));
   rc = lf_ckpt_commit(c);
   c = NULL;
 fail:
   lf_ckpt_abort(c);
-  free(iv);
-  free(fv);
   return rc;
 }
 
-/* Rank 0: reads the checkpoint at path into iall, fall, pall (as in ckpt_store) after the
- * checks of a resume: the config (lf_ckpt_compat, sample.save), the number of chains
- * (= ranks), the field size, one common t that hmc.trajectories has not passed. */
-static lf_status ckpt_load(const char *path, const lf_config *cfg, int P, size_t n, int64_t *iall,
-                           double *fall, double *pall) {
+/* Rank 0: reads the checkpoint at path into s and phi (as in ckpt_store) after the checks
+ * of a resume: the config (lf_ckpt_compat, sample.save), the number of chains (= ranks),
+ * the field size, one common t that hmc.trajectories has not passed. */
+static lf_status ckpt_load(const char *path, const lf_config *cfg, int P, size_t n,
+                           lf_hmc_chain_state *s, double *phi) {
   lf_status rc = LF_OK;
   lf_ckpt *c = NULL;
   lf_config stored;
-  int64_t chains = 0, field = 0;
-  int64_t *iv = malloc((size_t)P * sizeof *iv);
-  double *fv = malloc((size_t)P * sizeof *fv);
-  if (!iv || !fv) {
-    rc = LF_FAIL(LF_ERR_NOMEM, "checkpoint columns of %d chains", P);
-    goto fail;
-  }
+  run_head h;
+  int has_cg = 0;
   LF_CHECK(lf_ckpt_open(&c, path, "hmc", &stored));
   const char *file = lf_ckpt_path(c);
   LF_CHECK(lf_ckpt_compat(&stored, cfg, "hmc", file));
@@ -109,43 +89,34 @@ static lf_status ckpt_load(const char *path, const lf_config *cfg, int P, size_t
                  file);
     goto fail;
   }
-  LF_CHECK(lf_ckpt_get_i64(c, "chains", &chains));
-  if (chains != P) {
+  LF_CHECK(lf_ckpt_get_attrs(c, head_attr, 2, &h)); /* chains, field_size */
+  if (h.chains != P) {
     rc = LF_FAIL(LF_ERR_USAGE,
                  "'%s' holds %lld chains (one per rank); resume it with the same number of "
                  "ranks (mpiexec -n %lld), not %d",
-                 file, (long long)chains, (long long)chains, P);
+                 file, (long long)h.chains, (long long)h.chains, P);
     goto fail;
   }
-  LF_CHECK(lf_ckpt_get_i64(c, "field_size", &field));
-  if (field != (int64_t)n) {
+  if (h.field_size != (int64_t)n) {
     rc = LF_FAIL(LF_ERR_FORMAT, "'%s': fields of %lld values, this theory has %zu", file,
-                 (long long)field, n);
+                 (long long)h.field_size, n);
     goto fail;
   }
-  for (int k = 0; k < NI64; k++) {
-    size_t len = 0;
-    if (k >= NI64_V1 && lf_ckpt_len(c, i64_name[k], &len) != LF_OK) {
-      for (int r = 0; r < P; r++) iall[(size_t)r * NI64 + (size_t)k] = 0; /* version 1 */
-      continue;
-    }
-    LF_CHECK(lf_ckpt_get(c, i64_name[k], LF_CKPT_I64, (size_t)P, iv));
-    for (int r = 0; r < P; r++) iall[(size_t)r * NI64 + (size_t)k] = iv[r];
-  }
-  for (int k = 0; k < NF64; k++) {
-    LF_CHECK(lf_ckpt_get(c, f64_name[k], LF_CKPT_F64, (size_t)P, fv));
-    for (int r = 0; r < P; r++) fall[(size_t)r * NF64 + (size_t)k] = fv[r];
-  }
-  LF_CHECK(lf_ckpt_get(c, "phi", LF_CKPT_F64, (size_t)P * n, pall));
-  const int64_t t = iall[0];
+  memset(s, 0, (size_t)P * sizeof *s); /* version 1: no CG columns */
+  LF_CHECK(lf_ckpt_has(c, chain_col[CG0].name, &has_cg));
+  LF_CHECK(lf_ckpt_get_table(c, chain_col, CG0, (size_t)P, s, sizeof *s));
+  if (has_cg) LF_CHECK(lf_ckpt_get_table(c, chain_col + CG0, NCG, (size_t)P, s, sizeof *s));
+  LF_CHECK(lf_ckpt_get_table(c, chain_col + CG0 + NCG, NCOL - CG0 - NCG, (size_t)P, s, sizeof *s));
+  LF_CHECK(lf_ckpt_get(c, "phi", LF_H5_F64, (size_t)P * n, phi));
+  const int64_t t = s[0].t;
   for (int r = 0; r < P; r++) {
-    const int64_t *s = iall + (size_t)r * NI64;
-    if (s[0] != t || s[0] < 0 || s[1] < -1 || s[4] < 0 || s[5] < 0 || s[1] >= s[4]) {
+    const lf_hmc_chain_state *q = &s[r];
+    if (q->t != t || q->t < 0 || q->row < -1 || q->rows < 0 || q->steps < 0 || q->row >= q->rows) {
       rc = LF_FAIL(LF_ERR_FORMAT,
                    "'%s': chain %d: inconsistent state (t %lld, chain 0 at %lld; row %lld of %lld "
                    "rows, %lld steps)",
-                   file, r, (long long)s[0], (long long)t, (long long)s[1], (long long)s[4],
-                   (long long)s[5]);
+                   file, r, (long long)q->t, (long long)t, (long long)q->row, (long long)q->rows,
+                   (long long)q->steps);
       goto fail;
     }
   }
@@ -160,35 +131,33 @@ static lf_status ckpt_load(const char *path, const lf_config *cfg, int P, size_t
   }
 fail:
   lf_ckpt_close(c);
-  free(iv);
-  free(fv);
   return rc;
 }
 
-/* Rank 0's copy of every chain's state: iall (P, NI64), fall (P, NF64), pall (P, n). */
+/* Rank 0's copy of every chain's state: s (P), phi (P, n). */
 typedef struct all_states {
-  int64_t *iall;
-  double *fall, *pall;
+  lf_hmc_chain_state *s;
+  double *phi;
 } all_states;
 
 /* Allocates a's buffers on rank 0; the other ranks' stay NULL. LF_ERR_NOMEM. */
 static lf_status all_alloc(all_states *a, int rank, int P, size_t n) {
   memset(a, 0, sizeof *a);
   if (rank != 0) return LF_OK;
-  a->iall = malloc((size_t)P * NI64 * sizeof *a->iall);
-  a->fall = malloc((size_t)P * NF64 * sizeof *a->fall);
-  a->pall = malloc((size_t)P * n * sizeof *a->pall);
-  if (!a->iall || !a->fall || !a->pall)
-    return LF_FAIL(LF_ERR_NOMEM, "checkpoint of %d chains of %zu values", P, n);
+  a->s = malloc((size_t)P * sizeof *a->s);
+  a->phi = malloc((size_t)P * n * sizeof *a->phi);
+  if (!a->s || !a->phi) return LF_FAIL(LF_ERR_NOMEM, "checkpoint of %d chains of %zu values", P, n);
   return LF_OK;
 }
 
 /* Frees what all_alloc allocated (also after its failure). */
 static void all_free(all_states *a) {
-  free(a->iall);
-  free(a->fall);
-  free(a->pall);
+  free(a->s);
+  free(a->phi);
 }
+
+/* A chain's state travels as its bytes: every rank runs the same build. */
+#define STATE_BYTES ((int)sizeof(lf_hmc_chain_state))
 
 /* Rank 0 gathers the states and writes them with ckpt_store (contract: hmc_ckpt.h). */
 lf_status lf_hmc_ckpt_write(const char *path, const lf_config *cfg, MPI_Comm comm,
@@ -196,17 +165,13 @@ lf_status lf_hmc_ckpt_write(const char *path, const lf_config *cfg, MPI_Comm com
   int rank = 0, P = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &P);
-  int64_t iv[NI64];
-  double fv[NF64];
-  pack(s, iv, fv);
   all_states a;
   lf_status rc = all_alloc(&a, rank, P, n);
   if ((rc = lf_comm_agree(comm, rc)) == LF_OK) {
-    if (MPI_Gather(iv, NI64, MPI_INT64_T, a.iall, NI64, MPI_INT64_T, 0, comm) != MPI_SUCCESS ||
-        MPI_Gather(fv, NF64, MPI_DOUBLE, a.fall, NF64, MPI_DOUBLE, 0, comm) != MPI_SUCCESS ||
-        MPI_Gather(phi, (int)n, MPI_DOUBLE, a.pall, (int)n, MPI_DOUBLE, 0, comm) != MPI_SUCCESS)
+    if (MPI_Gather(s, STATE_BYTES, MPI_BYTE, a.s, STATE_BYTES, MPI_BYTE, 0, comm) != MPI_SUCCESS ||
+        MPI_Gather(phi, (int)n, MPI_DOUBLE, a.phi, (int)n, MPI_DOUBLE, 0, comm) != MPI_SUCCESS)
       rc = LF_FAIL(LF_ERR_MPI, "gathering the chain states for the checkpoint '%s'", path);
-    if (rc == LF_OK && rank == 0) rc = ckpt_store(path, cfg, P, n, a.iall, a.fall, a.pall);
+    if (rc == LF_OK && rank == 0) rc = ckpt_store(path, cfg, P, n, a.s, a.phi);
     rc = lf_comm_agree(comm, rc);
   }
   all_free(&a);
@@ -219,18 +184,17 @@ lf_status lf_hmc_ckpt_read(const char *path, const lf_config *cfg, MPI_Comm comm
   int rank = 0, P = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &P);
-  int64_t iv[NI64];
-  double fv[NF64];
+  lf_hmc_chain_state mine;
   all_states a;
   lf_status rc = all_alloc(&a, rank, P, n);
-  if (rc == LF_OK && rank == 0) rc = ckpt_load(path, cfg, P, n, a.iall, a.fall, a.pall);
+  if (rc == LF_OK && rank == 0) rc = ckpt_load(path, cfg, P, n, a.s, a.phi);
   if ((rc = lf_comm_agree(comm, rc)) == LF_OK) {
-    if (MPI_Scatter(a.iall, NI64, MPI_INT64_T, iv, NI64, MPI_INT64_T, 0, comm) != MPI_SUCCESS ||
-        MPI_Scatter(a.fall, NF64, MPI_DOUBLE, fv, NF64, MPI_DOUBLE, 0, comm) != MPI_SUCCESS ||
-        MPI_Scatter(a.pall, (int)n, MPI_DOUBLE, phi, (int)n, MPI_DOUBLE, 0, comm) != MPI_SUCCESS)
+    if (MPI_Scatter(a.s, STATE_BYTES, MPI_BYTE, &mine, STATE_BYTES, MPI_BYTE, 0, comm) !=
+            MPI_SUCCESS ||
+        MPI_Scatter(a.phi, (int)n, MPI_DOUBLE, phi, (int)n, MPI_DOUBLE, 0, comm) != MPI_SUCCESS)
       rc = LF_FAIL(LF_ERR_MPI, "scattering the chain states of the checkpoint '%s'", path);
     rc = lf_comm_agree(comm, rc);
-    if (rc == LF_OK) unpack(s, iv, fv);
+    if (rc == LF_OK) *s = mine;
   }
   all_free(&a);
   return rc;
