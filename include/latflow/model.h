@@ -91,7 +91,6 @@ void lf_model_optim_step(lf_model *m, const lf_optim_cfg *opt, double lr);
 /* Total conv multiply-adds of one forward pass per sample (for FLOP rates). */
 double lf_model_forward_madds(const lf_model *m);
 
-
 /* ---- the architecture, described once (src/flow/model_arch.c) ---------------------------
  * One table of the fields that decide what the arenas mean (or that a model file repeats
  * for people): the /model attributes of model files, the trainer checkpoint's record, the
@@ -108,7 +107,7 @@ typedef enum lf_arch_type {
 #define LF_ARCH_SAME 2u        /* compared by lf_model_cfg_same_arch */
 #define LF_ARCH_SAME_SPLINE 4u /* compared by lf_model_cfg_same_arch for spline couplings */
 typedef struct lf_model_arch_field {
-  const char *name;         /* field (and /model attribute) name */
+  const char *name; /* field (and /model attribute) name */
   lf_arch_type type;
   size_t offset;            /* offsetof(lf_model, ...): cfg fields are at cfg.* */
   const char *const *names; /* LF_ARCH_ENUM: value names, NULL-terminated; else NULL */
@@ -127,8 +126,7 @@ const char *lf_model_arch_value_name(const lf_model_arch_field *f, int64_t v);
 int64_t lf_model_arch_value(const lf_model *m, const lf_model_arch_field *f);
 /* 1 if a and b describe nets whose parameters mean the same on any lattice (base, layers,
  * hidden, kernel, activation, coupling and, for spline couplings, spline_bins); the
- * precision may differ (parameters convert through double). Replaces cmd_train.c's
- * same_arch. */
+ * precision may differ (parameters convert through double). train.init_from uses it. */
 int lf_model_cfg_same_arch(const lf_model_cfg *a, const lf_model_cfg *b);
 /* Most entries of lf_model_arch_record. */
 #define LF_MODEL_ARCH_MAX (12 + LF_MAX_HIDDEN)

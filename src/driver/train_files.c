@@ -133,17 +133,6 @@ fail:
   return rc;
 }
 
-/* 1 if a and b build flows with the same parameter layout. */
-static int same_arch(const lf_model_cfg *a, const lf_model_cfg *b) {
-  if (a->base != b->base || a->layers != b->layers || a->nhidden != b->nhidden ||
-      a->kernel != b->kernel || a->activation != b->activation || a->coupling != b->coupling ||
-      (a->coupling == LF_COUPLING_SPLINE && a->spline_bins != b->spline_bins))
-    return 0;
-  for (int i = 0; i < a->nhidden; i++)
-    if (a->hidden[i] != b->hidden[i]) return 0;
-  return 1;
-}
-
 /* Parameter transfer (other couplings) or volume transfer (other lattice): the conv
  * nets are translation-equivariant, so the same parameters act on any lattice size. */
 lf_status lf_driver_transfer_params(const lf_config *cfg, lf_model *m) {
@@ -153,7 +142,7 @@ lf_status lf_driver_transfer_params(const lf_config *cfg, lf_model *m) {
   memset(&om, 0, sizeof om);
   double *p = NULL;
   LF_CHECK(lf_io_model_load(cfg->train.init_from, &ocfg, &om, 1));
-  if (!same_arch(&ocfg.model, &m->cfg) || om.C != m->C || om.nparams != m->nparams) {
+  if (!lf_model_cfg_same_arch(&ocfg.model, &m->cfg) || om.C != m->C || om.nparams != m->nparams) {
     rc = LF_FAIL(LF_ERR_CONFIG,
                  "train.init_from: '%s' has another architecture (layers %d, hidden %d..., "
                  "kernel %d, base %d, %zu parameters) than this config (layers %d, kernel %d, "
