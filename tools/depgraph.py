@@ -45,7 +45,12 @@ def graph(build, root):
         for suffix in ("", "_single", "_double"):
             d = os.path.join(build, "CMakeFiles", "lf_%s%s.dir" % (a, suffix))
             for dirpath, _, files in os.walk(d):
-                objs += [os.path.join(dirpath, f) for f in files if f.endswith(".o")]
+                for f in files:
+                    # only objects whose source still exists (a build folder keeps the
+                    # objects of deleted files)
+                    rel = os.path.relpath(os.path.join(dirpath, f[:-2]), d)
+                    if f.endswith(".o") and os.path.exists(os.path.join(root, rel)):
+                        objs.append(os.path.join(dirpath, f))
         defs[a], uses[a] = symbols(sorted(objs)) if objs else (set(), set())
     owner = {}
     for a in areas:

@@ -1,6 +1,7 @@
 /* latflow/config_theory.h: the theory section of the run card (lf_theory_cfg), part of
  * lf_config (latflow/config.h; keys and ranges in docs/CONFIG.md). Types only, plus the
- * theory's name for logs and files (src/config). */
+ * theories' names, which the theory module owns (src/theory/theory.c) and the config
+ * parses theory.name with. */
 #ifndef LATFLOW_CONFIG_THEORY_H
 #define LATFLOW_CONFIG_THEORY_H
 
@@ -20,6 +21,8 @@ typedef struct lf_theory_cfg {
   char fermion_bc[LF_NAME_MAX]; /* schwinger: periodic | antiperiodic (default antiperiodic) */
 } lf_theory_cfg;
 
+/* The theories' names indexed by lf_theory_kind, NULL-terminated (theory.name's values). */
+extern const char *const lf_theory_names[];
 /* The name of theory k, for logs and files ("unknown" outside the enum). */
 const char *lf_theory_name(lf_theory_kind k);
 

@@ -21,8 +21,9 @@
  * node, and the headroom under RLIMIT_AS and RLIMIT_DATA (per process, not divided). The
  * file names are injectable for tests.
  *
- * Every function is local, does no MPI, never allocates on the heap and never fails except
- * where a status is returned (LF_ERR_INVALID for unparsable text). */
+ * lf_mem_estimate is src/driver/mem_estimate.c (it knows every module); the rest is
+ * src/core/mem.c. Every function is local, does no MPI, never allocates on the heap and never fails
+ * except where a status is returned (LF_ERR_INVALID for unparsable text). */
 #ifndef LATFLOW_MEM_H
 #define LATFLOW_MEM_H
 

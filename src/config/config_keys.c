@@ -14,7 +14,6 @@
 
 /* ---- the key table ------------------------------------------------------------------------ */
 
-static const char *const THEORY_NAMES[] = {"phi4", "u1", "schwinger", NULL};
 const char *const lf_cfg_base_names[] = {"normal", "free_field", "haar", NULL};
 static const char *const ACT_NAMES[] = {"leaky_relu", "tanh", NULL};
 const char *const lf_cfg_coupling_names[] = {"affine", "spline", NULL};
@@ -45,7 +44,7 @@ const keydef lf_cfg_keys[] = {
   {"output", K_STR, R_DIR, O(output), S(output), NULL, 0},
   {"observables", K_OBS, R_NONE, O(observables), 0, NULL, LF_CONFIG_GIVEN_OBSERVABLES},
   SEC("theory"),
-  {"theory.name", K_ENUM, R_NONE, O(theory.name), 0, THEORY_NAMES, 0},
+  {"theory.name", K_ENUM, R_NONE, O(theory.name), 0, lf_theory_names, 0},
   {"theory.shape", K_SHAPE, R_NONE, O(theory.shape), 0, NULL, 0},
   {"theory.m2", K_DOUBLE, R_NONE, O(theory.m2), 0, NULL, 0},
   {"theory.lambda", K_DOUBLE, R_GE0, O(theory.lambda), 0, NULL, 0},
@@ -268,9 +267,6 @@ void lf_config_defaults(lf_config *cfg) {
   lf_cfg_dependent_defaults(cfg); /* lr, eps, observables */
 }
 
-const char *lf_theory_name(lf_theory_kind k) {
-  return (int)k >= 0 && (int)k < 3 ? THEORY_NAMES[k] : "unknown";
-}
 const char *lf_estimator_name(lf_estimator e) {
   return (int)e >= 0 && (int)e < 2 ? EST_NAMES[e] : "unknown";
 }

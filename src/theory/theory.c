@@ -17,6 +17,18 @@ static const lf_theory_ops *const theories[] = {
     [LF_THEORY_SCHWINGER] = &lf_schwinger_ops,
 };
 
+const char *const lf_theory_names[] = {
+    [LF_THEORY_PHI4] = "phi4",
+    [LF_THEORY_U1] = "u1",
+    [LF_THEORY_SCHWINGER] = "schwinger",
+    [LF_THEORY_SCHWINGER + 1] = NULL,
+};
+
+const char *lf_theory_name(lf_theory_kind k) {
+  const int n = (int)(sizeof theories / sizeof theories[0]);
+  return (int)k >= 0 && (int)k < n ? lf_theory_names[k] : "unknown";
+}
+
 /* The facts of kind k, or NULL outside the enum. */
 static const lf_theory_ops *ops_of(lf_theory_kind k) {
   const int n = (int)(sizeof theories / sizeof theories[0]);
