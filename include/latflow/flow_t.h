@@ -32,8 +32,8 @@ typedef struct LF_T(lf_layer_ops) {
   lf_status (*check)(const lf_model_cfg *cfg, const lf_flow_shape *sh);
   size_t (*nparams)(const lf_model_cfg *cfg, int C); /* of one layer */
   /* Layer i of the stack on params/grads (borrowed, npl entries each). */
-  void (*bind)(void *layer, const lf_model_cfg *cfg, const lf_flow_shape *sh, int i,
-               LF_R *params, LF_R *grads);
+  void (*bind)(void *layer, const lf_model_cfg *cfg, const lf_flow_shape *sh, int i, LF_R *params,
+               LF_R *grads);
   /* Saved workspace per call and shared scratch (LF_R elements) at batch B; both about
    * linear in B (the stack checks its totals for overflow from the sizes at B = 1). */
   size_t (*ws_size)(const void *layer, int B);
@@ -46,8 +46,8 @@ typedef struct LF_T(lf_layer_ops) {
                   LF_R *scratch);
   void (*backward)(void *layer, int B, const LF_R *x, const LF_R *dy, const double *dlogdet,
                    LF_R *dx, const LF_R *ws, LF_R *scratch);
-  void (*inverse_backward)(void *layer, int B, const LF_R *y, const LF_R *dx,
-                           const double *dlogdet, LF_R *dy, const LF_R *ws, LF_R *scratch);
+  void (*inverse_backward)(void *layer, int B, const LF_R *y, const LF_R *dx, const double *dlogdet,
+                           LF_R *dy, const LF_R *ws, LF_R *scratch);
   /* Optional (NULL: the stack runs forward over a shared workspace): the forward that
    * saves nothing, over chunks of samples; bytes of one sample's chunk buffers, and the
    * scratch of a chunk of B samples. */
@@ -107,13 +107,13 @@ extern const LF_T(lf_layer_ops) LF_T(lf_coupling_ops);
 typedef struct LF_T(lf_flow) {
   const LF_T(lf_layer_ops) * ops; /* borrowed (static table): the layers' operations */
   int nlayers, C, L0, L1, V, Bmax;
-  void *layers;       /* owned: nlayers objects of ops->size bytes (lf_flow_layer) */
-  size_t npl;         /* parameters per layer */
-  LF_R *ws;           /* owned: saved workspaces of all layers at Bmax */
-  LF_R *xs;           /* owned: (nlayers+1, Bmax, C*V) fields between layers */
-  LF_R *dxs;          /* owned: 2 x (Bmax, C*V) gradient ping-pong buffers */
-  LF_R *scratch;      /* owned */
-  LF_R *tmp;          /* owned when ops->forward_nograd is NULL: one layer's ws + 2 fields */
+  void *layers;        /* owned: nlayers objects of ops->size bytes (lf_flow_layer) */
+  size_t npl;          /* parameters per layer */
+  LF_R *ws;            /* owned: saved workspaces of all layers at Bmax */
+  LF_R *xs;            /* owned: (nlayers+1, Bmax, C*V) fields between layers */
+  LF_R *dxs;           /* owned: 2 x (Bmax, C*V) gradient ping-pong buffers */
+  LF_R *scratch;       /* owned */
+  LF_R *tmp;           /* owned when ops->forward_nograd is NULL: one layer's ws + 2 fields */
   size_t ws_per_layer; /* at Bmax */
 } LF_T(lf_flow);
 

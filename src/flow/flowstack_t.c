@@ -81,8 +81,7 @@ lf_status LF_T(lf_flow_init)(LF_T(lf_flow) * f, const lf_model_cfg *cfg, int C, 
   if (!ops)
     return LF_FAIL(LF_ERR_INVALID, "flow: no coupling layer of kind %d", (int)cfg->coupling);
   const lf_flow_shape sh = {C, L0, L1, site_parity};
-  if ((rc = check_cfg(ops->what, cfg)) != LF_OK || (rc = ops->check(cfg, &sh)) != LF_OK)
-    return rc;
+  if ((rc = check_cfg(ops->what, cfg)) != LF_OK || (rc = ops->check(cfg, &sh)) != LF_OK) return rc;
   if (Bmax < 1) return LF_FAIL(LF_ERR_INVALID, "%s: Bmax must be >= 1, got %d", ops->what, Bmax);
   if (!params || !grads)
     return LF_FAIL(LF_ERR_INVALID, "%s: params and grads must not be NULL", ops->what);
@@ -106,8 +105,8 @@ lf_status LF_T(lf_flow_init)(LF_T(lf_flow) * f, const lf_model_cfg *cfg, int C, 
   }
   if (ops->forward_nograd) { /* two chunk fields + the layers' nograd scratch of one chunk */
     const int nb = nograd_chunk(f);
-    const size_t s = 2 * (size_t)nb * (size_t)C * (size_t)f->V +
-                     ops->nograd_scratch_size(f->layers, nb);
+    const size_t s =
+        2 * (size_t)nb * (size_t)C * (size_t)f->V + ops->nograd_scratch_size(f->layers, nb);
     if (s > scratch) scratch = s;
   }
   const size_t field = (size_t)Bmax * (size_t)C * (size_t)f->V;
@@ -115,8 +114,8 @@ lf_status LF_T(lf_flow_init)(LF_T(lf_flow) * f, const lf_model_cfg *cfg, int C, 
    * bypassed): refuse those as out of memory rather than allocate a wrapped size (the
    * per-sample sizes are small; the totals are linear in the batch) */
   per_sample = (double)f->nlayers * (double)ops->ws_size(f->layers, 1) +
-                            (double)(f->nlayers + 4) * (double)C * (double)f->V +
-                            (double)ops->scratch_size(f->layers, 1);
+               (double)(f->nlayers + 4) * (double)C * (double)f->V +
+               (double)ops->scratch_size(f->layers, 1);
   if (per_sample * (double)Bmax * (double)sizeof(LF_R) > 0x1p62) goto nomem;
   f->ws_per_layer = ops->ws_size(f->layers, Bmax);
   f->ws = lf_alloc((size_t)f->nlayers * f->ws_per_layer * sizeof(LF_R));
@@ -124,8 +123,7 @@ lf_status LF_T(lf_flow_init)(LF_T(lf_flow) * f, const lf_model_cfg *cfg, int C, 
   f->dxs = lf_alloc(2 * field * sizeof(LF_R));
   f->scratch = lf_alloc(scratch * sizeof(LF_R));
   if (!ops->forward_nograd) f->tmp = lf_alloc((f->ws_per_layer + 2 * field) * sizeof(LF_R));
-  if (!f->ws || !f->xs || !f->dxs || !f->scratch || (!ops->forward_nograd && !f->tmp))
-    goto nomem;
+  if (!f->ws || !f->xs || !f->dxs || !f->scratch || (!ops->forward_nograd && !f->tmp)) goto nomem;
   return LF_OK;
 nomem : {
   const double bytes = per_sample * (double)Bmax * (double)sizeof(LF_R);

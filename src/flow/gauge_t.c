@@ -279,8 +279,8 @@ static size_t l_nparams(const lf_model_cfg *cfg, int C) {
 static void l_bind(void *c, const lf_model_cfg *cfg, const lf_flow_shape *sh, int i, LF_R *params,
                    LF_R *grads) {
   LF_T(lf_gcoupling_bind)
-  (c, sh->L0, sh->L1, i % 2, (i / 2) % 4, cfg->spline_bins, cfg->nhidden, cfg->hidden,
-   cfg->kernel, cfg->activation, params, grads);
+  (c, sh->L0, sh->L1, i % 2, (i / 2) % 4, cfg->spline_bins, cfg->nhidden, cfg->hidden, cfg->kernel,
+   cfg->activation, params, grads);
 }
 LF_LAYER_FORWARDERS(lf_gcoupling)
 

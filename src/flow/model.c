@@ -47,8 +47,8 @@ static void bufs_free(batch_bufs *b) {
  * fields; 1 on success, 0 (all freed) on failure. */
 static int bufs_alloc(batch_bufs *b, size_t nfield, size_t nbatch, size_t real_size) {
   memset(b, 0, sizeof *b);
-  double **fields[3] = {&b->zd, &b->dzd, &b->eps_saved}, **rows[3] = {&b->logr, &b->logdet,
-                                                                        &b->dlogdet};
+  double **fields[3] = {&b->zd, &b->dzd, &b->eps_saved},
+         **rows[3] = {&b->logr, &b->logdet, &b->dlogdet};
   void **net[3] = {&b->zr, &b->phir, &b->dr};
   int ok = 1;
   for (int i = 0; i < 3; i++) {

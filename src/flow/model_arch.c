@@ -153,8 +153,8 @@ void lf_model_arch_text(const int64_t *rec, size_t n, char *buf, size_t bn) {
                    R("precision") == LF_PREC_F32 ? "single" : "double", R("nparams"));
 #undef R
   for (size_t k = (size_t)hid; k < n && w > 0 && (size_t)w < bn; k++)
-    w += snprintf(buf + w, bn - (size_t)w, "%s%lld", k > (size_t)hid ? ", " : "",
-                  (long long)rec[k]);
+    w +=
+        snprintf(buf + w, bn - (size_t)w, "%s%lld", k > (size_t)hid ? ", " : "", (long long)rec[k]);
   if (w > 0 && (size_t)w < bn) snprintf(buf + w, bn - (size_t)w, "]");
 }
 

@@ -1,6 +1,6 @@
 /* The trainer's checkpoint (latflow/train.h): the architecture record that must match on
- * resume (lf_model_arch_record, latflow/model.h), the arenas bitwise, the counters and the ESS ring; a load verifies the
- * parameter hash before it restores anything. */
+ * resume (lf_model_arch_record, latflow/model.h), the arenas bitwise, the counters and the ESS
+ * ring; a load verifies the parameter hash before it restores anything. */
 #include "train_impl.h"
 
 #include <limits.h>
