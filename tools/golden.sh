@@ -86,7 +86,7 @@ run analyze "$lf" analyze --json sample_np1/ensemble.h5
 rm -f analyze.log
 [ $failed = 0 ] || { echo "golden: a run failed"; exit 1; }
 if [ "$mode" = record ]; then echo "golden: recorded in $out"; exit 0; fi
-# Debian's python3 has python3-h5py (tools/setup.sh); another python3 first on PATH may not
+# Debian's python3 has python3-h5py (tools/setup.sh --test); another python3 first on PATH may not
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
 "$py" "$here/golden_compare.py" "$top/ref" "$out"

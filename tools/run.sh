@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: install dependencies, build latflow, and run the
+# The main job on a fresh machine: install its dependencies (no test-only package, no
+# service enabled: tools/setup.sh), build latflow, and run the
 # pipeline on the built-in quickstart config (or on the config and options given).
 # Usage: bash tools/run.sh [CONFIG] [latflow run options...]
 # Output goes to runs/quickstart-<date>-<time>/ unless --output is given.

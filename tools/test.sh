@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds latflow twice and runs the test suite: a Release build with -Werror (all tests),
-# then an ASan+UBSan build (unit tests). Usage: bash tools/test.sh [ctest args...]
+# then an ASan+UBSan build (unit tests). Installs the test-only packages first (tools/setup.sh
+# --test: SLURM, munge, h5py, HDF5 tools; no service left enabled).
+# Usage: bash tools/test.sh [ctest args...]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-bash "$root/tools/setup.sh"
+bash "$root/tools/setup.sh" --test   # the main job's packages and the test-only ones
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 jobs=$(nproc 2>/dev/null || echo 2)

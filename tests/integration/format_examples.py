@@ -36,7 +36,7 @@ try:
     import h5py
     import numpy as np
 except ImportError as exc:  # CTest SKIP_RETURN_CODE
-    print(f"SKIP: {exc} (install Debian's python3-h5py and python3-numpy: tools/setup.sh)")
+    print(f"SKIP: {exc} (install Debian's python3-h5py and python3-numpy: tools/setup.sh --test)")
     sys.exit(77)
 
 PLACEHOLDERS = ("runs/quickstart/ensemble.h5", "runs/quickstart/train.h5")

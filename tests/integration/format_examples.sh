@@ -9,7 +9,7 @@
 # how_to_read; the IMH file tells the old read (obs[:].mean(0)) apart from the right one by
 # far (12%, 5 errors). multiplicity is bitwise the same on 1 and 2 ranks and after a
 # resume (h5diff). The train.h5 example runs on the model's train.h5.
-# Exit 77 (skipped) only if /usr/bin/python3 lacks h5py or numpy (tools/setup.sh installs
+# Exit 77 (skipped) only if /usr/bin/python3 lacks h5py or numpy (tools/setup.sh --test installs
 # Debian's python3-h5py and python3-numpy).
 # usage: format_examples.sh LATFLOW WORKDIR SOURCEDIR
 set -u
@@ -17,7 +17,7 @@ set -u
 . "$(dirname "$0")/../lib.sh" || exit 1
 py=${LATFLOW_TEST_PYTHON:-/usr/bin/python3}   # Debian's; the override only checks the skip
 "$py" -c "import h5py, numpy" 2>/dev/null ||
-  skip "$py cannot import h5py and numpy (bash tools/setup.sh installs python3-h5py)"
+  skip "$py cannot import h5py and numpy (bash tools/setup.sh --test installs python3-h5py)"
 lf_setup "$@"
 doc=$src/docs/FORMAT.md
 helper=$src/tests/integration/format_examples.py

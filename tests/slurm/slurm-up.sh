@@ -94,6 +94,9 @@ if [ "$missing" = 1 ]; then
   rc=$?
   [ "$made_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
   [ "$rc" = 0 ] || die "apt-get install slurmctld slurmd slurm-client munge failed (exit $rc)"
+  # the maintainer scripts enable the units: this cluster starts its own daemons, so leave
+  # none enabled (as tools/setup.sh does), unless the machine is a configured SLURM node
+  [ -e /etc/slurm/slurm.conf ] || systemctl disable --quiet munge slurmd slurmctld 2>/dev/null || true
   say "installed"
 fi
 

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The user docs are self-contained (issue 15): README.md and docs/*.md name no file outside
+# the repository (../shared, DESIGN.md, STYLE.md), every relative Markdown link
+# [text](path) resolves to a file or folder of the repository, and every `mpiexec -n N` /
+# `mpirun -n N` example with N > 2 is followed by a note on --oversubscribe in its file.
+# usage: docs_links.sh LATFLOW WORKDIR SOURCEDIR
+set -u
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh" || exit 1
+lf_setup "$@"
+docs=("$src/README.md" "$src"/docs/*.md)
+if grep -nE '\.\./shared|DESIGN\.md|STYLE\.md' "${docs[@]}" > outside.txt; then
+  bad "docs name files outside the repository:"; cat outside.txt
+else ok "no ../shared, DESIGN.md or STYLE.md"; fi
+n=0
+for f in "${docs[@]}"; do
+  dir=$(dirname "$f")
+  while IFS= read -r link; do
+    target=${link%%#*}
+    case "$target" in ''|http://*|https://*|mailto:*) continue ;; esac
+    n=$((n + 1))
+    [ -e "$dir/$target" ] || bad "${f#"$src"/}: link ($link) does not resolve"
+  done < <(grep -oE '\]\([^) ]+\)' "$f" | sed -E 's/^\]\((.*)\)$/\1/')
+done
+ok "$n relative links checked"
+for f in "${docs[@]}"; do
+  if grep -qE '(mpiexec|mpirun) (--[a-z-]+ )*-n ([3-9]|[1-9][0-9])' "$f" &&
+     ! grep -q -- '--oversubscribe' "$f"; then
+    bad "${f#"$src"/}: mpiexec/mpirun -n > 2 without a note on --oversubscribe"
+  fi
+done
+ok "multi-rank examples come with --oversubscribe notes"
+finish docs_links
