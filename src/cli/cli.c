@@ -160,6 +160,11 @@ int lf_cli_setup(int argc, char **argv, MPI_Comm comm, const char *cmd, const ch
     *code = 0;
     return 0;
   }
+  /* training takes hours and writes a model: it never falls back to the built-in card */
+  if (rc == LF_OK && !o->config && !strcmp(cmd, "train"))
+    rc = lf_fail_msg(LF_ERR_USAGE,
+                     "train: needs a run card: latflow train CONFIG (get one with `latflow config "
+                     "--default > my.yaml`, edit it, then run latflow train my.yaml)");
   if (rc == LF_OK) rc = lf_cli_load_config(o, cfg);
   /* the flow's rules only for the commands that build one: hmc runs any valid theory */
   if (rc == LF_OK && builds_flow(cmd)) rc = lf_config_validate_flow(cfg);

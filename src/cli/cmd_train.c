@@ -1,4 +1,4 @@
-/* latflow train CONFIG [--resume]: parses the options and runs the train pipeline
+/* latflow train CONFIG [--resume]: parses the options (CONFIG is required) and runs the train pipeline
  * (lf_train_pipeline_ex, latflow/driver.h; src/driver/train_pipeline.c has the run's files,
  * checkpoints and evaluations) in the locked output folder, then prints its summary
  * (--json). A signal ends the command with exit code 3 after the checkpoint was written. */
@@ -6,9 +6,10 @@
 #include "cmd_train.h"
 
 static const char help[] =
-    "usage: latflow train [CONFIG] [--set key=value]... [--output DIR] [--force] [--json]\n"
+    "usage: latflow train CONFIG [--set key=value]... [--output DIR] [--force] [--json]\n"
     "                     [--resume]\n"
-    "Trains the flow of CONFIG (default: the built-in quickstart card) by reverse KL with\n"
+    "Trains the flow of the run card CONFIG (required; `latflow config --default > my.yaml`\n"
+    "writes the quickstart card to start from) by reverse KL with\n"
     "train.estimator rt or re. Writes <output>/model.h5 and <output>/train.h5 (metrics per\n"
     "step). Every train.eval_every steps and at the end it evaluates the model on\n"
     "train.eval_samples fresh samples (ESS, IMH acceptance: the honest figures; the batch\n"

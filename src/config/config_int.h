@@ -145,11 +145,14 @@ lf_status lf_cfg_unknown_key(loc at, const char *path);
 
 /* ---- numbers (config_number.c) ------------------------------------------------------------ */
 
-typedef enum numrc { NUM_OK, NUM_SYNTAX, NUM_RANGE, NUM_NEGATIVE } numrc;
+/* NUM_FRACTION: an integer key given a number that is not a whole one (1.5, 1e-3) */
+typedef enum numrc { NUM_OK, NUM_SYNTAX, NUM_RANGE, NUM_NEGATIVE, NUM_FRACTION } numrc;
 
-/* A decimal integer (optional sign, digits only) in [lo, hi]. */
+/* An integer in [lo, hi]: digits with an optional sign, or a whole number in decimal or
+ * exponent form (1e5, 100000.0, -2.5e3). */
 numrc lf_cfg_parse_ll(const char *s, long long lo, long long hi, long long *out);
-/* A decimal integer in [0, UINT64_MAX] (NUM_NEGATIVE for a well-formed negative one). */
+/* An integer in [0, UINT64_MAX] written as lf_cfg_parse_ll accepts it (NUM_NEGATIVE for a
+ * well-formed negative one). */
 numrc lf_cfg_parse_u64(const char *s, uint64_t *out);
 /* A number as strtod reads it, the whole text, with at least one digit. */
 numrc lf_cfg_parse_double(const char *s, double *out);

@@ -50,7 +50,8 @@ static const char *describe(char *buf, size_t n, const yaml_node_t *v) {
   return lf_cfg_quoted(buf, n, scalar(v));
 }
 
-/* Reads one integer-like scalar for key id (entry > 0 names a list entry in messages). */
+/* Reads one integer-like scalar for key id (entry > 0 names a list entry in messages):
+ * digits, or a whole number in decimal or exponent form (1e5, 100000.0). */
 static lf_status read_ll(pctx *c, int id, const yaml_node_t *v, int entry, long long lo,
                          long long hi, long long *out) {
   char q[96], key[PATH_BUF + 16];
@@ -67,6 +68,10 @@ static lf_status read_ll(pctx *c, int id, const yaml_node_t *v, int entry, long 
   case NUM_RANGE:
     return lf_cfg_fail_at(LF_ERR_CONFIG, at_node(c, v), key,
                           "integer out of range [%lld, %lld], got %s", lo, hi,
+                          lf_cfg_quoted(q, sizeof q, scalar(v)));
+  case NUM_FRACTION:
+    return lf_cfg_fail_at(LF_ERR_CONFIG, at_node(c, v), key,
+                          "expected an integer, got %s, which is not a whole number",
                           lf_cfg_quoted(q, sizeof q, scalar(v)));
   default:
     return lf_cfg_fail_at(LF_ERR_CONFIG, at_node(c, v), key, "expected an integer, got %s",
@@ -144,6 +149,10 @@ static lf_status set_leaf(pctx *c, int id, const yaml_node_t *v) {
       return lf_cfg_fail_at(LF_ERR_CONFIG, at_node(c, v), k->path,
                             "integer out of range [0, %llu], got %s",
                             (unsigned long long)UINT64_MAX, lf_cfg_quoted(q, sizeof q, scalar(v)));
+    case NUM_FRACTION:
+      return lf_cfg_fail_at(LF_ERR_CONFIG, at_node(c, v), k->path,
+                            "expected an integer, got %s, which is not a whole number",
+                            lf_cfg_quoted(q, sizeof q, scalar(v)));
     default:
       return lf_cfg_fail_at(LF_ERR_CONFIG, at_node(c, v), k->path, "expected an integer, got %s",
                             lf_cfg_quoted(q, sizeof q, scalar(v)));

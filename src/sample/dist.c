@@ -7,6 +7,7 @@
  * the result; the pieces they share are in dist_impl.h. */
 #include "dist_impl.h"
 
+#include "latflow/log.h"
 #include "latflow/timer.h"
 
 #include <stdint.h>
@@ -193,6 +194,15 @@ lf_status lf_sample_dist(const lf_config *cfg, lf_model *m, const lf_theory *th,
   a.w = w;
   if (opts) a.o = *opts;
   a.nblocks = ((uint64_t)cfg->sample.proposals + (uint64_t)B - 1) / (uint64_t)B;
+  /* the run draws whole blocks (each block's proposals come from its own counter-based
+   * stream, so P ranks give the file of one): say so when that is more than asked for */
+  if (opts && (uint64_t)cfg->sample.proposals % (uint64_t)B) /* not the benchmark */
+    lf_log_info("sample",
+                "sample.proposals = %ld is not a multiple of sample.block = %d: drawing %llu whole "
+                "blocks = %llu proposals (set sample.proposals to a multiple of sample.block for "
+                "an exact count)",
+                cfg->sample.proposals, B, (unsigned long long)a.nblocks,
+                (unsigned long long)(a.nblocks * (uint64_t)B));
   a.save = cfg->sample.save != LF_SAVE_NONE;
   int P = 1;
   MPI_Comm_size(comm, &P);

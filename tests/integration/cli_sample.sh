@@ -29,6 +29,9 @@ YAML
 expect_code 0 "train tiny" -- "$lf" train tiny.yaml
 expect_code 0 "sample --json" -- "$lf" sample tiny.yaml --json
 has_keys sample proposals acceptance ess non_finite max_rejection_run gen_seconds model_hash ensemble
+# 4000 proposals in blocks of 128: the run draws 32 whole blocks and says so
+expect_err "sample.proposals = 4000 is not a multiple of sample.block = 128: drawing 32 whole blocks = 4096 proposals" "rounding to whole blocks is logged"
+[ "$(json_num proposals)" = 4096 ] && ok "--json proposals: 4096" || bad "--json proposals: $(json_num proposals)"
 [ -s out/tiny/ensemble.h5 ] && ok "ensemble.h5 written" || bad "ensemble.h5 missing"
 ls out/tiny/*.tmp >/dev/null 2>&1 && bad "temporary files left" || ok "no temporary files left"
 expect_code 1 "sample refuses to overwrite" -- "$lf" sample tiny.yaml

@@ -114,7 +114,18 @@ if command -v gnuplot >/dev/null; then
     ok "no evaluations: no eval.dat, no fresh-sample curve" || bad "plot without evaluations"
 fi
 # the quickstart card after 300 steps: the batch ESS of 64 samples is biased high
-expect_code 0 "quickstart card, 300 steps, eval_every 100" -- "$lf" train --output out/qs --set train.stop.steps=300 --set train.eval_every=100 --json
+# train needs a card (no silent fallback to the quickstart): a usage error naming the way to one
+expect_code 2 "train without a card" -- "$lf" train --output out/nocard --set train.stop.steps=1
+grep -q "needs a run card" err.txt && grep -q "latflow config --default" err.txt && [ ! -e out/nocard ] &&
+  ok "train without a card: exit 2, names 'latflow config --default', no output" || bad "train without a card: $(cat err.txt)"
+"$lf" config --default >qs.yaml
+# the default card pins nothing that follows theory.name or the optimizer
+sed 's/name: phi4 /name: u1   /' qs.yaml >qs-u1.yaml
+expect_code 0 "default card with theory.name u1 is valid for every command" -- "$lf" check qs-u1.yaml
+expect_code 0 "default card + adadelta" -- "$lf" config qs.yaml --set train.optimizer.name=adadelta
+grep -qE '^ +lr: 1$' out.txt && grep -qE '^ +eps: 1e-06$' out.txt &&
+  ok "adadelta from the default card: lr 1, eps 1e-06" || bad "adadelta lr/eps: $(grep -E ' (lr|eps):' out.txt)"
+expect_code 0 "quickstart card, 300 steps, eval_every 100" -- "$lf" train qs.yaml --output out/qs --set train.stop.steps=300 --set train.eval_every=100 --json
 $py - out.txt <<'PY' && ok "quickstart: fresh-sample ESS << smoothed batch ESS" || bad "quickstart: fresh ESS not below the batch ESS"
 import json, sys
 d = json.load(open(sys.argv[1]))

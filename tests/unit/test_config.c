@@ -17,6 +17,7 @@
  *   text and file) refused naming source and line (no wall-clock bounds).
  * Data: $LATFLOW_DATA (= tests/data, set by CTest); the source tree is $LATFLOW_DATA/../.. */
 #include "latflow/config.h"
+#include "latflow/theory.h"
 #include "lftest.h"
 
 #include <dirent.h>
@@ -44,6 +45,13 @@ static char *read_all(const char *path) {
 }
 
 /* ---- defaults and the quickstart card ------------------------------------------------------ */
+
+/* Applies one --set override, failing the test (with the message) when it is refused. */
+static int set_ok(lf_config *c, const char *a) {
+  lf_status rc = lf_config_set(c, a);
+  CHECK(rc == LF_OK, "--set %s: rc=%d '%s'", a, rc, rc ? lf_last_error() : "");
+  return rc == LF_OK;
+}
 
 static void test_defaults(void) {
   lf_config d, p, f;
@@ -101,6 +109,38 @@ static void test_defaults(void) {
         "configs/quickstart.yaml is byte-identical to lf_config_default_yaml() (%zu vs %zu bytes)",
         text ? strlen(text) : 0, strlen(lf_config_default_yaml()));
   free(text);
+
+  /* the built-in card pins no value that follows from another key (issue 15): switching its
+   * theory.name to u1 gives the gauge flow and u1's observables, and switching its
+   * optimizer gives that optimizer's lr and eps */
+  CHECK(p.given == 0, "the built-in card gives no key with a dependent default (given 0x%x)",
+        p.given);
+  const char *card = lf_config_default_yaml(), *at = strstr(card, "name: phi4");
+  CHECK(at != NULL, "the built-in card has 'name: phi4'");
+  if (at) {
+    char *u1 = malloc(strlen(card) + 1);
+    snprintf(u1, strlen(card) + 1, "%.*sname: u1  %s", (int)(at - card), card,
+             at + strlen("name: phi4"));
+    lf_config g;
+    lf_config_defaults(&g);
+    rc = lf_config_parse_string(&g, u1, "u1.yaml");
+    CHECK(rc == LF_OK, "built-in card with theory.name u1: rc=%d '%s'", rc, lf_last_error());
+    rc = lf_config_validate_flow(&g);
+    CHECK(rc == LF_OK && g.model.base == LF_BASE_HAAR && g.model.coupling == LF_COUPLING_SPLINE &&
+              g.nobs >= 1 && strcmp(g.observables[0], lf_theory_obs_names(LF_THEORY_U1)[0]) == 0,
+          "u1 from the built-in card: rc=%d '%s', base %d coupling %d, %d observables", rc,
+          lf_last_error(), g.model.base, g.model.coupling, g.nobs);
+    free(u1);
+  }
+  lf_config a = p;
+  set_ok(&a, "train.optimizer.name=adadelta");
+  CHECK(a.train.optimizer.lr == 1.0 && a.train.optimizer.eps == 1e-6,
+        "built-in card + adadelta: lr %g eps %g (adadelta's defaults)", a.train.optimizer.lr,
+        a.train.optimizer.eps);
+  a = p;
+  set_ok(&a, "train.optimizer={name: sgd, lr: 0.5}");
+  CHECK(a.train.optimizer.lr == 0.5, "an lr given with the optimizer is kept: %g",
+        a.train.optimizer.lr);
 
   CHECK(strcmp(lf_theory_name(LF_THEORY_PHI4), "phi4") == 0 &&
             strcmp(lf_theory_name(LF_THEORY_U1), "u1") == 0 &&
@@ -276,12 +316,6 @@ static void test_round_trip(void) {
 
 /* ---- overrides ----------------------------------------------------------------------------- */
 
-static int set_ok(lf_config *c, const char *a) {
-  lf_status rc = lf_config_set(c, a);
-  CHECK(rc == LF_OK, "--set %s: rc=%d '%s'", a, rc, rc ? lf_last_error() : "");
-  return rc == LF_OK;
-}
-
 static void test_set(void) {
   lf_config c;
   lf_config_defaults(&c);
@@ -295,6 +329,20 @@ static void test_set(void) {
         "list: model.hidden has %d entries", c.model.nhidden);
   set_ok(&c, "seed=18446744073709551615");
   CHECK(c.seed == UINT64_MAX, "seed = %llu", (unsigned long long)c.seed);
+  /* integers in exponent or decimal form when the value is a whole number (issue 15) */
+  set_ok(&c, "sample.proposals=1e5");
+  CHECK(c.sample.proposals == 100000, "sample.proposals=1e5 -> %ld", c.sample.proposals);
+  set_ok(&c, "sample.proposals=100000.0");
+  CHECK(c.sample.proposals == 100000, "sample.proposals=100000.0 -> %ld", c.sample.proposals);
+  set_ok(&c, "train.batch=1.28E2");
+  CHECK(c.train.batch == 128, "train.batch=1.28E2 -> %d", c.train.batch);
+  set_ok(&c, "seed=1e3");
+  CHECK(c.seed == 1000, "seed=1e3 -> %llu", (unsigned long long)c.seed);
+  set_ok(&c, "model.hidden=[8.0, 1e1]");
+  CHECK(c.model.nhidden == 2 && c.model.hidden[0] == 8 && c.model.hidden[1] == 10,
+        "model.hidden=[8.0, 1e1] -> %d entries", c.model.nhidden);
+  set_ok(&c, "model.hidden=[4, 5, 6]");
+  set_ok(&c, "seed=18446744073709551615");
   set_ok(&c, "output=runs/with spaces");
   CHECK(strcmp(c.output, "runs/with spaces") == 0, "output = '%s'", c.output);
   set_ok(&c, "train.init_from=\"a: b.h5\"");
@@ -387,7 +435,8 @@ static const bad_case BAD[] = {
   {"bad_misplaced_key.yaml", "bad_misplaced_key.yaml:2: unknown key 'batch' (did you mean 'train.batch'?)"},
   {"bad_activation.yaml", "bad_activation.yaml:5: model.activation: expected one of leaky_relu, tanh, got 'relu'"},
   {"bad_int_type.yaml", "bad_int_type.yaml:2: model.layers: expected an integer, got 'abc'"},
-  {"bad_int_float.yaml", "bad_int_float.yaml:2: sample.proposals: expected an integer, got '1.5e5'"},
+  {"bad_int_float.yaml", "bad_int_float.yaml:2: sample.proposals: expected an integer, got '1.5', which is not a whole number"},
+  {"bad_int_huge.yaml", "bad_int_huge.yaml:2: sample.proposals: integer out of range [-9223372036854775808, 9223372036854775807], got '1e30'"},
   {"bad_int_overflow.yaml", "bad_int_overflow.yaml:2: train.batch: integer out of range [-2147483648, 2147483647], got '99999999999'"},
   {"bad_duplicate_key.yaml", "bad_duplicate_key.yaml:5: train.batch: duplicate key (first given at line 3)"},
   {"bad_duplicate_section.yaml", "bad_duplicate_section.yaml:5: theory: duplicate key (first given at line 1)"},
@@ -434,6 +483,14 @@ static const bad_case BAD[] = {
   {"bad_phi4_free_massless.yaml", "bad_phi4_free_massless.yaml:5: theory.lambda: phi4 with theory.lambda = 0 and theory.m2 = 0 <= 0 has no normalizable distribution"},
 };
 static const bad_case BAD_SET[] = {
+  {"train.batch=1.5", "--set: train.batch: expected an integer, got '1.5', which is not a whole number"},
+  {"model.layers=1e-3", "--set: model.layers: expected an integer, got '1e-3', which is not a whole number"},
+  {"train.batch=1e10", "--set: train.batch: integer out of range [-2147483648, 2147483647], got '1e10'"},
+  {"seed=1e30", "--set: seed: integer out of range [0, 18446744073709551615], got '1e30'"},
+  {"seed=-1e3", "--set: seed: must be >= 0, got -1e3"},
+  {"seed=2.5", "--set: seed: expected an integer, got '2.5', which is not a whole number"},
+  {"train.batch=0x10", "--set: train.batch: expected an integer, got '0x10'"},
+  {"train.batch=inf", "--set: train.batch: expected an integer, got 'inf'"},
   {"train.bach=128", "--set: unknown key 'train.bach' (did you mean 'train.batch'?)"},
   {"trian.batch=1", "--set: unknown key 'trian.batch' (did you mean 'train.batch'?)"},
   {"train.optimizer.learning_rate=1", "--set: unknown key 'train.optimizer.learning_rate' (valid keys of 'train.optimizer': name, lr, beta1, beta2, eps, momentum, rho, weight_decay)"},
