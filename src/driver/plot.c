@@ -346,15 +346,16 @@ static void stage_remove(const char *st) {
 static lf_status stage_commit(const char *st, const char *dir, cJSON *json) {
   lf_status rc = LF_OK;
   char from[LF_PATH_MAX], to[LF_PATH_MAX];
+  struct dirent **de = NULL;
+  const int n = scandir(st, &de, NULL, alphasort); /* sorted: "plots" in name order */
+  if (n < 0) return LF_FAIL(LF_ERR_IO, "cannot read '%s': %s", st, strerror(errno));
   cJSON *list = json ? cJSON_AddArrayToObject(json, "plots") : NULL;
-  for (int pass = 0; pass < 2 && rc == LF_OK; pass++) {
-    DIR *d = opendir(st);
-    if (!d) return LF_FAIL(LF_ERR_IO, "cannot read '%s': %s", st, strerror(errno));
-    struct dirent *de;
-    while (rc == LF_OK && (de = readdir(d))) {
-      if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-      if ((rc = lf_io_path_join(to, sizeof to, dir, de->d_name)) != LF_OK) break;
-      if ((rc = lf_io_path_join(from, sizeof from, st, de->d_name)) != LF_OK) break;
+  for (int pass = 0; pass < 2; pass++)
+    for (int i = 0; i < n && rc == LF_OK; i++) {
+      const char *name = de[i]->d_name;
+      if (!strcmp(name, ".") || !strcmp(name, "..")) continue;
+      if ((rc = lf_io_path_join(to, sizeof to, dir, name)) != LF_OK) break;
+      if ((rc = lf_io_path_join(from, sizeof from, st, name)) != LF_OK) break;
       struct stat sb;
       if (pass == 0) { /* check only: nothing is moved while one name is refused */
         if ((rc = lf_io_check_not_symlink(to)) == LF_OK && lstat(to, &sb) == 0 &&
@@ -363,13 +364,13 @@ static lf_status stage_commit(const char *st, const char *dir, cJSON *json) {
       } else if (rename(from, to) != 0) {
         rc = LF_FAIL(LF_ERR_IO, "cannot rename '%s' to '%s': %s", from, to, strerror(errno));
       } else if (list) {
-        const size_t n = strlen(de->d_name);
-        if (n > 4 && !strcmp(de->d_name + n - 4, ".png"))
+        const size_t len = strlen(name);
+        if (len > 4 && !strcmp(name + len - 4, ".png"))
           cJSON_AddItemToArray(list, cJSON_CreateString(to));
       }
     }
-    closedir(d);
-  }
+  for (int i = 0; i < n; i++) free(de[i]);
+  free(de);
   return rc;
 }
 
