@@ -51,13 +51,16 @@ static void sb_put(sbuf *b, const char *fmt, ...) {
   }
 }
 
-/* A YAML double-quoted string: escapes ", \ and control characters; UTF-8 passes through. */
-static void sb_quoted(sbuf *b, const char *s) {
+/* A YAML (json 0) or JSON (json 1) double-quoted string: escapes ", \ and control
+ * characters (\xXX in YAML, \u00XX in JSON); UTF-8 passes through. */
+static void sb_quoted_as(sbuf *b, const char *s, int json) {
   sb_put(b, "\"");
   for (; *s; s++) {
     const unsigned char ch = (unsigned char)*s;
     if (ch == '"' || ch == '\\')
       sb_put(b, "\\%c", ch);
+    else if ((ch < 0x20 || ch == 0x7f) && json)
+      sb_put(b, "\\u%04x", ch);
     else if (ch < 0x20 || ch == 0x7f)
       sb_put(b, "\\x%02x", ch);
     else
@@ -65,6 +68,10 @@ static void sb_quoted(sbuf *b, const char *s) {
   }
   sb_put(b, "\"");
 }
+
+/* The YAML and the JSON form of sb_quoted_as. */
+static void sb_quoted(sbuf *b, const char *s) { sb_quoted_as(b, s, 0); }
+static void sb_json_str(sbuf *b, const char *s) { sb_quoted_as(b, s, 1); }
 
 static void sb_value(sbuf *b, const lf_config *c, int id) {
   const keydef *k = &lf_cfg_keys[id];
@@ -139,21 +146,6 @@ char *lf_config_to_yaml(const lf_config *cfg) {
     return NULL;
   }
   return b.p;
-}
-
-/* A JSON string: escapes ", \\ and control characters (\\u00XX); UTF-8 passes through. */
-static void sb_json_str(sbuf *b, const char *s) {
-  sb_put(b, "\"");
-  for (; *s; s++) {
-    const unsigned char ch = (unsigned char)*s;
-    if (ch == '"' || ch == '\\')
-      sb_put(b, "\\%c", ch);
-    else if (ch < 0x20 || ch == 0x7f)
-      sb_put(b, "\\u%04x", ch);
-    else
-      sb_put(b, "%c", ch);
-  }
-  sb_put(b, "\"");
 }
 
 /* One value as JSON: the YAML form where it is valid JSON (numbers, integer lists), JSON

@@ -298,9 +298,9 @@ static int png_whole(const char *p) {
   return ok;
 }
 
-/* Every PNG that plots.gp sets as output must be whole; the broken ones (ours: created
- * empty by png()) are removed and named. */
-static lf_status check_pngs(const char *dir) {
+/* Every PNG that dir/plots.gp sets as output must be whole; the broken ones (ours: created
+ * empty by png()) are removed and named as in out, where they would have gone. */
+static lf_status check_pngs(const char *dir, const char *out) {
   char p[LF_PATH_MAX], line[LF_PATH_MAX + 64], name[LF_PATH_MAX], first[LF_PATH_MAX] = "";
   FILE *gp = NULL;
   lf_status rc = lf_io_path_join(p, sizeof p, dir, "plots.gp");
@@ -312,15 +312,17 @@ static lf_status check_pngs(const char *dir) {
     if (sscanf(line, "set output '%[^']'", name) != 1) continue;
     total++;
     if (lf_io_path_join(p, sizeof p, dir, name) != LF_OK || png_whole(p)) continue;
-    if (!broken++) snprintf(first, sizeof first, "%s", p);
+    if (!broken++) snprintf(first, sizeof first, "%s", name);
     unlink(p);
   }
   fclose(gp);
   if (broken)
     return LF_FAIL(LF_ERR_IO,
-                   "gnuplot left %d of %d plots empty or truncated (removed; the first was '%s')%s",
-                   broken, total, first,
-                   lf_io_fs_full(first) ? ": No space left on device" : "; see gnuplot.log");
+                   "gnuplot left %d of %d plots empty or truncated (removed; the first was "
+                   "'%s/%s')%s",
+                   broken, total, out, first,
+                   /* p: a file in dir, on the file system the PNGs were written to */
+                   lf_io_fs_full(p) ? ": No space left on device" : "; see gnuplot.log");
   return LF_OK;
 }
 
@@ -444,7 +446,7 @@ lf_status lf_plot_pipeline(const char *path, const char *outdir, cJSON *json) {
   LF_CHECK(rc);
   keep_log = 1;
   LF_CHECK(run_gnuplot(st, dir));
-  LF_CHECK(check_pngs(st));
+  LF_CHECK(check_pngs(st, dir));
   keep_log = 0;
   if (json) {
     cJSON_AddStringToObject(json, "input", path);
