@@ -128,6 +128,11 @@ lf_status lf_config_write_yaml(const lf_config *cfg, FILE *out);
 /* The same YAML into a heap string (caller frees with free()); NULL on no memory. */
 char *lf_config_to_yaml(const lf_config *cfg);
 
+/* The same keys, order and values as one JSON object (sections are nested objects, enums
+ * and names strings, a non-finite double null) in a heap string (caller frees with
+ * free()); NULL on no memory. For `latflow config --json`. */
+char *lf_config_to_json(const lf_config *cfg);
+
 /* Compares every key's value (not source, not given). Returns 0 when equal; otherwise 1
  * and, if key != NULL, writes the dotted name of the first differing key (in the order
  * lf_config_write_yaml uses) into key[n]. For tests and for resume checks. */

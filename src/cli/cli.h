@@ -119,6 +119,10 @@ int lf_cli_main(int argc, char **argv, MPI_Comm comm, const char *cmd, const cha
  * Prints "latflow: <message>" to stderr for failures. */
 int lf_cli_report(lf_status rc);
 
+/* Prints json on stdout (pretty, flushed): the one JSON object of a command's --json;
+ * returns 0 or 1 (cli.c). */
+int lf_cli_print_json(cJSON *json);
+
 /* The start of a subcommand without a config (analyze, config, plot): parses argv[2..]
  * into o; a bad option is reported (*code = its exit code, 2), --help prints help
  * (*code = 0). Returns 1 to go on; 0 with *code set to stop. */

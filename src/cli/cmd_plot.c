@@ -9,14 +9,17 @@
 #include <stdio.h>
 
 static const char help[] =
-    "usage: latflow plot FILE.h5 [--out DIR]\n"
+    "usage: latflow plot FILE.h5 [--out DIR] [--json]\n"
     "PNG plots with gnuplot. FILE is an ensemble (ensemble.h5, hmc.h5: Monte Carlo history\n"
     "and autocorrelation of every observable, histogram of log w; for a flow ensemble also\n"
     "the training curves from the train.h5 beside its model) or a training file (train.h5:\n"
     "loss, batch ESS and fresh-sample ESS vs step and vs training samples). DIR defaults to\n"
-    "<dir of FILE>/plots.\n";
+    "<dir of FILE>/plots/<FILE's name without .h5> (run/plots/ensemble, run/plots/hmc).\n"
+    "Another kind of file is refused before anything is written. --json prints one JSON\n"
+    "object: command, input, kind, outdir and plots (the paths of the PNGs).\n";
 
-/* Checks FILE (and --out); rank 0 runs the plotting driver. */
+/* Checks FILE (and --out); rank 0 runs the plotting driver and with --json prints what it
+ * wrote. */
 int lf_cmd_plot(int argc, char **argv, MPI_Comm comm) {
   lf_cli_opts o;
   int code;
@@ -30,5 +33,10 @@ int lf_cmd_plot(int argc, char **argv, MPI_Comm comm) {
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   if (rank != 0) return 0;
-  return lf_cli_report(lf_plot_pipeline(o.config, o.output, NULL));
+  cJSON *json = o.json ? cJSON_CreateObject() : NULL;
+  if (json) cJSON_AddStringToObject(json, "command", "plot");
+  code = lf_cli_report(lf_plot_pipeline(o.config, o.output, json));
+  if (json && code == 0) code = lf_cli_print_json(json);
+  cJSON_Delete(json);
+  return code;
 }

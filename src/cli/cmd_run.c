@@ -22,8 +22,9 @@ static const char help[] =
     "m2=-4, lambda=8): trains the flow (<output>/model.h5, train.h5), samples it with the\n"
     "Independence Metropolis chain (<output>/ensemble.h5), runs HMC on the same theory when\n"
     "hmc.compare is true (<output>/hmc.h5), analyses both, writes PNG plots to\n"
-    "<output>/plots and <output>/plots-hmc, and ends with a summary table (and the JSON\n"
-    "analysis in <output>/analysis.json). Stopped by SIGTERM/SIGUSR1/SIGINT, a stage writes\n"
+    "<output>/plots/ensemble and <output>/plots/hmc, and ends with a summary table on\n"
+    "stdout (logs go to stderr; with --json stdout has only the JSON object and the table\n"
+    "goes to stderr) and the JSON analysis in <output>/analysis.json. Stopped by SIGTERM/SIGUSR1/SIGINT, a stage writes\n"
     "its checkpoint and the command exits with code 3; --resume skips the completed stages\n"
     "and continues the interrupted one.\n";
 
@@ -97,8 +98,8 @@ static void summary(FILE *f, const lf_config *cfg, const lf_analysis *fa, const 
     fprintf(f, "HMC warnings:\n");
     lf_analysis_print_warnings(f, ha, "  ");
   }
-  fprintf(f, "files: %s/{model.h5, train.h5, ensemble.h5%s, analysis.json}, plots in %s/plots%s\n",
-          out, ha ? ", hmc.h5" : "", out, ha ? " and plots-hmc" : "");
+  fprintf(f, "files: %s/{model.h5, train.h5, ensemble.h5%s, analysis.json}, plots in %s/plots/%s\n",
+          out, ha ? ", hmc.h5" : "", out, ha ? "{ensemble,hmc}" : "ensemble");
 }
 
 /* The whole pipeline: the stages (lf_run_stages), then on rank 0 the analysis of both
@@ -112,9 +113,10 @@ static lf_status run_pipeline(const lf_config *cfg, int force, int resume, MPI_C
   memset(&he, 0, sizeof he);
   memset(&fa, 0, sizeof fa);
   memset(&ha, 0, sizeof ha);
-  char ens[LF_PATH_MAX], hmc[LF_PATH_MAX], plots[LF_PATH_MAX], jpath[LF_PATH_MAX];
+  char ens[LF_PATH_MAX], hmc[LF_PATH_MAX], jpath[LF_PATH_MAX];
   cJSON *jt = cJSON_CreateObject(), *js = cJSON_CreateObject(), *jh = cJSON_CreateObject();
   cJSON *jaf = cJSON_CreateObject(), *jah = cJSON_CreateObject();
+  cJSON *jpf = cJSON_CreateObject(), *jph = cJSON_CreateObject();
   LF_CHECK(lf_cli_path(ens, sizeof ens, cfg->output, "ensemble.h5"));
   LF_CHECK(lf_cli_path(hmc, sizeof hmc, cfg->output, "hmc.h5"));
   LF_CHECK(lf_cli_path(jpath, sizeof jpath, cfg->output, "analysis.json"));
@@ -125,13 +127,12 @@ static lf_status run_pipeline(const lf_config *cfg, int force, int resume, MPI_C
   lf_log_info("run", "4/4 analysis and plots");
   LF_CHECK(analyze_file(ens, &fe, &fa));
   lf_analysis_to_json(ens, &fe, &fa, jaf);
-  LF_CHECK(lf_cli_path(plots, sizeof plots, cfg->output, "plots"));
-  LF_CHECK(lf_plot_pipeline(ens, plots, NULL));
+  /* the default folders of `latflow plot`: <output>/plots/ensemble and .../plots/hmc */
+  LF_CHECK(lf_plot_pipeline(ens, NULL, jpf));
   if (cfg->hmc.compare) {
     LF_CHECK(analyze_file(hmc, &he, &ha));
     lf_analysis_to_json(hmc, &he, &ha, jah);
-    LF_CHECK(lf_cli_path(plots, sizeof plots, cfg->output, "plots-hmc"));
-    LF_CHECK(lf_plot_pipeline(hmc, plots, NULL));
+    LF_CHECK(lf_plot_pipeline(hmc, NULL, jph));
   }
   {
     cJSON *all = cJSON_CreateObject();
@@ -150,7 +151,9 @@ static lf_status run_pipeline(const lf_config *cfg, int force, int resume, MPI_C
     if (!ok && rc == LF_OK) rc = LF_FAIL(LF_ERR_IO, "cannot write '%s'", jpath);
     LF_CHECK(rc);
   }
-  summary(stderr, cfg, &fa, cfg->hmc.compare ? &ha : NULL, cfg->output);
+  /* the table is the command's result (stdout), unless stdout carries the JSON object */
+  summary(json ? stderr : stdout, cfg, &fa, cfg->hmc.compare ? &ha : NULL, cfg->output);
+  fflush(stdout);
   if (json) {
     cJSON_AddStringToObject(json, "command", "run");
     /* every sentence of both analyses, also found inside "analysis" and "analysis_hmc" */
@@ -171,7 +174,8 @@ static lf_status run_pipeline(const lf_config *cfg, int force, int resume, MPI_C
     cJSON_AddItemToObject(json, "train", jt);
     cJSON_AddItemToObject(json, "sample", js);
     cJSON_AddItemToObject(json, "analysis", jaf);
-    jt = js = jaf = NULL;
+    cJSON_AddItemToObject(json, "plots", jpf);
+    jt = js = jaf = jpf = NULL;
     if (cfg->hmc.compare) {
       cJSON *z = cJSON_AddObjectToObject(json, "flow_vs_hmc_z");
       for (int k = 0; k < fa.nobs && k < ha.nobs; k++) {
@@ -184,7 +188,8 @@ static lf_status run_pipeline(const lf_config *cfg, int force, int resume, MPI_C
       }
       cJSON_AddItemToObject(json, "hmc", jh);
       cJSON_AddItemToObject(json, "analysis_hmc", jah);
-      jh = jah = NULL;
+      cJSON_AddItemToObject(json, "plots_hmc", jph);
+      jh = jah = jph = NULL;
     }
   }
 fail:
@@ -193,6 +198,8 @@ fail:
   cJSON_Delete(jh);
   cJSON_Delete(jaf);
   cJSON_Delete(jah);
+  cJSON_Delete(jpf);
+  cJSON_Delete(jph);
   lf_analysis_free(&fa);
   lf_analysis_free(&ha);
   lf_ens_free(&fe);

@@ -10,9 +10,6 @@
 #include <cjson/cJSON.h>
 #include <mpi.h>
 
-/* Prints json on stdout; returns 0 or 1 (cli.c). */
-int lf_cli_print_json(cJSON *json);
-
 #include "latflow/analyze.h"
 #include <stdio.h>
 /* The analysis of an ensemble as JSON (DESIGN.md section 3) and as a table (cmd_analyze.c). */

@@ -1,10 +1,11 @@
 /* The effective config as YAML (lf_config_to_yaml, lf_config_write_yaml: every key of the
- * table in its order, values exact) and the comparison of two configs key by key
+ * table in its order, values exact), the same as one JSON object (lf_config_to_json) and the comparison of two configs key by key
  * (lf_config_diff). */
 #include "config_int.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,13 +51,16 @@ static void sb_put(sbuf *b, const char *fmt, ...) {
   }
 }
 
-/* A YAML double-quoted string: escapes ", \ and control characters; UTF-8 passes through. */
-static void sb_quoted(sbuf *b, const char *s) {
+/* A YAML (json 0) or JSON (json 1) double-quoted string: escapes ", \ and control
+ * characters (\xXX in YAML, \u00XX in JSON); UTF-8 passes through. */
+static void sb_quoted_as(sbuf *b, const char *s, int json) {
   sb_put(b, "\"");
   for (; *s; s++) {
     const unsigned char ch = (unsigned char)*s;
     if (ch == '"' || ch == '\\')
       sb_put(b, "\\%c", ch);
+    else if ((ch < 0x20 || ch == 0x7f) && json)
+      sb_put(b, "\\u%04x", ch);
     else if (ch < 0x20 || ch == 0x7f)
       sb_put(b, "\\x%02x", ch);
     else
@@ -64,6 +68,10 @@ static void sb_quoted(sbuf *b, const char *s) {
   }
   sb_put(b, "\"");
 }
+
+/* The YAML and the JSON form of sb_quoted_as. */
+static void sb_quoted(sbuf *b, const char *s) { sb_quoted_as(b, s, 0); }
+static void sb_json_str(sbuf *b, const char *s) { sb_quoted_as(b, s, 1); }
 
 static void sb_value(sbuf *b, const lf_config *c, int id) {
   const keydef *k = &lf_cfg_keys[id];
@@ -133,6 +141,71 @@ char *lf_config_to_yaml(const lf_config *cfg) {
     }
     sb_put(&b, "\n");
   }
+  if (b.oom) {
+    free(b.p);
+    return NULL;
+  }
+  return b.p;
+}
+
+/* One value as JSON: the YAML form where it is valid JSON (numbers, integer lists), JSON
+ * strings for names, enums and observables, null for a non-finite double. */
+static void sb_json_value(sbuf *b, const lf_config *c, int id) {
+  const keydef *k = &lf_cfg_keys[id];
+  switch (k->kind) {
+  case K_DOUBLE:
+  case K_DURATION:
+    if (!isfinite(get_double(c, id))) {
+      sb_put(b, "null");
+      return;
+    }
+    break;
+  case K_ENUM: {
+    const int v = get_int(c, id);
+    sb_json_str(b, v >= 0 && v < lf_cfg_name_count(k->names) ? k->names[v] : "?");
+    return;
+  }
+  case K_NAME:
+  case K_STR:
+    sb_json_str(b, (const char *)cfield(c, id));
+    return;
+  case K_OBS:
+    sb_put(b, "[");
+    for (int i = 0; i < c->nobs && i < LF_MAX_OBS; i++) {
+      sb_put(b, "%s", i ? ", " : "");
+      sb_json_str(b, c->observables[i]);
+    }
+    sb_put(b, "]");
+    return;
+  default:
+    break;
+  }
+  sb_value(b, c, id);
+}
+
+char *lf_config_to_json(const lf_config *cfg) {
+  if (!cfg) return NULL;
+  sbuf b = {0};
+  int open = 0, comma = 0; /* sections open below the top object; a member came before */
+  sb_put(&b, "{");
+  for (int id = 0; id < NKEYS; id++) {
+    const char *p = lf_cfg_keys[id].path, *leaf = strrchr(p, '.');
+    int depth = 0;
+    for (const char *s = p; *s; s++) depth += *s == '.';
+    for (; open > depth; open--) sb_put(&b, "}");
+    sb_put(&b, "%s\n%*s", comma ? "," : "", 2 * depth + 2, "");
+    sb_json_str(&b, leaf ? leaf + 1 : p);
+    sb_put(&b, ": ");
+    comma = lf_cfg_keys[id].kind != K_SECTION;
+    if (comma)
+      sb_json_value(&b, cfg, id);
+    else {
+      sb_put(&b, "{");
+      open++;
+    }
+  }
+  for (; open > 0; open--) sb_put(&b, "}");
+  sb_put(&b, "\n}\n");
   if (b.oom) {
     free(b.p);
     return NULL;

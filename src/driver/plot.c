@@ -8,7 +8,8 @@
  * ESS of the training batches (biased high: few samples, just fitted) is drawn as a curve,
  * the evaluations on fresh samples (train.h5 /eval) as points with their IMH acceptance.
  * The data go to DIR/<name>.dat, the script to DIR/plots.gp, and gnuplot runs it; both
- * stay in DIR so a user can restyle a plot. */
+ * stay in DIR so a user can restyle a plot. Everything is written in a staging folder
+ * DIR/.plot-<pid>.tmp and renamed into DIR once every PNG is whole. */
 #include "latflow/plot.h"
 
 #include "latflow/analyze.h"
@@ -16,12 +17,14 @@
 #include "latflow/io.h"
 #include "latflow/log.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -249,8 +252,8 @@ static lf_status plot_ensemble(FILE *gp, const char *dir, const char *path, cons
 }
 
 /* Runs gnuplot on dir/plots.gp in dir, its stderr on dir/gnuplot.log; LF_ERR_IO if it
- * cannot start or does not exit 0. */
-static lf_status run_gnuplot(const char *dir) {
+ * cannot start or does not exit 0, naming the log at its final place in out. */
+static lf_status run_gnuplot(const char *dir, const char *out) {
   char log[LF_PATH_MAX];
   FILE *f = NULL;
   /* the log is created as a new regular file (never through a planted link) */
@@ -277,7 +280,7 @@ static lf_status run_gnuplot(const char *dir) {
     return LF_FAIL(LF_ERR_IO,
                    "gnuplot failed (exit %d) on %s/plots.gp; see %s/gnuplot.log (is gnuplot "
                    "installed? tools/setup.sh installs gnuplot-nox)",
-                   w >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1, dir, dir);
+                   w >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1, out, out);
   return LF_OK;
 }
 
@@ -295,9 +298,9 @@ static int png_whole(const char *p) {
   return ok;
 }
 
-/* Every PNG that plots.gp sets as output must be whole; the broken ones (ours: created
- * empty by png()) are removed and named. */
-static lf_status check_pngs(const char *dir) {
+/* Every PNG that dir/plots.gp sets as output must be whole; the broken ones (ours: created
+ * empty by png()) are removed and named as in out, where they would have gone. */
+static lf_status check_pngs(const char *dir, const char *out) {
   char p[LF_PATH_MAX], line[LF_PATH_MAX + 64], name[LF_PATH_MAX], first[LF_PATH_MAX] = "";
   FILE *gp = NULL;
   lf_status rc = lf_io_path_join(p, sizeof p, dir, "plots.gp");
@@ -309,67 +312,158 @@ static lf_status check_pngs(const char *dir) {
     if (sscanf(line, "set output '%[^']'", name) != 1) continue;
     total++;
     if (lf_io_path_join(p, sizeof p, dir, name) != LF_OK || png_whole(p)) continue;
-    if (!broken++) snprintf(first, sizeof first, "%s", p);
+    if (!broken++) snprintf(first, sizeof first, "%s", name);
     unlink(p);
   }
   fclose(gp);
   if (broken)
     return LF_FAIL(LF_ERR_IO,
-                   "gnuplot left %d of %d plots empty or truncated (removed; the first was '%s')%s",
-                   broken, total, first,
-                   lf_io_fs_full(first) ? ": No space left on device" : "; see gnuplot.log");
+                   "gnuplot left %d of %d plots empty or truncated (removed; the first was "
+                   "'%s/%s')%s",
+                   broken, total, out, first,
+                   /* p: a file in dir, on the file system the PNGs were written to */
+                   lf_io_fs_full(p) ? ": No space left on device" : "; see gnuplot.log");
   return LF_OK;
 }
 
-/* Writes the script and data for the file's kind, runs gnuplot and checks its PNGs. */
-lf_status lf_plot_pipeline(const char *path, const char *outdir, int *nplots) {
+/* Removes the staging folder st and what is in it (only regular files: latflow's own). */
+static void stage_remove(const char *st) {
+  DIR *d = opendir(st);
+  if (d) {
+    struct dirent *de;
+    char p[LF_PATH_MAX];
+    while ((de = readdir(d)))
+      if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+          lf_io_path_join(p, sizeof p, st, de->d_name) == LF_OK)
+        lf_io_remove_stale(p);
+    closedir(d);
+  }
+  rmdir(st);
+}
+
+/* Moves every file of the staging folder st into dir (rename: each output file appears
+ * whole or not at all). First every target name is checked: a symbolic link or anything
+ * but a regular file there is refused (LF_ERR_IO, naming it) before any file is moved. The
+ * PNGs go to json's "plots" (paths in dir) when json is not NULL. */
+static lf_status stage_commit(const char *st, const char *dir, cJSON *json) {
   lf_status rc = LF_OK;
-  char kind[32], dir[LF_PATH_MAX], tmp[LF_PATH_MAX], train[LF_PATH_MAX];
+  char from[LF_PATH_MAX], to[LF_PATH_MAX];
+  struct dirent **de = NULL;
+  const int n = scandir(st, &de, NULL, alphasort); /* sorted: "plots" in name order */
+  if (n < 0) return LF_FAIL(LF_ERR_IO, "cannot read '%s': %s", st, strerror(errno));
+  cJSON *list = json ? cJSON_AddArrayToObject(json, "plots") : NULL;
+  for (int pass = 0; pass < 2; pass++)
+    for (int i = 0; i < n && rc == LF_OK; i++) {
+      const char *name = de[i]->d_name;
+      if (!strcmp(name, ".") || !strcmp(name, "..")) continue;
+      if ((rc = lf_io_path_join(to, sizeof to, dir, name)) != LF_OK) break;
+      if ((rc = lf_io_path_join(from, sizeof from, st, name)) != LF_OK) break;
+      struct stat sb;
+      if (pass == 0) { /* check only: nothing is moved while one name is refused */
+        if ((rc = lf_io_check_not_symlink(to)) == LF_OK && lstat(to, &sb) == 0 &&
+            !S_ISREG(sb.st_mode))
+          rc = LF_FAIL(LF_ERR_IO, "'%s' exists and is not a regular file; not replacing it", to);
+      } else if (rename(from, to) != 0) {
+        rc = LF_FAIL(LF_ERR_IO, "cannot rename '%s' to '%s': %s", from, to, strerror(errno));
+      } else if (list) {
+        const size_t len = strlen(name);
+        if (len > 4 && !strcmp(name + len - 4, ".png"))
+          cJSON_AddItemToArray(list, cJSON_CreateString(to));
+      }
+    }
+  for (int i = 0; i < n; i++) free(de[i]);
+  free(de);
+  return rc;
+}
+
+/* The default output folder of path: <dir of path>/plots/<file name without .h5>. */
+static lf_status default_outdir(char *dir, size_t n, const char *path) {
+  char a[LF_PATH_MAX], b[LF_PATH_MAX], stem[LF_PATH_MAX], plots[LF_PATH_MAX];
+  snprintf(a, sizeof a, "%s", path);
+  snprintf(b, sizeof b, "%s", path);
+  snprintf(stem, sizeof stem, "%s", basename(b));
+  const size_t len = strlen(stem);
+  if (len > 3 && !strcmp(stem + len - 3, ".h5")) stem[len - 3] = '\0';
+  const lf_status rc = lf_io_path_join(plots, sizeof plots, dirname(a), "plots");
+  return rc == LF_OK ? lf_io_path_join(dir, n, plots, stem) : rc;
+}
+
+/* Checks the input, reads it, writes the script and the data for the file's kind into a
+ * staging folder, runs gnuplot there, checks its PNGs, and only then moves every file into
+ * the output folder. A refused input touches nothing; a failure removes the staging folder
+ * (keeping gnuplot.log in the output folder when gnuplot itself failed). */
+lf_status lf_plot_pipeline(const char *path, const char *outdir, cJSON *json) {
+  lf_status rc = LF_OK;
+  char kind[32], dir[LF_PATH_MAX], st[LF_PATH_MAX], tmp[LF_PATH_MAX], train[LF_PATH_MAX];
   lf_ensemble e;
   lf_analysis a;
   memset(&e, 0, sizeof e);
   memset(&a, 0, sizeof a);
   FILE *gp = NULL;
+  int staged = 0, keep_log = 0;
   LF_CHECK(lf_io_file_kind(path, kind, sizeof kind));
-  snprintf(tmp, sizeof tmp, "%s", path);
+  if (strcmp(kind, "train") && strcmp(kind, "ensemble")) {
+    rc = LF_FAIL(LF_ERR_FORMAT, "'%s' is a latflow %s file; plot takes an ensemble or a train file",
+                 path, kind);
+    goto fail;
+  }
+  if (!strcmp(kind, "ensemble")) { /* read before any folder is made */
+    LF_CHECK(lf_ens_read(path, &e));
+    LF_CHECK(lf_analyze(&e, NRHO, &a));
+  }
   if (outdir)
     snprintf(dir, sizeof dir, "%s", outdir);
   else
-    LF_CHECK(lf_io_path_join(dir, sizeof dir, dirname(tmp), "plots"));
+    LF_CHECK(default_outdir(dir, sizeof dir, path));
   LF_CHECK(lf_io_mkdirs(dir));
-  LF_CHECK(open_out(&gp, dir, "plots.gp"));
+  snprintf(tmp, sizeof tmp, ".plot-%ld.tmp", (long)getpid());
+  LF_CHECK(lf_io_path_join(st, sizeof st, dir, tmp));
+  if (mkdir(st, 0700) != 0) { /* new and ours: nothing planted inside */
+    rc = LF_FAIL(LF_ERR_IO, "cannot create the staging folder '%s': %s", st, strerror(errno));
+    goto fail;
+  }
+  staged = 1;
+  LF_CHECK(open_out(&gp, st, "plots.gp"));
   fprintf(gp, "# latflow plot %s (run: cd %s && gnuplot plots.gp)\n", path, dir);
   int n = 0;
   if (!strcmp(kind, "train")) {
-    LF_CHECK(plot_training(gp, dir, path));
+    LF_CHECK(plot_training(gp, st, path));
     n += 3;
-  } else if (!strcmp(kind, "ensemble")) {
-    LF_CHECK(lf_ens_read(path, &e));
-    LF_CHECK(lf_analyze(&e, NRHO, &a));
-    LF_CHECK(plot_ensemble(gp, dir, path, &e, &a));
+  } else {
+    LF_CHECK(plot_ensemble(gp, st, path, &e, &a));
     n += 2 * a.nobs + 1;
     if (e.info.kind != LF_ENS_HMC && e.info.model_path[0]) {
       snprintf(tmp, sizeof tmp, "%s", e.info.model_path);
       LF_CHECK(lf_io_path_join(train, sizeof train, dirname(tmp), "train.h5"));
       if (lf_io_exists(train)) {
-        LF_CHECK(plot_training(gp, dir, train));
+        LF_CHECK(plot_training(gp, st, train));
         n += 3;
       }
     }
-  } else {
-    rc = LF_FAIL(LF_ERR_FORMAT, "'%s' is a latflow %s file; plot takes an ensemble or a train file",
-                 path, kind);
-    goto fail;
   }
-  rc = close_out(gp, dir, "plots.gp");
+  rc = close_out(gp, st, "plots.gp");
   gp = NULL;
   LF_CHECK(rc);
-  LF_CHECK(run_gnuplot(dir));
-  LF_CHECK(check_pngs(dir));
+  keep_log = 1;
+  LF_CHECK(run_gnuplot(st, dir));
+  LF_CHECK(check_pngs(st, dir));
+  keep_log = 0;
+  if (json) {
+    cJSON_AddStringToObject(json, "input", path);
+    cJSON_AddStringToObject(json, "kind", kind);
+    cJSON_AddStringToObject(json, "outdir", dir);
+  }
+  LF_CHECK(stage_commit(st, dir, json));
   lf_log_info("plot", "%d plots in %s", n, dir);
-  if (nplots) *nplots = n;
 fail:
   if (gp) fclose(gp);
+  if (staged) {
+    if (keep_log && lf_io_path_join(tmp, sizeof tmp, st, "gnuplot.log") == LF_OK &&
+        lf_io_path_join(train, sizeof train, dir, "gnuplot.log") == LF_OK &&
+        lf_io_check_not_symlink(train) == LF_OK)
+      rename(tmp, train); /* the diagnostics the message names */
+    stage_remove(st);
+  }
   lf_analysis_free(&a);
   lf_ens_free(&e);
   return rc;

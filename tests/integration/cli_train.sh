@@ -105,12 +105,12 @@ $py -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["evals"] == []
   ok "eval_samples 0: evals [], ess_eval null, a warning" || bad "eval_samples 0 json"
 if command -v gnuplot >/dev/null; then
   expect_code 0 "plot of a train.h5 with evaluations" -- "$lf" plot out/ev/train.h5
-  [ "$(grep -vc '^#' out/ev/plots/eval.dat)" = 5 ] && grep -q "t 'fresh-sample ESS'" out/ev/plots/plots.gp &&
-    grep -q "t 'batch ESS (biased high), smoothed'" out/ev/plots/plots.gp && [ -s out/ev/plots/train_ess.png ] &&
+  [ "$(grep -vc '^#' out/ev/plots/train/eval.dat)" = 5 ] && grep -q "t 'fresh-sample ESS'" out/ev/plots/train/plots.gp &&
+    grep -q "t 'batch ESS (biased high), smoothed'" out/ev/plots/train/plots.gp && [ -s out/ev/plots/train/train_ess.png ] &&
     ok "training plot: fresh-sample ESS points (eval.dat, 5 rows) over the labelled batch ESS" ||
-    bad "training plot lacks the evaluations: $(ls out/ev/plots)"
+    bad "training plot lacks the evaluations: $(ls out/ev/plots/train)"
   expect_code 0 "plot of a train.h5 without evaluations" -- "$lf" plot out/ev0/train.h5
-  [ ! -e out/ev0/plots/eval.dat ] && ! grep -q "eval.dat" out/ev0/plots/plots.gp &&
+  [ ! -e out/ev0/plots/train/eval.dat ] && ! grep -q "eval.dat" out/ev0/plots/train/plots.gp &&
     ok "no evaluations: no eval.dat, no fresh-sample curve" || bad "plot without evaluations"
 fi
 # the quickstart card after 300 steps: the batch ESS of 64 samples is biased high
