@@ -24,9 +24,9 @@ static const char help[] =
     "hmc.compare is true (<output>/hmc.h5), analyses both, writes PNG plots to\n"
     "<output>/plots/ensemble and <output>/plots/hmc, and ends with a summary table on\n"
     "stdout (logs go to stderr; with --json stdout has only the JSON object and the table\n"
-    "goes to stderr) and the JSON analysis in <output>/analysis.json. Stopped by SIGTERM/SIGUSR1/SIGINT, a stage writes\n"
-    "its checkpoint and the command exits with code 3; --resume skips the completed stages\n"
-    "and continues the interrupted one.\n";
+    "goes to stderr) and the JSON analysis in <output>/analysis.json. Stopped by\n"
+    "SIGTERM/SIGUSR1/SIGINT, a stage writes its checkpoint and the command exits with\n"
+    "code 3; --resume skips the completed stages and continues the interrupted one.\n";
 
 static lf_status analyze_file(const char *path, lf_ensemble *e, lf_analysis *a) {
   lf_status rc = lf_ens_read(path, e);

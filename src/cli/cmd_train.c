@@ -1,6 +1,6 @@
-/* latflow train CONFIG [--resume]: parses the options (CONFIG is required) and runs the train pipeline
- * (lf_train_pipeline_ex, latflow/driver.h; src/driver/train_pipeline.c has the run's files,
- * checkpoints and evaluations) in the locked output folder, then prints its summary
+/* latflow train CONFIG [--resume]: parses the options (CONFIG is required) and runs the train
+ * pipeline (lf_train_pipeline_ex, latflow/driver.h; src/driver/train_pipeline.c has the run's
+ * files, checkpoints and evaluations) in the locked output folder, then prints its summary
  * (--json). A signal ends the command with exit code 3 after the checkpoint was written. */
 #include "cli.h"
 #include "cmd_train.h"

@@ -1,6 +1,6 @@
 /* The effective config as YAML (lf_config_to_yaml, lf_config_write_yaml: every key of the
- * table in its order, values exact), the same as one JSON object (lf_config_to_json) and the comparison of two configs key by key
- * (lf_config_diff). */
+ * table in its order, values exact), the same as one JSON object (lf_config_to_json) and the
+ * comparison of two configs key by key (lf_config_diff). */
 #include "config_int.h"
 
 #include <ctype.h>
@@ -70,8 +70,12 @@ static void sb_quoted_as(sbuf *b, const char *s, int json) {
 }
 
 /* The YAML and the JSON form of sb_quoted_as. */
-static void sb_quoted(sbuf *b, const char *s) { sb_quoted_as(b, s, 0); }
-static void sb_json_str(sbuf *b, const char *s) { sb_quoted_as(b, s, 1); }
+static void sb_quoted(sbuf *b, const char *s) {
+  sb_quoted_as(b, s, 0);
+}
+static void sb_json_str(sbuf *b, const char *s) {
+  sb_quoted_as(b, s, 1);
+}
 
 static void sb_value(sbuf *b, const lf_config *c, int id) {
   const keydef *k = &lf_cfg_keys[id];
