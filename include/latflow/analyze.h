@@ -113,6 +113,8 @@ typedef struct lf_analysis {
   double meff[LF_ENS_MAX_CORR], meff_err[LF_ENS_MAX_CORR];
   int pole_t; /* 0: no pole mass */
   double pole_mass, pole_mass_err;
+  int pole_tmin, pole_tmax; /* the fit range of the pole mass (t of m_eff), 0 if none */
+  double pole_chi2_dof;     /* chi^2 / dof of the pole-mass fit (NaN: not a fit)      */
 } lf_analysis;
 
 /* Analyses e (nrho: autocorrelation lags kept per observable, e.g. 100) with opts (NULL:

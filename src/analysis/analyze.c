@@ -333,6 +333,8 @@ lf_status lf_analyze_ex(const lf_ensemble *e, int nrho, const lf_analyze_opts *o
       a->pole_t = a->ncorr / 4 > 1 ? a->ncorr / 4 : 1;
       a->pole_mass = a->meff[a->pole_t];
       a->pole_mass_err = a->meff_err[a->pole_t];
+      a->pole_tmin = a->pole_tmax = a->pole_t;
+      a->pole_chi2_dof = NAN;
     }
   }
 fail:
