@@ -5,7 +5,7 @@
 static const char QUICKSTART[] =
     "# latflow quickstart: 2D phi^4 on an 8x8 lattice at m2 = -4, lambda = 8 (the example of\n"
     "# Albergo et al., \"Introduction to normalizing flows for lattice field theory\", arXiv\n"
-    "# 2101.08176); minutes on a laptop.\n"
+    "# 2101.08176); well under two minutes on two cores (docs/USER_GUIDE.md section 2).\n"
     "# docs/CONFIG.md lists every key; a key left out keeps its default (the commented keys\n"
     "# follow theory.name or the optimizer unless set). This file is the text\n"
     "# that `latflow run` uses when given no config (lf_config_default_yaml()).\n"
@@ -52,7 +52,7 @@ static const char QUICKSTART[] =
     "\n"
     "sample:\n"
     "  mode: imh                      # imh | reweight\n"
-    "  proposals: 1000000\n"
+    "  proposals: 204800             # 800 blocks of 256 (a count in whole blocks is exact)\n"
     "  block: 256                     # proposals per work unit\n"
     "  save: accepted                 # accepted | all | none\n"
     "  epoch: 8                       # blocks per worker between collective writes\n"
