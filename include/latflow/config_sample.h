@@ -9,7 +9,7 @@ typedef enum lf_save_kind { LF_SAVE_ACCEPTED = 0, LF_SAVE_ALL = 1, LF_SAVE_NONE 
 
 typedef struct lf_sample_cfg {
   lf_sample_mode mode;       /* sample.mode: imh | reweight            */
-  long proposals;            /* sample.proposals > 0; default 1000000   */
+  long proposals;            /* sample.proposals > 0; default 204800    */
   int block;                 /* sample.block > 0; default 256           */
   lf_save_kind save;         /* sample.save: accepted | all | none      */
   int epoch;                 /* sample.epoch > 0: blocks per worker per storage epoch; 8 */

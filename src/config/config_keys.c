@@ -244,7 +244,7 @@ void lf_config_defaults(lf_config *cfg) {
   tr->grad_clip = 0.0;
 
   cfg->sample.mode = LF_SAMPLE_IMH;
-  cfg->sample.proposals = 1000000;
+  cfg->sample.proposals = 204800;
   cfg->sample.block = 256;
   cfg->sample.save = LF_SAVE_ACCEPTED;
   cfg->sample.epoch = 8;

@@ -76,11 +76,11 @@ static void test_defaults(void) {
             t->log_every == 100 && t->max_bad_steps == 10 && t->grad_clip == 0 &&
             t->init_from[0] == '\0',
         "defaults: train rt, adam 1e-3 (.9, .999, 1e-8), batch 64, 3000 steps, ess_window 100");
-  CHECK(d.sample.mode == LF_SAMPLE_IMH && d.sample.proposals == 1000000 && d.sample.block == 256 &&
+  CHECK(d.sample.mode == LF_SAMPLE_IMH && d.sample.proposals == 204800 && d.sample.block == 256 &&
             d.sample.save == LF_SAVE_ACCEPTED && d.hmc.trajectories == 10000 && d.hmc.tau == 1.0 &&
             d.hmc.steps == 10 && d.hmc.integrator == LF_INT_LEAPFROG && d.hmc.therm == 200 &&
             d.hmc.tau_dist == LF_TAU_UNIFORM && d.hmc.compare == 1,
-        "defaults: sample imh 1000000/256/accepted, hmc 10000 tau 1 steps 10 leapfrog therm 200 "
+        "defaults: sample imh 204800/256/accepted, hmc 10000 tau 1 steps 10 leapfrog therm 200 "
         "compare");
   CHECK(d.hmc.fermion == LF_FERMION_PSEUDO && d.hmc.cg_tol == 1e-10 && d.hmc.cg_maxiter == 10000,
         "defaults: hmc.fermion pseudofermion, cg_tol 1e-10, cg_maxiter 10000");
