@@ -27,6 +27,7 @@
 #define NRHO 2000       /* autocorrelation lags analysed first (acf.dat, tauint.dat) */
 #define NRHO_MAX 100000 /* at most this many when a window needs more (tauint.dat) */
 
+/* A new file dir/name for writing (plot_impl.h). */
 lf_status lf_plot_open_out(FILE **f, const char *dir, const char *name) {
   char p[LF_PATH_MAX];
   lf_status rc = lf_io_path_join(p, sizeof p, dir, name);
@@ -35,6 +36,7 @@ lf_status lf_plot_open_out(FILE **f, const char *dir, const char *name) {
   return lf_io_create_file(p, f);
 }
 
+/* Closes a data file or the script, reporting a failed last write (plot_impl.h). */
 lf_status lf_plot_close_out(FILE *f, const char *dir, const char *name) {
   if (fclose(f) != 0)
     return LF_FAIL(LF_ERR_IO, "writing '%s/%s' failed: %s", dir, name, strerror(errno));
@@ -60,6 +62,7 @@ lf_status lf_plot_png(FILE *gp, const char *dir, const char *out, const char *ti
   return LF_OK;
 }
 
+/* Fixed ranges and no points: gnuplot draws the frame and the sentence (plot_impl.h). */
 void lf_plot_placeholder(FILE *gp, const char *why) {
   fprintf(gp,
           "set xrange [0:1]\nset yrange [0:1]\nunset xtics\nunset ytics\n"
@@ -329,6 +332,8 @@ fail:
   return rc;
 }
 
+/* Refuses two ensembles that cannot be compared (nothing is made), then plot_staged into
+ * outdir or <dir of path_a>/plots/compare. */
 lf_status lf_plot_compare_analysed(const char *path_a, const lf_ensemble *ea, const lf_analysis *aa,
                                    const char *path_b, const lf_ensemble *eb, const lf_analysis *ab,
                                    const char *outdir, cJSON *json) {
@@ -348,6 +353,8 @@ lf_status lf_plot_compare_analysed(const char *path_a, const lf_ensemble *ea, co
   return plot_staged(dir, &j, json);
 }
 
+/* Reads both ensembles and refuses another kind of file or other physics before the
+ * analysis and before any folder is made; then lf_plot_compare_analysed. */
 lf_status lf_plot_compare(const char *path_a, const char *path_b, const char *outdir, cJSON *json) {
   lf_status rc = LF_OK;
   const char *path[2] = {path_a, path_b};

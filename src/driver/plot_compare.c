@@ -18,6 +18,8 @@ static int find_obs(const lf_analysis *a, const char *name) {
   return -1;
 }
 
+/* The first difference of theory, lattice, couplings (lf_theory_cfg_same_physics), or no
+ * observable in common: LF_ERR_USAGE naming both files (plot_impl.h). */
 lf_status lf_plot_compare_check(const lf_plot_side s[2]) {
   const lf_ens_info *x = &s[0].e->info, *y = &s[1].e->info;
   char what[64], va[64], vb[64];
@@ -134,6 +136,8 @@ static lf_status eff_png(FILE *gp, const char *dir, const lf_plot_side s[2], con
   return LF_OK;
 }
 
+/* compare_obs.dat and one PNG per observable in common (and the pole mass), then
+ * compare_eff (plot_impl.h). */
 lf_status lf_plot_compare_write(FILE *gp, const char *dir, const lf_plot_side s[2]) {
   char lab[2][64];
   side_label(lab[0], sizeof lab[0], s, 0);

@@ -259,6 +259,8 @@ static lf_status plot_observable(FILE *gp, const char *dir, const lf_analysis *a
   return LF_OK;
 }
 
+/* The data files first, then the plots: per observable, the correlator, log w or dH
+ * (plot_impl.h). */
 lf_status lf_plot_ensemble(FILE *gp, const char *dir, const char *path, const lf_ensemble *e,
                            const lf_analysis *a) {
   size_t stride = 1;

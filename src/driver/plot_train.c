@@ -53,6 +53,7 @@ static lf_status fresh_ess_png(FILE *gp, const char *dir, const lf_train_series 
   return LF_OK;
 }
 
+/* train.dat and eval.dat (when there are evaluations), then the plots (plot_impl.h). */
 lf_status lf_plot_training(FILE *gp, const char *dir, const char *train_path) {
   lf_train_series s;
   memset(&s, 0, sizeof s);
