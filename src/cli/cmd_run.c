@@ -116,7 +116,7 @@ static lf_status run_pipeline(const lf_config *cfg, int force, int resume, MPI_C
   char ens[LF_PATH_MAX], hmc[LF_PATH_MAX], jpath[LF_PATH_MAX];
   cJSON *jt = cJSON_CreateObject(), *js = cJSON_CreateObject(), *jh = cJSON_CreateObject();
   cJSON *jaf = cJSON_CreateObject(), *jah = cJSON_CreateObject();
-  cJSON *jpf = cJSON_CreateObject(), *jph = cJSON_CreateObject();
+  cJSON *jpf = cJSON_CreateObject(), *jph = cJSON_CreateObject(), *jpc = cJSON_CreateObject();
   LF_CHECK(lf_cli_path(ens, sizeof ens, cfg->output, "ensemble.h5"));
   LF_CHECK(lf_cli_path(hmc, sizeof hmc, cfg->output, "hmc.h5"));
   LF_CHECK(lf_cli_path(jpath, sizeof jpath, cfg->output, "analysis.json"));
@@ -133,6 +133,8 @@ static lf_status run_pipeline(const lf_config *cfg, int force, int resume, MPI_C
     LF_CHECK(analyze_file(hmc, &he, &ha));
     lf_analysis_to_json(hmc, &he, &ha, jah);
     LF_CHECK(lf_plot_pipeline(hmc, NULL, jph));
+    /* flow and HMC side by side: <output>/plots/compare */
+    LF_CHECK(lf_plot_compare_analysed(ens, &fe, &fa, hmc, &he, &ha, NULL, jpc));
   }
   {
     cJSON *all = cJSON_CreateObject();
@@ -189,7 +191,8 @@ static lf_status run_pipeline(const lf_config *cfg, int force, int resume, MPI_C
       cJSON_AddItemToObject(json, "hmc", jh);
       cJSON_AddItemToObject(json, "analysis_hmc", jah);
       cJSON_AddItemToObject(json, "plots_hmc", jph);
-      jh = jah = jph = NULL;
+      cJSON_AddItemToObject(json, "plots_compare", jpc);
+      jh = jah = jph = jpc = NULL;
     }
   }
 fail:
@@ -200,6 +203,7 @@ fail:
   cJSON_Delete(jah);
   cJSON_Delete(jpf);
   cJSON_Delete(jph);
+  cJSON_Delete(jpc);
   lf_analysis_free(&fa);
   lf_analysis_free(&ha);
   lf_ens_free(&fe);

@@ -73,9 +73,14 @@ plant mg/m3.h5
 refused "merge --force, link at OUT" mg/m3.h5 -- "$merge" --force mg/m3.h5 $E $E2
 
 # plot --out: every file it writes (data, script, log, PNGs)
-for t in plots.gp history.dat acf.dat gnuplot.log history_phi2.png; do
+for t in plots.gp history.dat acf.dat tauint.dat corr.dat gnuplot.log history_phi2.png tauint_phi2.png meff.png; do
   plant pl_$t/$t
   refused "plot, link at $t" pl_$t/$t -- "$lf" plot $E --out pl_$t
+done
+# plot A B --out: the data and PNGs of the comparison
+for t in compare_obs.dat compare_eff.dat compare_phi2.png compare_eff.png; do
+  plant plc_$t/$t
+  refused "plot A B, link at $t" plc_$t/$t -- "$lf" plot $E $E2 --out plc_$t
 done
 
 finish

@@ -49,7 +49,7 @@ grep -q "chi2" out.txt && grep -q "acceptance" out.txt && ok "table printed" || 
 expect_code 0 "plot ensemble" -- "$lf" plot out/tiny/ensemble.h5
 n=0; for p in out/tiny/plots/ensemble/*.png; do is_png "$p" && n=$((n+1)); done
 [ "$n" -ge 12 ] && ok "plot wrote $n PNG files (histories, autocorrelations, log w, training)" || bad "plot wrote $n PNG files"
-for p in history_chi2 acf_chi2 logw_hist train_loss train_ess train_vs_samples; do
+for p in history_chi2 acf_chi2 tauint_chi2 correlator meff logw_hist train_loss train_ess train_vs_samples train_fresh_ess; do
   [ -s "out/tiny/plots/ensemble/$p.png" ] && ok "$p.png" || bad "$p.png missing"
 done
 expect_code 0 "plot hmc --out" -- "$lf" plot out/tiny/hmc.h5 --out hmcplots
@@ -76,6 +76,6 @@ has_keys run train sample hmc analysis analysis_hmc flow_vs_hmc_z
 grep -q "== latflow run" err.txt && ok "summary printed" || bad "no summary"
 z=$(awk '/"flow_vs_hmc_z"/{f=1} f && /"chi2":/{gsub(/[",]/,""); print $2; exit}' out.txt)
 if [ -n "$z" ] && awk -v z="$z" 'BEGIN{exit !(z < 4 && z > -4)}'; then ok "quickstart: flow-IMH and HMC agree on chi2, z = $z"; else bad "quickstart chi2: flow vs HMC z = '$z'"; fi
-[ -s quick/plots/ensemble/history_chi2.png ] && [ -s quick/plots/hmc/history_chi2.png ] && [ -s quick/analysis.json ] && ok "run wrote plots and analysis.json" || bad "run outputs missing"
+[ -s quick/plots/ensemble/history_chi2.png ] && [ -s quick/plots/hmc/history_chi2.png ] && [ -s quick/plots/compare/compare_chi2.png ] && [ -s quick/plots/compare/compare_eff.png ] && [ -s quick/analysis.json ] && ok "run wrote plots (ensemble, hmc, compare) and analysis.json" || bad "run outputs missing"
 grep -A12 "== latflow run" err.txt
 finish

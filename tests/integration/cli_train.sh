@@ -109,9 +109,27 @@ if command -v gnuplot >/dev/null; then
     grep -q "t 'batch ESS (biased high), smoothed'" out/ev/plots/train/plots.gp && [ -s out/ev/plots/train/train_ess.png ] &&
     ok "training plot: fresh-sample ESS points (eval.dat, 5 rows) over the labelled batch ESS" ||
     bad "training plot lacks the evaluations: $(ls out/ev/plots/train)"
+  [ "$(head -c 8 out/ev/plots/train/train_fresh_ess.png | tail -c 7)" = "$(printf 'PNG\r\n\032\n')" ] &&
+    grep -q "plot 'eval.dat' u 2:3 .* t 'fresh-sample ESS', '' u 2:4 .* t 'IMH acceptance (fresh samples)'" out/ev/plots/train/plots.gp &&
+    ok "train_fresh_ess.png: fresh-sample ESS and IMH acceptance against the samples flowed" || bad "train_fresh_ess plot"
+  # samples flowed follow a batch schedule: 16 per step, doubled every 10 steps up to 64
+  expect_code 0 "train with batch doubling and evaluations" -- "$lf" train tiny.yaml --output out/evb \
+    --set train.stop.steps=30 --set train.eval_every=10 --set train.eval_samples=200 \
+    --set train.schedule.batch_double_every=10 --set train.schedule.batch_max=64
+  expect_code 0 "plot of the batch-doubling run" -- "$lf" plot out/evb/train.h5
+  $py - out/evb/plots/train <<'PY' && ok "fresh ESS x axis: samples flowed = sum of the scheduled batches (160, 480, 1120)" || bad "samples flowed with a batch schedule"
+import math, sys
+rows = lambda n: [l.split() for l in open(sys.argv[1] + "/" + n) if not l.startswith("#")]
+flowed = {int(r[0]): int(float(r[1])) for r in rows("train.dat")}  # after step r[0]
+ev = rows("eval.dat")
+assert [int(r[0]) for r in ev] == [10, 20, 30], ev
+assert [int(r[1]) for r in ev] == [flowed[int(r[0]) - 1] for r in ev] == [160, 480, 1120], ev
+assert all(math.isfinite(float(x)) for r in ev for x in r), ev
+PY
   expect_code 0 "plot of a train.h5 without evaluations" -- "$lf" plot out/ev0/train.h5
   [ ! -e out/ev0/plots/train/eval.dat ] && ! grep -q "eval.dat" out/ev0/plots/train/plots.gp &&
-    ok "no evaluations: no eval.dat, no fresh-sample curve" || bad "plot without evaluations"
+    [ ! -e out/ev0/plots/train/train_fresh_ess.png ] &&
+    ok "no evaluations: no eval.dat, no fresh-sample curve or plot" || bad "plot without evaluations"
 fi
 # the quickstart card after 300 steps: the batch ESS of 64 samples is biased high
 # train needs a card (no silent fallback to the quickstart): a usage error naming the way to one
