@@ -65,19 +65,19 @@ typedef struct lf_io_chain_source {
 /* The common header of a latflow file of any kind (docs/FORMAT.md section 2), for
  * `latflow info`. Strings are "" and numbers -1 where an (older) file lacks them. */
 typedef struct lf_io_header {
-  char kind[32];                  /* latflow_format: model, train, ensemble, checkpoint */
-  int format_version;             /* of that kind                                     */
+  char kind[32];      /* latflow_format: model, train, ensemble, checkpoint */
+  int format_version; /* of that kind                                     */
   char latflow_version[64], git_rev[64], compiler[128], build_type[32], created_utc[32];
-  int git_dirty;                  /* 1, 0; -1 absent                                  */
-  char what[32];                  /* checkpoint: train, sample or hmc; else ""        */
-  int has_seed;                   /* 1 if /meta has seed                              */
-  uint64_t seed;                  /* /meta/seed                                       */
-  int ranks;                      /* /meta/ranks                                      */
-  char *config_yaml;              /* owned: /meta/config_yaml verbatim; NULL if none  */
-  int nsources;                   /* ensembles: chains with a recorded source (merged) */
-  lf_io_chain_source *sources;    /* owned: (nchains) when the file is an ensemble    */
-  int foreign;                    /* failure: 1 if the file is not latflow's at all
-                                     (empty, not HDF5, or HDF5 without latflow_format) */
+  int git_dirty;               /* 1, 0; -1 absent                                  */
+  char what[32];               /* checkpoint: train, sample or hmc; else ""        */
+  int has_seed;                /* 1 if /meta has seed                              */
+  uint64_t seed;               /* /meta/seed                                       */
+  int ranks;                   /* /meta/ranks                                      */
+  char *config_yaml;           /* owned: /meta/config_yaml verbatim; NULL if none  */
+  int nsources;                /* ensembles: chains with a recorded source (merged) */
+  lf_io_chain_source *sources; /* owned: (nchains) when the file is an ensemble    */
+  int foreign;                 /* failure: 1 if the file is not latflow's at all
+                                  (empty, not HDF5, or HDF5 without latflow_format) */
 } lf_io_header;
 
 /* Reads the header of the latflow file at path into h (zeroed first). The refusals of

@@ -33,6 +33,13 @@ static uint64_t fnv1a_text(const char *s) {
   return h;
 }
 
+/* Adds key = v as 16 hex digits (model hashes, the card's fingerprint). */
+static void add_hex(cJSON *o, const char *key, uint64_t v) {
+  char hex[24];
+  snprintf(hex, sizeof hex, "%016llx", (unsigned long long)v);
+  cJSON_AddStringToObject(o, key, hex);
+}
+
 /* "theory": name, shape and the couplings the action reads (under their names without
  * "theory."). */
 static void add_theory(cJSON *json, const lf_config *cfg) {
@@ -64,8 +71,7 @@ static cJSON *add_arch(cJSON *json, const lf_model *m) {
     if (!(f->uses & LF_ARCH_ATTR) && !spline) continue;
     const char *p = (const char *)m + f->offset;
     if (f->type == LF_ARCH_ENUM) {
-      cJSON_AddStringToObject(jm, f->name,
-                              lf_model_arch_value_name(f, lf_model_arch_value(m, f)));
+      cJSON_AddStringToObject(jm, f->name, lf_model_arch_value_name(f, lf_model_arch_value(m, f)));
     } else if (f->type == LF_ARCH_REAL) {
       double d;
       memcpy(&d, p, sizeof d);
@@ -163,9 +169,7 @@ static void add_provenance(cJSON *json, const lf_io_header *h) {
     cJSON_AddNullToObject(p, "config_yaml");
     return;
   }
-  char hex[24];
-  snprintf(hex, sizeof hex, "%016llx", (unsigned long long)fnv1a_text(h->config_yaml));
-  cJSON_AddStringToObject(p, "config_fnv1a64", hex);
+  add_hex(p, "config_fnv1a64", fnv1a_text(h->config_yaml));
   cJSON_AddStringToObject(p, "config_yaml", h->config_yaml);
 }
 
@@ -194,9 +198,7 @@ static lf_status info_model(const char *path, cJSON *json) {
   if (rc != LF_OK) return rc;
   add_theory(json, &cfg);
   cJSON *jm = add_arch(json, &m);
-  char hex[24];
-  snprintf(hex, sizeof hex, "%016llx", (unsigned long long)lf_model_hash(&m));
-  cJSON_AddStringToObject(jm, "hash", hex);
+  add_hex(jm, "hash", lf_model_hash(&m));
   cJSON_AddNumberToObject(jm, "optimizer_step", (double)m.step);
   add_num(jm, "train_seconds", m.train_seconds);
   lf_train_series s;
@@ -233,9 +235,10 @@ static lf_status info_ensemble(const char *path, const lf_io_header *h, cJSON *j
   lf_ensemble e;
   lf_status rc = lf_ens_read(path, &e);
   if (rc != LF_OK) return rc;
-  cJSON_AddStringToObject(json, "ensemble_kind", e.info.kind == LF_ENS_HMC        ? "hmc"
-                                                  : e.info.kind == LF_ENS_REWEIGHT ? "reweight"
-                                                                                   : "imh");
+  cJSON_AddStringToObject(json, "ensemble_kind",
+                          e.info.kind == LF_ENS_HMC        ? "hmc"
+                          : e.info.kind == LF_ENS_REWEIGHT ? "reweight"
+                                                           : "imh");
   add_theory(json, &e.cfg);
   if (e.info.kind != LF_ENS_HMC) {
     cJSON *jm = NULL;
@@ -277,6 +280,15 @@ done:
   return rc;
 }
 
+/* "model" of a checkpoint: the architecture of its config and the hash it stores (the
+ * bits of the u64 in an i64 attribute). */
+static lf_status add_ckpt_model(cJSON *json, const lf_config *cfg, int64_t hash) {
+  cJSON *jm = NULL;
+  const lf_status rc = add_arch_of_cfg(json, cfg, &jm);
+  if (rc == LF_OK) add_hex(jm, "hash", (uint64_t)hash);
+  return rc;
+}
+
 /* A train checkpoint: the model it holds and how far training got. */
 static lf_status ckpt_train(lf_ckpt *c, const lf_config *cfg, cJSON *json) {
   int64_t next = 0, hash = 0, records = 0, evals = 0;
@@ -286,12 +298,8 @@ static lf_status ckpt_train(lf_ckpt *c, const lf_config *cfg, cJSON *json) {
   if (rc == LF_OK) rc = lf_ckpt_get_i64(c, "records", &records);
   if (rc == LF_OK) rc = lf_ckpt_get_f64(c, "train_seconds", &seconds);
   if (rc == LF_OK && lf_ckpt_get_i64(c, "evals", &evals) != LF_OK) evals = 0; /* version <= 2 */
-  cJSON *jm = NULL;
-  if (rc == LF_OK) rc = add_arch_of_cfg(json, cfg, &jm);
+  if (rc == LF_OK) rc = add_ckpt_model(json, cfg, hash);
   if (rc != LF_OK) return rc;
-  char hex[24];
-  snprintf(hex, sizeof hex, "%016llx", (unsigned long long)(uint64_t)hash);
-  cJSON_AddStringToObject(jm, "hash", hex);
   cJSON *t = cJSON_AddObjectToObject(json, "training");
   cJSON_AddNumberToObject(t, "steps", (double)next);
   cJSON_AddNumberToObject(t, "records", (double)records);
@@ -310,12 +318,8 @@ static lf_status ckpt_sample(lf_ckpt *c, const lf_config *cfg, cJSON *json) {
   if (rc == LF_OK) rc = lf_ckpt_get_i64(c, "next_block", &next);
   if (rc == LF_OK) rc = lf_ckpt_get_i64(c, "model_hash", &hash);
   if (rc == LF_OK) rc = lf_ckpt_get_f64(c, "gen_seconds", &seconds);
-  cJSON *jm = NULL;
-  if (rc == LF_OK) rc = add_arch_of_cfg(json, cfg, &jm);
+  if (rc == LF_OK) rc = add_ckpt_model(json, cfg, hash);
   if (rc != LF_OK) return rc;
-  char hex[24];
-  snprintf(hex, sizeof hex, "%016llx", (unsigned long long)(uint64_t)hash);
-  cJSON_AddStringToObject(jm, "hash", hex);
   cJSON *ch = add_chains(json, 1, rows, steps, acc);
   cJSON_AddNumberToObject(ch, "proposals", (double)next * (double)cfg->sample.block);
   add_num(ch, "gen_seconds", seconds);
@@ -458,8 +462,8 @@ static void print_model(FILE *f, const cJSON *m) {
     fprintf(f, "  %-11s hash %s%s%s\n", "", *str(m, "hash") ? str(m, "hash") : "-",
             *str(m, "path") ? ", file " : "", str(m, "path"));
   if (isfinite(num(m, "optimizer_step")))
-    fprintf(f, "  %-11s %.0f optimizer steps, %.1f s of training\n", "",
-            num(m, "optimizer_step"), num(m, "train_seconds"));
+    fprintf(f, "  %-11s %.0f optimizer steps, %.1f s of training\n", "", num(m, "optimizer_step"),
+            num(m, "train_seconds"));
 }
 
 static void print_training(FILE *f, const cJSON *t) {
@@ -472,8 +476,9 @@ static void print_training(FILE *f, const cJSON *t) {
   fputc('\n', f);
   const cJSON *e = cJSON_GetObjectItemCaseSensitive(t, "last_eval");
   if (cJSON_IsObject(e))
-    fprintf(f, "  %-11s last evaluation at step %.0f on %.0f fresh samples: ESS %.4g, "
-               "acceptance %.4g\n",
+    fprintf(f,
+            "  %-11s last evaluation at step %.0f on %.0f fresh samples: ESS %.4g, "
+            "acceptance %.4g\n",
             "", num(e, "step"), num(e, "samples"), num(e, "ess"), num(e, "acceptance"));
   else if (cJSON_IsNull(e))
     fprintf(f, "  %-11s no evaluation on fresh samples (train.eval_samples: 0)\n", "");
@@ -481,7 +486,8 @@ static void print_training(FILE *f, const cJSON *t) {
 
 static void print_chains(FILE *f, const cJSON *c) {
   fprintf(f, "  %-11s %.0f chain(s)%s, %.0f steps, %.0f stored states, %.0f accepted", "chains",
-          num(c, "chains"), cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "merged")) ? " (merged)" : "",
+          num(c, "chains"),
+          cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "merged")) ? " (merged)" : "",
           num(c, "steps"), num(c, "rows"), num(c, "accepted"));
   if (isfinite(num(c, "acceptance"))) fprintf(f, " (acceptance %.4f)", num(c, "acceptance"));
   if (isfinite(num(c, "gen_seconds"))) fprintf(f, ", generation %.1f s", num(c, "gen_seconds"));
@@ -527,8 +533,9 @@ void lf_info_print(FILE *f, const cJSON *json) {
     if (*str(o, "config_fnv1a64")) {
       int lines = 0;
       for (const char *s = str(o, "config_yaml"); *s; s++) lines += *s == '\n';
-      fprintf(f, "  %-11s %d lines of YAML, FNV-1a 64 %s (the text: latflow info --json, or "
-                 "h5dump -a /meta/config_yaml FILE)\n",
+      fprintf(f,
+              "  %-11s %d lines of YAML, FNV-1a 64 %s (the text: latflow info --json, or "
+              "h5dump -a /meta/config_yaml FILE)\n",
               "card", lines, str(o, "config_fnv1a64"));
     }
   }

@@ -60,7 +60,8 @@ static lf_status read_sources(hid_t f, lf_io_header *h, const char *path) {
   lf_status rc = opt_i64(f, "nchains", &nchains, path, "/");
   if (rc != LF_OK || nchains < 1 || nchains > 1000000) return rc;
   h->sources = calloc((size_t)nchains, sizeof *h->sources);
-  if (!h->sources) return LF_FAIL(LF_ERR_NOMEM, "'%s': %lld chain sources", path, (long long)nchains);
+  if (!h->sources)
+    return LF_FAIL(LF_ERR_NOMEM, "'%s': %lld chain sources", path, (long long)nchains);
   for (int64_t r = 0; r < nchains; r++) {
     char name[32];
     int exists = 0;

@@ -22,16 +22,12 @@ train: {batch: 32, stop: {steps: 200}, eval_every: 100, eval_samples: 256, check
 sample: {proposals: 2048, block: 64, save: all, checkpoint_every: 1024}
 hmc: {trajectories: 200, therm: 10, tau: 1.0, steps: 4, checkpoint_every: 50}
 YAML
-run() { # run DESC -- cmd...: exit 0 expected
-  local desc=$1; shift 2
-  if "$@" > run.log 2>&1; then ok "$desc"; else bad "$desc (exit $?)"; tail -5 run.log; fi
-}
-run "train 200 steps" -- "$lf" train tiny.yaml --output m
-run "sample (IMH, save all)" -- "$lf" sample tiny.yaml --model m/model.h5 --output s
-run "sample, seed 12" -- "$lf" sample tiny.yaml --model m/model.h5 --output s2 --set seed=12
-run "sample (reweighting)" -- "$lf" sample tiny.yaml --model m/model.h5 --output rw --set sample.mode=reweight
-run "hmc" -- "$lf" hmc tiny.yaml --output h
-run "latflow-merge of two IMH files" -- "$merge" mm.h5 s/ensemble.h5 s2/ensemble.h5
+expect_code 0 "train 200 steps" -- "$lf" train tiny.yaml --output m
+expect_code 0 "sample (IMH, save all)" -- "$lf" sample tiny.yaml --model m/model.h5 --output s
+expect_code 0 "sample, seed 12" -- "$lf" sample tiny.yaml --model m/model.h5 --output s2 --set seed=12
+expect_code 0 "sample (reweighting)" -- "$lf" sample tiny.yaml --model m/model.h5 --output rw --set sample.mode=reweight
+expect_code 0 "hmc" -- "$lf" hmc tiny.yaml --output h
+expect_code 0 "latflow-merge of two IMH files" -- "$merge" mm.h5 s/ensemble.h5 s2/ensemble.h5
 LATFLOW_TEST_INTERRUPT=train:120:TERM expect_code 3 "train stopped at step 120" -- "$lf" train tiny.yaml --output ct
 LATFLOW_TEST_INTERRUPT=sample:64:TERM expect_code 3 "sample stopped at block 64" -- "$lf" sample tiny.yaml --model m/model.h5 --output cs --set sample.proposals=16384
 LATFLOW_TEST_INTERRUPT=hmc:100:TERM expect_code 3 "hmc stopped at trajectory 100" -- "$lf" hmc tiny.yaml --output ch

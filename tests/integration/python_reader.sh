@@ -25,21 +25,17 @@ train: {batch: 32, stop: {steps: 200}, eval_every: 100, eval_samples: 256}
 sample: {proposals: 2048, block: 64, save: all}
 hmc: {trajectories: 200, therm: 10, tau: 1.0, steps: 4}
 YAML
-run() { # run DESC -- cmd...: exit 0 expected
-  local desc=$1; shift 2
-  if "$@" > run.log 2>&1; then ok "$desc"; else bad "$desc (exit $?)"; tail -5 run.log; fi
-}
-run "train 200 steps" -- "$lf" train tiny.yaml --output m
-run "sample (IMH, save all)" -- "$lf" sample tiny.yaml --model m/model.h5 --output s
-run "hmc" -- "$lf" hmc tiny.yaml --output h
+expect_code 0 "train 200 steps" -- "$lf" train tiny.yaml --output m
+expect_code 0 "sample (IMH, save all)" -- "$lf" sample tiny.yaml --model m/model.h5 --output s
+expect_code 0 "hmc" -- "$lf" hmc tiny.yaml --output h
 mkdir -p info
 for n in model:m/model.h5 train:m/train.h5 ensemble:s/ensemble.h5 hmc:h/hmc.h5; do
   "$lf" info "${n#*:}" --json > "info/${n%%:*}.json" 2> info.err || { bad "info ${n#*:}"; tail -3 info.err; }
 done
-run "latflow_h5.py export-npz" -- "$py" "$reader" export-npz m/model.h5 m.npz
-grep -qF "m.npz: 24 tensors, 1048 parameters" run.log && ok "export-npz: 24 tensors, 1048 parameters" ||
-  { bad "export-npz's summary"; cat run.log; }
-run "latflow_h5.py show on every file" -- sh -c "'$py' '$reader' show m/model.h5 && '$py' '$reader' show m/train.h5 && '$py' '$reader' show s/ensemble.h5"
+expect_code 0 "latflow_h5.py export-npz" -- "$py" "$reader" export-npz m/model.h5 m.npz
+grep -qF "m.npz: 24 tensors, 1048 parameters" out.txt && ok "export-npz: 24 tensors, 1048 parameters" ||
+  { bad "export-npz's summary"; cat out.txt; }
+expect_code 0 "latflow_h5.py show on every file" -- sh -c "'$py' '$reader' show m/model.h5 && '$py' '$reader' show m/train.h5 && '$py' '$reader' show s/ensemble.h5"
 expect_code 1 "latflow_h5.py on a YAML card" -- "$py" "$reader" show tiny.yaml
 expect_code 2 "latflow_h5.py without a command" -- "$py" "$reader"
 if "$py" "$src/tests/integration/python_reader.py" "$src" m/model.h5 m.npz s/ensemble.h5 \
