@@ -296,6 +296,8 @@ def main(argv):
 if __name__ == "__main__":
     try:
         sys.exit(main(sys.argv))
+    except BrokenPipeError:  # `... show FILE | head`
+        sys.exit(0)
     except (OSError, ValueError, KeyError) as exc:
         sys.stderr.write("latflow_h5: %s\n" % exc)
         sys.exit(1)

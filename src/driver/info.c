@@ -449,7 +449,9 @@ static void print_theory(FILE *f, const cJSON *th) {
 /* "affine, 16 layers, hidden [8, 8], kernel 3, leaky_relu, normal base, single, 5072
  * parameters" and the hash, path and steps where known. */
 static void print_model(FILE *f, const cJSON *m) {
-  fprintf(f, "  %-11s %s, %g layers, hidden [", "model", str(m, "coupling"), num(m, "layers"));
+  fprintf(f, "  %-11s %s", "model", str(m, "coupling"));
+  if (isfinite(num(m, "spline_bins"))) fprintf(f, " (%g bins)", num(m, "spline_bins"));
+  fprintf(f, ", %g layers, hidden [", num(m, "layers"));
   const cJSON *h;
   int first = 1;
   cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(m, "hidden")) {

@@ -4,9 +4,9 @@
 # reweighting), hmc.h5, a latflow-merge file, the train, sample and hmc checkpoints (runs
 # stopped by the test hook) and a .tmp of a stopped run. Each: exit 0, the text names the
 # kind, --json is one object whose kind and key fields (theory, model, training, chains,
-# provenance) are right. Refused: a YAML card and an HDF5 file that is not latflow's (exit
-# 2, naming the file), a missing file (2), a truncated model (1). `latflow config
-# model.h5` says it is an HDF5 file and points to latflow info (exit 2).
+# provenance) are right. Refused, naming the file: a YAML card, an HDF5 file that is not
+# latflow's, an empty or a missing file (exit 2), a truncated model or ensemble (exit 1).
+# `latflow config model.h5` says it is an HDF5 file and points to latflow info (exit 2).
 # usage: cli_info.sh LATFLOW WORKDIR SOURCEDIR
 set -u
 # shellcheck source=tests/lib.sh
@@ -91,6 +91,12 @@ expect_err "nothere.h5" "the missing file is named"
 head -c 3000 m/model.h5 > cut.h5
 expect_code 1 "a truncated model (a damaged latflow file)" -- "$lf" info cut.h5
 expect_err "cut.h5" "the damaged file is named"
+head -c 20000 s/ensemble.h5 > cut_ens.h5
+expect_code 1 "a truncated ensemble" -- "$lf" info cut_ens.h5
+expect_err "cut_ens.h5" "the damaged ensemble is named"
+: > empty.h5
+expect_code 2 "an empty file" -- "$lf" info empty.h5
+expect_err "'empty.h5' is empty" "the empty file is named"
 expect_code 2 "latflow config model.h5" -- "$lf" config m/model.h5
 expect_err "m/model.h5 is an HDF5 file, not a run card; use latflow info m/model.h5" \
   "config points to latflow info"
