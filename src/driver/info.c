@@ -320,6 +320,9 @@ static lf_status ckpt_sample(lf_ckpt *c, const lf_config *cfg, cJSON *json) {
   if (rc == LF_OK) rc = lf_ckpt_get_f64(c, "gen_seconds", &seconds);
   if (rc == LF_OK) rc = add_ckpt_model(json, cfg, hash);
   if (rc != LF_OK) return rc;
+  if (cfg->sample.mode == LF_SAMPLE_REWEIGHT) acc = steps; /* every proposal is kept */
+  cJSON_AddStringToObject(json, "sample_mode",
+                          cfg->sample.mode == LF_SAMPLE_REWEIGHT ? "reweight" : "imh");
   cJSON *ch = add_chains(json, 1, rows, steps, acc);
   cJSON_AddNumberToObject(ch, "proposals", (double)next * (double)cfg->sample.block);
   add_num(ch, "gen_seconds", seconds);
@@ -420,11 +423,13 @@ lf_status lf_info_read(const char *path, cJSON *json) {
 
 /* ---- the text form ------------------------------------------------------------------- */
 
+/* The number under key in o; NaN when absent or null. */
 static double num(const cJSON *o, const char *key) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
   return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
+/* The string under key in o; "" when absent. */
 static const char *str(const cJSON *o, const char *key) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
   return cJSON_IsString(v) ? v->valuestring : "";
@@ -468,6 +473,7 @@ static void print_model(FILE *f, const cJSON *m) {
             num(m, "train_seconds"));
 }
 
+/* "200 steps, final loss ..., 12.3 s" and the last evaluation on fresh samples. */
 static void print_training(FILE *f, const cJSON *t) {
   fprintf(f, "  %-11s %.0f steps", "training", num(t, "steps"));
   if (isfinite(num(t, "final_loss"))) fprintf(f, ", final loss %.6g", num(t, "final_loss"));
@@ -486,6 +492,7 @@ static void print_training(FILE *f, const cJSON *t) {
     fprintf(f, "  %-11s no evaluation on fresh samples (train.eval_samples: 0)\n", "");
 }
 
+/* The counts, the observables and, for a merged file, where each chain came from. */
 static void print_chains(FILE *f, const cJSON *c) {
   fprintf(f, "  %-11s %.0f chain(s)%s, %.0f steps, %.0f stored states, %.0f accepted", "chains",
           num(c, "chains"),
@@ -519,6 +526,7 @@ void lf_info_print(FILE *f, const cJSON *json) {
           num(json, "format_version"));
   if (*str(json, "ensemble_kind")) fprintf(f, ", %s ensemble", str(json, "ensemble_kind"));
   if (*str(json, "checkpoint_of")) fprintf(f, " of `latflow %s`", str(json, "checkpoint_of"));
+  if (*str(json, "sample_mode")) fprintf(f, " (%s)", str(json, "sample_mode"));
   if (*str(json, "read")) fprintf(f, " (read from %s)", str(json, "read"));
   fputc('\n', f);
   const cJSON *o;
