@@ -55,6 +55,39 @@ lf_status lf_io_file_kind(const char *path, char *kind, size_t n);
  * 2 (bad usage) in every command; its contents are checked later by the reader. */
 lf_status lf_io_input_check(const char *path, const char *what);
 
+/* One chain of a merged ensemble: the file and chain it came from (/chain_<r> attributes
+ * source_path, source_chain; docs/FORMAT.md "Merged files"). */
+typedef struct lf_io_chain_source {
+  char path[1024]; /* "" when the chain has no provenance */
+  int chain;       /* -1 when absent */
+} lf_io_chain_source;
+
+/* The common header of a latflow file of any kind (docs/FORMAT.md section 2), for
+ * `latflow info`. Strings are "" and numbers -1 where an (older) file lacks them. */
+typedef struct lf_io_header {
+  char kind[32];      /* latflow_format: model, train, ensemble, checkpoint */
+  int format_version; /* of that kind                                     */
+  char latflow_version[64], git_rev[64], compiler[128], build_type[32], created_utc[32];
+  int git_dirty;               /* 1, 0; -1 absent                                  */
+  char what[32];               /* checkpoint: train, sample or hmc; else ""        */
+  int has_seed;                /* 1 if /meta has seed                              */
+  uint64_t seed;               /* /meta/seed                                       */
+  int ranks;                   /* /meta/ranks                                      */
+  char *config_yaml;           /* owned: /meta/config_yaml verbatim; NULL if none  */
+  int nsources;                /* ensembles: chains with a recorded source (merged) */
+  lf_io_chain_source *sources; /* owned: (nchains) when the file is an ensemble    */
+  int foreign;                 /* failure: 1 if the file is not latflow's at all
+                                  (empty, not HDF5, or HDF5 without latflow_format) */
+} lf_io_header;
+
+/* Reads the header of the latflow file at path into h (zeroed first). The refusals of
+ * lf_io_file_kind (any kind is accepted); on such a refusal h->foreign tells a file that
+ * is not latflow's apart from a damaged, locked or newer one, and h holds nothing to free.
+ * Free with lf_io_header_free. */
+lf_status lf_io_header_read(const char *path, lf_io_header *h);
+/* Frees what h owns and zeroes it (accepts a zeroed h). */
+void lf_io_header_free(lf_io_header *h);
+
 /* ---- plain output files (local, file-system work only) ------------------------------------ */
 
 /* LF_ERR_IO if path is a symbolic link (lstat); a missing path is fine. */

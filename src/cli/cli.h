@@ -45,6 +45,7 @@ int lf_cmd_sample(int argc, char **argv, MPI_Comm comm);
 int lf_cmd_hmc(int argc, char **argv, MPI_Comm comm);
 int lf_cmd_analyze(int argc, char **argv, MPI_Comm comm);
 int lf_cmd_plot(int argc, char **argv, MPI_Comm comm);
+int lf_cmd_info(int argc, char **argv, MPI_Comm comm);
 /* latflow check: runs before MPI_Init and without it (it reads one card, nothing else) */
 int lf_cmd_check(int argc, char **argv);
 

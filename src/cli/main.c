@@ -23,6 +23,7 @@ static const char usage[] =
     "  analyze FILE.h5      means, Gamma-method errors, tau_int, acceptance, ESS\n"
     "  plot FILE.h5 [--out DIR]   PNG plots (gnuplot): training, histories, autocorrelation\n"
     "  bench CONFIG         throughput: train steps/s, proposals/s, memory, FLOP efficiency\n"
+    "  info FILE.h5         what a latflow file holds: kind, theory, model, chains, provenance\n"
     "  config [--default] [CONFIG]   print the effective config\n"
     "  check CONFIG         validate a card for every command (exit 0 valid, 2 not)\n"
     "\n"
@@ -55,6 +56,7 @@ static int dispatch(int argc, char **argv, MPI_Comm comm) {
   if (!strcmp(cmd, "hmc")) return lf_cmd_hmc(argc, argv, comm);
   if (!strcmp(cmd, "analyze")) return lf_cmd_analyze(argc, argv, comm);
   if (!strcmp(cmd, "plot")) return lf_cmd_plot(argc, argv, comm);
+  if (!strcmp(cmd, "info")) return lf_cmd_info(argc, argv, comm);
   fprintf(stderr, "latflow: unknown command '%s'\n\n%s", cmd, usage);
   return 2;
 }

@@ -523,6 +523,11 @@ lf_status lf_config_load(lf_config *cfg, const char *path) {
   lf_status rc = LF_OK;
   if (err)
     rc = lf_fail_msg(LF_ERR_IO, "%s: cannot read config: %s", path, strerror(err));
+  else if (n >= 8 && !memcmp(text, "\x89HDF\r\n\x1a\n", 8)) /* HDF5's signature */
+    rc = lf_fail_msg(LF_ERR_CONFIG,
+                     "%s is an HDF5 file, not a run card; use latflow info %s to see what it "
+                     "holds",
+                     path, path);
   else if (n > MAX_BYTES)
     rc = lf_fail_msg(LF_ERR_CONFIG, "%s: larger than the %d bytes (1 MiB) a run card may have",
                      path, MAX_BYTES);
