@@ -122,8 +122,8 @@ static lf_status pole_mass(const lf_ensemble *e, const size_t *len, const double
   if (lf_pole_fit_choose(a->ncorr, a->G, a->G_err, &pf) == LF_POLE_NONE) {
     a->warn |= LF_WARN_POLE;
     warn_add(&a->warnings,
-             "no pole mass: no fit of G(t) = A cosh(m (t - T/2)) over t = tmin..%d is possible "
-             "(%s); see m_eff(t)",
+             "no pole mass: no fit of G(t) = A cosh(m (t - T/2)) over t = tmin..%d is possible: "
+             "%s; see m_eff(t)",
              a->ncorr / 2, pf.fit.why ? pf.fit.why : "no range");
     return LF_OK;
   }

@@ -6,7 +6,8 @@
  *   - ensembles in memory whose correlator rows are A cosh(m (t - T/2)) plus Gaussian noise
  *     that is correlated across t and autocorrelated along the chain (AR(1)): the fitted
  *     mass agrees with m (z-score printed), and with an excited state added the range
- *     starts late enough that the mass is still right;
+ *     starts late enough that the mass is still right; a rising G(t) gives NaN and a
+ *     warning; reweighting with equal weights gives the plain result;
  *   - R replicas with other seeds scatter as the reported errors say: sum z^2 is within
  *     the two-sided 1e-3 band of chi^2 with R degrees of freedom, and the same data with the
  *     errors halved would fail that check (so the test can fail). */
@@ -131,6 +132,40 @@ static void test_synthetic(void) {
   }
 }
 
+/* A correlator that rises towards T/2 has no pole mass: NaN, and a warning that says so;
+ * a reweighting ensemble with equal weights gives the mass and error of the plain one. */
+static void test_analyze_paths(void) {
+  lf_ensemble e;
+  lf_analysis a, b;
+  ens_corr(&e, 1000, 0.0, 0.2, 301);
+  for (size_t i = 0; i < 1000; i++)
+    for (int t = 0; t < T; t++) e.corr[0][i * T + t] = 1.0 / e.corr[0][i * T + t];
+  if (lf_analyze(&e, 0, &a) == LF_OK) {
+    int said = 0;
+    for (int i = 0; i < a.warnings.n; i++) said |= strstr(a.warnings.text[i], "no pole mass") != NULL;
+    CHECK(isnan(a.pole_mass) && isnan(a.pole_mass_err) && a.pole_tmin == 0 && a.pole_t == 0 &&
+              (a.warn & LF_WARN_POLE) && said,
+          "rising G(t): pole mass %g +- %g, warning: %s", a.pole_mass, a.pole_mass_err,
+          a.warnings.n ? a.warnings.text[a.warnings.n - 1] : "(none)");
+    lf_analysis_free(&a);
+  } else {
+    CHECK(0, "rising G(t): analysed (%s)", lf_last_error());
+  }
+  lf_ens_free(&e);
+  ens_corr(&e, 2000, 0.0, 0.2, 302);
+  const int ok1 = lf_analyze(&e, 0, &a) == LF_OK;
+  e.info.kind = LF_ENS_REWEIGHT;
+  for (size_t i = 0; i < 2000; i++) e.chain[0][i].logw = 0.0;
+  const int ok2 = lf_analyze(&e, 0, &b) == LF_OK;
+  CHECK(ok1 && ok2 && fabs(a.pole_mass - b.pole_mass) < 1e-12 &&
+            fabs(a.pole_mass_err - b.pole_mass_err) < 1e-6 * a.pole_mass_err,
+        "reweighting with equal weights: %.12f +- %.6g, plain %.12f +- %.6g", b.pole_mass,
+        b.pole_mass_err, a.pole_mass, a.pole_mass_err);
+  if (ok1) lf_analysis_free(&a);
+  if (ok2) lf_analysis_free(&b);
+  lf_ens_free(&e);
+}
+
 /* The chi^2 quantile of k degrees of freedom at the normal quantile z (Wilson-Hilferty). */
 static double chi2_quantile(int k, double z) {
   const double c = 2.0 / (9.0 * k), u = 1.0 - c + z * sqrt(c);
@@ -165,6 +200,7 @@ static void test_replicas(void) {
 int main(void) {
   test_exact();
   test_synthetic();
+  test_analyze_paths();
   test_replicas();
   return lf_test_result();
 }
