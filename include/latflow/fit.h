@@ -33,11 +33,11 @@
 #define LF_FIT_GRID 256
 
 typedef struct lf_cosh_fit {
-  int ok;      /* 1: a fit was found (the rest is set); 0: none (why says it) */
-  double m, A; /* mass and amplitude (A = fitted G(T/2))                     */
-  double chi2; /* uncorrelated chi^2 at the minimum                          */
-  int dof;     /* points - 2                                                 */
-  const char *why; /* static text when ok = 0                                */
+  int ok;          /* 1: a fit was found (the rest is set); 0: none (why says it) */
+  double m, A;     /* mass and amplitude (A = fitted G(T/2))                      */
+  double chi2;     /* uncorrelated chi^2 at the minimum                           */
+  int dof;         /* points - 2                                                  */
+  const char *why; /* static text when ok = 0                                     */
 } lf_cosh_fit;
 
 /* Fits G(t) = A cosh(m (t - T/2)) over t = t0..t1 (0 <= t0 < t1 <= T/2) with weights
@@ -45,17 +45,17 @@ typedef struct lf_cosh_fit {
 int lf_cosh_fit_eval(int T, int t0, int t1, const double *G, const double *err, lf_cosh_fit *out);
 
 enum lf_pole_quality {
-  LF_POLE_NONE = 0, /* no fit possible                                 */
-  LF_POLE_GOOD = 1, /* smallest tmin with an acceptable chi^2/dof       */
-  LF_POLE_POOR = 2, /* no range acceptable: the smallest chi^2/dof       */
-  LF_POLE_EXACT = 3 /* two points only (T/2 < 3): no chi^2 check          */
+  LF_POLE_NONE = 0, /* no fit possible                            */
+  LF_POLE_GOOD = 1, /* smallest tmin with an acceptable chi^2/dof  */
+  LF_POLE_POOR = 2, /* no range acceptable: the smallest chi^2/dof */
+  LF_POLE_EXACT = 3 /* two points only (T/2 < 3): no chi^2 check   */
 };
 
 typedef struct lf_pole_fit {
-  int quality;    /* enum lf_pole_quality                       */
-  int tmin, tmax; /* fitted t = tmin..tmax of G(t) (0 if none)     */
-  double chi2_dof; /* NaN for LF_POLE_EXACT and LF_POLE_NONE       */
-  lf_cosh_fit fit; /* of the chosen range                          */
+  int quality;     /* enum lf_pole_quality                   */
+  int tmin, tmax;  /* fitted t = tmin..tmax of G(t) (0 if none) */
+  double chi2_dof; /* NaN for LF_POLE_EXACT and LF_POLE_NONE   */
+  lf_cosh_fit fit; /* of the chosen range                      */
 } lf_pole_fit;
 
 /* The chi^2/dof below which a fit with dof degrees of freedom is acceptable. */

@@ -133,9 +133,10 @@ void lf_analysis_to_json(const char *file, const lf_ensemble *e, const lf_analys
       add_num_or_null(p, "tmax", a->pole_tmax > 0 ? a->pole_tmax : NAN);
       add_num_or_null(p, "chi2_dof", a->pole_chi2_dof);
       cJSON_AddStringToObject(p, "method",
-                              a->pole_tmin > 0 ? "fit of G(t) = A cosh(m (t - T/2)), t = tmin..T/2, "
-                                                 "uncorrelated chi2; error: Gamma method"
-                                               : "none: no fit possible (see warnings)");
+                              a->pole_tmin > 0
+                                  ? "fit of G(t) = A cosh(m (t - T/2)), t = tmin..T/2, "
+                                    "uncorrelated chi2; error: Gamma method"
+                                  : "none: no fit possible (see warnings)");
       add_num_or_null(p, "t", a->pole_t > 0 ? a->pole_t : NAN);
       add_num_or_null(p, "mean", a->pole_mass);
     }

@@ -116,7 +116,8 @@ static void test_synthetic(void) {
   } else {
     CHECK(0, "one state: analysed (%s)", lf_last_error());
   }
-  /* an excited state of mass 3m that is 27 % of G(1), 1.8 % of G(4), 0.2 % of G(6): the range starts later */
+  /* an excited state of mass 3m that is 27 % of G(1), 2.4 % of G(4), 0.4 % of G(6): the range
+   * starts later */
   if (fit_one(4000, 1e-3 * AMP, 102, &a)) {
     const double z = (a.pole_mass - MASS) / a.pole_mass_err;
     lf_cosh_fit all;
@@ -142,7 +143,8 @@ static void test_analyze_paths(void) {
     for (int t = 0; t < T; t++) e.corr[0][i * T + t] = 1.0 / e.corr[0][i * T + t];
   if (lf_analyze(&e, 0, &a) == LF_OK) {
     int said = 0;
-    for (int i = 0; i < a.warnings.n; i++) said |= strstr(a.warnings.text[i], "no pole mass") != NULL;
+    for (int i = 0; i < a.warnings.n; i++)
+      said |= strstr(a.warnings.text[i], "no pole mass") != NULL;
     CHECK(isnan(a.pole_mass) && isnan(a.pole_mass_err) && a.pole_tmin == 0 && a.pole_t == 0 &&
               (a.warn & LF_WARN_POLE) && said,
           "rising G(t): pole mass %g +- %g, warning: %s", a.pole_mass, a.pole_mass_err,
@@ -181,8 +183,8 @@ static void test_replicas(void) {
     ok = fit_one(2000, 0.0, 200u + (uint32_t)r, &a) && isfinite(a.pole_mass_err);
     if (ok) {
       const double z = (a.pole_mass - MASS) / a.pole_mass_err;
-      fprintf(stderr, "     replica %2d: m = %.5f +- %.5f, z = %+.2f, t = %d..%d\n", r,
-              a.pole_mass, a.pole_mass_err, z, a.pole_tmin, a.pole_tmax);
+      fprintf(stderr, "     replica %2d: m = %.5f +- %.5f, z = %+.2f, t = %d..%d\n", r, a.pole_mass,
+              a.pole_mass_err, z, a.pole_tmin, a.pole_tmax);
       s += z * z;
       lf_analysis_free(&a);
     }
