@@ -107,16 +107,17 @@ static char *render(const tab *t, const char *tail) {
   return s;
 }
 
-/* The note of the pole-mass row of a. */
-static void pole_note(const lf_analysis *a, char *buf, size_t n, const char *who) {
+/* The note of the pole-mass row of a after prefix: "fit of G(t) over t = a..b, chi2/dof =
+ * c" (brief: without "fit of G(t) over "), or that there is no fit. */
+static void pole_note(const lf_analysis *a, char *buf, size_t n, const char *prefix, int brief) {
+  const char *fit = brief ? "" : "fit of G(t) over ";
   if (a->pole_tmin > 0 && isfinite(a->pole_chi2_dof))
-    snprintf(buf, n, "%sfit of G(t) over t = %d..%d, chi2/dof = %.2g", who, a->pole_tmin,
-             a->pole_tmax, a->pole_chi2_dof);
+    snprintf(buf, n, "%s%st = %d..%d, chi2/dof = %.2g", prefix, fit, a->pole_tmin, a->pole_tmax,
+             a->pole_chi2_dof);
   else if (a->pole_tmin > 0)
-    snprintf(buf, n, "%sfit of G(t) over t = %d..%d (2 points, no chi2)", who, a->pole_tmin,
-             a->pole_tmax);
+    snprintf(buf, n, "%s%st = %d..%d (2 points, no chi2)", prefix, fit, a->pole_tmin, a->pole_tmax);
   else
-    snprintf(buf, n, "%sno fit: see the warnings", who);
+    snprintf(buf, n, "%sno fit: see the warnings", prefix);
 }
 
 char *lf_table_analysis(const lf_analysis *a) {
@@ -148,7 +149,7 @@ char *lf_table_analysis(const lf_analysis *a) {
     cellf(t, r, 0, "pole_mass");
     numcell(t, r, 1, "%.5g", a->pole_mass);
     numcell(t, r, 2, "%.2g", a->pole_mass_err);
-    pole_note(a, note, sizeof note, "");
+    pole_note(a, note, sizeof note, "", 0);
     snprintf(t->note[r], TAB_NOTE, "(%s)", note);
   }
   char *s = render(t, "");
@@ -206,12 +207,12 @@ char *lf_table_compare(const lf_analysis *fa, const lf_analysis *ha, const char 
     t->mark[r] = (fa->warn & LF_WARN_POLE) || (ha && (ha->warn & LF_WARN_POLE)) ? '!' : ' ';
     cellf(t, r, 0, "pole_mass");
     pmcell(t, r, 1, fa->pole_mass, fa->pole_mass_err, 5);
-    pole_note(fa, nf, sizeof nf, "");
+    pole_note(fa, nf, sizeof nf, "", 0);
     if (ha && ha->nmeff >= 1) {
       pmcell(t, r, 3, ha->pole_mass, ha->pole_mass_err, 5);
       numcell(t, r, 5, "%+.2f",
               (fa->pole_mass - ha->pole_mass) / hypot(fa->pole_mass_err, ha->pole_mass_err));
-      pole_note(ha, nh, sizeof nh, "; HMC: ");
+      pole_note(ha, nh, sizeof nh, "; HMC: ", 1);
     }
     snprintf(t->note[r], TAB_NOTE, "(%s%s)", nf, nh);
   }

@@ -93,7 +93,8 @@ int main(void) {
     CHECK(strstr(s, "z = (flow - HMC) / sqrt(err_flow^2 + err_HMC^2)") &&
               strstr(s, "|z| < 2 is agreement within errors"),
           "the legend explains z");
-    CHECK(strstr(s, "fit of G(t) over t = 3..8, chi2/dof = 0.87"), "the pole row names its fit");
+    CHECK(strstr(s, "(fit of G(t) over t = 3..8, chi2/dof = 0.87; HMC: t = 3..8, chi2/dof = 0.87)"),
+          "the pole row names both fits");
     CHECK(strstr(s, "effective samples per second of chi2 (the susceptibility"),
           "eff/s names chi2 for phi^4 and says why");
     lf_free(s);
