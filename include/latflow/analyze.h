@@ -41,7 +41,8 @@
  *   <exp(-dH)> NaN), LF_WARN_LOGW (reweighting: NaN or +Inf log weights, taken as w = 0),
  *   LF_WARN_CORR (non-finite correlator values: those G(t), m_eff NaN), LF_WARN_POLE (no
  *   fit possible: pole mass NaN and why; no acceptable chi^2/dof in any range: the best
- *   one is reported; only two points (T = 4); no error: the fit fails near the means).
+ *   one is reported; only two points (T = 4); no error: the fit fails near the means or
+ *   the G(t) do not fluctuate).
  * Local; allocates (rho arrays), free with lf_analysis_free. */
 #ifndef LATFLOW_ANALYZE_H
 #define LATFLOW_ANALYZE_H
@@ -117,11 +118,14 @@ typedef struct lf_analysis {
   double G[LF_ENS_MAX_CORR], G_err[LF_ENS_MAX_CORR];
   int nmeff; /* m_eff(t) for t = 1..nmeff */
   double meff[LF_ENS_MAX_CORR], meff_err[LF_ENS_MAX_CORR];
-  int pole_t;                      /* = pole_tmin (kept for old readers); 0: no fit       */
-  double pole_mass, pole_mass_err; /* NaN (and a warning) if no fit / no error            */
-  int pole_tmin, pole_tmax; /* the fit range: t of G(t), inclusive, tmax = T/2 (the band on
-                               m_eff(t) over the same t); 0 if no fit                     */
-  double pole_chi2_dof;     /* uncorrelated chi^2 / dof of the fit (NaN: none, or 2 points) */
+  /* the pole mass (NaN, and a warning, if no fit or no error); pole_tmin..pole_tmax: the
+   * fit range, t of G(t), inclusive, pole_tmax = T/2 (a band on m_eff(t) covers the same
+   * t); pole_t = pole_tmin (kept for old readers); all 0 if no fit; pole_chi2_dof: the
+   * uncorrelated chi^2/dof of the fit (NaN: no fit, or two points only) */
+  int pole_t;
+  double pole_mass, pole_mass_err;
+  int pole_tmin, pole_tmax;
+  double pole_chi2_dof;
 } lf_analysis;
 
 /* Analyses e (nrho: autocorrelation lags kept per observable, e.g. 100) with opts (NULL:

@@ -163,6 +163,13 @@ static lf_status pole_mass(const lf_ensemble *e, const size_t *len, const double
   if (rc == LF_OK && isfinite(g.value)) {
     a->pole_mass = g.value;
     a->pole_mass_err = g.error;
+    if (!isfinite(g.error)) {
+      a->warn |= LF_WARN_POLE;
+      warn_add(&a->warnings,
+               "pole mass: the Gamma method gives no error for the fit over t = %d..%d (the "
+               "G(t) do not fluctuate)",
+               pf.tmin, pf.tmax);
+    }
   } else {
     a->warn |= LF_WARN_POLE;
     warn_add(&a->warnings,
