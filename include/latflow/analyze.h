@@ -18,10 +18,13 @@
  * the acceptance and <exp(-dH)> with its error (must be 1).
  * Correlator (phi^4): G(t) for t = 0..ncorr-1 with errors (means over the chain like an
  * observable), the effective mass m_eff(t) = arccosh((G(t-1) + G(t+1)) / (2 G(t))),
- * t = 1..ncorr/2-1, as a derived quantity with Gamma-method errors, and the pole mass
- * = m_eff at t = max(1, ncorr/4) (a point between the contact term and the symmetric
- * middle; the table of m_eff(t) is given too). m_eff is NaN where the argument of arccosh
- * is < 1 (noise).
+ * t = 1..ncorr/2-1, as a derived quantity with Gamma-method errors (NaN where the
+ * argument of arccosh is < 1: noise), and the pole mass from the fit of G(t) = A cosh(m (t -
+ * T/2)), T = ncorr, over t = pole_tmin..pole_tmax = T/2 with the range rule of
+ * latflow/fit.h (smallest tmin >= 1 with an acceptable uncorrelated chi^2/dof, which is
+ * pole_chi2_dof). Its error is the Gamma method's for the fit as a derived function of the
+ * means of G(t), t in the range (the range and the weights 1/G_err^2 held fixed); this
+ * keeps the G(t) of the range as P = T/2 - tmin + 1 series of N values while it runs.
  *
  * Warnings (bits in warn, one sentence each in warnings; a number that cannot be
  * estimated is NaN, never 0, and the rest is still analysed):
@@ -36,7 +39,10 @@
  *   LF_WARN_HEAVY_TAIL (flow: Pareto k of the weights >= 1/2: infinite variance, errors
  *   unreliable and usually too small), LF_WARN_DH (HMC: non-finite dH or exp(-dH):
  *   <exp(-dH)> NaN), LF_WARN_LOGW (reweighting: NaN or +Inf log weights, taken as w = 0),
- *   LF_WARN_CORR (non-finite correlator values: those G(t), m_eff NaN).
+ *   LF_WARN_CORR (non-finite correlator values: those G(t), m_eff NaN), LF_WARN_POLE (no
+ *   fit possible: pole mass NaN and why; no acceptable chi^2/dof in any range: the best
+ *   one is reported; only two points (T = 4); no error: the fit fails near the means or
+ *   the G(t) do not fluctuate).
  * Local; allocates (rho arrays), free with lf_analysis_free. */
 #ifndef LATFLOW_ANALYZE_H
 #define LATFLOW_ANALYZE_H
@@ -59,7 +65,8 @@ enum lf_ana_warn {
   LF_WARN_HEAVY_TAIL = 1 << 10,
   LF_WARN_DH = 1 << 11,
   LF_WARN_LOGW = 1 << 12,
-  LF_WARN_CORR = 1 << 13
+  LF_WARN_CORR = 1 << 13,
+  LF_WARN_POLE = 1 << 14
 };
 
 typedef struct lf_warnings {
@@ -111,10 +118,14 @@ typedef struct lf_analysis {
   double G[LF_ENS_MAX_CORR], G_err[LF_ENS_MAX_CORR];
   int nmeff; /* m_eff(t) for t = 1..nmeff */
   double meff[LF_ENS_MAX_CORR], meff_err[LF_ENS_MAX_CORR];
-  int pole_t; /* 0: no pole mass */
+  /* the pole mass (NaN, and a warning, if no fit or no error); pole_tmin..pole_tmax: the
+   * fit range, t of G(t), inclusive, pole_tmax = T/2 (a band on m_eff(t) covers the same
+   * t); pole_t = pole_tmin (kept for old readers); all 0 if no fit; pole_chi2_dof: the
+   * uncorrelated chi^2/dof of the fit (NaN: no fit, or two points only) */
+  int pole_t;
   double pole_mass, pole_mass_err;
-  int pole_tmin, pole_tmax; /* the fit range of the pole mass (t of m_eff), 0 if none */
-  double pole_chi2_dof;     /* chi^2 / dof of the pole-mass fit (NaN: not a fit)      */
+  int pole_tmin, pole_tmax;
+  double pole_chi2_dof;
 } lf_analysis;
 
 /* Analyses e (nrho: autocorrelation lags kept per observable, e.g. 100) with opts (NULL:

@@ -3,6 +3,7 @@
 #include "latflow/analyze.h"
 
 #include "latflow/analysis.h"
+#include "latflow/fit.h"
 #include "latflow/timer.h"
 
 #include <math.h>
@@ -90,6 +91,94 @@ static void obs_warnings(lf_obs_stats *s, const lf_analysis *a) {
              "(%d bins) %.3g is %.2f x the Gamma error and is reported; run longer",
              s->name, g->window, g->bins, g->error_bin, g->error_bin / g->error_gamma);
   }
+}
+
+/* The context of pole_fn: the fit range, the fixed weights and where the weights' mean is. */
+typedef struct pole_ctx {
+  int T, t0, t1;
+  const double *err; /* (T) the errors of the G(t), fixed weights of the fit */
+  int rew;           /* 1: abar[t1 - t0 + 1] is <w> and abar[j] = <G(t0 + j) w> */
+} pole_ctx;
+
+/* The fitted mass as a function of the means of the G(t) in the range (NaN: no fit). */
+static double pole_fn(const double *abar, void *ctx) {
+  const pole_ctx *c = ctx;
+  double G[LF_ENS_MAX_CORR];
+  const int P = c->t1 - c->t0 + 1;
+  for (int j = 0; j < P; j++) G[c->t0 + j] = c->rew ? abar[j] / abar[P] : abar[j];
+  lf_cosh_fit f;
+  return lf_cosh_fit_eval(c->T, c->t0, c->t1, G, c->err, &f) ? f.m : NAN;
+}
+
+/* The pole mass (latflow/fit.h): the range and the fit from the means G(t), then its error
+ * by the Gamma method with the fit as a derived function of the means of the G(t) in the
+ * range (with the weights w as the last primary when wrel is not NULL: (n) w relative to
+ * the largest). A missing fit or error is NaN with a warning. */
+static lf_status pole_mass(const lf_ensemble *e, const size_t *len, const double *wrel,
+                           const lf_gamma_opts *go, lf_analysis *a) {
+  lf_status rc = LF_OK;
+  a->pole_mass = a->pole_mass_err = a->pole_chi2_dof = NAN;
+  lf_pole_fit pf;
+  if (lf_pole_fit_choose(a->ncorr, a->G, a->G_err, &pf) == LF_POLE_NONE) {
+    a->warn |= LF_WARN_POLE;
+    warn_add(&a->warnings,
+             "no pole mass: no fit of G(t) = A cosh(m (t - T/2)) over t = tmin..%d is possible: "
+             "%s; see m_eff(t)",
+             a->ncorr / 2, pf.fit.why ? pf.fit.why : "no range");
+    return LF_OK;
+  }
+  a->pole_t = a->pole_tmin = pf.tmin;
+  a->pole_tmax = pf.tmax;
+  a->pole_mass = pf.fit.m;
+  a->pole_chi2_dof = pf.chi2_dof;
+  if (pf.quality == LF_POLE_POOR) {
+    a->warn |= LF_WARN_POLE;
+    warn_add(&a->warnings,
+             "pole mass: no fit range has an acceptable chi^2/dof; the best one (t = %d..%d, "
+             "chi^2/dof = %.3g) is reported: excited states or too few samples",
+             pf.tmin, pf.tmax, pf.chi2_dof);
+  } else if (pf.quality == LF_POLE_EXACT) {
+    a->warn |= LF_WARN_POLE;
+    warn_add(&a->warnings,
+             "pole mass from the two points t = %d..%d only (T = %d): nothing checks that one "
+             "state describes G(t)",
+             pf.tmin, pf.tmax, a->ncorr);
+  }
+  const size_t n = a->n;
+  const int P = pf.tmax - pf.tmin + 1, np = P + (wrel ? 1 : 0);
+  double *buf = lf_alloc((size_t)P * n * sizeof *buf);
+  const double *pp[LF_ENS_MAX_CORR / 2 + 2];
+  if (!buf) return LF_FAIL(LF_ERR_NOMEM, "pole mass: %d series of %zu steps", P, n);
+  for (int j = 0; j < P; j++) {
+    double *x = buf + (size_t)j * n;
+    series(e, e->corr, a->ncorr, pf.tmin + j, x);
+    if (wrel)
+      for (size_t i = 0; i < n; i++) x[i] *= wrel[i];
+    pp[j] = x;
+  }
+  if (wrel) pp[P] = wrel;
+  pole_ctx ctx = {a->ncorr, pf.tmin, pf.tmax, a->G_err, wrel != NULL};
+  lf_gamma_result g;
+  rc = lf_gamma_derived_opts(e->R, len, np, pp, pole_fn, &ctx, go, &g, NULL, 0);
+  if (rc == LF_OK && isfinite(g.value)) {
+    a->pole_mass = g.value;
+    a->pole_mass_err = g.error;
+    if (!isfinite(g.error)) {
+      a->warn |= LF_WARN_POLE;
+      warn_add(&a->warnings,
+               "pole mass: the Gamma method gives no error for the fit over t = %d..%d (the "
+               "G(t) do not fluctuate)",
+               pf.tmin, pf.tmax);
+    }
+  } else {
+    a->warn |= LF_WARN_POLE;
+    warn_add(&a->warnings,
+             "pole mass: the fit over t = %d..%d fails near the mean G(t) (%s): its error is "
+             "omitted",
+             pf.tmin, pf.tmax, rc != LF_OK ? lf_last_error() : "not finite");
+  }
+  lf_free(buf);
+  return rc == LF_ERR_NOMEM ? rc : LF_OK;
 }
 
 lf_status lf_analyze(const lf_ensemble *e, int nrho, lf_analysis *a) {
@@ -329,13 +418,7 @@ lf_status lf_analyze_ex(const lf_ensemble *e, int nrho, const lf_analyze_opts *o
       a->meff[t] = g.value;
       a->meff_err[t] = g.error;
     }
-    if (a->nmeff >= 1) {
-      a->pole_t = a->ncorr / 4 > 1 ? a->ncorr / 4 : 1;
-      a->pole_mass = a->meff[a->pole_t];
-      a->pole_mass_err = a->meff_err[a->pole_t];
-      a->pole_tmin = a->pole_tmax = a->pole_t;
-      a->pole_chi2_dof = NAN;
-    }
+    if (a->nmeff >= 1) LF_CHECK(pole_mass(e, len, rew ? p3[3] : NULL, &go, a));
   }
 fail:
   lf_free(len);

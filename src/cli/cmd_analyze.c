@@ -9,6 +9,8 @@
 #include "latflow/analyze.h"
 #include "latflow/ensemble.h"
 #include "latflow/log.h"
+#include "latflow/table.h"
+#include "latflow/timer.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -123,11 +125,20 @@ void lf_analysis_to_json(const char *file, const lf_ensemble *e, const lf_analys
       cJSON_AddItemToArray(Me, isfinite(a->meff_err[t]) ? cJSON_CreateNumber(a->meff_err[t])
                                                         : cJSON_CreateNull());
     }
-    if (a->pole_t > 0) {
+    if (a->nmeff >= 1) { /* the fit of latflow/fit.h; "t" and "mean" kept for old readers */
       cJSON *p = cJSON_AddObjectToObject(json, "pole_mass");
-      cJSON_AddNumberToObject(p, "t", a->pole_t);
-      add_num_or_null(p, "mean", a->pole_mass);
+      add_num_or_null(p, "value", a->pole_mass);
       add_num_or_null(p, "error", a->pole_mass_err);
+      add_num_or_null(p, "tmin", a->pole_tmin > 0 ? a->pole_tmin : NAN);
+      add_num_or_null(p, "tmax", a->pole_tmax > 0 ? a->pole_tmax : NAN);
+      add_num_or_null(p, "chi2_dof", a->pole_chi2_dof);
+      cJSON_AddStringToObject(p, "method",
+                              a->pole_tmin > 0
+                                  ? "fit of G(t) = A cosh(m (t - T/2)), t = tmin..T/2, "
+                                    "uncorrelated chi2; error: Gamma method"
+                                  : "none: no fit possible (see warnings)");
+      add_num_or_null(p, "t", a->pole_t > 0 ? a->pole_t : NAN);
+      add_num_or_null(p, "mean", a->pole_mass);
     }
   }
 }
@@ -150,7 +161,7 @@ void lf_analysis_print_warnings(FILE *f, const lf_analysis *a, const char *inden
 }
 
 void lf_analysis_print(FILE *f, const char *file, const lf_ensemble *e, const lf_analysis *a) {
-  char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32];
+  char b1[32], b2[32];
   fprintf(f, "%s: %s %dx%d, %s ensemble, %d chain(s), %zu steps, %zu stored states\n", file,
           e->info.theory, e->info.L0, e->info.L1, kind_name(a->kind), a->R, a->n, a->rows);
   if (a->kind == LF_ENS_HMC)
@@ -165,20 +176,11 @@ void lf_analysis_print(FILE *f, const char *file, const lf_ensemble *e, const lf
             num(b2, sizeof b2, "%.2f", a->pareto_k), a->max_run, a->gen_seconds, a->train_seconds);
   fprintf(f, "  errors: Gamma method (S = %g) %s\n", a->opts.S,
           a->opts.bins > 0 ? "and binning, the larger reported" : "alone (binning off)");
-  fprintf(f, "  %-10s %14s %12s %10s %9s %10s %12s\n", "observable", "mean", "error", "tau_int",
-          "+-", "eff.samp.", "eff/s");
-  for (int k = 0; k < a->nobs; k++) {
-    const lf_obs_stats *s = &a->obs[k];
-    fprintf(f, "%c %-10s %14s %12s %10s %9s %10s %12s%s\n", s->warn ? '!' : ' ', s->name,
-            num(b1, sizeof b1, "%.6g", s->g.value), num(b2, sizeof b2, "%.3g", s->g.error),
-            num(b3, sizeof b3, "%.3g", s->g.tau_int),
-            num(b4, sizeof b4, "%.2g", s->g.tau_int_error),
-            num(b5, sizeof b5, "%.4g", s->eff_samples), num(b6, sizeof b6, "%.4g", s->eff_per_s),
-            (s->g.flags & LF_GAMMA_BINNED) ? " (binned)" : "");
+  char *table = lf_table_analysis(a); /* widths from the content (latflow/table.h) */
+  if (table) {
+    fputs(table, f);
+    lf_free(table);
   }
-  if (a->pole_t > 0)
-    fprintf(f, "  pole mass m_eff(t=%d) = %s +- %s\n", a->pole_t,
-            num(b1, sizeof b1, "%.5g", a->pole_mass), num(b2, sizeof b2, "%.2g", a->pole_mass_err));
   lf_analysis_print_warnings(f, a, "  ");
 }
 

@@ -8,7 +8,9 @@
 #include "latflow/io.h"
 #include "latflow/log.h"
 #include "latflow/plot.h"
+#include "latflow/table.h"
 #include "latflow/theory.h"
+#include "latflow/timer.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -34,6 +36,8 @@ static lf_status analyze_file(const char *path, lf_ensemble *e, lf_analysis *a) 
   return rc;
 }
 
+/* The summary of a run on f: the theory, the samplers' chain statistics, the table of
+ * flow against HMC with its legend (latflow/table.h), the warnings and the files. */
 static void summary(FILE *f, const lf_config *cfg, const lf_analysis *fa, const lf_analysis *ha,
                     const char *out) {
   char desc[160];
@@ -46,49 +50,11 @@ static void summary(FILE *f, const lf_config *cfg, const lf_analysis *fa, const 
   if (ha)
     fprintf(f, "hmc:  %zu trajectories in %.3g s; acceptance %.3f, <exp(-dH)> = %.4f +- %.4f\n",
             ha->n, ha->gen_seconds, ha->acceptance, ha->exp_mdH, ha->exp_mdH_err);
-  /* '!' marks a row with a warning (listed below the table) */
-  fprintf(f, "\n  %-10s %24s %8s", "observable", "flow (IMH)", "tau_int");
-  if (ha) fprintf(f, " %24s %8s %7s", "HMC", "tau_int", "z");
-  fprintf(f, "\n");
-  for (int k = 0; k < fa->nobs; k++) {
-    const lf_obs_stats *s = &fa->obs[k];
-    char a[64];
-    const int bang = s->warn || (ha && k < ha->nobs && ha->obs[k].warn);
-    snprintf(a, sizeof a, "%.6g +- %.2g", s->g.value, s->g.error);
-    fprintf(f, "%c %-10s %24s %8.3g", bang ? '!' : ' ', s->name, a, s->g.tau_int);
-    if (ha && k < ha->nobs) {
-      const lf_obs_stats *h = &ha->obs[k];
-      const double z = (s->g.value - h->g.value) / hypot(s->g.error, h->g.error);
-      snprintf(a, sizeof a, "%.6g +- %.2g", h->g.value, h->g.error);
-      fprintf(f, " %24s %8.3g", a, h->g.tau_int);
-      if (isfinite(z))
-        fprintf(f, " %+7.2f", z);
-      else
-        fprintf(f, " %7s", "-");
-    }
-    fprintf(f, "\n");
-  }
-  if (fa->pole_t > 0) {
-    char a[64];
-    snprintf(a, sizeof a, "%.5g +- %.2g", fa->pole_mass, fa->pole_mass_err);
-    fprintf(f, "  %-10s %24s %8s", "pole_mass", a, "");
-    if (ha && ha->pole_t > 0) {
-      const double z =
-          (fa->pole_mass - ha->pole_mass) / hypot(fa->pole_mass_err, ha->pole_mass_err);
-      snprintf(a, sizeof a, "%.5g +- %.2g", ha->pole_mass, ha->pole_mass_err);
-      fprintf(f, " %24s %8s %+7.2f", a, "", z);
-    }
-    fprintf(f, "   (m_eff at t = %d)\n", fa->pole_t);
-  }
-  int k2 = -1;
-  for (int k = 0; k < fa->nobs; k++)
-    if (!strcmp(fa->obs[k].name, "chi2")) k2 = k;
-  if (k2 >= 0) {
-    const lf_obs_stats *s = &fa->obs[k2];
-    fprintf(f, "\neffective samples per second (chi2): flow %.4g (%.4g with training)",
-            s->eff_per_s, s->eff_per_s_total);
-    if (ha && k2 < ha->nobs) fprintf(f, ", HMC %.4g", ha->obs[k2].eff_per_s);
-    fprintf(f, "\n");
+  /* the table, its legend and the effective samples per second (latflow/table.h) */
+  char *table = lf_table_compare(fa, ha, "flow (IMH)");
+  if (table) {
+    fprintf(f, "\n%s", table);
+    lf_free(table);
   }
   if (fa->warnings.n || fa->warn) {
     fprintf(f, "flow (IMH) warnings:\n");
