@@ -160,7 +160,7 @@ char *lf_table_analysis(const lf_analysis *a) {
 int lf_table_eff_obs(const lf_analysis *fa, const char **why) {
   for (int k = 0; k < fa->nobs; k++)
     if (!strcmp(fa->obs[k].name, "chi2") || !strcmp(fa->obs[k].name, "chi_t")) {
-      *why = "the susceptibility, slowest to decorrelate";
+      *why = "the susceptibility, the usual figure of merit; every observable's is in --json";
       return k;
     }
   int kmin = -1;
