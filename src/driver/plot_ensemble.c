@@ -192,13 +192,15 @@ static lf_status plot_corr(FILE *gp, const char *dir, const lf_analysis *a) {
   if (hi > lo)
     fprintf(gp, "set yrange [%.10g:%.10g]\n", lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo));
   fprintf(gp, "set xrange [0.5:%d.5]\n", a->nmeff);
+  /* the fit range is in t of G(t), up to T/2; m_eff stops at T/2 - 1: the band ends there */
+  const int bt1 = a->pole_tmax < a->nmeff ? a->pole_tmax : a->nmeff;
   if (band)
     fprintf(gp,
             "set object 1 rect from %.1f,%.17g to %.1f,%.17g fc rgb '#f0a0a0' fs solid 0.5 "
             "noborder behind\nset arrow 1 from %.1f,%.17g to %.1f,%.17g nohead lw 2 "
             "lc rgb '#c00000'\n",
-            a->pole_tmin - 0.5, a->pole_mass - a->pole_mass_err, a->pole_tmax + 0.5,
-            a->pole_mass + a->pole_mass_err, a->pole_tmin - 0.5, a->pole_mass, a->pole_tmax + 0.5,
+            a->pole_tmin - 0.5, a->pole_mass - a->pole_mass_err, bt1 + 0.5,
+            a->pole_mass + a->pole_mass_err, a->pole_tmin - 0.5, a->pole_mass, bt1 + 0.5,
             a->pole_mass);
   fputs("plot 'meff.dat' u 1:2:3 w yerrorbars pt 7 ps 1.2 lc rgb '#000080' t 'm_eff(t)'", gp);
   if (band)
