@@ -2,7 +2,8 @@
 # The user docs are self-contained (issue 15): README.md and docs/*.md name no file outside
 # the repository (../shared, DESIGN.md, STYLE.md), every relative Markdown link
 # [text](path) resolves to a file or folder of the repository, and every `mpiexec -n N` /
-# `mpirun -n N` example with N > 2 is followed by a note on --oversubscribe in its file.
+# `mpirun -n N` example with N > 2 is followed by a note on --oversubscribe in its file, and
+# docs/ARCHITECTURE.md's module table names every library source file.
 # usage: docs_links.sh LATFLOW WORKDIR SOURCEDIR
 set -u
 # shellcheck source=tests/lib.sh
@@ -30,4 +31,19 @@ for f in "${docs[@]}"; do
   fi
 done
 ok "multi-rank examples come with --oversubscribe notes"
+# docs/ARCHITECTURE.md's module table names every source file of every library area (a
+# file's stem, with or without its _t suffix, in the row of its area)
+arch="$src/docs/ARCHITECTURE.md"
+nf=0
+for d in "$src"/src/*/; do
+  area=$(basename "$d")
+  [ "$area" = cli ] && continue
+  row=$(grep -m1 -E "^\| $area \|" "$arch" | cut -d'|' -f3)   # the modules column
+  [ -n "$row" ] || { bad "ARCHITECTURE.md has no row for the area $area"; continue; }
+  for c in "$d"*.c; do
+    stem=$(basename "$c" .c); nf=$((nf + 1))
+    grep -qwE -- "${stem}|${stem%_t}" <<<"$row" || bad "ARCHITECTURE.md: $area row does not name $stem"
+  done
+done
+ok "$nf source files found in ARCHITECTURE.md's module table"
 finish docs_links
