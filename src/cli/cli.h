@@ -117,8 +117,24 @@ int lf_cli_main(int argc, char **argv, MPI_Comm comm, const char *cmd, const cha
 
 /* Exit code for a status: 2 for usage/config errors, 3 for LF_INTERRUPTED, 1 otherwise,
  * 0 for LF_OK.
- * Prints "latflow: <message>" to stderr for failures. */
+ * Prints "latflow: <message>" to stderr for failures, and for LF_INTERRUPTED (on rank 0,
+ * once lf_cli_set_invocation ran) the line "latflow: continue with: <command>" with the
+ * exact command that continues the run (lf_cli_resume_command), "continue (under the
+ * same mpiexec/srun launch) with: <command>" when the job has more than one rank. */
 int lf_cli_report(lf_status rc);
+
+/* The command that continues the run of argv: argv[0] as invoked and every argument,
+ * shell-quoted for POSIX sh (a word of other characters than letters, digits and
+ * @%+=:,./_- goes in single quotes, a ' inside as '\''; an empty one is ''), with --force
+ * dropped (--resume decides what to keep) and --resume added at the end unless present.
+ * Values of the options that take one (--set, --model, --output/-o/--out, --stau,
+ * --bins, --seconds) are kept as they are, whatever they read. Pure; LF_ERR_INVALID
+ * (and a truncated buf) when it needs more than n bytes. */
+lf_status lf_cli_resume_command(int argc, char *const *argv, char *buf, size_t n);
+/* Remembers this process's command line (main, after MPI_Init) for the resume hints:
+ * lf_cli_report's, and the library's through lf_driver_set_resume_hint (latflow/driver.h).
+ * rank and size: this process in the job. Local. */
+void lf_cli_set_invocation(int argc, char **argv, int rank, int size);
 
 /* Prints json on stdout (pretty, flushed): the one JSON object of a command's --json;
  * returns 0 or 1 (cli.c). */

@@ -85,6 +85,7 @@ int main(int argc, char **argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   lf_log_init();
   lf_log_set_rank(rank);
+  lf_cli_set_invocation(argc, argv, rank, size); /* for the hint of an interrupted run */
   const int code = sig_rc != LF_OK ? lf_cli_report(sig_rc) : dispatch(argc, argv, MPI_COMM_WORLD);
   /* the only MPI_Abort, for a failure other ranks may not know of (they could wait in a
    * collective call forever); an interrupted run (code 3) and a failure every rank saw

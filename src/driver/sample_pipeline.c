@@ -218,8 +218,8 @@ lf_status lf_sample_pipeline_ex(const lf_config *cfg_in, const char *model_arg, 
       lf_ens_suspend(w);
       w = NULL;
       if (rc == LF_INTERRUPTED)
-        lf_log_info("sample", "stopped; continue with: latflow sample ... --resume (checkpoint %s)",
-                    ck_path);
+        lf_log_info("sample", "stopped; the checkpoint %s is kept for --resume (the command "
+                    "prints how to continue)", ck_path);
     }
     goto fail;
   }
