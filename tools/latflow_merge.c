@@ -37,6 +37,7 @@ static int fail_code(lf_status rc) {
 static int print_json(const char *out, const lf_merge_summary *s) {
   cJSON *j = cJSON_CreateObject();
   if (!j) return 0;
+  cJSON_AddStringToObject(j, "command", "merge");
   cJSON_AddStringToObject(j, "output", out);
   cJSON_AddNumberToObject(j, "inputs", s->inputs);
   cJSON_AddNumberToObject(j, "chains", s->chains);

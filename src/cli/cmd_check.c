@@ -40,6 +40,7 @@ int lf_cmd_check(int argc, char **argv) {
   } else {
     cJSON *j = cJSON_CreateObject();
     if (!j) return 1;
+    cJSON_AddStringToObject(j, "command", "check");
     cJSON_AddStringToObject(j, "config", o.config);
     cJSON_AddBoolToObject(j, "valid", code == 0);
     cJSON_AddStringToObject(j, "valid_for", valid);
