@@ -176,8 +176,8 @@ static cJSON *json_value(const lf_config *c, int id) {
   case K_SHAPE:
     return cJSON_CreateIntArray(c->theory.shape, 2);
   case K_HIDDEN:
-    return cJSON_CreateIntArray(c->model.hidden,
-                                c->model.nhidden < LF_MAX_HIDDEN ? c->model.nhidden : LF_MAX_HIDDEN);
+    return cJSON_CreateIntArray(c->model.hidden, c->model.nhidden < LF_MAX_HIDDEN ? c->model.nhidden
+                                                                                  : LF_MAX_HIDDEN);
   case K_OBS: {
     cJSON *a = cJSON_CreateArray();
     for (int i = 0; a && i < c->nobs && i < LF_MAX_OBS; i++)
