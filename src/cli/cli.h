@@ -143,6 +143,9 @@ lf_status lf_cli_resume_command(int argc, char *const *argv, char *buf, size_t n
  * lf_cli_report's, and the library's through lf_driver_set_resume_hint (latflow/driver.h).
  * rank and size: this process in the job. Local. */
 void lf_cli_set_invocation(int argc, char **argv, int rank, int size);
+/* Prints "latflow: continue with: <command>" on stderr (rank 0, once
+ * lf_cli_set_invocation ran; cli_resume.c). For lf_cli_report. */
+void lf_cli_print_resume_hint(void);
 
 /* Prints a command's --help text and LF_CLI_HELP_TAIL on stdout. */
 void lf_cli_print_help(const char *help);

@@ -33,7 +33,7 @@ static const char usage[] =
     "Exit codes: 0 success, 1 run failure, 2 bad usage or bad config (including a missing\n"
     "or unreadable CONFIG, FILE.h5 or --model file, and a card that needs more memory per\n"
     "rank than this node has), 3 stopped by a signal (SIGTERM, SIGUSR1, SIGINT) after\n"
-    "writing a checkpoint: rerun with --resume.\n"
+    "writing a checkpoint: its last line is the command (with --resume) that continues it.\n"
     "Memory: LATFLOW_MEM_LIMIT=<size> sets the memory per rank (2G, 512M, bytes);\n"
     "LATFLOW_MEM_CHECK=0 logs the estimate without refusing.\n";
 
