@@ -42,6 +42,7 @@ json_cmd train -- "$lf" train tiny.yaml --json
 json_cmd sample -- "$lf" sample tiny.yaml --json
 json_cmd hmc -- "$lf" hmc tiny.yaml --json
 json_cmd analyze -- "$lf" analyze out/tiny/ensemble.h5 --json
+json_cmd info -- "$lf" info out/tiny/model.h5 --json
 json_cmd bench -- "$lf" bench tiny.yaml --json --seconds 0.2 --train-only
 json_cmd sample -- "$lf" sample tiny.yaml --json --set seed=12 --output out/tiny2 --model out/tiny/model.h5
 json_cmd merge -- "$merge" --json out/merged.h5 out/tiny/ensemble.h5 out/tiny2/ensemble.h5
@@ -73,12 +74,12 @@ LATFLOW_TEST_INTERRUPT=train:10:TERM expect_code 3 "train stopped by SIGTERM" --
 expect_err "continue with: " "the stopped train prints how to continue"
 want="exit codes: 0 ok, 1 run failure, 2 usage/config, 3 stopped (resume)"
 helps=0
-for c in run train sample hmc analyze plot bench config check; do
+for c in run train sample hmc analyze plot bench config check info; do
   "$lf" "$c" --help > help.txt 2>&1; code=$?
   [ "$code" = 0 ] && [ "$(tail -1 help.txt)" = "$want" ] && grep -q -- "--quiet" help.txt &&
     helps=$((helps + 1)) || bad "$c --help: exit $code, last line '$(tail -1 help.txt)'"
 done
-[ "$helps" = 9 ] && ok "every command's --help ends with '$want' and names --quiet"
+[ "$helps" = 10 ] && ok "every command's --help ends with '$want' and names --quiet"
 "$merge" --help | grep -q -- "--quiet" && ok "latflow-merge --help names --quiet" || bad "latflow-merge --help lacks --quiet"
 
 # ---- --quiet ----------------------------------------------------------------------------------
