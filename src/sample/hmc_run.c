@@ -190,8 +190,10 @@ static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, in
             snprintf(cg, sizeof cg, " cg_it=%.1f",
                      s.cg_solves ? (double)s.cg_iters / (double)s.cg_solves : 0.0);
           lf_log_eta((double)(total - t - 1) / rate, eta, sizeof eta);
-          lf_log_progress("hmc", "traj=%ld/%ld acc=%.3f rate=%.1f/s eta=%s dH=%.3g%s", t + 1, total,
-                          s.sum_acc / (double)(t + 1 - ntherm), rate, eta, r.dH, cg);
+          /* a decimal only where it matters: the line must fit a narrow terminal */
+          lf_log_progress("hmc", "traj=%ld/%ld acc=%.3f rate=%.*f/s eta=%s dH=%.3g%s", t + 1, total,
+                          s.sum_acc / (double)(t + 1 - ntherm), rate < 100 ? 1 : 0, rate, eta, r.dH,
+                          cg);
         }
       }
       lf_signal_test_hook("hmc", t, chain);

@@ -198,10 +198,10 @@ lf_status lf_train_run(lf_trainer *tr, long first, lf_train_callback cb, void *c
                     rate, eta);
       else
         lf_log_progress("train",
-                        "step=%ld/%ld loss=%.4f ess=%.3f rate=%.0f/s eta=%s fresh=%s lr=%.1e "
+                        "step=%ld/%ld loss=%.4f ess=%.3f rate=%.*f/s eta=%s fresh=%s lr=%.1e "
                         "batch=%d",
-                        t + 1, cfg->train.steps, info.loss, info.ess_smoothed, rate, eta, fresh, lr,
-                        B);
+                        t + 1, cfg->train.steps, info.loss, info.ess_smoothed, rate < 100 ? 1 : 0,
+                        rate, eta, fresh, lr, B);
       last_report = now;
     }
     /* the target is judged on fresh samples: the batch ESS is biased high */
