@@ -125,8 +125,8 @@ sys.stdout.buffer.write(out)
 sys.exit(os.waitstatus_to_exitcode(st))
 PY
 if python3 -c 'import pty' 2>/dev/null; then
-  COLUMNS=200 python3 pty_run.py 60 "$lf" train tiny.yaml --output out/pty --set train.stop.steps=12000 \
-    --set train.log_every=6000 --set train.eval_samples=0 > pty.txt
+  COLUMNS=200 python3 pty_run.py 60 "$lf" train tiny.yaml --output out/pty --set train.stop.steps=60000 \
+    --set train.log_every=30000 --set train.eval_samples=0 > pty.txt
   code=$?
   [ "$code" = 0 ] && ok "train on a pty: exit 0" || bad "train on a pty: exit $code"
   python3 - <<'PY' && ok "pty: progress lines <= 59 columns with step, loss and ESS; the log_every lines kept whole" || bad "pty progress"
@@ -134,13 +134,13 @@ import re
 t = open("pty.txt", "rb").read().decode()
 lines = t.split("\r\n")  # the lines that stay (the pty turns \n into \r\n)
 kept = [l.split("\r")[-1].replace("\x1b[K", "") for l in lines]
-steps = [l for l in kept if re.search(r"train: step=(6000|12000)/12000 loss=.* ess_batch_s=", l)]
+steps = [l for l in kept if re.search(r"train: step=(30000|60000)/60000 loss=.* ess_batch_s=", l)]
 assert len(steps) == 2, kept
 prog = [s.replace("\x1b[K", "") for l in lines for s in l.split("\r")[:-1]]
 prog = [p for p in prog if p]
 assert prog, "no progress line (the run took under 0.5 s?)"
 for p in prog:
-    assert len(p) <= 59 and re.match(r"\[\+[0-9.]+s\] train: step=\d+/12000 loss=\S+ ess=", p), p
+    assert len(p) <= 59 and re.match(r"\[\+[0-9.]+s\] train: step=\d+/60000 loss=\S+ ess=", p), p
 PY
 fi
 finish cli_ux
