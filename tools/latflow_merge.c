@@ -14,7 +14,7 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: latflow-merge [--force] [--json] OUT.h5 IN.h5...\n"
+    "usage: latflow-merge [--force] [--json] [-q] OUT.h5 IN.h5...\n"
     "\n"
     "Merges ensemble files (from `latflow sample` or `latflow hmc`) of the same theory into\n"
     "one multi-chain file: each input chain becomes one chain of OUT, in input order.\n"
@@ -26,6 +26,7 @@ static const char usage[] =
     "\n"
     "  --force      replace an existing OUT\n"
     "  --json       print a JSON summary on stdout\n"
+    "  -q, --quiet  only warnings and errors on stderr\n"
     "  --help       this text; --version: the version\n"
     "Exit codes: 0 success, 1 run failure, 2 bad usage (a missing or unreadable input too).\n";
 
@@ -37,6 +38,7 @@ static int fail_code(lf_status rc) {
 static int print_json(const char *out, const lf_merge_summary *s) {
   cJSON *j = cJSON_CreateObject();
   if (!j) return 0;
+  cJSON_AddStringToObject(j, "command", "merge");
   cJSON_AddStringToObject(j, "output", out);
   cJSON_AddNumberToObject(j, "inputs", s->inputs);
   cJSON_AddNumberToObject(j, "chains", s->chains);
@@ -72,6 +74,8 @@ int main(int argc, char **argv) {
       force = 1;
     } else if (!strcmp(a, "--json")) {
       json = 1;
+    } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+      lf_log_set_level(LF_LOG_WARN); /* warnings and errors only */
     } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       fputs(usage, stdout);
       free(pos);

@@ -129,8 +129,8 @@ lf_status lf_config_write_yaml(const lf_config *cfg, FILE *out);
 char *lf_config_to_yaml(const lf_config *cfg);
 
 /* The same keys, order and values as one JSON object (sections are nested objects, enums
- * and names strings, a non-finite double null) in a heap string (caller frees with
- * free()); NULL on no memory. For `latflow config --json`. */
+ * and names strings, a non-finite double null), built and printed with cJSON, in a heap
+ * string (caller frees with free()); NULL on no memory. For `latflow config --json`. */
 char *lf_config_to_json(const lf_config *cfg);
 
 /* Compares every key's value (not source, not given). Returns 0 when equal; otherwise 1

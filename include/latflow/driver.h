@@ -40,4 +40,12 @@ lf_status lf_hmc_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_Co
 lf_status lf_run_stages(const lf_config *cfg, int force, int resume, MPI_Comm comm, cJSON *jt,
                         cJSON *js, cJSON *jh);
 
+/* The hint that continues a run stopped with a checkpoint kept (e.g. "continue with:
+ * latflow train my.yaml --output 'runs/a b' --resume"), set by the command line (src/cli),
+ * which knows how it was invoked; the library never sees argv. The pipelines' messages
+ * about a resumable failure end with it. Unset or NULL: "continue with --resume". The
+ * text is copied (up to 8 KiB). Local. */
+void lf_driver_set_resume_hint(const char *hint);
+const char *lf_driver_resume_hint(void);
+
 #endif

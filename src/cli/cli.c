@@ -37,7 +37,10 @@ lf_status lf_cli_parse(int argc, char **argv, int first, const char *cmd, lf_cli
       o->resume = 1;
     else if (!strcmp(a, "--default"))
       o->use_default = 1;
-    else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+    else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+      o->quiet = 1;
+      lf_log_set_level(LF_LOG_WARN);
+    } else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
       o->help = 1;
     else if (!strcmp(a, "--set") || !strncmp(a, "--set=", 6)) {
       if (a[5] == '=')
@@ -143,7 +146,10 @@ int lf_cli_report(lf_status rc) {
             lf_last_error()[0] ? lf_last_error() : lf_status_str(rc));
   else
     fprintf(stderr, "latflow: %s\n", lf_last_error()[0] ? lf_last_error() : lf_status_str(rc));
-  if (rc == LF_INTERRUPTED) return LF_CLI_EXIT_INTERRUPTED;
+  if (rc == LF_INTERRUPTED) {
+    lf_cli_print_resume_hint();
+    return LF_CLI_EXIT_INTERRUPTED;
+  }
   return (rc == LF_ERR_USAGE || rc == LF_ERR_CONFIG) ? 2 : 1;
 }
 
@@ -156,7 +162,7 @@ int lf_cli_setup(int argc, char **argv, MPI_Comm comm, const char *cmd, const ch
                  lf_cli_opts *o, lf_config *cfg, int *code) {
   lf_status rc = lf_cli_parse(argc, argv, 2, cmd, o);
   if (rc == LF_OK && o->help) {
-    fputs(help, stdout);
+    lf_cli_print_help(help);
     *code = 0;
     return 0;
   }
@@ -252,8 +258,13 @@ int lf_cli_start(int argc, char **argv, const char *cmd, const char *help, lf_cl
                  int *code) {
   const lf_status rc = lf_cli_parse(argc, argv, 2, cmd, o);
   *code = lf_cli_report(rc); /* 0 for LF_OK: also the exit code of --help */
-  if (rc == LF_OK && o->help) fputs(help, stdout);
+  if (rc == LF_OK && o->help) lf_cli_print_help(help);
   return rc == LF_OK && !o->help;
+}
+
+void lf_cli_print_help(const char *help) {
+  fputs(help, stdout);
+  fputs(LF_CLI_HELP_TAIL, stdout);
 }
 
 /* Pretty-printed, flushed at once: scripts read it as soon as the command ends. */

@@ -12,11 +12,18 @@
 
 #define LF_CLI_MAX_SETS 64
 
+/* The last lines of every command's --help (lf_cli_print_help): the option every command
+ * takes and the exit codes, the same in every command (docs/USER_GUIDE.md, "Exit codes"). */
+#define LF_CLI_HELP_TAIL                                                                           \
+  "-q, --quiet: only warnings and errors on stderr (no progress line, no info logs)\n"             \
+  "exit codes: 0 ok, 1 run failure, 2 usage/config, 3 stopped (resume)\n"
+
 typedef struct lf_cli_opts {
   const char *config;                /* CONFIG positional, NULL = built-in default */
   const char *sets[LF_CLI_MAX_SETS]; /* --set key=value, in order */
   int nsets;
   int json, force, resume, help, use_default;
+  int quiet;          /* -q/--quiet: the parser has set the log level to warnings and errors */
   const char *model;  /* --model M */
   const char *output; /* --output DIR (taken verbatim, not as YAML) */
   double seconds;     /* bench: --seconds */
@@ -24,7 +31,8 @@ typedef struct lf_cli_opts {
   const char *bins;   /* analyze: --bins K (text; checked by the command) */
 } lf_cli_opts;
 
-/* Parses argv[first..] into opts; unknown options are LF_ERR_USAGE. */
+/* Parses argv[first..] into opts; unknown options are LF_ERR_USAGE. -q/--quiet also sets
+ * the log level to LF_LOG_WARN at once (before the banner): no info lines, no progress. */
 lf_status lf_cli_parse(int argc, char **argv, int first, const char *cmd, lf_cli_opts *opts);
 /* Default card, then CONFIG, then --output and --set overrides. An unreadable CONFIG is
  * LF_ERR_USAGE (exit 2). */
@@ -117,8 +125,30 @@ int lf_cli_main(int argc, char **argv, MPI_Comm comm, const char *cmd, const cha
 
 /* Exit code for a status: 2 for usage/config errors, 3 for LF_INTERRUPTED, 1 otherwise,
  * 0 for LF_OK.
- * Prints "latflow: <message>" to stderr for failures. */
+ * Prints "latflow: <message>" to stderr for failures, and for LF_INTERRUPTED (on rank 0,
+ * once lf_cli_set_invocation ran) the line "latflow: continue with: <command>" with the
+ * exact command that continues the run (lf_cli_resume_command), "continue (under the
+ * same mpiexec/srun launch) with: <command>" when the job has more than one rank. */
 int lf_cli_report(lf_status rc);
+
+/* The command that continues the run of argv: argv[0] as invoked and every argument,
+ * shell-quoted for POSIX sh (a word of other characters than letters, digits and
+ * @%+=:,./_- goes in single quotes, a ' inside as '\''; an empty one is ''), with --force
+ * dropped (--resume decides what to keep) and --resume added at the end unless present.
+ * Values of the options that take one (--set, --model, --output/-o/--out, --stau,
+ * --bins, --seconds) are kept as they are, whatever they read. Pure; LF_ERR_INVALID
+ * (and a truncated buf) when it needs more than n bytes. */
+lf_status lf_cli_resume_command(int argc, char *const *argv, char *buf, size_t n);
+/* Remembers this process's command line (main, after MPI_Init) for the resume hints:
+ * lf_cli_report's, and the library's through lf_driver_set_resume_hint (latflow/driver.h).
+ * rank and size: this process in the job. Local. */
+void lf_cli_set_invocation(int argc, char **argv, int rank, int size);
+/* Prints "latflow: continue with: <command>" on stderr (rank 0, once
+ * lf_cli_set_invocation ran; cli_resume.c). For lf_cli_report. */
+void lf_cli_print_resume_hint(void);
+
+/* Prints a command's --help text and LF_CLI_HELP_TAIL on stdout. */
+void lf_cli_print_help(const char *help);
 
 /* Prints json on stdout (pretty, flushed): the one JSON object of a command's --json;
  * returns 0 or 1 (cli.c). */

@@ -224,6 +224,7 @@ int lf_cmd_analyze(int argc, char **argv, MPI_Comm comm) {
   if (code == 0) {
     if (o.json) {
       cJSON *json = cJSON_CreateObject();
+      cJSON_AddStringToObject(json, "command", "analyze");
       lf_analysis_to_json(o.config, &e, &a, json);
       code = lf_cli_print_json(json);
       cJSON_Delete(json);

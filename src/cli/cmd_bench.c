@@ -104,6 +104,7 @@ int lf_cmd_bench(int argc, char **argv, MPI_Comm comm) {
   MPI_Comm_rank(comm, &rank);
   bo.seconds = o.seconds; /* 0 (not given): the driver's default */
   cJSON *json = cJSON_CreateObject();
+  cJSON_AddStringToObject(json, "command", "bench");
   code = lf_cli_report(lf_bench_run(&cfg, &bo, comm, json));
   if (code == 0 && o.json && rank == 0) code = lf_cli_print_json(json);
   cJSON_Delete(json);

@@ -23,7 +23,7 @@ int lf_cmd_check(int argc, char **argv) {
   lf_config cfg;
   lf_status rc = lf_cli_parse(argc, argv, 2, "check", &o);
   if (rc == LF_OK && o.help) {
-    fputs(help, stdout);
+    lf_cli_print_help(help);
     return 0;
   }
   if (rc == LF_OK && !o.config)
@@ -40,6 +40,7 @@ int lf_cmd_check(int argc, char **argv) {
   } else {
     cJSON *j = cJSON_CreateObject();
     if (!j) return 1;
+    cJSON_AddStringToObject(j, "command", "check");
     cJSON_AddStringToObject(j, "config", o.config);
     cJSON_AddBoolToObject(j, "valid", code == 0);
     cJSON_AddStringToObject(j, "valid_for", valid);

@@ -177,13 +177,10 @@ fail:
   return lf_cli_agree(comm, rc);
 }
 
-/* The pipeline with run's options; an interrupted run says how to continue it. */
+/* The pipeline with run's options (an interrupted run: lf_cli_report prints the command
+ * that continues the whole pipeline). */
 static lf_status run_body(const lf_cli_opts *o, const lf_config *cfg, MPI_Comm comm, cJSON *json) {
-  const lf_status rc = run_pipeline(cfg, o->force, o->resume, comm, json);
-  if (rc == LF_INTERRUPTED)
-    lf_log_info("run", "stopped; continue the whole pipeline with: latflow run %s%s--resume",
-                o->config ? o->config : "", o->config ? " " : "");
-  return rc;
+  return run_pipeline(cfg, o->force, o->resume, comm, json);
 }
 
 int lf_cmd_run(int argc, char **argv, MPI_Comm comm) {

@@ -27,12 +27,13 @@ static const char usage[] =
     "  config [--default] [CONFIG]   print the effective config\n"
     "  check CONFIG         validate a card for every command (exit 0 valid, 2 not)\n"
     "\n"
-    "common options: --set key=value (repeatable), --output DIR, --json, --force, --help\n"
+    "common options: --set key=value (repeatable), --output DIR, --json, --force, --help,\n"
+    "  -q/--quiet (only warnings and errors on stderr: no progress line, no info logs)\n"
     "  --version            print the version and exit\n"
     "Exit codes: 0 success, 1 run failure, 2 bad usage or bad config (including a missing\n"
     "or unreadable CONFIG, FILE.h5 or --model file, and a card that needs more memory per\n"
     "rank than this node has), 3 stopped by a signal (SIGTERM, SIGUSR1, SIGINT) after\n"
-    "writing a checkpoint: rerun with --resume.\n"
+    "writing a checkpoint: its last line is the command (with --resume) that continues it.\n"
     "Memory: LATFLOW_MEM_LIMIT=<size> sets the memory per rank (2G, 512M, bytes);\n"
     "LATFLOW_MEM_CHECK=0 logs the estimate without refusing.\n";
 
@@ -85,6 +86,7 @@ int main(int argc, char **argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   lf_log_init();
   lf_log_set_rank(rank);
+  lf_cli_set_invocation(argc, argv, rank, size); /* for the hint of an interrupted run */
   const int code = sig_rc != LF_OK ? lf_cli_report(sig_rc) : dispatch(argc, argv, MPI_COMM_WORLD);
   /* the only MPI_Abort, for a failure other ranks may not know of (they could wait in a
    * collective call forever); an interrupted run (code 3) and a failure every rank saw

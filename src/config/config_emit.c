@@ -1,7 +1,9 @@
 /* The effective config as YAML (lf_config_to_yaml, lf_config_write_yaml: every key of the
- * table in its order, values exact), the same as one JSON object (lf_config_to_json) and the
- * comparison of two configs key by key (lf_config_diff). */
+ * table in its order, values exact), the same as one JSON object (lf_config_to_json, with
+ * cJSON) and the comparison of two configs key by key (lf_config_diff). */
 #include "config_int.h"
+
+#include <cjson/cJSON.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -51,30 +53,20 @@ static void sb_put(sbuf *b, const char *fmt, ...) {
   }
 }
 
-/* A YAML (json 0) or JSON (json 1) double-quoted string: escapes ", \ and control
- * characters (\xXX in YAML, \u00XX in JSON); UTF-8 passes through. */
-static void sb_quoted_as(sbuf *b, const char *s, int json) {
+/* A YAML double-quoted string: escapes ", \ and control characters (\xXX); UTF-8
+ * passes through. */
+static void sb_quoted(sbuf *b, const char *s) {
   sb_put(b, "\"");
   for (; *s; s++) {
     const unsigned char ch = (unsigned char)*s;
     if (ch == '"' || ch == '\\')
       sb_put(b, "\\%c", ch);
-    else if ((ch < 0x20 || ch == 0x7f) && json)
-      sb_put(b, "\\u%04x", ch);
     else if (ch < 0x20 || ch == 0x7f)
       sb_put(b, "\\x%02x", ch);
     else
       sb_put(b, "%c", ch);
   }
   sb_put(b, "\"");
-}
-
-/* The YAML and the JSON form of sb_quoted_as. */
-static void sb_quoted(sbuf *b, const char *s) {
-  sb_quoted_as(b, s, 0);
-}
-static void sb_json_str(sbuf *b, const char *s) {
-  sb_quoted_as(b, s, 1);
 }
 
 static void sb_value(sbuf *b, const lf_config *c, int id) {
@@ -152,69 +144,75 @@ char *lf_config_to_yaml(const lf_config *cfg) {
   return b.p;
 }
 
-/* One value as JSON: the YAML form where it is valid JSON (numbers, integer lists), JSON
- * strings for names, enums and observables, null for a non-finite double. */
-static void sb_json_value(sbuf *b, const lf_config *c, int id) {
+/* One value as a cJSON item (NULL when out of memory): numbers, strings for names, enums
+ * and observables, arrays for the shape, the hidden widths and the observables, null for a
+ * non-finite double. */
+static cJSON *json_value(const lf_config *c, int id) {
   const keydef *k = &lf_cfg_keys[id];
   switch (k->kind) {
+  case K_SECTION:
+    return cJSON_CreateObject();
+  case K_INT:
+    return cJSON_CreateNumber(get_int(c, id));
+  case K_LONG:
+    return cJSON_CreateNumber((double)get_long(c, id));
+  case K_U64: {
+    uint64_t v;
+    memcpy(&v, cfield(c, id), sizeof v);
+    return cJSON_CreateNumber((double)v);
+  }
   case K_DOUBLE:
-  case K_DURATION:
-    if (!isfinite(get_double(c, id))) {
-      sb_put(b, "null");
-      return;
-    }
-    break;
+  case K_DURATION: {
+    const double v = get_double(c, id);
+    return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+  }
   case K_ENUM: {
     const int v = get_int(c, id);
-    sb_json_str(b, v >= 0 && v < lf_cfg_name_count(k->names) ? k->names[v] : "?");
-    return;
+    return cJSON_CreateString(v >= 0 && v < lf_cfg_name_count(k->names) ? k->names[v] : "?");
   }
   case K_NAME:
   case K_STR:
-    sb_json_str(b, (const char *)cfield(c, id));
-    return;
-  case K_OBS:
-    sb_put(b, "[");
-    for (int i = 0; i < c->nobs && i < LF_MAX_OBS; i++) {
-      sb_put(b, "%s", i ? ", " : "");
-      sb_json_str(b, c->observables[i]);
-    }
-    sb_put(b, "]");
-    return;
-  default:
-    break;
+    return cJSON_CreateString((const char *)cfield(c, id));
+  case K_SHAPE:
+    return cJSON_CreateIntArray(c->theory.shape, 2);
+  case K_HIDDEN:
+    return cJSON_CreateIntArray(c->model.hidden, c->model.nhidden < LF_MAX_HIDDEN ? c->model.nhidden
+                                                                                  : LF_MAX_HIDDEN);
+  case K_OBS: {
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; a && i < c->nobs && i < LF_MAX_OBS; i++)
+      if (!cJSON_AddItemToArray(a, cJSON_CreateString(c->observables[i]))) {
+        cJSON_Delete(a);
+        return NULL;
+      }
+    return a;
   }
-  sb_value(b, c, id);
+  }
+  return NULL;
 }
 
+/* The deepest key path has two dots (train.optimizer.lr); room to spare. */
+#define JSON_MAX_DEPTH 6
+
+/* The key table is in document order, a section before its keys: each key goes into the
+ * object of the section at its depth (open[depth]). Built with cJSON, which escapes the
+ * strings and prints the numbers. */
 char *lf_config_to_json(const lf_config *cfg) {
   if (!cfg) return NULL;
-  sbuf b = {0};
-  int open = 0, comma = 0; /* sections open below the top object; a member came before */
-  sb_put(&b, "{");
-  for (int id = 0; id < NKEYS; id++) {
+  cJSON *open[JSON_MAX_DEPTH + 1] = {cJSON_CreateObject()};
+  int ok = open[0] != NULL;
+  for (int id = 0; id < NKEYS && ok; id++) {
     const char *p = lf_cfg_keys[id].path, *leaf = strrchr(p, '.');
     int depth = 0;
     for (const char *s = p; *s; s++) depth += *s == '.';
-    for (; open > depth; open--) sb_put(&b, "}");
-    sb_put(&b, "%s\n%*s", comma ? "," : "", 2 * depth + 2, "");
-    sb_json_str(&b, leaf ? leaf + 1 : p);
-    sb_put(&b, ": ");
-    comma = lf_cfg_keys[id].kind != K_SECTION;
-    if (comma)
-      sb_json_value(&b, cfg, id);
-    else {
-      sb_put(&b, "{");
-      open++;
-    }
+    cJSON *v = depth < JSON_MAX_DEPTH ? json_value(cfg, id) : NULL;
+    ok = v && cJSON_AddItemToObject(open[depth], leaf ? leaf + 1 : p, v);
+    if (!ok) cJSON_Delete(v);
+    if (ok && lf_cfg_keys[id].kind == K_SECTION) open[depth + 1] = v;
   }
-  for (; open > 0; open--) sb_put(&b, "}");
-  sb_put(&b, "\n}\n");
-  if (b.oom) {
-    free(b.p);
-    return NULL;
-  }
-  return b.p;
+  char *text = ok ? cJSON_Print(open[0]) : NULL;
+  cJSON_Delete(open[0]);
+  return text;
 }
 
 lf_status lf_config_write_yaml(const lf_config *cfg, FILE *out) {

@@ -18,7 +18,8 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The progress line, at most once a second. */
+/* The progress line (fields by importance: done, acceptance, rate, ETA), at most once a
+ * second. */
 typedef struct progress {
   double last;
 } progress;
@@ -28,12 +29,11 @@ static int on_block(const lf_imh *c, uint64_t done, uint64_t total, double secon
   if (seconds - p->last < 1.0 && done < total) return 0;
   p->last = seconds;
   const double rate = seconds > 0 ? (double)done / seconds : 0.0;
-  const double eta = rate > 0 ? (double)(total - done) / rate : 0.0;
-  lf_log_progress("sample",
-                  "%" PRIu64 "/%" PRIu64 " proposals, acceptance %.3f, bad %" PRIu64
-                  ", %.0f proposals/s, eta %.0fs",
-                  done, total, c->steps ? (double)c->accepted / (double)c->steps : 0.0, c->bad,
-                  rate, eta);
+  char eta[32];
+  lf_log_eta(rate > 0 ? (double)(total - done) / rate : -1.0, eta, sizeof eta);
+  lf_log_progress(
+      "sample", "proposals=%" PRIu64 "/%" PRIu64 " acc=%.3f rate=%.0f/s eta=%s bad=%" PRIu64, done,
+      total, c->steps ? (double)c->accepted / (double)c->steps : 0.0, rate, eta, c->bad);
   return 0;
 }
 
@@ -218,7 +218,9 @@ lf_status lf_sample_pipeline_ex(const lf_config *cfg_in, const char *model_arg, 
       lf_ens_suspend(w);
       w = NULL;
       if (rc == LF_INTERRUPTED)
-        lf_log_info("sample", "stopped; continue with: latflow sample ... --resume (checkpoint %s)",
+        lf_log_info("sample",
+                    "stopped; the checkpoint %s is kept for --resume (the command "
+                    "prints how to continue)",
                     ck_path);
     }
     goto fail;

@@ -127,10 +127,10 @@ static lf_status end_rank0(const lf_config *cfg, int force, lf_status train_rc, 
     char msg[2048];
     snprintf(msg, sizeof msg, "%s", lf_last_error());
     lf_io_metrics_suspend(mw);
-    rc = lf_fail_msg(train_rc, "%s%s", msg,
-                     lf_driver_ckpt_exists(ckpt_path)
-                         ? "; the last checkpoint is kept: make room and continue with --resume"
-                         : "");
+    const int kept = lf_driver_ckpt_exists(ckpt_path);
+    rc = lf_fail_msg(train_rc, "%s%s%s", msg,
+                     kept ? "; the last checkpoint is kept: make room and " : "",
+                     kept ? lf_driver_resume_hint() : "");
   } else if (train_rc != LF_OK) {
     /* keep the last good model and the metrics, then report the failure */
     char msg[2048];
@@ -285,6 +285,7 @@ lf_status lf_train_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_
     const lf_status src = lf_io_metrics_suspend(mw);
     mw = NULL;
     if (src != LF_OK) lf_log_error("train", "%s", lf_last_error());
+    /* the command line prints the exact command on the next line (lf_cli_report) */
     rc = lf_fail_msg(LF_INTERRUPTED, "%s; continue with --resume", msg);
   } else if (rank == 0) {
     rc = end_rank0(cfg, force, train_rc, mw, &m, tr.seconds, &res, first, model_path, failed_path,

@@ -185,14 +185,15 @@ static lf_status hmc_chain(const lf_config *cfg, int chain, const char *path, in
         if (talk && (now - last >= 1.0 || t + 1 == total)) {
           last = now;
           const double rate = (double)(t + 1 - t_first) / now;
-          char cg[64] = "";
-          if (h.pf)
-            snprintf(cg, sizeof cg, ", CG %.1f it/solve",
+          char cg[64] = "", eta[32];
+          if (h.pf) /* CG iterations per solve */
+            snprintf(cg, sizeof cg, " cg_it=%.1f",
                      s.cg_solves ? (double)s.cg_iters / (double)s.cg_solves : 0.0);
-          lf_log_progress("hmc",
-                          "trajectory %ld/%ld, acceptance %.3f, dH %.3g%s, %.0f traj/s, eta %.0fs",
-                          t + 1, total, s.sum_acc / (double)(t + 1 - ntherm), r.dH, cg, rate,
-                          (double)(total - t - 1) / rate);
+          lf_log_eta((double)(total - t - 1) / rate, eta, sizeof eta);
+          /* a decimal only where it matters: the line must fit a narrow terminal */
+          lf_log_progress("hmc", "traj=%ld/%ld acc=%.3f rate=%.*f/s eta=%s dH=%.3g%s", t + 1, total,
+                          s.sum_acc / (double)(t + 1 - ntherm), rate < 100 ? 1 : 0, rate, eta, r.dH,
+                          cg);
         }
       }
       lf_signal_test_hook("hmc", t, chain);

@@ -24,18 +24,6 @@ static void ess_push(lf_trainer *tr, double ess) {
   tr->ess_pos = (tr->ess_pos + 1) % w;
 }
 
-/* s seconds as "42s", "3m07s" or "2h05m" ("?" when unknown). */
-static void format_eta(double s, char *buf, size_t n) {
-  if (!isfinite(s) || s < 0)
-    snprintf(buf, n, "?");
-  else if (s < 60)
-    snprintf(buf, n, "%.0fs", s);
-  else if (s < 3600)
-    snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-  else
-    snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
-}
-
 /* Collective over comm: rank 0 runs the hook and writes the checkpoint of the current
  * state; every rank returns its status. */
 static lf_status write_checkpoint(lf_trainer *tr) {
@@ -190,20 +178,30 @@ lf_status lf_train_run(lf_trainer *tr, long first, lf_train_callback cb, void *c
       fresh_ess = res->eval.ess;
       now = lf_wtime();
     }
-    if ((t + 1) % cfg->train.log_every == 0 || last ||
-        (lf_log_is_tty() && now - last_report > 0.5)) {
+    /* every train.log_every steps a line that stays; on a terminal, in between, the
+     * overwritten progress line (twice a second, short keys, the most important fields
+     * first: ess is ess_batch_s, fresh ess_fresh) */
+    const int keep = (t + 1) % cfg->train.log_every == 0 || last;
+    if (keep || (lf_log_is_tty() && now - last_report > 0.5)) {
       const double rate = (double)(t + 1 - first) / (now - t0);
       char eta[32], fresh[32];
-      format_eta((double)(cfg->train.steps - t - 1) / rate, eta, sizeof eta);
+      lf_log_eta((double)(cfg->train.steps - t - 1) / rate, eta, sizeof eta);
       if (isfinite(fresh_ess))
         snprintf(fresh, sizeof fresh, "%.4f", fresh_ess);
       else
         snprintf(fresh, sizeof fresh, "-");
-      lf_log_progress("train",
-                      "step=%ld/%ld loss=%.4f ess_batch=%.3f ess_batch_s=%.3f ess_fresh=%s "
-                      "lr=%.2e batch=%d rate=%.1f steps/s eta=%s",
-                      t + 1, cfg->train.steps, info.loss, info.ess, info.ess_smoothed, fresh, lr, B,
-                      rate, eta);
+      if (keep)
+        lf_log_info("train",
+                    "step=%ld/%ld loss=%.4f ess_batch=%.3f ess_batch_s=%.3f ess_fresh=%s "
+                    "lr=%.2e batch=%d rate=%.1f steps/s eta=%s",
+                    t + 1, cfg->train.steps, info.loss, info.ess, info.ess_smoothed, fresh, lr, B,
+                    rate, eta);
+      else
+        lf_log_progress("train",
+                        "step=%ld/%ld loss=%.4f ess=%.3f rate=%.*f/s eta=%s fresh=%s lr=%.1e "
+                        "batch=%d",
+                        t + 1, cfg->train.steps, info.loss, info.ess_smoothed, rate < 100 ? 1 : 0,
+                        rate, eta, fresh, lr, B);
       last_report = now;
     }
     /* the target is judged on fresh samples: the batch ESS is biased high */

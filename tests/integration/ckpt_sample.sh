@@ -133,7 +133,7 @@ same h "after refusals"
 R=(run tiny.yaml --set hmc.trajectories=2000 --set sample.proposals=20000)
 "$lf" "${R[@]}" --output rref > r0.log 2>&1 && ok "run (uninterrupted)" || { bad "run"; tail -3 r0.log; }
 LATFLOW_TEST_INTERRUPT=sample:96:TERM "$lf" "${R[@]}" --output r > r1.log 2>&1; rc=$?
-[ $rc = 3 ] && grep -q "latflow run tiny.yaml --resume" r1.log && ok "run stopped in sampling: exit 3, says run --resume" || { bad "run stop: exit $rc"; tail -3 r1.log; }
+[ $rc = 3 ] && grep -qxF "latflow: continue with: $lf ${R[*]} --output r --resume" r1.log && ok "run stopped in sampling: exit 3, prints the whole command with --resume" || { bad "run stop: exit $rc"; tail -3 r1.log; }
 "$lf" "${R[@]}" --output r --resume > r2.log 2>&1 && ok "run --resume completes" || { bad "run --resume"; tail -3 r2.log; }
 grep -q "1/4 training: already complete, skipped" r2.log && grep -q "2/4 sampling (resumed" r2.log \
   && ok "run --resume skipped training and resumed sampling" || bad "run --resume stages: $(grep 'run: [0-9]' r2.log | tr '\n' ' ')"
