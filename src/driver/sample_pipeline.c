@@ -126,9 +126,9 @@ lf_status lf_sample_pipeline_ex(const lf_config *cfg_in, const char *model_arg, 
                     ens_path);
       else if (!force && (lf_io_exists(ck_path) || lf_io_exists(ck_prev)))
         rc = LF_FAIL(LF_ERR_IO,
-                     "'%s' holds the checkpoint of an interrupted run: continue it with --resume, "
-                     "or start again with --force",
-                     ck_path);
+                     "'%s' holds the checkpoint of an interrupted run: %s; or start again "
+                     "with --force",
+                     ck_path, lf_driver_resume_hint());
       if (rc == LF_OK) rc = lf_io_mkdirs(cfg.output);
       if (rc == LF_OK && force) {
         remove(ck_path);

@@ -5,6 +5,7 @@
 #include "driver_impl.h"
 
 #include "latflow/ckpt.h"
+#include "latflow/driver.h"
 #include "latflow/io.h"
 #include "latflow/log.h"
 #include "latflow/theory.h"
@@ -104,9 +105,9 @@ lf_status lf_driver_train_check_output(const lf_config *cfg, int force, int resu
                    cfg->output);
   if (!force && lf_driver_ckpt_exists(ckpt_path))
     return LF_FAIL(LF_ERR_IO,
-                   "'%s' holds the checkpoint of an interrupted training run (%s): continue "
-                   "it with --resume (latflow train), or start over with --force",
-                   cfg->output, ckpt_path);
+                   "'%s' holds the checkpoint of an interrupted training run (%s): %s; or "
+                   "start over with --force",
+                   cfg->output, ckpt_path, lf_driver_resume_hint());
   if (force) {
     const lf_status rc = lf_driver_train_remove_ckpt(ckpt_path);
     if (rc != LF_OK) return rc;

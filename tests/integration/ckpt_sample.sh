@@ -118,7 +118,7 @@ LATFLOW_TEST_INTERRUPT=sample:40:TERM "$lf" "${S[@]}" --output h > h1.log 2>&1; 
 "$lf" sample tiny.yaml --model m2/model.h5 --output h --resume > h4.log 2>&1; rc=$?
 [ $rc != 0 ] && grep -q "is not the model" h4.log && ok "another model refused" || { bad "model: exit $rc"; tail -2 h4.log; }
 "$lf" "${S[@]}" --output h > h5.log 2>&1; rc=$?
-[ $rc != 0 ] && grep -q "continue it with --resume" h5.log && ok "fresh run over a checkpoint refused" || { bad "fresh over checkpoint: exit $rc"; tail -2 h5.log; }
+[ $rc != 0 ] && grep -qE "continue with: .*--output h --resume; or start again" h5.log && ok "fresh run over a checkpoint refused with the exact resume command" || { bad "fresh over checkpoint: exit $rc"; tail -2 h5.log; }
 "$lf" "${S[@]}" --output h --resume --set sample.proposals=1000 > h9.log 2>&1; rc=$?
 [ $rc = 2 ] && grep -q "less than the 2560 proposals" h9.log && ok "resume shorter than the checkpoint refused (exit 2)" || { bad "shorter: exit $rc"; tail -2 h9.log; }
 "$lf" "${S[@]}" --output nothing --resume > h6.log 2>&1; rc=$?

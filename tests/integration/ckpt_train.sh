@@ -125,7 +125,7 @@ expect_err "'theory.lambda' differs" "lambda change named"
 expect_code 2 "resume with another model.layers" -- "$lf" train tiny.yaml --output out/chg --resume --set model.layers=3
 expect_err "'model.layers' differs" "layers change named"
 expect_code 1 "fresh run over an interrupted one" -- "$lf" train tiny.yaml --output out/chg
-expect_err "continue it with --resume" "fresh run refused"
+expect_err "continue with: $lf train tiny.yaml --output out/chg --resume; or start over" "fresh run refused with the exact resume command"
 interrupted out/chg 30 "checkpoint intact after the refusals"
 expect_code 0 "resume after the refusals" -- "$lf" train tiny.yaml --output out/chg --resume
 same_run out/ref out/chg "refused, then resumed"
