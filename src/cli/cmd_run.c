@@ -24,11 +24,13 @@ static const char help[] =
     "m2=-4, lambda=8): trains the flow (<output>/model.h5, train.h5), samples it with the\n"
     "Independence Metropolis chain (<output>/ensemble.h5), runs HMC on the same theory when\n"
     "hmc.compare is true (<output>/hmc.h5), analyses both, writes PNG plots to\n"
-    "<output>/plots/ensemble and <output>/plots/hmc, and ends with a summary table on\n"
-    "stdout (logs go to stderr; with --json stdout has only the JSON object and the table\n"
-    "goes to stderr) and the JSON analysis in <output>/analysis.json. Stopped by\n"
-    "SIGTERM/SIGUSR1/SIGINT, a stage writes its checkpoint and the command exits with\n"
-    "code 3; --resume skips the completed stages and continues the interrupted one.\n";
+    "<output>/plots/ensemble, <output>/plots/hmc and the two side by side in\n"
+    "<output>/plots/compare, and ends with a summary table on stdout (logs go to stderr;\n"
+    "with --json stdout has only the JSON object and the table goes to stderr) and the\n"
+    "JSON analysis in <output>/analysis.json. Stopped by SIGTERM/SIGUSR1/SIGINT, a stage\n"
+    "writes its checkpoint and the command exits with code 3 and prints the command that\n"
+    "continues the run; --resume skips the completed stages and continues the interrupted\n"
+    "one.\n";
 
 static lf_status analyze_file(const char *path, lf_ensemble *e, lf_analysis *a) {
   lf_status rc = lf_ens_read(path, e);
@@ -65,7 +67,7 @@ static void summary(FILE *f, const lf_config *cfg, const lf_analysis *fa, const 
     lf_analysis_print_warnings(f, ha, "  ");
   }
   fprintf(f, "files: %s/{model.h5, train.h5, ensemble.h5%s, analysis.json}, plots in %s/plots/%s\n",
-          out, ha ? ", hmc.h5" : "", out, ha ? "{ensemble,hmc}" : "ensemble");
+          out, ha ? ", hmc.h5" : "", out, ha ? "{ensemble,hmc,compare}" : "ensemble");
 }
 
 /* The whole pipeline: the stages (lf_run_stages), then on rank 0 the analysis of both
