@@ -265,13 +265,13 @@ if submit b.ids "$SRC/jobs" long.yaml --model "$model" --tasks 1 --ranks 2 --tim
   log=runs/b/logs/sample-${sample}_0.out
   # 1st stop: as soon as the chain runs (its first progress line); 2nd stop: when the
   # resumed run has made progress
-  if ! wait_progress "$task" "$log" 1 'sample: [0-9]+/[0-9]+ proposals' 90; then
+  if ! wait_progress "$task" "$log" 1 'sample: proposals=[0-9]+/[0-9]+' 90; then
     bad "b: the sampling task never ran"
   else
     scancel --signal=USR1 --batch "$task"
     if ! restart_now "$task" 1; then
       bad "b: not requeued after the first signal"
-    elif ! wait_progress "$task" "$log" 2 'sample: [0-9]+/[0-9]+ proposals' 90; then
+    elif ! wait_progress "$task" "$log" 2 'sample: proposals=[0-9]+/[0-9]+' 90; then
       bad "b: the requeued task did not resume"
     else
       scancel --signal=USR1 --batch "$task"
@@ -331,10 +331,10 @@ scenario_e() {
   e=${e%%;*}
   [ -n "$e" ] || { bad "e: sbatch failed"; return; }
   log=runs/e/logs/hmc-$e.out
-  wait_progress "$e" "$log" 1 'hmc: trajectory [0-9]+/' 90 || { bad "e: the HMC job never ran"; slurm_job_dump "$e"; return; }
+  wait_progress "$e" "$log" 1 'hmc: traj=[0-9]+/' 90 || { bad "e: the HMC job never ran"; slurm_job_dump "$e"; return; }
   scancel --signal=USR1 --batch "$e"
   restart_now "$e" 1 || { bad "e: not requeued after the signal"; slurm_job_dump "$e"; scancel "$e"; return; }
-  wait_progress "$e" "$log" 2 'hmc: trajectory [0-9]+/' 90 || { bad "e: the requeued job did not resume"; slurm_job_dump "$e"; scancel "$e"; return; }
+  wait_progress "$e" "$log" 2 'hmc: traj=[0-9]+/' 90 || { bad "e: the requeued job did not resume"; slurm_job_dump "$e"; scancel "$e"; return; }
   scancel "$e"
   s=$(slurm_wait_job "$e" 60)
   sleep 1
