@@ -74,6 +74,8 @@ lf_status lf_cli_parse(int argc, char **argv, int first, const char *cmd, lf_cli
                          cmd);
     } else if (!o->config) {
       o->config = a;
+    } else if (!o->config2 && !strcmp(cmd, "plot")) { /* plot ENSEMBLE.h5 HMC.h5 */
+      o->config2 = a;
     } else {
       return lf_fail_msg(LF_ERR_USAGE, "%s: unexpected argument '%s' (config already '%s')", cmd, a,
                          o->config);

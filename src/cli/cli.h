@@ -20,6 +20,7 @@
 
 typedef struct lf_cli_opts {
   const char *config;                /* CONFIG positional, NULL = built-in default */
+  const char *config2;               /* plot's second file (ENSEMBLE.h5 HMC.h5), else NULL */
   const char *sets[LF_CLI_MAX_SETS]; /* --set key=value, in order */
   int nsets;
   int json, force, resume, help, use_default;

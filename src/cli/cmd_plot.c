@@ -7,7 +7,6 @@
 #include "latflow/plot.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 static const char help[] =
@@ -28,44 +27,13 @@ static const char help[] =
     "object: command, input (and compare: the second file), kind, outdir and plots (the\n"
     "paths of the PNGs).\n";
 
-/* The options of lf_cli_parse that take a value: the word after them is not a file. */
-static int takes_value(const char *a) {
-  static const char *const opts[] = {"--set", "--model", "--output", "-o",
-                                     "--out", "--stau",  "--bins",   "--seconds"};
-  for (size_t i = 0; i < sizeof opts / sizeof *opts; i++)
-    if (!strcmp(a, opts[i])) return 1;
-  return 0;
-}
-
-/* The second FILE of `latflow plot A B` (NULL: one file); args gets argv without it
- * (args holds argc pointers), for lf_cli_start. */
-static const char *second_file(int argc, char **argv, char **args, int *nargs) {
-  const char *second = NULL;
-  int files = 0;
-  *nargs = 0;
-  for (int i = 0; i < argc; i++) {
-    const int file = i >= 2 && (argv[i][0] != '-' || !argv[i][1]) && !takes_value(argv[i - 1]);
-    if (file && ++files == 2) {
-      second = argv[i];
-      continue;
-    }
-    args[(*nargs)++] = argv[i];
-  }
-  return second;
-}
-
 /* Checks FILE (and FILE2, --out); rank 0 runs the plotting driver and with --json prints
  * what it wrote. */
 int lf_cmd_plot(int argc, char **argv, MPI_Comm comm) {
   lf_cli_opts o;
-  int code, nargs;
-  char **args = malloc((size_t)(argc + 1) * sizeof *args);
-  if (!args) return lf_cli_report(lf_fail_msg(LF_ERR_NOMEM, "plot: arguments"));
-  const char *second = second_file(argc, argv, args, &nargs);
-  args[nargs] = NULL;
-  const int go = lf_cli_start(nargs, args, "plot", help, &o, &code);
-  free(args); /* o keeps pointers into argv, not into args */
-  if (!go) return code;
+  int code;
+  if (!lf_cli_start(argc, argv, "plot", help, &o, &code)) return code;
+  const char *second = o.config2;
   if (!o.config)
     return lf_cli_report(
         lf_fail_msg(LF_ERR_USAGE, "plot: give an ensemble or train file\n%s", help));
