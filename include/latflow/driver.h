@@ -7,6 +7,7 @@
 
 #include "latflow/config.h"
 #include "latflow/status.h"
+#include "latflow/study.h"
 
 #include <cjson/cJSON.h>
 #include <mpi.h>
@@ -39,6 +40,17 @@ lf_status lf_hmc_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_Co
  * at the first stage that fails, with its status. */
 lf_status lf_run_stages(const lf_config *cfg, int force, int resume, MPI_Comm comm, cJSON *jt,
                         cJSON *js, cJSON *jh);
+
+/* Evaluates the model in model_path on cfg's theory and lattice with n fresh samples:
+ * ESS with its jackknife error, IMH acceptance over the samples in order, wall seconds
+ * (out->L0, L1 = cfg's lattice; mass, mass_err NaN). A model trained on another lattice is
+ * volume transferred (its parameters on a model of cfg's lattice) when the architecture
+ * allows it, and the log says so; otherwise LF_ERR_CONFIG naming both lattices. The draws
+ * are a pure function of cfg->seed and n (src/driver/eval_pipeline.c says which stream
+ * and counters), the same on any number of ranks up to the flow's rounding. Collective
+ * over comm; every rank gets the same *out. */
+lf_status lf_eval_model(const lf_config *cfg, const char *model_path, long n, MPI_Comm comm,
+                        lf_study_volume *out);
 
 /* The hint that continues a run stopped with a checkpoint kept (e.g. "continue with:
  * latflow train my.yaml --output 'runs/a b' --resume"), set by the command line (src/cli),

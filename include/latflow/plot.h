@@ -53,6 +53,14 @@
  * "plots" (the paths of the PNGs written). */
 lf_status lf_plot_pipeline(const char *path, const char *outdir, cJSON *json);
 
+/* The overlay plots of a study file (latflow/study.h) into outdir (NULL: <dir of
+ * path>/plots): ESS against N_train for all points (study_ess_vs_ntrain), the final ESS
+ * and the training cost to each target against the study's x parameter (study_ess_vs_x,
+ * study_cost_vs_x), and with volumes ESS against V with the fitted law
+ * (study_ess_vs_volume) and the mass against L (study_mass_vs_L). json as
+ * lf_plot_pipeline's, kind "study". lf_plot_pipeline dispatches study files here. */
+lf_status lf_plot_study(const char *path, const char *outdir, cJSON *json);
+
 /* The two ensembles path_a and path_b side by side into outdir (NULL: <dir of
  * path_a>/plots/compare). json (may be NULL) gets "input" (path_a), "compare" (path_b),
  * "kind" ("compare"), "outdir" and "plots". */
