@@ -63,7 +63,8 @@ static lf_status study_opts(const lf_cli_opts *o, lf_study_opts *so) {
     so->point = (int)k;
   }
   if ((so->point >= 0) + so->root_only + so->assemble > 1)
-    return lf_fail_msg(LF_ERR_USAGE, "study: --point, --root-only and --assemble exclude each other");
+    return lf_fail_msg(LF_ERR_USAGE,
+                       "study: --point, --root-only and --assemble exclude each other");
   if (o->force && o->resume)
     return lf_fail_msg(LF_ERR_USAGE, "study: --force and --resume exclude each other");
   if (!o->config)

@@ -26,9 +26,18 @@ typedef struct sctx {
   lf_study_spec *spec;
 } sctx;
 
-static const char *const study_keys[] = {"name",   "protocol", "grid",    "cases",
-                                         "root",   "targets",  "x",       "sample",
-                                         "volumes", "volume_samples", "volume_proposals", NULL};
+static const char *const study_keys[] = {"name",
+                                         "protocol",
+                                         "grid",
+                                         "cases",
+                                         "root",
+                                         "targets",
+                                         "x",
+                                         "sample",
+                                         "volumes",
+                                         "volume_samples",
+                                         "volume_proposals",
+                                         NULL};
 static const char *const protocol_names[] = {"scratch", "root", "sequential", NULL};
 
 static loc at(const sctx *c, const yaml_node_t *n) {
@@ -52,8 +61,8 @@ static const char *describe(char *buf, size_t n, const yaml_node_t *v) {
   if (is_null(v)) return "nothing";
   return lf_cfg_quoted(buf, n, text(v));
 }
-static lf_status expect(const sctx *c, const yaml_node_t *v, yaml_node_type_t type,
-                        const char *key, const char *what) {
+static lf_status expect(const sctx *c, const yaml_node_t *v, yaml_node_type_t type, const char *key,
+                        const char *what) {
   char q[96];
   if (v->type == type && !is_null(v)) return LF_OK;
   return lf_cfg_fail_at(LF_ERR_CONFIG, at(c, v), key, "expected %s, got %s", what,
@@ -147,8 +156,7 @@ static lf_status read_set_map(const sctx *c, const yaml_node_t *v, const char *n
   lf_status rc = LF_OK;
   *n = 0;
   if (v->type == YAML_SCALAR_NODE && is_null(v)) return LF_OK;
-  if ((rc = expect(c, v, YAML_MAPPING_NODE, name, "a mapping of config keys to values")))
-    return rc;
+  if ((rc = expect(c, v, YAML_MAPPING_NODE, name, "a mapping of config keys to values"))) return rc;
   for (const yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
        p++) {
     if (*n == LF_STUDY_MAX_SETS)
@@ -205,8 +213,8 @@ static lf_status read_grid(const sctx *c, const yaml_node_t *v) {
 
 static lf_status read_cases(const sctx *c, const yaml_node_t *v) {
   lf_study_spec *sp = c->spec;
-  lf_status rc = expect(c, v, YAML_SEQUENCE_NODE, "study.cases",
-                        "a list of {label: ..., set: {key: value}}");
+  lf_status rc =
+      expect(c, v, YAML_SEQUENCE_NODE, "study.cases", "a list of {label: ..., set: {key: value}}");
   if (rc) return rc;
   for (const yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
        it++) {
@@ -237,8 +245,7 @@ static lf_status read_cases(const sctx *c, const yaml_node_t *v) {
                               describe(q, sizeof q, kn));
       }
     }
-    if (!cs->label[0])
-      return lf_cfg_fail_at(LF_ERR_CONFIG, at(c, e), name, "needs a label");
+    if (!cs->label[0]) return lf_cfg_fail_at(LF_ERR_CONFIG, at(c, e), name, "needs a label");
     for (int j = 0; j < sp->ncases; j++)
       if (!strcmp(sp->cases[j].label, cs->label))
         return lf_cfg_fail_at(LF_ERR_CONFIG, at(c, e), name, "duplicate label '%s'", cs->label);
@@ -248,15 +255,16 @@ static lf_status read_cases(const sctx *c, const yaml_node_t *v) {
 }
 
 /* An integer scalar in [lo, hi] for key `name`. */
-static lf_status read_long(const sctx *c, const yaml_node_t *v, const char *name, long lo,
-                           long hi, long *out) {
+static lf_status read_long(const sctx *c, const yaml_node_t *v, const char *name, long lo, long hi,
+                           long *out) {
   char q[96];
   long long x;
   lf_status rc = expect(c, v, YAML_SCALAR_NODE, name, "an integer");
   if (rc) return rc;
   if (lf_cfg_parse_ll(text(v), lo, hi, &x) != NUM_OK)
-    return lf_cfg_fail_at(LF_ERR_CONFIG, at(c, v), name, "expected an integer in [%ld, %ld], got %s",
-                          lo, hi, lf_cfg_quoted(q, sizeof q, text(v)));
+    return lf_cfg_fail_at(LF_ERR_CONFIG, at(c, v), name,
+                          "expected an integer in [%ld, %ld], got %s", lo, hi,
+                          lf_cfg_quoted(q, sizeof q, text(v)));
   *out = (long)x;
   return LF_OK;
 }
@@ -302,7 +310,8 @@ static lf_status read_volumes(const sctx *c, const yaml_node_t *v) {
       return lf_cfg_fail_at(LF_ERR_CONFIG, at(c, e), "study.volumes", "more than %d volumes",
                             LF_STUDY_MAX_VOLUMES);
     long L[2];
-    if (e->type == YAML_SEQUENCE_NODE && e->data.sequence.items.top - e->data.sequence.items.start == 2) {
+    if (e->type == YAML_SEQUENCE_NODE &&
+        e->data.sequence.items.top - e->data.sequence.items.start == 2) {
       for (int d = 0; d < 2; d++)
         if ((rc = read_long(c, node(c, e->data.sequence.items.start[d]), "study.volumes", 1,
                             1 << 16, &L[d])))
@@ -373,8 +382,8 @@ static lf_status read_key(const sctx *c, const yaml_node_t *kn, const yaml_node_
     else if (lf_cfg_name_find(no, text(v)) >= 0)
       sp->sample = 0;
     else
-      return lf_cfg_fail_at(LF_ERR_CONFIG, at(c, v), "study.sample", "expected true or false, got %s",
-                            lf_cfg_quoted(q, sizeof q, text(v)));
+      return lf_cfg_fail_at(LF_ERR_CONFIG, at(c, v), "study.sample",
+                            "expected true or false, got %s", lf_cfg_quoted(q, sizeof q, text(v)));
   } else if (!strcmp(k, "volumes")) {
     return read_volumes(c, v);
   } else if (!strcmp(k, "volume_samples")) {

@@ -93,7 +93,8 @@ static lf_status expand(lf_study *st) {
 
 /* Applies n overrides to cfg as one --set list; a refusal names what (a point or the root). */
 static lf_status apply_sets(lf_config *cfg, int n, const lf_study_set *sets, const char *what) {
-  char(*buf)[LF_STUDY_KEY_MAX + LF_STUDY_VALUE_MAX + 2] = malloc((size_t)(n > 0 ? n : 1) * sizeof *buf);
+  char(*buf)[LF_STUDY_KEY_MAX + LF_STUDY_VALUE_MAX + 2] =
+      malloc((size_t)(n > 0 ? n : 1) * sizeof *buf);
   const char **list = malloc((size_t)(n > 0 ? n : 1) * sizeof *list);
   lf_status rc = LF_OK;
   if (!buf || !list) rc = LF_FAIL(LF_ERR_NOMEM, "study overrides");
@@ -160,8 +161,8 @@ lf_status lf_study_init(lf_study *st, lf_study_spec *spec, const lf_config *base
   if (rc == LF_OK && strlen(st->output) + 32 >= LF_PATH_MAX)
     rc = LF_FAIL(LF_ERR_CONFIG, "--output: '%s' is too long for a study's folders", st->output);
   if (rc == LF_OK) rc = expand(st);
-  st->has_root = spec->protocol == LF_STUDY_ROOT || (spec->protocol == LF_STUDY_SEQUENTIAL &&
-                                                     spec->has_root);
+  st->has_root =
+      spec->protocol == LF_STUDY_ROOT || (spec->protocol == LF_STUDY_SEQUENTIAL && spec->has_root);
   lf_config cfg;
   if (rc == LF_OK && st->has_root) rc = lf_study_point_config(st, -1, &cfg);
   for (int k = 0; rc == LF_OK && k < st->npoints; k++) rc = lf_study_point_config(st, k, &cfg);

@@ -4,6 +4,8 @@
  * of the whole study. Local; rank 0 calls these. */
 #include "study_impl.h"
 
+#include "driver_impl.h"
+
 #include "latflow/io.h"
 
 #include <errno.h>
@@ -88,20 +90,8 @@ cJSON *lf_study_point_json(const lf_study *st, int k, int with_curve) {
   if (r->done) result_fields(st->spec, r, o);
   if (r->done && with_curve) {
     cJSON *c = cJSON_AddArrayToObject(o, "curve");
-    for (size_t i = 0; i < r->ncurve; i++) {
-      const lf_train_eval_record *e = &r->curve[i];
-      cJSON *x = cJSON_CreateObject();
-      cJSON_AddNumberToObject(x, "step", (double)e->step);
-      cJSON_AddNumberToObject(x, "samples", (double)e->samples);
-      cJSON_AddNumberToObject(x, "ess", e->ess);
-      cJSON_AddNumberToObject(x, "acceptance", e->acceptance);
-      cJSON_AddNumberToObject(x, "loss", e->loss);
-      cJSON_AddNumberToObject(x, "log_mean_weight", e->log_mean_weight);
-      cJSON_AddNumberToObject(x, "n_train", (double)e->n_train);
-      cJSON_AddNumberToObject(x, "seconds", e->seconds);
-      cJSON_AddNumberToObject(x, "eval_seconds", e->eval_seconds);
-      cJSON_AddItemToArray(c, x);
-    }
+    for (size_t i = 0; i < r->ncurve; i++)
+      cJSON_AddItemToArray(c, lf_driver_eval_json(&r->curve[i]));
   }
   return o;
 }
@@ -117,9 +107,10 @@ lf_status lf_study_write_json_file(const char *path, const cJSON *json) {
   if (!f) {
     rc = LF_FAIL(LF_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
   } else {
-    const int bad = fputs(text, f) < 0 || fputc('\n', f) == EOF || fflush(f) != 0 ||
-                    fsync(fileno(f)) != 0;
-    if (fclose(f) != 0 || bad) rc = LF_FAIL(LF_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+    const int bad =
+        fputs(text, f) < 0 || fputc('\n', f) == EOF || fflush(f) != 0 || fsync(fileno(f)) != 0;
+    if (fclose(f) != 0 || bad)
+      rc = LF_FAIL(LF_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
   }
   if (rc == LF_OK && rename(tmp, path) != 0)
     rc = LF_FAIL(LF_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));

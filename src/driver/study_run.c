@@ -73,7 +73,8 @@ static lf_status measure(lf_study *st, int k, const char *stop_reason, lf_study_
     r->eval_samples = (long)e->samples;
     r->eff_per_second = e->eval_seconds > 0 ? e->ess * (double)e->samples / e->eval_seconds : NAN;
     r->curve = malloc(s.neval * sizeof *r->curve);
-    if (!r->curve) rc = LF_FAIL(LF_ERR_NOMEM, "study curve");
+    if (!r->curve)
+      rc = LF_FAIL(LF_ERR_NOMEM, "study curve");
     else {
       memcpy(r->curve, s.evals, s.neval * sizeof *r->curve);
       r->ncurve = s.neval;
@@ -158,8 +159,8 @@ static lf_status run_unit(lf_study *st, int k, const lf_study_opts *o, MPI_Comm 
     if (par >= 0)
       snprintf(from, sizeof from, "from point %d's model", par + 1);
     else
-      snprintf(from, sizeof from, "%s", par == LF_STUDY_PARENT_ROOT ? "from the root model"
-                                                                    : "from scratch");
+      snprintf(from, sizeof from, "%s",
+               par == LF_STUDY_PARENT_ROOT ? "from the root model" : "from scratch");
     lf_log_info("study", "%s: training %s into %s", name, from, cfg.output);
     rc = lf_io_mkdirs(cfg.output);
     if (rc == LF_OK) rc = result_path(st, k, path, sizeof path);
@@ -222,7 +223,8 @@ static lf_status assemble(lf_study *st) {
   for (int k = 0; rc == LF_OK && k < st->npoints; k++) {
     if ((rc = load_result(st, k, &found)) != LF_OK || found) continue;
     const size_t u = strlen(missing);
-    if (u + 16 < sizeof missing) snprintf(missing + u, sizeof missing - u, "%s%d", u ? ", " : "", k);
+    if (u + 16 < sizeof missing)
+      snprintf(missing + u, sizeof missing - u, "%s%d", u ? ", " : "", k);
     nmissing++;
   }
   if (rc == LF_OK && nmissing)

@@ -114,7 +114,8 @@ static void test_bad(const char *dir) {
       "bad.yaml:8: study.grid.train.batch: entry 2: train.batch: must be > 0, got -3");
   bad(dir, "study:\n  grid:\n    train.batch: 16\n",
       "bad.yaml:7: study.grid.train.batch: expected a list of values, got '16'");
-  bad(dir, "study:\n  grid: {output: [a, b]}\n", "study.grid.output: entry 1: 'output' cannot be varied");
+  bad(dir, "study:\n  grid: {output: [a, b]}\n",
+      "study.grid.output: entry 1: 'output' cannot be varied");
   bad(dir, "study:\n  protocol: root\n  root: {}\n  grid: {train.init_from: [a.h5]}\n",
       "'train.init_from' is set by the protocol (root)");
   bad(dir, "study:\n  protocol: root\n  grid: {seed: [1]}\n",
