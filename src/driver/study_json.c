@@ -46,6 +46,14 @@ static void result_fields(const lf_study_spec *sp, const lf_study_result *r, cJS
   cJSON_AddNumberToObject(o, "seconds_chain", r->seconds_chain);
   cJSON_AddNumberToObject(o, "eff_per_second", r->eff_per_second);
   cJSON_AddStringToObject(o, "stop_reason", r->stop_reason);
+  if (sp->sample) {
+    cJSON_AddNumberToObject(o, "imh_acceptance", r->imh_acceptance);
+    cJSON_AddNumberToObject(o, "mass", r->mass);
+    cJSON_AddNumberToObject(o, "mass_err", r->mass_err);
+    cJSON_AddNumberToObject(o, "eff_s_flow", r->eff_s_flow);
+    cJSON_AddNumberToObject(o, "eff_s_flow_with_train", r->eff_s_flow_with_train);
+    cJSON_AddNumberToObject(o, "eff_s_hmc", r->eff_s_hmc);
+  }
   cJSON *t = cJSON_AddArrayToObject(o, "targets");
   for (int j = 0; j < sp->ntargets; j++) {
     cJSON *e = cJSON_CreateObject();
@@ -161,6 +169,13 @@ lf_status lf_study_read_point_json(const char *path, const lf_study_spec *sp, lf
   r->n_train_chain = count(o, "n_train_chain");
   r->seconds_chain = num(o, "seconds_chain");
   r->eff_per_second = num(o, "eff_per_second");
+  r->imh_acceptance = num(o, "imh_acceptance");
+  r->mass = num(o, "mass");
+  r->mass_err = num(o, "mass_err");
+  r->eff_s_flow = num(o, "eff_s_flow");
+  r->eff_s_flow_with_train = num(o, "eff_s_flow_with_train");
+  r->eff_s_hmc = num(o, "eff_s_hmc");
+  r->law_ess_anchor = r->law_ess_v0 = r->law_ess_v0_err = r->law_chi2_dof = NAN;
   const cJSON *sr = cJSON_GetObjectItemCaseSensitive(o, "stop_reason");
   snprintf(r->stop_reason, sizeof r->stop_reason, "%s", cJSON_IsString(sr) ? sr->valuestring : "");
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "targets"), *e;

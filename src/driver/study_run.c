@@ -10,14 +10,22 @@
  * evaluations), cpu_seconds = train_seconds x training ranks, the last evaluation's ESS,
  * acceptance and samples, eff_per_second = ESS x samples / evaluation seconds, and for each
  * target the first evaluation with ESS >= target. Chain costs add the parent's chain
- * (the root's, or point k-1's, which hold their own ancestors'). */
+ * (the root's, or point k-1's, which hold their own ancestors').
+ *
+ * With study.sample a point runs the stages of `latflow run` (lf_run_stages: train, sample,
+ * HMC when hmc.compare) in its folder, and its ensembles are analysed as `run` does: the IMH
+ * acceptance, the pole mass, and the effective samples per second of the observable
+ * lf_table_eff_obs picks (flow, flow with training, HMC). */
 #include "study_impl.h"
 
+#include "latflow/analyze.h"
 #include "latflow/comm.h"
 #include "latflow/driver.h"
+#include "latflow/ensemble.h"
 #include "latflow/io.h"
 #include "latflow/log.h"
 #include "latflow/signal.h"
+#include "latflow/table.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -100,12 +108,47 @@ static lf_status measure(lf_study *st, int k, const char *stop_reason, lf_study_
       break;
     }
   }
-  /* volume transfer and sampling are not measured by this engine yet */
+  /* volume transfer is not measured by this engine yet */
   r->law_ess_anchor = r->law_ess_v0 = r->law_ess_v0_err = r->law_chi2_dof = NAN;
   r->imh_acceptance = r->mass = r->mass_err = NAN;
   r->eff_s_flow = r->eff_s_hmc = r->eff_s_flow_with_train = NAN;
   r->done = rc == LF_OK;
   lf_io_series_free(&s);
+  return rc;
+}
+
+/* Rank 0, study.sample: the analysis of unit k's ensemble.h5 (and hmc.h5 when there is
+ * one) into r (see the top comment). */
+static lf_status measure_sample(const lf_study *st, int k, lf_study_result *r) {
+  char fpath[LF_PATH_MAX], hpath[LF_PATH_MAX];
+  lf_ensemble fe, he;
+  lf_analysis fa, ha;
+  memset(&fe, 0, sizeof fe);
+  memset(&he, 0, sizeof he);
+  memset(&fa, 0, sizeof fa);
+  memset(&ha, 0, sizeof ha);
+  lf_status rc = unit_path(st, k, "ensemble.h5", fpath, sizeof fpath);
+  if (rc == LF_OK) rc = unit_path(st, k, "hmc.h5", hpath, sizeof hpath);
+  if (rc == LF_OK) rc = lf_ens_read(fpath, &fe);
+  if (rc == LF_OK) rc = lf_analyze(&fe, 0, &fa);
+  const int has_hmc = rc == LF_OK && lf_io_exists(hpath);
+  if (has_hmc && (rc = lf_ens_read(hpath, &he)) == LF_OK) rc = lf_analyze(&he, 0, &ha);
+  if (rc == LF_OK) {
+    const char *why = NULL;
+    const int j = lf_table_eff_obs(&fa, &why);
+    r->imh_acceptance = fa.acceptance;
+    r->mass = fa.pole_mass;
+    r->mass_err = fa.pole_mass_err;
+    if (j >= 0) {
+      r->eff_s_flow = fa.obs[j].eff_per_s;
+      r->eff_s_flow_with_train = fa.obs[j].eff_per_s_total;
+      if (has_hmc && j < ha.nobs) r->eff_s_hmc = ha.obs[j].eff_per_s;
+    }
+  }
+  lf_analysis_free(&ha);
+  lf_analysis_free(&fa);
+  lf_ens_free(&he);
+  lf_ens_free(&fe);
   return rc;
 }
 
@@ -169,11 +212,16 @@ static lf_status run_unit(lf_study *st, int k, const lf_study_opts *o, MPI_Comm 
   }
   if ((rc = lf_comm_agree(comm, rc)) != LF_OK) return rc;
   cJSON *jp = rank == 0 ? cJSON_CreateObject() : NULL;
-  rc = lf_train_pipeline_ex(&cfg, o->force, o->resume, comm, jp);
+  const int sample = k >= 0 && st->spec->sample;
+  if (sample) /* the stages of latflow run: train, sample, HMC (hmc.compare) */
+    rc = lf_run_stages(&cfg, o->force, o->resume, comm, jp, NULL, NULL);
+  else
+    rc = lf_train_pipeline_ex(&cfg, o->force, o->resume, comm, jp);
   if (rc == LF_OK && rank == 0) {
     const cJSON *sr = cJSON_GetObjectItemCaseSensitive(jp, "stop_reason");
     lf_study_result *r = result_of(st, k);
     rc = measure(st, k, cJSON_IsString(sr) ? sr->valuestring : "", r);
+    if (rc == LF_OK && sample) rc = measure_sample(st, k, r);
     cJSON *pj = rc == LF_OK ? lf_study_point_json(st, k, 1) : NULL;
     if (rc == LF_OK && !pj) rc = LF_FAIL(LF_ERR_NOMEM, "point JSON");
     if (rc == LF_OK) rc = lf_study_write_json_file(path, pj);
