@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # latflow study, protocol scratch (issue 16): a study card is a run card (`latflow config`
 # and `latflow train` read it and ignore `study:`); --dry-run lists the points (table and
-# --json) and creates nothing; a 2-point grid's points are bitwise (model.h5 /model/params,
+# --json; cases times the grid, case-major) and creates nothing; a 2-point grid's points are bitwise (model.h5 /model/params,
 # train.h5 /eval/ess) the runs of `latflow train CARD --set key=value`; --json and
 # study.json hold every point with its measurements; a second run is refused (exit 1,
 # naming --resume and --force), --resume keeps the finished points, --force reruns them;
@@ -45,6 +45,19 @@ expect_code 0 "--dry-run --json" -- "$lf" study grid.yaml --dry-run --json --out
 grep -q '"theory.lambda":	6' out.txt && grep -q '"dir":	"s/points/p001"' out.txt &&
   ! grep -q '"ess_eval"' out.txt && ok "--dry-run --json: points with set and dir, no measurements" ||
   bad "--dry-run --json: $(cat out.txt)"
+
+sed '/^study:/,$d' grid.yaml > cases.yaml
+cat >> cases.yaml <<'YAML'
+study:
+  cases:
+    - {label: a, set: {train.batch: 32}}
+    - {label: b, set: {train.optimizer: {name: sgd}}}
+  grid: {theory.lambda: [8, 6], seed: [1, 2]}
+YAML
+expect_code 0 "--dry-run of cases x grid" -- "$lf" study cases.yaml --dry-run
+[ "$(grep -c '^  [0-9]' out.txt)" = 8 ] &&
+  grep -q "^  5 .*b, theory.lambda=8, seed=2 .*train.optimizer={name: sgd} theory.lambda=8 seed=2 " out.txt &&
+  ok "8 points, case-major, first grid key slowest; a case's set then the grid's" || bad "cases: $(cat out.txt)"
 
 # ---- the points are the single runs ------------------------------------------------------------
 expect_code 0 "study of 2 points" -- "$lf" study grid.yaml --output s --json
