@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # latflow study, protocol scratch (issue 16): a study card is a run card (`latflow config`
 # and `latflow train` read it and ignore `study:`); --dry-run lists the points (table and
-# --json; cases times the grid, case-major) and creates nothing; a 2-point grid's points are bitwise (model.h5 /model/params,
-# train.h5 /eval/ess) the runs of `latflow train CARD --set key=value`; --json and
-# study.json hold every point with its measurements; a second run is refused (exit 1,
-# naming --resume and --force), --resume keeps the finished points, --force reruns them;
-# a bad study key or value is refused with exit 2 naming the card's line and the key.
+# --json; cases times the grid, case-major) and creates nothing; a 2-point grid's points
+# are bitwise (model.h5 /model/params, train.h5 /eval/ess) the runs of `latflow train CARD
+# --set key=value`; --json and study.json hold every point with its measurements; a second
+# run is refused (exit 1, naming --resume and --force), --resume keeps the finished
+# points, --force reruns them; a bad study key or value is refused with exit 2 naming the
+# card's line and the key.
 # usage: study_grid.sh LATFLOW WORKDIR SOURCEDIR
 set -u
 # shellcheck source=tests/lib.sh
