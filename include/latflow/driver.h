@@ -21,7 +21,8 @@ lf_status lf_train_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSO
 lf_status lf_train_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_Comm comm,
                                cJSON *json);
 /* Samples the model (model_path, or <output>/model.h5 when NULL) into
- * <output>/ensemble.h5. */
+ * <output>/ensemble.h5; a model of another lattice is volume transferred to cfg's
+ * (lf_io_model_load_on) when its architecture allows it. */
 lf_status lf_sample_pipeline(const lf_config *cfg, const char *model_path, int force, MPI_Comm comm,
                              cJSON *json);
 /* The same; resume != 0 continues the run interrupted in cfg->output from

@@ -247,6 +247,11 @@ static lf_status info_ensemble(const char *path, const lf_io_header *h, cJSON *j
     cJSON_AddStringToObject(jm, "hash", e.info.model_hash);
     cJSON_AddStringToObject(jm, "path", e.info.model_path);
     add_num(jm, "train_seconds", e.info.train_seconds);
+    if (e.info.model_L0 > 0) { /* volume transfer: the lattice the model was trained on */
+      cJSON *ms = cJSON_AddArrayToObject(jm, "model_shape");
+      cJSON_AddItemToArray(ms, cJSON_CreateNumber(e.info.model_L0));
+      cJSON_AddItemToArray(ms, cJSON_CreateNumber(e.info.model_L1));
+    }
   }
   int64_t rows = 0, steps = 0, acc = 0;
   cJSON *per = cJSON_CreateArray();
@@ -468,6 +473,10 @@ static void print_model(FILE *f, const cJSON *m) {
   if (*str(m, "hash") || *str(m, "path"))
     fprintf(f, "  %-11s hash %s%s%s\n", "", *str(m, "hash") ? str(m, "hash") : "-",
             *str(m, "path") ? ", file " : "", str(m, "path"));
+  const cJSON *ms = cJSON_GetObjectItemCaseSensitive(m, "model_shape");
+  if (cJSON_GetArraySize(ms) == 2)
+    fprintf(f, "  %-11s trained on %gx%g (volume transfer)\n", "",
+            cJSON_GetArrayItem(ms, 0)->valuedouble, cJSON_GetArrayItem(ms, 1)->valuedouble);
   if (isfinite(num(m, "optimizer_step")))
     fprintf(f, "  %-11s %.0f optimizer steps, %.1f s of training\n", "", num(m, "optimizer_step"),
             num(m, "train_seconds"));

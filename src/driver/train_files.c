@@ -141,7 +141,6 @@ lf_status lf_driver_transfer_params(const lf_config *cfg, lf_model *m) {
   lf_config ocfg;
   lf_model om;
   memset(&om, 0, sizeof om);
-  double *p = NULL;
   LF_CHECK(lf_io_model_load(cfg->train.init_from, &ocfg, &om, 1));
   if (!lf_model_cfg_same_arch(&ocfg.model, &m->cfg) || om.C != m->C || om.nparams != m->nparams) {
     rc = LF_FAIL(LF_ERR_CONFIG,
@@ -153,20 +152,13 @@ lf_status lf_driver_transfer_params(const lf_config *cfg, lf_model *m) {
                  m->nparams);
     goto fail;
   }
-  p = lf_alloc(m->nparams * sizeof *p);
-  if (!p) {
-    rc = LF_FAIL(LF_ERR_NOMEM, "transfer buffer");
-    goto fail;
-  }
-  lf_model_get_params(&om, p);
-  lf_model_set_params(m, p);
+  LF_CHECK(lf_io_model_copy_params(m, &om));
   const int vol = (om.L0 != m->L0 || om.L1 != m->L1);
   char odesc[160];
   lf_theory_describe(&ocfg.theory, odesc, sizeof odesc);
   lf_log_info("train", "%s transfer from %s (%s) to %dx%d", vol ? "volume" : "parameter",
               cfg->train.init_from, odesc, m->L0, m->L1);
 fail:
-  lf_free(p);
   lf_model_free(&om);
   return rc;
 }

@@ -11,6 +11,7 @@
 #include "io/h5util.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -243,5 +244,53 @@ fail:
   free(own);
   if (g >= 0) H5Gclose(g);
   if (file >= 0) H5Fclose(file);
+  return rc;
+}
+
+lf_status lf_io_model_copy_params(lf_model *dst, const lf_model *src) {
+  if (dst->nparams != src->nparams)
+    return LF_FAIL(LF_ERR_CONFIG, "parameter transfer: %zu parameters into a model of %zu",
+                   src->nparams, dst->nparams);
+  double *p = malloc((dst->nparams ? dst->nparams : 1) * sizeof *p);
+  if (!p) return LF_FAIL(LF_ERR_NOMEM, "transfer buffer of %zu parameters", dst->nparams);
+  lf_model_get_params(src, p);
+  lf_model_set_params(dst, p);
+  free(p);
+  return LF_OK;
+}
+
+lf_status lf_io_model_load_on(const char *path, int L0, int L1, lf_config *cfg_out, lf_model *m_out,
+                              int Bmax) {
+  lf_status rc = LF_OK;
+  lf_model src;
+  memset(&src, 0, sizeof src);
+  if (!path || !cfg_out || !m_out)
+    return LF_FAIL(LF_ERR_INVALID, "lf_io_model_load_on: path, cfg_out and model");
+  memset(m_out, 0, sizeof *m_out);
+  /* the stored shape first, so a model of the right lattice is built only once */
+  LF_CHECK(lf_io_model_peek(path, cfg_out));
+  const int T0 = cfg_out->theory.shape[0], T1 = cfg_out->theory.shape[1];
+  if (T0 == L0 && T1 == L1) return lf_io_model_load(path, cfg_out, m_out, Bmax);
+  LF_CHECK(lf_io_model_load(path, cfg_out, &src, 1));
+  rc = lf_model_init(m_out, &src.cfg, src.C, L0, L1, Bmax);
+  if (rc != LF_OK) {
+    char why[1024];
+    snprintf(why, sizeof why, "%s", lf_last_error());
+    rc = lf_fail_msg(LF_ERR_CONFIG,
+                     "model '%s' was trained on %dx%d; its architecture cannot run on the %dx%d "
+                     "lattice of theory.shape (%s): volume transfer is not possible, train a "
+                     "model for %dx%d",
+                     path, T0, T1, L0, L1, why, L0, L1);
+    goto fail;
+  }
+  LF_CHECK(lf_io_model_copy_params(m_out, &src));
+  m_out->step = src.step;
+  m_out->train_seconds = src.train_seconds;
+  lf_model_free(&src);
+  return LF_OK;
+fail:
+  lf_model_free(&src);
+  lf_model_free(m_out);
+  memset(m_out, 0, sizeof *m_out);
   return rc;
 }

@@ -32,4 +32,58 @@ grep -qi 'nan' out.txt && bad "kappa = 0 analysis prints a NaN" || ok "kappa = 0
 expect_code nz "kappa < 0 refused" -- "$lf" check k0.yaml --set theory.kappa=-0.1
 expect_err "theory.kappa: must be >= 0, got -0.1" "kappa < 0 names the rule"
 
+# --- volume-transfer sampling: a phi4 model of 4x4 sampled on 8x8 --------------------------
+cat > p4.yaml <<'YAML'
+seed: 11
+output: p4
+theory: {name: phi4, shape: [4, 4], m2: -1.0, lambda: 1.0}
+model: {layers: 4, hidden: [4], kernel: 3}
+train: {batch: 32, stop: {steps: 40}, eval_samples: 400, log_every: 20}
+sample: {proposals: 2048, block: 64, checkpoint_every: 512}
+YAML
+expect_code 0 "phi4 train on 4x4" -- "$lf" train p4.yaml
+expect_code 0 "sample the 4x4 model on 8x8" -- "$lf" sample p4.yaml --model p4/model.h5 \
+  --output v8 --set theory.shape=[8,8]
+expect_err "volume transfer: model trained on 4x4 sampled on 8x8" "volume-transfer log line"
+expect_code 0 "info of the transferred ensemble" -- "$lf" info v8/ensemble.h5 --json
+tr -d ' \t\n' < out.txt | grep -q '"model_shape":\[4,4\]' && ok "info --json: model_shape [4, 4]" \
+  || bad "info --json has no model_shape [4, 4]"
+tr -d ' \t\n' < out.txt | grep -q '"shape":\[8,8\]' && ok "info --json: theory on 8x8" \
+  || bad "info --json: the ensemble's theory is not 8x8"
+expect_code 0 "info text of the transferred ensemble" -- "$lf" info v8/ensemble.h5
+grep -q "trained on 4x4 (volume transfer)" out.txt && ok "info text names the training lattice" \
+  || bad "info text: no 'trained on 4x4'"
+expect_code 0 "analyze the transferred ensemble" -- "$lf" analyze v8/ensemble.h5 --json
+[ -n "$(json_num acceptance)" ] && ok "analysis of the 8x8 ensemble (acceptance $(json_num acceptance))" \
+  || bad "analysis of the 8x8 ensemble has no acceptance"
+expect_code 0 "ordinary sampling on 4x4" -- "$lf" sample p4.yaml
+h5ls -v p4/ensemble.h5 2>/dev/null | grep -q model_shape && bad "an ordinary ensemble has model_shape" \
+  || ok "an ordinary ensemble has no model_shape attribute"
+# interrupted and resumed: bitwise the uninterrupted run (the transferred model's hash)
+LATFLOW_TEST_INTERRUPT=sample:16:TERM "$lf" sample p4.yaml --model p4/model.h5 --output vi \
+  --set theory.shape=[8,8] > vi1.log 2>&1; rc=$?
+[ $rc = 3 ] && ok "transferred sampling stopped by TERM (exit 3)" || { bad "TERM: exit $rc"; tail -3 vi1.log; }
+expect_code 0 "resume the transferred sampling" -- "$lf" sample p4.yaml --model p4/model.h5 \
+  --output vi --set theory.shape=[8,8] --resume
+n=0
+for d in obs row id logw accepted; do h5same v8/ensemble.h5 vi/ensemble.h5 /chain_0/$d || n=$((n+1)); done
+[ $n = 0 ] && ok "resumed transferred ensemble bitwise the uninterrupted one" || bad "$n datasets differ after resume"
+# a gauge flow needs lattices of multiples of 4: 4x4 -> 6x6 is refused (the card's check;
+# lf_io_model_load_on's own refusal naming both lattices: test_io)
+cat > g.yaml <<'YAML'
+seed: 5
+output: g
+theory: {name: u1, shape: [4, 4], beta: 1.0}
+model: {base: haar, coupling: spline, spline_bins: 6, layers: 4, hidden: [4], kernel: 3}
+train: {batch: 16, stop: {steps: 10}, eval_samples: 100, log_every: 10}
+sample: {proposals: 512, block: 64}
+YAML
+expect_code 0 "u1 train on 4x4" -- "$lf" train g.yaml
+expect_code nz "u1 4x4 model on 6x6 refused" -- "$lf" sample g.yaml --model g/model.h5 \
+  --output g6 --set theory.shape=[6,6]
+expect_err "multiples of 4 (theory u1 6x6" "the 6x6 refusal names the lattice and the rule"
+expect_code 0 "u1 4x4 model sampled on 8x8" -- "$lf" sample g.yaml --model g/model.h5 \
+  --output g8 --set theory.shape=[8,8]
+expect_err "volume transfer: model trained on 4x4 sampled on 8x8" "u1 volume-transfer log line"
+
 finish cli_transfer
