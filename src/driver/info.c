@@ -3,6 +3,8 @@
  * that object, so the two never disagree. */
 #include "latflow/info.h"
 
+#include "driver_impl.h"
+
 #include "latflow/ckpt.h"
 #include "latflow/ensemble.h"
 #include "latflow/io.h"
@@ -201,6 +203,16 @@ static lf_status info_model(const char *path, cJSON *json) {
   add_hex(jm, "hash", lf_model_hash(&m));
   cJSON_AddNumberToObject(jm, "optimizer_step", (double)m.step);
   add_num(jm, "train_seconds", m.train_seconds);
+  /* the training cost: this model's own run and its transfer chain (train.init_from) */
+  lf_driver_model_cost(&cfg, &m);
+  cJSON *jc = cJSON_AddObjectToObject(json, "cost");
+  cJSON_AddNumberToObject(jc, "steps", (double)m.train_steps);
+  cJSON_AddNumberToObject(jc, "n_train", (double)m.n_train);
+  add_num(jc, "seconds", m.train_seconds);
+  cJSON *jch = cJSON_AddObjectToObject(json, "chain");
+  cJSON_AddNumberToObject(jch, "steps", (double)m.chain_steps);
+  cJSON_AddNumberToObject(jch, "n_train", (double)m.chain_n_train);
+  add_num(jch, "seconds", m.chain_seconds);
   lf_train_series s;
   char tpath[LF_PATH_MAX + 16];
   memset(&s, 0, sizeof s);
@@ -543,6 +555,13 @@ void lf_info_print(FILE *f, const cJSON *json) {
   if ((o = cJSON_GetObjectItemCaseSensitive(json, "model"))) print_model(f, o);
   if ((o = cJSON_GetObjectItemCaseSensitive(json, "training"))) print_training(f, o);
   if ((o = cJSON_GetObjectItemCaseSensitive(json, "chains"))) print_chains(f, o);
+  const cJSON *own = cJSON_GetObjectItemCaseSensitive(json, "cost");
+  if ((o = cJSON_GetObjectItemCaseSensitive(json, "chain")) && own)
+    fprintf(f,
+            "  %-11s own %.0f steps, %.0f samples flowed, %.1f s; chain (with its "
+            "train.init_from ancestors) %.0f steps, %.0f samples, %.1f s\n",
+            "cost", num(own, "steps"), num(own, "n_train"), num(own, "seconds"), num(o, "steps"),
+            num(o, "n_train"), num(o, "seconds"));
   if ((o = cJSON_GetObjectItemCaseSensitive(json, "provenance"))) {
     const cJSON *dirty = cJSON_GetObjectItemCaseSensitive(o, "git_dirty");
     fprintf(f, "  %-11s latflow %s (git %s%s), %s %s, created %s, seed %.0f, %.0f rank(s)\n",

@@ -72,6 +72,12 @@ static lf_status write_model_group(hid_t file, const lf_model *m, const lf_confi
   LF_CHECK(lf_h5_attr_write_u64(g, "optimizer_step", m->step, tmp, o));
   LF_CHECK(lf_h5_attr_write_f64(g, "train_seconds", m->train_seconds, tmp, o));
   LF_CHECK(lf_h5_attr_write_u64(g, "hash", lf_model_hash(m), tmp, o));
+  /* the training cost, own and of the transfer chain (latflow/model.h) */
+  LF_CHECK(lf_h5_attr_write_i64(g, "train_steps", (int64_t)m->train_steps, tmp, o));
+  LF_CHECK(lf_h5_attr_write_i64(g, "n_train", m->n_train, tmp, o));
+  LF_CHECK(lf_h5_attr_write_i64(g, "chain_steps", (int64_t)m->chain_steps, tmp, o));
+  LF_CHECK(lf_h5_attr_write_i64(g, "chain_n_train", m->chain_n_train, tmp, o));
+  LF_CHECK(lf_h5_attr_write_f64(g, "chain_seconds", m->chain_seconds, tmp, o));
   LF_CHECK(lf_h5_dset_write_1d(g, "params", mtype, ftype, m->nparams, m->params, tmp));
 fail:
   if (g >= 0 && H5Gclose(g) < 0 && rc == LF_OK)
@@ -157,6 +163,33 @@ static lf_status check_params_type(hid_t g, size_t real_size, const char *path) 
   return rc;
 }
 
+/* The training cost attributes (written since issue 16); older files read as their own
+ * run with the samples not recorded (latflow/model.h). */
+static lf_status read_cost(hid_t g, lf_model *m, const char *path) {
+  lf_status rc = LF_OK;
+  const char *o = "/model";
+  int has = 0;
+  int64_t steps = 0, csteps = 0;
+  m->train_steps = (long)m->step;
+  m->n_train = -1;
+  LF_CHECK(lf_h5_attr_exists(g, "chain_seconds", &has, path, o));
+  if (has) {
+    LF_CHECK(lf_h5_attr_read_i64(g, "train_steps", &steps, path, o));
+    LF_CHECK(lf_h5_attr_read_i64(g, "n_train", &m->n_train, path, o));
+    LF_CHECK(lf_h5_attr_read_i64(g, "chain_steps", &csteps, path, o));
+    LF_CHECK(lf_h5_attr_read_i64(g, "chain_n_train", &m->chain_n_train, path, o));
+    LF_CHECK(lf_h5_attr_read_f64(g, "chain_seconds", &m->chain_seconds, path, o));
+    m->train_steps = (long)steps;
+    m->chain_steps = (long)csteps;
+  } else {
+    m->chain_steps = m->train_steps;
+    m->chain_n_train = m->n_train;
+    m->chain_seconds = m->train_seconds;
+  }
+fail:
+  return rc;
+}
+
 lf_status lf_io_model_load(const char *path, lf_config *cfg_out, lf_model *m_out, int Bmax) {
   lf_status rc = LF_OK;
   hid_t file = -1, g = -1;
@@ -223,6 +256,7 @@ lf_status lf_io_model_load(const char *path, lf_config *cfg_out, lf_model *m_out
   int has_ts = 0; /* written since the sampling issue; older files have none (0 s) */
   LF_CHECK(lf_h5_attr_exists(g, "train_seconds", &has_ts, path, o));
   if (has_ts) LF_CHECK(lf_h5_attr_read_f64(g, "train_seconds", &m_out->train_seconds, path, o));
+  LF_CHECK(read_cost(g, m_out, path));
 
   const uint64_t have = lf_model_hash(m_out);
   if (have != hash) {
@@ -286,6 +320,11 @@ lf_status lf_io_model_load_on(const char *path, int L0, int L1, lf_config *cfg_o
   LF_CHECK(lf_io_model_copy_params(m_out, &src));
   m_out->step = src.step;
   m_out->train_seconds = src.train_seconds;
+  m_out->train_steps = src.train_steps;
+  m_out->n_train = src.n_train;
+  m_out->chain_steps = src.chain_steps;
+  m_out->chain_n_train = src.chain_n_train;
+  m_out->chain_seconds = src.chain_seconds;
   lf_model_free(&src);
   return LF_OK;
 fail:

@@ -86,4 +86,39 @@ expect_code 0 "u1 4x4 model sampled on 8x8" -- "$lf" sample g.yaml --model g/mod
   --output g8 --set theory.shape=[8,8]
 expect_err "volume transfer: model trained on 4x4 sampled on 8x8" "u1 volume-transfer log line"
 
+# --- the transfer chain's cost: A (40 steps x 32) -> B (30 x 16) -> C (10 x 16, on 8x8) ----
+# jnum FILE OBJ KEY: the number under "KEY" inside the object "OBJ" of a JSON file
+jnum() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d[sys.argv[2]][sys.argv[3]])" "$@"; }
+expect_code 0 "info of A" -- "$lf" info p4/model.h5 --json
+cp out.txt a.json
+[ "$(jnum a.json cost steps)" = 40 ] && [ "$(jnum a.json cost n_train)" = 1280 ] \
+  && [ "$(jnum a.json chain steps)" = 40 ] && [ "$(jnum a.json chain n_train)" = 1280 ] \
+  && ok "A without a parent: chain = own = 40 steps, 1280 samples" || bad "A's cost/chain: $(grep -A3 '"c' a.json | tr -d '\n\t')"
+expect_code 0 "train B from A" -- "$lf" train p4.yaml --output b --json --set train.init_from=p4/model.h5 \
+  --set train.batch=16 --set train.stop.steps=30
+cp out.txt b.json
+[ "$(jnum b.json transfer kind)" = parameter ] && [ "$(jnum b.json transfer parent_steps)" = 40 ] \
+  && [ "$(jnum b.json transfer parent_n_train)" = 1280 ] && ok "B's train --json: transfer from A (parameter, 40 steps, 1280 samples)" \
+  || bad "B's transfer object: $(tr -d '\n\t' < b.json | grep -o '"transfer":{[^}]*}')"
+[ "$(jnum b.json chain steps)" = 70 ] && [ "$(jnum b.json chain n_train)" = 1760 ] \
+  && ok "B's train --json chain: 70 steps, 1760 samples (A's + B's own, exactly)" \
+  || bad "B's chain: $(tr -d '\n\t' < b.json | grep -o '"chain":{[^}]*}')"
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); t=d['transfer']; c=d['chain']
+sys.exit(abs(c['seconds'] - t['parent_seconds'] - d['train_seconds']) > 1e-9)" b.json \
+  && ok "B's chain seconds = A's + B's own" || bad "B's chain seconds do not add up"
+expect_code 0 "info of B" -- "$lf" info b/model.h5 --json
+cp out.txt binfo.json
+[ "$(jnum binfo.json chain steps)" = 70 ] && [ "$(jnum binfo.json chain n_train)" = 1760 ] \
+  && [ "$(jnum binfo.json cost steps)" = 30 ] && [ "$(jnum binfo.json cost n_train)" = 480 ] \
+  && ok "B's model.h5: own 30 steps / 480 samples, chain 70 / 1760" || bad "B's model.h5 cost: $(tr -d '\n\t' < binfo.json | grep -o '"c[a-z]*":{[^}]*}')"
+expect_code 0 "info text of B" -- "$lf" info b/model.h5
+grep -q "chain (with its train.init_from ancestors) 70 steps, 1760 samples" out.txt \
+  && ok "info text shows B's chain" || bad "info text: no chain line"
+expect_code 0 "train C from B on 8x8" -- "$lf" train p4.yaml --output c --json --set train.init_from=b/model.h5 \
+  --set train.batch=16 --set train.stop.steps=10 --set theory.shape=[8,8]
+cp out.txt c.json
+[ "$(jnum c.json transfer kind)" = volume ] && [ "$(jnum c.json chain steps)" = 80 ] \
+  && [ "$(jnum c.json chain n_train)" = 1920 ] && ok "C: volume transfer, chain 80 steps / 1920 samples" \
+  || bad "C: $(tr -d '\n\t' < c.json | grep -o '"transfer":{[^}]*}')"
+
 finish cli_transfer

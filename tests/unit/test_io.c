@@ -7,7 +7,8 @@
  * (the 1.8 format checksums its metadata), each with its message; the metrics writer appends 1000
  * records that read back exactly; links planted at model.h5.tmp, model.h5 or a plain output file
  * are refused, their targets intact; lf_io_model_load_on transfers a model to another lattice, or
- * refuses naming both. Files go to the current directory (CTest: the build's tests dir), named by
+ * refuses naming both; the training cost round trips, and a file without it reads as its own
+ * run. Files go to the current directory (CTest: the build's tests dir), named by
  * pid. */
 #include "latflow/config.h"
 #include "latflow/io.h"
@@ -540,6 +541,11 @@ static void test_load_on(void) {
   memset(&b, 0, sizeof b);
   small_config(&cfg, LF_PREC_F64, LF_BASE_NORMAL);
   CHECK(make_model(&m, &cfg), "load_on: lf_model_init: %s", lf_last_error());
+  m.train_steps = 130;
+  m.n_train = 4160;
+  m.chain_steps = 200;
+  m.chain_n_train = 6400;
+  m.chain_seconds = 12.5;
   const char *path = tname("load_on.h5");
   CHECK(lf_io_model_save(path, &m, &cfg, 0) == LF_OK, "load_on: save: %s", lf_last_error());
   lf_status rc = lf_io_model_load_on(path, 4, 6, &back, &a, 2);
@@ -549,13 +555,26 @@ static void test_load_on(void) {
   CHECK(rc == LF_OK && b.L0 == 8 && b.L1 == 10 && back.theory.shape[0] == 4 &&
             back.theory.shape[1] == 6 && b.nparams == m.nparams && b.step == 123 &&
             memcmp(b.params, m.params, m.nparams * m.real_size) == 0 &&
-            lf_model_hash(&b) != lf_model_hash(&m),
+            lf_model_hash(&b) != lf_model_hash(&m) && b.train_steps == 130 && b.n_train == 4160 &&
+            b.chain_steps == 200 && b.chain_n_train == 6400 && b.chain_seconds == 12.5,
         "load_on 8x10: rc %d (%s), %dx%d, stored shape %dx%d, step %llu, params bitwise", rc,
         rc == LF_OK ? "" : lf_last_error(), b.L0, b.L1, back.theory.shape[0], back.theory.shape[1],
         (unsigned long long)b.step);
   lf_model_free(&a);
   lf_model_free(&b);
   lf_model_free(&m);
+  /* a file from before the cost attributes: its own run, samples not recorded */
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  int del = f >= 0;
+  const char *cost[5] = {"train_steps", "n_train", "chain_steps", "chain_n_train", "chain_seconds"};
+  for (int i = 0; i < 5 && del; i++) del = H5Adelete_by_name(f, "model", cost[i], H5P_DEFAULT) >= 0;
+  if (f >= 0) H5Fclose(f);
+  rc = lf_io_model_load(path, &back, &a, 1);
+  CHECK(del && rc == LF_OK && a.train_steps == 123 && a.n_train == -1 && a.chain_steps == 123 &&
+            a.chain_n_train == -1 && a.chain_seconds == a.train_seconds,
+        "an old file reads as its own run: rc %d, steps %ld, n_train %lld, chain %ld", rc,
+        a.train_steps, (long long)a.n_train, a.chain_steps);
+  lf_model_free(&a);
   /* a u1 gauge flow of 4x4 on 6x6 */
   lf_config_defaults(&cfg);
   CHECK(lf_config_set(&cfg, "theory.name=u1") == LF_OK &&
