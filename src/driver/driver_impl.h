@@ -8,7 +8,9 @@
  *   sample_files.c    the sample checkpoint (write, read, a run found complete) and the
  *                     end-of-run report (warnings, JSON summary)
  *   hmc_pipeline.c    lf_hmc_pipeline_ex: lf_hmc_run and its JSON summary
- *   run_pipeline.c    lf_run_stages: the train, sample and hmc stages of latflow run */
+ *   run_pipeline.c    lf_run_stages: the train, sample and hmc stages of latflow run
+ *   eval_pipeline.c   lf_eval_model: a model file evaluated on fresh samples (volume
+ *                     transfer, jackknife ESS error) for the study */
 #ifndef LATFLOW_DRIVER_IMPL_H
 #define LATFLOW_DRIVER_IMPL_H
 
