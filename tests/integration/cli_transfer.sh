@@ -29,6 +29,10 @@ expect_code 0 "schwinger kappa = 0 analyze" -- "$lf" analyze k0/ensemble.h5 --js
 grep -q '"condensate"' out.txt && ok "kappa = 0 analysis lists the condensate" \
   || bad "kappa = 0 analysis: no condensate"
 grep -qi 'nan' out.txt && bad "kappa = 0 analysis prints a NaN" || ok "kappa = 0 analysis has no NaN"
+expect_code 0 "schwinger kappa = 0 pseudofermion HMC" -- "$lf" hmc k0.yaml --json \
+  --set hmc.trajectories=30 --set hmc.therm=5
+[ "$(json_num cg_iters_per_solve)" = 1 ] && ok "kappa = 0: CG on D^dagger D = 1 takes one iteration" \
+  || bad "kappa = 0: CG iterations per solve '$(json_num cg_iters_per_solve)'"
 expect_code nz "kappa < 0 refused" -- "$lf" check k0.yaml --set theory.kappa=-0.1
 expect_err "theory.kappa: must be >= 0, got -0.1" "kappa < 0 names the rule"
 
@@ -57,7 +61,8 @@ expect_code 0 "analyze the transferred ensemble" -- "$lf" analyze v8/ensemble.h5
 [ -n "$(json_num acceptance)" ] && ok "analysis of the 8x8 ensemble (acceptance $(json_num acceptance))" \
   || bad "analysis of the 8x8 ensemble has no acceptance"
 expect_code 0 "ordinary sampling on 4x4" -- "$lf" sample p4.yaml
-h5ls -v p4/ensemble.h5 2>/dev/null | grep -q model_shape && bad "an ordinary ensemble has model_shape" \
+expect_code 0 "info of the ordinary ensemble" -- "$lf" info p4/ensemble.h5 --json
+grep -q '"model_shape"' out.txt && bad "an ordinary ensemble has model_shape" \
   || ok "an ordinary ensemble has no model_shape attribute"
 # interrupted and resumed: bitwise the uninterrupted run (the transferred model's hash)
 LATFLOW_TEST_INTERRUPT=sample:16:TERM "$lf" sample p4.yaml --model p4/model.h5 --output vi \
