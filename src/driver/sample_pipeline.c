@@ -254,6 +254,11 @@ lf_status lf_sample_pipeline_ex(const lf_config *cfg_in, const char *model_arg, 
                 ds.idle_seconds > 0 ? 100.0 * ds.idle_cpu_seconds / ds.idle_seconds : 0.0);
   lf_driver_sample_report(&cfg, &res, &st, info.kind == LF_ENS_IMH, resume, rank, nranks,
                           model_path, info.model_hash, ens_path, json);
+  if (json && vol) { /* volume transfer: the lattice the model was trained on */
+    cJSON *ms = cJSON_AddArrayToObject(json, "model_shape");
+    cJSON_AddItemToArray(ms, cJSON_CreateNumber(info.model_L0));
+    cJSON_AddItemToArray(ms, cJSON_CreateNumber(info.model_L1));
+  }
 fail:
   if (w) lf_ens_abort(w);
   lf_model_free(&m);

@@ -47,8 +47,10 @@ sample: {proposals: 2048, block: 64, checkpoint_every: 512}
 YAML
 expect_code 0 "phi4 train on 4x4" -- "$lf" train p4.yaml
 expect_code 0 "sample the 4x4 model on 8x8" -- "$lf" sample p4.yaml --model p4/model.h5 \
-  --output v8 --set theory.shape=[8,8]
+  --output v8 --set theory.shape=[8,8] --json
 expect_err "volume transfer: model trained on 4x4 sampled on 8x8" "volume-transfer log line"
+tr -d ' \t\n' < out.txt | grep -q '"model_shape":\[4,4\]' && ok "sample --json: model_shape [4, 4]" \
+  || bad "sample --json has no model_shape [4, 4]"
 expect_code 0 "info of the transferred ensemble" -- "$lf" info v8/ensemble.h5 --json
 tr -d ' \t\n' < out.txt | grep -q '"model_shape":\[4,4\]' && ok "info --json: model_shape [4, 4]" \
   || bad "info --json has no model_shape [4, 4]"
