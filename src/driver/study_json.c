@@ -54,6 +54,27 @@ static void result_fields(const lf_study_spec *sp, const lf_study_result *r, cJS
     cJSON_AddNumberToObject(o, "eff_s_flow_with_train", r->eff_s_flow_with_train);
     cJSON_AddNumberToObject(o, "eff_s_hmc", r->eff_s_hmc);
   }
+  if (sp->nvolumes > 0) {
+    cJSON *vs = cJSON_AddArrayToObject(o, "volumes");
+    for (int i = 0; i < sp->nvolumes; i++) {
+      const lf_study_volume *v = &r->volumes[i];
+      cJSON *e = cJSON_CreateObject();
+      cJSON_AddNumberToObject(e, "L0", v->L0);
+      cJSON_AddNumberToObject(e, "L1", v->L1);
+      cJSON_AddNumberToObject(e, "samples", (double)v->samples);
+      cJSON_AddNumberToObject(e, "ess", v->ess);
+      cJSON_AddNumberToObject(e, "ess_err", v->ess_err);
+      cJSON_AddNumberToObject(e, "acceptance", v->acceptance);
+      cJSON_AddNumberToObject(e, "eval_seconds", v->eval_seconds);
+      cJSON_AddNumberToObject(e, "mass", v->mass);
+      cJSON_AddNumberToObject(e, "mass_err", v->mass_err);
+      cJSON_AddItemToArray(vs, e);
+    }
+    cJSON_AddNumberToObject(o, "law_ess_v0", r->law_ess_v0);
+    cJSON_AddNumberToObject(o, "law_ess_v0_err", r->law_ess_v0_err);
+    cJSON_AddNumberToObject(o, "law_chi2_dof", r->law_chi2_dof);
+    cJSON_AddNumberToObject(o, "law_ess_anchor", r->law_ess_anchor);
+  }
   cJSON *t = cJSON_AddArrayToObject(o, "targets");
   for (int j = 0; j < sp->ntargets; j++) {
     cJSON *e = cJSON_CreateObject();
@@ -175,7 +196,25 @@ lf_status lf_study_read_point_json(const char *path, const lf_study_spec *sp, lf
   r->eff_s_flow = num(o, "eff_s_flow");
   r->eff_s_flow_with_train = num(o, "eff_s_flow_with_train");
   r->eff_s_hmc = num(o, "eff_s_hmc");
-  r->law_ess_anchor = r->law_ess_v0 = r->law_ess_v0_err = r->law_chi2_dof = NAN;
+  r->law_ess_anchor = num(o, "law_ess_anchor");
+  r->law_ess_v0 = num(o, "law_ess_v0");
+  r->law_ess_v0_err = num(o, "law_ess_v0_err");
+  r->law_chi2_dof = num(o, "law_chi2_dof");
+  const cJSON *vs = cJSON_GetObjectItemCaseSensitive(o, "volumes"), *v;
+  int nv = 0;
+  cJSON_ArrayForEach(v, vs) {
+    if (nv >= sp->nvolumes) break;
+    lf_study_volume *x = &r->volumes[nv++];
+    x->L0 = (int)count(v, "L0");
+    x->L1 = (int)count(v, "L1");
+    x->samples = (long)count(v, "samples");
+    x->ess = num(v, "ess");
+    x->ess_err = num(v, "ess_err");
+    x->acceptance = num(v, "acceptance");
+    x->eval_seconds = num(v, "eval_seconds");
+    x->mass = num(v, "mass");
+    x->mass_err = num(v, "mass_err");
+  }
   const cJSON *sr = cJSON_GetObjectItemCaseSensitive(o, "stop_reason");
   snprintf(r->stop_reason, sizeof r->stop_reason, "%s", cJSON_IsString(sr) ? sr->valuestring : "");
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "targets"), *e;

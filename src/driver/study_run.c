@@ -15,7 +15,13 @@
  * With study.sample a point runs the stages of `latflow run` (lf_run_stages: train, sample,
  * HMC when hmc.compare) in its folder, and its ensembles are analysed as `run` does: the IMH
  * acceptance, the pole mass, and the effective samples per second of the observable
- * lf_table_eff_obs picks (flow, flow with training, HMC). */
+ * lf_table_eff_obs picks (flow, flow with training, HMC).
+ *
+ * With study.volumes each point's model is then evaluated on every volume without
+ * retraining (lf_eval_model, study.volume_samples fresh samples; on the training lattice
+ * with train.eval_samples these are the draws of the final training evaluation), and with
+ * study.volume_proposals > 0 sampled there (<dir>/volumes/LxL/ensemble.h5) for the pole
+ * mass. */
 #include "study_impl.h"
 
 #include "latflow/analyze.h"
@@ -108,7 +114,7 @@ static lf_status measure(lf_study *st, int k, const char *stop_reason, lf_study_
       break;
     }
   }
-  /* volume transfer is not measured by this engine yet */
+  /* volume transfer: filled by the caller (measure_volumes, fit_law) */
   r->law_ess_anchor = r->law_ess_v0 = r->law_ess_v0_err = r->law_chi2_dof = NAN;
   r->imh_acceptance = r->mass = r->mass_err = NAN;
   r->eff_s_flow = r->eff_s_hmc = r->eff_s_flow_with_train = NAN;
@@ -149,6 +155,54 @@ static lf_status measure_sample(const lf_study *st, int k, lf_study_result *r) {
   lf_analysis_free(&fa);
   lf_ens_free(&he);
   lf_ens_free(&fe);
+  return rc;
+}
+
+/* Collective, study.volumes: point k's model evaluated on every volume without retraining
+ * (lf_eval_model: study.volume_samples fresh samples), with study.volume_proposals > 0 also
+ * sampled there (IMH, into <dir>/volumes/LxL, volume transferred) and its pole mass taken
+ * from the analysis; vol[] gets one entry per volume (rank 0's analysis). */
+static lf_status measure_volumes(const lf_study *st, const lf_config *cfg, const lf_study_opts *o,
+                                 MPI_Comm comm, int rank, lf_study_volume *vol) {
+  const lf_study_spec *sp = st->spec;
+  char model[LF_PATH_MAX];
+  lf_status rc = lf_io_path_join(model, sizeof model, cfg->output, "model.h5");
+  for (int i = 0; rc == LF_OK && i < sp->nvolumes; i++) {
+    char shape[64], sub[64];
+    snprintf(shape, sizeof shape, "theory.shape=[%d, %d]", sp->volumes[i][0], sp->volumes[i][1]);
+    snprintf(sub, sizeof sub, "volumes/%dx%d", sp->volumes[i][0], sp->volumes[i][1]);
+    lf_config vc = *cfg;
+    const char *a = shape;
+    rc = lf_config_set_list(&vc, 1, &a);
+    if (rc == LF_OK) rc = lf_eval_model(&vc, model, sp->volume_samples, comm, &vol[i]);
+    if (rc == LF_OK && rank == 0)
+      lf_log_info("study", "  volume %dx%d: ESS %.4f +- %.4f, acceptance %.4f (%ld samples)",
+                  vol[i].L0, vol[i].L1, vol[i].ess, vol[i].ess_err, vol[i].acceptance,
+                  vol[i].samples);
+    if (rc != LF_OK || sp->volume_proposals <= 0) continue;
+    char dir[LF_PATH_MAX], ens[LF_PATH_MAX];
+    rc = lf_io_path_join(dir, sizeof dir, cfg->output, sub);
+    if (rc == LF_OK) rc = lf_config_set_output(&vc, dir);
+    if (rc == LF_OK) {
+      vc.sample.proposals = sp->volume_proposals;
+      rc = lf_sample_pipeline_ex(&vc, model, o->force, o->resume, comm, NULL);
+    }
+    if (rc == LF_OK && rank == 0 && (rc = lf_io_path_join(ens, sizeof ens, dir, "ensemble.h5")) == LF_OK) {
+      lf_ensemble e;
+      lf_analysis an;
+      memset(&e, 0, sizeof e);
+      memset(&an, 0, sizeof an);
+      rc = lf_ens_read(ens, &e);
+      if (rc == LF_OK) rc = lf_analyze(&e, 0, &an);
+      if (rc == LF_OK) {
+        vol[i].mass = an.pole_mass;
+        vol[i].mass_err = an.pole_mass_err;
+      }
+      lf_analysis_free(&an);
+      lf_ens_free(&e);
+    }
+    rc = lf_comm_agree(comm, rc);
+  }
   return rc;
 }
 
@@ -217,11 +271,18 @@ static lf_status run_unit(lf_study *st, int k, const lf_study_opts *o, MPI_Comm 
     rc = lf_run_stages(&cfg, o->force, o->resume, comm, jp, NULL, NULL);
   else
     rc = lf_train_pipeline_ex(&cfg, o->force, o->resume, comm, jp);
+  lf_study_volume vol[LF_STUDY_MAX_VOLUMES];
+  memset(vol, 0, sizeof vol);
+  if (rc == LF_OK && k >= 0 && st->spec->nvolumes > 0)
+    rc = measure_volumes(st, &cfg, o, comm, rank, vol);
   if (rc == LF_OK && rank == 0) {
     const cJSON *sr = cJSON_GetObjectItemCaseSensitive(jp, "stop_reason");
     lf_study_result *r = result_of(st, k);
     rc = measure(st, k, cJSON_IsString(sr) ? sr->valuestring : "", r);
     if (rc == LF_OK && sample) rc = measure_sample(st, k, r);
+    if (rc == LF_OK && k >= 0 && st->spec->nvolumes > 0) {
+      memcpy(r->volumes, vol, sizeof vol);
+    }
     cJSON *pj = rc == LF_OK ? lf_study_point_json(st, k, 1) : NULL;
     if (rc == LF_OK && !pj) rc = LF_FAIL(LF_ERR_NOMEM, "point JSON");
     if (rc == LF_OK) rc = lf_study_write_json_file(path, pj);
