@@ -6,7 +6,7 @@
 # --set key=value`; --json and study.json hold every point with its measurements; a second
 # run is refused (exit 1, naming --resume and --force), --resume keeps the finished
 # points, --force reruns them; a bad study key or value is refused with exit 2 naming the
-# card's line and the key.
+# card's line and the key. On 2 ranks the points are the 2-rank train runs.
 # usage: study_grid.sh LATFLOW WORKDIR SOURCEDIR
 set -u
 # shellcheck source=tests/lib.sh
@@ -80,6 +80,13 @@ for v in 8 6; do
 done
 h5same t8/model.h5 t6/model.h5 /model/params && bad "lambda 8 and 6 give equal parameters (the comparison cannot fail)" ||
   ok "the two points differ (the comparison can fail)"
+
+# ---- on 2 ranks (data-parallel training): the points are the 2-rank train runs ------------------
+expect_code 0 "study on 2 ranks" -- mpi 2 "$lf" study grid.yaml --output m2 --json
+grep -q '"cpu_seconds"' out.txt && ok "2 ranks: --json printed once" || bad "2 ranks: $(head -5 out.txt)"
+expect_code 0 "train on 2 ranks" -- mpi 2 "$lf" train grid.yaml --set theory.lambda=6 --set train.batch=16 --output m2t
+h5same m2t/model.h5 m2/points/p001/model.h5 /model/params && ok "2 ranks: point 1 bitwise latflow train on 2 ranks" ||
+  bad "2 ranks: point 1 differs from latflow train"
 
 # ---- refusal, --resume, --force ------------------------------------------------------------
 expect_code 1 "a second run into the same output" -- "$lf" study grid.yaml --output s
