@@ -10,6 +10,7 @@
 #include "latflow/ckpt.h"
 #include "latflow/ensemble.h"
 #include "latflow/io.h"
+#include "latflow/study.h"
 #include "latflow/version.h"
 
 #include <cblas.h>
@@ -184,6 +185,7 @@ int lf_io_kind_version(const char *kind) {
   if (strcmp(kind, "train") == 0) return LF_IO_TRAIN_FORMAT_VERSION;
   if (strcmp(kind, "ensemble") == 0) return LF_IO_ENSEMBLE_FORMAT_VERSION;
   if (strcmp(kind, "checkpoint") == 0) return LF_IO_CKPT_FORMAT_VERSION;
+  if (strcmp(kind, "study") == 0) return LF_IO_STUDY_FORMAT_VERSION;
   return 0;
 }
 
