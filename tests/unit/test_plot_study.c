@@ -1,8 +1,9 @@
 /* `latflow plot DIR/study.h5` (lf_plot_pipeline, what the plot command runs): a synthetic
  * study file gives every overlay plot of latflow/plot.h into DIR/plots, with the fitted and
  * the anchored volume laws in the script; a non-numeric x parameter is drawn against the
- * point index; a study with no finished point still gives its plots (placeholders); a file
- * that is not a study keeps being refused by the readers. Skipped without gnuplot. */
+ * point index; a study with no finished point still gives its plots (placeholders).
+ * `latflow info study.h5` (lf_info_read) summarizes the study. Skipped without gnuplot. */
+#include "latflow/info.h"
 #include "latflow/io.h"
 #include "latflow/plot.h"
 #include "latflow/status.h"
@@ -81,6 +82,18 @@ int main(void) {
   CHECK(file_has(gp, "index 0 u 2:3") && file_has(gp, "target ESS 0.5"),
         "protocol root: the curves use the chain's N_train, the targets are drawn");
   CHECK(file_has(gp, "'lr, \"halving\", theory.lambda=4'"), "labels are gnuplot strings");
+
+  /* latflow info: the study's shape */
+  json = cJSON_CreateObject();
+  rc = lf_info_read(path, json);
+  const cJSON *so = cJSON_GetObjectItem(json, "study");
+  CHECK(rc == LF_OK && cJSON_GetObjectItem(so, "points") &&
+            cJSON_GetObjectItem(so, "points")->valuedouble == 6 &&
+            cJSON_GetObjectItem(so, "done")->valuedouble == 5 &&
+            !strcmp(cJSON_GetObjectItem(so, "protocol")->valuestring, "root") &&
+            cJSON_GetArraySize(cJSON_GetObjectItem(so, "targets")) == 2,
+        "latflow info: 6 points, 5 done, protocol root, 2 targets: %s", rc ? lf_last_error() : "ok");
+  cJSON_Delete(json);
 
   /* x without a numeric value: the point index, labelled */
   snprintf(st.spec->x, sizeof st.spec->x, "no.such.key");
