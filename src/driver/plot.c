@@ -1,6 +1,6 @@
 /* The plots of latflow files (contract: latflow/plot.h; what each plot shows is written by
- * plot_ensemble.c, plot_train.c and plot_compare.c, see plot_impl.h): this file checks and
- * reads the input, writes the data files and the gnuplot script into a staging folder
+ * plot_ensemble.c, plot_train.c, plot_compare.c and plot_study.c, see plot_impl.h): this
+ * file checks and reads the input, writes the data files and the gnuplot script into a staging folder
  * DIR/.plot-<pid>.tmp, runs gnuplot there, checks that every PNG it was told to write is
  * whole, and only then renames every file into DIR. The data (DIR/<name>.dat) and the
  * script (DIR/plots.gp) stay so that a user can restyle a plot. */
