@@ -37,8 +37,7 @@ static void gp_str(FILE *f, const char *s) {
  * ("x", "y"): gnuplot's own tics are the powers of ten alone, none within a decade. */
 static void log_tics(FILE *gp, const char *axis, int lo, int hi) {
   fprintf(gp, "set logscale %s\nset format %s '%%g'\nset %stics (", axis, axis, axis);
-  for (int e = lo; e <= hi; e++)
-    fprintf(gp, "%s1e%d, 2e%d, 5e%d", e > lo ? ", " : "", e, e, e);
+  for (int e = lo; e <= hi; e++) fprintf(gp, "%s1e%d, 2e%d, 5e%d", e > lo ? ", " : "", e, e, e);
   fputs(")\n", gp);
 }
 
@@ -55,7 +54,8 @@ static int chained(const lf_study *st) {
 /* The case of point k: the points are case-major over the grid's product. */
 static int point_case(const lf_study *st, int k) {
   int ngrid = 1;
-  for (int i = 0; i < st->spec->nkeys; i++) ngrid *= st->spec->nvalues[i] > 0 ? st->spec->nvalues[i] : 1;
+  for (int i = 0; i < st->spec->nkeys; i++)
+    ngrid *= st->spec->nvalues[i] > 0 ? st->spec->nvalues[i] : 1;
   const int c = st->spec->ncases > 0 ? st->points[k].index / ngrid : 0;
   return c < st->spec->ncases ? c : 0;
 }
@@ -107,7 +107,8 @@ static lf_status curves_plots(FILE *gp, const char *dir, const lf_study *st) {
   fputs("# n_train n_train_chain ess acceptance step; one block per point (gnuplot index)\n", f);
   for (int k = 0; k < st->npoints; k++) {
     const lf_study_result *r = &st->results[k];
-    const int64_t off = r->n_train >= 0 && r->n_train_chain >= 0 ? r->n_train_chain - r->n_train : 0;
+    const int64_t off =
+        r->n_train >= 0 && r->n_train_chain >= 0 ? r->n_train_chain - r->n_train : 0;
     int rows = 0;
     for (size_t e = 0; e < r->ncurve; e++) {
       const lf_train_eval_record *c = &r->curve[e];
@@ -137,14 +138,14 @@ static lf_status curves_plots(FILE *gp, const char *dir, const lf_study *st) {
     int first = 1;
     for (int k = 0; k < st->npoints; k++) {
       if (block[k] < 0) continue;
-      fprintf(gp, "%s 'study_curves.dat' index %d u %d:%d w lp pt 7 ps 0.8 lw 2 t ", first ? "" : ",",
-              block[k], chain ? 2 : 1, which ? 4 : 3);
+      fprintf(gp, "%s 'study_curves.dat' index %d u %d:%d w lp pt 7 ps 0.8 lw 2 t ",
+              first ? "" : ",", block[k], chain ? 2 : 1, which ? 4 : 3);
       gp_str(gp, st->points[k].label);
       first = 0;
     }
     for (int j = 0; j < st->spec->ntargets && !which; j++)
-      fprintf(gp, ", %.10g w l dt 2 lw 1.5 lc rgb '#808080' t 'target ESS %g'", st->spec->targets[j],
-              st->spec->targets[j]);
+      fprintf(gp, ", %.10g w l dt 2 lw 1.5 lc rgb '#808080' t 'target ESS %g'",
+              st->spec->targets[j], st->spec->targets[j]);
     fputs("\n", gp);
   }
   free(block);
@@ -161,7 +162,8 @@ static lf_status x_plots(FILE *gp, const char *dir, const lf_study *st, const st
   FILE *f = NULL;
   lf_status rc = lf_plot_open_out(&f, dir, "study_x.dat");
   if (rc != LF_OK) return rc;
-  fprintf(f, "# %s, ess_eval, ess_err, index; one block per case\n", sx->numeric ? sx->key : "point index");
+  fprintf(f, "# %s, ess_eval, ess_err, index; one block per case\n",
+          sx->numeric ? sx->key : "point index");
   for (int c = 0; c < nc; c++) {
     int rows = 0;
     for (int k = 0; k < st->npoints; k++) {
@@ -185,7 +187,8 @@ static lf_status x_plots(FILE *gp, const char *dir, const lf_study *st, const st
           const lf_study_result *r = &st->results[k];
           const int64_t n = chain ? r->target_n_train_chain[j] : r->target_n_train[j];
           if (point_case(st, k) != c || n <= 0) continue;
-          if (!rows++) fprintf(f, "%s# case %d target %g\n", ncost ? "\n\n" : "", c, st->spec->targets[j]);
+          if (!rows++)
+            fprintf(f, "%s# case %d target %g\n", ncost ? "\n\n" : "", c, st->spec->targets[j]);
           fprintf(f, "%.17g %lld\n", sx->x[k], (long long)n);
         }
         cblock[c][j] = rows ? ncost++ : -1;
@@ -194,8 +197,8 @@ static lf_status x_plots(FILE *gp, const char *dir, const lf_study *st, const st
   }
   const char *xl = sx->numeric ? sx->key : "point";
   if (rc == LF_OK)
-    rc = lf_plot_png(gp, dir, "study_ess_vs_x", "final fresh-sample ESS against the study parameter",
-                     xl, "ESS fraction");
+    rc = lf_plot_png(gp, dir, "study_ess_vs_x",
+                     "final fresh-sample ESS against the study parameter", xl, "ESS fraction");
   if (rc != LF_OK) return rc;
   label_tics(gp, st, sx);
   if (!nx) {
@@ -232,7 +235,8 @@ static lf_status x_plots(FILE *gp, const char *dir, const lf_study *st, const st
       if (cblock[c][j] < 0) continue;
       snprintf(t, sizeof t, "%s%sESS %g", st->spec->ncases > 0 ? st->spec->cases[c].label : "",
                st->spec->ncases > 0 ? ", " : "", st->spec->targets[j]);
-      fprintf(gp, "%s 'study_cost.dat' index %d u 1:2 w lp pt 7 lw 2 t ", first ? "" : ",", cblock[c][j]);
+      fprintf(gp, "%s 'study_cost.dat' index %d u 1:2 w lp pt 7 lw 2 t ", first ? "" : ",",
+              cblock[c][j]);
       gp_str(gp, t);
       first = 0;
     }
@@ -263,29 +267,33 @@ static lf_status volume_plots(FILE *gp, const char *dir, const lf_study *st) {
       if (!rows++) fprintf(f, "%s# point %d\n", nb ? "\n\n" : "", st->points[k].index);
       masses += isfinite(x->mass);
       fprintf(f, "%d %d %d %.10g %.10g %.10g %.10g\n", x->L0, x->L1, x->L0 * x->L1, x->ess,
-              isfinite(x->ess_err) ? x->ess_err : 0.0, x->mass, isfinite(x->mass_err) ? x->mass_err : 0.0);
+              isfinite(x->ess_err) ? x->ess_err : 0.0, x->mass,
+              isfinite(x->mass_err) ? x->mass_err : 0.0);
     }
     block[k] = rows ? nb++ : -1;
   }
   rc = lf_plot_close_out(f, dir, "study_volumes.dat");
   if (rc == LF_OK)
     rc = lf_plot_png(gp, dir, "study_ess_vs_volume",
-                     "fresh-sample ESS against the volume, without retraining",
-                     "V = L0 L1", "fresh-sample ESS fraction");
+                     "fresh-sample ESS against the volume, without retraining", "V = L0 L1",
+                     "fresh-sample ESS fraction");
   if (rc == LF_OK && !nb) lf_plot_placeholder(gp, "no volume evaluation has a positive ESS");
   if (rc == LF_OK && nb) {
     log_tics(gp, "y", -12, 0);
     key_place(gp, nb + 2, "bottom left");
     /* two key entries (NaN: nothing drawn) say which line is which law */
-    fprintf(gp, "set offsets graph 0.03, graph 0.03, 0, 0\nV0 = %.17g\n"
-                "plot NaN w l lw 2 lc rgb '#404040' t 'fit ESS(V0)^(V/V0)', NaN w l dt 3 lw 2 "
-                "lc rgb '#404040' t 'anchored at the largest V'", V0);
+    fprintf(gp,
+            "set offsets graph 0.03, graph 0.03, 0, 0\nV0 = %.17g\n"
+            "plot NaN w l lw 2 lc rgb '#404040' t 'fit ESS(V0)^(V/V0)', NaN w l dt 3 lw 2 "
+            "lc rgb '#404040' t 'anchored at the largest V'",
+            V0);
     int lt = 0; /* the point's line type: its data and its two laws share a colour */
     for (int k = 0; k < st->npoints; k++) {
       const lf_study_result *r = &st->results[k];
       if (block[k] < 0) continue;
       lt++;
-      fprintf(gp, ", 'study_volumes.dat' index %d u 3:4:5 w yerrorbars pt 7 lt %d t ", block[k], lt);
+      fprintf(gp, ", 'study_volumes.dat' index %d u 3:4:5 w yerrorbars pt 7 lt %d t ", block[k],
+              lt);
       gp_str(gp, st->points[k].label);
       if (isfinite(r->law_ess_v0) && r->law_ess_v0 > 0)
         fprintf(gp, ", %.17g**(x/V0) w l lw 2 lt %d notitle", r->law_ess_v0, lt);
@@ -296,8 +304,7 @@ static lf_status volume_plots(FILE *gp, const char *dir, const lf_study *st) {
   }
   if (rc == LF_OK && masses) {
     rc = lf_plot_png(gp, dir, "study_mass_vs_L",
-                     "pole mass of the IMH ensemble against L (Schwinger: the pion)", "L0",
-                     "mass");
+                     "pole mass of the IMH ensemble against L (Schwinger: the pion)", "L0", "mass");
     if (rc == LF_OK) {
       key_place(gp, nb, "top right");
       fputs("set offsets graph 0.05, graph 0.05, 0, 0\nplot", gp);

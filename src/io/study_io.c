@@ -95,6 +95,22 @@ static const lf_h5_field pcol[] = {
 #undef PF
 #define NPCOL (sizeof pcol / sizeof pcol[0])
 
+#define SF(member, type)                                                                           \
+  { #member, type, offsetof(lf_study_spec, member), NULL }
+/* The numeric attributes of /spec. */
+static const lf_h5_field spec_attrs[] = {
+    SF(sample, LF_H5_I32),   SF(volume_samples, LF_H5_I64), SF(volume_proposals, LF_H5_I64),
+    SF(has_root, LF_H5_I32), SF(nkeys, LF_H5_I32),          SF(ncases, LF_H5_I32),
+    SF(ntargets, LF_H5_I32), SF(nvolumes, LF_H5_I32)};
+#undef SF
+
+#define STF(member, type)                                                                          \
+  { #member, type, offsetof(lf_study, member), NULL }
+/* The numeric root attributes. */
+static const lf_h5_field root_attrs[] = {STF(train_ranks, LF_H5_I32), STF(npoints, LF_H5_I32),
+                                         STF(has_root, LF_H5_I32)};
+#undef STF
+
 static const char *const protocol_names[] = {"scratch", "root", "sequential"};
 
 /* ---- small helpers ----------------------------------------------------------------------- */
@@ -136,7 +152,8 @@ static lf_status get_table(hid_t loc, const lf_h5_field *f, size_t nf, size_t st
 static lf_status put_arr(hid_t loc, const char *name, lf_h5_type t, size_t rows, size_t width,
                          const void *buf, const char *path) {
   hid_t d = -1;
-  lf_status rc = lf_h5_dset_create(loc, name, lf_h5_type_file(t), LF_H5_FIXED, rows, width, &d, path);
+  lf_status rc =
+      lf_h5_dset_create(loc, name, lf_h5_type_file(t), LF_H5_FIXED, rows, width, &d, path);
   if (rc == LF_OK)
     rc = lf_h5_dset_write_rows(d, lf_h5_type_mem(t), 0, rows, buf, H5P_DEFAULT, path, name);
   if (d >= 0 && H5Dclose(d) < 0 && rc == LF_OK)
@@ -153,8 +170,8 @@ static lf_status get_arr(hid_t loc, const char *name, lf_h5_type t, size_t rows,
   lf_status rc = lf_h5_dset_open_rows(loc, name, &d, &nd, dims, path);
   if (rc != LF_OK) return rc;
   if (nd != (width ? 2 : 1) || dims[0] != rows || (width && dims[1] != width))
-    rc = LF_FAIL(LF_ERR_FORMAT, "'%s': dataset %s has shape [%zu, %zu], expected [%zu, %zu]",
-                 path, name, dims[0], nd == 2 ? dims[1] : 0, rows, width);
+    rc = LF_FAIL(LF_ERR_FORMAT, "'%s': dataset %s has shape [%zu, %zu], expected [%zu, %zu]", path,
+                 name, dims[0], nd == 2 ? dims[1] : 0, rows, width);
   else
     rc = lf_h5_dset_read_rows(d, lf_h5_type_mem(t), 0, rows, buf, path, name);
   H5Dclose(d);
@@ -184,11 +201,11 @@ static lf_status put_strs(hid_t loc, const char *name, const char *base, size_t 
   }
   char *buf = calloc(n ? n : 1, size);
   if (!buf) return LF_FAIL(LF_ERR_NOMEM, "'%s': %s (%zu x %zu bytes)", path, name, n, size);
-  for (size_t i = 0; i < n; i++) memcpy(buf + i * size, base + i * stride, strlen(base + i * stride));
+  for (size_t i = 0; i < n; i++)
+    memcpy(buf + i * size, base + i * stride, strlen(base + i * stride));
   lf_status rc = LF_OK;
   hid_t d = -1, t = str_type(size);
-  if (t < 0)
-    rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot make a string type for %s", path, name);
+  if (t < 0) rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot make a string type for %s", path, name);
   if (rc == LF_OK) rc = lf_h5_dset_create(loc, name, t, LF_H5_FIXED, n, 0, &d, path);
   if (rc == LF_OK && n > 0 && H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
     rc = LF_H5_FAIL(LF_ERR_HDF5, "'%s': cannot write dataset %s", path, name);
@@ -249,31 +266,12 @@ done:
   return rc;
 }
 
-/* Reads string attribute name of obj into buf[n]; a longer one is LF_ERR_FORMAT. */
-static lf_status get_str_attr(hid_t obj, const char *name, char *buf, size_t n, const char *path,
-                              const char *objname) {
-  char *s = NULL;
-  lf_status rc = lf_h5_attr_read_str(obj, name, &s, path, objname);
-  if (rc != LF_OK) return rc;
-  if (strlen(s) >= n)
-    rc = LF_FAIL(LF_ERR_FORMAT, "'%s': attribute %s of %s has %zu bytes, at most %zu allowed",
-                 path, name, objname, strlen(s), n - 1);
-  else
-    memcpy(buf, s, strlen(s) + 1);
-  free(s);
-  return rc;
-}
-
-/* Reads integer attribute name of obj into *v and checks lo <= *v <= hi (LF_ERR_FORMAT). */
-static lf_status get_count(hid_t obj, const char *name, int lo, int hi, int *v, const char *path,
-                           const char *objname) {
-  int64_t x = 0;
-  lf_status rc = lf_h5_attr_read_i64(obj, name, &x, path, objname);
-  if (rc != LF_OK) return rc;
-  if (x < lo || x > hi)
-    return LF_FAIL(LF_ERR_FORMAT, "'%s': attribute %s of %s is %lld, expected %d..%d (corrupted "
-                   "file?)", path, name, objname, (long long)x, lo, hi);
-  *v = (int)x;
+/* LF_ERR_FORMAT unless 0 <= v <= hi (v: attribute name of objname, as read). */
+static lf_status in_range(int v, int hi, const char *name, const char *path, const char *objname) {
+  if (v < 0 || v > hi)
+    return LF_FAIL(LF_ERR_FORMAT,
+                   "'%s': attribute %s of %s is %d, expected 0..%d (corrupted file?)", path, name,
+                   objname, v, hi);
   return LF_OK;
 }
 
@@ -371,7 +369,8 @@ static lf_status put_results(hid_t loc, const lf_study_result *r, int n, int nt,
   LF_CHECK(put_strs(loc, "stop_reason", r ? r->stop_reason : "", sizeof *r, nrow, path));
   for (size_t f = 0; f < NTCOL && nt > 0; f++) { /* [n, nt] row-major */
     for (size_t i = 0; i < nrow; i++)
-      memcpy((char *)buf + i * (size_t)nt * 8, (const char *)&r[i] + tcol[f].offset, (size_t)nt * 8);
+      memcpy((char *)buf + i * (size_t)nt * 8, (const char *)&r[i] + tcol[f].offset,
+             (size_t)nt * 8);
     LF_CHECK(put_arr(loc, tcol[f].name, tcol[f].type, nrow, (size_t)nt, buf, path));
   }
   LF_CHECK(lf_h5_group_create(loc, "curves", &g, path));
@@ -384,7 +383,8 @@ static lf_status put_results(hid_t loc, const lf_study_result *r, int n, int nt,
   }
   if (nv > 0) {
     lf_study_volume *v = buf;
-    for (size_t i = 0; i < nrow; i++) memcpy(v + i * (size_t)nv, r[i].volumes, (size_t)nv * sizeof *v);
+    for (size_t i = 0; i < nrow; i++)
+      memcpy(v + i * (size_t)nv, r[i].volumes, (size_t)nv * sizeof *v);
     H5Gclose(g);
     g = -1;
     LF_CHECK(lf_h5_group_create(loc, "volumes", &g, path));
@@ -413,7 +413,8 @@ static lf_status get_results(hid_t loc, lf_study_result *r, int n, int nt, int n
   for (size_t f = 0; f < NTCOL && nt > 0; f++) {
     LF_CHECK(get_arr(loc, tcol[f].name, tcol[f].type, nrow, (size_t)nt, buf, path));
     for (size_t i = 0; i < nrow; i++)
-      memcpy((char *)&r[i] + tcol[f].offset, (const char *)buf + i * (size_t)nt * 8, (size_t)nt * 8);
+      memcpy((char *)&r[i] + tcol[f].offset, (const char *)buf + i * (size_t)nt * 8,
+             (size_t)nt * 8);
   }
   LF_CHECK(lf_h5_group_open(loc, "curves", &g, path));
   for (int i = 0; i < n; i++) {
@@ -437,7 +438,8 @@ static lf_status get_results(hid_t loc, lf_study_result *r, int n, int nt, int n
     g = -1;
     LF_CHECK(lf_h5_group_open(loc, "volumes", &g, path));
     LF_CHECK(get_table(g, vcol, NVCOL, sizeof *v, v, nvr, "volumes", path));
-    for (size_t i = 0; i < nrow; i++) memcpy(r[i].volumes, v + i * (size_t)nv, (size_t)nv * sizeof *v);
+    for (size_t i = 0; i < nrow; i++)
+      memcpy(r[i].volumes, v + i * (size_t)nv, (size_t)nv * sizeof *v);
   }
 fail:
   if (c >= 0) H5Gclose(c);
@@ -455,10 +457,12 @@ static lf_status put_spec(hid_t file, const lf_study_spec *sp, const char *path)
   const char *o = "/spec";
   set_list cases[LF_STUDY_MAX_CASES];
   int nvalues = 0;
-  char(*values)[LF_STUDY_VALUE_MAX] = calloc(LF_STUDY_MAX_KEYS * LF_STUDY_MAX_VALUES, sizeof *values);
+  char(*values)[LF_STUDY_VALUE_MAX] =
+      calloc(LF_STUDY_MAX_KEYS * LF_STUDY_MAX_VALUES, sizeof *values);
   if (!values) return LF_FAIL(LF_ERR_NOMEM, "'%s': grid values", path);
   for (int k = 0; k < sp->nkeys; k++) /* packed: key after key */
-    for (int v = 0; v < sp->nvalues[k]; v++) memcpy(values[nvalues++], sp->values[k][v], sizeof *values);
+    for (int v = 0; v < sp->nvalues[k]; v++)
+      memcpy(values[nvalues++], sp->values[k][v], sizeof *values);
   for (int c = 0; c < sp->ncases; c++)
     cases[c] = (set_list){(lf_study_set *)sp->cases[c].set, (int *)&sp->cases[c].nset};
   const set_list root = {(lf_study_set *)sp->root, (int *)&sp->nroot};
@@ -467,14 +471,7 @@ static lf_status put_spec(hid_t file, const lf_study_spec *sp, const char *path)
   LF_CHECK(lf_h5_attr_write_str(g, "source", sp->source, path, o));
   LF_CHECK(lf_h5_attr_write_str(g, "protocol", protocol_names[sp->protocol], path, o));
   LF_CHECK(lf_h5_attr_write_str(g, "x", sp->x, path, o));
-  LF_CHECK(lf_h5_attr_write_i32(g, "sample", sp->sample, path, o));
-  LF_CHECK(lf_h5_attr_write_i64(g, "volume_samples", sp->volume_samples, path, o));
-  LF_CHECK(lf_h5_attr_write_i64(g, "volume_proposals", sp->volume_proposals, path, o));
-  LF_CHECK(lf_h5_attr_write_i32(g, "has_root", sp->has_root, path, o));
-  LF_CHECK(lf_h5_attr_write_i32(g, "nkeys", sp->nkeys, path, o));
-  LF_CHECK(lf_h5_attr_write_i32(g, "ncases", sp->ncases, path, o));
-  LF_CHECK(lf_h5_attr_write_i32(g, "ntargets", sp->ntargets, path, o));
-  LF_CHECK(lf_h5_attr_write_i32(g, "nvolumes", sp->nvolumes, path, o));
+  LF_CHECK(lf_h5_attrs_write(g, spec_attrs, sizeof spec_attrs / sizeof *spec_attrs, sp, path, o));
   LF_CHECK(put_strs(g, "grid_keys", sp->keys[0], sizeof sp->keys[0], (size_t)sp->nkeys, path));
   LF_CHECK(put_arr(g, "grid_nvalues", LF_H5_I32, (size_t)sp->nkeys, 0, sp->nvalues, path));
   LF_CHECK(put_strs(g, "grid_values", values[0], sizeof *values, (size_t)nvalues, path));
@@ -499,14 +496,14 @@ static lf_status get_spec(hid_t file, lf_study_spec *sp, const char *path) {
   const char *o = "/spec";
   char proto[32];
   set_list cases[LF_STUDY_MAX_CASES];
-  int64_t i64 = 0;
   size_t nvalues = 0;
-  char(*values)[LF_STUDY_VALUE_MAX] = calloc(LF_STUDY_MAX_KEYS * LF_STUDY_MAX_VALUES, sizeof *values);
+  char(*values)[LF_STUDY_VALUE_MAX] =
+      calloc(LF_STUDY_MAX_KEYS * LF_STUDY_MAX_VALUES, sizeof *values);
   if (!values) return LF_FAIL(LF_ERR_NOMEM, "'%s': grid values", path);
   LF_CHECK(lf_h5_group_open(file, "spec", &g, path));
-  LF_CHECK(get_str_attr(g, "name", sp->name, sizeof sp->name, path, o));
-  LF_CHECK(get_str_attr(g, "source", sp->source, sizeof sp->source, path, o));
-  LF_CHECK(get_str_attr(g, "protocol", proto, sizeof proto, path, o));
+  LF_CHECK(lf_h5_attr_read_strn(g, "name", sp->name, sizeof sp->name, path, o));
+  LF_CHECK(lf_h5_attr_read_strn(g, "source", sp->source, sizeof sp->source, path, o));
+  LF_CHECK(lf_h5_attr_read_strn(g, "protocol", proto, sizeof proto, path, o));
   sp->protocol = (lf_study_protocol)-1;
   for (int i = 0; i < 3; i++)
     if (!strcmp(proto, protocol_names[i])) sp->protocol = (lf_study_protocol)i;
@@ -514,17 +511,14 @@ static lf_status get_spec(hid_t file, lf_study_spec *sp, const char *path) {
     rc = LF_FAIL(LF_ERR_FORMAT, "'%s': unknown study protocol '%s' in /spec", path, proto);
     goto fail;
   }
-  LF_CHECK(get_str_attr(g, "x", sp->x, sizeof sp->x, path, o));
-  LF_CHECK(get_count(g, "sample", 0, 1, &sp->sample, path, o));
-  LF_CHECK(lf_h5_attr_read_i64(g, "volume_samples", &i64, path, o));
-  sp->volume_samples = (long)i64;
-  LF_CHECK(lf_h5_attr_read_i64(g, "volume_proposals", &i64, path, o));
-  sp->volume_proposals = (long)i64;
-  LF_CHECK(get_count(g, "has_root", 0, 1, &sp->has_root, path, o));
-  LF_CHECK(get_count(g, "nkeys", 0, LF_STUDY_MAX_KEYS, &sp->nkeys, path, o));
-  LF_CHECK(get_count(g, "ncases", 0, LF_STUDY_MAX_CASES, &sp->ncases, path, o));
-  LF_CHECK(get_count(g, "ntargets", 0, LF_STUDY_MAX_TARGETS, &sp->ntargets, path, o));
-  LF_CHECK(get_count(g, "nvolumes", 0, LF_STUDY_MAX_VOLUMES, &sp->nvolumes, path, o));
+  LF_CHECK(lf_h5_attr_read_strn(g, "x", sp->x, sizeof sp->x, path, o));
+  LF_CHECK(lf_h5_attrs_read(g, spec_attrs, sizeof spec_attrs / sizeof *spec_attrs, sp, path, o));
+  LF_CHECK(in_range(sp->sample, 1, "sample", path, o));
+  LF_CHECK(in_range(sp->has_root, 1, "has_root", path, o));
+  LF_CHECK(in_range(sp->nkeys, LF_STUDY_MAX_KEYS, "nkeys", path, o));
+  LF_CHECK(in_range(sp->ncases, LF_STUDY_MAX_CASES, "ncases", path, o));
+  LF_CHECK(in_range(sp->ntargets, LF_STUDY_MAX_TARGETS, "ntargets", path, o));
+  LF_CHECK(in_range(sp->nvolumes, LF_STUDY_MAX_VOLUMES, "nvolumes", path, o));
   LF_CHECK(get_strs(g, "grid_keys", sp->keys[0], sizeof sp->keys[0], (size_t)sp->nkeys, path));
   LF_CHECK(get_arr(g, "grid_nvalues", LF_H5_I32, (size_t)sp->nkeys, 0, sp->nvalues, path));
   for (int k = 0; k < sp->nkeys; k++) {
@@ -636,8 +630,9 @@ static lf_status check_study(const lf_study *st, const char *path) {
   return LF_OK;
 }
 
-/* Everything after the header into the open file. */
-static lf_status put_study(hid_t file, const lf_study *st, const char *tmp) {
+/* Everything after the header into the open file (lf_h5_write_whole's body). */
+static lf_status put_study(hid_t file, const char *tmp, const void *ctx) {
+  const lf_study *st = ctx;
   lf_status rc = LF_OK;
   hid_t g = -1;
   char *owned = NULL;
@@ -646,9 +641,8 @@ static lf_status put_study(hid_t file, const lf_study *st, const char *tmp) {
   LF_CHECK(lf_h5_write_meta(file, &st->base, st->train_ranks, tmp));
   LF_CHECK(lf_h5_attr_write_str(file, "base_source", st->base.source, tmp, "/"));
   LF_CHECK(lf_h5_attr_write_str(file, "output", st->output, tmp, "/"));
-  LF_CHECK(lf_h5_attr_write_i32(file, "train_ranks", st->train_ranks, tmp, "/"));
-  LF_CHECK(lf_h5_attr_write_i32(file, "npoints", st->npoints, tmp, "/"));
-  LF_CHECK(lf_h5_attr_write_i32(file, "has_root", st->has_root, tmp, "/"));
+  LF_CHECK(
+      lf_h5_attrs_write(file, root_attrs, sizeof root_attrs / sizeof *root_attrs, st, tmp, "/"));
   if (card) LF_CHECK(lf_h5_attr_write_str(file, "card_text", card, tmp, "/"));
   LF_CHECK(put_spec(file, sp, tmp));
   LF_CHECK(lf_h5_group_create(file, "points", &g, tmp));
@@ -668,25 +662,10 @@ fail:
 }
 
 lf_status lf_io_study_write(const char *path, const lf_study *st) {
-  lf_status rc = LF_OK;
-  hid_t fapl = -1, file = -1;
-  char tmp[LF_PATH_MAX + 8];
-  int created = 0;
   if (!path || !st) return LF_FAIL(LF_ERR_INVALID, "lf_io_study_write: path and study");
-  LF_CHECK(check_study(st, path));
-  LF_CHECK(lf_h5_fapl_serial(&fapl));
-  LF_CHECK(lf_h5_create_tmp(path, 1, fapl, tmp, sizeof tmp, &file));
-  created = 1;
-  LF_CHECK(lf_h5_write_header(file, "study", LF_IO_STUDY_FORMAT_VERSION, NULL, tmp));
-  LF_CHECK(put_study(file, st, tmp));
-  LF_CHECK(lf_h5_close(&file, tmp));
-  LF_CHECK(lf_io_commit_tmp(tmp, path));
-  created = 0;
-fail:
-  lf_h5_discard(&file);
-  if (fapl >= 0) H5Pclose(fapl);
-  if (created) unlink(tmp);
-  return rc;
+  const lf_status rc = check_study(st, path);
+  if (rc != LF_OK) return rc;
+  return lf_h5_write_whole(path, 1, "study", LF_IO_STUDY_FORMAT_VERSION, put_study, st);
 }
 
 /* Reads the points' own columns of group g into st->points (npoints set). */
@@ -718,11 +697,13 @@ lf_status lf_io_study_read(const char *path, lf_study *st) {
   }
   LF_CHECK(lf_h5_read_config(file, &st->base, path));
   /* the card's name as the base config's source again (the YAML's header names it) */
-  LF_CHECK(get_str_attr(file, "base_source", st->base.source, sizeof st->base.source, path, "/"));
-  LF_CHECK(get_str_attr(file, "output", st->output, sizeof st->output, path, "/"));
-  LF_CHECK(get_count(file, "train_ranks", 0, 1 << 30, &st->train_ranks, path, "/"));
-  LF_CHECK(get_count(file, "npoints", 0, LF_STUDY_MAX_POINTS, &st->npoints, path, "/"));
-  LF_CHECK(get_count(file, "has_root", 0, 1, &st->has_root, path, "/"));
+  LF_CHECK(lf_h5_attr_read_strn(file, "base_source", st->base.source, sizeof st->base.source, path,
+                                "/"));
+  LF_CHECK(lf_h5_attr_read_strn(file, "output", st->output, sizeof st->output, path, "/"));
+  LF_CHECK(
+      lf_h5_attrs_read(file, root_attrs, sizeof root_attrs / sizeof *root_attrs, st, path, "/"));
+  LF_CHECK(in_range(st->npoints, LF_STUDY_MAX_POINTS, "npoints", path, "/"));
+  LF_CHECK(in_range(st->has_root, 1, "has_root", path, "/"));
   LF_CHECK(lf_h5_attr_exists(file, "card_text", &exists, path, "/"));
   if (exists) LF_CHECK(lf_h5_attr_read_str(file, "card_text", &st->card_text, path, "/"));
   LF_CHECK(get_spec(file, st->spec, path));
@@ -856,8 +837,8 @@ static void csv_result_row(FILE *f, const lf_study *st, const lf_study_point *p,
  * the target columns suffixed _<t>; the root (when there is one) as a row of index -2. */
 static lf_status write_table_csv(const char *dir, const lf_study *st) {
   char path[LF_PATH_MAX], tmp[LF_PATH_MAX + 8];
-  char(*keys)[LF_STUDY_KEY_MAX] = calloc(LF_STUDY_MAX_KEYS * LF_STUDY_MAX_SETS + LF_STUDY_MAX_SETS,
-                                         sizeof *keys);
+  char(*keys)[LF_STUDY_KEY_MAX] =
+      calloc(LF_STUDY_MAX_KEYS * LF_STUDY_MAX_SETS + LF_STUDY_MAX_SETS, sizeof *keys);
   int nkeys = 0;
   FILE *f = NULL;
   if (!keys) return LF_FAIL(LF_ERR_NOMEM, "study.csv columns");

@@ -16,8 +16,8 @@
 /* Fills a result: done points get a curve of ncurve evaluations whose ESS rises with
  * N_train, the costs to the targets, and volume evaluations following the law
  * ESS(V) = e0^(V/V0) with V0 = 64. */
-static inline void study_test_result(lf_study_result *r, const lf_study_spec *sp, int k,
-                                     int done, int ncurve) {
+static inline void study_test_result(lf_study_result *r, const lf_study_spec *sp, int k, int done,
+                                     int ncurve) {
   memset(r, 0, sizeof *r);
   r->done = done;
   snprintf(r->stop_reason, sizeof r->stop_reason, "%s", done ? "steps" : "");

@@ -92,7 +92,8 @@ int main(void) {
             cJSON_GetObjectItem(so, "done")->valuedouble == 5 &&
             !strcmp(cJSON_GetObjectItem(so, "protocol")->valuestring, "root") &&
             cJSON_GetArraySize(cJSON_GetObjectItem(so, "targets")) == 2,
-        "latflow info: 6 points, 5 done, protocol root, 2 targets: %s", rc ? lf_last_error() : "ok");
+        "latflow info: 6 points, 5 done, protocol root, 2 targets: %s",
+        rc ? lf_last_error() : "ok");
   cJSON_Delete(json);
 
   /* x without a numeric value: the point index, labelled */

@@ -52,8 +52,8 @@ int main(void) {
   }
   rc = lf_study_fit_volume_law(6, V, ess, err, V0, &e0, &de, &chi, &anchor);
   const double pull = fabs(e0 - E) / de;
-  CHECK(rc == LF_OK && pull < 4 && chi < 5, "noisy law: E = %.5f +- %.5f (pull %.2f), chi2/dof %.2f",
-        e0, de, pull, chi);
+  CHECK(rc == LF_OK && pull < 4 && chi < 5,
+        "noisy law: E = %.5f +- %.5f (pull %.2f), chi2/dof %.2f", e0, de, pull, chi);
 
   /* no usable point, bad arguments */
   double bad[2] = {NAN, 2.0}, Vb[2] = {64, 128}, eb[2] = {0.1, 0.1};

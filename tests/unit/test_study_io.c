@@ -49,7 +49,8 @@ static void check_equal(const lf_study *a, const lf_study *b) {
   bad += a->spec->ntargets != b->spec->ntargets || a->spec->targets[1] != b->spec->targets[1];
   bad += a->spec->nvolumes != b->spec->nvolumes || a->spec->volumes[2][1] != b->spec->volumes[2][1];
   bad += a->spec->volume_samples != b->spec->volume_samples ||
-         a->spec->volume_proposals != b->spec->volume_proposals || a->spec->sample != b->spec->sample;
+         a->spec->volume_proposals != b->spec->volume_proposals ||
+         a->spec->sample != b->spec->sample;
   bad += strcmp(a->output, b->output) != 0 || a->train_ranks != b->train_ranks;
   bad += a->npoints != b->npoints || a->has_root != b->has_root;
   bad += !a->card_text || !b->card_text || strcmp(a->card_text, b->card_text);
@@ -78,7 +79,8 @@ static void check_equal(const lf_study *a, const lf_study *b) {
     rbad += r->ncurve != s->ncurve ||
             (r->ncurve && memcmp(r->curve, s->curve, r->ncurve * sizeof *r->curve));
     for (int v = 0; v < a->spec->nvolumes; v++)
-      rbad += r->volumes[v].L0 != s->volumes[v].L0 || r->volumes[v].samples != s->volumes[v].samples ||
+      rbad += r->volumes[v].L0 != s->volumes[v].L0 ||
+              r->volumes[v].samples != s->volumes[v].samples ||
               !same_f64(r->volumes[v].ess, s->volumes[v].ess) ||
               !same_f64(r->volumes[v].mass_err, s->volumes[v].mass_err);
   }
@@ -143,8 +145,8 @@ static void check_refusals(const char *good) {
     }
     rc = lf_io_study_read(bad, &st);
     CHECK(rc == LF_ERR_FORMAT && strstr(lf_last_error(), cases[i].named) && st.spec == NULL,
-          "damaged study file (%s %s) refused: %s", cases[i].del ? "no" : "bad",
-          cases[i].named, lf_last_error());
+          "damaged study file (%s %s) refused: %s", cases[i].del ? "no" : "bad", cases[i].named,
+          lf_last_error());
   }
 }
 
