@@ -10,9 +10,9 @@
  * fresh samples, seconds: train files, and model files through the train.h5 of the same
  * run beside them), "chains" (chains, rows, steps, accepted, acceptance: ensembles and
  * sample/hmc checkpoints), "study" (name, protocol, points, done, grid keys, x, targets,
- * volumes, root: study files, whose "theory" is the base card's) and "provenance" (latflow version, git revision, compiler,
- * created_utc, seed, ranks, the stored card's FNV-1a 64 hash and its text). Fields a file
- * does not have are absent (or null where the kind would have them).
+ * volumes, root: study files, whose "theory" is the base card's) and "provenance" (latflow version,
+ * git revision, compiler, created_utc, seed, ranks, the stored card's FNV-1a 64 hash and its text).
+ * Fields a file does not have are absent (or null where the kind would have them).
  *
  * Local: one process, reads only (the io readers; lf_io_model_load checks a model's hash).
  * Errors: LF_ERR_USAGE (exit 2) for a missing or unreadable path or a file that is not

@@ -25,8 +25,8 @@
  * run/plots/train), and <dir of the first file>/plots/compare for a comparison, so the
  * plots of two files never share a folder. A study file (latflow/study.h) gets the
  * overlay plots of lf_plot_study in <dir of FILE>/plots. A file that is not an ensemble, a
- * train or a study file (for a comparison: not two ensembles of the same theory, lattice and couplings
- * with an observable in common) is refused before any folder or file is made. Every file
+ * train or a study file (for a comparison: not two ensembles of the same theory, lattice and
+ * couplings with an observable in common) is refused before any folder or file is made. Every file
  * is first written into a new staging folder <outdir>/.plot-<pid>.tmp (created new, the
  * PNGs too before gnuplot opens them) and renamed into outdir only when gnuplot succeeded
  * and every PNG is whole: a failure leaves outdir's earlier plots as they were (only

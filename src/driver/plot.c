@@ -1,7 +1,7 @@
 /* The plots of latflow files (contract: latflow/plot.h; what each plot shows is written by
  * plot_ensemble.c, plot_train.c, plot_compare.c and plot_study.c, see plot_impl.h): this
- * file checks and reads the input, writes the data files and the gnuplot script into a staging folder
- * DIR/.plot-<pid>.tmp, runs gnuplot there, checks that every PNG it was told to write is
+ * file checks and reads the input, writes the data files and the gnuplot script into a staging
+ * folder DIR/.plot-<pid>.tmp, runs gnuplot there, checks that every PNG it was told to write is
  * whole, and only then renames every file into DIR. The data (DIR/<name>.dat) and the
  * script (DIR/plots.gp) stay so that a user can restyle a plot. */
 #include "latflow/plot.h"
@@ -313,8 +313,8 @@ lf_status lf_plot_pipeline(const char *path, const char *outdir, cJSON *json) {
   if (!strcmp(kind, "study")) return lf_plot_study(path, outdir, json);
   if (strcmp(kind, "train") && strcmp(kind, "ensemble")) {
     rc = LF_FAIL(LF_ERR_FORMAT,
-                 "'%s' is a latflow %s file; plot takes an ensemble, a train or a study file",
-                 path, kind);
+                 "'%s' is a latflow %s file; plot takes an ensemble, a train or a study file", path,
+                 kind);
     goto fail;
   }
   if (!strcmp(kind, "ensemble")) {

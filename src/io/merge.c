@@ -73,9 +73,11 @@ static lf_status read_chain_prov(hid_t g, const char *path, const char *gname, p
   LF_CHECK(lf_h5_attr_read_strn(g, "source_path", p->path, sizeof p->path, path, gname));
   LF_CHECK(lf_h5_attr_read_i64(g, "source_chain", &c, path, gname));
   p->chain = (int)c;
-  LF_CHECK(lf_h5_attr_read_strn(g, "source_model_hash", p->model_hash, sizeof p->model_hash, path, gname));
+  LF_CHECK(lf_h5_attr_read_strn(g, "source_model_hash", p->model_hash, sizeof p->model_hash, path,
+                                gname));
   LF_CHECK(lf_h5_attr_read_u64(g, "source_seed", &p->seed, path, gname));
-  LF_CHECK(lf_h5_attr_read_strn(g, "source_latflow_version", p->version, sizeof p->version, path, gname));
+  LF_CHECK(lf_h5_attr_read_strn(g, "source_latflow_version", p->version, sizeof p->version, path,
+                                gname));
   LF_CHECK(lf_h5_attr_read_f64(g, "source_gen_seconds", &p->gen_seconds, path, gname));
   LF_CHECK(lf_h5_attr_read_f64(g, "source_train_seconds", &p->train_seconds, path, gname));
 fail:

@@ -116,8 +116,8 @@ lf_status lf_io_model_save(const char *path, const lf_model *m, const lf_config 
   c->model = m->cfg;
 
   const model_body b = {m, c};
-  const lf_status rc = lf_h5_write_whole(path, overwrite, "model", LF_IO_MODEL_FORMAT_VERSION,
-                                         write_model_body, &b);
+  const lf_status rc =
+      lf_h5_write_whole(path, overwrite, "model", LF_IO_MODEL_FORMAT_VERSION, write_model_body, &b);
   free(c);
   return rc;
 }
