@@ -28,88 +28,96 @@ _Static_assert(sizeof(long) == sizeof(int64_t), "study_io.c stores long fields a
 
 /* ---- field tables ---------------------------------------------------------------------- */
 
-#define RF(member, type, desc)                                                                     \
-  { #member, type, offsetof(lf_study_result, member), desc }
+/* Field `member` of struct `rec`, stored as `type` (io/schema.h). */
+#define FIELD(rec, member, type, desc)                                                             \
+  { #member, type, offsetof(rec, member), desc }
+
 /* The scalars of a point's result: columns of /points and /root, columns of study.csv. */
 static const lf_h5_field rcol[] = {
-    RF(done, LF_H5_I32, "1 if the point finished (its point.json exists)"),
-    RF(steps, LF_H5_I64, "training steps of the point's own run"),
-    RF(n_train, LF_H5_I64, "samples flowed by the point's own training"),
-    RF(train_seconds, LF_H5_F64, "training wall seconds of the point (evaluations excluded)"),
-    RF(cpu_seconds, LF_H5_F64, "train_seconds times the training ranks (core seconds)"),
-    RF(steps_chain, LF_H5_I64, "steps of the point and of every ancestor (transfer chain)"),
-    RF(n_train_chain, LF_H5_I64, "samples flowed by the point and every ancestor"),
-    RF(seconds_chain, LF_H5_F64, "training wall seconds of the point and every ancestor"),
-    RF(ess_eval, LF_H5_F64, "fresh-sample ESS fraction of the last evaluation"),
-    RF(ess_err, LF_H5_F64, "jackknife error of ess_eval (NaN if unknown)"),
-    RF(acceptance, LF_H5_F64, "IMH acceptance over the last evaluation's samples"),
-    RF(eval_samples, LF_H5_I64, "fresh samples of the last evaluation"),
-    RF(eff_per_second, LF_H5_F64, "ess_eval * eval_samples / eval_seconds (flow sampling only)"),
-    RF(law_ess_anchor, LF_H5_F64, "ESS(V0) implied by the largest volume, ESS(Vmax)^(V0/Vmax)"),
-    RF(law_ess_v0, LF_H5_F64, "ESS(V0) of the fit ESS(V) = ESS(V0)^(V/V0) over the volumes"),
-    RF(law_ess_v0_err, LF_H5_F64, "error of law_ess_v0"),
-    RF(law_chi2_dof, LF_H5_F64, "chi^2/dof of that fit (NaN with one volume)"),
-    RF(imh_acceptance, LF_H5_F64, "acceptance of the point's IMH ensemble (study.sample)"),
-    RF(mass, LF_H5_F64, "pole mass of the flow ensemble (Schwinger: the pion)"),
-    RF(mass_err, LF_H5_F64, "error of mass"),
-    RF(eff_s_flow, LF_H5_F64, "flow: effective samples per second of the first observable"),
-    RF(eff_s_hmc, LF_H5_F64, "HMC: effective samples per second of the first observable"),
-    RF(eff_s_flow_with_train, LF_H5_F64, "flow, training time included")};
-#undef RF
+    FIELD(lf_study_result, done, LF_H5_I32, "1 if the point finished (its point.json exists)"),
+    FIELD(lf_study_result, steps, LF_H5_I64, "training steps of the point's own run"),
+    FIELD(lf_study_result, n_train, LF_H5_I64, "samples flowed by the point's own training"),
+    FIELD(lf_study_result, train_seconds, LF_H5_F64,
+          "training wall seconds of the point (evaluations excluded)"),
+    FIELD(lf_study_result, cpu_seconds, LF_H5_F64,
+          "train_seconds times the training ranks (core seconds)"),
+    FIELD(lf_study_result, steps_chain, LF_H5_I64,
+          "steps of the point and of every ancestor (transfer chain)"),
+    FIELD(lf_study_result, n_train_chain, LF_H5_I64,
+          "samples flowed by the point and every ancestor"),
+    FIELD(lf_study_result, seconds_chain, LF_H5_F64,
+          "training wall seconds of the point and every ancestor"),
+    FIELD(lf_study_result, ess_eval, LF_H5_F64, "fresh-sample ESS fraction of the last evaluation"),
+    FIELD(lf_study_result, ess_err, LF_H5_F64, "jackknife error of ess_eval (NaN if unknown)"),
+    FIELD(lf_study_result, acceptance, LF_H5_F64,
+          "IMH acceptance over the last evaluation's samples"),
+    FIELD(lf_study_result, eval_samples, LF_H5_I64, "fresh samples of the last evaluation"),
+    FIELD(lf_study_result, eff_per_second, LF_H5_F64,
+          "ess_eval * eval_samples / eval_seconds (flow sampling only)"),
+    FIELD(lf_study_result, law_ess_anchor, LF_H5_F64,
+          "ESS(V0) implied by the largest volume, ESS(Vmax)^(V0/Vmax)"),
+    FIELD(lf_study_result, law_ess_v0, LF_H5_F64,
+          "ESS(V0) of the fit ESS(V) = ESS(V0)^(V/V0) over the volumes"),
+    FIELD(lf_study_result, law_ess_v0_err, LF_H5_F64, "error of law_ess_v0"),
+    FIELD(lf_study_result, law_chi2_dof, LF_H5_F64, "chi^2/dof of that fit (NaN with one volume)"),
+    FIELD(lf_study_result, imh_acceptance, LF_H5_F64,
+          "acceptance of the point's IMH ensemble (study.sample)"),
+    FIELD(lf_study_result, mass, LF_H5_F64, "pole mass of the flow ensemble (Schwinger: the pion)"),
+    FIELD(lf_study_result, mass_err, LF_H5_F64, "error of mass"),
+    FIELD(lf_study_result, eff_s_flow, LF_H5_F64,
+          "flow: effective samples per second of the first observable"),
+    FIELD(lf_study_result, eff_s_hmc, LF_H5_F64,
+          "HMC: effective samples per second of the first observable"),
+    FIELD(lf_study_result, eff_s_flow_with_train, LF_H5_F64, "flow, training time included")};
 #define NRCOL (sizeof rcol / sizeof rcol[0])
 
-#define TF(member, type, desc)                                                                     \
-  { #member, type, offsetof(lf_study_result, member), desc }
 /* The per-target arrays of a result: datasets [rows, ntargets] (offset: element 0). */
 static const lf_h5_field tcol[] = {
-    TF(target_steps, LF_H5_I64, "step of the first evaluation with ESS >= target (-1: never)"),
-    TF(target_n_train, LF_H5_I64, "its N_train, own (-1: never)"),
-    TF(target_n_train_chain, LF_H5_I64, "its N_train with the ancestors' (-1: never)"),
-    TF(target_seconds, LF_H5_F64, "its training seconds, own (NaN: never)"),
-    TF(target_seconds_chain, LF_H5_F64, "its training seconds with the ancestors' (NaN: never)")};
-#undef TF
+    FIELD(lf_study_result, target_steps, LF_H5_I64,
+          "step of the first evaluation with ESS >= target (-1: never)"),
+    FIELD(lf_study_result, target_n_train, LF_H5_I64, "its N_train, own (-1: never)"),
+    FIELD(lf_study_result, target_n_train_chain, LF_H5_I64,
+          "its N_train with the ancestors' (-1: never)"),
+    FIELD(lf_study_result, target_seconds, LF_H5_F64, "its training seconds, own (NaN: never)"),
+    FIELD(lf_study_result, target_seconds_chain, LF_H5_F64,
+          "its training seconds with the ancestors' (NaN: never)")};
 #define NTCOL (sizeof tcol / sizeof tcol[0])
 
-#define VF(member, type, desc)                                                                     \
-  { #member, type, offsetof(lf_study_volume, member), desc }
 /* A volume evaluation: columns of <results>/volumes, row p * nvolumes + v. */
 static const lf_h5_field vcol[] = {
-    VF(L0, LF_H5_I32, "lattice extent 0"),
-    VF(L1, LF_H5_I32, "lattice extent 1"),
-    VF(samples, LF_H5_I64, "fresh samples evaluated (0: not evaluated)"),
-    VF(ess, LF_H5_F64, "fresh-sample ESS fraction at this lattice"),
-    VF(ess_err, LF_H5_F64, "its jackknife error"),
-    VF(acceptance, LF_H5_F64, "IMH acceptance over the samples in order"),
-    VF(eval_seconds, LF_H5_F64, "wall seconds of the evaluation"),
-    VF(mass, LF_H5_F64, "pole mass of the IMH ensemble at this lattice (NaN: none)"),
-    VF(mass_err, LF_H5_F64, "its error")};
-#undef VF
+    FIELD(lf_study_volume, L0, LF_H5_I32, "lattice extent 0"),
+    FIELD(lf_study_volume, L1, LF_H5_I32, "lattice extent 1"),
+    FIELD(lf_study_volume, samples, LF_H5_I64, "fresh samples evaluated (0: not evaluated)"),
+    FIELD(lf_study_volume, ess, LF_H5_F64, "fresh-sample ESS fraction at this lattice"),
+    FIELD(lf_study_volume, ess_err, LF_H5_F64, "its jackknife error"),
+    FIELD(lf_study_volume, acceptance, LF_H5_F64, "IMH acceptance over the samples in order"),
+    FIELD(lf_study_volume, eval_seconds, LF_H5_F64, "wall seconds of the evaluation"),
+    FIELD(lf_study_volume, mass, LF_H5_F64,
+          "pole mass of the IMH ensemble at this lattice (NaN: none)"),
+    FIELD(lf_study_volume, mass_err, LF_H5_F64, "its error")};
 #define NVCOL (sizeof vcol / sizeof vcol[0])
 
-#define PF(member, type, desc)                                                                     \
-  { #member, type, offsetof(lf_study_point, member), desc }
 /* The numbers of a point: columns of /points. */
 static const lf_h5_field pcol[] = {
-    PF(index, LF_H5_I32, "index of the point"),
-    PF(parent, LF_H5_I32, "-1: from scratch, -2: from the root, else its predecessor's index")};
-#undef PF
+    FIELD(lf_study_point, index, LF_H5_I32, "index of the point"),
+    FIELD(lf_study_point, parent, LF_H5_I32,
+          "-1: from scratch, -2: from the root, else its predecessor's index")};
 #define NPCOL (sizeof pcol / sizeof pcol[0])
 
-#define SF(member, type)                                                                           \
-  { #member, type, offsetof(lf_study_spec, member), NULL }
 /* The numeric attributes of /spec. */
-static const lf_h5_field spec_attrs[] = {
-    SF(sample, LF_H5_I32),   SF(volume_samples, LF_H5_I64), SF(volume_proposals, LF_H5_I64),
-    SF(has_root, LF_H5_I32), SF(nkeys, LF_H5_I32),          SF(ncases, LF_H5_I32),
-    SF(ntargets, LF_H5_I32), SF(nvolumes, LF_H5_I32)};
-#undef SF
+static const lf_h5_field spec_attrs[] = {FIELD(lf_study_spec, sample, LF_H5_I32, NULL),
+                                         FIELD(lf_study_spec, volume_samples, LF_H5_I64, NULL),
+                                         FIELD(lf_study_spec, volume_proposals, LF_H5_I64, NULL),
+                                         FIELD(lf_study_spec, has_root, LF_H5_I32, NULL),
+                                         FIELD(lf_study_spec, nkeys, LF_H5_I32, NULL),
+                                         FIELD(lf_study_spec, ncases, LF_H5_I32, NULL),
+                                         FIELD(lf_study_spec, ntargets, LF_H5_I32, NULL),
+                                         FIELD(lf_study_spec, nvolumes, LF_H5_I32, NULL)};
 
-#define STF(member, type)                                                                          \
-  { #member, type, offsetof(lf_study, member), NULL }
 /* The numeric root attributes. */
-static const lf_h5_field root_attrs[] = {STF(train_ranks, LF_H5_I32), STF(npoints, LF_H5_I32),
-                                         STF(has_root, LF_H5_I32)};
-#undef STF
+static const lf_h5_field root_attrs[] = {FIELD(lf_study, train_ranks, LF_H5_I32, NULL),
+                                         FIELD(lf_study, npoints, LF_H5_I32, NULL),
+                                         FIELD(lf_study, has_root, LF_H5_I32, NULL)};
 
 static const char *const protocol_names[] = {"scratch", "root", "sequential"};
 
