@@ -209,7 +209,8 @@ lf_status lf_io_study_read(const char *path, lf_study *st);
  * acceptance) and, with volumes, DIR/volumes.csv; each atomically (name.tmp, renamed).
  * Numbers in full precision (%.17g), NaN as an empty cell (columns: docs/FORMAT.md). */
 lf_status lf_io_study_write_csv(const char *dir, const lf_study *st);
-/* Frees what st owns (spec, points, results and their curves) and zeroes it. */
+/* Frees what st owns (spec, points, results and their curves, card_text) and zeroes it;
+ * accepts a zeroed st. */
 void lf_study_free(lf_study *st);
 
 /* ---- analysis (src/analysis/study_fit.c) ---- */

@@ -142,7 +142,7 @@ static inline void study_test_make(lf_study *st, const char *out) {
     memcpy(p->set, c->set, (size_t)c->nset * sizeof *c->set);
     snprintf(p->set[c->nset].key, LF_STUDY_KEY_MAX, "theory.lambda");
     snprintf(p->set[c->nset].value, LF_STUDY_VALUE_MAX, "%s", lambdas[k % 3]);
-    snprintf(p->label, sizeof p->label, "%s, theory.lambda=%s", c->label, lambdas[k % 3]);
+    snprintf(p->label, sizeof p->label, "%.200s, theory.lambda=%s", c->label, lambdas[k % 3]);
     snprintf(p->dir, sizeof p->dir, "%s/points/p%03d", out, k);
     study_test_result(&st->results[k], sp, k, k < 5, 3 + k);
   }
