@@ -2,6 +2,7 @@
  * study file gives every overlay plot of latflow/plot.h into DIR/plots, with the fitted and
  * the anchored volume laws in the script; a non-numeric x parameter is drawn against the
  * point index; a study with no finished point still gives its plots (placeholders).
+ * The command `latflow plot study.h5 --json` (build/bin/latflow) does the same.
  * `latflow info study.h5` (lf_info_read) summarizes the study. Skipped without gnuplot. */
 #include "latflow/info.h"
 #include "latflow/io.h"
@@ -83,6 +84,20 @@ int main(void) {
         "protocol root: the curves use the chain's N_train, the targets are drawn");
   CHECK(file_has(gp, "'lr, \"halving\", theory.lambda=4'"), "labels are gnuplot strings");
 
+  /* the command itself (build/bin/latflow beside build/tests, the test's folder) */
+  char cmd[512];
+  if (lf_test_exists("../bin/latflow")) {
+    snprintf(cmd, sizeof cmd,
+             "rm -rf '%s' && ../bin/latflow plot '%s' --json > '%s/plot.json' 2> '%s/plot.err'",
+             plots, path, top, top);
+    const int code = system(cmd);
+    snprintf(cmd, sizeof cmd, "%s/plot.json", top);
+    CHECK(code == 0 && count_pngs(plots) == (int)NPNG && file_has(cmd, "\"kind\":\t\"study\""),
+          "latflow plot %s --json: exit %d, %d PNGs, kind study", path, code, count_pngs(plots));
+  } else {
+    fprintf(stderr, "skip: no ../bin/latflow for the command-line check\n");
+  }
+
   /* latflow info: the study's shape */
   json = cJSON_CreateObject();
   rc = lf_info_read(path, json);
@@ -116,7 +131,6 @@ int main(void) {
         "a study without results gives placeholders: %s", rc ? lf_last_error() : "ok");
   lf_study_free(&st);
 
-  char cmd[160];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", top);
   CHECK(system(cmd) == 0, "cleaned up %s", top);
   return lf_test_result();
