@@ -14,6 +14,14 @@
  * Non-finite log weights count as w = 0 (returns 0 if all are). */
 double lf_ess(size_t n, const double *logw);
 
+/* Jackknife error of lf_ess over nblocks contiguous blocks of the n weights (block b =
+ * [b n / nblocks, (b+1) n / nblocks)): sqrt((K-1)/K sum_b (ESS_(b) - mean)^2) with
+ * ESS_(b) the ESS of the weights without block b. For independent samples (fresh flow
+ * draws) any K works; 20-50 blocks are the usual choice. NaN if nblocks < 2, nblocks > n
+ * or nblocks > LF_ESS_JACK_MAX. */
+#define LF_ESS_JACK_MAX 1024
+double lf_ess_jackknife(size_t n, const double *logw, size_t nblocks);
+
 /* log of the mean weight, log((1/n) sum w): an estimate of log Z - (the constant in p~);
  * -KL(q||p) <= this. */
 double lf_log_mean_weight(size_t n, const double *logw);

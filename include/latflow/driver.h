@@ -21,7 +21,8 @@ lf_status lf_train_pipeline(const lf_config *cfg, int force, MPI_Comm comm, cJSO
 lf_status lf_train_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_Comm comm,
                                cJSON *json);
 /* Samples the model (model_path, or <output>/model.h5 when NULL) into
- * <output>/ensemble.h5. */
+ * <output>/ensemble.h5; a model of another lattice is volume transferred to cfg's
+ * (lf_io_model_load_on) when its architecture allows it. */
 lf_status lf_sample_pipeline(const lf_config *cfg, const char *model_path, int force, MPI_Comm comm,
                              cJSON *json);
 /* The same; resume != 0 continues the run interrupted in cfg->output from
@@ -46,9 +47,10 @@ lf_status lf_run_stages(const lf_config *cfg, int force, int resume, MPI_Comm co
  * (out->L0, L1 = cfg's lattice; mass, mass_err NaN). A model trained on another lattice is
  * volume transferred (its parameters on a model of cfg's lattice) when the architecture
  * allows it, and the log says so; otherwise LF_ERR_CONFIG naming both lattices. The draws
- * are a pure function of cfg->seed and n (src/driver/eval_pipeline.c says which stream
- * and counters), the same on any number of ranks up to the flow's rounding. Collective
- * over comm; every rank gets the same *out. */
+ * are a pure function of cfg->seed, cfg->train.steps and n (src/driver/eval_pipeline.c
+ * says which stream and counters: those of the card's final training evaluation), the
+ * same on any number of ranks up to the flow's rounding. Collective over comm; every
+ * rank gets the same *out. */
 lf_status lf_eval_model(const lf_config *cfg, const char *model_path, long n, MPI_Comm comm,
                         lf_study_volume *out);
 

@@ -27,6 +27,8 @@ typedef struct lf_ens_info {
   char model_hash[72];   /* flow: lf_model_hash of the model, hex; HMC: ""        */
   char model_path[1024]; /* flow: path of the model file as given; HMC: ""        */
   double train_seconds;  /* flow: wall seconds of training (from the model file) */
+  int model_L0, model_L1; /* flow, volume transfer: the lattice the model was trained on
+                             (root attribute model_shape, written only then); else 0 */
   double gen_seconds;    /* wall seconds of generation (set before close)        */
 } lf_ens_info;
 

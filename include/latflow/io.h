@@ -153,6 +153,25 @@ lf_status lf_io_model_load(const char *path, lf_config *cfg_out, lf_model *m_out
  * cfg_out = lf_config_defaults + the stored YAML. Same refusals as lf_io_model_load. */
 lf_status lf_io_model_peek(const char *path, lf_config *cfg_out);
 
+/* Volume transfer: loads the model file path for use on an L0 x L1 lattice. A model
+ * trained on L0 x L1 is lf_io_model_load's. One trained on another lattice is loaded,
+ * then a model of the same architecture (cfg_out->model, C) is built on L0 x L1 with
+ * lf_model_init(..., Bmax) and given the file's parameters (lf_io_model_copy_params),
+ * optimizer step and training costs: the conv nets are translation-equivariant, so the
+ * parameters act on any lattice the architecture accepts. cfg_out (not NULL) = the stored
+ * config: its theory.shape is the training lattice, which tells the caller whether a
+ * transfer happened. The transferred model's lf_model_hash is its own (the hash covers
+ * the lattice). An architecture that cannot run on L0 x L1 (the gauge flows' masks need
+ * multiples of 4) is LF_ERR_CONFIG naming both lattices and the reason; other errors as
+ * lf_io_model_load. On failure m_out is left zeroed. */
+lf_status lf_io_model_load_on(const char *path, int L0, int L1, lf_config *cfg_out, lf_model *m_out,
+                              int Bmax);
+
+/* Copies src's parameter arena into dst (parameter and volume transfer), converting
+ * through double when the precisions differ. The architectures must agree (the caller
+ * checks); LF_ERR_CONFIG if the parameter counts differ, LF_ERR_NOMEM. Local. */
+lf_status lf_io_model_copy_params(lf_model *dst, const lf_model *src);
+
 /* ---- training metrics ------------------------------------------------------------------- */
 
 /* One training step as recorded in train.h5. */

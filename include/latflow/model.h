@@ -50,6 +50,16 @@ typedef struct lf_model {
   double *eps_saved;            /* owned (Bmax*C*V): eps of the last sample */
   uint64_t step;                /* optimizer steps taken (Adam's t) */
   double train_seconds;         /* wall seconds of training so far (model files keep it) */
+  /* The training cost (model files keep it): this model's own run (every part of a
+   * resumed one) and its transfer chain (own plus every train.init_from ancestor's). A
+   * file from before these were stored reads as train_steps = step, chain = own, and
+   * n_train = chain_n_train = -1 (not recorded: lf_driver_model_cost computes it from
+   * the stored config). */
+  long train_steps;      /* training steps taken (skipped steps included) */
+  int64_t n_train;       /* samples flowed through those steps */
+  long chain_steps;      /* own + ancestors' */
+  int64_t chain_n_train; /* own + ancestors' */
+  double chain_seconds;  /* own + ancestors' training wall seconds */
 } lf_model;
 
 lf_status lf_model_init(lf_model *m, const lf_model_cfg *cfg, int C, int L0, int L1, int Bmax);

@@ -248,5 +248,8 @@ lf_status lf_trainer_load(lf_trainer *tr, lf_ckpt *c);
  * equals the serial one up to the rounding of the flow itself. n <= 0: res->n = 0 and no
  * work. LF_ERR_INVALID if n > INT_MAX with several ranks or next_step > 2^31 - 2. */
 lf_status lf_train_eval(lf_trainer *tr, long n, lf_eval_result *res);
+/* The same, also copying the n log w (sample order, every rank) into logw_out when not
+ * NULL (the jackknife of lf_eval_model). */
+lf_status lf_train_eval_logw(lf_trainer *tr, long n, lf_eval_result *res, double *logw_out);
 
 #endif

@@ -24,6 +24,41 @@ double lf_ess(size_t n, const double *logw) {
   return s1 * s1 / ((double)n * s2);
 }
 
+/* Block sums of w and w^2 (relative to the overall max), then each leave-one-block-out
+ * ESS from the sums of the other blocks (added up afresh, no subtraction: a block that
+ * holds most of the weight would cancel). */
+double lf_ess_jackknife(size_t n, const double *logw, size_t nblocks) {
+  if (nblocks < 2 || nblocks > n || nblocks > LF_ESS_JACK_MAX) return NAN;
+  const double mx = max_finite(n, logw);
+  if (!isfinite(mx)) return NAN;
+  double s1[LF_ESS_JACK_MAX], s2[LF_ESS_JACK_MAX], ess[LF_ESS_JACK_MAX];
+  for (size_t b = 0; b < nblocks; b++) {
+    s1[b] = s2[b] = 0.0;
+    for (size_t i = b * n / nblocks; i < (b + 1) * n / nblocks; i++) {
+      if (!isfinite(logw[i])) continue;
+      const double w = exp(logw[i] - mx);
+      s1[b] += w;
+      s2[b] += w * w;
+    }
+  }
+  double mean = 0.0;
+  for (size_t b = 0; b < nblocks; b++) {
+    double t1 = 0.0, t2 = 0.0;
+    for (size_t c = 0; c < nblocks; c++)
+      if (c != b) {
+        t1 += s1[c];
+        t2 += s2[c];
+      }
+    const size_t m = n - ((b + 1) * n / nblocks - b * n / nblocks);
+    ess[b] = t2 > 0.0 ? t1 * t1 / ((double)m * t2) : 0.0;
+    mean += ess[b];
+  }
+  mean /= (double)nblocks;
+  double var = 0.0;
+  for (size_t b = 0; b < nblocks; b++) var += (ess[b] - mean) * (ess[b] - mean);
+  return sqrt(var * (double)(nblocks - 1) / (double)nblocks);
+}
+
 double lf_log_mean_weight(size_t n, const double *logw) {
   const double mx = max_finite(n, logw);
   if (n == 0 || !isfinite(mx)) return -INFINITY;

@@ -49,7 +49,7 @@ const keydef lf_cfg_keys[] = {
   {"theory.m2", K_DOUBLE, R_NONE, O(theory.m2), 0, NULL, 0},
   {"theory.lambda", K_DOUBLE, R_GE0, O(theory.lambda), 0, NULL, 0},
   {"theory.beta", K_DOUBLE, R_GT0, O(theory.beta), 0, NULL, 0},
-  {"theory.kappa", K_DOUBLE, R_GT0, O(theory.kappa), 0, NULL, 0},
+  {"theory.kappa", K_DOUBLE, R_GE0, O(theory.kappa), 0, NULL, 0},
   {"theory.fermion_bc", K_NAME, R_NONE, O(theory.fermion_bc), S(theory.fermion_bc), BC_NAMES, 0},
   SEC("model"),
   {"model.base", K_ENUM, R_NONE, O(model.base), 0, lf_cfg_base_names, LF_CONFIG_GIVEN_BASE},

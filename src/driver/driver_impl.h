@@ -8,7 +8,9 @@
  *   sample_files.c    the sample checkpoint (write, read, a run found complete) and the
  *                     end-of-run report (warnings, JSON summary)
  *   hmc_pipeline.c    lf_hmc_pipeline_ex: lf_hmc_run and its JSON summary
- *   run_pipeline.c    lf_run_stages: the train, sample and hmc stages of latflow run */
+ *   run_pipeline.c    lf_run_stages: the train, sample and hmc stages of latflow run
+ *   eval_pipeline.c   lf_eval_model: a model file evaluated on fresh samples (volume
+ *                     transfer, jackknife ESS error) for the study */
 #ifndef LATFLOW_DRIVER_IMPL_H
 #define LATFLOW_DRIVER_IMPL_H
 
@@ -44,6 +46,27 @@ lf_status lf_driver_train_load_ckpt(const lf_config *cfg, const char *ckpt_path,
 /* Parameter transfer (other couplings) or volume transfer (other lattice) from
  * cfg->train.init_from into m, which must have the same architecture. */
 lf_status lf_driver_transfer_params(const lf_config *cfg, lf_model *m);
+/* The parent of a run with train.init_from: how it is transferred and its chain totals
+ * (its own cost plus its ancestors'), which the run's chain totals add to. */
+typedef struct lf_driver_parent {
+  int has;         /* 1: cfg->train.init_from names a parent */
+  int volume;      /* 1: trained on another lattice (volume transfer), 0: parameter transfer */
+  int L0, L1;      /* its lattice */
+  long steps;      /* its chain's training steps */
+  int64_t n_train; /* its chain's samples flowed */
+  double seconds;  /* its chain's training wall seconds */
+} lf_driver_parent;
+/* Completes the cost of a model loaded from a file that did not record its samples
+ * flowed (n_train < 0: files before issue 16): lf_train_samples of its stored config
+ * mcfg over its train_steps, and the chain's = its own. Local. */
+void lf_driver_model_cost(const lf_config *mcfg, lf_model *m);
+/* Reads the parent cfg->train.init_from names into *p (p->has = 0 without one). Local:
+ * every rank that calls it reads the file. Errors: those of lf_io_model_load. */
+lf_status lf_driver_read_parent(const lf_config *cfg, lf_driver_parent *p);
+/* Sets m's cost after a run of `steps` steps (all parts) and `seconds` training wall
+ * seconds: own, and the chain's = the parent's chain totals + own. Local. */
+void lf_driver_set_cost(const lf_config *cfg, const lf_driver_parent *p, long steps, double seconds,
+                        lf_model *m);
 /* Rank 0, after train.h5 is final: the warnings of the run (logged), and when json is
  * not NULL the evaluations train.h5 holds (all parts of a resumed run) as "evals", the
  * last one as ess_eval, acceptance, eval_loss, eval_step, eval_samples and eval_seconds,

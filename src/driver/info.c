@@ -3,6 +3,8 @@
  * that object, so the two never disagree. */
 #include "latflow/info.h"
 
+#include "driver_impl.h"
+
 #include "latflow/ckpt.h"
 #include "latflow/ensemble.h"
 #include "latflow/io.h"
@@ -202,6 +204,16 @@ static lf_status info_model(const char *path, cJSON *json) {
   add_hex(jm, "hash", lf_model_hash(&m));
   cJSON_AddNumberToObject(jm, "optimizer_step", (double)m.step);
   add_num(jm, "train_seconds", m.train_seconds);
+  /* the training cost: this model's own run and its transfer chain (train.init_from) */
+  lf_driver_model_cost(&cfg, &m);
+  cJSON *jc = cJSON_AddObjectToObject(json, "cost");
+  cJSON_AddNumberToObject(jc, "steps", (double)m.train_steps);
+  cJSON_AddNumberToObject(jc, "n_train", (double)m.n_train);
+  add_num(jc, "seconds", m.train_seconds);
+  cJSON *jch = cJSON_AddObjectToObject(json, "chain");
+  cJSON_AddNumberToObject(jch, "steps", (double)m.chain_steps);
+  cJSON_AddNumberToObject(jch, "n_train", (double)m.chain_n_train);
+  add_num(jch, "seconds", m.chain_seconds);
   lf_train_series s;
   char tpath[LF_PATH_MAX + 16];
   memset(&s, 0, sizeof s);
@@ -248,6 +260,11 @@ static lf_status info_ensemble(const char *path, const lf_io_header *h, cJSON *j
     cJSON_AddStringToObject(jm, "hash", e.info.model_hash);
     cJSON_AddStringToObject(jm, "path", e.info.model_path);
     add_num(jm, "train_seconds", e.info.train_seconds);
+    if (e.info.model_L0 > 0) { /* volume transfer: the lattice the model was trained on */
+      cJSON *ms = cJSON_AddArrayToObject(jm, "model_shape");
+      cJSON_AddItemToArray(ms, cJSON_CreateNumber(e.info.model_L0));
+      cJSON_AddItemToArray(ms, cJSON_CreateNumber(e.info.model_L1));
+    }
   }
   int64_t rows = 0, steps = 0, acc = 0;
   cJSON *per = cJSON_CreateArray();
@@ -498,6 +515,10 @@ static void print_model(FILE *f, const cJSON *m) {
   if (*str(m, "hash") || *str(m, "path"))
     fprintf(f, "  %-11s hash %s%s%s\n", "", *str(m, "hash") ? str(m, "hash") : "-",
             *str(m, "path") ? ", file " : "", str(m, "path"));
+  const cJSON *ms = cJSON_GetObjectItemCaseSensitive(m, "model_shape");
+  if (cJSON_GetArraySize(ms) == 2)
+    fprintf(f, "  %-11s trained on %gx%g (volume transfer)\n", "",
+            cJSON_GetArrayItem(ms, 0)->valuedouble, cJSON_GetArrayItem(ms, 1)->valuedouble);
   if (isfinite(num(m, "optimizer_step")))
     fprintf(f, "  %-11s %.0f optimizer steps, %.1f s of training\n", "", num(m, "optimizer_step"),
             num(m, "train_seconds"));
@@ -585,6 +606,13 @@ void lf_info_print(FILE *f, const cJSON *json) {
   if ((o = cJSON_GetObjectItemCaseSensitive(json, "model"))) print_model(f, o);
   if ((o = cJSON_GetObjectItemCaseSensitive(json, "training"))) print_training(f, o);
   if ((o = cJSON_GetObjectItemCaseSensitive(json, "chains"))) print_chains(f, o);
+  const cJSON *own = cJSON_GetObjectItemCaseSensitive(json, "cost");
+  if ((o = cJSON_GetObjectItemCaseSensitive(json, "chain")) && own)
+    fprintf(f,
+            "  %-11s own %.0f steps, %.0f samples flowed, %.1f s; chain (with its "
+            "train.init_from ancestors) %.0f steps, %.0f samples, %.1f s\n",
+            "cost", num(own, "steps"), num(own, "n_train"), num(own, "seconds"), num(o, "steps"),
+            num(o, "n_train"), num(o, "seconds"));
   if ((o = cJSON_GetObjectItemCaseSensitive(json, "study"))) print_study(f, o);
   if ((o = cJSON_GetObjectItemCaseSensitive(json, "provenance"))) {
     const cJSON *dirty = cJSON_GetObjectItemCaseSensitive(o, "git_dirty");

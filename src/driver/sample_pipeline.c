@@ -1,6 +1,8 @@
 /* The sample pipeline (latflow sample, latflow/driver.h): flow proposals -> IMH chain (or
  * reweighting) -> <output>/ensemble.h5. Under mpiexec -n P: rank 0 coordinates and writes,
- * ranks 1..P-1 generate proposals (latflow/dist.h); the file does not depend on P. The
+ * ranks 1..P-1 generate proposals (latflow/dist.h); the file does not depend on P. A
+ * model trained on another lattice is volume transferred to the card's
+ * (lf_io_model_load_on; the log says so and the ensemble records model_shape). The
  * checkpoint and the end-of-run report are in sample_files.c. */
 #include "driver_impl.h"
 
@@ -157,12 +159,14 @@ lf_status lf_sample_pipeline_ex(const lf_config *cfg_in, const char *model_arg, 
       goto fail;
     }
   }
-  rc = lf_io_model_load(model_path, &mcfg, &m, cfg.sample.block);
-  if (rc == LF_OK && (m.L0 != cfg.theory.shape[0] || m.L1 != cfg.theory.shape[1]))
-    rc = LF_FAIL(LF_ERR_CONFIG,
-                 "model '%s' is for a %dx%d lattice but theory.shape is [%d, %d] (sample the "
-                 "model's lattice, or train/transfer a model for this one)",
-                 model_path, m.L0, m.L1, cfg.theory.shape[0], cfg.theory.shape[1]);
+  /* a model trained on another lattice is volume transferred to cfg's (the hash checked
+   * on resume and written to the ensemble is the transferred model's) */
+  rc = lf_io_model_load_on(model_path, cfg.theory.shape[0], cfg.theory.shape[1], &mcfg, &m,
+                           cfg.sample.block);
+  const int vol = rc == LF_OK && (mcfg.theory.shape[0] != m.L0 || mcfg.theory.shape[1] != m.L1);
+  if (vol && rank == 0)
+    lf_log_info("sample", "volume transfer: model trained on %dx%d sampled on %dx%d",
+                mcfg.theory.shape[0], mcfg.theory.shape[1], m.L0, m.L1);
   if (rc == LF_OK && resume && lf_model_hash(&m) != ck_hash)
     rc = LF_FAIL(LF_ERR_CONFIG,
                  "cannot resume: model '%s' (hash %016" PRIx64 ") is not the model the "
@@ -174,6 +178,10 @@ lf_status lf_sample_pipeline_ex(const lf_config *cfg_in, const char *model_arg, 
     if (rc == LF_OK) rc = lf_theory_select_obs(&th, &cfg);
   }
   if (rc == LF_OK) ens_info(&info, &cfg, &th, &m, model_path);
+  if (vol) { /* the root attribute model_shape, only then: other ensembles stay as they were */
+    info.model_L0 = mcfg.theory.shape[0];
+    info.model_L1 = mcfg.theory.shape[1];
+  }
   LF_CHECK(lf_comm_agree(comm, rc));
   /* the collective writer: a new file, or the interrupted run's cut back to its checkpoint */
   if (resume)
@@ -246,6 +254,11 @@ lf_status lf_sample_pipeline_ex(const lf_config *cfg_in, const char *model_arg, 
                 ds.idle_seconds > 0 ? 100.0 * ds.idle_cpu_seconds / ds.idle_seconds : 0.0);
   lf_driver_sample_report(&cfg, &res, &st, info.kind == LF_ENS_IMH, resume, rank, nranks,
                           model_path, info.model_hash, ens_path, json);
+  if (json && vol) { /* volume transfer: the lattice the model was trained on */
+    cJSON *ms = cJSON_AddArrayToObject(json, "model_shape");
+    cJSON_AddItemToArray(ms, cJSON_CreateNumber(info.model_L0));
+    cJSON_AddItemToArray(ms, cJSON_CreateNumber(info.model_L1));
+  }
 fail:
   if (w) lf_ens_abort(w);
   lf_model_free(&m);

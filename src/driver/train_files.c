@@ -1,7 +1,8 @@
 /* The train pipeline's files (driver_impl.h): what the output folder allows before a run
  * (a finished model, a failed run, the checkpoint of an interrupted one), the removal and
- * the reload of the trainer's checkpoint <output>/train.ckpt.h5, and the parameters a run
- * starts from when train.init_from names another model. */
+ * the reload of the trainer's checkpoint <output>/train.ckpt.h5, the parameters a run
+ * starts from when train.init_from names another model, and the training cost of the
+ * transfer chain (own plus the parent's chain totals) that model.h5 records. */
 #include "driver_impl.h"
 
 #include "latflow/ckpt.h"
@@ -141,7 +142,6 @@ lf_status lf_driver_transfer_params(const lf_config *cfg, lf_model *m) {
   lf_config ocfg;
   lf_model om;
   memset(&om, 0, sizeof om);
-  double *p = NULL;
   LF_CHECK(lf_io_model_load(cfg->train.init_from, &ocfg, &om, 1));
   if (!lf_model_cfg_same_arch(&ocfg.model, &m->cfg) || om.C != m->C || om.nparams != m->nparams) {
     rc = LF_FAIL(LF_ERR_CONFIG,
@@ -153,20 +153,47 @@ lf_status lf_driver_transfer_params(const lf_config *cfg, lf_model *m) {
                  m->nparams);
     goto fail;
   }
-  p = lf_alloc(m->nparams * sizeof *p);
-  if (!p) {
-    rc = LF_FAIL(LF_ERR_NOMEM, "transfer buffer");
-    goto fail;
-  }
-  lf_model_get_params(&om, p);
-  lf_model_set_params(m, p);
+  LF_CHECK(lf_io_model_copy_params(m, &om));
   const int vol = (om.L0 != m->L0 || om.L1 != m->L1);
   char odesc[160];
   lf_theory_describe(&ocfg.theory, odesc, sizeof odesc);
   lf_log_info("train", "%s transfer from %s (%s) to %dx%d", vol ? "volume" : "parameter",
               cfg->train.init_from, odesc, m->L0, m->L1);
 fail:
-  lf_free(p);
   lf_model_free(&om);
   return rc;
+}
+
+void lf_driver_model_cost(const lf_config *mcfg, lf_model *m) {
+  if (m->n_train < 0) m->n_train = lf_train_samples(mcfg, m->train_steps);
+  if (m->chain_n_train < 0) m->chain_n_train = m->n_train;
+}
+
+lf_status lf_driver_read_parent(const lf_config *cfg, lf_driver_parent *p) {
+  memset(p, 0, sizeof *p);
+  if (!cfg->train.init_from[0]) return LF_OK;
+  lf_config ocfg;
+  lf_model om;
+  const lf_status rc = lf_io_model_load(cfg->train.init_from, &ocfg, &om, 1);
+  if (rc != LF_OK) return rc;
+  lf_driver_model_cost(&ocfg, &om);
+  p->has = 1;
+  p->L0 = om.L0;
+  p->L1 = om.L1;
+  p->volume = om.L0 != cfg->theory.shape[0] || om.L1 != cfg->theory.shape[1];
+  p->steps = om.chain_steps;
+  p->n_train = om.chain_n_train;
+  p->seconds = om.chain_seconds;
+  lf_model_free(&om);
+  return LF_OK;
+}
+
+void lf_driver_set_cost(const lf_config *cfg, const lf_driver_parent *p, long steps, double seconds,
+                        lf_model *m) {
+  m->train_seconds = seconds;
+  m->train_steps = steps;
+  m->n_train = lf_train_samples(cfg, steps);
+  m->chain_steps = p->steps + steps; /* p is zero without a parent */
+  m->chain_n_train = p->n_train + m->n_train;
+  m->chain_seconds = p->seconds + seconds;
 }

@@ -93,7 +93,8 @@ static lf_status split_comm(const lf_config *cfg, MPI_Comm comm, MPI_Comm *tcomm
  * (lf_driver_train_report); first: the step the run started from. */
 static void summary_to_json(const lf_config *cfg, const lf_theory *th, const lf_trainer *tr,
                             const lf_train_result *res, int ntrain, int resume, long first,
-                            const char *model_path, const char *metrics_path, cJSON *json) {
+                            const lf_driver_parent *parent, const char *model_path,
+                            const char *metrics_path, cJSON *json) {
   cJSON_AddStringToObject(json, "command", "train");
   cJSON_AddStringToObject(json, "theory", th->name);
   cJSON_AddStringToObject(json, "estimator", lf_estimator_name(cfg->train.estimator));
@@ -108,6 +109,21 @@ static void summary_to_json(const lf_config *cfg, const lf_theory *th, const lf_
   cJSON_AddNumberToObject(json, "train_seconds", tr->seconds);            /* evaluations excluded */
   cJSON_AddNumberToObject(json, "eval_seconds_total", res->eval_seconds); /* this run's */
   cJSON_AddNumberToObject(json, "wall_seconds", lf_log_elapsed());
+  /* the cost of the transfer chain: the parent's chain totals plus this run's own */
+  const int64_t n_train = lf_train_samples(cfg, res->steps);
+  cJSON_AddNumberToObject(json, "n_train", (double)n_train);
+  if (parent->has) {
+    cJSON *t = cJSON_AddObjectToObject(json, "transfer");
+    cJSON_AddStringToObject(t, "from", cfg->train.init_from);
+    cJSON_AddStringToObject(t, "kind", parent->volume ? "volume" : "parameter");
+    cJSON_AddNumberToObject(t, "parent_steps", (double)parent->steps);
+    cJSON_AddNumberToObject(t, "parent_n_train", (double)parent->n_train);
+    cJSON_AddNumberToObject(t, "parent_seconds", parent->seconds);
+  }
+  cJSON *ch = cJSON_AddObjectToObject(json, "chain");
+  cJSON_AddNumberToObject(ch, "steps", (double)(parent->steps + res->steps));
+  cJSON_AddNumberToObject(ch, "n_train", (double)(parent->n_train + n_train));
+  cJSON_AddNumberToObject(ch, "seconds", parent->seconds + tr->seconds);
   cJSON_AddStringToObject(json, "model", model_path);
   cJSON_AddStringToObject(json, "metrics", metrics_path);
 }
@@ -118,7 +134,8 @@ static void summary_to_json(const lf_config *cfg, const lf_theory *th, const lf_
  * seconds of all parts of the run; first: the step this part started from. */
 static lf_status end_rank0(const lf_config *cfg, int force, lf_status train_rc, lf_io_metrics *mw,
                            lf_model *m, double seconds, const lf_train_result *res, long first,
-                           const char *model_path, const char *failed_path, const char *ckpt_path) {
+                           const lf_driver_parent *parent, const char *model_path,
+                           const char *failed_path, const char *ckpt_path) {
   lf_status rc = LF_OK;
   if (train_rc == LF_ERR_IO) {
     /* a write failed (a full disk): the run is sound, its last checkpoint and the
@@ -144,7 +161,8 @@ static lf_status end_rank0(const lf_config *cfg, int force, lf_status train_rc, 
     rc = lf_fail_msg(train_rc, "%s", msg);
   } else {
     rc = lf_io_metrics_close(mw);
-    m->train_seconds = seconds; /* earlier runs included */
+    /* earlier runs included; the chain adds the parent's totals */
+    lf_driver_set_cost(cfg, parent, res->steps, seconds, m);
     /* on disk in this order: train.h5, model.h5, the checkpoints removed; a kill
      * between two steps is recovered by --resume (lf_driver_train_check_output,
      * lf_io_metrics_resume) */
@@ -193,6 +211,8 @@ lf_status lf_train_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_
   memset(&tr, 0, sizeof tr);
   lf_train_result res;
   memset(&res, 0, sizeof res);
+  lf_driver_parent parent;
+  memset(&parent, 0, sizeof parent);
   char model_path[LF_PATH_MAX], failed_path[LF_PATH_MAX], metrics_path[LF_PATH_MAX],
       ckpt_path[LF_PATH_MAX];
   if (MPI_Comm_rank(comm, &rank) != MPI_SUCCESS)
@@ -228,6 +248,20 @@ lf_status lf_train_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_
       cJSON_AddStringToObject(json, "model", model_path);
     }
     goto fail; /* rc is LF_OK */
+  }
+  /* the parent's chain totals, which this run's add to (a resumed run reads them again;
+   * a parent gone since is a warning: the chain then counts this run only) */
+  if (rc == LF_OK && trains) {
+    rc = lf_driver_read_parent(cfg, &parent);
+    if (rc != LF_OK && resume) {
+      if (rank == 0)
+        lf_log_warn("train",
+                    "cannot read the cost of train.init_from '%s' (%s): the chain totals in "
+                    "model.h5 count this run only",
+                    cfg->train.init_from, lf_last_error());
+      memset(&parent, 0, sizeof parent);
+      rc = LF_OK;
+    }
   }
   if (rc == LF_OK && trains) {
     rc = lf_theory_init(&th, &cfg->theory);
@@ -288,8 +322,8 @@ lf_status lf_train_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_
     /* the command line prints the exact command on the next line (lf_cli_report) */
     rc = lf_fail_msg(LF_INTERRUPTED, "%s; continue with --resume", msg);
   } else if (rank == 0) {
-    rc = end_rank0(cfg, force, train_rc, mw, &m, tr.seconds, &res, first, model_path, failed_path,
-                   ckpt_path);
+    rc = end_rank0(cfg, force, train_rc, mw, &m, tr.seconds, &res, first, &parent, model_path,
+                   failed_path, ckpt_path);
     mw = NULL;
   } else {
     rc = train_rc;
@@ -304,7 +338,8 @@ lf_status lf_train_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_
   if (rc != LF_OK) goto fail;
 
   if (json && trains)
-    summary_to_json(cfg, &th, &tr, &res, ntrain, resume, first, model_path, metrics_path, json);
+    summary_to_json(cfg, &th, &tr, &res, ntrain, resume, first, &parent, model_path, metrics_path,
+                    json);
   /* rank 0 (always a training rank): evaluations and warnings from the final train.h5 */
   if (rank == 0) rc = lf_driver_train_report(cfg, &res, metrics_path, json);
   LF_CHECK(lf_comm_agree(comm, rc));

@@ -131,6 +131,19 @@ lf_status lf_ens_read_info(hid_t f, const char *path, lf_ens_info *in, int *R) {
   LF_CHECK(read_str(f, "model_path", in->model_path, sizeof in->model_path, path));
   LF_CHECK(lf_h5_attr_read_f64(f, "train_seconds", &in->train_seconds, path, "/"));
   LF_CHECK(lf_h5_attr_read_f64(f, "gen_seconds", &in->gen_seconds, path, "/"));
+  int have_ms = 0; /* volume-transfer ensembles only */
+  LF_CHECK(lf_h5_attr_exists(f, "model_shape", &have_ms, path, "/"));
+  if (have_ms) {
+    int ms[2] = {0, 0};
+    size_t nms = 0;
+    LF_CHECK(lf_h5_attr_read_i32v(f, "model_shape", ms, 2, &nms, path, "/"));
+    if (nms != 2 || ms[0] < 1 || ms[1] < 1) {
+      rc = LF_FAIL(LF_ERR_FORMAT, "'%s': root attribute model_shape is not two sizes >= 1", path);
+      goto fail;
+    }
+    in->model_L0 = ms[0];
+    in->model_L1 = ms[1];
+  }
   /* a chain is a group at the root: more chains than links is a corrupted count */
   if (H5Gget_info(f, &gi) < 0) {
     rc = LF_H5_FAIL(LF_ERR_FORMAT, "'%s' is truncated or corrupted: cannot list the root group",

@@ -92,6 +92,10 @@ static lf_status write_info(hid_t f, const lf_ens_info *in, const char *path) {
   LF_CHECK(lf_h5_attr_write_str(f, "model_path", in->model_path, path, "/"));
   LF_CHECK(lf_h5_attr_write_f64(f, "train_seconds", in->train_seconds, path, "/"));
   LF_CHECK(lf_h5_attr_write_f64(f, "gen_seconds", in->gen_seconds, path, "/"));
+  if (in->model_L0 > 0) { /* volume transfer only: other files keep their bytes */
+    const int ms[2] = {in->model_L0, in->model_L1};
+    LF_CHECK(lf_h5_attr_write_i32v(f, "model_shape", ms, 2, path, "/"));
+  }
 fail:
   return rc;
 }

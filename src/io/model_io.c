@@ -11,6 +11,7 @@
 #include "io/h5util.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +71,12 @@ static lf_status write_model_group(hid_t file, const lf_model *m, const lf_confi
   LF_CHECK(lf_h5_attr_write_u64(g, "optimizer_step", m->step, tmp, o));
   LF_CHECK(lf_h5_attr_write_f64(g, "train_seconds", m->train_seconds, tmp, o));
   LF_CHECK(lf_h5_attr_write_u64(g, "hash", lf_model_hash(m), tmp, o));
+  /* the training cost, own and of the transfer chain (latflow/model.h) */
+  LF_CHECK(lf_h5_attr_write_i64(g, "train_steps", (int64_t)m->train_steps, tmp, o));
+  LF_CHECK(lf_h5_attr_write_i64(g, "n_train", m->n_train, tmp, o));
+  LF_CHECK(lf_h5_attr_write_i64(g, "chain_steps", (int64_t)m->chain_steps, tmp, o));
+  LF_CHECK(lf_h5_attr_write_i64(g, "chain_n_train", m->chain_n_train, tmp, o));
+  LF_CHECK(lf_h5_attr_write_f64(g, "chain_seconds", m->chain_seconds, tmp, o));
   LF_CHECK(lf_h5_dset_write_1d(g, "params", mtype, ftype, m->nparams, m->params, tmp));
 fail:
   if (g >= 0 && H5Gclose(g) < 0 && rc == LF_OK)
@@ -153,6 +160,33 @@ static lf_status check_params_type(hid_t g, size_t real_size, const char *path) 
   return rc;
 }
 
+/* The training cost attributes (written since issue 16); older files read as their own
+ * run with the samples not recorded (latflow/model.h). */
+static lf_status read_cost(hid_t g, lf_model *m, const char *path) {
+  lf_status rc = LF_OK;
+  const char *o = "/model";
+  int has = 0;
+  int64_t steps = 0, csteps = 0;
+  m->train_steps = (long)m->step;
+  m->n_train = -1;
+  LF_CHECK(lf_h5_attr_exists(g, "chain_seconds", &has, path, o));
+  if (has) {
+    LF_CHECK(lf_h5_attr_read_i64(g, "train_steps", &steps, path, o));
+    LF_CHECK(lf_h5_attr_read_i64(g, "n_train", &m->n_train, path, o));
+    LF_CHECK(lf_h5_attr_read_i64(g, "chain_steps", &csteps, path, o));
+    LF_CHECK(lf_h5_attr_read_i64(g, "chain_n_train", &m->chain_n_train, path, o));
+    LF_CHECK(lf_h5_attr_read_f64(g, "chain_seconds", &m->chain_seconds, path, o));
+    m->train_steps = (long)steps;
+    m->chain_steps = (long)csteps;
+  } else {
+    m->chain_steps = m->train_steps;
+    m->chain_n_train = m->n_train;
+    m->chain_seconds = m->train_seconds;
+  }
+fail:
+  return rc;
+}
+
 lf_status lf_io_model_load(const char *path, lf_config *cfg_out, lf_model *m_out, int Bmax) {
   lf_status rc = LF_OK;
   hid_t file = -1, g = -1;
@@ -219,6 +253,7 @@ lf_status lf_io_model_load(const char *path, lf_config *cfg_out, lf_model *m_out
   int has_ts = 0; /* written since the sampling issue; older files have none (0 s) */
   LF_CHECK(lf_h5_attr_exists(g, "train_seconds", &has_ts, path, o));
   if (has_ts) LF_CHECK(lf_h5_attr_read_f64(g, "train_seconds", &m_out->train_seconds, path, o));
+  LF_CHECK(read_cost(g, m_out, path));
 
   const uint64_t have = lf_model_hash(m_out);
   if (have != hash) {
@@ -240,5 +275,58 @@ fail:
   free(own);
   if (g >= 0) H5Gclose(g);
   if (file >= 0) H5Fclose(file);
+  return rc;
+}
+
+lf_status lf_io_model_copy_params(lf_model *dst, const lf_model *src) {
+  if (dst->nparams != src->nparams)
+    return LF_FAIL(LF_ERR_CONFIG, "parameter transfer: %zu parameters into a model of %zu",
+                   src->nparams, dst->nparams);
+  double *p = malloc((dst->nparams ? dst->nparams : 1) * sizeof *p);
+  if (!p) return LF_FAIL(LF_ERR_NOMEM, "transfer buffer of %zu parameters", dst->nparams);
+  lf_model_get_params(src, p);
+  lf_model_set_params(dst, p);
+  free(p);
+  return LF_OK;
+}
+
+lf_status lf_io_model_load_on(const char *path, int L0, int L1, lf_config *cfg_out, lf_model *m_out,
+                              int Bmax) {
+  lf_status rc = LF_OK;
+  lf_model src;
+  memset(&src, 0, sizeof src);
+  if (!path || !cfg_out || !m_out)
+    return LF_FAIL(LF_ERR_INVALID, "lf_io_model_load_on: path, cfg_out and model");
+  memset(m_out, 0, sizeof *m_out);
+  /* the stored shape first, so a model of the right lattice is built only once */
+  LF_CHECK(lf_io_model_peek(path, cfg_out));
+  const int T0 = cfg_out->theory.shape[0], T1 = cfg_out->theory.shape[1];
+  if (T0 == L0 && T1 == L1) return lf_io_model_load(path, cfg_out, m_out, Bmax);
+  LF_CHECK(lf_io_model_load(path, cfg_out, &src, 1));
+  rc = lf_model_init(m_out, &src.cfg, src.C, L0, L1, Bmax);
+  if (rc != LF_OK) {
+    char why[1024];
+    snprintf(why, sizeof why, "%s", lf_last_error());
+    rc = lf_fail_msg(LF_ERR_CONFIG,
+                     "model '%s' was trained on %dx%d; its architecture cannot run on the %dx%d "
+                     "lattice of theory.shape (%s): volume transfer is not possible, train a "
+                     "model for %dx%d",
+                     path, T0, T1, L0, L1, why, L0, L1);
+    goto fail;
+  }
+  LF_CHECK(lf_io_model_copy_params(m_out, &src));
+  m_out->step = src.step;
+  m_out->train_seconds = src.train_seconds;
+  m_out->train_steps = src.train_steps;
+  m_out->n_train = src.n_train;
+  m_out->chain_steps = src.chain_steps;
+  m_out->chain_n_train = src.chain_n_train;
+  m_out->chain_seconds = src.chain_seconds;
+  lf_model_free(&src);
+  return LF_OK;
+fail:
+  lf_model_free(&src);
+  lf_model_free(m_out);
+  memset(m_out, 0, sizeof *m_out);
   return rc;
 }

@@ -329,6 +329,10 @@ lf_status lf_trainer_step(lf_trainer *tr, long t, int B, double lr, lf_train_ste
 }
 
 lf_status lf_train_eval(lf_trainer *tr, long n, lf_eval_result *res) {
+  return lf_train_eval_logw(tr, n, res, NULL);
+}
+
+lf_status lf_train_eval_logw(lf_trainer *tr, long n, lf_eval_result *res, double *logw_out) {
   const lf_config *cfg = tr->cfg;
   lf_model *m = tr->model;
   const lf_theory *th = tr->theory;
@@ -387,6 +391,7 @@ lf_status lf_train_eval(lf_trainer *tr, long n, lf_eval_result *res) {
   res->acceptance = lf_imh_run((size_t)n, logw, u, NULL, NULL);
   res->log_mean_weight = lf_log_mean_weight((size_t)n, logw);
   res->mean_loss = loss / (double)n;
+  if (logw_out) memcpy(logw_out, logw, (size_t)n * sizeof *logw);
   res->seconds = lf_wtime() - t0;
 done:
   lf_free(logw);

@@ -66,6 +66,51 @@ int main(void) {
   const double sig = sqrt(a_exact * (1 - a_exact) * 2.0 * 3.0 / (double)n);
   CHECK(fabs(a - a_exact) < 5 * sig, "log-normal IMH acceptance %.4f vs %.4f (z=%.2f)", a, a_exact,
         (a - a_exact) / sig);
+  /* the jackknife of the ESS against a brute-force leave-one-block-out (lf_ess of the
+   * other blocks copied out), uneven blocks (1003 over 40) and a NaN weight; then its
+   * scale: for log w ~ N(0, s^2) the ESS error of n independent samples is close to the
+   * delta-method value (checked within a factor 2, the jackknife of 40 blocks scatters) */
+  const size_t nj = 1003, K = 40;
+  double *lj = malloc(nj * sizeof *lj), *rest = malloc(nj * sizeof *rest);
+  for (size_t i = 0; i < nj; i++) {
+    lf_rng_normal(k, 3, i, 1, lj + i);
+    lj[i] *= 1.3;
+  }
+  lj[500] = NAN;
+  double jm = 0.0, je[40];
+  for (size_t b = 0; b < K; b++) {
+    size_t m = 0;
+    for (size_t i = 0; i < nj; i++)
+      if (i < b * nj / K || i >= (b + 1) * nj / K) rest[m++] = lj[i];
+    je[b] = lf_ess(m, rest);
+    jm += je[b] / (double)K;
+  }
+  double jv = 0.0;
+  for (size_t b = 0; b < K; b++) jv += (je[b] - jm) * (je[b] - jm);
+  const double brute = sqrt(jv * (double)(K - 1) / (double)K), jk = lf_ess_jackknife(nj, lj, K);
+  CHECK(fabs(jk - brute) < 1e-12 * brute && brute > 0.0,
+        "ESS jackknife %.15g vs brute-force leave-one-block-out %.15g", jk, brute);
+  CHECK(isnan(lf_ess_jackknife(nj, lj, 1)) && isnan(lf_ess_jackknife(10, lj, 11)),
+        "jackknife refuses 1 block and more blocks than samples (NaN)");
+  /* delta method: ESS = m1^2/m2 with m_k = E w^k; var from the moments of (w, w^2) */
+  const double e1 = lf_ess(n, big);
+  double m1 = 0.0, m2 = 0.0, m3 = 0.0, m4 = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    const double w = exp(big[i]);
+    m1 += w / (double)n;
+    m2 += w * w / (double)n;
+    m3 += w * w * w / (double)n;
+    m4 += w * w * w * w / (double)n;
+  }
+  const double g1 = 2.0 * m1 / m2, g2 = -m1 * m1 / (m2 * m2);
+  const double vd =
+      (g1 * g1 * (m2 - m1 * m1) + 2.0 * g1 * g2 * (m3 - m1 * m2) + g2 * g2 * (m4 - m2 * m2)) /
+      (double)n;
+  const double jb = lf_ess_jackknife(n, big, 50);
+  CHECK(jb > 0.5 * sqrt(vd) && jb < 2.0 * sqrt(vd),
+        "log-normal ESS %.4f: jackknife error %.2e vs delta method %.2e", e1, jb, sqrt(vd));
+  free(lj);
+  free(rest);
   free(big);
   free(uu);
   return lf_test_result();

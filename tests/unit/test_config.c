@@ -415,6 +415,10 @@ static void test_set(void) {
         "config unchanged after a failed --set ('%s')", key);
   rc = lf_config_set(&c, "observables=[phi2, mag]");
   CHECK(rc == LF_OK, "observables=[phi2, mag]");
+  /* kappa = 0: the Schwinger model's pure-gauge limit (D = 1) is a valid card */
+  rc = lf_config_set(&c, "theory.kappa=0");
+  CHECK(rc == LF_OK && c.theory.kappa == 0.0, "theory.kappa=0 accepted (rc %d: '%s')", rc,
+        rc == LF_OK ? "" : lf_last_error());
   rc = lf_config_set(&c, "theory.name=u1");
   CHECK(rc == LF_ERR_CONFIG &&
             strstr(lf_last_error(), "--set: observables: 'phi2' is not an observable of theory u1"),
@@ -495,6 +499,7 @@ static const bad_case BAD_SET[] = {
   {"trian.batch=1", "--set: unknown key 'trian.batch' (did you mean 'train.batch'?)"},
   {"train.optimizer.learning_rate=1", "--set: unknown key 'train.optimizer.learning_rate' (valid keys of 'train.optimizer': name, lr, beta1, beta2, eps, momentum, rho, weight_decay)"},
   {"train.batch=-3", "--set: train.batch: must be > 0, got -3"},
+  {"theory.kappa=-0.1", "--set: theory.kappa: must be >= 0, got -0.1"},
   {"hmc.checkpoint_seconds=-1", "--set: hmc.checkpoint_seconds: must be >= 0, got -1"},
   {"sample.checkpoint_second=5", "--set: unknown key 'sample.checkpoint_second' (did you mean 'sample.checkpoint_seconds'?)"},
   {"train.checkpoint_seconds=soon", "--set: train.checkpoint_seconds: expected seconds or a duration like 90s, 30m, 2h, 1h30m, 1d, got 'soon'"},

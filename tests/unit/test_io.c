@@ -4,9 +4,12 @@
  * missing file, a text file, an empty file, a truncated copy, a train file given as a
  * model, a plain HDF5 file, a newer format_version, a corrupted parameter, a stored config
  * that no longer parses (LF_ERR_FORMAT, not LF_ERR_CONFIG) and a flipped superblock bit
- * (the 1.8 format checksums its metadata), each with its message; the metrics writer appends 1000 records that read back exactly; links
- * planted at model.h5.tmp, model.h5 or a plain output file are refused, their targets intact.
- * Files go to the current directory (CTest: the build's tests dir), named by pid. */
+ * (the 1.8 format checksums its metadata), each with its message; the metrics writer appends 1000
+ * records that read back exactly; links planted at model.h5.tmp, model.h5 or a plain output file
+ * are refused, their targets intact; lf_io_model_load_on transfers a model to another lattice, or
+ * refuses naming both; the training cost round trips, and a file without it reads as its own
+ * run. Files go to the current directory (CTest: the build's tests dir), named by
+ * pid. */
 #include "latflow/config.h"
 #include "latflow/io.h"
 #include "latflow/model.h"
@@ -527,6 +530,73 @@ static void test_metrics_and_refusals(void) {
   lf_model_free(&m);
 }
 
+/* Volume transfer (lf_io_model_load_on): the same lattice is a plain load; another one
+ * gets the file's parameters bitwise on a model of that lattice (its own hash, same step);
+ * a gauge flow cannot run on 6x6 (masks need multiples of 4): LF_ERR_CONFIG naming both
+ * lattices, the model left zeroed. */
+static void test_load_on(void) {
+  lf_config cfg, back;
+  lf_model m, a, b;
+  memset(&a, 0, sizeof a);
+  memset(&b, 0, sizeof b);
+  small_config(&cfg, LF_PREC_F64, LF_BASE_NORMAL);
+  CHECK(make_model(&m, &cfg), "load_on: lf_model_init: %s", lf_last_error());
+  m.train_steps = 130;
+  m.n_train = 4160;
+  m.chain_steps = 200;
+  m.chain_n_train = 6400;
+  m.chain_seconds = 12.5;
+  const char *path = tname("load_on.h5");
+  CHECK(lf_io_model_save(path, &m, &cfg, 0) == LF_OK, "load_on: save: %s", lf_last_error());
+  lf_status rc = lf_io_model_load_on(path, 4, 6, &back, &a, 2);
+  CHECK(rc == LF_OK && a.L0 == 4 && a.L1 == 6 && lf_model_hash(&a) == lf_model_hash(&m),
+        "load_on the training lattice = load (rc %d, %dx%d)", rc, a.L0, a.L1);
+  rc = lf_io_model_load_on(path, 8, 10, &back, &b, 2);
+  CHECK(rc == LF_OK && b.L0 == 8 && b.L1 == 10 && back.theory.shape[0] == 4 &&
+            back.theory.shape[1] == 6 && b.nparams == m.nparams && b.step == 123 &&
+            memcmp(b.params, m.params, m.nparams * m.real_size) == 0 &&
+            lf_model_hash(&b) != lf_model_hash(&m) && b.train_steps == 130 && b.n_train == 4160 &&
+            b.chain_steps == 200 && b.chain_n_train == 6400 && b.chain_seconds == 12.5,
+        "load_on 8x10: rc %d (%s), %dx%d, stored shape %dx%d, step %llu, params bitwise", rc,
+        rc == LF_OK ? "" : lf_last_error(), b.L0, b.L1, back.theory.shape[0], back.theory.shape[1],
+        (unsigned long long)b.step);
+  lf_model_free(&a);
+  lf_model_free(&b);
+  lf_model_free(&m);
+  /* a file from before the cost attributes: its own run, samples not recorded */
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  int del = f >= 0;
+  const char *cost[5] = {"train_steps", "n_train", "chain_steps", "chain_n_train", "chain_seconds"};
+  for (int i = 0; i < 5 && del; i++) del = H5Adelete_by_name(f, "model", cost[i], H5P_DEFAULT) >= 0;
+  if (f >= 0) H5Fclose(f);
+  rc = lf_io_model_load(path, &back, &a, 1);
+  CHECK(del && rc == LF_OK && a.train_steps == 123 && a.n_train == -1 && a.chain_steps == 123 &&
+            a.chain_n_train == -1 && a.chain_seconds == a.train_seconds,
+        "an old file reads as its own run: rc %d, steps %ld, n_train %lld, chain %ld", rc,
+        a.train_steps, (long long)a.n_train, a.chain_steps);
+  lf_model_free(&a);
+  /* a u1 gauge flow of 4x4 on 6x6 */
+  lf_config_defaults(&cfg);
+  CHECK(lf_config_set(&cfg, "theory.name=u1") == LF_OK &&
+            lf_config_set(&cfg, "theory.shape=[4, 4]") == LF_OK,
+        "u1 card: %s", lf_last_error());
+  cfg.model.layers = 2;
+  cfg.model.nhidden = 1;
+  cfg.model.hidden[0] = 3;
+  CHECK(lf_model_init(&m, &cfg.model, 2, 4, 4, 1) == LF_OK, "gauge model: %s", lf_last_error());
+  lf_model_init_params(&m, 3);
+  const char *gpath = tname("load_on_u1.h5");
+  CHECK(lf_io_model_save(gpath, &m, &cfg, 0) == LF_OK, "gauge save: %s", lf_last_error());
+  rc = lf_io_model_load_on(gpath, 6, 6, &back, &b, 1);
+  CHECK(b.params == NULL && b.nparams == 0, "a refused transfer leaves the model zeroed");
+  expect_fail(rc, LF_ERR_CONFIG, "was trained on 4x4; its architecture cannot run on the 6x6",
+              "gauge flow 4x4 -> 6x6");
+  rc = lf_io_model_load_on(gpath, 8, 8, &back, &b, 1);
+  CHECK(rc == LF_OK && b.L0 == 8 && b.nparams == m.nparams, "gauge flow 4x4 -> 8x8: rc %d", rc);
+  lf_model_free(&b);
+  lf_model_free(&m);
+}
+
 int main(void) {
   test_roundtrip(LF_PREC_F32, LF_BASE_FREE_FIELD, "model_f32.h5");
   test_roundtrip(LF_PREC_F64, LF_BASE_NORMAL, "model_f64.h5");
@@ -535,6 +605,7 @@ int main(void) {
   test_checksummed_format();
   test_planted_links();
   test_metrics_and_refusals();
+  test_load_on();
   lf_test_cleanup();
   return lf_test_result();
 }

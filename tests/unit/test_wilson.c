@@ -224,6 +224,15 @@ static void check_kappa0(void) {
   CHECK(same && gd < 1e-15,
         "kappa=0: schwinger action %.15f %.15f %.15f == u1 %.15f %.15f %.15f; force diff %.1e",
         S[0], S[1], S[2], Su[0], Su[1], Su[2], gd);
+  /* D = 1: condensate (1/V) Re tr 1 = 2 (two spin components) and the pion correlator
+   * 2 delta_{t,0}, finite and defined (docs/PHYSICS.md: no pion mass at kappa = 0) */
+  double o[LF_MAX_OBS], G[4];
+  t.observables(&t, th, o);
+  t.correlator(&t, th, G);
+  CHECK(fabs(o[3] - 2.0) < 1e-14 && fabs(G[0] - 2.0) < 1e-14 && G[1] == 0.0 && G[2] == 0.0 &&
+            G[3] == 0.0,
+        "kappa=0: condensate %.17g (expect 2), C(t) = %g %g %g %g (expect 2 0 0 0)", o[3], G[0],
+        G[1], G[2], G[3]);
   lf_theory_free(&t);
   lf_theory_free(&u);
 }
