@@ -2,16 +2,17 @@
  * info`).
  *
  * For every kind of file latflow writes (docs/FORMAT.md: model, train, ensemble from
- * sample, hmc or latflow-merge, and the train, sample and hmc checkpoints) lf_info_read
+ * sample, hmc or latflow-merge, the train, sample and hmc checkpoints, studies) lf_info_read
  * collects into one JSON object: "file", "kind" (the file's latflow_format), "format_version",
  * "theory" (name, shape and the couplings the action reads), "model" (architecture and
  * parameter count: of a model file, of the model an ensemble was sampled with, of the
  * model a train checkpoint holds), "training" (steps, final loss, the last evaluation on
  * fresh samples, seconds: train files, and model files through the train.h5 of the same
  * run beside them), "chains" (chains, rows, steps, accepted, acceptance: ensembles and
- * sample/hmc checkpoints) and "provenance" (latflow version, git revision, compiler,
- * created_utc, seed, ranks, the stored card's FNV-1a 64 hash and its text). Fields a file
- * does not have are absent (or null where the kind would have them).
+ * sample/hmc checkpoints), "study" (name, protocol, points, done, grid keys, x, targets,
+ * volumes, root: study files, whose "theory" is the base card's) and "provenance" (latflow version,
+ * git revision, compiler, created_utc, seed, ranks, the stored card's FNV-1a 64 hash and its text).
+ * Fields a file does not have are absent (or null where the kind would have them).
  *
  * Local: one process, reads only (the io readers; lf_io_model_load checks a model's hash).
  * Errors: LF_ERR_USAGE (exit 2) for a missing or unreadable path or a file that is not

@@ -23,9 +23,10 @@
  * to <outdir>/gnuplot.log; all stay so a user can restyle a plot. The default outdir is
  * <dir of FILE>/plots/<FILE's name without .h5> (run/plots/ensemble, run/plots/hmc,
  * run/plots/train), and <dir of the first file>/plots/compare for a comparison, so the
- * plots of two files never share a folder. A file that is not an ensemble or a train
- * file (for a comparison: not two ensembles of the same theory, lattice and couplings
- * with an observable in common) is refused before any folder or file is made. Every file
+ * plots of two files never share a folder. A study file (latflow/study.h) gets the
+ * overlay plots of lf_plot_study in <dir of FILE>/plots. A file that is not an ensemble, a
+ * train or a study file (for a comparison: not two ensembles of the same theory, lattice and
+ * couplings with an observable in common) is refused before any folder or file is made. Every file
  * is first written into a new staging folder <outdir>/.plot-<pid>.tmp (created new, the
  * PNGs too before gnuplot opens them) and renamed into outdir only when gnuplot succeeded
  * and every PNG is whole: a failure leaves outdir's earlier plots as they were (only
@@ -54,11 +55,18 @@
 lf_status lf_plot_pipeline(const char *path, const char *outdir, cJSON *json);
 
 /* The overlay plots of a study file (latflow/study.h) into outdir (NULL: <dir of
- * path>/plots): ESS against N_train for all points (study_ess_vs_ntrain), the final ESS
- * and the training cost to each target against the study's x parameter (study_ess_vs_x,
- * study_cost_vs_x), and with volumes ESS against V with the fitted law
- * (study_ess_vs_volume) and the mass against L (study_mass_vs_L). json as
- * lf_plot_pipeline's, kind "study". lf_plot_pipeline dispatches study files here. */
+ * path>/plots): ESS and IMH acceptance against N_train for all points, the chain's N_train
+ * (ancestors included) when the protocol transfers, the targets as dashed lines
+ * (study_ess_vs_ntrain, study_acceptance_vs_ntrain); the final ESS (one line per case) and
+ * the training cost N_train to each target (log y, one line per case and target) against
+ * the study's x parameter, its value taken from each point's overrides (the point index,
+ * labelled, when a point has no numeric value) (study_ess_vs_x, study_cost_vs_x: with
+ * targets); with volumes ESS against V = L0 L1 (log y) with the fitted law
+ * ESS(V0)^(V/V0) (solid) and the one anchored at the largest V (dotted), V0 the base
+ * card's lattice (study_ess_vs_volume), and the IMH ensemble's mass against L0 when a
+ * volume has one (study_mass_vs_L). Data: study_curves.dat, study_x.dat, study_cost.dat,
+ * study_volumes.dat. json as lf_plot_pipeline's, kind "study". lf_plot_pipeline
+ * dispatches study files here. Errors: lf_io_study_read's, then as above. */
 lf_status lf_plot_study(const char *path, const char *outdir, cJSON *json);
 
 /* The two ensembles path_a and path_b side by side into outdir (NULL: <dir of

@@ -172,6 +172,8 @@ typedef struct lf_study {
   int has_root;             /* the root model exists (protocol root / sequential start) */
   lf_study_result root;     /* the root's measurements */
   int train_ranks;          /* training ranks used */
+  char *card_text;          /* owned: the card's text verbatim, for provenance (NULL:
+                               lf_io_study_write reads spec->source when it can) */
 } lf_study;
 
 /* ---- the card (src/config/config_study.c) ---- */
@@ -187,17 +189,28 @@ lf_status lf_config_load_study(const char *path, lf_config *cfg, lf_study_spec *
 
 /* ---- the study file (src/io/study_io.c) ---- */
 
-/* Writes st as path (HDF5, atomically through path.tmp; layout docs/FORMAT.md "Study
- * files") with provenance (latflow version, the card's text, the effective base config).
- * Points that are not done are stored with done = 0 and NaN measurements. */
+/* The layout version of study files (latflow_format "study"; docs/FORMAT.md). */
+#define LF_IO_STUDY_FORMAT_VERSION 1
+
+/* Writes st as path (HDF5, atomically through path.tmp, replacing an earlier study file;
+ * layout docs/FORMAT.md "Study files") with provenance (latflow version, the card's text,
+ * the effective base config). Points that are not done are stored with done = 0 and NaN
+ * measurements. Writing what lf_io_study_read returned gives the same bytes (with the same
+ * created_utc: SOURCE_DATE_EPOCH). Local; errors LF_ERR_INVALID (inconsistent counts),
+ * LF_ERR_IO, LF_ERR_HDF5, LF_ERR_NOMEM. */
 lf_status lf_io_study_write(const char *path, const lf_study *st);
-/* Reads a study file written by lf_io_study_write into *st (allocated; lf_study_free). */
+/* Reads a study file written by lf_io_study_write into *st (allocated; lf_study_free).
+ * The refusals of latflow/io.h (another kind of file: LF_ERR_FORMAT); a missing or
+ * inconsistent piece (a count out of range, a dataset of another shape) is LF_ERR_FORMAT
+ * naming the file and the object. On failure *st is zeroed. */
 lf_status lf_io_study_read(const char *path, lf_study *st);
 /* Writes DIR/study.csv (one row per point: index, label, the set keys, the measurements),
- * DIR/curves.csv (point, step, n_train, n_train_chain, seconds, seconds_chain, ess,
- * acceptance) and, with volumes, DIR/volumes.csv; each atomically. */
+ * DIR/curves.csv (point, label, step, n_train, n_train_chain, seconds, seconds_chain, ess,
+ * acceptance) and, with volumes, DIR/volumes.csv; each atomically (name.tmp, renamed).
+ * Numbers in full precision (%.17g), NaN as an empty cell (columns: docs/FORMAT.md). */
 lf_status lf_io_study_write_csv(const char *dir, const lf_study *st);
-/* Frees what st owns (spec, points, results and their curves) and zeroes it. */
+/* Frees what st owns (spec, points, results and their curves, card_text) and zeroes it;
+ * accepts a zeroed st. */
 void lf_study_free(lf_study *st);
 
 /* ---- analysis (src/analysis/study_fit.c) ---- */

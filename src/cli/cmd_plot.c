@@ -18,8 +18,11 @@ static const char help[] =
     "histogram of log w (flow) or dH (HMC); for a flow ensemble also the training curves\n"
     "from the train.h5 beside its model) or a training file (train.h5: loss, batch ESS and\n"
     "fresh-sample ESS vs step and vs training samples, fresh-sample ESS and IMH acceptance\n"
-    "vs samples flowed). DIR defaults to <dir of FILE>/plots/<FILE's name without .h5>\n"
-    "(run/plots/ensemble, run/plots/hmc). With two ensembles of the same theory, lattice and\n"
+    "vs samples flowed) or a study file (study.h5 of latflow study: ESS and acceptance vs\n"
+    "N_train of every point, final ESS and cost to each target vs the study's parameter,\n"
+    "ESS vs volume with the fitted law, mass vs L; into <dir of FILE>/plots). DIR defaults\n"
+    "to <dir of FILE>/plots/<FILE's name without .h5> (run/plots/ensemble, run/plots/hmc).\n"
+    "With two ensembles of the same theory, lattice and\n"
     "couplings (a flow ensemble and HMC): their observables with errors side by side and\n"
     "their effective samples per second (the flow's also with its training time), in\n"
     "<dir of the first>/plots/compare; two ensembles of other physics are refused (exit 2).\n"
@@ -36,7 +39,7 @@ int lf_cmd_plot(int argc, char **argv, MPI_Comm comm) {
   const char *second = o.config2;
   if (!o.config)
     return lf_cli_report(
-        lf_fail_msg(LF_ERR_USAGE, "plot: give an ensemble or train file\n%s", help));
+        lf_fail_msg(LF_ERR_USAGE, "plot: give an ensemble, train or study file\n%s", help));
   lf_status rc = lf_io_input_check(o.config, "plot: input");
   if (rc == LF_OK && second) rc = lf_io_input_check(second, "plot: second input");
   if (rc != LF_OK) return lf_cli_report(rc);

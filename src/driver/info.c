@@ -9,6 +9,7 @@
 #include "latflow/ensemble.h"
 #include "latflow/io.h"
 #include "latflow/model.h"
+#include "latflow/study.h"
 #include "latflow/theory.h"
 
 #include <math.h>
@@ -401,6 +402,33 @@ static lf_status info_ckpt(const char *path, const lf_io_header *h, cJSON *json)
   return rc;
 }
 
+/* A study file: the base card's theory and the study's shape (points done of all). */
+static lf_status info_study(const char *path, cJSON *json) {
+  static const char *const protocols[] = {"scratch", "root", "sequential"};
+  lf_study st;
+  lf_status rc = lf_io_study_read(path, &st);
+  if (rc != LF_OK) return rc;
+  add_theory(json, &st.base);
+  const lf_study_spec *sp = st.spec;
+  cJSON *o = cJSON_AddObjectToObject(json, "study");
+  cJSON_AddStringToObject(o, "name", sp->name);
+  cJSON_AddStringToObject(o, "protocol", protocols[sp->protocol]);
+  int done = 0;
+  for (int k = 0; k < st.npoints; k++) done += st.results[k].done != 0;
+  cJSON_AddNumberToObject(o, "points", st.npoints);
+  cJSON_AddNumberToObject(o, "done", done);
+  cJSON *keys = cJSON_AddArrayToObject(o, "grid");
+  for (int k = 0; k < sp->nkeys; k++) cJSON_AddItemToArray(keys, cJSON_CreateString(sp->keys[k]));
+  cJSON_AddNumberToObject(o, "cases", sp->ncases);
+  cJSON_AddStringToObject(o, "x", sp->x[0] ? sp->x : sp->nkeys ? sp->keys[0] : "");
+  cJSON_AddItemToObject(o, "targets", cJSON_CreateDoubleArray(sp->targets, sp->ntargets));
+  cJSON_AddNumberToObject(o, "volumes", sp->nvolumes);
+  cJSON_AddBoolToObject(o, "root", st.has_root);
+  cJSON_AddStringToObject(o, "output", st.output);
+  lf_study_free(&st);
+  return LF_OK;
+}
+
 lf_status lf_info_read(const char *path, cJSON *json) {
   lf_status rc = lf_io_input_check(path, "info");
   if (rc != LF_OK) return rc;
@@ -428,6 +456,8 @@ lf_status lf_info_read(const char *path, cJSON *json) {
     rc = info_ensemble(path, &h, json);
   else if (!strcmp(h.kind, "checkpoint"))
     rc = info_ckpt(path, &h, json);
+  else if (!strcmp(h.kind, "study"))
+    rc = info_study(path, json);
   else
     rc = LF_FAIL(LF_ERR_FORMAT,
                  "'%s' is a latflow file of kind '%s', which this latflow %s does not know "
@@ -541,6 +571,27 @@ static void print_chains(FILE *f, const cJSON *c) {
   }
 }
 
+/* "fig3, protocol root, 6 points (5 done), grid theory.lambda, ..." */
+static void print_study(FILE *f, const cJSON *o) {
+  fprintf(f, "  %-11s %s, protocol %s, %.0f points (%.0f done)", "study", str(o, "name"),
+          str(o, "protocol"), num(o, "points"), num(o, "done"));
+  const cJSON *v;
+  int first = 1;
+  cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(o, "grid")) {
+    fprintf(f, "%s%s", first ? ", grid " : " x ", v->valuestring);
+    first = 0;
+  }
+  if (num(o, "cases") > 0) fprintf(f, ", %.0f cases", num(o, "cases"));
+  first = 1;
+  cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(o, "targets")) {
+    fprintf(f, "%s%g", first ? ", targets " : " ", v->valuedouble);
+    first = 0;
+  }
+  if (num(o, "volumes") > 0) fprintf(f, ", %.0f volumes", num(o, "volumes"));
+  if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "root"))) fputs(", a root model", f);
+  fputc('\n', f);
+}
+
 void lf_info_print(FILE *f, const cJSON *json) {
   const char *kind = str(json, "kind");
   fprintf(f, "%s: latflow %s file, format version %.0f", str(json, "file"), kind,
@@ -562,6 +613,7 @@ void lf_info_print(FILE *f, const cJSON *json) {
             "train.init_from ancestors) %.0f steps, %.0f samples, %.1f s\n",
             "cost", num(own, "steps"), num(own, "n_train"), num(own, "seconds"), num(o, "steps"),
             num(o, "n_train"), num(o, "seconds"));
+  if ((o = cJSON_GetObjectItemCaseSensitive(json, "study"))) print_study(f, o);
   if ((o = cJSON_GetObjectItemCaseSensitive(json, "provenance"))) {
     const cJSON *dirty = cJSON_GetObjectItemCaseSensitive(o, "git_dirty");
     fprintf(f, "  %-11s latflow %s (git %s%s), %s %s, created %s, seed %.0f, %.0f rank(s)\n",

@@ -1,7 +1,7 @@
 /* The plots of latflow files (contract: latflow/plot.h; what each plot shows is written by
- * plot_ensemble.c, plot_train.c and plot_compare.c, see plot_impl.h): this file checks and
- * reads the input, writes the data files and the gnuplot script into a staging folder
- * DIR/.plot-<pid>.tmp, runs gnuplot there, checks that every PNG it was told to write is
+ * plot_ensemble.c, plot_train.c, plot_compare.c and plot_study.c, see plot_impl.h): this
+ * file checks and reads the input, writes the data files and the gnuplot script into a staging
+ * folder DIR/.plot-<pid>.tmp, runs gnuplot there, checks that every PNG it was told to write is
  * whole, and only then renames every file into DIR. The data (DIR/<name>.dat) and the
  * script (DIR/plots.gp) stay so that a user can restyle a plot. */
 #include "latflow/plot.h"
@@ -12,6 +12,7 @@
 #include "latflow/ensemble.h"
 #include "latflow/io.h"
 #include "latflow/log.h"
+#include "latflow/study.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -212,9 +213,10 @@ static lf_status default_outdir(char *dir, size_t n, const char *path, const cha
 
 /* What one staged plot run draws: the input(s) and their data (borrowed). */
 typedef struct plot_job {
-  const char *path;  /* the file named first (the ensemble or train file) */
-  const char *kind;  /* "ensemble", "train" or "compare" */
-  lf_plot_side s[2]; /* ensemble: s[0]; compare: both */
+  const char *path;      /* the file named first (the ensemble, train or study file) */
+  const char *kind;      /* "ensemble", "train", "compare" or "study" */
+  lf_plot_side s[2];     /* ensemble: s[0]; compare: both */
+  const lf_study *study; /* study: the study read from path */
 } plot_job;
 
 /* The script and data of job j into the staging folder st (script gp). */
@@ -223,6 +225,7 @@ static lf_status plot_body(FILE *gp, const char *st, const plot_job *j) {
   lf_status rc;
   if (!strcmp(j->kind, "train")) return lf_plot_training(gp, st, j->path);
   if (!strcmp(j->kind, "compare")) return lf_plot_compare_write(gp, st, j->s);
+  if (!strcmp(j->kind, "study")) return lf_plot_study_write(gp, st, j->study);
   const lf_ensemble *e = j->s[0].e;
   if ((rc = lf_plot_ensemble(gp, st, j->path, e, j->s[0].a)) != LF_OK) return rc;
   /* a flow ensemble: the training curves of the train.h5 beside its model */
@@ -307,9 +310,11 @@ lf_status lf_plot_pipeline(const char *path, const char *outdir, cJSON *json) {
   memset(&e, 0, sizeof e);
   memset(&a, 0, sizeof a);
   LF_CHECK(lf_io_file_kind(path, kind, sizeof kind));
+  if (!strcmp(kind, "study")) return lf_plot_study(path, outdir, json);
   if (strcmp(kind, "train") && strcmp(kind, "ensemble")) {
-    rc = LF_FAIL(LF_ERR_FORMAT, "'%s' is a latflow %s file; plot takes an ensemble or a train file",
-                 path, kind);
+    rc = LF_FAIL(LF_ERR_FORMAT,
+                 "'%s' is a latflow %s file; plot takes an ensemble, a train or a study file", path,
+                 kind);
     goto fail;
   }
   if (!strcmp(kind, "ensemble")) {
@@ -324,11 +329,33 @@ lf_status lf_plot_pipeline(const char *path, const char *outdir, cJSON *json) {
     cJSON_AddStringToObject(json, "input", path);
     cJSON_AddStringToObject(json, "kind", kind);
   }
-  const plot_job j = {path, kind, {{path, &e, &a}, {NULL, NULL, NULL}}};
+  const plot_job j = {path, kind, {{path, &e, &a}, {NULL, NULL, NULL}}, NULL};
   LF_CHECK(plot_staged(dir, &j, json));
 fail:
   lf_analysis_free(&a);
   lf_ens_free(&e);
+  return rc;
+}
+
+/* Reads the study before any folder is made (a refused file touches nothing), then
+ * plot_staged into outdir or <dir of path>/plots. */
+lf_status lf_plot_study(const char *path, const char *outdir, cJSON *json) {
+  char dir[LF_PATH_MAX], tmp[LF_PATH_MAX];
+  lf_study st;
+  lf_status rc = lf_io_study_read(path, &st);
+  if (rc != LF_OK) return rc;
+  snprintf(tmp, sizeof tmp, "%s", path);
+  if (outdir)
+    snprintf(dir, sizeof dir, "%s", outdir);
+  else
+    rc = lf_io_path_join(dir, sizeof dir, dirname(tmp), "plots");
+  if (rc == LF_OK && json) {
+    cJSON_AddStringToObject(json, "input", path);
+    cJSON_AddStringToObject(json, "kind", "study");
+  }
+  const plot_job j = {path, "study", {{NULL, NULL, NULL}, {NULL, NULL, NULL}}, &st};
+  if (rc == LF_OK) rc = plot_staged(dir, &j, json);
+  lf_study_free(&st);
   return rc;
 }
 
@@ -337,7 +364,7 @@ fail:
 lf_status lf_plot_compare_analysed(const char *path_a, const lf_ensemble *ea, const lf_analysis *aa,
                                    const char *path_b, const lf_ensemble *eb, const lf_analysis *ab,
                                    const char *outdir, cJSON *json) {
-  const plot_job j = {path_a, "compare", {{path_a, ea, aa}, {path_b, eb, ab}}};
+  const plot_job j = {path_a, "compare", {{path_a, ea, aa}, {path_b, eb, ab}}, NULL};
   char dir[LF_PATH_MAX];
   lf_status rc = lf_plot_compare_check(j.s);
   if (rc != LF_OK) return rc;

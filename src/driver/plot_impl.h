@@ -7,6 +7,7 @@
  *                   correlator and effective mass, log w or dH)
  *   plot_train.c    the training curves of a train.h5
  *   plot_compare.c  two ensembles of the same theory side by side
+ *   plot_study.c    the overlay plots of a study file (latflow/study.h)
  * Every function writes data files into the staging folder dir and gnuplot commands into
  * the script gp; each PNG the script writes is first created here (lf_plot_png). */
 #ifndef LATFLOW_PLOT_IMPL_H
@@ -36,6 +37,12 @@ lf_status lf_plot_ensemble(FILE *gp, const char *dir, const char *path, const lf
                            const lf_analysis *a);
 /* The training curves of train_path (plot_train.c). */
 lf_status lf_plot_training(FILE *gp, const char *dir, const char *train_path);
+
+struct lf_study;
+/* The overlay plots of the study st (plot_study.c): ESS and acceptance against N_train,
+ * final ESS and cost to the targets against the x parameter, ESS against V with the
+ * volume law and the mass against L. */
+lf_status lf_plot_study_write(FILE *gp, const char *dir, const struct lf_study *st);
 
 /* One ensemble of a comparison: its path, data and analysis (borrowed). */
 typedef struct lf_plot_side {

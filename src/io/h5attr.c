@@ -235,6 +235,20 @@ static lf_status attr_read_num(hid_t obj, const char *name, H5T_class_t cls1, H5
   return rc;
 }
 
+lf_status lf_h5_attr_read_strn(hid_t obj, const char *name, char *buf, size_t n, const char *path,
+                               const char *objname) {
+  char *s = NULL;
+  lf_status rc = lf_h5_attr_read_str(obj, name, &s, path, objname);
+  if (rc != LF_OK) return rc;
+  if (strlen(s) >= n)
+    rc = LF_FAIL(LF_ERR_FORMAT, "'%s': attribute %s of %s has %zu bytes, at most %zu allowed", path,
+                 name, objname, strlen(s), n - 1);
+  else
+    memcpy(buf, s, strlen(s) + 1);
+  free(s);
+  return rc;
+}
+
 lf_status lf_h5_attr_read_num(hid_t obj, const char *name, lf_h5_type t, void *out,
                               const char *path, const char *objname) {
   const H5T_class_t cls = t == LF_H5_F64 ? H5T_FLOAT : H5T_INTEGER;

@@ -10,6 +10,7 @@
 #include "latflow/ckpt.h"
 #include "latflow/ensemble.h"
 #include "latflow/io.h"
+#include "latflow/study.h"
 #include "latflow/version.h"
 
 #include <cblas.h>
@@ -184,6 +185,7 @@ int lf_io_kind_version(const char *kind) {
   if (strcmp(kind, "train") == 0) return LF_IO_TRAIN_FORMAT_VERSION;
   if (strcmp(kind, "ensemble") == 0) return LF_IO_ENSEMBLE_FORMAT_VERSION;
   if (strcmp(kind, "checkpoint") == 0) return LF_IO_CKPT_FORMAT_VERSION;
+  if (strcmp(kind, "study") == 0) return LF_IO_STUDY_FORMAT_VERSION;
   return 0;
 }
 
@@ -450,6 +452,27 @@ lf_status lf_io_commit_tmp(const char *tmp, const char *path) {
   }
   close(dfd);
   return LF_OK;
+}
+
+lf_status lf_h5_write_whole(const char *path, int overwrite, const char *kind, int version,
+                            lf_h5_body_fn body, const void *ctx) {
+  lf_status rc = LF_OK;
+  hid_t fapl = -1, file = -1;
+  char tmp[LF_PATH_MAX + 8];
+  int created = 0;
+  LF_CHECK(lf_h5_fapl_serial(&fapl));
+  LF_CHECK(lf_h5_create_tmp(path, overwrite, fapl, tmp, sizeof tmp, &file));
+  created = 1;
+  LF_CHECK(lf_h5_write_header(file, kind, version, NULL, tmp));
+  LF_CHECK(body(file, tmp, ctx));
+  LF_CHECK(lf_h5_close(&file, tmp));
+  LF_CHECK(lf_io_commit_tmp(tmp, path));
+  created = 0;
+fail:
+  lf_h5_discard(&file);
+  if (fapl >= 0) H5Pclose(fapl);
+  if (created) unlink(tmp);
+  return rc;
 }
 
 lf_status lf_h5_fapl_no_evictions(hid_t fapl, const char *path) {

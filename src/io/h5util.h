@@ -115,6 +115,9 @@ lf_status lf_h5_attr_exists(hid_t obj, const char *name, int *exists, const char
  * convert any stored integer type (range-checked by HDF5). */
 lf_status lf_h5_attr_read_str(hid_t obj, const char *name, char **out, const char *path,
                               const char *objname); /* *out: malloc'ed, caller frees */
+/* A string attribute copied into buf[n]; one that does not fit is LF_ERR_FORMAT. */
+lf_status lf_h5_attr_read_strn(hid_t obj, const char *name, char *buf, size_t n, const char *path,
+                               const char *objname);
 lf_status lf_h5_attr_read_i64(hid_t obj, const char *name, int64_t *out, const char *path,
                               const char *objname);
 lf_status lf_h5_attr_read_u64(hid_t obj, const char *name, uint64_t *out, const char *path,
@@ -246,6 +249,12 @@ lf_status lf_h5_create_excl(const char *tmp, hid_t fapl, hid_t *file);
 /* After the tmp file is closed: fsync it, refuse a symbolic link at path (LF_ERR_IO),
  * rename it to path and fsync the directory. */
 lf_status lf_io_commit_tmp(const char *tmp, const char *path);
+/* Writes one whole file at once (model and study files): lf_h5_create_tmp(path, overwrite)
+ * with lf_h5_fapl_serial, the header of kind and version, body(file, tmp, ctx) for the
+ * rest, then closes, syncs and renames it to path; on failure the .tmp is removed. */
+typedef lf_status (*lf_h5_body_fn)(hid_t file, const char *tmp, const void *ctx);
+lf_status lf_h5_write_whole(const char *path, int overwrite, const char *kind, int version,
+                            lf_h5_body_fn body, const void *ctx);
 /* Sets fapl's format bounds to the HDF5 1.8 format (low and high), whose metadata carries
  * checksums that HDF5 verifies before decoding; every file latflow creates uses it. */
 lf_status lf_h5_fapl_checksummed(hid_t fapl);

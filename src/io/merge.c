@@ -66,31 +66,18 @@ typedef struct input {
 
 /* ---- pass 1: headers and checks ---------------------------------------------------------- */
 
-/* A string attribute of obj copied into buf[n] (LF_ERR_FORMAT if it does not fit). */
-static lf_status attr_str(hid_t obj, const char *name, char *buf, size_t n, const char *path,
-                          const char *objname) {
-  char *s = NULL;
-  lf_status rc = lf_h5_attr_read_str(obj, name, &s, path, objname);
-  if (rc != LF_OK) return rc;
-  if (strlen(s) >= n)
-    rc = LF_FAIL(LF_ERR_FORMAT, "'%s': attribute %s of %s has %zu bytes, at most %zu allowed", path,
-                 name, objname, strlen(s), n - 1);
-  else
-    memcpy(buf, s, strlen(s) + 1);
-  free(s);
-  return rc;
-}
-
 /* Provenance of chain r of an already merged file (its /chain_r attributes). */
 static lf_status read_chain_prov(hid_t g, const char *path, const char *gname, prov *p) {
   lf_status rc = LF_OK;
   int64_t c = 0;
-  LF_CHECK(attr_str(g, "source_path", p->path, sizeof p->path, path, gname));
+  LF_CHECK(lf_h5_attr_read_strn(g, "source_path", p->path, sizeof p->path, path, gname));
   LF_CHECK(lf_h5_attr_read_i64(g, "source_chain", &c, path, gname));
   p->chain = (int)c;
-  LF_CHECK(attr_str(g, "source_model_hash", p->model_hash, sizeof p->model_hash, path, gname));
+  LF_CHECK(lf_h5_attr_read_strn(g, "source_model_hash", p->model_hash, sizeof p->model_hash, path,
+                                gname));
   LF_CHECK(lf_h5_attr_read_u64(g, "source_seed", &p->seed, path, gname));
-  LF_CHECK(attr_str(g, "source_latflow_version", p->version, sizeof p->version, path, gname));
+  LF_CHECK(lf_h5_attr_read_strn(g, "source_latflow_version", p->version, sizeof p->version, path,
+                                gname));
   LF_CHECK(lf_h5_attr_read_f64(g, "source_gen_seconds", &p->gen_seconds, path, gname));
   LF_CHECK(lf_h5_attr_read_f64(g, "source_train_seconds", &p->train_seconds, path, gname));
 fail:
@@ -103,7 +90,7 @@ static lf_status read_header(input *in, uint64_t seed) {
   hid_t f = -1, g = -1;
   char version[64], gname[32];
   LF_CHECK(lf_h5_open_latflow(in->path, "ensemble", H5P_DEFAULT, &f, NULL, 0, &in->format_version));
-  LF_CHECK(attr_str(f, "latflow_version", version, sizeof version, in->path, "/"));
+  LF_CHECK(lf_h5_attr_read_strn(f, "latflow_version", version, sizeof version, in->path, "/"));
   in->prov = calloc((size_t)in->R, sizeof *in->prov);
   if (!in->prov) {
     rc = LF_FAIL(LF_ERR_NOMEM, "'%s': provenance of %d chains", in->path, in->R);

@@ -88,6 +88,11 @@ static const lf_h5_field ecol[] = {
 #undef EV
 #define NECOL (sizeof ecol / sizeof ecol[0])
 
+const lf_h5_field *lf_io_eval_fields(size_t *n) {
+  *n = NECOL;
+  return ecol;
+}
+
 static const char eval_group_desc[] =
     "evaluations of the flow on fresh samples during training (every train.eval_every steps "
     "and at the end), one row per evaluation; the unbiased counterpart of the batch ESS";

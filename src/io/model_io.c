@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* The name of a precision ("single", "double"), as the /model attribute spells it. */
 static const char *prec_name(lf_precision p) {
@@ -85,12 +84,20 @@ fail:
   return rc;
 }
 
+/* What a model file holds after its header (lf_h5_write_whole's body): /meta, /model. */
+typedef struct model_body {
+  const lf_model *m;
+  const lf_config *c;
+} model_body;
+
+static lf_status write_model_body(hid_t file, const char *tmp, const void *ctx) {
+  const model_body *b = ctx;
+  lf_status rc = lf_h5_write_meta(file, b->c, 1, tmp);
+  return rc == LF_OK ? write_model_group(file, b->m, b->c, tmp) : rc;
+}
+
 lf_status lf_io_model_save(const char *path, const lf_model *m, const lf_config *cfg,
                            int overwrite) {
-  lf_status rc = LF_OK;
-  hid_t fapl = -1, file = -1;
-  char tmp[LF_PATH_MAX + 8];
-  int created = 0;
   if (!path || !m || !cfg)
     return LF_FAIL(LF_ERR_INVALID, "lf_io_model_save: path, model and config are required");
   if (m->nparams > 0 && !m->params)
@@ -115,19 +122,9 @@ lf_status lf_io_model_save(const char *path, const lf_model *m, const lf_config 
   *c = *cfg;
   c->model = m->cfg;
 
-  LF_CHECK(lf_h5_fapl_serial(&fapl));
-  LF_CHECK(lf_h5_create_tmp(path, overwrite, fapl, tmp, sizeof tmp, &file));
-  created = 1;
-  LF_CHECK(lf_h5_write_header(file, "model", LF_IO_MODEL_FORMAT_VERSION, NULL, tmp));
-  LF_CHECK(lf_h5_write_meta(file, c, 1, tmp));
-  LF_CHECK(write_model_group(file, m, c, tmp));
-  LF_CHECK(lf_h5_close(&file, tmp));
-  LF_CHECK(lf_io_commit_tmp(tmp, path));
-  created = 0;
-fail:
-  lf_h5_discard(&file);
-  if (fapl >= 0) H5Pclose(fapl);
-  if (created) unlink(tmp);
+  const model_body b = {m, c};
+  const lf_status rc =
+      lf_h5_write_whole(path, overwrite, "model", LF_IO_MODEL_FORMAT_VERSION, write_model_body, &b);
   free(c);
   return rc;
 }

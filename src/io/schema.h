@@ -86,4 +86,8 @@ lf_status lf_h5_attrs_write(hid_t obj, const lf_h5_field *f, size_t n, const voi
 lf_status lf_h5_attrs_read(hid_t obj, const lf_h5_field *f, size_t n, void *rec, const char *path,
                            const char *objname);
 
+/* The columns of lf_train_eval_record (train.h5 /eval, defined in metrics.c), shared by
+ * the other tables of such records (a study file's curves); *n gets their number. */
+const lf_h5_field *lf_io_eval_fields(size_t *n);
+
 #endif

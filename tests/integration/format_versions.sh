@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # docs/FORMAT.md's format_version of every file kind matches the code (issue 15): the
-# constants LF_IO_{MODEL,TRAIN,ENSEMBLE,CKPT}_FORMAT_VERSION in include/latflow/, the
+# constants LF_IO_{MODEL,TRAIN,ENSEMBLE,CKPT,STUDY}_FORMAT_VERSION in include/latflow/, the
 # writers that pass them (src/io), the table at the top of FORMAT.md, the section titles
 # ("`latflow_format = "kind"`, version N") and the newest version in the change log.
 # usage: format_versions.sh LATFLOW WORKDIR SOURCEDIR
@@ -13,7 +13,8 @@ lf_setup "$@"
 if "$py" - "$src" > check.txt 2>&1 <<'PY'; then ok "FORMAT.md versions = code"; else bad "FORMAT.md versions"; fi
 import glob, re, sys
 src = sys.argv[1]
-macro = {"model": "MODEL", "train": "TRAIN", "ensemble": "ENSEMBLE", "checkpoint": "CKPT"}
+macro = {"model": "MODEL", "train": "TRAIN", "ensemble": "ENSEMBLE", "checkpoint": "CKPT",
+         "study": "STUDY"}
 const = {}
 for h in glob.glob(src + "/include/latflow/*.h"):
     for m in re.finditer(r"#define LF_IO_(\w+)_FORMAT_VERSION (\d+)", open(h).read()):
