@@ -13,8 +13,9 @@
  *
  * Files: <dir>/point.json (<out>/root/root.json for the root) holds a point's measurements
  * (lf_study_result with its evaluation curve; written atomically by rank 0 once the point
- * finished: its presence means "done"); <out>/study.json the --json object of the whole
- * study; the study file and tables of latflow/study.h at the end.
+ * finished: its presence means "done"); at the end <out>/study.h5, study.csv, curves.csv
+ * (volumes.csv) and plots/ (latflow/study.h, lf_plot_study), and <out>/study.json, the
+ * --json object of the whole study.
  *
  * lf_study_init and the printing functions are local; lf_study_run is collective over comm
  * (every rank runs every point's training; rank 0 alone reads and writes the JSON files). */
@@ -39,7 +40,7 @@ typedef struct lf_study_opts {
 } lf_study_opts;
 
 /* Builds *st (zeroed first) from a loaded card: takes ownership of spec (heap, freed by
- * lf_study_release also on failure), copies base, sets the output folder (NULL or "":
+ * lf_study_free, latflow/study.h, also on failure), copies base, sets the output folder (NULL or "":
  * runs/<spec->name>), expands the points and checks every point's config and the root's
  * (lf_config_set_list and the flow's rules; a refused point is LF_ERR_CONFIG naming its
  * index and label). Results start not done, NaN. */
@@ -47,8 +48,6 @@ lf_status lf_study_init(lf_study *st, lf_study_spec *spec, const lf_config *base
                         const char *output);
 /* The config of point k, or of the root for k = -1 (see above). */
 lf_status lf_study_point_config(const lf_study *st, int k, lf_config *cfg);
-/* Frees what lf_study_init and lf_study_run allocated and zeroes st. */
-void lf_study_release(lf_study *st);
 
 /* The points as a table (index, label, overrides, parent, folder), for --dry-run. */
 void lf_study_print_points(const lf_study *st, FILE *out);

@@ -122,12 +122,12 @@ int lf_cmd_study(int argc, char **argv, MPI_Comm comm) {
   lf_status rc = study_opts(&o, &g_run.opts);
   if (rc == LF_OK) rc = load(&o, &st, &cfg);
   if (rc != LF_OK) {
-    lf_study_release(&st);
+    lf_study_free(&st);
     return lf_cli_report(rc);
   }
   if (o.dry_run) {
     code = dry_run(&o, &st, comm);
-    lf_study_release(&st);
+    lf_study_free(&st);
     return code;
   }
   lf_cli_banner(comm, "study");
@@ -144,12 +144,12 @@ int lf_cmd_study(int argc, char **argv, MPI_Comm comm) {
   if (rc == LF_OK) rc = lf_cli_memory_check(comm, "train", &o, &cfg);
   if (rc == LF_OK) rc = lf_config_set_output(&lock, dir);
   if (rc != LF_OK) {
-    lf_study_release(&st);
+    lf_study_free(&st);
     return lf_cli_report(rc);
   }
   g_run.st = &st;
   code = lf_cli_run_locked(&o, &lock, "study", 1, run_body, comm);
   g_run.st = NULL;
-  lf_study_release(&st);
+  lf_study_free(&st);
   return code;
 }

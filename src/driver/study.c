@@ -169,17 +169,6 @@ lf_status lf_study_init(lf_study *st, lf_study_spec *spec, const lf_config *base
   return rc;
 }
 
-void lf_study_release(lf_study *st) {
-  if (!st) return;
-  if (st->results)
-    for (int k = 0; k < st->npoints; k++) free(st->results[k].curve);
-  free(st->root.curve);
-  free(st->results);
-  free(st->points);
-  free(st->spec);
-  memset(st, 0, sizeof *st);
-}
-
 /* "root", "-" (scratch) or the parent's index, as text. */
 static const char *parent_text(char *buf, size_t n, int parent) {
   if (parent == LF_STUDY_PARENT_ROOT) return "root";

@@ -30,6 +30,7 @@
 #include "latflow/ensemble.h"
 #include "latflow/io.h"
 #include "latflow/log.h"
+#include "latflow/plot.h"
 #include "latflow/signal.h"
 #include "latflow/table.h"
 
@@ -206,6 +207,22 @@ static lf_status measure_volumes(const lf_study *st, const lf_config *cfg, const
   return rc;
 }
 
+/* Rank 0: the law ESS(V) = ESS(V0)^(V/V0) fitted to r's volumes (V0: the point's lattice;
+ * lf_study_fit_volume_law). No usable volume: a warning, the law NaN. */
+static void fit_law(const lf_study *st, const lf_config *cfg, lf_study_result *r) {
+  double V[LF_STUDY_MAX_VOLUMES], ess[LF_STUDY_MAX_VOLUMES], err[LF_STUDY_MAX_VOLUMES];
+  const int n = st->spec->nvolumes;
+  for (int i = 0; i < n; i++) {
+    V[i] = (double)r->volumes[i].L0 * r->volumes[i].L1;
+    ess[i] = r->volumes[i].ess;
+    err[i] = r->volumes[i].ess_err;
+  }
+  const double V0 = (double)cfg->theory.shape[0] * cfg->theory.shape[1];
+  if (lf_study_fit_volume_law(n, V, ess, err, V0, &r->law_ess_v0, &r->law_ess_v0_err,
+                              &r->law_chi2_dof, &r->law_ess_anchor) != LF_OK)
+    lf_log_warn("study", "no volume law: %s", lf_last_error());
+}
+
 /* Rank 0: unit k's result from its JSON file when it exists (*found = 1). */
 static lf_status load_result(lf_study *st, int k, int *found) {
   char path[LF_PATH_MAX];
@@ -282,6 +299,7 @@ static lf_status run_unit(lf_study *st, int k, const lf_study_opts *o, MPI_Comm 
     if (rc == LF_OK && sample) rc = measure_sample(st, k, r);
     if (rc == LF_OK && k >= 0 && st->spec->nvolumes > 0) {
       memcpy(r->volumes, vol, sizeof vol);
+      fit_law(st, &cfg, r);
     }
     cJSON *pj = rc == LF_OK ? lf_study_point_json(st, k, 1) : NULL;
     if (rc == LF_OK && !pj) rc = LF_FAIL(LF_ERR_NOMEM, "point JSON");
@@ -344,19 +362,33 @@ static lf_status assemble(lf_study *st) {
   return rc;
 }
 
-/* Rank 0: the study's outputs (DIR/study.json) and the --json object. */
+/* Rank 0: the study's outputs: DIR/study.h5, the CSV tables, the overlay plots (a plot
+ * that fails is a warning: gnuplot may be missing) and DIR/study.json; then the --json
+ * object. */
 static lf_status write_outputs(lf_study *st, cJSON *json) {
-  char path[LF_PATH_MAX];
-  lf_status rc = lf_io_path_join(path, sizeof path, st->output, "study.json");
+  char h5[LF_PATH_MAX], csv[LF_PATH_MAX], js[LF_PATH_MAX];
+  lf_status rc = lf_io_path_join(h5, sizeof h5, st->output, "study.h5");
+  if (rc == LF_OK) rc = lf_io_path_join(csv, sizeof csv, st->output, "study.csv");
+  if (rc == LF_OK) rc = lf_io_path_join(js, sizeof js, st->output, "study.json");
+  if (rc == LF_OK) rc = lf_io_study_write(h5, st);
+  if (rc == LF_OK) rc = lf_io_study_write_csv(st->output, st);
+  if (rc == LF_OK && lf_plot_study(h5, NULL, NULL) != LF_OK)
+    lf_log_warn("study", "no plots: %s", lf_last_error());
   cJSON *o = rc == LF_OK ? cJSON_CreateObject() : NULL;
   if (rc == LF_OK && !o) rc = LF_FAIL(LF_ERR_NOMEM, "study JSON");
   if (rc == LF_OK) {
-    lf_study_to_json(st, path, o);
-    rc = lf_study_write_json_file(path, o);
+    lf_study_to_json(st, csv, o);
+    cJSON_AddStringToObject(o, "file", h5);
+    rc = lf_study_write_json_file(js, o);
   }
   cJSON_Delete(o);
-  if (rc == LF_OK) lf_log_info("study", "%d points; table %s", st->npoints, path);
-  if (json) lf_study_to_json(st, path, json);
+  if (rc == LF_OK)
+    lf_log_info("study", "%d points; %s, table %s, plots in %s/plots", st->npoints, h5, csv,
+                st->output);
+  if (rc == LF_OK && json) {
+    lf_study_to_json(st, csv, json);
+    cJSON_AddStringToObject(json, "file", h5);
+  }
   return rc;
 }
 

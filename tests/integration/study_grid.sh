@@ -62,8 +62,10 @@ expect_code 0 "--dry-run of cases x grid" -- "$lf" study cases.yaml --dry-run
 
 # ---- the points are the single runs ------------------------------------------------------------
 expect_code 0 "study of 2 points" -- "$lf" study grid.yaml --output s --json
-grep -q '"table":	"s/study.json"' out.txt && [ -s s/study.json ] && ok "--json names the table s/study.json" ||
-  bad "no table: $(head -8 out.txt)"
+grep -q '"table":	"s/study.csv"' out.txt && grep -q '"file":	"s/study.h5"' out.txt && [ -s s/study.json ] &&
+  [ -s s/study.h5 ] && [ -s s/curves.csv ] && [ "$(wc -l < s/study.csv)" = 3 ] &&
+  ok "--json names the table s/study.csv and s/study.h5; study.json, curves.csv written" ||
+  bad "outputs: $(head -8 out.txt; ls s)"
 [ "$(grep -c '"done":	true' out.txt)" = 2 ] && [ "$(grep -c '"n_train":	480' out.txt)" -ge 2 ] &&
   [ "$(grep -c '"ess_eval":	0\.' out.txt)" = 2 ] && ok "--json: 2 finished points, N_train 480 (30 steps x 16)" ||
   bad "--json points: $(cat out.txt)"
@@ -72,6 +74,8 @@ grep -q '"target":	0.001,\s*$' out.txt; grep -A1 '"target":	0.001' out.txt | gre
 grep -A1 '"target":	0.99' out.txt | grep -q '"steps":	null' && ok "target ESS 0.99 not reached (null)" ||
   bad "target 0.99: $(grep -A3 '0.99' out.txt | head)"
 expect_err "study: point 2/2 [theory.lambda=6, train.batch=16]" "one log line per point"
+expect_code 0 "latflow info of the study file" -- "$lf" info s/study.h5 --json
+grep -q '"done":	2' out.txt && ok "info: 2 points done" || bad "info: $(head -30 out.txt)"
 for v in 8 6; do
   k=$([ $v = 8 ] && echo 0 || echo 1)
   expect_code 0 "train --set theory.lambda=$v" -- "$lf" train grid.yaml --set theory.lambda=$v --set train.batch=16 --output t$v

@@ -70,7 +70,8 @@ expect_code 1 "--assemble with point 0 missing" -- "$lf" study root.yaml --outpu
 expect_err "1 of 3 runs have no results yet (0)" "lists the missing point"
 expect_code 0 "--point 0" -- "$lf" study root.yaml --output a --point 0
 expect_code 0 "--assemble" -- "$lf" study root.yaml --output a --assemble --json
-[ "$(grep -c '"done":	true' out.txt)" = 3 ] && [ -s a/study.json ] && ok "--assemble: root and 2 points, a/study.json" ||
+[ "$(grep -c '"done":	true' out.txt)" = 3 ] && [ -s a/study.json ] && [ -s a/study.h5 ] && [ -s a/study.csv ] &&
+  ok "--assemble: root and 2 points, a/study.h5, a/study.csv" ||
   bad "--assemble: $(cat out.txt)"
 for k in 0 1; do same r/points/p00$k/model.h5 a/points/p00$k/model.h5 "array point $k: bitwise the whole study's"; done
 
