@@ -22,16 +22,18 @@ static const char help[] =
     "exactly `latflow train CARD --set key=value ... --output DIR/points/pNNN`, from\n"
     "scratch, from the root model (DIR/root) or from the previous point's model, as\n"
     "study.protocol says. Each finished point's measurements (ESS and acceptance curve,\n"
-    "costs, chain costs, the cost to reach each study.targets ESS) go to its point.json,\n"
-    "the whole table to DIR/study.json (DIR: --output, default runs/<study.name>).\n"
+    "costs, chain costs, the cost to reach each study.targets ESS) go to its point.json;\n"
+    "at the end the study file DIR/study.h5, the tables DIR/study.csv and curves.csv (and\n"
+    "volumes.csv), the plots DIR/plots/ and DIR/study.json (DIR: --output, default\n"
+    "runs/<study.name>).\n"
     "--set applies to every point (before the point's own overrides).\n"
     "--dry-run lists the points (index, label, overrides, parent, folder; --json: the\n"
     "study's object without measurements) and runs nothing.\n"
     "An output that holds the runs of a study is refused unless --resume (finished points\n"
     "are kept, an interrupted one continues from its checkpoint) or --force (start over).\n"
     "Cluster arrays: --root-only trains only the root model, --point K only point K (its\n"
-    "root must be trained; not for protocol sequential), --assemble builds DIR/study.json\n"
-    "from the points' results (an error lists the missing ones).\n";
+    "root must be trained; not for protocol sequential), --assemble builds the study's\n"
+    "outputs from the points' results (an error lists the missing ones).\n";
 
 /* lf_study_run's arguments for the locked run (lf_cli_run_locked passes only the config). */
 static struct {

@@ -24,7 +24,7 @@ static const char usage[] =
     "  plot FILE.h5 [--out DIR]   PNG plots (gnuplot): training, histories, autocorrelation\n"
     "  bench CONFIG         throughput: train steps/s, proposals/s, memory, FLOP efficiency\n"
     "  study CARD           a study: the runs of a grid of overrides, their costs and ESS\n"
-    "                       (DIR/study.json, one run folder per point; --dry-run lists them)\n"
+    "                       (study.h5 and study.csv, one run folder per point; --dry-run)\n"
     "  info FILE.h5         what a latflow file holds: kind, theory, model, chains, provenance\n"
     "  config [--default] [CONFIG]   print the effective config\n"
     "  check CONFIG         validate a card for every command (exit 0 valid, 2 not)\n"
