@@ -6,8 +6,9 @@
  *
  * Measurements (lf_study_result) of a point, from <dir>/train.h5: the evaluation curve
  * (/eval), steps (the last step record + 1), N_train (the sum of the batch column),
- * train_seconds (the last evaluation's training seconds, or the last step record's without
- * evaluations), cpu_seconds = train_seconds x training ranks, the last evaluation's ESS,
+ * train_seconds (the training seconds the pipeline reports and model.h5 records; when the
+ * pipeline found the run complete, the last evaluation's, or the last step record's
+ * without evaluations), cpu_seconds = train_seconds x training ranks, the last evaluation's ESS,
  * acceptance and samples, eff_per_second = ESS x samples / evaluation seconds, and for each
  * target the first evaluation with ESS >= target. Chain costs add the parent's chain
  * (the root's, or point k-1's, which hold their own ancestors').
@@ -64,7 +65,8 @@ static const lf_study_result *parent_of(const lf_study *st, int k) {
 }
 
 /* Rank 0: the measurements of unit k from its train.h5 into *r (see the top comment). */
-static lf_status measure(lf_study *st, int k, const char *stop_reason, lf_study_result *r) {
+static lf_status measure(lf_study *st, int k, const char *stop_reason, double train_seconds,
+                         lf_study_result *r) {
   char path[LF_PATH_MAX];
   lf_train_series s;
   memset(&s, 0, sizeof s);
@@ -95,6 +97,7 @@ static lf_status measure(lf_study *st, int k, const char *stop_reason, lf_study_
       r->ncurve = s.neval;
     }
   }
+  if (isfinite(train_seconds)) r->train_seconds = train_seconds; /* the model file's */
   r->cpu_seconds = r->train_seconds * st->train_ranks;
   r->steps_chain = r->steps + (par ? par->steps_chain : 0);
   r->n_train_chain = r->n_train + (par ? par->n_train_chain : 0);
@@ -295,7 +298,9 @@ static lf_status run_unit(lf_study *st, int k, const lf_study_opts *o, MPI_Comm 
   if (rc == LF_OK && rank == 0) {
     const cJSON *sr = cJSON_GetObjectItemCaseSensitive(jp, "stop_reason");
     lf_study_result *r = result_of(st, k);
-    rc = measure(st, k, cJSON_IsString(sr) ? sr->valuestring : "", r);
+    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(jp, "train_seconds");
+    rc = measure(st, k, cJSON_IsString(sr) ? sr->valuestring : "",
+                 cJSON_IsNumber(ts) ? ts->valuedouble : NAN, r);
     if (rc == LF_OK && sample) rc = measure_sample(st, k, r);
     if (rc == LF_OK && k >= 0 && st->spec->nvolumes > 0) {
       memcpy(r->volumes, vol, sizeof vol);

@@ -5,10 +5,11 @@
 # run of `latflow train --set train.init_from=DIR/root/model.h5 --set <point>`. Protocol
 # sequential: point 0 from scratch, point k from point k-1's model: bitwise a manual chain
 # of `latflow train --set train.init_from=...`, the stored config names the predecessor and
-# the chain's N_train adds the predecessors'. Arrays: --point K before the root exists is
-# refused naming --root-only; --root-only, then --point 1, --point 0 in any order, then
-# --assemble give the points of the whole study (bitwise); --assemble with a point missing
-# lists it; a sequential study refuses --point (exit 2).
+# the chain's N_train and seconds add the predecessors' (as model.h5 records them).
+# Arrays: --point K before the root exists is refused naming --root-only; --root-only,
+# then --point 1, --point 0 in any order, then --assemble give the points of the whole
+# study (bitwise); --assemble with a point missing lists it; a sequential study refuses
+# --point (exit 2).
 # usage: study_protocols.sh LATFLOW WORKDIR SOURCEDIR
 set -u
 # shellcheck source=tests/lib.sh
@@ -89,4 +90,9 @@ same c/p0/model.h5 s/points/p000/model.h5 "sequential point 0: bitwise a scratch
 same c/p1/model.h5 s/points/p001/model.h5 "sequential point 1: bitwise the manual chain"
 grep -q '"n_train_chain":	640' seq.json.txt && ok "sequential: point 1's chain N_train 640" ||
   bad "chain: $(grep chain seq.json.txt)"
+expect_code 0 "latflow info of point 1's model" -- "$lf" info s/points/p001/model.h5 --json
+ichain=$(grep -A4 '"chain":' out.txt | grep -E '"(n_train|seconds)"' | sed 's/.*://; s/[ ,\t]//g' | tr '\n' ' ')
+pchain=$(grep -E '"(n_train_chain|seconds_chain)"' s/points/p001/point.json | sed 's/.*://; s/[ ,\t]//g' | tr '\n' ' ')
+[ -n "$ichain" ] && [ "$ichain" = "$pchain" ] && ok "point.json's chain cost is the model file's ($pchain)" ||
+  bad "chain cost: model '$ichain', point.json '$pchain'"
 finish study_protocols
