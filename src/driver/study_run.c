@@ -131,12 +131,8 @@ static lf_status measure(lf_study *st, int k, const char *stop_reason, double tr
  * one) into r (see the top comment). */
 static lf_status measure_sample(const lf_study *st, int k, lf_study_result *r) {
   char fpath[LF_PATH_MAX], hpath[LF_PATH_MAX];
-  lf_ensemble fe, he;
-  lf_analysis fa, ha;
-  memset(&fe, 0, sizeof fe);
-  memset(&he, 0, sizeof he);
-  memset(&fa, 0, sizeof fa);
-  memset(&ha, 0, sizeof ha);
+  lf_ensemble fe = {0}, he = {0};
+  lf_analysis fa = {0}, ha = {0};
   lf_status rc = unit_path(st, k, "ensemble.h5", fpath, sizeof fpath);
   if (rc == LF_OK) rc = unit_path(st, k, "hmc.h5", hpath, sizeof hpath);
   if (rc == LF_OK) rc = lf_ens_read(fpath, &fe);
