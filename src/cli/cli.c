@@ -37,6 +37,12 @@ lf_status lf_cli_parse(int argc, char **argv, int first, const char *cmd, lf_cli
       o->resume = 1;
     else if (!strcmp(a, "--default"))
       o->use_default = 1;
+    else if (!strcmp(a, "--dry-run"))
+      o->dry_run = 1;
+    else if (!strcmp(a, "--root-only"))
+      o->root_only = 1;
+    else if (!strcmp(a, "--assemble"))
+      o->assemble = 1;
     else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
       o->quiet = 1;
       lf_log_set_level(LF_LOG_WARN);
@@ -56,6 +62,9 @@ lf_status lf_cli_parse(int argc, char **argv, int first, const char *cmd, lf_cli
     } else if (!strcmp(a, "--output") || !strcmp(a, "-o") || !strcmp(a, "--out")) {
       NEEDVAL("--output");
       o->output = val;
+    } else if (!strcmp(a, "--point")) {
+      NEEDVAL("--point");
+      o->point = val;
     } else if (!strcmp(a, "--stau")) {
       NEEDVAL("--stau");
       o->stau = val;

@@ -23,6 +23,8 @@ static const char usage[] =
     "  analyze FILE.h5      means, Gamma-method errors, tau_int, acceptance, ESS\n"
     "  plot FILE.h5 [--out DIR]   PNG plots (gnuplot): training, histories, autocorrelation\n"
     "  bench CONFIG         throughput: train steps/s, proposals/s, memory, FLOP efficiency\n"
+    "  study CARD           a study: the runs of a grid of overrides, their costs and ESS\n"
+    "                       (study.h5 and study.csv, one run folder per point; --dry-run)\n"
     "  info FILE.h5         what a latflow file holds: kind, theory, model, chains, provenance\n"
     "  config [--default] [CONFIG]   print the effective config\n"
     "  check CONFIG         validate a card for every command (exit 0 valid, 2 not)\n"
@@ -58,6 +60,7 @@ static int dispatch(int argc, char **argv, MPI_Comm comm) {
   if (!strcmp(cmd, "analyze")) return lf_cmd_analyze(argc, argv, comm);
   if (!strcmp(cmd, "plot")) return lf_cmd_plot(argc, argv, comm);
   if (!strcmp(cmd, "info")) return lf_cmd_info(argc, argv, comm);
+  if (!strcmp(cmd, "study")) return lf_cmd_study(argc, argv, comm);
   fprintf(stderr, "latflow: unknown command '%s'\n\n%s", cmd, usage);
   return 2;
 }
@@ -69,7 +72,8 @@ static int dispatch(int argc, char **argv, MPI_Comm comm) {
 static int wants_signals(int argc, char **argv) {
   if (argc < 2) return 0;
   const char *c = argv[1];
-  return !strcmp(c, "train") || !strcmp(c, "run") || !strcmp(c, "sample") || !strcmp(c, "hmc");
+  return !strcmp(c, "train") || !strcmp(c, "run") || !strcmp(c, "sample") || !strcmp(c, "hmc") ||
+         !strcmp(c, "study");
 }
 
 int main(int argc, char **argv) {

@@ -143,6 +143,11 @@ lf_status lf_cfg_validate(const lf_config *c, const char *src, const int *lines)
  * is close, else the valid keys of the section. */
 lf_status lf_cfg_unknown_key(loc at, const char *path);
 
+/* The entry of the NULL-terminated list names closest to name by the rule of the
+ * suggestions above (distance <= 3 and less than the name's length, or a prefix), or -1.
+ * For the keys of a study card's `study:` section (config_study.c). */
+int lf_cfg_closest_name(const char *name, const char *const *names);
+
 /* ---- numbers (config_number.c) ------------------------------------------------------------ */
 
 /* NUM_FRACTION: an integer key given a number that is not a whole one (1.5, 1e-3) */

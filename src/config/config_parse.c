@@ -294,6 +294,9 @@ static lf_status walk_map(pctx *c, const yaml_node_t *map, const char *prefix) {
       return lf_cfg_fail_at(LF_ERR_CONFIG, at_node(c, kn), prefix[0] ? prefix : NULL,
                             "keys must be names, got %s", describe(q, sizeof q, kn));
     const char *name = scalar(kn);
+    /* a study card's `study:` section (latflow/study.h) is read by lf_config_load_study;
+     * a run card's commands (train, config, check ...) ignore it */
+    if (!prefix[0] && !strcmp(name, "study")) continue;
     snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", name);
     if (strlen(name) + strlen(prefix) + 2 > sizeof path || strchr(name, '.') || !name[0])
       return lf_cfg_fail_at(LF_ERR_CONFIG, at_node(c, kn), NULL, "unknown key %s",

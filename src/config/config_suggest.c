@@ -63,6 +63,21 @@ static int suggest(const char *parent, const char *name) {
   return -1;
 }
 
+int lf_cfg_closest_name(const char *name, const char *const *names) {
+  int best = -1, bestd = 99;
+  const size_t ln = strlen(name);
+  for (int k = 0; names[k]; k++) {
+    int d = osa_distance(name, names[k]);
+    const size_t ll = strlen(names[k]);
+    const int prefix =
+        ln >= 2 && (strncmp(names[k], name, ln) == 0 || strncmp(name, names[k], ll) == 0);
+    if (!((d <= 3 && (size_t)d < ln) || prefix)) continue;
+    if (prefix && d > 3) d = 3;
+    if (d < bestd) best = k, bestd = d;
+  }
+  return best;
+}
+
 /* Message for an unknown dotted key (config_int.h): find the first part that is not a key, suggest
  * a replacement for it, and keep the rest if the repaired path is a key. */
 lf_status lf_cfg_unknown_key(loc at, const char *path) {

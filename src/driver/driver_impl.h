@@ -10,12 +10,14 @@
  *   hmc_pipeline.c    lf_hmc_pipeline_ex: lf_hmc_run and its JSON summary
  *   run_pipeline.c    lf_run_stages: the train, sample and hmc stages of latflow run
  *   eval_pipeline.c   lf_eval_model: a model file evaluated on fresh samples (volume
- *                     transfer, jackknife ESS error) for the study */
+ *                     transfer, jackknife ESS error) for the study
+ *   study*.c          the study engine (its own study_impl.h) */
 #ifndef LATFLOW_DRIVER_IMPL_H
 #define LATFLOW_DRIVER_IMPL_H
 
 #include "latflow/config.h"
 #include "latflow/dist.h"
+#include "latflow/io.h"
 #include "latflow/model.h"
 #include "latflow/sample.h"
 #include "latflow/status.h"
@@ -73,6 +75,10 @@ void lf_driver_set_cost(const lf_config *cfg, const lf_driver_parent *p, long st
  * and the warnings as "warnings". */
 lf_status lf_driver_train_report(const lf_config *cfg, const lf_train_result *res,
                                  const char *metrics_path, cJSON *json);
+/* One train.h5 /eval record as a JSON object (step, samples, ess, acceptance, loss,
+ * log_mean_weight, n_train, seconds, eval_seconds): train --json's "evals" and a study's
+ * point.json "curve". */
+cJSON *lf_driver_eval_json(const lf_train_eval_record *e);
 
 /* ---- sample (sample_files.c) ---- */
 

@@ -29,6 +29,21 @@ static void warn(cJSON *arr, const char *fmt, ...) {
   if (arr) cJSON_AddItemToArray(arr, cJSON_CreateString(msg));
 }
 
+/* One evaluation as a JSON object (driver_impl.h). */
+cJSON *lf_driver_eval_json(const lf_train_eval_record *e) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddNumberToObject(o, "step", (double)e->step);
+  cJSON_AddNumberToObject(o, "samples", (double)e->samples);
+  cJSON_AddNumberToObject(o, "ess", e->ess);
+  cJSON_AddNumberToObject(o, "acceptance", e->acceptance);
+  cJSON_AddNumberToObject(o, "loss", e->loss);
+  cJSON_AddNumberToObject(o, "log_mean_weight", e->log_mean_weight);
+  cJSON_AddNumberToObject(o, "n_train", (double)e->n_train);
+  cJSON_AddNumberToObject(o, "seconds", e->seconds);
+  cJSON_AddNumberToObject(o, "eval_seconds", e->eval_seconds);
+  return o;
+}
+
 /* The evaluations come from train.h5, not from res: a resumed run lists those of its
  * earlier parts too. */
 lf_status lf_driver_train_report(const lf_config *cfg, const lf_train_result *res,
@@ -40,18 +55,7 @@ lf_status lf_driver_train_report(const lf_config *cfg, const lf_train_result *re
   if (json) {
     cJSON *list = cJSON_AddArrayToObject(json, "evals");
     for (size_t i = 0; i < s.neval && list; i++) {
-      const lf_train_eval_record *e = &s.evals[i];
-      cJSON *o = cJSON_CreateObject();
-      cJSON_AddNumberToObject(o, "step", (double)e->step);
-      cJSON_AddNumberToObject(o, "samples", (double)e->samples);
-      cJSON_AddNumberToObject(o, "ess", e->ess);
-      cJSON_AddNumberToObject(o, "acceptance", e->acceptance);
-      cJSON_AddNumberToObject(o, "loss", e->loss);
-      cJSON_AddNumberToObject(o, "log_mean_weight", e->log_mean_weight);
-      cJSON_AddNumberToObject(o, "n_train", (double)e->n_train);
-      cJSON_AddNumberToObject(o, "seconds", e->seconds);
-      cJSON_AddNumberToObject(o, "eval_seconds", e->eval_seconds);
-      cJSON_AddItemToArray(list, o);
+      cJSON_AddItemToArray(list, lf_driver_eval_json(&s.evals[i]));
     }
     cJSON_AddNumberToObject(json, "eval_samples", last ? (double)last->samples : 0.0);
     if (last) {
