@@ -33,14 +33,10 @@
 # docs/CLUSTER.md is the guide.
 set -uo pipefail
 
-die() { echo "submit: ERROR: $*" >&2; exit 2; }
-usage() {  # usage STATUS: the header of this file; on stderr unless asked for (--help)
-  if [ "${1:-0}" = 0 ]; then sed -n '2,/^# docs\/CLUSTER.md/p' "$0" | sed 's/^# \{0,1\}//'
-  else sed -n '2,/^# docs\/CLUSTER.md/p' "$0" | sed 's/^# \{0,1\}//' >&2; fi
-  exit "${1:-0}"
-}
-
 JOBS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+SUBMIT_PROG=submit
+# shellcheck source-path=SCRIPTDIR source=submit-lib.sh
+. "$JOBS/submit-lib.sh" || { echo "submit: no $JOBS/submit-lib.sh" >&2; exit 2; }
 TASKS=4 RANKS=1 THREADS=1 TIME=01:00:00 WARN=300 DIR="" MODEL="" HMC=0 PARALLEL="" DRY=0 EXTRA=""
 CARD=""
 while [ $# -gt 0 ]; do
@@ -84,25 +80,7 @@ if [ -z "$DIR" ]; then
   [ -n "$DIR" ] || die "no --dir and no output in the card"
 fi
 
-# seconds of an sbatch time limit: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S
-tsec() {
-  local t=$1 d=0 a b c
-  [[ $t == *-* ]] && { d=${t%%-*}; t=${t#*-}; }
-  IFS=: read -r a b c <<<"$t"
-  if [ "$d" != 0 ] || [[ $1 == *-* ]]; then echo $(( d*86400 + 10#${a:-0}*3600 + 10#${b:-0}*60 + 10#${c:-0} ))
-  elif [ -n "$c" ]; then echo $(( 10#$a*3600 + 10#$b*60 + 10#$c ))
-  elif [ -n "$b" ]; then echo $(( 10#$a*60 + 10#$b ))
-  else echo $(( 10#$a*60 )); fi
-}
-[[ $TIME =~ ^([0-9]+-)?[0-9]+(:[0-9]+){0,2}$ ]] || die "--time: not an sbatch time limit: '$TIME'"
-TSEC=$(tsec "$TIME")
-[ "$TSEC" -ge 60 ] || die "--time: at least one minute"
-# SLURM checks the warning time about every 30-60 s: a warning longer than a third of the
-# limit would leave each run little time to work before it checkpoints and requeues
-if [ $((3 * WARN)) -gt "$TSEC" ]; then
-  WARN=$((TSEC / 3))
-  echo "submit: --warn lowered to $WARN s (a third of the time limit)" >&2
-fi
+check_time
 
 if [ "$DRY" = 1 ]; then
   RUNDIR=$(realpath -m "$DIR")
@@ -126,21 +104,6 @@ NAME=$(basename "$RUNDIR")
 export LATFLOW_BIN LATFLOW_JOBS=$JOBS LATFLOW_SEED=$SEED LATFLOW_TASKS=$TASKS
 [ -n "$MODEL" ] && export LATFLOW_MODEL=$MODEL
 
-submitted=()
-sub() {  # sub STAGE SBATCH-ARGS... -> prints the job id
-  local out id
-  if [ "$DRY" = 1 ]; then
-    echo "sbatch ${*:2}" >&2; echo "<$1>"; return 0
-  fi
-  out=$(sbatch --parsable "${@:2}") || return 1
-  id=${out%%;*}
-  [[ $id =~ ^[0-9]+$ ]] || return 1
-  echo "$id"
-}
-fail() {  # cancel what was submitted before the failure
-  [ ${#submitted[@]} -gt 0 ] && scancel "${submitted[@]}" 2>/dev/null
-  die "$*"
-}
 common=(--export=ALL --kill-on-invalid-dep=yes)
 # --sbatch: split at blanks on purpose; given last, so that it overrides the options above
 # shellcheck disable=SC2206
