@@ -2,6 +2,10 @@
 # login node, never run; the batch scripts use jobs/common.sh instead).
 #   die MSG            print "<prog>: ERROR: MSG" and exit 2 (SUBMIT_PROG names the script)
 #   usage STATUS       print the script's header comment (stdout for 0, else stderr), exit
+#   common_opt ARGS    if $1 is an option both scripts take (--ranks --threads --time
+#                      --warn --dir --parallel --sbatch --dry-run --help), sets its variable
+#                      and NSHIFT to the words it used; NSHIFT=0 for any other word
+#   check_counts VAR...  each VAR must hold a positive integer (the --var option's value)
 #   tsec LIMIT         seconds of an sbatch time limit: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S
 #   check_time         TIME must be an sbatch limit of at least a minute; sets TSEC and
 #                      lowers WARN to a third of it
@@ -15,6 +19,29 @@ usage() {  # the header of the calling script, up to its "docs/CLUSTER.md" line
   if [ "${1:-0}" = 0 ]; then sed -n '2,/^# docs\/CLUSTER.md/p' "$0" | sed 's/^# \{0,1\}//'
   else sed -n '2,/^# docs\/CLUSTER.md/p' "$0" | sed 's/^# \{0,1\}//' >&2; fi
   exit "${1:-0}"
+}
+common_opt() {
+  NSHIFT=2
+  case $1 in
+    --ranks) RANKS=${2:-} ;;
+    --threads) THREADS=${2:-} ;;
+    --time) TIME=${2:-} ;;
+    --warn) WARN=${2:-} ;;
+    --dir) DIR=${2:-} ;;
+    --parallel) PARALLEL=${2:-} ;;
+    --sbatch) EXTRA=${2:-} ;;
+    --dry-run) DRY=1; NSHIFT=1 ;;
+    -h | --help) usage 0 ;;
+    *) NSHIFT=0 ;;
+  esac
+  [ $# -ge "$NSHIFT" ] || die "$1 needs a value"
+}
+check_counts() {
+  local v
+  for v in "$@"; do
+    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "--${v,,} needs a positive integer, got '${!v}'"
+  done
+  [ -z "${PARALLEL:-}" ] || [[ $PARALLEL =~ ^[1-9][0-9]*$ ]] || die "--parallel needs a positive integer"
 }
 tsec() {
   local t=$1 d=0 a b c

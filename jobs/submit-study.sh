@@ -32,26 +32,16 @@ SUBMIT_PROG=submit-study
 . "$JOBS/submit-lib.sh" || { echo "submit-study: no $JOBS/submit-lib.sh" >&2; exit 2; }
 RANKS=1 THREADS=1 TIME=01:00:00 WARN=300 DIR="" PARALLEL="" DRY=0 EXTRA="" CARD=""
 while [ $# -gt 0 ]; do
+  common_opt "$@"
+  if [ "$NSHIFT" -gt 0 ]; then shift "$NSHIFT"; continue; fi
   case $1 in
-    --ranks) RANKS=${2:-}; shift 2 ;;
-    --threads) THREADS=${2:-}; shift 2 ;;
-    --time) TIME=${2:-}; shift 2 ;;
-    --warn) WARN=${2:-}; shift 2 ;;
-    --dir) DIR=${2:-}; shift 2 ;;
-    --parallel) PARALLEL=${2:-}; shift 2 ;;
-    --sbatch) EXTRA=${2:-}; shift 2 ;;
-    --dry-run) DRY=1; shift ;;
-    -h | --help) usage 0 ;;
     -*) die "unknown option '$1' (see --help)" ;;
     *) [ -z "$CARD" ] || die "one study card only ('$CARD', '$1')"; CARD=$1; shift ;;
   esac
 done
 [ -n "$CARD" ] || usage 2
 [ -r "$CARD" ] || die "cannot read the study card '$CARD'"
-for v in RANKS THREADS WARN; do
-  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "--${v,,} needs a positive integer, got '${!v}'"
-done
-[ -z "$PARALLEL" ] || [[ $PARALLEL =~ ^[1-9][0-9]*$ ]] || die "--parallel needs a positive integer"
+check_counts RANKS THREADS WARN
 check_time
 
 LATFLOW_BIN=${LATFLOW_BIN:-$JOBS/../build/bin}

@@ -40,29 +40,19 @@ SUBMIT_PROG=submit
 TASKS=4 RANKS=1 THREADS=1 TIME=01:00:00 WARN=300 DIR="" MODEL="" HMC=0 PARALLEL="" DRY=0 EXTRA=""
 CARD=""
 while [ $# -gt 0 ]; do
+  common_opt "$@"
+  if [ "$NSHIFT" -gt 0 ]; then shift "$NSHIFT"; continue; fi
   case $1 in
-    --tasks) TASKS=${2:-}; shift 2 ;;
-    --ranks) RANKS=${2:-}; shift 2 ;;
-    --threads) THREADS=${2:-}; shift 2 ;;
-    --time) TIME=${2:-}; shift 2 ;;
-    --warn) WARN=${2:-}; shift 2 ;;
-    --dir) DIR=${2:-}; shift 2 ;;
-    --model) MODEL=${2:-}; shift 2 ;;
+    --tasks) TASKS=${2:-}; [ $# -ge 2 ] || die "$1 needs a value"; shift 2 ;;
+    --model) MODEL=${2:-}; [ $# -ge 2 ] || die "$1 needs a value"; shift 2 ;;
     --hmc) HMC=1; shift ;;
-    --parallel) PARALLEL=${2:-}; shift 2 ;;
-    --sbatch) EXTRA=${2:-}; shift 2 ;;
-    --dry-run) DRY=1; shift ;;
-    -h | --help) usage 0 ;;
     -*) die "unknown option '$1' (see --help)" ;;
     *) [ -z "$CARD" ] || die "one run card only ('$CARD', '$1')"; CARD=$1; shift ;;
   esac
 done
 [ -n "$CARD" ] || usage 2
 [ -r "$CARD" ] || die "cannot read the run card '$CARD'"
-for v in TASKS RANKS THREADS WARN; do
-  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "--${v,,} needs a positive integer, got '${!v}'"
-done
-[ -z "$PARALLEL" ] || [[ $PARALLEL =~ ^[1-9][0-9]*$ ]] || die "--parallel needs a positive integer"
+check_counts TASKS RANKS THREADS WARN
 
 LATFLOW_BIN=${LATFLOW_BIN:-$JOBS/../build/bin}
 LATFLOW_BIN=$(cd "$LATFLOW_BIN" 2>/dev/null && pwd -P) || die "no binary directory (LATFLOW_BIN)"

@@ -4,8 +4,7 @@
 #    every card's header states the paper's setting, the reduced setting, the cost and the
 #    full-scale variant;
 # 2. with `latflow study` (issue 16), `latflow study CARD --dry-run --json` expands every
-#    card into the number of points docs/STUDIES.md promises, with its protocol (skipped
-#    with a message while the binary has no study command);
+#    card into the number of points docs/STUDIES.md promises, with its protocol;
 # 3. docs/STUDIES.md has a section naming each card.
 # Shown to fail: a card whose run card is broken (an unknown key) and a wrong point count.
 # usage: study_cards.sh LATFLOW WORKDIR SOURCEDIR
@@ -81,10 +80,7 @@ done
 ok "docs/STUDIES.md names the cards"
 
 # 2. --dry-run with the study command
-if ! "$lf" study --help > /dev/null 2>&1; then
-  echo "skip: 'latflow study' does not exist in this binary yet: --dry-run not checked"
-  finish study_cards
-fi
+"$lf" study --help > /dev/null 2>&1 || bad "latflow study --help failed"
 count() { # JSON EXPECT-POINTS EXPECT-PROTOCOL: 0 when the dry-run object matches
   python3 - "$@" <<'PY'
 import json, sys
