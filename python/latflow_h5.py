@@ -83,7 +83,9 @@ def read_ensemble(path, configs=True):
 
     Keys: the header ("latflow_format", "format_version", "config_yaml", "seed", ...), "kind"
     (imh, reweight, hmc), "theory", "C", "L0", "L1", "obs_names", "model_hash",
-    "model_path", "train_seconds", "gen_seconds" and "chains": one dict per chain with
+    "model_path", "train_seconds", "gen_seconds", "model_shape" ([L0, L1] of the lattice
+    the model was trained on when it was volume transferred, else None) and "chains": one
+    dict per chain with
       obs (rows, nobs), corr (rows, ncorr) or None, configs (rows, C, L0, L1) or None
       (configs=False, or sample.save: none), multiplicity (rows), row, id, logw, dH,
       accepted (steps), and the derived
@@ -99,7 +101,9 @@ def read_ensemble(path, configs=True):
         e.update(kind=_str(a["kind"]), theory=_str(a["theory"]), C=int(a["C"]),
                  L0=int(a["L0"]), L1=int(a["L1"]), obs_names=_strs(a["obs_names"]),
                  model_hash=_str(a["model_hash"]), model_path=_str(a["model_path"]),
-                 train_seconds=float(a["train_seconds"]), gen_seconds=float(a["gen_seconds"]))
+                 train_seconds=float(a["train_seconds"]), gen_seconds=float(a["gen_seconds"]),
+                 model_shape=([int(x) for x in np.atleast_1d(a["model_shape"])]
+                              if "model_shape" in a else None))
         C, L0, L1 = e["C"], e["L0"], e["L1"]
         chains = []
         for r in range(int(a["nchains"])):
@@ -128,9 +132,10 @@ def read_ensemble(path, configs=True):
 
 # ---- models ------------------------------------------------------------------------------
 
-_ARCH_INT = ("C", "layers", "kernel", "nparams", "nbase", "optimizer_step")
+_ARCH_INT = ("C", "layers", "kernel", "nparams", "nbase", "optimizer_step", "train_steps",
+             "n_train", "chain_steps", "chain_n_train")
 _ARCH_STR = ("theory", "base", "activation", "coupling", "init", "precision")
-_ARCH_REAL = ("base_mass", "init_scale", "train_seconds")
+_ARCH_REAL = ("base_mass", "init_scale", "train_seconds", "chain_seconds")
 
 
 def _conv_shapes(cin, hidden, cout, k):
@@ -193,7 +198,9 @@ def model_tensors(arch, params):
 
 def read_model(path):
     """A model file as a dict: the header, "arch" (the /model attributes: C, shape, base,
-    layers, hidden, kernel, activation, coupling, precision, nparams, nbase, ...), "params"
+    layers, hidden, kernel, activation, coupling, precision, nparams, nbase, ..., and the
+    training cost: train_steps, n_train, train_seconds, and the transfer chain's totals
+    chain_steps, chain_n_train, chain_seconds when the file has them), "params"
     (the flat arena, float32 or float64 as stored) and "tensors" (model_tensors)."""
     with _open(path, "model") as f:
         m = _header(f)

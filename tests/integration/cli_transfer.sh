@@ -62,6 +62,26 @@ grep -q "trained on 4x4 (volume transfer)" out.txt && ok "info text names the tr
 expect_code 0 "analyze the transferred ensemble" -- "$lf" analyze v8/ensemble.h5 --json
 [ -n "$(json_num acceptance)" ] && ok "analysis of the 8x8 ensemble (acceptance $(json_num acceptance))" \
   || bad "analysis of the 8x8 ensemble has no acceptance"
+# the Python reader (python/latflow_h5.py) sees the training lattice and the model's cost
+py=${LATFLOW_TEST_PYTHON:-/usr/bin/python3}
+if "$py" -c 'import h5py, numpy' 2> /dev/null; then
+  if "$py" - "$src/python" v8/ensemble.h5 p4/model.h5 > py.txt 2>&1 <<'PY'; then
+import sys
+sys.path.insert(0, sys.argv[1])
+import latflow_h5 as L
+e, m = L.read_ensemble(sys.argv[2], configs=False), L.read_model(sys.argv[3])
+a = m["arch"]
+assert e["model_shape"] == [4, 4] and (e["L0"], e["L1"]) == (8, 8), e["model_shape"]
+assert a["train_steps"] == 40 and a["n_train"] == 40 * 32, a
+assert a["chain_steps"] == 40 and a["chain_n_train"] == a["n_train"], a
+PY
+    ok "python reader: model_shape [4, 4], the model's own and chain cost"
+  else
+    bad "python reader: $(tail -3 py.txt)"
+  fi
+else
+  ok "python reader check skipped: no h5py/numpy for $py"
+fi
 expect_code 0 "ordinary sampling on 4x4" -- "$lf" sample p4.yaml
 expect_code 0 "info of the ordinary ensemble" -- "$lf" info p4/ensemble.h5 --json
 grep -q '"model_shape"' out.txt && bad "an ordinary ensemble has model_shape" \
