@@ -20,7 +20,10 @@
 typedef struct study_x {
   const char *key; /* spec.x, or the first grid key ("" if none) */
   int numeric;
-  double *x; /* (npoints) */
+  double *x;   /* (npoints) */
+  int *series; /* (npoints): the line of the point in the plots against x */
+  int nseries;
+  char (*label)[LF_STUDY_LABEL_MAX]; /* (npoints): the label of each series */
 } study_x;
 
 /* A gnuplot single-quoted string of s ('' for a quote). */
@@ -51,13 +54,37 @@ static int chained(const lf_study *st) {
   return st->spec->protocol != LF_STUDY_SCRATCH;
 }
 
-/* The case of point k: the points are case-major over the grid's product. */
-static int point_case(const lf_study *st, int k) {
+/* The series (lines) of the plots against x: points with the same case and the same grid
+ * values in every key but x lie on one line, labelled with the case and those values. A
+ * point's overrides are its case's, then one per grid key in key order. */
+static lf_status study_series(const lf_study *st, study_x *sx) {
+  const lf_study_spec *sp = st->spec;
+  const int n = st->npoints ? st->npoints : 1;
+  sx->series = calloc((size_t)n, sizeof *sx->series);
+  sx->label = calloc((size_t)n, sizeof *sx->label);
+  if (!sx->series || !sx->label) return LF_FAIL(LF_ERR_NOMEM, "series of %d points", n);
   int ngrid = 1;
-  for (int i = 0; i < st->spec->nkeys; i++)
-    ngrid *= st->spec->nvalues[i] > 0 ? st->spec->nvalues[i] : 1;
-  const int c = st->spec->ncases > 0 ? st->points[k].index / ngrid : 0;
-  return c < st->spec->ncases ? c : 0;
+  for (int i = 0; i < sp->nkeys; i++) ngrid *= sp->nvalues[i] > 0 ? sp->nvalues[i] : 1;
+  sx->nseries = 0;
+  for (int k = 0; k < st->npoints; k++) {
+    const lf_study_point *p = &st->points[k];
+    char lab[LF_STUDY_LABEL_MAX] = "";
+    size_t used = 0;
+    const int c = sp->ncases > 0 ? p->index / ngrid : -1;
+    if (c >= 0 && c < sp->ncases)
+      used += (size_t)snprintf(lab, sizeof lab, "%s", sp->cases[c].label);
+    for (int i = 0, g = p->nset - sp->nkeys; i < sp->nkeys && g + i >= 0; i++) {
+      const lf_study_set *e = &p->set[g + i];
+      if (!strcmp(e->key, sx->key) || used >= sizeof lab) continue;
+      used += (size_t)snprintf(lab + used, sizeof lab - used, "%s%s=%s", used ? ", " : "", e->key,
+                               e->value);
+    }
+    int j = 0;
+    while (j < sx->nseries && strcmp(sx->label[j], lab) != 0) j++;
+    if (j == sx->nseries) snprintf(sx->label[sx->nseries++], LF_STUDY_LABEL_MAX, "%s", lab);
+    sx->series[k] = j;
+  }
+  return LF_OK;
 }
 
 /* Fills sx (sx->x allocated) from the points' overrides. */
@@ -77,7 +104,7 @@ static lf_status study_x_values(const lf_study *st, study_x *sx) {
   }
   if (!sx->numeric)
     for (int k = 0; k < st->npoints; k++) sx->x[k] = st->points[k].index;
-  return LF_OK;
+  return study_series(st, sx);
 }
 
 /* With a non-numeric x: the points' labels as x tics. */
@@ -152,24 +179,26 @@ static lf_status curves_plots(FILE *gp, const char *dir, const lf_study *st) {
   return rc;
 }
 
-/* study_x.dat (a block per case: x, final ESS, its error, index) and study_cost.dat (a
- * block per case and target: x, N_train to the target), and their plots. */
+/* study_x.dat (a block per series: x, final ESS, its error, index) and study_cost.dat
+ * (a block per series and target: x, N_train to the target), and their plots. */
 static lf_status x_plots(FILE *gp, const char *dir, const lf_study *st, const study_x *sx) {
-  const int nc = st->spec->ncases > 0 ? st->spec->ncases : 1, nt = st->spec->ntargets;
+  const int nc = sx->nseries, nt = st->spec->ntargets;
   const int chain = chained(st);
-  int nx = 0, ncost = 0, xblock[LF_STUDY_MAX_CASES];
-  int cblock[LF_STUDY_MAX_CASES][LF_STUDY_MAX_TARGETS];
+  int nx = 0, ncost = 0;
+  int *xblock = calloc((size_t)(nc ? nc : 1), sizeof *xblock);
+  int *cblock = calloc((size_t)(nc ? nc : 1) * LF_STUDY_MAX_TARGETS, sizeof *cblock);
   FILE *f = NULL;
-  lf_status rc = lf_plot_open_out(&f, dir, "study_x.dat");
-  if (rc != LF_OK) return rc;
-  fprintf(f, "# %s, ess_eval, ess_err, index; one block per case\n",
+  lf_status rc = xblock && cblock ? lf_plot_open_out(&f, dir, "study_x.dat")
+                                  : LF_FAIL(LF_ERR_NOMEM, "plot blocks of %d series", nc);
+  if (rc != LF_OK) goto done;
+  fprintf(f, "# %s, ess_eval, ess_err, index; one block per series\n",
           sx->numeric ? sx->key : "point index");
   for (int c = 0; c < nc; c++) {
     int rows = 0;
     for (int k = 0; k < st->npoints; k++) {
       const lf_study_result *r = &st->results[k];
-      if (point_case(st, k) != c || !isfinite(r->ess_eval)) continue;
-      if (!rows++) fprintf(f, "%s# case %d\n", nx ? "\n\n" : "", c);
+      if (sx->series[k] != c || !isfinite(r->ess_eval)) continue;
+      if (!rows++) fprintf(f, "%s# %s\n", nx ? "\n\n" : "", sx->label[c]);
       fprintf(f, "%.17g %.10g %.10g %d\n", sx->x[k], r->ess_eval,
               isfinite(r->ess_err) ? r->ess_err : 0.0, st->points[k].index);
     }
@@ -178,7 +207,7 @@ static lf_status x_plots(FILE *gp, const char *dir, const lf_study *st, const st
   rc = lf_plot_close_out(f, dir, "study_x.dat");
   if (rc == LF_OK && nt > 0) rc = lf_plot_open_out(&f, dir, "study_cost.dat");
   if (rc == LF_OK && nt > 0) {
-    fprintf(f, "# %s, N_train to the target%s; one block per case and target\n",
+    fprintf(f, "# %s, N_train to the target%s; one block per series and target\n",
             sx->numeric ? sx->key : "point index", chain ? " (chain: ancestors included)" : "");
     for (int c = 0; c < nc; c++)
       for (int j = 0; j < nt; j++) {
@@ -186,12 +215,13 @@ static lf_status x_plots(FILE *gp, const char *dir, const lf_study *st, const st
         for (int k = 0; k < st->npoints; k++) {
           const lf_study_result *r = &st->results[k];
           const int64_t n = chain ? r->target_n_train_chain[j] : r->target_n_train[j];
-          if (point_case(st, k) != c || n <= 0) continue;
+          if (sx->series[k] != c || n <= 0) continue;
           if (!rows++)
-            fprintf(f, "%s# case %d target %g\n", ncost ? "\n\n" : "", c, st->spec->targets[j]);
+            fprintf(f, "%s# %s target %g\n", ncost ? "\n\n" : "", sx->label[c],
+                    st->spec->targets[j]);
           fprintf(f, "%.17g %lld\n", sx->x[k], (long long)n);
         }
-        cblock[c][j] = rows ? ncost++ : -1;
+        cblock[c * LF_STUDY_MAX_TARGETS + j] = rows ? ncost++ : -1;
       }
     rc = lf_plot_close_out(f, dir, "study_cost.dat");
   }
@@ -199,7 +229,7 @@ static lf_status x_plots(FILE *gp, const char *dir, const lf_study *st, const st
   if (rc == LF_OK)
     rc = lf_plot_png(gp, dir, "study_ess_vs_x",
                      "final fresh-sample ESS against the study parameter", xl, "ESS fraction");
-  if (rc != LF_OK) return rc;
+  if (rc != LF_OK) goto done;
   label_tics(gp, st, sx);
   if (!nx) {
     lf_plot_placeholder(gp, "no point has a finite final ESS");
@@ -210,21 +240,21 @@ static lf_status x_plots(FILE *gp, const char *dir, const lf_study *st, const st
       if (xblock[c] < 0) continue;
       fprintf(gp, "%s 'study_x.dat' index %d u 1:2:3 w yerrorlines pt 7 lw 2 t ", first ? "" : ",",
               xblock[c]);
-      gp_str(gp, st->spec->ncases > 0 ? st->spec->cases[c].label : "final ESS");
+      gp_str(gp, sx->label[c][0] ? sx->label[c] : "final ESS");
       first = 0;
     }
     fputs("\n", gp);
   }
-  if (nt == 0) return LF_OK;
+  if (nt == 0) goto done;
   rc = lf_plot_png(gp, dir, "study_cost_vs_x",
                    chain ? "training cost to each target ESS (ancestors included)"
                          : "training cost to each target ESS",
                    xl, "N_train to reach the target");
-  if (rc != LF_OK) return rc;
+  if (rc != LF_OK) goto done;
   label_tics(gp, st, sx);
   if (!ncost) {
     lf_plot_placeholder(gp, "no point reached a target ESS");
-    return LF_OK;
+    goto done;
   }
   log_tics(gp, "y", 0, 15);
   key_place(gp, ncost, "top right");
@@ -232,16 +262,19 @@ static lf_status x_plots(FILE *gp, const char *dir, const lf_study *st, const st
   for (int c = 0, first = 1; c < nc; c++)
     for (int j = 0; j < nt; j++) {
       char t[LF_STUDY_LABEL_MAX + 32];
-      if (cblock[c][j] < 0) continue;
-      snprintf(t, sizeof t, "%s%sESS %g", st->spec->ncases > 0 ? st->spec->cases[c].label : "",
-               st->spec->ncases > 0 ? ", " : "", st->spec->targets[j]);
-      fprintf(gp, "%s 'study_cost.dat' index %d u 1:2 w lp pt 7 lw 2 t ", first ? "" : ",",
-              cblock[c][j]);
+      const int blk = cblock[c * LF_STUDY_MAX_TARGETS + j];
+      if (blk < 0) continue;
+      snprintf(t, sizeof t, "%.*s%sESS %g", LF_STUDY_LABEL_MAX - 1, sx->label[c],
+               sx->label[c][0] ? ", " : "", st->spec->targets[j]);
+      fprintf(gp, "%s 'study_cost.dat' index %d u 1:2 w lp pt 7 lw 2 t ", first ? "" : ",", blk);
       gp_str(gp, t);
       first = 0;
     }
   fputs("\n", gp);
-  return LF_OK;
+done:
+  free(xblock);
+  free(cblock);
+  return rc;
 }
 
 /* study_volumes.dat (a block per done point: L0, L1, V, ESS, error, mass, mass error) and
@@ -330,5 +363,7 @@ lf_status lf_plot_study_write(FILE *gp, const char *dir, const lf_study *st) {
   if (rc == LF_OK) rc = x_plots(gp, dir, st, &sx);
   if (rc == LF_OK && st->spec->nvolumes > 0) rc = volume_plots(gp, dir, st);
   free(sx.x);
+  free(sx.series);
+  free(sx.label);
   return rc;
 }

@@ -111,6 +111,42 @@ int main(void) {
         rc ? lf_last_error() : "ok");
   cJSON_Delete(json);
 
+  /* a grid of two keys without cases (Fig. 8's shape, x the second key): one line per value
+   * of the other key, labelled with it (not one line zigzagging through all points) */
+  {
+    static const char *const lam[] = {"4", "2"}, *const layers[] = {"2", "4", "8"};
+    lf_study_spec *sp = st.spec;
+    const int ncases = sp->ncases;
+    sp->ncases = 0;
+    sp->nkeys = 2;
+    snprintf(sp->keys[1], sizeof sp->keys[1], "model.layers");
+    sp->nvalues[0] = 2;
+    sp->nvalues[1] = 3;
+    for (int v = 0; v < 3; v++)
+      snprintf(sp->values[1][v], sizeof sp->values[1][v], "%s", layers[v]);
+    snprintf(sp->x, sizeof sp->x, "model.layers");
+    for (int k = 0; k < st.npoints; k++) {
+      lf_study_point *pt = &st.points[k];
+      pt->nset = 2;
+      snprintf(pt->set[0].key, LF_STUDY_KEY_MAX, "theory.lambda");
+      snprintf(pt->set[0].value, LF_STUDY_VALUE_MAX, "%s", lam[k / 3]);
+      snprintf(pt->set[1].key, LF_STUDY_KEY_MAX, "model.layers");
+      snprintf(pt->set[1].value, LF_STUDY_VALUE_MAX, "%s", layers[k % 3]);
+    }
+    char dat[160];
+    snprintf(dat, sizeof dat, "%s/study_x.dat", plots);
+    rc = lf_io_study_write(path, &st);
+    if (rc == LF_OK) rc = lf_plot_pipeline(path, NULL, NULL);
+    CHECK(rc == LF_OK && file_has(dat, "# theory.lambda=4\n") &&
+              file_has(dat, "# theory.lambda=2\n") && file_has(gp, "t 'theory.lambda=2'") &&
+              !file_has(gp, "index 2 u 1:2:3"),
+          "a two-key grid: one line per value of the key that is not x: %s",
+          rc ? lf_last_error() : "ok");
+    /* the test below expects the cases back (the points keep the grid's shape) */
+    sp->ncases = ncases;
+    sp->nkeys = 1;
+  }
+
   /* x without a numeric value: the point index, labelled */
   snprintf(st.spec->x, sizeof st.spec->x, "no.such.key");
   for (int k = 0; k < st.npoints; k++) st.results[k].done = 0;
