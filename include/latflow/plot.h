@@ -57,12 +57,14 @@ lf_status lf_plot_pipeline(const char *path, const char *outdir, cJSON *json);
 /* The overlay plots of a study file (latflow/study.h) into outdir (NULL: <dir of
  * path>/plots): ESS and IMH acceptance against N_train for all points, the chain's N_train
  * (ancestors included) when the protocol transfers, the targets as dashed lines
- * (study_ess_vs_ntrain, study_acceptance_vs_ntrain); the final ESS (one line per case) and
- * the training cost N_train to each target (log y, one line per case and target) against
+ * (study_ess_vs_ntrain, study_acceptance_vs_ntrain); the final ESS (one line per series:
+ * the points that agree in their case and every other grid value) and
+ * the training cost N_train to each target (log y, one line per series and target) against
  * the study's x parameter, its value taken from each point's overrides (the point index,
  * labelled, when a point has no numeric value) (study_ess_vs_x, study_cost_vs_x: with
- * targets); with volumes ESS against V = L0 L1 (log y) with the fitted law
- * ESS(V0)^(V/V0) (solid) and the one anchored at the largest V (dotted), V0 the base
+ * targets), and the flow's effective samples per second ess_eval x eval_samples /
+ * eval_seconds against x (log y, study_eff_vs_x); with volumes ESS against V = L0 L1 (log y) with
+ * the fitted law ESS(V0)^(V/V0) (solid) and the one anchored at the largest V (dotted), V0 the base
  * card's lattice (study_ess_vs_volume), and the IMH ensemble's mass against L0 when a
  * volume has one (study_mass_vs_L). Data: study_curves.dat, study_x.dat, study_cost.dat,
  * study_volumes.dat. json as lf_plot_pipeline's, kind "study". lf_plot_pipeline

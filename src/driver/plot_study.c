@@ -179,7 +179,8 @@ static lf_status curves_plots(FILE *gp, const char *dir, const lf_study *st) {
   return rc;
 }
 
-/* study_x.dat (a block per series: x, final ESS, its error, index) and study_cost.dat
+/* study_x.dat (a block per series: x, final ESS, its error, index, effective samples per
+ * second of flow sampling) and study_cost.dat
  * (a block per series and target: x, N_train to the target), and their plots. */
 static lf_status x_plots(FILE *gp, const char *dir, const lf_study *st, const study_x *sx) {
   const int nc = sx->nseries, nt = st->spec->ntargets;
@@ -199,8 +200,9 @@ static lf_status x_plots(FILE *gp, const char *dir, const lf_study *st, const st
       const lf_study_result *r = &st->results[k];
       if (sx->series[k] != c || !isfinite(r->ess_eval)) continue;
       if (!rows++) fprintf(f, "%s# %s\n", nx ? "\n\n" : "", sx->label[c]);
-      fprintf(f, "%.17g %.10g %.10g %d\n", sx->x[k], r->ess_eval,
-              isfinite(r->ess_err) ? r->ess_err : 0.0, st->points[k].index);
+      fprintf(f, "%.17g %.10g %.10g %d %.10g\n", sx->x[k], r->ess_eval,
+              isfinite(r->ess_err) ? r->ess_err : 0.0, st->points[k].index,
+              isfinite(r->eff_per_second) && r->eff_per_second > 0 ? r->eff_per_second : NAN);
     }
     xblock[c] = rows ? nx++ : -1;
   }
@@ -241,6 +243,26 @@ static lf_status x_plots(FILE *gp, const char *dir, const lf_study *st, const st
       fprintf(gp, "%s 'study_x.dat' index %d u 1:2:3 w yerrorlines pt 7 lw 2 t ", first ? "" : ",",
               xblock[c]);
       gp_str(gp, sx->label[c][0] ? sx->label[c] : "final ESS");
+      first = 0;
+    }
+    fputs("\n", gp);
+  }
+  /* the sampling performance: ESS x the flow's samples per second (the paper's Fig. 6) */
+  rc = lf_plot_png(gp, dir, "study_eff_vs_x",
+                   "effective samples per second of flow sampling (ESS x samples/s)", xl,
+                   "effective samples / s");
+  if (rc != LF_OK) goto done;
+  label_tics(gp, st, sx);
+  if (!nx) {
+    lf_plot_placeholder(gp, "no point has a finite final ESS");
+  } else {
+    log_tics(gp, "y", -3, 9);
+    key_place(gp, nx, "top right");
+    fputs("set offsets graph 0.03, graph 0.03, 0, 0\nplot", gp);
+    for (int c = 0, first = 1; c < nc; c++) {
+      if (xblock[c] < 0) continue;
+      fprintf(gp, "%s 'study_x.dat' index %d u 1:5 w lp pt 7 lw 2 t ", first ? "" : ",", xblock[c]);
+      gp_str(gp, sx->label[c][0] ? sx->label[c] : "flow sampling");
       first = 0;
     }
     fputs("\n", gp);

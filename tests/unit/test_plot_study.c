@@ -19,9 +19,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const pngs[] = {"study_ess_vs_ntrain", "study_acceptance_vs_ntrain",
-                                   "study_ess_vs_x",      "study_cost_vs_x",
-                                   "study_ess_vs_volume", "study_mass_vs_L"};
+static const char *const pngs[] = {
+    "study_ess_vs_ntrain", "study_acceptance_vs_ntrain", "study_ess_vs_x", "study_eff_vs_x",
+    "study_cost_vs_x",     "study_ess_vs_volume",        "study_mass_vs_L"};
 #define NPNG (sizeof pngs / sizeof pngs[0])
 
 /* How many of the expected PNGs exist in dir. */
