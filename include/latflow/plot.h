@@ -59,7 +59,8 @@ lf_status lf_plot_pipeline(const char *path, const char *outdir, cJSON *json);
  * (ancestors included) when the protocol transfers, the targets as dashed lines
  * (study_ess_vs_ntrain, study_acceptance_vs_ntrain); the final ESS (one line per series:
  * the points that agree in their case and every other grid value) and
- * the training cost N_train to each target (log y, one line per series and target) against
+ * the training cost N_train to each target (log y, one line per series and target; protocol
+ * root: the retraining from the root alone; sequential: the predecessors included) against
  * the study's x parameter, its value taken from each point's overrides (the point index,
  * labelled, when a point has no numeric value) (study_ess_vs_x, study_cost_vs_x: with
  * targets), and the flow's effective samples per second ess_eval x eval_samples /

@@ -184,7 +184,10 @@ static lf_status curves_plots(FILE *gp, const char *dir, const lf_study *st) {
  * (a block per series and target: x, N_train to the target), and their plots. */
 static lf_status x_plots(FILE *gp, const char *dir, const lf_study *st, const study_x *sx) {
   const int nc = sx->nseries, nt = st->spec->ntargets;
-  const int chain = chained(st);
+  /* the cost to a target: a point's own retraining for protocol root (the root's cost is
+   * the same for every point and would only shift the curves), the whole chain for a
+   * sequential study (each point's cost includes its predecessors') */
+  const int chain = st->spec->protocol == LF_STUDY_SEQUENTIAL;
   int nx = 0, ncost = 0;
   int *xblock = calloc((size_t)(nc ? nc : 1), sizeof *xblock);
   int *cblock = calloc((size_t)(nc ? nc : 1) * LF_STUDY_MAX_TARGETS, sizeof *cblock);
@@ -269,8 +272,10 @@ static lf_status x_plots(FILE *gp, const char *dir, const lf_study *st, const st
   }
   if (nt == 0) goto done;
   rc = lf_plot_png(gp, dir, "study_cost_vs_x",
-                   chain ? "training cost to each target ESS (ancestors included)"
-                         : "training cost to each target ESS",
+                   chain ? "training cost to each target ESS (predecessors included)"
+                   : st->spec->protocol == LF_STUDY_ROOT
+                       ? "retraining cost from the root model to each target ESS"
+                       : "training cost to each target ESS",
                    xl, "N_train to reach the target");
   if (rc != LF_OK) goto done;
   label_tics(gp, st, sx);

@@ -869,8 +869,16 @@ static lf_status write_table_csv(const char *dir, const lf_study *st) {
   }
   for (size_t c = 0; c < NRCOL; c++) fprintf(f, ",%s", rcol[c].name);
   fputs(",stop_reason", f);
-  for (int j = 0; j < st->spec->ntargets; j++)
-    for (size_t c = 0; c < NTCOL; c++) fprintf(f, ",%s_%.17g", tcol[c].name, st->spec->targets[j]);
+  for (int j = 0; j < st->spec->ntargets; j++) {
+    /* the target as written in the card: the shortest %g that reads back exactly (0.2,
+     * not 0.20000000000000001) */
+    char t[32];
+    for (int prec = 1; prec <= 17; prec++) {
+      snprintf(t, sizeof t, "%.*g", prec, st->spec->targets[j]);
+      if (strtod(t, NULL) == st->spec->targets[j]) break;
+    }
+    for (size_t c = 0; c < NTCOL; c++) fprintf(f, ",%s_%s", tcol[c].name, t);
+  }
   fputc('\n', f);
   for (int i = 0; i < st->npoints; i++)
     csv_result_row(f, st, &st->points[i], &st->results[i], keys, nkeys);

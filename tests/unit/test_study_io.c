@@ -175,6 +175,7 @@ static void check_csv(const lf_study *st) {
            "assert float(t[1]['ess_eval']).hex() == '%a', t[1]['ess_eval']\n"
            "assert float(t[1]['train_seconds']).hex() == '%a'\n"
            "assert t[1]['target_n_train_0.5'] == '%lld'\n"
+           "assert 'target_n_train_0.2' in t[1], sorted(k for k in t[1] if 'target' in k)\n"
            "assert t[5]['done'] == '0' and t[5]['ess_eval'] == '' and t[5]['steps'] == '-1'\n"
            "assert t[6]['index'] == '-2' and t[6]['label'] == 'root'\n"
            "c = list(csv.DictReader(open(os.path.join(d, 'curves.csv'))))\n"
