@@ -3,8 +3,10 @@
 # "## Using the binary" is run from a folder laid out like the repository root (build/bin,
 # configs, python), with its placeholders filled in: CONFIG -> a tiny phi^4 card, FILE.h5
 # and ENSEMBLE.h5 -> an ensemble, HMC.h5 -> an HMC ensemble, M -> a model, OUT.h5 IN.h5...
-# -> a merge of two ensembles, DIR -> a new folder; optional parts in [...] are left out,
-# except run's [CONFIG] (the card: without it run is the quickstart, README command 1).
+# -> a merge of two ensembles, DIR -> a new folder, study's CARD -> that card with a
+# two-point study: section; optional parts in [...] are left out, except run's [CONFIG]
+# (the card: without it run is the quickstart, README command 1) and a [...] value after
+# "=" (--set theory.shape=[16,16]).
 # Each line runs in its own folder holding only the inputs it needs, and must exit 0.
 # Not run: the SLURM lines (jobs/submit.sh, tests/slurm/run.sh: the slurm-labelled tests run
 # them) and `latflow run` of the two long cards (u1-L8-b2, schwinger-L8-b2: 20,000 and 6,000
@@ -26,7 +28,9 @@ sample: {proposals: 2048, block: 64}
 hmc: {trajectories: 200, therm: 10}
 EOF
 # the inputs: a model with its training file, two ensembles of other seeds, an HMC ensemble
-mkdir -p prep && cp card.yaml prep/ && cd prep || exit 1
+# the study card of `latflow study CARD`: two points
+{ cat card.yaml; printf 'study: {grid: {theory.lambda: [8.0, 6.0]}}\n'; } > study.yaml
+mkdir -p prep && cp card.yaml study.yaml prep/ && cd prep || exit 1
 "$lf" train card.yaml > /dev/null 2>&1 && "$lf" sample card.yaml > /dev/null 2>&1 &&
   "$lf" hmc card.yaml > /dev/null 2>&1 &&
   "$lf" sample card.yaml --set seed=8 --output run2 --model run/model.h5 > /dev/null 2>&1 ||
@@ -58,12 +62,15 @@ for i, line in enumerate(lines):
     if long_card:
         cmd = cmd.replace("latflow run", "latflow check")
     cmd = cmd.replace("[CONFIG]", "CONFIG")  # run's: without it, the quickstart (command 1)
-    while re.search(r"\[[^\[\]]*\]", cmd):       # optional parts, innermost first
-        cmd = re.sub(r"\s*\[[^\[\]]*\]", "", cmd)
+    # optional parts, innermost first; a [ ] right after "=" is a value (theory.shape=[16,16])
+    while re.search(r"(?<!=)\[[^\[\]]*\]", cmd):
+        cmd = re.sub(r"\s*(?<!=)\[[^\[\]]*\]", "", cmd)
     cmd = cmd.replace("...", "")
     sub = {"CONFIG": "card.yaml", "CARD": "card.yaml", "ENSEMBLE.h5": "ens.h5", "HMC.h5": "hmc.h5",
            "FILE.h5": "ens.h5", "OUT.h5": "out.h5", "IN.h5": "ens.h5 ens2.h5", "DIR": "outdir",
            "M": "run/model.h5", "S": "1"}
+    if "study" in cmd.split():  # a study card: the run card with a study: section
+        sub["CARD"] = "study.yaml"
     cmd = " ".join(sub.get(t, t) for t in cmd.split())
     d = os.path.join(wd, f"line{i:02d}")
     shutil.rmtree(d, ignore_errors=True)
@@ -73,6 +80,7 @@ for i, line in enumerate(lines):
     for name in ("configs", "python"):
         os.symlink(os.path.join(src, name), os.path.join(d, name))
     shutil.copy(os.path.join(prep, "card.yaml"), d)
+    shutil.copy(os.path.join(prep, "study.yaml"), d)
     for a, b in (("run/ensemble.h5", "ens.h5"), ("run2/ensemble.h5", "ens2.h5"),
                  ("run/hmc.h5", "hmc.h5")):
         shutil.copy(os.path.join(prep, a), os.path.join(d, b))
