@@ -20,16 +20,16 @@ typedef struct lf_ens_info {
   int C, L0, L1;            /* components per site, lattice shape                   */
   int nobs;
   char obs_names[LF_MAX_OBS][LF_NAME_MAX];
-  int ncorr;             /* correlator length per row (0: none)                  */
-  int save_configs;      /* 1: /chain_r/configs exists                           */
-  int cg;                /* 1: /chain_r/cg_iters and cg_max exist (pseudofermion
-                            HMC; root attribute cg, absent = 0 in version 1)     */
-  char model_hash[72];   /* flow: lf_model_hash of the model, hex; HMC: ""        */
-  char model_path[1024]; /* flow: path of the model file as given; HMC: ""        */
-  double train_seconds;  /* flow: wall seconds of training (from the model file) */
+  int ncorr;              /* correlator length per row (0: none)                  */
+  int save_configs;       /* 1: /chain_r/configs exists                           */
+  int cg;                 /* 1: /chain_r/cg_iters and cg_max exist (pseudofermion
+                             HMC; root attribute cg, absent = 0 in version 1)     */
+  char model_hash[72];    /* flow: lf_model_hash of the model, hex; HMC: ""        */
+  char model_path[1024];  /* flow: path of the model file as given; HMC: ""        */
+  double train_seconds;   /* flow: wall seconds of training (from the model file) */
   int model_L0, model_L1; /* flow, volume transfer: the lattice the model was trained on
                              (root attribute model_shape, written only then); else 0 */
-  double gen_seconds;    /* wall seconds of generation (set before close)        */
+  double gen_seconds;     /* wall seconds of generation (set before close)        */
 } lf_ens_info;
 
 /* One Markov-chain step. */

@@ -151,20 +151,20 @@ typedef struct lf_study_result {
   /* volume transfer (spec.nvolumes entries) and the law ESS(V) = ESS(V0)^(V/V0) */
   lf_study_volume volumes[LF_STUDY_MAX_VOLUMES];
   double law_ess_anchor; /* ESS(V0) implied by the largest volume (the paper's dotted lines) */
-  double law_ess_v0;   /* fitted: ESS at the training volume V0 from all volumes */
+  double law_ess_v0;     /* fitted: ESS at the training volume V0 from all volumes */
   double law_ess_v0_err;
   double law_chi2_dof;
   /* sample (spec.sample): the IMH ensemble against HMC */
   double imh_acceptance;
-  double mass, mass_err;         /* flow ensemble's pole mass (Schwinger: the pion) */
-  double eff_s_flow, eff_s_hmc;  /* effective samples per second of the first observable */
-  double eff_s_flow_with_train;  /* flow, training time included */
+  double mass, mass_err;        /* flow ensemble's pole mass (Schwinger: the pion) */
+  double eff_s_flow, eff_s_hmc; /* effective samples per second of the first observable */
+  double eff_s_flow_with_train; /* flow, training time included */
 } lf_study_result;
 
 /* A whole study: the spec, the base config, the points, their results. */
 typedef struct lf_study {
-  lf_study_spec *spec;  /* owned */
-  lf_config base;       /* the card without the study section, --set applied */
+  lf_study_spec *spec; /* owned */
+  lf_config base;      /* the card without the study section, --set applied */
   char output[LF_PATH_MAX];
   int npoints;
   lf_study_point *points;   /* owned [npoints] */

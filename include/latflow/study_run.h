@@ -40,8 +40,8 @@ typedef struct lf_study_opts {
 } lf_study_opts;
 
 /* Builds *st (zeroed first) from a loaded card: takes ownership of spec (heap, freed by
- * lf_study_free, latflow/study.h, also on failure), copies base, sets the output folder (NULL or "":
- * runs/<spec->name>), expands the points and checks every point's config and the root's
+ * lf_study_free, latflow/study.h, also on failure), copies base, sets the output folder (NULL or
+ * "": runs/<spec->name>), expands the points and checks every point's config and the root's
  * (lf_config_set_list and the flow's rules; a refused point is LF_ERR_CONFIG naming its
  * index and label). Results start not done, NaN. */
 lf_status lf_study_init(lf_study *st, lf_study_spec *spec, const lf_config *base,

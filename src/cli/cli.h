@@ -30,10 +30,10 @@ typedef struct lf_cli_opts {
   double seconds;     /* bench: --seconds */
   const char *stau;   /* analyze: --stau S (text; checked by the command) */
   const char *bins;   /* analyze: --bins K (text; checked by the command) */
-  int dry_run;         /* study: --dry-run */
-  int root_only;       /* study: --root-only */
-  int assemble;        /* study: --assemble */
-  const char *point;   /* study: --point K (text; checked by the command) */
+  int dry_run;        /* study: --dry-run */
+  int root_only;      /* study: --root-only */
+  int assemble;       /* study: --assemble */
+  const char *point;  /* study: --point K (text; checked by the command) */
 } lf_cli_opts;
 
 /* Parses argv[first..] into opts; unknown options are LF_ERR_USAGE. -q/--quiet also sets

@@ -40,8 +40,8 @@ static int put_word(char *buf, size_t n, size_t *len, const char *w) {
 }
 
 lf_status lf_cli_resume_command(int argc, char *const *argv, char *buf, size_t n) {
-  static const char *const with_value[] = {"--set", "--model", "--output", "-o",
-                                           "--out", "--stau",  "--bins",   "--seconds", "--point"};
+  static const char *const with_value[] = {"--set",  "--model", "--output",  "-o",     "--out",
+                                           "--stau", "--bins",  "--seconds", "--point"};
   size_t len = 0;
   int fits = n > 0, resume = 0;
   if (n) buf[0] = '\0';

@@ -187,7 +187,8 @@ static lf_status measure_volumes(const lf_study *st, const lf_config *cfg, const
       vc.sample.proposals = sp->volume_proposals;
       rc = lf_sample_pipeline_ex(&vc, model, o->force, o->resume, comm, NULL);
     }
-    if (rc == LF_OK && rank == 0 && (rc = lf_io_path_join(ens, sizeof ens, dir, "ensemble.h5")) == LF_OK) {
+    if (rc == LF_OK && rank == 0 &&
+        (rc = lf_io_path_join(ens, sizeof ens, dir, "ensemble.h5")) == LF_OK) {
       lf_ensemble e;
       lf_analysis an;
       memset(&e, 0, sizeof e);
