@@ -85,7 +85,7 @@ expect_code 1 "merge a flow ensemble with an HMC one refused" -- "$merge" bad.h5
 
 # --- schwinger: re and rt, transfer from u1, sample, hmc, analyze --------------------------
 expect_code 0 "schwinger train re" -- "$lf" train schw.yaml --set train.estimator=re
-expect_err "train: schwinger 4x4, beta = 2, kappa = 0.2, antiperiodic |" "schwinger train log line"
+expect_err "train: schwinger 4x4, beta = 2, kappa = 0.2, antiperiodic, logdet dense |" "schwinger train log line"
 expect_code 0 "schwinger train rt from the u1 model" -- "$lf" train schw.yaml --output schwrt \
   --set train.init_from=u1/model.h5
 expect_err "parameter transfer from u1/model.h5 (u1 4x4, beta = 1)" "transfer u1 -> schwinger"
