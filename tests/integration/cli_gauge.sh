@@ -92,6 +92,11 @@ expect_err "parameter transfer from u1/model.h5 (u1 4x4, beta = 1)" "transfer u1
 expect_code 0 "schwinger sample np1" -- "$lf" sample schw.yaml --model schw/model.h5 --output t1
 expect_code 0 "schwinger sample np3" -- mpi 3 "$lf" sample schw.yaml --model schw/model.h5 --output t3
 same t1/ensemble.h5 t3/ensemble.h5 "schwinger sample np1 vs np3"
+# theory.logdet sparse (CHOLMOD): the same physics, so its ensemble merges with the dense one
+expect_code 0 "schwinger sample, theory.logdet sparse" -- "$lf" sample schw.yaml --model schw/model.h5 \
+  --output tsp --set seed=8 --set theory.logdet=sparse
+expect_err "schwinger 4x4, beta = 2, kappa = 0.2, antiperiodic, logdet sparse" "sparse sample log line"
+expect_code 0 "merge dense and sparse schwinger ensembles" -- "$merge" mds.h5 t1/ensemble.h5 tsp/ensemble.h5
 expect_code 0 "schwinger analyze --json" -- "$lf" analyze t1/ensemble.h5 --json
 for o in plaq chi_t condensate pole_mass; do
   grep -q "\"$o\"" out.txt && ok "schwinger analysis has $o" || bad "schwinger analysis lacks $o"
