@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # RT vs REINFORCE on the Schwinger model (beta 2, kappa 0.276; Bialas, Korcyl, Stebel,
-# arXiv 2308.13294): for L = 8, 12, 16, precision single and double, estimators rt and
-# re, one process at a time, 1 thread:
+# arXiv 2308.13294): for L = 8, 12, 16 (24, 32 on request), precision single and double,
+# estimators rt and re, one process at a time, 1 thread:
 #   1. latflow bench --train-only --estimator E: time per training step and its split
 #      (forward / action / backward / other), CPU seconds per step, peak RSS of a process
 #      that built and trained only that estimator at that precision;
@@ -15,6 +15,8 @@
 # usage: bash tools/bench_schwinger.sh [BUDGET_CPU_S] [BENCH_SECONDS] [EVAL]  (120 3 1024)
 #   LATFLOW_BIN=path/to/latflow (default build/bin/latflow), OUT=dir (default mktemp -d),
 #   LS="8 12 16", PRECS="single double", ESTS="rt re" to run a part of the table,
+#   LOGDET=dense|sparse|auto: --set theory.logdet=LOGDET on every run (default: the card's,
+#   auto); one method per OUT, so compare two runs with different OUT,
 #   TABLE_ONLY=1 OUT=dir to print the table of an earlier run again.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +24,9 @@ budget=${1:-120}; secs=${2:-3}; neval=${3:-1024}
 lf=${LATFLOW_BIN:-$root/build/bin/latflow}
 out=${OUT:-$(mktemp -d)}
 Ls=${LS:-"8 12 16"}; precs=${PRECS:-"single double"}; ests=${ESTS:-"rt re"}
+logdet=${LOGDET:-}
+extra=()
+[ -n "$logdet" ] && extra=(--set theory.logdet="$logdet")
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 mkdir -p "$out"
 [ -n "${TABLE_ONLY:-}" ] && Ls_run="" || Ls_run=$Ls
@@ -33,7 +38,7 @@ for L in $Ls_run; do
       tag=L$L-$prec-$est
       /usr/bin/time -f '%e %U %S %M' -o "$out/$tag.bench.time" \
         "$lf" bench "$card" --train-only --estimator "$est" --seconds "$secs" --json \
-        --set model.precision="$prec" >"$out/$tag.bench.json" 2>"$out/$tag.bench.log"
+        --set model.precision="$prec" "${extra[@]}" >"$out/$tag.bench.json" 2>"$out/$tag.bench.log"
       cpu=$(jget "$out/$tag.bench.json" "d['train'][0]['cpu_step_s']")
       n=$(/usr/bin/python3 -c "import sys; print(max(1, int(float(sys.argv[1]) / float(sys.argv[2]))))" "$budget" "$cpu")
       echo "$tag: $cpu CPU s/step -> $n steps for $budget CPU s" >&2
@@ -41,14 +46,15 @@ for L in $Ls_run; do
         "$lf" train "$card" --json --force --output "$out/$tag" \
         --set train.estimator="$est" --set model.precision="$prec" \
         --set train.stop.steps="$n" --set train.eval_samples="$neval" \
-        --set train.checkpoint_every=0 >"$out/$tag.train.json" 2>"$out/$tag.train.log"
+        --set train.checkpoint_every=0 "${extra[@]}" >"$out/$tag.train.json" 2>"$out/$tag.train.log"
     done
   done
 done
-/usr/bin/python3 - "$out" "$budget" "$neval" "$Ls" "$precs" "$ests" <<'PY'
+/usr/bin/python3 - "$out" "$budget" "$neval" "$Ls" "$precs" "$ests" "${logdet:-auto}" <<'PY'
 import json, os, sys, subprocess
 out, budget, neval = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
 Ls, precs, ests = sys.argv[4].split(), sys.argv[5].split(), sys.argv[6].split()
+logdet = sys.argv[7]
 def load(tag, kind):
     p = f"{out}/{tag}.{kind}.json"
     return json.load(open(p)) if os.path.exists(p) and os.path.getsize(p) else None
@@ -57,7 +63,7 @@ def tim(tag, kind):  # wall, user, sys, maxrss_kb
     return float(w), float(u) + float(s), float(m)
 cpu = subprocess.run("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2", shell=True,
                      capture_output=True, text=True).stdout.strip()
-print(f"machine: {cpu}; budget {budget:g} CPU s of training per run; ESS and IMH "
+print(f"machine: {cpu}; theory.logdet {logdet}; budget {budget:g} CPU s of training per run; ESS and IMH "
       f"acceptance on {neval} fresh samples; times in ms per step (wall, bench)\n")
 print("| L | prec | est | step ms | forward | action (S + dS) | backward | other | CPU ms/step "
       "| peak RSS MB | steps (skipped) | train wall s | train CPU s | ESS | IMH acc | <log q + S> |")

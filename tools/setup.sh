@@ -17,7 +17,7 @@ set -euo pipefail
 
 main_pkgs=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libhdf5-openmpi-dev
            libopenblas-dev liblapacke-dev libyaml-dev libfftw3-dev librandom123-dev
-           libcjson-dev libgsl-dev gnuplot-nox)
+           libcjson-dev libgsl-dev gnuplot-nox libsuitesparse-dev)
 test_pkgs=(hdf5-tools                          # h5diff in tests/lib.sh
            python3-h5py python3-numpy          # docs/FORMAT.md's examples, file-editing tests
            slurmctld slurmd slurm-client munge)  # the SLURM job tests (tests/slurm/)

@@ -13,12 +13,23 @@ typedef enum lf_theory_kind {
   LF_THEORY_SCHWINGER = 2
 } lf_theory_kind;
 
+/* theory.logdet: how the schwinger theory evaluates its fermion determinant and the
+ * force (src/theory/wilson.c): auto resolves by the lattice (lf_theory_cfg_logdet,
+ * latflow/theory.h), dense factors D with LAPACK, sparse factors D^dagger D with CHOLMOD.
+ * The same physics either way; the bits differ, so resume compares the resolved method. */
+typedef enum lf_logdet_kind {
+  LF_LOGDET_AUTO = 0,
+  LF_LOGDET_DENSE = 1,
+  LF_LOGDET_SPARSE = 2
+} lf_logdet_kind;
+
 typedef struct lf_theory_cfg {
   lf_theory_kind name;          /* theory.name: phi4 | u1 | schwinger            */
   int shape[2];                 /* theory.shape: [L0, L1], each >= 2 and even      */
   double m2, lambda;            /* phi4: theory.m2 (any real), theory.lambda >= 0  */
   double beta, kappa;           /* u1/schwinger: beta > 0 (default 2.0), kappa > 0 (0.263) */
   char fermion_bc[LF_NAME_MAX]; /* schwinger: periodic | antiperiodic (default antiperiodic) */
+  lf_logdet_kind logdet;        /* schwinger: theory.logdet auto | dense | sparse (default auto) */
 } lf_theory_cfg;
 
 /* The theories' names indexed by lf_theory_kind, NULL-terminated (theory.name's values). */

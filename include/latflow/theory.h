@@ -69,7 +69,9 @@ lf_status lf_theory_init(lf_theory *t, const lf_theory_cfg *cfg);
 void lf_theory_free(lf_theory *t);
 /* One line naming the theory and its couplings for logs and summaries, e.g.
  * "phi4 8x8, m2 = -4, lambda = 8", "u1 8x8, beta = 2",
- * "schwinger 8x8, beta = 2, kappa = 0.276, antiperiodic"; always NUL-terminated. */
+ * "schwinger 8x8, beta = 2, kappa = 0.276, antiperiodic, logdet sparse" (a theory with
+ * fermions ends with the resolved theory.logdet, lf_theory_cfg_logdet); always
+ * NUL-terminated. */
 void lf_theory_describe(const lf_theory_cfg *cfg, char *buf, size_t n);
 /* Restricts the observables to cfg->observables[0..n-1], n = cfg->nobs, in that order
  * (the config's `observables`): afterwards nobs = n, obs_names[k] is the theory's static
@@ -96,8 +98,19 @@ int lf_theory_cfg_comps(const lf_theory_cfg *cfg);
  * L0 <= LF_THEORY_MAX_CORR, else 0. */
 int lf_theory_cfg_ncorr(const lf_theory_cfg *cfg);
 /* 1 if the theory has a fermion determinant (schwinger): building it allocates two dense
- * (2V x 2V) complex matrices (src/theory/wilson.c), and hmc.fermion applies to it. */
+ * (2V x 2V) complex matrices (theory.logdet dense) or a sparse Cholesky factor (sparse;
+ * src/theory/wilson.c), and hmc.fermion applies to it. */
 int lf_theory_cfg_fermions(const lf_theory_cfg *cfg);
+
+/* The method theory.logdet resolves to (static facts, no theory is built): for a theory
+ * with fermions, cfg->logdet if it is LF_LOGDET_DENSE or LF_LOGDET_SPARSE, and for
+ * LF_LOGDET_AUTO the faster on this lattice: dense below LF_LOGDET_AUTO_SPARSE_V sites,
+ * sparse from there on (measured, docs/CONFIG.md); LF_LOGDET_DENSE for a theory without
+ * fermions (nothing is computed). */
+#define LF_LOGDET_AUTO_SPARSE_V 576
+lf_logdet_kind lf_theory_cfg_logdet(const lf_theory_cfg *cfg);
+/* "auto", "dense", "sparse" (static; "unknown" outside the enum). */
+const char *lf_logdet_name(lf_logdet_kind k);
 
 /* Auxiliary fields of HMC. 1 if HMC of this theory with these settings integrates the
  * pseudofermion action (latflow/pf.h, latflow/hmc.h): a theory with fermions and
@@ -133,8 +146,9 @@ int lf_theory_cfg_coupling(const lf_theory_cfg *cfg, int i, const char **key, do
  * that theory's action reads (doubles compared bit by bit, so nothing is rounded); keys
  * the theory does not read never count (phi^4's beta, u1's kappa). Otherwise 0, and d (if
  * not NULL) names the first difference in the order theory.name, theory.shape, then the
- * couplings in the order lf_theory_describe prints them. Used by latflow-merge (which
- * inputs may be combined) and by resume (lf_ckpt_compat). */
+ * couplings in the order lf_theory_describe prints them. theory.logdet is not physics
+ * (dense and sparse ensembles may be merged); resume compares it (lf_ckpt_compat). Used by
+ * latflow-merge (which inputs may be combined) and by resume (lf_ckpt_compat). */
 int lf_theory_cfg_same_physics(const lf_theory_cfg *a, const lf_theory_cfg *b, lf_theory_diff *d);
 
 #endif

@@ -15,6 +15,9 @@
  *   time boundary (x0 = L0-1, mu = 0) for antiperiodic fermions, else +1.
  *   D^dagger = g_5 D g_5, so det D is real; the schwinger action is
  *   S = S_g - 2 log|det D| (two degenerate flavours, weight det(D)^2).
+ * The schwinger theory computes log|det D|, its force and D^{-1} by the method
+ * theory.logdet resolves to (lf_theory_cfg_logdet): dense (LAPACK LU of D, the reference)
+ * or sparse (CHOLMOD's Cholesky factor of D^dagger D; docs/PHYSICS.md section 8.5).
  * All functions are local. Functions taking a lattice never allocate and never fail. The
  * lf_schwinger_* functions use the theory's workspace (allocated once by lf_theory_init):
  * they, and the schwinger theory's hooks, are not thread-safe on one lf_theory. */
@@ -45,13 +48,16 @@ void lf_wilson_build(const lf_lattice *lat, double kappa, int antiperiodic, cons
                      double *D);
 
 /* For a schwinger theory t: log|det D| and the phase of det D (0 or pi up to rounding,
- * since det D is real) for the field theta (2, V). LF_ERR_INVALID if t is not schwinger;
- * LF_ERR_NUMERIC if D is exactly singular (then *logabs = -inf). */
+ * since det D is real) for the field theta (2, V); the sparse method does not compute the
+ * sign (*phase = NaN). LF_ERR_INVALID if t is not schwinger; LF_ERR_NUMERIC if D is
+ * singular (dense: exactly, as zgetrf sees it; sparse: D^dagger D not numerically positive
+ * definite; then *logabs = -inf) or the factors are not finite (*logabs = NaN, sparse). */
 lf_status lf_schwinger_logdet(const lf_theory *t, const double *theta, double *logabs,
                               double *phase);
 
-/* For a schwinger theory t: Dinv (2 * n * n) = D^{-1} in the layout of lf_wilson_build.
- * LF_ERR_INVALID if t is not schwinger; LF_ERR_NUMERIC if D is singular. */
+/* For a schwinger theory t: Dinv (2 * n * n) = D^{-1} in the layout of lf_wilson_build
+ * (sparse: solved column by column, as the force). LF_ERR_INVALID if t is not schwinger;
+ * LF_ERR_NUMERIC if D is singular. */
 lf_status lf_schwinger_inverse(const lf_theory *t, const double *theta, double *Dinv);
 
 #endif

@@ -33,7 +33,9 @@ static int mem_cmd(const char *cmd, lf_mem_cmd *m) {
 static const char *mem_hint(const lf_mem_est *e) {
   const char *big = e->nparts ? e->part[0].name : "";
   if (!strcmp(big, "Dirac matrices"))
-    return "use a smaller theory.shape (the Schwinger model's Dirac matrices are dense)";
+    return "use theory.logdet: sparse or a smaller theory.shape (the Schwinger model's Dirac "
+           "matrices are dense)";
+  if (!strcmp(big, "Dirac factor")) return "use a smaller theory.shape";
   if (!strcmp(big, "flow ensemble") || !strcmp(big, "hmc ensemble"))
     return "lower sample.proposals or hmc.trajectories, or run train, sample and hmc separately";
   if (!strcmp(big, "epoch buffer")) return "lower sample.epoch or sample.block, or use save: none";

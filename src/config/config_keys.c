@@ -26,6 +26,7 @@ static const char *const SAVE_NAMES[] = {"accepted", "all", "none", NULL};
 static const char *const INT_NAMES[] = {"leapfrog", "omelyan", NULL};
 static const char *const BOOL_NAMES[] = {"false", "true", NULL};
 static const char *const BC_NAMES[] = {"periodic", "antiperiodic", NULL};
+static const char *const LOGDET_NAMES[] = {"auto", "dense", "sparse", NULL};
 static const char *const FERMION_NAMES[] = {"exact", "pseudofermion", NULL};
 static const char *const TAU_DIST_NAMES[] = {"uniform", "fixed", NULL};
 
@@ -33,6 +34,7 @@ _Static_assert(sizeof(lf_theory_kind) == sizeof(int), "enums are stored as int")
 _Static_assert(sizeof(lf_optim_kind) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(lf_fermion_kind) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(lf_tau_dist) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(lf_logdet_kind) == sizeof(int), "enums are stored as int");
 
 #define O(f) offsetof(lf_config, f)
 #define S(f) sizeof(((lf_config *)0)->f)
@@ -51,6 +53,7 @@ const keydef lf_cfg_keys[] = {
   {"theory.beta", K_DOUBLE, R_GT0, O(theory.beta), 0, NULL, 0},
   {"theory.kappa", K_DOUBLE, R_GE0, O(theory.kappa), 0, NULL, 0},
   {"theory.fermion_bc", K_NAME, R_NONE, O(theory.fermion_bc), S(theory.fermion_bc), BC_NAMES, 0},
+  {"theory.logdet", K_ENUM, R_NONE, O(theory.logdet), 0, LOGDET_NAMES, LF_CONFIG_GIVEN_LOGDET},
   SEC("model"),
   {"model.base", K_ENUM, R_NONE, O(model.base), 0, lf_cfg_base_names, LF_CONFIG_GIVEN_BASE},
   {"model.base_mass", K_DOUBLE, R_GT0, O(model.base_mass), 0, NULL, 0},
@@ -206,6 +209,7 @@ void lf_config_defaults(lf_config *cfg) {
   t->beta = 2.0;
   t->kappa = 0.263;
   snprintf(t->fermion_bc, sizeof t->fermion_bc, "antiperiodic");
+  t->logdet = LF_LOGDET_AUTO;
 
   lf_model_cfg *m = &cfg->model;
   m->base = LF_BASE_NORMAL;

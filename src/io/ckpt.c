@@ -447,6 +447,16 @@ lf_status lf_ckpt_compat(const lf_config *stored, const lf_config *now, const ch
   a.hmc.checkpoint_seconds = b.hmc.checkpoint_seconds;
   a.hmc.compare = b.hmc.compare;
   memcpy(a.output, b.output, sizeof a.output);
+  /* theory.logdet changes bits, not physics: what must agree is the method it resolves to
+   * (auto names dense or sparse by the lattice); a stored card without the key predates it
+   * and was dense. A theory without fermions computes no determinant. */
+  lf_theory_cfg sa = a.theory;
+  if (!(stored->given & LF_CONFIG_GIVEN_LOGDET)) sa.logdet = LF_LOGDET_DENSE;
+  if (!lf_theory_cfg_fermions(&b.theory) ||
+      lf_theory_cfg_logdet(&sa) == lf_theory_cfg_logdet(&b.theory))
+    a.theory.logdet = b.theory.logdet;
+  else
+    a.theory.logdet = lf_theory_cfg_logdet(&sa); /* differs: named below as theory.logdet */
   /* sections the command does not read */
   if (!strcmp(what, "sample")) {
     a.train = b.train;

@@ -150,6 +150,18 @@ const char *lf_theory_cfg_fermion_name(const lf_theory_cfg *cfg, const lf_hmc_cf
   return lf_theory_cfg_pseudofermions(cfg, hmc) ? "pseudofermion" : "exact";
 }
 
+lf_logdet_kind lf_theory_cfg_logdet(const lf_theory_cfg *cfg) {
+  if (!lf_theory_cfg_fermions(cfg)) return LF_LOGDET_DENSE;
+  if (cfg->logdet == LF_LOGDET_DENSE || cfg->logdet == LF_LOGDET_SPARSE) return cfg->logdet;
+  const double V = (double)cfg->shape[0] * (double)cfg->shape[1];
+  return V < LF_LOGDET_AUTO_SPARSE_V ? LF_LOGDET_DENSE : LF_LOGDET_SPARSE;
+}
+
+const char *lf_logdet_name(lf_logdet_kind k) {
+  static const char *const names[] = {"auto", "dense", "sparse"};
+  return (int)k >= 0 && (int)k < 3 ? names[k] : "unknown";
+}
+
 void lf_theory_describe_hmc(const lf_theory_cfg *cfg, const lf_hmc_cfg *hmc, char *buf, size_t n) {
   if (!buf || n == 0) return;
   buf[0] = '\0';
@@ -206,6 +218,8 @@ void lf_theory_describe(const lf_theory_cfg *cfg, char *buf, size_t n) {
     else
       len += (size_t)snprintf(buf + len, n - len, ", %s = %g", field, coupling_value(cfg, c));
   }
+  if (ops->fermions && len < n)
+    snprintf(buf + len, n - len, ", logdet %s", lf_logdet_name(lf_theory_cfg_logdet(cfg)));
 }
 
 /* Shortest "%.15g" or "%.17g" form that reads back as v. */

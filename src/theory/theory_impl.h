@@ -31,8 +31,9 @@ typedef struct lf_theory_ops {
   int C;                  /* real components per site (phi^4: 1; link angles: 2)       */
   const char *const *obs; /* static, NULL-terminated: every observable, in its order   */
   int corr;               /* 1: a correlator G(t) of length L0 (0 when L0 > LF_THEORY_MAX_CORR) */
-  int fermions;           /* 1: a fermion determinant (dense Dirac matrices; hmc.fermion
-                             chooses exact or pseudofermion HMC)                        */
+  int fermions;           /* 1: a fermion determinant (dense Dirac matrices or a sparse
+                             factor, theory.logdet; hmc.fermion chooses exact or
+                             pseudofermion HMC)                                         */
   int ncouplings;         /* the keys of the action, in the order describe prints them */
   lf_theory_coupling coupling[LF_THEORY_MAX_COUPLINGS];
   /* Fills t from cfg after lf_theory_init has set kind, name, C, the observable names and
@@ -44,7 +45,7 @@ typedef struct lf_theory_ops {
 
 /* phi^4 (src/theory/phi4.c), the pure U(1) gauge theory (src/theory/u1.c) and the
  * two-flavour Schwinger model (src/theory/wilson.c, which owns t->impl: its Dirac-operator
- * workspace). */
+ * workspace, dense or, through src/theory/wilson_sparse.c, sparse). */
 extern const lf_theory_ops lf_phi4_ops;
 extern const lf_theory_ops lf_u1_ops;
 extern const lf_theory_ops lf_schwinger_ops;

@@ -1,9 +1,11 @@
 /* The two-flavour Schwinger model with Wilson fermions (contract: latflow/u1.h and
  * latflow/theory.h; conventions: docs/PHYSICS.md section 8).
  *   S = -beta sum_x cos theta_P(x) - 2 log|det D|
- * D is built densely (2V x 2V complex) and factored by LAPACK's zgetrf in double; the
- * force uses d log det D / d theta = tr(D^{-1} dD/dtheta) with the dense inverse (zgetri),
- * which is the simplest exact choice for V <= 16x16 (n = 512: a few 10 ms per field).
+ * theory.logdet chooses how log|det D| and the force are computed (lf_theory_cfg_logdet):
+ * dense: D is built densely (2V x 2V complex) and factored by LAPACK's zgetrf in double;
+ * the force uses d log det D / d theta = tr(D^{-1} dD/dtheta) with the dense inverse
+ * (zgetri), O(V^3) per field and the reference. sparse: CHOLMOD factors D^dagger D
+ * (src/theory/wilson_sparse.c, wilson_impl.h), O(V^1.5) for S, O(V^2 log V) for the force.
  * The workspace lives in t->impl and is allocated once by schwinger_init; it caches
  * the factors of the last field seen (compared bit by bit), so observables and correlator
  * of one configuration share one factorization. Hence the hooks are not thread-safe. */
@@ -11,6 +13,7 @@
 #include "latflow/u1.h"
 
 #include "theory/theory_impl.h"
+#include "theory/wilson_impl.h"
 
 #include <complex.h>
 #include <math.h>
@@ -24,6 +27,7 @@ void zgetri_(const int *n, double _Complex *a, const int *lda, const int *ipiv,
 typedef struct schw_ws {
   int n;                 /* 2V */
   int antiperiodic;      /* fermion_bc */
+  lf_wsparse *sp;        /* owned: the sparse method's workspace; NULL: dense (below) */
   double _Complex *D;    /* (n, n) owned: D, overwritten by its LU factors */
   double _Complex *inv;  /* (n, n) owned: D^{-1} */
   double _Complex *work; /* (lwork) owned: zgetri */
@@ -36,7 +40,7 @@ typedef struct schw_ws {
 } schw_ws;
 
 /* The 2x2 spin matrices (1 - g_mu) and (1 + g_mu), g_0 = sigma_1, g_1 = sigma_2. */
-static void proj(int mu, double sign, double _Complex P[2][2]) {
+void lf_wilson_proj(int mu, double sign, double _Complex P[2][2]) {
   const double _Complex g01 = mu == 0 ? 1.0 : -I, g10 = mu == 0 ? 1.0 : I;
   P[0][0] = 1.0;
   P[1][1] = 1.0;
@@ -49,6 +53,12 @@ static double link_eta(const lf_lattice *lat, int antiperiodic, int v, int mu) {
   return (antiperiodic && mu == 0 && v / lat->L[1] == lat->L[0] - 1) ? -1.0 : 1.0;
 }
 
+double _Complex lf_wilson_hop(const lf_lattice *lat, double kappa, int antiperiodic,
+                              const double *theta, int v, int mu) {
+  const double th = theta[(size_t)mu * lat->V + v];
+  return -kappa * link_eta(lat, antiperiodic, v, mu) * (cos(th) + I * sin(th));
+}
+
 static void build(const lf_lattice *lat, double kappa, int antiperiodic, const double *theta,
                   double _Complex *D) {
   const int V = lat->V;
@@ -57,8 +67,8 @@ static void build(const lf_lattice *lat, double kappa, int antiperiodic, const d
   for (size_t i = 0; i < n; i++) D[i + n * i] = 1.0;
   for (int mu = 0; mu < 2; mu++) {
     double _Complex Pm[2][2], Pp[2][2];
-    proj(mu, -1.0, Pm);
-    proj(mu, +1.0, Pp);
+    lf_wilson_proj(mu, -1.0, Pm);
+    lf_wilson_proj(mu, +1.0, Pp);
     for (int v = 0; v < V; v++) {
       const int y = lat->up[2 * v + mu];
       const double th = theta[(size_t)mu * V + v];
@@ -119,8 +129,14 @@ static void schwinger_action(const lf_theory *t, int B, const double *phi, doubl
   const size_t nk = 2 * (size_t)t->V;
   for (int b = 0; b < B; b++) {
     const double *th = phi + (size_t)b * nk;
-    factor(t, w, th);
-    S[b] = lf_u1_gauge_action(&t->lat, t->cfg.beta, th) - 2.0 * w->logabs;
+    double la;
+    if (w->sp)
+      lf_wsparse_logdet(w->sp, th, &la);
+    else {
+      factor(t, w, th);
+      la = w->logabs;
+    }
+    S[b] = lf_u1_gauge_action(&t->lat, t->cfg.beta, th) - 2.0 * la;
   }
 }
 
@@ -135,6 +151,11 @@ static void schwinger_grad(const lf_theory *t, int B, const double *phi, double 
     const double *th = phi + (size_t)b * nk;
     double *g = dS + (size_t)b * nk;
     lf_u1_gauge_grad(&t->lat, t->cfg.beta, th, g);
+    if (w->sp) {
+      if (!lf_wsparse_force(w->sp, th, g))
+        for (size_t i = 0; i < nk; i++) g[i] = NAN;
+      continue;
+    }
     if (!invert(t, w, th)) {
       for (size_t i = 0; i < nk; i++) g[i] = NAN;
       continue;
@@ -142,8 +163,8 @@ static void schwinger_grad(const lf_theory *t, int B, const double *phi, double 
     const double _Complex *Di = w->inv;
     for (int mu = 0; mu < 2; mu++) {
       double _Complex Pm[2][2], Pp[2][2];
-      proj(mu, -1.0, Pm);
-      proj(mu, +1.0, Pp);
+      lf_wilson_proj(mu, -1.0, Pm);
+      lf_wilson_proj(mu, +1.0, Pp);
       for (int v = 0; v < V; v++) {
         const int y = t->lat.up[2 * v + mu];
         const double a = th[(size_t)mu * V + v];
@@ -167,6 +188,10 @@ static void schwinger_grad(const lf_theory *t, int B, const double *phi, double 
 static void schwinger_observables(const lf_theory *t, const double *phi, double *out) {
   schw_ws *w = t->impl;
   lf_u1_gauge_obs(&t->lat, phi, out);
+  if (w->sp) {
+    if (!lf_wsparse_obs(w->sp, phi, &out[3], NULL)) out[3] = NAN;
+    return;
+  }
   if (!invert(t, w, phi)) {
     out[3] = NAN;
     return;
@@ -183,6 +208,11 @@ static void schwinger_correlator(const lf_theory *t, const double *phi, double *
   schw_ws *w = t->impl;
   const int L0 = t->lat.L[0], L1 = t->lat.L[1];
   for (int k = 0; k < L0; k++) out[k] = 0.0;
+  if (w->sp) {
+    if (!lf_wsparse_obs(w->sp, phi, NULL, out))
+      for (int k = 0; k < L0; k++) out[k] = NAN;
+    return;
+  }
   if (!invert(t, w, phi)) {
     for (int k = 0; k < L0; k++) out[k] = NAN;
     return;
@@ -208,6 +238,7 @@ static void schwinger_correlator(const lf_theory *t, const double *phi, double *
 static void schwinger_free_impl(void *impl) {
   schw_ws *w = impl;
   if (!w) return;
+  lf_wsparse_free(w->sp);
   LF_FREE_ALL(w->D, w->inv, w->work, w->ipiv, w->key, w);
 }
 
@@ -226,9 +257,15 @@ static lf_status schwinger_init(lf_theory *t, const lf_theory_cfg *cfg) {
   else
     return LF_FAIL(LF_ERR_CONFIG, "theory.fermion_bc must be periodic or antiperiodic, got '%s'",
                    cfg->fermion_bc);
-  if ((size_t)cfg->shape[0] * (size_t)cfg->shape[1] > 64 * 64)
+  const lf_logdet_kind method = lf_theory_cfg_logdet(cfg);
+  if (cfg->logdet != LF_LOGDET_AUTO && cfg->logdet != LF_LOGDET_DENSE &&
+      cfg->logdet != LF_LOGDET_SPARSE)
+    return LF_FAIL(LF_ERR_CONFIG, "theory.logdet must be auto, dense or sparse, got %d",
+                   (int)cfg->logdet);
+  if (method == LF_LOGDET_DENSE && (size_t)cfg->shape[0] * (size_t)cfg->shape[1] > 64 * 64)
     return LF_FAIL(LF_ERR_CONFIG,
-                   "theory.shape [%d, %d]: the dense Dirac operator is limited to V <= 4096",
+                   "theory.shape [%d, %d]: the dense Dirac operator (theory.logdet: dense) is "
+                   "limited to V <= 4096; theory.logdet: sparse has no such limit",
                    cfg->shape[0], cfg->shape[1]);
   rc = lf_lattice_init(&t->lat, cfg->shape[0], cfg->shape[1], 1);
   if (rc != LF_OK) return rc;
@@ -240,6 +277,11 @@ static lf_status schwinger_init(lf_theory *t, const lf_theory_cfg *cfg) {
   t->impl = w;
   w->n = 2 * t->V;
   w->antiperiodic = ap;
+  t->action = schwinger_action;
+  t->grad = schwinger_grad;
+  t->observables = schwinger_observables;
+  t->correlator = t->ncorr ? schwinger_correlator : NULL;
+  if (method == LF_LOGDET_SPARSE) return lf_wsparse_init(&w->sp, &t->lat, cfg->kappa, ap);
   w->lwork = 64 * w->n;
   const size_t n = (size_t)w->n;
   w->D = lf_alloc(n * n * sizeof *w->D);
@@ -249,10 +291,6 @@ static lf_status schwinger_init(lf_theory *t, const lf_theory_cfg *cfg) {
   w->key = lf_alloc(n * sizeof *w->key);
   if (!w->D || !w->inv || !w->work || !w->ipiv || !w->key)
     return LF_FAIL(LF_ERR_NOMEM, "schwinger workspace: 2 dense %zu x %zu complex matrices", n, n);
-  t->action = schwinger_action;
-  t->grad = schwinger_grad;
-  t->observables = schwinger_observables;
-  t->correlator = t->ncorr ? schwinger_correlator : NULL;
   return LF_OK;
 }
 
@@ -275,6 +313,10 @@ lf_status lf_schwinger_logdet(const lf_theory *t, const double *theta, double *l
     return LF_FAIL(LF_ERR_INVALID, "lf_schwinger_logdet: theory '%s' is not schwinger",
                    t->name ? t->name : "?");
   schw_ws *w = t->impl;
+  if (w->sp) {
+    *phase = NAN; /* the sign of det D is not computed by the sparse method */
+    return lf_wsparse_logdet(w->sp, theta, logabs);
+  }
   factor(t, w, theta);
   *logabs = w->logabs;
   *phase = w->phase;
@@ -288,6 +330,7 @@ lf_status lf_schwinger_inverse(const lf_theory *t, const double *theta, double *
     return LF_FAIL(LF_ERR_INVALID, "lf_schwinger_inverse: theory '%s' is not schwinger",
                    t->name ? t->name : "?");
   schw_ws *w = t->impl;
+  if (w->sp) return lf_wsparse_inverse(w->sp, theta, (double _Complex *)(void *)Dinv);
   if (!invert(t, w, theta))
     return LF_FAIL(LF_ERR_NUMERIC, "Dirac operator is singular (zgetrf info %d)", w->info);
   memcpy(Dinv, w->inv, (size_t)w->n * (size_t)w->n * sizeof *w->inv);

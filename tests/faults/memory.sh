@@ -2,7 +2,7 @@
 # Out of memory is named up front (issue 13, defect 14): a card that needs TiBs is refused
 # by train, sample, run and bench with exit 2, the number and the biggest part, and nothing
 # is created in its output folder; LATFLOW_MEM_LIMIT moves the line (an hmc card with the
-# Schwinger model's dense Dirac matrices is refused under its estimate and accepted over it); LATFLOW_MEM_CHECK=0 bypasses
+# Schwinger model's dense Dirac matrices (theory.logdet: dense) is refused under its estimate and accepted over it); LATFLOW_MEM_CHECK=0 bypasses
 # the check; a bad LATFLOW_MEM_LIMIT is exit 2; under mpiexec -n 2 the node's memory is
 # divided between the ranks and a refusal stops both; and the estimate in the start-up log is
 # within a factor 2 of the measured peak RSS of real runs (train phi4 and u1, sample, hmc
@@ -58,12 +58,13 @@ done
 
 # --- LATFLOW_MEM_LIMIT: refused under the estimate, accepted over it ------------------------
 expect_code 0 "hmc schwinger 32x32 (exact)" -- "$lf" hmc "$src/configs/schwinger-L8-b2.yaml" \
-  --set 'theory.shape=[32,32]' --set hmc.fermion=exact --set hmc.trajectories=1 \
+  --set 'theory.shape=[32,32]' --set theory.logdet=dense --set hmc.fermion=exact --set hmc.trajectories=1 \
   --set hmc.therm=0 --set hmc.steps=1 --output probe
 e=$(estimate); echo "     schwinger 32x32 hmc estimate: $e bytes"
 [ -n "$e" ] && [ "$e" -gt 134217728 ] && ok "estimate includes the 2 Dirac matrices (> 128 MiB)" \
   || bad "schwinger estimate '$e'"
-sch=("$src/configs/schwinger-L8-b2.yaml" --set 'theory.shape=[32,32]' --set hmc.fermion=exact
+sch=("$src/configs/schwinger-L8-b2.yaml" --set 'theory.shape=[32,32]' --set theory.logdet=dense
+     --set hmc.fermion=exact
      --set hmc.trajectories=1 --set hmc.therm=0 --set hmc.steps=1)
 LATFLOW_MEM_LIMIT=$((e * 8 / 10)) expect_code 2 "LATFLOW_MEM_LIMIT = 0.8 x estimate refuses" -- \
   "$lf" hmc "${sch[@]}" --output lim_lo

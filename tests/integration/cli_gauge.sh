@@ -85,13 +85,18 @@ expect_code 1 "merge a flow ensemble with an HMC one refused" -- "$merge" bad.h5
 
 # --- schwinger: re and rt, transfer from u1, sample, hmc, analyze --------------------------
 expect_code 0 "schwinger train re" -- "$lf" train schw.yaml --set train.estimator=re
-expect_err "train: schwinger 4x4, beta = 2, kappa = 0.2, antiperiodic |" "schwinger train log line"
+expect_err "train: schwinger 4x4, beta = 2, kappa = 0.2, antiperiodic, logdet dense |" "schwinger train log line"
 expect_code 0 "schwinger train rt from the u1 model" -- "$lf" train schw.yaml --output schwrt \
   --set train.init_from=u1/model.h5
 expect_err "parameter transfer from u1/model.h5 (u1 4x4, beta = 1)" "transfer u1 -> schwinger"
 expect_code 0 "schwinger sample np1" -- "$lf" sample schw.yaml --model schw/model.h5 --output t1
 expect_code 0 "schwinger sample np3" -- mpi 3 "$lf" sample schw.yaml --model schw/model.h5 --output t3
 same t1/ensemble.h5 t3/ensemble.h5 "schwinger sample np1 vs np3"
+# theory.logdet sparse (CHOLMOD): the same physics, so its ensemble merges with the dense one
+expect_code 0 "schwinger sample, theory.logdet sparse" -- "$lf" sample schw.yaml --model schw/model.h5 \
+  --output tsp --set seed=8 --set theory.logdet=sparse
+expect_err "schwinger 4x4, beta = 2, kappa = 0.2, antiperiodic, logdet sparse" "sparse sample log line"
+expect_code 0 "merge dense and sparse schwinger ensembles" -- "$merge" mds.h5 t1/ensemble.h5 tsp/ensemble.h5
 expect_code 0 "schwinger analyze --json" -- "$lf" analyze t1/ensemble.h5 --json
 for o in plaq chi_t condensate pole_mass; do
   grep -q "\"$o\"" out.txt && ok "schwinger analysis has $o" || bad "schwinger analysis lacks $o"

@@ -275,6 +275,32 @@ static void test_compat(void) {
   sa.hmc.fermion = sb.hmc.fermion = LF_FERMION_EXACT;
   CHECK(lf_ckpt_compat(&sa, &sb, "hmc", "ck") == LF_OK,
         "schwinger with the exact determinant ignores hmc.cg_maxiter");
+  /* theory.logdet: the resolved method must agree (it changes bits, not physics); a stored
+   * card without the key (given bit unset) predates it and was dense */
+  lf_config la = a, lb;
+  la.theory.name = LF_THEORY_SCHWINGER;
+  la.given |= LF_CONFIG_GIVEN_LOGDET;
+  lb = la;
+  lb.theory.logdet = LF_LOGDET_DENSE; /* 8x8: auto is dense */
+  const lf_status l1 = lf_ckpt_compat(&la, &lb, "train", "ck");
+  la.theory.shape[0] = la.theory.shape[1] = lb.theory.shape[0] = lb.theory.shape[1] = 24;
+  const lf_status l2 = lf_ckpt_compat(&la, &lb, "train", "ck"); /* auto is sparse at 24x24 */
+  const int named = strstr(lf_last_error(), "'theory.logdet' differs") != NULL;
+  lb.theory.logdet = LF_LOGDET_SPARSE;
+  const lf_status l3 = lf_ckpt_compat(&la, &lb, "hmc", "ck");
+  la.given &= ~LF_CONFIG_GIVEN_LOGDET; /* a checkpoint older than the key: dense */
+  const lf_status l4 = lf_ckpt_compat(&la, &lb, "sample", "ck");
+  lb.theory.logdet = LF_LOGDET_DENSE;
+  const lf_status l5 = lf_ckpt_compat(&la, &lb, "sample", "ck");
+  lb = a;
+  lb.theory.logdet = LF_LOGDET_SPARSE;
+  const lf_status l6 = lf_ckpt_compat(&a, &lb, "train", "ck"); /* phi4: no determinant */
+  CHECK(l1 == LF_OK && l2 == LF_ERR_CONFIG && named && l3 == LF_OK && l4 == LF_ERR_CONFIG &&
+            l5 == LF_OK && l6 == LF_OK,
+        "theory.logdet on resume: auto = dense at 8x8 %d; auto (sparse) vs dense at 24x24 "
+        "refused %d (named %d); auto vs sparse %d; pre-key checkpoint vs sparse refused %d, vs "
+        "dense %d; phi4 ignores it %d",
+        (int)l1, (int)l2, named, (int)l3, (int)l4, (int)l5, (int)l6);
   /* the theory's physics comes first: another theory is named as such */
   b = a;
   b.theory.name = LF_THEORY_U1;

@@ -170,6 +170,8 @@ static void nondefault(lf_config *c) {
   c->theory.beta = 1e-300;
   c->theory.kappa = 0.27600000000000002;
   snprintf(c->theory.fermion_bc, LF_NAME_MAX, "periodic");
+  c->theory.logdet = LF_LOGDET_SPARSE;
+  c->given |= LF_CONFIG_GIVEN_LOGDET;
   c->model.base = LF_BASE_HAAR;
   c->model.base_mass = 2.0 / 3.0;
   c->model.layers = 24;
@@ -477,6 +479,7 @@ static const bad_case BAD[] = {
   {"bad_missing_value.yaml", "bad_missing_value.yaml:2: train.batch: missing value (expected an integer, got nothing)"},
   {"bad_two_documents.yaml", "bad_two_documents.yaml:3: only one YAML document is allowed, found a second one"},
   {"bad_fermion_bc.yaml", "bad_fermion_bc.yaml:3: theory.fermion_bc: expected one of periodic, antiperiodic, got 'open'"},
+  {"bad_logdet.yaml", "bad_logdet.yaml:4: theory.logdet: expected one of auto, dense, sparse, got 'lu'"},
   {"bad_precision.yaml", "bad_precision.yaml:1: model.precision: expected one of single, double, got 'half'"},
   {"bad_tau.yaml", "bad_tau.yaml:3: hmc.tau: must be > 0, got 0"},
   {"bad_block.yaml", "bad_block.yaml:3: sample.block: must be > 0, got 0"},
@@ -488,6 +491,7 @@ static const bad_case BAD[] = {
 };
 static const bad_case BAD_SET[] = {
   {"train.batch=1.5", "--set: train.batch: expected an integer, got '1.5', which is not a whole number"},
+  {"theory.logdet=cholesky", "--set: theory.logdet: expected one of auto, dense, sparse, got 'cholesky'"},
   {"model.layers=1e-3", "--set: model.layers: expected an integer, got '1e-3', which is not a whole number"},
   {"train.batch=1e10", "--set: train.batch: integer out of range [-2147483648, 2147483647], got '1e10'"},
   {"seed=1e30", "--set: seed: integer out of range [0, 18446744073709551615], got '1e30'"},

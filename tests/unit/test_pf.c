@@ -9,7 +9,8 @@
  * passes, an O(cg_tol) effect); the CG counts of lf_hmc_result, bitwise reproducibility,
  * a CG failure inside a trajectory; and the physics: pseudofermion HMC against exact-determinant
  * HMC (4x4, beta = 2, kappa = 0.25) for <plaq> and <condensate> (|z| < 4, Gamma-method
- * errors), <exp(-dH)> = 1 for both, and the distance of both from the pure-gauge value
+ * errors), and exact HMC with theory.logdet sparse against the dense one, <exp(-dH)> = 1
+ * for all, and the distance of both from the pure-gauge value
  * (so the comparison does see the determinant). Seeds are fixed. */
 #include "latflow/gamma.h"
 #include "latflow/hmc.h"
@@ -351,9 +352,10 @@ typedef struct chain_out {
 } chain_out;
 
 static void run_chain(int L, double beta, double kappa, lf_fermion_kind f, long ntraj,
-                      uint64_t seed, chain_out *out) {
+                      uint64_t seed, lf_logdet_kind logdet, chain_out *out) {
   memset(out, 0, sizeof *out);
   lf_theory_cfg c = schw_cfg(L, L, beta, kappa, "antiperiodic");
+  c.logdet = logdet;
   lf_theory th;
   if (lf_theory_init(&th, &c) != LF_OK) return;
   lf_hmc_cfg hc = hmc_cfg(f, LF_INT_LEAPFROG, 8);
@@ -401,8 +403,8 @@ static void run_chain(int L, double beta, double kappa, lf_fermion_kind f, long 
 
 static void check_physics(int L, double beta, double kappa, long ntraj) {
   chain_out a, b;
-  run_chain(L, beta, kappa, LF_FERMION_PSEUDO, ntraj, 31, &a);
-  run_chain(L, beta, kappa, LF_FERMION_EXACT, ntraj, 32, &b);
+  run_chain(L, beta, kappa, LF_FERMION_PSEUDO, ntraj, 31, LF_LOGDET_DENSE, &a);
+  run_chain(L, beta, kappa, LF_FERMION_EXACT, ntraj, 32, LF_LOGDET_DENSE, &b);
   CHECK(a.ok && b.ok, "both chains ran (pseudofermion %.1f s, %.1f CG it/solve; exact %.1f s)",
         a.seconds, a.cg_per_solve, b.seconds);
   if (!a.ok || !b.ok) return;
@@ -423,6 +425,18 @@ static void check_physics(int L, double beta, double kappa, long ntraj) {
         "<exp(-dH)>: pf %.5f +- %.5f (z = %+.2f), exact %.5f +- %.5f (z = %+.2f)", a.edh.value,
         a.edh.error, ea, b.edh.value, b.edh.error, eb);
   CHECK(a.acc > 0.7 && b.acc > 0.7, "acceptance pf %.3f, exact %.3f", a.acc, b.acc);
+  /* exact-determinant HMC with theory.logdet sparse (CHOLMOD), a quarter of the trajectories:
+   * the same <plaq> and <condensate> as the dense chain */
+  chain_out sp;
+  run_chain(L, beta, kappa, LF_FERMION_EXACT, ntraj / 4, 33, LF_LOGDET_SPARSE, &sp);
+  const double zs = (sp.plaq.value - b.plaq.value) / hypot(sp.plaq.error, b.plaq.error);
+  const double zsc = (sp.cond.value - b.cond.value) / hypot(sp.cond.error, b.cond.error);
+  const double es = (sp.edh.value - 1.0) / sp.edh.error;
+  CHECK(sp.ok && fabs(zs) < 4.0 && fabs(zsc) < 4.0 && fabs(es) < 4.0 && sp.acc > 0.7,
+        "exact HMC with theory.logdet sparse (%.1f s): <plaq> %.5f +- %.5f (z = %+.2f vs dense), "
+        "<condensate> %.5f +- %.5f (z = %+.2f), <exp(-dH)> z = %+.2f, acceptance %.3f",
+        sp.seconds, sp.plaq.value, sp.plaq.error, zs, sp.cond.value, sp.cond.error, zsc, es,
+        sp.acc);
   /* sensitivity: the determinant moves <plaq> away from pure U(1) by many errors */
   const u1x_result pg = u1x_eval(beta, L * L);
   const double sa = (a.plaq.value - pg.plaq) / a.plaq.error;

@@ -25,7 +25,11 @@
  * seeds gave max |z| = 5.5 > z_max, on a parameter whose z fell to -4.0 and -2.3 at 16000
  * and 32000 batches. At 20000 the four seeds gave max |z| = 3.5 .. 4.25.
  * Measured (seed 7): max |z| = 4.25, biased baseline 19.7, projections -0.35 and -9.3;
- * 8.6 s CPU in Release, 71 s under ASan+UBSan (docs/PHYSICS.md section 8.7). */
+ * 8.6 s CPU in Release, 71 s under ASan+UBSan (docs/PHYSICS.md section 8.7).
+ * First (check_factor_once): rt computes S and dS/dphi sample by sample, so the force
+ * reuses the factorization of the action; with theory.logdet dense and sparse, the
+ * trainer's S and dS/dphi of a step are bitwise those of one batch call of the action and
+ * then one of the force on a fresh theory (the order before issue 17). */
 #include "latflow/config.h"
 #include "latflow/model.h"
 #include "latflow/theory.h"
@@ -107,6 +111,42 @@ static void acc_free(acc *a) {
   free(a->s2);
 }
 
+static void check_factor_once(const lf_config *base) {
+  for (int k = 0; k < 2; k++) {
+    lf_config cfg = *base;
+    cfg.theory.logdet = k ? LF_LOGDET_SPARSE : LF_LOGDET_DENSE;
+    lf_theory th, ref;
+    lf_model m;
+    lf_trainer tr;
+    if (lf_theory_init(&th, &cfg.theory) != LF_OK || lf_theory_init(&ref, &cfg.theory) != LF_OK ||
+        lf_model_init(&m, &cfg.model, 2, L, L, BATCH) != LF_OK) {
+      CHECK(0, "setup: %s", lf_last_error());
+      return;
+    }
+    lf_model_init_params(&m, cfg.seed);
+    lf_train_step_info info;
+    double S[BATCH], dS[BATCH * 2 * V] = {0};
+    int same = lf_trainer_init(&tr, &cfg, &m, &th) == LF_OK;
+    for (long t = 0; t < 3 && same; t++) {
+      same = lf_trainer_gradient(&tr, t, BATCH, LF_EST_RT, &info) == LF_OK;
+      ref.action(&ref, BATCH, tr.phi, S);
+      memset(dS, 0, sizeof dS);
+      ref.grad(&ref, BATCH, tr.phi, dS);
+      for (int i = 0; i < BATCH * 2 * V; i++) dS[i] *= 1.0 / BATCH; /* as the trainer scales */
+      same = same && memcmp(S, tr.S, sizeof S) == 0 && memcmp(dS, tr.dphi, sizeof dS) == 0;
+    }
+    CHECK(same && info.t_action > 0 && info.t_action_grad > 0,
+          "rt, theory.logdet %s: S and dS/dphi of 3 steps bitwise those of batch action then "
+          "batch force (per-sample order: the force reuses the action's factors); t_action "
+          "%.3g ms, t_action_grad %.3g ms",
+          lf_logdet_name(cfg.theory.logdet), info.t_action * 1e3, info.t_action_grad * 1e3);
+    lf_trainer_free(&tr);
+    lf_model_free(&m);
+    lf_theory_free(&th);
+    lf_theory_free(&ref);
+  }
+}
+
 int main(void) {
   const double t0 = lf_wtime();
   lf_config cfg;
@@ -115,6 +155,7 @@ int main(void) {
     CHECK(0, "config: %s", lf_last_error());
     return lf_test_result();
   }
+  check_factor_once(&cfg);
   lf_theory th, thp;
   lf_model m;
   lf_trainer tr, trp;

@@ -40,6 +40,11 @@ static void check_same_physics(void) {
             strcmp(d.a, "'antiperiodic'") == 0 && strcmp(d.b, "'periodic'") == 0,
         "schwinger: fermion_bc named, names quoted: %s (%s vs %s)", d.key, d.a, d.b);
   b = a;
+  a.logdet = LF_LOGDET_DENSE;
+  b.logdet = LF_LOGDET_SPARSE;
+  CHECK(lf_theory_cfg_same_physics(&a, &b, &d) == 1,
+        "schwinger: theory.logdet dense vs sparse is the same physics (merge combines them)");
+  a.logdet = b.logdet = LF_LOGDET_AUTO;
   b.shape[1] = 4;
   CHECK(lf_theory_cfg_same_physics(&a, &b, &d) == 0 && strcmp(d.key, "theory.shape") == 0 &&
             strcmp(d.a, "[8, 8]") == 0 && strcmp(d.b, "[8, 4]") == 0,
@@ -176,7 +181,8 @@ static void check_describe(void) {
   CHECK(!strcmp(buf, "u1 8x4, beta = 2"), "'%s'", buf);
   c = theory_cfg(LF_THEORY_SCHWINGER, 8, 8);
   lf_theory_describe(&c, buf, sizeof buf);
-  CHECK(!strcmp(buf, "schwinger 8x8, beta = 2, kappa = 0.276, antiperiodic"), "'%s'", buf);
+  CHECK(!strcmp(buf, "schwinger 8x8, beta = 2, kappa = 0.276, antiperiodic, logdet dense"), "'%s'",
+        buf);
   char small[12];
   lf_theory_describe(&c, small, sizeof small);
   CHECK(!strcmp(small, "schwinger 8"), "cut to the buffer: '%s'", small);

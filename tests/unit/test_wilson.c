@@ -1,9 +1,10 @@
 /* Schwinger model with two flavours of Wilson fermions (theory "schwinger", src/theory/
- * wilson.c): gamma5-hermiticity of D and reality of det D, log det D for constant links
- * against the momentum-space product, gauge invariance of action, det, observables and
- * correlator, the total force (gauge + fermion) against central finite differences on
- * all links, kappa = 0 equals pure u1, condensate and correlator against their
- * definitions from D^{-1}, and the time of action + force at 8x8 and 16x16. */
+ * wilson.c), every check run with theory.logdet dense and sparse (the sign of det D only
+ * with dense, which computes it): gamma5-hermiticity of D and reality of det D, log det D for
+ * constant links against the momentum-space product, gauge invariance of action, det, observables
+ * and correlator, the total force (gauge + fermion) against central finite differences on all
+ * links, kappa = 0 equals pure u1, condensate and correlator against their definitions from D^{-1},
+ * and the time of action + force at 8x8 and 16x16. */
 #include "latflow/rng.h"
 #include "latflow/theory.h"
 #include "latflow/timer.h"
@@ -17,6 +18,15 @@
 #include <string.h>
 
 #define PI 3.14159265358979323846
+
+/* The method of every schwinger theory built below (main runs the checks once per method). */
+static lf_logdet_kind g_logdet = LF_LOGDET_DENSE;
+static lf_theory_cfg with_logdet(lf_theory_cfg c) {
+  c.logdet = g_logdet;
+  return c;
+}
+#define schw_cfg(...) with_logdet(schw_cfg(__VA_ARGS__))
+#define METHOD lf_logdet_name(g_logdet)
 
 /* D^dagger = g5 D g5 entry by entry (g5 = sigma_3: sign (-1)^(s+r) on the spin pair). */
 static void check_g5_hermiticity(int L0, int L1, double kappa, int ap) {
@@ -74,11 +84,13 @@ static void check_momentum(int L0, int L1, double kappa, int ap, double a0, doub
       wl += log(cabs(d));
       wp += carg(d);
     }
-  const double dl = fabs(la - wl), dp = fabs(lf_u1_wrap(ph - wp));
+  const double dl = fabs(la - wl);
+  const double dp = g_logdet == LF_LOGDET_DENSE ? fabs(lf_u1_wrap(ph - wp)) : 0.0;
   CHECK(rc == LF_OK && dl < 1e-10 && dp < 1e-10,
-        "%dx%d kappa=%g %s a=(%g,%g): log|det D| LU %.12f vs momentum product %.12f (diff %.1e); "
+        "%s %dx%d kappa=%g %s a=(%g,%g): log|det D| %.12f vs momentum product %.12f (diff %.1e); "
         "phase %.3f vs %.3f",
-        L0, L1, kappa, ap ? "antiperiodic" : "periodic", a0, a1, la, wl, dl, ph, lf_u1_wrap(wp));
+        METHOD, L0, L1, kappa, ap ? "antiperiodic" : "periodic", a0, a1, la, wl, dl, ph,
+        lf_u1_wrap(wp));
   lf_theory_free(&t);
   free(th);
 }
@@ -154,12 +166,13 @@ static void check_gauge_invariance(int L0, int L1, double kappa) {
     ow = fmax(ow, fabs(o1[i] - o2[i]) / fmax(1e-300, fabs(o1[i])) * (o1[i] != 0));
   for (int k = 0; k < L0; k++) gw = fmax(gw, fabs(G1[k] - G2[k]) / fabs(G1[k]));
   const double sw = fabs(S1 - S2) / fabs(S1), lw = fabs(l1 - l2) / fabs(l1);
-  CHECK(sw < 1e-12 && lw < 1e-12 && ow < 1e-12 && gw < 1e-12 && fabs(sin(p1)) < 1e-10 &&
-            fabs(sin(p2)) < 1e-10,
-        "%dx%d kappa=%g gauge transform: S %.12f -> %.12f, log|det| %.12f -> %.12f (phase %.3f, "
+  const int dense = g_logdet == LF_LOGDET_DENSE;
+  CHECK(sw < 1e-12 && lw < 1e-12 && ow < 1e-12 && gw < 1e-12 &&
+            (!dense || (fabs(sin(p1)) < 1e-10 && fabs(sin(p2)) < 1e-10)),
+        "%s %dx%d kappa=%g gauge transform: S %.12f -> %.12f, log|det| %.12f -> %.12f (phase %.3f, "
         "%.3f: det real), obs max rel %.1e (condensate %.12f), correlator max rel %.1e (C(0)=%.6f "
         "C(L0/2)=%.3e)",
-        L0, L1, kappa, S1, S2, l1, l2, p1, p2, ow, o1[3], gw, G1[0], G1[L0 / 2]);
+        METHOD, L0, L1, kappa, S1, S2, l1, l2, p1, p2, ow, o1[3], gw, G1[0], G1[L0 / 2]);
   lf_theory_free(&t);
   free(th);
   free(al);
@@ -191,9 +204,9 @@ static void check_force(int L0, int L1, double beta, double kappa, const char *b
   gctx ctx = {&t, B, th, r, S};
   const double err = lf_gradcheck(loss_action, &ctx, th, g, (size_t)B * n, 1e-5);
   CHECK(err < 1e-6 && acc < 1e-12,
-        "schwinger %dx%d beta=%g kappa=%g %s: force vs central FD worst rel err %.2e over %d "
+        "%s schwinger %dx%d beta=%g kappa=%g %s: force vs central FD worst rel err %.2e over %d "
         "links (max |dS| %.3f); accumulates (%.1e)",
-        L0, L1, beta, kappa, bc, err, B * n, gmax, acc);
+        METHOD, L0, L1, beta, kappa, bc, err, B * n, gmax, acc);
   /* the fermion part alone: beta -> tiny isolates -2 log|det D| */
   lf_theory_free(&t);
   free(th);
@@ -222,8 +235,8 @@ static void check_kappa0(void) {
   double gd = 0.0;
   for (int i = 0; i < B * 2 * V; i++) gd = fmax(gd, fabs(g[i] - gu[i]));
   CHECK(same && gd < 1e-15,
-        "kappa=0: schwinger action %.15f %.15f %.15f == u1 %.15f %.15f %.15f; force diff %.1e",
-        S[0], S[1], S[2], Su[0], Su[1], Su[2], gd);
+        "%s kappa=0: schwinger action %.15f %.15f %.15f == u1 %.15f %.15f %.15f; force diff %.1e",
+        METHOD, S[0], S[1], S[2], Su[0], Su[1], Su[2], gd);
   /* D = 1: condensate (1/V) Re tr 1 = 2 (two spin components) and the pion correlator
    * 2 delta_{t,0}, finite and defined (docs/PHYSICS.md: no pion mass at kappa = 0) */
   double o[LF_MAX_OBS], G[4];
@@ -231,8 +244,8 @@ static void check_kappa0(void) {
   t.correlator(&t, th, G);
   CHECK(fabs(o[3] - 2.0) < 1e-14 && fabs(G[0] - 2.0) < 1e-14 && G[1] == 0.0 && G[2] == 0.0 &&
             G[3] == 0.0,
-        "kappa=0: condensate %.17g (expect 2), C(t) = %g %g %g %g (expect 2 0 0 0)", o[3], G[0],
-        G[1], G[2], G[3]);
+        "%s kappa=0: condensate %.17g (expect 2), C(t) = %g %g %g %g (expect 2 0 0 0)", METHOD,
+        o[3], G[0], G[1], G[2], G[3]);
   lf_theory_free(&t);
   lf_theory_free(&u);
 }
@@ -276,9 +289,9 @@ static void check_propagator_obs(int L0, int L1, double kappa, const char *bc) {
   for (int k = 0; k < L0; k++) ge = fmax(ge, fabs(G[k] - Gw[k]) / Gw[k]);
   const double sym = fabs(G[1] - G[L0 - 1]) / G[1];
   CHECK(rc == LF_OK && ie < 1e-12 && fabs(o[3] - tr / V) < 1e-13 && ge < 1e-13,
-        "%dx%d kappa=%g %s: |D Dinv - 1| %.1e; condensate %.12f (def %.12f); C(t) max rel %.1e, "
+        "%s %dx%d kappa=%g %s: |D Dinv - 1| %.1e; condensate %.12f (def %.12f); C(t) max rel %.1e, "
         "C(0..2) = %.6f %.6f %.6f, C(1)/C(L0-1)-1 = %.1e",
-        L0, L1, kappa, bc, ie, o[3], tr / V, ge, G[0], G[1], G[2], sym);
+        METHOD, L0, L1, kappa, bc, ie, o[3], tr / V, ge, G[0], G[1], G[2], sym);
   lf_theory_free(&t);
   free(th);
   free(G);
@@ -326,10 +339,11 @@ static void timing(int L, double kappa) {
   t.observables(&t, th + n, o);
   t.correlator(&t, th + n, G);
   const double t3 = lf_wtime();
-  fprintf(stderr,
-          "info schwinger %dx%d kappa=%g: action %.3g ms, action+force %.3g ms per configuration "
-          "(observables+correlator of a factored field %.3g ms); S=%.6f condensate %.6f\n",
-          L, L, kappa, (t1 - t0) * 1e3 / B, (t2 - t0) * 1e3 / B, (t3 - t2) * 1e3, S[0], o[3]);
+  fprintf(
+      stderr,
+      "info %s schwinger %dx%d kappa=%g: action %.3g ms, action+force %.3g ms per configuration "
+      "(observables+correlator of a factored field %.3g ms); S=%.6f condensate %.6f\n",
+      METHOD, L, L, kappa, (t1 - t0) * 1e3 / B, (t2 - t0) * 1e3 / B, (t3 - t2) * 1e3, S[0], o[3]);
   lf_theory_free(&t);
   free(th);
   free(g);
@@ -340,28 +354,32 @@ int main(void) {
   check_refusals();
   check_g5_hermiticity(4, 4, 0.25, 1);
   check_g5_hermiticity(2, 6, 0.276, 0);
-  for (int ap = 0; ap < 2; ap++) {
-    check_momentum(4, 4, 0.25, ap, 0.3, -0.7);
-    check_momentum(6, 4, 0.276, ap, 1.1, 0.4);
-    check_momentum(8, 6, 0.2, ap, -2.0, 2.9);
-  }
-  check_momentum(4, 4, 0.276, 1, 0.0, 0.0);
-  check_momentum(4, 4, 0.6, 1, 0.3, -0.7); /* large kappa: det D < 0 occurs */
-  check_momentum(6, 4, 1.0, 0, 0.1, 0.2);
-  check_momentum(4, 6, 0.45, 1, 0.5, 0.0);
   check_det_sign(0.45, 1);
   check_det_sign(0.6, 0);
   check_det_sign(0.276, 1);
-  check_gauge_invariance(4, 4, 0.25);
-  check_gauge_invariance(6, 4, 0.276);
-  check_force(4, 4, 2.0, 0.25, "antiperiodic");
-  check_force(4, 4, 2.0, 0.276, "antiperiodic");
-  check_force(4, 4, 1e-3, 0.276, "periodic");
-  check_force(2, 4, 1.0, 0.25, "antiperiodic");
-  check_kappa0();
-  check_propagator_obs(4, 4, 0.25, "antiperiodic");
-  check_propagator_obs(6, 2, 0.276, "periodic");
-  timing(8, 0.263);
-  timing(16, 0.263);
+  const lf_logdet_kind methods[] = {LF_LOGDET_DENSE, LF_LOGDET_SPARSE};
+  for (int m = 0; m < 2; m++) {
+    g_logdet = methods[m];
+    for (int ap = 0; ap < 2; ap++) {
+      check_momentum(4, 4, 0.25, ap, 0.3, -0.7);
+      check_momentum(6, 4, 0.276, ap, 1.1, 0.4);
+      check_momentum(8, 6, 0.2, ap, -2.0, 2.9);
+    }
+    check_momentum(4, 4, 0.276, 1, 0.0, 0.0);
+    check_momentum(4, 4, 0.6, 1, 0.3, -0.7); /* large kappa: det D < 0 occurs */
+    check_momentum(6, 4, 1.0, 0, 0.1, 0.2);
+    check_momentum(4, 6, 0.45, 1, 0.5, 0.0);
+    check_gauge_invariance(4, 4, 0.25);
+    check_gauge_invariance(6, 4, 0.276);
+    check_force(4, 4, 2.0, 0.25, "antiperiodic");
+    check_force(4, 4, 2.0, 0.276, "antiperiodic");
+    check_force(4, 4, 1e-3, 0.276, "periodic");
+    check_force(2, 4, 1.0, 0.25, "antiperiodic");
+    check_kappa0();
+    check_propagator_obs(4, 4, 0.25, "antiperiodic");
+    check_propagator_obs(6, 2, 0.276, "periodic");
+    timing(8, 0.263);
+    timing(16, 0.263);
+  }
   return lf_test_result();
 }

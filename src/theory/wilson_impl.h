@@ -1,0 +1,58 @@
+/* src/theory/wilson_impl.h: the parts of the Schwinger model's Wilson-Dirac operator shared
+ * by the dense method (src/theory/wilson.c) and the sparse one (src/theory/wilson_sparse.c),
+ * and the sparse method's interface. Private to src/theory.
+ *
+ * Sparse method (theory.logdet: sparse; docs/PHYSICS.md section 8): for two degenerate
+ * flavours det(D)^2 = det(M), M = D^dagger D Hermitian positive definite. CHOLMOD factors
+ * M = P^T L L^dagger P (complex, supernodal); the symbolic analysis (fill-reducing
+ * ordering, supernodes) is done once by lf_wsparse_init, since the pattern is fixed by the
+ * lattice; every field costs one numerical factorization. log|det D| = (1/2) log det M =
+ * sum_j log L_jj. Entries of D^{-1} come from column-block solves D^{-1} B = M^{-1}
+ * D^dagger B (blocks of LF_WSPARSE_BLOCK columns, so memory stays O(V x block)), with one
+ * step of iterative refinement against D itself (cond M = cond(D)^2).
+ * Like the dense workspace, an lf_wsparse caches the factors of the last field (compared
+ * bit by bit) and the quantities computed from them, so it is not thread-safe. All
+ * functions are local; none prints (CHOLMOD's print level is 0 and its error handler
+ * unset; its status codes are mapped to lf_status). */
+#ifndef LATFLOW_WILSON_IMPL_H
+#define LATFLOW_WILSON_IMPL_H
+
+#include "latflow/lattice.h"
+#include "latflow/status.h"
+
+#include <complex.h>
+#include <stddef.h>
+
+/* Columns of D^{-1} solved for at a time. */
+#define LF_WSPARSE_BLOCK 32
+
+/* The 2x2 spin matrix (1 + sign g_mu), g_0 = sigma_1, g_1 = sigma_2. */
+void lf_wilson_proj(int mu, double sign, double _Complex P[2][2]);
+/* The hopping factor of the link (v, mu): -kappa eta_mu(v) exp(i theta_mu(v)). D has
+ * uf (1 - g_mu) in rows v, columns v+mu and conj(uf) (1 + g_mu) in rows v+mu, columns v. */
+double _Complex lf_wilson_hop(const lf_lattice *lat, double kappa, int antiperiodic,
+                              const double *theta, int v, int mu);
+
+typedef struct lf_wsparse lf_wsparse;
+
+/* *s = the sparse workspace of the lattice lat (borrowed; must outlive *s), with the
+ * pattern of D analysed. LF_ERR_NOMEM, LF_ERR_NUMERIC (CHOLMOD's analysis failed). */
+lf_status lf_wsparse_init(lf_wsparse **s, const lf_lattice *lat, double kappa, int antiperiodic);
+/* Frees s (NULL is fine). */
+void lf_wsparse_free(lf_wsparse *s);
+/* Entries of the factor L (the memory that matters), from the analysis. */
+double lf_wsparse_factor_entries(const lf_wsparse *s);
+/* *logabs = log|det D| for theta (2, V), factoring unless the held factors are theta's.
+ * LF_OK; LF_ERR_NUMERIC if M is not numerically positive definite (D singular: *logabs =
+ * -inf) or the factor is not finite (*logabs = NaN); LF_ERR_NOMEM. */
+lf_status lf_wsparse_logdet(lf_wsparse *s, const double *theta, double *logabs);
+/* g (2, V) += dS_f/dtheta = -2 Re tr(D^{-1} dD/dtheta) for theta. Returns 0 (g untouched)
+ * if D could not be factored, else 1. */
+int lf_wsparse_force(lf_wsparse *s, const double *theta, double *g);
+/* *cond = (1/V) Re tr D^{-1}; corr (L0) = the pion correlator of wilson.c. Returns 0
+ * (outputs untouched) if D could not be factored, else 1. */
+int lf_wsparse_obs(lf_wsparse *s, const double *theta, double *cond, double *corr);
+/* Dinv (n, n) = D^{-1}, column-major, n = 2V. LF_ERR_NUMERIC if D could not be factored. */
+lf_status lf_wsparse_inverse(lf_wsparse *s, const double *theta, double _Complex *Dinv);
+
+#endif
