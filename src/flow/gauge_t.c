@@ -12,7 +12,7 @@
  * The splines act on the V/4 active plaquettes of each sample only, so their parameters
  * are gathered from the net's (B, 3K, V) output into a compact (3K, n) array, n = B V/4,
  * element i = b V/4 + a for the a-th active site of sample b in increasing site order
- * (active_site), and go through the batched spline of src/flow/spline_t.c; the gradients
+ * (act_geom), and go through the batched spline of src/flow/spline_t.c; the gradients
  * come back the same way. cos and sin of the plaquettes are glibc's vector functions
  * (libmvec), computed at every site in blocks of LF_RQS_LANES and then masked, in a
  * generic, AVX2 or AVX-512 copy as the splines (lf_nn_isa_current()).
@@ -119,14 +119,45 @@ int LF_T(lf_gcoupling_plaq_class)(const LF_T(lf_gcoupling) * c, int v) {
   return stripe_class(c, c->mu == 0 ? v % c->L1 : v / c->L1);
 }
 
-/* Site of the a-th active plaquette (a < V/4), in increasing order of v: the stripes
- * x_nu = off (mod 4) run along mu. */
-static int active_site(const LF_T(lf_gcoupling) * c, size_t a) {
+/* The active plaquettes of a sample, in increasing order of v: rows r < rows of cols
+ * sites each, site v0 + r rstep + k cstep. The stripes x_nu = off (mod 4) run along mu:
+ * mu = 0, columns x1 = off + 4k of every row; mu = 1, the whole rows x0 = off + 4r. */
+typedef struct act_geom {
+  size_t rows, cols, rstep, cstep, v0;
+} act_geom;
+
+static act_geom act_of(const LF_T(lf_gcoupling) * c) {
+  act_geom g;
   if (c->mu == 0) {
-    const size_t n1 = (size_t)c->L1 / 4;
-    return (int)((a / n1) * (size_t)c->L1 + (size_t)c->off + 4 * (a % n1));
+    g.rows = (size_t)c->L0, g.cols = (size_t)c->L1 / 4, g.rstep = (size_t)c->L1, g.cstep = 4;
+    g.v0 = (size_t)c->off;
+  } else {
+    g.rows = (size_t)c->L0 / 4, g.cols = (size_t)c->L1, g.rstep = 4 * (size_t)c->L1, g.cstep = 1;
+    g.v0 = (size_t)c->off * (size_t)c->L1;
   }
-  return (int)(((size_t)c->off + 4 * (a / (size_t)c->L1)) * (size_t)c->L1 + a % (size_t)c->L1);
+  return g;
+}
+
+/* dst (V/4) = src (V) at the active sites */
+static void pick_active(const act_geom *g, const LF_R *src, LF_R *dst) {
+  for (size_t r = 0; r < g->rows; r++, dst += g->cols) {
+    const LF_R *s = src + g->v0 + r * g->rstep;
+    if (g->cstep == 1)
+      memcpy(dst, s, g->cols * sizeof *dst);
+    else
+      for (size_t k = 0; k < g->cols; k++) dst[k] = s[k * g->cstep];
+  }
+}
+
+/* dst (V) at the active sites = src (V/4) */
+static void put_active(const act_geom *g, const LF_R *src, LF_R *dst) {
+  for (size_t r = 0; r < g->rows; r++, src += g->cols) {
+    LF_R *d = dst + g->v0 + r * g->rstep;
+    if (g->cstep == 1)
+      memcpy(d, src, g->cols * sizeof *d);
+    else
+      for (size_t k = 0; k < g->cols; k++) d[k * g->cstep] = src[k];
+  }
 }
 
 LF_INLINE double wrap(double a) {
@@ -198,9 +229,9 @@ static void mask_frozen(const LF_T(lf_gcoupling) * c, LF_R *a) {
     LF_R *r = a + (size_t)x0 * (size_t)L1;
     if (c->mu == 1) {
       if (stripe_class(c, x0) != 1) memset(r, 0, (size_t)L1 * sizeof *r);
-    } else {
-      for (int x1 = 0; x1 < L1; x1++)
-        if (stripe_class(c, x1) != 1) r[x1] = 0;
+    } else { /* the active columns x1 = off and the passive ones x1 = off + 3 (mod 4) */
+      for (int x1 = c->off; x1 < L1; x1 += 4) r[x1] = 0;
+      for (int x1 = (c->off + 3) % 4; x1 < L1; x1 += 4) r[x1] = 0;
     }
   }
 }
@@ -226,29 +257,30 @@ static void condition(const LF_T(lf_gcoupling) * c, int B, const LF_R *t, LF_R *
 static void gather(const LF_T(lf_gcoupling) * c, int B, const LF_R *uf, const LF_R *pw, LF_R *uc,
                    LF_R *xc) {
   const size_t V = (size_t)c->V, na = nact(c), n = (size_t)B * na, K3 = (size_t)(3 * c->K);
-  for (int b = 0; b < B; b++)
-    for (size_t a = 0; a < na; a++) {
-      const size_t i = (size_t)b * na + a, v = (size_t)active_site(c, a);
-      const LF_R *col = uf + (size_t)b * K3 * V + v;
-      for (size_t j = 0; j < K3; j++) uc[j * n + i] = col[j * V];
-      xc[i] = pw[(size_t)b * V + v];
-    }
+  const act_geom g = act_of(c);
+  for (size_t j = 0; j < K3; j++)
+    for (int b = 0; b < B; b++)
+      pick_active(&g, uf + ((size_t)b * K3 + j) * V, uc + j * n + (size_t)b * na);
+  for (int b = 0; b < B; b++) pick_active(&g, pw + (size_t)b * V, xc + (size_t)b * na);
 }
 
 /* out = in, then the active links shifted by sigma (q - P~), logdet += sum of lj. */
 static void couple(const LF_T(lf_gcoupling) * c, int B, const LF_R *in, LF_R *out, double *logdet,
                    const LF_R *xc, const LF_R *q, const LF_R *lj) {
   const size_t V = (size_t)c->V, na = nact(c);
+  const act_geom g = act_of(c);
   const double sigma = c->mu == 0 ? 1.0 : -1.0;
   if (out != in) memcpy(out, in, (size_t)B * 2 * V * sizeof *out);
   for (int b = 0; b < B; b++) {
     LF_R *link = out + ((size_t)b * 2 + (size_t)c->mu) * V;
+    size_t i = (size_t)b * na;
     double acc = 0.0;
-    for (size_t a = 0; a < na; a++) {
-      const size_t i = (size_t)b * na + a, v = (size_t)active_site(c, a);
-      acc += (double)lj[i];
-      link[v] = (LF_R)wrap((double)link[v] + sigma * ((double)q[i] - (double)xc[i]));
-    }
+    for (size_t r = 0; r < g.rows; r++)
+      for (size_t k = 0; k < g.cols; k++, i++) {
+        const size_t v = g.v0 + r * g.rstep + k * g.cstep;
+        acc += (double)lj[i];
+        link[v] = (LF_R)wrap((double)link[v] + sigma * ((double)q[i] - (double)xc[i]));
+      }
     logdet[b] += acc;
   }
 }
@@ -348,31 +380,36 @@ static void apply_backward(LF_T(lf_gcoupling) * c, int B, const LF_R *dout_field
   LF_R *du = scratch, *dbuf = scratch + BH, *gp = scratch + 2 * BH, *convws = gp + BV;
   /* compact: duc (3K, n), x, cy, cl, r (n each) in dbuf */
   LF_R *duc = dbuf, *xc = duc + K3 * n, *cy = xc + n, *cl = cy + n, *r = cl + n;
+  const act_geom ag = act_of(c);
   for (int b = 0; b < B; b++) {
     const LF_R gl = dlogdet ? (LF_R)dlogdet[b] : (LF_R)0;
-    const LF_R *g = dout_field ? dout_field + ((size_t)b * 2 + (size_t)c->mu) * V : NULL;
-    for (size_t a = 0; a < na; a++) {
-      const size_t i = (size_t)b * na + a, v = (size_t)active_site(c, a);
-      xc[i] = inv ? w.q[i] : w.pw[(size_t)b * V + v];
-      cy[i] = g ? sigma * g[v] : (LF_R)0;
-      cl[i] = gl;
+    LF_R *xb = xc + (size_t)b * na, *cyb = cy + (size_t)b * na;
+    if (inv)
+      memcpy(xb, w.q + (size_t)b * na, na * sizeof *xb);
+    else
+      pick_active(&ag, w.pw + (size_t)b * V, xb);
+    if (dout_field) {
+      pick_active(&ag, dout_field + ((size_t)b * 2 + (size_t)c->mu) * V, cyb);
+      for (size_t a = 0; a < na; a++) cyb[a] = sigma * cyb[a];
+    } else {
+      memset(cyb, 0, na * sizeof *cyb);
     }
+    for (size_t a = 0; a < na; a++) cl[(size_t)b * na + a] = gl;
   }
   memset(duc, 0, K3 * n * sizeof *duc);
   if (inv)
     LF_T(lf_rqs_inverse_backward_n)(c->K, n, w.u, n, xc, cy, cl, duc, n, r);
   else
     LF_T(lf_rqs_backward_n)(c->K, n, w.u, n, xc, cy, cl, duc, n, r);
-  /* back to the net's layout (B, 3K, V), zero at the other sites; gp = dL/dP~ */
+  /* back to the net's layout (B, 3K, V), zero at the other sites; gp = dL/dP~ = r - cy at
+   * the active sites (r - cy into r, then put) */
   memset(du, 0, (size_t)B * K3 * V * sizeof *du);
   memset(gp, 0, BV * sizeof *gp);
-  for (int b = 0; b < B; b++)
-    for (size_t a = 0; a < na; a++) {
-      const size_t i = (size_t)b * na + a, v = (size_t)active_site(c, a);
-      LF_R *col = du + (size_t)b * K3 * V + v;
-      for (size_t j = 0; j < K3; j++) col[j * V] = duc[j * n + i];
-      gp[(size_t)b * V + v] += r[i] - cy[i];
-    }
+  for (size_t j = 0; j < K3; j++)
+    for (int b = 0; b < B; b++)
+      put_active(&ag, duc + j * n + (size_t)b * na, du + ((size_t)b * K3 + j) * V);
+  for (size_t i = 0; i < n; i++) r[i] = (LF_R)0 + (r[i] - cy[i]);
+  for (int b = 0; b < B; b++) put_active(&ag, r + (size_t)b * na, gp + (size_t)b * V);
   /* back through the net, then through netin = (cos P, sin P) on frozen plaquettes */
   if (!LF_T(lf_convnet_backward)(c->conv, c->nconv, c->act, B, w.netin, w.post, du, dbuf, convws,
                                  din != NULL))

@@ -64,27 +64,24 @@ LF_INLINE void load_u(int K, const LF_R *u, size_t ld, size_t i0, int nl, double
   for (int j = 0; j < 3 * K; j++) {
     const LF_R *r = u + (size_t)j * ld + i0;
     if (nl == W)
-      for (int l = 0; l < W; l++) ub[j][l] = (double)r[l];
+      LF_LANES(l, W) ub[j][l] = (double)r[l];
     else
-      for (int l = 0; l < W; l++) ub[j][l] = l < nl ? (double)r[l] : 0.0;
+      LF_LANES(l, W) ub[j][l] = l < nl ? (double)r[l] : 0.0;
   }
 }
 
 /* x (nl values; padded with 1) */
 LF_INLINE void load_x(const LF_R *x, int nl, double *xb) {
-  for (int l = 0; l < W; l++) xb[l] = l < nl ? (double)x[l] : 1.0;
+  LF_LANES(l, W) xb[l] = l < nl ? (double)x[l] : 1.0;
 }
 
 LF_INLINE void softmax(int K, double (*u)[W], double (*out)[W]) {
   double mx[W], s[W];
-  for (int l = 0; l < W; l++) mx[l] = u[0][l], s[l] = 0.0;
-  for (int k = 1; k < K; k++)
-    for (int l = 0; l < W; l++) mx[l] = u[k][l] > mx[l] ? u[k][l] : mx[l];
+  LF_LANES(l, W) mx[l] = u[0][l], s[l] = 0.0;
+  for (int k = 1; k < K; k++) LF_LANES(l, W) mx[l] = u[k][l] > mx[l] ? u[k][l] : mx[l];
   for (int k = 0; k < K; k++) LF_LANES(l, W) out[k][l] = exp(u[k][l] - mx[l]);
-  for (int k = 0; k < K; k++)
-    for (int l = 0; l < W; l++) s[l] += out[k][l];
-  for (int k = 0; k < K; k++)
-    for (int l = 0; l < W; l++) out[k][l] /= s[l];
+  for (int k = 0; k < K; k++) LF_LANES(l, W) s[l] += out[k][l];
+  for (int k = 0; k < K; k++) LF_LANES(l, W) out[k][l] /= s[l];
 }
 
 /* The splines of ub (3K, W); the softplus derivatives only if want_sig. The softplus
@@ -95,9 +92,8 @@ LF_INLINE void build(int K, double (*ub)[W], int want_sig, blk *r) {
   const double c = log(expm1(1.0 - LF_RQS_MIN_DERIV));
   softmax(K, ub, r->smw);
   softmax(K, ub + K, r->smh);
-  for (int l = 0; l < W; l++) r->xk[0][l] = r->yk[0][l] = 0.0;
-  for (int k = 0; k < K; k++)
-    for (int l = 0; l < W; l++) {
+  LF_LANES(l, W) r->xk[0][l] = r->yk[0][l] = 0.0;
+  for (int k = 0; k < K; k++) LF_LANES(l, W) {
       r->w[k][l] = TWO_PI * m + scale * r->smw[k][l];
       r->h[k][l] = TWO_PI * m + scale * r->smh[k][l];
       r->xk[k + 1][l] = r->xk[k][l] + r->w[k][l];
@@ -111,7 +107,7 @@ LF_INLINE void build(int K, double (*ub)[W], int want_sig, blk *r) {
   if (want_sig)
     for (int k = 0; k < K; k++)
       LF_LANES(l, W) r->sig[k][l] = 1.0 / (1.0 + exp(-(ub[2 * K + k][l] + c)));
-  for (int l = 0; l < W; l++) {
+  LF_LANES(l, W) {
     r->xk[K][l] = r->yk[K][l] = TWO_PI;
     r->d[K][l] = r->d[0][l];
   }
@@ -120,9 +116,8 @@ LF_INLINE void build(int K, double (*ub)[W], int want_sig, blk *r) {
 /* The bin of each lane (as a double): the number of knots 1 .. K-1 at or below v, i.e.
  * the largest k in [0, K) with knots[k] <= v (0 for v below the first knot or NaN). */
 LF_INLINE void find_bin(int K, double (*knots)[W], const double *v, double *kb) {
-  for (int l = 0; l < W; l++) kb[l] = 0.0;
-  for (int j = 1; j < K; j++)
-    for (int l = 0; l < W; l++) kb[l] += knots[j][l] <= v[l] ? 1.0 : 0.0;
+  LF_LANES(l, W) kb[l] = 0.0;
+  for (int j = 1; j < K; j++) LF_LANES(l, W) kb[l] += knots[j][l] <= v[l] ? 1.0 : 0.0;
 }
 
 /* The values of each lane's bin kb: x_k, y_k, w_k, h_k, d_k, d_{k+1}. */
@@ -131,12 +126,11 @@ typedef struct binv {
 } binv;
 
 LF_INLINE void pick(int K, const blk *r, const double *kb, binv *p) {
-  for (int l = 0; l < W; l++) {
+  LF_LANES(l, W) {
     p->xk[l] = r->xk[0][l], p->yk[l] = r->yk[0][l], p->w[l] = r->w[0][l];
     p->h[l] = r->h[0][l], p->d0[l] = r->d[0][l], p->d1[l] = r->d[1][l];
   }
-  for (int j = 1; j < K; j++)
-    for (int l = 0; l < W; l++) {
+  for (int j = 1; j < K; j++) LF_LANES(l, W) {
       const int on = kb[l] == (double)j;
       p->xk[l] = on ? r->xk[j][l] : p->xk[l];
       p->yk[l] = on ? r->yk[j][l] : p->yk[l];
@@ -181,7 +175,7 @@ LF_INLINE void vjp(int K, const blk *r, const double *kb, const binv *p, const d
                    const double *cy, const double *cl, LF_R *du, size_t dld, size_t i0, int nl,
                    double *gx) {
   double Gxk[W], Gw[W], Gh[W], Gd0[W], Gd1[W];
-  for (int l = 0; l < W; l++) {
+  LF_LANES(l, W) {
     const double w = p->w[l], h = p->h[l], s = h / w, d0 = p->d0[l], d1 = p->d1[l];
     const double xi = (x[l] - p->xk[l]) / w, om = xi * (1.0 - xi), t = d0 + d1 - 2.0 * s;
     const double A = s * xi * xi + d0 * om, D = s + t * om, g = A / D;
@@ -205,9 +199,8 @@ LF_INLINE void vjp(int K, const blk *r, const double *kb, const binv *p, const d
    * du_j = scale sm_j (g_j - sum_i sm_i g_i) */
   const double scale = TWO_PI * (1.0 - (double)K * LF_RQS_MIN_BIN);
   double gw[KM][W], gh[KM][W], sw[W], sh[W];
-  for (int l = 0; l < W; l++) sw[l] = sh[l] = 0.0;
-  for (int j = 0; j < K; j++)
-    for (int l = 0; l < W; l++) {
+  LF_LANES(l, W) sw[l] = sh[l] = 0.0;
+  for (int j = 0; j < K; j++) LF_LANES(l, W) {
       const double jj = (double)j;
       gw[j][l] = jj < kb[l] ? Gxk[l] : (jj == kb[l] ? 0.0 + Gw[l] : 0.0);
       gh[j][l] = jj < kb[l] ? cy[l] : (jj == kb[l] ? 0.0 + Gh[l] : 0.0);
@@ -217,7 +210,7 @@ LF_INLINE void vjp(int K, const blk *r, const double *kb, const binv *p, const d
   for (int j = 0; j < K; j++) {
     LF_R *rw = du + (size_t)j * dld + i0, *rh = du + (size_t)(K + j) * dld + i0;
     if (nl == W) {
-      for (int l = 0; l < W; l++) {
+      LF_LANES(l, W) {
         rw[l] += (LF_R)(scale * r->smw[j][l] * (gw[j][l] - sw[l]));
         rh[l] += (LF_R)(scale * r->smh[j][l] * (gh[j][l] - sh[l]));
       }
@@ -273,7 +266,7 @@ LF_INLINE void backward_body(int K, size_t n, const LF_R *u, size_t ld, const LF
     const int nl = n - i0 < W ? (int)(n - i0) : W;
     load_u(K, u, ld, i0, nl, ub);
     load_x(x + i0, nl, xb);
-    for (int l = 0; l < W; l++) {
+    LF_LANES(l, W) {
       cy[l] = l < nl ? (double)gy[i0 + (size_t)l] : 0.0;
       cl[l] = l < nl ? (double)gl[i0 + (size_t)l] : 0.0;
     }
