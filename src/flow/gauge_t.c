@@ -176,16 +176,18 @@ LF_INLINE void prep_body(int L0, int L1, int B, const LF_R *t, LF_R *pw, LF_R *n
   for (int b = 0; b < B; b++) {
     const LF_R *t0 = t + (size_t)b * 2 * V, *t1 = t0 + V;
     LF_R *p = pw + (size_t)b * V, *n0 = netin + (size_t)b * 2 * V, *n1 = n0 + V;
-    /* P(x) = t0(x) + t1(x + 0^) - t0(x + 1^) - t1(x); the row's last site wraps in x1 */
+    /* P(x) = t0(x) + t1(x + 0^) - t0(x + 1^) - t1(x): first t0(x + 1^) into p (each row
+     * rotated by one), then flat loops over v, where x + 0^ is v + L1 (mod V) */
     for (int x0 = 0; x0 < L0; x0++) {
-      const size_t r = (size_t)x0 * (size_t)L1, ru = (size_t)((x0 + 1) % L0) * (size_t)L1;
-      for (int x1 = 0; x1 < L1 - 1; x1++)
-        p[r + (size_t)x1] = (LF_R)wrap((double)t0[r + (size_t)x1] + (double)t1[ru + (size_t)x1] -
-                                       (double)t0[r + (size_t)x1 + 1] - (double)t1[r + (size_t)x1]);
-      const size_t e = r + (size_t)L1 - 1;
-      p[e] = (LF_R)wrap((double)t0[e] + (double)t1[ru + (size_t)L1 - 1] - (double)t0[r] -
-                        (double)t1[e]);
+      const size_t r = (size_t)x0 * (size_t)L1;
+      memcpy(p + r, t0 + r + 1, ((size_t)L1 - 1) * sizeof *p);
+      p[r + (size_t)L1 - 1] = t0[r];
     }
+    const size_t h = V - (size_t)L1;
+    for (size_t v = 0; v < h; v++)
+      p[v] = (LF_R)wrap((double)t0[v] + (double)t1[v + (size_t)L1] - (double)p[v] - (double)t1[v]);
+    for (size_t v = h; v < V; v++)
+      p[v] = (LF_R)wrap((double)t0[v] + (double)t1[v - h] - (double)p[v] - (double)t1[v]);
     /* cos and sin in separate loops (GCC would fuse a cos and a sin of one value into a
      * scalar sincos) over local arrays (no aliasing, so no scalar fallback loop) */
     for (size_t v0 = 0; v0 < V; v0 += W) {
