@@ -83,9 +83,10 @@ void LF_T(lf_rqs_inverse_backward_n)(int K, size_t n, const LF_R *u, size_t ld, 
   __attribute__((simd("notinbranch"))) double sin(double);                                         \
   __attribute__((simd("notinbranch"))) double cos(double);
 
-/* A loop over lanes that calls libm: GCC would unroll a loop of constant trip count W
- * completely and then not vectorize the calls (its straight-line vectorizer knows no
- * libmvec); kept a loop, it becomes vector calls. */
+/* A loop over the W lanes of a block. GCC would unroll a loop of constant trip count W
+ * completely and hand it to its straight-line vectorizer, which knows no libmvec and
+ * leaves selects on compares scalar; kept a loop, the loop vectorizer makes vector calls
+ * and masked selects of it (one iteration of 8 doubles in the AVX-512 copy). */
 #define LF_LANES(i, n) _Pragma("GCC unroll 1") for (int i = 0; i < (n); i++)
 
 /* name(params): calls one of three copies of name##_body(args) compiled for AVX-512,
