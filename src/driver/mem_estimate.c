@@ -111,10 +111,9 @@ static void flow_reals(const lf_config *cfg, double B, double *ws, double *rest)
     cin = co;
   }
   const double field = B * C * V;
-  if (gauge) {
-    const double per = BV * (4.0 + cout + sum_h);
-    *ws = L * per;
-    *rest = (L + 1.0) * field + 2.0 * field + (2.0 * BV * hmax + BV + conv) + per + 2.0 * field;
+  if (gauge) { /* netin, hidden outputs, pw; u (3K) and q of the V/4 active sites */
+    *ws = L * (BV * (3.0 + sum_h) + 0.25 * BV * (cout + 1.0));
+    *rest = (L + 1.0) * field + 2.0 * field + (2.0 * BV * hmax + BV + conv);
   } else {
     *ws = L * BV * (3.0 * C + sum_h);
     *rest = (L + 1.0) * field + 2.0 * field + (2.0 * BV * hmax + conv);

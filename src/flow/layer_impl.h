@@ -47,4 +47,71 @@
   .forward = l_forward, .inverse = l_inverse, .backward = l_backward,                              \
   .inverse_backward = l_inverse_backward
 
+/* ---- the gauge layers (src/flow/gauge_t.c, src/flow/spline_t.c) ------------------------
+ * Batched circular splines: n elements in structure-of-arrays form, element i's
+ * parameters at u[j * ld + i] (j < 3K, the layout of latflow/gauge_flow_t.h's u with
+ * stride ld), one value per element in x, y, logj, gy, gl, gx. Each element's results are
+ * those of the one-element functions of latflow/gauge_flow_t.h (which call these with
+ * n = 1), bit for bit, whatever n and the element's position. du (3K rows of dld) is
+ * accumulated (+=). Local; never fail. */
+void LF_T(lf_rqs_forward_n)(int K, size_t n, const LF_R *u, size_t ld, const LF_R *x, LF_R *y,
+                            LF_R *logj);
+void LF_T(lf_rqs_inverse_n)(int K, size_t n, const LF_R *u, size_t ld, const LF_R *y, LF_R *x,
+                            LF_R *logj);
+/* x: the forward's inputs; gy = dL/dy, gl = dL/dlogj; gx = dL/dx (written) */
+void LF_T(lf_rqs_backward_n)(int K, size_t n, const LF_R *u, size_t ld, const LF_R *x,
+                             const LF_R *gy, const LF_R *gl, LF_R *du, size_t dld, LF_R *gx);
+/* x: the inverse's OUTPUTS; gx = dL/dx, gl = dL/dlogj of the inverse; gy = dL/dy (written) */
+void LF_T(lf_rqs_inverse_backward_n)(int K, size_t n, const LF_R *u, size_t ld, const LF_R *x,
+                                     const LF_R *gx, const LF_R *gl, LF_R *du, size_t dld,
+                                     LF_R *gy);
+
+/* Lanes of one block of the batched splines (8 doubles: one AVX-512 register). */
+#define LF_RQS_LANES 8
+
+/* A body inlined into each ISA copy of a gauge kernel (target attributes). */
+#define LF_INLINE static inline __attribute__((always_inline))
+
+/* glibc's vector math (libmvec): declared with the simd attribute, as <math.h> does under
+ * -ffast-math, so that GCC calls _ZGV*_exp etc. in vectorized loops (the link pulls
+ * libmvec in through libm). Expanded only in the gauge files: in a file where it is
+ * not expanded, a loop over exp stays scalar libm (the affine coupling's bits). */
+#define LF_GAUGE_LIBMVEC                                                                           \
+  __attribute__((simd("notinbranch"))) double exp(double);                                         \
+  __attribute__((simd("notinbranch"))) double log(double);                                         \
+  __attribute__((simd("notinbranch"))) double log1p(double);                                       \
+  __attribute__((simd("notinbranch"))) double sin(double);                                         \
+  __attribute__((simd("notinbranch"))) double cos(double);
+
+/* A loop over the W lanes of a block. GCC would unroll a loop of constant trip count W
+ * completely and hand it to its straight-line vectorizer, which knows no libmvec and
+ * leaves selects on compares scalar; kept a loop, the loop vectorizer makes vector calls
+ * and masked selects of it (one iteration of 8 doubles in the AVX-512 copy). */
+#define LF_LANES(i, n) _Pragma("GCC unroll 1") for (int i = 0; i < (n); i++)
+
+/* name(params): calls one of three copies of name##_body(args) compiled for AVX-512,
+ * AVX2 and the baseline, as lf_nn_isa_current() says (the conv kernels' choice). */
+#define LF_GAUGE_ISA_COPIES(name, params, args)                                                    \
+  __attribute__((target("avx512f"))) static void name##_avx512 params {                            \
+    name##_body args;                                                                              \
+  }                                                                                                \
+  __attribute__((target("avx2"))) static void name##_avx2 params {                                 \
+    name##_body args;                                                                              \
+  }                                                                                                \
+  static void name##_generic params {                                                              \
+    name##_body args;                                                                              \
+  }                                                                                                \
+  static void name params {                                                                        \
+    switch (lf_nn_isa_current()) {                                                                 \
+    case LF_ISA_AVX512:                                                                            \
+      name##_avx512 args;                                                                          \
+      break;                                                                                       \
+    case LF_ISA_AVX2:                                                                              \
+      name##_avx2 args;                                                                            \
+      break;                                                                                       \
+    default:                                                                                       \
+      name##_generic args;                                                                         \
+    }                                                                                              \
+  }
+
 #endif
