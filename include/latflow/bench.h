@@ -8,10 +8,10 @@
  * batch, block, layers, hidden, kernel, dtype, threads; train (one object per estimator:
  * estimator, batch, steps, steps_per_s, step_s, forward_s = sample_s + logq_s, action_s =
  * action_eval_s + action_grad_s, backward_s, backward_gflops (4 x the forward's conv
- * multiply-adds x batch / backward_s: dx and dW of every conv), other_s, noise_s, update_s, cpu_step_s, rss_before_mb, peak_rss_mb), estimator and
- * train_steps_per_s (the first estimator's); unless train_only: proposals_per_s,
- * peak_rss_mb, forward_gflops, fma_peak_gflops, fma_isa, flop_efficiency,
- * fma_peak_avx2_gflops, flop_efficiency_avx2, ranks, coordinator_weights_per_s,
+ * multiply-adds x batch / backward_s: dx and dW of every conv), other_s, noise_s, update_s,
+ * cpu_step_s, rss_before_mb, peak_rss_mb), estimator and train_steps_per_s (the first estimator's);
+ * unless train_only: proposals_per_s, peak_rss_mb, forward_gflops, fma_peak_gflops, fma_isa,
+ * flop_efficiency, fma_peak_avx2_gflops, flop_efficiency_avx2, ranks, coordinator_weights_per_s,
  * sample_proposals_per_s and with P > 1 ranks coordinator_weights_per_s_mpi,
  * coordinator_idle_seconds, coordinator_idle_cpu_seconds; with train_only: peak_rss_mb of
  * the training alone. `latflow bench --help` explains each number.

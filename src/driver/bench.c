@@ -239,7 +239,9 @@ static lf_status bench(const lf_config *cfg, double seconds, const lf_bench_opts
   LF_CHECK(timed(forward_once, &b, seconds, &fwd_rate));
   const double gflops = 2.0 * lf_model_forward_madds(&m) * block * fwd_rate * 1e-9;
   /* the probe at the level the kernels use (--isa / LATFLOW_ISA cap both) */
-  const char *isa = isa_used == LF_ISA_AVX512 ? "avx512" : isa_used == LF_ISA_AVX2 ? "avx2" : "none";
+  const char *isa = isa_used == LF_ISA_AVX512 ? "avx512"
+                    : isa_used == LF_ISA_AVX2 ? "avx2"
+                                              : "none";
   const double peak = lf_cpu_fma_peak_gflops(isa, 0.5);
   const double peak2 = lf_cpu_fma_peak_gflops("avx2", 0.5);
   const double rss = lf_peak_rss_mb();
