@@ -753,12 +753,18 @@ void LF_T(lf_conv2d_direct_backward)(LF_T(lf_conv2d) * c, int B, const LF_R *x, 
   const size_t sstr = (size_t)cin * istr, xbstr = plane_size(c, cin);
   LF_R *wt = ws, *xs = ws + wt_size(c);
 
+  /* dbias: eight interleaved partial sums per (b, o) (one serial chain of V adds was 9% of
+   * the backward); plain C, so the same bits at every SIMD level */
   for (int b = 0; b < B; b++)
     for (int o = 0; o < cout; o++) {
       const LF_R *d = dy + ((size_t)b * (size_t)cout + (size_t)o) * V;
-      LF_R s = 0;
-      for (size_t v = 0; v < V; v++) s += d[v];
-      c->dbias[o] += s;
+      LF_R part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      size_t v = 0;
+      for (; v + 8 <= V; v += 8)
+        for (int j = 0; j < 8; j++) part[j] += d[v + (size_t)j];
+      for (; v < V; v++) part[0] += d[v];
+      c->dbias[o] += ((part[0] + part[1]) + (part[2] + part[3])) +
+                     ((part[4] + part[5]) + (part[6] + part[7]));
     }
 
   const rset *rs = rset_for(c, isa);
