@@ -7,7 +7,9 @@
  *  - phi may alias z;
  *  - the float flow (fused conv + activation, exp/tanh without libm) computes the double
  *    flow's function to float rounding;
- *  - the model: sample_nograd == sample for both precisions and both bases.
+ *  - the model: sample_nograd == sample for both precisions and both bases, and a model
+ *    built for sampling only (lf_model_init_sampling) gives the same bits without the
+ *    stack's training workspaces.
  * Finite-difference checks of the standard path are in test_flow.c / test_coupling.c. */
 #include "latflow/flow.h"
 #include "latflow/lattice.h"
@@ -239,6 +241,42 @@ static void test_model(lf_precision prec, lf_base_kind base) {
         "model %s, %s base: sample_nograd vs sample: phi %.1e, logq %.1e (logq[0] = %.4f)",
         prec == LF_PREC_F32 ? "float" : "double", base == LF_BASE_NORMAL ? "normal" : "free-field",
         dp, dq, q1[0]);
+  /* the sampling-only model: same parameters, the same bits from sample_nograd (and from
+   * sample, which runs the nograd path there), through a reserve that grows it, and no
+   * training workspaces in its stack */
+  lf_model ms;
+  if (lf_model_init_sampling(&ms, &cfg, 1, c.L0, c.L1, 2) != LF_OK ||
+      lf_model_reserve(&ms, c.Bmax) != LF_OK) {
+    fprintf(stderr, "sampling model init: %s\n", lf_last_error());
+    exit(1);
+  }
+  double *par = lf_alloc(m.nparams * sizeof *par);
+  lf_model_get_params(&m, par);
+  lf_model_set_params(&ms, par);
+  memset(p2, 0, n * sizeof *p2);
+  lf_model_sample_nograd(&ms, c.B, eps, p2, q2);
+  const double sp = maxdiff(n, p1, p2), sq = maxdiff((size_t)c.B, q1, q2);
+  memset(p2, 0, n * sizeof *p2);
+  lf_model_sample(&ms, c.B, eps, p2, q2);
+  const double sp2 = maxdiff(n, p1, p2), sq2 = maxdiff((size_t)c.B, q1, q2);
+  int empty, full;
+  if (prec == LF_PREC_F32) {
+    const lf_flow_f *fs = ms.flow, *fm = m.flow;
+    empty = !fs->ws && !fs->xs && !fs->dxs && fs->scratch && fs->nograd_only;
+    full = fm->ws && fm->xs && fm->dxs && !fm->nograd_only;
+  } else {
+    const lf_flow_d *fs = ms.flow, *fm = m.flow;
+    empty = !fs->ws && !fs->xs && !fs->dxs && fs->scratch && fs->nograd_only;
+    full = fm->ws && fm->xs && fm->dxs && !fm->nograd_only;
+  }
+  CHECK(sp == 0.0 && sq == 0.0 && sp2 == 0.0 && sq2 == 0.0 && empty && full &&
+            lf_model_hash(&ms) == lf_model_hash(&m),
+        "sampling-only model %s, %s base: sample_nograd phi %.1e logq %.1e, sample phi %.1e "
+        "logq %.1e; no training workspaces %d (the training model has them: %d); same hash",
+        prec == LF_PREC_F32 ? "float" : "double", base == LF_BASE_NORMAL ? "normal" : "free-field",
+        sp, sq, sp2, sq2, empty, full);
+  lf_free(par);
+  lf_model_free(&ms);
   lf_model_free(&m);
   lf_free(eps);
   lf_free(p1);
