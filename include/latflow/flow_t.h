@@ -88,6 +88,12 @@ void LF_T(lf_coupling_inverse)(const LF_T(lf_coupling) * c, int B, const LF_R *y
 size_t LF_T(lf_coupling_nograd_scratch_size)(const LF_T(lf_coupling) * c, int B);
 void LF_T(lf_coupling_forward_nograd)(const LF_T(lf_coupling) * c, int B, const LF_R *x, LF_R *y,
                                       double *logdet, LF_R *scratch);
+/* The affine update of lf_coupling_forward from the net's output st (B, 2C, V) = (s, t):
+ * y = x on frozen sites, x e^s + t on active ones, logdet += sum of active s; at SIMD
+ * level isa (the forwards use lf_nn_isa_current()). The same bits at every level. y may
+ * alias x. */
+void LF_T(lf_coupling_update)(const LF_T(lf_coupling) * c, int B, const LF_R *x, const LF_R *st,
+                              LF_R *y, double *logdet, lf_nn_isa isa);
 /* Gradient of the inverse: given dL/dx and dL/dlogdet of the last inverse call on y,
  * accumulates parameter gradients and dy += dL/dy.
  * In both backward functions dlogdet may be NULL (zero) and the input gradient (dx of

@@ -222,8 +222,8 @@ static lf_status bench(const lf_config *cfg, double seconds, const lf_bench_opts
     goto fail; /* done: clean up */
   }
   /* sampling only, as latflow sample builds it (no training workspaces) */
-  LF_CHECK(lf_model_init_sampling(&m, &cfg->model, th.C, cfg->theory.shape[0],
-                                  cfg->theory.shape[1], block));
+  LF_CHECK(lf_model_init_sampling(&m, &cfg->model, th.C, cfg->theory.shape[0], cfg->theory.shape[1],
+                                  block));
   lf_model_init_params(&m, cfg->seed);
   const size_t n = (size_t)block * (size_t)th.C * (size_t)th.V;
   b = (bench_ctx){.m = &m, .th = &th, .cfg = cfg, .block = block};
@@ -291,8 +291,8 @@ static lf_status bench_dist(const lf_config *cfg, MPI_Comm comm, double seconds,
   memset(&m, 0, sizeof m);
   rc = lf_theory_init(&th, &cfg->theory);
   if (rc == LF_OK)
-    rc = lf_model_init_sampling(&m, &cfg->model, th.C, cfg->theory.shape[0],
-                                cfg->theory.shape[1], cfg->sample.block);
+    rc = lf_model_init_sampling(&m, &cfg->model, th.C, cfg->theory.shape[0], cfg->theory.shape[1],
+                                cfg->sample.block);
   if (rc == LF_OK) lf_model_init_params(&m, cfg->seed);
   if ((rc = lf_comm_agree(comm, rc)) == LF_OK) {
     MPI_Bcast(&prop_rate, 1, MPI_DOUBLE, 0, comm);

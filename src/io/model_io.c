@@ -239,8 +239,8 @@ static lf_status model_load(const char *path, lf_config *cfg_out, lf_model *m_ou
     goto fail;
   }
 
-  LF_CHECK((sampling ? lf_model_init_sampling : lf_model_init)(m_out, &cfg->model, (int)C,
-                                                                shape[0], shape[1], Bmax));
+  LF_CHECK((sampling ? lf_model_init_sampling : lf_model_init)(m_out, &cfg->model, (int)C, shape[0],
+                                                               shape[1], Bmax));
   if ((uint64_t)m_out->nparams != nparams || (uint64_t)m_out->nbase != nbase) {
     rc = LF_FAIL(LF_ERR_FORMAT,
                  "'%s': file has nparams %" PRIu64 " (nbase %" PRIu64 "), the "
