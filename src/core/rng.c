@@ -67,18 +67,18 @@ __m512d _ZGVeN8v_cos(__m512d x);
 __m512d _ZGVeN8v_sin(__m512d x);
 
 __attribute__((target("avx2,fma"))) static void boxmuller4(const double *u0, const double *u1,
-                                                            double *c, double *s) {
-  const __m256d r = _mm256_sqrt_pd(
-      _mm256_mul_pd(_mm256_set1_pd(-2.0), _ZGVdN4v_log(_mm256_loadu_pd(u0))));
+                                                           double *c, double *s) {
+  const __m256d r =
+      _mm256_sqrt_pd(_mm256_mul_pd(_mm256_set1_pd(-2.0), _ZGVdN4v_log(_mm256_loadu_pd(u0))));
   const __m256d a = _mm256_mul_pd(_mm256_set1_pd(two_pi), _mm256_loadu_pd(u1));
   _mm256_storeu_pd(c, _mm256_mul_pd(r, _ZGVdN4v_cos(a)));
   _mm256_storeu_pd(s, _mm256_mul_pd(r, _ZGVdN4v_sin(a)));
 }
 
 __attribute__((target("avx512f"))) static void boxmuller8(const double *u0, const double *u1,
-                                                           double *c, double *s) {
-  const __m512d r = _mm512_sqrt_pd(
-      _mm512_mul_pd(_mm512_set1_pd(-2.0), _ZGVeN8v_log(_mm512_loadu_pd(u0))));
+                                                          double *c, double *s) {
+  const __m512d r =
+      _mm512_sqrt_pd(_mm512_mul_pd(_mm512_set1_pd(-2.0), _ZGVeN8v_log(_mm512_loadu_pd(u0))));
   const __m512d a = _mm512_mul_pd(_mm512_set1_pd(two_pi), _mm512_loadu_pd(u1));
   _mm512_storeu_pd(c, _mm512_mul_pd(r, _ZGVeN8v_cos(a)));
   _mm512_storeu_pd(s, _mm512_mul_pd(r, _ZGVeN8v_sin(a)));

@@ -396,6 +396,7 @@ typedef struct rset {
   rfwd_kern blk[4], one[4];
   int dw_gmin; /* smallest group index for dW tiles (AVX2: 4 channels, 12 accumulators) */
   rdw_kern dw[4];
+  int fwd_gmin; /* smallest group index for forward tiles (AVX2 wide rows: 4 x 2 vectors) */
 } rset;
 
 #define RSET_KERNELS(P, ATTR, VT, IT, LANES, LANES32, SET1, ZERO, LOADU, STOREU, FMADD, EPI,       \
@@ -425,7 +426,8 @@ typedef struct rset {
                                 {P##_r8, P##_r4, P##_r2, P##_r1},                                  \
                                 {P##_r8s, P##_r4s, P##_r2s, P##_r1s},                              \
                                 GMIN,                                                              \
-                                {P##_rw8, P##_rw4, P##_rw2, P##_rw1}};
+                                {P##_rw8, P##_rw4, P##_rw2, P##_rw1},                              \
+                                0};
 
 #if defined(LF_PREC_SINGLE)
 #define A5_PERM(v, i) _mm512_permutexvar_ps((i), (v))
@@ -532,7 +534,7 @@ RSET_KERNELS(avx512, AVX512_ATTR, A5_VT, __m512i, A5_LANES, 16, A5_SET1, A5_ZERO
   }
 
 #define WSET_KERNELS(P, ATTR, VT, IT, LANES, LANES32, SET1, ZERO, LOADU, STOREU, FMADD, EPI,       \
-                     LOADI, PERM, BL, BR, NV8, NV4, NV2, NV1, GMIN)                                \
+                     LOADI, PERM, BL, BR, NV8, NV4, NV2, NV1, GMIN, FGMIN)                         \
   WROT_FWD_KERNEL(P##_q8, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, EPI, LOADI,    \
                   PERM, BL, BR, 8, NV8)                                                            \
   WROT_FWD_KERNEL(P##_q4, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, EPI, LOADI,    \
@@ -562,7 +564,8 @@ RSET_KERNELS(avx512, AVX512_ATTR, A5_VT, __m512i, A5_LANES, 16, A5_SET1, A5_ZERO
                                 {P##_q8, P##_q4, P##_q2, P##_q1},                                  \
                                 {P##_q8s, P##_q4s, P##_q2s, P##_q1s},                              \
                                 GMIN,                                                              \
-                                {P##_qw8, P##_qw4, P##_qw2, P##_qw1}};
+                                {P##_qw8, P##_qw4, P##_qw2, P##_qw1},                              \
+                                FGMIN};
 
 /* BL(in, prev): in with its last lane from prev; BR(in, next): in with lane 0 from next. */
 #if defined(LF_PREC_SINGLE)
@@ -577,9 +580,9 @@ RSET_KERNELS(avx512, AVX512_ATTR, A5_VT, __m512i, A5_LANES, 16, A5_SET1, A5_ZERO
 #define A5_BR(a, b) _mm512_mask_blend_pd((__mmask8)0x01, (a), (b))
 #endif
 WSET_KERNELS(avx2, AVX2_ATTR, A2_VT, __m256i, A2_LANES, 8, A2_SET1, A2_ZERO, A2_LOADU, A2_STOREU,
-             A2_FMADD, A2_EPI, A2_LOADI, A2_PERM, A2_BL, A2_BR, 1, 2, 4, 4, 1)
+             A2_FMADD, A2_EPI, A2_LOADI, A2_PERM, A2_BL, A2_BR, 1, 2, 4, 4, 1, 1)
 WSET_KERNELS(avx512, AVX512_ATTR, A5_VT, __m512i, A5_LANES, 16, A5_SET1, A5_ZERO, A5_LOADU,
-             A5_STOREU, A5_FMADD, A5_EPI, A5_LOADI, A5_PERM, A5_BL, A5_BR, 2, 4, 4, 4, 0)
+             A5_STOREU, A5_FMADD, A5_EPI, A5_LOADI, A5_PERM, A5_BL, A5_BR, 2, 4, 4, 4, 0, 0)
 #endif
 
 /* The rotation kernels for this layer and level (rows within one vector, or rows of several
@@ -632,7 +635,9 @@ static void rot_fwd_sample(const rset *rs, int cin, int cout, int L1, size_t V, 
                            const LF_R *bias, const LF_R *xp, LF_R *y, const int32_t *idx, int epi) {
   const size_t istr = V + 2 * (size_t)L1, wostr = (size_t)cin * 9, lanes = (size_t)rs->lanes;
   for (int o0 = 0; o0 < cout;) {
-    const int g = group_of(cout - o0), CO = 8 >> g;
+    int g = group_of(cout - o0);
+    if (g < rs->fwd_gmin) g = rs->fwd_gmin;
+    const int CO = 8 >> g;
     const LF_R *wg = w + (size_t)o0 * wostr;
     const LF_R *bg = bias ? bias + o0 : NULL;
     LF_R *yg = y + (size_t)o0 * V;
