@@ -10,11 +10,5 @@
 
 double lf_cpu_fma_peak_gflops(const char *isa, double seconds);
 const char *lf_cpu_best_isa(void);
-/* The SIMD level the core's vector code may use (the normal variates of latflow/rng.h), as
- * the values of lf_nn_isa (latflow/nn.h: 0 auto = the best this CPU has, 1 generic, 2 AVX2,
- * 3 AVX-512); lf_nn_set_isa sets it with the kernels' level, so both follow --isa and
- * LATFLOW_ISA. The getter returns the level in use (never above what the CPU has). */
-void lf_cpu_set_isa_cap(int level);
-int lf_cpu_isa_cap(void);
 
 #endif

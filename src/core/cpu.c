@@ -81,19 +81,3 @@ const char *lf_cpu_best_isa(void) {
 #endif
   return "none";
 }
-
-static int isa_cap = 0; /* lf_cpu_set_isa_cap; 0: auto */
-
-void lf_cpu_set_isa_cap(int level) {
-  isa_cap = level;
-}
-
-int lf_cpu_isa_cap(void) {
-  int best = 1;
-#if defined(__x86_64__) && defined(__GNUC__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    best = __builtin_cpu_supports("avx512f") ? 3 : 2;
-#endif
-  return isa_cap <= 0 || isa_cap > best ? best : isa_cap;
-}

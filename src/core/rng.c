@@ -2,8 +2,6 @@
  * See latflow/rng.h for the key and counter layout. */
 #include "latflow/rng.h"
 
-#include "latflow/cpu.h"
-
 #include <Random123/philox.h>
 #include <math.h>
 
@@ -51,70 +49,8 @@ double lf_rng_uniform(lf_rng_key k, uint32_t step, uint64_t index) {
   return u[0];
 }
 
-/* Box-Muller with glibc's vector math (libmvec, linked through libm's AS_NEEDED; the
- * vector-ABI names are declared by hand, as no header declares them without -ffast-math):
- * 4 (AVX2) or 8 (AVX-512) blocks per call. A last partial group is padded, so every block
- * goes through the same vector function and its two variates depend only on (key, step,
- * index, block), never on n or on where a group starts. libmvec's results differ from
- * scalar libm's in the last bits, and may between the two levels. */
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-__m256d _ZGVdN4v_log(__m256d x);
-__m256d _ZGVdN4v_cos(__m256d x);
-__m256d _ZGVdN4v_sin(__m256d x);
-__m512d _ZGVeN8v_log(__m512d x);
-__m512d _ZGVeN8v_cos(__m512d x);
-__m512d _ZGVeN8v_sin(__m512d x);
-
-__attribute__((target("avx2,fma"))) static void boxmuller4(const double *u0, const double *u1,
-                                                           double *c, double *s) {
-  const __m256d r =
-      _mm256_sqrt_pd(_mm256_mul_pd(_mm256_set1_pd(-2.0), _ZGVdN4v_log(_mm256_loadu_pd(u0))));
-  const __m256d a = _mm256_mul_pd(_mm256_set1_pd(two_pi), _mm256_loadu_pd(u1));
-  _mm256_storeu_pd(c, _mm256_mul_pd(r, _ZGVdN4v_cos(a)));
-  _mm256_storeu_pd(s, _mm256_mul_pd(r, _ZGVdN4v_sin(a)));
-}
-
-__attribute__((target("avx512f"))) static void boxmuller8(const double *u0, const double *u1,
-                                                          double *c, double *s) {
-  const __m512d r =
-      _mm512_sqrt_pd(_mm512_mul_pd(_mm512_set1_pd(-2.0), _ZGVeN8v_log(_mm512_loadu_pd(u0))));
-  const __m512d a = _mm512_mul_pd(_mm512_set1_pd(two_pi), _mm512_loadu_pd(u1));
-  _mm512_storeu_pd(c, _mm512_mul_pd(r, _ZGVeN8v_cos(a)));
-  _mm512_storeu_pd(s, _mm512_mul_pd(r, _ZGVeN8v_sin(a)));
-}
-#endif
-
 void lf_rng_normal(lf_rng_key k, uint32_t step, uint64_t index, size_t n, double *out) {
   double u[2];
-#if defined(__x86_64__) && defined(__GNUC__)
-  const int level = lf_cpu_isa_cap();
-  if (level >= 2) {
-    const size_t G = level >= 3 ? 8 : 4, nblk = (n + 1) / 2;
-    double u0[8], u1[8], c[8], s[8];
-    for (size_t j0 = 0; j0 < nblk; j0 += G) {
-      for (size_t g = 0; g < G; g++) {
-        if (j0 + g < nblk) {
-          block2(k, step, index, (uint32_t)(j0 + g), u);
-        } else {
-          u[0] = u[1] = 0.5; /* padding, discarded */
-        }
-        u0[g] = u[0];
-        u1[g] = u[1];
-      }
-      if (G == 8)
-        boxmuller8(u0, u1, c, s);
-      else
-        boxmuller4(u0, u1, c, s);
-      for (size_t g = 0; g < G && j0 + g < nblk; g++) {
-        const size_t i = 2 * (j0 + g);
-        out[i] = c[g];
-        if (i + 1 < n) out[i + 1] = s[g];
-      }
-    }
-    return;
-  }
-#endif
   for (size_t i = 0; i < n; i += 2) {
     block2(k, step, index, (uint32_t)(i / 2), u);
     const double r = sqrt(-2.0 * log(u[0]));

@@ -4,7 +4,6 @@
  * that the OS saves the wide registers). */
 #include "latflow/nn.h"
 
-#include "latflow/cpu.h"
 #include "latflow/status.h"
 
 #include <stdlib.h>
@@ -25,7 +24,6 @@ static lf_nn_isa isa_best(void) {
 lf_nn_isa lf_nn_set_isa(lf_nn_isa isa) {
   const lf_nn_isa best = isa_best();
   isa_cap = (int)(isa == LF_ISA_AUTO || isa > best ? best : isa);
-  lf_cpu_set_isa_cap(isa_cap); /* the core's vector code (normal variates) follows */
   return (lf_nn_isa)isa_cap;
 }
 

@@ -1,11 +1,7 @@
 /* Philox-4x32-10 known-answer vectors (Random123 kat_vectors, philox4x32_10 rows) and
- * the statistics and determinism of the uniform and normal variates, at every SIMD level
- * of the normal variates (libm, or libmvec with AVX2 / AVX-512). */
-#include "latflow/cpu.h"
+ * the statistics and determinism of the uniform and normal variates. */
 #include "latflow/rng.h"
 #include "lftest.h"
-
-#include <math.h>
 
 #include <stdint.h>
 #include <string.h>
@@ -36,34 +32,6 @@ int main(void) {
   lf_rng_key k2 = lf_rng_key_make(1234, LF_STREAM_TRAIN);
   lf_rng_normal(k2, 5, 42, 3, b);
   CHECK(memcmp(a, b, sizeof b) != 0, "different streams give different draws");
-
-  /* every SIMD level (generic libm; AVX2 and AVX-512 libmvec, those this CPU has): the
-   * Box-Muller formula on the block's uniforms (bitwise for generic, to a few ulps of r
-   * for the vector functions), and independence of the request length at odd lengths
-   * that end inside a vector group (prefixes of one long request) */
-  for (int level = 1; level <= 3; level++) {
-    lf_cpu_set_isa_cap(level);
-    if (lf_cpu_isa_cap() != level) continue;
-    enum { N = 61 };
-    double x[N], u[N + 1], y[N], e = 0.0;
-    lf_rng_normal(k, 9, 77, N, x);
-    lf_rng_uniform_n(k, 9, 77, N + 1, u);
-    for (int i = 0; i < N; i += 2) {
-      const double r = sqrt(-2.0 * log(u[i])), t = 6.283185307179586476925286766559 * u[i + 1];
-      e = fmax(e, fabs(x[i] - r * cos(t)) / (1.0 + r));
-      if (i + 1 < N) e = fmax(e, fabs(x[i + 1] - r * sin(t)) / (1.0 + r));
-    }
-    CHECK(level == 1 ? e == 0.0 : e < 1e-14,
-          "normal at level %d against libm's Box-Muller: max |diff| / (1 + r) %.1e", level, e);
-    int same = 1;
-    const int lens[4] = {1, 5, 17, 34};
-    for (int q = 0; q < 4; q++) {
-      lf_rng_normal(k, 9, 77, (size_t)lens[q], y);
-      same = same && memcmp(x, y, (size_t)lens[q] * sizeof *y) == 0;
-    }
-    CHECK(same, "normal at level %d: lengths 1, 5, 17, 34 are prefixes of length %d", level, N);
-  }
-  lf_cpu_set_isa_cap(0);
 
   /* moments: mean 0, variance 1, fourth moment 3 (tolerance 5 sigma) */
   const size_t n = 400000;
