@@ -4,13 +4,14 @@
  * FMA peak measured by a probe in the same run; then the sampling coordinator alone and
  * with workers, and the distributed sampler on all ranks. Writes no file.
  *
- * JSON (rank 0's json): impl, theory, shape, batch, block, layers, hidden, kernel, dtype,
- * threads; train (one object per estimator: estimator, batch, steps, steps_per_s, step_s,
- * forward_s = sample_s + logq_s, action_s = action_eval_s + action_grad_s, backward_s,
- * other_s, noise_s, update_s, cpu_step_s, rss_before_mb, peak_rss_mb), estimator and
- * train_steps_per_s (the first estimator's); unless train_only: proposals_per_s,
- * peak_rss_mb, forward_gflops, fma_peak_gflops, fma_isa, flop_efficiency,
- * fma_peak_avx2_gflops, flop_efficiency_avx2, ranks, coordinator_weights_per_s,
+ * JSON (rank 0's json): isa (the kernels' SIMD level, lf_nn_isa_name), impl, theory, shape,
+ * batch, block, layers, hidden, kernel, dtype, threads; train (one object per estimator:
+ * estimator, batch, steps, steps_per_s, step_s, forward_s = sample_s + logq_s, action_s =
+ * action_eval_s + action_grad_s, backward_s, backward_gflops (4 x the forward's conv
+ * multiply-adds x batch / backward_s: dx and dW of every conv), other_s, noise_s, update_s,
+ * cpu_step_s, rss_before_mb, peak_rss_mb), estimator and train_steps_per_s (the first estimator's);
+ * unless train_only: proposals_per_s, peak_rss_mb, forward_gflops, fma_peak_gflops, fma_isa,
+ * flop_efficiency, fma_peak_avx2_gflops, flop_efficiency_avx2, ranks, coordinator_weights_per_s,
  * sample_proposals_per_s and with P > 1 ranks coordinator_weights_per_s_mpi,
  * coordinator_idle_seconds, coordinator_idle_cpu_seconds; with train_only: peak_rss_mb of
  * the training alone. `latflow bench --help` explains each number.
@@ -24,6 +25,7 @@
 #define LATFLOW_BENCH_H
 
 #include "latflow/config.h"
+#include "latflow/nn.h"
 #include "latflow/status.h"
 
 #include <cjson/cJSON.h>
@@ -35,6 +37,8 @@ typedef struct lf_bench_opts {
   int nest;            /* estimators to time, in est[]: 0 = the card's train.estimator */
   lf_estimator est[2]; /* in order                                                      */
   int train_only;      /* skip proposals, FLOP probe, coordinator and sampler           */
+  int isa_given;       /* 1: cap the kernels' SIMD level (and the FMA probe) to isa     */
+  lf_nn_isa isa;       /* (latflow/nn.h); 0: as the process has it (LATFLOW_ISA or best) */
 } lf_bench_opts;
 
 /* Benchmarks cfg as bo says; rank 0 adds the numbers to json (other ranks may pass NULL). */

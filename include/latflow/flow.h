@@ -35,6 +35,9 @@ typedef struct lf_flow_ops {
   size_t (*nparams)(const lf_model_cfg *cfg, int C);
   lf_status (*init)(void *f, const lf_model_cfg *cfg, int C, int L0, int L1,
                     const unsigned char *site_parity, void *params, void *grads, int Bmax);
+  lf_status (*init_nograd)(void *f, const lf_model_cfg *cfg, int C, int L0, int L1,
+                           const unsigned char *site_parity, void *params, void *grads,
+                           int Bmax); /* lf_flow_init_nograd: sampling only */
   void (*free)(void *f);
   void (*init_params)(void *f, lf_init_kind kind, double scale, lf_rng_key key, uint64_t offset);
   double (*forward_madds)(const void *f);

@@ -88,6 +88,12 @@ void LF_T(lf_coupling_inverse)(const LF_T(lf_coupling) * c, int B, const LF_R *y
 size_t LF_T(lf_coupling_nograd_scratch_size)(const LF_T(lf_coupling) * c, int B);
 void LF_T(lf_coupling_forward_nograd)(const LF_T(lf_coupling) * c, int B, const LF_R *x, LF_R *y,
                                       double *logdet, LF_R *scratch);
+/* The affine update of lf_coupling_forward from the net's output st (B, 2C, V) = (s, t):
+ * y = x on frozen sites, x e^s + t on active ones, logdet += sum of active s; at SIMD
+ * level isa (the forwards use lf_nn_isa_current()). The same bits at every level. y may
+ * alias x. */
+void LF_T(lf_coupling_update)(const LF_T(lf_coupling) * c, int B, const LF_R *x, const LF_R *st,
+                              LF_R *y, double *logdet, lf_nn_isa isa);
 /* Gradient of the inverse: given dL/dx and dL/dlogdet of the last inverse call on y,
  * accumulates parameter gradients and dy += dL/dy.
  * In both backward functions dlogdet may be NULL (zero) and the input gradient (dx of
@@ -115,6 +121,7 @@ typedef struct LF_T(lf_flow) {
   LF_R *scratch;       /* owned */
   LF_R *tmp;           /* owned when ops->forward_nograd is NULL: one layer's ws + 2 fields */
   size_t ws_per_layer; /* at Bmax */
+  int nograd_only;     /* 1: built by lf_flow_init_nograd (ws, xs, dxs not allocated) */
 } LF_T(lf_flow);
 
 /* The layer operations of a coupling kind; NULL for an unknown kind. */
@@ -127,6 +134,13 @@ size_t LF_T(lf_flow_nparams)(const lf_model_cfg *cfg, int C);
  * outlive the flow (affine only; may be NULL for the gauge layers). */
 lf_status LF_T(lf_flow_init)(LF_T(lf_flow) * f, const lf_model_cfg *cfg, int C, int L0, int L1,
                              const unsigned char *site_parity, LF_R *params, LF_R *grads, int Bmax);
+/* The same stack for sampling only: lf_flow_forward_nograd (and the parameter functions)
+ * work; the saved workspaces, the fields between layers and the gradient buffers of the
+ * training path are not allocated, so forward, backward, inverse and inverse_backward must
+ * not be called (caller bug). Same arguments and errors as lf_flow_init. */
+lf_status LF_T(lf_flow_init_nograd)(LF_T(lf_flow) * f, const lf_model_cfg *cfg, int C, int L0,
+                                    int L1, const unsigned char *site_parity, LF_R *params,
+                                    LF_R *grads, int Bmax);
 void LF_T(lf_flow_free)(LF_T(lf_flow) * f);
 /* Layer i (0 <= i < nlayers), an object of the coupling's type (lf_coupling, lf_gcoupling). */
 void *LF_T(lf_flow_layer)(const LF_T(lf_flow) * f, int i);

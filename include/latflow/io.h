@@ -166,6 +166,10 @@ lf_status lf_io_model_peek(const char *path, lf_config *cfg_out);
  * lf_io_model_load. On failure m_out is left zeroed. */
 lf_status lf_io_model_load_on(const char *path, int L0, int L1, lf_config *cfg_out, lf_model *m_out,
                               int Bmax);
+/* lf_io_model_load_on for sampling only: the model is built by lf_model_init_sampling (no
+ * training workspaces; latflow/model.h says which calls it takes). */
+lf_status lf_io_model_load_sampling(const char *path, int L0, int L1, lf_config *cfg_out,
+                                    lf_model *m_out, int Bmax);
 
 /* Copies src's parameter arena into dst (parameter and volume transfer), converting
  * through double when the precisions differ. The architectures must agree (the caller

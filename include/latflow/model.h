@@ -60,9 +60,18 @@ typedef struct lf_model {
   long chain_steps;      /* own + ancestors' */
   int64_t chain_n_train; /* own + ancestors' */
   double chain_seconds;  /* own + ancestors' training wall seconds */
+  int sampling_only;     /* 1: built by lf_model_init_sampling */
 } lf_model;
 
 lf_status lf_model_init(lf_model *m, const lf_model_cfg *cfg, int C, int L0, int L1, int Bmax);
+/* A model for sampling only (latflow sample, the IMH workers, bench's proposals): the same
+ * parameters and lf_model_sample_nograd bits, but the stack's training workspaces (the
+ * saved activations of every layer, the fields between layers, the gradient buffers:
+ * about 320 MB at L = 16, Bmax = 1024 in float) are never allocated (lf_flow_init_nograd).
+ * Only lf_model_sample_nograd, the parameter functions and lf_model_hash may be called;
+ * lf_model_sample, _logq and the backwards are a caller bug. */
+lf_status lf_model_init_sampling(lf_model *m, const lf_model_cfg *cfg, int C, int L0, int L1,
+                                 int Bmax);
 void lf_model_free(lf_model *m);
 /* Grows the workspaces to hold batch Bmax (no-op if large enough). */
 lf_status lf_model_reserve(lf_model *m, int Bmax);

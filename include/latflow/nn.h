@@ -13,6 +13,7 @@
 #include "latflow/config_model.h"
 #include "latflow/config_optim.h"
 #include "latflow/rng.h"
+#include "latflow/status.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -36,6 +37,13 @@ typedef enum lf_nn_isa {
 lf_nn_isa lf_nn_set_isa(lf_nn_isa isa);
 lf_nn_isa lf_nn_isa_current(void);
 const char *lf_nn_isa_name(lf_nn_isa isa);
+/* *isa from its name (auto, generic, avx2, avx512; lf_nn_isa_name's spelling).
+ * LF_ERR_CONFIG for any other text, the message naming `what` (e.g. "--isa"). */
+lf_status lf_nn_isa_parse(const char *name, const char *what, lf_nn_isa *isa);
+/* Applies the environment variable LATFLOW_ISA (a name as above; unset or empty: no
+ * change) with lf_nn_set_isa; LF_ERR_CONFIG naming LATFLOW_ISA for a bad value. The
+ * command-line tools call it at start-up (docs/CONFIG.md, "Environment"). */
+lf_status lf_nn_isa_from_env(void);
 
 #define LF_TEMPLATE "latflow/nn_t.h"
 #include "latflow/prec_template.h"

@@ -6,6 +6,7 @@
 #include "latflow/comm.h"
 #include "latflow/io.h"
 #include "latflow/log.h"
+#include "latflow/nn.h"
 #include "latflow/signal.h"
 #include "latflow/version.h"
 
@@ -183,6 +184,7 @@ int lf_cli_setup(int argc, char **argv, MPI_Comm comm, const char *cmd, const ch
                      "train: needs a run card: latflow train CONFIG (get one with `latflow config "
                      "--default > my.yaml`, edit it, then run latflow train my.yaml)");
   if (rc == LF_OK) rc = lf_cli_load_config(o, cfg);
+  if (rc == LF_OK) rc = lf_nn_isa_from_env(); /* LATFLOW_ISA caps the kernels' SIMD level */
   /* the flow's rules only for the commands that build one: hmc runs any valid theory */
   if (rc == LF_OK && builds_flow(cmd)) rc = lf_config_validate_flow(cfg);
   if (rc != LF_OK) {

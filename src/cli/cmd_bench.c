@@ -15,7 +15,7 @@
 
 static const char help[] =
     "usage: latflow bench [CONFIG] [--seconds S] [--json] [--set key=value]...\n"
-    "                     [--estimator rt|re|both] [--train-only]\n"
+    "                     [--estimator rt|re|both] [--train-only] [--isa ISA]\n"
     "Measures, for the model and theory of CONFIG (float or double per model.precision):\n"
     "  train_steps_per_s   training steps per second at train.batch (the first estimator)\n"
     "  train               one object per estimator (--estimator; default train.estimator),\n"
@@ -45,6 +45,9 @@ static const char help[] =
     "  coordinator_weights_per_s_mpi  the same under mpiexec with P-1 workers sending\n"
     "                      synthetic blocks (P > 1 only), with the coordinator's idle CPU\n"
     "  sample_proposals_per_s         the distributed sampler on all P ranks (no file)\n"
+    "--isa auto|generic|avx2|avx512 caps the SIMD level of the kernels and of the FMA\n"
+    "probe (as the environment variable LATFLOW_ISA does for every command); the level in\n"
+    "use is reported as isa.\n"
     "--train-only measures the training step(s) only (no proposals, FLOP probe or sampler):\n"
     "then peak_rss_mb is that of model + trainer + theory and the training steps.\n"
     "Under mpiexec -n P the model measurements run on rank 0 only.\n"
@@ -61,6 +64,13 @@ static int bench_args(int argc, char **argv, lf_bench_opts *bo, char **rest, int
     const char *a = argv[i];
     if (i >= 2 && !strcmp(a, "--train-only")) {
       bo->train_only = 1;
+    } else if (i >= 2 && (!strcmp(a, "--isa") || !strncmp(a, "--isa=", 6))) {
+      const char *v = a[5] == '=' ? a + 6 : (i + 1 < argc ? argv[++i] : "");
+      if (lf_nn_isa_parse(v, "--isa", &bo->isa) != LF_OK) {
+        fprintf(stderr, "latflow: bench: %s\n", lf_last_error());
+        return 2;
+      }
+      bo->isa_given = 1;
     } else if (i >= 2 && (!strcmp(a, "--estimator") || !strncmp(a, "--estimator=", 12))) {
       const char *v = a[11] == '=' ? a + 12 : (i + 1 < argc ? argv[++i] : "");
       if (!strcmp(v, "rt") || !strcmp(v, "re")) {

@@ -158,6 +158,9 @@ static lf_status bench_train(const lf_config *cfg0, const lf_theory *th, lf_esti
   cJSON_AddNumberToObject(o, "action_eval_s", sp.action / n);
   cJSON_AddNumberToObject(o, "action_grad_s", sp.action_grad / n);
   cJSON_AddNumberToObject(o, "backward_s", bwd);
+  /* the flow's backward: dx and dW of every conv, 2x the forward's multiply-adds */
+  cJSON_AddNumberToObject(o, "backward_gflops",
+                          bwd > 0 ? 4.0 * lf_model_forward_madds(&m) * B / bwd * 1e-9 : 0.0);
   cJSON_AddNumberToObject(o, "other_s", step - fwd - act - bwd);
   cJSON_AddNumberToObject(o, "noise_s", sp.noise / n);
   cJSON_AddNumberToObject(o, "update_s", sp.update / n);
@@ -182,7 +185,10 @@ static lf_status bench(const lf_config *cfg, double seconds, const lf_bench_opts
   memset(&b, 0, sizeof b);
   const int block = cfg->sample.block;
   const char *threads = getenv("OPENBLAS_NUM_THREADS");
+  if (bo->isa_given) lf_nn_set_isa(bo->isa);
+  const lf_nn_isa isa_used = lf_nn_isa_current();
   cJSON_AddStringToObject(json, "impl", "latflow-" LATFLOW_VERSION);
+  cJSON_AddStringToObject(json, "isa", lf_nn_isa_name(isa_used));
   cJSON_AddStringToObject(json, "theory", lf_theory_name(cfg->theory.name));
   cJSON *shape = cJSON_AddArrayToObject(json, "shape");
   cJSON_AddItemToArray(shape, cJSON_CreateNumber(cfg->theory.shape[0]));
@@ -215,7 +221,9 @@ static lf_status bench(const lf_config *cfg, double seconds, const lf_bench_opts
     cJSON_AddNumberToObject(json, "peak_rss_mb", lf_peak_rss_mb());
     goto fail; /* done: clean up */
   }
-  LF_CHECK(lf_model_init(&m, &cfg->model, th.C, cfg->theory.shape[0], cfg->theory.shape[1], block));
+  /* sampling only, as latflow sample builds it (no training workspaces) */
+  LF_CHECK(lf_model_init_sampling(&m, &cfg->model, th.C, cfg->theory.shape[0], cfg->theory.shape[1],
+                                  block));
   lf_model_init_params(&m, cfg->seed);
   const size_t n = (size_t)block * (size_t)th.C * (size_t)th.V;
   b = (bench_ctx){.m = &m, .th = &th, .cfg = cfg, .block = block};
@@ -232,7 +240,10 @@ static lf_status bench(const lf_config *cfg, double seconds, const lf_bench_opts
   lf_log_info("bench", "proposals_per_s = %.0f (block %d)", prop_rate * block, block);
   LF_CHECK(timed(forward_once, &b, seconds, &fwd_rate));
   const double gflops = 2.0 * lf_model_forward_madds(&m) * block * fwd_rate * 1e-9;
-  const char *isa = lf_cpu_best_isa();
+  /* the probe at the level the kernels use (--isa / LATFLOW_ISA cap both) */
+  const char *isa = isa_used == LF_ISA_AVX512 ? "avx512"
+                    : isa_used == LF_ISA_AVX2 ? "avx2"
+                                              : "none";
   const double peak = lf_cpu_fma_peak_gflops(isa, 0.5);
   const double peak2 = lf_cpu_fma_peak_gflops("avx2", 0.5);
   const double rss = lf_peak_rss_mb();
@@ -280,8 +291,8 @@ static lf_status bench_dist(const lf_config *cfg, MPI_Comm comm, double seconds,
   memset(&m, 0, sizeof m);
   rc = lf_theory_init(&th, &cfg->theory);
   if (rc == LF_OK)
-    rc = lf_model_init(&m, &cfg->model, th.C, cfg->theory.shape[0], cfg->theory.shape[1],
-                       cfg->sample.block);
+    rc = lf_model_init_sampling(&m, &cfg->model, th.C, cfg->theory.shape[0], cfg->theory.shape[1],
+                                cfg->sample.block);
   if (rc == LF_OK) lf_model_init_params(&m, cfg->seed);
   if ((rc = lf_comm_agree(comm, rc)) == LF_OK) {
     MPI_Bcast(&prop_rate, 1, MPI_DOUBLE, 0, comm);

@@ -89,8 +89,10 @@ static const char *prec_name(const lf_config *cfg) {
 }
 
 /* The reals of the flow's arenas for a batch of B (flowstack_t.c / gauge_t.c init):
- * saved workspaces (*ws), layer outputs and scratch (*rest). */
-static void flow_reals(const lf_config *cfg, double B, double *ws, double *rest) {
+ * saved workspaces (*ws), layer outputs and scratch (*rest); sampling: a stack built by
+ * lf_flow_init_nograd (no saved workspaces, layer outputs or gradient buffers; the affine
+ * and gauge stacks' scratch is that of one cache chunk of their no-grad forwards). */
+static void flow_reals(const lf_config *cfg, double B, int sampling, double *ws, double *rest) {
   const lf_model_cfg *m = &cfg->model;
   const double V = sites(cfg), BV = B * V, L = m->layers;
   double sum_h = 0.0, hmax = 0.0, conv = 0.0;
@@ -111,7 +113,21 @@ static void flow_reals(const lf_config *cfg, double B, double *ws, double *rest)
     cin = co;
   }
   const double field = B * C * V;
-  if (gauge) { /* netin, hidden outputs, pw; u (3K) and q of the V/4 active sites */
+  if (sampling && gauge) { /* gauge_t.c nograd scratch of one chunk of cb samples: netin,
+                              * two hidden tensors, pw; u (3K), x, q, logj of the V/4
+                              * active sites; the chunk's two fields; conv scratch */
+    const double head1 = 3.0 * V + 2.0 * V * hmax + (3.0 * m->spline_bins + 3.0) * V / 4.0;
+    double cb = floor(65536.0 / (real_size(cfg) * (4.0 * V + head1)));
+    cb = cb < 1.0 ? 1.0 : cb > B ? B : cb;
+    const double nbc = nb < cb ? nb : cb;
+    *ws = 0.0;
+    *rest = 2.0 * cb * C * V + cb * head1 + conv / nb * nbc;
+  } else if (sampling) { /* flowstack_t.c NOGRAD_CHUNK_BYTES of samples */
+    double cb = floor(65536.0 / (real_size(cfg) * V * (3.0 * C + 2.0 * hmax)));
+    cb = cb < 1.0 ? 1.0 : cb > B ? B : cb;
+    *ws = 0.0;
+    *rest = cb * V * (3.0 * C + 2.0 * hmax) + conv;
+  } else if (gauge) { /* netin, hidden outputs, pw; u (3K) and q of the V/4 active sites */
     *ws = L * (BV * (3.0 + sum_h) + 0.25 * BV * (cout + 1.0));
     *rest = (L + 1.0) * field + 2.0 * field + (2.0 * BV * hmax + BV + conv);
   } else {
@@ -120,9 +136,10 @@ static void flow_reals(const lf_config *cfg, double B, double *ws, double *rest)
   }
 }
 
-static void add_flow(lf_mem_est *e, const lf_config *cfg, double B, const char *what) {
+static void add_flow(lf_mem_est *e, const lf_config *cfg, double B, int sampling,
+                     const char *what) {
   double ws, rest;
-  flow_reals(cfg, B, &ws, &rest);
+  flow_reals(cfg, B, sampling, &ws, &rest);
   const double R = real_size(cfg), n = B * comps(cfg) * sites(cfg);
   double sum_h = 0.0;
   for (int j = 0; j < cfg->model.nhidden; j++) sum_h += cfg->model.hidden[j];
@@ -131,8 +148,8 @@ static void add_flow(lf_mem_est *e, const lf_config *cfg, double B, const char *
       ws / (B * sites(cfg) * cfg->model.layers), prec_name(cfg));
   /* the model's batch buffers (model.c bufs_alloc): 3 fields of doubles, 3 of reals */
   add(e, "flow fields", rest * R + n * (24.0 + 3.0 * R) + 24.0 * B,
-      "%d layer outputs, conv scratch and batch buffers of %s %.0f", cfg->model.layers + 3, what,
-      B);
+      "%d layer outputs, conv scratch and batch buffers of %s %.0f",
+      sampling ? 3 : cfg->model.layers + 3, what, B);
 }
 
 static void add_params(lf_mem_est *e, const lf_config *cfg, double copies) {
@@ -181,10 +198,10 @@ static void est_train(const lf_config *cfg, lf_mem_est *e) {
   if (Bmax > bcap) Bmax = bcap;
   if (Bmax < B0) Bmax = B0;
   add_params(e, cfg, 7.0); /* 4 arenas (model.c) + 3 in the trainer's backup (train.c) */
-  add_flow(e, cfg, Bmax, "train.batch");
+  add_flow(e, cfg, Bmax, 0, "train.batch");
   if (Bmax > B0) { /* lf_model_reserve builds the bigger stack before freeing the first */
     double ws, rest;
-    flow_reals(cfg, B0, &ws, &rest);
+    flow_reals(cfg, B0, 0, &ws, &rest);
     add(e, "flow workspaces", (ws + rest) * real_size(cfg), "first batch %.0f, while growing", B0);
   }
   const double n = Bmax * comps(cfg) * sites(cfg);
@@ -199,7 +216,7 @@ static void est_sample(const lf_config *cfg, int P, lf_mem_est *e) {
   est_clear(e, "sample");
   const double B = cfg->sample.block, n = comps(cfg) * sites(cfg);
   add_params(e, cfg, 4.0);
-  add_flow(e, cfg, B, "sample.block");
+  add_flow(e, cfg, B, 1, "sample.block"); /* lf_model_init_sampling */
   add_theory(e, cfg);
   /* every rank loads the model; then the busiest of a worker (proposals, pending blocks,
    * one epoch's states) and, with several ranks, the coordinator (the chain steps and

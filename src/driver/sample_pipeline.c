@@ -161,8 +161,8 @@ lf_status lf_sample_pipeline_ex(const lf_config *cfg_in, const char *model_arg, 
   }
   /* a model trained on another lattice is volume transferred to cfg's (the hash checked
    * on resume and written to the ensemble is the transferred model's) */
-  rc = lf_io_model_load_on(model_path, cfg.theory.shape[0], cfg.theory.shape[1], &mcfg, &m,
-                           cfg.sample.block);
+  rc = lf_io_model_load_sampling(model_path, cfg.theory.shape[0], cfg.theory.shape[1], &mcfg, &m,
+                                 cfg.sample.block);
   const int vol = rc == LF_OK && (mcfg.theory.shape[0] != m.L0 || mcfg.theory.shape[1] != m.L1);
   if (vol && rank == 0)
     lf_log_info("sample", "volume transfer: model trained on %dx%d sampled on %dx%d",

@@ -163,31 +163,68 @@ static void mask_input(const LF_T(lf_coupling) * c, int B, const LF_R *x, LF_R *
  * in double over 4 interleaved partial sums (a separate loop: a double reduction in the
  * same loop stops GCC from vectorizing it), the same for any B and chunking. y may alias
  * x. */
+#define COUPLE_FORWARD(NAME, ATTR)                                                                 \
+  ATTR static void NAME(const LF_T(lf_coupling) * c, int B, const LF_R *x, const LF_R *st,         \
+                        LF_R *y, double *logdet) {                                                 \
+    const int C = c->C, V = c->V, par = c->parity;                                                 \
+    const unsigned char *sp = c->site_parity;                                                      \
+    for (int b = 0; b < B; b++) {                                                                  \
+      double acc = 0.0;                                                                            \
+      for (int ch = 0; ch < C; ch++) {                                                             \
+        const size_t i0 = ((size_t)b * (size_t)C + (size_t)ch) * (size_t)V;                        \
+        const LF_R *s = st + ((size_t)b * (size_t)(2 * C) + (size_t)ch) * (size_t)V;               \
+        const LF_R *t = s + (size_t)C * (size_t)V;                                                 \
+        const LF_R *xr = x + i0;                                                                   \
+        LF_R *yr = y + i0;                                                                         \
+        for (int v = 0; v < V; v++) {                                                              \
+          const LF_R a = (LF_R)(sp[v] == par), sv = a * s[v];                                      \
+          yr[v] = xr[v] * CEXP(sv) + a * t[v];                                                     \
+        }                                                                                          \
+        double part[4] = {0, 0, 0, 0};                                                             \
+        int v = 0;                                                                                 \
+        for (; v + 4 <= V; v += 4)                                                                 \
+          for (int j = 0; j < 4; j++) part[j] += sp[v + j] == par ? (double)s[v + j] : 0.0;        \
+        for (; v < V; v++) part[0] += sp[v] == par ? (double)s[v] : 0.0;                           \
+        acc += (part[0] + part[1]) + (part[2] + part[3]);                                          \
+      }                                                                                            \
+      logdet[b] += acc;                                                                            \
+    }                                                                                              \
+  }
+
+/* Compiled three times and chosen by the kernels' SIMD level (lf_nn_isa_current; the
+ * default build's baseline is SSE2, 4 floats per instruction): AVX2 without FMA and
+ * AVX-512 (with BW for the byte parity masks, 512-bit vectors preferred) with contraction
+ * off, so no multiply-add is fused and every level gives the baseline's bits (the same
+ * operations, IEEE-rounded one by one, only wider). */
+COUPLE_FORWARD(couple_forward_base, )
+#if defined(__GNUC__) && defined(__x86_64__)
+COUPLE_FORWARD(couple_forward_avx2, __attribute__((target("avx2"))))
+COUPLE_FORWARD(couple_forward_avx512,
+               __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,prefer-vector-width=512"),
+                              optimize("fp-contract=off"))))
+#endif
+
+void LF_T(lf_coupling_update)(const LF_T(lf_coupling) * c, int B, const LF_R *x, const LF_R *st,
+                              LF_R *y, double *logdet, lf_nn_isa isa) {
+#if defined(__GNUC__) && defined(__x86_64__)
+  /* the AVX-512 clone also needs BW/VL/DQ (byte masks in zmm); else the AVX2 one */
+  if (isa == LF_ISA_AVX512 && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
+    couple_forward_avx512(c, B, x, st, y, logdet);
+    return;
+  }
+  if (isa == LF_ISA_AVX2 || isa == LF_ISA_AVX512) {
+    couple_forward_avx2(c, B, x, st, y, logdet);
+    return;
+  }
+#endif
+  (void)isa;
+  couple_forward_base(c, B, x, st, y, logdet);
+}
+
 static void couple_forward(const LF_T(lf_coupling) * c, int B, const LF_R *x, const LF_R *st,
                            LF_R *y, double *logdet) {
-  const int C = c->C, V = c->V, par = c->parity;
-  const unsigned char *sp = c->site_parity;
-  for (int b = 0; b < B; b++) {
-    double acc = 0.0;
-    for (int ch = 0; ch < C; ch++) {
-      const size_t i0 = ((size_t)b * (size_t)C + (size_t)ch) * (size_t)V;
-      const LF_R *s = st + ((size_t)b * (size_t)(2 * C) + (size_t)ch) * (size_t)V;
-      const LF_R *t = s + (size_t)C * (size_t)V;
-      const LF_R *xr = x + i0;
-      LF_R *yr = y + i0;
-      for (int v = 0; v < V; v++) {
-        const LF_R a = (LF_R)(sp[v] == par), sv = a * s[v];
-        yr[v] = xr[v] * CEXP(sv) + a * t[v];
-      }
-      double part[4] = {0, 0, 0, 0};
-      int v = 0;
-      for (; v + 4 <= V; v += 4)
-        for (int j = 0; j < 4; j++) part[j] += sp[v + j] == par ? (double)s[v + j] : 0.0;
-      for (; v < V; v++) part[0] += sp[v] == par ? (double)s[v] : 0.0;
-      acc += (part[0] + part[1]) + (part[2] + part[3]);
-    }
-    logdet[b] += acc;
-  }
+  LF_T(lf_coupling_update)(c, B, x, st, y, logdet, lf_nn_isa_current());
 }
 
 void LF_T(lf_coupling_forward)(const LF_T(lf_coupling) * c, int B, const LF_R *x, LF_R *y,

@@ -71,9 +71,10 @@ static lf_status check_cfg(const char *what, const lf_model_cfg *cfg) {
   return LF_OK;
 }
 
-lf_status LF_T(lf_flow_init)(LF_T(lf_flow) * f, const lf_model_cfg *cfg, int C, int L0, int L1,
-                             const unsigned char *site_parity, LF_R *params, LF_R *grads,
-                             int Bmax) {
+/* lf_flow_init (nograd_only 0) and lf_flow_init_nograd (1). */
+static lf_status flow_init(LF_T(lf_flow) * f, const lf_model_cfg *cfg, int C, int L0, int L1,
+                           const unsigned char *site_parity, LF_R *params, LF_R *grads, int Bmax,
+                           int nograd_only) {
   lf_status rc;
   double per_sample = 0.0; /* reals per sample of all allocations, for the size checks */
   memset(f, 0, sizeof *f);
@@ -97,11 +98,13 @@ lf_status LF_T(lf_flow_init)(LF_T(lf_flow) * f, const lf_model_cfg *cfg, int C, 
   f->layers = lf_alloc((size_t)f->nlayers * ops->size);
   if (!f->layers) goto nomem;
   size_t scratch = 0;
+  f->nograd_only = nograd_only;
   for (int i = 0; i < f->nlayers; i++) {
     void *c = LF_T(lf_flow_layer)(f, i);
     ops->bind(c, cfg, &sh, i, params + (size_t)i * f->npl, grads + (size_t)i * f->npl);
     const size_t s = ops->scratch_size(c, Bmax);
-    if (s > scratch) scratch = s;
+    /* sampling only with a nograd forward: only the chunks' scratch below */
+    if (s > scratch && !(nograd_only && ops->forward_nograd)) scratch = s;
   }
   if (ops->forward_nograd) { /* two chunk fields + the layers' nograd scratch of one chunk */
     const int nb = nograd_chunk(f);
@@ -118,12 +121,15 @@ lf_status LF_T(lf_flow_init)(LF_T(lf_flow) * f, const lf_model_cfg *cfg, int C, 
                (double)ops->scratch_size(f->layers, 1);
   if (per_sample * (double)Bmax * (double)sizeof(LF_R) > 0x1p62) goto nomem;
   f->ws_per_layer = ops->ws_size(f->layers, Bmax);
-  f->ws = lf_alloc((size_t)f->nlayers * f->ws_per_layer * sizeof(LF_R));
-  f->xs = lf_alloc((size_t)(f->nlayers + 1) * field * sizeof(LF_R));
-  f->dxs = lf_alloc(2 * field * sizeof(LF_R));
+  if (!nograd_only) {
+    f->ws = lf_alloc((size_t)f->nlayers * f->ws_per_layer * sizeof(LF_R));
+    f->xs = lf_alloc((size_t)(f->nlayers + 1) * field * sizeof(LF_R));
+    f->dxs = lf_alloc(2 * field * sizeof(LF_R));
+    if (!f->ws || !f->xs || !f->dxs) goto nomem;
+  }
   f->scratch = lf_alloc(scratch * sizeof(LF_R));
   if (!ops->forward_nograd) f->tmp = lf_alloc((f->ws_per_layer + 2 * field) * sizeof(LF_R));
-  if (!f->ws || !f->xs || !f->dxs || !f->scratch || (!ops->forward_nograd && !f->tmp)) goto nomem;
+  if (!f->scratch || (!ops->forward_nograd && !f->tmp)) goto nomem;
   return LF_OK;
 nomem : {
   const double bytes = per_sample * (double)Bmax * (double)sizeof(LF_R);
@@ -134,6 +140,18 @@ nomem : {
                  "batch or block %d)",
                  lf_mem_format(bytes, size, sizeof size), ops->what, cfg->layers, L0, L1, C, Bmax);
 }
+}
+
+lf_status LF_T(lf_flow_init)(LF_T(lf_flow) * f, const lf_model_cfg *cfg, int C, int L0, int L1,
+                             const unsigned char *site_parity, LF_R *params, LF_R *grads,
+                             int Bmax) {
+  return flow_init(f, cfg, C, L0, L1, site_parity, params, grads, Bmax, 0);
+}
+
+lf_status LF_T(lf_flow_init_nograd)(LF_T(lf_flow) * f, const lf_model_cfg *cfg, int C, int L0,
+                                    int L1, const unsigned char *site_parity, LF_R *params,
+                                    LF_R *grads, int Bmax) {
+  return flow_init(f, cfg, C, L0, L1, site_parity, params, grads, Bmax, 1);
 }
 
 void LF_T(lf_flow_init_params)(LF_T(lf_flow) * f, lf_init_kind kind, double scale, lf_rng_key key,
@@ -263,6 +281,11 @@ static lf_status v_init(void *f, const lf_model_cfg *cfg, int C, int L0, int L1,
                         const unsigned char *site_parity, void *params, void *grads, int Bmax) {
   return LF_T(lf_flow_init)(f, cfg, C, L0, L1, site_parity, params, grads, Bmax);
 }
+static lf_status v_init_nograd(void *f, const lf_model_cfg *cfg, int C, int L0, int L1,
+                               const unsigned char *site_parity, void *params, void *grads,
+                               int Bmax) {
+  return LF_T(lf_flow_init_nograd)(f, cfg, C, L0, L1, site_parity, params, grads, Bmax);
+}
 static void v_free(void *f) {
   LF_T(lf_flow_free)(f);
 }
@@ -322,6 +345,7 @@ const lf_flow_ops LF_T(lf_flow_ops) = {.real_size = sizeof(LF_R),
                                        .size = sizeof(LF_T(lf_flow)),
                                        .nparams = LF_T(lf_flow_nparams),
                                        .init = v_init,
+                                       .init_nograd = v_init_nograd,
                                        .free = v_free,
                                        .init_params = v_init_params,
                                        .forward_madds = v_madds,

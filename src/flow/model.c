@@ -99,8 +99,9 @@ static lf_status build_batch(lf_model *m, int Bmax) {
   void *flow = lf_alloc(m->ops->size);
   if (!flow) return LF_FAIL(LF_ERR_NOMEM, "model: the stack object");
   memset(flow, 0, m->ops->size);
-  rc = m->ops->init(flow, &m->cfg, m->C, m->L0, m->L1, m->lat.parity,
-                    arena_at(m, m->params, m->nbase), arena_at(m, m->grads, m->nbase), Bmax);
+  rc = (m->sampling_only ? m->ops->init_nograd : m->ops->init)(
+      flow, &m->cfg, m->C, m->L0, m->L1, m->lat.parity, arena_at(m, m->params, m->nbase),
+      arena_at(m, m->grads, m->nbase), Bmax);
   if (rc != LF_OK) {
     lf_free(flow);
     return rc;
@@ -130,9 +131,12 @@ void lf_model_free(lf_model *m) {
   memset(m, 0, sizeof *m);
 }
 
-lf_status lf_model_init(lf_model *m, const lf_model_cfg *cfg, int C, int L0, int L1, int Bmax) {
+/* lf_model_init (sampling_only 0) and lf_model_init_sampling (1). */
+static lf_status model_init(lf_model *m, const lf_model_cfg *cfg, int C, int L0, int L1, int Bmax,
+                            int sampling_only) {
   lf_status rc = LF_OK;
   memset(m, 0, sizeof *m);
+  m->sampling_only = sampling_only;
   if (cfg->precision != LF_PREC_F32 && cfg->precision != LF_PREC_F64)
     return LF_FAIL(LF_ERR_INVALID, "model: unknown precision %d", (int)cfg->precision);
   if (cfg->base == LF_BASE_FREE_FIELD && !(cfg->base_mass > 0.0))
@@ -177,6 +181,15 @@ lf_status lf_model_init(lf_model *m, const lf_model_cfg *cfg, int C, int L0, int
 fail:
   lf_model_free(m);
   return rc;
+}
+
+lf_status lf_model_init(lf_model *m, const lf_model_cfg *cfg, int C, int L0, int L1, int Bmax) {
+  return model_init(m, cfg, C, L0, L1, Bmax, 0);
+}
+
+lf_status lf_model_init_sampling(lf_model *m, const lf_model_cfg *cfg, int C, int L0, int L1,
+                                 int Bmax) {
+  return model_init(m, cfg, C, L0, L1, Bmax, 1);
 }
 
 lf_status lf_model_reserve(lf_model *m, int Bmax) {
@@ -235,7 +248,7 @@ static void sample(lf_model *m, int B, const double *eps, double *phi, double *l
 }
 
 void lf_model_sample(lf_model *m, int B, const double *eps, double *phi, double *logq) {
-  sample(m, B, eps, phi, logq, 0);
+  sample(m, B, eps, phi, logq, m->sampling_only); /* the same bits; no backward may follow */
 }
 
 void lf_model_sample_nograd(lf_model *m, int B, const double *eps, double *phi, double *logq) {

@@ -187,7 +187,9 @@ fail:
   return rc;
 }
 
-lf_status lf_io_model_load(const char *path, lf_config *cfg_out, lf_model *m_out, int Bmax) {
+/* lf_io_model_load; sampling: the model as lf_model_init_sampling builds it. */
+static lf_status model_load(const char *path, lf_config *cfg_out, lf_model *m_out, int Bmax,
+                            int sampling) {
   lf_status rc = LF_OK;
   hid_t file = -1, g = -1;
   lf_config *own = NULL, *cfg = cfg_out;
@@ -237,7 +239,8 @@ lf_status lf_io_model_load(const char *path, lf_config *cfg_out, lf_model *m_out
     goto fail;
   }
 
-  LF_CHECK(lf_model_init(m_out, &cfg->model, (int)C, shape[0], shape[1], Bmax));
+  LF_CHECK((sampling ? lf_model_init_sampling : lf_model_init)(m_out, &cfg->model, (int)C, shape[0],
+                                                               shape[1], Bmax));
   if ((uint64_t)m_out->nparams != nparams || (uint64_t)m_out->nbase != nbase) {
     rc = LF_FAIL(LF_ERR_FORMAT,
                  "'%s': file has nparams %" PRIu64 " (nbase %" PRIu64 "), the "
@@ -290,8 +293,13 @@ lf_status lf_io_model_copy_params(lf_model *dst, const lf_model *src) {
   return LF_OK;
 }
 
-lf_status lf_io_model_load_on(const char *path, int L0, int L1, lf_config *cfg_out, lf_model *m_out,
-                              int Bmax) {
+lf_status lf_io_model_load(const char *path, lf_config *cfg_out, lf_model *m_out, int Bmax) {
+  return model_load(path, cfg_out, m_out, Bmax, 0);
+}
+
+/* lf_io_model_load_on; sampling: as in model_load. */
+static lf_status model_load_on(const char *path, int L0, int L1, lf_config *cfg_out,
+                               lf_model *m_out, int Bmax, int sampling) {
   lf_status rc = LF_OK;
   lf_model src;
   memset(&src, 0, sizeof src);
@@ -301,9 +309,9 @@ lf_status lf_io_model_load_on(const char *path, int L0, int L1, lf_config *cfg_o
   /* the stored shape first, so a model of the right lattice is built only once */
   LF_CHECK(lf_io_model_peek(path, cfg_out));
   const int T0 = cfg_out->theory.shape[0], T1 = cfg_out->theory.shape[1];
-  if (T0 == L0 && T1 == L1) return lf_io_model_load(path, cfg_out, m_out, Bmax);
-  LF_CHECK(lf_io_model_load(path, cfg_out, &src, 1));
-  rc = lf_model_init(m_out, &src.cfg, src.C, L0, L1, Bmax);
+  if (T0 == L0 && T1 == L1) return model_load(path, cfg_out, m_out, Bmax, sampling);
+  LF_CHECK(model_load(path, cfg_out, &src, 1, sampling));
+  rc = (sampling ? lf_model_init_sampling : lf_model_init)(m_out, &src.cfg, src.C, L0, L1, Bmax);
   if (rc != LF_OK) {
     char why[1024];
     snprintf(why, sizeof why, "%s", lf_last_error());
@@ -329,4 +337,14 @@ fail:
   lf_model_free(m_out);
   memset(m_out, 0, sizeof *m_out);
   return rc;
+}
+
+lf_status lf_io_model_load_on(const char *path, int L0, int L1, lf_config *cfg_out, lf_model *m_out,
+                              int Bmax) {
+  return model_load_on(path, L0, L1, cfg_out, m_out, Bmax, 0);
+}
+
+lf_status lf_io_model_load_sampling(const char *path, int L0, int L1, lf_config *cfg_out,
+                                    lf_model *m_out, int Bmax) {
+  return model_load_on(path, L0, L1, cfg_out, m_out, Bmax, 1);
 }

@@ -24,6 +24,7 @@
 #include "nn/vmath.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -316,9 +317,10 @@ KSET_KERNELS(avx512, AVX512_ATTR, A5_VT, A5_LANES, A5_SET1, A5_ZERO, A5_LOADU, A
                        PERM, CO, NVEC)                                                             \
   ATTR static void NAME(const LF_R *restrict xp, size_t istr, int cin, int L1,                     \
                         const LF_R *restrict w, size_t wostr, const LF_R *restrict bias,           \
-                        LF_R *restrict y, size_t V, size_t v0, const int32_t *restrict idx,        \
-                        int epi) {                                                                 \
+                        LF_R *restrict y, size_t V, size_t v0, int jr0,                            \
+                        const int32_t *restrict idx, int epi) {                                    \
     const IT il = LOADI(idx), ir = LOADI(idx + LANES32);                                           \
+    (void)jr0;                                                                                     \
     VT acc[CO][NVEC];                                                                              \
     for (int o = 0; o < CO; o++)                                                                   \
       for (int j = 0; j < NVEC; j++)                                                               \
@@ -353,9 +355,10 @@ KSET_KERNELS(avx512, AVX512_ATTR, A5_VT, A5_LANES, A5_SET1, A5_ZERO, A5_LOADU, A
 #define ROT_DW_KERNEL(NAME, ATTR, VT, IT, LANES, LANES32, ZERO, LOADU, STOREU, FMADD, LOADI, PERM, \
                       CO)                                                                          \
   ATTR static void NAME(const LF_R *restrict dy, size_t dbstr, size_t V, const LF_R *restrict xp,  \
-                        size_t xbstr, int nb, const int32_t *restrict idx, LF_R *restrict dw,      \
-                        size_t K) {                                                                \
+                        size_t xbstr, int nb, int L1, const int32_t *restrict idx,                 \
+                        LF_R *restrict dw, size_t K) {                                             \
     const IT il = LOADI(idx), ir = LOADI(idx + LANES32);                                           \
+    (void)L1;                                                                                      \
     VT acc[CO][3];                                                                                 \
     for (int o = 0; o < CO; o++)                                                                   \
       for (int c = 0; c < 3; c++) acc[o][c] = ZERO;                                                \
@@ -381,17 +384,19 @@ KSET_KERNELS(avx512, AVX512_ATTR, A5_VT, A5_LANES, A5_SET1, A5_ZERO, A5_LOADU, A
       }                                                                                            \
   }
 
+/* jr0: the vector index of site v0 within its lattice row (wide kernels only). */
 typedef void (*rfwd_kern)(const LF_R *xp, size_t istr, int cin, int L1, const LF_R *w, size_t wostr,
-                          const LF_R *bias, LF_R *y, size_t V, size_t v0, const int32_t *idx,
-                          int epi);
+                          const LF_R *bias, LF_R *y, size_t V, size_t v0, int jr0,
+                          const int32_t *idx, int epi);
 typedef void (*rdw_kern)(const LF_R *dy, size_t dbstr, size_t V, const LF_R *xp, size_t xbstr,
-                         int nb, const int32_t *idx, LF_R *dw, size_t K);
+                         int nb, int L1, const int32_t *idx, LF_R *dw, size_t K);
 typedef struct rset {
   int lanes;
   int nvec[4];
   rfwd_kern blk[4], one[4];
   int dw_gmin; /* smallest group index for dW tiles (AVX2: 4 channels, 12 accumulators) */
   rdw_kern dw[4];
+  int fwd_gmin; /* smallest group index for forward tiles (AVX2 wide rows: 4 x 2 vectors) */
 } rset;
 
 #define RSET_KERNELS(P, ATTR, VT, IT, LANES, LANES32, SET1, ZERO, LOADU, STOREU, FMADD, EPI,       \
@@ -421,7 +426,8 @@ typedef struct rset {
                                 {P##_r8, P##_r4, P##_r2, P##_r1},                                  \
                                 {P##_r8s, P##_r4s, P##_r2s, P##_r1s},                              \
                                 GMIN,                                                              \
-                                {P##_rw8, P##_rw4, P##_rw2, P##_rw1}};
+                                {P##_rw8, P##_rw4, P##_rw2, P##_rw1},                              \
+                                0};
 
 #if defined(LF_PREC_SINGLE)
 #define A5_PERM(v, i) _mm512_permutexvar_ps((i), (v))
@@ -436,13 +442,157 @@ RSET_KERNELS(avx2, AVX2_ATTR, A2_VT, __m256i, A2_LANES, 8, A2_SET1, A2_ZERO, A2_
              A2_FMADD, A2_EPI, A2_LOADI, A2_PERM, 1, 2, 4, 4, 1)
 RSET_KERNELS(avx512, AVX512_ATTR, A5_VT, __m512i, A5_LANES, 16, A5_SET1, A5_ZERO, A5_LOADU,
              A5_STOREU, A5_FMADD, A5_EPI, A5_LOADI, A5_PERM, 2, 4, 4, 4, 0)
+
+/* ---- k = 3 with lattice rows of m = L1 / LANES > 1 whole vectors ---------------------
+ * The same row-padded copy xp and tap rows (i, a) as above; the x1 -/+ 1 neighbours of
+ * vector j of a row cross into the row's previous / next vector (cyclically within the
+ * row): blend the last (first) lane of that vector into vector j, then rotate the whole
+ * vector by one lane (idx of rot_index with L1 = LANES):
+ *   lf[t] = blend(in, prev, last lane)[(t - 1) mod LANES]   (x1 - 1)
+ *   rt[t] = blend(in, next, lane 0)[(t + 1) mod LANES]      (x1 + 1)
+ * The two extra loads hit L1; each tap still costs one input load per vector, and the
+ * sums are taken in the order of the kernels above (taps c = 0, 1, 2 per (i, a)). */
+#define WROT_FWD_KERNEL(NAME, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, EPI,       \
+                        LOADI, PERM, BLENDL, BLENDR, CO, NVEC)                                     \
+  ATTR static void NAME(const LF_R *restrict xp, size_t istr, int cin, int L1,                     \
+                        const LF_R *restrict w, size_t wostr, const LF_R *restrict bias,           \
+                        LF_R *restrict y, size_t V, size_t v0, int jr0,                            \
+                        const int32_t *restrict idx, int epi) {                                    \
+    const IT il = LOADI(idx), ir = LOADI(idx + LANES32);                                           \
+    const int m = L1 / LANES;                                                                      \
+    ptrdiff_t poff[NVEC], noff[NVEC];                                                              \
+    for (int j = 0, jr = jr0; j < NVEC; j++, jr = jr + 1 == m ? 0 : jr + 1) {                      \
+      poff[j] = (ptrdiff_t)j * LANES + (jr == 0 ? (ptrdiff_t)(m - 1) * LANES : -LANES);            \
+      noff[j] = (ptrdiff_t)j * LANES + (jr == m - 1 ? -(ptrdiff_t)(m - 1) * LANES : LANES);        \
+    }                                                                                              \
+    VT acc[CO][NVEC];                                                                              \
+    for (int o = 0; o < CO; o++)                                                                   \
+      for (int j = 0; j < NVEC; j++)                                                               \
+        acc[o][j] = bias ? SET1(bias[o]) : LOADU(y + (size_t)o * V + v0 + (size_t)j * LANES);      \
+    for (int i = 0; i < cin; i++)                                                                  \
+      for (int a = 0; a < 3; a++) {                                                                \
+        const LF_R *src = xp + (size_t)i * istr + (size_t)a * (size_t)L1 + v0;                     \
+        const LF_R *wr = w + ((size_t)i * 3 + (size_t)a) * 3;                                      \
+        VT in[NVEC], lf[NVEC], rt[NVEC];                                                           \
+        for (int j = 0; j < NVEC; j++) {                                                           \
+          in[j] = LOADU(src + (size_t)j * LANES);                                                  \
+          lf[j] = PERM(BLENDL(in[j], LOADU(src + poff[j])), il);                                   \
+          rt[j] = PERM(BLENDR(in[j], LOADU(src + noff[j])), ir);                                   \
+        }                                                                                          \
+        for (int o = 0; o < CO; o++) {                                                             \
+          const VT w0 = SET1(wr[(size_t)o * wostr]), w1 = SET1(wr[(size_t)o * wostr + 1]),         \
+                   w2 = SET1(wr[(size_t)o * wostr + 2]);                                           \
+          for (int j = 0; j < NVEC; j++) {                                                         \
+            acc[o][j] = FMADD(w0, lf[j], acc[o][j]);                                               \
+            acc[o][j] = FMADD(w1, in[j], acc[o][j]);                                               \
+            acc[o][j] = FMADD(w2, rt[j], acc[o][j]);                                               \
+          }                                                                                        \
+        }                                                                                          \
+      }                                                                                            \
+    for (int o = 0; o < CO; o++)                                                                   \
+      for (int j = 0; j < NVEC; j++)                                                               \
+        STOREU(y + (size_t)o * V + v0 + (size_t)j * LANES, EPI(acc[o][j], epi));                   \
+  }
+
+/* dW of one tap row (i, a) for the wide rows; as ROT_DW_KERNEL. */
+#define WROT_DW_KERNEL(NAME, ATTR, VT, IT, LANES, LANES32, ZERO, LOADU, STOREU, FMADD, LOADI,      \
+                       PERM, BLENDL, BLENDR, CO)                                                   \
+  ATTR static void NAME(const LF_R *restrict dy, size_t dbstr, size_t V, const LF_R *restrict xp,  \
+                        size_t xbstr, int nb, int L1, const int32_t *restrict idx,                 \
+                        LF_R *restrict dw, size_t K) {                                             \
+    const IT il = LOADI(idx), ir = LOADI(idx + LANES32);                                           \
+    const int m = L1 / LANES;                                                                      \
+    const ptrdiff_t wrap = (ptrdiff_t)(m - 1) * LANES;                                             \
+    VT acc[CO][3];                                                                                 \
+    for (int o = 0; o < CO; o++)                                                                   \
+      for (int c = 0; c < 3; c++) acc[o][c] = ZERO;                                                \
+    for (int b = 0; b < nb; b++) {                                                                 \
+      const LF_R *d = dy + (size_t)b * dbstr, *xb = xp + (size_t)b * xbstr;                        \
+      for (size_t v = 0; v < V; v += (size_t)L1)                                                   \
+        for (int jr = 0; jr < m; jr++) {                                                           \
+          const LF_R *src = xb + v + (size_t)jr * LANES;                                           \
+          const VT in = LOADU(src);                                                                \
+          const VT lf = PERM(BLENDL(in, LOADU(src + (jr == 0 ? wrap : -LANES))), il);              \
+          const VT rt = PERM(BLENDR(in, LOADU(src + (jr == m - 1 ? -wrap : LANES))), ir);          \
+          const LF_R *dv0 = d + v + (size_t)jr * LANES;                                            \
+          for (int o = 0; o < CO; o++) {                                                           \
+            const VT dv = LOADU(dv0 + (size_t)o * V);                                              \
+            acc[o][0] = FMADD(dv, lf, acc[o][0]);                                                  \
+            acc[o][1] = FMADD(dv, in, acc[o][1]);                                                  \
+            acc[o][2] = FMADD(dv, rt, acc[o][2]);                                                  \
+          }                                                                                        \
+        }                                                                                          \
+    }                                                                                              \
+    for (int o = 0; o < CO; o++)                                                                   \
+      for (int c = 0; c < 3; c++) {                                                                \
+        LF_R t[LANES];                                                                             \
+        STOREU(t, acc[o][c]);                                                                      \
+        LF_R s = 0;                                                                                \
+        for (int l = 0; l < LANES; l++) s += t[l];                                                 \
+        dw[(size_t)o * K + (size_t)c] += s;                                                        \
+      }                                                                                            \
+  }
+
+#define WSET_KERNELS(P, ATTR, VT, IT, LANES, LANES32, SET1, ZERO, LOADU, STOREU, FMADD, EPI,       \
+                     LOADI, PERM, BL, BR, NV8, NV4, NV2, NV1, GMIN, FGMIN)                         \
+  WROT_FWD_KERNEL(P##_q8, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, EPI, LOADI,    \
+                  PERM, BL, BR, 8, NV8)                                                            \
+  WROT_FWD_KERNEL(P##_q4, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, EPI, LOADI,    \
+                  PERM, BL, BR, 4, NV4)                                                            \
+  WROT_FWD_KERNEL(P##_q2, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, EPI, LOADI,    \
+                  PERM, BL, BR, 2, NV2)                                                            \
+  WROT_FWD_KERNEL(P##_q1, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, EPI, LOADI,    \
+                  PERM, BL, BR, 1, NV1)                                                            \
+  WROT_FWD_KERNEL(P##_q8s, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, EPI, LOADI,   \
+                  PERM, BL, BR, 8, 1)                                                              \
+  WROT_FWD_KERNEL(P##_q4s, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, EPI, LOADI,   \
+                  PERM, BL, BR, 4, 1)                                                              \
+  WROT_FWD_KERNEL(P##_q2s, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, EPI, LOADI,   \
+                  PERM, BL, BR, 2, 1)                                                              \
+  WROT_FWD_KERNEL(P##_q1s, ATTR, VT, IT, LANES, LANES32, SET1, LOADU, STOREU, FMADD, EPI, LOADI,   \
+                  PERM, BL, BR, 1, 1)                                                              \
+  WROT_DW_KERNEL(P##_qw8, ATTR, VT, IT, LANES, LANES32, ZERO, LOADU, STOREU, FMADD, LOADI, PERM,   \
+                 BL, BR, 8)                                                                        \
+  WROT_DW_KERNEL(P##_qw4, ATTR, VT, IT, LANES, LANES32, ZERO, LOADU, STOREU, FMADD, LOADI, PERM,   \
+                 BL, BR, 4)                                                                        \
+  WROT_DW_KERNEL(P##_qw2, ATTR, VT, IT, LANES, LANES32, ZERO, LOADU, STOREU, FMADD, LOADI, PERM,   \
+                 BL, BR, 2)                                                                        \
+  WROT_DW_KERNEL(P##_qw1, ATTR, VT, IT, LANES, LANES32, ZERO, LOADU, STOREU, FMADD, LOADI, PERM,   \
+                 BL, BR, 1)                                                                        \
+  static const rset P##_wset = {LANES,                                                             \
+                                {NV8, NV4, NV2, NV1},                                              \
+                                {P##_q8, P##_q4, P##_q2, P##_q1},                                  \
+                                {P##_q8s, P##_q4s, P##_q2s, P##_q1s},                              \
+                                GMIN,                                                              \
+                                {P##_qw8, P##_qw4, P##_qw2, P##_qw1},                              \
+                                FGMIN};
+
+/* BL(in, prev): in with its last lane from prev; BR(in, next): in with lane 0 from next. */
+#if defined(LF_PREC_SINGLE)
+#define A2_BL(a, b) _mm256_blend_ps((a), (b), 0x80)
+#define A2_BR(a, b) _mm256_blend_ps((a), (b), 0x01)
+#define A5_BL(a, b) _mm512_mask_blend_ps((__mmask16)0x8000, (a), (b))
+#define A5_BR(a, b) _mm512_mask_blend_ps((__mmask16)0x0001, (a), (b))
+#else
+#define A2_BL(a, b) _mm256_blend_pd((a), (b), 0x8)
+#define A2_BR(a, b) _mm256_blend_pd((a), (b), 0x1)
+#define A5_BL(a, b) _mm512_mask_blend_pd((__mmask8)0x80, (a), (b))
+#define A5_BR(a, b) _mm512_mask_blend_pd((__mmask8)0x01, (a), (b))
+#endif
+WSET_KERNELS(avx2, AVX2_ATTR, A2_VT, __m256i, A2_LANES, 8, A2_SET1, A2_ZERO, A2_LOADU, A2_STOREU,
+             A2_FMADD, A2_EPI, A2_LOADI, A2_PERM, A2_BL, A2_BR, 1, 2, 4, 4, 1, 1)
+WSET_KERNELS(avx512, AVX512_ATTR, A5_VT, __m512i, A5_LANES, 16, A5_SET1, A5_ZERO, A5_LOADU,
+             A5_STOREU, A5_FMADD, A5_EPI, A5_LOADI, A5_PERM, A5_BL, A5_BR, 2, 4, 4, 4, 0, 0)
 #endif
 
-/* The rotation kernels for this layer and level, or NULL when they do not apply. */
+/* The rotation kernels for this layer and level (rows within one vector, or rows of several
+ * whole vectors), or NULL when they do not apply (then the shifted planes). */
 static const rset *rset_for(const LF_T(lf_conv2d) * c, lf_nn_isa isa) {
 #if HAVE_X86
   const rset *rs = isa == LF_ISA_AVX512 ? &avx512_rset : isa == LF_ISA_AVX2 ? &avx2_rset : NULL;
   if (rs && c->k == 3 && rs->lanes % c->L1 == 0 && (size_t)c->V % (size_t)rs->lanes == 0) return rs;
+  const rset *ws = isa == LF_ISA_AVX512 ? &avx512_wset : isa == LF_ISA_AVX2 ? &avx2_wset : NULL;
+  if (ws && c->k == 3 && c->L1 > ws->lanes && c->L1 % ws->lanes == 0) return ws;
 #endif
   (void)c;
   (void)isa;
@@ -464,15 +614,18 @@ static void rot_index(int lanes, int L1, int32_t *idx) {
       }
 }
 
-/* xp (C, L0+2, L1) from xb (C, L0, L1): rows padded periodically by one. */
-static void build_rowpad(const LF_R *xb, int C, int L0, int L1, LF_R *xp) {
+/* xp (C, L0+2, L1) from xb (C, L0, L1): rows padded periodically by one. Plain loops, kept
+ * out of libc: three memcpy calls per channel and sample were 10% of a training step
+ * (call overhead on copies of 1 KiB), so GCC must not turn the loops back into calls. */
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) static void
+build_rowpad(const LF_R *restrict xb, int C, int L0, int L1, LF_R *restrict xp) {
   const size_t V = (size_t)L0 * (size_t)L1, L = (size_t)L1;
   for (int i = 0; i < C; i++) {
     const LF_R *src = xb + (size_t)i * V;
     LF_R *dst = xp + (size_t)i * (V + 2 * L);
-    memcpy(dst, src + V - L, L * sizeof *dst);
-    memcpy(dst + L, src, V * sizeof *dst);
-    memcpy(dst + L + V, src, L * sizeof *dst);
+    for (size_t j = 0; j < L; j++) dst[j] = src[V - L + j];
+    for (size_t j = 0; j < V; j++) dst[L + j] = src[j];
+    for (size_t j = 0; j < L; j++) dst[L + V + j] = src[j];
   }
 }
 
@@ -482,15 +635,24 @@ static void rot_fwd_sample(const rset *rs, int cin, int cout, int L1, size_t V, 
                            const LF_R *bias, const LF_R *xp, LF_R *y, const int32_t *idx, int epi) {
   const size_t istr = V + 2 * (size_t)L1, wostr = (size_t)cin * 9, lanes = (size_t)rs->lanes;
   for (int o0 = 0; o0 < cout;) {
-    const int g = group_of(cout - o0), CO = 8 >> g;
+    int g = group_of(cout - o0);
+    if (g < rs->fwd_gmin) g = rs->fwd_gmin;
+    const int CO = 8 >> g;
     const LF_R *wg = w + (size_t)o0 * wostr;
     const LF_R *bg = bias ? bias + o0 : NULL;
     LF_R *yg = y + (size_t)o0 * V;
-    const size_t blk = (size_t)rs->nvec[g] * lanes;
+    const int nv = rs->nvec[g], m = L1 > rs->lanes ? L1 / rs->lanes : 1;
+    const size_t blk = (size_t)nv * lanes;
     size_t v0 = 0;
-    for (; v0 + blk <= V; v0 += blk)
-      rs->blk[g](xp, istr, cin, L1, wg, wostr, bg, yg, V, v0, idx, epi);
-    for (; v0 < V; v0 += lanes) rs->one[g](xp, istr, cin, L1, wg, wostr, bg, yg, V, v0, idx, epi);
+    int jr = 0; /* vector index of v0 within its row (wide rows) */
+    for (; v0 + blk <= V; v0 += blk) {
+      rs->blk[g](xp, istr, cin, L1, wg, wostr, bg, yg, V, v0, jr, idx, epi);
+      for (jr += nv; jr >= m;) jr -= m;
+    }
+    for (; v0 < V; v0 += lanes) {
+      rs->one[g](xp, istr, cin, L1, wg, wostr, bg, yg, V, v0, jr, idx, epi);
+      if (++jr == m) jr = 0;
+    }
     o0 += CO;
   }
 }
@@ -575,7 +737,7 @@ void LF_T(lf_conv2d_direct_forward)(const LF_T(lf_conv2d) * c, int B, const LF_R
   const size_t V = (size_t)c->V;
   if (rs) {
     int32_t idx[64];
-    rot_index(rs->lanes, c->L1, idx);
+    rot_index(rs->lanes, c->L1 < rs->lanes ? c->L1 : rs->lanes, idx);
     for (int b = 0; b < B; b++) {
       build_rowpad(x + (size_t)b * (size_t)c->cin * V, c->cin, c->L0, c->L1, xs);
       rot_fwd_sample(rs, c->cin, c->cout, c->L1, V, c->w, c->bias, xs,
@@ -599,12 +761,18 @@ void LF_T(lf_conv2d_direct_backward)(LF_T(lf_conv2d) * c, int B, const LF_R *x, 
   const size_t sstr = (size_t)cin * istr, xbstr = plane_size(c, cin);
   LF_R *wt = ws, *xs = ws + wt_size(c);
 
+  /* dbias: eight interleaved partial sums per (b, o) (one serial chain of V adds was 9% of
+   * the backward); plain C, so the same bits at every SIMD level */
   for (int b = 0; b < B; b++)
     for (int o = 0; o < cout; o++) {
       const LF_R *d = dy + ((size_t)b * (size_t)cout + (size_t)o) * V;
-      LF_R s = 0;
-      for (size_t v = 0; v < V; v++) s += d[v];
-      c->dbias[o] += s;
+      LF_R part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      size_t v = 0;
+      for (; v + 8 <= V; v += 8)
+        for (int j = 0; j < 8; j++) part[j] += d[v + (size_t)j];
+      for (; v < V; v++) part[0] += d[v];
+      c->dbias[o] +=
+          ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
     }
 
   const rset *rs = rset_for(c, isa);
@@ -612,7 +780,7 @@ void LF_T(lf_conv2d_direct_backward)(LF_T(lf_conv2d) * c, int B, const LF_R *x, 
   const int nbmax = dw_chunk(c, B);
   if (rs) {
     /* dW over chunks of nb row-padded samples: tiles of CO channels x one tap row (i, a) */
-    rot_index(rs->lanes, L1, idx);
+    rot_index(rs->lanes, L1 < rs->lanes ? L1 : rs->lanes, idx);
     const size_t pistr = V + 2 * (size_t)L1, pbstr = (size_t)cin * pistr;
     for (int b0 = 0; b0 < B; b0 += nbmax) {
       const int nb = B - b0 < nbmax ? B - b0 : nbmax;
@@ -626,7 +794,7 @@ void LF_T(lf_conv2d_direct_backward)(LF_T(lf_conv2d) * c, int B, const LF_R *x, 
         for (int i = 0; i < cin; i++)
           for (int a = 0; a < 3; a++)
             rs->dw[g](dyc + (size_t)o0 * V, (size_t)cout * V, V,
-                      xs + (size_t)i * pistr + (size_t)a * (size_t)L1, pbstr, nb, idx,
+                      xs + (size_t)i * pistr + (size_t)a * (size_t)L1, pbstr, nb, L1, idx,
                       c->dw + (size_t)o0 * K + ((size_t)i * 3 + (size_t)a) * 3, K);
         o0 += 8 >> g;
       }

@@ -4,6 +4,11 @@
  * that the OS saves the wide registers). */
 #include "latflow/nn.h"
 
+#include "latflow/status.h"
+
+#include <stdlib.h>
+#include <string.h>
+
 static int isa_cap = 0; /* 0 = not chosen yet: the best this CPU has */
 
 static lf_nn_isa isa_best(void) {
@@ -33,4 +38,23 @@ const char *lf_nn_isa_name(lf_nn_isa isa) {
                                       [LF_ISA_AVX2] = "avx2",
                                       [LF_ISA_AVX512] = "avx512"};
   return (size_t)isa < sizeof names / sizeof *names ? names[isa] : "unknown";
+}
+
+lf_status lf_nn_isa_parse(const char *name, const char *what, lf_nn_isa *isa) {
+  for (int i = LF_ISA_AUTO; i <= LF_ISA_AVX512; i++)
+    if (name && !strcmp(name, lf_nn_isa_name((lf_nn_isa)i))) {
+      *isa = (lf_nn_isa)i;
+      return LF_OK;
+    }
+  return LF_FAIL(LF_ERR_CONFIG, "%s must be auto, generic, avx2 or avx512, got '%s'", what,
+                 name ? name : "(null)");
+}
+
+lf_status lf_nn_isa_from_env(void) {
+  const char *v = getenv("LATFLOW_ISA");
+  if (!v || !*v) return LF_OK;
+  lf_nn_isa isa = LF_ISA_AUTO;
+  lf_status rc = lf_nn_isa_parse(v, "LATFLOW_ISA", &isa);
+  if (rc == LF_OK) lf_nn_set_isa(isa);
+  return rc;
 }

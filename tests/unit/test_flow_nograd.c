@@ -7,11 +7,14 @@
  *  - phi may alias z;
  *  - the float flow (fused conv + activation, exp/tanh without libm) computes the double
  *    flow's function to float rounding;
- *  - the model: sample_nograd == sample for both precisions and both bases.
+ *  - the model: sample_nograd == sample for both precisions and both bases, and a model
+ *    built for sampling only (lf_model_init_sampling) gives the same bits without the
+ *    stack's training workspaces.
  * Finite-difference checks of the standard path are in test_flow.c / test_coupling.c. */
 #include "latflow/flow.h"
 #include "latflow/lattice.h"
 #include "latflow/model.h"
+#include "latflow/nn.h"
 #include "latflow/rng.h"
 #include "latflow/timer.h"
 #include "lftest.h"
@@ -239,6 +242,42 @@ static void test_model(lf_precision prec, lf_base_kind base) {
         "model %s, %s base: sample_nograd vs sample: phi %.1e, logq %.1e (logq[0] = %.4f)",
         prec == LF_PREC_F32 ? "float" : "double", base == LF_BASE_NORMAL ? "normal" : "free-field",
         dp, dq, q1[0]);
+  /* the sampling-only model: same parameters, the same bits from sample_nograd (and from
+   * sample, which runs the nograd path there), through a reserve that grows it, and no
+   * training workspaces in its stack */
+  lf_model ms;
+  if (lf_model_init_sampling(&ms, &cfg, 1, c.L0, c.L1, 2) != LF_OK ||
+      lf_model_reserve(&ms, c.Bmax) != LF_OK) {
+    fprintf(stderr, "sampling model init: %s\n", lf_last_error());
+    exit(1);
+  }
+  double *par = lf_alloc(m.nparams * sizeof *par);
+  lf_model_get_params(&m, par);
+  lf_model_set_params(&ms, par);
+  memset(p2, 0, n * sizeof *p2);
+  lf_model_sample_nograd(&ms, c.B, eps, p2, q2);
+  const double sp = maxdiff(n, p1, p2), sq = maxdiff((size_t)c.B, q1, q2);
+  memset(p2, 0, n * sizeof *p2);
+  lf_model_sample(&ms, c.B, eps, p2, q2);
+  const double sp2 = maxdiff(n, p1, p2), sq2 = maxdiff((size_t)c.B, q1, q2);
+  int empty, full;
+  if (prec == LF_PREC_F32) {
+    const lf_flow_f *fs = ms.flow, *fm = m.flow;
+    empty = !fs->ws && !fs->xs && !fs->dxs && fs->scratch && fs->nograd_only;
+    full = fm->ws && fm->xs && fm->dxs && !fm->nograd_only;
+  } else {
+    const lf_flow_d *fs = ms.flow, *fm = m.flow;
+    empty = !fs->ws && !fs->xs && !fs->dxs && fs->scratch && fs->nograd_only;
+    full = fm->ws && fm->xs && fm->dxs && !fm->nograd_only;
+  }
+  CHECK(sp == 0.0 && sq == 0.0 && sp2 == 0.0 && sq2 == 0.0 && empty && full &&
+            lf_model_hash(&ms) == lf_model_hash(&m),
+        "sampling-only model %s, %s base: sample_nograd phi %.1e logq %.1e, sample phi %.1e "
+        "logq %.1e; no training workspaces %d (the training model has them: %d); same hash",
+        prec == LF_PREC_F32 ? "float" : "double", base == LF_BASE_NORMAL ? "normal" : "free-field",
+        sp, sq, sp2, sq2, empty, full);
+  lf_free(par);
+  lf_model_free(&ms);
   lf_model_free(&m);
   lf_free(eps);
   lf_free(p1);
@@ -247,7 +286,72 @@ static void test_model(lf_precision prec, lf_base_kind base) {
   lf_free(q2);
 }
 
+/* The coupling update (lf_coupling_update) at every SIMD level this CPU has: the same bits
+ * as the baseline build's code (generic), in float and double, C = 2 components, V not a
+ * multiple of any vector, y aliasing x; and the values of the formula (y = x on frozen
+ * sites, x e^s + t on active ones, logdet += sum of active s) to float rounding. */
+#define UPDATE_TEST(S, R, TOL)                                                                     \
+  static void update_test_##S(void) {                                                              \
+    enum { C = 2, L0 = 6, L1 = 10, V = L0 * L1, B = 5 };                                           \
+    const int hid[1] = {3};                                                                        \
+    lf_lattice lat;                                                                                \
+    if (lf_lattice_init(&lat, L0, L1, 0) != LF_OK) exit(1);                                        \
+    const size_t np = lf_coupling_nparams_##S(C, 1, hid, 3), n = (size_t)B * C * V;                \
+    R *p = lf_alloc(np * sizeof *p), *g = lf_alloc(np * sizeof *g);                                \
+    R *x = lf_alloc(n * sizeof *x), *st = lf_alloc(2 * n * sizeof *st);                            \
+    R *y0 = lf_alloc(n * sizeof *y0), *y = lf_alloc(n * sizeof *y);                                \
+    double xd[B * C * V], sd[2 * B * C * V], ld0[B], ld[B];                                        \
+    lf_test_randn(31, n, xd);                                                                      \
+    lf_test_randn(32, 2 * n, sd);                                                                  \
+    for (size_t i = 0; i < n; i++) x[i] = (R)xd[i];                                                \
+    for (size_t i = 0; i < 2 * n; i++) st[i] = (R)tanh(sd[i]);                                     \
+    for (int par = 0; par < 2; par++) {                                                            \
+      lf_coupling_##S cp;                                                                          \
+      lf_coupling_bind_##S(&cp, C, L0, L1, par, 1, hid, 3, LF_ACT_LEAKY_RELU, lat.parity, p, g);   \
+      for (int b = 0; b < B; b++) ld0[b] = 0.5;                                                    \
+      lf_coupling_update_##S(&cp, B, x, st, y0, ld0, LF_ISA_GENERIC);                              \
+      double ef = 0.0, el = 0.0;                                                                   \
+      for (int b = 0; b < B; b++) {                                                                \
+        double sum = 0.5;                                                                          \
+        for (int ch = 0; ch < C; ch++)                                                             \
+          for (int v = 0; v < V; v++) {                                                            \
+            const size_t i = ((size_t)b * C + (size_t)ch) * V + (size_t)v;                         \
+            const size_t si = ((size_t)b * 2 * C + (size_t)ch) * V + (size_t)v;                    \
+            const int act = lat.parity[v] == par;                                                  \
+            const double want =                                                                    \
+                act ? (double)x[i] * exp((double)st[si]) + (double)st[si + (size_t)C * V]          \
+                    : (double)x[i];                                                                \
+            ef = fmax(ef, fabs((double)y0[i] - want) / (1.0 + fabs(want)));                        \
+            if (act) sum += (double)st[si];                                                        \
+          }                                                                                        \
+        el = fmax(el, fabs(ld0[b] - sum));                                                         \
+      }                                                                                            \
+      CHECK(ef < TOL && el < 1e-12,                                                                \
+            "coupling update %s parity %d vs the formula: y %.1e, "                                \
+            "logdet %.1e",                                                                         \
+            #S, par, ef, el);                                                                      \
+      const lf_nn_isa levels[2] = {LF_ISA_AVX2, LF_ISA_AVX512};                                    \
+      for (int k = 0; k < 2; k++) {                                                                \
+        const lf_nn_isa isa = lf_nn_set_isa(levels[k]);                                            \
+        if (isa != levels[k]) continue; /* the CPU lacks it */                                     \
+        for (int b = 0; b < B; b++) ld[b] = 0.5;                                                   \
+        memcpy(y, x, n * sizeof *y); /* y aliases x */                                             \
+        lf_coupling_update_##S(&cp, B, y, st, y, ld, isa);                                         \
+        CHECK(memcmp(y, y0, n * sizeof *y) == 0 && memcmp(ld, ld0, sizeof ld) == 0,                \
+              "coupling update %s parity %d: %s gives the generic bits (y, logdet)", #S, par,      \
+              lf_nn_isa_name(isa));                                                                \
+      }                                                                                            \
+      lf_nn_set_isa(LF_ISA_AUTO);                                                                  \
+    }                                                                                              \
+    lf_free(p), lf_free(g), lf_free(x), lf_free(st), lf_free(y0), lf_free(y);                      \
+    lf_lattice_free(&lat);                                                                         \
+  }
+UPDATE_TEST(f, float, 1e-6)
+UPDATE_TEST(d, double, 1e-14)
+
 int main(void) {
+  update_test_f();
+  update_test_d();
   for (int i = 0; i < NCASES; i++) test_case(&cases[i]);
   test_model(LF_PREC_F32, LF_BASE_NORMAL);
   test_model(LF_PREC_F64, LF_BASE_NORMAL);

@@ -80,6 +80,16 @@ static const shape shapes[] = {
     {8, 8, 3, 16, 16, 2},
     {4, 3, 5, 8, 8, 2},
     {2, 3, 3, 8, 8, 70}, /* several im2col and dW chunks */
+    /* k = 3 with rows of several vectors (the wide rotation kernels: float rows of 16 and
+     * 32 with AVX2, 32 with AVX-512; double rows of 8+ with AVX2, 16+ with AVX-512),
+     * non-square, odd row counts, 8+4+1 channels, 3 vectors per row (L1 = 24) */
+    {2, 5, 3, 5, 16, 2},
+    {2, 3, 3, 3, 32, 2},
+    {1, 3, 3, 3, 8, 2},
+    {3, 13, 3, 4, 32, 2},
+    {8, 8, 3, 3, 24, 2},
+    {1, 8, 3, 16, 16, 3},
+    {8, 2, 3, 7, 32, 40}, /* several dW chunks */
 };
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 

@@ -2,8 +2,8 @@
  * without libm (src/nn/vmath.h):
  *  - forward_act == forward followed by lf_act_forward, in float and double, for both
  *    activations, on every path this CPU has (im2col, direct generic/AVX2/AVX-512), on
- *    shapes that take the rotation kernels (k = 3, rows of 8 or 16), the shifted-plane
- *    kernels, the scalar leftover sites (V not a multiple of the vector) and k = 5:
+ *    shapes that take the rotation kernels (k = 3, rows of 8 or 16, or of several vectors), the
+ * shifted-plane kernels, the scalar leftover sites (V not a multiple of the vector) and k = 5:
  *    bitwise for leaky_relu and for double tanh, to float rounding for float tanh (the
  *    vector tanh may contract multiply-adds);
  *  - NaN inputs give NaN outputs through the fused epilogue (not clamped away);
@@ -29,6 +29,8 @@ static const shape shapes[] = {
     {3, 5, 3, 6, 10, 2},  /* odd channel counts, shifted planes, leftover sites */
     {2, 3, 3, 4, 6, 3},   /* V = 24: scalar leftover sites at every vector width */
     {2, 3, 5, 6, 6, 2},   /* k = 5 */
+    {3, 13, 3, 5, 32, 2}, /* rows of several vectors (wide rotation kernels), 8+4+1 */
+    {2, 3, 3, 4, 24, 2},  /* rows of 3 vectors in float AVX2 */
 };
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 
