@@ -32,6 +32,9 @@
 #include <string.h>
 
 void zgetrf_(const int *m, const int *n, double _Complex *a, const int *lda, int *ipiv, int *info);
+void zgemv_(const char *trans, const int *m, const int *n, const double _Complex *alpha,
+            const double _Complex *a, const int *lda, const double _Complex *x, const int *incx,
+            const double _Complex *beta, double _Complex *y, const int *incy);
 
 enum { HAVE_FACT = 1, HAVE_TRACE = 2, HAVE_OBS = 4, HAVE_DV = 8 };
 /* D^{-1} entries needed per column b = 2w + sp of D: rows a of the sites w+mu (4 mu + 2 b2:
@@ -77,7 +80,8 @@ struct lf_wsparse {
   double condsq;                   /* estimate of cond(D)^2 for key */
   double normsq;                   /* ||D||_1 ||D||_inf >= ||D||_2^2 for key */
   double cond_z;                   /* condensate of key from Z */
-  double _Complex *lt;             /* (max column length) owned: scratch */
+  double _Complex *lt;             /* (n) owned: scratch */
+  double _Complex *F;              /* (max supernode rows ^2) owned: dense block of Z */
   lf_wsparse_stats st;
 };
 
@@ -210,6 +214,11 @@ static lf_status selinv_setup(lf_wsparse *s) {
       s->lx[k1 + jj] = (size_t)px[k] + (size_t)jj * (nsrow + 1);
     }
   }
+  size_t maxs = 1;
+  for (size_t k = 0; k < L->nsuper; k++)
+    if ((size_t)(pi[k + 1] - pi[k]) > maxs) maxs = (size_t)(pi[k + 1] - pi[k]);
+  s->F = lf_alloc(maxs * maxs * sizeof *s->F);
+  if (!s->F) return LF_FAIL(LF_ERR_NOMEM, "selected inversion, supernode of %zu rows", maxs);
   const size_t nz = (size_t)s->zp[n];
   s->zi = lf_alloc(nz * sizeof *s->zi);
   s->Z = lf_alloc(nz * sizeof *s->Z);
@@ -364,7 +373,7 @@ void lf_wsparse_free(lf_wsparse *s) {
     cholmod_free_dense(&s->Ev, c);
     cholmod_finish(c);
   }
-  LF_FREE_ALL(s->zp, s->zi, s->lx, s->pinv, s->map, s->Z, s->acc, s->lt, s->toff, s->zref, s->dv);
+  LF_FREE_ALL(s->F, s->zp, s->zi, s->lx, s->pinv, s->map, s->Z, s->acc, s->lt, s->toff, s->zref, s->dv);
   LF_FREE_ALL(s->pos, s->hop, s->tr, s->corr, s->key, s);
 }
 
@@ -441,43 +450,61 @@ static lf_status check_conditioning(lf_wsparse *s) {
 /* Z = M^{-1} on the pattern of the factor of P M P^T = L L^dagger (Takahashi's recurrence,
  * with unit-diagonal Lt = L diag(L)^{-1}, Z = Lt^{-dagger} diag(L)^{-2} Lt^{-1}): from the
  * last column back, for the rows i > j of column j, Z(i, j) = -sum_k Z(i, k) Lt(k, j) over the
- * rows k > j of column j, and Z(j, j) = L(j, j)^{-2} - sum_k conj(Lt(k, j)) Z(k, j). The rows
- * i, k of column j are rows of column min(i, k) (the pattern of a Cholesky factor is closed
- * that way), so Z(i, k) is at hand: column k of Z is walked once per row k of column j. */
+ * rows k > j of column j, and Z(j, j) = L(j, j)^{-2} - sum_k conj(Lt(k, j)) Z(k, j).
+ * Supernode by supernode (columns K, rows S = K + R): the rows R below it are rows of the
+ * later columns of R (the pattern of a Cholesky factor is closed that way), so Z(R, R) is
+ * gathered once into the dense Hermitian F (S x S); then column j of K is one zgemv with
+ * F's trailing block, and fills F's column and row j. The cost is that of the supernodal
+ * factorization (sum over supernodes of |K| |S|^2). */
 static void selinv(lf_wsparse *s) {
-  const double _Complex *Lx = s->L->x;
+  const cholmod_factor *L = s->L;
+  const double _Complex *Lx = L->x;
+  const int *super = L->super, *pi = L->pi, *px = L->px, *Ls = L->s;
   const int *zp = s->zp, *zi = s->zi;
   int *map = s->map;
-  double _Complex *Z = s->Z, *acc = s->acc, *lt = s->lt;
-  for (int j = s->n - 1; j >= 0; j--) {
-    const int p0 = zp[j], m = zp[j + 1] - p0;
-    const double _Complex *l = Lx + s->lx[j];
-    const double d = creal(l[0]), id = 1.0 / d;
-    for (int p = 1; p < m; p++) {
-      map[zi[p0 + p]] = p;
-      acc[p] = 0.0;
-      lt[p] = l[p] * id;
+  double _Complex *Z = s->Z, *F = s->F, *lt = s->lt, *z = s->acc;
+  const double _Complex mone = -1.0, zero = 0.0;
+  const int inc = 1;
+  for (long k = (long)L->nsuper - 1; k >= 0; k--) {
+    const int k1 = super[k], nc = super[k + 1] - k1, ns = pi[k + 1] - pi[k];
+    const int *S = Ls + pi[k];
+    const size_t ld = (size_t)ns;
+    for (int r = nc; r < ns; r++) map[S[r]] = r;
+    for (int b = nc; b < ns; b++) {
+      double _Complex *f = F + ld * b;
+      for (int a = nc; a < ns; a++) f[a] = 0.0;
     }
-    for (int p = 1; p < m; p++) {
-      const int k = zi[p0 + p];
-      const double _Complex lk = lt[p];
-      double _Complex ap = -Z[zp[k]] * lk;
-      for (int e = zp[k] + 1; e < zp[k + 1]; e++) {
-        const int q = map[zi[e]];
-        if (q < 0) continue;
-        acc[q] -= Z[e] * lk;
-        ap -= conj(Z[e]) * lt[q];
+    for (int b = nc; b < ns; b++) /* F(R, R) from the columns R of Z */
+      for (int e = zp[S[b]]; e < zp[S[b] + 1]; e++) {
+        const int a = map[zi[e]];
+        if (a < 0) continue;
+        F[(size_t)a + ld * b] = Z[e];
+        F[(size_t)b + ld * a] = conj(Z[e]);
       }
-      acc[p] += ap;
+    for (int jj = nc - 1; jj >= 0; jj--) {
+      const double _Complex *l = Lx + (size_t)px[k] + ld * jj;
+      const double id = 1.0 / creal(l[jj]);
+      const int m = ns - jj - 1;
+      double zjj = id * id;
+      if (m > 0) {
+        for (int r = jj + 1; r < ns; r++) lt[r] = l[r] * id;
+        double _Complex *Fb = F + (jj + 1) + ld * (jj + 1);
+        const int ldi = ns;
+        zgemv_("N", &m, &m, &mone, Fb, &ldi, lt + jj + 1, &inc, &zero, z, &inc);
+        for (int r = 0; r < m; r++) {
+          zjj -= creal(conj(lt[jj + 1 + r]) * z[r]);
+          F[(size_t)(jj + 1 + r) + ld * jj] = z[r];
+          F[(size_t)jj + ld * (jj + 1 + r)] = conj(z[r]);
+        }
+      }
+      F[(size_t)jj + ld * jj] = zjj;
+      double _Complex *zc = Z + zp[k1 + jj];
+      zc[0] = zjj;
+      for (int r = 0; r < m; r++) zc[1 + r] = z[r];
     }
-    double zjj = id * id;
-    for (int p = 1; p < m; p++) {
-      zjj -= creal(conj(lt[p]) * acc[p]);
-      Z[p0 + p] = acc[p];
-      map[zi[p0 + p]] = -1;
-    }
-    Z[p0] = zjj;
+    for (int r = nc; r < ns; r++) map[S[r]] = -1;
   }
+  (void)zi;
 }
 
 /* The needed D^{-1} entries (s->dv) and the condensate from Z. */
