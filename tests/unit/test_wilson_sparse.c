@@ -5,10 +5,10 @@
  * fermion_bc, kappa 0 to near critical) and on near-singular ones: a charge-1 field with a
  * real eigenvalue lambda of the hopping matrix H (D = 1 - kappa H, found with LAPACK's
  * zgeev) at kappa = (1 - delta)/lambda, where LAPACK's zgesvd on the dense D measures the
- * condition number reached. There the force, observables and D^{-1} (refined against D)
- * still agree to 1e-10, but log|det D| from the Cholesky factor of D^dagger D carries the
- * error of cond(M) = cond(D)^2: it is held to eps cond(D)^2 (absolute; 1e-10 relative up
- * to cond(D) ~ 1e3), the backward error of the factorization. The sparse force against central
+ * condition number reached (up to 2e5). There too everything agrees to 1e-10: the sparse
+ * method detects the ill-conditioning (inverse iteration) and takes the accurate path (dense
+ * LU log det, refined column solves), which the counters of its workspace show, while the
+ * well-conditioned fields take the selected inversion. The sparse force against central
  * finite differences of the sparse S; the cache (grad, observables and action of one field in any
  * order give the bits of a fresh theory); an exactly singular D (S = +inf or a NaN force, no crash,
  * lf_schwinger_logdet's LF_ERR_NUMERIC); the resolution of theory.logdet: auto, the
@@ -20,6 +20,7 @@
 #define GT_SEED 31
 #include "gauge_test.h"
 #include "lftest.h"
+#include "theory/wilson_impl.h" /* lf_schwinger_sparse, lf_wsparse_get_stats */
 
 #include <complex.h>
 #include <stdlib.h>
@@ -130,9 +131,23 @@ static void compare(int L0, int L1, double kappa, const char *bc, const double *
   const lf_status r3 = lf_schwinger_inverse(&d, th, Id);
   const lf_status r4 = lf_schwinger_inverse(&s, th, Is);
   const double el = fabs(ls - ld) / fmax(fabs(ld), 1e-300), eS = fabs(Ss - Sd) / fabs(Sd);
-  /* log|det D|: 1e-10 relative, or near singular the Cholesky bound eps cond(D)^2 */
-  const double ltol = fmax(1e-10 * fabs(ld), near ? 2.220446049250313e-16 * cond * cond : 0.0);
-  const double Stol = fmax(1e-10 * fabs(Sd), 2.0 * ltol);
+  const double ltol = 1e-10 * fabs(ld), Stol = 1e-10 * fabs(Sd);
+  /* the path taken: near-singular fields (cond(D) > 1e3) the accurate one (log det from the
+   * dense LU, force and condensate from the refined column solves), well-conditioned ones
+   * (cond(D) < 1e2) the selected inversion; the estimate of cond(D)^2 between cond(D)^2 / 4
+   * (inverse iteration) and 16 cond(D)^2 (the bound ||D||_1 ||D||_inf of ||D||_2^2) */
+  const lf_wsparse_stats st = lf_wsparse_get_stats(lf_schwinger_sparse(&s));
+  const double est = lf_wsparse_condsq(lf_schwinger_sparse(&s)), c2 = cond * cond;
+  const int path_ok =
+      (near ? st.ill == st.factored && st.dense_logdet == st.factored && st.column_solves >= 2 &&
+                  st.selinv == 0
+            : cond > 1e2 || (st.ill == 0 && st.selinv == 1 && st.column_solves == 1)) &&
+      est >= 0.25 * c2 && est <= 16.0 * c2;
+  CHECK(path_ok,
+        "%s %dx%d kappa=%.3g: cond(D)^2 %.2e, estimate %.2e; fields factored %ld, ill %ld, dense "
+        "log det %ld, selected inversions %ld, column solves %ld",
+        what, L0, L1, kappa, c2, est, st.factored, st.ill, st.dense_logdet, st.selinv,
+        st.column_solves);
   const double eg = relerr(gs, gd, (size_t)n), eo = relerr(os, od, 4), ec = relerr(Cs, Cd, L0);
   const double ei = relerr(Is, Id, 2 * (size_t)n * n);
   CHECK(r1 == LF_OK && r2 == LF_OK && r3 == LF_OK && r4 == LF_OK && fabs(ls - ld) <= ltol &&
