@@ -41,10 +41,10 @@ typedef struct lf_wsparse lf_wsparse;
 
 /* Counters of a workspace since lf_wsparse_init (read by the tests). */
 typedef struct {
-  long factored;     /* fields factored */
-  long ill;          /* of those, ill-conditioned (estimate above LF_WSPARSE_ILL) */
-  long dense_logdet; /* ill fields whose log det came from the dense LU */
-  long selinv;       /* selected inversions (the fast force and condensate) */
+  long factored;      /* fields factored */
+  long ill;           /* of those, ill-conditioned (estimate above LF_WSPARSE_ILL) */
+  long dense_logdet;  /* ill fields whose log det came from the dense LU */
+  long selinv;        /* selected inversions (the fast force and condensate) */
   long column_solves; /* fields whose D^{-1} entries came from the refined column solves */
 } lf_wsparse_stats;
 

@@ -65,15 +65,15 @@ struct lf_wsparse {
   lf_status frc;                 /* the factorization's status for key */
   double logabs;                 /* log|det D| for key */
   /* selected inversion: Z = M^{-1} on the (permuted) pattern of L, CSC, diagonal first */
-  int *zp, *zi;          /* (n + 1), (nz) owned: columns of L's supernodal pattern */
-  size_t *lx;            /* (n) owned: offset of L(j, j) in L->x (complex entries) */
-  int *pinv;             /* (n) owned: factor row of the original index */
-  int *map;              /* (n) owned: scratch, -1 */
-  double _Complex *Z;    /* (nz) owned: M^{-1} entries of key */
-  double _Complex *acc;  /* (max column length) owned: scratch */
-  int *toff, *zref;      /* (9n + 1), (terms) owned: gather of the needed D^{-1} entries */
-  double _Complex *dv;   /* (9n) owned: the needed D^{-1} entries of key */
-  int selinv_ready;      /* zp .. zref built (after the first numeric factorization) */
+  int *zp, *zi;         /* (n + 1), (nz) owned: columns of L's supernodal pattern */
+  size_t *lx;           /* (n) owned: offset of L(j, j) in L->x (complex entries) */
+  int *pinv;            /* (n) owned: factor row of the original index */
+  int *map;             /* (n) owned: scratch, -1 */
+  double _Complex *Z;   /* (nz) owned: M^{-1} entries of key */
+  double _Complex *acc; /* (max column length) owned: scratch */
+  int *toff, *zref;     /* (9n + 1), (terms) owned: gather of the needed D^{-1} entries */
+  double _Complex *dv;  /* (9n) owned: the needed D^{-1} entries of key */
+  int selinv_ready;     /* zp .. zref built (after the first numeric factorization) */
   /* conditioning check (inverse iteration) and the accurate fallback */
   cholmod_dense *v, *Xv, *Yv, *Ev; /* (n, 1) owned */
   int ill;                         /* key is ill-conditioned: the accurate path */
@@ -166,7 +166,6 @@ static double half_logdet(const cholmod_factor *L) {
   for (size_t j = 0; j < L->n; j++) s += log(x[2 * (size_t)p[j]]);
   return L->is_ll ? s : 0.5 * s;
 }
-
 
 /* The position of M^{-1}(a, c) (original indices) in Z: pos, or ~pos for the conjugate of
  * the stored lower entry; INT_MIN if (a, c) is outside the pattern of L. */
@@ -373,7 +372,8 @@ void lf_wsparse_free(lf_wsparse *s) {
     cholmod_free_dense(&s->Ev, c);
     cholmod_finish(c);
   }
-  LF_FREE_ALL(s->F, s->zp, s->zi, s->lx, s->pinv, s->map, s->Z, s->acc, s->lt, s->toff, s->zref, s->dv);
+  LF_FREE_ALL(s->F, s->zp, s->zi, s->lx, s->pinv, s->map, s->Z, s->acc, s->lt, s->toff, s->zref,
+              s->dv);
   LF_FREE_ALL(s->pos, s->hop, s->tr, s->corr, s->key, s);
 }
 
@@ -390,7 +390,7 @@ double lf_wsparse_factor_entries(const lf_wsparse *s) {
 }
 
 /* cond(M) = cond(D)^2 estimated: lambda_max(M) <= ||D||_1 ||D||_inf, lambda_min(M) from
- * inverse iteration with the factor (3 solves from a fixed start vector; the iteration
+ * inverse iteration with the factor (2 solves from a fixed start vector; the iteration
  * converges fast exactly when lambda_min is isolated, i.e. near singularity, and
  * ||M^{-1} x|| / ||x|| <= 1 / lambda_min errs towards a smaller cond). If DBL_EPSILON times the
  * estimate exceeds LF_WSPARSE_ILL the field is ill-conditioned: its log det comes from the
@@ -408,7 +408,7 @@ static lf_status check_conditioning(lf_wsparse *s) {
     nv += creal(v[i] * conj(v[i]));
   }
   double lam = INFINITY;
-  for (int it = 0; it < 3; it++) {
+  for (int it = 0; it < 2; it++) {
     const double inv = 1.0 / sqrt(nv);
     for (size_t i = 0; i < n; i++) v[i] *= inv;
     if (!cholmod_solve2(CHOLMOD_A, s->L, s->v, NULL, &s->Xv, NULL, &s->Yv, &s->Ev, c))

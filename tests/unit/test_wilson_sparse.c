@@ -292,10 +292,13 @@ static void check_singular(void) {
 static void check_config(void) {
   lf_theory_cfg c = cfg_of(4, 4, 0.25, "antiperiodic", LF_LOGDET_AUTO);
   const lf_logdet_kind small = lf_theory_cfg_logdet(&c);
-  c.shape[0] = 22;
-  c.shape[1] = 24;
+  c.shape[0] = 16;
+  c.shape[1] = 15;
   const lf_logdet_kind below = lf_theory_cfg_logdet(&c);
+  c.shape[1] = 16;
+  const lf_logdet_kind at = lf_theory_cfg_logdet(&c);
   c.shape[0] = 24;
+  c.shape[1] = 24;
   const lf_logdet_kind big = lf_theory_cfg_logdet(&c);
   c.logdet = LF_LOGDET_DENSE;
   const lf_logdet_kind forced = lf_theory_cfg_logdet(&c);
@@ -304,14 +307,15 @@ static void check_config(void) {
   char desc[160];
   c.logdet = LF_LOGDET_AUTO;
   lf_theory_describe(&c, desc, sizeof desc);
-  CHECK(small == LF_LOGDET_DENSE && below == LF_LOGDET_DENSE && big == LF_LOGDET_SPARSE &&
-            forced == LF_LOGDET_DENSE && lf_theory_cfg_logdet(&u) == LF_LOGDET_DENSE &&
+  CHECK(small == LF_LOGDET_DENSE && below == LF_LOGDET_DENSE && at == LF_LOGDET_SPARSE &&
+            big == LF_LOGDET_SPARSE && forced == LF_LOGDET_DENSE &&
+            lf_theory_cfg_logdet(&u) == LF_LOGDET_DENSE &&
             strcmp(desc,
                    "schwinger 24x24, beta = 1.3, kappa = 0.25, antiperiodic, logdet sparse") == 0,
-        "theory.logdet auto: 4x4 -> %s, 22x24 -> %s, 24x24 -> %s; dense stays %s; u1 has no "
-        "determinant (%s); '%s'",
-        lf_logdet_name(small), lf_logdet_name(below), lf_logdet_name(big), lf_logdet_name(forced),
-        lf_logdet_name(lf_theory_cfg_logdet(&u)), desc);
+        "theory.logdet auto: 4x4 -> %s, 16x15 -> %s, 16x16 -> %s, 24x24 -> %s; dense stays %s; "
+        "u1 has no determinant (%s); '%s'",
+        lf_logdet_name(small), lf_logdet_name(below), lf_logdet_name(at), lf_logdet_name(big),
+        lf_logdet_name(forced), lf_logdet_name(lf_theory_cfg_logdet(&u)), desc);
   /* a method outside the enum (only programmatic: the card's parser names the key) */
   c.logdet = (lf_logdet_kind)7;
   lf_theory t;
