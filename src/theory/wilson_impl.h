@@ -7,9 +7,15 @@
  * M = P^T L L^dagger P (complex, supernodal); the symbolic analysis (fill-reducing
  * ordering, supernodes) is done once by lf_wsparse_init, since the pattern is fixed by the
  * lattice; every field costs one numerical factorization. log|det D| = (1/2) log det M =
- * sum_j log L_jj. Entries of D^{-1} come from column-block solves D^{-1} B = M^{-1}
- * D^dagger B (blocks of LF_WSPARSE_BLOCK columns, so memory stays O(V x block)), with one
- * step of iterative refinement against D itself (cond M = cond(D)^2).
+ * sum_j log L_jj. The entries of D^{-1} the force and the condensate need come from the
+ * selected inversion Z = M^{-1} on the pattern of L (Takahashi's recurrence on the
+ * supernodal factor, the cost of the factorization): D^{-1} = M^{-1} D^dagger. The
+ * correlator's (all of D^{-1}) come from column-block solves D^{-1} B = M^{-1} D^dagger B
+ * (blocks of LF_WSPARSE_BLOCK columns, so memory stays O(V x block)), with one step of
+ * iterative refinement against D itself (cond M = cond(D)^2). Every factorization estimates
+ * cond(M) (inverse iteration, ||D||_1 ||D||_inf); above LF_WSPARSE_ILL / DBL_EPSILON the field
+ * takes the accurate path: log det by the dense LU of D (n <= 8192), force and condensate by
+ * the refined column solves.
  * Like the dense workspace, an lf_wsparse caches the factors of the last field (compared
  * bit by bit) and the quantities computed from them, so it is not thread-safe. All
  * functions are local; none prints (CHOLMOD's print level is 0 and its error handler

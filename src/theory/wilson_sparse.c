@@ -14,7 +14,10 @@
  * symbolic factor for every field. The factor is supernodal (LL^dagger, forced: one
  * layout to read the diagonal from; simplicial factors are read too, in case).
  *
- * Entries of D^{-1}: X = D^{-1} B for blocks B of LF_WSPARSE_BLOCK unit columns,
+ * The force and the condensate: the selected inversion (selinv below) of M on the pattern
+ * of its factor, and a gather of the D^{-1} entries they need; ill-conditioned fields
+ * (check_conditioning) take the accurate path: the dense LU's log det, the column solves.
+ * The correlator (all of D^{-1}): X = D^{-1} B for blocks B of LF_WSPARSE_BLOCK unit columns,
  * X = M^{-1} D^dagger B with one step of iterative refinement against D (R = B - D X,
  * X += M^{-1} D^dagger R): the solve through M has the error of cond(M) = cond(D)^2,
  * the refined one that of cond(D), as the dense inverse. */
@@ -66,7 +69,6 @@ struct lf_wsparse {
   double logabs;                 /* log|det D| for key */
   /* selected inversion: Z = M^{-1} on the (permuted) pattern of L, CSC, diagonal first */
   int *zp, *zi;         /* (n + 1), (nz) owned: columns of L's supernodal pattern */
-  size_t *lx;           /* (n) owned: offset of L(j, j) in L->x (complex entries) */
   int *pinv;            /* (n) owned: factor row of the original index */
   int *map;             /* (n) owned: scratch, -1 */
   double _Complex *Z;   /* (nz) owned: M^{-1} entries of key */
@@ -190,28 +192,23 @@ static int zpos(const lf_wsparse *s, int a, int c) {
  * is structurally nonzero and in the pattern of L; an entry outside it is refused. */
 static lf_status selinv_setup(lf_wsparse *s) {
   const cholmod_factor *L = s->L;
-  const int n = s->n, V = s->V;
+  const int n = s->n;
   if (!L->is_super || L->n != (size_t)n)
     return LF_FAIL(LF_ERR_NUMERIC, "CHOLMOD analyze: no supernodal symbolic factor");
   s->zp = lf_alloc(((size_t)n + 1) * sizeof *s->zp);
-  s->lx = lf_alloc((size_t)n * sizeof *s->lx);
   s->pinv = lf_alloc((size_t)n * sizeof *s->pinv);
   s->map = lf_alloc((size_t)n * sizeof *s->map);
   s->acc = lf_alloc((size_t)n * sizeof *s->acc);
   s->lt = lf_alloc((size_t)n * sizeof *s->lt);
   s->toff = lf_alloc(((size_t)NEED * n + 1) * sizeof *s->toff);
   s->dv = lf_alloc((size_t)NEED * n * sizeof *s->dv);
-  if (!s->zp || !s->lx || !s->pinv || !s->map || !s->acc || !s->lt || !s->toff || !s->dv)
+  if (!s->zp || !s->pinv || !s->map || !s->acc || !s->lt || !s->toff || !s->dv)
     return LF_FAIL(LF_ERR_NOMEM, "selected inversion, n = %d", n);
   const int *super = L->super, *pi = L->pi, *Ls = L->s, *perm = L->Perm;
-  const int *px = L->px;
   s->zp[0] = 0;
   for (size_t k = 0; k < L->nsuper; k++) {
     const int k1 = super[k], k2 = super[k + 1], nsrow = pi[k + 1] - pi[k];
-    for (int jj = 0; jj < k2 - k1; jj++) {
-      s->zp[k1 + jj + 1] = s->zp[k1 + jj] + nsrow - jj;
-      s->lx[k1 + jj] = (size_t)px[k] + (size_t)jj * (nsrow + 1);
-    }
+    for (int jj = 0; jj < k2 - k1; jj++) s->zp[k1 + jj + 1] = s->zp[k1 + jj] + nsrow - jj;
   }
   size_t maxs = 1;
   for (size_t k = 0; k < L->nsuper; k++)
@@ -261,7 +258,6 @@ static lf_status selinv_setup(lf_wsparse *s) {
         s->zref[s->toff[NEED * b + q] + t - Dp[b]] = z;
       }
   }
-  (void)V;
   return LF_OK;
 }
 
@@ -372,8 +368,7 @@ void lf_wsparse_free(lf_wsparse *s) {
     cholmod_free_dense(&s->Ev, c);
     cholmod_finish(c);
   }
-  LF_FREE_ALL(s->F, s->zp, s->zi, s->lx, s->pinv, s->map, s->Z, s->acc, s->lt, s->toff, s->zref,
-              s->dv);
+  LF_FREE_ALL(s->F, s->zp, s->zi, s->pinv, s->map, s->Z, s->acc, s->lt, s->toff, s->zref, s->dv);
   LF_FREE_ALL(s->pos, s->hop, s->tr, s->corr, s->key, s);
 }
 
@@ -504,7 +499,6 @@ static void selinv(lf_wsparse *s) {
     }
     for (int r = nc; r < ns; r++) map[S[r]] = -1;
   }
-  (void)zi;
 }
 
 /* The needed D^{-1} entries (s->dv) and the condensate from Z. */

@@ -12,7 +12,8 @@
  * finite differences of the sparse S; the cache (grad, observables and action of one field in any
  * order give the bits of a fresh theory); an exactly singular D (S = +inf or a NaN force, no crash,
  * lf_schwinger_logdet's LF_ERR_NUMERIC); the resolution of theory.logdet: auto, the
- * description, the refusal of a bad method value; and the timing of both methods. */
+ * description, the refusal of a bad method value; and the timing of both methods (interleaved;
+ * LATFLOW_TIMING selects lattices and field counts). */
 #include "latflow/config.h"
 #include "latflow/theory.h"
 #include "latflow/timer.h"
@@ -338,26 +339,46 @@ static void check_config(void) {
         (int)r1, named, (int)r2, (int)r3, (int)r4, msg);
 }
 
-static void timing(int L) {
+static int cmpd(const void *a, const void *b) {
+  const double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Timing, both methods interleaved field by field (the first alternates): S (a fresh field:
+ * one factorization, for sparse with the conditioning estimate) and the force of the field
+ * just factored; minimum and median over F fields. LATFLOW_TIMING="L:F,L:F,..." replaces the
+ * default list (e.g. "8:200,12:100,16:40,24:8,32:4"). */
+static void timing(int L, int F) {
   const int n = 2 * L * L;
-  double *th = malloc(sizeof *th * 3 * n), *g = calloc((size_t)3 * n, sizeof *g), S[3];
-  randn(61, (size_t)3 * n, 1.0, th);
-  for (int m = 1; m <= 2; m++) {
-    lf_theory_cfg c = cfg_of(L, L, 0.263, "antiperiodic", (lf_logdet_kind)m);
-    lf_theory t;
-    if (lf_theory_init(&t, &c) != LF_OK) continue;
-    t.action(&t, 1, th + 2 * n, S);
-    const double t0 = lf_wtime();
-    t.action(&t, 2, th, S);
-    const double t1 = lf_wtime();
-    t.grad(&t, 1, th + n, g + n); /* factored by the action: force only */
-    const double t2 = lf_wtime();
-    fprintf(stderr, "info %s %dx%d: S %.3g ms per field, force of a factored field %.3g ms\n",
-            lf_logdet_name(c.logdet), L, L, (t1 - t0) * 1e3 / 2, (t2 - t1) * 1e3);
-    lf_theory_free(&t);
+  double *th = malloc(sizeof *th * n), *g = calloc((size_t)n, sizeof *g), S;
+  double *tm = malloc(sizeof *tm * 4 * F);
+  lf_theory t[2];
+  for (int m = 0; m < 2; m++) {
+    lf_theory_cfg c = cfg_of(L, L, 0.263, "antiperiodic", (lf_logdet_kind)(m + 1));
+    if (lf_theory_init(&t[m], &c) != LF_OK) return;
   }
+  for (int f = 0; f < F; f++) {
+    randn((uint32_t)(61 + f), (size_t)n, 1.0, th);
+    for (int k = 0; k < 2; k++) {
+      const int m = (f + k) % 2;
+      const double t0 = lf_wtime();
+      t[m].action(&t[m], 1, th, &S);
+      const double t1 = lf_wtime();
+      t[m].grad(&t[m], 1, th, g);
+      tm[(2 * m) * F + f] = t1 - t0;
+      tm[(2 * m + 1) * F + f] = lf_wtime() - t1;
+    }
+  }
+  for (int k = 0; k < 4; k++) qsort(tm + k * F, (size_t)F, sizeof *tm, cmpd);
+  fprintf(stderr,
+          "info %dx%d (%d fields, ms min/median): S dense %.3g/%.3g sparse %.3g/%.3g; force of a "
+          "factored field dense %.3g/%.3g sparse %.3g/%.3g\n",
+          L, L, F, tm[0] * 1e3, tm[F / 2] * 1e3, tm[2 * F] * 1e3, tm[2 * F + F / 2] * 1e3,
+          tm[F] * 1e3, tm[F + F / 2] * 1e3, tm[3 * F] * 1e3, tm[3 * F + F / 2] * 1e3);
+  for (int m = 0; m < 2; m++) lf_theory_free(&t[m]);
   free(th);
   free(g);
+  free(tm);
 }
 
 int main(void) {
@@ -384,7 +405,8 @@ int main(void) {
   check_force_fd(2, 4, 0.25, "antiperiodic");
   check_cache();
   check_singular();
-  timing(8);
-  timing(16);
+  const char *tl = getenv("LATFLOW_TIMING");
+  if (!tl) tl = "8:20,16:4";
+  for (int L, F, k; sscanf(tl, "%d:%d%n", &L, &F, &k) == 2; tl += k + (tl[k] == ',')) timing(L, F);
   return lf_test_result();
 }
