@@ -72,10 +72,9 @@ struct lf_wsparse {
   int *pinv;            /* (n) owned: factor row of the original index */
   int *map;             /* (n) owned: scratch, -1 */
   double _Complex *Z;   /* (nz) owned: M^{-1} entries of key */
-  double _Complex *acc; /* (max column length) owned: scratch */
+  double _Complex *acc; /* (n) owned: scratch */
   int *toff, *zref;     /* (9n + 1), (terms) owned: gather of the needed D^{-1} entries */
   double _Complex *dv;  /* (9n) owned: the needed D^{-1} entries of key */
-  int selinv_ready;     /* zp .. zref built (after the first numeric factorization) */
   /* conditioning check (inverse iteration) and the accurate fallback */
   cholmod_dense *v, *Xv, *Yv, *Ev; /* (n, 1) owned */
   int ill;                         /* key is ill-conditioned: the accurate path */
