@@ -107,7 +107,7 @@ int lf_theory_cfg_fermions(const lf_theory_cfg *cfg);
  * LF_LOGDET_AUTO the faster on this lattice: dense below LF_LOGDET_AUTO_SPARSE_V sites,
  * sparse from there on (measured, docs/CONFIG.md); LF_LOGDET_DENSE for a theory without
  * fermions (nothing is computed). */
-#define LF_LOGDET_AUTO_SPARSE_V 576
+#define LF_LOGDET_AUTO_SPARSE_V 196
 lf_logdet_kind lf_theory_cfg_logdet(const lf_theory_cfg *cfg);
 /* "auto", "dense", "sparse" (static; "unknown" outside the enum). */
 const char *lf_logdet_name(lf_logdet_kind k);

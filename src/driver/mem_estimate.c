@@ -170,9 +170,13 @@ static void add_theory(lf_mem_est *e, const lf_config *cfg) {
   }
   /* wilson_sparse.c: the Cholesky factor of D^dagger D, whose entries CHOLMOD's nested
    * dissection keeps below 14 n log2 n (measured 5.5, 8.0, 11.1, 13.2, 13.1 n log2 n at
-   * L = 8, 16, 32, 64, 128), complex; D^dagger (9 entries a column); 7 dense (n, 32) blocks */
+   * L = 8, 16, 32, 64, 128), complex, and as many for the selected inverse on its pattern;
+   * D^dagger (9 entries a column); the gather of the force's D^{-1} entries (9 a column, 9 terms
+   * each); 7 dense (n, 32) blocks */
   const double lnz = 14.0 * n * log2(n > 2.0 ? n : 2.0);
-  add(e, "Dirac factor", lnz * 16.0 + 9.0 * n * 20.0 + 7.0 * n * LF_MEM_WSPARSE_BLOCK * 16.0,
+  add(e, "Dirac factor",
+      2.0 * lnz * 16.0 + 9.0 * n * 20.0 + 9.0 * n * (9.0 * 4.0 + 16.0) +
+          7.0 * n * LF_MEM_WSPARSE_BLOCK * 16.0,
       "sparse Cholesky factor of D^dagger D, ~%.0f complex entries (Schwinger, n = %.0f, "
       "theory.logdet sparse)",
       lnz, n);

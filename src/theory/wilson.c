@@ -307,6 +307,10 @@ const lf_theory_ops lf_schwinger_ops = {
   .init = schwinger_init, .free_impl = schwinger_free_impl};
 /* clang-format on */
 
+lf_wsparse *lf_schwinger_sparse(const lf_theory *t) {
+  return ((const schw_ws *)t->impl)->sp;
+}
+
 lf_status lf_schwinger_logdet(const lf_theory *t, const double *theta, double *logabs,
                               double *phase) {
   if (t->kind != LF_THEORY_SCHWINGER || !t->impl)

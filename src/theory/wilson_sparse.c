@@ -14,7 +14,10 @@
  * symbolic factor for every field. The factor is supernodal (LL^dagger, forced: one
  * layout to read the diagonal from; simplicial factors are read too, in case).
  *
- * Entries of D^{-1}: X = D^{-1} B for blocks B of LF_WSPARSE_BLOCK unit columns,
+ * The force and the condensate: the selected inversion (selinv below) of M on the pattern
+ * of its factor, and a gather of the D^{-1} entries they need; ill-conditioned fields
+ * (check_conditioning) take the accurate path: the dense LU's log det, the column solves.
+ * The correlator (all of D^{-1}): X = D^{-1} B for blocks B of LF_WSPARSE_BLOCK unit columns,
  * X = M^{-1} D^dagger B with one step of iterative refinement against D (R = B - D X,
  * X += M^{-1} D^dagger R): the solve through M has the error of cond(M) = cond(D)^2,
  * the refined one that of cond(D), as the dense inverse. */
@@ -22,11 +25,26 @@
 
 #include "theory/wilson_impl.h"
 
+#include "latflow/u1.h"
+
 #include <cholmod.h>
+#include <float.h>
+#include <limits.h>
+#include <stdint.h>
 #include <math.h>
 #include <string.h>
 
-enum { HAVE_FACT = 1, HAVE_TRACE = 2, HAVE_OBS = 4 };
+void zgetrf_(const int *m, const int *n, double _Complex *a, const int *lda, int *ipiv, int *info);
+void zgemv_(const char *trans, const int *m, const int *n, const double _Complex *alpha,
+            const double _Complex *a, const int *lda, const double _Complex *x, const int *incx,
+            const double _Complex *beta, double _Complex *y, const int *incy);
+
+enum { HAVE_FACT = 1, HAVE_TRACE = 2, HAVE_OBS = 4, HAVE_DV = 8 };
+/* D^{-1} entries needed per column b = 2w + sp of D: rows a of the sites w+mu (4 mu + 2 b2:
+ * index 4 mu + b2), w-mu (4 mu + 2 + b2), and the diagonal (8). */
+enum { NEED = 9 };
+/* The dense LU fallback of the log det up to this n = 2V (the dense method's limit). */
+#define DENSE_FALLBACK_N 8192
 
 struct lf_wsparse {
   const lf_lattice *lat; /* borrowed */
@@ -49,6 +67,23 @@ struct lf_wsparse {
   int have;                      /* HAVE_* bits for key */
   lf_status frc;                 /* the factorization's status for key */
   double logabs;                 /* log|det D| for key */
+  /* selected inversion: Z = M^{-1} on the (permuted) pattern of L, CSC, diagonal first */
+  int *zp, *zi;         /* (n + 1), (nz) owned: columns of L's supernodal pattern */
+  int *pinv;            /* (n) owned: factor row of the original index */
+  int *map;             /* (n) owned: scratch, -1 */
+  double _Complex *Z;   /* (nz) owned: M^{-1} entries of key */
+  double _Complex *acc; /* (n) owned: scratch */
+  int *toff, *zref;     /* (9n + 1), (terms) owned: gather of the needed D^{-1} entries */
+  double _Complex *dv;  /* (9n) owned: the needed D^{-1} entries of key */
+  /* conditioning check (inverse iteration) and the accurate fallback */
+  cholmod_dense *v, *Xv, *Yv, *Ev; /* (n, 1) owned */
+  int ill;                         /* key is ill-conditioned: the accurate path */
+  double condsq;                   /* estimate of cond(D)^2 for key */
+  double normsq;                   /* ||D||_1 ||D||_inf >= ||D||_2^2 for key */
+  double cond_z;                   /* condensate of key from Z */
+  double _Complex *lt;             /* (n) owned: scratch */
+  double _Complex *F;              /* (max supernode rows ^2) owned: dense block of Z */
+  lf_wsparse_stats st;
 };
 
 /* CHOLMOD's status after a call as an lf_status (the message names the call). */
@@ -100,6 +135,20 @@ static void fill(lf_wsparse *s, const double *theta) {
 #define ADD(r, c, val) ((void)(r), (void)(c), x[pos[t++]] += conj(val))
   STENCIL(s, s->hop, ADD);
 #undef ADD
+  /* ||D||_1 = max row sum of |D^dagger|, ||D||_inf = max column sum */
+  double *rs = (double *)s->acc, n1 = 0.0, ninf = 0.0; /* acc has >= n doubles of room */
+  for (int i = 0; i < s->n; i++) rs[i] = 0.0;
+  const int *Dp = s->Dh->p, *Di = s->Dh->i;
+  for (int j = 0; j < s->n; j++) {
+    double cs = 0.0;
+    for (int q = Dp[j]; q < Dp[j + 1]; q++) {
+      cs += cabs(x[q]);
+      rs[Di[q]] += cabs(x[q]);
+    }
+    ninf = fmax(ninf, cs);
+  }
+  for (int i = 0; i < s->n; i++) n1 = fmax(n1, rs[i]);
+  s->normsq = n1 * ninf;
 }
 
 /* log det M / 2 from the diagonal of L (supernodal or simplicial LL^dagger, or LDL^dagger). */
@@ -117,6 +166,98 @@ static double half_logdet(const cholmod_factor *L) {
   const int *p = L->p;
   for (size_t j = 0; j < L->n; j++) s += log(x[2 * (size_t)p[j]]);
   return L->is_ll ? s : 0.5 * s;
+}
+
+/* The position of M^{-1}(a, c) (original indices) in Z: pos, or ~pos for the conjugate of
+ * the stored lower entry; INT_MIN if (a, c) is outside the pattern of L. */
+static int zpos(const lf_wsparse *s, int a, int c) {
+  int i = s->pinv[a], j = s->pinv[c], cj = 0;
+  if (i < j) {
+    const int t = i;
+    i = j;
+    j = t;
+    cj = 1;
+  }
+  for (int e = s->zp[j]; e < s->zp[j + 1]; e++)
+    if (s->zi[e] == i) return cj ? ~e : e;
+  return INT_MIN;
+}
+
+/* The selected inversion's structure from the symbolic supernodal factor: the columns of L
+ * (supernode k holds columns k1 .. k2-1; column k1 + jj has the rows s[pi[k] + jj ..] and its
+ * values at px[k] + jj (nsrow + 1), column-major), the permutation, and the gather of the
+ * needed D^{-1} entries: D^{-1}(a, b) = sum_c M^{-1}(a, c) D^dagger(c, b) over column b of
+ * D^dagger. Every M^{-1}(a, c) there has a, c neighbours of b's site (or on it), so M(a, c)
+ * is structurally nonzero and in the pattern of L; an entry outside it is refused. */
+static lf_status selinv_setup(lf_wsparse *s) {
+  const cholmod_factor *L = s->L;
+  const int n = s->n;
+  if (!L->is_super || L->n != (size_t)n)
+    return LF_FAIL(LF_ERR_NUMERIC, "CHOLMOD analyze: no supernodal symbolic factor");
+  s->zp = lf_alloc(((size_t)n + 1) * sizeof *s->zp);
+  s->pinv = lf_alloc((size_t)n * sizeof *s->pinv);
+  s->map = lf_alloc((size_t)n * sizeof *s->map);
+  s->acc = lf_alloc((size_t)n * sizeof *s->acc);
+  s->lt = lf_alloc((size_t)n * sizeof *s->lt);
+  s->toff = lf_alloc(((size_t)NEED * n + 1) * sizeof *s->toff);
+  s->dv = lf_alloc((size_t)NEED * n * sizeof *s->dv);
+  if (!s->zp || !s->pinv || !s->map || !s->acc || !s->lt || !s->toff || !s->dv)
+    return LF_FAIL(LF_ERR_NOMEM, "selected inversion, n = %d", n);
+  const int *super = L->super, *pi = L->pi, *Ls = L->s, *perm = L->Perm;
+  s->zp[0] = 0;
+  for (size_t k = 0; k < L->nsuper; k++) {
+    const int k1 = super[k], k2 = super[k + 1], nsrow = pi[k + 1] - pi[k];
+    for (int jj = 0; jj < k2 - k1; jj++) s->zp[k1 + jj + 1] = s->zp[k1 + jj] + nsrow - jj;
+  }
+  size_t maxs = 1;
+  for (size_t k = 0; k < L->nsuper; k++)
+    if ((size_t)(pi[k + 1] - pi[k]) > maxs) maxs = (size_t)(pi[k + 1] - pi[k]);
+  s->F = lf_alloc(maxs * maxs * sizeof *s->F);
+  if (!s->F) return LF_FAIL(LF_ERR_NOMEM, "selected inversion, supernode of %zu rows", maxs);
+  const size_t nz = (size_t)s->zp[n];
+  s->zi = lf_alloc(nz * sizeof *s->zi);
+  s->Z = lf_alloc(nz * sizeof *s->Z);
+  if (!s->zi || !s->Z) return LF_FAIL(LF_ERR_NOMEM, "selected inversion, %zu entries", nz);
+  for (size_t k = 0; k < L->nsuper; k++) {
+    const int k1 = super[k], k2 = super[k + 1], nsrow = pi[k + 1] - pi[k];
+    for (int jj = 0; jj < k2 - k1; jj++) {
+      int *zi = s->zi + s->zp[k1 + jj];
+      for (int r = jj; r < nsrow; r++) zi[r - jj] = Ls[pi[k] + r];
+      if (zi[0] != k1 + jj)
+        return LF_FAIL(LF_ERR_NUMERIC, "CHOLMOD supernode %zu: column %d not first", k, k1 + jj);
+    }
+  }
+  for (int i = 0; i < n; i++) {
+    s->pinv[perm[i]] = i;
+    s->map[i] = -1;
+  }
+  const int *Dp = s->Dh->p, *Di = s->Dh->i;
+  s->toff[0] = 0;
+  for (int b = 0; b < n; b++)
+    for (int q = 0; q < NEED; q++)
+      s->toff[NEED * b + q + 1] = s->toff[NEED * b + q] + Dp[b + 1] - Dp[b];
+  s->zref = lf_alloc((size_t)s->toff[NEED * n] * sizeof *s->zref);
+  if (!s->zref) return LF_FAIL(LF_ERR_NOMEM, "selected inversion gather");
+  for (int b = 0; b < n; b++) {
+    const int w = b / 2;
+    int rows[NEED];
+    for (int mu = 0; mu < 2; mu++)
+      for (int b2 = 0; b2 < 2; b2++) {
+        rows[4 * mu + b2] = 2 * s->lat->up[2 * w + mu] + b2;
+        rows[4 * mu + 2 + b2] = 2 * s->lat->dn[2 * w + mu] + b2;
+      }
+    rows[8] = b;
+    for (int q = 0; q < NEED; q++)
+      for (int t = Dp[b]; t < Dp[b + 1]; t++) {
+        const int z = zpos(s, rows[q], Di[t]);
+        if (z == INT_MIN)
+          return LF_FAIL(LF_ERR_NUMERIC,
+                         "selected inversion: M^{-1}(%d, %d) is outside the pattern of L", rows[q],
+                         Di[t]);
+        s->zref[s->toff[NEED * b + q] + t - Dp[b]] = z;
+      }
+  }
+  return LF_OK;
 }
 
 lf_status lf_wsparse_init(lf_wsparse **out, const lf_lattice *lat, double kappa, int antiperiodic) {
@@ -190,10 +331,13 @@ lf_status lf_wsparse_init(lf_wsparse **out, const lf_lattice *lat, double kappa,
     rc = cholmod_fail(c, "analyze");
     goto fail;
   }
+  rc = selinv_setup(s);
+  if (rc != LF_OK) goto fail;
   s->B = cholmod_zeros(n, k, CHOLMOD_COMPLEX, c);
   s->W = cholmod_zeros(n, k, CHOLMOD_COMPLEX, c);
   s->R = cholmod_zeros(n, k, CHOLMOD_COMPLEX, c);
-  if (!s->B || !s->W || !s->R) {
+  s->v = cholmod_zeros(n, 1, CHOLMOD_COMPLEX, c);
+  if (!s->B || !s->W || !s->R || !s->v) {
     rc = cholmod_fail(c, "allocate_dense");
     goto fail;
   }
@@ -217,13 +361,195 @@ void lf_wsparse_free(lf_wsparse *s) {
     cholmod_free_dense(&s->X2, c);
     cholmod_free_dense(&s->Y, c);
     cholmod_free_dense(&s->E, c);
+    cholmod_free_dense(&s->v, c);
+    cholmod_free_dense(&s->Xv, c);
+    cholmod_free_dense(&s->Yv, c);
+    cholmod_free_dense(&s->Ev, c);
     cholmod_finish(c);
   }
+  LF_FREE_ALL(s->F, s->zp, s->zi, s->pinv, s->map, s->Z, s->acc, s->lt, s->toff, s->zref, s->dv);
   LF_FREE_ALL(s->pos, s->hop, s->tr, s->corr, s->key, s);
+}
+
+lf_wsparse_stats lf_wsparse_get_stats(const lf_wsparse *s) {
+  return s->st;
+}
+
+double lf_wsparse_condsq(const lf_wsparse *s) {
+  return s->condsq;
 }
 
 double lf_wsparse_factor_entries(const lf_wsparse *s) {
   return s->c.lnz;
+}
+
+/* cond(M) = cond(D)^2 estimated: lambda_max(M) <= ||D||_1 ||D||_inf, lambda_min(M) from
+ * inverse iteration with the factor (2 solves from a fixed start vector; the iteration
+ * converges fast exactly when lambda_min is isolated, i.e. near singularity, and
+ * ||M^{-1} x|| / ||x|| <= 1 / lambda_min errs towards a smaller cond). If DBL_EPSILON times the
+ * estimate exceeds LF_WSPARSE_ILL the field is ill-conditioned: its log det comes from the
+ * dense LU of D (n <= DENSE_FALLBACK_N; above, the Cholesky value is kept), its force and
+ * condensate from the refined column solves. */
+static lf_status check_conditioning(lf_wsparse *s) {
+  cholmod_common *c = &s->c;
+  const size_t n = (size_t)s->n;
+  double _Complex *v = s->v->x;
+  double nv = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    /* a fixed, structureless start vector */
+    const uint64_t h = (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ull;
+    v[i] = (double)(h >> 11) * 0x1.0p-53 - 0.5 + I * ((double)((h * 31) >> 11) * 0x1.0p-53 - 0.5);
+    nv += creal(v[i] * conj(v[i]));
+  }
+  double lam = INFINITY;
+  for (int it = 0; it < 2; it++) {
+    const double inv = 1.0 / sqrt(nv);
+    for (size_t i = 0; i < n; i++) v[i] *= inv;
+    if (!cholmod_solve2(CHOLMOD_A, s->L, s->v, NULL, &s->Xv, NULL, &s->Yv, &s->Ev, c))
+      return cholmod_fail(c, "solve");
+    const double _Complex *y = s->Xv->x;
+    nv = 0.0;
+    for (size_t i = 0; i < n; i++) {
+      v[i] = y[i];
+      nv += creal(y[i] * conj(y[i]));
+    }
+    lam = 1.0 / sqrt(nv);
+  }
+  s->condsq = s->normsq / lam;
+  if (!(DBL_EPSILON * s->condsq > LF_WSPARSE_ILL)) return LF_OK;
+  s->ill = 1;
+  s->st.ill++;
+  if (s->n > DENSE_FALLBACK_N) return LF_OK;
+  double _Complex *D = lf_alloc(n * n * sizeof *D);
+  int *ipiv = lf_alloc(n * sizeof *ipiv);
+  if (!D || !ipiv) {
+    LF_FREE_ALL(D, ipiv);
+    return LF_FAIL(LF_ERR_NOMEM, "dense LU of an ill-conditioned D, n = %zu", n);
+  }
+  lf_wilson_build(s->lat, s->kappa, s->antiperiodic, s->key, (double *)(void *)D);
+  int info = 0;
+  zgetrf_(&s->n, &s->n, D, &s->n, ipiv, &info);
+  double la = 0.0;
+  for (size_t k = 0; k < n; k++) la += log(cabs(D[k + n * k]));
+  LF_FREE_ALL(D, ipiv);
+  s->st.dense_logdet++;
+  if (info > 0) {
+    s->logabs = -INFINITY;
+    return LF_FAIL(LF_ERR_NUMERIC, "Dirac operator is singular (zgetrf info %d)", info);
+  }
+  s->logabs = la;
+  return LF_OK;
+}
+
+/* Z = M^{-1} on the pattern of the factor of P M P^T = L L^dagger (Takahashi's recurrence,
+ * with unit-diagonal Lt = L diag(L)^{-1}, Z = Lt^{-dagger} diag(L)^{-2} Lt^{-1}): from the
+ * last column back, for the rows i > j of column j, Z(i, j) = -sum_k Z(i, k) Lt(k, j) over the
+ * rows k > j of column j, and Z(j, j) = L(j, j)^{-2} - sum_k conj(Lt(k, j)) Z(k, j).
+ * Supernode by supernode (columns K, rows S = K + R): the rows R below it are rows of the
+ * later columns of R (the pattern of a Cholesky factor is closed that way), so Z(R, R) is
+ * gathered once into the dense Hermitian F (S x S); then column j of K is one zgemv with
+ * F's trailing block, and fills F's column and row j. The cost is that of the supernodal
+ * factorization (sum over supernodes of |K| |S|^2). */
+static void selinv(lf_wsparse *s) {
+  const cholmod_factor *L = s->L;
+  const double _Complex *Lx = L->x;
+  const int *super = L->super, *pi = L->pi, *px = L->px, *Ls = L->s;
+  const int *zp = s->zp, *zi = s->zi;
+  int *map = s->map;
+  double _Complex *Z = s->Z, *F = s->F, *lt = s->lt, *z = s->acc;
+  const double _Complex mone = -1.0, zero = 0.0;
+  const int inc = 1;
+  for (long k = (long)L->nsuper - 1; k >= 0; k--) {
+    const int k1 = super[k], nc = super[k + 1] - k1, ns = pi[k + 1] - pi[k];
+    const int *S = Ls + pi[k];
+    const size_t ld = (size_t)ns;
+    for (int r = nc; r < ns; r++) map[S[r]] = r;
+    for (int b = nc; b < ns; b++) {
+      double _Complex *f = F + ld * b;
+      for (int a = nc; a < ns; a++) f[a] = 0.0;
+    }
+    for (int b = nc; b < ns; b++) /* F(R, R) from the columns R of Z */
+      for (int e = zp[S[b]]; e < zp[S[b] + 1]; e++) {
+        const int a = map[zi[e]];
+        if (a < 0) continue;
+        F[(size_t)a + ld * b] = Z[e];
+        F[(size_t)b + ld * a] = conj(Z[e]);
+      }
+    for (int jj = nc - 1; jj >= 0; jj--) {
+      const double _Complex *l = Lx + (size_t)px[k] + ld * jj;
+      const double id = 1.0 / creal(l[jj]);
+      const int m = ns - jj - 1;
+      double zjj = id * id;
+      if (m > 0) {
+        for (int r = jj + 1; r < ns; r++) lt[r] = l[r] * id;
+        double _Complex *Fb = F + (jj + 1) + ld * (jj + 1);
+        const int ldi = ns;
+        zgemv_("N", &m, &m, &mone, Fb, &ldi, lt + jj + 1, &inc, &zero, z, &inc);
+        for (int r = 0; r < m; r++) {
+          zjj -= creal(conj(lt[jj + 1 + r]) * z[r]);
+          F[(size_t)(jj + 1 + r) + ld * jj] = z[r];
+          F[(size_t)jj + ld * (jj + 1 + r)] = conj(z[r]);
+        }
+      }
+      F[(size_t)jj + ld * jj] = zjj;
+      double _Complex *zc = Z + zp[k1 + jj];
+      zc[0] = zjj;
+      for (int r = 0; r < m; r++) zc[1 + r] = z[r];
+    }
+    for (int r = nc; r < ns; r++) map[S[r]] = -1;
+  }
+}
+
+/* The needed D^{-1} entries (s->dv) and the condensate from Z. */
+static void gather(lf_wsparse *s) {
+  const int *Dp = s->Dh->p, *toff = s->toff, *zref = s->zref;
+  const double _Complex *Dx = s->Dh->x, *Z = s->Z;
+  double tr = 0.0;
+  for (int b = 0; b < s->n; b++)
+    for (int q = 0; q < NEED; q++) {
+      const int *zr = zref + toff[NEED * b + q];
+      double _Complex sum = 0.0;
+      for (int t = Dp[b]; t < Dp[b + 1]; t++) {
+        const int z = zr[t - Dp[b]];
+        sum += (z >= 0 ? Z[z] : conj(Z[~z])) * Dx[t];
+      }
+      s->dv[NEED * b + q] = sum;
+      if (q == 8) tr += creal(sum);
+    }
+  s->cond_z = tr / (double)s->V;
+}
+
+/* Z and the gathered entries for the (factored, well-conditioned) key. */
+static void need_dv(lf_wsparse *s) {
+  if (s->have & HAVE_DV) return;
+  selinv(s);
+  gather(s);
+  s->st.selinv++;
+  s->have |= HAVE_DV;
+}
+
+/* tr(D^{-1} dD/dtheta) per link from the gathered entries (traces() below, entry by entry). */
+static void traces_dv(lf_wsparse *s) {
+  const int V = s->V;
+  memset(s->tr, 0, (size_t)s->n * sizeof *s->tr);
+  double _Complex Pm[2][2][2], Pp[2][2][2];
+  for (int mu = 0; mu < 2; mu++) {
+    lf_wilson_proj(mu, -1.0, Pm[mu]);
+    lf_wilson_proj(mu, +1.0, Pp[mu]);
+  }
+  for (int col = 0; col < s->n; col++) {
+    const int w = col / 2, sp = col % 2;
+    const double _Complex *x = s->dv + NEED * (size_t)col;
+    for (int mu = 0; mu < 2; mu++) {
+      const int v = s->lat->dn[2 * w + mu];
+      const double _Complex uf = s->hop[(size_t)mu * V + w];
+      const double _Complex ub = conj(s->hop[(size_t)mu * V + v]);
+      s->tr[(size_t)mu * V + w] +=
+          I * uf * (Pm[mu][sp][0] * x[4 * mu] + Pm[mu][sp][1] * x[4 * mu + 1]);
+      s->tr[(size_t)mu * V + v] -=
+          I * ub * (Pp[mu][sp][0] * x[4 * mu + 2] + Pp[mu][sp][1] * x[4 * mu + 3]);
+    }
+  }
 }
 
 /* Factors M for theta unless the held factors are theta's; the factorization's status. */
@@ -246,6 +572,16 @@ static lf_status factor(lf_wsparse *s, const double *theta) {
   }
   memcpy(s->key, theta, nk * sizeof *theta);
   s->have = HAVE_FACT;
+  s->ill = 0;
+  s->condsq = 0.0;
+  s->st.factored++;
+  if (s->frc == LF_OK) {
+    const lf_status rc = check_conditioning(s);
+    if (rc != LF_OK) {
+      s->frc = rc;
+      s->logabs = NAN;
+    }
+  }
   return s->frc;
 }
 
@@ -315,7 +651,13 @@ static int traces(lf_wsparse *s) {
 int lf_wsparse_force(lf_wsparse *s, const double *theta, double *g) {
   if (factor(s, theta) != LF_OK) return 0;
   if (!(s->have & HAVE_TRACE)) {
-    if (!traces(s)) return 0;
+    if (s->ill) {
+      if (!traces(s)) return 0;
+      s->st.column_solves++;
+    } else {
+      need_dv(s);
+      traces_dv(s);
+    }
     s->have |= HAVE_TRACE;
   }
   for (int i = 0; i < s->n; i++) g[i] += -2.0 * creal(s->tr[i]);
@@ -353,11 +695,16 @@ static int propagator_obs(lf_wsparse *s) {
 
 int lf_wsparse_obs(lf_wsparse *s, const double *theta, double *cond, double *corr) {
   if (factor(s, theta) != LF_OK) return 0;
-  if (!(s->have & HAVE_OBS)) {
+  /* the condensate from Z unless ill-conditioned; the correlator needs all of D^{-1} */
+  if (!(s->have & HAVE_OBS) && (corr || s->ill)) {
     if (!propagator_obs(s)) return 0;
+    s->st.column_solves++;
     s->have |= HAVE_OBS;
   }
-  if (cond) *cond = s->cond;
+  if (cond) {
+    if (!s->ill) need_dv(s);
+    *cond = s->ill ? s->cond : s->cond_z;
+  }
   if (corr) memcpy(corr, s->corr, (size_t)s->lat->L[0] * sizeof *corr);
   return 1;
 }
