@@ -113,9 +113,9 @@ static void flow_reals(const lf_config *cfg, double B, int sampling, double *ws,
     cin = co;
   }
   const double field = B * C * V;
-  if (sampling && gauge) { /* gauge_t.c nograd scratch of one chunk of cb samples: netin,
-                              * two hidden tensors, pw; u (3K), x, q, logj of the V/4
-                              * active sites; the chunk's two fields; conv scratch */
+  if (sampling && gauge) {
+    /* gauge_t.c nograd scratch of one chunk of cb samples: netin, two hidden tensors, pw;
+     * u (3K), x, q, logj of the V/4 active sites; the chunk's two fields; conv scratch */
     const double head1 = 3.0 * V + 2.0 * V * hmax + (3.0 * m->spline_bins + 3.0) * V / 4.0;
     double cb = floor(65536.0 / (real_size(cfg) * (4.0 * V + head1)));
     cb = cb < 1.0 ? 1.0 : cb > B ? B : cb;
