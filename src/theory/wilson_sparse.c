@@ -32,6 +32,7 @@
 #include <limits.h>
 #include <stdint.h>
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 void zgetrf_(const int *m, const int *n, double _Complex *a, const int *lda, int *ipiv, int *info);
@@ -274,6 +275,13 @@ lf_status lf_wsparse_init(lf_wsparse **out, const lf_lattice *lat, double kappa,
   s->k = s->n < LF_WSPARSE_BLOCK ? s->n : LF_WSPARSE_BLOCK;
   s->ntrip = s->n + 16 * s->V;
   cholmod_common *c = &s->c;
+  /* Debian's CHOLMOD 5 runs parts of its supernodal factorization in OpenMP regions with a
+   * compiled-in num_threads(4) (CHOLMOD_OMP_NUM_THREADS), which OMP_NUM_THREADS does not
+   * override. A rank owns one core: 4 threads per rank only contend (measured at 24x24:
+   * 7-9 ms of CPU per factorization with them, 3.3-4.6 ms without). With no active
+   * parallel level allowed every region runs on the calling thread; latflow has no
+   * OpenMP of its own, so nothing else changes. */
+  omp_set_max_active_levels(0);
   cholmod_start(c);
   s->started = 1;
   c->print = 0; /* never print; status codes only */
