@@ -227,13 +227,12 @@ lf_status lf_trainer_gradient(lf_trainer *tr, long t, int B, lf_estimator est,
   tn = lf_wtime();
   info->t_sample = tn - tc;
   tc = tn;
-  /* rt on a theory with fermions: S and dS/dphi sample by sample, so that the force finds
-   * the factors of its field still held by the action (the Schwinger hooks keep those of
-   * the last field only). Each sample's S and dS are independent of the others, so the
-   * bits are those of one batch call of each; t_action times the determinants, and
+  /* rt: S and dS/dphi sample by sample, so that a theory that caches per field (the
+   * Schwinger hooks keep the factors of the last field only) computes the force from the
+   * factors its action just made. Each sample's S and dS are independent of the others,
+   * so the bits are those of one batch call of each; t_action times the actions, and
    * t_action_grad the forces on top of them. */
-  const int per_sample = est == LF_EST_RT && lf_theory_cfg_fermions(&th->cfg);
-  if (per_sample) {
+  if (est == LF_EST_RT) {
     memset(tr->dphi, 0, (size_t)Bl * n * sizeof(double));
     double ta = 0.0, tf = 0.0;
     for (int i = 0; i < Bl; i++) {
@@ -285,13 +284,6 @@ lf_status lf_trainer_gradient(lf_trainer *tr, long t, int B, lf_estimator est,
   }
   if (est == LF_EST_RT) {
     tc = lf_wtime();
-    if (!per_sample) {
-      memset(tr->dphi, 0, (size_t)Bl * n * sizeof(double));
-      th->grad(th, Bl, tr->phi, tr->dphi);
-      tn = lf_wtime();
-      info->t_action_grad = tn - tc;
-      tc = tn;
-    }
     const double inv = 1.0 / B;
     for (size_t i = 0; i < (size_t)Bl * n; i++) tr->dphi[i] *= inv;
     for (int i = 0; i < Bl; i++) tr->dlogq[i] = inv;
