@@ -58,6 +58,7 @@
 #define LF_CONFIG_GIVEN_OBSERVABLES 0x4u /* observables         */
 #define LF_CONFIG_GIVEN_BASE 0x8u        /* model.base: haar for u1/schwinger, else normal   */
 #define LF_CONFIG_GIVEN_COUPLING 0x10u   /* model.coupling: spline for u1/schwinger, else affine */
+#define LF_CONFIG_GIVEN_BASE_BETA 0x40u  /* model.base_beta: theory.beta                   */
 #define LF_CONFIG_GIVEN_LOGDET                                                                     \
   0x20u /* theory.logdet: a stored card without it predates the                                    \
            key (its determinant was dense; lf_ckpt_compat) */

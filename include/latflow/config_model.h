@@ -9,7 +9,8 @@
 typedef enum lf_base_kind {
   LF_BASE_NORMAL = 0,
   LF_BASE_FREE_FIELD = 1,
-  LF_BASE_HAAR = 2
+  LF_BASE_HAAR = 2,
+  LF_BASE_PLAQUETTE = 3
 } lf_base_kind;
 typedef enum lf_act_kind { LF_ACT_LEAKY_RELU = 0, LF_ACT_TANH = 1 } lf_act_kind;
 typedef enum lf_coupling_kind { LF_COUPLING_AFFINE = 0, LF_COUPLING_SPLINE = 1 } lf_coupling_kind;
@@ -17,8 +18,10 @@ typedef enum lf_init_kind { LF_INIT_KAIMING = 0, LF_INIT_XAVIER = 1 } lf_init_ki
 typedef enum lf_precision { LF_PREC_F32 = 0, LF_PREC_F64 = 1 } lf_precision;
 
 typedef struct lf_model_cfg {
-  lf_base_kind base;         /* model.base: normal | free_field | haar                 */
+  lf_base_kind base;         /* model.base: normal | free_field | haar | plaquette */
   double base_mass;          /* model.base_mass: initial mass of free_field, > 0; 1.0 */
+  double base_beta;          /* model.base_beta >= 0: plaquette's initial weight
+                                exp(base_beta cos theta_P); default theory.beta       */
   int layers;                /* model.layers >= 1; default 16                          */
   int hidden[LF_MAX_HIDDEN]; /* model.hidden: 1..8 entries, each >= 1; default [8, 8]  */
   int nhidden;

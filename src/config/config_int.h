@@ -58,7 +58,7 @@ typedef struct keydef {
 } keydef;
 
 /* NKEYS: the number of entries of lf_cfg_keys (config_keys.c checks it against the table). */
-enum { NKEYS = 76, PATH_BUF = 160, MSG_BUF = 1024 };
+enum { NKEYS = 77, PATH_BUF = 160, MSG_BUF = 1024 };
 
 extern const keydef lf_cfg_keys[]; /* NKEYS entries, in the order of the card */
 

@@ -14,7 +14,7 @@
 
 /* ---- the key table ------------------------------------------------------------------------ */
 
-const char *const lf_cfg_base_names[] = {"normal", "free_field", "haar", NULL};
+const char *const lf_cfg_base_names[] = {"normal", "free_field", "haar", "plaquette", NULL};
 static const char *const ACT_NAMES[] = {"leaky_relu", "tanh", NULL};
 const char *const lf_cfg_coupling_names[] = {"affine", "spline", NULL};
 static const char *const INIT_NAMES[] = {"kaiming", "xavier", NULL};
@@ -57,6 +57,7 @@ const keydef lf_cfg_keys[] = {
   SEC("model"),
   {"model.base", K_ENUM, R_NONE, O(model.base), 0, lf_cfg_base_names, LF_CONFIG_GIVEN_BASE},
   {"model.base_mass", K_DOUBLE, R_GT0, O(model.base_mass), 0, NULL, 0},
+  {"model.base_beta", K_DOUBLE, R_GE0, O(model.base_beta), 0, NULL, LF_CONFIG_GIVEN_BASE_BETA},
   {"model.layers", K_INT, R_GE1, O(model.layers), 0, NULL, 0},
   {"model.hidden", K_HIDDEN, R_NONE, O(model.hidden), 0, NULL, 0},
   {"model.kernel", K_INT, R_ODD, O(model.kernel), 0, NULL, 0},
@@ -184,6 +185,7 @@ void lf_cfg_dependent_defaults(lf_config *c) {
     c->train.optimizer.eps = default_eps(c->train.optimizer.name);
   const int gauge = c->theory.name == LF_THEORY_U1 || c->theory.name == LF_THEORY_SCHWINGER;
   if (!(c->given & LF_CONFIG_GIVEN_BASE)) c->model.base = gauge ? LF_BASE_HAAR : LF_BASE_NORMAL;
+  if (!(c->given & LF_CONFIG_GIVEN_BASE_BETA)) c->model.base_beta = c->theory.beta;
   if (!(c->given & LF_CONFIG_GIVEN_COUPLING))
     c->model.coupling = gauge ? LF_COUPLING_SPLINE : LF_COUPLING_AFFINE;
   if (!(c->given & LF_CONFIG_GIVEN_OBSERVABLES)) {
@@ -214,6 +216,7 @@ void lf_config_defaults(lf_config *cfg) {
   lf_model_cfg *m = &cfg->model;
   m->base = LF_BASE_NORMAL;
   m->base_mass = 1.0;
+  m->base_beta = 2.0;
   m->layers = 16;
   m->nhidden = 2;
   m->hidden[0] = m->hidden[1] = 8;

@@ -267,14 +267,16 @@ static lf_status flow_rules(const lf_config *c) {
    * need a gauge theory on sides that are multiples of 4 (stripe masks of period 4) */
   const lf_model_cfg *m = &c->model;
   const int gauge_theory = c->theory.name == LF_THEORY_U1 || c->theory.name == LF_THEORY_SCHWINGER;
-  const int spline = m->coupling == LF_COUPLING_SPLINE, haar = m->base == LF_BASE_HAAR;
+  const int spline = m->coupling == LF_COUPLING_SPLINE;
+  const int haar = m->base == LF_BASE_HAAR || m->base == LF_BASE_PLAQUETTE;
   const char *gmsg = NULL, *gkey = NULL;
   if (gauge_theory && !(spline && haar)) {
-    gmsg = "link angles need the gauge-equivariant flow (model.base haar, model.coupling spline)";
+    gmsg = "link angles need the gauge-equivariant flow (model.base haar or plaquette, "
+           "model.coupling spline)";
     gkey = spline ? "model.base" : "model.coupling";
   } else if (!gauge_theory && (spline || haar)) {
-    gmsg = "model.base haar and model.coupling spline are the U(1) gauge flow: theory.name must "
-           "be u1 or schwinger";
+    gmsg = "model.base haar or plaquette and model.coupling spline are the U(1) gauge flow: "
+           "theory.name must be u1 or schwinger";
     gkey = spline ? "model.coupling" : "model.base";
   } else if (spline && (c->theory.shape[0] % 4 || c->theory.shape[1] % 4)) {
     gmsg = "the gauge flow's stripe masks need both sides to be multiples of 4";

@@ -291,9 +291,7 @@ lf_status lf_train_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_
                 "%s | %zu parameters | estimator %s, batch %d over %d rank%s, %ld steps",
                 desc, cfg->model.layers, cfg->model.nhidden > 0 ? cfg->model.hidden[0] : 0,
                 cfg->model.kernel,
-                cfg->model.base == LF_BASE_FREE_FIELD ? "free_field"
-                : cfg->model.base == LF_BASE_HAAR     ? "haar"
-                                                      : "normal",
+                lf_model_arch_value_name(lf_model_arch_find("base"), cfg->model.base),
                 cfg->model.precision == LF_PREC_F32 ? "single" : "double", m.nparams,
                 lf_estimator_name(cfg->train.estimator), cfg->train.batch, ntrain,
                 ntrain > 1 ? "s" : "", cfg->train.steps);

@@ -145,13 +145,15 @@ static lf_status model_init(lf_model *m, const lf_model_cfg *cfg, int C, int L0,
   if (Bmax < 1) return LF_FAIL(LF_ERR_INVALID, "model: Bmax must be >= 1, got %d", Bmax);
   if (C < 1) return LF_FAIL(LF_ERR_INVALID, "model: components C must be >= 1, got %d", C);
   const int gauge = cfg->coupling == LF_COUPLING_SPLINE;
-  if (gauge && (cfg->base != LF_BASE_HAAR || C != 2))
+  const int angles = cfg->base == LF_BASE_HAAR || cfg->base == LF_BASE_PLAQUETTE;
+  if (gauge && (!angles || C != 2))
     return LF_FAIL(LF_ERR_INVALID,
-                   "model: coupling 'spline' is the U(1) gauge flow: it needs base 'haar' and a "
-                   "theory with 2 link angles per site, got base %d, C=%d",
+                   "model: coupling 'spline' is the U(1) gauge flow: it needs base 'haar' or "
+                   "'plaquette' and a theory with 2 link angles per site, got base %d, C=%d",
                    (int)cfg->base, C);
-  if (!gauge && cfg->base == LF_BASE_HAAR)
-    return LF_FAIL(LF_ERR_INVALID, "model: base 'haar' (uniform angles) needs coupling 'spline'");
+  if (!gauge && angles)
+    return LF_FAIL(LF_ERR_INVALID,
+                   "model: base 'haar' or 'plaquette' (link angles) needs coupling 'spline'");
   m->cfg = *cfg;
   m->ops = cfg->precision == LF_PREC_F32 ? &lf_flow_ops_f : &lf_flow_ops_d;
   m->C = C;
@@ -160,7 +162,7 @@ static lf_status model_init(lf_model *m, const lf_model_cfg *cfg, int C, int L0,
   m->V = L0 * L1;
   m->real_size = m->ops->real_size;
   LF_CHECK(lf_lattice_init(&m->lat, L0, L1, 0));
-  LF_CHECK(lf_base_init(&m->base, cfg->base, C, L0, L1));
+  LF_CHECK(lf_base_init(&m->base, cfg->base, C, L0, L1, cfg->spline_bins));
   m->nbase = (size_t)lf_base_nparams(&m->base);
   m->nparams = m->nbase + m->ops->nparams(cfg, C);
   m->params = lf_alloc(m->nparams * m->real_size);
@@ -221,7 +223,7 @@ void lf_model_init_params(lf_model *m, uint64_t seed) {
   const lf_rng_key key = lf_rng_key_make(seed, LF_STREAM_INIT);
   m->ops->init_params(m->flow, m->cfg.init, m->cfg.init_scale, key, (uint64_t)m->nbase);
   if (m->nbase) {
-    lf_base_param_init(&m->base, m->cfg.base_mass, m->theta);
+    lf_base_param_init(&m->base, m->cfg.base_mass, m->cfg.base_beta, m->theta);
     to_net(m, m->nbase, m->theta, m->params);
   }
   memset(m->grads, 0, m->nparams * m->real_size);

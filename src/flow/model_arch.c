@@ -21,7 +21,7 @@ _Static_assert(sizeof(lf_coupling_kind) == sizeof(int), "enums are read as int")
 _Static_assert(sizeof(lf_init_kind) == sizeof(int), "enums are read as int");
 _Static_assert(sizeof(lf_precision) == sizeof(int), "enums are read as int");
 
-static const char *const BASE_NAMES[] = {"normal", "free_field", "haar", NULL};
+static const char *const BASE_NAMES[] = {"normal", "free_field", "haar", "plaquette", NULL};
 static const char *const ACT_NAMES[] = {"leaky_relu", "tanh", NULL};
 static const char *const COUPLING_NAMES[] = {"affine", "spline", NULL};
 static const char *const INIT_NAMES[] = {"kaiming", "xavier", NULL};
@@ -37,6 +37,7 @@ static const lf_model_arch_field ARCH[] = {
     {"L1", LF_ARCH_INT, M(L1), NULL, 2, 2, 0},
     {"base", LF_ARCH_ENUM, M(cfg.base), BASE_NAMES, 3, 3, A | S},
     {"base_mass", LF_ARCH_REAL, M(cfg.base_mass), NULL, -1, -1, A},
+    {"base_beta", LF_ARCH_REAL, M(cfg.base_beta), NULL, -1, -1, A},
     {"layers", LF_ARCH_INT, M(cfg.layers), NULL, 4, 4, A | S},
     {"nhidden", LF_ARCH_INT, M(cfg.nhidden), NULL, 5, 11, S},
     {"hidden", LF_ARCH_INTS, M(cfg.hidden), NULL, 11, 12, A | S}, /* nhidden entries */

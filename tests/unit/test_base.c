@@ -81,13 +81,13 @@ static void check_dense(int L0, int L1, int C, double m) {
   const double logdet2K = cholesky(V, M);
 
   lf_base ff, nb;
-  lf_status rc = lf_base_init(&ff, LF_BASE_FREE_FIELD, C, L0, L1);
-  rc |= lf_base_init(&nb, LF_BASE_NORMAL, C, L0, L1);
+  lf_status rc = lf_base_init(&ff, LF_BASE_FREE_FIELD, C, L0, L1, 0);
+  rc |= lf_base_init(&nb, LF_BASE_NORMAL, C, L0, L1, 0);
   CHECK(rc == LF_OK && lf_base_nparams(&ff) == 1 && lf_base_nparams(&nb) == 0,
         "init %dx%d C=%d: nparams free_field %d, normal %d", L0, L1, C, lf_base_nparams(&ff),
         lf_base_nparams(&nb));
   double th0 = 0.0;
-  lf_base_param_init(&ff, m, &th0);
+  lf_base_param_init(&ff, m, 0.0, &th0);
   CHECK(fabs(th0 - theta) < 1e-15, "param_init(m=%g) gives theta=log m=%.15g", m, th0);
 
   randn(1, (size_t)B * n, 1.3, z);
@@ -191,7 +191,7 @@ static void check_gradients(lf_base_kind kind, int L0, int L1, int C, double m) 
   const int B = 3, n = C * L0 * L1;
   const char *name = kind == LF_BASE_NORMAL ? "normal" : "free_field";
   lf_base base;
-  lf_status rc = lf_base_init(&base, kind, C, L0, L1);
+  lf_status rc = lf_base_init(&base, kind, C, L0, L1, 0);
   CHECK(rc == LF_OK, "init %s %dx%d C=%d", name, L0, L1, C);
   double theta = log(m), dlogr[3], logr[3];
   double *eps = malloc(sizeof(double) * B * n), *z = malloc(sizeof(double) * B * n);
@@ -249,7 +249,7 @@ static void check_statistics(void) {
   enum { L0 = 4, L1 = 6, V = L0 * L1, N = 20000, BB = 500 };
   const double m = 0.7, theta = log(m);
   lf_base base;
-  lf_status rc = lf_base_init(&base, LF_BASE_FREE_FIELD, 1, L0, L1);
+  lf_status rc = lf_base_init(&base, LF_BASE_FREE_FIELD, 1, L0, L1, 0);
   CHECK(rc == LF_OK, "init free_field 4x6");
   double *eps = malloc(sizeof(double) * BB * V), *z = malloc(sizeof(double) * BB * V);
   double logr[BB], s1[V] = {0}, s2[V] = {0};
@@ -305,7 +305,7 @@ static void check_exact_flow(void) {
   lf_theory th;
   lf_base base;
   lf_status rc = lf_theory_init(&th, &tc);
-  rc |= lf_base_init(&base, LF_BASE_FREE_FIELD, 1, L0, L1);
+  rc |= lf_base_init(&base, LF_BASE_FREE_FIELD, 1, L0, L1, 0);
   CHECK(rc == LF_OK, "init phi4 (lambda=0) and free_field 4x6: rc=%d", (int)rc);
   if (rc != LF_OK) return;
   double *eps = malloc(sizeof(double) * B * V), *z = malloc(sizeof(double) * B * V);
@@ -339,7 +339,7 @@ static void check_exact_flow(void) {
 static void check_haar(void) {
   lf_base b;
   const int C = 2, L0 = 4, L1 = 6, B = 500, n = C * L0 * L1;
-  lf_status rc = lf_base_init(&b, LF_BASE_HAAR, C, L0, L1);
+  lf_status rc = lf_base_init(&b, LF_BASE_HAAR, C, L0, L1, 0);
   CHECK(rc == LF_OK && lf_base_nparams(&b) == 0, "haar base init (C=2, 4x6), no parameters");
   double *eps = malloc(sizeof(double) * (size_t)B * n), *z = malloc(sizeof(double) * (size_t)B * n);
   double logr[500], logr2[500];
@@ -380,7 +380,7 @@ static void check_haar(void) {
 int main(void) {
   lf_base b;
   check_haar();
-  lf_status rc = lf_base_init(&b, LF_BASE_FREE_FIELD, 0, 4, 4);
+  lf_status rc = lf_base_init(&b, LF_BASE_FREE_FIELD, 0, 4, 4, 0);
   CHECK(rc == LF_ERR_INVALID, "C=0 refused: '%s'", lf_last_error());
   lf_base_free(&b);
 

@@ -174,6 +174,8 @@ static void nondefault(lf_config *c) {
   c->given |= LF_CONFIG_GIVEN_LOGDET;
   c->model.base = LF_BASE_HAAR;
   c->model.base_mass = 2.0 / 3.0;
+  c->model.base_beta = 0.3125;
+  c->given |= LF_CONFIG_GIVEN_BASE_BETA;
   c->model.layers = 24;
   c->model.nhidden = 3;
   c->model.hidden[0] = 5;
@@ -755,7 +757,8 @@ static void test_flow_rules(void) {
       "card: theory.shape: the gauge flow's stripe masks need both sides to be multiples of 4",
       "card: theory.shape: the gauge flow's stripe masks need both sides to be multiples of 4",
       "card: model.coupling: link angles need the gauge-equivariant flow",
-      "card: model.coupling: model.base haar and model.coupling spline are the U(1) gauge flow"};
+      "card: model.coupling: model.base haar or plaquette and model.coupling spline are the U(1) "
+      "gauge flow"};
   for (size_t i = 0; i < sizeof cards / sizeof cards[0]; i++) {
     lf_config c;
     lf_config_defaults(&c);
