@@ -41,4 +41,15 @@ typedef struct lf_phi4_2x2_exact {
 } lf_phi4_2x2_exact;
 lf_status lf_phi4_2x2_exact_eval(double m2, double lambda, int n, lf_phi4_2x2_exact *out);
 
+/* Pure U(1) gauge theory in 2D, Wilson action S = -beta sum_P cos theta_P on a periodic
+ * torus of V plaquettes, exactly (the character expansion, docs/PHYSICS.md section 8.6):
+ * <cos theta_P>, <Q^2> and chi_t = <Q^2>/V of the geometric charge (<Q> = 0), and I_0,
+ * I_1(beta) from the same quadrature. Needs 0 < beta <= 1e4 and V >= 1 (LF_ERR_INVALID);
+ * allocates (LF_ERR_NOMEM). Code: src/theory/u1_exact.c. */
+typedef struct lf_u1_exact {
+  double plaq, q2, chi_t;
+  double I0, I1;
+} lf_u1_exact;
+lf_status lf_u1_exact_eval(double beta, int V, lf_u1_exact *out);
+
 #endif

@@ -8,6 +8,7 @@
 
 #include "latflow/analyze.h"
 #include "latflow/ensemble.h"
+#include "latflow/exact.h"
 #include "latflow/log.h"
 #include "latflow/table.h"
 #include "latflow/timer.h"
@@ -41,6 +42,22 @@ static void add_num_or_null(cJSON *o, const char *key, double v) {
     cJSON_AddNumberToObject(o, key, v);
   else
     cJSON_AddNullToObject(o, key);
+}
+
+/* The exact value of observable obs where latflow knows one: pure U(1) (the character
+ * expansion, latflow/exact.h): plaq, topo (<Q> = 0) and chi_t. 0 if none. */
+static int exact_of(const lf_ensemble *e, const char *obs, double *x) {
+  if (e->cfg.theory.name != LF_THEORY_U1) return 0;
+  const int isp = !strcmp(obs, "plaq"), ist = !strcmp(obs, "topo"), isc = !strcmp(obs, "chi_t");
+  if (!isp && !ist && !isc) return 0;
+  if (ist) {
+    *x = 0.0;
+    return 1;
+  }
+  lf_u1_exact ex;
+  if (lf_u1_exact_eval(e->cfg.theory.beta, e->info.L0 * e->info.L1, &ex) != LF_OK) return 0;
+  *x = isp ? ex.plaq : ex.chi_t;
+  return 1;
 }
 
 void lf_analysis_to_json(const char *file, const lf_ensemble *e, const lf_analysis *a,
@@ -105,6 +122,11 @@ void lf_analysis_to_json(const char *file, const lf_ensemble *e, const lf_analys
     add_num_or_null(o, "eff_samples", s->eff_samples);
     add_num_or_null(o, "eff_samples_per_s", s->eff_per_s);
     add_num_or_null(o, "eff_samples_per_s_with_training", s->eff_per_s_total);
+    double x;
+    if (exact_of(e, s->name, &x)) { /* "exact" and its z-score (null if no error) */
+      cJSON_AddNumberToObject(o, "exact", x);
+      add_num_or_null(o, "z_exact", (s->g.value - x) / s->g.error);
+    }
     cJSON_AddNumberToObject(o, "non_finite", (double)s->nonfinite);
     cJSON *w = cJSON_AddArrayToObject(o, "warnings");
     for (int i = 0; i < s->warnings.n; i++)
@@ -181,6 +203,15 @@ void lf_analysis_print(FILE *f, const char *file, const lf_ensemble *e, const lf
     fputs(table, f);
     lf_free(table);
   }
+  int first = 1;
+  for (int k = 0; k < a->nobs; k++) {
+    double x;
+    if (!exact_of(e, a->obs[k].name, &x)) continue;
+    fprintf(f, "%s%s %.8g (z %s)", first ? "  exact (character expansion): " : ", ", a->obs[k].name,
+            x, num(b1, sizeof b1, "%+.2f", (a->obs[k].g.value - x) / a->obs[k].g.error));
+    first = 0;
+  }
+  if (!first) fputc('\n', f);
   lf_analysis_print_warnings(f, a, "  ");
 }
 
