@@ -174,6 +174,23 @@ static const char *num(char *buf, size_t n, const char *fmt, double v) {
   return buf;
 }
 
+void lf_analysis_print_exact(FILE *f, const lf_ensemble *e, const lf_analysis *a,
+                             const lf_analysis *h) {
+  char b1[32], b2[32];
+  int first = 1;
+  for (int k = 0; k < a->nobs; k++) {
+    double x;
+    if (!exact_of(e, a->obs[k].name, &x)) continue;
+    const lf_obs_stats *s = &a->obs[k], *t = h && k < h->nobs ? &h->obs[k] : NULL;
+    fprintf(f, "%s%s %.8g (z %s%s%s)", first ? "  exact (character expansion): " : ", ", s->name, x,
+            t ? "flow " : "", num(b1, sizeof b1, "%+.2f", (s->g.value - x) / s->g.error),
+            t ? ", HMC " : "");
+    if (t) fputs(num(b2, sizeof b2, "%+.2f", (t->g.value - x) / t->g.error), f);
+    first = 0;
+  }
+  if (!first) fputc('\n', f);
+}
+
 void lf_analysis_print_warnings(FILE *f, const lf_analysis *a, const char *indent) {
   for (int i = 0; i < a->warnings.n; i++)
     fprintf(f, "%sWARNING: %s\n", indent, a->warnings.text[i]);
@@ -203,15 +220,7 @@ void lf_analysis_print(FILE *f, const char *file, const lf_ensemble *e, const lf
     fputs(table, f);
     lf_free(table);
   }
-  int first = 1;
-  for (int k = 0; k < a->nobs; k++) {
-    double x;
-    if (!exact_of(e, a->obs[k].name, &x)) continue;
-    fprintf(f, "%s%s %.8g (z %s)", first ? "  exact (character expansion): " : ", ", a->obs[k].name,
-            x, num(b1, sizeof b1, "%+.2f", (a->obs[k].g.value - x) / a->obs[k].g.error));
-    first = 0;
-  }
-  if (!first) fputc('\n', f);
+  lf_analysis_print_exact(f, e, a, NULL);
   lf_analysis_print_warnings(f, a, "  ");
 }
 

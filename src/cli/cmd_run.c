@@ -40,8 +40,8 @@ static lf_status analyze_file(const char *path, lf_ensemble *e, lf_analysis *a) 
 
 /* The summary of a run on f: the theory, the samplers' chain statistics, the table of
  * flow against HMC with its legend (latflow/table.h), the warnings and the files. */
-static void summary(FILE *f, const lf_config *cfg, const lf_analysis *fa, const lf_analysis *ha,
-                    const char *out) {
+static void summary(FILE *f, const lf_config *cfg, const lf_ensemble *fe, const lf_analysis *fa,
+                    const lf_analysis *ha, const char *out) {
   char desc[160];
   lf_theory_describe(&cfg->theory, desc, sizeof desc);
   fprintf(f, "\n== latflow run: %s ==\n", desc);
@@ -58,6 +58,7 @@ static void summary(FILE *f, const lf_config *cfg, const lf_analysis *fa, const 
     fprintf(f, "\n%s", table);
     lf_free(table);
   }
+  lf_analysis_print_exact(f, fe, fa, ha);
   if (fa->warnings.n || fa->warn) {
     fprintf(f, "flow (IMH) warnings:\n");
     lf_analysis_print_warnings(f, fa, "  ");
@@ -122,7 +123,7 @@ static lf_status run_pipeline(const lf_config *cfg, int force, int resume, MPI_C
     LF_CHECK(rc);
   }
   /* the table is the command's result (stdout), unless stdout carries the JSON object */
-  summary(json ? stderr : stdout, cfg, &fa, cfg->hmc.compare ? &ha : NULL, cfg->output);
+  summary(json ? stderr : stdout, cfg, &fe, &fa, cfg->hmc.compare ? &ha : NULL, cfg->output);
   fflush(stdout);
   if (json) {
     cJSON_AddStringToObject(json, "command", "run");

@@ -17,5 +17,10 @@ void lf_analysis_to_json(const char *file, const lf_ensemble *e, const lf_analys
 void lf_analysis_print(FILE *f, const char *file, const lf_ensemble *e, const lf_analysis *a);
 /* The ensemble's and the observables' warnings, one line each, every line led by indent. */
 void lf_analysis_print_warnings(FILE *f, const lf_analysis *a, const char *indent);
+/* The exact values latflow knows for e's theory (pure U(1): <cos theta_P>, <Q>, chi_t),
+ * one line with the z-score of a (and of h, the HMC analysis, if not NULL); nothing for
+ * other theories. */
+void lf_analysis_print_exact(FILE *f, const lf_ensemble *e, const lf_analysis *a,
+                             const lf_analysis *h);
 
 #endif
