@@ -7,9 +7,11 @@
  *   (d) gauge equivariance: f(T_a theta) = T_a f(theta) mod 2 pi, logdet unchanged
  *   (e) the same for a stack of 8 layers (every mask once)
  *   (f) float against double
- *   (g) the model (base haar + coupling spline): log q of the sampling path equals log q
- *       of the density path, nograd equals sample, and both parameter gradients (RT
- *       through sample_backward, RE through logq_backward) against central differences
+ *   (g) the model (base haar or plaquette + coupling spline): log q of the sampling path
+ *       equals log q of the density path, nograd equals sample, and both parameter
+ *       gradients (RT through sample_backward, RE through logq_backward; with plaquette
+ *       they include the base's 3K spline parameters, started at base_beta = 1.3 and
+ *       perturbed) against central differences
  *   (h) the no-grad forward of the stack (the layers' forward_nograd over chunks of
  *       samples) on an 8x12 lattice, float and double: phi and logdet equal the saved
  *       forward's bit for bit with a batch that splits into several chunks and a
@@ -355,10 +357,12 @@ static double mloss(void *q) {
   return s;
 }
 
-static void check_model(void) {
+static void check_model(lf_base_kind base) {
+  const char *bname = base == LF_BASE_PLAQUETTE ? "plaquette" : "haar";
   lf_model_cfg cfg;
   memset(&cfg, 0, sizeof cfg);
-  cfg.base = LF_BASE_HAAR;
+  cfg.base = base;
+  cfg.base_beta = 1.3; /* plaquette: a non-trivial spline start */
   cfg.coupling = LF_COUPLING_SPLINE;
   cfg.spline_bins = 6;
   cfg.layers = 8;
@@ -371,9 +375,17 @@ static void check_model(void) {
   cfg.precision = LF_PREC_F64;
   lf_model m;
   lf_status rc = lf_model_init(&m, &cfg, 2, L, L, 3);
-  CHECK(rc == LF_OK, "model haar + spline init: %s", rc == LF_OK ? "ok" : lf_last_error());
+  CHECK(rc == LF_OK, "model %s + spline init: %s", bname, rc == LF_OK ? "ok" : lf_last_error());
   if (rc != LF_OK) return;
   lf_model_init_params(&m, 17);
+  if (base == LF_BASE_PLAQUETTE) { /* move the spline off its fitted start */
+    double *p0 = malloc(m.nparams * sizeof(double)), d[3 * 6];
+    lf_model_get_params(&m, p0);
+    lf_test_randn(503, (size_t)m.nbase, d);
+    for (size_t j = 0; j < m.nbase; j++) p0[j] += 0.3 * d[j];
+    lf_model_set_params(&m, p0);
+    free(p0);
+  }
   const int B = 3;
   double eps[3 * N], phi[3 * N], phi2[3 * N], ref[3 * N], r[3 * N], c[3], logq[3], logq2[3],
       logq3[3];
@@ -389,9 +401,9 @@ static void check_model(void) {
   double e = 0.0;
   for (int b = 0; b < B; b++) e = fmax(e, fabs(logq3[b] - logq[b]));
   CHECK(same && lo >= 0.0 && hi < TWO_PI && e < 1e-10,
-        "model: nograd bitwise equal %d, phi in [%.3f, %.3f], |logq(sample) - logq(phi)| %.2e "
-        "(logq %.4f, Haar alone %.4f)",
-        same, lo, hi, e, logq[0], -N * log(TWO_PI));
+        "model %s: nograd bitwise equal %d, phi in [%.3f, %.3f], |logq(sample) - logq(phi)| "
+        "%.2e (logq %.4f, Haar alone %.4f)",
+        bname, same, lo, hi, e, logq[0], -N * log(TWO_PI));
 
   double *p = malloc(m.nparams * sizeof(double)), *g = malloc(m.nparams * sizeof(double));
   lf_model_get_params(&m, p);
@@ -410,8 +422,10 @@ static void check_model(void) {
     }
     lf_model_get_grads(&m, g);
     const double err = lf_gradcheck_scaled(mloss, &x, p, g, m.nparams, 1e-5);
-    CHECK(err < 1e-6, "model: %s parameter gradients (%zu) vs central FD: worst err %.2e",
-          re ? "RE (logq_backward)" : "RT (sample_backward)", m.nparams, err);
+    CHECK(err < 1e-6,
+          "model %s: %s parameter gradients (%zu, %zu of the base) vs central FD: "
+          "worst err %.2e",
+          bname, re ? "RE (logq_backward)" : "RT (sample_backward)", m.nparams, m.nbase, err);
   }
   lf_model_set_params(&m, p);
 
@@ -426,14 +440,15 @@ static void check_model(void) {
     double ep = 0.0, el = 0.0;
     for (int i = 0; i < B * N; i++) ep = fmax(ep, fabs(adiff(phi2[i], phi[i])));
     for (int b = 0; b < B; b++) el = fmax(el, fabs(logq2[b] - logq[b]));
-    CHECK(ep < 1e-5 && el < 1e-4, "model float vs double: phi %.2e, logq %.2e (|logq| %.1f)", ep,
-          el, fabs(logq[0]));
+    CHECK(ep < 1e-5 && el < 1e-4, "model %s float vs double: phi %.2e, logq %.2e (|logq| %.1f)",
+          bname, ep, el, fabs(logq[0]));
     lf_model_free(&mf);
   }
   CHECK(rc == LF_OK, "float model init");
   free(p);
   free(g);
   lf_model_free(&m);
+  if (base != LF_BASE_HAAR) return;
 
   /* refused combinations */
   cfg.base = LF_BASE_NORMAL;
@@ -445,6 +460,9 @@ static void check_model(void) {
   cfg.coupling = LF_COUPLING_AFFINE;
   rc = lf_model_init(&m, &cfg, 2, L, L, 1);
   CHECK(rc == LF_ERR_INVALID, "haar with affine refused: '%s'", lf_last_error());
+  cfg.base = LF_BASE_PLAQUETTE;
+  rc = lf_model_init(&m, &cfg, 2, L, L, 1);
+  CHECK(rc == LF_ERR_INVALID, "plaquette with affine refused: '%s'", lf_last_error());
 }
 
 /* ---- (h) the no-grad forward on a rectangular lattice -------------------------------- */
@@ -625,7 +643,8 @@ int main(void) {
   nograd_f();
   check_rect_masks();
   check_isas();
-  check_model();
+  check_model(LF_BASE_HAAR);
+  check_model(LF_BASE_PLAQUETTE);
   check_masks();
   char name[64];
   for (int mu = 0; mu < 2; mu++)
