@@ -19,6 +19,9 @@
  *       bit for bit (the saved state is intact), phi may alias z; on the same lattice the
  *       masks hold (frozen plaquettes unchanged, only active links move, V/4 active) and
  *       the round trip closes
+ *   (j) the normalization identity E_q[d log q(phi)/d theta] = 0 (the score of the RE
+ *       estimator) over 64000 samples: haar, every parameter; plaquette, the base's
+ *       spline parameters (its coupling-layer parameters carry a known bias, printed)
  *   (i) the SIMD copies (lf_nn_set_isa generic, AVX2, AVX-512; libmvec in the splines
  *       and cos/sin): the stack's forward and gradients agree across them to 1e-12
  * Plaquettes and gauge transformations are computed here, independently of the library. */
@@ -465,6 +468,92 @@ static void check_model(lf_base_kind base) {
   CHECK(rc == LF_ERR_INVALID, "plaquette with affine refused: '%s'", lf_last_error());
 }
 
+/* ---- (j) the normalization identity E_q[d log q(phi)/d theta] = 0 ------------------------
+ * The mean over NB batches of B samples phi ~ q of the gradient of (1/B) sum_b log q(phi_b)
+ * at fixed phi (lf_model_logq_backward: the score that the RE estimator uses), per
+ * parameter, with its standard error over the batches; max |z| against the two-sided
+ * Bonferroni bound for the n parameters checked (family-wise 1e-3). haar: all
+ * parameters; plaquette: the base's 3K spline parameters. For the plaquette base the
+ * coupling layers' parameters are not checked: their mean score is not zero, because the
+ * plaquette base's density on the links jumps where the holonomy wraps and the coupling
+ * layers move that surface (docs/PHYSICS.md 8.9, "Training gradients: a caveat"); the
+ * value is printed. */
+static double bonferroni_z(size_t n) {
+  double lo = 0.0, hi = 40.0; /* P(|N(0,1)| > z) = 1e-3 / n, by bisection on erfc */
+  for (int k = 0; k < 200; k++) {
+    const double mid = 0.5 * (lo + hi);
+    if (erfc(mid / sqrt(2.0)) > 1e-3 / (double)n)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+static void check_score(lf_base_kind base) {
+  enum { SB = 64, NB = 1000 };
+  const char *bname = base == LF_BASE_PLAQUETTE ? "plaquette" : "haar";
+  lf_model_cfg cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.base = base;
+  cfg.base_beta = 1.5;
+  cfg.coupling = LF_COUPLING_SPLINE;
+  cfg.spline_bins = 8;
+  cfg.layers = 2;
+  cfg.nhidden = 1;
+  cfg.hidden[0] = 4;
+  cfg.kernel = 3;
+  cfg.activation = LF_ACT_LEAKY_RELU;
+  cfg.init = LF_INIT_KAIMING;
+  cfg.init_scale = 1.0;
+  cfg.precision = LF_PREC_F64;
+  lf_model m;
+  lf_status rc = lf_model_init(&m, &cfg, 2, L, L, SB);
+  CHECK(rc == LF_OK, "score %s: model init: %s", bname, rc == LF_OK ? "ok" : lf_last_error());
+  if (rc != LF_OK) return;
+  lf_model_init_params(&m, 7);
+  const size_t np = m.nparams, nb = m.nbase;
+  double *eps = malloc(sizeof(double) * SB * N), *phi = malloc(sizeof(double) * SB * N);
+  double *g = malloc(np * sizeof *g), *s = calloc(np, sizeof *s), *s2 = calloc(np, sizeof *s2);
+  double lq[SB], c[SB];
+  for (int b = 0; b < SB; b++) c[b] = 1.0 / SB;
+  for (uint32_t r = 0; r < NB; r++) {
+    lf_test_randn(1000 + r, (size_t)SB * N, eps);
+    lf_model_sample_nograd(&m, SB, eps, phi, lq);
+    lf_model_zero_grad(&m);
+    lf_model_logq(&m, SB, phi, lq);
+    lf_model_logq_backward(&m, SB, c);
+    lf_model_get_grads(&m, g);
+    for (size_t i = 0; i < np; i++) s[i] += g[i], s2[i] += g[i] * g[i];
+  }
+  double zc = 0.0, zo = 0.0; /* checked, other */
+  const size_t nc = base == LF_BASE_PLAQUETTE ? nb : np;
+  for (size_t i = 0; i < np; i++) {
+    const double mean = s[i] / NB, se = sqrt(fmax(s2[i] / NB - mean * mean, 0.0) / NB);
+    const double z = se > 0 ? fabs(mean) / se : (mean == 0 ? 0.0 : INFINITY);
+    if (i < nc)
+      zc = fmax(zc, z);
+    else
+      zo = fmax(zo, z);
+  }
+  const double zthr = bonferroni_z(nc);
+  CHECK(zc < zthr,
+        "score %s: E_q[d log q/d theta] = 0 over %d x %d samples: max |z| %.2f < %.2f "
+        "(Bonferroni) over %zu parameters%s",
+        bname, NB, SB, zc, zthr, nc, base == LF_BASE_PLAQUETTE ? " (the base spline)" : "");
+  if (base == LF_BASE_PLAQUETTE)
+    fprintf(stderr,
+            "     score plaquette: the %zu coupling-layer parameters (not checked, a known "
+            "bias): max |z| %.1f\n",
+            np - nb, zo);
+  free(eps);
+  free(phi);
+  free(g);
+  free(s);
+  free(s2);
+  lf_model_free(&m);
+}
+
 /* ---- (h) the no-grad forward on a rectangular lattice -------------------------------- */
 #define RL0 8
 #define RL1 12
@@ -645,6 +734,8 @@ int main(void) {
   check_isas();
   check_model(LF_BASE_HAAR);
   check_model(LF_BASE_PLAQUETTE);
+  check_score(LF_BASE_HAAR);
+  check_score(LF_BASE_PLAQUETTE);
   check_masks();
   char name[64];
   for (int mu = 0; mu < 2; mu++)
