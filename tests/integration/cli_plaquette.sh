@@ -8,8 +8,9 @@
 # worse than base_beta = beta (fresh-sample ESS); an interrupted training resumes to
 # bitwise the same parameters; train.init_from moves a plaquette model into a plaquette
 # model (another base_beta too) but a haar model into a plaquette one, and back, is
-# refused (exit 2, train.init_from, another architecture); plaquette with phi4, with the
-# affine coupling and base_beta < 0 are refused naming the key.
+# refused (exit 2, train.init_from, another architecture); python/latflow_h5.py names the
+# base's parameters base.spline and reads base_beta (when /usr/bin/python3 has h5py);
+# plaquette with phi4, with the affine coupling and base_beta < 0 are refused naming the key.
 # usage: cli_plaquette.sh LATFLOW WORKDIR SOURCEDIR
 set -u
 # shellcheck source=tests/lib.sh
@@ -106,6 +107,21 @@ ex=$(awk 'BEGIN { x = 1.5; t0 = 1; t1 = x; s0 = 1; s1 = x
                    printf "%.6f", s1 / s0 }')
 awk_ok 'e > 0 && (p - x) / e < 5 && (x - p) / e < 5' -v p="$p" -v e="$pe" -v x="$ex" \
   && ok "<plaq> = $p +- $pe vs exact $ex (|z| < 5)" || bad "<plaq> = '$p' +- '$pe' vs exact $ex"
+
+# --- the python reader: base.spline and base_beta (skipped without h5py and numpy) ---------
+py=${LATFLOW_TEST_PYTHON:-/usr/bin/python3}
+if "$py" -c "import h5py, numpy" 2>/dev/null && [ -n "$src" ]; then
+  expect_code 0 "python reader export-npz" -- "$py" "$src/python/latflow_h5.py" export-npz pq/model.h5 pq.npz
+  "$py" - pq.npz <<'PY' && ok "npz: base.spline [3K] = params[:3K], arch.base plaquette, arch.base_beta 3"     || bad "npz: base.spline or arch.base_beta wrong"
+import sys
+import numpy as np
+t = np.load(sys.argv[1])
+K = int(t["arch.spline_bins"])
+assert str(t["arch.base"]) == "plaquette" and float(t["arch.base_beta"]) == 3.0
+assert int(t["arch.nbase"]) == 3 * K and t["base.spline"].shape == (3 * K,)
+assert np.array_equal(t["base.spline"], t["params"][:3 * K])
+PY
+else echo "skip: $py cannot import h5py and numpy: python reader not checked"; fi
 
 # --- refusals ---------------------------------------------------------------------------
 expect_code 2 "base_beta -1 (--set)" -- "$lf" train pq.yaml --output x --set model.base_beta=-1
