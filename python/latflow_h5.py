@@ -135,7 +135,9 @@ def read_ensemble(path, configs=True):
 _ARCH_INT = ("C", "layers", "kernel", "nparams", "nbase", "optimizer_step", "train_steps",
              "n_train", "chain_steps", "chain_n_train")
 _ARCH_STR = ("theory", "base", "activation", "coupling", "init", "precision")
-_ARCH_REAL = ("base_mass", "init_scale", "train_seconds", "chain_seconds")
+_ARCH_REAL = ("base_mass", "base_beta", "init_scale", "train_seconds", "chain_seconds")
+# the name of the base's parameters [0, nbase) in model_tensors
+_BASE_TENSOR = {"free_field": "base.log_mass", "plaquette": "base.spline"}
 
 
 def _conv_shapes(cin, hidden, cout, k):
@@ -154,7 +156,8 @@ def _net_size(shapes):
 def model_tensors(arch, params):
     """The named tensors of the flat parameter arena (docs/FORMAT.md, "The .npz layout").
 
-    [0, nbase): the base ("base.log_mass" for free_field); then layer i = 0 .. layers-1,
+    [0, nbase): the base ("base.log_mass" for free_field, "base.spline" (3K: widths,
+    heights, derivatives) for plaquette); then layer i = 0 .. layers-1,
     each a conv net of convs j = 0 .. nhidden: "layer%02d.net.conv%d.weight" (cout, cin, k,
     k) then ".bias" (cout). affine: cin = C for conv 0, cout = 2C for the last (channels
     [0, C) = s, [C, 2C) = t). spline: cin = 2 (cos P, sin P), cout = 3K (bin widths
@@ -184,7 +187,7 @@ def model_tensors(arch, params):
                          % (nbase + L * _net_size(shapes), n))
     out = {}
     if nbase:
-        out["base.log_mass" if arch["base"] == "free_field" else "base.params"] = params[:nbase]
+        out[_BASE_TENSOR.get(arch["base"], "base.params")] = params[:nbase]
     off = nbase
     for i in range(L):
         for j, (ws, bs) in enumerate(shapes):

@@ -7,9 +7,11 @@
  *   (d) gauge equivariance: f(T_a theta) = T_a f(theta) mod 2 pi, logdet unchanged
  *   (e) the same for a stack of 8 layers (every mask once)
  *   (f) float against double
- *   (g) the model (base haar + coupling spline): log q of the sampling path equals log q
- *       of the density path, nograd equals sample, and both parameter gradients (RT
- *       through sample_backward, RE through logq_backward) against central differences
+ *   (g) the model (base haar or plaquette + coupling spline): log q of the sampling path
+ *       equals log q of the density path, nograd equals sample, and both parameter
+ *       gradients (RT through sample_backward, RE through logq_backward; with plaquette
+ *       they include the base's 3K spline parameters, started at base_beta = 1.3 and
+ *       perturbed) against central differences
  *   (h) the no-grad forward of the stack (the layers' forward_nograd over chunks of
  *       samples) on an 8x12 lattice, float and double: phi and logdet equal the saved
  *       forward's bit for bit with a batch that splits into several chunks and a
@@ -17,6 +19,9 @@
  *       bit for bit (the saved state is intact), phi may alias z; on the same lattice the
  *       masks hold (frozen plaquettes unchanged, only active links move, V/4 active) and
  *       the round trip closes
+ *   (j) the normalization identity E_q[d log q(phi)/d theta] = 0 (the score of the RE
+ *       estimator) over 64000 samples: haar, every parameter; plaquette, the base's
+ *       spline parameters (its coupling-layer parameters carry a known bias, printed)
  *   (i) the SIMD copies (lf_nn_set_isa generic, AVX2, AVX-512; libmvec in the splines
  *       and cos/sin): the stack's forward and gradients agree across them to 1e-12
  * Plaquettes and gauge transformations are computed here, independently of the library. */
@@ -355,10 +360,12 @@ static double mloss(void *q) {
   return s;
 }
 
-static void check_model(void) {
+static void check_model(lf_base_kind base) {
+  const char *bname = base == LF_BASE_PLAQUETTE ? "plaquette" : "haar";
   lf_model_cfg cfg;
   memset(&cfg, 0, sizeof cfg);
-  cfg.base = LF_BASE_HAAR;
+  cfg.base = base;
+  cfg.base_beta = 1.3; /* plaquette: a non-trivial spline start */
   cfg.coupling = LF_COUPLING_SPLINE;
   cfg.spline_bins = 6;
   cfg.layers = 8;
@@ -371,9 +378,17 @@ static void check_model(void) {
   cfg.precision = LF_PREC_F64;
   lf_model m;
   lf_status rc = lf_model_init(&m, &cfg, 2, L, L, 3);
-  CHECK(rc == LF_OK, "model haar + spline init: %s", rc == LF_OK ? "ok" : lf_last_error());
+  CHECK(rc == LF_OK, "model %s + spline init: %s", bname, rc == LF_OK ? "ok" : lf_last_error());
   if (rc != LF_OK) return;
   lf_model_init_params(&m, 17);
+  if (base == LF_BASE_PLAQUETTE) { /* move the spline off its fitted start */
+    double *p0 = malloc(m.nparams * sizeof(double)), d[3 * 6];
+    lf_model_get_params(&m, p0);
+    lf_test_randn(503, (size_t)m.nbase, d);
+    for (size_t j = 0; j < m.nbase; j++) p0[j] += 0.3 * d[j];
+    lf_model_set_params(&m, p0);
+    free(p0);
+  }
   const int B = 3;
   double eps[3 * N], phi[3 * N], phi2[3 * N], ref[3 * N], r[3 * N], c[3], logq[3], logq2[3],
       logq3[3];
@@ -389,9 +404,9 @@ static void check_model(void) {
   double e = 0.0;
   for (int b = 0; b < B; b++) e = fmax(e, fabs(logq3[b] - logq[b]));
   CHECK(same && lo >= 0.0 && hi < TWO_PI && e < 1e-10,
-        "model: nograd bitwise equal %d, phi in [%.3f, %.3f], |logq(sample) - logq(phi)| %.2e "
-        "(logq %.4f, Haar alone %.4f)",
-        same, lo, hi, e, logq[0], -N * log(TWO_PI));
+        "model %s: nograd bitwise equal %d, phi in [%.3f, %.3f], |logq(sample) - logq(phi)| "
+        "%.2e (logq %.4f, Haar alone %.4f)",
+        bname, same, lo, hi, e, logq[0], -N * log(TWO_PI));
 
   double *p = malloc(m.nparams * sizeof(double)), *g = malloc(m.nparams * sizeof(double));
   lf_model_get_params(&m, p);
@@ -410,8 +425,10 @@ static void check_model(void) {
     }
     lf_model_get_grads(&m, g);
     const double err = lf_gradcheck_scaled(mloss, &x, p, g, m.nparams, 1e-5);
-    CHECK(err < 1e-6, "model: %s parameter gradients (%zu) vs central FD: worst err %.2e",
-          re ? "RE (logq_backward)" : "RT (sample_backward)", m.nparams, err);
+    CHECK(err < 1e-6,
+          "model %s: %s parameter gradients (%zu, %zu of the base) vs central FD: "
+          "worst err %.2e",
+          bname, re ? "RE (logq_backward)" : "RT (sample_backward)", m.nparams, m.nbase, err);
   }
   lf_model_set_params(&m, p);
 
@@ -426,14 +443,15 @@ static void check_model(void) {
     double ep = 0.0, el = 0.0;
     for (int i = 0; i < B * N; i++) ep = fmax(ep, fabs(adiff(phi2[i], phi[i])));
     for (int b = 0; b < B; b++) el = fmax(el, fabs(logq2[b] - logq[b]));
-    CHECK(ep < 1e-5 && el < 1e-4, "model float vs double: phi %.2e, logq %.2e (|logq| %.1f)", ep,
-          el, fabs(logq[0]));
+    CHECK(ep < 1e-5 && el < 1e-4, "model %s float vs double: phi %.2e, logq %.2e (|logq| %.1f)",
+          bname, ep, el, fabs(logq[0]));
     lf_model_free(&mf);
   }
   CHECK(rc == LF_OK, "float model init");
   free(p);
   free(g);
   lf_model_free(&m);
+  if (base != LF_BASE_HAAR) return;
 
   /* refused combinations */
   cfg.base = LF_BASE_NORMAL;
@@ -445,6 +463,95 @@ static void check_model(void) {
   cfg.coupling = LF_COUPLING_AFFINE;
   rc = lf_model_init(&m, &cfg, 2, L, L, 1);
   CHECK(rc == LF_ERR_INVALID, "haar with affine refused: '%s'", lf_last_error());
+  cfg.base = LF_BASE_PLAQUETTE;
+  rc = lf_model_init(&m, &cfg, 2, L, L, 1);
+  CHECK(rc == LF_ERR_INVALID, "plaquette with affine refused: '%s'", lf_last_error());
+}
+
+/* ---- (j) the normalization identity E_q[d log q(phi)/d theta] = 0 ------------------------
+ * The mean over NB batches of B samples phi ~ q of the gradient of (1/B) sum_b log q(phi_b)
+ * at fixed phi (lf_model_logq_backward: the score that the RE estimator uses), per
+ * parameter, with its standard error over the batches; max |z| against the two-sided
+ * Bonferroni bound for the n parameters checked (family-wise 1e-3). haar: all
+ * parameters; plaquette: the base's 3K spline parameters. For the plaquette base the
+ * coupling layers' parameters are not checked: their mean score is not zero, because the
+ * plaquette base's density on the links jumps where the holonomy wraps and the coupling
+ * layers move that surface (docs/PHYSICS.md 8.9, "Training gradients: a caveat"); the
+ * value is printed. */
+static double bonferroni_z(size_t n) {
+  double lo = 0.0, hi = 40.0; /* P(|N(0,1)| > z) = 1e-3 / n, by bisection on erfc */
+  for (int k = 0; k < 200; k++) {
+    const double mid = 0.5 * (lo + hi);
+    if (erfc(mid / sqrt(2.0)) > 1e-3 / (double)n)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+static void check_score(lf_base_kind base) {
+  enum { SB = 64, NB = 1000 };
+  const char *bname = base == LF_BASE_PLAQUETTE ? "plaquette" : "haar";
+  lf_model_cfg cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.base = base;
+  cfg.base_beta = 1.5;
+  cfg.coupling = LF_COUPLING_SPLINE;
+  cfg.spline_bins = 8;
+  cfg.layers = 2;
+  cfg.nhidden = 1;
+  cfg.hidden[0] = 4;
+  cfg.kernel = 3;
+  cfg.activation = LF_ACT_LEAKY_RELU;
+  cfg.init = LF_INIT_KAIMING;
+  cfg.init_scale = 1.0;
+  cfg.precision = LF_PREC_F64;
+  lf_model m;
+  lf_status rc = lf_model_init(&m, &cfg, 2, L, L, SB);
+  CHECK(rc == LF_OK, "score %s: model init: %s", bname, rc == LF_OK ? "ok" : lf_last_error());
+  if (rc != LF_OK) return;
+  lf_model_init_params(&m, 7);
+  const size_t np = m.nparams, nb = m.nbase;
+  double *eps = malloc(sizeof(double) * SB * N), *phi = malloc(sizeof(double) * SB * N);
+  double *g = malloc(np * sizeof *g), *s = calloc(np, sizeof *s), *s2 = calloc(np, sizeof *s2);
+  double lq[SB], c[SB];
+  for (int b = 0; b < SB; b++) c[b] = 1.0 / SB;
+  for (uint32_t r = 0; r < NB; r++) {
+    lf_test_randn(1000 + r, (size_t)SB * N, eps);
+    lf_model_sample_nograd(&m, SB, eps, phi, lq);
+    lf_model_zero_grad(&m);
+    lf_model_logq(&m, SB, phi, lq);
+    lf_model_logq_backward(&m, SB, c);
+    lf_model_get_grads(&m, g);
+    for (size_t i = 0; i < np; i++) s[i] += g[i], s2[i] += g[i] * g[i];
+  }
+  double zc = 0.0, zo = 0.0; /* checked, other */
+  const size_t nc = base == LF_BASE_PLAQUETTE ? nb : np;
+  for (size_t i = 0; i < np; i++) {
+    const double mean = s[i] / NB, se = sqrt(fmax(s2[i] / NB - mean * mean, 0.0) / NB);
+    const double z = se > 0 ? fabs(mean) / se : (mean == 0 ? 0.0 : INFINITY);
+    if (i < nc)
+      zc = fmax(zc, z);
+    else
+      zo = fmax(zo, z);
+  }
+  const double zthr = bonferroni_z(nc);
+  CHECK(zc < zthr,
+        "score %s: E_q[d log q/d theta] = 0 over %d x %d samples: max |z| %.2f < %.2f "
+        "(Bonferroni) over %zu parameters%s",
+        bname, NB, SB, zc, zthr, nc, base == LF_BASE_PLAQUETTE ? " (the base spline)" : "");
+  if (base == LF_BASE_PLAQUETTE)
+    fprintf(stderr,
+            "     score plaquette: the %zu coupling-layer parameters (not checked, a known "
+            "bias): max |z| %.1f\n",
+            np - nb, zo);
+  free(eps);
+  free(phi);
+  free(g);
+  free(s);
+  free(s2);
+  lf_model_free(&m);
 }
 
 /* ---- (h) the no-grad forward on a rectangular lattice -------------------------------- */
@@ -625,7 +732,10 @@ int main(void) {
   nograd_f();
   check_rect_masks();
   check_isas();
-  check_model();
+  check_model(LF_BASE_HAAR);
+  check_model(LF_BASE_PLAQUETTE);
+  check_score(LF_BASE_HAAR);
+  check_score(LF_BASE_PLAQUETTE);
   check_masks();
   char name[64];
   for (int mu = 0; mu < 2; mu++)
