@@ -91,6 +91,16 @@ void lf_model_sample_nograd(lf_model *m, int B, const double *eps, double *phi, 
  * sample, logq and reserve share the saved state: a backward must follow its own call,
  * with no other of these in between. After sample or logq, zd holds z (B, C*V). */
 void lf_model_sample_backward(lf_model *m, int B, const double *dphi, const double *dlogq);
+/* 1 if the base's sample map jumps where its parameters move the jump (base plaquette: the
+ * residue s of the plaquettes' sum wraps at pi, docs/PHYSICS.md 8.9): then the
+ * reparameterization gradient of the base parameters misses a boundary term, and
+ * lf_model_sample_backward leaves them out; the caller adds their score-function gradient
+ * with lf_model_base_score_backward. 0 for the other bases. */
+int lf_model_base_score(const lf_model *m);
+/* After lf_model_sample (zd holds its z): grads[0, nbase) += sum_b c[b] d log r(z_b)/dtheta
+ * at fixed z, the score of the base parameters (the REINFORCE gradient of the base when
+ * c[b] = (s_b - mean s)/(B - 1), s = log q + S). Nothing without base parameters. */
+void lf_model_base_score_backward(lf_model *m, int B, const double *c);
 /* log q(phi) through the inverse flow: z = f^-1(phi), log q = log r(z) + log|det dz/dphi|.
  * Saves what logq_backward needs. */
 void lf_model_logq(lf_model *m, int B, const double *phi, double *logq);

@@ -295,6 +295,11 @@ lf_status lf_train_pipeline_ex(const lf_config *cfg, int force, int resume, MPI_
                 cfg->model.precision == LF_PREC_F32 ? "single" : "double", m.nparams,
                 lf_estimator_name(cfg->train.estimator), cfg->train.batch, ntrain,
                 ntrain > 1 ? "s" : "", cfg->train.steps);
+    if (lf_model_base_score(&m) && cfg->train.estimator == LF_EST_RE)
+      lf_log_warn("train",
+                  "estimator re with base plaquette: the coupling layers' gradient is biased (the "
+                  "base's density jumps where the holonomy wraps; docs/PHYSICS.md 8.9); rt is "
+                  "unbiased (its base parameters take the score, its layers the path)");
     if (resume)
       rc = lf_io_metrics_resume(&mw, metrics_path, cfg, tr.records, tr.evals);
     else

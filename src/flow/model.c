@@ -263,7 +263,9 @@ void lf_model_sample_backward(lf_model *m, int B, const double *dphi, const doub
   if (dlogq)
     for (int b = 0; b < B; b++) m->dlogdet[b] = -dlogq[b];
   const double *dld = dlogq ? m->dlogdet : NULL;
-  const int want_dz = m->nbase > 0; /* dL/dz is needed only for the base parameters */
+  /* dL/dz is needed only for the base parameters, and not when their gradient is the
+   * score (lf_model_base_score) */
+  const int want_dz = m->nbase > 0 && !lf_model_base_score(m);
   if (dphi) to_net(m, n, dphi, m->dr);
   /* zr (z in the network precision) is dead after the forward (the stack keeps its own
    * copy): dz */
@@ -272,6 +274,18 @@ void lf_model_sample_backward(lf_model *m, int B, const double *dphi, const doub
   if (!want_dz) return;
   memset(m->dtheta, 0, m->nbase * sizeof *m->dtheta);
   lf_base_sample_backward(&m->base, m->theta, B, m->eps_saved, m->dzd, dlogq, m->dtheta);
+  add_dtheta(m);
+}
+
+int lf_model_base_score(const lf_model *m) {
+  return m->cfg.base == LF_BASE_PLAQUETTE;
+}
+
+void lf_model_base_score_backward(lf_model *m, int B, const double *c) {
+  if (!m->nbase) return;
+  load_theta(m);
+  memset(m->dtheta, 0, m->nbase * sizeof *m->dtheta);
+  lf_base_logr_backward(&m->base, m->theta, B, m->zd, c, m->dtheta, NULL);
   add_dtheta(m);
 }
 

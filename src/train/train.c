@@ -288,6 +288,13 @@ lf_status lf_trainer_gradient(lf_trainer *tr, long t, int B, lf_estimator est,
     for (size_t i = 0; i < (size_t)Bl * n; i++) tr->dphi[i] *= inv;
     for (int i = 0; i < Bl; i++) tr->dlogq[i] = inv;
     lf_model_sample_backward(m, Bl, tr->dphi, tr->dlogq);
+    if (lf_model_base_score(m)) {
+      /* the base's map jumps (base plaquette): its parameters take the REINFORCE
+       * gradient, with the leave-one-out baseline of the re branch below */
+      const double norm = B > 1 ? 1.0 / (B - 1) : 0.0;
+      for (int i = 0; i < Bl; i++) tr->dlogq[i] = (-tr->logw[i] - loss) * norm;
+      lf_model_base_score_backward(m, Bl, tr->dlogq);
+    }
     info->t_backward = lf_wtime() - tc;
   } else {
     /* REINFORCE: s_i = log q_i + S_i = -log w_i is a constant; only log q_theta(phi)
