@@ -14,22 +14,21 @@
  *             standard normal CDF, so eps is the same N(0,1) noise as for the other
  *             bases; log r(z) = -n log 2 pi for every z. No parameters; logr_backward
  *             adds nothing to dz (a constant density).
- * plaquette: 2D U(1) links (C = 2) whose plaquettes are independent draws from one learned
- *             circular density m, apart from the last plaquette, which the torus fixes
- *             (the product of all plaquettes is 1). The change of variables (docs/PHYSICS.md,
- *             "The plaquette base"): the V + 1 links off a maximal tree follow from V - 1
- *             plaquettes theta_P(v), v < V - 1, and the two holonomies h0, h1 by a
- *             triangular map of unit Jacobian; a uniform gauge transformation g (g(0) = 0)
- *             then fills in the tree. Of the 2V uniform angles a = 2 pi Phi(eps): a[v],
- *             v < V - 1, are the plaquettes' inputs, theta_P(v) = f(a[v]) - pi with f the
- *             circular rational-quadratic spline of `bins` bins (3 bins parameters, shared
- *             by all plaquettes; f = identity at theta = 0, so the base starts as haar);
- *             a[V-1] = h0, a[V] = h1, a[V+v] = g(v) for v >= 1. Then
- *             log r(z) = -2V log 2 pi - sum_{v < V-1} log f'(f^-1(theta_P(v) + pi)),
- *             a function of the plaquettes only (gauge invariant); z in [0, 2 pi).
- *             The exact single-plaquette weight of pure U(1), exp(beta cos theta_P),
- *             is one such m: then the weight w = p/r varies only through the last
- *             plaquette, so ESS -> I0(beta)^2 / I0(2 beta) on large lattices, whatever V.
+ * plaquette: 2D U(1) links (C = 2) whose V plaquettes are drawn independently from one
+ *             learned circular density and then made to close on the torus (the product of
+ *             all plaquettes is 1). Of the 2V uniform angles a = 2 pi Phi(eps): a[v], v < V,
+ *             go through the circular rational-quadratic spline f of `bins` bins (3 bins
+ *             parameters, shared by all plaquettes) to phi_v = f(a_v) - pi in [-pi, pi); the
+ *             residue s = wrap(sum_v phi_v) in [-pi, pi) is spread over them, theta_v =
+ *             phi_v - s/V, and carried by the holonomy h0 (the 0-links at x1 = 0); h1 =
+ *             a[V]; the gauge angles g(v) = a[V + v], v >= 1. The links follow off a maximal
+ *             tree by a triangular map of unit Jacobian (docs/PHYSICS.md 8.9), so
+ *             log r(z) = -2V log 2 pi - sum_v log f'(a_v); its inverse reads s off the
+ *             holonomy, phi_v = theta_v + s/V. z in [0, 2 pi). lf_base_param_init starts f
+ *             at the single-plaquette Wilson weight exp(beta cos theta_P); with that, the
+ *             weight of pure U(1) varies only through the shift s/V (ESS -> 1 as V grows).
+ *             The map jumps where sum_v phi_v wraps, so the reparameterization gradient
+ *             of theta misses a boundary term: latflow/model.h's lf_model_base_score.
  * Shapes: eps, z, dz are (B, C*V); logr, dlogr (B); theta, dtheta (nparams);
  * eps and z may be the same array. Any L0, L1 >= 1 (odd too).
  * Functions take a non-const lf_base because they use its FFT scratch and a cache of

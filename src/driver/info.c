@@ -510,8 +510,10 @@ static void print_model(FILE *f, const cJSON *m) {
     fprintf(f, "%s%g", first ? "" : ", ", h->valuedouble);
     first = 0;
   }
-  fprintf(f, "], kernel %g, %s, %s base, %s precision, %.0f parameters\n", num(m, "kernel"),
-          str(m, "activation"), str(m, "base"), str(m, "precision"), num(m, "nparams"));
+  fprintf(f, "], kernel %g, %s, %s base", num(m, "kernel"), str(m, "activation"), str(m, "base"));
+  if (!strcmp(str(m, "base"), "plaquette") && isfinite(num(m, "base_beta")))
+    fprintf(f, " (started at base_beta %g)", num(m, "base_beta"));
+  fprintf(f, ", %s precision, %.0f parameters\n", str(m, "precision"), num(m, "nparams"));
   if (*str(m, "hash") || *str(m, "path"))
     fprintf(f, "  %-11s hash %s%s%s\n", "", *str(m, "hash") ? str(m, "hash") : "-",
             *str(m, "path") ? ", file " : "", str(m, "path"));

@@ -146,11 +146,12 @@ lf_status lf_driver_transfer_params(const lf_config *cfg, lf_model *m) {
   if (!lf_model_cfg_same_arch(&ocfg.model, &m->cfg) || om.C != m->C || om.nparams != m->nparams) {
     rc = LF_FAIL(LF_ERR_CONFIG,
                  "train.init_from: '%s' has another architecture (layers %d, hidden %d..., "
-                 "kernel %d, base %d, %zu parameters) than this config (layers %d, kernel %d, "
-                 "base %d, %zu parameters)",
+                 "kernel %d, base %s, %zu parameters) than this config (layers %d, kernel %d, "
+                 "base %s, %zu parameters)",
                  cfg->train.init_from, ocfg.model.layers, ocfg.model.nhidden, ocfg.model.kernel,
-                 (int)ocfg.model.base, om.nparams, m->cfg.layers, m->cfg.kernel, (int)m->cfg.base,
-                 m->nparams);
+                 lf_model_arch_value_name(lf_model_arch_find("base"), ocfg.model.base), om.nparams,
+                 m->cfg.layers, m->cfg.kernel,
+                 lf_model_arch_value_name(lf_model_arch_find("base"), m->cfg.base), m->nparams);
     goto fail;
   }
   LF_CHECK(lf_io_model_copy_params(m, &om));
