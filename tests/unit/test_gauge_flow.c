@@ -360,22 +360,31 @@ static double mloss(void *q) {
   return s;
 }
 
-static void check_model(lf_base_kind base) {
-  const char *bname = base == LF_BASE_PLAQUETTE ? "plaquette" : "haar";
+/* A double-precision gauge model: base, its start base_beta (plaquette), bins, layers, one
+ * hidden layer of `hidden` channels, kernel 3, activation act, Kaiming scale 1. */
+static lf_model_cfg gauge_cfg(lf_base_kind base, double base_beta, int bins, int layers, int hidden,
+                              lf_act_kind act) {
   lf_model_cfg cfg;
   memset(&cfg, 0, sizeof cfg);
   cfg.base = base;
-  cfg.base_beta = 1.3; /* plaquette: a non-trivial spline start */
+  cfg.base_beta = base_beta;
   cfg.coupling = LF_COUPLING_SPLINE;
-  cfg.spline_bins = 6;
-  cfg.layers = 8;
+  cfg.spline_bins = bins;
+  cfg.layers = layers;
   cfg.nhidden = 1;
-  cfg.hidden[0] = 5;
+  cfg.hidden[0] = hidden;
   cfg.kernel = 3;
-  cfg.activation = LF_ACT_TANH;
+  cfg.activation = act;
   cfg.init = LF_INIT_KAIMING;
   cfg.init_scale = 1.0;
   cfg.precision = LF_PREC_F64;
+  return cfg;
+}
+
+static void check_model(lf_base_kind base) {
+  const char *bname = base == LF_BASE_PLAQUETTE ? "plaquette" : "haar";
+  /* plaquette: base_beta 1.3, a non-trivial spline start */
+  lf_model_cfg cfg = gauge_cfg(base, 1.3, 6, 8, 5, LF_ACT_TANH);
   lf_model m;
   lf_status rc = lf_model_init(&m, &cfg, 2, L, L, 3);
   CHECK(rc == LF_OK, "model %s + spline init: %s", bname, rc == LF_OK ? "ok" : lf_last_error());
@@ -521,20 +530,7 @@ static double bonferroni_z(size_t n) {
 static void check_score(lf_base_kind base) {
   enum { SB = 64, NB = 1000 };
   const char *bname = base == LF_BASE_PLAQUETTE ? "plaquette" : "haar";
-  lf_model_cfg cfg;
-  memset(&cfg, 0, sizeof cfg);
-  cfg.base = base;
-  cfg.base_beta = 1.5;
-  cfg.coupling = LF_COUPLING_SPLINE;
-  cfg.spline_bins = 8;
-  cfg.layers = 2;
-  cfg.nhidden = 1;
-  cfg.hidden[0] = 4;
-  cfg.kernel = 3;
-  cfg.activation = LF_ACT_LEAKY_RELU;
-  cfg.init = LF_INIT_KAIMING;
-  cfg.init_scale = 1.0;
-  cfg.precision = LF_PREC_F64;
+  lf_model_cfg cfg = gauge_cfg(base, 1.5, 8, 2, 4, LF_ACT_LEAKY_RELU);
   lf_model m;
   lf_status rc = lf_model_init(&m, &cfg, 2, L, L, SB);
   CHECK(rc == LF_OK, "score %s: model init: %s", bname, rc == LF_OK ? "ok" : lf_last_error());
