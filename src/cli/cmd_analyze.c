@@ -182,10 +182,10 @@ void lf_analysis_print_exact(FILE *f, const lf_ensemble *e, const lf_analysis *a
     double x;
     if (!exact_of(e, a->obs[k].name, &x)) continue;
     const lf_obs_stats *s = &a->obs[k], *t = h && k < h->nobs ? &h->obs[k] : NULL;
-    fprintf(f, "%s%s %.8g (z %s%s%s)", first ? "  exact (character expansion): " : ", ", s->name, x,
-            t ? "flow " : "", num(b1, sizeof b1, "%+.2f", (s->g.value - x) / s->g.error),
-            t ? ", HMC " : "");
-    if (t) fputs(num(b2, sizeof b2, "%+.2f", (t->g.value - x) / t->g.error), f);
+    fprintf(f, "%s%s %.8g (z %s%s", first ? "  exact (character expansion): " : ", ", s->name, x,
+            t ? "flow " : "", num(b1, sizeof b1, "%+.2f", (s->g.value - x) / s->g.error));
+    if (t) fprintf(f, ", HMC %s", num(b2, sizeof b2, "%+.2f", (t->g.value - x) / t->g.error));
+    fputc(')', f);
     first = 0;
   }
   if (!first) fputc('\n', f);
