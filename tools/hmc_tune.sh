@@ -77,6 +77,9 @@ for line in open(f"{out}/runs.txt"):
                     eff=ob["eff_samples"], eff_per_s=ob["eff_samples"] / (n * c),
                     mean=ob["mean"], error=ob["error"])
         r["warnings"] += ob.get("warnings", [])
+    if "plaq" in a["observables"]:
+        ob = a["observables"]["plaq"]
+        r["plaq"] = dict(mean=ob["mean"], error=ob["error"], tau_int=ob["tau_int"])
     r["ntau"] = n / r["topo"]["tau_int"] if r["topo"]["tau_int"] > 0 else float("inf")
     r["ntau_obs"] = n / r[obs]["tau_int"] if r[obs]["tau_int"] > 0 else float("inf")
     rows.append(r)
