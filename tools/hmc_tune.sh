@@ -17,7 +17,10 @@
 # usage: bash tools/hmc_tune.sh CARD [--set key=value ...]     (the --set go to every run)
 #   LATFLOW_BIN=path/to/latflow, OUT=dir (default mktemp -d), TAUS="0.5 1 2 4 8",
 #   EPS="0.05 0.1 0.2", INTEGRATORS="leapfrog omelyan", TRAJ (default the card's
-#   hmc.trajectories), OBS=topo|chi_t (default topo), MIN_NTAU=100.
+#   hmc.trajectories), OBS=topo|chi_t (default topo), MIN_NTAU=100,
+#   TABLE_ONLY=1 OUT=dir (the table and the pick from the runs already in OUT).
+# A run with no accepted trajectory (an unstable step size) is a row without tau_int
+# ("no trajectory accepted"), never the pick.
 # Exit 1 with a message naming the run and its log when a run or an analysis fails; 2 on
 # bad usage.
 set -euo pipefail
@@ -40,6 +43,7 @@ read -r card_traj therm < <(echo "$cfg" | $py -c \
   "import json,sys; h=json.load(sys.stdin)['config']['hmc']; print(h['trajectories'], h['therm'])")
 traj=${TRAJ:-$card_traj}
 tags=()
+[ -n "${TABLE_ONLY:-}" ] && ints=""   # the table from the runs already in OUT (OUT/runs.txt)
 for integ in $ints; do
   for tau in $taus; do
     for eps in $epss; do
@@ -58,7 +62,7 @@ for integ in $ints; do
     done
   done
 done
-printf '%s\n' "${tags[@]}" >"$out/runs.txt"
+[ -n "${TABLE_ONLY:-}" ] || printf '%s\n' "${tags[@]}" >"$out/runs.txt"
 $py - "$out" "$obs" "$min_ntau" "$traj" "$therm" "$card" <<'PY'
 import json, math, re, sys
 out, obs, min_ntau, traj, therm, card = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
@@ -72,16 +76,19 @@ for line in open(f"{out}/runs.txt"):
     r = dict(tag=tag, integrator=integ, tau=float(tau), steps=int(steps), eps=float(eps),
              acceptance=a["acceptance"], n=n, sec_per_traj=c, warnings=list(a.get("warnings", [])))
     for o in ("topo", "chi_t"):
-        ob = a["observables"][o]
+        ob = {k: (math.nan if v is None else v) for k, v in a["observables"][o].items()}
+        # no accepted trajectory (an unstable step size): no tau_int, no effective samples
+        eff = ob["eff_samples"] if math.isfinite(ob["eff_samples"]) else 0.0
         r[o] = dict(tau_int=ob["tau_int"], tau_int_error=ob["tau_int_error"],
-                    eff=ob["eff_samples"], eff_per_s=ob["eff_samples"] / (n * c),
-                    mean=ob["mean"], error=ob["error"])
+                    eff=eff, eff_per_s=eff / (n * c), mean=ob["mean"], error=ob["error"])
         r["warnings"] += ob.get("warnings", [])
     if "plaq" in a["observables"]:
         ob = a["observables"]["plaq"]
         r["plaq"] = dict(mean=ob["mean"], error=ob["error"], tau_int=ob["tau_int"])
-    r["ntau"] = n / r["topo"]["tau_int"] if r["topo"]["tau_int"] > 0 else float("inf")
-    r["ntau_obs"] = n / r[obs]["tau_int"] if r[obs]["tau_int"] > 0 else float("inf")
+    r["ntau"] = n / r["topo"]["tau_int"] if r["topo"]["tau_int"] > 0 else math.nan
+    r["ntau_obs"] = n / r[obs]["tau_int"] if r[obs]["tau_int"] > 0 else math.nan
+    if r["acceptance"] == 0:
+        r["warnings"].insert(0, "no trajectory accepted")
     rows.append(r)
 def short(w):  # "topo: only 15 effective samples (< 50; ...)" -> "topo: 15 eff. samples"
     m = re.match(r"(\w+): only ([0-9]+) effective samples", w)
@@ -99,7 +106,7 @@ for r in rows:
           f"| {f(r['chi_t']['tau_int'])} ± {f(r['chi_t']['tau_int_error'], 2)} "
           f"| {f(r['ntau'])} | {f(1e3 * r['sec_per_traj'])} "
           f"| {f(r['topo']['eff_per_s'])} | {f(r['chi_t']['eff_per_s'])} | {w} |")
-ok = [r for r in rows if r["acceptance"] > 0 and math.isfinite(r[obs]["eff_per_s"])]
+ok = [r for r in rows if r["acceptance"] > 0 and r[obs]["eff_per_s"] > 0]
 if not ok:
     sys.exit("hmc_tune: no run gave a finite effective sample rate of " + obs)
 long_ = [r for r in ok if r["ntau_obs"] >= min_ntau]
@@ -110,9 +117,17 @@ if not reliable:
           f"among biased (too short) tau_int estimates: raise TRAJ", file=sys.stderr)
     print(f"\nnote: no run is >= {min_ntau:g} tau_int({obs}) long: the pick is unreliable (raise TRAJ)")
 sets = [f"hmc.integrator={best['integrator']}", f"hmc.tau={best['tau']:g}", f"hmc.steps={best['steps']}"]
-json.dump(dict(card=card, obs=obs, trajectories=traj, therm=therm, min_ntau=min_ntau,
-               reliable=reliable, set=sets, best=best, runs=rows),
-          open(f"{out}/best.json", "w"), indent=1)
+def clean(x):  # strict JSON: a missing number (no accepted trajectory) is null, not NaN
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: clean(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [clean(v) for v in x]
+    return x
+json.dump(clean(dict(card=card, obs=obs, trajectories=traj, therm=therm, min_ntau=min_ntau,
+               reliable=reliable, set=sets, best=best, runs=rows)),
+          open(f"{out}/best.json", "w"), indent=1, allow_nan=False)
 print(f"\nbest by eff/s of {obs} ({f(best[obs]['eff_per_s'])}/s, tau_int {f(best[obs]['tau_int'])} "
       f"± {f(best[obs]['tau_int_error'], 2)}, N/tau_int {f(best['ntau_obs'])}"
       f"{'' if reliable else ', UNRELIABLE'}); details in {out}/best.json")

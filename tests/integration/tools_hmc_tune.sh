@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tools/hmc_tune.sh (the HMC baseline tuner), a smoke test on a 4x4 U(1) card at beta 2
-# with a 2 x 2 x 2 grid (integrators x tau x eps) of 400 trajectories each (~1 s per run):
+# with tiny grids (integrators x tau x eps: 2 x 1 x 2 and smaller) of 400 trajectories each
+# (~1 s per run, 12 runs):
 #  - it exits 0 and prints the Markdown table: the header and one row per grid point, with
 #    steps = round(tau/eps) and finite tau_int, acceptance in (0, 1];
 #  - OUT/best.json parses; its pick is the maximum of eff/s of OBS among the runs at least
@@ -8,6 +9,8 @@
 #    list is the last line `best: --set ...`, and that line names a row of the table;
 #  - OBS=chi_t (on a 1 x 2 x 1 grid) picks by chi_t; MIN_NTAU=1e9 (1 x 1 x 2) makes every run too
 #    short: the pick is then the global maximum, flagged unreliable with a note;
+#  - an unstable point (tau 20 in 1 step, acceptance 0) is a row without tau_int ("no
+#    trajectory accepted"), not the pick, and best.json has null there (strict JSON);
 #  - a failing `latflow hmc` (a wrapper binary that fails it) gives exit 1 and a message
 #    naming the run and its log; OBS=bad and a missing card give exit 2.
 # usage: tools_hmc_tune.sh LATFLOW WORKDIR SOURCEDIR
@@ -23,7 +26,7 @@ observables: [plaq, topo, chi_t]
 theory: {name: u1, shape: [4, 4], beta: 2.0}
 hmc: {trajectories: 400, therm: 50, tau: 1.0, steps: 10}
 YAML
-export LATFLOW_BIN=$lf TAUS="0.5 1" EPS="0.1 0.25" INTEGRATORS="leapfrog omelyan"
+export LATFLOW_BIN=$lf TAUS="1" EPS="0.1 0.25" INTEGRATORS="leapfrog omelyan"
 
 # check OUT OBS MIN_NTAU NROWS: the table in out.txt against OUT/best.json
 check() {
@@ -62,15 +65,33 @@ PY
 }
 
 OUT=$wd/t1 expect_code 0 "hmc_tune on a 4x4 card (OBS topo)" -- bash "$tune" c.yaml
-r=$(check "$wd/t1" topo 100 8 2>&1) && ok "table and best.json well-formed, best by topo: $r" || bad "topo: $r"
+r=$(check "$wd/t1" topo 100 4 2>&1) && ok "table and best.json well-formed, best by topo: $r" || bad "topo: $r"
 
-OUT=$wd/t2 OBS=chi_t INTEGRATORS=omelyan EPS=0.25 expect_code 0 "hmc_tune OBS=chi_t" -- bash "$tune" c.yaml --set theory.beta=2.5
+OUT=$wd/t2 OBS=chi_t INTEGRATORS=omelyan TAUS="0.5 1" EPS=0.25 expect_code 0 "hmc_tune OBS=chi_t" -- bash "$tune" c.yaml --set theory.beta=2.5
 r=$(check "$wd/t2" chi_t 100 2 2>&1) && ok "best by chi_t: $r" || bad "chi_t: $r"
 
 OUT=$wd/t3 MIN_NTAU=1e9 INTEGRATORS=leapfrog TAUS=1 expect_code 0 "hmc_tune MIN_NTAU=1e9" -- bash "$tune" c.yaml
 r=$(check "$wd/t3" topo 1e9 2 2>&1) && [ "${r##* }" = unreliable ] && ok "no run long enough: global best, flagged: $r" ||
   bad "MIN_NTAU=1e9: $r"
 expect_err "raise TRAJ" "unreliable pick warns on stderr"
+
+# an unstable point (tau 20 in one leapfrog step: nothing accepted) is a row without
+# tau_int, never the pick, and best.json stays strict JSON (null, not NaN)
+OUT=$wd/t6 INTEGRATORS=leapfrog TAUS=20 EPS="20 0.1" expect_code 0 "hmc_tune with an unstable point" -- bash "$tune" c.yaml
+r=$("$py" - "$wd/t6/best.json" out.txt <<'PY' 2>&1
+import json, sys
+def nonum(x):
+    raise ValueError("non-standard JSON number " + x)
+b = json.load(open(sys.argv[1]), parse_constant=nonum)
+txt = open(sys.argv[2]).read()
+bad = [r for r in b["runs"] if r["steps"] == 1]
+assert len(bad) == 1 and bad[0]["acceptance"] == 0 and bad[0]["topo"]["tau_int"] is None, bad
+assert "| leapfrog | 20 | 1 | 20 | 0.000 | - ± - | - ± - | - |" in txt, "row of the unstable point"
+assert "no trajectory accepted" in txt
+assert b["best"]["steps"] == 200 and b["best"]["acceptance"] > 0, b["best"]["tag"]
+print("unstable row", bad[0]["tag"], "best", b["best"]["tag"])
+PY
+) && ok "$r" || bad "unstable point: $r"
 
 # a latflow whose hmc fails
 cat > fake.sh <<EOF
@@ -80,7 +101,8 @@ exec "$lf" "\$@"
 EOF
 chmod +x fake.sh
 OUT=$wd/t4 LATFLOW_BIN=$wd/fake.sh expect_code 1 "failing run exits 1" -- bash "$tune" c.yaml
-expect_err_re "hmc_tune: run leapfrog-tau0.5-eps0.1 failed .*see $wd/t4/leapfrog-tau0.5-eps0.1.log" "failure names the run and its log"
+expect_err_re "hmc_tune: run leapfrog-tau1-eps0.1 failed .*see $wd/t4/leapfrog-tau1-eps0.1.log" "failure names the run and its log"
+grep -qF "fake hmc failure" "$wd/t4/leapfrog-tau1-eps0.1.log" && ok "the log holds latflow's message" || bad "log of the failed run"
 OUT=$wd/t5 OBS=bad expect_code 2 "OBS=bad exits 2" -- bash "$tune" c.yaml
 expect_err "OBS must be topo or chi_t" "OBS=bad names the variable"
 expect_code 2 "missing card exits 2" -- bash "$tune" nope.yaml
