@@ -26,7 +26,7 @@
 #      gnuplot PNGs u1-freezing-tauQ.png (tau_int(Q) vs beta, log y, tuned HMC and flow, with
 #      error bars) and u1-freezing-eff.png (eff/s of chi_t vs beta, log y: tuned HMC, flow
 #      sampling only, flow with training at NPROD) in PLOT_DIR (default OUT).
-# Runs are single-rank and sequential; on 2 shared vCPUs the default scan takes ~25 min.
+# Runs are single-rank and sequential; on 2 shared vCPUs the default scan takes ~30 min.
 # tau_int near freezing is noisy and biased low when the chain is shorter than ~100 tau_int:
 # the table gives N/tau_int(Q) of the HMC pick and the analysis warnings land in OUT.
 # usage: bash tools/u1_freezing_scan.sh
