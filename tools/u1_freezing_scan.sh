@@ -10,12 +10,15 @@
 #  (c) tools/hmc_tune.sh over HMC_INTEGRATORS x HMC_TAUS x HMC_EPS, HMC_TRAJ trajectories per
 #      point (HMC_TRAJ_FROZEN from beta FROZEN_BETA on, where tau_int(Q) reaches the
 #      hundreds to thousands), best by eff/s of HMC_OBS (chi_t by default: the quantity
-#      compared below) among the runs >= 100 tau_int long;
+#      compared below) among the runs >= 100 tau_int long; then the pick once more with
+#      HMC_RETIME trajectories right after the flow's sampling, whose seconds per trajectory
+#      (not the tuning's, which may have run under another load) enter the costs below;
 #  (d) the exact finite-volume <cos theta_P> and chi_t = <Q^2>/V of the character expansion
 #      (docs/PHYSICS.md section 8.6, as tests/unit/u1_exact.h: Z(theta) = sum_n f(n +
 #      theta/2pi)^V, f(nu) = int dphi e^{beta cos phi + i nu phi}, <Q^2> = -Z''(0)/Z(0); f and
 #      its nu-derivatives by Simpson quadrature, <cos theta_P> checked against the Bessel
-#      functions of scipy when present), and the z-scores of flow and HMC;
+#      functions of scipy when present, and against the "exact" of `latflow analyze --json`
+#      where it gives one), and the z-scores of flow and HMC;
 #  (e) the cost model, c = seconds per proposal (flow) or per trajectory (HMC; thermalization
 #      not counted) and tau = tau_int(chi_t): flow eff/s with training at NPROD proposals,
 #      eff(NPROD) / (T_train + NPROD c_flow) with eff(NPROD) = NPROD / (2 tau_flow); and the
@@ -32,10 +35,11 @@
 # usage: bash tools/u1_freezing_scan.sh
 #   LATFLOW_BIN=path/to/latflow, OUT=dir (default mktemp -d), BETAS="2 3 4 5 6 7",
 #   NPROP=20000, NPROD=1e5, HMC_TAUS="1 2 4", HMC_EPS="0.1",
-#   HMC_INTEGRATORS="leapfrog omelyan", HMC_TRAJ=50000, HMC_TRAJ_FROZEN=200000,
+#   HMC_INTEGRATORS="leapfrog omelyan", HMC_TRAJ=50000, HMC_TRAJ_FROZEN=200000, HMC_RETIME=20000,
 #   FROZEN_BETA=6, HMC_OBS=chi_t|topo, PLOT_DIR=dir (e.g. docs/studies), EXTRA="--set k=v"
 #   (more options for every command, e.g. a short training for a try-out),
-#   TABLE_ONLY=1 OUT=dir (table and plots from the runs already in OUT).
+#   TABLE_ONLY=1 OUT=dir (table and plots from the runs already in OUT),
+#   FLOW_ONLY=1 OUT=dir (train, sample and time the HMC pick again; keep the HMC tuning in OUT).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 lf=${LATFLOW_BIN:-$root/build/bin/latflow}
@@ -44,7 +48,7 @@ card=$root/configs/u1-freezing.yaml
 betas=${BETAS:-"2 3 4 5 6 7"}; nprop=${NPROP:-20000}; nprod=${NPROD:-1e5}
 htaus=${HMC_TAUS:-"1 2 4"}; heps=${HMC_EPS:-"0.1"}; hints=${HMC_INTEGRATORS:-"leapfrog omelyan"}
 htraj=${HMC_TRAJ:-50000}; htraj_frozen=${HMC_TRAJ_FROZEN:-200000}; frozen=${FROZEN_BETA:-6}
-hobs=${HMC_OBS:-chi_t}
+hobs=${HMC_OBS:-chi_t}; retime=${HMC_RETIME:-20000}
 case "$hobs" in topo|chi_t) ;; *) echo "u1_freezing_scan: HMC_OBS must be topo or chi_t" >&2; exit 2;; esac
 out=${OUT:-$(mktemp -d)}; plot_dir=${PLOT_DIR:-$out}
 mkdir -p "$out" "$plot_dir"
@@ -58,16 +62,26 @@ if [ -z "${TABLE_ONLY:-}" ]; then
     "$lf" train "$card" "${set_b[@]}" -q --json --force --output "$d/flow" >"$d/train.json" 2>"$d/train.log" ||
       { echo "u1_freezing_scan: train at beta $b failed (see $d/train.log)" >&2; exit 1; }
     echo "u1_freezing_scan: beta $b: sample ($nprop proposals)" >&2
-    "$lf" sample "$card" "${set_b[@]}" -q --json --model "$d/flow/model.h5" --output "$d/flow" \
+    "$lf" sample "$card" "${set_b[@]}" -q --json --force --model "$d/flow/model.h5" --output "$d/flow" \
       --set sample.proposals="$nprop" --set sample.save=none >"$d/sample.json" 2>"$d/sample.log" ||
       { echo "u1_freezing_scan: sample at beta $b failed (see $d/sample.log)" >&2; exit 1; }
     "$lf" analyze "$d/flow/ensemble.h5" --json >"$d/flow.analyze.json" 2>>"$d/sample.log" ||
       { echo "u1_freezing_scan: analyze of the flow at beta $b failed" >&2; exit 1; }
-    t=$htraj; if awk -v b="$b" -v f="$frozen" 'BEGIN { exit !(b >= f) }'; then t=$htraj_frozen; fi
-    echo "u1_freezing_scan: beta $b: HMC tuning ($t trajectories per point)" >&2
-    OUT=$d/hmc TAUS=$htaus EPS=$heps INTEGRATORS=$hints TRAJ=$t OBS=$hobs \
-      bash "$root/tools/hmc_tune.sh" "$card" "${set_b[@]}" >"$d/hmc_tune.md" 2>"$d/hmc_tune.log" ||
-      { echo "u1_freezing_scan: HMC tuning at beta $b failed (see $d/hmc_tune.log)" >&2; exit 1; }
+    if [ -z "${FLOW_ONLY:-}" ]; then
+      t=$htraj; if awk -v b="$b" -v f="$frozen" 'BEGIN { exit !(b >= f) }'; then t=$htraj_frozen; fi
+      echo "u1_freezing_scan: beta $b: HMC tuning ($t trajectories per point)" >&2
+      OUT=$d/hmc TAUS=$htaus EPS=$heps INTEGRATORS=$hints TRAJ=$t OBS=$hobs \
+        bash "$root/tools/hmc_tune.sh" "$card" "${set_b[@]}" >"$d/hmc_tune.md" 2>"$d/hmc_tune.log" ||
+        { echo "u1_freezing_scan: HMC tuning at beta $b failed (see $d/hmc_tune.log)" >&2; exit 1; }
+    fi
+    # the pick once more, right after the flow's sampling, for its seconds per trajectory
+    mapfile -t pick < <($py -c "import json,sys; print(*json.load(open(sys.argv[1]))['set'], sep='\n')" "$d/hmc/best.json")
+    echo "u1_freezing_scan: beta $b: HMC timing (${pick[*]}, $retime trajectories)" >&2
+    "$lf" hmc "$card" "${set_b[@]}" -q --json --force --output "$d/hmc_retime" \
+      --set "${pick[0]}" --set "${pick[1]}" --set "${pick[2]}" --set hmc.trajectories="$retime" \
+      --set sample.save=none --set hmc.checkpoint_every=0 --set hmc.checkpoint_seconds=0 \
+      >"$d/hmc_retime.json" 2>"$d/hmc_retime.log" ||
+      { echo "u1_freezing_scan: HMC timing at beta $b failed (see $d/hmc_retime.log)" >&2; exit 1; }
   done
 fi
 $py - "$out" "$betas" "$nprod" "$hobs" "$plot_dir" <<'PY'
@@ -118,9 +132,14 @@ for b in betas:
     hm = hb["best"]
     shape = fa["theory"]["shape"]; V = shape[0] * shape[1]
     plaq_x, chi_x = u1_exact(float(b), V)
+    for o, x in (("plaq", plaq_x), ("chi_t", chi_x)):  # latflow analyze's own (lf_u1_exact_eval)
+        if fa["observables"][o].get("exact") is not None:
+            assert abs(fa["observables"][o]["exact"] - x) < 1e-8 * x, (b, o, fa["observables"][o]["exact"], x)
     fo = fa["observables"]; N = fa["n"]
     T = tr["wall_seconds"]; c_f = fa["gen_seconds"] / N
-    tf = fo["chi_t"]["tau_int"]; th = hm["chi_t"]["tau_int"]; c_h = hm["sec_per_traj"]
+    tf = fo["chi_t"]["tau_int"]; th = hm["chi_t"]["tau_int"]; c_tune = hm["sec_per_traj"]
+    ht = json.load(open(f"{d}/hmc_retime.json"))
+    c_h = ht["gen_seconds"] / (ht["trajectories"] + ht["therm"])
     eff_prod = nprod / (2 * tf) / (T + nprod * c_f)
     den = 2 * th * c_h - 2 * tf * c_f
     nstar = T / den if den > 0 else float("inf")
@@ -133,12 +152,13 @@ for b in betas:
              flow_plaq=fo["plaq"]["mean"], flow_plaq_err=fo["plaq"]["error"],
              flow_effs=fo["chi_t"]["eff_samples"] / fa["gen_seconds"], flow_effs_prod=eff_prod,
              hmc_integrator=hm["integrator"], hmc_tau=hm["tau"], hmc_steps=hm["steps"],
-             hmc_n=hm["n"], hmc_acc=hm["acceptance"], hmc_c=c_h, hmc_reliable=hb["reliable"],
+             hmc_n=hm["n"], hmc_acc=hm["acceptance"], hmc_c=c_h, hmc_c_tune=c_tune,
+             hmc_reliable=hb["reliable"],
              hmc_tauQ=hm["topo"]["tau_int"], hmc_tauQ_err=hm["topo"]["tau_int_error"],
              hmc_tauchi=th, hmc_tauchi_err=hm["chi_t"]["tau_int_error"],
              hmc_chi=hm["chi_t"]["mean"], hmc_chi_err=hm["chi_t"]["error"],
              hmc_plaq=hm["plaq"]["mean"], hmc_plaq_err=hm["plaq"]["error"],
-             hmc_effs=hm["chi_t"]["eff_per_s"], nstar=nstar,
+             hmc_effs=1.0 / (2 * th * c_h), nstar=nstar,
              tstar=nstar * 2 * th * c_h if math.isfinite(nstar) else float("inf"),
              warnings=len(fa["warnings"]) + sum(len(o.get("warnings", [])) for o in fo.values())
                       + len(hm["warnings"]))
