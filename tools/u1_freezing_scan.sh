@@ -223,7 +223,7 @@ set ylabel 'tau_int(Q)'
 plot '{dat}' u 1:2:3 w yerrorlines pt 7 lw 2 t 'HMC, tuned', \\
      '{dat}' u 1:4:5 w yerrorlines pt 5 lw 2 t 'flow (IMH)'
 set output '{plot_dir}/u1-freezing-eff.png'
-set key top right
+set key bottom left
 set title 'U(1) 16x16: effective samples of chi_t per second (1 rank)'
 set ylabel 'eff. samples / s'
 plot '{dat}' u 1:6 w lp pt 7 lw 2 t 'HMC, tuned', \\
