@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The study cards of the seed paper's figures (configs/studies/*.yaml, docs/STUDIES.md):
+# The study cards of the seed paper's figures and of the U(1) freezing scan
+# (configs/studies/*.yaml, docs/STUDIES.md):
 # 1. every card without its `study:` section is a valid run card (`latflow config`), and
 #    every card's header states the paper's setting, the reduced setting, the cost and the
 #    full-scale variant;
@@ -28,6 +29,7 @@ declare -A want=(
   [fig6-architectures]="12 scratch"
   [fig7-volume]="3 scratch" [fig7-volume-full]="3 scratch"
   [fig8-base-layers]="8 scratch" [fig8-base-layers-full]="16 scratch"
+  [u1-freezing-scan]="6 scratch"
 )
 
 # strip CARD: the card without its top-level `study:` block (to stdout)
