@@ -77,7 +77,10 @@ static double nparams(const lf_config *cfg) {
   const lf_model_cfg *m = &cfg->model;
   const double per = gauge_flow(cfg) ? net_np(m, 2, 3.0 * m->spline_bins)
                                      : net_np(m, comps(cfg), 2.0 * comps(cfg));
-  return (double)m->layers * per + (m->base == LF_BASE_FREE_FIELD ? 1.0 : 0.0);
+  const double nbase = m->base == LF_BASE_FREE_FIELD  ? 1.0
+                       : m->base == LF_BASE_PLAQUETTE ? 3.0 * m->spline_bins
+                                                      : 0.0;
+  return (double)m->layers * per + nbase;
 }
 
 static double real_size(const lf_config *cfg) {

@@ -266,6 +266,10 @@ int main(void) {
   test_exact("theory: {name: u1, shape: [8, 8]}\nobservables: [plaq]\n"
              "model: {base: haar, coupling: spline, hidden: [8]}\ntrain: {batch: 16}",
              1);
+  test_exact("theory: {name: u1, shape: [8, 8], beta: 3.0}\nobservables: [plaq]\n"
+             "model: {base: plaquette, coupling: spline, spline_bins: 12, hidden: [8]}\n"
+             "train: {batch: 16}",
+             1);
   test_growth();
   test_available();
   return lf_test_result();
