@@ -44,19 +44,23 @@ static void add_num_or_null(cJSON *o, const char *key, double v) {
     cJSON_AddNullToObject(o, key);
 }
 
-/* The exact value of observable obs where latflow knows one: pure U(1) (the character
- * expansion, latflow/exact.h): plaq, topo (<Q> = 0) and chi_t. 0 if none. */
-static int exact_of(const lf_ensemble *e, const char *obs, double *x) {
-  if (e->cfg.theory.name != LF_THEORY_U1) return 0;
-  const int isp = !strcmp(obs, "plaq"), ist = !strcmp(obs, "topo"), isc = !strcmp(obs, "chi_t");
-  if (!isp && !ist && !isc) return 0;
-  if (ist) {
+/* The exact values latflow knows for e's theory: pure U(1) (the character expansion,
+ * latflow/exact.h), evaluated once per caller. 0 if none. */
+static int exact_eval(const lf_ensemble *e, lf_u1_exact *ex) {
+  return e->cfg.theory.name == LF_THEORY_U1 &&
+         lf_u1_exact_eval(e->cfg.theory.beta, e->info.L0 * e->info.L1, ex) == LF_OK;
+}
+
+/* The exact value of observable obs among ex's: plaq, topo (<Q> = 0) and chi_t. 0 if none. */
+static int exact_of(const lf_u1_exact *ex, const char *obs, double *x) {
+  if (!strcmp(obs, "plaq"))
+    *x = ex->plaq;
+  else if (!strcmp(obs, "topo"))
     *x = 0.0;
-    return 1;
-  }
-  lf_u1_exact ex;
-  if (lf_u1_exact_eval(e->cfg.theory.beta, e->info.L0 * e->info.L1, &ex) != LF_OK) return 0;
-  *x = isp ? ex.plaq : ex.chi_t;
+  else if (!strcmp(obs, "chi_t"))
+    *x = ex->chi_t;
+  else
+    return 0;
   return 1;
 }
 
@@ -101,6 +105,8 @@ void lf_analysis_to_json(const char *file, const lf_ensemble *e, const lf_analys
   }
   cJSON_AddNumberToObject(json, "gen_seconds", a->gen_seconds);
   cJSON_AddNumberToObject(json, "train_seconds", a->train_seconds);
+  lf_u1_exact ex;
+  const int have_exact = exact_eval(e, &ex);
   cJSON *obs = cJSON_AddObjectToObject(json, "observables");
   for (int k = 0; k < a->nobs; k++) {
     const lf_obs_stats *s = &a->obs[k];
@@ -123,7 +129,7 @@ void lf_analysis_to_json(const char *file, const lf_ensemble *e, const lf_analys
     add_num_or_null(o, "eff_samples_per_s", s->eff_per_s);
     add_num_or_null(o, "eff_samples_per_s_with_training", s->eff_per_s_total);
     double x;
-    if (exact_of(e, s->name, &x)) { /* "exact" and its z-score (null if no error) */
+    if (have_exact && exact_of(&ex, s->name, &x)) { /* "exact", its z-score (null: no error) */
       cJSON_AddNumberToObject(o, "exact", x);
       add_num_or_null(o, "z_exact", (s->g.value - x) / s->g.error);
     }
@@ -177,10 +183,12 @@ static const char *num(char *buf, size_t n, const char *fmt, double v) {
 void lf_analysis_print_exact(FILE *f, const lf_ensemble *e, const lf_analysis *a,
                              const lf_analysis *h) {
   char b1[32], b2[32];
+  lf_u1_exact ex;
+  if (!exact_eval(e, &ex)) return;
   int first = 1;
   for (int k = 0; k < a->nobs; k++) {
     double x;
-    if (!exact_of(e, a->obs[k].name, &x)) continue;
+    if (!exact_of(&ex, a->obs[k].name, &x)) continue;
     const lf_obs_stats *s = &a->obs[k], *t = h && k < h->nobs ? &h->obs[k] : NULL;
     fprintf(f, "%s%s %.8g (z %s%s", first ? "  exact (character expansion): " : ", ", s->name, x,
             t ? "flow " : "", num(b1, sizeof b1, "%+.2f", (s->g.value - x) / s->g.error));
